@@ -1,0 +1,278 @@
+// Package ledger moves coins between accounts with double-entry transfers.
+//
+// Every coin movement on the platform is one transfer: postings that sum to
+// zero, identified by a deterministic operation id derived from the business
+// event ("signup:<userID>", "approve:<submissionID>"), so that running the
+// same operation twice moves the coins once.
+//
+// The database gives no multi-document transactions, so a transfer is applied
+// in steps that are each one single-document atomic write and each safe to
+// repeat (DESIGN.md §3):
+//
+//  1. insert the transfer as pending (a duplicate id resumes or returns it);
+//  2. commit the business change through the kind's Hook, when it has one;
+//     a business document that can no longer change cancels the transfer;
+//  3. apply the postings, debits first, each guarded by the account's pending
+//     list and, for accounts that may not go negative, by its balance; a short
+//     debit marks the transfer failing, undoes what was applied and reverts
+//     the business change;
+//  4. mark it posted, write its entries, clear the operation from each
+//     account's pending list, run the hook's Settle, close it.
+//
+// A transfer left open by a crash keeps a lease; Recover resumes it once the
+// lease has expired, from whatever step it reached.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"microtask/internal/apperr"
+	"microtask/internal/money"
+)
+
+// Fixed accounts of the platform.
+const (
+	// Mint is where purchased and bonus coins come from; it goes negative by
+	// exactly the coins in circulation.
+	Mint = "world:mint"
+	// Payout is where withdrawn coins go.
+	Payout = "world:payout"
+)
+
+// UserAccount is the account of a user's spendable coins.
+func UserAccount(userID string) string { return "user:" + userID }
+
+// EscrowAccount holds the coins a task reserves for its workers.
+func EscrowAccount(taskID string) string { return "escrow:" + taskID }
+
+// HoldAccount holds the coins of a pending withdrawal.
+func HoldAccount(withdrawalID string) string { return "hold:" + withdrawalID }
+
+// AccountKind is the part of an account name before the colon: user,
+// escrow, hold or world.
+func AccountKind(account string) string {
+	kind, _, _ := strings.Cut(account, ":")
+	return kind
+}
+
+// mayGoNegative reports whether an account may be debited below zero. Only
+// the mint may: every other account holds real coins.
+func mayGoNegative(account string) bool { return account == Mint }
+
+var accountKinds = []string{"user", "escrow", "hold", "world"}
+
+// Posting is one line of a transfer.
+type Posting struct {
+	Account string
+	Amount  money.Coins // positive credits the account, negative debits it
+}
+
+// Move returns the two postings that move amount coins from one account to
+// another.
+func Move(from, to string, amount money.Coins) []Posting {
+	return []Posting{{Account: from, Amount: -amount}, {Account: to, Amount: amount}}
+}
+
+// State is where a transfer is in its life.
+type State string
+
+// The states of a transfer. Pending, Posted (until closed) and Failing are
+// open; Posted (closed), Failed and Cancelled are final.
+const (
+	Pending   State = "pending"   // inserted; the business change and postings may be under way
+	Posted    State = "posted"    // every posting applied; entries and clean-up may be under way
+	Failing   State = "failing"   // a debit was short; applied postings are being undone
+	Failed    State = "failed"    // final: nothing moved, for lack of funds
+	Cancelled State = "cancelled" // final: nothing moved, the business change no longer applied
+)
+
+// Transfer is one operation: postings summing to zero, with its progress.
+type Transfer struct {
+	ID       string            // the operation id, "<kind>:<reference>"
+	Postings []Posting         // debits first
+	Meta     map[string]string // what the kind's Hook needs to resume, e.g. a rejection reason
+
+	State      State
+	Open       bool // steps remain to be done (by the runner holding the lease, or Recover)
+	Hooked     bool // the kind had a Hook when the transfer was created
+	LeaseUntil time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Kind returns the operation kind, the part of the ID before the first colon.
+func (t Transfer) Kind() string {
+	kind, _, _ := strings.Cut(t.ID, ":")
+	return kind
+}
+
+// Entry records one posting of a posted transfer.
+type Entry struct {
+	Op        string
+	Account   string
+	Amount    money.Coins
+	CreatedAt time.Time
+}
+
+// Account is a balance and the operations applied to it whose transfers are
+// not yet settled.
+type Account struct {
+	Name    string
+	Balance money.Coins
+	Pending []string
+}
+
+// PostingResult says what applying one posting did.
+type PostingResult int
+
+// The results of Store.ApplyPosting.
+const (
+	Applied        PostingResult = iota + 1 // the balance changed now
+	AlreadyApplied                          // the operation was already applied to this account
+	Short                                   // a debit would take the balance below zero; nothing changed
+)
+
+// Errors returned to callers. Callers usually translate ErrCancelled into
+// their own business error (e.g. "already reviewed").
+var (
+	ErrInsufficientCoins = apperr.New(apperr.Conflict, "insufficient_coins", "not enough coins for this operation")
+	ErrCancelled         = apperr.New(apperr.Conflict, "operation_cancelled", "the operation no longer applies")
+	ErrInProgress        = apperr.New(apperr.Conflict, "operation_in_progress",
+		"the same operation is still being processed; retry in a moment")
+	ErrOperationReused = apperr.New(apperr.Conflict, "idempotency_key_reused",
+		"this operation id was already used for a different operation")
+)
+
+// Errors a Store returns.
+var (
+	ErrTransferExists   = errors.New("transfer exists")
+	ErrTransferNotFound = errors.New("transfer not found")
+)
+
+// errLeaseLost means another runner took over a transfer whose lease this
+// runner let expire; this runner must stop touching it.
+var errLeaseLost = errors.New("lease on transfer lost")
+
+// Store persists accounts, transfers and entries. storage.LedgerStore
+// implements it. Every method is one single-document write or a read.
+type Store interface {
+	// InsertTransfer inserts t. ErrTransferExists if its ID is taken.
+	InsertTransfer(ctx context.Context, t Transfer) error
+	// TransferByID returns a transfer. ErrTransferNotFound if missing.
+	TransferByID(ctx context.Context, id string) (Transfer, error)
+	// SetTransferState moves a transfer from state from to state to, setting
+	// Open. False if it was not in state from.
+	SetTransferState(ctx context.Context, id string, from, to State, open bool, now time.Time) (bool, error)
+	// RenewLease replaces an open transfer's lease. False if the lease is no
+	// longer from.
+	RenewLease(ctx context.Context, id string, from, to time.Time) (bool, error)
+	// CloseTransfer marks a transfer as having no steps left.
+	CloseTransfer(ctx context.Context, id string, now time.Time) error
+	// OpenTransfers returns up to limit open transfers whose lease ends before
+	// the given time, oldest lease first.
+	OpenTransfers(ctx context.Context, leaseBefore time.Time, limit int) ([]Transfer, error)
+
+	// ApplyPosting adds p.Amount to p.Account and records op in its pending
+	// list, unless op is already there. A debit of an account that may not go
+	// negative applies only if the balance covers it (else Short). A missing
+	// account is created by a credit, and is Short for a guarded debit.
+	ApplyPosting(ctx context.Context, op string, p Posting, allowNegative bool, now time.Time) (PostingResult, error)
+	// UndoPosting reverses p if op is in the account's pending list, and
+	// removes op from it.
+	UndoPosting(ctx context.Context, op string, p Posting) error
+	// InsertEntries writes entries, skipping those that exist.
+	InsertEntries(ctx context.Context, entries []Entry) error
+	// ClearPending removes op from an account's pending list.
+	ClearPending(ctx context.Context, op, account string) error
+
+	// Accounts returns the named accounts that exist.
+	Accounts(ctx context.Context, names []string) ([]Account, error)
+	// EachAccount, EachEntry and EachTransfer call fn for every record.
+	EachAccount(ctx context.Context, fn func(Account) error) error
+	EachEntry(ctx context.Context, fn func(Entry) error) error
+	EachTransfer(ctx context.Context, fn func(Transfer) error) error
+}
+
+// Hook ties the transfers of one operation kind to the business document
+// they pay for. Every function must be idempotent: Recover may call it again
+// after a crash, with the same Transfer.
+type Hook struct {
+	// Commit makes the business change that decides the transfer, with one
+	// conditional write that records t.ID on the document. It returns true if
+	// the change is made now or the document already carries t.ID, and false
+	// if the change no longer applies, which cancels the transfer.
+	Commit func(ctx context.Context, t Transfer) (bool, error)
+	// Revert undoes Commit after a debit came up short.
+	Revert func(ctx context.Context, t Transfer) error
+	// Settle runs once the transfer is posted: follow-ups such as
+	// notifications, written with ids derived from t.ID.
+	Settle func(ctx context.Context, t Transfer) error
+}
+
+// validate checks a transfer request before anything is written.
+func (t Transfer) validate() error {
+	kind, ref, ok := strings.Cut(t.ID, ":")
+	if !ok || kind == "" || ref == "" {
+		return fmt.Errorf("transfer id %q: want <kind>:<reference>", t.ID)
+	}
+	if len(t.Postings) < 2 {
+		return fmt.Errorf("transfer %s: want at least two postings", t.ID)
+	}
+	var sum money.Coins
+	seen := map[string]bool{}
+	for _, p := range t.Postings {
+		if p.Amount == 0 {
+			return fmt.Errorf("transfer %s: zero posting to %s", t.ID, p.Account)
+		}
+		if !slices.Contains(accountKinds, AccountKind(p.Account)) || !strings.Contains(p.Account, ":") ||
+			strings.HasSuffix(p.Account, ":") {
+			return fmt.Errorf("transfer %s: bad account name %q", t.ID, p.Account)
+		}
+		if seen[p.Account] {
+			return fmt.Errorf("transfer %s: account %s posted twice", t.ID, p.Account)
+		}
+		seen[p.Account] = true
+		sum += p.Amount
+	}
+	if sum != 0 {
+		return fmt.Errorf("transfer %s: postings sum to %d, want 0", t.ID, sum)
+	}
+	return nil
+}
+
+// ordered returns the postings with debits first, each group sorted by
+// account, so that the order is deterministic and no credit is applied
+// before every debit has succeeded: a short debit then only ever has debits
+// to undo.
+func ordered(ps []Posting) []Posting {
+	out := slices.Clone(ps)
+	slices.SortStableFunc(out, func(a, b Posting) int {
+		if (a.Amount < 0) != (b.Amount < 0) {
+			if a.Amount < 0 {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Account, b.Account)
+	})
+	return out
+}
+
+// outcome turns a transfer someone else ran into this caller's result.
+func outcome(t Transfer) (Transfer, error) {
+	switch t.State {
+	case Posted:
+		return t, nil
+	case Failed:
+		return t, ErrInsufficientCoins
+	case Cancelled:
+		return t, ErrCancelled
+	default:
+		return t, ErrInProgress
+	}
+}

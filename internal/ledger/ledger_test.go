@@ -1,0 +1,508 @@
+package ledger_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"microtask/internal/ledger"
+	"microtask/internal/money"
+	"microtask/internal/platform/logging"
+	"microtask/internal/storage"
+	"microtask/internal/storage/storagetest"
+)
+
+func TestMain(m *testing.M) { storagetest.Main(m) }
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type fixture struct {
+	store *storage.LedgerStore
+	clock *fakeClock
+	svc   *ledger.Service
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	f := &fixture{store: storage.NewLedgerStore(storagetest.NewDB(t)), clock: newClock()}
+	f.svc = f.restart()
+	return f
+}
+
+// restart returns a new Service on the same store, as a new process would
+// have after a crash: nothing in memory, same database, same clock.
+func (f *fixture) restart() *ledger.Service {
+	return ledger.NewService(f.store, logging.Discard(), f.clock.Now)
+}
+
+func mustPost(t testing.TB, s *ledger.Service, id string, ps []ledger.Posting) ledger.Transfer {
+	t.Helper()
+	tr, err := s.Post(context.Background(), ledger.Transfer{ID: id, Postings: ps})
+	if err != nil {
+		t.Fatalf("Post(%s) error = %v", id, err)
+	}
+	return tr
+}
+
+func wantBalances(t testing.TB, s *ledger.Service, want map[string]money.Coins) {
+	t.Helper()
+	for acct, w := range want {
+		got, err := s.Balance(context.Background(), acct)
+		if err != nil {
+			t.Fatalf("Balance(%s) error = %v", acct, err)
+		}
+		if got != w {
+			t.Errorf("Balance(%s) = %d, want %d", acct, got, w)
+		}
+	}
+}
+
+func wantAuditBalanced(t testing.TB, s *ledger.Service) ledger.Report {
+	t.Helper()
+	r, err := s.Audit(context.Background())
+	if err != nil {
+		t.Fatalf("Audit() error = %v", err)
+	}
+	if !r.Balanced || r.OpenTransfers != 0 || r.Sum != 0 {
+		t.Fatalf("Audit() = balanced %v, open %d, sum %d, problems:\n%s", r.Balanced, r.OpenTransfers, r.Sum,
+			strings.Join(r.Problems, "\n"))
+	}
+	return r
+}
+
+func TestPostMovesCoins(t *testing.T) {
+	f := newFixture(t)
+	mustPost(t, f.svc, "signup:alice", ledger.Move(ledger.Mint, "user:alice", 50))
+	tr := mustPost(t, f.svc, "task-fund:t1", ledger.Move("user:alice", "escrow:t1", 30))
+	if tr.State != ledger.Posted || tr.Open {
+		t.Errorf("Post() state = %s open %v, want posted and closed", tr.State, tr.Open)
+	}
+	if tr.Postings[0].Amount >= 0 {
+		t.Errorf("Post() postings = %v, want the debit first", tr.Postings)
+	}
+	wantBalances(t, f.svc, map[string]money.Coins{
+		ledger.Mint: -50, "user:alice": 20, "escrow:t1": 30, "user:nobody": 0,
+	})
+	r := wantAuditBalanced(t, f.svc)
+	if r.Accounts != 3 || r.Transfers != 2 {
+		t.Errorf("Audit() counted %d accounts and %d transfers, want 3 and 2", r.Accounts, r.Transfers)
+	}
+}
+
+func TestPostIsIdempotent(t *testing.T) {
+	f := newFixture(t)
+	first := mustPost(t, f.svc, "signup:bob", ledger.Move(ledger.Mint, "user:bob", 10))
+	again := mustPost(t, f.svc, "signup:bob", ledger.Move(ledger.Mint, "user:bob", 10))
+	if !again.UpdatedAt.Equal(first.UpdatedAt) || again.State != ledger.Posted {
+		t.Errorf("second Post() = %+v, want the first transfer back %+v", again, first)
+	}
+	wantBalances(t, f.svc, map[string]money.Coins{"user:bob": 10})
+
+	_, err := f.svc.Post(context.Background(), ledger.Transfer{ID: "signup:bob", Postings: ledger.Move(ledger.Mint, "user:bob", 11)})
+	if !errors.Is(err, ledger.ErrOperationReused) {
+		t.Errorf("Post() with other postings error = %v, want ErrOperationReused", err)
+	}
+	wantBalances(t, f.svc, map[string]money.Coins{"user:bob": 10})
+	wantAuditBalanced(t, f.svc)
+}
+
+func TestPostRejectsMalformedTransfers(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name string
+		tr   ledger.Transfer
+	}{
+		{"no kind", ledger.Transfer{ID: "abc", Postings: ledger.Move(ledger.Mint, "user:a", 1)}},
+		{"empty reference", ledger.Transfer{ID: "signup:", Postings: ledger.Move(ledger.Mint, "user:a", 1)}},
+		{"one posting", ledger.Transfer{ID: "x:1", Postings: []ledger.Posting{{Account: "user:a", Amount: 1}}}},
+		{"does not sum to zero", ledger.Transfer{ID: "x:2", Postings: []ledger.Posting{{Account: ledger.Mint, Amount: -1}, {Account: "user:a", Amount: 2}}}},
+		{"zero amount", ledger.Transfer{ID: "x:3", Postings: ledger.Move(ledger.Mint, "user:a", 0)}},
+		{"unknown account kind", ledger.Transfer{ID: "x:4", Postings: ledger.Move(ledger.Mint, "bank:a", 1)}},
+		{"same account twice", ledger.Transfer{ID: "x:5", Postings: ledger.Move("user:a", "user:a", 1)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := f.svc.Post(context.Background(), tt.tr); err == nil {
+				t.Errorf("Post(%+v) error = nil, want an error", tt.tr)
+			}
+		})
+	}
+	r := wantAuditBalanced(t, f.svc)
+	if r.Transfers != 0 {
+		t.Errorf("Audit() found %d transfers, want none written", r.Transfers)
+	}
+}
+
+func TestInsufficientFundsLeavesNothingBehind(t *testing.T) {
+	f := newFixture(t)
+	mustPost(t, f.svc, "signup:carol", ledger.Move(ledger.Mint, "user:carol", 5))
+	mustPost(t, f.svc, "signup:dan", ledger.Move(ledger.Mint, "user:dan", 4))
+
+	// Two debits: carol's is applied first (accounts sort), dan's comes up
+	// short, so carol's must be undone.
+	req := ledger.Transfer{ID: "task-fund:big", Postings: []ledger.Posting{
+		{Account: "user:carol", Amount: -3}, {Account: "user:dan", Amount: -5}, {Account: "escrow:big", Amount: 8},
+	}}
+	tr, err := f.svc.Post(context.Background(), req)
+	if !errors.Is(err, ledger.ErrInsufficientCoins) {
+		t.Fatalf("Post() error = %v, want ErrInsufficientCoins", err)
+	}
+	if tr.State != ledger.Failed || tr.Open {
+		t.Errorf("Post() state = %s open %v, want failed and closed", tr.State, tr.Open)
+	}
+	wantBalances(t, f.svc, map[string]money.Coins{"user:carol": 5, "user:dan": 4, "escrow:big": 0})
+
+	// The outcome is recorded: the same operation fails again even once it
+	// could succeed, rather than moving coins the caller was told did not move.
+	mustPost(t, f.svc, "bonus:dan", ledger.Move(ledger.Mint, "user:dan", 10))
+	if _, err := f.svc.Post(context.Background(), req); !errors.Is(err, ledger.ErrInsufficientCoins) {
+		t.Errorf("Post() again error = %v, want the recorded ErrInsufficientCoins", err)
+	}
+	wantBalances(t, f.svc, map[string]money.Coins{"user:carol": 5, "user:dan": 14, "escrow:big": 0})
+	wantAuditBalanced(t, f.svc)
+}
+
+func TestConcurrentDebitsNeverOverdraw(t *testing.T) {
+	f := newFixture(t)
+	mustPost(t, f.svc, "signup:erin", ledger.Move(ledger.Mint, "user:erin", 100))
+
+	const n = 100
+	var ok, short atomic.Int64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, err := f.svc.Post(context.Background(), ledger.Transfer{
+				ID:       fmt.Sprintf("task-fund:t%d", i),
+				Postings: ledger.Move("user:erin", fmt.Sprintf("escrow:t%d", i), 3),
+			})
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, ledger.ErrInsufficientCoins):
+				short.Add(1)
+			default:
+				t.Errorf("Post() error = %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 33 || short.Load() != 67 {
+		t.Errorf("got %d posted and %d short, want 33 and 67", ok.Load(), short.Load())
+	}
+	wantBalances(t, f.svc, map[string]money.Coins{"user:erin": 1})
+	wantAuditBalanced(t, f.svc)
+}
+
+func TestConcurrentSameOperationMovesOnce(t *testing.T) {
+	f := newFixture(t)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if _, err := f.svc.Post(context.Background(), ledger.Transfer{
+				ID: "purchase:cs_1", Postings: ledger.Move(ledger.Mint, "user:fay", 150),
+			}); err != nil {
+				t.Errorf("Post() error = %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	wantBalances(t, f.svc, map[string]money.Coins{"user:fay": 150, ledger.Mint: -150})
+	wantAuditBalanced(t, f.svc)
+}
+
+// claim is a business document a hook commits, as a submission would be
+// approved: it can be taken once, by one operation.
+type claim struct {
+	mu      sync.Mutex
+	status  string // open or taken
+	op      string
+	settled map[string]bool
+}
+
+func newClaim(status, op string) *claim { return &claim{status: status, op: op, settled: map[string]bool{}} }
+
+func (c *claim) hook() ledger.Hook {
+	return ledger.Hook{
+		Commit: func(_ context.Context, t ledger.Transfer) (bool, error) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.op == t.ID {
+				return true, nil
+			}
+			if c.status != "open" {
+				return false, nil
+			}
+			c.status, c.op = "taken", t.ID
+			return true, nil
+		},
+		Revert: func(_ context.Context, t ledger.Transfer) error {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.op == t.ID {
+				c.status, c.op = "open", ""
+			}
+			return nil
+		},
+		Settle: func(_ context.Context, t ledger.Transfer) error {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.settled[t.ID] = true
+			return nil
+		},
+	}
+}
+
+func (c *claim) state() (status string, settled int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status, len(c.settled)
+}
+
+// crashScenario is one transfer run through the protocol.
+type crashScenario struct {
+	name        string
+	setup       func(t testing.TB, s *ledger.Service) // funds accounts before the transfer
+	claim       func() *claim                         // the hook's business document, if any
+	transfer    ledger.Transfer
+	wantErr     error // the transfer's outcome
+	wantBalance map[string]money.Coins
+	wantClaim   string // the claim's final status
+	wantSettled int
+}
+
+var crashScenarios = []crashScenario{
+	{
+		name:        "credit from the mint",
+		transfer:    ledger.Transfer{ID: "signup:u1", Postings: ledger.Move(ledger.Mint, "user:u1", 10)},
+		wantBalance: map[string]money.Coins{"user:u1": 10, ledger.Mint: -10},
+	},
+	{
+		name: "short second debit is undone",
+		setup: func(t testing.TB, s *ledger.Service) {
+			mustPost(t, s, "signup:a", ledger.Move(ledger.Mint, "user:a", 5))
+		},
+		transfer: ledger.Transfer{ID: "task-fund:t", Postings: []ledger.Posting{
+			{Account: "user:a", Amount: -3}, {Account: "user:b", Amount: -5}, {Account: "escrow:t", Amount: 8},
+		}},
+		wantErr:     ledger.ErrInsufficientCoins,
+		wantBalance: map[string]money.Coins{"user:a": 5, "user:b": 0, "escrow:t": 0},
+	},
+	{
+		name: "hooked and committed",
+		setup: func(t testing.TB, s *ledger.Service) {
+			mustPost(t, s, "task-fund:t", ledger.Move(ledger.Mint, "escrow:t", 20))
+		},
+		claim:       func() *claim { return newClaim("open", "") },
+		transfer:    ledger.Transfer{ID: "claim:s1", Postings: ledger.Move("escrow:t", "user:w", 20)},
+		wantBalance: map[string]money.Coins{"escrow:t": 0, "user:w": 20},
+		wantClaim:   "taken",
+		wantSettled: 1,
+	},
+	{
+		name: "hook cancels",
+		setup: func(t testing.TB, s *ledger.Service) {
+			mustPost(t, s, "task-fund:t", ledger.Move(ledger.Mint, "escrow:t", 20))
+		},
+		claim:       func() *claim { return newClaim("taken", "claim:other") },
+		transfer:    ledger.Transfer{ID: "claim:s1", Postings: ledger.Move("escrow:t", "user:w", 20)},
+		wantErr:     ledger.ErrCancelled,
+		wantBalance: map[string]money.Coins{"escrow:t": 20, "user:w": 0},
+		wantClaim:   "taken",
+	},
+	{
+		name:        "hooked, short debit reverts the commit",
+		claim:       func() *claim { return newClaim("open", "") },
+		transfer:    ledger.Transfer{ID: "claim:s1", Postings: ledger.Move("user:poor", "user:w", 20)},
+		wantErr:     ledger.ErrInsufficientCoins,
+		wantBalance: map[string]money.Coins{"user:poor": 0, "user:w": 0},
+		wantClaim:   "open",
+	},
+}
+
+var errCrash = errors.New("crash")
+
+// TestCrashAfterEveryStepRecovers stops a transfer after each step of the
+// protocol in turn, as a crash would, then restarts the service and runs
+// recovery: every transfer must end exactly as an uninterrupted run ends, with
+// the audit balanced.
+func TestCrashAfterEveryStepRecovers(t *testing.T) {
+	for _, sc := range crashScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			steps := sc.run(t, "")
+			if len(steps) < 3 {
+				t.Fatalf("uninterrupted run went through steps %v, want several", steps)
+			}
+			for _, step := range steps {
+				t.Run("after "+step, func(t *testing.T) { sc.run(t, step) })
+			}
+		})
+	}
+}
+
+// run runs the scenario on a fresh database, crashing after crashAt (none if
+// empty) and recovering, checks the outcome and returns the steps the first
+// attempt went through.
+func (sc crashScenario) run(t *testing.T, crashAt string) []string {
+	f := newFixture(t)
+	var c *claim
+	register := func(s *ledger.Service) {
+		if c != nil {
+			s.Handle("claim", c.hook())
+		}
+	}
+	if sc.claim != nil {
+		c = sc.claim()
+	}
+	register(f.svc)
+	if sc.setup != nil {
+		sc.setup(t, f.svc)
+	}
+
+	var steps []string
+	ledger.SetFailpoint(f.svc, func(step string) error {
+		steps = append(steps, step)
+		if step == crashAt {
+			return errCrash
+		}
+		return nil
+	})
+	_, err := f.svc.Post(context.Background(), sc.transfer)
+	if crashAt == "" {
+		if !errors.Is(err, sc.wantErr) {
+			t.Fatalf("Post() error = %v, want %v", err, sc.wantErr)
+		}
+	} else {
+		if !slices.Contains(steps, crashAt) {
+			t.Fatalf("run never reached step %q (steps %v)", crashAt, steps)
+		}
+		crashedEarly := errors.Is(err, errCrash)
+		if !crashedEarly {
+			t.Fatalf("Post() error = %v, want the crash", err)
+		}
+
+		// A client retrying at once finds the operation in progress.
+		s2 := f.restart()
+		register(s2)
+		tr, err := s2.Post(context.Background(), sc.transfer)
+		if tr.Open && !errors.Is(err, ledger.ErrInProgress) && !(tr.State == ledger.Posted && err == nil) {
+			t.Errorf("retry during the lease: Post() = %s, %v; want ErrInProgress", tr.State, err)
+		}
+
+		// The lease runs out; recovery on the restarted service finishes it.
+		f.clock.Advance(ledger.LeaseTTL(s2) + time.Second)
+		if _, err := s2.Recover(context.Background()); err != nil {
+			t.Fatalf("Recover() error = %v", err)
+		}
+	}
+
+	// Whatever happened, asking again gives the final outcome.
+	s3 := f.restart()
+	register(s3)
+	tr, err := s3.Post(context.Background(), sc.transfer)
+	if !errors.Is(err, sc.wantErr) {
+		t.Errorf("final Post() error = %v, want %v", err, sc.wantErr)
+	}
+	if tr.Open {
+		t.Errorf("final transfer still open in state %s", tr.State)
+	}
+	wantBalances(t, s3, sc.wantBalance)
+	wantAuditBalanced(t, s3)
+	if c != nil {
+		status, settled := c.state()
+		if status != sc.wantClaim || settled != sc.wantSettled {
+			t.Errorf("claim = %s with %d settle(s), want %s with %d", status, settled, sc.wantClaim, sc.wantSettled)
+		}
+	}
+	return steps
+}
+
+func TestRetryAfterLeaseExpiryFinishesTransfer(t *testing.T) {
+	f := newFixture(t)
+	ledger.SetFailpoint(f.svc, func(step string) error {
+		if step == "applied:0" {
+			return errCrash
+		}
+		return nil
+	})
+	req := ledger.Transfer{ID: "signup:gil", Postings: ledger.Move(ledger.Mint, "user:gil", 10)}
+	if _, err := f.svc.Post(context.Background(), req); !errors.Is(err, errCrash) {
+		t.Fatalf("Post() error = %v, want the crash", err)
+	}
+	f.clock.Advance(ledger.LeaseTTL(f.svc) + time.Second)
+	s2 := f.restart()
+	if _, err := s2.Post(context.Background(), req); err != nil {
+		t.Fatalf("Post() after the lease expired error = %v, want it finished", err)
+	}
+	wantBalances(t, s2, map[string]money.Coins{"user:gil": 10})
+	wantAuditBalanced(t, s2)
+}
+
+func TestRecoverFinishesManyTransfers(t *testing.T) {
+	f := newFixture(t)
+	ledger.SetFailpoint(f.svc, func(step string) error {
+		if step == "applied:1" {
+			return errCrash
+		}
+		return nil
+	})
+	const n = 25 // several recovery batches of 10
+	for i := range n {
+		_, err := f.svc.Post(context.Background(), ledger.Transfer{
+			ID: fmt.Sprintf("signup:u%d", i), Postings: ledger.Move(ledger.Mint, fmt.Sprintf("user:u%d", i), 1),
+		})
+		if !errors.Is(err, errCrash) {
+			t.Fatalf("Post() error = %v, want the crash", err)
+		}
+	}
+	f.clock.Advance(ledger.LeaseTTL(f.svc) + time.Second)
+	s2 := f.restart()
+	ledger.SetRecoverBatch(s2, 10)
+	done, err := s2.Recover(context.Background())
+	if err != nil || done != n {
+		t.Fatalf("Recover() = %d, %v; want %d, nil", done, err, n)
+	}
+	wantBalances(t, f.svc, map[string]money.Coins{ledger.Mint: -n, "user:u0": 1, "user:u24": 1})
+	wantAuditBalanced(t, f.svc)
+}
+
+// BenchmarkPost measures one two-posting transfer (user to escrow) on the
+// embedded database, with its 8 single-document writes.
+func BenchmarkPost(b *testing.B) {
+	f := newFixture(b)
+	mustPost(b, f.svc, "signup:buyer", ledger.Move(ledger.Mint, "user:buyer", money.Coins(b.N+1)))
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		_, err := f.svc.Post(ctx, ledger.Transfer{
+			ID: fmt.Sprintf("task-fund:%d", i), Postings: ledger.Move("user:buyer", fmt.Sprintf("escrow:%d", i), 1),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,199 @@
+// Package config turns the environment into a Config: defaults, parsing and
+// one error that names every bad variable. No other package reads the
+// environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the server is configured with.
+type Config struct {
+	HTTPAddr            string        // HTTP_ADDR, default ":" + PORT
+	MongoURI            string        // MONGODB_URI; empty runs the embedded database
+	MongoDatabase       string        // MONGODB_DATABASE
+	DataDir             string        // DATA_DIR: embedded database files, generated secrets
+	JWTSecret           string        // JWT_SECRET; in embedded mode may be empty (generated under DataDir)
+	CORSOrigins         []string      // CORS_ORIGINS
+	LogLevel            slog.Level    // LOG_LEVEL
+	AuthRateLimitPerMin int           // AUTH_RATE_LIMIT_PER_MIN; 0 disables
+	TrustProxy          bool          // TRUST_PROXY: take the client IP from X-Forwarded-For and friends
+	ShutdownTimeout     time.Duration // SHUTDOWN_TIMEOUT
+	RecoveryInterval    time.Duration // LEDGER_RECOVERY_INTERVAL
+}
+
+// Embedded reports whether the server runs its own embedded database.
+func (c Config) Embedded() bool { return c.MongoURI == "" }
+
+// MinJWTSecretLen is the shortest JWT_SECRET accepted: HS256 wants a key at
+// least as long as its 256-bit output.
+const MinJWTSecretLen = 32
+
+// Load reads the configuration through getenv (os.Getenv in main, a map in
+// tests). It returns one error naming every variable that is missing or
+// malformed.
+func Load(getenv func(string) string) (Config, error) {
+	p := parser{getenv: getenv}
+	port := p.int("PORT", 5000, 1, 65535)
+	c := Config{
+		HTTPAddr:            p.str("HTTP_ADDR", ":"+strconv.Itoa(port)),
+		MongoURI:            p.str("MONGODB_URI", ""),
+		MongoDatabase:       p.str("MONGODB_DATABASE", "microtask"),
+		DataDir:             p.str("DATA_DIR", "./data"),
+		JWTSecret:           p.str("JWT_SECRET", ""),
+		CORSOrigins:         p.origins("CORS_ORIGINS", "http://localhost:5173,http://localhost:3000"),
+		LogLevel:            p.level("LOG_LEVEL", slog.LevelInfo),
+		AuthRateLimitPerMin: p.int("AUTH_RATE_LIMIT_PER_MIN", 20, 0, 1_000_000),
+		TrustProxy:          p.bool("TRUST_PROXY", false),
+		ShutdownTimeout:     p.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
+		RecoveryInterval:    p.duration("LEDGER_RECOVERY_INTERVAL", 5*time.Second),
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		p.fail("HTTP_ADDR", "must be host:port, e.g. :5000 or 127.0.0.1:5000")
+	}
+	if c.MongoURI != "" {
+		if !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
+			p.fail("MONGODB_URI", "must start with mongodb:// or mongodb+srv://")
+		}
+		if c.JWTSecret == "" {
+			p.fail("JWT_SECRET", "is required when MONGODB_URI is set (every instance must share it)")
+		}
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < MinJWTSecretLen {
+		p.fail("JWT_SECRET", fmt.Sprintf("must be at least %d characters", MinJWTSecretLen))
+	}
+	if strings.ContainsAny(c.MongoDatabase, `/\. "$`) || c.MongoDatabase == "" {
+		p.fail("MONGODB_DATABASE", `must be a plain name without / \ . space " or $`)
+	}
+	if c.DataDir == "" {
+		p.fail("DATA_DIR", "must not be empty")
+	}
+	if len(p.problems) > 0 {
+		return Config{}, errors.New("configuration: " + strings.Join(p.problems, "; "))
+	}
+	return c, nil
+}
+
+// LogValue logs the configuration with its secrets redacted.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("http_addr", c.HTTPAddr),
+		slog.String("mongodb_uri", redactURI(c.MongoURI)),
+		slog.String("mongodb_database", c.MongoDatabase),
+		slog.String("data_dir", c.DataDir),
+		slog.Bool("jwt_secret_set", c.JWTSecret != ""),
+		slog.Any("cors_origins", c.CORSOrigins),
+		slog.String("log_level", c.LogLevel.String()),
+		slog.Int("auth_rate_limit_per_min", c.AuthRateLimitPerMin),
+		slog.Bool("trust_proxy", c.TrustProxy),
+	)
+}
+
+// redactURI hides the password of a connection string.
+func redactURI(s string) string {
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	}
+	return u.String()
+}
+
+type parser struct {
+	getenv   func(string) string
+	problems []string
+}
+
+func (p *parser) fail(name, msg string) { p.problems = append(p.problems, name+" "+msg) }
+
+func (p *parser) str(name, def string) string {
+	if v := strings.TrimSpace(p.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (p *parser) int(name string, def, lo, hi int) int {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		p.fail(name, fmt.Sprintf("must be a whole number from %d to %d, got %q", lo, hi, v))
+		return def
+	}
+	return n
+}
+
+func (p *parser) bool(name string, def bool) bool {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		p.fail(name, fmt.Sprintf("must be true or false, got %q", v))
+		return def
+	}
+	return b
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		p.fail(name, fmt.Sprintf("must be a positive duration such as 30s or 24h, got %q", v))
+		return def
+	}
+	return d
+}
+
+func (p *parser) level(name string, def slog.Level) slog.Level {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		p.fail(name, fmt.Sprintf("must be debug, info, warn or error, got %q", v))
+		return def
+	}
+	return l
+}
+
+// origins parses a comma list of origins such as https://app.example.com.
+// "*" allows every origin.
+func (p *parser) origins(name, def string) []string {
+	var out []string
+	for _, o := range strings.Split(p.str(name, def), ",") {
+		o = strings.TrimRight(strings.TrimSpace(o), "/")
+		if o == "" {
+			continue
+		}
+		if o != "*" {
+			u, err := url.Parse(o)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+				p.fail(name, fmt.Sprintf("must be a comma list of origins like https://app.example.com, got %q", o))
+				continue
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}

@@ -1,0 +1,92 @@
+// Package storagetest gives tests a real database: an embedded FerretDB
+// started once per test binary, and a fresh migrated database per test.
+package storagetest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"microtask/internal/storage"
+	"microtask/migrations"
+)
+
+var (
+	once     sync.Once
+	server   *storage.Embedded
+	root     *storage.DB
+	dir      string
+	startErr error
+	seq      atomic.Int64
+)
+
+func start() {
+	dir, startErr = os.MkdirTemp("", "microtask-test-db-")
+	if startErr != nil {
+		return
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	server, startErr = storage.StartEmbedded(dir, quiet)
+	if startErr != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	root, startErr = storage.Open(ctx, server.URI(), "unused", quiet)
+}
+
+// NewDB returns a migrated database of its own for this test, on the shared
+// embedded server, and drops it when the test ends.
+func NewDB(t testing.TB) *storage.DB {
+	t.Helper()
+	once.Do(start)
+	if startErr != nil {
+		t.Fatalf("start embedded database: %v", startErr)
+	}
+	db := root.Sibling(fmt.Sprintf("test_%d_%d", os.Getpid(), seq.Add(1)))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := db.Migrate(ctx, migrations.FS, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("migrate test database: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := db.Drop(context.Background()); err != nil {
+			t.Errorf("drop test database: %v", err)
+		}
+	})
+	return db
+}
+
+// URI returns the embedded server's address, starting it if needed, for tests
+// that connect on their own.
+func URI(t testing.TB) string {
+	t.Helper()
+	once.Do(start)
+	if startErr != nil {
+		t.Fatalf("start embedded database: %v", startErr)
+	}
+	return server.URI()
+}
+
+// Main runs a package's tests, then stops the embedded server and removes its
+// files. Use it from TestMain:
+//
+//	func TestMain(m *testing.M) { storagetest.Main(m) }
+func Main(m *testing.M) {
+	code := m.Run()
+	if root != nil {
+		_ = root.Close(context.Background())
+	}
+	if server != nil {
+		server.Stop()
+	}
+	if dir != "" {
+		_ = os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
