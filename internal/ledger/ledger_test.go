@@ -243,7 +243,9 @@ type claim struct {
 	settled map[string]bool
 }
 
-func newClaim(status, op string) *claim { return &claim{status: status, op: op, settled: map[string]bool{}} }
+func newClaim(status, op string) *claim {
+	return &claim{status: status, op: op, settled: map[string]bool{}}
+}
 
 func (c *claim) hook() ledger.Hook {
 	return ledger.Hook{
