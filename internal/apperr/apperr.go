@@ -20,13 +20,14 @@ const (
 	Conflict                    // the resource's state does not allow the operation
 	TooLarge                    // the request body is too large
 	Invalid                     // well-formed, but some fields are not acceptable
+	Unsupported                 // the body's media type is not accepted
 	RateLimited                 // too many requests
 	Unavailable                 // a dependency is down; retry later
 	NotImplemented              // the feature is not configured on this server
 )
 
 var kindNames = [...]string{"internal", "malformed", "unauthenticated", "forbidden", "not_found",
-	"conflict", "too_large", "invalid", "rate_limited", "unavailable", "not_implemented"}
+	"conflict", "too_large", "invalid", "unsupported", "rate_limited", "unavailable", "not_implemented"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

@@ -24,7 +24,7 @@ type Config struct {
 	CORSOrigins         []string      // CORS_ORIGINS
 	LogLevel            slog.Level    // LOG_LEVEL
 	AuthRateLimitPerMin int           // AUTH_RATE_LIMIT_PER_MIN; 0 disables
-	TrustProxy          bool          // TRUST_PROXY: take the client IP from X-Forwarded-For and friends
+	TrustedProxies      int           // TRUSTED_PROXIES: reverse proxies in front that append to X-Forwarded-For
 	ShutdownTimeout     time.Duration // SHUTDOWN_TIMEOUT
 	RecoveryInterval    time.Duration // LEDGER_RECOVERY_INTERVAL
 }
@@ -51,7 +51,7 @@ func Load(getenv func(string) string) (Config, error) {
 		CORSOrigins:         p.origins("CORS_ORIGINS", "http://localhost:5173,http://localhost:3000"),
 		LogLevel:            p.level("LOG_LEVEL", slog.LevelInfo),
 		AuthRateLimitPerMin: p.int("AUTH_RATE_LIMIT_PER_MIN", 20, 0, 1_000_000),
-		TrustProxy:          p.bool("TRUST_PROXY", false),
+		TrustedProxies:      p.int("TRUSTED_PROXIES", 0, 0, 10),
 		ShutdownTimeout:     p.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
 		RecoveryInterval:    p.duration("LEDGER_RECOVERY_INTERVAL", 5*time.Second),
 	}
@@ -92,7 +92,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("cors_origins", c.CORSOrigins),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.Int("auth_rate_limit_per_min", c.AuthRateLimitPerMin),
-		slog.Bool("trust_proxy", c.TrustProxy),
+		slog.Int("trusted_proxies", c.TrustedProxies),
 	)
 }
 
@@ -136,19 +136,6 @@ func (p *parser) int(name string, def, lo, hi int) int {
 		return def
 	}
 	return n
-}
-
-func (p *parser) bool(name string, def bool) bool {
-	v := strings.TrimSpace(p.getenv(name))
-	if v == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		p.fail(name, fmt.Sprintf("must be true or false, got %q", v))
-		return def
-	}
-	return b
 }
 
 func (p *parser) duration(name string, def time.Duration) time.Duration {

@@ -1,0 +1,39 @@
+# Microtask. `make run` starts the API on the embedded database; `make test`
+# runs every test. Both fetch what they need through the Go toolchain.
+
+GO      ?= go
+BIN     := $(CURDIR)/bin
+
+.PHONY: run test test-short build lint bench audit migrate clean help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+run: ## start the API (embedded database under DATA_DIR, default ./data; PORT or HTTP_ADDR from the environment)
+	$(GO) run ./cmd/microtask serve
+
+test: lint ## vet, format check, then every test with the race detector
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+test-short: ## every test, without the race detector (faster while working)
+	$(GO) test -count=1 ./...
+
+build: ## build bin/microtask
+	$(GO) build -o $(BIN)/microtask ./cmd/microtask
+
+lint: ## go vet and a gofmt check
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+bench: ## the ledger transfer benchmark on the embedded database
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 300x ./internal/ledger/
+
+migrate: ## apply migrations to the configured database and exit
+	$(GO) run ./cmd/microtask migrate
+
+audit: ## audit the coin ledger of the configured database
+	$(GO) run ./cmd/microtask audit
+
+clean: ## remove build output (not ./data)
+	rm -rf $(BIN)

@@ -1,0 +1,273 @@
+// Command microtask serves the Microtask API.
+//
+//	microtask [serve]   start the HTTP server (the default)
+//	microtask migrate   apply database migrations and exit
+//	microtask audit     check the coin ledger, print a report, exit 1 if anything is off
+//
+// Configuration comes from the environment and an optional .env file; see
+// README.md. With MONGODB_URI empty it runs its own embedded database under
+// DATA_DIR.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/joho/godotenv"
+
+	"microtask/internal/httpapi"
+	"microtask/internal/ledger"
+	"microtask/internal/platform/config"
+	"microtask/internal/platform/logging"
+	"microtask/internal/storage"
+	"microtask/migrations"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// A .env file fills in variables the environment does not set.
+	if err := godotenv.Load(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintln(os.Stderr, "microtask: read .env:", err)
+		os.Exit(1)
+	}
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "microtask:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: microtask [command]
+
+commands:
+  serve     start the HTTP server (default)
+  migrate   apply database migrations and exit
+  audit     check the coin ledger; exit status 1 if anything is off
+
+Configuration is read from the environment and .env; see README.md.
+`
+
+// run is main without the process: tests call it with their own arguments,
+// environment and output.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "serve", "migrate", "audit":
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	logOut := stdout
+	if cmd != "serve" {
+		logOut = stderr // keep stdout for the command's report
+	}
+	log := logging.New(logOut, cfg.LogLevel)
+
+	db, closeDB, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	if _, err := db.Migrate(ctx, migrations.FS, log); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	ledgerSvc := ledger.NewService(storage.NewLedgerStore(db), log, nil)
+
+	switch cmd {
+	case "migrate":
+		fmt.Fprintln(stdout, "migrations: up to date")
+		return nil
+	case "audit":
+		return audit(ctx, ledgerSvc, stdout)
+	}
+	return serve(ctx, cfg, log, db, ledgerSvc)
+}
+
+// openDatabase connects to MONGODB_URI, or starts the embedded database under
+// DATA_DIR and connects to that. The returned function closes both.
+func openDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*storage.DB, func(), error) {
+	uri := cfg.MongoURI
+	stopEmbedded := func() {}
+	if cfg.Embedded() {
+		dir := filepath.Join(cfg.DataDir, "db")
+		// FerretDB logs every connection at info; its warnings are enough.
+		ferretLog := slog.New(levelFilter{log.Handler().WithAttrs([]slog.Attr{slog.String("component", "ferretdb")}), slog.LevelWarn})
+		emb, err := storage.StartEmbedded(dir, ferretLog)
+		if err != nil {
+			return nil, nil, err
+		}
+		uri, stopEmbedded = emb.URI(), emb.Stop
+		log.InfoContext(ctx, "embedded database started", "dir", dir,
+			"note", "single instance only; set MONGODB_URI for production")
+	}
+	db, err := storage.Open(ctx, uri, cfg.MongoDatabase, log)
+	if err != nil {
+		stopEmbedded()
+		return nil, nil, err
+	}
+	return db, func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := db.Close(ctx); err != nil {
+			log.WarnContext(ctx, "close database", "err", err)
+		}
+		stopEmbedded()
+	}, nil
+}
+
+// levelFilter drops records below a minimum level.
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.Handler.Enabled(ctx, l)
+}
+
+// jwtSecret returns JWT_SECRET, or in embedded mode the secret kept in
+// DATA_DIR/jwt-secret, generated on first start, so that tokens survive
+// restarts without any set-up.
+func jwtSecret(cfg config.Config) ([]byte, error) {
+	if cfg.JWTSecret != "" {
+		return []byte(cfg.JWTSecret), nil
+	}
+	path := filepath.Join(cfg.DataDir, "jwt-secret")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		secret := strings.TrimSpace(string(b))
+		if len(secret) < config.MinJWTSecretLen {
+			return nil, fmt.Errorf("%s holds a secret shorter than %d characters; delete it to generate a new one", path, config.MinJWTSecretLen)
+		}
+		return []byte(secret), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read JWT secret: %w", err)
+	}
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	secret := hex.EncodeToString(raw)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create DATA_DIR: %w", err)
+	}
+	// O_EXCL: if two processes race on first start, one secret wins and the
+	// other process reads it back.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return jwtSecret(cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write JWT secret: %w", err)
+	}
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write JWT secret: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("write JWT secret: %w", err)
+	}
+	return []byte(secret), nil
+}
+
+// audit runs the ledger audit and prints its report.
+func audit(ctx context.Context, l *ledger.Service, out io.Writer) error {
+	r, err := l.Audit(ctx)
+	if err != nil {
+		return err
+	}
+	verdict := "BALANCED"
+	if !r.Balanced {
+		verdict = "NOT BALANCED"
+	}
+	fmt.Fprintf(out, "ledger audit: %s\n  accounts:  %d\n  transfers: %d (%d in flight)\n  sum of balances: %d\n",
+		verdict, r.Accounts, r.Transfers, r.OpenTransfers, r.Sum)
+	for _, p := range r.Problems {
+		fmt.Fprintf(out, "  problem: %s\n", p)
+	}
+	if !r.Balanced {
+		return fmt.Errorf("ledger audit found %d problem(s)", len(r.Problems))
+	}
+	return nil
+}
+
+// serve runs the HTTP server and the background workers until ctx is
+// cancelled, then shuts down gracefully: stop accepting, finish in-flight
+// requests, stop the workers; the caller closes the database.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage.DB, ledgerSvc *ledger.Service) error {
+	if _, err := jwtSecret(cfg); err != nil {
+		return err
+	}
+	api := httpapi.NewServer(httpapi.Options{
+		Log:                 log,
+		DB:                  db,
+		CORSOrigins:         cfg.CORSOrigins,
+		TrustedProxies:      cfg.TrustedProxies,
+		AuthRateLimitPerMin: cfg.AuthRateLimitPerMin,
+	})
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		// No WriteTimeout: server-sent event streams stay open; handlers
+		// bound their own work with context deadlines.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+
+	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { ledgerSvc.RunRecovery(workers, cfg.RecoveryInterval) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "config", cfg)
+
+	select {
+	case err := <-serveErr:
+		stopWorkers()
+		wg.Wait()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.InfoContext(ctx, "shutting down", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	stopWorkers()
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.InfoContext(shutdownCtx, "stopped")
+	return nil
+}

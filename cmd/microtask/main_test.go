@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is written by the server goroutine and read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func envFrom(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+var listeningLine = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
+
+// startServer runs `microtask serve` in the background and returns its base
+// URL and a function that stops it and returns run's error.
+func startServer(t *testing.T, env map[string]string) (string, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out lockedBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, envFrom(env), &out, &out) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := listeningLine.FindStringSubmatch(out.String()); m != nil {
+			return "http://" + m[1], func() error {
+				cancel()
+				select {
+				case err := <-done:
+					return err
+				case <-time.After(30 * time.Second):
+					t.Fatal("server did not stop within 30s")
+					return nil
+				}
+			}
+		}
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("run() returned before listening: %v\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("server did not start within 30s:\n%s", out.String())
+		}
+	}
+}
+
+func TestServeOnEmbeddedDatabase(t *testing.T) {
+	dataDir := t.TempDir()
+	env := map[string]string{"DATA_DIR": dataDir, "HTTP_ADDR": "127.0.0.1:0"}
+	base, stop := startServer(t, env)
+
+	for _, path := range []string{"/api/health", "/api/ready"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Status string }
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Request-Id") == "" {
+			t.Errorf("GET %s = %d (request id %q), want 200 with a request id", path, resp.StatusCode, resp.Header.Get("X-Request-Id"))
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("graceful shutdown: run() error = %v", err)
+	}
+
+	// The embedded database and the generated JWT secret live in DATA_DIR
+	// and survive a restart.
+	secret, err := os.ReadFile(filepath.Join(dataDir, "jwt-secret"))
+	if err != nil || len(strings.TrimSpace(string(secret))) < 32 {
+		t.Fatalf("jwt-secret = %q, %v; want a generated secret", secret, err)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "db", "microtask.sqlite")); err != nil {
+		t.Errorf("embedded database file: %v", err)
+	}
+	base, stop = startServer(t, env)
+	resp, err := http.Get(base + "/api/ready")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("after restart GET /api/ready = %v, %v", resp, err)
+	}
+	resp.Body.Close()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := os.ReadFile(filepath.Join(dataDir, "jwt-secret"))
+	if !bytes.Equal(secret, again) {
+		t.Errorf("jwt-secret changed across restarts")
+	}
+}
+
+func TestMigrateAndAuditCommands(t *testing.T) {
+	env := map[string]string{"DATA_DIR": t.TempDir()}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"migrate"}, envFrom(env), &out, &errOut); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "up to date") || !strings.Contains(errOut.String(), `"msg":"migration applied"`) {
+		t.Errorf("migrate printed %q and logged %q", out.String(), errOut.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"audit"}, envFrom(env), &out, &errOut); err != nil {
+		t.Fatalf("audit: %v", err)
+	}
+	if !strings.Contains(out.String(), "ledger audit: BALANCED") {
+		t.Errorf("audit printed %q, want BALANCED", out.String())
+	}
+}
+
+func TestRunRefusesBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"unknown command", []string{"frobnicate"}, nil, `unknown command "frobnicate"`},
+		{"bad port", nil, map[string]string{"PORT": "eighty"}, "PORT must be a whole number"},
+		{"uri without secret", nil, map[string]string{"MONGODB_URI": "mongodb://db:27017"}, "JWT_SECRET is required"},
+		{"bad log level", []string{"migrate"}, map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL must be"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), tt.args, envFrom(tt.env), &out, &out)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("run() error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"help"}, envFrom(nil), &out, &out); err != nil || !strings.Contains(out.String(), "usage: microtask") {
+		t.Errorf("help = %v, %q", err, out.String())
+	}
+}
+
+func TestServeRefusesAShortJWTSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "jwt-secret"), []byte("short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := run(context.Background(), nil, envFrom(map[string]string{"DATA_DIR": dir, "HTTP_ADDR": "127.0.0.1:0"}), &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "shorter than 32") {
+		t.Errorf("run() error = %v, want the short secret refused", err)
+	}
+}

@@ -1,0 +1,41 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"microtask/api"
+	"microtask/internal/apperr"
+)
+
+type statusResponse struct {
+	Status string `json:"status"`
+}
+
+// handleHealth handles GET /api/health: the process is up.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, statusResponse{Status: "ok"})
+}
+
+var errDatabaseDown = apperr.New(apperr.Unavailable, "database_unavailable", "the database does not answer")
+
+// handleReady handles GET /api/ready: the database answers, so requests can
+// be served.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.db.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "readiness check failed", "err", err)
+		return errDatabaseDown
+	}
+	return writeJSON(w, http.StatusOK, statusResponse{Status: "ready"})
+}
+
+// handleOpenAPI handles GET /api/openapi.yaml: the API's contract.
+func handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(api.Spec)
+	return nil
+}

@@ -1,0 +1,222 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"microtask/api"
+	"microtask/internal/httpapi"
+	"microtask/internal/platform/logging"
+	"microtask/internal/storage"
+	"microtask/internal/storage/storagetest"
+)
+
+func TestHealthAndReady(t *testing.T) {
+	a := newAPI(t)
+	for _, path := range []string{"/api/health", "/api/ready"} {
+		rec := a.get(t, path)
+		if rec.Code != http.StatusOK {
+			t.Errorf("GET %s = %d %s, want 200", path, rec.Code, rec.Body)
+		}
+	}
+}
+
+func TestReadyWhenDatabaseIsDown(t *testing.T) {
+	ctx := context.Background()
+	db, err := storage.Open(ctx, storagetest.URI(t), "down", logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a := newAPI(t, func(o *httpapi.Options) { o.DB = db })
+	wantProblem(t, a.get(t, "/api/ready"), http.StatusServiceUnavailable, "database_unavailable")
+	if rec := a.get(t, "/api/health"); rec.Code != http.StatusOK {
+		t.Errorf("GET /api/health with the database down = %d, want 200 (liveness ignores the database)", rec.Code)
+	}
+}
+
+func TestUnknownRouteAndMethodAreProblems(t *testing.T) {
+	a := newAPI(t)
+	p := wantProblem(t, a.get(t, "/api/no-such-thing"), http.StatusNotFound, "route_not_found")
+	if p.Instance != "/api/no-such-thing" || p.Type != "about:blank" || p.Title != "Not Found" || p.RequestID == "" {
+		t.Errorf("problem = %+v, want instance, type, title and request_id filled", p)
+	}
+	wantProblem(t, a.get(t, "/"), http.StatusNotFound, "route_not_found")
+
+	rec := a.do(t, request{method: http.MethodDelete, path: "/api/health"})
+	wantProblem(t, rec, http.StatusMethodNotAllowed, "method_not_allowed")
+	if allow := rec.Header().Get("Allow"); !strings.Contains(allow, "GET") {
+		t.Errorf("Allow = %q, want it to list GET", allow)
+	}
+}
+
+func TestRequestIDIsEchoed(t *testing.T) {
+	a := newAPI(t)
+	tests := []struct {
+		name, sent string
+		echoed     bool
+	}{
+		{"none sent", "", false},
+		{"plain id kept", "req-123.abc:7", true},
+		{"unsafe id replaced", "bad id\r\nX-Evil: 1", false},
+		{"overlong id replaced", strings.Repeat("a", 65), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			if tt.sent != "" {
+				h.Set("X-Request-Id", tt.sent)
+			}
+			rec := a.do(t, request{method: http.MethodGet, path: "/api/no-such-thing", header: h})
+			got := rec.Header().Get("X-Request-Id")
+			if got == "" || (got == tt.sent) != tt.echoed {
+				t.Errorf("X-Request-Id = %q for %q, want echoed=%v", got, tt.sent, tt.echoed)
+			}
+			var p problemBody
+			_ = json.Unmarshal(rec.Body.Bytes(), &p)
+			if p.RequestID != got {
+				t.Errorf("problem request_id = %q, want the header's %q", p.RequestID, got)
+			}
+		})
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	rec := newAPI(t).get(t, "/api/health")
+	want := map[string]string{
+		"X-Content-Type-Options":  "nosniff",
+		"X-Frame-Options":         "DENY",
+		"Referrer-Policy":         "no-referrer",
+		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+	}
+	for k, v := range want {
+		if got := rec.Header().Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+}
+
+func TestCORS(t *testing.T) {
+	a := newAPI(t)
+	tests := []struct {
+		name     string
+		method   string
+		origin   string
+		wantACAO string
+	}{
+		{"preflight from the SPA", http.MethodOptions, "http://localhost:5173", "http://localhost:5173"},
+		{"preflight from elsewhere", http.MethodOptions, "https://evil.example", ""},
+		{"simple request from the SPA", http.MethodGet, "http://localhost:5173", "http://localhost:5173"},
+		{"simple request from elsewhere", http.MethodGet, "https://evil.example", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{"Origin": {tt.origin}}
+			if tt.method == http.MethodOptions {
+				h.Set("Access-Control-Request-Method", http.MethodPost)
+				h.Set("Access-Control-Request-Headers", "authorization,content-type")
+			}
+			req := request{method: tt.method, path: "/api/health", header: h}
+			var got string
+			if tt.method == http.MethodOptions {
+				// Preflights are answered by the middleware, outside the contract.
+				rec := serveRaw(a, req)
+				got = rec.Header().Get("Access-Control-Allow-Origin")
+				if tt.wantACAO != "" && (rec.Code >= 300 || !strings.Contains(strings.ToLower(rec.Header().Get("Access-Control-Allow-Headers")), "authorization")) {
+					t.Errorf("preflight = %d, Allow-Headers %q; want 2xx allowing Authorization",
+						rec.Code, rec.Header().Get("Access-Control-Allow-Headers"))
+				}
+			} else {
+				got = a.do(t, req).Header().Get("Access-Control-Allow-Origin")
+			}
+			if got != tt.wantACAO {
+				t.Errorf("Access-Control-Allow-Origin = %q, want %q", got, tt.wantACAO)
+			}
+		})
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	a := newAPI(t)
+	big := strings.NewReader(strings.Repeat("x", httpapi.MaxBodyBytes+1))
+	rec := a.do(t, request{method: http.MethodPost, path: "/api/health", body: big,
+		header: http.Header{"Content-Type": {"application/json"}}})
+	wantProblem(t, rec, http.StatusRequestEntityTooLarge, "body_too_large")
+}
+
+func TestOpenAPIIsServedAndCoversEveryRoute(t *testing.T) {
+	a := newAPI(t)
+	rec := a.get(t, "/api/openapi.yaml")
+	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/yaml") {
+		t.Fatalf("GET /api/openapi.yaml = %d %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	if rec.Body.String() != string(api.Spec) {
+		t.Errorf("served document differs from api/openapi.yaml")
+	}
+
+	routes, err := a.srv.Routes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range routes {
+		method, pattern, _ := strings.Cut(r, " ")
+		got = append(got, method+" "+chiPattern(pattern))
+	}
+	slices.Sort(got)
+	got = slices.Compact(got)
+	if diff := cmp.Diff(specRoutes(t), got); diff != "" {
+		t.Errorf("routes differ from api/openapi.yaml (-spec +router):\n%s", diff)
+	}
+}
+
+func TestAccessLog(t *testing.T) {
+	a := newAPI(t)
+	rec := a.do(t, request{method: http.MethodGet, path: "/api/health", header: http.Header{"X-Request-Id": {"log-test-1"}}})
+	if rec.Code != http.StatusOK {
+		t.Fatal(rec.Code)
+	}
+	sc := bufio.NewScanner(strings.NewReader(a.logs.String()))
+	for sc.Scan() {
+		var line map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", sc.Text(), err)
+		}
+		if line["msg"] != "http request" {
+			continue
+		}
+		want := map[string]any{"level": slog.LevelInfo.String(), "method": "GET", "path": "/api/health",
+			"status": float64(200), "request_id": "log-test-1", "ip": "192.0.2.1"}
+		for k, v := range want {
+			if line[k] != v {
+				t.Errorf("access log %s = %v, want %v", k, line[k], v)
+			}
+		}
+		if _, ok := line["duration_ms"].(float64); !ok {
+			t.Errorf("access log has no duration_ms: %v", line)
+		}
+		return
+	}
+	t.Errorf("no access log line in:\n%s", a.logs)
+}
+
+// serveRaw serves a request without the contract check, for answers the
+// middleware gives on its own (CORS preflights).
+func serveRaw(a *testAPI, r request) *httptest.ResponseRecorder {
+	req := httptest.NewRequestWithContext(context.Background(), r.method, r.path, r.body)
+	req.Header = r.header
+	rec := httptest.NewRecorder()
+	a.srv.ServeHTTP(rec, req)
+	return rec
+}

@@ -1,0 +1,128 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"microtask/internal/apperr"
+	"microtask/internal/platform/logging"
+)
+
+// problem is an RFC 9457 problem details body. Clients switch on Code; Type
+// is about:blank because the codes are documented in docs/problems.md rather
+// than at dereferenceable URLs.
+type problem struct {
+	Type      string         `json:"type"`
+	Title     string         `json:"title"`
+	Status    int            `json:"status"`
+	Detail    string         `json:"detail"`
+	Instance  string         `json:"instance"`
+	Code      string         `json:"code"`
+	Errors    []fieldProblem `json:"errors,omitempty"`
+	RequestID string         `json:"request_id,omitempty"`
+}
+
+type fieldProblem struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// statusOf is the one table from error kinds to HTTP statuses.
+func statusOf(k apperr.Kind) int {
+	switch k {
+	case apperr.Malformed:
+		return http.StatusBadRequest
+	case apperr.Unauthenticated:
+		return http.StatusUnauthorized
+	case apperr.Forbidden:
+		return http.StatusForbidden
+	case apperr.NotFound:
+		return http.StatusNotFound
+	case apperr.Conflict:
+		return http.StatusConflict
+	case apperr.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case apperr.Invalid:
+		return http.StatusUnprocessableEntity
+	case apperr.Unsupported:
+		return http.StatusUnsupportedMediaType
+	case apperr.RateLimited:
+		return http.StatusTooManyRequests
+	case apperr.Unavailable:
+		return http.StatusServiceUnavailable
+	case apperr.NotImplemented:
+		return http.StatusNotImplemented
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+var errInternal = apperr.New(apperr.Internal, "internal_error", "internal error")
+
+// handlerFunc is an HTTP handler that returns its error instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts a handlerFunc: a returned error becomes a problem response.
+func (s *Server) handle(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// writeError is the only place errors become HTTP responses. Errors that are
+// not *apperr.Error are bugs or outages: the client learns nothing but the
+// request ID, and the whole chain is logged here, once.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apperr.Error
+	if !errors.As(err, &ae) {
+		ctx := r.Context()
+		switch {
+		case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+			// The client went away; nobody reads this response.
+			s.log.InfoContext(ctx, "request canceled by client", "err", err)
+		default:
+			s.log.ErrorContext(ctx, "request failed", "err", err, "method", r.Method, "path", r.URL.Path)
+		}
+		ae = errInternal
+	} else if ae.Kind == apperr.Unavailable || ae.Kind == apperr.Internal {
+		s.log.ErrorContext(r.Context(), "request failed", "err", err, "method", r.Method, "path", r.URL.Path)
+	}
+	writeProblem(w, r, statusOf(ae.Kind), ae)
+}
+
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, e *apperr.Error) {
+	p := problem{
+		Type:      "about:blank",
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    e.Message,
+		Instance:  r.URL.Path,
+		Code:      e.Code,
+		RequestID: logging.RequestIDFrom(r.Context()),
+	}
+	for _, f := range e.Fields {
+		p.Errors = append(p.Errors, fieldProblem(f))
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// writeJSON writes v as a JSON response. v is encoded before anything is
+// written, so an encoding error can still become a 500 problem.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n')) // a failed write means the client left
+	return nil
+}

@@ -1,0 +1,97 @@
+// Package httpapi serves the JSON API under /api: chi routes, middleware,
+// request and response types, and the one place where errors become RFC 9457
+// problem responses.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-playground/validator/v10"
+
+	"microtask/internal/apperr"
+)
+
+// Pinger reports whether the database answers. storage.DB implements it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Options configures a Server.
+type Options struct {
+	Log                 *slog.Logger
+	DB                  Pinger
+	CORSOrigins         []string
+	TrustedProxies      int // reverse proxies whose X-Forwarded-For entries are trusted
+	AuthRateLimitPerMin int // per client IP on sign-up and login; 0 disables
+}
+
+// Server is the HTTP API. It is an http.Handler.
+type Server struct {
+	log       *slog.Logger
+	db        Pinger
+	validator *validator.Validate
+	authLimit func(http.Handler) http.Handler // the per-IP limit for sign-up and login
+	handler   http.Handler
+}
+
+// NewServer returns the API server.
+func NewServer(o Options) *Server {
+	s := &Server{
+		log:       o.Log,
+		db:        o.DB,
+		validator: newValidator(),
+		authLimit: rateLimitByIP(o.AuthRateLimitPerMin),
+	}
+	s.handler = s.routes(o)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+var (
+	errRouteNotFound    = apperr.New(apperr.NotFound, "route_not_found", "no such endpoint; see /api/openapi.yaml")
+	errMethodNotAllowed = apperr.New(apperr.Malformed, "method_not_allowed", "this endpoint does not accept that method")
+)
+
+func (s *Server) routes(o Options) http.Handler {
+	r := chi.NewRouter()
+	r.Use(requestID, clientIP(o.TrustedProxies), s.accessLog, s.recoverPanics, securityHeaders,
+		corsFor(o.CORSOrigins), limitBody(MaxBodyBytes))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, http.StatusNotFound, errRouteNotFound)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		// chi does not tell a custom 405 handler which methods the path has;
+		// RFC 9110 wants them in Allow, so ask the router.
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if r.Match(chi.NewRouteContext(), m, req.URL.Path) {
+				w.Header().Add("Allow", m)
+			}
+		}
+		writeProblem(w, req, http.StatusMethodNotAllowed, errMethodNotAllowed)
+	})
+
+	r.Route("/api", func(r chi.Router) {
+		r.Get("/health", s.handle(s.handleHealth))
+		r.Get("/ready", s.handle(s.handleReady))
+		r.Get("/openapi.yaml", s.handle(handleOpenAPI))
+	})
+	return r
+}
+
+// Routes lists every route as "METHOD /path", for the test that keeps
+// api/openapi.yaml in step with the router.
+func (s *Server) Routes() ([]string, error) {
+	var out []string
+	err := chi.Walk(s.handler.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		out = append(out, method+" "+route)
+		return nil
+	})
+	return out, err
+}

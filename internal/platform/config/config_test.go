@@ -1,0 +1,131 @@
+package config
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadDefaults(t *testing.T) {
+	got, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		HTTPAddr:            ":5000",
+		MongoDatabase:       "microtask",
+		DataDir:             "./data",
+		CORSOrigins:         []string{"http://localhost:5173", "http://localhost:3000"},
+		LogLevel:            slog.LevelInfo,
+		AuthRateLimitPerMin: 20,
+		ShutdownTimeout:     15 * time.Second,
+		RecoveryInterval:    5 * time.Second,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load() defaults (-want +got):\n%s", diff)
+	}
+	if !got.Embedded() {
+		t.Errorf("Embedded() = false without MONGODB_URI")
+	}
+}
+
+func TestLoadReadsEveryVariable(t *testing.T) {
+	secret := strings.Repeat("s", 40)
+	got, err := Load(env(map[string]string{
+		"PORT":                     "8080",
+		"MONGODB_URI":              "mongodb+srv://u:p@cluster.example.net/?retryWrites=true",
+		"MONGODB_DATABASE":         "prod",
+		"DATA_DIR":                 "/var/lib/microtask",
+		"JWT_SECRET":               secret,
+		"CORS_ORIGINS":             " https://app.example.com/ , https://admin.example.com",
+		"LOG_LEVEL":                "debug",
+		"AUTH_RATE_LIMIT_PER_MIN":  "0",
+		"TRUSTED_PROXIES":          "1",
+		"SHUTDOWN_TIMEOUT":         "5s",
+		"LEDGER_RECOVERY_INTERVAL": "1m",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		HTTPAddr:            ":8080", // PORT, since HTTP_ADDR is unset
+		MongoURI:            "mongodb+srv://u:p@cluster.example.net/?retryWrites=true",
+		MongoDatabase:       "prod",
+		DataDir:             "/var/lib/microtask",
+		JWTSecret:           secret,
+		CORSOrigins:         []string{"https://app.example.com", "https://admin.example.com"},
+		LogLevel:            slog.LevelDebug,
+		AuthRateLimitPerMin: 0,
+		TrustedProxies:      1,
+		ShutdownTimeout:     5 * time.Second,
+		RecoveryInterval:    time.Minute,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load() (-want +got):\n%s", diff)
+	}
+	got, err = Load(env(map[string]string{"PORT": "8080", "HTTP_ADDR": "127.0.0.1:9000"}))
+	if err != nil || got.HTTPAddr != "127.0.0.1:9000" {
+		t.Errorf("HTTP_ADDR = %q, %v; want it to win over PORT", got.HTTPAddr, err)
+	}
+}
+
+func TestLoadNamesEveryBadVariable(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"port", map[string]string{"PORT": "99999"}, []string{"PORT must be a whole number from 1 to 65535"}},
+		{"addr", map[string]string{"HTTP_ADDR": "localhost"}, []string{"HTTP_ADDR must be host:port"}},
+		{"uri scheme", map[string]string{"MONGODB_URI": "postgres://x", "JWT_SECRET": strings.Repeat("s", 32)}, []string{"MONGODB_URI must start with"}},
+		{"secret required", map[string]string{"MONGODB_URI": "mongodb://x"}, []string{"JWT_SECRET is required"}},
+		{"secret short", map[string]string{"JWT_SECRET": "short"}, []string{"JWT_SECRET must be at least 32"}},
+		{"database name", map[string]string{"MONGODB_DATABASE": "a.b"}, []string{"MONGODB_DATABASE must be a plain name"}},
+		{"origin", map[string]string{"CORS_ORIGINS": "localhost:5173"}, []string{"CORS_ORIGINS must be a comma list"}},
+		{"origin with path", map[string]string{"CORS_ORIGINS": "https://a.example/app"}, []string{"CORS_ORIGINS must be a comma list"}},
+		{"level", map[string]string{"LOG_LEVEL": "chatty"}, []string{"LOG_LEVEL must be debug"}},
+		{"duration", map[string]string{"SHUTDOWN_TIMEOUT": "-1s"}, []string{"SHUTDOWN_TIMEOUT must be a positive duration"}},
+		{"several at once", map[string]string{"PORT": "x", "TRUSTED_PROXIES": "-2"}, []string{"PORT must", "TRUSTED_PROXIES must"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(env(tt.env))
+			if err == nil {
+				t.Fatalf("Load() error = nil, want %q", tt.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("Load() error spans lines: %q", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Load() error = %q, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLogValueRedactsSecrets(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"MONGODB_URI": "mongodb://admin:hunter2@db.example:27017/?authSource=admin",
+		"JWT_SECRET":  strings.Repeat("k", 48),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
+	out := buf.String()
+	if strings.Contains(out, "hunter2") || strings.Contains(out, strings.Repeat("k", 48)) {
+		t.Errorf("log leaks a secret: %s", out)
+	}
+	if !strings.Contains(out, "admin:REDACTED@db.example") || !strings.Contains(out, `"jwt_secret_set":true`) {
+		t.Errorf("log = %s, want the redacted URI and jwt_secret_set", out)
+	}
+}
