@@ -116,8 +116,10 @@ func openDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*st
 	stopEmbedded := func() {}
 	if cfg.Embedded() {
 		dir := filepath.Join(cfg.DataDir, "db")
-		// FerretDB logs every connection at info; its warnings are enough.
-		ferretLog := slog.New(levelFilter{log.Handler().WithAttrs([]slog.Attr{slog.String("component", "ferretdb")}), slog.LevelWarn})
+		// FerretDB logs every connection at info and dumps the driver's
+		// unsupported endSessions at warn on every shutdown; its errors are
+		// what an operator needs.
+		ferretLog := slog.New(levelFilter{log.Handler().WithAttrs([]slog.Attr{slog.String("component", "ferretdb")}), slog.LevelError})
 		emb, err := storage.StartEmbedded(dir, ferretLog)
 		if err != nil {
 			return nil, nil, err
@@ -149,6 +151,14 @@ type levelFilter struct {
 
 func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= f.min && f.Handler.Enabled(ctx, l)
+}
+
+func (f levelFilter) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return levelFilter{f.Handler.WithAttrs(attrs), f.min}
+}
+
+func (f levelFilter) WithGroup(name string) slog.Handler {
+	return levelFilter{f.Handler.WithGroup(name), f.min}
 }
 
 // jwtSecret returns JWT_SECRET, or in embedded mode the secret kept in

@@ -39,8 +39,8 @@ func envFrom(m map[string]string) func(string) string {
 var listeningLine = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
 
 // startServer runs `microtask serve` in the background and returns its base
-// URL and a function that stops it and returns run's error.
-func startServer(t *testing.T, env map[string]string) (string, func() error) {
+// URL, its output, and a function that stops it and returns run's error.
+func startServer(t *testing.T, env map[string]string) (string, *lockedBuffer, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out lockedBuffer
@@ -49,7 +49,7 @@ func startServer(t *testing.T, env map[string]string) (string, func() error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := listeningLine.FindStringSubmatch(out.String()); m != nil {
-			return "http://" + m[1], func() error {
+			return "http://" + m[1], &out, func() error {
 				cancel()
 				select {
 				case err := <-done:
@@ -76,7 +76,7 @@ func startServer(t *testing.T, env map[string]string) (string, func() error) {
 func TestServeOnEmbeddedDatabase(t *testing.T) {
 	dataDir := t.TempDir()
 	env := map[string]string{"DATA_DIR": dataDir, "HTTP_ADDR": "127.0.0.1:0"}
-	base, stop := startServer(t, env)
+	base, out, stop := startServer(t, env)
 
 	for _, path := range []string{"/api/health", "/api/ready"} {
 		resp, err := http.Get(base + path)
@@ -93,6 +93,9 @@ func TestServeOnEmbeddedDatabase(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("graceful shutdown: run() error = %v", err)
 	}
+	if strings.Contains(out.String(), `"component":"ferretdb"`) {
+		t.Errorf("FerretDB's routine logs reached the output:\n%s", out.String())
+	}
 
 	// The embedded database and the generated JWT secret live in DATA_DIR
 	// and survive a restart.
@@ -103,7 +106,7 @@ func TestServeOnEmbeddedDatabase(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dataDir, "db", "microtask.sqlite")); err != nil {
 		t.Errorf("embedded database file: %v", err)
 	}
-	base, stop = startServer(t, env)
+	base, _, stop = startServer(t, env)
 	resp, err := http.Get(base + "/api/ready")
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("after restart GET /api/ready = %v, %v", resp, err)

@@ -136,6 +136,9 @@ func (s *Service) Audit(ctx context.Context) (Report, error) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		t := transfers[id]
+		if t.State == "" {
+			problem("transfer %s has a journal record but neither a run nor an outcome", id)
+		}
 		posted := t.State == Posted
 		for _, p := range t.Postings {
 			amount, ok := entries[key{id, p.Account}]

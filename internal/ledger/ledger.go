@@ -9,7 +9,8 @@
 // in steps that are each one single-document atomic write and each safe to
 // repeat (DESIGN.md §3):
 //
-//  1. insert the transfer as pending (a duplicate id resumes or returns it);
+//  1. start its run and journal record (a duplicate id waits for, resumes or
+//     returns the earlier one);
 //  2. commit the business change through the kind's Hook, when it has one;
 //     a business document that can no longer change cancels the transfer;
 //  3. apply the postings, debits first, each guarded by the account's pending
@@ -17,7 +18,8 @@
 //     debit marks the transfer failing, undoes what was applied and reverts
 //     the business change;
 //  4. mark it posted, write its entries, clear the operation from each
-//     account's pending list, run the hook's Settle, close it.
+//     account's pending list, run the hook's Settle, record the outcome and
+//     end the run.
 //
 // A transfer left open by a crash keeps a lease; Recover resumes it once the
 // lease has expired, from whatever step it reached.
@@ -98,7 +100,7 @@ type Transfer struct {
 	Meta     map[string]string // what the kind's Hook needs to resume, e.g. a rejection reason
 
 	State      State
-	Open       bool // steps remain to be done (by the runner holding the lease, or Recover)
+	Open       bool // in flight: steps remain to be done (by the runner holding the lease, or Recover)
 	Hooked     bool // the kind had a Hook when the transfer was created
 	LeaseUntil time.Time
 	CreatedAt  time.Time
@@ -160,22 +162,38 @@ var errLeaseLost = errors.New("lease on transfer lost")
 
 // Store persists accounts, transfers and entries. storage.LedgerStore
 // implements it. Every method is one single-document write or a read.
+//
+// A transfer is kept in three places so that nothing that grows with every
+// operation is ever updated, which on the embedded FerretDB would mean reading
+// the whole collection: its journal record (postings and meta, inserted once),
+// its run (mutable state and lease, in a small collection that holds only the
+// transfers in flight), and its outcome (inserted once when it ends, before
+// its run is deleted).
 type Store interface {
-	// InsertTransfer inserts t. ErrTransferExists if its ID is taken.
-	InsertTransfer(ctx context.Context, t Transfer) error
-	// TransferByID returns a transfer. ErrTransferNotFound if missing.
-	TransferByID(ctx context.Context, id string) (Transfer, error)
-	// SetTransferState moves a transfer from state from to state to, setting
-	// Open. False if it was not in state from.
-	SetTransferState(ctx context.Context, id string, from, to State, open bool, now time.Time) (bool, error)
-	// RenewLease replaces an open transfer's lease. False if the lease is no
-	// longer from.
+	// InsertRun starts t's run. ErrTransferExists if t is in flight.
+	InsertRun(ctx context.Context, t Transfer) error
+	// Run returns a transfer in flight. ErrTransferNotFound if none.
+	Run(ctx context.Context, id string) (Transfer, error)
+	// SetRunState moves a run from state from to state to. False if it was
+	// not in state from.
+	SetRunState(ctx context.Context, id string, from, to State, now time.Time) (bool, error)
+	// RenewLease replaces a run's lease. False if the lease is no longer from.
 	RenewLease(ctx context.Context, id string, from, to time.Time) (bool, error)
-	// CloseTransfer marks a transfer as having no steps left.
-	CloseTransfer(ctx context.Context, id string, now time.Time) error
-	// OpenTransfers returns up to limit open transfers whose lease ends before
-	// the given time, oldest lease first.
-	OpenTransfers(ctx context.Context, leaseBefore time.Time, limit int) ([]Transfer, error)
+	// DeleteRun ends a run whose outcome is recorded.
+	DeleteRun(ctx context.Context, id string) error
+	// ExpiredRuns returns up to limit runs whose lease ends before the given
+	// time, oldest lease first.
+	ExpiredRuns(ctx context.Context, leaseBefore time.Time, limit int) ([]Transfer, error)
+
+	// InsertJournal records t's postings and meta for good.
+	// ErrTransferExists if its ID was ever used.
+	InsertJournal(ctx context.Context, t Transfer) error
+	// RecordOutcome records the final state of a transfer once and returns
+	// the state recorded (the first one, if it was already recorded).
+	RecordOutcome(ctx context.Context, id string, state State, now time.Time) (State, error)
+	// Finished returns a transfer that has ended, from its journal record and
+	// outcome. ErrTransferNotFound if it has no outcome.
+	Finished(ctx context.Context, id string) (Transfer, error)
 
 	// ApplyPosting adds p.Amount to p.Account and records op in its pending
 	// list, unless op is already there. A debit of an account that may not go
@@ -192,7 +210,9 @@ type Store interface {
 
 	// Accounts returns the named accounts that exist.
 	Accounts(ctx context.Context, names []string) ([]Account, error)
-	// EachAccount, EachEntry and EachTransfer call fn for every record.
+	// EachAccount and EachEntry call fn for every record. EachTransfer calls
+	// fn for every transfer ever started: its journal record with its outcome,
+	// or its run while in flight.
 	EachAccount(ctx context.Context, fn func(Account) error) error
 	EachEntry(ctx context.Context, fn func(Entry) error) error
 	EachTransfer(ctx context.Context, fn func(Transfer) error) error

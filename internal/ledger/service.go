@@ -87,9 +87,9 @@ func (s *Service) Post(ctx context.Context, t Transfer) (Transfer, error) {
 		case <-ctx.Done():
 			return Transfer{}, ctx.Err()
 		}
-		rec, err := s.store.TransferByID(ctx, t.ID)
+		rec, err := s.lookup(ctx, t.ID)
 		if err != nil {
-			return Transfer{}, fmt.Errorf("read transfer %s: %w", t.ID, err)
+			return Transfer{}, err
 		}
 		return s.existing(rec, t)
 	}
@@ -102,12 +102,11 @@ func (s *Service) Post(ctx context.Context, t Transfer) (Transfer, error) {
 	_, t.Hooked = s.hooks[t.Kind()]
 	t.State, t.Open = Pending, true
 	t.LeaseUntil, t.CreatedAt, t.UpdatedAt = now.Add(s.leaseTTL), now, now
-	err := s.store.InsertTransfer(ctx, t)
-	switch {
-	case errors.Is(err, ErrTransferExists):
-		rec, err := s.store.TransferByID(ctx, t.ID)
+	err := s.store.InsertRun(ctx, t)
+	if errors.Is(err, ErrTransferExists) {
+		rec, err := s.lookup(ctx, t.ID)
 		if err != nil {
-			return Transfer{}, fmt.Errorf("read transfer %s: %w", t.ID, err)
+			return Transfer{}, err
 		}
 		if rec.Open && !rec.LeaseUntil.After(now) && samePostings(rec, t) {
 			// Abandoned by a crashed runner: finish it here rather than wait
@@ -116,16 +115,29 @@ func (s *Service) Post(ctx context.Context, t Transfer) (Transfer, error) {
 			if err != nil || !ok {
 				return rec, errors.Join(err, ErrInProgress)
 			}
-			return s.run(ctx, rec)
+			return s.run(ctx, rec, false)
 		}
 		return s.existing(rec, t)
-	case err != nil:
-		return Transfer{}, fmt.Errorf("insert transfer %s: %w", t.ID, err)
 	}
-	if err := s.step("created"); err != nil {
+	if err != nil {
+		return Transfer{}, fmt.Errorf("start transfer %s: %w", t.ID, err)
+	}
+	if err := s.step("started"); err != nil {
 		return t, err
 	}
-	return s.run(ctx, t)
+	return s.run(ctx, t, false)
+}
+
+// lookup returns a transfer in flight, or else the outcome of one that ended.
+func (s *Service) lookup(ctx context.Context, id string) (Transfer, error) {
+	rec, err := s.store.Run(ctx, id)
+	if errors.Is(err, ErrTransferNotFound) {
+		rec, err = s.store.Finished(ctx, id)
+	}
+	if err != nil {
+		return Transfer{}, fmt.Errorf("read transfer %s: %w", id, err)
+	}
+	return rec, nil
 }
 
 // existing returns the outcome of a transfer found already recorded when
@@ -159,8 +171,8 @@ func (s *Service) claim(op string) (release func(), busy <-chan struct{}) {
 	}, nil
 }
 
-// takeLease takes over an open transfer whose lease has expired. False if
-// another runner took it first.
+// takeLease takes over a run whose lease has expired. False if another
+// runner took it first.
 func (s *Service) takeLease(ctx context.Context, t Transfer) (Transfer, bool, error) {
 	next := s.clock().Add(s.leaseTTL)
 	ok, err := s.store.RenewLease(ctx, t.ID, t.LeaseUntil, next)
@@ -199,38 +211,74 @@ func (s *Service) step(name string) error {
 	return s.failpoint(name)
 }
 
-// run takes an open transfer, whose lease this runner holds, from its current
-// state to a final one. Every step is safe to repeat, so run may start from
-// any state a crash left behind.
-func (s *Service) run(ctx context.Context, t Transfer) (Transfer, error) {
+// run takes a transfer in flight, whose lease this runner holds, from its
+// current state to its end. Every step is safe to repeat, so run may start
+// from any state a crash left behind. journaled says whether this runner
+// already knows the journal record exists.
+func (s *Service) run(ctx context.Context, t Transfer, journaled bool) (Transfer, error) {
 	hook, hasHook := s.hooks[t.Kind()]
 	if t.Hooked && !hasHook {
 		return t, fmt.Errorf("transfer %s: no hook registered for kind %q", t.ID, t.Kind())
 	}
-	for {
-		if t.Open {
-			if err := s.keepLease(ctx, &t); err != nil {
-				return t, err
-			}
+	if !journaled {
+		done, err := s.journal(ctx, &t)
+		if err != nil {
+			return t, err
+		}
+		if done {
+			return outcome(t)
+		}
+	}
+	for t.Open {
+		if err := s.keepLease(ctx, &t); err != nil {
+			return t, err
 		}
 		var err error
 		switch t.State {
 		case Pending:
 			err = s.apply(ctx, &t, hook)
 		case Posted:
-			if !t.Open {
-				return t, nil
-			}
 			err = s.settle(ctx, &t, hook)
 		case Failing:
 			err = s.undo(ctx, &t, hook)
 		default:
-			return outcome(t)
+			err = s.finish(ctx, &t, t.State) // Cancelled
 		}
 		if err != nil {
 			return t, err
 		}
 	}
+	return outcome(t)
+}
+
+// journal writes t's journal record. If the record exists and the transfer
+// already has an outcome, this run is a leftover of a crash between recording
+// the outcome and deleting the run (or a rerun of a finished operation): the
+// run is deleted, t becomes the recorded transfer and done is true.
+func (s *Service) journal(ctx context.Context, t *Transfer) (done bool, err error) {
+	err = s.store.InsertJournal(ctx, *t)
+	if err == nil {
+		return false, s.step("journaled")
+	}
+	if !errors.Is(err, ErrTransferExists) {
+		return false, fmt.Errorf("journal transfer %s: %w", t.ID, err)
+	}
+	fin, err := s.store.Finished(ctx, t.ID)
+	if errors.Is(err, ErrTransferNotFound) {
+		return false, nil // journaled by an earlier attempt of this run
+	}
+	if err != nil {
+		return false, fmt.Errorf("read transfer %s: %w", t.ID, err)
+	}
+	if err := s.store.DeleteRun(ctx, t.ID); err != nil {
+		return false, fmt.Errorf("end run of %s: %w", t.ID, err)
+	}
+	if !samePostings(fin, *t) {
+		*t = fin
+		return true, ErrOperationReused
+	}
+	*t = fin
+	return true, nil
 }
 
 // apply commits the business change and applies the postings, ending in
@@ -245,7 +293,8 @@ func (s *Service) apply(ctx context.Context, t *Transfer, hook Hook) error {
 			return err
 		}
 		if !ok {
-			return s.transition(ctx, t, Cancelled, false)
+			// Nothing was applied: the transfer ends here.
+			return s.finish(ctx, t, Cancelled)
 		}
 	}
 	for i, p := range t.Postings {
@@ -257,14 +306,14 @@ func (s *Service) apply(ctx context.Context, t *Transfer, hook Hook) error {
 			return err
 		}
 		if res == Short {
-			return s.transition(ctx, t, Failing, true)
+			return s.transition(ctx, t, Failing)
 		}
 	}
-	return s.transition(ctx, t, Posted, true)
+	return s.transition(ctx, t, Posted)
 }
 
 // settle writes the entries of a posted transfer, clears it from the
-// accounts' pending lists, runs the hook's Settle and closes it.
+// accounts' pending lists, runs the hook's Settle and ends it.
 func (s *Service) settle(ctx context.Context, t *Transfer, hook Hook) error {
 	entries := make([]Entry, len(t.Postings))
 	for i, p := range t.Postings {
@@ -292,15 +341,11 @@ func (s *Service) settle(ctx context.Context, t *Transfer, hook Hook) error {
 			return err
 		}
 	}
-	if err := s.store.CloseTransfer(ctx, t.ID, s.clock()); err != nil {
-		return fmt.Errorf("close transfer %s: %w", t.ID, err)
-	}
-	t.Open = false
-	return s.step("closed")
+	return s.finish(ctx, t, Posted)
 }
 
 // undo reverses the postings a failing transfer applied and the business
-// change, and marks it Failed.
+// change, and ends it as Failed.
 func (s *Service) undo(ctx context.Context, t *Transfer, hook Hook) error {
 	for i := len(t.Postings) - 1; i >= 0; i-- {
 		if err := s.store.UndoPosting(ctx, t.ID, t.Postings[i]); err != nil {
@@ -318,21 +363,42 @@ func (s *Service) undo(ctx context.Context, t *Transfer, hook Hook) error {
 			return err
 		}
 	}
-	return s.transition(ctx, t, Failed, false)
+	return s.finish(ctx, t, Failed)
 }
 
-// transition moves t to state to. If another runner moved it first, t is
-// reloaded and the caller's loop carries on from the state found.
-func (s *Service) transition(ctx context.Context, t *Transfer, to State, open bool) error {
+// finish records the transfer's final state and ends its run.
+func (s *Service) finish(ctx context.Context, t *Transfer, final State) error {
 	now := s.clock()
-	ok, err := s.store.SetTransferState(ctx, t.ID, t.State, to, open, now)
+	recorded, err := s.store.RecordOutcome(ctx, t.ID, final, now)
+	if err != nil {
+		return fmt.Errorf("record outcome of %s: %w", t.ID, err)
+	}
+	if recorded != final {
+		// Only a runner that kept going after losing its lease gets here.
+		return fmt.Errorf("transfer %s ended %s but %s was recorded first: %w", t.ID, final, recorded, errLeaseLost)
+	}
+	if err := s.step("recorded"); err != nil {
+		return err
+	}
+	if err := s.store.DeleteRun(ctx, t.ID); err != nil {
+		return fmt.Errorf("end run of %s: %w", t.ID, err)
+	}
+	t.State, t.Open, t.UpdatedAt = final, false, now
+	return s.step("ended")
+}
+
+// transition moves a run to state to. If another runner moved it first, t is
+// reloaded and the caller's loop carries on from the state found.
+func (s *Service) transition(ctx context.Context, t *Transfer, to State) error {
+	now := s.clock()
+	ok, err := s.store.SetRunState(ctx, t.ID, t.State, to, now)
 	if err != nil {
 		return fmt.Errorf("mark %s %s: %w", t.ID, to, err)
 	}
 	if !ok {
-		rec, err := s.store.TransferByID(ctx, t.ID)
+		rec, err := s.lookup(ctx, t.ID)
 		if err != nil {
-			return fmt.Errorf("reload transfer %s: %w", t.ID, err)
+			return err
 		}
 		lease := t.LeaseUntil
 		*t = rec
@@ -341,12 +407,12 @@ func (s *Service) transition(ctx context.Context, t *Transfer, to State, open bo
 		}
 		return nil
 	}
-	t.State, t.Open, t.UpdatedAt = to, open, now
+	t.State, t.UpdatedAt = to, now
 	return s.step("state:" + string(to))
 }
 
-// Recover resumes every open transfer whose lease has expired and returns how
-// many it finished. Transfers that end failed or cancelled count as finished;
+// Recover resumes every transfer in flight whose lease has expired and
+// returns how many it finished. Transfers that end failed or cancelled count as finished;
 // errors are those of transfers that could not be finished now (they stay
 // open for the next round).
 func (s *Service) Recover(ctx context.Context) (int, error) {
@@ -356,9 +422,9 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 		seen = map[string]bool{}
 	)
 	for {
-		open, err := s.store.OpenTransfers(ctx, s.clock(), s.batch)
+		open, err := s.store.ExpiredRuns(ctx, s.clock(), s.batch)
 		if err != nil {
-			return done, fmt.Errorf("list open transfers: %w", err)
+			return done, fmt.Errorf("list transfers in flight: %w", err)
 		}
 		fresh := 0
 		for _, t := range open {
@@ -396,8 +462,8 @@ func (s *Service) recoverOne(ctx context.Context, t Transfer) (bool, error) {
 	if !ok {
 		return false, nil // another instance took it
 	}
-	t, err = s.run(ctx, t)
-	if err != nil && !errors.Is(err, ErrInsufficientCoins) && !errors.Is(err, ErrCancelled) {
+	t, err = s.run(ctx, t, false)
+	if err != nil && !errors.Is(err, ErrInsufficientCoins) && !errors.Is(err, ErrCancelled) && !errors.Is(err, ErrOperationReused) {
 		return false, fmt.Errorf("recover transfer %s: %w", t.ID, err)
 	}
 	s.log.InfoContext(ctx, "transfer recovered", "op", t.ID, "state", string(t.State))

@@ -162,11 +162,60 @@ func (c collection) updateOne(ctx context.Context, filter, update any, upsert bo
 		return 0, err
 	}
 	defer leave()
+	if c.gate != nil {
+		if n, done, err := c.updateByID(ctx, filter, update, upsert); done {
+			return n, err
+		}
+	}
 	res, err := c.c.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(upsert))
 	if err != nil {
 		return 0, err
 	}
 	return res.MatchedCount + res.UpsertedCount, nil
+}
+
+// updateByID is updateOne's fast path on FerretDB for a filter that starts
+// with an _id equality (see match.go): read by _id, test the rest of the
+// filter in Go, write by _id. The caller holds the gate, so the document
+// cannot change in between. done is false when the filter or the case needs
+// the server's own evaluation.
+func (c collection) updateByID(ctx context.Context, filter, update any, upsert bool) (n int64, done bool, err error) {
+	id, rest, ok := splitIDFilter(filter)
+	if !ok {
+		return 0, false, nil
+	}
+	byID := bson.D{{Key: "_id", Value: id}}
+	var doc bson.D
+	err = c.c.FindOne(ctx, byID).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		if upsert && onlyOperators(rest) {
+			res, err := c.c.UpdateOne(ctx, byID, update, options.UpdateOne().SetUpsert(true))
+			if err != nil {
+				return 0, true, err
+			}
+			return res.MatchedCount + res.UpsertedCount, true, nil
+		}
+		return 0, !upsert, nil
+	}
+	if err != nil {
+		return 0, true, err
+	}
+	hit, err := matches(doc, rest)
+	switch {
+	case errors.Is(err, errUnsupportedFilter):
+		return 0, false, nil
+	case err != nil:
+		return 0, true, err
+	case !hit:
+		// An upsert would now try to insert a duplicate _id; let the server
+		// give its own answer to that.
+		return 0, !upsert, nil
+	}
+	res, err := c.c.UpdateOne(ctx, byID, update)
+	if err != nil {
+		return 0, true, err
+	}
+	return res.MatchedCount, true, nil
 }
 
 func (c collection) updateMany(ctx context.Context, filter, update any) (int64, error) {

@@ -17,18 +17,26 @@ import (
 
 // LedgerStore keeps the ledger's accounts, transfers and entries. It
 // implements ledger.Store.
+//
+// Collections: accounts; transfer_runs (transfers in flight, small and
+// updated); transfers (the journal), transfer_outcomes and entries, which grow
+// with every operation and are only ever inserted into.
 type LedgerStore struct {
-	accounts  collection
-	transfers collection
-	entries   collection
+	accounts collection
+	runs     collection
+	journal  collection
+	outcomes collection
+	entries  collection
 }
 
 // NewLedgerStore returns the ledger's store on d.
 func NewLedgerStore(d *DB) *LedgerStore {
 	return &LedgerStore{
-		accounts:  d.collection("accounts"),
-		transfers: d.collection("transfers"),
-		entries:   d.collection("entries"),
+		accounts: d.collection("accounts"),
+		runs:     d.collection("transfer_runs"),
+		journal:  d.collection("transfers"),
+		outcomes: d.collection("transfer_outcomes"),
+		entries:  d.collection("entries"),
 	}
 }
 
@@ -47,16 +55,32 @@ type postingDoc struct {
 	Amount  int64  `bson:"amount"`
 }
 
-type transferDoc struct {
+// runDoc is a transfer in flight.
+type runDoc struct {
 	ID         string            `bson:"_id"`
 	Postings   []postingDoc      `bson:"postings"`
 	Meta       map[string]string `bson:"meta,omitempty"`
-	State      string            `bson:"state"`
-	Open       bool              `bson:"open"`
 	Hooked     bool              `bson:"hooked"`
+	State      string            `bson:"state"`
 	LeaseUntil time.Time         `bson:"lease_until"`
 	CreatedAt  time.Time         `bson:"created_at"`
 	UpdatedAt  time.Time         `bson:"updated_at"`
+}
+
+// journalDoc is the permanent record of a transfer.
+type journalDoc struct {
+	ID        string            `bson:"_id"`
+	Postings  []postingDoc      `bson:"postings"`
+	Meta      map[string]string `bson:"meta,omitempty"`
+	Hooked    bool              `bson:"hooked"`
+	CreatedAt time.Time         `bson:"created_at"`
+}
+
+// outcomeDoc is how a transfer ended.
+type outcomeDoc struct {
+	ID      string    `bson:"_id"`
+	State   string    `bson:"state"`
+	EndedAt time.Time `bson:"ended_at"`
 }
 
 type entryDoc struct {
@@ -67,88 +91,137 @@ type entryDoc struct {
 	CreatedAt time.Time     `bson:"created_at"`
 }
 
-func transferToDoc(t ledger.Transfer) transferDoc {
-	ps := make([]postingDoc, len(t.Postings))
-	for i, p := range t.Postings {
-		ps[i] = postingDoc{Account: p.Account, Amount: int64(p.Amount)}
+func postingsToDocs(ps []ledger.Posting) []postingDoc {
+	out := make([]postingDoc, len(ps))
+	for i, p := range ps {
+		out[i] = postingDoc{Account: p.Account, Amount: int64(p.Amount)}
 	}
-	return transferDoc{ID: t.ID, Postings: ps, Meta: t.Meta, State: string(t.State), Open: t.Open, Hooked: t.Hooked,
-		LeaseUntil: t.LeaseUntil, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	return out
 }
 
-func transferFromDoc(d transferDoc) ledger.Transfer {
-	ps := make([]ledger.Posting, len(d.Postings))
-	for i, p := range d.Postings {
-		ps[i] = ledger.Posting{Account: p.Account, Amount: money.Coins(p.Amount)}
+func postingsFromDocs(ds []postingDoc) []ledger.Posting {
+	out := make([]ledger.Posting, len(ds))
+	for i, p := range ds {
+		out[i] = ledger.Posting{Account: p.Account, Amount: money.Coins(p.Amount)}
 	}
-	return ledger.Transfer{ID: d.ID, Postings: ps, Meta: d.Meta, State: ledger.State(d.State), Open: d.Open,
-		Hooked: d.Hooked, LeaseUntil: d.LeaseUntil, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	return out
+}
+
+func runFromDoc(d runDoc) ledger.Transfer {
+	return ledger.Transfer{ID: d.ID, Postings: postingsFromDocs(d.Postings), Meta: d.Meta, Hooked: d.Hooked,
+		State: ledger.State(d.State), Open: true, LeaseUntil: d.LeaseUntil, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+}
+
+func finishedFromDocs(j journalDoc, o outcomeDoc) ledger.Transfer {
+	return ledger.Transfer{ID: j.ID, Postings: postingsFromDocs(j.Postings), Meta: j.Meta, Hooked: j.Hooked,
+		State: ledger.State(o.State), CreatedAt: j.CreatedAt, UpdatedAt: o.EndedAt}
 }
 
 func accountFromDoc(d accountDoc) ledger.Account {
 	return ledger.Account{Name: d.ID, Balance: money.Coins(d.Balance), Pending: d.Pending}
 }
 
-// InsertTransfer implements ledger.Store.
-func (s *LedgerStore) InsertTransfer(ctx context.Context, t ledger.Transfer) error {
-	err := s.transfers.insertOne(ctx, transferToDoc(t))
+// InsertRun implements ledger.Store.
+func (s *LedgerStore) InsertRun(ctx context.Context, t ledger.Transfer) error {
+	err := s.runs.insertOne(ctx, runDoc{ID: t.ID, Postings: postingsToDocs(t.Postings), Meta: t.Meta, Hooked: t.Hooked,
+		State: string(t.State), LeaseUntil: t.LeaseUntil, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt})
 	if isDuplicate(err) {
 		return ledger.ErrTransferExists
 	}
 	return err
 }
 
-// TransferByID implements ledger.Store.
-func (s *LedgerStore) TransferByID(ctx context.Context, id string) (ledger.Transfer, error) {
-	var d transferDoc
-	err := s.transfers.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
+// Run implements ledger.Store.
+func (s *LedgerStore) Run(ctx context.Context, id string) (ledger.Transfer, error) {
+	var d runDoc
+	err := s.runs.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
 	if errors.Is(err, errNoDocument) {
 		return ledger.Transfer{}, ledger.ErrTransferNotFound
 	}
 	if err != nil {
 		return ledger.Transfer{}, err
 	}
-	return transferFromDoc(d), nil
+	return runFromDoc(d), nil
 }
 
-// SetTransferState implements ledger.Store.
-func (s *LedgerStore) SetTransferState(ctx context.Context, id string, from, to ledger.State, open bool, now time.Time) (bool, error) {
-	n, err := s.transfers.updateOne(ctx,
+// SetRunState implements ledger.Store.
+func (s *LedgerStore) SetRunState(ctx context.Context, id string, from, to ledger.State, now time.Time) (bool, error) {
+	n, err := s.runs.updateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "state", Value: string(from)}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: string(to)}, {Key: "open", Value: open}, {Key: "updated_at", Value: now}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: string(to)}, {Key: "updated_at", Value: now}}}},
 		false)
 	return n == 1, err
 }
 
 // RenewLease implements ledger.Store.
 func (s *LedgerStore) RenewLease(ctx context.Context, id string, from, to time.Time) (bool, error) {
-	n, err := s.transfers.updateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "open", Value: true}, {Key: "lease_until", Value: from}},
+	n, err := s.runs.updateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "lease_until", Value: from}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "lease_until", Value: to}}}},
 		false)
 	return n == 1, err
 }
 
-// CloseTransfer implements ledger.Store.
-func (s *LedgerStore) CloseTransfer(ctx context.Context, id string, now time.Time) error {
-	_, err := s.transfers.updateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "open", Value: true}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "open", Value: false}, {Key: "updated_at", Value: now}}}},
-		false)
+// DeleteRun implements ledger.Store.
+func (s *LedgerStore) DeleteRun(ctx context.Context, id string) error {
+	_, err := s.runs.deleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	return err
 }
 
-// OpenTransfers implements ledger.Store.
-func (s *LedgerStore) OpenTransfers(ctx context.Context, leaseBefore time.Time, limit int) ([]ledger.Transfer, error) {
+// ExpiredRuns implements ledger.Store.
+func (s *LedgerStore) ExpiredRuns(ctx context.Context, leaseBefore time.Time, limit int) ([]ledger.Transfer, error) {
 	var out []ledger.Transfer
-	err := each(ctx, s.transfers,
-		bson.D{{Key: "open", Value: true}, {Key: "lease_until", Value: bson.D{{Key: "$lt", Value: leaseBefore}}}},
+	err := each(ctx, s.runs,
+		bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: leaseBefore}}}},
 		options.Find().SetSort(bson.D{{Key: "lease_until", Value: 1}}).SetLimit(int64(limit)),
-		func(d transferDoc) error {
-			out = append(out, transferFromDoc(d))
+		func(d runDoc) error {
+			out = append(out, runFromDoc(d))
 			return nil
 		})
 	return out, err
+}
+
+// InsertJournal implements ledger.Store.
+func (s *LedgerStore) InsertJournal(ctx context.Context, t ledger.Transfer) error {
+	err := s.journal.insertOne(ctx, journalDoc{ID: t.ID, Postings: postingsToDocs(t.Postings), Meta: t.Meta,
+		Hooked: t.Hooked, CreatedAt: t.CreatedAt})
+	if isDuplicate(err) {
+		return ledger.ErrTransferExists
+	}
+	return err
+}
+
+// RecordOutcome implements ledger.Store.
+func (s *LedgerStore) RecordOutcome(ctx context.Context, id string, state ledger.State, now time.Time) (ledger.State, error) {
+	err := s.outcomes.insertOne(ctx, outcomeDoc{ID: id, State: string(state), EndedAt: now})
+	if err == nil {
+		return state, nil
+	}
+	if !isDuplicate(err) {
+		return "", err
+	}
+	var d outcomeDoc
+	if err := s.outcomes.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d); err != nil {
+		return "", err
+	}
+	return ledger.State(d.State), nil
+}
+
+// Finished implements ledger.Store.
+func (s *LedgerStore) Finished(ctx context.Context, id string) (ledger.Transfer, error) {
+	var o outcomeDoc
+	err := s.outcomes.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &o)
+	if errors.Is(err, errNoDocument) {
+		return ledger.Transfer{}, ledger.ErrTransferNotFound
+	}
+	if err != nil {
+		return ledger.Transfer{}, err
+	}
+	var j journalDoc
+	if err := s.journal.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &j); err != nil {
+		return ledger.Transfer{}, fmt.Errorf("journal record of %s: %w", id, err)
+	}
+	return finishedFromDocs(j, o), nil
 }
 
 // ApplyPosting implements ledger.Store.
@@ -273,7 +346,37 @@ func (s *LedgerStore) EachEntry(ctx context.Context, fn func(ledger.Entry) error
 	})
 }
 
-// EachTransfer implements ledger.Store.
+// EachTransfer implements ledger.Store. A journal record with neither a run
+// nor an outcome (which the protocol never leaves) is passed on with an empty
+// State for the audit to report.
 func (s *LedgerStore) EachTransfer(ctx context.Context, fn func(ledger.Transfer) error) error {
-	return each(ctx, s.transfers, bson.D{}, nil, func(d transferDoc) error { return fn(transferFromDoc(d)) })
+	runs := map[string]runDoc{}
+	if err := each(ctx, s.runs, bson.D{}, nil, func(d runDoc) error { runs[d.ID] = d; return nil }); err != nil {
+		return err
+	}
+	outcomes := map[string]outcomeDoc{}
+	if err := each(ctx, s.outcomes, bson.D{}, nil, func(d outcomeDoc) error { outcomes[d.ID] = d; return nil }); err != nil {
+		return err
+	}
+	err := each(ctx, s.journal, bson.D{}, nil, func(j journalDoc) error {
+		if o, ok := outcomes[j.ID]; ok {
+			return fn(finishedFromDocs(j, o))
+		}
+		if r, ok := runs[j.ID]; ok {
+			delete(runs, j.ID)
+			return fn(runFromDoc(r))
+		}
+		return fn(ledger.Transfer{ID: j.ID, Postings: postingsFromDocs(j.Postings), CreatedAt: j.CreatedAt})
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range runs { // started but not yet journaled
+		if _, ended := outcomes[r.ID]; !ended {
+			if err := fn(runFromDoc(r)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
