@@ -30,11 +30,13 @@ import (
 
 	"github.com/joho/godotenv"
 
+	"microtask/internal/auth"
 	"microtask/internal/httpapi"
 	"microtask/internal/ledger"
 	"microtask/internal/platform/config"
 	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
+	"microtask/internal/user"
 	"microtask/migrations"
 )
 
@@ -87,7 +89,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cmd != "serve" {
 		logOut = stderr // keep stdout for the command's report
 	}
-	log := logging.New(logOut, cfg.LogLevel)
+	log := logging.New(logOut, cfg.LogLevel, principalAttrs)
 
 	db, closeDB, err := openDatabase(ctx, cfg, log)
 	if err != nil {
@@ -107,6 +109,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return audit(ctx, ledgerSvc, stdout)
 	}
 	return serve(ctx, cfg, log, db, ledgerSvc)
+}
+
+// principalAttrs adds the signed-in user to every log line of a request.
+func principalAttrs(ctx context.Context) []slog.Attr {
+	if p, ok := auth.PrincipalFrom(ctx); ok {
+		return []slog.Attr{slog.String("user_id", p.UserID)}
+	}
+	return nil
 }
 
 // openDatabase connects to MONGODB_URI, or starts the embedded database under
@@ -230,12 +240,27 @@ func audit(ctx context.Context, l *ledger.Service, out io.Writer) error {
 // cancelled, then shuts down gracefully: stop accepting, finish in-flight
 // requests, stop the workers; the caller closes the database.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage.DB, ledgerSvc *ledger.Service) error {
-	if _, err := jwtSecret(cfg); err != nil {
+	secret, err := jwtSecret(cfg)
+	if err != nil {
 		return err
 	}
+	hasher, err := auth.NewHasher(cfg.BcryptCost)
+	if err != nil {
+		return err
+	}
+	// Services register their ledger hooks as they are built, before
+	// recovery may need them.
+	users := user.NewService(storage.NewUserStore(db), ledgerSvc, hasher, auth.NewTokens(secret, cfg.JWTTTL, nil), log, nil)
+	if cfg.AdminEmail != "" {
+		if _, err := users.EnsureAdmin(ctx, cfg.AdminName, cfg.AdminEmail, cfg.AdminPassword); err != nil {
+			return fmt.Errorf("create admin: %w", err)
+		}
+	}
+
 	api := httpapi.NewServer(httpapi.Options{
 		Log:                 log,
 		DB:                  db,
+		Users:               users,
 		CORSOrigins:         cfg.CORSOrigins,
 		TrustedProxies:      cfg.TrustedProxies,
 		AuthRateLimitPerMin: cfg.AuthRateLimitPerMin,

@@ -180,3 +180,27 @@ func TestServeRefusesAShortJWTSecretFile(t *testing.T) {
 		t.Errorf("run() error = %v, want the short secret refused", err)
 	}
 }
+
+func TestServeCreatesTheConfiguredAdmin(t *testing.T) {
+	env := map[string]string{"DATA_DIR": t.TempDir(), "HTTP_ADDR": "127.0.0.1:0", "BCRYPT_COST": "4",
+		"ADMIN_EMAIL": "Boss@Example.com", "ADMIN_PASSWORD": "B0ssPassword"}
+	base, _, stop := startServer(t, env)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	resp, err := http.Post(base+"/api/auth/login", "application/json",
+		strings.NewReader(`{"email":"boss@example.com","password":"B0ssPassword"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s struct {
+		Token string
+		User  struct{ Role string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil || resp.StatusCode != http.StatusOK || s.User.Role != "admin" {
+		t.Errorf("admin login = %d %+v %v", resp.StatusCode, s, err)
+	}
+}

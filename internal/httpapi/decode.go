@@ -13,6 +13,7 @@ import (
 	"github.com/go-playground/validator/v10"
 
 	"microtask/internal/apperr"
+	"microtask/internal/auth"
 )
 
 var (
@@ -91,6 +92,18 @@ func jsonTypeName(t reflect.Type) string {
 	}
 }
 
+// readRequest decodes the JSON body into dst (a pointer to a request
+// struct), trims its text fields if it has a trim method, and validates it.
+func (s *Server) readRequest(r *http.Request, dst any) error {
+	if err := decodeJSON(r, dst); err != nil {
+		return err
+	}
+	if t, ok := dst.(interface{ trim() }); ok {
+		t.trim()
+	}
+	return s.validate(dst)
+}
+
 // validate checks a request struct's `validate` tags and returns an
 // apperr.Error of kind Invalid listing every bad field by its JSON name.
 func (s *Server) validate(v any) error {
@@ -122,6 +135,11 @@ func newValidator() *validator.Validate {
 		}
 		return name
 	})
+	// The password policy is the auth package's; the tag lets its message
+	// come back with every other field error in one response.
+	_ = v.RegisterValidation("password", func(fl validator.FieldLevel) bool {
+		return auth.PasswordProblem(fl.Field().String()) == ""
+	})
 	return v
 }
 
@@ -149,6 +167,9 @@ func validationMessage(fe validator.FieldError) string {
 		return "must be at most " + fe.Param()
 	case "len":
 		return fmt.Sprintf("must be exactly %s characters", fe.Param())
+	case "password":
+		pw, _ := fe.Value().(string)
+		return auth.PasswordProblem(pw)
 	default:
 		return "is not valid (" + fe.Tag() + ")"
 	}

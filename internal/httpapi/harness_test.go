@@ -4,17 +4,26 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"microtask/internal/auth"
 	"microtask/internal/httpapi"
+	"microtask/internal/ledger"
 	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
+	"microtask/internal/user"
 )
 
 func TestMain(m *testing.M) { storagetest.Main(m) }
@@ -37,20 +46,42 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+var testSecret = []byte("test-secret-test-secret-test-secret!")
+
 // testAPI is the real Server over real services on a database of the test's
 // own.
 type testAPI struct {
-	db   *storage.DB
-	srv  *httpapi.Server
-	logs *syncBuffer
+	db     *storage.DB
+	srv    *httpapi.Server
+	logs   *syncBuffer
+	ledger *ledger.Service
+	users  *user.Service
+	userDB *storage.UserStore
 }
 
+// newAPI builds the API for one test. Passwords are hashed at bcrypt's
+// minimum cost to keep the tests quick; the benchmarks use the real cost.
+// When the test ends, the ledger audit must balance.
 func newAPI(t testing.TB, configure ...func(*httpapi.Options)) *testAPI {
 	t.Helper()
+	return buildAPI(t, bcrypt.MinCost, configure...)
+}
+
+func buildAPI(t testing.TB, bcryptCost int, configure ...func(*httpapi.Options)) *testAPI {
+	t.Helper()
 	a := &testAPI{db: storagetest.NewDB(t), logs: &syncBuffer{}}
+	log := logging.New(a.logs, slog.LevelDebug)
+	hasher, err := auth.NewHasher(bcryptCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.ledger = ledger.NewService(storage.NewLedgerStore(a.db), log, nil)
+	a.userDB = storage.NewUserStore(a.db)
+	a.users = user.NewService(a.userDB, a.ledger, hasher, auth.NewTokens(testSecret, time.Hour, nil), log, nil)
 	o := httpapi.Options{
-		Log:                 logging.New(a.logs, slog.LevelDebug),
+		Log:                 log,
 		DB:                  a.db,
+		Users:               a.users,
 		CORSOrigins:         []string{"http://localhost:5173"},
 		AuthRateLimitPerMin: 0,
 	}
@@ -58,6 +89,14 @@ func newAPI(t testing.TB, configure ...func(*httpapi.Options)) *testAPI {
 		f(&o)
 	}
 	a.srv = httpapi.NewServer(o)
+	t.Cleanup(func() {
+		r, err := a.ledger.Audit(context.Background())
+		if err != nil {
+			t.Errorf("audit: %v", err)
+		} else if !r.Balanced || r.OpenTransfers != 0 {
+			t.Errorf("ledger audit after the test: balanced %v, in flight %d, problems %q", r.Balanced, r.OpenTransfers, r.Problems)
+		}
+	})
 	return a
 }
 
@@ -66,6 +105,7 @@ type request struct {
 	method string
 	path   string
 	body   io.Reader
+	token  string
 	header http.Header
 }
 
@@ -78,6 +118,12 @@ func (a *testAPI) do(t testing.TB, r request) *httptest.ResponseRecorder {
 			req.Header.Add(k, v)
 		}
 	}
+	if r.body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.token)
+	}
 	rec := httptest.NewRecorder()
 	a.srv.ServeHTTP(rec, req)
 	checkResponse(t, req, rec)
@@ -87,6 +133,81 @@ func (a *testAPI) do(t testing.TB, r request) *httptest.ResponseRecorder {
 func (a *testAPI) get(t testing.TB, path string) *httptest.ResponseRecorder {
 	t.Helper()
 	return a.do(t, request{method: http.MethodGet, path: path})
+}
+
+// call sends a JSON body (a string is sent as is) with an optional token.
+func (a *testAPI) call(t testing.TB, method, path, token string, body any) *httptest.ResponseRecorder {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	return a.do(t, request{method: method, path: path, body: rd, token: token})
+}
+
+// decode fails the test unless rec has status want, and decodes its body.
+func decode[T any](t testing.TB, rec *httptest.ResponseRecorder, want int) T {
+	t.Helper()
+	var v T
+	if rec.Code != want {
+		t.Fatalf("status = %d, want %d; body %s", rec.Code, want, rec.Body)
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatalf("decode %T from %s: %v", v, rec.Body, err)
+	}
+	return v
+}
+
+type userBody struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Email     string `json:"email"`
+	PhotoURL  string `json:"photo_url"`
+	Role      string `json:"role"`
+	Coins     int64  `json:"coins"`
+	Status    string `json:"status"`
+	CreatedAt string `json:"created_at"`
+}
+
+type sessionBody struct {
+	Token     string   `json:"token"`
+	ExpiresAt string   `json:"expires_at"`
+	User      userBody `json:"user"`
+}
+
+var emailSeq atomic.Int64
+
+// uniqueEmail returns a fresh address for a test user.
+func uniqueEmail(prefix string) string {
+	return fmt.Sprintf("%s%d@example.com", prefix, emailSeq.Add(1))
+}
+
+// register signs up a user with a fresh email and returns its session.
+func (a *testAPI) register(t testing.TB, role string) sessionBody {
+	t.Helper()
+	rec := a.call(t, http.MethodPost, "/api/auth/register", "", map[string]string{
+		"name": "Test " + role, "email": uniqueEmail(role), "password": "Passw0rd!", "role": role,
+	})
+	return decode[sessionBody](t, rec, http.StatusCreated)
+}
+
+// admin creates an admin and returns its session.
+func (a *testAPI) admin(t testing.TB) sessionBody {
+	t.Helper()
+	email := uniqueEmail("admin")
+	if _, err := a.users.EnsureAdmin(context.Background(), "Ada Admin", email, "Adm1nPassword"); err != nil {
+		t.Fatal(err)
+	}
+	rec := a.call(t, http.MethodPost, "/api/auth/login", "", map[string]string{"email": email, "password": "Adm1nPassword"})
+	return decode[sessionBody](t, rec, http.StatusOK)
 }
 
 type problemBody struct {
@@ -118,4 +239,15 @@ func wantProblem(t testing.TB, rec *httptest.ResponseRecorder, status int, code 
 		t.Fatalf("got %d %q (%s), want %d %q", rec.Code, p.Code, p.Detail, status, code)
 	}
 	return p
+}
+
+// wantFieldError fails the test unless the problem names field.
+func wantFieldError(t testing.TB, p problemBody, field string) {
+	t.Helper()
+	for _, e := range p.Errors {
+		if e.Field == field {
+			return
+		}
+	}
+	t.Errorf("problem errors %+v do not name %q", p.Errors, field)
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/go-playground/validator/v10"
 
 	"microtask/internal/apperr"
+	"microtask/internal/auth"
+	"microtask/internal/user"
 )
 
 // Pinger reports whether the database answers. storage.DB implements it.
@@ -23,6 +25,7 @@ type Pinger interface {
 type Options struct {
 	Log                 *slog.Logger
 	DB                  Pinger
+	Users               *user.Service
 	CORSOrigins         []string
 	TrustedProxies      int // reverse proxies whose X-Forwarded-For entries are trusted
 	AuthRateLimitPerMin int // per client IP on sign-up and login; 0 disables
@@ -32,6 +35,7 @@ type Options struct {
 type Server struct {
 	log       *slog.Logger
 	db        Pinger
+	users     *user.Service
 	validator *validator.Validate
 	authLimit func(http.Handler) http.Handler // the per-IP limit for sign-up and login
 	handler   http.Handler
@@ -42,6 +46,7 @@ func NewServer(o Options) *Server {
 	s := &Server{
 		log:       o.Log,
 		db:        o.DB,
+		users:     o.Users,
 		validator: newValidator(),
 		authLimit: rateLimitByIP(o.AuthRateLimitPerMin),
 	}
@@ -81,6 +86,20 @@ func (s *Server) routes(o Options) http.Handler {
 		r.Get("/health", s.handle(s.handleHealth))
 		r.Get("/ready", s.handle(s.handleReady))
 		r.Get("/openapi.yaml", s.handle(handleOpenAPI))
+
+		r.Route("/auth", func(r chi.Router) {
+			r.With(s.authLimit).Post("/register", s.handle(s.handleAuthRegister))
+			r.With(s.authLimit).Post("/login", s.handle(s.handleAuthLogin))
+			r.With(s.authenticate).Get("/me", s.handle(s.handleAuthMe))
+		})
+		r.Route("/users", func(r chi.Router) {
+			r.Get("/top-workers", s.handle(s.handleTopWorkers))
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate)
+				r.Put("/{id}", s.handle(s.handleUserUpdate))
+				r.With(s.requireRole(auth.RoleAdmin)).Delete("/{id}", s.handle(s.handleUserDelete))
+			})
+		})
 	})
 	return r
 }

@@ -98,6 +98,10 @@ type Transfer struct {
 	ID       string            // the operation id, "<kind>:<reference>"
 	Postings []Posting         // debits first
 	Meta     map[string]string // what the kind's Hook needs to resume, e.g. a rejection reason
+	// Private is like Meta but kept only while the transfer is in flight,
+	// never in the permanent journal: data a hook needs that must not stay
+	// in the money records for good, such as a new user's password hash.
+	Private map[string]string
 
 	State      State
 	Open       bool // in flight: steps remain to be done (by the runner holding the lease, or Recover)
@@ -210,6 +214,9 @@ type Store interface {
 
 	// Accounts returns the named accounts that exist.
 	Accounts(ctx context.Context, names []string) ([]Account, error)
+	// Richest returns up to limit accounts of a kind, highest balance first
+	// (ties by name).
+	Richest(ctx context.Context, kind string, limit int) ([]Account, error)
 	// EachAccount and EachEntry call fn for every record. EachTransfer calls
 	// fn for every transfer ever started: its journal record with its outcome,
 	// or its run while in flight.

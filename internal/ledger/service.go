@@ -508,3 +508,13 @@ func (s *Service) Balances(ctx context.Context, accounts []string) (map[string]m
 	}
 	return out, nil
 }
+
+// Richest returns up to limit accounts of a kind ("user", "escrow"...),
+// highest balance first.
+func (s *Service) Richest(ctx context.Context, kind string, limit int) ([]Account, error) {
+	accts, err := s.store.Richest(ctx, kind, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read richest %s accounts: %w", kind, err)
+	}
+	return accts, nil
+}

@@ -60,6 +60,7 @@ type runDoc struct {
 	ID         string            `bson:"_id"`
 	Postings   []postingDoc      `bson:"postings"`
 	Meta       map[string]string `bson:"meta,omitempty"`
+	Private    map[string]string `bson:"private,omitempty"`
 	Hooked     bool              `bson:"hooked"`
 	State      string            `bson:"state"`
 	LeaseUntil time.Time         `bson:"lease_until"`
@@ -108,8 +109,8 @@ func postingsFromDocs(ds []postingDoc) []ledger.Posting {
 }
 
 func runFromDoc(d runDoc) ledger.Transfer {
-	return ledger.Transfer{ID: d.ID, Postings: postingsFromDocs(d.Postings), Meta: d.Meta, Hooked: d.Hooked,
-		State: ledger.State(d.State), Open: true, LeaseUntil: d.LeaseUntil, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	return ledger.Transfer{ID: d.ID, Postings: postingsFromDocs(d.Postings), Meta: d.Meta, Private: d.Private,
+		Hooked: d.Hooked, State: ledger.State(d.State), Open: true, LeaseUntil: d.LeaseUntil, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 }
 
 func finishedFromDocs(j journalDoc, o outcomeDoc) ledger.Transfer {
@@ -123,7 +124,7 @@ func accountFromDoc(d accountDoc) ledger.Account {
 
 // InsertRun implements ledger.Store.
 func (s *LedgerStore) InsertRun(ctx context.Context, t ledger.Transfer) error {
-	err := s.runs.insertOne(ctx, runDoc{ID: t.ID, Postings: postingsToDocs(t.Postings), Meta: t.Meta, Hooked: t.Hooked,
+	err := s.runs.insertOne(ctx, runDoc{ID: t.ID, Postings: postingsToDocs(t.Postings), Meta: t.Meta, Private: t.Private, Hooked: t.Hooked,
 		State: string(t.State), LeaseUntil: t.LeaseUntil, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt})
 	if isDuplicate(err) {
 		return ledger.ErrTransferExists
@@ -331,6 +332,18 @@ func (s *LedgerStore) Accounts(ctx context.Context, names []string) ([]ledger.Ac
 		out = append(out, accountFromDoc(d))
 		return nil
 	})
+	return out, err
+}
+
+// Richest implements ledger.Store.
+func (s *LedgerStore) Richest(ctx context.Context, kind string, limit int) ([]ledger.Account, error) {
+	var out []ledger.Account
+	err := each(ctx, s.accounts, bson.D{{Key: "kind", Value: kind}},
+		options.Find().SetSort(bson.D{{Key: "balance", Value: -1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)),
+		func(d accountDoc) error {
+			out = append(out, accountFromDoc(d))
+			return nil
+		})
 	return out, err
 }
 

@@ -21,6 +21,11 @@ type Config struct {
 	MongoDatabase       string        // MONGODB_DATABASE
 	DataDir             string        // DATA_DIR: embedded database files, generated secrets
 	JWTSecret           string        // JWT_SECRET; in embedded mode may be empty (generated under DataDir)
+	JWTTTL              time.Duration // JWT_TTL: how long an access token lives
+	BcryptCost          int           // BCRYPT_COST
+	AdminEmail          string        // ADMIN_EMAIL: with ADMIN_PASSWORD, an admin created at start-up if absent
+	AdminPassword       string        // ADMIN_PASSWORD
+	AdminName           string        // ADMIN_NAME
 	CORSOrigins         []string      // CORS_ORIGINS
 	LogLevel            slog.Level    // LOG_LEVEL
 	AuthRateLimitPerMin int           // AUTH_RATE_LIMIT_PER_MIN; 0 disables
@@ -48,6 +53,11 @@ func Load(getenv func(string) string) (Config, error) {
 		MongoDatabase:       p.str("MONGODB_DATABASE", "microtask"),
 		DataDir:             p.str("DATA_DIR", "./data"),
 		JWTSecret:           p.str("JWT_SECRET", ""),
+		JWTTTL:              p.duration("JWT_TTL", 24*time.Hour),
+		BcryptCost:          p.int("BCRYPT_COST", 10, 4, 16),
+		AdminEmail:          p.str("ADMIN_EMAIL", ""),
+		AdminPassword:       p.getenv("ADMIN_PASSWORD"), // not trimmed: spaces may be part of it
+		AdminName:           p.str("ADMIN_NAME", "Admin"),
 		CORSOrigins:         p.origins("CORS_ORIGINS", "http://localhost:5173,http://localhost:3000"),
 		LogLevel:            p.level("LOG_LEVEL", slog.LevelInfo),
 		AuthRateLimitPerMin: p.int("AUTH_RATE_LIMIT_PER_MIN", 20, 0, 1_000_000),
@@ -72,6 +82,11 @@ func Load(getenv func(string) string) (Config, error) {
 	if strings.ContainsAny(c.MongoDatabase, `/\. "$`) || c.MongoDatabase == "" {
 		p.fail("MONGODB_DATABASE", `must be a plain name without / \ . space " or $`)
 	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		p.fail("ADMIN_EMAIL", "and ADMIN_PASSWORD must be set together")
+	} else if c.AdminEmail != "" && !strings.Contains(c.AdminEmail, "@") {
+		p.fail("ADMIN_EMAIL", "must be an email address")
+	}
 	if c.DataDir == "" {
 		p.fail("DATA_DIR", "must not be empty")
 	}
@@ -89,6 +104,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("mongodb_database", c.MongoDatabase),
 		slog.String("data_dir", c.DataDir),
 		slog.Bool("jwt_secret_set", c.JWTSecret != ""),
+		slog.String("jwt_ttl", c.JWTTTL.String()),
+		slog.Int("bcrypt_cost", c.BcryptCost),
+		slog.String("admin_email", c.AdminEmail),
 		slog.Any("cors_origins", c.CORSOrigins),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.Int("auth_rate_limit_per_min", c.AuthRateLimitPerMin),

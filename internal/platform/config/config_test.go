@@ -21,6 +21,9 @@ func TestLoadDefaults(t *testing.T) {
 		HTTPAddr:            ":5000",
 		MongoDatabase:       "microtask",
 		DataDir:             "./data",
+		JWTTTL:              24 * time.Hour,
+		BcryptCost:          10,
+		AdminName:           "Admin",
 		CORSOrigins:         []string{"http://localhost:5173", "http://localhost:3000"},
 		LogLevel:            slog.LevelInfo,
 		AuthRateLimitPerMin: 20,
@@ -43,6 +46,11 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"MONGODB_DATABASE":         "prod",
 		"DATA_DIR":                 "/var/lib/microtask",
 		"JWT_SECRET":               secret,
+		"JWT_TTL":                  "2h",
+		"BCRYPT_COST":              "12",
+		"ADMIN_EMAIL":              "root@example.com",
+		"ADMIN_PASSWORD":           " Pass word1 ",
+		"ADMIN_NAME":               "Root",
 		"CORS_ORIGINS":             " https://app.example.com/ , https://admin.example.com",
 		"LOG_LEVEL":                "debug",
 		"AUTH_RATE_LIMIT_PER_MIN":  "0",
@@ -59,6 +67,11 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		MongoDatabase:       "prod",
 		DataDir:             "/var/lib/microtask",
 		JWTSecret:           secret,
+		JWTTTL:              2 * time.Hour,
+		BcryptCost:          12,
+		AdminEmail:          "root@example.com",
+		AdminPassword:       " Pass word1 ",
+		AdminName:           "Root",
 		CORSOrigins:         []string{"https://app.example.com", "https://admin.example.com"},
 		LogLevel:            slog.LevelDebug,
 		AuthRateLimitPerMin: 0,
@@ -91,6 +104,9 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		{"origin with path", map[string]string{"CORS_ORIGINS": "https://a.example/app"}, []string{"CORS_ORIGINS must be a comma list"}},
 		{"level", map[string]string{"LOG_LEVEL": "chatty"}, []string{"LOG_LEVEL must be debug"}},
 		{"duration", map[string]string{"SHUTDOWN_TIMEOUT": "-1s"}, []string{"SHUTDOWN_TIMEOUT must be a positive duration"}},
+		{"bcrypt cost", map[string]string{"BCRYPT_COST": "31"}, []string{"BCRYPT_COST must be a whole number from 4 to 16"}},
+		{"admin half set", map[string]string{"ADMIN_EMAIL": "a@b.c"}, []string{"ADMIN_EMAIL and ADMIN_PASSWORD must be set together"}},
+		{"jwt ttl", map[string]string{"JWT_TTL": "forever"}, []string{"JWT_TTL must be a positive duration"}},
 		{"several at once", map[string]string{"PORT": "x", "TRUSTED_PROXIES": "-2"}, []string{"PORT must", "TRUSTED_PROXIES must"}},
 	}
 	for _, tt := range tests {
@@ -113,8 +129,10 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 
 func TestLogValueRedactsSecrets(t *testing.T) {
 	c, err := Load(env(map[string]string{
-		"MONGODB_URI": "mongodb://admin:hunter2@db.example:27017/?authSource=admin",
-		"JWT_SECRET":  strings.Repeat("k", 48),
+		"MONGODB_URI":    "mongodb://admin:hunter2@db.example:27017/?authSource=admin",
+		"JWT_SECRET":     strings.Repeat("k", 48),
+		"ADMIN_EMAIL":    "root@example.com",
+		"ADMIN_PASSWORD": "Sup3rSecretAdmin",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +140,7 @@ func TestLogValueRedactsSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
 	out := buf.String()
-	if strings.Contains(out, "hunter2") || strings.Contains(out, strings.Repeat("k", 48)) {
+	if strings.Contains(out, "hunter2") || strings.Contains(out, strings.Repeat("k", 48)) || strings.Contains(out, "Sup3rSecretAdmin") {
 		t.Errorf("log leaks a secret: %s", out)
 	}
 	if !strings.Contains(out, "admin:REDACTED@db.example") || !strings.Contains(out, `"jwt_secret_set":true`) {

@@ -1,0 +1,85 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+const issuer = "microtask"
+
+// Claims are what an access token says.
+type Claims struct {
+	UserID  string
+	Role    Role
+	Version int64 // the user's token version when it was issued
+}
+
+type jwtClaims struct {
+	Role    Role  `json:"role"`
+	Version int64 `json:"ver"`
+	jwt.RegisteredClaims
+}
+
+// Tokens issues and verifies HS256 access tokens.
+type Tokens struct {
+	secret []byte
+	ttl    time.Duration
+	now    func() time.Time
+}
+
+// NewTokens returns Tokens signing with secret; tokens live for ttl. now may
+// be nil for time.Now.
+func NewTokens(secret []byte, ttl time.Duration, now func() time.Time) *Tokens {
+	if now == nil {
+		now = time.Now
+	}
+	return &Tokens{secret: secret, ttl: ttl, now: now}
+}
+
+// Issue returns a signed token for c and when it expires.
+func (t *Tokens) Issue(c Claims) (string, time.Time, error) {
+	now := t.now()
+	exp := now.Add(t.ttl)
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwtClaims{
+		Role:    c.Role,
+		Version: c.Version,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   c.UserID,
+			Issuer:    issuer,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+		},
+	})
+	s, err := tok.SignedString(t.secret)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
+	}
+	return s, exp, nil
+}
+
+// Verify checks a token's signature (HS256 only: "none" and every other
+// algorithm are refused), issuer and expiry, and returns its claims. It
+// returns ErrTokenExpired or ErrInvalidToken.
+func (t *Tokens) Verify(token string) (Claims, error) {
+	var c jwtClaims
+	_, err := jwt.ParseWithClaims(token, &c,
+		func(*jwt.Token) (any, error) { return t.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(issuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(t.now),
+	)
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return Claims{}, ErrTokenExpired
+	case err != nil:
+		return Claims{}, ErrInvalidToken
+	case c.Subject == "" || !c.Role.Valid():
+		return Claims{}, ErrInvalidToken
+	}
+	return Claims{UserID: c.Subject, Role: c.Role, Version: c.Version}, nil
+}

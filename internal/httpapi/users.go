@@ -1,0 +1,190 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"microtask/internal/auth"
+	"microtask/internal/user"
+)
+
+type registerRequest struct {
+	Name     string    `json:"name" validate:"required,max=80"`
+	Email    string    `json:"email" validate:"required,max=254,email"`
+	Password string    `json:"password" validate:"required,password"`
+	PhotoURL string    `json:"photo_url" validate:"omitempty,max=2048,http_url"`
+	Role     auth.Role `json:"role" validate:"required,oneof=worker buyer"`
+}
+
+// trim removes the spaces people paste around text fields, before
+// validation sees them. Passwords are taken as typed.
+func (r *registerRequest) trim() {
+	r.Name, r.Email, r.PhotoURL = strings.TrimSpace(r.Name), strings.TrimSpace(r.Email), strings.TrimSpace(r.PhotoURL)
+}
+
+type loginRequest struct {
+	Email    string `json:"email" validate:"required,max=254"`
+	Password string `json:"password" validate:"required,max=1024"`
+}
+
+type profileRequest struct {
+	Name     string `json:"name" validate:"required,max=80"`
+	PhotoURL string `json:"photo_url" validate:"omitempty,max=2048,http_url"`
+}
+
+func (r *profileRequest) trim() {
+	r.Name, r.PhotoURL = strings.TrimSpace(r.Name), strings.TrimSpace(r.PhotoURL)
+}
+
+type userResponse struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Email     string    `json:"email"`
+	PhotoURL  string    `json:"photo_url"`
+	Role      auth.Role `json:"role"`
+	Coins     int64     `json:"coins"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type sessionResponse struct {
+	Token     string       `json:"token"`
+	ExpiresAt time.Time    `json:"expires_at"`
+	User      userResponse `json:"user"`
+}
+
+type meResponse struct {
+	User userResponse `json:"user"`
+}
+
+type workerCardResponse struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	PhotoURL string `json:"photo_url"`
+	Coins    int64  `json:"coins"`
+}
+
+func toUserResponse(u user.User) userResponse {
+	return userResponse{ID: u.ID, Name: u.Name, Email: u.Email, PhotoURL: u.PhotoURL, Role: u.Role,
+		Coins: int64(u.Coins), Status: string(u.Status), CreatedAt: u.CreatedAt.UTC()}
+}
+
+func toSessionResponse(s user.Session) sessionResponse {
+	return sessionResponse{Token: s.Token, ExpiresAt: s.ExpiresAt.UTC().Truncate(time.Second), User: toUserResponse(s.User)}
+}
+
+// handleAuthRegister handles POST /api/auth/register.
+func (s *Server) handleAuthRegister(w http.ResponseWriter, r *http.Request) error {
+	var req registerRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	sess, err := s.users.Register(r.Context(), user.Registration{
+		Name: req.Name, Email: req.Email, Password: req.Password, PhotoURL: req.PhotoURL, Role: req.Role,
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/auth/me")
+	return writeJSON(w, http.StatusCreated, toSessionResponse(sess))
+}
+
+// handleAuthLogin handles POST /api/auth/login.
+func (s *Server) handleAuthLogin(w http.ResponseWriter, r *http.Request) error {
+	var req loginRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	sess, err := s.users.Login(r.Context(), req.Email, req.Password)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toSessionResponse(sess))
+}
+
+// handleAuthMe handles GET /api/auth/me.
+func (s *Server) handleAuthMe(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.users.Get(r.Context(), principal(r).UserID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, meResponse{User: toUserResponse(u)})
+}
+
+// handleUserUpdate handles PUT /api/users/{id}.
+func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) error {
+	var req profileRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	u, err := s.users.UpdateProfile(r.Context(), principal(r), chi.URLParam(r, "id"),
+		user.Profile{Name: req.Name, PhotoURL: req.PhotoURL})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toUserResponse(u))
+}
+
+// handleUserDelete handles DELETE /api/users/{id}.
+func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request) error {
+	if err := s.users.Delete(r.Context(), principal(r), chi.URLParam(r, "id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleTopWorkers handles GET /api/users/top-workers.
+func (s *Server) handleTopWorkers(w http.ResponseWriter, r *http.Request) error {
+	top, err := s.users.TopWorkers(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]workerCardResponse, len(top))
+	for i, u := range top {
+		out[i] = workerCardResponse{ID: u.ID, Name: u.Name, PhotoURL: u.PhotoURL, Coins: int64(u.Coins)}
+	}
+	w.Header().Set("Cache-Control", "public, max-age=30")
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// authenticate verifies the bearer token and puts the caller's
+// auth.Principal in the request context.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			s.writeError(w, r, auth.ErrMissingToken)
+			return
+		}
+		p, err := s.users.Authenticate(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+	})
+}
+
+// requireRole lets through only callers with one of the roles. It must run
+// after authenticate.
+func (s *Server) requireRole(roles ...auth.Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !principal(r).Is(roles...) {
+				s.writeError(w, r, auth.ErrWrongRole)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// principal returns the caller; authenticate has put it there.
+func principal(r *http.Request) auth.Principal {
+	p, _ := auth.PrincipalFrom(r.Context())
+	return p
+}

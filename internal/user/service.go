@@ -1,0 +1,353 @@
+package user
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"microtask/internal/apperr"
+	"microtask/internal/auth"
+	"microtask/internal/ledger"
+	"microtask/internal/platform/idgen"
+)
+
+// Service applies the account rules.
+type Service struct {
+	store  Store
+	ledger Ledger
+	hasher *auth.Hasher
+	tokens *auth.Tokens
+	log    *slog.Logger
+	now    func() time.Time
+	newID  func() string
+	cache  *authCache
+}
+
+// NewService returns a Service and registers its sign-up hook with the
+// ledger. now may be nil for time.Now.
+func NewService(store Store, l Ledger, hasher *auth.Hasher, tokens *auth.Tokens, log *slog.Logger, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	s := &Service{store: store, ledger: l, hasher: hasher, tokens: tokens, log: log, now: now, newID: idgen.New,
+		cache: newAuthCache(AuthCacheTTL, now)}
+	l.Handle(signupKind, ledger.Hook{Commit: s.commitSignup})
+	return s
+}
+
+// Registration is a sign-up request.
+type Registration struct {
+	Name     string
+	Email    string
+	Password string
+	PhotoURL string
+	Role     auth.Role
+}
+
+// Session is a signed-in user and its access token.
+type Session struct {
+	User      User
+	Token     string
+	ExpiresAt time.Time
+}
+
+const signupKind = "signup"
+
+// NormalizeEmail is how emails are stored and looked up: trimmed and lower
+// case, so that one address cannot sign up twice in another letter case.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// Register creates a worker or buyer account with its sign-up bonus and signs
+// it in. The account is created by the bonus transfer's commit step, so an
+// account never exists without its bonus, even across a crash.
+func (s *Service) Register(ctx context.Context, r Registration) (Session, error) {
+	r.Name, r.Email, r.PhotoURL = strings.TrimSpace(r.Name), NormalizeEmail(r.Email), strings.TrimSpace(r.PhotoURL)
+	if err := r.check(); err != nil {
+		return Session{}, err
+	}
+	hash, err := s.hasher.Hash(r.Password)
+	if err != nil {
+		return Session{}, fmt.Errorf("hash password: %w", err)
+	}
+	id := s.newID()
+	_, err = s.ledger.Post(ctx, ledger.Transfer{
+		ID:       signupKind + ":" + id,
+		Postings: ledger.Move(ledger.Mint, ledger.UserAccount(id), SignupBonus(r.Role)),
+		Meta:     map[string]string{"role": string(r.Role)},
+		Private: map[string]string{
+			"name": r.Name, "email": r.Email, "photo_url": r.PhotoURL, "password_hash": string(hash),
+		},
+	})
+	if errors.Is(err, ledger.ErrCancelled) {
+		return Session{}, ErrEmailTaken
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("sign up %s: %w", r.Email, err)
+	}
+	u, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Session{}, err
+	}
+	if u, err = s.withCoins(ctx, u); err != nil {
+		return Session{}, err
+	}
+	s.log.InfoContext(ctx, "user registered", "user_id", u.ID, "role", string(u.Role))
+	return s.session(u)
+}
+
+// check applies the sign-up rules that the HTTP layer's validation cannot
+// know: the roles open to sign-up and the password policy.
+func (r Registration) check() error {
+	var fields []apperr.FieldError
+	if r.Role != auth.RoleWorker && r.Role != auth.RoleBuyer {
+		fields = append(fields, apperr.FieldError{Field: "role", Message: "must be one of: worker, buyer"})
+	}
+	if p := auth.PasswordProblem(r.Password); p != "" {
+		fields = append(fields, apperr.FieldError{Field: "password", Message: p})
+	}
+	if r.Name == "" {
+		fields = append(fields, apperr.FieldError{Field: "name", Message: "is required"})
+	}
+	if len(fields) > 0 {
+		return apperr.InvalidFields(fields...)
+	}
+	return nil
+}
+
+// commitSignup is the sign-up transfer's commit step: it inserts the user.
+// Inserting it again (recovery) finds it there and succeeds; an email taken
+// by someone else cancels the transfer.
+func (s *Service) commitSignup(ctx context.Context, t ledger.Transfer) (bool, error) {
+	id := strings.TrimPrefix(t.ID, signupKind+":")
+	u := User{
+		ID: id, Name: t.Private["name"], Email: t.Private["email"], PhotoURL: t.Private["photo_url"],
+		Role: auth.Role(t.Meta["role"]), Status: StatusActive, CreatedAt: t.CreatedAt,
+	}
+	err := s.store.Insert(ctx, u, []byte(t.Private["password_hash"]))
+	if errors.Is(err, ErrEmailTaken) {
+		if _, err := s.store.ByID(ctx, id); err == nil {
+			return true, nil // inserted by an earlier attempt of this transfer
+		}
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Login checks an email and password and signs the user in. Unknown emails
+// and wrong passwords get the same error after the same bcrypt work.
+func (s *Service) Login(ctx context.Context, email, password string) (Session, error) {
+	u, hash, err := s.store.Credentials(ctx, NormalizeEmail(email))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Session{}, fmt.Errorf("look up credentials: %w", err)
+	}
+	ok, err := s.hasher.Check(hash, password) // a nil hash costs the same as a real one
+	if err != nil {
+		return Session{}, fmt.Errorf("check password: %w", err)
+	}
+	if !ok || u.Status == StatusDeleted {
+		return Session{}, ErrInvalidCredentials
+	}
+	if u.Status == StatusSuspended {
+		return Session{}, ErrSuspended
+	}
+	if u, err = s.withCoins(ctx, u); err != nil {
+		return Session{}, err
+	}
+	return s.session(u)
+}
+
+func (s *Service) session(u User) (Session, error) {
+	tok, exp, err := s.tokens.Issue(auth.Claims{UserID: u.ID, Role: u.Role, Version: u.TokenVersion})
+	if err != nil {
+		return Session{}, err
+	}
+	return Session{User: u, Token: tok, ExpiresAt: exp}, nil
+}
+
+// Authenticate turns a bearer token into the principal making the request.
+// It checks the token, then the account: a deleted account or a bumped token
+// version revokes the token, a suspended account gets ErrSuspended.
+func (s *Service) Authenticate(ctx context.Context, token string) (auth.Principal, error) {
+	c, err := s.tokens.Verify(token)
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	u, cached := s.cache.get(c.UserID)
+	if !cached {
+		if u, err = s.store.ByID(ctx, c.UserID); err == nil {
+			s.cache.put(u)
+		}
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return auth.Principal{}, auth.ErrTokenRevoked
+	case err != nil:
+		return auth.Principal{}, fmt.Errorf("look up token's user: %w", err)
+	case u.Status == StatusDeleted:
+		return auth.Principal{}, auth.ErrTokenRevoked
+	case u.Status == StatusSuspended:
+		// Before the version check: a suspension also bumps the version, and
+		// the suspended user should learn why, not just sign in again.
+		return auth.Principal{}, ErrSuspended
+	case u.TokenVersion != c.Version:
+		return auth.Principal{}, auth.ErrTokenRevoked
+	}
+	return auth.Principal{UserID: u.ID, Role: u.Role}, nil
+}
+
+// Get returns a user with its coins. Deleted users are not found.
+func (s *Service) Get(ctx context.Context, id string) (User, error) {
+	u, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return User{}, err
+	}
+	if u.Status == StatusDeleted {
+		return User{}, ErrNotFound
+	}
+	return s.withCoins(ctx, u)
+}
+
+// Profile is what a user may change about themselves.
+type Profile struct {
+	Name     string
+	PhotoURL string
+}
+
+// UpdateProfile changes a user's name and photo. Users change their own;
+// admins anyone's.
+func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string, pr Profile) (User, error) {
+	if p.UserID != id && !p.Is(auth.RoleAdmin) {
+		return User{}, ErrNotYours
+	}
+	name := strings.TrimSpace(pr.Name)
+	if name == "" {
+		return User{}, apperr.InvalidFields(apperr.FieldError{Field: "name", Message: "is required"})
+	}
+	u, err := s.store.UpdateProfile(ctx, id, name, strings.TrimSpace(pr.PhotoURL))
+	if err != nil {
+		return User{}, err
+	}
+	return s.withCoins(ctx, u)
+}
+
+// Delete deletes an account (admins only): it can no longer sign in and its
+// tokens stop working. Nothing leaves the ledger: the account's coins stay,
+// frozen, in its ledger account, where the audit still counts them.
+func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error {
+	if !p.Is(auth.RoleAdmin) {
+		return auth.ErrWrongRole
+	}
+	if p.UserID == id {
+		return ErrSelf
+	}
+	if err := s.store.MarkDeleted(ctx, id, s.now().UTC()); err != nil {
+		return err
+	}
+	s.cache.drop(id)
+	s.log.InfoContext(ctx, "user deleted", "deleted_user_id", id)
+	return nil
+}
+
+// SetStatus suspends or reinstates an account (admins only). Either way its
+// tokens are revoked: a reinstated user signs in again.
+func (s *Service) SetStatus(ctx context.Context, p auth.Principal, id string, st Status) error {
+	if !p.Is(auth.RoleAdmin) {
+		return auth.ErrWrongRole
+	}
+	if p.UserID == id {
+		return ErrSelf
+	}
+	if st != StatusActive && st != StatusSuspended {
+		return apperr.InvalidFields(apperr.FieldError{Field: "status", Message: "must be one of: active, suspended"})
+	}
+	if err := s.store.SetStatus(ctx, id, st); err != nil {
+		return err
+	}
+	s.cache.drop(id)
+	s.log.InfoContext(ctx, "user status changed", "target_user_id", id, "status", string(st))
+	return nil
+}
+
+// TopWorkersCount is how many workers the home page shows.
+const TopWorkersCount = 6
+
+// TopWorkers returns the active workers with the most coins, most first.
+func (s *Service) TopWorkers(ctx context.Context) ([]User, error) {
+	// The richest user accounts include buyers, admins and blocked users;
+	// read a few times as many as needed, more if that was not enough.
+	for limit := 4 * TopWorkersCount; ; limit *= 4 {
+		accts, err := s.ledger.Richest(ctx, "user", limit)
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]string, len(accts))
+		for i, a := range accts {
+			ids[i] = strings.TrimPrefix(a.Name, "user:")
+		}
+		users, err := s.store.ByIDs(ctx, ids)
+		if err != nil {
+			return nil, fmt.Errorf("read top users: %w", err)
+		}
+		byID := make(map[string]User, len(users))
+		for _, u := range users {
+			byID[u.ID] = u
+		}
+		var top []User
+		for i, a := range accts {
+			u, ok := byID[ids[i]]
+			if !ok || u.Role != auth.RoleWorker || u.Status != StatusActive {
+				continue
+			}
+			u.Coins = a.Balance
+			if top = append(top, u); len(top) == TopWorkersCount {
+				break
+			}
+		}
+		if len(top) == TopWorkersCount || len(accts) < limit {
+			return top, nil
+		}
+	}
+}
+
+// EnsureAdmin creates an admin with this email and password unless a user
+// with the email exists, whom it leaves untouched. It reports whether it
+// created one.
+func (s *Service) EnsureAdmin(ctx context.Context, name, email, password string) (bool, error) {
+	email = NormalizeEmail(email)
+	if p := auth.PasswordProblem(password); p != "" {
+		return false, fmt.Errorf("ADMIN_PASSWORD %s", p)
+	}
+	_, _, err := s.store.Credentials(ctx, email)
+	if err == nil {
+		return false, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	hash, err := s.hasher.Hash(password)
+	if err != nil {
+		return false, err
+	}
+	u := User{ID: s.newID(), Name: name, Email: email, Role: auth.RoleAdmin, Status: StatusActive, CreatedAt: s.now().UTC()}
+	if err := s.store.Insert(ctx, u, hash); errors.Is(err, ErrEmailTaken) {
+		return false, nil // another instance created it first
+	} else if err != nil {
+		return false, err
+	}
+	s.log.InfoContext(ctx, "admin created", "user_id", u.ID, "email", email)
+	return true, nil
+}
+
+// withCoins fills in u's coins from its ledger account.
+func (s *Service) withCoins(ctx context.Context, u User) (User, error) {
+	acct := ledger.UserAccount(u.ID)
+	b, err := s.ledger.Balances(ctx, []string{acct})
+	if err != nil {
+		return User{}, err
+	}
+	u.Coins = b[acct]
+	return u, nil
+}

@@ -1,0 +1,90 @@
+// Package user is the accounts capability: signing up (with the sign-up
+// bonus), signing in, authenticating tokens, profiles, deletion and the
+// top-workers board. The identity primitives it uses (roles, passwords,
+// tokens) are in package auth.
+package user
+
+import (
+	"context"
+	"time"
+
+	"microtask/internal/apperr"
+	"microtask/internal/auth"
+	"microtask/internal/ledger"
+	"microtask/internal/money"
+)
+
+// Status is whether an account may be used.
+type Status string
+
+// The statuses.
+const (
+	StatusActive    Status = "active"
+	StatusSuspended Status = "suspended" // set by an admin; every request gets 403
+	StatusDeleted   Status = "deleted"   // cannot sign in; its coins stay, frozen, in its ledger account
+)
+
+// User is an account.
+type User struct {
+	ID           string
+	Name         string
+	Email        string
+	PhotoURL     string
+	Role         auth.Role
+	Status       Status
+	TokenVersion int64 // bumped to revoke every token issued before
+	CreatedAt    time.Time
+	Coins        money.Coins // the balance of the user's ledger account
+}
+
+// SignupBonus is what a new account gets from the mint.
+func SignupBonus(r auth.Role) money.Coins {
+	switch r {
+	case auth.RoleWorker:
+		return 10
+	case auth.RoleBuyer:
+		return 50
+	}
+	return 0
+}
+
+// Errors.
+var (
+	ErrEmailTaken         = apperr.New(apperr.Conflict, "email_taken", "an account with this email already exists")
+	ErrInvalidCredentials = apperr.New(apperr.Unauthenticated, "invalid_credentials", "wrong email or password")
+	ErrSuspended          = apperr.New(apperr.Forbidden, "account_suspended", "this account is suspended; contact support")
+	ErrNotFound           = apperr.New(apperr.NotFound, "user_not_found", "no such user")
+	ErrNotYours           = apperr.New(apperr.Forbidden, "forbidden", "you may only change your own account")
+	ErrSelf               = apperr.New(apperr.Forbidden, "own_account", "admins cannot do this to their own account")
+)
+
+// Store persists users. storage.UserStore implements it.
+type Store interface {
+	// Insert adds u with its password hash (nil for none). ErrEmailTaken if
+	// the email or the ID is in use.
+	Insert(ctx context.Context, u User, passwordHash []byte) error
+	// ByID returns a user, deleted ones included. ErrNotFound if missing.
+	ByID(ctx context.Context, id string) (User, error)
+	// ByIDs returns the users that exist among ids, in no particular order.
+	ByIDs(ctx context.Context, ids []string) ([]User, error)
+	// Credentials returns the user with this (lower-case) email and its
+	// password hash. ErrNotFound if none.
+	Credentials(ctx context.Context, email string) (User, []byte, error)
+	// UpdateProfile sets name and photo URL of a user that is not deleted and
+	// returns it. ErrNotFound if missing or deleted.
+	UpdateProfile(ctx context.Context, id, name, photoURL string) (User, error)
+	// MarkDeleted marks a user deleted, frees its email for a new account and
+	// bumps its token version. ErrNotFound if missing or already deleted.
+	MarkDeleted(ctx context.Context, id string, now time.Time) error
+	// SetStatus sets the status of a user that is not deleted and bumps its
+	// token version. ErrNotFound if missing or deleted.
+	SetStatus(ctx context.Context, id string, st Status) error
+}
+
+// Ledger is what this package needs of the coin ledger.
+type Ledger interface {
+	Post(ctx context.Context, t ledger.Transfer) (ledger.Transfer, error)
+	Balances(ctx context.Context, accounts []string) (map[string]money.Coins, error)
+	Richest(ctx context.Context, kind string, limit int) ([]ledger.Account, error)
+	Handle(kind string, h ledger.Hook)
+}
