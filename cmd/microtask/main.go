@@ -33,9 +33,13 @@ import (
 	"microtask/internal/auth"
 	"microtask/internal/httpapi"
 	"microtask/internal/ledger"
+	"microtask/internal/notification"
 	"microtask/internal/platform/config"
+	"microtask/internal/platform/job"
 	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
+	"microtask/internal/submission"
+	"microtask/internal/task"
 	"microtask/internal/user"
 	"microtask/migrations"
 )
@@ -109,6 +113,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return audit(ctx, ledgerSvc, stdout)
 	}
 	return serve(ctx, cfg, log, db, ledgerSvc)
+}
+
+// instanceID names this process in job leases.
+func instanceID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
 // principalAttrs adds the signed-in user to every log line of a request.
@@ -251,6 +263,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 	// Services register their ledger hooks as they are built, before
 	// recovery may need them.
 	users := user.NewService(storage.NewUserStore(db), ledgerSvc, hasher, auth.NewTokens(secret, cfg.JWTTTL, nil), log, nil)
+	notifications := notification.NewService(storage.NewNotificationStore(db), users, log, nil)
+	taskStore := storage.NewTaskStore(db)
+	tasks := task.NewService(taskStore, ledgerSvc, notifications, users, log, nil, cfg.AutoApproveAfter)
+	submissions := submission.NewService(storage.NewSubmissionStore(db), taskStore, ledgerSvc, notifications, users, log, nil)
 	if cfg.AdminEmail != "" {
 		if _, err := users.EnsureAdmin(ctx, cfg.AdminName, cfg.AdminEmail, cfg.AdminPassword); err != nil {
 			return fmt.Errorf("create admin: %w", err)
@@ -261,6 +277,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		Log:                 log,
 		DB:                  db,
 		Users:               users,
+		Tasks:               tasks,
+		Submissions:         submissions,
+		Notifications:       notifications,
 		CORSOrigins:         cfg.CORSOrigins,
 		TrustedProxies:      cfg.TrustedProxies,
 		AuthRateLimitPerMin: cfg.AuthRateLimitPerMin,
@@ -279,9 +298,35 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 
+	srv.RegisterOnShutdown(api.CloseStreams)
+
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { ledgerSvc.RunRecovery(workers, cfg.RecoveryInterval) })
+	leases, owner := storage.NewLeaseStore(db), instanceID()
+	wg.Go(func() {
+		job.Every(workers, log, leases, owner, "auto-approve", cfg.JobsInterval, func(ctx context.Context) error {
+			n, err := submissions.AutoApproveDue(ctx)
+			if n > 0 {
+				log.InfoContext(ctx, "submissions approved automatically", "count", n)
+			}
+			return err
+		})
+	})
+	wg.Go(func() {
+		job.Every(workers, log, leases, owner, "expire-tasks", cfg.JobsInterval, func(ctx context.Context) error {
+			n, err := tasks.ExpireDue(ctx)
+			if n > 0 {
+				log.InfoContext(ctx, "tasks expired", "count", n)
+			}
+			return err
+		})
+	})
+	if !db.Serialized() {
+		// Several instances may share this database: pick up the
+		// notifications the others store, for this instance's streams.
+		wg.Go(func() { notifications.Tail(workers, time.Second) })
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -69,3 +69,22 @@ func TestTokensRoundTrip(t *testing.T) {
 		t.Errorf("Verify() after expiry error = %v, want ErrTokenExpired", err)
 	}
 }
+
+func TestTicketsAndTokensAreNotInterchangeable(t *testing.T) {
+	tk := NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour, nil)
+	c := Claims{UserID: "u1", Role: RoleWorker}
+	access, _, _ := tk.Issue(c)
+	ticket, exp, _ := tk.IssueTicket(c)
+	if d := time.Until(exp); d > TicketTTL || d < TicketTTL-time.Second {
+		t.Errorf("ticket lives %v, want %v", d, TicketTTL)
+	}
+	if _, err := tk.VerifyTicket(ticket); err != nil {
+		t.Errorf("VerifyTicket(ticket) = %v", err)
+	}
+	if _, err := tk.Verify(ticket); err != ErrInvalidToken {
+		t.Errorf("Verify(ticket) = %v, want ErrInvalidToken", err)
+	}
+	if _, err := tk.VerifyTicket(access); err != ErrInvalidToken {
+		t.Errorf("VerifyTicket(access token) = %v, want ErrInvalidToken", err)
+	}
+}

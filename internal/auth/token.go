@@ -10,6 +10,17 @@ import (
 
 const issuer = "microtask"
 
+// Audiences keep the two kinds of token apart: an access token is not a
+// stream ticket, and a ticket (which travels in a URL) opens nothing but the
+// notification stream.
+const (
+	audienceAPI    = "api"
+	audienceStream = "stream"
+)
+
+// TicketTTL is how long a stream ticket may be used to open a stream.
+const TicketTTL = time.Minute
+
 // Claims are what an access token says.
 type Claims struct {
 	UserID  string
@@ -39,16 +50,26 @@ func NewTokens(secret []byte, ttl time.Duration, now func() time.Time) *Tokens {
 	return &Tokens{secret: secret, ttl: ttl, now: now}
 }
 
-// Issue returns a signed token for c and when it expires.
+// Issue returns a signed access token for c and when it expires.
 func (t *Tokens) Issue(c Claims) (string, time.Time, error) {
+	return t.issue(c, audienceAPI, t.ttl)
+}
+
+// IssueTicket returns a signed stream ticket for c, valid for TicketTTL.
+func (t *Tokens) IssueTicket(c Claims) (string, time.Time, error) {
+	return t.issue(c, audienceStream, TicketTTL)
+}
+
+func (t *Tokens) issue(c Claims, audience string, ttl time.Duration) (string, time.Time, error) {
 	now := t.now()
-	exp := now.Add(t.ttl)
+	exp := now.Add(ttl)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwtClaims{
 		Role:    c.Role,
 		Version: c.Version,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   c.UserID,
 			Issuer:    issuer,
+			Audience:  jwt.ClaimStrings{audience},
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(exp),
 		},
@@ -60,15 +81,25 @@ func (t *Tokens) Issue(c Claims) (string, time.Time, error) {
 	return s, exp, nil
 }
 
-// Verify checks a token's signature (HS256 only: "none" and every other
-// algorithm are refused), issuer and expiry, and returns its claims. It
-// returns ErrTokenExpired or ErrInvalidToken.
+// Verify checks an access token's signature (HS256 only: "none" and every
+// other algorithm are refused), issuer, audience and expiry, and returns its
+// claims. It returns ErrTokenExpired or ErrInvalidToken.
 func (t *Tokens) Verify(token string) (Claims, error) {
+	return t.verify(token, audienceAPI)
+}
+
+// VerifyTicket checks a stream ticket as Verify checks an access token.
+func (t *Tokens) VerifyTicket(ticket string) (Claims, error) {
+	return t.verify(ticket, audienceStream)
+}
+
+func (t *Tokens) verify(token, audience string) (Claims, error) {
 	var c jwtClaims
 	_, err := jwt.ParseWithClaims(token, &c,
 		func(*jwt.Token) (any, error) { return t.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(issuer),
+		jwt.WithAudience(audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(t.now),

@@ -20,9 +20,12 @@ import (
 	"microtask/internal/auth"
 	"microtask/internal/httpapi"
 	"microtask/internal/ledger"
+	"microtask/internal/notification"
 	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
+	"microtask/internal/submission"
+	"microtask/internal/task"
 	"microtask/internal/user"
 )
 
@@ -48,15 +51,38 @@ func (s *syncBuffer) String() string {
 
 var testSecret = []byte("test-secret-test-secret-test-secret!")
 
+// testClock is the services' clock; tests move it to reach review deadlines
+// and completion dates. Tokens use the real clock.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 // testAPI is the real Server over real services on a database of the test's
 // own.
 type testAPI struct {
-	db     *storage.DB
-	srv    *httpapi.Server
-	logs   *syncBuffer
-	ledger *ledger.Service
-	users  *user.Service
-	userDB *storage.UserStore
+	db            *storage.DB
+	srv           *httpapi.Server
+	logs          *syncBuffer
+	clock         *testClock
+	ledger        *ledger.Service
+	users         *user.Service
+	userDB        *storage.UserStore
+	tasks         *task.Service
+	submissions   *submission.Service
+	notifications *notification.Service
 }
 
 // newAPI builds the API for one test. Passwords are hashed at bcrypt's
@@ -69,19 +95,27 @@ func newAPI(t testing.TB, configure ...func(*httpapi.Options)) *testAPI {
 
 func buildAPI(t testing.TB, bcryptCost int, configure ...func(*httpapi.Options)) *testAPI {
 	t.Helper()
-	a := &testAPI{db: storagetest.NewDB(t), logs: &syncBuffer{}}
+	a := &testAPI{db: storagetest.NewDB(t), logs: &syncBuffer{}, clock: &testClock{t: time.Now().UTC().Truncate(time.Millisecond)}}
 	log := logging.New(a.logs, slog.LevelDebug)
 	hasher, err := auth.NewHasher(bcryptCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.ledger = ledger.NewService(storage.NewLedgerStore(a.db), log, nil)
+	now := a.clock.Now
+	a.ledger = ledger.NewService(storage.NewLedgerStore(a.db), log, now)
 	a.userDB = storage.NewUserStore(a.db)
-	a.users = user.NewService(a.userDB, a.ledger, hasher, auth.NewTokens(testSecret, time.Hour, nil), log, nil)
+	a.users = user.NewService(a.userDB, a.ledger, hasher, auth.NewTokens(testSecret, time.Hour, nil), log, now)
+	a.notifications = notification.NewService(storage.NewNotificationStore(a.db), a.users, log, now)
+	taskStore := storage.NewTaskStore(a.db)
+	a.tasks = task.NewService(taskStore, a.ledger, a.notifications, a.users, log, now, 72*time.Hour)
+	a.submissions = submission.NewService(storage.NewSubmissionStore(a.db), taskStore, a.ledger, a.notifications, a.users, log, now)
 	o := httpapi.Options{
 		Log:                 log,
 		DB:                  a.db,
 		Users:               a.users,
+		Tasks:               a.tasks,
+		Submissions:         a.submissions,
+		Notifications:       a.notifications,
 		CORSOrigins:         []string{"http://localhost:5173"},
 		AuthRateLimitPerMin: 0,
 	}

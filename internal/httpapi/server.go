@@ -7,12 +7,16 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-playground/validator/v10"
 
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
+	"microtask/internal/notification"
+	"microtask/internal/submission"
+	"microtask/internal/task"
 	"microtask/internal/user"
 )
 
@@ -26,6 +30,9 @@ type Options struct {
 	Log                 *slog.Logger
 	DB                  Pinger
 	Users               *user.Service
+	Tasks               *task.Service
+	Submissions         *submission.Service
+	Notifications       *notification.Service
 	CORSOrigins         []string
 	TrustedProxies      int // reverse proxies whose X-Forwarded-For entries are trusted
 	AuthRateLimitPerMin int // per client IP on sign-up and login; 0 disables
@@ -33,25 +40,42 @@ type Options struct {
 
 // Server is the HTTP API. It is an http.Handler.
 type Server struct {
-	log       *slog.Logger
-	db        Pinger
-	users     *user.Service
-	validator *validator.Validate
-	authLimit func(http.Handler) http.Handler // the per-IP limit for sign-up and login
-	handler   http.Handler
+	log           *slog.Logger
+	db            Pinger
+	users         *user.Service
+	tasks         *task.Service
+	submissions   *submission.Service
+	notifications *notification.Service
+	validator     *validator.Validate
+	authLimit     func(http.Handler) http.Handler // the per-IP limit for sign-up and login
+	handler       http.Handler
+
+	closing   chan struct{} // closed by CloseStreams
+	closeOnce sync.Once
 }
 
 // NewServer returns the API server.
 func NewServer(o Options) *Server {
 	s := &Server{
-		log:       o.Log,
-		db:        o.DB,
-		users:     o.Users,
-		validator: newValidator(),
-		authLimit: rateLimitByIP(o.AuthRateLimitPerMin),
+		log:           o.Log,
+		db:            o.DB,
+		users:         o.Users,
+		tasks:         o.Tasks,
+		submissions:   o.Submissions,
+		notifications: o.Notifications,
+		validator:     newValidator(),
+		authLimit:     rateLimitByIP(o.AuthRateLimitPerMin),
+		closing:       make(chan struct{}),
 	}
 	s.handler = s.routes(o)
 	return s
+}
+
+// CloseStreams ends every open notification stream. Call it when shutting
+// down: http.Server.Shutdown waits for connections to go idle, which a
+// stream never does.
+func (s *Server) CloseStreams() {
+	s.closeOnce.Do(func() { close(s.closing) })
 }
 
 // ServeHTTP implements http.Handler.
@@ -98,6 +122,51 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Use(s.authenticate)
 				r.Put("/{id}", s.handle(s.handleUserUpdate))
 				r.With(s.requireRole(auth.RoleAdmin)).Delete("/{id}", s.handle(s.handleUserDelete))
+			})
+		})
+
+		r.Route("/tasks", func(r chi.Router) {
+			r.Get("/", s.handle(s.handleTaskList))
+			r.Get("/available", s.handle(s.handleTaskAvailable))
+			r.Get("/{id}", s.handle(s.handleTaskGet))
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
+				r.Get("/my", s.handle(s.handleTaskMine))
+				r.Post("/", s.handle(s.handleTaskCreate))
+				r.Put("/{id}", s.handle(s.handleTaskUpdate))
+				r.Delete("/{id}", s.handle(s.handleTaskDelete))
+			})
+		})
+
+		r.Route("/submissions", func(r chi.Router) {
+			r.Use(s.authenticate)
+			r.Group(func(r chi.Router) {
+				r.Use(s.requireRole(auth.RoleWorker))
+				r.Post("/", s.handle(s.handleSubmissionCreate))
+				r.Get("/my", s.handle(s.handleSubmissionMine))
+				r.Get("/approved", s.handle(s.handleSubmissionApproved))
+			})
+			r.Group(func(r chi.Router) {
+				r.Use(s.requireRole(auth.RoleBuyer))
+				r.Get("/to-review", s.handle(s.handleSubmissionToReview))
+				r.Put("/{id}/approve", s.handle(s.handleSubmissionApprove))
+				r.Put("/{id}/reject", s.handle(s.handleSubmissionReject))
+			})
+		})
+
+		r.With(s.authenticate).Get("/dashboard/stats", s.handle(s.handleDashboardStats))
+
+		r.Route("/notifications", func(r chi.Router) {
+			r.Get("/stream", s.handle(s.handleNotificationStream)) // authenticates itself: ?ticket=
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate)
+				r.Get("/", s.handle(s.handleNotificationList))
+				r.Get("/unread/count", s.handle(s.handleNotificationUnreadCount))
+				r.Put("/read-all", s.handle(s.handleNotificationReadAll))
+				r.Put("/{id}", s.handle(s.handleNotificationRead))
+				r.Delete("/{id}", s.handle(s.handleNotificationDelete))
+				r.Post("/stream-ticket", s.handle(s.handleStreamTicket))
+				r.With(s.requireRole(auth.RoleAdmin)).Post("/", s.handle(s.handleNotificationAnnounce))
 			})
 		})
 	})

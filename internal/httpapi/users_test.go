@@ -268,7 +268,7 @@ func TestTokenChecks(t *testing.T) {
 	s := a.register(t, "worker")
 	now := time.Now()
 	claims := func(change func(map[string]any)) map[string]any {
-		c := map[string]any{"sub": s.User.ID, "role": "worker", "ver": 0, "iss": "microtask",
+		c := map[string]any{"sub": s.User.ID, "role": "worker", "ver": 0, "iss": "microtask", "aud": "api",
 			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 		if change != nil {
 			change(c)
@@ -303,6 +303,8 @@ func TestTokenChecks(t *testing.T) {
 		{"tampered claims", "Bearer " + parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(tampered)) + "." + parts[2], 401, "invalid_token"},
 		{"no expiry", "Bearer " + forgeToken(t, hs256, claims(func(c map[string]any) { delete(c, "exp") }), testSecret, true), 401, "invalid_token"},
 		{"other issuer", "Bearer " + forgeToken(t, hs256, claims(func(c map[string]any) { c["iss"] = "elsewhere" }), testSecret, true), 401, "invalid_token"},
+		{"stream ticket audience", "Bearer " + forgeToken(t, hs256, claims(func(c map[string]any) { c["aud"] = "stream" }), testSecret, true), 401, "invalid_token"},
+		{"no audience", "Bearer " + forgeToken(t, hs256, claims(func(c map[string]any) { delete(c, "aud") }), testSecret, true), 401, "invalid_token"},
 		{"unknown role", "Bearer " + forgeToken(t, hs256, claims(func(c map[string]any) { c["role"] = "root" }), testSecret, true), 401, "invalid_token"},
 		{"old token version", "Bearer " + forgeToken(t, hs256, claims(func(c map[string]any) { c["ver"] = -1 }), testSecret, true), 401, "token_revoked"},
 		{"unknown user", "Bearer " + forgeToken(t, hs256, claims(func(c map[string]any) { c["sub"] = "nobody" }), testSecret, true), 401, "token_revoked"},

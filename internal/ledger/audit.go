@@ -21,8 +21,10 @@ type Report struct {
 
 // Check is an extra invariant contributed by another capability, such as the
 // task service's "escrow equals open slots plus pending submissions times
-// pay". It gets every balance and returns one sentence per problem.
-type Check func(ctx context.Context, balances map[string]money.Coins) ([]string, error)
+// pay". It gets every balance, and the accounts that transfers still in
+// flight post to (whose business documents may be mid-change), and returns
+// one sentence per problem.
+type Check func(ctx context.Context, balances map[string]money.Coins, busy map[string]bool) ([]string, error)
 
 type namedCheck struct {
 	name  string
@@ -161,8 +163,16 @@ func (s *Service) Audit(ctx context.Context) (Report, error) {
 		}
 	}
 
+	busy := map[string]bool{}
+	for _, t := range transfers {
+		if t.Open {
+			for _, p := range t.Postings {
+				busy[p.Account] = true
+			}
+		}
+	}
 	for _, c := range s.checks {
-		found, err := c.check(ctx, balances)
+		found, err := c.check(ctx, balances, busy)
 		if err != nil {
 			return r, fmt.Errorf("audit check %s: %w", c.name, err)
 		}

@@ -3,7 +3,10 @@
 // Every coin movement on the platform is one transfer: postings that sum to
 // zero, identified by a deterministic operation id derived from the business
 // event ("signup:<userID>", "approve:<submissionID>"), so that running the
-// same operation twice moves the coins once.
+// same operation twice moves the coins once. A transfer with no postings is a
+// plain operation: business changes that span documents but move no coins
+// (rejecting a submission reopens a task's slot) use the same steps, hooks and
+// recovery to be just as crash-safe.
 //
 // The database gives no multi-document transactions, so a transfer is applied
 // in steps that are each one single-document atomic write and each safe to
@@ -103,8 +106,13 @@ type Transfer struct {
 	// in the money records for good, such as a new user's password hash.
 	Private map[string]string
 
-	State      State
-	Open       bool // in flight: steps remain to be done (by the runner holding the lease, or Recover)
+	State State
+	Open  bool // in flight: steps remain to be done (by the runner holding the lease, or Recover)
+	// Replayed is set on what Post returns when this call moved nothing
+	// because the operation had already been run, or was being run by a
+	// concurrent call: callers that must tell "I did it" from "it was done"
+	// (two reviews of one submission) look here.
+	Replayed   bool
 	Hooked     bool // the kind had a Hook when the transfer was created
 	LeaseUntil time.Time
 	CreatedAt  time.Time
@@ -247,8 +255,8 @@ func (t Transfer) validate() error {
 	if !ok || kind == "" || ref == "" {
 		return fmt.Errorf("transfer id %q: want <kind>:<reference>", t.ID)
 	}
-	if len(t.Postings) < 2 {
-		return fmt.Errorf("transfer %s: want at least two postings", t.ID)
+	if len(t.Postings) == 1 {
+		return fmt.Errorf("transfer %s: want no postings or at least two", t.ID)
 	}
 	var sum money.Coins
 	seen := map[string]bool{}
@@ -290,7 +298,7 @@ func ordered(ps []Posting) []Posting {
 	return out
 }
 
-// outcome turns a transfer someone else ran into this caller's result.
+// outcome turns a transfer's state into its caller's result.
 func outcome(t Transfer) (Transfer, error) {
 	switch t.State {
 	case Posted:

@@ -120,6 +120,9 @@ func TestPostIsIdempotent(t *testing.T) {
 	if !again.UpdatedAt.Equal(first.UpdatedAt) || again.State != ledger.Posted {
 		t.Errorf("second Post() = %+v, want the first transfer back %+v", again, first)
 	}
+	if first.Replayed || !again.Replayed {
+		t.Errorf("Replayed = %v then %v, want false then true", first.Replayed, again.Replayed)
+	}
 	wantBalances(t, f.svc, map[string]money.Coins{"user:bob": 10})
 
 	_, err := f.svc.Post(context.Background(), ledger.Transfer{ID: "signup:bob", Postings: ledger.Move(ledger.Mint, "user:bob", 11)})
@@ -220,16 +223,24 @@ func TestConcurrentDebitsNeverOverdraw(t *testing.T) {
 func TestConcurrentSameOperationMovesOnce(t *testing.T) {
 	f := newFixture(t)
 	var wg sync.WaitGroup
+	var ran atomic.Int64
 	for range 10 {
 		wg.Go(func() {
-			if _, err := f.svc.Post(context.Background(), ledger.Transfer{
+			tr, err := f.svc.Post(context.Background(), ledger.Transfer{
 				ID: "purchase:cs_1", Postings: ledger.Move(ledger.Mint, "user:fay", 150),
-			}); err != nil {
+			})
+			if err != nil {
 				t.Errorf("Post() error = %v", err)
+			}
+			if !tr.Replayed {
+				ran.Add(1)
 			}
 		})
 	}
 	wg.Wait()
+	if ran.Load() != 1 {
+		t.Errorf("%d calls report running the transfer, want 1", ran.Load())
+	}
 	wantBalances(t, f.svc, map[string]money.Coins{"user:fay": 150, ledger.Mint: -150})
 	wantAuditBalanced(t, f.svc)
 }
@@ -336,6 +347,22 @@ var crashScenarios = []crashScenario{
 		wantClaim:   "taken",
 	},
 	{
+		name:        "operation without postings",
+		claim:       func() *claim { return newClaim("open", "") },
+		transfer:    ledger.Transfer{ID: "claim:s1"},
+		wantBalance: map[string]money.Coins{},
+		wantClaim:   "taken",
+		wantSettled: 1,
+	},
+	{
+		name:        "operation without postings, cancelled",
+		claim:       func() *claim { return newClaim("taken", "claim:other") },
+		transfer:    ledger.Transfer{ID: "claim:s1"},
+		wantErr:     ledger.ErrCancelled,
+		wantBalance: map[string]money.Coins{},
+		wantClaim:   "taken",
+	},
+	{
 		name:        "hooked, short debit reverts the commit",
 		claim:       func() *claim { return newClaim("open", "") },
 		transfer:    ledger.Transfer{ID: "claim:s1", Postings: ledger.Move("user:poor", "user:w", 20)},
@@ -385,7 +412,7 @@ func (sc crashScenario) run(t *testing.T, crashAt string) []string {
 	}
 
 	var steps []string
-	ledger.SetFailpoint(f.svc, func(step string) error {
+	f.svc.InjectFailures(func(step string) error {
 		steps = append(steps, step)
 		if step == crashAt {
 			return errCrash
@@ -444,7 +471,7 @@ func (sc crashScenario) run(t *testing.T, crashAt string) []string {
 
 func TestRetryAfterLeaseExpiryFinishesTransfer(t *testing.T) {
 	f := newFixture(t)
-	ledger.SetFailpoint(f.svc, func(step string) error {
+	f.svc.InjectFailures(func(step string) error {
 		if step == "applied:0" {
 			return errCrash
 		}
@@ -465,7 +492,7 @@ func TestRetryAfterLeaseExpiryFinishesTransfer(t *testing.T) {
 
 func TestRecoverFinishesManyTransfers(t *testing.T) {
 	f := newFixture(t)
-	ledger.SetFailpoint(f.svc, func(step string) error {
+	f.svc.InjectFailures(func(step string) error {
 		if step == "applied:1" {
 			return errCrash
 		}

@@ -30,9 +30,7 @@ type Service struct {
 	mu       sync.Mutex
 	inflight map[string]chan struct{} // operations running in this process
 
-	// failpoint, when set (by tests), is called after each step of the
-	// protocol; an error stops the run there, as a crash would.
-	failpoint func(step string) error
+	failpoint func(step string) error // see InjectFailures
 }
 
 // NewService returns a Service. now may be nil for time.Now; tests pass a
@@ -50,6 +48,15 @@ func NewService(store Store, log *slog.Logger, now func() time.Time) *Service {
 		hooks:    map[string]Hook{},
 		inflight: map[string]chan struct{}{},
 	}
+}
+
+// InjectFailures makes the service call f after every step of the transfer
+// protocol ("started", "journaled", "committed", "applied:0", ...); an error
+// from f stops the run there, as a crash would, leaving the transfer for
+// recovery. Tests use it to prove that every interruption is recovered; nil
+// turns it off. Call it before transfers run.
+func (s *Service) InjectFailures(f func(step string) error) {
+	s.failpoint = f
 }
 
 // Handle registers the hook of an operation kind (the part of transfer IDs
@@ -143,6 +150,7 @@ func (s *Service) lookup(ctx context.Context, id string) (Transfer, error) {
 // existing returns the outcome of a transfer found already recorded when
 // asked to post req.
 func (s *Service) existing(rec, req Transfer) (Transfer, error) {
+	rec.Replayed = true
 	if !samePostings(rec, req) {
 		return rec, ErrOperationReused
 	}
@@ -273,6 +281,7 @@ func (s *Service) journal(ctx context.Context, t *Transfer) (done bool, err erro
 	if err := s.store.DeleteRun(ctx, t.ID); err != nil {
 		return false, fmt.Errorf("end run of %s: %w", t.ID, err)
 	}
+	fin.Replayed = true
 	if !samePostings(fin, *t) {
 		*t = fin
 		return true, ErrOperationReused

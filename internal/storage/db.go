@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -29,12 +30,24 @@ type DB struct {
 	owner  bool // Close disconnects the client
 }
 
+// Option changes how Open connects.
+type Option func(*options.ClientOptions)
+
+// WithCommandMonitor reports every command the driver sends to m; tests use
+// it to count the queries an endpoint makes.
+func WithCommandMonitor(m *event.CommandMonitor) Option {
+	return func(o *options.ClientOptions) { o.SetMonitor(m) }
+}
+
 // Open connects to uri, checks that the server answers and detects FerretDB.
-func Open(ctx context.Context, uri, database string, log *slog.Logger) (*DB, error) {
-	opts := options.Client().ApplyURI(uri).
+func Open(ctx context.Context, uri, database string, log *slog.Logger, opts ...Option) (*DB, error) {
+	co := options.Client().ApplyURI(uri).
 		SetAppName("microtask").
 		SetServerSelectionTimeout(10 * time.Second)
-	client, err := mongo.Connect(opts)
+	for _, o := range opts {
+		o(co)
+	}
+	client, err := mongo.Connect(co)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
@@ -252,6 +265,32 @@ func (c collection) findOne(ctx context.Context, filter, out any) error {
 		return errNoDocument
 	}
 	return err
+}
+
+// count counts the documents matching filter.
+func (c collection) count(ctx context.Context, filter any) (int64, error) {
+	return c.c.CountDocuments(ctx, filter)
+}
+
+// sum adds up a numeric field over the documents matching filter, in one
+// aggregation with a single accumulator (FerretDB computes only the first
+// accumulator of a $group).
+func (c collection) sum(ctx context.Context, filter bson.D, field string) (int64, error) {
+	cur, err := c.c.Aggregate(ctx, bson.A{
+		bson.D{{Key: "$match", Value: filter}},
+		bson.D{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil}, {Key: "total", Value: bson.D{{Key: "$sum", Value: "$" + field}}}}}},
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer cur.Close(ctx)
+	var res []struct {
+		Total int64 `bson:"total"`
+	}
+	if err := cur.All(ctx, &res); err != nil || len(res) == 0 {
+		return 0, err
+	}
+	return res[0].Total, nil
 }
 
 // each calls fn with every document matching filter, decoded into a fresh T.

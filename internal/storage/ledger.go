@@ -284,6 +284,9 @@ func (s *LedgerStore) UndoPosting(ctx context.Context, op string, p ledger.Posti
 
 // InsertEntries implements ledger.Store.
 func (s *LedgerStore) InsertEntries(ctx context.Context, entries []ledger.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
 	docs := make([]any, len(entries))
 	for i, e := range entries {
 		docs[i] = entryDoc{Op: e.Op, Account: e.Account, Amount: int64(e.Amount), CreatedAt: e.CreatedAt}

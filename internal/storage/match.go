@@ -62,7 +62,9 @@ func lookup(doc bson.D, path string) (any, bool) {
 		}
 		sub, isDoc := e.Value.(bson.D)
 		if !isDoc {
-			return nil, false
+			// Paths through arrays ("items.0", "items.k") are not modelled;
+			// report them as an unknown type so the server decides.
+			return unknownPath{}, true
 		}
 		return lookup(sub, tail)
 	}
@@ -70,6 +72,9 @@ func lookup(doc bson.D, path string) (any, bool) {
 }
 
 func matchField(val any, present bool, cond any) (bool, error) {
+	if _, unknown := val.(unknownPath); unknown {
+		return false, errUnsupportedFilter
+	}
 	ops, isOps := cond.(bson.D)
 	if !isOps || len(ops) == 0 || !strings.HasPrefix(ops[0].Key, "$") {
 		return equalsOrContains(val, present, cond)
@@ -230,6 +235,9 @@ func compareScalars(a, b any) (c int, comparable bool, err error) {
 }
 
 type timeMillis int64
+
+// unknownPath stands for a value behind a path matches does not follow.
+type unknownPath struct{}
 
 // norm maps the Go types the driver decodes and the stores write onto one
 // type per bracket.

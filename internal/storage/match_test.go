@@ -109,6 +109,8 @@ func TestMatchesRefusesWhatItDoesNotKnow(t *testing.T) {
 		{{Key: "tags", Value: bson.A{"a"}}},
 		{{Key: "tags", Value: bson.D{{Key: "$gt", Value: "a"}}}},
 		{{Key: "n", Value: []int{1}}},
+		{{Key: "tags.0", Value: bson.D{{Key: "$exists", Value: false}}}},
+		{{Key: "n.x", Value: nil}},
 	} {
 		if _, err := matches(doc, cond); !errors.Is(err, errUnsupportedFilter) {
 			t.Errorf("matches(%v) error = %v, want errUnsupportedFilter", cond, err)

@@ -175,7 +175,32 @@ func (s *Service) Authenticate(ctx context.Context, token string) (auth.Principa
 	if err != nil {
 		return auth.Principal{}, err
 	}
+	return s.principal(ctx, c)
+}
+
+// StreamTicket issues the caller a short-lived ticket for the notification
+// stream, which browsers open without headers.
+func (s *Service) StreamTicket(ctx context.Context, p auth.Principal) (string, time.Time, error) {
+	u, err := s.store.ByID(ctx, p.UserID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return s.tokens.IssueTicket(auth.Claims{UserID: u.ID, Role: u.Role, Version: u.TokenVersion})
+}
+
+// AuthenticateTicket is Authenticate for a stream ticket.
+func (s *Service) AuthenticateTicket(ctx context.Context, ticket string) (auth.Principal, error) {
+	c, err := s.tokens.VerifyTicket(ticket)
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	return s.principal(ctx, c)
+}
+
+// principal checks the account behind verified claims.
+func (s *Service) principal(ctx context.Context, c auth.Claims) (auth.Principal, error) {
 	u, cached := s.cache.get(c.UserID)
+	var err error
 	if !cached {
 		if u, err = s.store.ByID(ctx, c.UserID); err == nil {
 			s.cache.put(u)
@@ -208,6 +233,21 @@ func (s *Service) Get(ctx context.Context, id string) (User, error) {
 		return User{}, ErrNotFound
 	}
 	return s.withCoins(ctx, u)
+}
+
+// Exists reports whether a user exists and is not deleted.
+func (s *Service) Exists(ctx context.Context, id string) (bool, error) {
+	u, err := s.store.ByID(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && u.Status != StatusDeleted, err
+}
+
+// Name returns a user's name.
+func (s *Service) Name(ctx context.Context, id string) (string, error) {
+	u, err := s.store.ByID(ctx, id)
+	return u.Name, err
 }
 
 // Profile is what a user may change about themselves.

@@ -32,6 +32,8 @@ type Config struct {
 	TrustedProxies      int           // TRUSTED_PROXIES: reverse proxies in front that append to X-Forwarded-For
 	ShutdownTimeout     time.Duration // SHUTDOWN_TIMEOUT
 	RecoveryInterval    time.Duration // LEDGER_RECOVERY_INTERVAL
+	AutoApproveAfter    time.Duration // AUTO_APPROVE_AFTER: default review time of new tasks
+	JobsInterval        time.Duration // JOBS_INTERVAL: how often auto-approval and expiry run
 }
 
 // Embedded reports whether the server runs its own embedded database.
@@ -64,6 +66,8 @@ func Load(getenv func(string) string) (Config, error) {
 		TrustedProxies:      p.int("TRUSTED_PROXIES", 0, 0, 10),
 		ShutdownTimeout:     p.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
 		RecoveryInterval:    p.duration("LEDGER_RECOVERY_INTERVAL", 5*time.Second),
+		AutoApproveAfter:    p.duration("AUTO_APPROVE_AFTER", 72*time.Hour),
+		JobsInterval:        p.duration("JOBS_INTERVAL", time.Minute),
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		p.fail("HTTP_ADDR", "must be host:port, e.g. :5000 or 127.0.0.1:5000")
@@ -111,6 +115,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel.String()),
 		slog.Int("auth_rate_limit_per_min", c.AuthRateLimitPerMin),
 		slog.Int("trusted_proxies", c.TrustedProxies),
+		slog.String("auto_approve_after", c.AutoApproveAfter.String()),
+		slog.String("jobs_interval", c.JobsInterval.String()),
 	)
 }
 

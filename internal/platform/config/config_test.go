@@ -29,6 +29,8 @@ func TestLoadDefaults(t *testing.T) {
 		AuthRateLimitPerMin: 20,
 		ShutdownTimeout:     15 * time.Second,
 		RecoveryInterval:    5 * time.Second,
+		AutoApproveAfter:    72 * time.Hour,
+		JobsInterval:        time.Minute,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() defaults (-want +got):\n%s", diff)
@@ -57,6 +59,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"TRUSTED_PROXIES":          "1",
 		"SHUTDOWN_TIMEOUT":         "5s",
 		"LEDGER_RECOVERY_INTERVAL": "1m",
+		"AUTO_APPROVE_AFTER":       "24h",
+		"JOBS_INTERVAL":            "30s",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +82,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		TrustedProxies:      1,
 		ShutdownTimeout:     5 * time.Second,
 		RecoveryInterval:    time.Minute,
+		AutoApproveAfter:    24 * time.Hour,
+		JobsInterval:        30 * time.Second,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() (-want +got):\n%s", diff)

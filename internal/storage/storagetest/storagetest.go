@@ -6,11 +6,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/event"
 
 	"microtask/internal/storage"
 	"microtask/migrations"
@@ -37,7 +40,64 @@ func start() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	root, startErr = storage.Open(ctx, server.URI(), "unused", quiet)
+	root, startErr = storage.Open(ctx, server.URI(), "unused", quiet, storage.WithCommandMonitor(&event.CommandMonitor{
+		Started: func(_ context.Context, e *event.CommandStartedEvent) {
+			commands.mu.Lock()
+			defer commands.mu.Unlock()
+			if l := commands.logs[e.DatabaseName]; l != nil {
+				l.add(e.CommandName)
+			}
+		},
+	}))
+}
+
+// commands routes the driver's command events to the CommandLog of the test
+// that owns the database.
+var commands = struct {
+	mu   sync.Mutex
+	logs map[string]*CommandLog
+}{logs: map[string]*CommandLog{}}
+
+// CommandLog counts the commands sent to one test database, by name
+// ("find", "aggregate", "update"...).
+type CommandLog struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (l *CommandLog) add(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.counts[name]++
+}
+
+// Reset forgets the commands counted so far.
+func (l *CommandLog) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.counts = map[string]int{}
+}
+
+// Counts returns the commands counted since the last Reset.
+func (l *CommandLog) Counts() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.counts)
+}
+
+// Commands starts counting the commands sent to db, a database from NewDB.
+func Commands(t testing.TB, db *storage.DB) *CommandLog {
+	t.Helper()
+	l := &CommandLog{counts: map[string]int{}}
+	commands.mu.Lock()
+	commands.logs[db.Name()] = l
+	commands.mu.Unlock()
+	t.Cleanup(func() {
+		commands.mu.Lock()
+		delete(commands.logs, db.Name())
+		commands.mu.Unlock()
+	})
+	return l
 }
 
 // NewDB returns a migrated database of its own for this test, on the shared

@@ -1,0 +1,655 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"microtask/internal/ledger"
+	"microtask/internal/money"
+)
+
+type taskBody struct {
+	ID              string `json:"id"`
+	Title           string `json:"task_title"`
+	Detail          string `json:"task_detail"`
+	RequiredWorkers int    `json:"required_workers"`
+	PayableAmount   int64  `json:"payable_amount"`
+	CompletionDate  string `json:"completion_date"`
+	SubmissionInfo  string `json:"submission_info"`
+	ImageURL        string `json:"task_image_url"`
+	Buyer           struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"buyer"`
+	Status    string `json:"status"`
+	CreatedAt string `json:"created_at"`
+}
+
+type submissionBody struct {
+	ID         string  `json:"id"`
+	TaskID     string  `json:"task_id"`
+	TaskTitle  string  `json:"task_title"`
+	Pay        int64   `json:"payable_amount"`
+	Details    string  `json:"submission_details"`
+	Status     string  `json:"status"`
+	Reason     string  `json:"reason"`
+	ReviewedAt *string `json:"reviewed_at"`
+	Worker     struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"worker"`
+	Buyer struct {
+		ID string `json:"id"`
+	} `json:"buyer"`
+}
+
+type pageOf[T any] struct {
+	Items []T   `json:"items"`
+	Page  int   `json:"page"`
+	Limit int   `json:"limit"`
+	Total int64 `json:"total"`
+}
+
+type notificationBody struct {
+	ID          string `json:"id"`
+	Message     string `json:"message"`
+	ActionRoute string `json:"action_route"`
+	Read        bool   `json:"read"`
+}
+
+// grant gives a user coins from the mint, as a purchase would.
+func (a *testAPI) grant(t testing.TB, userID string, coins money.Coins) {
+	t.Helper()
+	_, err := a.ledger.Post(context.Background(), ledger.Transfer{
+		ID: fmt.Sprintf("grant:%s-%d", userID, emailSeq.Add(1)), Postings: ledger.Move(ledger.Mint, ledger.UserAccount(userID), coins),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// coins is a user's balance.
+func (a *testAPI) coins(t testing.TB, userID string) int64 {
+	t.Helper()
+	b, err := a.ledger.Balance(context.Background(), ledger.UserAccount(userID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(b)
+}
+
+func (a *testAPI) escrow(t testing.TB, taskID string) int64 {
+	t.Helper()
+	b, err := a.ledger.Balance(context.Background(), ledger.EscrowAccount(taskID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(b)
+}
+
+func taskRequest(a *testAPI, workers int, pay int64) map[string]any {
+	return map[string]any{
+		"task_title": "Watch a video", "task_detail": "Watch it to the end and like it.",
+		"submission_info": "A screenshot of the like", "task_image_url": "https://i.ibb.co/x/v.png",
+		"required_workers": workers, "payable_amount": pay,
+		"completion_date": a.clock.Now().Add(7 * 24 * time.Hour).Format(time.RFC3339),
+	}
+}
+
+// postTask creates a task for the buyer and returns it.
+func (a *testAPI) postTask(t testing.TB, buyerToken string, workers int, pay int64) taskBody {
+	t.Helper()
+	return decode[taskBody](t, a.call(t, http.MethodPost, "/api/tasks", buyerToken, taskRequest(a, workers, pay)), http.StatusCreated)
+}
+
+func (a *testAPI) submit(t testing.TB, workerToken, taskID string) submissionBody {
+	t.Helper()
+	rec := a.call(t, http.MethodPost, "/api/submissions", workerToken,
+		map[string]string{"task_id": taskID, "submission_details": "https://prnt.sc/proof"})
+	return decode[submissionBody](t, rec, http.StatusCreated)
+}
+
+func (a *testAPI) notificationsOf(t testing.TB, token string) []notificationBody {
+	t.Helper()
+	return decode[pageOf[notificationBody]](t, a.call(t, http.MethodGet, "/api/notifications?limit=100", token, nil), http.StatusOK).Items
+}
+
+func TestMarketplaceFlowKeepsExactBalances(t *testing.T) {
+	a := newAPI(t)
+	buyer := a.register(t, "buyer") // 50 coins
+	var workers []sessionBody
+	for range 4 {
+		workers = append(workers, a.register(t, "worker")) // 10 coins each
+	}
+	w1, w2, w3, w4 := workers[0], workers[1], workers[2], workers[3]
+
+	tk := a.postTask(t, buyer.Token, 3, 10)
+	if tk.RequiredWorkers != 3 || tk.Status != "open" || tk.Buyer.ID != buyer.User.ID || tk.Buyer.Name != "Test buyer" {
+		t.Fatalf("created task = %+v", tk)
+	}
+	if got := a.coins(t, buyer.User.ID); got != 20 {
+		t.Fatalf("buyer after posting = %d, want 50 - 3×10 = 20", got)
+	}
+	if got := a.escrow(t, tk.ID); got != 30 {
+		t.Fatalf("escrow = %d, want 30", got)
+	}
+
+	s1, s2, s3 := a.submit(t, w1.Token, tk.ID), a.submit(t, w2.Token, tk.ID), a.submit(t, w3.Token, tk.ID)
+	if s1.Status != "pending" || s1.Pay != 10 || s1.TaskTitle != "Watch a video" || s1.Worker.ID != w1.User.ID || s1.ReviewedAt != nil {
+		t.Errorf("submission = %+v", s1)
+	}
+	wantProblem(t, a.call(t, http.MethodPost, "/api/submissions", w4.Token,
+		map[string]string{"task_id": tk.ID, "submission_details": "late"}), http.StatusConflict, "task_full")
+	got := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK)
+	if got.RequiredWorkers != 0 {
+		t.Errorf("open slots after 3 submissions = %d", got.RequiredWorkers)
+	}
+
+	// Approve s1: w1 is paid from escrow.
+	ap := decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusOK)
+	if ap.Status != "approved" || ap.ReviewedAt == nil {
+		t.Errorf("approved = %+v", ap)
+	}
+	if a.coins(t, w1.User.ID) != 20 || a.escrow(t, tk.ID) != 20 {
+		t.Errorf("after approval: w1 %d (want 20), escrow %d (want 20)", a.coins(t, w1.User.ID), a.escrow(t, tk.ID))
+	}
+	wantProblem(t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusConflict, "already_reviewed")
+	wantProblem(t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/reject", buyer.Token, nil), http.StatusConflict, "already_reviewed")
+
+	// Reject s2: its slot reopens and w4 can take it.
+	rj := decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token,
+		map[string]string{"reason": "The screenshot does not show the like."}), http.StatusOK)
+	if rj.Status != "rejected" || rj.Reason != "The screenshot does not show the like." {
+		t.Errorf("rejected = %+v", rj)
+	}
+	if got := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK); got.RequiredWorkers != 1 {
+		t.Errorf("open slots after a rejection = %d, want 1", got.RequiredWorkers)
+	}
+	if a.coins(t, w2.User.ID) != 10 || a.escrow(t, tk.ID) != 20 {
+		t.Errorf("after rejection: w2 %d (want 10), escrow %d (want 20)", a.coins(t, w2.User.ID), a.escrow(t, tk.ID))
+	}
+	s4 := a.submit(t, w4.Token, tk.ID)
+
+	// No deletion while s3 and s4 wait.
+	wantProblem(t, a.call(t, http.MethodDelete, "/api/tasks/"+tk.ID, buyer.Token, nil), http.StatusConflict, "pending_submissions")
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s3.ID+"/approve", buyer.Token, nil), http.StatusOK)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s4.ID+"/reject", buyer.Token, nil), http.StatusOK)
+
+	// One open slot left: deleting refunds its 10 coins.
+	del := decode[struct {
+		ID       string `json:"id"`
+		Refunded int64  `json:"refunded"`
+	}](t, a.call(t, http.MethodDelete, "/api/tasks/"+tk.ID, buyer.Token, nil), http.StatusOK)
+	if del.Refunded != 10 {
+		t.Errorf("refunded = %d, want 10", del.Refunded)
+	}
+	want := map[string]int64{buyer.User.ID: 30, w1.User.ID: 20, w2.User.ID: 10, w3.User.ID: 20, w4.User.ID: 10}
+	for id, w := range want {
+		if got := a.coins(t, id); got != w {
+			t.Errorf("balance of %s = %d, want %d", id, got, w)
+		}
+	}
+	if got := a.escrow(t, tk.ID); got != 0 {
+		t.Errorf("escrow after deletion = %d", got)
+	}
+	wantProblem(t, a.get(t, "/api/tasks/"+tk.ID), http.StatusNotFound, "task_not_found")
+	wantProblem(t, a.call(t, http.MethodDelete, "/api/tasks/"+tk.ID, buyer.Token, nil), http.StatusNotFound, "task_not_found")
+
+	// Everyone was told.
+	buyerNotes := a.notificationsOf(t, buyer.Token)
+	if len(buyerNotes) != 5 { // four submissions and the deletion
+		t.Errorf("buyer notifications = %+v, want 5", buyerNotes)
+	}
+	w2Notes := a.notificationsOf(t, w2.Token)
+	if len(w2Notes) != 1 || !strings.Contains(w2Notes[0].Message, "does not show the like") || w2Notes[0].ActionRoute != "/dashboard/my-submissions" {
+		t.Errorf("w2 notifications = %+v", w2Notes)
+	}
+	if n := a.notificationsOf(t, w1.Token); len(n) != 1 || !strings.Contains(n[0].Message, "approved") {
+		t.Errorf("w1 notifications = %+v", n)
+	}
+}
+
+func TestCreateTaskRefusesBadInput(t *testing.T) {
+	a := newAPI(t)
+	buyer := a.register(t, "buyer")
+	worker := a.register(t, "worker")
+	with := func(change func(map[string]any)) map[string]any {
+		r := taskRequest(a, 2, 5)
+		change(r)
+		return r
+	}
+	tests := []struct {
+		name   string
+		token  string
+		body   any
+		status int
+		code   string
+		field  string
+	}{
+		{"no token", "", taskRequest(a, 1, 1), 401, "missing_token", ""},
+		{"worker", worker.Token, taskRequest(a, 1, 1), 403, "wrong_role", ""},
+		{"no workers", buyer.Token, with(func(r map[string]any) { r["required_workers"] = 0 }), 422, "invalid_fields", "required_workers"},
+		{"too many workers", buyer.Token, with(func(r map[string]any) { r["required_workers"] = 10001 }), 422, "invalid_fields", "required_workers"},
+		{"fractional workers", buyer.Token, with(func(r map[string]any) { r["required_workers"] = 1.5 }), 422, "invalid_fields", "required_workers"},
+		{"no pay", buyer.Token, with(func(r map[string]any) { r["payable_amount"] = 0 }), 422, "invalid_fields", "payable_amount"},
+		{"negative pay", buyer.Token, with(func(r map[string]any) { r["payable_amount"] = -5 }), 422, "invalid_fields", "payable_amount"},
+		{"pay as text", buyer.Token, with(func(r map[string]any) { r["payable_amount"] = "5" }), 422, "invalid_fields", "payable_amount"},
+		{"past date", buyer.Token, with(func(r map[string]any) { r["completion_date"] = a.clock.Now().Add(-time.Hour).Format(time.RFC3339) }), 422, "invalid_fields", "completion_date"},
+		{"far date", buyer.Token, with(func(r map[string]any) { r["completion_date"] = a.clock.Now().AddDate(2, 0, 0).Format(time.RFC3339) }), 422, "invalid_fields", "completion_date"},
+		{"date without zone", buyer.Token, with(func(r map[string]any) { r["completion_date"] = "2030-01-01 10:00" }), 422, "invalid_fields", "completion_date"},
+		{"no title", buyer.Token, with(func(r map[string]any) { delete(r, "task_title") }), 422, "invalid_fields", "task_title"},
+		{"blank detail", buyer.Token, with(func(r map[string]any) { r["task_detail"] = "   " }), 422, "invalid_fields", "task_detail"},
+		{"long title", buyer.Token, with(func(r map[string]any) { r["task_title"] = strings.Repeat("t", 201) }), 422, "invalid_fields", "task_title"},
+		{"bad image", buyer.Token, with(func(r map[string]any) { r["task_image_url"] = "file:///etc/passwd" }), 422, "invalid_fields", "task_image_url"},
+		{"smuggled status", buyer.Token, with(func(r map[string]any) { r["status"] = "open" }), 422, "invalid_fields", "status"},
+		{"operator for title", buyer.Token, with(func(r map[string]any) { r["task_title"] = map[string]any{"$ne": ""} }), 422, "invalid_fields", "task_title"},
+		{"costs more than the balance", buyer.Token, taskRequest(a, 6, 10), 409, "insufficient_coins", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := wantProblem(t, a.call(t, http.MethodPost, "/api/tasks", tt.token, tt.body), tt.status, tt.code)
+			if tt.field != "" {
+				wantFieldError(t, p, tt.field)
+			}
+		})
+	}
+	// Nothing was created and no coins moved.
+	mine := decode[pageOf[taskBody]](t, a.call(t, http.MethodGet, "/api/tasks/my", buyer.Token, nil), http.StatusOK)
+	if mine.Total != 0 || a.coins(t, buyer.User.ID) != 50 {
+		t.Errorf("after refused tasks: %d tasks, %d coins; want 0 and 50", mine.Total, a.coins(t, buyer.User.ID))
+	}
+}
+
+func TestTaskListsSearchAndPages(t *testing.T) {
+	a := newAPI(t)
+	b1, b2 := a.register(t, "buyer"), a.register(t, "buyer")
+	a.grant(t, b1.User.ID, 1000)
+	a.grant(t, b2.User.ID, 1000)
+	create := func(tok, title string, workers int, pay int64, days int) taskBody {
+		r := taskRequest(a, workers, pay)
+		r["task_title"], r["completion_date"] = title, a.clock.Now().Add(time.Duration(days)*24*time.Hour).Format(time.RFC3339)
+		a.clock.Advance(time.Second) // distinct creation times
+		return decode[taskBody](t, a.call(t, http.MethodPost, "/api/tasks", tok, r), http.StatusCreated)
+	}
+	follow := create(b1.Token, "Follow our page", 2, 5, 3)
+	review := create(b1.Token, "Review an app (5 stars)", 1, 20, 10)
+	signup := create(b2.Token, "Sign up for a newsletter", 3, 8, 1)
+	full := create(b2.Token, "Follow our other page", 1, 7, 5)
+	w := a.register(t, "worker")
+	a.submit(t, w.Token, full.ID)
+
+	ids := func(p pageOf[taskBody]) []string {
+		var out []string
+		for _, it := range p.Items {
+			out = append(out, it.ID)
+		}
+		return out
+	}
+	list := func(path string) pageOf[taskBody] {
+		t.Helper()
+		return decode[pageOf[taskBody]](t, a.get(t, path), http.StatusOK)
+	}
+	tests := []struct {
+		path  string
+		want  []string
+		total int64
+	}{
+		{"/api/tasks", []string{full.ID, signup.ID, review.ID, follow.ID}, 4},
+		{"/api/tasks/available", []string{signup.ID, review.ID, follow.ID}, 3},
+		{"/api/tasks?q=FOLLOW", []string{full.ID, follow.ID}, 2},
+		{"/api/tasks?q=" + url.QueryEscape("(5 stars)"), []string{review.ID}, 1},
+		{"/api/tasks?q=" + url.QueryEscape(".*"), nil, 0},
+		{"/api/tasks?min_pay=8", []string{signup.ID, review.ID}, 2},
+		{"/api/tasks?sort=pay", []string{review.ID, signup.ID, full.ID, follow.ID}, 4},
+		{"/api/tasks?sort=deadline", []string{signup.ID, follow.ID, full.ID, review.ID}, 4},
+		{"/api/tasks?sort=newest&limit=2", []string{full.ID, signup.ID}, 4},
+		{"/api/tasks?limit=2&page=2", []string{review.ID, follow.ID}, 4},
+		{"/api/tasks?limit=2&page=3", nil, 4},
+		{"/api/tasks/available?sort=pay&min_pay=6&q=page", []string{follow.ID}[:0], 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			p := list(tt.path)
+			if !slices.Equal(ids(p), tt.want) || p.Total != tt.total {
+				t.Errorf("%s = %v (total %d), want %v (total %d)", tt.path, ids(p), p.Total, tt.want, tt.total)
+			}
+		})
+	}
+	if p := list("/api/tasks?limit=2&page=2"); p.Page != 2 || p.Limit != 2 {
+		t.Errorf("page info = %d/%d", p.Page, p.Limit)
+	}
+
+	bad := []string{"page=0", "page=x", "limit=101", "limit=0", "min_pay=-1", "sort=random", "q=" + strings.Repeat("q", 101)}
+	for _, q := range bad {
+		wantProblem(t, a.get(t, "/api/tasks?"+q), http.StatusUnprocessableEntity, "invalid_fields")
+	}
+
+	// The buyer's own list includes expired tasks; the public ones do not.
+	a.clock.Advance(2 * 24 * time.Hour) // signup is past its completion date
+	if _, err := a.tasks.ExpireDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(decode[pageOf[taskBody]](t, a.call(t, http.MethodGet, "/api/tasks/my", b2.Token, nil), http.StatusOK)); !slices.Equal(got, []string{full.ID, signup.ID}) {
+		t.Errorf("b2's tasks = %v", got)
+	}
+	if got := ids(list("/api/tasks")); slices.Contains(got, signup.ID) {
+		t.Errorf("expired task still listed: %v", got)
+	}
+	wantProblem(t, a.call(t, http.MethodGet, "/api/tasks/my", w.Token, nil), http.StatusForbidden, "wrong_role")
+	wantProblem(t, a.call(t, http.MethodGet, "/api/tasks/my?limit=500", b1.Token, nil), http.StatusUnprocessableEntity, "invalid_fields")
+}
+
+func TestTaskUpdate(t *testing.T) {
+	a := newAPI(t)
+	buyer, other, worker := a.register(t, "buyer"), a.register(t, "buyer"), a.register(t, "worker")
+	tk := a.postTask(t, buyer.Token, 2, 5)
+	text := map[string]string{"task_title": "New title", "task_detail": "New detail", "submission_info": "New info"}
+	got := decode[taskBody](t, a.call(t, http.MethodPut, "/api/tasks/"+tk.ID, buyer.Token, text), http.StatusOK)
+	if got.Title != "New title" || got.ImageURL != "" || got.RequiredWorkers != 2 || got.PayableAmount != 5 {
+		t.Errorf("updated = %+v", got)
+	}
+	tests := []struct {
+		name   string
+		token  string
+		path   string
+		body   string
+		status int
+		code   string
+	}{
+		{"another buyer", other.Token, "/api/tasks/" + tk.ID, `{"task_title":"x","task_detail":"x","submission_info":"x"}`, 403, "forbidden"},
+		{"a worker", worker.Token, "/api/tasks/" + tk.ID, `{"task_title":"x","task_detail":"x","submission_info":"x"}`, 403, "wrong_role"},
+		{"money field", buyer.Token, "/api/tasks/" + tk.ID, `{"task_title":"x","task_detail":"x","submission_info":"x","payable_amount":1}`, 422, "invalid_fields"},
+		{"slots field", buyer.Token, "/api/tasks/" + tk.ID, `{"task_title":"x","task_detail":"x","submission_info":"x","required_workers":99}`, 422, "invalid_fields"},
+		{"empty title", buyer.Token, "/api/tasks/" + tk.ID, `{"task_title":"","task_detail":"x","submission_info":"x"}`, 422, "invalid_fields"},
+		{"unknown task", buyer.Token, "/api/tasks/nope", `{"task_title":"x","task_detail":"x","submission_info":"x"}`, 404, "task_not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, a.call(t, http.MethodPut, tt.path, tt.token, tt.body), tt.status, tt.code)
+		})
+	}
+	wantProblem(t, a.call(t, http.MethodDelete, "/api/tasks/"+tk.ID, other.Token, nil), http.StatusForbidden, "forbidden")
+	wantProblem(t, a.call(t, http.MethodDelete, "/api/tasks/"+tk.ID, worker.Token, nil), http.StatusForbidden, "wrong_role")
+}
+
+func TestSubmissionRules(t *testing.T) {
+	a := newAPI(t)
+	buyer, other := a.register(t, "buyer"), a.register(t, "buyer")
+	w1, w2 := a.register(t, "worker"), a.register(t, "worker")
+	tk := a.postTask(t, buyer.Token, 3, 5)
+	s1 := a.submit(t, w1.Token, tk.ID)
+
+	tests := []struct {
+		name   string
+		token  string
+		body   string
+		status int
+		code   string
+	}{
+		{"twice", w1.Token, `{"task_id":"` + tk.ID + `","submission_details":"again"}`, 409, "already_submitted"},
+		{"unknown task", w2.Token, `{"task_id":"nope","submission_details":"x"}`, 404, "task_not_found"},
+		{"no details", w2.Token, `{"task_id":"` + tk.ID + `"}`, 422, "invalid_fields"},
+		{"long details", w2.Token, `{"task_id":"` + tk.ID + `","submission_details":"` + strings.Repeat("d", 5001) + `"}`, 422, "invalid_fields"},
+		{"smuggled status", w2.Token, `{"task_id":"` + tk.ID + `","submission_details":"x","status":"approved"}`, 422, "invalid_fields"},
+		{"a buyer", buyer.Token, `{"task_id":"` + tk.ID + `","submission_details":"x"}`, 403, "wrong_role"},
+		{"no token", "", `{"task_id":"` + tk.ID + `","submission_details":"x"}`, 401, "missing_token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, a.call(t, http.MethodPost, "/api/submissions", tt.token, tt.body), tt.status, tt.code)
+		})
+	}
+	reviews := []struct {
+		name   string
+		token  string
+		path   string
+		body   any
+		status int
+		code   string
+	}{
+		{"another buyer approves", other.Token, "/api/submissions/" + s1.ID + "/approve", nil, 403, "forbidden"},
+		{"another buyer rejects", other.Token, "/api/submissions/" + s1.ID + "/reject", nil, 403, "forbidden"},
+		{"the worker approves", w1.Token, "/api/submissions/" + s1.ID + "/approve", nil, 403, "wrong_role"},
+		{"unknown submission", buyer.Token, "/api/submissions/nope/approve", nil, 404, "submission_not_found"},
+		{"long reason", buyer.Token, "/api/submissions/" + s1.ID + "/reject", map[string]string{"reason": strings.Repeat("r", 501)}, 422, "invalid_fields"},
+		{"unknown field", buyer.Token, "/api/submissions/" + s1.ID + "/reject", map[string]string{"why": "x"}, 422, "invalid_fields"},
+	}
+	for _, tt := range reviews {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, a.call(t, http.MethodPut, tt.path, tt.token, tt.body), tt.status, tt.code)
+		})
+	}
+	// Nothing moved.
+	if a.coins(t, w1.User.ID) != 10 || a.escrow(t, tk.ID) != 15 {
+		t.Errorf("after refused calls: w1 %d, escrow %d", a.coins(t, w1.User.ID), a.escrow(t, tk.ID))
+	}
+
+	// Lists by role.
+	mine := decode[pageOf[submissionBody]](t, a.call(t, http.MethodGet, "/api/submissions/my", w1.Token, nil), http.StatusOK)
+	if mine.Total != 1 || mine.Items[0].ID != s1.ID {
+		t.Errorf("w1's submissions = %+v", mine)
+	}
+	review := decode[pageOf[submissionBody]](t, a.call(t, http.MethodGet, "/api/submissions/to-review", buyer.Token, nil), http.StatusOK)
+	if review.Total != 1 || review.Items[0].ID != s1.ID {
+		t.Errorf("buyer's to-review = %+v", review)
+	}
+	if n := decode[pageOf[submissionBody]](t, a.call(t, http.MethodGet, "/api/submissions/to-review", other.Token, nil), http.StatusOK).Total; n != 0 {
+		t.Errorf("another buyer sees %d submissions to review", n)
+	}
+	wantProblem(t, a.call(t, http.MethodGet, "/api/submissions/my", buyer.Token, nil), http.StatusForbidden, "wrong_role")
+	wantProblem(t, a.call(t, http.MethodGet, "/api/submissions/to-review", w1.Token, nil), http.StatusForbidden, "wrong_role")
+	wantProblem(t, a.call(t, http.MethodGet, "/api/submissions/my?status=lost", w1.Token, nil), http.StatusUnprocessableEntity, "invalid_fields")
+
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusOK)
+	s2 := a.submit(t, w2.Token, tk.ID)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, ""), http.StatusOK) // no body at all
+	approved := decode[pageOf[submissionBody]](t, a.call(t, http.MethodGet, "/api/submissions/approved", w1.Token, nil), http.StatusOK)
+	rejected := decode[pageOf[submissionBody]](t, a.call(t, http.MethodGet, "/api/submissions/my?status=rejected", w2.Token, nil), http.StatusOK)
+	if approved.Total != 1 || rejected.Total != 1 || rejected.Items[0].Reason != "" {
+		t.Errorf("approved %+v, rejected %+v", approved, rejected)
+	}
+
+	// A task past its completion date takes no more work.
+	a.clock.Advance(8 * 24 * time.Hour)
+	w3 := a.register(t, "worker")
+	wantProblem(t, a.call(t, http.MethodPost, "/api/submissions", w3.Token,
+		map[string]string{"task_id": tk.ID, "submission_details": "x"}), http.StatusConflict, "task_expired")
+}
+
+func TestConcurrentSubmissionsFillExactlyTheSlots(t *testing.T) {
+	a := newAPI(t)
+	buyer := a.register(t, "buyer")
+	tk := a.postTask(t, buyer.Token, 5, 10)
+	var workers []sessionBody
+	for range 12 {
+		workers = append(workers, a.register(t, "worker"))
+	}
+	codes := make([]int, len(workers))
+	var wg sync.WaitGroup
+	for i, w := range workers {
+		wg.Go(func() {
+			codes[i] = a.call(t, http.MethodPost, "/api/submissions", w.Token,
+				map[string]string{"task_id": tk.ID, "submission_details": "proof"}).Code
+		})
+	}
+	wg.Wait()
+	if n := countOf(codes, http.StatusCreated); n != 5 || countOf(codes, http.StatusConflict) != 7 {
+		t.Errorf("statuses = %v, want five 201 and seven 409", codes)
+	}
+	got := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK)
+	review := decode[pageOf[submissionBody]](t, a.call(t, http.MethodGet, "/api/submissions/to-review", buyer.Token, nil), http.StatusOK)
+	if got.RequiredWorkers != 0 || review.Total != 5 || a.escrow(t, tk.ID) != 50 {
+		t.Errorf("open slots %d, pending %d, escrow %d; want 0, 5, 50", got.RequiredWorkers, review.Total, a.escrow(t, tk.ID))
+	}
+}
+
+func TestConcurrentTasksNeverOverspend(t *testing.T) {
+	a := newAPI(t)
+	buyer := a.register(t, "buyer") // 50 coins
+	codes := make([]int, 10)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Go(func() { codes[i] = a.call(t, http.MethodPost, "/api/tasks", buyer.Token, taskRequest(a, 1, 10)).Code })
+	}
+	wg.Wait()
+	if countOf(codes, http.StatusCreated) != 5 || countOf(codes, http.StatusConflict) != 5 {
+		t.Errorf("statuses = %v, want five 201 and five 409", codes)
+	}
+	mine := decode[pageOf[taskBody]](t, a.call(t, http.MethodGet, "/api/tasks/my", buyer.Token, nil), http.StatusOK)
+	if mine.Total != 5 || a.coins(t, buyer.User.ID) != 0 {
+		t.Errorf("%d tasks and %d coins, want 5 and 0", mine.Total, a.coins(t, buyer.User.ID))
+	}
+}
+
+func TestConcurrentReviewsPayOnce(t *testing.T) {
+	a := newAPI(t)
+	buyer, worker := a.register(t, "buyer"), a.register(t, "worker")
+	tk := a.postTask(t, buyer.Token, 2, 10)
+	sub := a.submit(t, worker.Token, tk.ID)
+
+	codes := make([]int, 8)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Go(func() { codes[i] = a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/approve", buyer.Token, nil).Code })
+	}
+	wg.Wait()
+	if countOf(codes, http.StatusOK) != 1 || countOf(codes, http.StatusConflict) != 7 {
+		t.Errorf("statuses = %v, want one 200 and seven 409", codes)
+	}
+	if got := a.coins(t, worker.User.ID); got != 20 {
+		t.Errorf("worker = %d coins, want 10 + one payment of 10", got)
+	}
+
+	// Approve and reject racing on another submission: exactly one wins.
+	w2 := a.register(t, "worker")
+	s2 := a.submit(t, w2.Token, tk.ID)
+	var approve, reject int
+	wg.Go(func() { approve = a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/approve", buyer.Token, nil).Code })
+	wg.Go(func() { reject = a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, nil).Code })
+	wg.Wait()
+	if (approve == http.StatusOK) == (reject == http.StatusOK) {
+		t.Fatalf("approve %d, reject %d: want exactly one 200", approve, reject)
+	}
+	wantCoins, wantSlots := int64(10), 1
+	if approve == http.StatusOK {
+		wantCoins, wantSlots = 20, 0
+	}
+	got := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK)
+	if a.coins(t, w2.User.ID) != wantCoins || got.RequiredWorkers != wantSlots {
+		t.Errorf("w2 %d coins, %d open slots; want %d and %d", a.coins(t, w2.User.ID), got.RequiredWorkers, wantCoins, wantSlots)
+	}
+}
+
+func countOf(codes []int, code int) int {
+	n := 0
+	for _, c := range codes {
+		if c == code {
+			n++
+		}
+	}
+	return n
+}
+
+func TestAutoApprovalAndExpiry(t *testing.T) {
+	a := newAPI(t)
+	ctx := context.Background()
+	buyer, w1, w2, w3 := a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker"), a.register(t, "worker")
+	tk := a.postTask(t, buyer.Token, 4, 5) // due in 7 days, reviews due in 72 h
+	s1 := a.submit(t, w1.Token, tk.ID)
+	a.clock.Advance(24 * time.Hour)
+	s2 := a.submit(t, w2.Token, tk.ID)
+
+	// 72 h after s1, only s1 is due.
+	a.clock.Advance(48*time.Hour + time.Minute)
+	if n, err := a.submissions.AutoApproveDue(ctx); err != nil || n != 1 {
+		t.Fatalf("AutoApproveDue() = %d, %v; want 1", n, err)
+	}
+	if n, err := a.submissions.AutoApproveDue(ctx); err != nil || n != 0 {
+		t.Fatalf("second AutoApproveDue() = %d, %v; want 0", n, err)
+	}
+	if a.coins(t, w1.User.ID) != 15 || a.coins(t, w2.User.ID) != 10 {
+		t.Errorf("after auto-approval: w1 %d (want 15), w2 %d (want 10)", a.coins(t, w1.User.ID), a.coins(t, w2.User.ID))
+	}
+	if n := a.notificationsOf(t, w1.Token); len(n) != 1 || !strings.Contains(n[0].Message, "automatically") {
+		t.Errorf("w1 notifications = %+v", n)
+	}
+	_ = s1
+
+	// Past the completion date: the 2 open slots are refunded, the task
+	// leaves the lists, s2 can still be reviewed.
+	a.clock.Advance(5 * 24 * time.Hour)
+	if n, err := a.tasks.ExpireDue(ctx); err != nil || n != 1 {
+		t.Fatalf("ExpireDue() = %d, %v; want 1", n, err)
+	}
+	if n, err := a.tasks.ExpireDue(ctx); err != nil || n != 0 {
+		t.Fatalf("second ExpireDue() = %d, %v; want 0", n, err)
+	}
+	got := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK)
+	if got.Status != "expired" || got.RequiredWorkers != 0 {
+		t.Errorf("expired task = %+v", got)
+	}
+	if a.coins(t, buyer.User.ID) != 50-20+10 || a.escrow(t, tk.ID) != 5 {
+		t.Errorf("after expiry: buyer %d (want 40), escrow %d (want 5 for s2)", a.coins(t, buyer.User.ID), a.escrow(t, tk.ID))
+	}
+	wantProblem(t, a.call(t, http.MethodPost, "/api/submissions", w3.Token,
+		map[string]string{"task_id": tk.ID, "submission_details": "x"}), http.StatusConflict, "task_expired")
+	if n := a.notificationsOf(t, buyer.Token); !strings.Contains(n[0].Message, "completion date") {
+		t.Errorf("buyer's newest notification = %+v", n[0])
+	}
+
+	// Rejecting s2 after expiry reopens a slot that nobody can take; the next
+	// round refunds it.
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, nil), http.StatusOK)
+	if n, err := a.tasks.ExpireDue(ctx); err != nil || n != 1 {
+		t.Fatalf("ExpireDue() after a late rejection = %d, %v; want 1", n, err)
+	}
+	if a.coins(t, buyer.User.ID) != 45 || a.escrow(t, tk.ID) != 0 {
+		t.Errorf("finally: buyer %d (want 45), escrow %d (want 0)", a.coins(t, buyer.User.ID), a.escrow(t, tk.ID))
+	}
+}
+
+func TestDashboardStats(t *testing.T) {
+	a := newAPI(t)
+	buyer, w1, w2 := a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker")
+	a.grant(t, buyer.User.ID, 100)
+	t1 := a.postTask(t, buyer.Token, 3, 10)
+	a.postTask(t, buyer.Token, 2, 7)
+	s1 := a.submit(t, w1.Token, t1.ID)
+	a.submit(t, w2.Token, t1.ID)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusOK)
+
+	type stats = map[string]int64
+	got := decode[stats](t, a.call(t, http.MethodGet, "/api/dashboard/stats", w1.Token, nil), http.StatusOK)
+	if want := (stats{"total_submissions": 1, "pending_submissions": 0, "total_earnings": 10}); !mapsEqual(got, want) {
+		t.Errorf("worker stats = %v, want %v", got, want)
+	}
+	got = decode[stats](t, a.call(t, http.MethodGet, "/api/dashboard/stats", w2.Token, nil), http.StatusOK)
+	if want := (stats{"total_submissions": 1, "pending_submissions": 1, "total_earnings": 0}); !mapsEqual(got, want) {
+		t.Errorf("worker stats = %v, want %v", got, want)
+	}
+	got = decode[stats](t, a.call(t, http.MethodGet, "/api/dashboard/stats", buyer.Token, nil), http.StatusOK)
+	if want := (stats{"total_tasks": 2, "pending_slots": 1 + 2, "total_paid": 10}); !mapsEqual(got, want) {
+		t.Errorf("buyer stats = %v, want %v", got, want)
+	}
+	wantProblem(t, a.call(t, http.MethodGet, "/api/dashboard/stats", a.admin(t).Token, nil), http.StatusForbidden, "wrong_role")
+	wantProblem(t, a.call(t, http.MethodGet, "/api/dashboard/stats", "", nil), http.StatusUnauthorized, "missing_token")
+}
+
+func mapsEqual(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if bv, ok := b[k]; !ok || bv != v {
+			return false
+		}
+	}
+	return true
+}

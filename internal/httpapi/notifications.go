@@ -1,0 +1,178 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"microtask/internal/auth"
+	"microtask/internal/notification"
+)
+
+type notificationResponse struct {
+	ID          string    `json:"id"`
+	Message     string    `json:"message"`
+	ActionRoute string    `json:"action_route"`
+	Read        bool      `json:"read"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func toNotificationResponse(n notification.Notification) notificationResponse {
+	return notificationResponse{ID: n.ID, Message: n.Message, ActionRoute: n.ActionRoute, Read: n.Read, CreatedAt: n.CreatedAt.UTC()}
+}
+
+type announceRequest struct {
+	ToUserID    string `json:"to_user_id" validate:"required,max=64"`
+	Message     string `json:"message" validate:"required,max=500"`
+	ActionRoute string `json:"action_route" validate:"omitempty,max=200,startswith=/"`
+}
+
+func (r *announceRequest) trim() {
+	r.ToUserID, r.Message, r.ActionRoute = strings.TrimSpace(r.ToUserID), strings.TrimSpace(r.Message), strings.TrimSpace(r.ActionRoute)
+}
+
+type countResponse struct {
+	Count int64 `json:"count"`
+}
+
+type ticketResponse struct {
+	Ticket    string    `json:"ticket"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// handleNotificationList handles GET /api/notifications.
+func (s *Server) handleNotificationList(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	p := q.page()
+	if err := q.err(); err != nil {
+		return err
+	}
+	res, err := s.notifications.List(r.Context(), principal(r), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toPageResponse(res, toNotificationResponse))
+}
+
+// handleNotificationUnreadCount handles GET /api/notifications/unread/count.
+func (s *Server) handleNotificationUnreadCount(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.notifications.UnreadCount(r.Context(), principal(r))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, countResponse{Count: n})
+}
+
+// handleNotificationRead handles PUT /api/notifications/{id}: mark it read.
+func (s *Server) handleNotificationRead(w http.ResponseWriter, r *http.Request) error {
+	if err := s.notifications.MarkRead(r.Context(), principal(r), chi.URLParam(r, "id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleNotificationReadAll handles PUT /api/notifications/read-all.
+func (s *Server) handleNotificationReadAll(w http.ResponseWriter, r *http.Request) error {
+	if err := s.notifications.MarkAllRead(r.Context(), principal(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleNotificationDelete handles DELETE /api/notifications/{id}.
+func (s *Server) handleNotificationDelete(w http.ResponseWriter, r *http.Request) error {
+	if err := s.notifications.Delete(r.Context(), principal(r), chi.URLParam(r, "id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleNotificationAnnounce handles POST /api/notifications (admins).
+func (s *Server) handleNotificationAnnounce(w http.ResponseWriter, r *http.Request) error {
+	var req announceRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	n, err := s.notifications.Announce(r.Context(), principal(r), req.ToUserID, req.Message, req.ActionRoute)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, toNotificationResponse(n))
+}
+
+// handleStreamTicket handles POST /api/notifications/stream-ticket.
+func (s *Server) handleStreamTicket(w http.ResponseWriter, r *http.Request) error {
+	ticket, exp, err := s.users.StreamTicket(r.Context(), principal(r))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusOK, ticketResponse{Ticket: ticket, ExpiresAt: exp.UTC().Truncate(time.Second)})
+}
+
+// StreamHeartbeat is how often an idle notification stream sends a comment
+// line, so that proxies and browsers keep it open.
+const StreamHeartbeat = 20 * time.Second
+
+// handleNotificationStream handles GET /api/notifications/stream: new
+// notifications as server-sent events. Browsers' EventSource cannot send
+// headers, so it takes ?ticket= from POST /api/notifications/stream-ticket;
+// other clients may send the usual Authorization header instead.
+func (s *Server) handleNotificationStream(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	var (
+		p   auth.Principal
+		err error
+	)
+	if ticket := r.URL.Query().Get("ticket"); ticket != "" {
+		p, err = s.users.AuthenticateTicket(ctx, ticket)
+	} else if scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") && token != "" {
+		p, err = s.users.Authenticate(ctx, strings.TrimSpace(token))
+	} else {
+		err = auth.ErrMissingToken
+	}
+	if err != nil {
+		return err
+	}
+	rc := http.NewResponseController(w)
+	events, cancel := s.notifications.Subscribe(p.UserID)
+	defer cancel()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, "retry: 5000\n: connected\n\n")
+	if err := rc.Flush(); err != nil {
+		return nil // the client is gone
+	}
+	beat := time.NewTicker(StreamHeartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.closing:
+			return nil
+		case <-beat.C:
+			fmt.Fprint(w, ": ping\n\n")
+		case n := <-events:
+			data, err := json.Marshal(toNotificationResponse(n))
+			if err != nil {
+				return nil
+			}
+			fmt.Fprintf(w, "id: %s\nevent: notification\ndata: %s\n\n", n.ID, data)
+		}
+		if err := rc.Flush(); err != nil {
+			return nil
+		}
+	}
+}

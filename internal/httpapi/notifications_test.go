@@ -1,0 +1,230 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"microtask/internal/storage/storagetest"
+)
+
+func TestNotifications(t *testing.T) {
+	a := newAPI(t)
+	adm, w, other := a.admin(t), a.register(t, "worker"), a.register(t, "worker")
+	for i := range 3 {
+		rec := a.call(t, http.MethodPost, "/api/notifications", adm.Token, map[string]string{
+			"to_user_id": w.User.ID, "message": "Welcome " + string(rune('A'+i)), "action_route": "/dashboard",
+		})
+		n := decode[notificationBody](t, rec, http.StatusCreated)
+		if n.Read || n.ActionRoute != "/dashboard" {
+			t.Errorf("announced = %+v", n)
+		}
+		a.clock.Advance(time.Second)
+	}
+	unread := func(tok string) int64 {
+		t.Helper()
+		return decode[struct{ Count int64 }](t, a.call(t, http.MethodGet, "/api/notifications/unread/count", tok, nil), http.StatusOK).Count
+	}
+	if n := unread(w.Token); n != 3 {
+		t.Fatalf("unread = %d, want 3", n)
+	}
+	page := decode[pageOf[notificationBody]](t, a.call(t, http.MethodGet, "/api/notifications?limit=2", w.Token, nil), http.StatusOK)
+	if page.Total != 3 || len(page.Items) != 2 || page.Items[0].Message != "Welcome C" {
+		t.Fatalf("first page = %+v, want the newest two of three", page)
+	}
+	newest := page.Items[0].ID
+
+	// Someone else's notification is not found, whatever they do.
+	wantProblem(t, a.call(t, http.MethodPut, "/api/notifications/"+newest, other.Token, nil), http.StatusNotFound, "notification_not_found")
+	wantProblem(t, a.call(t, http.MethodDelete, "/api/notifications/"+newest, other.Token, nil), http.StatusNotFound, "notification_not_found")
+	if rec := a.call(t, http.MethodPut, "/api/notifications/"+newest, w.Token, nil); rec.Code != http.StatusNoContent {
+		t.Fatalf("mark read = %d", rec.Code)
+	}
+	if n := unread(w.Token); n != 2 {
+		t.Errorf("unread after one read = %d", n)
+	}
+	if rec := a.call(t, http.MethodDelete, "/api/notifications/"+newest, w.Token, nil); rec.Code != http.StatusNoContent {
+		t.Fatalf("delete = %d", rec.Code)
+	}
+	wantProblem(t, a.call(t, http.MethodDelete, "/api/notifications/"+newest, w.Token, nil), http.StatusNotFound, "notification_not_found")
+	if rec := a.call(t, http.MethodPut, "/api/notifications/read-all", w.Token, nil); rec.Code != http.StatusNoContent {
+		t.Fatalf("read all = %d", rec.Code)
+	}
+	if n := unread(w.Token); n != 0 {
+		t.Errorf("unread after read-all = %d", n)
+	}
+
+	tests := []struct {
+		name   string
+		token  string
+		body   any
+		status int
+		code   string
+	}{
+		{"a worker", w.Token, map[string]string{"to_user_id": other.User.ID, "message": "hi"}, 403, "wrong_role"},
+		{"unknown user", adm.Token, map[string]string{"to_user_id": "nobody", "message": "hi"}, 404, "user_not_found"},
+		{"no message", adm.Token, map[string]string{"to_user_id": other.User.ID}, 422, "invalid_fields"},
+		{"route not a path", adm.Token, map[string]string{"to_user_id": other.User.ID, "message": "hi", "action_route": "https://evil.example"}, 422, "invalid_fields"},
+		{"long message", adm.Token, map[string]string{"to_user_id": other.User.ID, "message": strings.Repeat("m", 501)}, 422, "invalid_fields"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, a.call(t, http.MethodPost, "/api/notifications", tt.token, tt.body), tt.status, tt.code)
+		})
+	}
+	wantProblem(t, a.call(t, http.MethodGet, "/api/notifications", "", nil), http.StatusUnauthorized, "missing_token")
+	if n := unread(other.Token); n != 0 {
+		t.Errorf("refused announcements reached the user: %d", n)
+	}
+}
+
+// readEvent reads one server-sent event with data (skipping comments and
+// retry blocks) within d.
+func readEvent(t *testing.T, sc *bufio.Scanner, d time.Duration) map[string]string {
+	t.Helper()
+	got := make(chan map[string]string, 1)
+	go func() {
+		ev := map[string]string{}
+		for sc.Scan() {
+			line := sc.Text()
+			if line == "" {
+				if ev["data"] != "" {
+					got <- ev
+					return
+				}
+				ev = map[string]string{} // a block without data (retry:) is no event
+				continue
+			}
+			if strings.HasPrefix(line, ":") {
+				continue
+			}
+			k, v, _ := strings.Cut(line, ": ")
+			ev[k] = v
+		}
+		close(got)
+	}()
+	select {
+	case ev, ok := <-got:
+		if !ok {
+			t.Fatal("stream ended before an event")
+		}
+		return ev
+	case <-time.After(d):
+		t.Fatal("no event within", d)
+		return nil
+	}
+}
+
+func TestNotificationStream(t *testing.T) {
+	a := newAPI(t)
+	srv := httptest.NewServer(a.srv)
+	defer srv.Close()
+	buyer, worker := a.register(t, "buyer"), a.register(t, "worker")
+	tk := a.postTask(t, buyer.Token, 1, 10)
+	sub := a.submit(t, worker.Token, tk.ID)
+
+	ticket := decode[struct {
+		Ticket    string `json:"ticket"`
+		ExpiresAt string `json:"expires_at"`
+	}](t, a.call(t, http.MethodPost, "/api/notifications/stream-ticket", worker.Token, nil), http.StatusOK)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/notifications/stream?ticket="+ticket.Ticket, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	sc := bufio.NewScanner(resp.Body)
+
+	// The buyer approves: the worker's open stream gets the notification.
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/approve", buyer.Token, nil), http.StatusOK)
+	ev := readEvent(t, sc, 5*time.Second)
+	var n notificationBody
+	if err := json.Unmarshal([]byte(ev["data"]), &n); err != nil {
+		t.Fatalf("event data %q: %v", ev["data"], err)
+	}
+	if ev["event"] != "notification" || ev["id"] != n.ID || !strings.Contains(n.Message, "approved") || n.Read {
+		t.Errorf("event = %v", ev)
+	}
+
+	// Closing streams (as at shutdown) ends the response.
+	a.srv.CloseStreams()
+	done := make(chan struct{})
+	go func() {
+		for sc.Scan() {
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Error("stream still open after CloseStreams")
+	}
+}
+
+func TestNotificationStreamAuth(t *testing.T) {
+	a := newAPI(t)
+	w := a.register(t, "worker")
+	ticket := decode[struct{ Ticket string }](t, a.call(t, http.MethodPost, "/api/notifications/stream-ticket", w.Token, nil), http.StatusOK).Ticket
+
+	wantProblem(t, a.get(t, "/api/notifications/stream"), http.StatusUnauthorized, "missing_token")
+	wantProblem(t, a.get(t, "/api/notifications/stream?ticket=garbage"), http.StatusUnauthorized, "invalid_token")
+	// An access token is not a ticket, and a ticket is not an access token.
+	wantProblem(t, a.get(t, "/api/notifications/stream?ticket="+w.Token), http.StatusUnauthorized, "invalid_token")
+	wantProblem(t, a.call(t, http.MethodGet, "/api/auth/me", ticket, nil), http.StatusUnauthorized, "invalid_token")
+	wantProblem(t, a.call(t, http.MethodPost, "/api/notifications/stream-ticket", "", nil), http.StatusUnauthorized, "missing_token")
+}
+
+// TestListQueryBudgets counts the database commands each list endpoint
+// sends: one find and one count (an aggregate), so that an N+1 cannot creep
+// in. The token check is warmed up first; it is cached.
+func TestListQueryBudgets(t *testing.T) {
+	a := newAPI(t)
+	buyer, worker := a.register(t, "buyer"), a.register(t, "worker")
+	a.grant(t, buyer.User.ID, 500)
+	for range 3 {
+		tk := a.postTask(t, buyer.Token, 2, 10)
+		a.submit(t, worker.Token, tk.ID)
+	}
+	log := storagetest.Commands(t, a.db)
+	oneFindOneCount := map[string]int{"find": 1, "aggregate": 1}
+	tests := []struct {
+		path  string
+		token string
+		want  map[string]int
+	}{
+		{"/api/tasks", "", oneFindOneCount},
+		{"/api/tasks/available?q=video&sort=pay", "", oneFindOneCount},
+		{"/api/tasks/my", buyer.Token, oneFindOneCount},
+		{"/api/submissions/my", worker.Token, oneFindOneCount},
+		{"/api/submissions/approved", worker.Token, oneFindOneCount},
+		{"/api/submissions/to-review", buyer.Token, oneFindOneCount},
+		{"/api/notifications", buyer.Token, oneFindOneCount},
+		{"/api/notifications/unread/count", buyer.Token, map[string]int{"aggregate": 1}},
+		{"/api/tasks/" + "nope", "", map[string]int{"find": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			a.call(t, http.MethodGet, "/api/auth/me", tt.token, nil) // warm the token check
+			log.Reset()
+			rec := a.call(t, http.MethodGet, tt.path, tt.token, nil)
+			if rec.Code >= 500 {
+				t.Fatalf("status %d", rec.Code)
+			}
+			if got := log.Counts(); !maps.Equal(got, tt.want) {
+				t.Errorf("commands = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"microtask/internal/apperr"
+	"microtask/internal/page"
+)
+
+// query reads URL query parameters and collects one error per bad one, so
+// that a client learns about every mistake at once.
+type query struct {
+	r      *http.Request
+	errors []apperr.FieldError
+}
+
+func newQuery(r *http.Request) *query { return &query{r: r} }
+
+func (q *query) fail(name, msg string) {
+	q.errors = append(q.errors, apperr.FieldError{Field: name, Message: msg})
+}
+
+// int reads a whole number from lo to hi, or def when absent.
+func (q *query) int(name string, def, lo, hi int) int {
+	v := strings.TrimSpace(q.r.URL.Query().Get(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		q.fail(name, fmt.Sprintf("must be a whole number from %d to %d", lo, hi))
+		return def
+	}
+	return n
+}
+
+// text reads a string of at most max characters.
+func (q *query) text(name string, max int) string {
+	v := strings.TrimSpace(q.r.URL.Query().Get(name))
+	if len([]rune(v)) > max {
+		q.fail(name, fmt.Sprintf("must be at most %d characters", max))
+		return ""
+	}
+	return v
+}
+
+// oneOf reads one of the allowed values, or def when absent.
+func (q *query) oneOf(name, def string, allowed ...string) string {
+	v := strings.TrimSpace(q.r.URL.Query().Get(name))
+	if v == "" {
+		return def
+	}
+	if !slices.Contains(allowed, v) {
+		q.fail(name, "must be one of: "+strings.Join(allowed, ", "))
+		return def
+	}
+	return v
+}
+
+// page reads ?page and ?limit.
+func (q *query) page() page.Request {
+	return page.Request{
+		Number: q.int("page", 1, 1, 1_000_000),
+		Limit:  q.int("limit", page.DefaultLimit, 1, page.MaxLimit),
+	}
+}
+
+// err returns the collected errors as one Invalid error, or nil.
+func (q *query) err() error {
+	if len(q.errors) == 0 {
+		return nil
+	}
+	return apperr.InvalidFields(q.errors...)
+}
+
+// pageResponse is every list's shape: {items, page, limit, total}.
+type pageResponse[T any] struct {
+	Items []T   `json:"items"`
+	Page  int   `json:"page"`
+	Limit int   `json:"limit"`
+	Total int64 `json:"total"`
+}
+
+func toPageResponse[S, T any](p page.Of[S], conv func(S) T) pageResponse[T] {
+	items := make([]T, len(p.Items))
+	for i, it := range p.Items {
+		items[i] = conv(it)
+	}
+	return pageResponse[T]{Items: items, Page: p.Number, Limit: p.Limit, Total: p.Total}
+}

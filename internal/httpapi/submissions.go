@@ -1,0 +1,163 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"microtask/internal/auth"
+	"microtask/internal/page"
+	"microtask/internal/submission"
+)
+
+type createSubmissionRequest struct {
+	TaskID  string `json:"task_id" validate:"required,max=64"`
+	Details string `json:"submission_details" validate:"required,max=5000"`
+}
+
+func (r *createSubmissionRequest) trim() {
+	r.TaskID, r.Details = strings.TrimSpace(r.TaskID), strings.TrimSpace(r.Details)
+}
+
+type rejectRequest struct {
+	Reason string `json:"reason" validate:"max=500"`
+}
+
+type submissionResponse struct {
+	ID         string        `json:"id"`
+	TaskID     string        `json:"task_id"`
+	TaskTitle  string        `json:"task_title"`
+	Pay        int64         `json:"payable_amount"`
+	Worker     partyResponse `json:"worker"`
+	Buyer      partyResponse `json:"buyer"`
+	Details    string        `json:"submission_details"`
+	Status     string        `json:"status"`
+	Reason     string        `json:"reason"`
+	CreatedAt  time.Time     `json:"created_at"`
+	ReviewedAt *time.Time    `json:"reviewed_at"`
+}
+
+func toSubmissionResponse(s submission.Submission) submissionResponse {
+	res := submissionResponse{
+		ID: s.ID, TaskID: s.TaskID, TaskTitle: s.TaskTitle, Pay: int64(s.Pay), Worker: partyResponse(s.Worker),
+		Buyer: partyResponse(s.Buyer), Details: s.Details, Status: string(s.Status), Reason: s.Reason,
+		CreatedAt: s.CreatedAt.UTC(),
+	}
+	if !s.ReviewedAt.IsZero() {
+		at := s.ReviewedAt.UTC()
+		res.ReviewedAt = &at
+	}
+	return res
+}
+
+// handleSubmissionCreate handles POST /api/submissions.
+func (s *Server) handleSubmissionCreate(w http.ResponseWriter, r *http.Request) error {
+	var req createSubmissionRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	sub, err := s.submissions.Submit(r.Context(), principal(r), req.TaskID, req.Details)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, toSubmissionResponse(sub))
+}
+
+func (s *Server) writeSubmissions(w http.ResponseWriter, r *http.Request, list func(page page.Request) (page.Of[submission.Submission], error)) error {
+	q := newQuery(r)
+	p := q.page()
+	if err := q.err(); err != nil {
+		return err
+	}
+	res, err := list(p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toPageResponse(res, toSubmissionResponse))
+}
+
+// handleSubmissionMine handles GET /api/submissions/my.
+func (s *Server) handleSubmissionMine(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	status := submission.Status(q.oneOf("status", "",
+		string(submission.StatusPending), string(submission.StatusApproved), string(submission.StatusRejected)))
+	if err := q.err(); err != nil {
+		return err
+	}
+	return s.writeSubmissions(w, r, func(p page.Request) (page.Of[submission.Submission], error) {
+		return s.submissions.Mine(r.Context(), principal(r), status, p)
+	})
+}
+
+// handleSubmissionApproved handles GET /api/submissions/approved.
+func (s *Server) handleSubmissionApproved(w http.ResponseWriter, r *http.Request) error {
+	return s.writeSubmissions(w, r, func(p page.Request) (page.Of[submission.Submission], error) {
+		return s.submissions.Mine(r.Context(), principal(r), submission.StatusApproved, p)
+	})
+}
+
+// handleSubmissionToReview handles GET /api/submissions/to-review.
+func (s *Server) handleSubmissionToReview(w http.ResponseWriter, r *http.Request) error {
+	return s.writeSubmissions(w, r, func(p page.Request) (page.Of[submission.Submission], error) {
+		return s.submissions.ToReview(r.Context(), principal(r), p)
+	})
+}
+
+// handleSubmissionApprove handles PUT /api/submissions/{id}/approve.
+func (s *Server) handleSubmissionApprove(w http.ResponseWriter, r *http.Request) error {
+	sub, err := s.submissions.Approve(r.Context(), principal(r), chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toSubmissionResponse(sub))
+}
+
+// handleSubmissionReject handles PUT /api/submissions/{id}/reject. The body,
+// {reason}, may be left out.
+func (s *Server) handleSubmissionReject(w http.ResponseWriter, r *http.Request) error {
+	var req rejectRequest
+	if err := s.readRequest(r, &req); err != nil && !errors.Is(err, errEmptyBody) {
+		return err
+	}
+	sub, err := s.submissions.Reject(r.Context(), principal(r), chi.URLParam(r, "id"), req.Reason)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toSubmissionResponse(sub))
+}
+
+type workerStatsResponse struct {
+	TotalSubmissions   int64 `json:"total_submissions"`
+	PendingSubmissions int64 `json:"pending_submissions"`
+	TotalEarnings      int64 `json:"total_earnings"`
+}
+
+type buyerStatsResponse struct {
+	TotalTasks   int64 `json:"total_tasks"`
+	PendingSlots int64 `json:"pending_slots"`
+	TotalPaid    int64 `json:"total_paid"`
+}
+
+// handleDashboardStats handles GET /api/dashboard/stats: the figures of the
+// caller's role.
+func (s *Server) handleDashboardStats(w http.ResponseWriter, r *http.Request) error {
+	p := principal(r)
+	switch p.Role {
+	case auth.RoleWorker:
+		st, err := s.submissions.WorkerStats(r.Context(), p)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, workerStatsResponse{st.TotalSubmissions, st.PendingSubmissions, int64(st.TotalEarnings)})
+	case auth.RoleBuyer:
+		st, err := s.submissions.BuyerStats(r.Context(), p)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, buyerStatsResponse{st.TotalTasks, st.PendingSlots, int64(st.TotalPaid)})
+	}
+	return auth.ErrWrongRole
+}

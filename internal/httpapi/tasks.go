@@ -1,0 +1,184 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"microtask/internal/apperr"
+	"microtask/internal/money"
+	"microtask/internal/task"
+)
+
+type taskTextRequest struct {
+	Title          string `json:"task_title" validate:"required,max=200"`
+	Detail         string `json:"task_detail" validate:"required,max=5000"`
+	SubmissionInfo string `json:"submission_info" validate:"required,max=1000"`
+	ImageURL       string `json:"task_image_url" validate:"omitempty,max=2048,http_url"`
+}
+
+func (r *taskTextRequest) trim() {
+	r.Title, r.Detail = strings.TrimSpace(r.Title), strings.TrimSpace(r.Detail)
+	r.SubmissionInfo, r.ImageURL = strings.TrimSpace(r.SubmissionInfo), strings.TrimSpace(r.ImageURL)
+}
+
+func (r taskTextRequest) text() task.Text {
+	return task.Text{Title: r.Title, Detail: r.Detail, SubmissionInfo: r.SubmissionInfo, ImageURL: r.ImageURL}
+}
+
+// createTaskRequest repeats taskTextRequest's fields rather than embedding
+// it: encoding/json names a field of an embedded struct after the struct in
+// its errors ("taskTextRequest.task_title"), which clients should not see.
+type createTaskRequest struct {
+	Title           string `json:"task_title" validate:"required,max=200"`
+	Detail          string `json:"task_detail" validate:"required,max=5000"`
+	SubmissionInfo  string `json:"submission_info" validate:"required,max=1000"`
+	ImageURL        string `json:"task_image_url" validate:"omitempty,max=2048,http_url"`
+	RequiredWorkers int    `json:"required_workers" validate:"required,min=1,max=10000"`
+	PayableAmount   int64  `json:"payable_amount" validate:"required,min=1,max=10000"`
+	CompletionDate  string `json:"completion_date" validate:"required"`
+}
+
+func (r *createTaskRequest) trim() {
+	r.Title, r.Detail = strings.TrimSpace(r.Title), strings.TrimSpace(r.Detail)
+	r.SubmissionInfo, r.ImageURL = strings.TrimSpace(r.SubmissionInfo), strings.TrimSpace(r.ImageURL)
+}
+
+func (r createTaskRequest) text() task.Text {
+	return task.Text{Title: r.Title, Detail: r.Detail, SubmissionInfo: r.SubmissionInfo, ImageURL: r.ImageURL}
+}
+
+type partyResponse struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type taskResponse struct {
+	ID              string        `json:"id"`
+	Title           string        `json:"task_title"`
+	Detail          string        `json:"task_detail"`
+	RequiredWorkers int           `json:"required_workers"`
+	PayableAmount   int64         `json:"payable_amount"`
+	CompletionDate  time.Time     `json:"completion_date"`
+	SubmissionInfo  string        `json:"submission_info"`
+	ImageURL        string        `json:"task_image_url"`
+	Buyer           partyResponse `json:"buyer"`
+	Status          string        `json:"status"`
+	CreatedAt       time.Time     `json:"created_at"`
+}
+
+type deleteTaskResponse struct {
+	ID       string `json:"id"`
+	Refunded int64  `json:"refunded"`
+}
+
+func toTaskResponse(t task.Task) taskResponse {
+	return taskResponse{
+		ID: t.ID, Title: t.Title, Detail: t.Detail, RequiredWorkers: t.OpenSlots, PayableAmount: int64(t.Pay),
+		CompletionDate: t.CompletionDate.UTC(), SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
+		Buyer: partyResponse(t.Buyer), Status: string(t.Status), CreatedAt: t.CreatedAt.UTC(),
+	}
+}
+
+// handleTaskCreate handles POST /api/tasks.
+func (s *Server) handleTaskCreate(w http.ResponseWriter, r *http.Request) error {
+	var req createTaskRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	due, err := time.Parse(time.RFC3339, strings.TrimSpace(req.CompletionDate))
+	if err != nil {
+		return apperr.InvalidFields(apperr.FieldError{Field: "completion_date",
+			Message: "must be an RFC 3339 date and time, e.g. 2026-12-31T23:59:00Z"})
+	}
+	t, err := s.tasks.Create(r.Context(), principal(r), task.NewTask{
+		Text: req.text(), Workers: req.RequiredWorkers, Pay: money.Coins(req.PayableAmount), CompletionDate: due,
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/tasks/"+t.ID)
+	return writeJSON(w, http.StatusCreated, toTaskResponse(t))
+}
+
+// taskFilter reads the list parameters shared by GET /api/tasks and
+// /api/tasks/available.
+func taskFilter(q *query) task.Filter {
+	return task.Filter{
+		Query:  q.text("q", 100),
+		MinPay: money.Coins(q.int("min_pay", 0, 0, 1_000_000)),
+		Sort:   q.oneOf("sort", task.SortNewest, task.SortNewest, task.SortPay, task.SortDeadline),
+	}
+}
+
+func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, available bool) error {
+	q := newQuery(r)
+	f, p := taskFilter(q), q.page()
+	if err := q.err(); err != nil {
+		return err
+	}
+	f.Available = available
+	res, err := s.tasks.List(r.Context(), f, p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toPageResponse(res, toTaskResponse))
+}
+
+// handleTaskList handles GET /api/tasks.
+func (s *Server) handleTaskList(w http.ResponseWriter, r *http.Request) error {
+	return s.listTasks(w, r, false)
+}
+
+// handleTaskAvailable handles GET /api/tasks/available.
+func (s *Server) handleTaskAvailable(w http.ResponseWriter, r *http.Request) error {
+	return s.listTasks(w, r, true)
+}
+
+// handleTaskMine handles GET /api/tasks/my.
+func (s *Server) handleTaskMine(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	p := q.page()
+	if err := q.err(); err != nil {
+		return err
+	}
+	res, err := s.tasks.Mine(r.Context(), principal(r), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toPageResponse(res, toTaskResponse))
+}
+
+// handleTaskGet handles GET /api/tasks/{id}.
+func (s *Server) handleTaskGet(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.tasks.Get(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toTaskResponse(t))
+}
+
+// handleTaskUpdate handles PUT /api/tasks/{id}.
+func (s *Server) handleTaskUpdate(w http.ResponseWriter, r *http.Request) error {
+	var req taskTextRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	t, err := s.tasks.UpdateText(r.Context(), principal(r), chi.URLParam(r, "id"), req.text())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toTaskResponse(t))
+}
+
+// handleTaskDelete handles DELETE /api/tasks/{id}.
+func (s *Server) handleTaskDelete(w http.ResponseWriter, r *http.Request) error {
+	id := chi.URLParam(r, "id")
+	refunded, err := s.tasks.Delete(r.Context(), principal(r), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, deleteTaskResponse{ID: id, Refunded: int64(refunded)})
+}

@@ -1,0 +1,184 @@
+// Package notification tells users about what happened to their work and
+// money: stored notifications with read flags, and a per-process hub that
+// pushes new ones to open server-sent-event streams.
+package notification
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"microtask/internal/apperr"
+	"microtask/internal/auth"
+	"microtask/internal/page"
+	"microtask/internal/platform/idgen"
+)
+
+// Notification is one message to one user.
+type Notification struct {
+	ID          string // derived from the operation that caused it, so recovery never sends it twice
+	UserID      string
+	Message     string
+	ActionRoute string // the single-page app's route to open, e.g. /dashboard/my-submissions
+	Read        bool
+	CreatedAt   time.Time
+}
+
+// Errors.
+var (
+	ErrNotFound = apperr.New(apperr.NotFound, "notification_not_found", "no such notification")
+	// ErrExists is returned by Store.Insert for an ID already used.
+	ErrExists = errors.New("notification exists")
+)
+
+// Store persists notifications. storage.NotificationStore implements it.
+type Store interface {
+	// Insert adds n. ErrExists if its ID is taken.
+	Insert(ctx context.Context, n Notification) error
+	// List returns a user's notifications, newest first, and their count.
+	List(ctx context.Context, userID string, p page.Request) ([]Notification, int64, error)
+	// UnreadCount counts a user's unread notifications.
+	UnreadCount(ctx context.Context, userID string) (int64, error)
+	// MarkRead marks one of the user's notifications read. ErrNotFound if
+	// the user has no such notification.
+	MarkRead(ctx context.Context, userID, id string) error
+	// MarkAllRead marks all the user's notifications read.
+	MarkAllRead(ctx context.Context, userID string) error
+	// Delete removes one of the user's notifications. ErrNotFound if none.
+	Delete(ctx context.Context, userID, id string) error
+	// Since returns up to limit notifications created after t, oldest first.
+	Since(ctx context.Context, t time.Time, limit int) ([]Notification, error)
+}
+
+// UserFinder finds users; user.Service implements it.
+type UserFinder interface {
+	Exists(ctx context.Context, id string) (bool, error)
+}
+
+// Service sends and manages notifications.
+type Service struct {
+	store Store
+	hub   *Hub
+	users UserFinder
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// NewService returns a Service. now may be nil for time.Now.
+func NewService(store Store, users UserFinder, log *slog.Logger, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, hub: NewHub(), users: users, log: log, now: now}
+}
+
+// Send stores n and pushes it to the user's open streams. An n whose ID was
+// already sent is not sent again; an empty ID gets a fresh one.
+func (s *Service) Send(ctx context.Context, n Notification) error {
+	if n.ID == "" {
+		n.ID = idgen.New()
+	}
+	n.Read = false
+	if n.CreatedAt.IsZero() {
+		n.CreatedAt = s.now().UTC().Truncate(time.Millisecond)
+	}
+	err := s.store.Insert(ctx, n)
+	if errors.Is(err, ErrExists) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("send notification %s: %w", n.ID, err)
+	}
+	s.hub.Publish(n)
+	return nil
+}
+
+// List returns one page of the caller's notifications, newest first.
+func (s *Service) List(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Notification], error) {
+	items, total, err := s.store.List(ctx, p.UserID, r)
+	if err != nil {
+		return page.Of[Notification]{}, err
+	}
+	return page.Of[Notification]{Items: items, Request: r, Total: total}, nil
+}
+
+// UnreadCount counts the caller's unread notifications.
+func (s *Service) UnreadCount(ctx context.Context, p auth.Principal) (int64, error) {
+	return s.store.UnreadCount(ctx, p.UserID)
+}
+
+// MarkRead marks one of the caller's notifications read; someone else's is
+// not found.
+func (s *Service) MarkRead(ctx context.Context, p auth.Principal, id string) error {
+	return s.store.MarkRead(ctx, p.UserID, id)
+}
+
+// MarkAllRead marks all the caller's notifications read.
+func (s *Service) MarkAllRead(ctx context.Context, p auth.Principal) error {
+	return s.store.MarkAllRead(ctx, p.UserID)
+}
+
+// Delete deletes one of the caller's notifications.
+func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error {
+	return s.store.Delete(ctx, p.UserID, id)
+}
+
+// ErrNoSuchUser is Announce's answer for an unknown recipient.
+var ErrNoSuchUser = apperr.New(apperr.NotFound, "user_not_found", "no such user")
+
+// Announce sends a message from the platform (admins only).
+func (s *Service) Announce(ctx context.Context, p auth.Principal, to, message, route string) (Notification, error) {
+	if !p.Is(auth.RoleAdmin) {
+		return Notification{}, auth.ErrWrongRole
+	}
+	ok, err := s.users.Exists(ctx, to)
+	if err != nil {
+		return Notification{}, err
+	}
+	if !ok {
+		return Notification{}, ErrNoSuchUser
+	}
+	n := Notification{ID: idgen.New(), UserID: to, Message: strings.TrimSpace(message), ActionRoute: route,
+		CreatedAt: s.now().UTC().Truncate(time.Millisecond)}
+	return n, s.Send(ctx, n)
+}
+
+// Subscribe streams the user's new notifications until cancel is called.
+func (s *Service) Subscribe(userID string) (<-chan Notification, func()) {
+	return s.hub.Subscribe(userID)
+}
+
+// Tail pushes to this process's streams the notifications other API
+// instances store, by reading those created since the last round every
+// interval. Only needed when several instances share a MongoDB; the
+// embedded database is single-instance.
+func (s *Service) Tail(ctx context.Context, interval time.Duration) {
+	since := s.now().Add(-interval)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// Read a little behind the last seen time: clocks and inserts are not
+		// perfectly ordered across instances. The hub drops repeats.
+		ns, err := s.store.Since(ctx, since.Add(-2*time.Second), 500)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "tail notifications", "err", err)
+			}
+			continue
+		}
+		for _, n := range ns {
+			s.hub.Publish(n)
+			if n.CreatedAt.After(since) {
+				since = n.CreatedAt
+			}
+		}
+	}
+}

@@ -1,0 +1,109 @@
+package storage
+
+import (
+	"context"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"microtask/internal/notification"
+	"microtask/internal/page"
+)
+
+// NotificationStore keeps the notifications collection. It implements
+// notification.Store.
+type NotificationStore struct {
+	notes collection
+}
+
+// NewNotificationStore returns the notifications store on d.
+func NewNotificationStore(d *DB) *NotificationStore {
+	return &NotificationStore{notes: d.collection("notifications")}
+}
+
+var _ notification.Store = (*NotificationStore)(nil)
+
+type notificationDoc struct {
+	ID          string    `bson:"_id"`
+	UserID      string    `bson:"user_id"`
+	Message     string    `bson:"message"`
+	ActionRoute string    `bson:"action_route"`
+	Read        bool      `bson:"read"`
+	CreatedAt   time.Time `bson:"created_at"`
+}
+
+func notificationFromDoc(d notificationDoc) notification.Notification {
+	return notification.Notification{ID: d.ID, UserID: d.UserID, Message: d.Message, ActionRoute: d.ActionRoute,
+		Read: d.Read, CreatedAt: d.CreatedAt}
+}
+
+// Insert implements notification.Store.
+func (s *NotificationStore) Insert(ctx context.Context, n notification.Notification) error {
+	err := s.notes.insertOne(ctx, notificationDoc{ID: n.ID, UserID: n.UserID, Message: n.Message,
+		ActionRoute: n.ActionRoute, Read: n.Read, CreatedAt: n.CreatedAt})
+	if isDuplicate(err) {
+		return notification.ErrExists
+	}
+	return err
+}
+
+// List implements notification.Store: one find and one count.
+func (s *NotificationStore) List(ctx context.Context, userID string, p page.Request) ([]notification.Notification, int64, error) {
+	q := bson.D{{Key: "user_id", Value: userID}}
+	out := []notification.Notification{}
+	err := each(ctx, s.notes, q,
+		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetSkip(p.Skip()).SetLimit(int64(p.Limit)),
+		func(d notificationDoc) error {
+			out = append(out, notificationFromDoc(d))
+			return nil
+		})
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := s.notes.count(ctx, q)
+	return out, n, err
+}
+
+// UnreadCount implements notification.Store.
+func (s *NotificationStore) UnreadCount(ctx context.Context, userID string) (int64, error) {
+	return s.notes.count(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "read", Value: false}})
+}
+
+// MarkRead implements notification.Store.
+func (s *NotificationStore) MarkRead(ctx context.Context, userID, id string) error {
+	n, err := s.notes.updateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: userID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "read", Value: true}}}}, false)
+	if err == nil && n == 0 {
+		return notification.ErrNotFound
+	}
+	return err
+}
+
+// MarkAllRead implements notification.Store.
+func (s *NotificationStore) MarkAllRead(ctx context.Context, userID string) error {
+	_, err := s.notes.updateMany(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "read", Value: false}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "read", Value: true}}}})
+	return err
+}
+
+// Delete implements notification.Store.
+func (s *NotificationStore) Delete(ctx context.Context, userID, id string) error {
+	n, err := s.notes.deleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: userID}})
+	if err == nil && n == 0 {
+		return notification.ErrNotFound
+	}
+	return err
+}
+
+// Since implements notification.Store.
+func (s *NotificationStore) Since(ctx context.Context, t time.Time, limit int) ([]notification.Notification, error) {
+	var out []notification.Notification
+	err := each(ctx, s.notes, bson.D{{Key: "created_at", Value: bson.D{{Key: "$gt", Value: t}}}},
+		options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}}).SetLimit(int64(limit)),
+		func(d notificationDoc) error {
+			out = append(out, notificationFromDoc(d))
+			return nil
+		})
+	return out, err
+}

@@ -1,0 +1,183 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"microtask/internal/money"
+	"microtask/internal/page"
+	"microtask/internal/submission"
+	"microtask/internal/task"
+)
+
+// SubmissionStore keeps the submissions collection. It implements
+// submission.Store.
+type SubmissionStore struct {
+	subs collection
+}
+
+// NewSubmissionStore returns the submissions store on d.
+func NewSubmissionStore(d *DB) *SubmissionStore {
+	return &SubmissionStore{subs: d.collection("submissions")}
+}
+
+var _ submission.Store = (*SubmissionStore)(nil)
+
+type submissionDoc struct {
+	ID            string     `bson:"_id"`
+	TaskID        string     `bson:"task_id"`
+	TaskTitle     string     `bson:"task_title"`
+	Pay           int64      `bson:"payable_amount"`
+	WorkerID      string     `bson:"worker_id"`
+	WorkerName    string     `bson:"worker_name"`
+	BuyerID       string     `bson:"buyer_id"`
+	BuyerName     string     `bson:"buyer_name"`
+	Details       string     `bson:"submission_details"`
+	Status        string     `bson:"status"`
+	Reason        string     `bson:"reason"`
+	AutoApproveAt time.Time  `bson:"auto_approve_at"`
+	CreatedAt     time.Time  `bson:"created_at"`
+	ReviewedAt    *time.Time `bson:"reviewed_at,omitempty"`
+	Ops           []string   `bson:"ops"` // ledger operations committed on this submission
+}
+
+func submissionFromDoc(d submissionDoc) submission.Submission {
+	s := submission.Submission{
+		ID: d.ID, TaskID: d.TaskID, TaskTitle: d.TaskTitle, Pay: money.Coins(d.Pay),
+		Worker: task.Party{ID: d.WorkerID, Name: d.WorkerName}, Buyer: task.Party{ID: d.BuyerID, Name: d.BuyerName},
+		Details: d.Details, Status: submission.Status(d.Status), Reason: d.Reason, AutoApproveAt: d.AutoApproveAt,
+		CreatedAt: d.CreatedAt,
+	}
+	if d.ReviewedAt != nil {
+		s.ReviewedAt = *d.ReviewedAt
+	}
+	return s
+}
+
+// Insert implements submission.Store.
+func (s *SubmissionStore) Insert(ctx context.Context, sub submission.Submission) error {
+	err := s.subs.insertOne(ctx, submissionDoc{
+		ID: sub.ID, TaskID: sub.TaskID, TaskTitle: sub.TaskTitle, Pay: int64(sub.Pay),
+		WorkerID: sub.Worker.ID, WorkerName: sub.Worker.Name, BuyerID: sub.Buyer.ID, BuyerName: sub.Buyer.Name,
+		Details: sub.Details, Status: string(sub.Status), AutoApproveAt: sub.AutoApproveAt, CreatedAt: sub.CreatedAt,
+		Ops: []string{},
+	})
+	if !isDuplicate(err) {
+		return err
+	}
+	if _, err := s.ByID(ctx, sub.ID); err == nil {
+		return nil // inserted by an earlier attempt of the same operation
+	}
+	return submission.ErrAlreadySubmitted
+}
+
+func (s *SubmissionStore) one(ctx context.Context, q bson.D) (submissionDoc, error) {
+	var d submissionDoc
+	err := s.subs.findOne(ctx, q, &d)
+	if errors.Is(err, errNoDocument) {
+		return d, submission.ErrNotFound
+	}
+	return d, err
+}
+
+// ByID implements submission.Store.
+func (s *SubmissionStore) ByID(ctx context.Context, id string) (submission.Submission, error) {
+	d, err := s.one(ctx, bson.D{{Key: "_id", Value: id}})
+	return submissionFromDoc(d), err
+}
+
+// ByWorkerAndTask implements submission.Store.
+func (s *SubmissionStore) ByWorkerAndTask(ctx context.Context, workerID, taskID string) (submission.Submission, error) {
+	d, err := s.one(ctx, bson.D{{Key: "task_id", Value: taskID}, {Key: "worker_id", Value: workerID}})
+	return submissionFromDoc(d), err
+}
+
+func submissionFilter(f submission.Filter) bson.D {
+	var q bson.D
+	if f.WorkerID != "" {
+		q = append(q, bson.E{Key: "worker_id", Value: f.WorkerID})
+	}
+	if f.BuyerID != "" {
+		q = append(q, bson.E{Key: "buyer_id", Value: f.BuyerID})
+	}
+	if f.Status != "" {
+		q = append(q, bson.E{Key: "status", Value: string(f.Status)})
+	}
+	return q
+}
+
+// List implements submission.Store: one find and one count.
+func (s *SubmissionStore) List(ctx context.Context, f submission.Filter, p page.Request) ([]submission.Submission, int64, error) {
+	q := submissionFilter(f)
+	out := []submission.Submission{}
+	err := each(ctx, s.subs, q,
+		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetSkip(p.Skip()).SetLimit(int64(p.Limit)),
+		func(d submissionDoc) error {
+			out = append(out, submissionFromDoc(d))
+			return nil
+		})
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := s.subs.count(ctx, q)
+	return out, n, err
+}
+
+// Review implements submission.Store.
+func (s *SubmissionStore) Review(ctx context.Context, r submission.Review) (bool, error) {
+	n, err := s.subs.updateOne(ctx,
+		bson.D{{Key: "_id", Value: r.ID}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: r.Op}}}, {Key: "status", Value: string(submission.StatusPending)}},
+		bson.D{
+			{Key: "$set", Value: bson.D{{Key: "status", Value: string(r.To)}, {Key: "reason", Value: r.Reason}, {Key: "reviewed_at", Value: r.At}}},
+			{Key: "$push", Value: bson.D{{Key: "ops", Value: r.Op}}},
+		}, false)
+	if err != nil || n == 1 {
+		return n == 1, err
+	}
+	d, err := s.one(ctx, bson.D{{Key: "_id", Value: r.ID}})
+	if errors.Is(err, submission.ErrNotFound) {
+		return false, nil
+	}
+	return slices.Contains(d.Ops, r.Op), err
+}
+
+// Unreview implements submission.Store.
+func (s *SubmissionStore) Unreview(ctx context.Context, id, op string) error {
+	_, err := s.subs.updateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "ops", Value: op}},
+		bson.D{
+			{Key: "$set", Value: bson.D{{Key: "status", Value: string(submission.StatusPending)}, {Key: "reason", Value: ""}}},
+			{Key: "$unset", Value: bson.D{{Key: "reviewed_at", Value: ""}}},
+			{Key: "$pull", Value: bson.D{{Key: "ops", Value: op}}},
+		}, false)
+	return err
+}
+
+// DueForApproval implements submission.Store.
+func (s *SubmissionStore) DueForApproval(ctx context.Context, now time.Time, limit int) ([]submission.Submission, error) {
+	var out []submission.Submission
+	err := each(ctx, s.subs,
+		bson.D{{Key: "status", Value: string(submission.StatusPending)}, {Key: "auto_approve_at", Value: bson.D{{Key: "$lt", Value: now}}}},
+		options.Find().SetSort(bson.D{{Key: "auto_approve_at", Value: 1}}).SetLimit(int64(limit)),
+		func(d submissionDoc) error {
+			out = append(out, submissionFromDoc(d))
+			return nil
+		})
+	return out, err
+}
+
+// Count implements submission.Store.
+func (s *SubmissionStore) Count(ctx context.Context, f submission.Filter) (int64, error) {
+	return s.subs.count(ctx, submissionFilter(f))
+}
+
+// SumPay implements submission.Store.
+func (s *SubmissionStore) SumPay(ctx context.Context, f submission.Filter) (money.Coins, error) {
+	n, err := s.subs.sum(ctx, submissionFilter(f), "payable_amount")
+	return money.Coins(n), err
+}

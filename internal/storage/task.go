@@ -1,0 +1,263 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"microtask/internal/money"
+	"microtask/internal/page"
+	"microtask/internal/task"
+)
+
+// TaskStore keeps the tasks collection. It implements task.Store and the
+// slot operations submission.Tasks needs.
+type TaskStore struct {
+	tasks collection
+}
+
+// NewTaskStore returns the tasks store on d.
+func NewTaskStore(d *DB) *TaskStore {
+	return &TaskStore{tasks: d.collection("tasks")}
+}
+
+var _ task.Store = (*TaskStore)(nil)
+
+type taskDoc struct {
+	ID               string    `bson:"_id"`
+	Title            string    `bson:"task_title"`
+	Detail           string    `bson:"task_detail"`
+	SubmissionInfo   string    `bson:"submission_info"`
+	ImageURL         string    `bson:"task_image_url"`
+	RequiredWorkers  int64     `bson:"required_workers"`
+	PendingSubs      []string  `bson:"pending_subs"`
+	Pay              int64     `bson:"payable_amount"`
+	CompletionDate   time.Time `bson:"completion_date"`
+	BuyerID          string    `bson:"buyer_id"`
+	BuyerName        string    `bson:"buyer_name"`
+	Status           string    `bson:"status"`
+	AutoApproveAfter int64     `bson:"auto_approve_after_s"`
+	Refunds          int64     `bson:"refunds"`
+	Ops              []string  `bson:"ops"` // ledger operations committed on this task
+	CreatedAt        time.Time `bson:"created_at"`
+}
+
+func taskFromDoc(d taskDoc) task.Task {
+	return task.Task{
+		ID: d.ID, Title: d.Title, Detail: d.Detail, SubmissionInfo: d.SubmissionInfo, ImageURL: d.ImageURL,
+		OpenSlots: int(d.RequiredWorkers), PendingSubs: d.PendingSubs, Pay: money.Coins(d.Pay),
+		CompletionDate: d.CompletionDate, Buyer: task.Party{ID: d.BuyerID, Name: d.BuyerName}, Status: task.Status(d.Status),
+		AutoApproveAfter: time.Duration(d.AutoApproveAfter) * time.Second, Refunds: int(d.Refunds), CreatedAt: d.CreatedAt,
+	}
+}
+
+// Insert implements task.Store.
+func (s *TaskStore) Insert(ctx context.Context, t task.Task) error {
+	err := s.tasks.insertOne(ctx, taskDoc{
+		ID: t.ID, Title: t.Title, Detail: t.Detail, SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
+		RequiredWorkers: int64(t.OpenSlots), PendingSubs: []string{}, Pay: int64(t.Pay), CompletionDate: t.CompletionDate,
+		BuyerID: t.Buyer.ID, BuyerName: t.Buyer.Name, Status: string(t.Status),
+		AutoApproveAfter: int64(t.AutoApproveAfter / time.Second), Ops: []string{}, CreatedAt: t.CreatedAt,
+	})
+	if isDuplicate(err) {
+		return nil // inserted by an earlier attempt of the same operation
+	}
+	return err
+}
+
+func (s *TaskStore) doc(ctx context.Context, id string) (taskDoc, error) {
+	var d taskDoc
+	err := s.tasks.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
+	if errors.Is(err, errNoDocument) {
+		return taskDoc{}, task.ErrNotFound
+	}
+	return d, err
+}
+
+// ByID implements task.Store.
+func (s *TaskStore) ByID(ctx context.Context, id string) (task.Task, error) {
+	d, err := s.doc(ctx, id)
+	return taskFromDoc(d), err
+}
+
+var notDeleted = bson.D{{Key: "$ne", Value: string(task.StatusDeleted)}}
+
+// listFilter turns a task.Filter into a query. Search words are matched
+// literally (regexp.QuoteMeta): user input never becomes a pattern or an
+// operator.
+func listFilter(f task.Filter) bson.D {
+	var q bson.D
+	if f.BuyerID != "" {
+		q = bson.D{{Key: "buyer_id", Value: f.BuyerID}, {Key: "status", Value: notDeleted}}
+	} else {
+		q = bson.D{{Key: "status", Value: string(task.StatusOpen)}}
+	}
+	if f.Available {
+		q = append(q, bson.E{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
+			bson.E{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: f.Now}}})
+	}
+	if f.MinPay > 0 {
+		q = append(q, bson.E{Key: "payable_amount", Value: bson.D{{Key: "$gte", Value: int64(f.MinPay)}}})
+	}
+	if f.Query != "" {
+		re := bson.Regex{Pattern: regexp.QuoteMeta(f.Query), Options: "i"}
+		q = append(q, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "task_title", Value: re}}, bson.D{{Key: "task_detail", Value: re}},
+		}})
+	}
+	return q
+}
+
+func listSort(sort string) bson.D {
+	switch sort {
+	case task.SortPay:
+		return bson.D{{Key: "payable_amount", Value: -1}, {Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}
+	case task.SortDeadline:
+		return bson.D{{Key: "completion_date", Value: 1}, {Key: "_id", Value: 1}}
+	default:
+		return bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}
+	}
+}
+
+// List implements task.Store: one find and one count.
+func (s *TaskStore) List(ctx context.Context, f task.Filter, p page.Request) ([]task.Task, int64, error) {
+	q := listFilter(f)
+	out := []task.Task{}
+	err := each(ctx, s.tasks, q, options.Find().SetSort(listSort(f.Sort)).SetSkip(p.Skip()).SetLimit(int64(p.Limit)),
+		func(d taskDoc) error {
+			out = append(out, taskFromDoc(d))
+			return nil
+		})
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := s.tasks.count(ctx, q)
+	return out, n, err
+}
+
+// SetText implements task.Store.
+func (s *TaskStore) SetText(ctx context.Context, id string, t task.Text) (task.Task, error) {
+	n, err := s.tasks.updateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: notDeleted}},
+		bson.D{{Key: "$set", Value: bson.D{
+			{Key: "task_title", Value: t.Title}, {Key: "task_detail", Value: t.Detail},
+			{Key: "submission_info", Value: t.SubmissionInfo}, {Key: "task_image_url", Value: t.ImageURL},
+		}}}, false)
+	if err != nil {
+		return task.Task{}, err
+	}
+	if n == 0 {
+		return task.Task{}, task.ErrNotFound
+	}
+	return s.ByID(ctx, id)
+}
+
+// Refund implements task.Store.
+func (s *TaskStore) Refund(ctx context.Context, r task.Refund) (bool, error) {
+	q := bson.D{
+		{Key: "_id", Value: r.TaskID},
+		{Key: "ops", Value: bson.D{{Key: "$ne", Value: r.Op}}},
+		{Key: "refunds", Value: int64(r.Refunds)},
+		{Key: "required_workers", Value: int64(r.OpenSlots)},
+		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{string(task.StatusOpen), string(task.StatusExpired)}}}},
+	}
+	status := task.StatusDeleted
+	switch r.Reason {
+	case task.RefundExpired:
+		status = task.StatusExpired
+		q = append(q, bson.E{Key: "completion_date", Value: bson.D{{Key: "$lt", Value: r.Now}}})
+	case task.RefundDeleted:
+		q = append(q, bson.E{Key: "buyer_id", Value: r.BuyerID}, bson.E{Key: "pending_subs", Value: bson.D{{Key: "$size", Value: 0}}})
+	}
+	return s.commit(ctx, r.TaskID, r.Op, q, bson.D{
+		{Key: "$set", Value: bson.D{{Key: "status", Value: string(status)}, {Key: "required_workers", Value: int64(0)}}},
+		{Key: "$inc", Value: bson.D{{Key: "refunds", Value: int64(1)}}},
+		{Key: "$push", Value: bson.D{{Key: "ops", Value: r.Op}}},
+	})
+}
+
+// commit applies a ledger operation's commit update, whose filter excludes
+// documents that already list op; when nothing matched, it reports whether
+// the document lists op, that is, whether the commit happened before.
+func (s *TaskStore) commit(ctx context.Context, id, op string, q, update bson.D) (bool, error) {
+	n, err := s.tasks.updateOne(ctx, q, update, false)
+	if err != nil || n == 1 {
+		return n == 1, err
+	}
+	d, err := s.doc(ctx, id)
+	if errors.Is(err, task.ErrNotFound) {
+		return false, nil
+	}
+	return slices.Contains(d.Ops, op), err
+}
+
+// ReserveSlot implements submission.Tasks.
+func (s *TaskStore) ReserveSlot(ctx context.Context, taskID, submissionID string, now time.Time) (bool, error) {
+	n, err := s.tasks.updateOne(ctx,
+		bson.D{
+			{Key: "_id", Value: taskID},
+			{Key: "pending_subs", Value: bson.D{{Key: "$ne", Value: submissionID}}},
+			{Key: "status", Value: string(task.StatusOpen)},
+			{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
+			{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: now}}},
+		},
+		bson.D{
+			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(-1)}}},
+			{Key: "$push", Value: bson.D{{Key: "pending_subs", Value: submissionID}}},
+		}, false)
+	if err != nil || n == 1 {
+		return n == 1, err
+	}
+	d, err := s.doc(ctx, taskID)
+	if errors.Is(err, task.ErrNotFound) {
+		return false, nil
+	}
+	return slices.Contains(d.PendingSubs, submissionID), err
+}
+
+// ReleaseSlot implements submission.Tasks.
+func (s *TaskStore) ReleaseSlot(ctx context.Context, taskID, submissionID string, reopen bool) error {
+	update := bson.D{{Key: "$pull", Value: bson.D{{Key: "pending_subs", Value: submissionID}}}}
+	if reopen {
+		update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(1)}}})
+	}
+	_, err := s.tasks.updateOne(ctx, bson.D{{Key: "_id", Value: taskID}, {Key: "pending_subs", Value: submissionID}}, update, false)
+	return err
+}
+
+// Due implements task.Store.
+func (s *TaskStore) Due(ctx context.Context, now time.Time, limit int) ([]task.Task, error) {
+	var out []task.Task
+	err := each(ctx, s.tasks,
+		bson.D{
+			{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{string(task.StatusOpen), string(task.StatusExpired)}}}},
+			{Key: "completion_date", Value: bson.D{{Key: "$lt", Value: now}}},
+			{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
+		},
+		options.Find().SetSort(bson.D{{Key: "completion_date", Value: 1}}).SetLimit(int64(limit)),
+		func(d taskDoc) error {
+			out = append(out, taskFromDoc(d))
+			return nil
+		})
+	return out, err
+}
+
+// Each implements task.Store.
+func (s *TaskStore) Each(ctx context.Context, fn func(task.Task) error) error {
+	return each(ctx, s.tasks, bson.D{}, nil, func(d taskDoc) error { return fn(taskFromDoc(d)) })
+}
+
+// OpenSlots implements submission.Tasks.
+func (s *TaskStore) OpenSlots(ctx context.Context, buyerID string) (int64, error) {
+	return s.tasks.sum(ctx, bson.D{{Key: "buyer_id", Value: buyerID}, {Key: "status", Value: string(task.StatusOpen)}}, "required_workers")
+}
+
+// CountByBuyer implements submission.Tasks.
+func (s *TaskStore) CountByBuyer(ctx context.Context, buyerID string) (int64, error) {
+	return s.tasks.count(ctx, bson.D{{Key: "buyer_id", Value: buyerID}, {Key: "status", Value: notDeleted}})
+}

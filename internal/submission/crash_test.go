@@ -1,0 +1,354 @@
+package submission_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"microtask/internal/auth"
+	"microtask/internal/ledger"
+	"microtask/internal/money"
+	"microtask/internal/notification"
+	"microtask/internal/page"
+	"microtask/internal/platform/logging"
+	"microtask/internal/storage"
+	"microtask/internal/storage/storagetest"
+	"microtask/internal/submission"
+	"microtask/internal/task"
+	"microtask/internal/user"
+)
+
+func TestMain(m *testing.M) { storagetest.Main(m) }
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// world is the marketplace's services on one database, as one process has
+// them; a restart builds a new world on the same database.
+type world struct {
+	db     *storage.DB
+	clock  *clock
+	ledger *ledger.Service
+	tasks  *task.Service
+	subs   *submission.Service
+	store  struct {
+		tasks *storage.TaskStore
+		subs  *storage.SubmissionStore
+		notes *storage.NotificationStore
+	}
+}
+
+func build(t *testing.T, db *storage.DB, c *clock) *world {
+	t.Helper()
+	w := &world{db: db, clock: c}
+	log := logging.Discard()
+	h, err := auth.NewHasher(bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ledger = ledger.NewService(storage.NewLedgerStore(db), log, c.Now)
+	users := user.NewService(storage.NewUserStore(db), w.ledger, h, auth.NewTokens([]byte("k"), time.Hour, nil), log, c.Now)
+	w.store.notes = storage.NewNotificationStore(db)
+	notes := notification.NewService(w.store.notes, users, log, c.Now)
+	w.store.tasks = storage.NewTaskStore(db)
+	w.store.subs = storage.NewSubmissionStore(db)
+	w.tasks = task.NewService(w.store.tasks, w.ledger, notes, users, log, c.Now, 72*time.Hour)
+	w.subs = submission.NewService(w.store.subs, w.store.tasks, w.ledger, notes, users, log, c.Now)
+	return w
+}
+
+var (
+	buyer  = auth.Principal{UserID: "buyer", Role: auth.RoleBuyer}
+	worker = auth.Principal{UserID: "worker", Role: auth.RoleWorker}
+)
+
+// setUp adds a buyer with 50 coins and a worker.
+func setUp(t *testing.T, w *world) {
+	t.Helper()
+	ctx := context.Background()
+	us := storage.NewUserStore(w.db)
+	for _, p := range []auth.Principal{buyer, worker} {
+		u := user.User{ID: p.UserID, Name: strings.ToUpper(p.UserID), Email: p.UserID + "@example.com", Role: p.Role, Status: user.StatusActive}
+		if err := us.Insert(ctx, u, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.ledger.Post(ctx, ledger.Transfer{ID: "grant:buyer", Postings: ledger.Move(ledger.Mint, ledger.UserAccount(buyer.UserID), 50)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *world) newTask(t *testing.T, slots int) task.Task {
+	t.Helper()
+	tk, err := w.tasks.Create(context.Background(), buyer, task.NewTask{
+		Text: task.Text{Title: "T", Detail: "D", SubmissionInfo: "S"}, Workers: slots, Pay: 10,
+		CompletionDate: w.clock.Now().Add(24 * time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
+}
+
+func (w *world) onlyTask(t *testing.T) task.Task {
+	t.Helper()
+	all, _, err := w.store.tasks.List(context.Background(), task.Filter{BuyerID: buyer.UserID}, page.Request{Number: 1, Limit: 10})
+	if err != nil || len(all) != 1 {
+		t.Fatalf("buyer's tasks = %v, %v; want exactly one", all, err)
+	}
+	return all[0]
+}
+
+func (w *world) onlySubmission(t *testing.T) submission.Submission {
+	t.Helper()
+	all, _, err := w.store.subs.List(context.Background(), submission.Filter{WorkerID: worker.UserID}, page.Request{Number: 1, Limit: 10})
+	if err != nil || len(all) != 1 {
+		t.Fatalf("worker's submissions = %v, %v; want exactly one", all, err)
+	}
+	return all[0]
+}
+
+func (w *world) balance(t *testing.T, acct string) money.Coins {
+	t.Helper()
+	b, err := w.ledger.Balance(context.Background(), acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (w *world) notified(t *testing.T, userID string) int64 {
+	t.Helper()
+	_, n, err := w.store.notes.List(context.Background(), userID, page.Request{Number: 1, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+type scenario struct {
+	name   string
+	before func(t *testing.T, w *world)              // runs without failures
+	action func(ctx context.Context, w *world) error // interrupted after each step in turn
+	check  func(t *testing.T, w *world)              // the state once finished
+}
+
+var scenarios = []scenario{
+	{
+		name: "post a task",
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.tasks.Create(ctx, buyer, newTaskInput(w, 2))
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk := w.onlyTask(t)
+			if tk.OpenSlots != 2 || w.balance(t, ledger.EscrowAccount(tk.ID)) != 20 || w.balance(t, ledger.UserAccount(buyer.UserID)) != 30 {
+				t.Errorf("task %+v, escrow %d, buyer %d", tk, w.balance(t, ledger.EscrowAccount(tk.ID)), w.balance(t, ledger.UserAccount(buyer.UserID)))
+			}
+		},
+	},
+	{
+		name:   "submit",
+		before: func(t *testing.T, w *world) { w.newTask(t, 2) },
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.subs.Submit(ctx, worker, w.onlyTaskQuiet(), "proof")
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk, sub := w.onlyTask(t), w.onlySubmission(t)
+			if sub.Status != submission.StatusPending || tk.OpenSlots != 1 || !slices.Equal(tk.PendingSubs, []string{sub.ID}) {
+				t.Errorf("task %+v, submission %+v", tk, sub)
+			}
+			if w.notified(t, buyer.UserID) != 1 {
+				t.Errorf("buyer not notified once")
+			}
+		},
+	},
+	{
+		name:   "approve",
+		before: submitted,
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.subs.Approve(ctx, buyer, w.onlySubmissionQuiet())
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk, sub := w.onlyTask(t), w.onlySubmission(t)
+			if sub.Status != submission.StatusApproved || tk.OpenSlots != 1 || len(tk.PendingSubs) != 0 ||
+				w.balance(t, ledger.UserAccount(worker.UserID)) != 10 || w.balance(t, ledger.EscrowAccount(tk.ID)) != 10 {
+				t.Errorf("task %+v, submission %+v, worker %d", tk, sub, w.balance(t, ledger.UserAccount(worker.UserID)))
+			}
+			if w.notified(t, worker.UserID) != 1 {
+				t.Errorf("worker not notified once")
+			}
+		},
+	},
+	{
+		name:   "reject",
+		before: submitted,
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.subs.Reject(ctx, buyer, w.onlySubmissionQuiet(), "blurry")
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk, sub := w.onlyTask(t), w.onlySubmission(t)
+			if sub.Status != submission.StatusRejected || sub.Reason != "blurry" || tk.OpenSlots != 2 || len(tk.PendingSubs) != 0 ||
+				w.balance(t, ledger.EscrowAccount(tk.ID)) != 20 {
+				t.Errorf("task %+v, submission %+v", tk, sub)
+			}
+		},
+	},
+	{
+		name:   "delete a task",
+		before: func(t *testing.T, w *world) { w.newTask(t, 2) },
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.tasks.Delete(ctx, buyer, w.onlyTaskQuiet())
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk := w.onlyTaskAnyStatus(t)
+			if tk.Status != task.StatusDeleted || tk.OpenSlots != 0 || w.balance(t, ledger.EscrowAccount(tk.ID)) != 0 ||
+				w.balance(t, ledger.UserAccount(buyer.UserID)) != 50 {
+				t.Errorf("task %+v, buyer %d", tk, w.balance(t, ledger.UserAccount(buyer.UserID)))
+			}
+		},
+	},
+	{
+		name: "expire a task",
+		before: func(t *testing.T, w *world) {
+			w.newTask(t, 2)
+			w.clock.Advance(25 * time.Hour)
+		},
+		action: func(ctx context.Context, w *world) error {
+			n, err := w.tasks.ExpireDue(ctx)
+			if err == nil && n != 1 {
+				return errors.New("nothing expired")
+			}
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk := w.onlyTask(t)
+			if tk.Status != task.StatusExpired || tk.OpenSlots != 0 || w.balance(t, ledger.UserAccount(buyer.UserID)) != 50 {
+				t.Errorf("task %+v, buyer %d", tk, w.balance(t, ledger.UserAccount(buyer.UserID)))
+			}
+		},
+	},
+}
+
+func newTaskInput(w *world, slots int) task.NewTask {
+	return task.NewTask{Text: task.Text{Title: "T", Detail: "D", SubmissionInfo: "S"}, Workers: slots, Pay: 10,
+		CompletionDate: w.clock.Now().Add(24 * time.Hour)}
+}
+
+func submitted(t *testing.T, w *world) {
+	tk := w.newTask(t, 2)
+	if _, err := w.subs.Submit(context.Background(), worker, tk.ID, "proof"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The quiet lookups serve actions, which cannot fail the test themselves.
+func (w *world) onlyTaskQuiet() string {
+	all, _, _ := w.store.tasks.List(context.Background(), task.Filter{BuyerID: buyer.UserID}, page.Request{Number: 1, Limit: 1})
+	if len(all) == 0 {
+		return ""
+	}
+	return all[0].ID
+}
+
+func (w *world) onlySubmissionQuiet() string {
+	all, _, _ := w.store.subs.List(context.Background(), submission.Filter{WorkerID: worker.UserID}, page.Request{Number: 1, Limit: 1})
+	if len(all) == 0 {
+		return ""
+	}
+	return all[0].ID
+}
+
+func (w *world) onlyTaskAnyStatus(t *testing.T) task.Task {
+	t.Helper()
+	var found []task.Task
+	if err := w.store.tasks.Each(context.Background(), func(tk task.Task) error { found = append(found, tk); return nil }); err != nil || len(found) != 1 {
+		t.Fatalf("tasks = %v, %v; want one", found, err)
+	}
+	return found[0]
+}
+
+var errCrash = errors.New("crash")
+
+// TestMarketplaceOperationsSurviveACrashAtEveryStep interrupts each
+// marketplace operation after every step of its ledger operation in turn,
+// restarts the services on the same database and runs recovery: the
+// operation must end as if it had never been interrupted, with the ledger
+// audit (escrow invariant included) balanced.
+func TestMarketplaceOperationsSurviveACrashAtEveryStep(t *testing.T) {
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			steps := sc.run(t, "")
+			if len(steps) < 4 {
+				t.Fatalf("steps = %v", steps)
+			}
+			for _, step := range steps {
+				t.Run("after "+step, func(t *testing.T) { sc.run(t, step) })
+			}
+		})
+	}
+}
+
+func (sc scenario) run(t *testing.T, crashAt string) []string {
+	db := storagetest.NewDB(t)
+	c := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	w := build(t, db, c)
+	setUp(t, w)
+	if sc.before != nil {
+		sc.before(t, w)
+	}
+	var steps []string
+	w.ledger.InjectFailures(func(step string) error {
+		steps = append(steps, step)
+		if step == crashAt {
+			return errCrash
+		}
+		return nil
+	})
+	err := sc.action(context.Background(), w)
+	if crashAt == "" && err != nil {
+		t.Fatalf("uninterrupted action: %v", err)
+	}
+	if crashAt != "" {
+		if !errors.Is(err, errCrash) {
+			t.Fatalf("action = %v, want the crash", err)
+		}
+		// Restart: new services on the same data; the lease runs out and
+		// recovery finishes the operation.
+		w = build(t, db, c)
+		c.Advance(ledger.DefaultLeaseTTL + time.Second)
+		if _, err := w.ledger.Recover(context.Background()); err != nil {
+			t.Fatalf("Recover() = %v", err)
+		}
+	}
+	sc.check(t, w)
+	r, err := w.ledger.Audit(context.Background())
+	if err != nil || !r.Balanced || r.OpenTransfers != 0 {
+		t.Errorf("audit = %+v, %v", r, err)
+	}
+	return steps
+}

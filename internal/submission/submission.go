@@ -1,0 +1,131 @@
+// Package submission is the workers' side of the marketplace: submitting
+// proof of work, which takes one of a task's slots, and its review by the
+// buyer (approval pays the worker from the task's escrow, rejection reopens
+// the slot), or automatically when the buyer does not review in time.
+package submission
+
+import (
+	"context"
+	"time"
+
+	"microtask/internal/apperr"
+	"microtask/internal/ledger"
+	"microtask/internal/money"
+	"microtask/internal/notification"
+	"microtask/internal/page"
+	"microtask/internal/task"
+)
+
+// Status is where a submission is in its review.
+type Status string
+
+// The statuses.
+const (
+	StatusPending  Status = "pending"
+	StatusApproved Status = "approved"
+	StatusRejected Status = "rejected"
+)
+
+// Submission is a worker's proof of work for a task.
+type Submission struct {
+	ID            string
+	TaskID        string
+	TaskTitle     string
+	Pay           money.Coins
+	Worker        task.Party
+	Buyer         task.Party
+	Details       string
+	Status        Status
+	Reason        string // why it was rejected
+	AutoApproveAt time.Time
+	CreatedAt     time.Time
+	ReviewedAt    time.Time // zero while pending
+}
+
+// Filter selects submissions for a list.
+type Filter struct {
+	WorkerID string
+	BuyerID  string
+	Status   Status // empty: any
+}
+
+// Errors.
+var (
+	ErrNotFound         = apperr.New(apperr.NotFound, "submission_not_found", "no such submission")
+	ErrNotYours         = apperr.New(apperr.Forbidden, "forbidden", "this submission is for another buyer's task")
+	ErrAlreadySubmitted = apperr.New(apperr.Conflict, "already_submitted", "you have already submitted work for this task")
+	ErrTaskFull         = apperr.New(apperr.Conflict, "task_full", "the task has no open slots")
+	ErrTaskExpired      = apperr.New(apperr.Conflict, "task_expired", "the task is past its completion date")
+	ErrTaskClosed       = apperr.New(apperr.Conflict, "task_closed", "the task no longer takes submissions")
+	ErrAlreadyReviewed  = apperr.New(apperr.Conflict, "already_reviewed", "the submission was already reviewed")
+)
+
+// Review is the commit of a review operation: the submission moves from
+// pending to To, recording Op.
+type Review struct {
+	Op     string
+	ID     string
+	To     Status
+	Reason string
+	At     time.Time
+}
+
+// Store persists submissions. storage.SubmissionStore implements it.
+type Store interface {
+	// Insert adds s. Inserting the same ID again is a no-op; ErrAlreadySubmitted
+	// if the worker has another submission for the task.
+	Insert(ctx context.Context, s Submission) error
+	// ByID returns a submission. ErrNotFound if missing.
+	ByID(ctx context.Context, id string) (Submission, error)
+	// ByWorkerAndTask returns the worker's submission for a task.
+	// ErrNotFound if none.
+	ByWorkerAndTask(ctx context.Context, workerID, taskID string) (Submission, error)
+	// List returns a page of submissions matching f, newest first, and their
+	// count.
+	List(ctx context.Context, f Filter, p page.Request) ([]Submission, int64, error)
+	// Review commits r. True if it did now or had already; false if the
+	// submission is no longer pending.
+	Review(ctx context.Context, r Review) (bool, error)
+	// Unreview undoes the review recorded by op: pending again.
+	Unreview(ctx context.Context, id, op string) error
+	// DueForApproval returns up to limit pending submissions whose
+	// auto-approval time has passed, oldest first.
+	DueForApproval(ctx context.Context, now time.Time, limit int) ([]Submission, error)
+	// Count counts the submissions matching f.
+	Count(ctx context.Context, f Filter) (int64, error)
+	// SumPay adds up the pay of the submissions matching f.
+	SumPay(ctx context.Context, f Filter) (money.Coins, error)
+}
+
+// Tasks is what this package needs of the tasks: reading them and holding
+// their slots. storage.TaskStore implements it.
+type Tasks interface {
+	ByID(ctx context.Context, id string) (task.Task, error)
+	// ReserveSlot takes one open slot of an open task with time left for
+	// the submission, listing it as pending. True if it did now or had
+	// already.
+	ReserveSlot(ctx context.Context, taskID, submissionID string, now time.Time) (bool, error)
+	// ReleaseSlot takes the submission off the task's pending list, if it is
+	// there, and with reopen gives its slot back.
+	ReleaseSlot(ctx context.Context, taskID, submissionID string, reopen bool) error
+	// OpenSlots adds up the open slots of a buyer's live tasks.
+	OpenSlots(ctx context.Context, buyerID string) (int64, error)
+	// CountByBuyer counts a buyer's tasks that are not deleted.
+	CountByBuyer(ctx context.Context, buyerID string) (int64, error)
+}
+
+// Ledger is what this package needs of the coin ledger.
+type Ledger interface {
+	Post(ctx context.Context, t ledger.Transfer) (ledger.Transfer, error)
+	Handle(kind string, h ledger.Hook)
+}
+
+// Notifier sends notifications; notification.Service implements it.
+type Notifier interface {
+	Send(ctx context.Context, n notification.Notification) error
+}
+
+// UserNames tells a user's name; user.Service implements it.
+type UserNames interface {
+	Name(ctx context.Context, id string) (string, error)
+}

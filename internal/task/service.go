@@ -1,0 +1,279 @@
+package task
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"microtask/internal/apperr"
+	"microtask/internal/auth"
+	"microtask/internal/ledger"
+	"microtask/internal/money"
+	"microtask/internal/notification"
+	"microtask/internal/page"
+	"microtask/internal/platform/idgen"
+)
+
+// Operation kinds this package registers with the ledger.
+const (
+	fundKind   = "task-fund"   // buyer -> escrow when a task is posted
+	refundKind = "task-refund" // escrow -> buyer for the open slots of a deleted or expired task
+)
+
+// MaxCompletionAhead is how far in the future a completion date may be.
+const MaxCompletionAhead = 366 * 24 * time.Hour
+
+// Service applies the task rules.
+type Service struct {
+	store       Store
+	ledger      Ledger
+	notify      Notifier
+	users       UserNames
+	log         *slog.Logger
+	now         func() time.Time
+	newID       func() string
+	autoApprove time.Duration
+}
+
+// NewService returns a Service, registers its ledger hooks and adds the
+// escrow invariant to the ledger audit. autoApproveAfter is the default
+// review delay of new tasks; now may be nil for time.Now.
+func NewService(store Store, l Ledger, n Notifier, users UserNames, log *slog.Logger, now func() time.Time, autoApproveAfter time.Duration) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	s := &Service{store: store, ledger: l, notify: n, users: users, log: log, now: now, newID: idgen.New,
+		autoApprove: autoApproveAfter}
+	l.Handle(fundKind, ledger.Hook{Settle: s.settleFund})
+	l.Handle(refundKind, ledger.Hook{Commit: s.commitRefund, Settle: s.settleRefund})
+	l.AddCheck("escrow", s.checkEscrow)
+	return s
+}
+
+// NewTask is a buyer's new task.
+type NewTask struct {
+	Text
+	Workers        int
+	Pay            money.Coins
+	CompletionDate time.Time
+}
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// Create posts a task: its whole cost, workers × pay, moves from the buyer to
+// the task's escrow, and the task appears once the coins have moved. Not
+// enough coins: ledger.ErrInsufficientCoins, and no task.
+func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Task, error) {
+	if !p.Is(auth.RoleBuyer) {
+		return Task{}, auth.ErrWrongRole
+	}
+	now := s.clock()
+	switch {
+	case !in.CompletionDate.After(now):
+		return Task{}, apperr.InvalidFields(apperr.FieldError{Field: "completion_date", Message: "must be in the future"})
+	case in.CompletionDate.After(now.Add(MaxCompletionAhead)):
+		return Task{}, apperr.InvalidFields(apperr.FieldError{Field: "completion_date", Message: "must be within a year"})
+	}
+	name, err := s.users.Name(ctx, p.UserID)
+	if err != nil {
+		return Task{}, err
+	}
+	t := Task{
+		ID: s.newID(), Title: in.Title, Detail: in.Detail, SubmissionInfo: in.SubmissionInfo, ImageURL: in.ImageURL,
+		OpenSlots: in.Workers, Pay: in.Pay, CompletionDate: in.CompletionDate.UTC().Truncate(time.Millisecond),
+		Buyer: Party{ID: p.UserID, Name: name}, Status: StatusOpen, AutoApproveAfter: s.autoApprove, CreatedAt: now,
+	}
+	payload, err := json.Marshal(t)
+	if err != nil {
+		return Task{}, err
+	}
+	_, err = s.ledger.Post(ctx, ledger.Transfer{
+		ID:       fundKind + ":" + t.ID,
+		Postings: ledger.Move(ledger.UserAccount(p.UserID), ledger.EscrowAccount(t.ID), money.Coins(in.Workers)*in.Pay),
+		Private:  map[string]string{"task": string(payload)},
+	})
+	if err != nil {
+		return Task{}, err
+	}
+	s.log.InfoContext(ctx, "task created", "task_id", t.ID, "slots", t.OpenSlots, "pay", int64(t.Pay))
+	return s.store.ByID(ctx, t.ID)
+}
+
+// settleFund inserts the task once its escrow is funded.
+func (s *Service) settleFund(ctx context.Context, tr ledger.Transfer) error {
+	var t Task
+	if err := json.Unmarshal([]byte(tr.Private["task"]), &t); err != nil {
+		return fmt.Errorf("task of %s: %w", tr.ID, err)
+	}
+	return s.store.Insert(ctx, t)
+}
+
+// List returns one page of live tasks matching f.
+func (s *Service) List(ctx context.Context, f Filter, r page.Request) (page.Of[Task], error) {
+	f.BuyerID = ""
+	f.Now = s.clock()
+	items, total, err := s.store.List(ctx, f, r)
+	if err != nil {
+		return page.Of[Task]{}, err
+	}
+	return page.Of[Task]{Items: items, Request: r, Total: total}, nil
+}
+
+// Mine returns one page of the buyer's own tasks, expired ones included.
+func (s *Service) Mine(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Task], error) {
+	items, total, err := s.store.List(ctx, Filter{BuyerID: p.UserID, Now: s.clock()}, r)
+	if err != nil {
+		return page.Of[Task]{}, err
+	}
+	return page.Of[Task]{Items: items, Request: r, Total: total}, nil
+}
+
+// Get returns a task that is not deleted.
+func (s *Service) Get(ctx context.Context, id string) (Task, error) {
+	t, err := s.store.ByID(ctx, id)
+	if err == nil && t.Status == StatusDeleted {
+		return Task{}, ErrNotFound
+	}
+	return t, err
+}
+
+// UpdateText changes a task's text (its buyer only). Money fields never
+// change here.
+func (s *Service) UpdateText(ctx context.Context, p auth.Principal, id string, txt Text) (Task, error) {
+	t, err := s.Get(ctx, id)
+	if err != nil {
+		return Task{}, err
+	}
+	if t.Buyer.ID != p.UserID {
+		return Task{}, ErrNotYours
+	}
+	return s.store.SetText(ctx, id, txt)
+}
+
+// Delete deletes a task (its buyer only) and refunds what its escrow holds
+// for open slots. Refused while submissions await review.
+func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) (money.Coins, error) {
+	for range 3 { // a slot may reopen between the read and the commit; read again
+		t, err := s.Get(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		if t.Buyer.ID != p.UserID {
+			return 0, ErrNotYours
+		}
+		if len(t.PendingSubs) > 0 {
+			return 0, ErrPendingSubmissions
+		}
+		refunded, err := s.refund(ctx, t, RefundDeleted)
+		if errors.Is(err, ledger.ErrCancelled) {
+			continue
+		}
+		return refunded, err
+	}
+	return 0, ledger.ErrInProgress
+}
+
+// refund runs the operation that closes a task for reason and gives its open
+// slots' pay back to the buyer. Its id carries the task's refund count, so
+// that a slot reopened later (a rejection after expiry) is refunded by a new
+// operation rather than deduplicated into the old one.
+func (s *Service) refund(ctx context.Context, t Task, reason RefundReason) (money.Coins, error) {
+	amount := money.Coins(t.OpenSlots) * t.Pay
+	var postings []ledger.Posting
+	if amount > 0 {
+		postings = ledger.Move(ledger.EscrowAccount(t.ID), ledger.UserAccount(t.Buyer.ID), amount)
+	}
+	_, err := s.ledger.Post(ctx, ledger.Transfer{
+		ID:       fmt.Sprintf("%s:%s:%d", refundKind, t.ID, t.Refunds),
+		Postings: postings,
+		Meta: map[string]string{
+			"task": t.ID, "title": t.Title, "buyer": t.Buyer.ID, "reason": string(reason),
+			"slots": strconv.Itoa(t.OpenSlots), "refunds": strconv.Itoa(t.Refunds), "amount": strconv.FormatInt(int64(amount), 10),
+		},
+	})
+	return amount, err
+}
+
+func (s *Service) commitRefund(ctx context.Context, tr ledger.Transfer) (bool, error) {
+	slots, err1 := strconv.Atoi(tr.Meta["slots"])
+	refunds, err2 := strconv.Atoi(tr.Meta["refunds"])
+	if err := errors.Join(err1, err2); err != nil {
+		return false, fmt.Errorf("meta of %s: %w", tr.ID, err)
+	}
+	return s.store.Refund(ctx, Refund{
+		Op: tr.ID, TaskID: tr.Meta["task"], Reason: RefundReason(tr.Meta["reason"]), Refunds: refunds,
+		OpenSlots: slots, BuyerID: tr.Meta["buyer"], Now: s.clock(),
+	})
+}
+
+func (s *Service) settleRefund(ctx context.Context, tr ledger.Transfer) error {
+	title, amount := tr.Meta["title"], tr.Meta["amount"]
+	var msg string
+	switch RefundReason(tr.Meta["reason"]) {
+	case RefundExpired:
+		msg = fmt.Sprintf("Your task “%s” reached its completion date; %s coins for its unfilled slots came back to you.", title, amount)
+	default:
+		msg = fmt.Sprintf("Your task “%s” was deleted; %s coins came back to you.", title, amount)
+	}
+	return s.notify.Send(ctx, notification.Notification{
+		ID: tr.ID, UserID: tr.Meta["buyer"], Message: msg, ActionRoute: "/dashboard/my-tasks", CreatedAt: tr.UpdatedAt,
+	})
+}
+
+// ExpireDue refunds the open slots of tasks past their completion date and
+// returns how many it closed. Safe to run anywhere, any number of times.
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	due, err := s.store.Due(ctx, s.clock(), 100)
+	if err != nil {
+		return 0, fmt.Errorf("find due tasks: %w", err)
+	}
+	n := 0
+	var errs []error
+	for _, t := range due {
+		_, err := s.refund(ctx, t, RefundExpired)
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, ledger.ErrCancelled), errors.Is(err, ledger.ErrInProgress):
+			// Changed meanwhile; the next round sees it as it is now.
+		default:
+			errs = append(errs, fmt.Errorf("expire task %s: %w", t.ID, err))
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// checkEscrow is the ledger audit's invariant 4: every task's escrow holds
+// the pay of its open slots and pending submissions, and no escrow account
+// holds coins for a task that does not exist. Accounts with an operation in
+// flight are skipped.
+func (s *Service) checkEscrow(ctx context.Context, balances map[string]money.Coins, busy map[string]bool) ([]string, error) {
+	var problems []string
+	seen := map[string]bool{}
+	err := s.store.Each(ctx, func(t Task) error {
+		acct := ledger.EscrowAccount(t.ID)
+		seen[acct] = true
+		if busy[acct] {
+			return nil
+		}
+		if got, want := balances[acct], t.EscrowDue(); got != want {
+			problems = append(problems, fmt.Sprintf("task %s: escrow holds %d, want %d (%d open slots and %d pending submissions at %d)",
+				t.ID, got, want, t.OpenSlots, len(t.PendingSubs), t.Pay))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for acct, bal := range balances {
+		if strings.HasPrefix(acct, "escrow:") && !seen[acct] && !busy[acct] && bal != 0 {
+			problems = append(problems, fmt.Sprintf("%s holds %d but its task does not exist", acct, bal))
+		}
+	}
+	return problems, nil
+}

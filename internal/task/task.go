@@ -1,0 +1,149 @@
+// Package task is the buyers' side of the marketplace: posting tasks with
+// their pay held in escrow, listing and searching them, editing their text,
+// and giving back what escrow still holds when a task is deleted or expires.
+package task
+
+import (
+	"context"
+	"time"
+
+	"microtask/internal/apperr"
+	"microtask/internal/ledger"
+	"microtask/internal/money"
+	"microtask/internal/notification"
+	"microtask/internal/page"
+)
+
+// Status is where a task is in its life.
+type Status string
+
+// The statuses.
+const (
+	StatusOpen    Status = "open"    // live: listed, and open to submissions while it has slots and time
+	StatusExpired Status = "expired" // past its completion date; open slots refunded, pending work still reviewed
+	StatusDeleted Status = "deleted" // removed; escrow refunded
+)
+
+// Party names a user on a task or submission.
+type Party struct {
+	ID   string
+	Name string
+}
+
+// Task is a piece of paid work with open slots for workers.
+type Task struct {
+	ID               string
+	Title            string
+	Detail           string
+	SubmissionInfo   string // what proof the worker must submit
+	ImageURL         string
+	OpenSlots        int      // required_workers: workers still wanted
+	PendingSubs      []string // submissions awaiting review, each holding a slot's pay in escrow
+	Pay              money.Coins
+	CompletionDate   time.Time
+	Buyer            Party
+	Status           Status
+	AutoApproveAfter time.Duration // pending work older than this is approved automatically
+	Refunds          int           // refund operations so far; part of their operation ids
+	CreatedAt        time.Time
+}
+
+// EscrowDue is what the task's escrow account must hold: the pay of every
+// open slot and of every submission awaiting review (DESIGN.md invariant 4).
+func (t Task) EscrowDue() money.Coins {
+	return money.Coins(t.OpenSlots+len(t.PendingSubs)) * t.Pay
+}
+
+// Text is the part of a task its buyer may edit.
+type Text struct {
+	Title          string
+	Detail         string
+	SubmissionInfo string
+	ImageURL       string
+}
+
+// Sort orders for lists.
+const (
+	SortNewest   = "newest"
+	SortPay      = "pay"
+	SortDeadline = "deadline"
+)
+
+// Filter selects tasks for a list.
+type Filter struct {
+	Query     string      // words in title or detail, case-insensitive
+	MinPay    money.Coins // at least this pay
+	Sort      string      // SortNewest (default), SortPay or SortDeadline
+	Available bool        // only tasks with open slots and time left
+	BuyerID   string      // only this buyer's tasks (then expired tasks are included too)
+	Now       time.Time   // for Available
+}
+
+// Errors.
+var (
+	ErrNotFound           = apperr.New(apperr.NotFound, "task_not_found", "no such task")
+	ErrNotYours           = apperr.New(apperr.Forbidden, "forbidden", "this task belongs to another buyer")
+	ErrPendingSubmissions = apperr.New(apperr.Conflict, "pending_submissions",
+		"the task has submissions awaiting review; approve or reject them first")
+)
+
+// RefundReason says why a task's open slots are refunded.
+type RefundReason string
+
+// The reasons.
+const (
+	RefundExpired RefundReason = "expired"
+	RefundDeleted RefundReason = "deleted"
+)
+
+// Refund is the commit of a refund operation: the task must be as it was
+// read (Refunds and OpenSlots unchanged), and then gets its new status and no
+// open slots.
+type Refund struct {
+	Op        string
+	TaskID    string
+	Reason    RefundReason
+	Refunds   int // the task's refund count when read
+	OpenSlots int // the task's open slots when read
+	BuyerID   string
+	Now       time.Time
+}
+
+// Store persists tasks. storage.TaskStore implements it.
+type Store interface {
+	// Insert adds t; inserting the same ID again is a no-op.
+	Insert(ctx context.Context, t Task) error
+	// ByID returns a task, deleted ones included. ErrNotFound if missing.
+	ByID(ctx context.Context, id string) (Task, error)
+	// List returns a page of tasks that are not deleted, and their count.
+	List(ctx context.Context, f Filter, p page.Request) ([]Task, int64, error)
+	// SetText changes the text of a task that is not deleted. ErrNotFound if
+	// missing or deleted.
+	SetText(ctx context.Context, id string, t Text) (Task, error)
+	// Refund commits r: the task gets r's status and zero open slots, and
+	// records r.Op. True if it did now or had already; false if the task is no
+	// longer as read, or (deletion) has pending submissions.
+	Refund(ctx context.Context, r Refund) (bool, error)
+	// Due returns up to limit tasks past their completion date that still
+	// have open slots.
+	Due(ctx context.Context, now time.Time, limit int) ([]Task, error)
+	// Each calls fn for every task, for the audit.
+	Each(ctx context.Context, fn func(Task) error) error
+}
+
+// Ledger is what this package needs of the coin ledger.
+type Ledger interface {
+	Post(ctx context.Context, t ledger.Transfer) (ledger.Transfer, error)
+	Handle(kind string, h ledger.Hook)
+	AddCheck(name string, c ledger.Check)
+}
+
+// Notifier sends notifications; notification.Service implements it.
+type Notifier interface {
+	Send(ctx context.Context, n notification.Notification) error
+}
+
+// UserNames tells a user's name; user.Service implements it.
+type UserNames interface {
+	Name(ctx context.Context, id string) (string, error)
+}
