@@ -15,7 +15,9 @@
 //  1. start its run and journal record (a duplicate id waits for, resumes or
 //     returns the earlier one);
 //  2. commit the business change through the kind's Hook, when it has one;
-//     a business document that can no longer change cancels the transfer;
+//     a business document that can no longer change cancels the transfer,
+//     which then leaves no record (nothing happened), so that its id can be
+//     used again once the document allows the change;
 //  3. apply the postings, debits first, each guarded by the account's pending
 //     list and, for accounts that may not go negative, by its balance; a short
 //     debit marks the transfer failing, undoes what was applied and reverts
@@ -87,7 +89,8 @@ func Move(from, to string, amount money.Coins) []Posting {
 type State string
 
 // The states of a transfer. Pending, Posted (until closed) and Failing are
-// open; Posted (closed), Failed and Cancelled are final.
+// open; Posted (closed), Failed and Cancelled are final. Cancelled is only
+// ever returned, never stored: a cancelled transfer leaves no record.
 const (
 	Pending   State = "pending"   // inserted; the business change and postings may be under way
 	Posted    State = "posted"    // every posting applied; entries and clean-up may be under way
@@ -200,6 +203,8 @@ type Store interface {
 	// InsertJournal records t's postings and meta for good.
 	// ErrTransferExists if its ID was ever used.
 	InsertJournal(ctx context.Context, t Transfer) error
+	// DeleteJournal removes the journal record of a cancelled transfer.
+	DeleteJournal(ctx context.Context, id string) error
 	// RecordOutcome records the final state of a transfer once and returns
 	// the state recorded (the first one, if it was already recorded).
 	RecordOutcome(ctx context.Context, id string, state State, now time.Time) (State, error)
@@ -240,7 +245,8 @@ type Hook struct {
 	// Commit makes the business change that decides the transfer, with one
 	// conditional write that records t.ID on the document. It returns true if
 	// the change is made now or the document already carries t.ID, and false
-	// if the change no longer applies, which cancels the transfer.
+	// if the change no longer applies, which cancels the transfer: it ends
+	// with ErrCancelled and leaves no record.
 	Commit func(ctx context.Context, t Transfer) (bool, error)
 	// Revert undoes Commit after a debit came up short.
 	Revert func(ctx context.Context, t Transfer) error

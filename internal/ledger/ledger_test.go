@@ -469,6 +469,33 @@ func (sc crashScenario) run(t *testing.T, crashAt string) []string {
 	return steps
 }
 
+// TestCancelledOperationCanRunLater: a cancelled operation leaves no record,
+// so the same id runs once its business document allows it, even with other
+// postings (a task's refund is retried under the same id with the slot count
+// it has by then).
+func TestCancelledOperationCanRunLater(t *testing.T) {
+	f := newFixture(t)
+	c := newClaim("taken", "claim:other")
+	f.svc.Handle("claim", c.hook())
+	mustPost(t, f.svc, "task-fund:t", ledger.Move(ledger.Mint, "escrow:t", 5))
+	req := ledger.Transfer{ID: "claim:s1", Postings: ledger.Move("escrow:t", "user:w", 5)}
+	if _, err := f.svc.Post(context.Background(), req); !errors.Is(err, ledger.ErrCancelled) {
+		t.Fatalf("Post() while taken = %v, want ErrCancelled", err)
+	}
+	if r := wantAuditBalanced(t, f.svc); r.Transfers != 1 {
+		t.Errorf("audit counts %d transfers, want only the funding: a cancel leaves none", r.Transfers)
+	}
+	c.mu.Lock()
+	c.status, c.op = "open", ""
+	c.mu.Unlock()
+	tr := mustPost(t, f.svc, "claim:s1", ledger.Move("escrow:t", "user:w", 4))
+	if tr.Replayed || tr.State != ledger.Posted {
+		t.Errorf("Post() once open = %+v, want it run now", tr)
+	}
+	wantBalances(t, f.svc, map[string]money.Coins{"user:w": 4, "escrow:t": 1})
+	wantAuditBalanced(t, f.svc)
+}
+
 func TestRetryAfterLeaseExpiryFinishesTransfer(t *testing.T) {
 	f := newFixture(t)
 	f.svc.InjectFailures(func(step string) error {

@@ -86,19 +86,35 @@ func (s *Service) Post(ctx context.Context, t Transfer) (Transfer, error) {
 	}
 	t.Postings = ordered(t.Postings)
 
+	for {
+		rec, done, err := s.post(ctx, t)
+		if done {
+			return rec, err
+		}
+	}
+}
+
+// post is one attempt of Post. done is false when the transfer it waited for
+// or found was cancelled meanwhile, which leaves no record: Post then tries
+// the operation itself.
+func (s *Service) post(ctx context.Context, t Transfer) (_ Transfer, done bool, _ error) {
 	release, busy := s.claim(t.ID)
 	if busy != nil {
 		// The same operation is running in this process: wait for its result.
 		select {
 		case <-busy:
 		case <-ctx.Done():
-			return Transfer{}, ctx.Err()
+			return Transfer{}, true, ctx.Err()
 		}
 		rec, err := s.lookup(ctx, t.ID)
-		if err != nil {
-			return Transfer{}, err
+		if errors.Is(err, ErrTransferNotFound) {
+			return Transfer{}, false, nil
 		}
-		return s.existing(rec, t)
+		if err != nil {
+			return Transfer{}, true, err
+		}
+		rec, err = s.existing(rec, t)
+		return rec, true, err
 	}
 	defer release()
 
@@ -112,27 +128,33 @@ func (s *Service) Post(ctx context.Context, t Transfer) (Transfer, error) {
 	err := s.store.InsertRun(ctx, t)
 	if errors.Is(err, ErrTransferExists) {
 		rec, err := s.lookup(ctx, t.ID)
+		if errors.Is(err, ErrTransferNotFound) {
+			return Transfer{}, false, nil // cancelled and forgotten since
+		}
 		if err != nil {
-			return Transfer{}, err
+			return Transfer{}, true, err
 		}
 		if rec.Open && !rec.LeaseUntil.After(now) && samePostings(rec, t) {
 			// Abandoned by a crashed runner: finish it here rather than wait
 			// for recovery.
 			rec, ok, err := s.takeLease(ctx, rec)
 			if err != nil || !ok {
-				return rec, errors.Join(err, ErrInProgress)
+				return rec, true, errors.Join(err, ErrInProgress)
 			}
-			return s.run(ctx, rec, false)
+			rec, err = s.run(ctx, rec, false)
+			return rec, true, err
 		}
-		return s.existing(rec, t)
+		rec, err = s.existing(rec, t)
+		return rec, true, err
 	}
 	if err != nil {
-		return Transfer{}, fmt.Errorf("start transfer %s: %w", t.ID, err)
+		return Transfer{}, true, fmt.Errorf("start transfer %s: %w", t.ID, err)
 	}
 	if err := s.step("started"); err != nil {
-		return t, err
+		return t, true, err
 	}
-	return s.run(ctx, t, false)
+	rec, err := s.run(ctx, t, false)
+	return rec, true, err
 }
 
 // lookup returns a transfer in flight, or else the outcome of one that ended.
@@ -250,7 +272,7 @@ func (s *Service) run(ctx context.Context, t Transfer, journaled bool) (Transfer
 		case Failing:
 			err = s.undo(ctx, &t, hook)
 		default:
-			err = s.finish(ctx, &t, t.State) // Cancelled
+			err = fmt.Errorf("transfer %s in unknown state %q", t.ID, t.State)
 		}
 		if err != nil {
 			return t, err
@@ -302,8 +324,7 @@ func (s *Service) apply(ctx context.Context, t *Transfer, hook Hook) error {
 			return err
 		}
 		if !ok {
-			// Nothing was applied: the transfer ends here.
-			return s.finish(ctx, t, Cancelled)
+			return s.cancel(ctx, t)
 		}
 	}
 	for i, p := range t.Postings {
@@ -373,6 +394,22 @@ func (s *Service) undo(ctx context.Context, t *Transfer, hook Hook) error {
 		}
 	}
 	return s.finish(ctx, t, Failed)
+}
+
+// cancel ends a transfer whose business change no longer applies. Nothing
+// was applied, so it leaves no record, and its id may be used again.
+func (s *Service) cancel(ctx context.Context, t *Transfer) error {
+	if err := s.store.DeleteJournal(ctx, t.ID); err != nil {
+		return fmt.Errorf("forget cancelled %s: %w", t.ID, err)
+	}
+	if err := s.step("unjournaled"); err != nil {
+		return err
+	}
+	if err := s.store.DeleteRun(ctx, t.ID); err != nil {
+		return fmt.Errorf("end run of %s: %w", t.ID, err)
+	}
+	t.State, t.Open = Cancelled, false
+	return s.step("ended")
 }
 
 // finish records the transfer's final state and ends its run.

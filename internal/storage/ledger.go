@@ -192,6 +192,12 @@ func (s *LedgerStore) InsertJournal(ctx context.Context, t ledger.Transfer) erro
 	return err
 }
 
+// DeleteJournal implements ledger.Store.
+func (s *LedgerStore) DeleteJournal(ctx context.Context, id string) error {
+	_, err := s.journal.deleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	return err
+}
+
 // RecordOutcome implements ledger.Store.
 func (s *LedgerStore) RecordOutcome(ctx context.Context, id string, state ledger.State, now time.Time) (ledger.State, error) {
 	err := s.outcomes.insertOne(ctx, outcomeDoc{ID: id, State: string(state), EndedAt: now})
