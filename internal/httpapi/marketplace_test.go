@@ -490,6 +490,27 @@ func TestConcurrentSubmissionsFillExactlyTheSlots(t *testing.T) {
 	}
 }
 
+func TestConcurrentSubmissionsOfOneWorker(t *testing.T) {
+	a := newAPI(t)
+	buyer, worker := a.register(t, "buyer"), a.register(t, "worker")
+	tk := a.postTask(t, buyer.Token, 3, 10)
+	codes := make([]int, 6)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Go(func() {
+			codes[i] = a.call(t, http.MethodPost, "/api/submissions", worker.Token,
+				map[string]string{"task_id": tk.ID, "submission_details": "proof"}).Code
+		})
+	}
+	wg.Wait()
+	if countOf(codes, http.StatusCreated) != 1 || countOf(codes, http.StatusConflict) != 5 {
+		t.Errorf("statuses = %v, want one 201 and five 409", codes)
+	}
+	if got := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK); got.RequiredWorkers != 2 {
+		t.Errorf("open slots = %d, want 2: one taken", got.RequiredWorkers)
+	}
+}
+
 func TestConcurrentTasksNeverOverspend(t *testing.T) {
 	a := newAPI(t)
 	buyer := a.register(t, "buyer") // 50 coins

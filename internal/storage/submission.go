@@ -91,12 +91,6 @@ func (s *SubmissionStore) ByID(ctx context.Context, id string) (submission.Submi
 	return submissionFromDoc(d), err
 }
 
-// ByWorkerAndTask implements submission.Store.
-func (s *SubmissionStore) ByWorkerAndTask(ctx context.Context, workerID, taskID string) (submission.Submission, error) {
-	d, err := s.one(ctx, bson.D{{Key: "task_id", Value: taskID}, {Key: "worker_id", Value: workerID}})
-	return submissionFromDoc(d), err
-}
-
 func submissionFilter(f submission.Filter) bson.D {
 	var q bson.D
 	if f.WorkerID != "" {

@@ -2,6 +2,8 @@ package submission
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +17,6 @@ import (
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/page"
-	"microtask/internal/platform/idgen"
 	"microtask/internal/task"
 )
 
@@ -38,7 +39,6 @@ type Service struct {
 	users  UserNames
 	log    *slog.Logger
 	now    func() time.Time
-	newID  func() string
 }
 
 // NewService returns a Service and registers its ledger hooks. now may be
@@ -47,7 +47,7 @@ func NewService(store Store, tasks Tasks, l Ledger, n Notifier, users UserNames,
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, tasks: tasks, ledger: l, notify: n, users: users, log: log, now: now, newID: idgen.New}
+	s := &Service{store: store, tasks: tasks, ledger: l, notify: n, users: users, log: log, now: now}
 	l.Handle(submitKind, ledger.Hook{Commit: s.commitSubmit, Settle: s.settleSubmit})
 	l.Handle(approveKind, ledger.Hook{Commit: s.commitReview(StatusApproved), Revert: s.revertReview, Settle: s.settleApprove})
 	l.Handle(rejectKind, ledger.Hook{Commit: s.commitReview(StatusRejected), Settle: s.settleReject})
@@ -55,6 +55,16 @@ func NewService(store Store, tasks Tasks, l Ledger, n Notifier, users UserNames,
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// ID is the ID of a worker's submission for a task. A worker submits to a
+// task at most once, so the pair names the submission: checking for an
+// earlier one is a read by ID, which even the embedded database answers
+// without reading every submission, and two simultaneous submissions of one
+// worker are one ledger operation.
+func ID(taskID, workerID string) string {
+	sum := sha256.Sum256([]byte(taskID + "|" + workerID))
+	return hex.EncodeToString(sum[:12])
+}
 
 // Submit records a worker's proof of work for a task and takes one of its
 // slots.
@@ -66,7 +76,8 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 	if err != nil {
 		return Submission{}, err
 	}
-	if _, err := s.store.ByWorkerAndTask(ctx, p.UserID, taskID); err == nil {
+	id := ID(taskID, p.UserID)
+	if _, err := s.store.ByID(ctx, id); err == nil {
 		return Submission{}, ErrAlreadySubmitted
 	} else if !errors.Is(err, ErrNotFound) {
 		return Submission{}, err
@@ -80,14 +91,14 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 		return Submission{}, err
 	}
 	sub := Submission{
-		ID: s.newID(), TaskID: t.ID, TaskTitle: t.Title, Pay: t.Pay, Worker: task.Party{ID: p.UserID, Name: name},
+		ID: id, TaskID: t.ID, TaskTitle: t.Title, Pay: t.Pay, Worker: task.Party{ID: p.UserID, Name: name},
 		Buyer: t.Buyer, Details: details, Status: StatusPending, AutoApproveAt: now.Add(t.AutoApproveAfter), CreatedAt: now,
 	}
 	payload, err := json.Marshal(sub)
 	if err != nil {
 		return Submission{}, err
 	}
-	_, err = s.ledger.Post(ctx, ledger.Transfer{
+	tr, err := s.ledger.Post(ctx, ledger.Transfer{
 		ID:      submitKind + ":" + sub.ID,
 		Meta:    map[string]string{"task": t.ID, "worker": p.UserID},
 		Private: map[string]string{"submission": string(payload)},
@@ -104,11 +115,10 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 	if err != nil {
 		return Submission{}, err
 	}
-	got, err := s.store.ByID(ctx, sub.ID)
-	if errors.Is(err, ErrNotFound) {
+	if tr.Replayed {
 		return Submission{}, ErrAlreadySubmitted // a simultaneous submission of the same worker won
 	}
-	return got, err
+	return s.store.ByID(ctx, sub.ID)
 }
 
 // takesSubmissions says why a task cannot take a submission now, if so.
@@ -131,8 +141,8 @@ func (s *Service) commitSubmit(ctx context.Context, tr ledger.Transfer) (bool, e
 }
 
 // settleSubmit inserts the submission whose slot is taken and tells the
-// buyer. If the worker got another submission in meanwhile, the slot goes
-// back instead.
+// buyer. Should the worker have a submission for the task under another ID
+// (the unique index on task and worker says so), the slot goes back instead.
 func (s *Service) settleSubmit(ctx context.Context, tr ledger.Transfer) error {
 	var sub Submission
 	if err := json.Unmarshal([]byte(tr.Private["submission"]), &sub); err != nil {

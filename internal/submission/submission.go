@@ -77,9 +77,6 @@ type Store interface {
 	Insert(ctx context.Context, s Submission) error
 	// ByID returns a submission. ErrNotFound if missing.
 	ByID(ctx context.Context, id string) (Submission, error)
-	// ByWorkerAndTask returns the worker's submission for a task.
-	// ErrNotFound if none.
-	ByWorkerAndTask(ctx context.Context, workerID, taskID string) (Submission, error)
 	// List returns a page of submissions matching f, newest first, and their
 	// count.
 	List(ctx context.Context, f Filter, p page.Request) ([]Submission, int64, error)
