@@ -26,8 +26,11 @@ lint: ## go vet and a gofmt check
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-bench: ## the ledger transfer benchmark on the embedded database
+bench: build ## Go benchmarks (transfer, login, token check), then the load generator on a fresh embedded database
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 300x ./internal/ledger/
+	$(GO) test -run '^$$' -bench 'Login|Authenticate' -benchtime 30x ./internal/httpapi/ ./internal/user/
+	$(GO) build -o $(BIN)/loadgen ./cmd/loadgen
+	$(BIN)/loadgen -server $(BIN)/microtask -duration 30s -concurrency 16
 
 migrate: ## apply migrations to the configured database and exit
 	$(GO) run ./cmd/microtask migrate

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -113,6 +114,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return audit(ctx, ledgerSvc, stdout)
 	}
 	return serve(ctx, cfg, log, db, ledgerSvc)
+}
+
+// debugHandler serves net/http/pprof's profiles.
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // instanceID names this process in job leases.
@@ -264,6 +276,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 	// recovery may need them.
 	users := user.NewService(storage.NewUserStore(db), ledgerSvc, hasher, auth.NewTokens(secret, cfg.JWTTTL, nil), log, nil)
 	notifications := notification.NewService(storage.NewNotificationStore(db), users, log, nil)
+	if db.Serialized() { // the embedded database: this process is its only writer
+		users.SoleWriter()
+		notifications.RememberUnreadCounts()
+	}
 	taskStore := storage.NewTaskStore(db)
 	tasks := task.NewService(taskStore, ledgerSvc, notifications, users, log, nil, cfg.AutoApproveAfter)
 	submissions := submission.NewService(storage.NewSubmissionStore(db), taskStore, ledgerSvc, notifications, users, log, nil)
@@ -326,6 +342,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		// Several instances may share this database: pick up the
 		// notifications the others store, for this instance's streams.
 		wg.Go(func() { notifications.Tail(workers, time.Second) })
+	}
+
+	if cfg.DebugAddr != "" {
+		// Profiles on a listener of their own, never on the public one.
+		debug := &http.Server{Addr: cfg.DebugAddr, Handler: debugHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := debug.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.ErrorContext(ctx, "debug server", "err", err)
+			}
+		}()
+		defer debug.Close()
+		log.InfoContext(ctx, "debug server listening", "addr", cfg.DebugAddr)
 	}
 
 	serveErr := make(chan error, 1)

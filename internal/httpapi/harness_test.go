@@ -106,6 +106,7 @@ func buildAPI(t testing.TB, bcryptCost int, configure ...func(*httpapi.Options))
 	a.userDB = storage.NewUserStore(a.db)
 	a.users = user.NewService(a.userDB, a.ledger, hasher, auth.NewTokens(testSecret, time.Hour, nil), log, now)
 	a.notifications = notification.NewService(storage.NewNotificationStore(a.db), a.users, log, now)
+	a.notifications.RememberUnreadCounts() // as main does on the embedded database
 	taskStore := storage.NewTaskStore(a.db)
 	a.tasks = task.NewService(taskStore, a.ledger, a.notifications, a.users, log, now, 72*time.Hour)
 	a.submissions = submission.NewService(storage.NewSubmissionStore(a.db), taskStore, a.ledger, a.notifications, a.users, log, now)

@@ -538,7 +538,9 @@ func TestConcurrentReviewsPayOnce(t *testing.T) {
 	codes := make([]int, 8)
 	var wg sync.WaitGroup
 	for i := range codes {
-		wg.Go(func() { codes[i] = a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/approve", buyer.Token, nil).Code })
+		wg.Go(func() {
+			codes[i] = a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/approve", buyer.Token, nil).Code
+		})
 	}
 	wg.Wait()
 	if countOf(codes, http.StatusOK) != 1 || countOf(codes, http.StatusConflict) != 7 {
@@ -552,7 +554,9 @@ func TestConcurrentReviewsPayOnce(t *testing.T) {
 	w2 := a.register(t, "worker")
 	s2 := a.submit(t, w2.Token, tk.ID)
 	var approve, reject int
-	wg.Go(func() { approve = a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/approve", buyer.Token, nil).Code })
+	wg.Go(func() {
+		approve = a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/approve", buyer.Token, nil).Code
+	})
 	wg.Go(func() { reject = a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, nil).Code })
 	wg.Wait()
 	if (approve == http.StatusOK) == (reject == http.StatusOK) {

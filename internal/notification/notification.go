@@ -65,6 +65,7 @@ type Service struct {
 	users UserFinder
 	log   *slog.Logger
 	now   func() time.Time
+	memo  *unreadMemo // nil: count every time
 }
 
 // NewService returns a Service. now may be nil for time.Now.
@@ -73,6 +74,20 @@ func NewService(store Store, users UserFinder, log *slog.Logger, now func() time
 		now = time.Now
 	}
 	return &Service{store: store, hub: NewHub(), users: users, log: log, now: now}
+}
+
+// RememberUnreadCounts keeps users' unread counts in memory between their
+// changes. Only for a database that this process alone writes to (the
+// embedded one); see unreadMemo.
+func (s *Service) RememberUnreadCounts() {
+	s.memo = newUnreadMemo()
+}
+
+// changed tells the memo that the user's notifications changed.
+func (s *Service) changed(userID string) {
+	if s.memo != nil {
+		s.memo.changed(userID)
+	}
 }
 
 // Send stores n and pushes it to the user's open streams. An n whose ID was
@@ -92,6 +107,7 @@ func (s *Service) Send(ctx context.Context, n Notification) error {
 	if err != nil {
 		return fmt.Errorf("send notification %s: %w", n.ID, err)
 	}
+	s.changed(n.UserID)
 	s.hub.Publish(n)
 	return nil
 }
@@ -107,22 +123,36 @@ func (s *Service) List(ctx context.Context, p auth.Principal, r page.Request) (p
 
 // UnreadCount counts the caller's unread notifications.
 func (s *Service) UnreadCount(ctx context.Context, p auth.Principal) (int64, error) {
-	return s.store.UnreadCount(ctx, p.UserID)
+	if s.memo == nil {
+		return s.store.UnreadCount(ctx, p.UserID)
+	}
+	n, ok, gen := s.memo.get(p.UserID)
+	if ok {
+		return n, nil
+	}
+	n, err := s.store.UnreadCount(ctx, p.UserID)
+	if err == nil {
+		s.memo.put(p.UserID, gen, n)
+	}
+	return n, err
 }
 
 // MarkRead marks one of the caller's notifications read; someone else's is
 // not found.
 func (s *Service) MarkRead(ctx context.Context, p auth.Principal, id string) error {
+	defer s.changed(p.UserID)
 	return s.store.MarkRead(ctx, p.UserID, id)
 }
 
 // MarkAllRead marks all the caller's notifications read.
 func (s *Service) MarkAllRead(ctx context.Context, p auth.Principal) error {
+	defer s.changed(p.UserID)
 	return s.store.MarkAllRead(ctx, p.UserID)
 }
 
 // Delete deletes one of the caller's notifications.
 func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error {
+	defer s.changed(p.UserID)
 	return s.store.Delete(ctx, p.UserID, id)
 }
 

@@ -13,6 +13,11 @@ import (
 // API instance elsewhere may honour a revoked token for up to this long.
 const AuthCacheTTL = 5 * time.Second
 
+// SoleWriterAuthCacheTTL replaces AuthCacheTTL when this process is the only
+// one writing to the database (the embedded mode): every change then drops
+// its entry, so entries can live long; they expire only to bound memory.
+const SoleWriterAuthCacheTTL = time.Hour
+
 // authCache remembers recently read users for Authenticate.
 type authCache struct {
 	ttl time.Duration

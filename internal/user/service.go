@@ -38,6 +38,12 @@ func NewService(store Store, l Ledger, hasher *auth.Hasher, tokens *auth.Tokens,
 	return s
 }
 
+// SoleWriter tells the service that no other process writes to its
+// database, so that what it caches stays right until it changes it itself.
+func (s *Service) SoleWriter() {
+	s.cache.ttl = SoleWriterAuthCacheTTL
+}
+
 // Registration is a sign-up request.
 type Registration struct {
 	Name     string

@@ -34,6 +34,7 @@ type Config struct {
 	RecoveryInterval    time.Duration // LEDGER_RECOVERY_INTERVAL
 	AutoApproveAfter    time.Duration // AUTO_APPROVE_AFTER: default review time of new tasks
 	JobsInterval        time.Duration // JOBS_INTERVAL: how often auto-approval and expiry run
+	DebugAddr           string        // DEBUG_ADDR: serve net/http/pprof there; empty: off
 }
 
 // Embedded reports whether the server runs its own embedded database.
@@ -68,6 +69,7 @@ func Load(getenv func(string) string) (Config, error) {
 		RecoveryInterval:    p.duration("LEDGER_RECOVERY_INTERVAL", 5*time.Second),
 		AutoApproveAfter:    p.duration("AUTO_APPROVE_AFTER", 72*time.Hour),
 		JobsInterval:        p.duration("JOBS_INTERVAL", time.Minute),
+		DebugAddr:           p.str("DEBUG_ADDR", ""),
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		p.fail("HTTP_ADDR", "must be host:port, e.g. :5000 or 127.0.0.1:5000")
@@ -85,6 +87,11 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if strings.ContainsAny(c.MongoDatabase, `/\. "$`) || c.MongoDatabase == "" {
 		p.fail("MONGODB_DATABASE", `must be a plain name without / \ . space " or $`)
+	}
+	if c.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			p.fail("DEBUG_ADDR", "must be host:port, e.g. 127.0.0.1:6060")
+		}
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		p.fail("ADMIN_EMAIL", "and ADMIN_PASSWORD must be set together")
@@ -117,6 +124,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("trusted_proxies", c.TrustedProxies),
 		slog.String("auto_approve_after", c.AutoApproveAfter.String()),
 		slog.String("jobs_interval", c.JobsInterval.String()),
+		slog.String("debug_addr", c.DebugAddr),
 	)
 }
 

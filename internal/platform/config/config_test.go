@@ -61,6 +61,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"LEDGER_RECOVERY_INTERVAL": "1m",
 		"AUTO_APPROVE_AFTER":       "24h",
 		"JOBS_INTERVAL":            "30s",
+		"DEBUG_ADDR":               "127.0.0.1:6060",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +85,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		RecoveryInterval:    time.Minute,
 		AutoApproveAfter:    24 * time.Hour,
 		JobsInterval:        30 * time.Second,
+		DebugAddr:           "127.0.0.1:6060",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() (-want +got):\n%s", diff)
@@ -110,6 +112,7 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		{"origin with path", map[string]string{"CORS_ORIGINS": "https://a.example/app"}, []string{"CORS_ORIGINS must be a comma list"}},
 		{"level", map[string]string{"LOG_LEVEL": "chatty"}, []string{"LOG_LEVEL must be debug"}},
 		{"duration", map[string]string{"SHUTDOWN_TIMEOUT": "-1s"}, []string{"SHUTDOWN_TIMEOUT must be a positive duration"}},
+		{"debug addr", map[string]string{"DEBUG_ADDR": "6060"}, []string{"DEBUG_ADDR must be host:port"}},
 		{"bcrypt cost", map[string]string{"BCRYPT_COST": "31"}, []string{"BCRYPT_COST must be a whole number from 4 to 16"}},
 		{"admin half set", map[string]string{"ADMIN_EMAIL": "a@b.c"}, []string{"ADMIN_EMAIL and ADMIN_PASSWORD must be set together"}},
 		{"jwt ttl", map[string]string{"JWT_TTL": "forever"}, []string{"JWT_TTL must be a positive duration"}},
