@@ -4,6 +4,11 @@
 GO      ?= go
 BIN     := $(CURDIR)/bin
 
+# Stripe's official API mock, for the tests of the Stripe gateway; installed
+# into ./bin through the Go module proxy.
+STRIPE_MOCK_VERSION := v0.203.0
+STRIPE_MOCK         := $(BIN)/stripe-mock
+
 .PHONY: run test test-short build lint bench audit migrate clean help
 
 help: ## list the targets
@@ -12,11 +17,14 @@ help: ## list the targets
 run: ## start the API (embedded database under DATA_DIR, default ./data; PORT or HTTP_ADDR from the environment)
 	$(GO) run ./cmd/microtask serve
 
-test: lint ## vet, format check, then every test with the race detector
-	$(GO) test -race -count=1 -timeout 15m ./...
+test: lint $(STRIPE_MOCK) ## vet, format check, then every test with the race detector
+	STRIPE_MOCK=$(STRIPE_MOCK) $(GO) test -race -count=1 -timeout 15m ./...
 
-test-short: ## every test, without the race detector (faster while working)
-	$(GO) test -count=1 ./...
+test-short: $(STRIPE_MOCK) ## every test, without the race detector (faster while working)
+	STRIPE_MOCK=$(STRIPE_MOCK) $(GO) test -count=1 ./...
+
+$(STRIPE_MOCK):
+	GOBIN=$(BIN) $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
 
 build: ## build bin/microtask
 	$(GO) build -o $(BIN)/microtask ./cmd/microtask

@@ -32,9 +32,11 @@ import (
 	"github.com/joho/godotenv"
 
 	"microtask/internal/auth"
+	"microtask/internal/checkout"
 	"microtask/internal/httpapi"
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
+	"microtask/internal/payment"
 	"microtask/internal/platform/config"
 	"microtask/internal/platform/job"
 	"microtask/internal/platform/logging"
@@ -42,6 +44,7 @@ import (
 	"microtask/internal/submission"
 	"microtask/internal/task"
 	"microtask/internal/user"
+	"microtask/internal/withdrawal"
 	"microtask/migrations"
 )
 
@@ -283,6 +286,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 	taskStore := storage.NewTaskStore(db)
 	tasks := task.NewService(taskStore, ledgerSvc, notifications, users, log, nil, cfg.AutoApproveAfter)
 	submissions := submission.NewService(storage.NewSubmissionStore(db), taskStore, ledgerSvc, notifications, users, log, nil)
+	var (
+		gateway  payment.Gateway  = checkout.Dummy{SuccessURL: cfg.PaymentSuccessURL}
+		webhooks payment.Webhooks // none with the dummy gateway: the buyer confirms
+	)
+	if !cfg.DummyPayments() {
+		stripe := checkout.NewStripe(checkout.StripeConfig{
+			SecretKey: cfg.StripeSecretKey, WebhookSecret: cfg.StripeWebhookSecret, APIURL: cfg.StripeAPIURL,
+			SuccessURL: cfg.PaymentSuccessURL, CancelURL: cfg.PaymentCancelURL, Timeout: cfg.OutboundTimeout,
+		})
+		gateway, webhooks = stripe, stripe
+	}
+	payments := payment.NewService(storage.NewPaymentStore(db), gateway, webhooks, ledgerSvc, notifications, log, nil)
+	withdrawals := withdrawal.NewService(storage.NewWithdrawalStore(db), ledgerSvc, notifications, users, cfg.WithdrawalMethods, log, nil)
 	if cfg.AdminEmail != "" {
 		if _, err := users.EnsureAdmin(ctx, cfg.AdminName, cfg.AdminEmail, cfg.AdminPassword); err != nil {
 			return fmt.Errorf("create admin: %w", err)
@@ -296,6 +312,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		Tasks:               tasks,
 		Submissions:         submissions,
 		Notifications:       notifications,
+		Payments:            payments,
+		Withdrawals:         withdrawals,
 		CORSOrigins:         cfg.CORSOrigins,
 		TrustedProxies:      cfg.TrustedProxies,
 		AuthRateLimitPerMin: cfg.AuthRateLimitPerMin,

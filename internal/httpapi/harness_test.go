@@ -18,18 +18,22 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"microtask/internal/auth"
+	"microtask/internal/checkout"
+	"microtask/internal/checkout/checkouttest"
 	"microtask/internal/httpapi"
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
+	"microtask/internal/payment"
 	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
 	"microtask/internal/submission"
 	"microtask/internal/task"
 	"microtask/internal/user"
+	"microtask/internal/withdrawal"
 )
 
-func TestMain(m *testing.M) { storagetest.Main(m) }
+func TestMain(m *testing.M) { storagetest.Main(m, checkouttest.Stop) }
 
 // syncBuffer collects log output written from several goroutines.
 type syncBuffer struct {
@@ -83,6 +87,15 @@ type testAPI struct {
 	tasks         *task.Service
 	submissions   *submission.Service
 	notifications *notification.Service
+	payments      *payment.Service
+	paymentDB     *storage.PaymentStore
+	withdrawals   *withdrawal.Service
+}
+
+// harness chooses how the services are built.
+type harness struct {
+	bcryptCost int
+	stripe     bool // the Stripe gateway against stripe-mock; else the dummy one
 }
 
 // newAPI builds the API for one test. Passwords are hashed at bcrypt's
@@ -90,14 +103,14 @@ type testAPI struct {
 // When the test ends, the ledger audit must balance.
 func newAPI(t testing.TB, configure ...func(*httpapi.Options)) *testAPI {
 	t.Helper()
-	return buildAPI(t, bcrypt.MinCost, configure...)
+	return buildAPI(t, harness{bcryptCost: bcrypt.MinCost}, configure...)
 }
 
-func buildAPI(t testing.TB, bcryptCost int, configure ...func(*httpapi.Options)) *testAPI {
+func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *testAPI {
 	t.Helper()
 	a := &testAPI{db: storagetest.NewDB(t), logs: &syncBuffer{}, clock: &testClock{t: time.Now().UTC().Truncate(time.Millisecond)}}
 	log := logging.New(a.logs, slog.LevelDebug)
-	hasher, err := auth.NewHasher(bcryptCost)
+	hasher, err := auth.NewHasher(h.bcryptCost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +123,21 @@ func buildAPI(t testing.TB, bcryptCost int, configure ...func(*httpapi.Options))
 	taskStore := storage.NewTaskStore(a.db)
 	a.tasks = task.NewService(taskStore, a.ledger, a.notifications, a.users, log, now, 72*time.Hour)
 	a.submissions = submission.NewService(storage.NewSubmissionStore(a.db), taskStore, a.ledger, a.notifications, a.users, log, now)
+	var (
+		gateway  payment.Gateway = checkout.Dummy{SuccessURL: "http://localhost:5173/dashboard/payment/success"}
+		webhooks payment.Webhooks
+	)
+	if h.stripe {
+		st := checkout.NewStripe(checkout.StripeConfig{
+			SecretKey: "sk_test_microtask", WebhookSecret: checkouttest.WebhookSecret, APIURL: checkouttest.StripeMockURL(t),
+			SuccessURL: "http://localhost:5173/paid", CancelURL: "http://localhost:5173/buy", Timeout: 10 * time.Second,
+		})
+		gateway, webhooks = st, st
+	}
+	a.paymentDB = storage.NewPaymentStore(a.db)
+	a.payments = payment.NewService(a.paymentDB, gateway, webhooks, a.ledger, a.notifications, log, now)
+	a.withdrawals = withdrawal.NewService(storage.NewWithdrawalStore(a.db), a.ledger, a.notifications, a.users,
+		[]string{"stripe", "bkash", "rocket", "nagad"}, log, now)
 	o := httpapi.Options{
 		Log:                 log,
 		DB:                  a.db,
@@ -117,6 +145,8 @@ func buildAPI(t testing.TB, bcryptCost int, configure ...func(*httpapi.Options))
 		Tasks:               a.tasks,
 		Submissions:         a.submissions,
 		Notifications:       a.notifications,
+		Payments:            a.payments,
+		Withdrawals:         a.withdrawals,
 		CORSOrigins:         []string{"http://localhost:5173"},
 		AuthRateLimitPerMin: 0,
 	}

@@ -15,9 +15,11 @@ import (
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/notification"
+	"microtask/internal/payment"
 	"microtask/internal/submission"
 	"microtask/internal/task"
 	"microtask/internal/user"
+	"microtask/internal/withdrawal"
 )
 
 // Pinger reports whether the database answers. storage.DB implements it.
@@ -33,6 +35,8 @@ type Options struct {
 	Tasks               *task.Service
 	Submissions         *submission.Service
 	Notifications       *notification.Service
+	Payments            *payment.Service
+	Withdrawals         *withdrawal.Service
 	CORSOrigins         []string
 	TrustedProxies      int // reverse proxies whose X-Forwarded-For entries are trusted
 	AuthRateLimitPerMin int // per client IP on sign-up and login; 0 disables
@@ -46,6 +50,8 @@ type Server struct {
 	tasks         *task.Service
 	submissions   *submission.Service
 	notifications *notification.Service
+	payments      *payment.Service
+	withdrawals   *withdrawal.Service
 	validator     *validator.Validate
 	authLimit     func(http.Handler) http.Handler // the per-IP limit for sign-up and login
 	handler       http.Handler
@@ -63,6 +69,8 @@ func NewServer(o Options) *Server {
 		tasks:         o.Tasks,
 		submissions:   o.Submissions,
 		notifications: o.Notifications,
+		payments:      o.Payments,
+		withdrawals:   o.Withdrawals,
 		validator:     newValidator(),
 		authLimit:     rateLimitByIP(o.AuthRateLimitPerMin),
 		closing:       make(chan struct{}),
@@ -167,6 +175,32 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Delete("/{id}", s.handle(s.handleNotificationDelete))
 				r.Post("/stream-ticket", s.handle(s.handleStreamTicket))
 				r.With(s.requireRole(auth.RoleAdmin)).Post("/", s.handle(s.handleNotificationAnnounce))
+			})
+		})
+
+		r.Route("/payments", func(r chi.Router) {
+			r.Get("/packages", s.handle(s.handlePaymentPackages))
+			r.Post("/webhook", s.handle(s.handlePaymentWebhook)) // Stripe: verified by its signature
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
+				r.Post("/create", s.handle(s.handlePaymentCreate))
+				r.Post("/{id}/confirm", s.handle(s.handlePaymentConfirm))
+				r.Get("/history", s.handle(s.handlePaymentHistory))
+			})
+		})
+
+		r.Route("/withdrawals", func(r chi.Router) {
+			r.Get("/methods", s.handle(s.handleWithdrawalMethods))
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate, s.requireRole(auth.RoleWorker))
+				r.Post("/", s.handle(s.handleWithdrawalCreate))
+				r.Get("/my", s.handle(s.handleWithdrawalMine))
+			})
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate, s.requireRole(auth.RoleAdmin))
+				r.Get("/pending", s.handle(s.handleWithdrawalPending))
+				r.Put("/{id}/approve", s.handle(s.handleWithdrawalApprove))
+				r.Put("/{id}/reject", s.handle(s.handleWithdrawalReject))
 			})
 		})
 	})

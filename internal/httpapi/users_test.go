@@ -513,7 +513,7 @@ func TestEnsureAdmin(t *testing.T) {
 // BenchmarkLogin measures POST /api/auth/login over the real handler at the
 // production bcrypt cost, and reports the median besides the mean.
 func BenchmarkLogin(b *testing.B) {
-	a := buildAPI(b, auth.DefaultBcryptCost)
+	a := buildAPI(b, harness{bcryptCost: auth.DefaultBcryptCost})
 	s := a.register(b, "worker")
 	body := fmt.Sprintf(`{"email":%q,"password":"Passw0rd!"}`, s.User.Email)
 	durations := make([]time.Duration, 0, b.N)

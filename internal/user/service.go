@@ -250,6 +250,12 @@ func (s *Service) Exists(ctx context.Context, id string) (bool, error) {
 	return err == nil && u.Status != StatusDeleted, err
 }
 
+// Contact returns a user's name and email.
+func (s *Service) Contact(ctx context.Context, id string) (name, email string, err error) {
+	u, err := s.store.ByID(ctx, id)
+	return u.Name, u.Email, err
+}
+
 // Name returns a user's name.
 func (s *Service) Name(ctx context.Context, id string) (string, error) {
 	u, err := s.store.ByID(ctx, id)

@@ -35,7 +35,17 @@ type Config struct {
 	AutoApproveAfter    time.Duration // AUTO_APPROVE_AFTER: default review time of new tasks
 	JobsInterval        time.Duration // JOBS_INTERVAL: how often auto-approval and expiry run
 	DebugAddr           string        // DEBUG_ADDR: serve net/http/pprof there; empty: off
+	StripeSecretKey     string        // STRIPE_SECRET_KEY; empty: the dummy gateway
+	StripeWebhookSecret string        // STRIPE_WEBHOOK_SECRET
+	StripeAPIURL        string        // STRIPE_API_URL: Stripe's API, or a stripe-mock
+	PaymentSuccessURL   string        // PAYMENT_SUCCESS_URL: where the buyer lands after paying
+	PaymentCancelURL    string        // PAYMENT_CANCEL_URL: where the buyer lands after giving up
+	WithdrawalMethods   []string      // WITHDRAWAL_METHODS
+	OutboundTimeout     time.Duration // OUTBOUND_TIMEOUT: for each call to Stripe, imgBB or Google
 }
+
+// DummyPayments reports whether coin purchases use the dummy gateway.
+func (c Config) DummyPayments() bool { return c.StripeSecretKey == "" }
 
 // Embedded reports whether the server runs its own embedded database.
 func (c Config) Embedded() bool { return c.MongoURI == "" }
@@ -70,6 +80,13 @@ func Load(getenv func(string) string) (Config, error) {
 		AutoApproveAfter:    p.duration("AUTO_APPROVE_AFTER", 72*time.Hour),
 		JobsInterval:        p.duration("JOBS_INTERVAL", time.Minute),
 		DebugAddr:           p.str("DEBUG_ADDR", ""),
+		StripeSecretKey:     p.str("STRIPE_SECRET_KEY", ""),
+		StripeWebhookSecret: p.str("STRIPE_WEBHOOK_SECRET", ""),
+		StripeAPIURL:        p.url("STRIPE_API_URL", "https://api.stripe.com"),
+		PaymentSuccessURL:   p.url("PAYMENT_SUCCESS_URL", "http://localhost:5173/dashboard/payment/success"),
+		PaymentCancelURL:    p.url("PAYMENT_CANCEL_URL", "http://localhost:5173/dashboard/purchase-coin"),
+		WithdrawalMethods:   p.names("WITHDRAWAL_METHODS", "stripe,bkash,rocket,nagad"),
+		OutboundTimeout:     p.duration("OUTBOUND_TIMEOUT", 10*time.Second),
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		p.fail("HTTP_ADDR", "must be host:port, e.g. :5000 or 127.0.0.1:5000")
@@ -91,6 +108,14 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.DebugAddr != "" {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
 			p.fail("DEBUG_ADDR", "must be host:port, e.g. 127.0.0.1:6060")
+		}
+	}
+	if c.StripeSecretKey != "" {
+		if !strings.HasPrefix(c.StripeSecretKey, "sk_") && !strings.HasPrefix(c.StripeSecretKey, "rk_") {
+			p.fail("STRIPE_SECRET_KEY", "must be a Stripe secret key (sk_test_..., sk_live_... or rk_...)")
+		}
+		if !strings.HasPrefix(c.StripeWebhookSecret, "whsec_") {
+			p.fail("STRIPE_WEBHOOK_SECRET", "must be the webhook signing secret (whsec_...) when STRIPE_SECRET_KEY is set: without it no payment can be confirmed")
 		}
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
@@ -125,6 +150,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("auto_approve_after", c.AutoApproveAfter.String()),
 		slog.String("jobs_interval", c.JobsInterval.String()),
 		slog.String("debug_addr", c.DebugAddr),
+		slog.Bool("stripe", c.StripeSecretKey != ""),
+		slog.String("stripe_api_url", c.StripeAPIURL),
+		slog.Any("withdrawal_methods", c.WithdrawalMethods),
 	)
 }
 
@@ -194,6 +222,37 @@ func (p *parser) level(name string, def slog.Level) slog.Level {
 		return def
 	}
 	return l
+}
+
+// url reads an absolute http(s) URL.
+func (p *parser) url(name, def string) string {
+	v := p.str(name, def)
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.fail(name, fmt.Sprintf("must be an absolute http(s) URL, got %q", v))
+		return def
+	}
+	return strings.TrimRight(v, "/")
+}
+
+// names reads a comma list of lower-case names such as bkash,rocket.
+func (p *parser) names(name, def string) []string {
+	var out []string
+	for _, n := range strings.Split(p.str(name, def), ",") {
+		n = strings.ToLower(strings.TrimSpace(n))
+		if n == "" {
+			continue
+		}
+		if strings.Trim(n, "abcdefghijklmnopqrstuvwxyz0123456789_-") != "" {
+			p.fail(name, fmt.Sprintf("must be a comma list of names made of letters, digits, _ and -, got %q", n))
+			continue
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		p.fail(name, "must list at least one name")
+	}
+	return out
 }
 
 // origins parses a comma list of origins such as https://app.example.com.

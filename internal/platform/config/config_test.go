@@ -31,12 +31,17 @@ func TestLoadDefaults(t *testing.T) {
 		RecoveryInterval:    5 * time.Second,
 		AutoApproveAfter:    72 * time.Hour,
 		JobsInterval:        time.Minute,
+		StripeAPIURL:        "https://api.stripe.com",
+		PaymentSuccessURL:   "http://localhost:5173/dashboard/payment/success",
+		PaymentCancelURL:    "http://localhost:5173/dashboard/purchase-coin",
+		WithdrawalMethods:   []string{"stripe", "bkash", "rocket", "nagad"},
+		OutboundTimeout:     10 * time.Second,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() defaults (-want +got):\n%s", diff)
 	}
-	if !got.Embedded() {
-		t.Errorf("Embedded() = false without MONGODB_URI")
+	if !got.Embedded() || !got.DummyPayments() {
+		t.Errorf("Embedded() or DummyPayments() = false without MONGODB_URI and STRIPE_SECRET_KEY")
 	}
 }
 
@@ -62,6 +67,13 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"AUTO_APPROVE_AFTER":       "24h",
 		"JOBS_INTERVAL":            "30s",
 		"DEBUG_ADDR":               "127.0.0.1:6060",
+		"STRIPE_SECRET_KEY":        "sk_test_abc",
+		"STRIPE_WEBHOOK_SECRET":    "whsec_xyz",
+		"STRIPE_API_URL":           "http://127.0.0.1:12111",
+		"PAYMENT_SUCCESS_URL":      "https://app.example.com/paid/",
+		"PAYMENT_CANCEL_URL":       "https://app.example.com/buy",
+		"WITHDRAWAL_METHODS":       " PayPal, bkash ",
+		"OUTBOUND_TIMEOUT":         "3s",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +98,13 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		AutoApproveAfter:    24 * time.Hour,
 		JobsInterval:        30 * time.Second,
 		DebugAddr:           "127.0.0.1:6060",
+		StripeSecretKey:     "sk_test_abc",
+		StripeWebhookSecret: "whsec_xyz",
+		StripeAPIURL:        "http://127.0.0.1:12111",
+		PaymentSuccessURL:   "https://app.example.com/paid",
+		PaymentCancelURL:    "https://app.example.com/buy",
+		WithdrawalMethods:   []string{"paypal", "bkash"},
+		OutboundTimeout:     3 * time.Second,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() (-want +got):\n%s", diff)
@@ -112,6 +131,11 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		{"origin with path", map[string]string{"CORS_ORIGINS": "https://a.example/app"}, []string{"CORS_ORIGINS must be a comma list"}},
 		{"level", map[string]string{"LOG_LEVEL": "chatty"}, []string{"LOG_LEVEL must be debug"}},
 		{"duration", map[string]string{"SHUTDOWN_TIMEOUT": "-1s"}, []string{"SHUTDOWN_TIMEOUT must be a positive duration"}},
+		{"stripe key", map[string]string{"STRIPE_SECRET_KEY": "pk_test_1", "STRIPE_WEBHOOK_SECRET": "whsec_1"}, []string{"STRIPE_SECRET_KEY must be a Stripe secret key"}},
+		{"stripe without webhook secret", map[string]string{"STRIPE_SECRET_KEY": "sk_test_1"}, []string{"STRIPE_WEBHOOK_SECRET must be the webhook signing secret"}},
+		{"success url", map[string]string{"PAYMENT_SUCCESS_URL": "/paid"}, []string{"PAYMENT_SUCCESS_URL must be an absolute http(s) URL"}},
+		{"methods", map[string]string{"WITHDRAWAL_METHODS": "bank transfer"}, []string{"WITHDRAWAL_METHODS must be a comma list"}},
+		{"no methods", map[string]string{"WITHDRAWAL_METHODS": " , "}, []string{"WITHDRAWAL_METHODS must list at least one"}},
 		{"debug addr", map[string]string{"DEBUG_ADDR": "6060"}, []string{"DEBUG_ADDR must be host:port"}},
 		{"bcrypt cost", map[string]string{"BCRYPT_COST": "31"}, []string{"BCRYPT_COST must be a whole number from 4 to 16"}},
 		{"admin half set", map[string]string{"ADMIN_EMAIL": "a@b.c"}, []string{"ADMIN_EMAIL and ADMIN_PASSWORD must be set together"}},
@@ -138,10 +162,12 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 
 func TestLogValueRedactsSecrets(t *testing.T) {
 	c, err := Load(env(map[string]string{
-		"MONGODB_URI":    "mongodb://admin:hunter2@db.example:27017/?authSource=admin",
-		"JWT_SECRET":     strings.Repeat("k", 48),
-		"ADMIN_EMAIL":    "root@example.com",
-		"ADMIN_PASSWORD": "Sup3rSecretAdmin",
+		"MONGODB_URI":           "mongodb://admin:hunter2@db.example:27017/?authSource=admin",
+		"JWT_SECRET":            strings.Repeat("k", 48),
+		"ADMIN_EMAIL":           "root@example.com",
+		"ADMIN_PASSWORD":        "Sup3rSecretAdmin",
+		"STRIPE_SECRET_KEY":     "sk_live_topsecret",
+		"STRIPE_WEBHOOK_SECRET": "whsec_topsecret",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +175,8 @@ func TestLogValueRedactsSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
 	out := buf.String()
-	if strings.Contains(out, "hunter2") || strings.Contains(out, strings.Repeat("k", 48)) || strings.Contains(out, "Sup3rSecretAdmin") {
+	if strings.Contains(out, "hunter2") || strings.Contains(out, strings.Repeat("k", 48)) || strings.Contains(out, "Sup3rSecretAdmin") ||
+		strings.Contains(out, "topsecret") {
 		t.Errorf("log leaks a secret: %s", out)
 	}
 	if !strings.Contains(out, "admin:REDACTED@db.example") || !strings.Contains(out, `"jwt_secret_set":true`) {

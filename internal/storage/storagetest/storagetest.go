@@ -133,12 +133,15 @@ func URI(t testing.TB) string {
 	return server.URI()
 }
 
-// Main runs a package's tests, then stops the embedded server and removes its
-// files. Use it from TestMain:
+// Main runs a package's tests, then the cleanups, then stops the embedded
+// server and removes its files. Use it from TestMain:
 //
 //	func TestMain(m *testing.M) { storagetest.Main(m) }
-func Main(m *testing.M) {
+func Main(m *testing.M, cleanups ...func()) {
 	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
 	if root != nil {
 		_ = root.Close(context.Background())
 	}

@@ -1,4 +1,4 @@
-package submission_test
+package crashtest_test
 
 import (
 	"context"
@@ -12,16 +12,19 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"microtask/internal/auth"
+	"microtask/internal/checkout"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/page"
+	"microtask/internal/payment"
 	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
 	"microtask/internal/submission"
 	"microtask/internal/task"
 	"microtask/internal/user"
+	"microtask/internal/withdrawal"
 )
 
 func TestMain(m *testing.M) { storagetest.Main(m) }
@@ -51,10 +54,14 @@ type world struct {
 	ledger *ledger.Service
 	tasks  *task.Service
 	subs   *submission.Service
+	pays   *payment.Service
+	wds    *withdrawal.Service
 	store  struct {
 		tasks *storage.TaskStore
 		subs  *storage.SubmissionStore
 		notes *storage.NotificationStore
+		pays  *storage.PaymentStore
+		wds   *storage.WithdrawalStore
 	}
 }
 
@@ -74,6 +81,10 @@ func build(t *testing.T, db *storage.DB, c *clock) *world {
 	w.store.subs = storage.NewSubmissionStore(db)
 	w.tasks = task.NewService(w.store.tasks, w.ledger, notes, users, log, c.Now, 72*time.Hour)
 	w.subs = submission.NewService(w.store.subs, w.store.tasks, w.ledger, notes, users, log, c.Now)
+	w.store.pays = storage.NewPaymentStore(db)
+	w.pays = payment.NewService(w.store.pays, checkout.Dummy{SuccessURL: "http://localhost/paid"}, nil, w.ledger, notes, log, c.Now)
+	w.store.wds = storage.NewWithdrawalStore(db)
+	w.wds = withdrawal.NewService(w.store.wds, w.ledger, notes, users, []string{"bkash"}, log, c.Now)
 	return w
 }
 
@@ -254,6 +265,118 @@ var scenarios = []scenario{
 	},
 }
 
+// moneyScenarios are the operations of coins coming in and going out.
+var moneyScenarios = []scenario{
+	{
+		name: "confirm a purchase",
+		before: func(t *testing.T, w *world) {
+			if _, err := w.pays.Create(context.Background(), buyer, 150, ""); err != nil {
+				t.Fatal(err)
+			}
+		},
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.pays.Confirm(ctx, buyer, w.onlyPayment())
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			p, err := w.store.pays.ByID(context.Background(), w.onlyPayment())
+			if err != nil || p.Status != payment.StatusPaid || w.balance(t, ledger.UserAccount(buyer.UserID)) != 200 {
+				t.Errorf("payment %+v (%v), buyer %d", p, err, w.balance(t, ledger.UserAccount(buyer.UserID)))
+			}
+			if w.notified(t, buyer.UserID) != 1 {
+				t.Errorf("buyer not notified once")
+			}
+		},
+	},
+	{
+		name:   "request a withdrawal",
+		before: workerCoins(300),
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.wds.Request(ctx, worker, withdrawal.Request{Coins: 200, System: "bkash", AccountNumber: "0170000"})
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wd := w.onlyWithdrawal(t)
+			if wd.Status != withdrawal.StatusPending || w.balance(t, ledger.HoldAccount(wd.ID)) != 200 || w.balance(t, ledger.UserAccount(worker.UserID)) != 100 {
+				t.Errorf("withdrawal %+v, worker %d", wd, w.balance(t, ledger.UserAccount(worker.UserID)))
+			}
+		},
+	},
+	{
+		name:   "approve a withdrawal",
+		before: withdrawalRequested,
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.wds.Approve(ctx, admin, w.onlyWithdrawalQuiet())
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wd := w.onlyWithdrawal(t)
+			if wd.Status != withdrawal.StatusApproved || w.balance(t, ledger.Payout) != 200 || w.balance(t, ledger.HoldAccount(wd.ID)) != 0 {
+				t.Errorf("withdrawal %+v, payout %d", wd, w.balance(t, ledger.Payout))
+			}
+			if w.notified(t, worker.UserID) != 1 {
+				t.Errorf("worker not notified once")
+			}
+		},
+	},
+	{
+		name:   "reject a withdrawal",
+		before: withdrawalRequested,
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.wds.Reject(ctx, admin, w.onlyWithdrawalQuiet(), "wrong number")
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wd := w.onlyWithdrawal(t)
+			if wd.Status != withdrawal.StatusRejected || w.balance(t, ledger.UserAccount(worker.UserID)) != 300 || w.balance(t, ledger.HoldAccount(wd.ID)) != 0 {
+				t.Errorf("withdrawal %+v, worker %d", wd, w.balance(t, ledger.UserAccount(worker.UserID)))
+			}
+		},
+	},
+}
+
+var admin = auth.Principal{UserID: "admin", Role: auth.RoleAdmin}
+
+func workerCoins(n money.Coins) func(t *testing.T, w *world) {
+	return func(t *testing.T, w *world) {
+		if _, err := w.ledger.Post(context.Background(), ledger.Transfer{ID: "grant:worker", Postings: ledger.Move(ledger.Mint, ledger.UserAccount(worker.UserID), n)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func withdrawalRequested(t *testing.T, w *world) {
+	workerCoins(300)(t, w)
+	if _, err := w.wds.Request(context.Background(), worker, withdrawal.Request{Coins: 200, System: "bkash", AccountNumber: "0170000"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *world) onlyPayment() string {
+	ps, _, _ := w.store.pays.List(context.Background(), buyer.UserID, page.Request{Number: 1, Limit: 1})
+	if len(ps) == 0 {
+		return ""
+	}
+	return ps[0].ID
+}
+
+func (w *world) onlyWithdrawalQuiet() string {
+	ws, _, _ := w.store.wds.ListByWorker(context.Background(), worker.UserID, page.Request{Number: 1, Limit: 1})
+	if len(ws) == 0 {
+		return ""
+	}
+	return ws[0].ID
+}
+
+func (w *world) onlyWithdrawal(t *testing.T) withdrawal.Withdrawal {
+	t.Helper()
+	ws, _, err := w.store.wds.ListByWorker(context.Background(), worker.UserID, page.Request{Number: 1, Limit: 10})
+	if err != nil || len(ws) != 1 {
+		t.Fatalf("withdrawals = %v, %v; want one", ws, err)
+	}
+	return ws[0]
+}
+
 func newTaskInput(w *world, slots int) task.NewTask {
 	return task.NewTask{Text: task.Text{Title: "T", Detail: "D", SubmissionInfo: "S"}, Workers: slots, Pay: 10,
 		CompletionDate: w.clock.Now().Add(24 * time.Hour)}
@@ -294,13 +417,13 @@ func (w *world) onlyTaskAnyStatus(t *testing.T) task.Task {
 
 var errCrash = errors.New("crash")
 
-// TestMarketplaceOperationsSurviveACrashAtEveryStep interrupts each
-// marketplace operation after every step of its ledger operation in turn,
+// TestOperationsSurviveACrashAtEveryStep interrupts each marketplace and
+// money operation after every step of its ledger operation in turn,
 // restarts the services on the same database and runs recovery: the
 // operation must end as if it had never been interrupted, with the ledger
 // audit (escrow invariant included) balanced.
-func TestMarketplaceOperationsSurviveACrashAtEveryStep(t *testing.T) {
-	for _, sc := range scenarios {
+func TestOperationsSurviveACrashAtEveryStep(t *testing.T) {
+	for _, sc := range slices.Concat(scenarios, moneyScenarios) {
 		t.Run(sc.name, func(t *testing.T) {
 			steps := sc.run(t, "")
 			if len(steps) < 4 {

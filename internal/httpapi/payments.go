@@ -1,0 +1,129 @@
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"microtask/internal/apperr"
+	"microtask/internal/payment"
+)
+
+type packageResponse struct {
+	Coins      int64 `json:"coins"`
+	PriceCents int64 `json:"price_cents"`
+}
+
+type createPaymentRequest struct {
+	Coins int64 `json:"coins" validate:"required"`
+}
+
+type checkoutResponse struct {
+	PaymentID   string `json:"payment_id"`
+	Provider    string `json:"provider"`
+	CheckoutURL string `json:"checkout_url"`
+	Status      string `json:"status"`
+}
+
+type paymentResponse struct {
+	ID          string     `json:"id"`
+	Coins       int64      `json:"coins"`
+	AmountCents int64      `json:"amount_cents"`
+	Currency    string     `json:"currency"`
+	Provider    string     `json:"provider"`
+	Status      string     `json:"status"`
+	CreatedAt   time.Time  `json:"created_at"`
+	PaidAt      *time.Time `json:"paid_at"`
+}
+
+func toPaymentResponse(p payment.Payment) paymentResponse {
+	res := paymentResponse{ID: p.ID, Coins: int64(p.Coins), AmountCents: int64(p.Amount), Currency: p.Currency,
+		Provider: p.Provider, Status: string(p.Status), CreatedAt: p.CreatedAt.UTC()}
+	if !p.PaidAt.IsZero() {
+		at := p.PaidAt.UTC()
+		res.PaidAt = &at
+	}
+	return res
+}
+
+// handlePaymentPackages handles GET /api/payments/packages.
+func (s *Server) handlePaymentPackages(w http.ResponseWriter, r *http.Request) error {
+	out := make([]packageResponse, len(payment.Packages))
+	for i, p := range payment.Packages {
+		out[i] = packageResponse{Coins: int64(p.Coins), PriceCents: int64(p.Price)}
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// idempotencyKey accepts what clients put in Idempotency-Key: up to 255
+// visible ASCII characters.
+var idempotencyKey = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
+
+var errBadIdempotencyKey = apperr.InvalidFields(apperr.FieldError{Field: "Idempotency-Key",
+	Message: "must be 1 to 255 visible ASCII characters"})
+
+// handlePaymentCreate handles POST /api/payments/create.
+func (s *Server) handlePaymentCreate(w http.ResponseWriter, r *http.Request) error {
+	var req createPaymentRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if key != "" && !idempotencyKey.MatchString(key) {
+		return errBadIdempotencyKey
+	}
+	p, err := s.payments.Create(r.Context(), principal(r), req.Coins, key)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, checkoutResponse{PaymentID: p.ID, Provider: p.Provider, CheckoutURL: p.CheckoutURL, Status: string(p.Status)})
+}
+
+// handlePaymentConfirm handles POST /api/payments/{id}/confirm.
+func (s *Server) handlePaymentConfirm(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.payments.Confirm(r.Context(), principal(r), chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toPaymentResponse(p))
+}
+
+// handlePaymentHistory handles GET /api/payments/history.
+func (s *Server) handlePaymentHistory(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	p := q.page()
+	if err := q.err(); err != nil {
+		return err
+	}
+	res, err := s.payments.History(r.Context(), principal(r), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toPageResponse(res, toPaymentResponse))
+}
+
+type webhookResponse struct {
+	Received bool `json:"received"`
+}
+
+// handlePaymentWebhook handles POST /api/payments/webhook: Stripe's
+// deliveries, verified by their signature over the raw body.
+func (s *Server) handlePaymentWebhook(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(r.Body)
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		return errTooLarge.WithMessage("the request body is larger than %d bytes", maxErr.Limit)
+	}
+	if err != nil {
+		return errBadJSON.WithMessage("the request body could not be read")
+	}
+	if err := s.payments.HandleWebhook(r.Context(), body, r.Header.Get("Stripe-Signature")); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, webhookResponse{Received: true})
+}

@@ -1,0 +1,125 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"microtask/internal/money"
+	"microtask/internal/withdrawal"
+)
+
+type createWithdrawalRequest struct {
+	Coins         int64  `json:"withdrawal_coin" validate:"required,gte=1,lte=100000000"`
+	System        string `json:"payment_system" validate:"required,max=40"`
+	AccountNumber string `json:"account_number" validate:"required,min=4,max=40,printascii"`
+}
+
+func (r *createWithdrawalRequest) trim() {
+	r.System, r.AccountNumber = strings.TrimSpace(r.System), strings.TrimSpace(r.AccountNumber)
+}
+
+type workerResponse struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+type withdrawalResponse struct {
+	ID            string         `json:"id"`
+	Coins         int64          `json:"withdrawal_coin"`
+	AmountCents   int64          `json:"withdrawal_amount_cents"`
+	System        string         `json:"payment_system"`
+	AccountNumber string         `json:"account_number"`
+	Status        string         `json:"status"`
+	Reason        string         `json:"reason"`
+	Worker        workerResponse `json:"worker"`
+	CreatedAt     time.Time      `json:"created_at"`
+	DecidedAt     *time.Time     `json:"decided_at"`
+}
+
+func toWithdrawalResponse(w withdrawal.Withdrawal) withdrawalResponse {
+	res := withdrawalResponse{
+		ID: w.ID, Coins: int64(w.Coins), AmountCents: int64(w.Amount), System: w.System, AccountNumber: w.AccountNumber,
+		Status: string(w.Status), Reason: w.Reason, Worker: workerResponse(w.Worker), CreatedAt: w.CreatedAt.UTC(),
+	}
+	if !w.DecidedAt.IsZero() {
+		at := w.DecidedAt.UTC()
+		res.DecidedAt = &at
+	}
+	return res
+}
+
+// handleWithdrawalMethods handles GET /api/withdrawals/methods.
+func (s *Server) handleWithdrawalMethods(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, s.withdrawals.Systems())
+}
+
+// handleWithdrawalCreate handles POST /api/withdrawals.
+func (s *Server) handleWithdrawalCreate(w http.ResponseWriter, r *http.Request) error {
+	var req createWithdrawalRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	wd, err := s.withdrawals.Request(r.Context(), principal(r), withdrawal.Request{
+		Coins: money.Coins(req.Coins), System: req.System, AccountNumber: req.AccountNumber,
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, toWithdrawalResponse(wd))
+}
+
+// handleWithdrawalMine handles GET /api/withdrawals/my.
+func (s *Server) handleWithdrawalMine(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	p := q.page()
+	if err := q.err(); err != nil {
+		return err
+	}
+	res, err := s.withdrawals.Mine(r.Context(), principal(r), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toPageResponse(res, toWithdrawalResponse))
+}
+
+// handleWithdrawalPending handles GET /api/withdrawals/pending.
+func (s *Server) handleWithdrawalPending(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	p := q.page()
+	if err := q.err(); err != nil {
+		return err
+	}
+	res, err := s.withdrawals.Pending(r.Context(), principal(r), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toPageResponse(res, toWithdrawalResponse))
+}
+
+// handleWithdrawalApprove handles PUT /api/withdrawals/{id}/approve.
+func (s *Server) handleWithdrawalApprove(w http.ResponseWriter, r *http.Request) error {
+	wd, err := s.withdrawals.Approve(r.Context(), principal(r), chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toWithdrawalResponse(wd))
+}
+
+// handleWithdrawalReject handles PUT /api/withdrawals/{id}/reject; the body,
+// {reason}, may be left out.
+func (s *Server) handleWithdrawalReject(w http.ResponseWriter, r *http.Request) error {
+	var req rejectRequest
+	if err := s.readRequest(r, &req); err != nil && !errors.Is(err, errEmptyBody) {
+		return err
+	}
+	wd, err := s.withdrawals.Reject(r.Context(), principal(r), chi.URLParam(r, "id"), req.Reason)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toWithdrawalResponse(wd))
+}

@@ -1,0 +1,223 @@
+package payment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"microtask/internal/auth"
+	"microtask/internal/ledger"
+	"microtask/internal/money"
+	"microtask/internal/notification"
+	"microtask/internal/page"
+	"microtask/internal/platform/idgen"
+)
+
+// purchaseKind is the ledger operation that credits purchased coins, one per
+// checkout session: "purchase:<session id>".
+const purchaseKind = "purchase"
+
+// Service runs purchases.
+type Service struct {
+	store    Store
+	gateway  Gateway
+	webhooks Webhooks // nil with the dummy gateway: the buyer confirms
+	ledger   Ledger
+	notify   Notifier
+	log      *slog.Logger
+	now      func() time.Time
+	newID    func() string
+}
+
+// NewService returns a Service and registers its ledger hook. webhooks is
+// nil when the gateway is the dummy one, which is what enables Confirm. now
+// may be nil for time.Now.
+func NewService(store Store, gw Gateway, webhooks Webhooks, l Ledger, n Notifier, log *slog.Logger, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	s := &Service{store: store, gateway: gw, webhooks: webhooks, ledger: l, notify: n, log: log, now: now, newID: idgen.New}
+	l.Handle(purchaseKind, ledger.Hook{Commit: s.commitPurchase, Settle: s.settlePurchase})
+	return s
+}
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// Create starts a purchase of one of the packages and returns the payment
+// with the URL where the buyer pays. With an idempotency key, asking again
+// returns the same payment.
+func (s *Service) Create(ctx context.Context, p auth.Principal, coins int64, key string) (Payment, error) {
+	if !p.Is(auth.RoleBuyer) {
+		return Payment{}, auth.ErrWrongRole
+	}
+	pkg, ok := PackageOf(money.Coins(coins))
+	if !ok {
+		return Payment{}, ErrBadPackage
+	}
+	pay := Payment{
+		ID: s.newID(), UserID: p.UserID, Coins: pkg.Coins, Amount: pkg.Price, Currency: Currency,
+		Provider: s.gateway.Name(), Status: StatusPending, CreatedAt: s.clock(), IdempotencyKey: key,
+	}
+	if key == "" {
+		pay.IdempotencyKey = pay.ID // unique, so the unique index on (user, key) holds without one
+	}
+	err := s.store.Insert(ctx, pay)
+	if errors.Is(err, ErrKeyTaken) {
+		return s.sameKey(ctx, p.UserID, key, pkg)
+	}
+	if err != nil {
+		return Payment{}, err
+	}
+	sess, err := s.gateway.Start(ctx, Checkout{PaymentID: pay.ID, UserID: p.UserID, Coins: pay.Coins, Amount: pay.Amount, Currency: pay.Currency})
+	if err != nil {
+		s.log.ErrorContext(ctx, "start checkout", "payment_id", pay.ID, "provider", pay.Provider, "err", err)
+		if err := s.store.MarkFailed(context.WithoutCancel(ctx), pay.ID); err != nil {
+			s.log.ErrorContext(ctx, "mark payment failed", "payment_id", pay.ID, "err", err)
+		}
+		return Payment{}, ErrUnavailable
+	}
+	if err := s.store.SetSession(ctx, pay.ID, sess); err != nil {
+		return Payment{}, err
+	}
+	pay.SessionID, pay.CheckoutURL = sess.ID, sess.URL
+	s.log.InfoContext(ctx, "payment started", "payment_id", pay.ID, "coins", int64(pay.Coins), "provider", pay.Provider)
+	return pay, nil
+}
+
+// sameKey answers a purchase whose idempotency key the buyer already used.
+func (s *Service) sameKey(ctx context.Context, userID, key string, pkg Package) (Payment, error) {
+	prev, err := s.store.ByKey(ctx, userID, key)
+	if err != nil {
+		return Payment{}, err
+	}
+	switch {
+	case prev.Coins != pkg.Coins:
+		return Payment{}, ErrKeyReused
+	case prev.Status == StatusPending && prev.CheckoutURL == "":
+		return Payment{}, ErrInProgress // the first request is still starting its checkout
+	}
+	return prev, nil
+}
+
+// Confirm completes a payment of the dummy gateway, as Stripe's webhook
+// completes a real one. Only the payment's buyer may, and only when no real
+// gateway is configured; confirming again credits nothing more.
+func (s *Service) Confirm(ctx context.Context, p auth.Principal, id string) (Payment, error) {
+	if s.webhooks != nil {
+		return Payment{}, ErrConfirmUnavailable
+	}
+	pay, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Payment{}, err
+	}
+	if pay.UserID != p.UserID {
+		return Payment{}, ErrNotFound // another buyer's payment is none of this buyer's business
+	}
+	if pay.Status == StatusFailed {
+		return Payment{}, ErrNotPending
+	}
+	if err := s.complete(ctx, pay, pay.SessionID); err != nil {
+		return Payment{}, err
+	}
+	return s.store.ByID(ctx, id)
+}
+
+// HandleWebhook acts on one verified webhook delivery: a paid session
+// credits its coins (once, however often it is delivered), an expired or
+// failed one fails its payment, anything else is acknowledged and ignored.
+func (s *Service) HandleWebhook(ctx context.Context, payload []byte, signature string) error {
+	if s.webhooks == nil {
+		return ErrNoWebhooks
+	}
+	ev, err := s.webhooks.Parse(payload, signature)
+	if err != nil {
+		return err
+	}
+	if ev.Kind == EventIgnored {
+		return nil
+	}
+	pay, err := s.paymentOf(ctx, ev)
+	if errors.Is(err, ErrNotFound) {
+		// Not a checkout of ours (another app on the same Stripe account):
+		// acknowledge, or Stripe would retry it for days.
+		s.log.WarnContext(ctx, "webhook for an unknown checkout session", "event_id", ev.ID, "session_id", ev.SessionID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch ev.Kind {
+	case EventFailed:
+		return s.store.MarkFailed(ctx, pay.ID)
+	case EventPaid:
+		if ev.Amount != pay.Amount || !strings.EqualFold(ev.Currency, pay.Currency) {
+			s.log.ErrorContext(ctx, "paid session does not match its payment; no coins credited",
+				"event_id", ev.ID, "payment_id", pay.ID, "paid", int64(ev.Amount), "currency", ev.Currency, "due", int64(pay.Amount))
+			return nil
+		}
+		err := s.complete(ctx, pay, ev.SessionID)
+		if errors.Is(err, ErrNotPending) {
+			s.log.WarnContext(ctx, "paid session for a failed payment", "payment_id", pay.ID, "session_id", ev.SessionID)
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// paymentOf finds the payment an event is about: by the payment ID the
+// session carries in its metadata, else by the session.
+func (s *Service) paymentOf(ctx context.Context, ev Event) (Payment, error) {
+	if ev.PaymentID != "" {
+		pay, err := s.store.ByID(ctx, ev.PaymentID)
+		if err == nil && pay.SessionID != "" && ev.SessionID != "" && pay.SessionID != ev.SessionID {
+			return Payment{}, ErrNotFound // a session that is not this payment's
+		}
+		return pay, err
+	}
+	return s.store.BySession(ctx, ev.SessionID)
+}
+
+// complete credits a payment's coins with one ledger operation per checkout
+// session, whose commit marks the payment paid.
+func (s *Service) complete(ctx context.Context, pay Payment, sessionID string) error {
+	_, err := s.ledger.Post(ctx, ledger.Transfer{
+		ID:       purchaseKind + ":" + sessionID,
+		Postings: ledger.Move(ledger.Mint, ledger.UserAccount(pay.UserID), pay.Coins),
+		Meta: map[string]string{
+			"payment": pay.ID, "session": sessionID, "user": pay.UserID,
+			"coins": strconv.FormatInt(int64(pay.Coins), 10), "amount": pay.Amount.String(),
+		},
+	})
+	if errors.Is(err, ledger.ErrCancelled) {
+		return ErrNotPending
+	}
+	return err
+}
+
+func (s *Service) commitPurchase(ctx context.Context, tr ledger.Transfer) (bool, error) {
+	return s.store.MarkPaid(ctx, tr.Meta["payment"], tr.ID, tr.Meta["session"], s.clock())
+}
+
+func (s *Service) settlePurchase(ctx context.Context, tr ledger.Transfer) error {
+	return s.notify.Send(ctx, notification.Notification{
+		ID: tr.ID, UserID: tr.Meta["user"], ActionRoute: "/dashboard/payment-history", CreatedAt: tr.UpdatedAt,
+		Message: fmt.Sprintf("Your payment of %s went through: %s coins are yours.", tr.Meta["amount"], tr.Meta["coins"]),
+	})
+}
+
+// Provider is the name of the configured gateway.
+func (s *Service) Provider() string { return s.gateway.Name() }
+
+// History returns a page of the buyer's payments, newest first.
+func (s *Service) History(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Payment], error) {
+	items, total, err := s.store.List(ctx, p.UserID, r)
+	if err != nil {
+		return page.Of[Payment]{}, err
+	}
+	return page.Of[Payment]{Items: items, Request: r, Total: total}, nil
+}

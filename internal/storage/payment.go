@@ -1,0 +1,147 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"microtask/internal/money"
+	"microtask/internal/page"
+	"microtask/internal/payment"
+)
+
+// PaymentStore keeps the payments collection. It implements payment.Store.
+type PaymentStore struct {
+	payments collection
+}
+
+// NewPaymentStore returns the payments store on d.
+func NewPaymentStore(d *DB) *PaymentStore {
+	return &PaymentStore{payments: d.collection("payments")}
+}
+
+var _ payment.Store = (*PaymentStore)(nil)
+
+type paymentDoc struct {
+	ID             string     `bson:"_id"`
+	UserID         string     `bson:"user_id"`
+	Coins          int64      `bson:"coins"`
+	Amount         int64      `bson:"amount_cents"`
+	Currency       string     `bson:"currency"`
+	Provider       string     `bson:"provider"`
+	SessionID      string     `bson:"session_id"`
+	CheckoutURL    string     `bson:"checkout_url"`
+	IdempotencyKey string     `bson:"idempotency_key"`
+	Status         string     `bson:"status"`
+	CreatedAt      time.Time  `bson:"created_at"`
+	PaidAt         *time.Time `bson:"paid_at,omitempty"`
+	Ops            []string   `bson:"ops"`
+}
+
+func paymentFromDoc(d paymentDoc) payment.Payment {
+	p := payment.Payment{
+		ID: d.ID, UserID: d.UserID, Coins: money.Coins(d.Coins), Amount: money.Cents(d.Amount), Currency: d.Currency,
+		Provider: d.Provider, SessionID: d.SessionID, CheckoutURL: d.CheckoutURL, IdempotencyKey: d.IdempotencyKey,
+		Status: payment.Status(d.Status), CreatedAt: d.CreatedAt,
+	}
+	if d.PaidAt != nil {
+		p.PaidAt = *d.PaidAt
+	}
+	return p
+}
+
+// Insert implements payment.Store.
+func (s *PaymentStore) Insert(ctx context.Context, p payment.Payment) error {
+	err := s.payments.insertOne(ctx, paymentDoc{
+		ID: p.ID, UserID: p.UserID, Coins: int64(p.Coins), Amount: int64(p.Amount), Currency: p.Currency,
+		Provider: p.Provider, IdempotencyKey: p.IdempotencyKey, Status: string(p.Status), CreatedAt: p.CreatedAt, Ops: []string{},
+	})
+	if isDuplicate(err) {
+		return payment.ErrKeyTaken
+	}
+	return err
+}
+
+func (s *PaymentStore) one(ctx context.Context, q bson.D) (payment.Payment, error) {
+	var d paymentDoc
+	err := s.payments.findOne(ctx, q, &d)
+	if errors.Is(err, errNoDocument) {
+		return payment.Payment{}, payment.ErrNotFound
+	}
+	return paymentFromDoc(d), err
+}
+
+// ByID implements payment.Store.
+func (s *PaymentStore) ByID(ctx context.Context, id string) (payment.Payment, error) {
+	return s.one(ctx, bson.D{{Key: "_id", Value: id}})
+}
+
+// ByKey implements payment.Store.
+func (s *PaymentStore) ByKey(ctx context.Context, userID, key string) (payment.Payment, error) {
+	return s.one(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "idempotency_key", Value: key}})
+}
+
+// BySession implements payment.Store.
+func (s *PaymentStore) BySession(ctx context.Context, sessionID string) (payment.Payment, error) {
+	if sessionID == "" {
+		return payment.Payment{}, payment.ErrNotFound
+	}
+	return s.one(ctx, bson.D{{Key: "session_id", Value: sessionID}})
+}
+
+// SetSession implements payment.Store.
+func (s *PaymentStore) SetSession(ctx context.Context, id string, sess payment.Session) error {
+	_, err := s.payments.updateOne(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "session_id", Value: sess.ID}, {Key: "checkout_url", Value: sess.URL}}}}, false)
+	return err
+}
+
+// MarkPaid implements payment.Store.
+func (s *PaymentStore) MarkPaid(ctx context.Context, id, op, sessionID string, at time.Time) (bool, error) {
+	n, err := s.payments.updateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}}, {Key: "status", Value: string(payment.StatusPending)}},
+		bson.D{
+			{Key: "$set", Value: bson.D{{Key: "status", Value: string(payment.StatusPaid)}, {Key: "paid_at", Value: at}, {Key: "session_id", Value: sessionID}}},
+			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
+		}, false)
+	if err != nil || n == 1 {
+		return n == 1, err
+	}
+	var d paymentDoc
+	if err := s.payments.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d); err != nil {
+		if errors.Is(err, errNoDocument) {
+			return false, nil
+		}
+		return false, err
+	}
+	return slices.Contains(d.Ops, op), nil
+}
+
+// MarkFailed implements payment.Store.
+func (s *PaymentStore) MarkFailed(ctx context.Context, id string) error {
+	_, err := s.payments.updateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: string(payment.StatusPending)}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: string(payment.StatusFailed)}}}}, false)
+	return err
+}
+
+// List implements payment.Store: one find and one count.
+func (s *PaymentStore) List(ctx context.Context, userID string, p page.Request) ([]payment.Payment, int64, error) {
+	q := bson.D{{Key: "user_id", Value: userID}}
+	out := []payment.Payment{}
+	err := each(ctx, s.payments, q,
+		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetSkip(p.Skip()).SetLimit(int64(p.Limit)),
+		func(d paymentDoc) error {
+			out = append(out, paymentFromDoc(d))
+			return nil
+		})
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := s.payments.count(ctx, q)
+	return out, n, err
+}

@@ -1,0 +1,126 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"microtask/internal/money"
+	"microtask/internal/page"
+	"microtask/internal/withdrawal"
+)
+
+// WithdrawalStore keeps the withdrawals collection. It implements
+// withdrawal.Store.
+type WithdrawalStore struct {
+	withdrawals collection
+}
+
+// NewWithdrawalStore returns the withdrawals store on d.
+func NewWithdrawalStore(d *DB) *WithdrawalStore {
+	return &WithdrawalStore{withdrawals: d.collection("withdrawals")}
+}
+
+var _ withdrawal.Store = (*WithdrawalStore)(nil)
+
+type withdrawalDoc struct {
+	ID            string     `bson:"_id"`
+	WorkerID      string     `bson:"worker_id"`
+	WorkerName    string     `bson:"worker_name"`
+	WorkerEmail   string     `bson:"worker_email"`
+	Coins         int64      `bson:"withdrawal_coin"`
+	Amount        int64      `bson:"withdrawal_amount_cents"`
+	System        string     `bson:"payment_system"`
+	AccountNumber string     `bson:"account_number"`
+	Status        string     `bson:"status"`
+	Reason        string     `bson:"reason"`
+	CreatedAt     time.Time  `bson:"created_at"`
+	DecidedAt     *time.Time `bson:"decided_at,omitempty"`
+	Ops           []string   `bson:"ops"`
+}
+
+func withdrawalFromDoc(d withdrawalDoc) withdrawal.Withdrawal {
+	w := withdrawal.Withdrawal{
+		ID: d.ID, Worker: withdrawal.Worker{ID: d.WorkerID, Name: d.WorkerName, Email: d.WorkerEmail},
+		Coins: money.Coins(d.Coins), Amount: money.Cents(d.Amount), System: d.System, AccountNumber: d.AccountNumber,
+		Status: withdrawal.Status(d.Status), Reason: d.Reason, CreatedAt: d.CreatedAt,
+	}
+	if d.DecidedAt != nil {
+		w.DecidedAt = *d.DecidedAt
+	}
+	return w
+}
+
+// Insert implements withdrawal.Store.
+func (s *WithdrawalStore) Insert(ctx context.Context, w withdrawal.Withdrawal) error {
+	err := s.withdrawals.insertOne(ctx, withdrawalDoc{
+		ID: w.ID, WorkerID: w.Worker.ID, WorkerName: w.Worker.Name, WorkerEmail: w.Worker.Email,
+		Coins: int64(w.Coins), Amount: int64(w.Amount), System: w.System, AccountNumber: w.AccountNumber,
+		Status: string(w.Status), CreatedAt: w.CreatedAt, Ops: []string{},
+	})
+	if isDuplicate(err) {
+		return nil // inserted by an earlier attempt of the same operation
+	}
+	return err
+}
+
+// ByID implements withdrawal.Store.
+func (s *WithdrawalStore) ByID(ctx context.Context, id string) (withdrawal.Withdrawal, error) {
+	var d withdrawalDoc
+	err := s.withdrawals.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
+	if errors.Is(err, errNoDocument) {
+		return withdrawal.Withdrawal{}, withdrawal.ErrNotFound
+	}
+	return withdrawalFromDoc(d), err
+}
+
+func (s *WithdrawalStore) list(ctx context.Context, q, sort bson.D, p page.Request) ([]withdrawal.Withdrawal, int64, error) {
+	out := []withdrawal.Withdrawal{}
+	err := each(ctx, s.withdrawals, q, options.Find().SetSort(sort).SetSkip(p.Skip()).SetLimit(int64(p.Limit)),
+		func(d withdrawalDoc) error {
+			out = append(out, withdrawalFromDoc(d))
+			return nil
+		})
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := s.withdrawals.count(ctx, q)
+	return out, n, err
+}
+
+// ListByWorker implements withdrawal.Store: one find and one count.
+func (s *WithdrawalStore) ListByWorker(ctx context.Context, workerID string, p page.Request) ([]withdrawal.Withdrawal, int64, error) {
+	return s.list(ctx, bson.D{{Key: "worker_id", Value: workerID}},
+		bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}, p)
+}
+
+// ListPending implements withdrawal.Store: one find and one count.
+func (s *WithdrawalStore) ListPending(ctx context.Context, p page.Request) ([]withdrawal.Withdrawal, int64, error) {
+	return s.list(ctx, bson.D{{Key: "status", Value: string(withdrawal.StatusPending)}},
+		bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, p)
+}
+
+// Decide implements withdrawal.Store.
+func (s *WithdrawalStore) Decide(ctx context.Context, dec withdrawal.Decision) (bool, error) {
+	n, err := s.withdrawals.updateOne(ctx,
+		bson.D{{Key: "_id", Value: dec.ID}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: dec.Op}}}, {Key: "status", Value: string(withdrawal.StatusPending)}},
+		bson.D{
+			{Key: "$set", Value: bson.D{{Key: "status", Value: string(dec.To)}, {Key: "reason", Value: dec.Reason}, {Key: "decided_at", Value: dec.At}}},
+			{Key: "$push", Value: bson.D{{Key: "ops", Value: dec.Op}}},
+		}, false)
+	if err != nil || n == 1 {
+		return n == 1, err
+	}
+	var d withdrawalDoc
+	if err := s.withdrawals.findOne(ctx, bson.D{{Key: "_id", Value: dec.ID}}, &d); err != nil {
+		if errors.Is(err, errNoDocument) {
+			return false, nil
+		}
+		return false, err
+	}
+	return slices.Contains(d.Ops, dec.Op), nil
+}
