@@ -31,6 +31,7 @@ import (
 
 	"github.com/joho/godotenv"
 
+	"microtask/internal/admin"
 	"microtask/internal/auth"
 	"microtask/internal/checkout"
 	"microtask/internal/httpapi"
@@ -40,6 +41,7 @@ import (
 	"microtask/internal/platform/config"
 	"microtask/internal/platform/job"
 	"microtask/internal/platform/logging"
+	"microtask/internal/report"
 	"microtask/internal/storage"
 	"microtask/internal/submission"
 	"microtask/internal/task"
@@ -277,15 +279,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 	}
 	// Services register their ledger hooks as they are built, before
 	// recovery may need them.
-	users := user.NewService(storage.NewUserStore(db), ledgerSvc, hasher, auth.NewTokens(secret, cfg.JWTTTL, nil), log, nil)
+	taskStore := storage.NewTaskStore(db)
+	users := user.NewService(storage.NewUserStore(db), ledgerSvc, taskStore, hasher, auth.NewTokens(secret, cfg.JWTTTL, nil), log, nil)
 	notifications := notification.NewService(storage.NewNotificationStore(db), users, log, nil)
 	if db.Serialized() { // the embedded database: this process is its only writer
 		users.SoleWriter()
 		notifications.RememberUnreadCounts()
 	}
-	taskStore := storage.NewTaskStore(db)
-	tasks := task.NewService(taskStore, ledgerSvc, notifications, users, log, nil, cfg.AutoApproveAfter)
 	submissions := submission.NewService(storage.NewSubmissionStore(db), taskStore, ledgerSvc, notifications, users, log, nil)
+	tasks := task.NewService(taskStore, ledgerSvc, notifications, users, submissions, log, nil, cfg.AutoApproveAfter)
 	var (
 		gateway  payment.Gateway  = checkout.Dummy{SuccessURL: cfg.PaymentSuccessURL}
 		webhooks payment.Webhooks // none with the dummy gateway: the buyer confirms
@@ -299,6 +301,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 	}
 	payments := payment.NewService(storage.NewPaymentStore(db), gateway, webhooks, ledgerSvc, notifications, log, nil)
 	withdrawals := withdrawal.NewService(storage.NewWithdrawalStore(db), ledgerSvc, notifications, users, cfg.WithdrawalMethods, log, nil)
+	reports := report.NewService(storage.NewReportStore(db), tasks, submissions, users, notifications, log, nil)
+	adminSvc := admin.NewService(storage.NewStatsStore(db), ledgerSvc, nil)
 	if cfg.AdminEmail != "" {
 		if _, err := users.EnsureAdmin(ctx, cfg.AdminName, cfg.AdminEmail, cfg.AdminPassword); err != nil {
 			return fmt.Errorf("create admin: %w", err)
@@ -314,6 +318,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		Notifications:       notifications,
 		Payments:            payments,
 		Withdrawals:         withdrawals,
+		Reports:             reports,
+		Admin:               adminSvc,
+		Ledger:              ledgerSvc,
 		CORSOrigins:         cfg.CORSOrigins,
 		TrustedProxies:      cfg.TrustedProxies,
 		AuthRateLimitPerMin: cfg.AuthRateLimitPerMin,

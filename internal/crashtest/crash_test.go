@@ -56,6 +56,7 @@ type world struct {
 	subs   *submission.Service
 	pays   *payment.Service
 	wds    *withdrawal.Service
+	users  *user.Service
 	store  struct {
 		tasks *storage.TaskStore
 		subs  *storage.SubmissionStore
@@ -74,13 +75,14 @@ func build(t *testing.T, db *storage.DB, c *clock) *world {
 		t.Fatal(err)
 	}
 	w.ledger = ledger.NewService(storage.NewLedgerStore(db), log, c.Now)
-	users := user.NewService(storage.NewUserStore(db), w.ledger, h, auth.NewTokens([]byte("k"), time.Hour, nil), log, c.Now)
+	w.store.tasks = storage.NewTaskStore(db)
+	users := user.NewService(storage.NewUserStore(db), w.ledger, w.store.tasks, h, auth.NewTokens([]byte("k"), time.Hour, nil), log, c.Now)
+	w.users = users
 	w.store.notes = storage.NewNotificationStore(db)
 	notes := notification.NewService(w.store.notes, users, log, c.Now)
-	w.store.tasks = storage.NewTaskStore(db)
 	w.store.subs = storage.NewSubmissionStore(db)
-	w.tasks = task.NewService(w.store.tasks, w.ledger, notes, users, log, c.Now, 72*time.Hour)
 	w.subs = submission.NewService(w.store.subs, w.store.tasks, w.ledger, notes, users, log, c.Now)
+	w.tasks = task.NewService(w.store.tasks, w.ledger, notes, users, w.subs, log, c.Now, 72*time.Hour)
 	w.store.pays = storage.NewPaymentStore(db)
 	w.pays = payment.NewService(w.store.pays, checkout.Dummy{SuccessURL: "http://localhost/paid"}, nil, w.ledger, notes, log, c.Now)
 	w.store.wds = storage.NewWithdrawalStore(db)
@@ -98,7 +100,7 @@ func setUp(t *testing.T, w *world) {
 	t.Helper()
 	ctx := context.Background()
 	us := storage.NewUserStore(w.db)
-	for _, p := range []auth.Principal{buyer, worker} {
+	for _, p := range []auth.Principal{buyer, worker, admin} {
 		u := user.User{ID: p.UserID, Name: strings.ToUpper(p.UserID), Email: p.UserID + "@example.com", Role: p.Role, Status: user.StatusActive}
 		if err := us.Insert(ctx, u, nil); err != nil {
 			t.Fatal(err)
@@ -159,6 +161,7 @@ func (w *world) notified(t *testing.T, userID string) int64 {
 
 type scenario struct {
 	name   string
+	retry  bool                                      // after recovery the request is made again: a workflow of several operations
 	before func(t *testing.T, w *world)              // runs without failures
 	action func(ctx context.Context, w *world) error // interrupted after each step in turn
 	check  func(t *testing.T, w *world)              // the state once finished
@@ -260,6 +263,62 @@ var scenarios = []scenario{
 			tk := w.onlyTask(t)
 			if tk.Status != task.StatusExpired || tk.OpenSlots != 0 || w.balance(t, ledger.UserAccount(buyer.UserID)) != 50 {
 				t.Errorf("task %+v, buyer %d", tk, w.balance(t, ledger.UserAccount(buyer.UserID)))
+			}
+		},
+	},
+}
+
+// adminScenarios are the admins' operations.
+var adminScenarios = []scenario{
+	{
+		name:   "suspend a buyer",
+		before: func(t *testing.T, w *world) { w.newTask(t, 2) },
+		action: func(ctx context.Context, w *world) error {
+			return w.users.SetStatus(ctx, admin, buyer.UserID, user.StatusSuspended)
+		},
+		check: func(t *testing.T, w *world) {
+			u, err := w.users.Get(context.Background(), buyer.UserID)
+			if err != nil || u.Status != user.StatusSuspended || !w.onlyTask(t).Hidden {
+				t.Errorf("buyer %+v (%v), task hidden %v", u, err, w.onlyTask(t).Hidden)
+			}
+		},
+	},
+	{
+		name: "overturn a rejection",
+		before: func(t *testing.T, w *world) {
+			submitted(t, w)
+			if _, err := w.subs.Reject(context.Background(), buyer, w.onlySubmissionQuiet(), "no"); err != nil {
+				t.Fatal(err)
+			}
+		},
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.subs.Overturn(ctx, admin, w.onlySubmissionQuiet())
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk, sub := w.onlyTask(t), w.onlySubmission(t)
+			if sub.Status != submission.StatusApproved || tk.OpenSlots != 1 || w.balance(t, ledger.UserAccount(worker.UserID)) != 10 ||
+				w.balance(t, ledger.EscrowAccount(tk.ID)) != 10 {
+				t.Errorf("task %+v, submission %+v, worker %d", tk, sub, w.balance(t, ledger.UserAccount(worker.UserID)))
+			}
+		},
+	},
+	{
+		name:   "remove a task",
+		retry:  true,
+		before: submitted,
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.tasks.Remove(ctx, admin, w.onlyTaskQuiet())
+			if errors.Is(err, task.ErrNotFound) {
+				return nil // removed already: asking again is done
+			}
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk, sub := w.onlyTaskAnyStatus(t), w.onlySubmission(t)
+			if tk.Status != task.StatusDeleted || sub.Status != submission.StatusCancelled ||
+				w.balance(t, ledger.EscrowAccount(tk.ID)) != 0 || w.balance(t, ledger.UserAccount(buyer.UserID)) != 50 {
+				t.Errorf("task %+v, submission %s, buyer %d", tk, sub.Status, w.balance(t, ledger.UserAccount(buyer.UserID)))
 			}
 		},
 	},
@@ -423,7 +482,7 @@ var errCrash = errors.New("crash")
 // operation must end as if it had never been interrupted, with the ledger
 // audit (escrow invariant included) balanced.
 func TestOperationsSurviveACrashAtEveryStep(t *testing.T) {
-	for _, sc := range slices.Concat(scenarios, moneyScenarios) {
+	for _, sc := range slices.Concat(scenarios, moneyScenarios, adminScenarios) {
 		t.Run(sc.name, func(t *testing.T) {
 			steps := sc.run(t, "")
 			if len(steps) < 4 {
@@ -466,6 +525,11 @@ func (sc scenario) run(t *testing.T, crashAt string) []string {
 		c.Advance(ledger.DefaultLeaseTTL + time.Second)
 		if _, err := w.ledger.Recover(context.Background()); err != nil {
 			t.Fatalf("Recover() = %v", err)
+		}
+		if sc.retry {
+			if err := sc.action(context.Background(), w); err != nil {
+				t.Fatalf("the request again after recovery: %v", err)
+			}
 		}
 	}
 	sc.check(t, w)

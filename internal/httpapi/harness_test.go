@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"microtask/internal/admin"
 	"microtask/internal/auth"
 	"microtask/internal/checkout"
 	"microtask/internal/checkout/checkouttest"
@@ -25,6 +26,7 @@ import (
 	"microtask/internal/notification"
 	"microtask/internal/payment"
 	"microtask/internal/platform/logging"
+	"microtask/internal/report"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
 	"microtask/internal/submission"
@@ -90,6 +92,8 @@ type testAPI struct {
 	payments      *payment.Service
 	paymentDB     *storage.PaymentStore
 	withdrawals   *withdrawal.Service
+	reports       *report.Service
+	stats         *admin.Service
 }
 
 // harness chooses how the services are built.
@@ -117,12 +121,12 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 	now := a.clock.Now
 	a.ledger = ledger.NewService(storage.NewLedgerStore(a.db), log, now)
 	a.userDB = storage.NewUserStore(a.db)
-	a.users = user.NewService(a.userDB, a.ledger, hasher, auth.NewTokens(testSecret, time.Hour, nil), log, now)
+	taskStore := storage.NewTaskStore(a.db)
+	a.users = user.NewService(a.userDB, a.ledger, taskStore, hasher, auth.NewTokens(testSecret, time.Hour, nil), log, now)
 	a.notifications = notification.NewService(storage.NewNotificationStore(a.db), a.users, log, now)
 	a.notifications.RememberUnreadCounts() // as main does on the embedded database
-	taskStore := storage.NewTaskStore(a.db)
-	a.tasks = task.NewService(taskStore, a.ledger, a.notifications, a.users, log, now, 72*time.Hour)
 	a.submissions = submission.NewService(storage.NewSubmissionStore(a.db), taskStore, a.ledger, a.notifications, a.users, log, now)
+	a.tasks = task.NewService(taskStore, a.ledger, a.notifications, a.users, a.submissions, log, now, 72*time.Hour)
 	var (
 		gateway  payment.Gateway = checkout.Dummy{SuccessURL: "http://localhost:5173/dashboard/payment/success"}
 		webhooks payment.Webhooks
@@ -138,6 +142,8 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 	a.payments = payment.NewService(a.paymentDB, gateway, webhooks, a.ledger, a.notifications, log, now)
 	a.withdrawals = withdrawal.NewService(storage.NewWithdrawalStore(a.db), a.ledger, a.notifications, a.users,
 		[]string{"stripe", "bkash", "rocket", "nagad"}, log, now)
+	a.reports = report.NewService(storage.NewReportStore(a.db), a.tasks, a.submissions, a.users, a.notifications, log, now)
+	a.stats = admin.NewService(storage.NewStatsStore(a.db), a.ledger, now)
 	o := httpapi.Options{
 		Log:                 log,
 		DB:                  a.db,
@@ -147,6 +153,9 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		Notifications:       a.notifications,
 		Payments:            a.payments,
 		Withdrawals:         a.withdrawals,
+		Reports:             a.reports,
+		Admin:               a.stats,
+		Ledger:              a.ledger,
 		CORSOrigins:         []string{"http://localhost:5173"},
 		AuthRateLimitPerMin: 0,
 	}

@@ -12,10 +12,13 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-playground/validator/v10"
 
+	"microtask/internal/admin"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
+	"microtask/internal/ledger"
 	"microtask/internal/notification"
 	"microtask/internal/payment"
+	"microtask/internal/report"
 	"microtask/internal/submission"
 	"microtask/internal/task"
 	"microtask/internal/user"
@@ -37,6 +40,9 @@ type Options struct {
 	Notifications       *notification.Service
 	Payments            *payment.Service
 	Withdrawals         *withdrawal.Service
+	Reports             *report.Service
+	Admin               *admin.Service
+	Ledger              *ledger.Service
 	CORSOrigins         []string
 	TrustedProxies      int // reverse proxies whose X-Forwarded-For entries are trusted
 	AuthRateLimitPerMin int // per client IP on sign-up and login; 0 disables
@@ -52,6 +58,9 @@ type Server struct {
 	notifications *notification.Service
 	payments      *payment.Service
 	withdrawals   *withdrawal.Service
+	reports       *report.Service
+	admin         *admin.Service
+	ledger        *ledger.Service
 	validator     *validator.Validate
 	authLimit     func(http.Handler) http.Handler // the per-IP limit for sign-up and login
 	handler       http.Handler
@@ -71,6 +80,9 @@ func NewServer(o Options) *Server {
 		notifications: o.Notifications,
 		payments:      o.Payments,
 		withdrawals:   o.Withdrawals,
+		reports:       o.Reports,
+		admin:         o.Admin,
+		ledger:        o.Ledger,
 		validator:     newValidator(),
 		authLimit:     rateLimitByIP(o.AuthRateLimitPerMin),
 		closing:       make(chan struct{}),
@@ -202,6 +214,25 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Put("/{id}/approve", s.handle(s.handleWithdrawalApprove))
 				r.Put("/{id}/reject", s.handle(s.handleWithdrawalReject))
 			})
+		})
+
+		r.Route("/reports", func(r chi.Router) {
+			r.Use(s.authenticate)
+			r.Post("/", s.handle(s.handleReportCreate))
+			r.Get("/my", s.handle(s.handleReportMine))
+		})
+
+		r.Route("/admin", func(r chi.Router) {
+			r.Use(s.authenticate, s.requireRole(auth.RoleAdmin))
+			r.Get("/stats", s.handle(s.handleAdminStats))
+			r.Get("/audit", s.handle(s.handleAdminAudit))
+			r.Get("/users", s.handle(s.handleAdminUsers))
+			r.Put("/users/{id}", s.handle(s.handleAdminUserUpdate))
+			r.Delete("/users/{id}", s.handle(s.handleUserDelete))
+			r.Get("/tasks", s.handle(s.handleAdminTasks))
+			r.Delete("/tasks/{id}", s.handle(s.handleAdminTaskDelete))
+			r.Get("/reports", s.handle(s.handleAdminReports))
+			r.Put("/reports/{id}", s.handle(s.handleAdminReportDecide))
 		})
 	})
 	return r

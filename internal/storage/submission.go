@@ -124,8 +124,12 @@ func (s *SubmissionStore) List(ctx context.Context, f submission.Filter, p page.
 
 // Review implements submission.Store.
 func (s *SubmissionStore) Review(ctx context.Context, r submission.Review) (bool, error) {
+	from := r.From
+	if from == "" {
+		from = submission.StatusPending
+	}
 	n, err := s.subs.updateOne(ctx,
-		bson.D{{Key: "_id", Value: r.ID}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: r.Op}}}, {Key: "status", Value: string(submission.StatusPending)}},
+		bson.D{{Key: "_id", Value: r.ID}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: r.Op}}}, {Key: "status", Value: string(from)}},
 		bson.D{
 			{Key: "$set", Value: bson.D{{Key: "status", Value: string(r.To)}, {Key: "reason", Value: r.Reason}, {Key: "reviewed_at", Value: r.At}}},
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: r.Op}}},
@@ -141,14 +145,15 @@ func (s *SubmissionStore) Review(ctx context.Context, r submission.Review) (bool
 }
 
 // Unreview implements submission.Store.
-func (s *SubmissionStore) Unreview(ctx context.Context, id, op string) error {
-	_, err := s.subs.updateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "ops", Value: op}},
-		bson.D{
-			{Key: "$set", Value: bson.D{{Key: "status", Value: string(submission.StatusPending)}, {Key: "reason", Value: ""}}},
-			{Key: "$unset", Value: bson.D{{Key: "reviewed_at", Value: ""}}},
-			{Key: "$pull", Value: bson.D{{Key: "ops", Value: op}}},
-		}, false)
+func (s *SubmissionStore) Unreview(ctx context.Context, id, op string, back submission.Status) error {
+	update := bson.D{
+		{Key: "$set", Value: bson.D{{Key: "status", Value: string(back)}}},
+		{Key: "$pull", Value: bson.D{{Key: "ops", Value: op}}},
+	}
+	if back == submission.StatusPending {
+		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "reviewed_at", Value: ""}}})
+	}
+	_, err := s.subs.updateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "ops", Value: op}}, update, false)
 	return err
 }
 

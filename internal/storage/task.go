@@ -43,7 +43,8 @@ type taskDoc struct {
 	Status           string    `bson:"status"`
 	AutoApproveAfter int64     `bson:"auto_approve_after_s"`
 	Refunds          int64     `bson:"refunds"`
-	Ops              []string  `bson:"ops"` // ledger operations committed on this task
+	Hidden           bool      `bson:"hidden,omitempty"` // its buyer is suspended or deleted
+	Ops              []string  `bson:"ops"`              // ledger operations committed on this task
 	CreatedAt        time.Time `bson:"created_at"`
 }
 
@@ -52,7 +53,7 @@ func taskFromDoc(d taskDoc) task.Task {
 		ID: d.ID, Title: d.Title, Detail: d.Detail, SubmissionInfo: d.SubmissionInfo, ImageURL: d.ImageURL,
 		OpenSlots: int(d.RequiredWorkers), PendingSubs: d.PendingSubs, Pay: money.Coins(d.Pay),
 		CompletionDate: d.CompletionDate, Buyer: task.Party{ID: d.BuyerID, Name: d.BuyerName}, Status: task.Status(d.Status),
-		AutoApproveAfter: time.Duration(d.AutoApproveAfter) * time.Second, Refunds: int(d.Refunds), CreatedAt: d.CreatedAt,
+		AutoApproveAfter: time.Duration(d.AutoApproveAfter) * time.Second, Refunds: int(d.Refunds), Hidden: d.Hidden, CreatedAt: d.CreatedAt,
 	}
 }
 
@@ -92,10 +93,16 @@ var notDeleted = bson.D{{Key: "$ne", Value: string(task.StatusDeleted)}}
 // operator.
 func listFilter(f task.Filter) bson.D {
 	var q bson.D
+	switch {
+	case f.All:
+		q = bson.D{}
+	case f.BuyerID != "":
+		q = bson.D{{Key: "status", Value: notDeleted}}
+	default:
+		q = bson.D{{Key: "status", Value: string(task.StatusOpen)}, {Key: "hidden", Value: bson.D{{Key: "$ne", Value: true}}}}
+	}
 	if f.BuyerID != "" {
-		q = bson.D{{Key: "buyer_id", Value: f.BuyerID}, {Key: "status", Value: notDeleted}}
-	} else {
-		q = bson.D{{Key: "status", Value: string(task.StatusOpen)}}
+		q = append(bson.D{{Key: "buyer_id", Value: f.BuyerID}}, q...)
 	}
 	if f.Available {
 		q = append(q, bson.E{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
@@ -173,6 +180,8 @@ func (s *TaskStore) Refund(ctx context.Context, r task.Refund) (bool, error) {
 		q = append(q, bson.E{Key: "completion_date", Value: bson.D{{Key: "$lt", Value: r.Now}}})
 	case task.RefundDeleted:
 		q = append(q, bson.E{Key: "buyer_id", Value: r.BuyerID}, bson.E{Key: "pending_subs", Value: bson.D{{Key: "$size", Value: 0}}})
+	case task.RefundRemoved:
+		q = append(q, bson.E{Key: "pending_subs", Value: bson.D{{Key: "$size", Value: 0}}})
 	}
 	return s.commit(ctx, r.TaskID, r.Op, q, bson.D{
 		{Key: "$set", Value: bson.D{{Key: "status", Value: string(status)}, {Key: "required_workers", Value: int64(0)}}},
@@ -203,6 +212,7 @@ func (s *TaskStore) ReserveSlot(ctx context.Context, taskID, submissionID string
 			{Key: "_id", Value: taskID},
 			{Key: "pending_subs", Value: bson.D{{Key: "$ne", Value: submissionID}}},
 			{Key: "status", Value: string(task.StatusOpen)},
+			{Key: "hidden", Value: bson.D{{Key: "$ne", Value: true}}},
 			{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
 			{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: now}}},
 		},
@@ -230,6 +240,21 @@ func (s *TaskStore) ReleaseSlot(ctx context.Context, taskID, submissionID string
 	return err
 }
 
+// ConsumeSlot implements submission.Tasks.
+func (s *TaskStore) ConsumeSlot(ctx context.Context, taskID, op string) (bool, error) {
+	return s.commit(ctx, taskID, op,
+		bson.D{
+			{Key: "_id", Value: taskID},
+			{Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}},
+			{Key: "status", Value: notDeleted},
+			{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
+		},
+		bson.D{
+			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(-1)}}},
+			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
+		})
+}
+
 // Due implements task.Store.
 func (s *TaskStore) Due(ctx context.Context, now time.Time, limit int) ([]task.Task, error) {
 	var out []task.Task
@@ -255,6 +280,13 @@ func (s *TaskStore) Each(ctx context.Context, fn func(task.Task) error) error {
 // OpenSlots implements submission.Tasks.
 func (s *TaskStore) OpenSlots(ctx context.Context, buyerID string) (int64, error) {
 	return s.tasks.sum(ctx, bson.D{{Key: "buyer_id", Value: buyerID}, {Key: "status", Value: string(task.StatusOpen)}}, "required_workers")
+}
+
+// SetHidden implements user.TaskHider.
+func (s *TaskStore) SetHidden(ctx context.Context, buyerID string, hidden bool) error {
+	_, err := s.tasks.updateMany(ctx, bson.D{{Key: "buyer_id", Value: buyerID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "hidden", Value: hidden}}}})
+	return err
 }
 
 // CountByBuyer implements submission.Tasks.

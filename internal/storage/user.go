@@ -3,11 +3,15 @@ package storage
 import (
 	"context"
 	"errors"
+	"regexp"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"microtask/internal/auth"
+	"microtask/internal/page"
 	"microtask/internal/user"
 )
 
@@ -35,6 +39,7 @@ type userDoc struct {
 	CreatedAt    time.Time  `bson:"created_at"`
 	DeletedEmail string     `bson:"deleted_email,omitempty"`
 	DeletedAt    *time.Time `bson:"deleted_at,omitempty"`
+	Ops          []string   `bson:"ops,omitempty"` // ledger operations committed on this user
 }
 
 func userFromDoc(d userDoc) user.User {
@@ -106,51 +111,85 @@ func (s *UserStore) UpdateProfile(ctx context.Context, id, name, photoURL string
 	return s.ByID(ctx, id)
 }
 
-// MarkDeleted implements user.Store. The email moves to deleted_email and a
-// placeholder takes its place in the unique index, so the address can sign
-// up again.
-func (s *UserStore) MarkDeleted(ctx context.Context, id string, now time.Time) error {
-	d, err := s.one(ctx, bson.D{{Key: "_id", Value: id}})
-	if err != nil {
-		return err
-	}
-	if d.Status == string(user.StatusDeleted) {
-		return user.ErrNotFound
+// ChangeAccount implements user.Store. On deletion the email moves to
+// deleted_email and a placeholder takes its place in the unique index, so the
+// address can sign up again.
+func (s *UserStore) ChangeAccount(ctx context.Context, c user.AccountChange) (bool, error) {
+	set := bson.D{{Key: "status", Value: string(c.Status)}}
+	if c.Status == user.StatusDeleted {
+		set = append(set,
+			bson.E{Key: "email", Value: "deleted-" + c.ID + "@deleted.invalid"},
+			bson.E{Key: "deleted_email", Value: c.Email},
+			bson.E{Key: "deleted_at", Value: c.At})
 	}
 	n, err := s.users.updateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: d.Status}, {Key: "token_version", Value: d.TokenVersion}},
 		bson.D{
-			{Key: "$set", Value: bson.D{
-				{Key: "status", Value: string(user.StatusDeleted)},
-				{Key: "email", Value: "deleted-" + id + "@deleted.invalid"},
-				{Key: "deleted_email", Value: d.Email},
-				{Key: "deleted_at", Value: now},
-			}},
+			{Key: "_id", Value: c.ID},
+			{Key: "ops", Value: bson.D{{Key: "$ne", Value: c.Op}}},
+			{Key: "token_version", Value: c.Version},
+			{Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}},
+		},
+		bson.D{
+			{Key: "$set", Value: set},
+			{Key: "$inc", Value: bson.D{{Key: "token_version", Value: int64(1)}}},
+			{Key: "$push", Value: bson.D{{Key: "ops", Value: c.Op}}},
+		}, false)
+	if err != nil || n == 1 {
+		return n == 1, err
+	}
+	d, err := s.one(ctx, bson.D{{Key: "_id", Value: c.ID}})
+	if errors.Is(err, user.ErrNotFound) {
+		return false, nil
+	}
+	return slices.Contains(d.Ops, c.Op), err
+}
+
+// SetRole implements user.Store.
+func (s *UserStore) SetRole(ctx context.Context, id string, role auth.Role) error {
+	n, err := s.users.updateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}}},
+		bson.D{
+			{Key: "$set", Value: bson.D{{Key: "role", Value: string(role)}}},
 			{Key: "$inc", Value: bson.D{{Key: "token_version", Value: int64(1)}}},
 		}, false)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
-		return user.ErrNotFound // deleted or changed meanwhile
+		return user.ErrNotFound
 	}
 	return nil
 }
 
-// SetStatus sets a user's status and bumps its token version, revoking its
-// tokens. ErrNotFound if missing or deleted.
-func (s *UserStore) SetStatus(ctx context.Context, id string, status user.Status) error {
-	n, err := s.users.updateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}}},
-		bson.D{
-			{Key: "$set", Value: bson.D{{Key: "status", Value: string(status)}}},
-			{Key: "$inc", Value: bson.D{{Key: "token_version", Value: int64(1)}}},
-		}, false)
+// List implements user.Store: one find and one count. Search words are
+// matched literally.
+func (s *UserStore) List(ctx context.Context, f user.Filter, p page.Request) ([]user.User, int64, error) {
+	q := bson.D{}
+	if f.Role != "" {
+		q = append(q, bson.E{Key: "role", Value: string(f.Role)})
+	}
+	if f.Status != "" {
+		q = append(q, bson.E{Key: "status", Value: string(f.Status)})
+	}
+	if f.Query != "" {
+		re := bson.Regex{Pattern: regexp.QuoteMeta(f.Query), Options: "i"}
+		q = append(q, bson.E{Key: "$or", Value: bson.A{bson.D{{Key: "name", Value: re}}, bson.D{{Key: "email", Value: re}}}})
+	}
+	out := []user.User{}
+	err := each(ctx, s.users, q,
+		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetSkip(p.Skip()).SetLimit(int64(p.Limit)),
+		func(d userDoc) error {
+			out = append(out, userFromDoc(d))
+			return nil
+		})
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
-	if n == 0 {
-		return user.ErrNotFound
-	}
-	return nil
+	n, err := s.users.count(ctx, q)
+	return out, n, err
+}
+
+// CountByRole counts the users of a role who are not deleted.
+func (s *UserStore) CountByRole(ctx context.Context, role auth.Role) (int64, error) {
+	return s.users.count(ctx, bson.D{{Key: "role", Value: string(role)}, {Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}}})
 }

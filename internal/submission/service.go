@@ -25,9 +25,11 @@ import (
 // their two documents (the submission and the task's slots) change together
 // even across a crash.
 const (
-	submitKind  = "submit"  // takes a slot, then inserts the submission
-	approveKind = "approve" // escrow -> worker, and the slot is used up
-	rejectKind  = "reject"  // the slot reopens
+	submitKind   = "submit"   // takes a slot, then inserts the submission
+	approveKind  = "approve"  // escrow -> worker, and the slot is used up
+	rejectKind   = "reject"   // the slot reopens
+	cancelKind   = "cancel"   // an admin removes the task: the slot reopens, to be refunded
+	overturnKind = "overturn" // an admin approves a rejected submission: escrow or buyer -> worker
 )
 
 // Service applies the submission and review rules.
@@ -51,6 +53,8 @@ func NewService(store Store, tasks Tasks, l Ledger, n Notifier, users UserNames,
 	l.Handle(submitKind, ledger.Hook{Commit: s.commitSubmit, Settle: s.settleSubmit})
 	l.Handle(approveKind, ledger.Hook{Commit: s.commitReview(StatusApproved), Revert: s.revertReview, Settle: s.settleApprove})
 	l.Handle(rejectKind, ledger.Hook{Commit: s.commitReview(StatusRejected), Settle: s.settleReject})
+	l.Handle(cancelKind, ledger.Hook{Commit: s.commitReview(StatusCancelled), Settle: s.settleCancel})
+	l.Handle(overturnKind, ledger.Hook{Commit: s.commitOverturn, Revert: s.revertOverturn, Settle: s.settleOverturn})
 	return s
 }
 
@@ -128,7 +132,7 @@ func takesSubmissions(t task.Task, now time.Time) error {
 		return task.ErrNotFound
 	case t.Status == task.StatusExpired || !now.Before(t.CompletionDate):
 		return ErrTaskExpired
-	case t.Status != task.StatusOpen:
+	case t.Status != task.StatusOpen || t.Hidden:
 		return ErrTaskClosed
 	case t.OpenSlots <= 0:
 		return ErrTaskFull
@@ -220,7 +224,7 @@ func (s *Service) commitReview(to Status) func(context.Context, ledger.Transfer)
 // not pay it, which the escrow invariant says never happens.
 func (s *Service) revertReview(ctx context.Context, tr ledger.Transfer) error {
 	s.log.ErrorContext(ctx, "escrow could not pay an approval", "op", tr.ID, "task", tr.Meta["task"])
-	return s.store.Unreview(ctx, tr.Meta["submission"], tr.ID)
+	return s.store.Unreview(ctx, tr.Meta["submission"], tr.ID, StatusPending)
 }
 
 func (s *Service) settleApprove(ctx context.Context, tr ledger.Transfer) error {
@@ -248,6 +252,121 @@ func (s *Service) settleReject(ctx context.Context, tr ledger.Transfer) error {
 	return s.notify.Send(ctx, notification.Notification{
 		ID: tr.ID, UserID: tr.Meta["worker"], ActionRoute: "/dashboard/my-submissions", CreatedAt: tr.UpdatedAt, Message: msg,
 	})
+}
+
+// CancelPending cancels the pending submissions of a task an admin removes:
+// each slot reopens (for the task's refund to give back) and each worker is
+// told. A submission reviewed meanwhile keeps its review.
+func (s *Service) CancelPending(ctx context.Context, taskID string, submissionIDs []string) error {
+	for _, id := range submissionIDs {
+		sub, err := s.store.ByID(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if sub.Status != StatusPending || sub.TaskID != taskID {
+			continue
+		}
+		err = s.review(ctx, sub, cancelKind, "the task was removed by an admin", false)
+		if err != nil && !errors.Is(err, ErrAlreadyReviewed) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) settleCancel(ctx context.Context, tr ledger.Transfer) error {
+	if err := s.tasks.ReleaseSlot(ctx, tr.Meta["task"], tr.Meta["submission"], true); err != nil {
+		return err
+	}
+	return s.notify.Send(ctx, notification.Notification{
+		ID: tr.ID, UserID: tr.Meta["worker"], ActionRoute: "/dashboard/my-submissions", CreatedAt: tr.UpdatedAt,
+		Message: fmt.Sprintf("The task “%s” was removed by an admin, so your submission for it was cancelled.", tr.Meta["title"]),
+	})
+}
+
+// Overturn approves a rejected submission on a dispute (admins only). The
+// worker is paid from the task's escrow if it still holds an open slot's
+// worth (the slot is used up), else from the buyer's balance; if neither can
+// pay, ErrCannotPay. Overturning one submission pays once, however often or
+// concurrently it is asked.
+func (s *Service) Overturn(ctx context.Context, p auth.Principal, id string) (Submission, error) {
+	if !p.Is(auth.RoleAdmin) {
+		return Submission{}, auth.ErrWrongRole
+	}
+	sub, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Submission{}, err
+	}
+	if sub.Status != StatusRejected {
+		return Submission{}, ErrNotRejected
+	}
+	t, err := s.tasks.ByID(ctx, sub.TaskID)
+	if err != nil {
+		return Submission{}, err
+	}
+	meta := func(source string) map[string]string {
+		return map[string]string{"submission": sub.ID, "task": sub.TaskID, "title": sub.TaskTitle, "worker": sub.Worker.ID,
+			"buyer": sub.Buyer.ID, "pay": strconv.FormatInt(int64(sub.Pay), 10), "source": source}
+	}
+	op := overturnKind + ":" + sub.ID
+	if t.Status != task.StatusDeleted && t.OpenSlots > 0 {
+		tr, err := s.ledger.Post(ctx, ledger.Transfer{ID: op, Meta: meta("escrow"),
+			Postings: ledger.Move(ledger.EscrowAccount(sub.TaskID), ledger.UserAccount(sub.Worker.ID), sub.Pay)})
+		switch {
+		case err == nil && tr.Replayed:
+			return Submission{}, ErrAlreadyReviewed
+		case err == nil:
+			return s.store.ByID(ctx, id)
+		case !errors.Is(err, ledger.ErrCancelled): // cancelled: the slot went meanwhile
+			return Submission{}, err
+		}
+	}
+	tr, err := s.ledger.Post(ctx, ledger.Transfer{ID: op, Meta: meta("buyer"),
+		Postings: ledger.Move(ledger.UserAccount(sub.Buyer.ID), ledger.UserAccount(sub.Worker.ID), sub.Pay)})
+	switch {
+	case errors.Is(err, ledger.ErrInsufficientCoins):
+		return Submission{}, ErrCannotPay
+	case errors.Is(err, ledger.ErrCancelled), err == nil && tr.Replayed:
+		return Submission{}, ErrAlreadyReviewed
+	case errors.Is(err, ledger.ErrOperationReused):
+		return Submission{}, ErrAlreadyReviewed // overturned already, from the other source
+	case err != nil:
+		return Submission{}, err
+	}
+	return s.store.ByID(ctx, id)
+}
+
+// commitOverturn takes the escrow's open slot, or when the buyer pays, makes
+// the submission approved at once.
+func (s *Service) commitOverturn(ctx context.Context, tr ledger.Transfer) (bool, error) {
+	if tr.Meta["source"] == "escrow" {
+		return s.tasks.ConsumeSlot(ctx, tr.Meta["task"], tr.ID)
+	}
+	return s.store.Review(ctx, Review{Op: tr.ID, ID: tr.Meta["submission"], From: StatusRejected, To: StatusApproved, At: s.clock()})
+}
+
+func (s *Service) revertOverturn(ctx context.Context, tr ledger.Transfer) error {
+	return s.store.Unreview(ctx, tr.Meta["submission"], tr.ID, StatusRejected)
+}
+
+func (s *Service) settleOverturn(ctx context.Context, tr ledger.Transfer) error {
+	if tr.Meta["source"] == "escrow" {
+		if _, err := s.store.Review(ctx, Review{Op: tr.ID, ID: tr.Meta["submission"], From: StatusRejected, To: StatusApproved, At: s.clock()}); err != nil {
+			return err
+		}
+	}
+	return s.notify.Send(ctx, notification.Notification{
+		ID: tr.ID, UserID: tr.Meta["worker"], ActionRoute: "/dashboard/my-submissions", CreatedAt: tr.UpdatedAt,
+		Message: fmt.Sprintf("An admin overturned the rejection of your submission for “%s”: %s coins are yours.", tr.Meta["title"], tr.Meta["pay"]),
+	})
+}
+
+// Get returns a submission.
+func (s *Service) Get(ctx context.Context, id string) (Submission, error) {
+	return s.store.ByID(ctx, id)
 }
 
 // AutoApproveDue approves the pending submissions whose review time has

@@ -21,9 +21,10 @@ type Status string
 
 // The statuses.
 const (
-	StatusPending  Status = "pending"
-	StatusApproved Status = "approved"
-	StatusRejected Status = "rejected"
+	StatusPending   Status = "pending"
+	StatusApproved  Status = "approved"
+	StatusRejected  Status = "rejected"
+	StatusCancelled Status = "cancelled" // its task was removed by an admin
 )
 
 // Submission is a worker's proof of work for a task.
@@ -58,13 +59,17 @@ var (
 	ErrTaskExpired      = apperr.New(apperr.Conflict, "task_expired", "the task is past its completion date")
 	ErrTaskClosed       = apperr.New(apperr.Conflict, "task_closed", "the task no longer takes submissions")
 	ErrAlreadyReviewed  = apperr.New(apperr.Conflict, "already_reviewed", "the submission was already reviewed")
+	ErrNotRejected      = apperr.New(apperr.Conflict, "not_rejected", "only a rejected submission can be overturned")
+	ErrCannotPay        = apperr.New(apperr.Conflict, "cannot_pay",
+		"neither the task's escrow nor the buyer's balance can pay this submission")
 )
 
 // Review is the commit of a review operation: the submission moves from
-// pending to To, recording Op.
+// From (pending when empty) to To, recording Op.
 type Review struct {
 	Op     string
 	ID     string
+	From   Status
 	To     Status
 	Reason string
 	At     time.Time
@@ -81,10 +86,11 @@ type Store interface {
 	// count.
 	List(ctx context.Context, f Filter, p page.Request) ([]Submission, int64, error)
 	// Review commits r. True if it did now or had already; false if the
-	// submission is no longer pending.
+	// submission is no longer in r.From.
 	Review(ctx context.Context, r Review) (bool, error)
-	// Unreview undoes the review recorded by op: pending again.
-	Unreview(ctx context.Context, id, op string) error
+	// Unreview undoes the review recorded by op: the submission is in status
+	// back again.
+	Unreview(ctx context.Context, id, op string, back Status) error
 	// DueForApproval returns up to limit pending submissions whose
 	// auto-approval time has passed, oldest first.
 	DueForApproval(ctx context.Context, now time.Time, limit int) ([]Submission, error)
@@ -105,6 +111,9 @@ type Tasks interface {
 	// ReleaseSlot takes the submission off the task's pending list, if it is
 	// there, and with reopen gives its slot back.
 	ReleaseSlot(ctx context.Context, taskID, submissionID string, reopen bool) error
+	// ConsumeSlot uses up one open slot of a task that is not deleted,
+	// recording op. True if it did now or had already.
+	ConsumeSlot(ctx context.Context, taskID, op string) (bool, error)
 	// OpenSlots adds up the open slots of a buyer's live tasks.
 	OpenSlots(ctx context.Context, buyerID string) (int64, error)
 	// CountByBuyer counts a buyer's tasks that are not deleted.

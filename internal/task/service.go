@@ -34,6 +34,7 @@ type Service struct {
 	ledger      Ledger
 	notify      Notifier
 	users       UserNames
+	cancel      PendingCanceller
 	log         *slog.Logger
 	now         func() time.Time
 	newID       func() string
@@ -43,11 +44,11 @@ type Service struct {
 // NewService returns a Service, registers its ledger hooks and adds the
 // escrow invariant to the ledger audit. autoApproveAfter is the default
 // review delay of new tasks; now may be nil for time.Now.
-func NewService(store Store, l Ledger, n Notifier, users UserNames, log *slog.Logger, now func() time.Time, autoApproveAfter time.Duration) *Service {
+func NewService(store Store, l Ledger, n Notifier, users UserNames, cancel PendingCanceller, log *slog.Logger, now func() time.Time, autoApproveAfter time.Duration) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, ledger: l, notify: n, users: users, log: log, now: now, newID: idgen.New,
+	s := &Service{store: store, ledger: l, notify: n, users: users, cancel: cancel, log: log, now: now, newID: idgen.New,
 		autoApprove: autoApproveAfter}
 	l.Handle(fundKind, ledger.Hook{Settle: s.settleFund})
 	l.Handle(refundKind, ledger.Hook{Commit: s.commitRefund, Settle: s.settleRefund})
@@ -178,6 +179,55 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) (mone
 	return 0, ledger.ErrInProgress
 }
 
+// AdminFilter selects tasks for the admins' list.
+type AdminFilter struct {
+	Query   string
+	BuyerID string
+}
+
+// AdminList returns a page of all tasks, whatever their state (admins).
+func (s *Service) AdminList(ctx context.Context, p auth.Principal, f AdminFilter, r page.Request) (page.Of[Task], error) {
+	if !p.Is(auth.RoleAdmin) {
+		return page.Of[Task]{}, auth.ErrWrongRole
+	}
+	items, total, err := s.store.List(ctx, Filter{All: true, Query: f.Query, BuyerID: f.BuyerID, Now: s.clock()}, r)
+	if err != nil {
+		return page.Of[Task]{}, err
+	}
+	return page.Of[Task]{Items: items, Request: r, Total: total}, nil
+}
+
+// Remove deletes a task whatever its state (admins only): its pending
+// submissions are cancelled, which reopens their slots and tells their
+// workers, and then everything its escrow holds goes back to the buyer, who
+// is told. A submission approved meanwhile stays approved and paid.
+func (s *Service) Remove(ctx context.Context, p auth.Principal, id string) (money.Coins, error) {
+	if !p.Is(auth.RoleAdmin) {
+		return 0, auth.ErrWrongRole
+	}
+	for range 5 { // reviews, submissions and reopened slots may land in between
+		t, err := s.Get(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		if len(t.PendingSubs) > 0 {
+			if err := s.cancel.CancelPending(ctx, t.ID, t.PendingSubs); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		refunded, err := s.refund(ctx, t, RefundRemoved)
+		if errors.Is(err, ledger.ErrCancelled) {
+			continue
+		}
+		if err == nil {
+			s.log.InfoContext(ctx, "task removed by an admin", "task_id", id, "refunded", int64(refunded))
+		}
+		return refunded, err
+	}
+	return 0, ledger.ErrInProgress
+}
+
 // refund runs the operation that closes a task for reason and gives its open
 // slots' pay back to the buyer. Its id carries the task's refund count, so
 // that a slot reopened later (a rejection after expiry) is refunded by a new
@@ -217,6 +267,8 @@ func (s *Service) settleRefund(ctx context.Context, tr ledger.Transfer) error {
 	switch RefundReason(tr.Meta["reason"]) {
 	case RefundExpired:
 		msg = fmt.Sprintf("Your task “%s” reached its completion date; %s coins for its unfilled slots came back to you.", title, amount)
+	case RefundRemoved:
+		msg = fmt.Sprintf("An admin removed your task “%s”; %s coins came back to you.", title, amount)
 	default:
 		msg = fmt.Sprintf("Your task “%s” was deleted; %s coins came back to you.", title, amount)
 	}

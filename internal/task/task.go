@@ -45,6 +45,7 @@ type Task struct {
 	Status           Status
 	AutoApproveAfter time.Duration // pending work older than this is approved automatically
 	Refunds          int           // refund operations so far; part of their operation ids
+	Hidden           bool          // its buyer is suspended or deleted: out of the public lists
 	CreatedAt        time.Time
 }
 
@@ -76,6 +77,7 @@ type Filter struct {
 	Sort      string      // SortNewest (default), SortPay or SortDeadline
 	Available bool        // only tasks with open slots and time left
 	BuyerID   string      // only this buyer's tasks (then expired tasks are included too)
+	All       bool        // every task whatever its state (admins)
 	Now       time.Time   // for Available
 }
 
@@ -93,7 +95,8 @@ type RefundReason string
 // The reasons.
 const (
 	RefundExpired RefundReason = "expired"
-	RefundDeleted RefundReason = "deleted"
+	RefundDeleted RefundReason = "deleted" // by its buyer
+	RefundRemoved RefundReason = "removed" // by an admin
 )
 
 // Refund is the commit of a refund operation: the task must be as it was
@@ -141,6 +144,12 @@ type Ledger interface {
 // Notifier sends notifications; notification.Service implements it.
 type Notifier interface {
 	Send(ctx context.Context, n notification.Notification) error
+}
+
+// PendingCanceller cancels a task's pending submissions;
+// submission.Service implements it.
+type PendingCanceller interface {
+	CancelPending(ctx context.Context, taskID string, submissionIDs []string) error
 }
 
 // UserNames tells a user's name; user.Service implements it.

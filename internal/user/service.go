@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
+	"microtask/internal/page"
 	"microtask/internal/platform/idgen"
 )
 
@@ -18,6 +20,7 @@ import (
 type Service struct {
 	store  Store
 	ledger Ledger
+	tasks  TaskHider
 	hasher *auth.Hasher
 	tokens *auth.Tokens
 	log    *slog.Logger
@@ -26,15 +29,16 @@ type Service struct {
 	cache  *authCache
 }
 
-// NewService returns a Service and registers its sign-up hook with the
-// ledger. now may be nil for time.Now.
-func NewService(store Store, l Ledger, hasher *auth.Hasher, tokens *auth.Tokens, log *slog.Logger, now func() time.Time) *Service {
+// NewService returns a Service and registers its ledger hooks. now may be
+// nil for time.Now.
+func NewService(store Store, l Ledger, tasks TaskHider, hasher *auth.Hasher, tokens *auth.Tokens, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, ledger: l, hasher: hasher, tokens: tokens, log: log, now: now, newID: idgen.New,
+	s := &Service{store: store, ledger: l, tasks: tasks, hasher: hasher, tokens: tokens, log: log, now: now, newID: idgen.New,
 		cache: newAuthCache(AuthCacheTTL, now)}
 	l.Handle(signupKind, ledger.Hook{Commit: s.commitSignup})
+	l.Handle(accountKind, ledger.Hook{Commit: s.commitAccount, Settle: s.settleAccount})
 	return s
 }
 
@@ -285,42 +289,135 @@ func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string
 	return s.withCoins(ctx, u)
 }
 
-// Delete deletes an account (admins only): it can no longer sign in and its
-// tokens stop working. Nothing leaves the ledger: the account's coins stay,
-// frozen, in its ledger account, where the audit still counts them.
+// Delete deletes an account (admins only): it can no longer sign in, its
+// tokens stop working and its email is free for a new account. Nothing leaves
+// the ledger: its coins stay, frozen, in its ledger account, where the audit
+// still counts them. Its tasks leave the lists as a suspended buyer's do;
+// work already submitted is still reviewed (or approved automatically) and
+// paid from escrow, and unfilled slots are refunded to the frozen account when
+// the tasks expire.
 func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error {
-	if !p.Is(auth.RoleAdmin) {
-		return auth.ErrWrongRole
-	}
-	if p.UserID == id {
-		return ErrSelf
-	}
-	if err := s.store.MarkDeleted(ctx, id, s.now().UTC()); err != nil {
-		return err
-	}
-	s.cache.drop(id)
-	s.log.InfoContext(ctx, "user deleted", "deleted_user_id", id)
-	return nil
+	return s.changeAccount(ctx, p, id, StatusDeleted)
 }
 
 // SetStatus suspends or reinstates an account (admins only). Either way its
-// tokens are revoked: a reinstated user signs in again.
+// tokens are revoked (a reinstated user signs in again), and a suspended
+// buyer's tasks leave the lists until reinstatement.
 func (s *Service) SetStatus(ctx context.Context, p auth.Principal, id string, st Status) error {
+	if st != StatusActive && st != StatusSuspended {
+		return apperr.InvalidFields(apperr.FieldError{Field: "status", Message: "must be one of: active, suspended"})
+	}
+	return s.changeAccount(ctx, p, id, st)
+}
+
+// accountKind is the operation that changes an account's status:
+// "account:<user>:<token version>". The user's status and the visibility of
+// their tasks change together through it, even across a crash; the token
+// version, which every change bumps, makes each change's id its own.
+const accountKind = "account"
+
+func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id string, st Status) error {
 	if !p.Is(auth.RoleAdmin) {
 		return auth.ErrWrongRole
 	}
 	if p.UserID == id {
 		return ErrSelf
 	}
-	if st != StatusActive && st != StatusSuspended {
-		return apperr.InvalidFields(apperr.FieldError{Field: "status", Message: "must be one of: active, suspended"})
+	for range 3 { // another change may land between the read and the commit
+		u, err := s.store.ByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		if u.Status == StatusDeleted {
+			return ErrNotFound
+		}
+		_, err = s.ledger.Post(ctx, ledger.Transfer{
+			ID:      fmt.Sprintf("%s:%s:%d", accountKind, id, u.TokenVersion),
+			Meta:    map[string]string{"user": id, "status": string(st), "version": strconv.FormatInt(u.TokenVersion, 10)},
+			Private: map[string]string{"email": u.Email},
+		})
+		if errors.Is(err, ledger.ErrCancelled) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		s.cache.drop(id)
+		s.log.InfoContext(ctx, "account status changed", "target_user_id", id, "status", string(st))
+		return nil
 	}
-	if err := s.store.SetStatus(ctx, id, st); err != nil {
+	return ledger.ErrInProgress
+}
+
+func (s *Service) commitAccount(ctx context.Context, tr ledger.Transfer) (bool, error) {
+	version, err := strconv.ParseInt(tr.Meta["version"], 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("meta of %s: %w", tr.ID, err)
+	}
+	return s.store.ChangeAccount(ctx, AccountChange{
+		Op: tr.ID, ID: tr.Meta["user"], Version: version, Status: Status(tr.Meta["status"]),
+		Email: tr.Private["email"], At: s.now().UTC(),
+	})
+}
+
+// settleAccount shows or hides the user's tasks to match the new status.
+func (s *Service) settleAccount(ctx context.Context, tr ledger.Transfer) error {
+	s.cache.drop(tr.Meta["user"])
+	return s.tasks.SetHidden(ctx, tr.Meta["user"], Status(tr.Meta["status"]) != StatusActive)
+}
+
+var errRoleField = apperr.InvalidFields(apperr.FieldError{Field: "role", Message: "must be one of: worker, buyer, admin"})
+
+// SetRole changes a user's role (admins only, not their own) and revokes
+// their tokens; their next sign-in carries the new role.
+func (s *Service) SetRole(ctx context.Context, p auth.Principal, id string, role auth.Role) error {
+	if !p.Is(auth.RoleAdmin) {
+		return auth.ErrWrongRole
+	}
+	if !role.Valid() {
+		return errRoleField
+	}
+	if p.UserID == id {
+		return ErrSelf
+	}
+	if err := s.store.SetRole(ctx, id, role); err != nil {
 		return err
 	}
 	s.cache.drop(id)
-	s.log.InfoContext(ctx, "user status changed", "target_user_id", id, "status", string(st))
+	s.log.InfoContext(ctx, "user role changed", "target_user_id", id, "role", string(role))
 	return nil
+}
+
+// Filter selects users for the admins' list.
+type Filter struct {
+	Query  string // words in the name or email
+	Role   auth.Role
+	Status Status
+}
+
+// List returns a page of users, newest first, with their coins (admins).
+func (s *Service) List(ctx context.Context, p auth.Principal, f Filter, r page.Request) (page.Of[User], error) {
+	if !p.Is(auth.RoleAdmin) {
+		return page.Of[User]{}, auth.ErrWrongRole
+	}
+	users, total, err := s.store.List(ctx, f, r)
+	if err != nil {
+		return page.Of[User]{}, err
+	}
+	accts := make([]string, len(users))
+	for i, u := range users {
+		accts[i] = ledger.UserAccount(u.ID)
+	}
+	if len(accts) > 0 {
+		coins, err := s.ledger.Balances(ctx, accts)
+		if err != nil {
+			return page.Of[User]{}, err
+		}
+		for i := range users {
+			users[i].Coins = coins[accts[i]]
+		}
+	}
+	return page.Of[User]{Items: users, Request: r, Total: total}, nil
 }
 
 // TopWorkersCount is how many workers the home page shows.

@@ -28,7 +28,7 @@ func newService(t *testing.T) (*user.Service, *storage.UserStore) {
 		t.Fatal(err)
 	}
 	store := storage.NewUserStore(db)
-	return user.NewService(store, l, h, auth.NewTokens([]byte("k"), time.Hour, nil), logging.Discard(), nil), store
+	return user.NewService(store, l, storage.NewTaskStore(db), h, auth.NewTokens([]byte("k"), time.Hour, nil), logging.Discard(), nil), store
 }
 
 // TestCommitSignupIsIdempotent is what recovery relies on: running the
@@ -80,7 +80,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 			h, _ := auth.NewHasher(bcrypt.MinCost)
 			tokens := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour, nil)
 			store := storage.NewUserStore(db)
-			s := user.NewService(store, l, h, tokens, logging.Discard(), nil)
+			s := user.NewService(store, l, storage.NewTaskStore(db), h, tokens, logging.Discard(), nil)
 			ctx := context.Background()
 			for i := range n {
 				u := user.User{ID: fmt.Sprintf("u%05d", i), Name: "U", Email: fmt.Sprintf("u%d@example.com", i),
@@ -111,7 +111,7 @@ func TestAuthenticateCachesBriefly(t *testing.T) {
 	h, _ := auth.NewHasher(bcrypt.MinCost)
 	tokens := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), 24*time.Hour, nil)
 	store := storage.NewUserStore(db)
-	s := user.NewService(store, l, h, tokens, logging.Discard(), clock)
+	s := user.NewService(store, l, storage.NewTaskStore(db), h, tokens, logging.Discard(), clock)
 	ctx := context.Background()
 	if err := store.Insert(ctx, user.User{ID: "u1", Name: "U", Email: "u@example.com", Role: auth.RoleWorker, Status: user.StatusActive}, nil); err != nil {
 		t.Fatal(err)
@@ -120,8 +120,8 @@ func TestAuthenticateCachesBriefly(t *testing.T) {
 	if _, err := s.Authenticate(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.SetStatus(ctx, "u1", user.StatusSuspended); err != nil {
-		t.Fatal(err)
+	if ok, err := store.ChangeAccount(ctx, user.AccountChange{Op: "account:u1:0", ID: "u1", Status: user.StatusSuspended}); err != nil || !ok {
+		t.Fatal(ok, err)
 	}
 	if _, err := s.Authenticate(ctx, tok); err != nil {
 		t.Errorf("Authenticate() within the TTL = %v, want the cached answer", err)

@@ -12,6 +12,7 @@ import (
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
+	"microtask/internal/page"
 )
 
 // Status is whether an account may be used.
@@ -73,12 +74,30 @@ type Store interface {
 	// UpdateProfile sets name and photo URL of a user that is not deleted and
 	// returns it. ErrNotFound if missing or deleted.
 	UpdateProfile(ctx context.Context, id, name, photoURL string) (User, error)
-	// MarkDeleted marks a user deleted, frees its email for a new account and
-	// bumps its token version. ErrNotFound if missing or already deleted.
-	MarkDeleted(ctx context.Context, id string, now time.Time) error
-	// SetStatus sets the status of a user that is not deleted and bumps its
-	// token version. ErrNotFound if missing or deleted.
-	SetStatus(ctx context.Context, id string, st Status) error
+	// ChangeAccount commits c: the user, if its token version is still
+	// c.Version, gets c.Status (deletion also frees its email) and a new token
+	// version, recording c.Op. True if it did now or had already.
+	ChangeAccount(ctx context.Context, c AccountChange) (bool, error)
+	// SetRole sets the role of a user that is not deleted and bumps its token
+	// version. ErrNotFound if missing or deleted.
+	SetRole(ctx context.Context, id string, role auth.Role) error
+	// List returns a page of users matching f, newest first, and their count.
+	List(ctx context.Context, f Filter, p page.Request) ([]User, int64, error)
+}
+
+// AccountChange is the commit of a status change.
+type AccountChange struct {
+	Op      string
+	ID      string
+	Version int64
+	Status  Status
+	Email   string // the user's email, kept aside on deletion
+	At      time.Time
+}
+
+// TaskHider shows and hides a buyer's tasks; storage.TaskStore implements it.
+type TaskHider interface {
+	SetHidden(ctx context.Context, buyerID string, hidden bool) error
 }
 
 // Ledger is what this package needs of the coin ledger.

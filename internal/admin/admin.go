@@ -1,0 +1,102 @@
+// Package admin gathers the platform's figures for its administrators.
+package admin
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"microtask/internal/auth"
+	"microtask/internal/ledger"
+	"microtask/internal/money"
+)
+
+// Stats are the platform's figures.
+type Stats struct {
+	Workers            int64       // workers who are not deleted
+	Buyers             int64       // buyers who are not deleted
+	Coins              money.Coins // coins in users' accounts
+	Payments           money.Cents // paid coin purchases
+	Payouts            money.Cents // approved withdrawals
+	Margin             money.Cents // Payments - Payouts: what the platform holds
+	PendingWithdrawals int64
+	OpenTasks          int64
+	PendingSubmissions int64
+	OpenReports        int64
+	ComputedAt         time.Time
+}
+
+// Figures counts and sums what the stats need. storage.StatsStore
+// implements it with indexed counts and sums.
+type Figures interface {
+	CountUsers(ctx context.Context, role auth.Role) (int64, error)
+	SumUserCoins(ctx context.Context) (money.Coins, error)
+	SumPaidPayments(ctx context.Context) (money.Cents, error)
+	CountPendingWithdrawals(ctx context.Context) (int64, error)
+	CountOpenTasks(ctx context.Context) (int64, error)
+	CountPendingSubmissions(ctx context.Context) (int64, error)
+	CountOpenReports(ctx context.Context) (int64, error)
+}
+
+// Ledger reads balances; ledger.Service implements it.
+type Ledger interface {
+	Balance(ctx context.Context, account string) (money.Coins, error)
+}
+
+// StatsTTL is how long computed stats are served before they are computed
+// again. The counts come from indexes, but the sums (coins in users'
+// accounts, paid purchases) read every matching record; computing them at
+// most this often keeps the endpoint's cost flat however often admins look
+// and however large the platform grows. The figures carry their time.
+const StatsTTL = 30 * time.Second
+
+// Service computes the stats.
+type Service struct {
+	figures Figures
+	ledger  Ledger
+	now     func() time.Time
+
+	mu     sync.Mutex
+	cached Stats
+}
+
+// NewService returns a Service. now may be nil for time.Now.
+func NewService(f Figures, l Ledger, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{figures: f, ledger: l, now: now}
+}
+
+// Stats returns the platform's figures (admins only), computed at most
+// StatsTTL ago unless fresh.
+func (s *Service) Stats(ctx context.Context, p auth.Principal, fresh bool) (Stats, error) {
+	if !p.Is(auth.RoleAdmin) {
+		return Stats{}, auth.ErrWrongRole
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock() // one computation at a time; the others wait for its result
+	now := s.now().UTC()
+	if !fresh && !s.cached.ComputedAt.IsZero() && now.Sub(s.cached.ComputedAt) < StatsTTL {
+		return s.cached, nil
+	}
+	st := Stats{ComputedAt: now.Truncate(time.Second)}
+	var errs [9]error
+	st.Workers, errs[0] = s.figures.CountUsers(ctx, auth.RoleWorker)
+	st.Buyers, errs[1] = s.figures.CountUsers(ctx, auth.RoleBuyer)
+	st.Coins, errs[2] = s.figures.SumUserCoins(ctx)
+	st.Payments, errs[3] = s.figures.SumPaidPayments(ctx)
+	paidOut, err := s.ledger.Balance(ctx, ledger.Payout) // every approved withdrawal ends there, at 20 coins a dollar
+	st.Payouts, errs[4] = money.PayoutCents(paidOut), err
+	st.PendingWithdrawals, errs[5] = s.figures.CountPendingWithdrawals(ctx)
+	st.OpenTasks, errs[6] = s.figures.CountOpenTasks(ctx)
+	st.PendingSubmissions, errs[7] = s.figures.CountPendingSubmissions(ctx)
+	st.OpenReports, errs[8] = s.figures.CountOpenReports(ctx)
+	if err := errors.Join(errs[:]...); err != nil {
+		return Stats{}, err
+	}
+	st.Margin = st.Payments - st.Payouts
+	s.cached = st
+	return st, nil
+}

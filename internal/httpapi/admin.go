@@ -1,0 +1,243 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"microtask/internal/apperr"
+	"microtask/internal/auth"
+	"microtask/internal/report"
+	"microtask/internal/task"
+	"microtask/internal/user"
+)
+
+type statsResponse struct {
+	TotalWorkers        int64     `json:"total_workers"`
+	TotalBuyers         int64     `json:"total_buyers"`
+	TotalCoins          int64     `json:"total_coins"`
+	TotalPaymentsCents  int64     `json:"total_payments_cents"`
+	TotalPayoutsCents   int64     `json:"total_payouts_cents"`
+	PlatformMarginCents int64     `json:"platform_margin_cents"`
+	PendingWithdrawals  int64     `json:"pending_withdrawals"`
+	OpenTasks           int64     `json:"open_tasks"`
+	PendingSubmissions  int64     `json:"pending_submissions"`
+	OpenReports         int64     `json:"open_reports"`
+	ComputedAt          time.Time `json:"computed_at"`
+}
+
+// handleAdminStats handles GET /api/admin/stats.
+func (s *Server) handleAdminStats(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	fresh := q.oneOf("fresh", "false", "true", "false") == "true"
+	if err := q.err(); err != nil {
+		return err
+	}
+	st, err := s.admin.Stats(r.Context(), principal(r), fresh)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, statsResponse{
+		TotalWorkers: st.Workers, TotalBuyers: st.Buyers, TotalCoins: int64(st.Coins),
+		TotalPaymentsCents: int64(st.Payments), TotalPayoutsCents: int64(st.Payouts), PlatformMarginCents: int64(st.Margin),
+		PendingWithdrawals: st.PendingWithdrawals, OpenTasks: st.OpenTasks, PendingSubmissions: st.PendingSubmissions,
+		OpenReports: st.OpenReports, ComputedAt: st.ComputedAt,
+	})
+}
+
+// handleAdminUsers handles GET /api/admin/users.
+func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	f := user.Filter{
+		Query:  q.text("q", 100),
+		Role:   auth.Role(q.oneOf("role", "", "worker", "buyer", "admin")),
+		Status: user.Status(q.oneOf("status", "", "active", "suspended", "deleted")),
+	}
+	p := q.page()
+	if err := q.err(); err != nil {
+		return err
+	}
+	res, err := s.users.List(r.Context(), principal(r), f, p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toPageResponse(res, toUserResponse))
+}
+
+type accountRequest struct {
+	Role   *string `json:"role" validate:"omitempty,oneof=worker buyer admin"`
+	Status *string `json:"status" validate:"omitempty,oneof=active suspended"`
+}
+
+var errNothingToChange = apperr.InvalidFields(apperr.FieldError{Field: "role", Message: "send a role, a status, or both"})
+
+// handleAdminUserUpdate handles PUT /api/admin/users/{id}: role and/or status.
+func (s *Server) handleAdminUserUpdate(w http.ResponseWriter, r *http.Request) error {
+	var req accountRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	if req.Role == nil && req.Status == nil {
+		return errNothingToChange
+	}
+	id, p := chi.URLParam(r, "id"), principal(r)
+	if req.Status != nil {
+		if err := s.users.SetStatus(r.Context(), p, id, user.Status(*req.Status)); err != nil {
+			return err
+		}
+	}
+	if req.Role != nil {
+		if err := s.users.SetRole(r.Context(), p, id, auth.Role(*req.Role)); err != nil {
+			return err
+		}
+	}
+	u, err := s.users.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toUserResponse(u))
+}
+
+// handleAdminTasks handles GET /api/admin/tasks.
+func (s *Server) handleAdminTasks(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	f := task.AdminFilter{Query: q.text("q", 100), BuyerID: q.text("buyer_id", 64)}
+	p := q.page()
+	if err := q.err(); err != nil {
+		return err
+	}
+	res, err := s.tasks.AdminList(r.Context(), principal(r), f, p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toPageResponse(res, toTaskResponse))
+}
+
+// handleAdminTaskDelete handles DELETE /api/admin/tasks/{id}.
+func (s *Server) handleAdminTaskDelete(w http.ResponseWriter, r *http.Request) error {
+	id := chi.URLParam(r, "id")
+	refunded, err := s.tasks.Remove(r.Context(), principal(r), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, deleteTaskResponse{ID: id, Refunded: int64(refunded)})
+}
+
+type auditResponse struct {
+	Balanced         bool     `json:"balanced"`
+	Accounts         int      `json:"accounts"`
+	Transfers        int      `json:"transfers"`
+	PendingTransfers int      `json:"pending_transfers"`
+	Sum              int64    `json:"sum"`
+	Problems         []string `json:"problems"`
+}
+
+// handleAdminAudit handles GET /api/admin/audit: the ledger audit.
+func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request) error {
+	rep, err := s.ledger.Audit(r.Context())
+	if err != nil {
+		return err
+	}
+	problems := rep.Problems
+	if problems == nil {
+		problems = []string{}
+	}
+	return writeJSON(w, http.StatusOK, auditResponse{Balanced: rep.Balanced, Accounts: rep.Accounts, Transfers: rep.Transfers,
+		PendingTransfers: rep.OpenTransfers, Sum: int64(rep.Sum), Problems: problems})
+}
+
+type createReportRequest struct {
+	TargetType string `json:"target_type" validate:"required,oneof=task submission user"`
+	TargetID   string `json:"target_id" validate:"required,max=64"`
+	Reason     string `json:"reason" validate:"required,min=10,max=1000"`
+}
+
+func (r *createReportRequest) trim() {
+	r.TargetType, r.TargetID, r.Reason = strings.TrimSpace(r.TargetType), strings.TrimSpace(r.TargetID), strings.TrimSpace(r.Reason)
+}
+
+type decideReportRequest struct {
+	Status string `json:"status" validate:"required,oneof=resolved dismissed"`
+	Note   string `json:"note" validate:"max=1000"`
+	Action string `json:"action" validate:"omitempty,oneof=overturn_rejection suspend_user delete_task"`
+}
+
+type reportResponse struct {
+	ID         string        `json:"id"`
+	Reporter   partyResponse `json:"reporter"`
+	TargetType string        `json:"target_type"`
+	TargetID   string        `json:"target_id"`
+	Reason     string        `json:"reason"`
+	Status     string        `json:"status"`
+	Note       string        `json:"note"`
+	Action     string        `json:"action"`
+	CreatedAt  time.Time     `json:"created_at"`
+	DecidedAt  *time.Time    `json:"decided_at"`
+}
+
+func toReportResponse(rp report.Report) reportResponse {
+	res := reportResponse{ID: rp.ID, Reporter: partyResponse(rp.Reporter), TargetType: string(rp.TargetType), TargetID: rp.TargetID,
+		Reason: rp.Reason, Status: string(rp.Status), Note: rp.Note, Action: string(rp.Action), CreatedAt: rp.CreatedAt.UTC()}
+	if !rp.DecidedAt.IsZero() {
+		at := rp.DecidedAt.UTC()
+		res.DecidedAt = &at
+	}
+	return res
+}
+
+// handleReportCreate handles POST /api/reports.
+func (s *Server) handleReportCreate(w http.ResponseWriter, r *http.Request) error {
+	var req createReportRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	rp, err := s.reports.Create(r.Context(), principal(r), report.TargetType(req.TargetType), req.TargetID, req.Reason)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, toReportResponse(rp))
+}
+
+// handleReportMine handles GET /api/reports/my.
+func (s *Server) handleReportMine(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	p := q.page()
+	if err := q.err(); err != nil {
+		return err
+	}
+	res, err := s.reports.Mine(r.Context(), principal(r), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toPageResponse(res, toReportResponse))
+}
+
+// handleAdminReports handles GET /api/admin/reports.
+func (s *Server) handleAdminReports(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	status := report.Status(q.oneOf("status", "", "open", "resolved", "dismissed"))
+	p := q.page()
+	if err := q.err(); err != nil {
+		return err
+	}
+	res, err := s.reports.List(r.Context(), principal(r), status, p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toPageResponse(res, toReportResponse))
+}
+
+// handleAdminReportDecide handles PUT /api/admin/reports/{id}.
+func (s *Server) handleAdminReportDecide(w http.ResponseWriter, r *http.Request) error {
+	var req decideReportRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	rp, err := s.reports.Decide(r.Context(), principal(r), chi.URLParam(r, "id"), report.Status(req.Status), req.Note, report.Action(req.Action))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toReportResponse(rp))
+}

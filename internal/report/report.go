@@ -1,0 +1,122 @@
+// Package report lets users report problems (a scam task, a bad submission,
+// a user) and dispute rejections, and lets admins resolve them, optionally
+// acting: overturning a rejection, suspending a user, removing a task.
+package report
+
+import (
+	"context"
+	"time"
+
+	"microtask/internal/apperr"
+	"microtask/internal/auth"
+	"microtask/internal/money"
+	"microtask/internal/notification"
+	"microtask/internal/page"
+	"microtask/internal/submission"
+	"microtask/internal/task"
+	"microtask/internal/user"
+)
+
+// TargetType is what a report is about.
+type TargetType string
+
+// The target types.
+const (
+	TargetTask       TargetType = "task"
+	TargetSubmission TargetType = "submission"
+	TargetUser       TargetType = "user"
+)
+
+// Status is where a report is.
+type Status string
+
+// The statuses.
+const (
+	StatusOpen      Status = "open"
+	StatusResolved  Status = "resolved"
+	StatusDismissed Status = "dismissed"
+)
+
+// Action is what an admin does about a report when resolving it.
+type Action string
+
+// The actions.
+const (
+	ActionNone              Action = ""
+	ActionOverturnRejection Action = "overturn_rejection" // the reported (rejected) submission becomes approved and paid
+	ActionSuspendUser       Action = "suspend_user"       // the reported user, the task's buyer, or the submission's worker
+	ActionDeleteTask        Action = "delete_task"        // the reported task, or the submission's task
+)
+
+// Report is one report.
+type Report struct {
+	ID         string
+	Reporter   task.Party
+	TargetType TargetType
+	TargetID   string
+	Reason     string
+	Status     Status
+	Note       string // the admin's note to the reporter
+	Action     Action
+	CreatedAt  time.Time
+	DecidedAt  time.Time // zero while open
+}
+
+// Decision is an admin's closing of a report.
+type Decision struct {
+	ID     string
+	Status Status
+	Note   string
+	Action Action
+	At     time.Time
+}
+
+// Errors.
+var (
+	ErrNotFound        = apperr.New(apperr.NotFound, "report_not_found", "no such report")
+	ErrAlreadyReported = apperr.New(apperr.Conflict, "already_reported", "you already have an open report about this")
+	ErrClosed          = apperr.New(apperr.Conflict, "report_closed", "the report was already resolved or dismissed")
+	ErrTargetNotFound  = apperr.New(apperr.NotFound, "target_not_found", "what the report is about does not exist")
+	ErrNotInvolved     = apperr.New(apperr.Forbidden, "forbidden", "only the worker and the buyer of a submission may report it")
+	ErrSelf            = apperr.New(apperr.Conflict, "self_report", "you cannot report yourself")
+)
+
+// Store persists reports. storage.ReportStore implements it.
+type Store interface {
+	// Insert adds r. ErrAlreadyReported if the reporter has an open report
+	// about the same target.
+	Insert(ctx context.Context, r Report) error
+	// ByID returns a report. ErrNotFound if missing.
+	ByID(ctx context.Context, id string) (Report, error)
+	// ListByReporter returns a page of a user's reports, newest first.
+	ListByReporter(ctx context.Context, reporterID string, p page.Request) ([]Report, int64, error)
+	// List returns a page of reports of a status (any when empty), open ones
+	// first and oldest first.
+	List(ctx context.Context, status Status, p page.Request) ([]Report, int64, error)
+	// Decide closes an open report. False if it is no longer open.
+	Decide(ctx context.Context, d Decision) (bool, error)
+}
+
+// Tasks finds tasks and removes them; task.Service implements it.
+type Tasks interface {
+	Get(ctx context.Context, id string) (task.Task, error)
+	Remove(ctx context.Context, p auth.Principal, id string) (money.Coins, error)
+}
+
+// Submissions finds submissions and overturns rejections;
+// submission.Service implements it.
+type Submissions interface {
+	Get(ctx context.Context, id string) (submission.Submission, error)
+	Overturn(ctx context.Context, p auth.Principal, id string) (submission.Submission, error)
+}
+
+// Users finds users and suspends them; user.Service implements it.
+type Users interface {
+	Get(ctx context.Context, id string) (user.User, error)
+	SetStatus(ctx context.Context, p auth.Principal, id string, st user.Status) error
+}
+
+// Notifier sends notifications; notification.Service implements it.
+type Notifier interface {
+	Send(ctx context.Context, n notification.Notification) error
+}

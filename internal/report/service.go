@@ -1,0 +1,212 @@
+package report
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"microtask/internal/apperr"
+	"microtask/internal/auth"
+	"microtask/internal/notification"
+	"microtask/internal/page"
+	"microtask/internal/platform/idgen"
+	"microtask/internal/submission"
+	"microtask/internal/task"
+	"microtask/internal/user"
+)
+
+// Service applies the reporting rules.
+type Service struct {
+	store       Store
+	tasks       Tasks
+	submissions Submissions
+	users       Users
+	notify      Notifier
+	log         *slog.Logger
+	now         func() time.Time
+	newID       func() string
+}
+
+// NewService returns a Service. now may be nil for time.Now.
+func NewService(store Store, tasks Tasks, subs Submissions, users Users, n Notifier, log *slog.Logger, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, tasks: tasks, submissions: subs, users: users, notify: n, log: log, now: now, newID: idgen.New}
+}
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// Create files a report. Tasks may be reported by anyone signed in (a scam
+// task); a submission only by its worker (disputing a rejection) or its buyer
+// (a bad submission); a user by anyone but themselves. One open report per
+// reporter and target.
+func (s *Service) Create(ctx context.Context, p auth.Principal, typ TargetType, targetID, reason string) (Report, error) {
+	if err := s.checkTarget(ctx, p, typ, targetID); err != nil {
+		return Report{}, err
+	}
+	reporter, err := s.users.Get(ctx, p.UserID)
+	if err != nil {
+		return Report{}, err
+	}
+	r := Report{
+		ID: s.newID(), Reporter: task.Party{ID: p.UserID, Name: reporter.Name}, TargetType: typ, TargetID: targetID,
+		Reason: strings.TrimSpace(reason), Status: StatusOpen, CreatedAt: s.clock(),
+	}
+	if err := s.store.Insert(ctx, r); err != nil {
+		return Report{}, err
+	}
+	s.log.InfoContext(ctx, "report filed", "report_id", r.ID, "target_type", string(typ), "target_id", targetID)
+	return r, nil
+}
+
+func (s *Service) checkTarget(ctx context.Context, p auth.Principal, typ TargetType, id string) error {
+	var err error
+	switch typ {
+	case TargetTask:
+		_, err = s.tasks.Get(ctx, id)
+	case TargetSubmission:
+		var sub submission.Submission
+		if sub, err = s.submissions.Get(ctx, id); err == nil && p.UserID != sub.Worker.ID && p.UserID != sub.Buyer.ID {
+			return ErrNotInvolved
+		}
+	case TargetUser:
+		if id == p.UserID {
+			return ErrSelf
+		}
+		_, err = s.users.Get(ctx, id)
+	default:
+		return apperr.InvalidFields(apperr.FieldError{Field: "target_type", Message: "must be one of: task, submission, user"})
+	}
+	if errors.Is(err, task.ErrNotFound) || errors.Is(err, submission.ErrNotFound) || errors.Is(err, user.ErrNotFound) {
+		return ErrTargetNotFound
+	}
+	return err
+}
+
+// Mine returns a page of the caller's reports, newest first.
+func (s *Service) Mine(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Report], error) {
+	items, total, err := s.store.ListByReporter(ctx, p.UserID, r)
+	if err != nil {
+		return page.Of[Report]{}, err
+	}
+	return page.Of[Report]{Items: items, Request: r, Total: total}, nil
+}
+
+// List returns a page of reports for the admins, open ones oldest first.
+func (s *Service) List(ctx context.Context, p auth.Principal, status Status, r page.Request) (page.Of[Report], error) {
+	if !p.Is(auth.RoleAdmin) {
+		return page.Of[Report]{}, auth.ErrWrongRole
+	}
+	items, total, err := s.store.List(ctx, status, r)
+	if err != nil {
+		return page.Of[Report]{}, err
+	}
+	return page.Of[Report]{Items: items, Request: r, Total: total}, nil
+}
+
+// Decide resolves or dismisses an open report (admins only), first taking
+// the action, if any: when the action fails (a rejection neither escrow nor
+// buyer can pay for) the report stays open. The reporter is told.
+func (s *Service) Decide(ctx context.Context, p auth.Principal, id string, st Status, note string, action Action) (Report, error) {
+	if !p.Is(auth.RoleAdmin) {
+		return Report{}, auth.ErrWrongRole
+	}
+	if st != StatusResolved && st != StatusDismissed {
+		return Report{}, apperr.InvalidFields(apperr.FieldError{Field: "status", Message: "must be one of: resolved, dismissed"})
+	}
+	if action != ActionNone && st != StatusResolved {
+		return Report{}, apperr.InvalidFields(apperr.FieldError{Field: "action", Message: "an action resolves a report; a dismissal takes none"})
+	}
+	r, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Report{}, err
+	}
+	if r.Status != StatusOpen {
+		return Report{}, ErrClosed
+	}
+	if err := s.act(ctx, p, r, action); err != nil {
+		return Report{}, err
+	}
+	note = strings.TrimSpace(note)
+	ok, err := s.store.Decide(ctx, Decision{ID: id, Status: st, Note: note, Action: action, At: s.clock()})
+	if err != nil {
+		return Report{}, err
+	}
+	if !ok {
+		return Report{}, ErrClosed // decided concurrently; its action, like this one's, ran at most once
+	}
+	msg := fmt.Sprintf("Your report about a %s was %s.", r.TargetType, st)
+	if note != "" {
+		msg = fmt.Sprintf("Your report about a %s was %s: %s", r.TargetType, st, note)
+	}
+	if err := s.notify.Send(ctx, notification.Notification{ID: "report:" + id, UserID: r.Reporter.ID,
+		ActionRoute: "/dashboard/my-reports", Message: msg}); err != nil {
+		s.log.ErrorContext(ctx, "notify reporter", "report_id", id, "err", err)
+	}
+	s.log.InfoContext(ctx, "report decided", "report_id", id, "status", string(st), "action", string(action))
+	return s.store.ByID(ctx, id)
+}
+
+func errAction(msg string) error {
+	return apperr.InvalidFields(apperr.FieldError{Field: "action", Message: msg})
+}
+
+// act takes a report's action. Each action is idempotent, so deciding the
+// same report twice at once acts once.
+func (s *Service) act(ctx context.Context, p auth.Principal, r Report, action Action) error {
+	switch action {
+	case ActionNone:
+		return nil
+	case ActionOverturnRejection:
+		if r.TargetType != TargetSubmission {
+			return errAction("overturn_rejection needs a report about a submission")
+		}
+		_, err := s.submissions.Overturn(ctx, p, r.TargetID)
+		if errors.Is(err, submission.ErrAlreadyReviewed) {
+			return nil // overturned by a concurrent decision
+		}
+		return err
+	case ActionSuspendUser:
+		who, err := s.culprit(ctx, r)
+		if err != nil {
+			return err
+		}
+		return s.users.SetStatus(ctx, p, who, user.StatusSuspended)
+	case ActionDeleteTask:
+		id := r.TargetID
+		switch r.TargetType {
+		case TargetSubmission:
+			sub, err := s.submissions.Get(ctx, r.TargetID)
+			if err != nil {
+				return err
+			}
+			id = sub.TaskID
+		case TargetUser:
+			return errAction("delete_task needs a report about a task or a submission")
+		}
+		_, err := s.tasks.Remove(ctx, p, id)
+		if errors.Is(err, task.ErrNotFound) {
+			return nil // removed already
+		}
+		return err
+	}
+	return errAction("must be one of: overturn_rejection, suspend_user, delete_task")
+}
+
+// culprit is the user a report accuses: the reported user, the task's buyer,
+// or the submission's worker.
+func (s *Service) culprit(ctx context.Context, r Report) (string, error) {
+	switch r.TargetType {
+	case TargetTask:
+		t, err := s.tasks.Get(ctx, r.TargetID)
+		return t.Buyer.ID, err
+	case TargetSubmission:
+		sub, err := s.submissions.Get(ctx, r.TargetID)
+		return sub.Worker.ID, err
+	}
+	return r.TargetID, nil
+}

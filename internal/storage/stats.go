@@ -1,0 +1,75 @@
+package storage
+
+import (
+	"context"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"microtask/internal/admin"
+	"microtask/internal/auth"
+	"microtask/internal/money"
+	"microtask/internal/payment"
+	"microtask/internal/submission"
+	"microtask/internal/task"
+	"microtask/internal/withdrawal"
+)
+
+// StatsStore counts and sums across collections for the admins' stats. It
+// implements admin.Figures; each figure is one indexed count or sum.
+type StatsStore struct {
+	users       *UserStore
+	reports     *ReportStore
+	accounts    collection
+	payments    collection
+	withdrawals collection
+	tasks       collection
+	submissions collection
+}
+
+// NewStatsStore returns the stats store on d.
+func NewStatsStore(d *DB) *StatsStore {
+	return &StatsStore{
+		users: NewUserStore(d), reports: NewReportStore(d),
+		accounts: d.collection("accounts"), payments: d.collection("payments"), withdrawals: d.collection("withdrawals"),
+		tasks: d.collection("tasks"), submissions: d.collection("submissions"),
+	}
+}
+
+var _ admin.Figures = (*StatsStore)(nil)
+
+// CountUsers implements admin.Figures.
+func (s *StatsStore) CountUsers(ctx context.Context, role auth.Role) (int64, error) {
+	return s.users.CountByRole(ctx, role)
+}
+
+// SumUserCoins implements admin.Figures.
+func (s *StatsStore) SumUserCoins(ctx context.Context) (money.Coins, error) {
+	n, err := s.accounts.sum(ctx, bson.D{{Key: "kind", Value: "user"}}, "balance")
+	return money.Coins(n), err
+}
+
+// SumPaidPayments implements admin.Figures.
+func (s *StatsStore) SumPaidPayments(ctx context.Context) (money.Cents, error) {
+	n, err := s.payments.sum(ctx, bson.D{{Key: "status", Value: string(payment.StatusPaid)}}, "amount_cents")
+	return money.Cents(n), err
+}
+
+// CountPendingWithdrawals implements admin.Figures.
+func (s *StatsStore) CountPendingWithdrawals(ctx context.Context) (int64, error) {
+	return s.withdrawals.count(ctx, bson.D{{Key: "status", Value: string(withdrawal.StatusPending)}})
+}
+
+// CountOpenTasks implements admin.Figures.
+func (s *StatsStore) CountOpenTasks(ctx context.Context) (int64, error) {
+	return s.tasks.count(ctx, bson.D{{Key: "status", Value: string(task.StatusOpen)}})
+}
+
+// CountPendingSubmissions implements admin.Figures.
+func (s *StatsStore) CountPendingSubmissions(ctx context.Context) (int64, error) {
+	return s.submissions.count(ctx, bson.D{{Key: "status", Value: string(submission.StatusPending)}})
+}
+
+// CountOpenReports implements admin.Figures.
+func (s *StatsStore) CountOpenReports(ctx context.Context) (int64, error) {
+	return s.reports.CountOpen(ctx)
+}
