@@ -34,7 +34,9 @@ import (
 	"microtask/internal/admin"
 	"microtask/internal/auth"
 	"microtask/internal/checkout"
+	"microtask/internal/googleid"
 	"microtask/internal/httpapi"
+	"microtask/internal/imgbb"
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
 	"microtask/internal/payment"
@@ -45,6 +47,7 @@ import (
 	"microtask/internal/storage"
 	"microtask/internal/submission"
 	"microtask/internal/task"
+	"microtask/internal/upload"
 	"microtask/internal/user"
 	"microtask/internal/withdrawal"
 	"microtask/migrations"
@@ -301,6 +304,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 	}
 	payments := payment.NewService(storage.NewPaymentStore(db), gateway, webhooks, ledgerSvc, notifications, log, nil)
 	withdrawals := withdrawal.NewService(storage.NewWithdrawalStore(db), ledgerSvc, notifications, users, cfg.WithdrawalMethods, log, nil)
+	localUploads := &upload.Dir{Path: filepath.Join(cfg.DataDir, "uploads")}
+	var imageHost upload.Host = localUploads
+	if cfg.ImgBBKey != "" {
+		imageHost, localUploads = imgbb.New(cfg.ImgBBURL, cfg.ImgBBKey, cfg.OutboundTimeout), nil
+	} else if !cfg.Embedded() {
+		log.WarnContext(ctx, "images are kept in DATA_DIR/uploads of this instance; with several instances set IMGBB_API_KEY")
+	}
+	uploads := upload.NewService(imageHost, log)
+	if cfg.GoogleClientID != "" {
+		verifier, err := googleid.New(ctx, cfg.GoogleClientID, cfg.GoogleCertsURL, &http.Client{Timeout: cfg.OutboundTimeout}, log)
+		if err != nil {
+			return err
+		}
+		users.UseGoogle(verifier)
+	}
 	reports := report.NewService(storage.NewReportStore(db), tasks, submissions, users, notifications, log, nil)
 	adminSvc := admin.NewService(storage.NewStatsStore(db), ledgerSvc, nil)
 	if cfg.AdminEmail != "" {
@@ -321,6 +339,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		Reports:             reports,
 		Admin:               adminSvc,
 		Ledger:              ledgerSvc,
+		Uploads:             uploads,
+		LocalUploads:        localUploads,
+		PublicURL:           cfg.PublicURL,
+		UploadRateLimit:     cfg.UploadRateLimit,
 		CORSOrigins:         cfg.CORSOrigins,
 		TrustedProxies:      cfg.TrustedProxies,
 		AuthRateLimitPerMin: cfg.AuthRateLimitPerMin,

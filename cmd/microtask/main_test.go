@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"microtask/internal/googleid/googleidtest"
+	"microtask/internal/imgbb/imgbbtest"
 )
 
 // lockedBuffer is written by the server goroutine and read by the test.
@@ -203,4 +207,90 @@ func TestServeCreatesTheConfiguredAdmin(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil || resp.StatusCode != http.StatusOK || s.User.Role != "admin" {
 		t.Errorf("admin login = %d %+v %v", resp.StatusCode, s, err)
 	}
+}
+
+// The wiring of the outside services: Google's keys and imgBB from their
+// variables, and local images under DATA_DIR when imgBB is off.
+func TestServeWithGoogleAndImages(t *testing.T) {
+	google, imgBB := googleidtest.New(t), imgbbtest.New(t)
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89" +
+		"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+
+	signIn := func(t *testing.T, base string) string {
+		t.Helper()
+		body, _ := json.Marshal(map[string]string{"credential": google.Sign(t, googleidtest.Claims("gus@example.com", "Gus")), "role": "buyer"})
+		resp, err := http.Post(base+"/api/auth/google", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var s struct{ Token string }
+		if err := json.NewDecoder(resp.Body).Decode(&s); err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("Google sign-in = %d, %v", resp.StatusCode, err)
+		}
+		return s.Token
+	}
+	upload := func(t *testing.T, base, token string) string {
+		t.Helper()
+		var body bytes.Buffer
+		w := multipart.NewWriter(&body)
+		part, _ := w.CreateFormFile("image", "dot.png")
+		_, _ = part.Write(png)
+		_ = w.Close()
+		req, _ := http.NewRequest(http.MethodPost, base+"/api/uploads", &body)
+		req.Header.Set("Content-Type", w.FormDataContentType())
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var img struct{ URL string }
+		if err := json.NewDecoder(resp.Body).Decode(&img); err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("upload = %d, %v", resp.StatusCode, err)
+		}
+		return img.URL
+	}
+	serve := func(t *testing.T, env map[string]string) string {
+		t.Helper()
+		base, _, stop := startServer(t, env)
+		t.Cleanup(func() {
+			if err := stop(); err != nil {
+				t.Error(err)
+			}
+		})
+		return base
+	}
+
+	t.Run("imgBB", func(t *testing.T) {
+		base := serve(t, map[string]string{"DATA_DIR": t.TempDir(), "HTTP_ADDR": "127.0.0.1:0",
+			"GOOGLE_CLIENT_ID": googleidtest.ClientID, "GOOGLE_CERTS_URL": google.CertsURL(),
+			"IMGBB_API_KEY": imgbbtest.Key, "IMGBB_URL": imgBB.URL()})
+		if url := upload(t, base, signIn(t, base)); !strings.HasPrefix(url, "https://i.ibb.co/") || len(imgBB.Uploads()) != 1 {
+			t.Errorf("url %q, imgBB got %d images", url, len(imgBB.Uploads()))
+		}
+	})
+	t.Run("local", func(t *testing.T) {
+		dataDir := t.TempDir()
+		base := serve(t, map[string]string{"DATA_DIR": dataDir, "HTTP_ADDR": "127.0.0.1:0",
+			"GOOGLE_CLIENT_ID": googleidtest.ClientID, "GOOGLE_CERTS_URL": google.CertsURL(),
+			"PUBLIC_URL": "https://cdn.example.com"})
+		url := upload(t, base, signIn(t, base))
+		name, ok := strings.CutPrefix(url, "https://cdn.example.com/uploads/")
+		if !ok {
+			t.Fatalf("url %q is not on PUBLIC_URL", url)
+		}
+		stored, err := os.ReadFile(filepath.Join(dataDir, "uploads", name))
+		if err != nil || !bytes.Equal(stored, png) {
+			t.Errorf("stored image: %v", err)
+		}
+		resp, err := http.Get(base + "/uploads/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" {
+			t.Errorf("GET image = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	})
 }

@@ -21,6 +21,8 @@ import (
 	"microtask/internal/auth"
 	"microtask/internal/checkout"
 	"microtask/internal/checkout/checkouttest"
+	"microtask/internal/googleid"
+	"microtask/internal/googleid/googleidtest"
 	"microtask/internal/httpapi"
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
@@ -31,6 +33,7 @@ import (
 	"microtask/internal/storage/storagetest"
 	"microtask/internal/submission"
 	"microtask/internal/task"
+	"microtask/internal/upload"
 	"microtask/internal/user"
 	"microtask/internal/withdrawal"
 )
@@ -94,12 +97,14 @@ type testAPI struct {
 	withdrawals   *withdrawal.Service
 	reports       *report.Service
 	stats         *admin.Service
+	uploadDir     upload.Dir
 }
 
 // harness chooses how the services are built.
 type harness struct {
 	bcryptCost int
-	stripe     bool // the Stripe gateway against stripe-mock; else the dummy one
+	stripe     bool                   // the Stripe gateway against stripe-mock; else the dummy one
+	google     *googleidtest.Provider // Sign in with Google against this provider; nil: not configured
 }
 
 // newAPI builds the API for one test. Passwords are hashed at bcrypt's
@@ -144,6 +149,14 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		[]string{"stripe", "bkash", "rocket", "nagad"}, log, now)
 	a.reports = report.NewService(storage.NewReportStore(a.db), a.tasks, a.submissions, a.users, a.notifications, log, now)
 	a.stats = admin.NewService(storage.NewStatsStore(a.db), a.ledger, now)
+	if h.google != nil {
+		v, err := googleid.New(context.Background(), googleidtest.ClientID, h.google.CertsURL(), &http.Client{Timeout: 5 * time.Second}, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.users.UseGoogle(v)
+	}
+	a.uploadDir = upload.Dir{Path: t.TempDir()}
 	o := httpapi.Options{
 		Log:                 log,
 		DB:                  a.db,
@@ -156,6 +169,8 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		Reports:             a.reports,
 		Admin:               a.stats,
 		Ledger:              a.ledger,
+		Uploads:             upload.NewService(a.uploadDir, log),
+		LocalUploads:        &a.uploadDir,
 		CORSOrigins:         []string{"http://localhost:5173"},
 		AuthRateLimitPerMin: 0,
 	}

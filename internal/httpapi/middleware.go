@@ -94,11 +94,13 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// limitBody refuses bodies larger than n bytes: at once when Content-Length
-// says so, and otherwise when the handler reads past n.
-func limitBody(n int64) func(http.Handler) http.Handler {
+// limitBody refuses bodies larger than the request's limit (see
+// bodyLimit): at once when Content-Length says so, and otherwise when the
+// handler reads past it.
+func limitBody(bodyLimit func(*http.Request) int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := bodyLimit(r)
 			if r.ContentLength > n {
 				writeProblem(w, r, http.StatusRequestEntityTooLarge,
 					errTooLarge.WithMessage("the request body is larger than %d bytes", n))
@@ -108,6 +110,29 @@ func limitBody(n int64) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// bodyLimit is MaxBodyBytes, except for the requests that carry an image:
+// an upload, and a sign-up sent as a multipart form with a photo.
+func bodyLimit(r *http.Request) int64 {
+	if r.Method == http.MethodPost && (r.URL.Path == "/api/uploads" || r.URL.Path == "/api/auth/register") && isMultipart(r) {
+		return MaxUploadBody
+	}
+	return MaxBodyBytes
+}
+
+// rateLimitByUser allows perMinute requests per signed-in user; it must run
+// after authenticate. perMinute 0 disables it.
+func rateLimitByUser(perMinute int) func(http.Handler) http.Handler {
+	if perMinute <= 0 {
+		return func(next http.Handler) http.Handler { return next }
+	}
+	return httprate.LimitBy(perMinute, time.Minute,
+		func(r *http.Request) (string, error) { return principal(r).UserID, nil },
+		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+			writeProblem(w, r, http.StatusTooManyRequests, errRateLimited)
+		}),
+	)
 }
 
 // clientIP resolves the client's address into the context for logging and

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/go-chi/chi/v5"
@@ -21,6 +22,7 @@ import (
 	"microtask/internal/report"
 	"microtask/internal/submission"
 	"microtask/internal/task"
+	"microtask/internal/upload"
 	"microtask/internal/user"
 	"microtask/internal/withdrawal"
 )
@@ -43,6 +45,10 @@ type Options struct {
 	Reports             *report.Service
 	Admin               *admin.Service
 	Ledger              *ledger.Service
+	Uploads             *upload.Service
+	LocalUploads        *upload.Dir // the directory /uploads/ serves; nil when images go to imgBB
+	PublicURL           string      // this server's public base URL, for absolute image URLs; empty: the request's host
+	UploadRateLimit     int         // uploads per user per minute; 0 disables
 	CORSOrigins         []string
 	TrustedProxies      int // reverse proxies whose X-Forwarded-For entries are trusted
 	AuthRateLimitPerMin int // per client IP on sign-up and login; 0 disables
@@ -50,20 +56,25 @@ type Options struct {
 
 // Server is the HTTP API. It is an http.Handler.
 type Server struct {
-	log           *slog.Logger
-	db            Pinger
-	users         *user.Service
-	tasks         *task.Service
-	submissions   *submission.Service
-	notifications *notification.Service
-	payments      *payment.Service
-	withdrawals   *withdrawal.Service
-	reports       *report.Service
-	admin         *admin.Service
-	ledger        *ledger.Service
-	validator     *validator.Validate
-	authLimit     func(http.Handler) http.Handler // the per-IP limit for sign-up and login
-	handler       http.Handler
+	log            *slog.Logger
+	db             Pinger
+	users          *user.Service
+	tasks          *task.Service
+	submissions    *submission.Service
+	notifications  *notification.Service
+	payments       *payment.Service
+	withdrawals    *withdrawal.Service
+	reports        *report.Service
+	admin          *admin.Service
+	ledger         *ledger.Service
+	uploads        *upload.Service
+	localUploads   *upload.Dir
+	publicURL      string
+	trustedProxies int
+	uploadLimit    func(http.Handler) http.Handler
+	validator      *validator.Validate
+	authLimit      func(http.Handler) http.Handler // the per-IP limit for sign-up and login
+	handler        http.Handler
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -72,20 +83,25 @@ type Server struct {
 // NewServer returns the API server.
 func NewServer(o Options) *Server {
 	s := &Server{
-		log:           o.Log,
-		db:            o.DB,
-		users:         o.Users,
-		tasks:         o.Tasks,
-		submissions:   o.Submissions,
-		notifications: o.Notifications,
-		payments:      o.Payments,
-		withdrawals:   o.Withdrawals,
-		reports:       o.Reports,
-		admin:         o.Admin,
-		ledger:        o.Ledger,
-		validator:     newValidator(),
-		authLimit:     rateLimitByIP(o.AuthRateLimitPerMin),
-		closing:       make(chan struct{}),
+		log:            o.Log,
+		db:             o.DB,
+		users:          o.Users,
+		tasks:          o.Tasks,
+		submissions:    o.Submissions,
+		notifications:  o.Notifications,
+		payments:       o.Payments,
+		withdrawals:    o.Withdrawals,
+		reports:        o.Reports,
+		admin:          o.Admin,
+		ledger:         o.Ledger,
+		uploads:        o.Uploads,
+		localUploads:   o.LocalUploads,
+		publicURL:      strings.TrimRight(o.PublicURL, "/"),
+		trustedProxies: o.TrustedProxies,
+		uploadLimit:    rateLimitByUser(o.UploadRateLimit),
+		validator:      newValidator(),
+		authLimit:      rateLimitByIP(o.AuthRateLimitPerMin),
+		closing:        make(chan struct{}),
 	}
 	s.handler = s.routes(o)
 	return s
@@ -111,7 +127,7 @@ var (
 func (s *Server) routes(o Options) http.Handler {
 	r := chi.NewRouter()
 	r.Use(requestID, clientIP(o.TrustedProxies), s.accessLog, s.recoverPanics, securityHeaders,
-		corsFor(o.CORSOrigins), limitBody(MaxBodyBytes))
+		corsFor(o.CORSOrigins), limitBody(bodyLimit))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, errRouteNotFound)
 	})
@@ -126,6 +142,8 @@ func (s *Server) routes(o Options) http.Handler {
 		writeProblem(w, req, http.StatusMethodNotAllowed, errMethodNotAllowed)
 	})
 
+	r.Get(upload.PathPrefix+"{name}", s.handle(s.handleUploadGet))
+
 	r.Route("/api", func(r chi.Router) {
 		r.Get("/health", s.handle(s.handleHealth))
 		r.Get("/ready", s.handle(s.handleReady))
@@ -134,6 +152,7 @@ func (s *Server) routes(o Options) http.Handler {
 		r.Route("/auth", func(r chi.Router) {
 			r.With(s.authLimit).Post("/register", s.handle(s.handleAuthRegister))
 			r.With(s.authLimit).Post("/login", s.handle(s.handleAuthLogin))
+			r.With(s.authLimit).Post("/google", s.handle(s.handleAuthGoogle))
 			r.With(s.authenticate).Get("/me", s.handle(s.handleAuthMe))
 		})
 		r.Route("/users", func(r chi.Router) {
@@ -215,6 +234,8 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Put("/{id}/reject", s.handle(s.handleWithdrawalReject))
 			})
 		})
+
+		r.With(s.authenticate, s.uploadLimit).Post("/uploads", s.handle(s.handleUploadCreate))
 
 		r.Route("/reports", func(r chi.Router) {
 			r.Use(s.authenticate)

@@ -76,10 +76,17 @@ func toSessionResponse(s user.Session) sessionResponse {
 	return sessionResponse{Token: s.Token, ExpiresAt: s.ExpiresAt.UTC().Truncate(time.Second), User: toUserResponse(s.User)}
 }
 
-// handleAuthRegister handles POST /api/auth/register.
+// handleAuthRegister handles POST /api/auth/register, sent as JSON or as a
+// multipart form with an optional photo.
 func (s *Server) handleAuthRegister(w http.ResponseWriter, r *http.Request) error {
 	var req registerRequest
-	if err := s.readRequest(r, &req); err != nil {
+	var err error
+	if isMultipart(r) {
+		req, err = s.registerFromForm(r)
+	} else {
+		err = s.readRequest(r, &req)
+	}
+	if err != nil {
 		return err
 	}
 	sess, err := s.users.Register(r.Context(), user.Registration{

@@ -21,6 +21,7 @@ type Service struct {
 	store  Store
 	ledger Ledger
 	tasks  TaskHider
+	google IdentityVerifier // nil when Sign in with Google is not configured
 	hasher *auth.Hasher
 	tokens *auth.Tokens
 	log    *slog.Logger
@@ -41,6 +42,9 @@ func NewService(store Store, l Ledger, tasks TaskHider, hasher *auth.Hasher, tok
 	l.Handle(accountKind, ledger.Hook{Commit: s.commitAccount, Settle: s.settleAccount})
 	return s
 }
+
+// UseGoogle enables Sign in with Google with this verifier.
+func (s *Service) UseGoogle(v IdentityVerifier) { s.google = v }
 
 // SoleWriter tells the service that no other process writes to its
 // database, so that what it caches stays right until it changes it itself.
@@ -82,30 +86,95 @@ func (s *Service) Register(ctx context.Context, r Registration) (Session, error)
 	if err != nil {
 		return Session{}, fmt.Errorf("hash password: %w", err)
 	}
+	u, err := s.create(ctx, r, hash)
+	if err != nil {
+		return Session{}, err
+	}
+	return s.session(u)
+}
+
+// create runs the sign-up transfer that creates the account (passwordHash
+// nil for an account that signs in through a provider) and returns it.
+func (s *Service) create(ctx context.Context, r Registration, passwordHash []byte) (User, error) {
 	id := s.newID()
-	_, err = s.ledger.Post(ctx, ledger.Transfer{
+	_, err := s.ledger.Post(ctx, ledger.Transfer{
 		ID:       signupKind + ":" + id,
 		Postings: ledger.Move(ledger.Mint, ledger.UserAccount(id), SignupBonus(r.Role)),
 		Meta:     map[string]string{"role": string(r.Role)},
 		Private: map[string]string{
-			"name": r.Name, "email": r.Email, "photo_url": r.PhotoURL, "password_hash": string(hash),
+			"name": r.Name, "email": r.Email, "photo_url": r.PhotoURL, "password_hash": string(passwordHash),
 		},
 	})
 	if errors.Is(err, ledger.ErrCancelled) {
-		return Session{}, ErrEmailTaken
+		return User{}, ErrEmailTaken
 	}
 	if err != nil {
-		return Session{}, fmt.Errorf("sign up %s: %w", r.Email, err)
+		return User{}, fmt.Errorf("sign up %s: %w", r.Email, err)
 	}
 	u, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return Session{}, err
-	}
-	if u, err = s.withCoins(ctx, u); err != nil {
-		return Session{}, err
+		return User{}, err
 	}
 	s.log.InfoContext(ctx, "user registered", "user_id", u.ID, "role", string(u.Role))
-	return s.session(u)
+	return s.withCoins(ctx, u)
+}
+
+// ErrGoogleOff answers Google sign-in when no Google client is configured.
+var ErrGoogleOff = apperr.New(apperr.NotImplemented, "google_sign_in_not_configured",
+	"Sign in with Google is not configured on this server (GOOGLE_CLIENT_ID)")
+
+// SignInWithGoogle signs in the person a Google ID token names: the account
+// with their (Google-verified) email, or a new worker or buyer account with
+// the sign-up bonus. created says which. A second sign-in of the same person
+// gets no second bonus.
+func (s *Service) SignInWithGoogle(ctx context.Context, credential string, role auth.Role) (sess Session, created bool, err error) {
+	if s.google == nil {
+		return Session{}, false, ErrGoogleOff
+	}
+	if role == "" {
+		role = auth.RoleWorker
+	}
+	if role != auth.RoleWorker && role != auth.RoleBuyer {
+		return Session{}, false, apperr.InvalidFields(apperr.FieldError{Field: "role", Message: "must be one of: worker, buyer"})
+	}
+	id, err := s.google.Verify(ctx, credential)
+	if err != nil {
+		return Session{}, false, err
+	}
+	email := NormalizeEmail(id.Email)
+	for range 2 { // a simultaneous first sign-in of the same person may create the account
+		u, _, err := s.store.Credentials(ctx, email)
+		if err == nil {
+			switch u.Status {
+			case StatusSuspended:
+				return Session{}, false, ErrSuspended
+			case StatusDeleted:
+				return Session{}, false, ErrInvalidCredentials
+			}
+			if u, err = s.withCoins(ctx, u); err != nil {
+				return Session{}, false, err
+			}
+			sess, err := s.session(u)
+			return sess, false, err
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return Session{}, false, err
+		}
+		name := strings.TrimSpace(id.Name)
+		if len([]rune(name)) > 80 {
+			name = string([]rune(name)[:80])
+		}
+		u, err = s.create(ctx, Registration{Name: name, Email: email, PhotoURL: id.PhotoURL, Role: role}, nil)
+		if errors.Is(err, ErrEmailTaken) {
+			continue
+		}
+		if err != nil {
+			return Session{}, false, err
+		}
+		sess, err := s.session(u)
+		return sess, true, err
+	}
+	return Session{}, false, ledger.ErrInProgress
 }
 
 // check applies the sign-up rules that the HTTP layer's validation cannot

@@ -95,6 +95,20 @@ type AccountChange struct {
 	At      time.Time
 }
 
+// ExternalIdentity is a person an identity provider vouches for.
+type ExternalIdentity struct {
+	Email    string // verified by the provider
+	Name     string
+	PhotoURL string
+}
+
+// IdentityVerifier checks a provider's credential; googleid.Verifier
+// implements it. Any credential that does not verify is an error of kind
+// Unauthenticated.
+type IdentityVerifier interface {
+	Verify(ctx context.Context, credential string) (ExternalIdentity, error)
+}
+
 // TaskHider shows and hides a buyer's tasks; storage.TaskStore implements it.
 type TaskHider interface {
 	SetHidden(ctx context.Context, buyerID string, hidden bool) error

@@ -42,6 +42,12 @@ type Config struct {
 	PaymentCancelURL    string        // PAYMENT_CANCEL_URL: where the buyer lands after giving up
 	WithdrawalMethods   []string      // WITHDRAWAL_METHODS
 	OutboundTimeout     time.Duration // OUTBOUND_TIMEOUT: for each call to Stripe, imgBB or Google
+	PublicURL           string        // PUBLIC_URL: this server's public base URL; empty: each request's host
+	ImgBBKey            string        // IMGBB_API_KEY; empty: images are kept under DATA_DIR/uploads
+	ImgBBURL            string        // IMGBB_URL
+	UploadRateLimit     int           // UPLOAD_RATE_LIMIT_PER_MIN, per user; 0 disables
+	GoogleClientID      string        // GOOGLE_CLIENT_ID; empty: no Sign in with Google
+	GoogleCertsURL      string        // GOOGLE_CERTS_URL: where Google's signing keys are fetched; empty: Google's own
 }
 
 // DummyPayments reports whether coin purchases use the dummy gateway.
@@ -87,6 +93,16 @@ func Load(getenv func(string) string) (Config, error) {
 		PaymentCancelURL:    p.url("PAYMENT_CANCEL_URL", "http://localhost:5173/dashboard/purchase-coin"),
 		WithdrawalMethods:   p.names("WITHDRAWAL_METHODS", "stripe,bkash,rocket,nagad"),
 		OutboundTimeout:     p.duration("OUTBOUND_TIMEOUT", 10*time.Second),
+		ImgBBKey:            p.str("IMGBB_API_KEY", ""),
+		ImgBBURL:            p.url("IMGBB_URL", "https://api.imgbb.com/1/upload"),
+		UploadRateLimit:     p.int("UPLOAD_RATE_LIMIT_PER_MIN", 10, 0, 1_000_000),
+		GoogleClientID:      p.str("GOOGLE_CLIENT_ID", ""),
+	}
+	if v := p.str("PUBLIC_URL", ""); v != "" {
+		c.PublicURL = p.url("PUBLIC_URL", "")
+	}
+	if v := p.str("GOOGLE_CERTS_URL", ""); v != "" {
+		c.GoogleCertsURL = p.url("GOOGLE_CERTS_URL", "")
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		p.fail("HTTP_ADDR", "must be host:port, e.g. :5000 or 127.0.0.1:5000")
@@ -153,6 +169,9 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("stripe", c.StripeSecretKey != ""),
 		slog.String("stripe_api_url", c.StripeAPIURL),
 		slog.Any("withdrawal_methods", c.WithdrawalMethods),
+		slog.String("public_url", c.PublicURL),
+		slog.Bool("imgbb", c.ImgBBKey != ""),
+		slog.Bool("google_sign_in", c.GoogleClientID != ""),
 	)
 }
 

@@ -36,6 +36,8 @@ func TestLoadDefaults(t *testing.T) {
 		PaymentCancelURL:    "http://localhost:5173/dashboard/purchase-coin",
 		WithdrawalMethods:   []string{"stripe", "bkash", "rocket", "nagad"},
 		OutboundTimeout:     10 * time.Second,
+		ImgBBURL:            "https://api.imgbb.com/1/upload",
+		UploadRateLimit:     10,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() defaults (-want +got):\n%s", diff)
@@ -48,32 +50,38 @@ func TestLoadDefaults(t *testing.T) {
 func TestLoadReadsEveryVariable(t *testing.T) {
 	secret := strings.Repeat("s", 40)
 	got, err := Load(env(map[string]string{
-		"PORT":                     "8080",
-		"MONGODB_URI":              "mongodb+srv://u:p@cluster.example.net/?retryWrites=true",
-		"MONGODB_DATABASE":         "prod",
-		"DATA_DIR":                 "/var/lib/microtask",
-		"JWT_SECRET":               secret,
-		"JWT_TTL":                  "2h",
-		"BCRYPT_COST":              "12",
-		"ADMIN_EMAIL":              "root@example.com",
-		"ADMIN_PASSWORD":           " Pass word1 ",
-		"ADMIN_NAME":               "Root",
-		"CORS_ORIGINS":             " https://app.example.com/ , https://admin.example.com",
-		"LOG_LEVEL":                "debug",
-		"AUTH_RATE_LIMIT_PER_MIN":  "0",
-		"TRUSTED_PROXIES":          "1",
-		"SHUTDOWN_TIMEOUT":         "5s",
-		"LEDGER_RECOVERY_INTERVAL": "1m",
-		"AUTO_APPROVE_AFTER":       "24h",
-		"JOBS_INTERVAL":            "30s",
-		"DEBUG_ADDR":               "127.0.0.1:6060",
-		"STRIPE_SECRET_KEY":        "sk_test_abc",
-		"STRIPE_WEBHOOK_SECRET":    "whsec_xyz",
-		"STRIPE_API_URL":           "http://127.0.0.1:12111",
-		"PAYMENT_SUCCESS_URL":      "https://app.example.com/paid/",
-		"PAYMENT_CANCEL_URL":       "https://app.example.com/buy",
-		"WITHDRAWAL_METHODS":       " PayPal, bkash ",
-		"OUTBOUND_TIMEOUT":         "3s",
+		"PORT":                      "8080",
+		"MONGODB_URI":               "mongodb+srv://u:p@cluster.example.net/?retryWrites=true",
+		"MONGODB_DATABASE":          "prod",
+		"DATA_DIR":                  "/var/lib/microtask",
+		"JWT_SECRET":                secret,
+		"JWT_TTL":                   "2h",
+		"BCRYPT_COST":               "12",
+		"ADMIN_EMAIL":               "root@example.com",
+		"ADMIN_PASSWORD":            " Pass word1 ",
+		"ADMIN_NAME":                "Root",
+		"CORS_ORIGINS":              " https://app.example.com/ , https://admin.example.com",
+		"LOG_LEVEL":                 "debug",
+		"AUTH_RATE_LIMIT_PER_MIN":   "0",
+		"TRUSTED_PROXIES":           "1",
+		"SHUTDOWN_TIMEOUT":          "5s",
+		"LEDGER_RECOVERY_INTERVAL":  "1m",
+		"AUTO_APPROVE_AFTER":        "24h",
+		"JOBS_INTERVAL":             "30s",
+		"DEBUG_ADDR":                "127.0.0.1:6060",
+		"STRIPE_SECRET_KEY":         "sk_test_abc",
+		"STRIPE_WEBHOOK_SECRET":     "whsec_xyz",
+		"STRIPE_API_URL":            "http://127.0.0.1:12111",
+		"PAYMENT_SUCCESS_URL":       "https://app.example.com/paid/",
+		"PAYMENT_CANCEL_URL":        "https://app.example.com/buy",
+		"WITHDRAWAL_METHODS":        " PayPal, bkash ",
+		"OUTBOUND_TIMEOUT":          "3s",
+		"PUBLIC_URL":                "https://api.example.com/",
+		"IMGBB_API_KEY":             "imgbb-key",
+		"IMGBB_URL":                 "http://127.0.0.1:9999/1/upload",
+		"UPLOAD_RATE_LIMIT_PER_MIN": "30",
+		"GOOGLE_CLIENT_ID":          "123.apps.googleusercontent.com",
+		"GOOGLE_CERTS_URL":          "http://127.0.0.1:9998/certs",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +113,12 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		PaymentCancelURL:    "https://app.example.com/buy",
 		WithdrawalMethods:   []string{"paypal", "bkash"},
 		OutboundTimeout:     3 * time.Second,
+		PublicURL:           "https://api.example.com",
+		ImgBBKey:            "imgbb-key",
+		ImgBBURL:            "http://127.0.0.1:9999/1/upload",
+		UploadRateLimit:     30,
+		GoogleClientID:      "123.apps.googleusercontent.com",
+		GoogleCertsURL:      "http://127.0.0.1:9998/certs",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() (-want +got):\n%s", diff)
@@ -136,6 +150,7 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		{"success url", map[string]string{"PAYMENT_SUCCESS_URL": "/paid"}, []string{"PAYMENT_SUCCESS_URL must be an absolute http(s) URL"}},
 		{"methods", map[string]string{"WITHDRAWAL_METHODS": "bank transfer"}, []string{"WITHDRAWAL_METHODS must be a comma list"}},
 		{"no methods", map[string]string{"WITHDRAWAL_METHODS": " , "}, []string{"WITHDRAWAL_METHODS must list at least one"}},
+		{"public url", map[string]string{"PUBLIC_URL": "api.example.com"}, []string{"PUBLIC_URL must be an absolute http(s) URL"}},
 		{"debug addr", map[string]string{"DEBUG_ADDR": "6060"}, []string{"DEBUG_ADDR must be host:port"}},
 		{"bcrypt cost", map[string]string{"BCRYPT_COST": "31"}, []string{"BCRYPT_COST must be a whole number from 4 to 16"}},
 		{"admin half set", map[string]string{"ADMIN_EMAIL": "a@b.c"}, []string{"ADMIN_EMAIL and ADMIN_PASSWORD must be set together"}},
@@ -168,6 +183,7 @@ func TestLogValueRedactsSecrets(t *testing.T) {
 		"ADMIN_PASSWORD":        "Sup3rSecretAdmin",
 		"STRIPE_SECRET_KEY":     "sk_live_topsecret",
 		"STRIPE_WEBHOOK_SECRET": "whsec_topsecret",
+		"IMGBB_API_KEY":         "imgbb-topsecret",
 	}))
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,71 @@
+package upload
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+)
+
+// Dir keeps images in a directory of this server, served at /uploads/. It is
+// the host when no imgBB key is configured.
+type Dir struct {
+	Path string
+}
+
+// PathPrefix is where the server serves Dir's files.
+const PathPrefix = "/uploads/"
+
+var _ Host = Dir{}
+
+// Name implements Host.
+func (Dir) Name() string { return "local" }
+
+// Put implements Host: written to a temporary file and renamed, so a reader
+// never sees half an image. The URL is a path on this server.
+func (d Dir) Put(_ context.Context, name, _ string, data []byte) (string, error) {
+	if !validName.MatchString(name) {
+		return "", fmt.Errorf("image name %q", name)
+	}
+	if err := os.MkdirAll(d.Path, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(d.Path, ".upload-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name()) // after the rename this removes nothing
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(d.Path, name)); err != nil {
+		return "", err
+	}
+	return PathPrefix + name, nil
+}
+
+// validName matches the names Service gives: no path can be smuggled in.
+var validName = regexp.MustCompile(`^[0-9a-f]{32}\.(png|jpg|gif|webp)$`)
+
+var contentTypes = map[string]string{".png": "image/png", ".jpg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp"}
+
+// Open returns the file called name and its content type. os.ErrNotExist
+// for any name Service would not have given.
+func (d Dir) Open(name string) (*os.File, string, error) {
+	if !validName.MatchString(name) {
+		return nil, "", os.ErrNotExist
+	}
+	f, err := os.Open(filepath.Join(d.Path, name))
+	if err != nil {
+		return nil, "", err
+	}
+	return f, contentTypes[filepath.Ext(name)], nil
+}
