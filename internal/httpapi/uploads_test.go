@@ -160,6 +160,24 @@ func TestUploadPublicURL(t *testing.T) {
 	}
 }
 
+// Behind a trusted TLS-terminating proxy the URL keeps the client's scheme;
+// without trusted proxies the header is ignored.
+func TestUploadURLBehindProxy(t *testing.T) {
+	for _, tt := range []struct {
+		proxies int
+		want    string
+	}{{1, "https://example.com/uploads/"}, {0, "http://example.com/uploads/"}} {
+		a := newAPI(t, func(o *httpapi.Options) { o.TrustedProxies = tt.proxies })
+		worker := a.register(t, "worker")
+		body, ct := form(t, fileField("image", pngImage(t, 1, 1)))
+		rec := a.do(t, request{method: http.MethodPost, path: "/api/uploads", body: body, token: worker.Token,
+			header: http.Header{"Content-Type": {ct}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-For": {"203.0.113.9"}}})
+		if img := decode[imageBody](t, rec, http.StatusCreated); !strings.HasPrefix(img.URL, tt.want) {
+			t.Errorf("trusted proxies %d: url %q, want it under %s", tt.proxies, img.URL, tt.want)
+		}
+	}
+}
+
 func TestUploadRefusals(t *testing.T) {
 	a := newAPI(t)
 	worker := a.register(t, "worker")

@@ -134,8 +134,8 @@ func (s *Service) SignInWithGoogle(ctx context.Context, credential string, role 
 	if role == "" {
 		role = auth.RoleWorker
 	}
-	if role != auth.RoleWorker && role != auth.RoleBuyer {
-		return Session{}, false, apperr.InvalidFields(apperr.FieldError{Field: "role", Message: "must be one of: worker, buyer"})
+	if !canSignUpAs(role) {
+		return Session{}, false, apperr.InvalidFields(errSignupRole)
 	}
 	id, err := s.google.Verify(ctx, credential)
 	if err != nil {
@@ -145,11 +145,8 @@ func (s *Service) SignInWithGoogle(ctx context.Context, credential string, role 
 	for range 2 { // a simultaneous first sign-in of the same person may create the account
 		u, _, err := s.store.Credentials(ctx, email)
 		if err == nil {
-			switch u.Status {
-			case StatusSuspended:
-				return Session{}, false, ErrSuspended
-			case StatusDeleted:
-				return Session{}, false, ErrInvalidCredentials
+			if err := u.signInRefused(); err != nil {
+				return Session{}, false, err
 			}
 			if u, err = s.withCoins(ctx, u); err != nil {
 				return Session{}, false, err
@@ -177,12 +174,30 @@ func (s *Service) SignInWithGoogle(ctx context.Context, credential string, role 
 	return Session{}, false, ledger.ErrInProgress
 }
 
+// canSignUpAs reports whether people may give themselves this role: admins
+// are only made by other admins.
+func canSignUpAs(r auth.Role) bool { return r == auth.RoleWorker || r == auth.RoleBuyer }
+
+var errSignupRole = apperr.FieldError{Field: "role", Message: "must be one of: worker, buyer"}
+
+// signInRefused says why u may not sign in, or nil: a deleted account is
+// answered like unknown credentials, a suspended one says so.
+func (u User) signInRefused() error {
+	switch u.Status {
+	case StatusDeleted:
+		return ErrInvalidCredentials
+	case StatusSuspended:
+		return ErrSuspended
+	}
+	return nil
+}
+
 // check applies the sign-up rules that the HTTP layer's validation cannot
 // know: the roles open to sign-up and the password policy.
 func (r Registration) check() error {
 	var fields []apperr.FieldError
-	if r.Role != auth.RoleWorker && r.Role != auth.RoleBuyer {
-		fields = append(fields, apperr.FieldError{Field: "role", Message: "must be one of: worker, buyer"})
+	if !canSignUpAs(r.Role) {
+		fields = append(fields, errSignupRole)
 	}
 	if p := auth.PasswordProblem(r.Password); p != "" {
 		fields = append(fields, apperr.FieldError{Field: "password", Message: p})
@@ -226,11 +241,11 @@ func (s *Service) Login(ctx context.Context, email, password string) (Session, e
 	if err != nil {
 		return Session{}, fmt.Errorf("check password: %w", err)
 	}
-	if !ok || u.Status == StatusDeleted {
+	if !ok {
 		return Session{}, ErrInvalidCredentials
 	}
-	if u.Status == StatusSuspended {
-		return Session{}, ErrSuspended
+	if err := u.signInRefused(); err != nil {
+		return Session{}, err
 	}
 	if u, err = s.withCoins(ctx, u); err != nil {
 		return Session{}, err
