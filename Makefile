@@ -34,9 +34,10 @@ lint: ## go vet and a gofmt check
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-bench: build ## Go benchmarks (transfer, login, token check), then the load generator on a fresh embedded database
+bench: build ## Go benchmarks (transfer, login, token check, image upload), then the load generator on a fresh embedded database
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 300x ./internal/ledger/
 	$(GO) test -run '^$$' -bench 'Login|Authenticate' -benchtime 30x ./internal/httpapi/ ./internal/user/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200x ./internal/upload/
 	$(GO) build -o $(BIN)/loadgen ./cmd/loadgen
 	$(BIN)/loadgen -server $(BIN)/microtask -duration 30s -concurrency 16
 

@@ -170,3 +170,24 @@ func TestDirOpenRefusesOtherNames(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSave checks and stores a 1600×1200 JPEG (about the size of a
+// phone screenshot) in a local directory.
+func BenchmarkSave(b *testing.B) {
+	img := image.NewRGBA(image.Rect(0, 0, 1600, 1200))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		b.Fatal(err)
+	}
+	s := upload.NewService(upload.Dir{Path: b.TempDir()}, slog.New(slog.DiscardHandler))
+	b.SetBytes(int64(buf.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Save(context.Background(), buf.Bytes()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
