@@ -15,6 +15,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"microtask/internal/page"
 )
 
 // DB is one MongoDB database on a connected client.
@@ -313,6 +315,27 @@ func each[T any](ctx context.Context, c collection, filter any, opts *options.Fi
 		}
 	}
 	return cur.Err()
+}
+
+// newestFirst is the order of most lists; _id breaks ties, so that pages
+// neither repeat nor skip items created in the same millisecond.
+var newestFirst = bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}
+
+// findPage returns page p of the documents matching q in sort order, each
+// decoded as a D and turned into a T by conv, and how many documents match:
+// one find and one count, which is what every list endpoint costs.
+func findPage[D, T any](ctx context.Context, c collection, q, sort bson.D, p page.Request, conv func(D) T) ([]T, int64, error) {
+	out := []T{}
+	err := each(ctx, c, q, options.Find().SetSort(sort).SetSkip(p.Skip()).SetLimit(int64(p.Limit)),
+		func(d D) error {
+			out = append(out, conv(d))
+			return nil
+		})
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := c.count(ctx, q)
+	return out, n, err
 }
 
 var errNoDocument = errors.New("no document")

@@ -50,19 +50,7 @@ func (s *NotificationStore) Insert(ctx context.Context, n notification.Notificat
 
 // List implements notification.Store: one find and one count.
 func (s *NotificationStore) List(ctx context.Context, userID string, p page.Request) ([]notification.Notification, int64, error) {
-	q := bson.D{{Key: "user_id", Value: userID}}
-	out := []notification.Notification{}
-	err := each(ctx, s.notes, q,
-		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetSkip(p.Skip()).SetLimit(int64(p.Limit)),
-		func(d notificationDoc) error {
-			out = append(out, notificationFromDoc(d))
-			return nil
-		})
-	if err != nil {
-		return nil, 0, err
-	}
-	n, err := s.notes.count(ctx, q)
-	return out, n, err
+	return findPage(ctx, s.notes, bson.D{{Key: "user_id", Value: userID}}, newestFirst, p, notificationFromDoc)
 }
 
 // UnreadCount implements notification.Store.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"microtask/internal/money"
 	"microtask/internal/page"
@@ -131,17 +130,5 @@ func (s *PaymentStore) MarkFailed(ctx context.Context, id string) error {
 
 // List implements payment.Store: one find and one count.
 func (s *PaymentStore) List(ctx context.Context, userID string, p page.Request) ([]payment.Payment, int64, error) {
-	q := bson.D{{Key: "user_id", Value: userID}}
-	out := []payment.Payment{}
-	err := each(ctx, s.payments, q,
-		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetSkip(p.Skip()).SetLimit(int64(p.Limit)),
-		func(d paymentDoc) error {
-			out = append(out, paymentFromDoc(d))
-			return nil
-		})
-	if err != nil {
-		return nil, 0, err
-	}
-	n, err := s.payments.count(ctx, q)
-	return out, n, err
+	return findPage(ctx, s.payments, bson.D{{Key: "user_id", Value: userID}}, newestFirst, p, paymentFromDoc)
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"microtask/internal/page"
 	"microtask/internal/report"
@@ -79,23 +78,9 @@ func (s *ReportStore) ByID(ctx context.Context, id string) (report.Report, error
 	return reportFromDoc(d), err
 }
 
-func (s *ReportStore) list(ctx context.Context, q, sort bson.D, p page.Request) ([]report.Report, int64, error) {
-	out := []report.Report{}
-	err := each(ctx, s.reports, q, options.Find().SetSort(sort).SetSkip(p.Skip()).SetLimit(int64(p.Limit)),
-		func(d reportDoc) error {
-			out = append(out, reportFromDoc(d))
-			return nil
-		})
-	if err != nil {
-		return nil, 0, err
-	}
-	n, err := s.reports.count(ctx, q)
-	return out, n, err
-}
-
 // ListByReporter implements report.Store: one find and one count.
 func (s *ReportStore) ListByReporter(ctx context.Context, reporterID string, p page.Request) ([]report.Report, int64, error) {
-	return s.list(ctx, bson.D{{Key: "reporter_id", Value: reporterID}}, bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}, p)
+	return findPage(ctx, s.reports, bson.D{{Key: "reporter_id", Value: reporterID}}, newestFirst, p, reportFromDoc)
 }
 
 // List implements report.Store: one find and one count. Sorting by
@@ -106,7 +91,7 @@ func (s *ReportStore) List(ctx context.Context, status report.Status, p page.Req
 	if status != "" {
 		q = append(q, bson.E{Key: "status", Value: string(status)})
 	}
-	return s.list(ctx, q, bson.D{{Key: "decided_at", Value: 1}, {Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, p)
+	return findPage(ctx, s.reports, q, bson.D{{Key: "decided_at", Value: 1}, {Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, p, reportFromDoc)
 }
 
 // Decide implements report.Store.

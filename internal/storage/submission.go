@@ -107,19 +107,7 @@ func submissionFilter(f submission.Filter) bson.D {
 
 // List implements submission.Store: one find and one count.
 func (s *SubmissionStore) List(ctx context.Context, f submission.Filter, p page.Request) ([]submission.Submission, int64, error) {
-	q := submissionFilter(f)
-	out := []submission.Submission{}
-	err := each(ctx, s.subs, q,
-		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetSkip(p.Skip()).SetLimit(int64(p.Limit)),
-		func(d submissionDoc) error {
-			out = append(out, submissionFromDoc(d))
-			return nil
-		})
-	if err != nil {
-		return nil, 0, err
-	}
-	n, err := s.subs.count(ctx, q)
-	return out, n, err
+	return findPage(ctx, s.subs, submissionFilter(f), newestFirst, p, submissionFromDoc)
 }
 
 // Review implements submission.Store.

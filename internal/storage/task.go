@@ -127,24 +127,13 @@ func listSort(sort string) bson.D {
 	case task.SortDeadline:
 		return bson.D{{Key: "completion_date", Value: 1}, {Key: "_id", Value: 1}}
 	default:
-		return bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}
+		return newestFirst
 	}
 }
 
 // List implements task.Store: one find and one count.
 func (s *TaskStore) List(ctx context.Context, f task.Filter, p page.Request) ([]task.Task, int64, error) {
-	q := listFilter(f)
-	out := []task.Task{}
-	err := each(ctx, s.tasks, q, options.Find().SetSort(listSort(f.Sort)).SetSkip(p.Skip()).SetLimit(int64(p.Limit)),
-		func(d taskDoc) error {
-			out = append(out, taskFromDoc(d))
-			return nil
-		})
-	if err != nil {
-		return nil, 0, err
-	}
-	n, err := s.tasks.count(ctx, q)
-	return out, n, err
+	return findPage(ctx, s.tasks, listFilter(f), listSort(f.Sort), p, taskFromDoc)
 }
 
 // SetText implements task.Store.

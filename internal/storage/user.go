@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"microtask/internal/auth"
 	"microtask/internal/page"
@@ -175,18 +174,7 @@ func (s *UserStore) List(ctx context.Context, f user.Filter, p page.Request) ([]
 		re := bson.Regex{Pattern: regexp.QuoteMeta(f.Query), Options: "i"}
 		q = append(q, bson.E{Key: "$or", Value: bson.A{bson.D{{Key: "name", Value: re}}, bson.D{{Key: "email", Value: re}}}})
 	}
-	out := []user.User{}
-	err := each(ctx, s.users, q,
-		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetSkip(p.Skip()).SetLimit(int64(p.Limit)),
-		func(d userDoc) error {
-			out = append(out, userFromDoc(d))
-			return nil
-		})
-	if err != nil {
-		return nil, 0, err
-	}
-	n, err := s.users.count(ctx, q)
-	return out, n, err
+	return findPage(ctx, s.users, q, newestFirst, p, userFromDoc)
 }
 
 // CountByRole counts the users of a role who are not deleted.

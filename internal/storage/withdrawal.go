@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"microtask/internal/money"
 	"microtask/internal/page"
@@ -78,30 +77,15 @@ func (s *WithdrawalStore) ByID(ctx context.Context, id string) (withdrawal.Withd
 	return withdrawalFromDoc(d), err
 }
 
-func (s *WithdrawalStore) list(ctx context.Context, q, sort bson.D, p page.Request) ([]withdrawal.Withdrawal, int64, error) {
-	out := []withdrawal.Withdrawal{}
-	err := each(ctx, s.withdrawals, q, options.Find().SetSort(sort).SetSkip(p.Skip()).SetLimit(int64(p.Limit)),
-		func(d withdrawalDoc) error {
-			out = append(out, withdrawalFromDoc(d))
-			return nil
-		})
-	if err != nil {
-		return nil, 0, err
-	}
-	n, err := s.withdrawals.count(ctx, q)
-	return out, n, err
-}
-
 // ListByWorker implements withdrawal.Store: one find and one count.
 func (s *WithdrawalStore) ListByWorker(ctx context.Context, workerID string, p page.Request) ([]withdrawal.Withdrawal, int64, error) {
-	return s.list(ctx, bson.D{{Key: "worker_id", Value: workerID}},
-		bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}, p)
+	return findPage(ctx, s.withdrawals, bson.D{{Key: "worker_id", Value: workerID}}, newestFirst, p, withdrawalFromDoc)
 }
 
 // ListPending implements withdrawal.Store: one find and one count.
 func (s *WithdrawalStore) ListPending(ctx context.Context, p page.Request) ([]withdrawal.Withdrawal, int64, error) {
-	return s.list(ctx, bson.D{{Key: "status", Value: string(withdrawal.StatusPending)}},
-		bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, p)
+	return findPage(ctx, s.withdrawals, bson.D{{Key: "status", Value: string(withdrawal.StatusPending)}},
+		bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, p, withdrawalFromDoc)
 }
 
 // Decide implements withdrawal.Store.
