@@ -28,7 +28,6 @@ type DB struct {
 	client *mongo.Client
 	db     *mongo.Database
 	gate   gate // nil on MongoDB
-	ferret bool
 	owner  bool // Close disconnects the client
 }
 
@@ -62,7 +61,7 @@ func Open(ctx context.Context, uri, database string, log *slog.Logger, opts ...O
 		_ = client.Disconnect(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("detect server: %w", err)
 	}
-	d := &DB{client: client, db: client.Database(database), ferret: ferret, owner: true}
+	d := &DB{client: client, db: client.Database(database), owner: true}
 	if ferret {
 		d.gate = newGate()
 		log.InfoContext(ctx, "database connected", "server", "ferretdb", "write_mode", "serialized in process",
@@ -88,7 +87,7 @@ func isFerretDB(ctx context.Context, c *mongo.Client) (bool, error) {
 // Sibling returns the database called name on the same connection, sharing
 // the write gate. Tests use it to give each test its own database.
 func (d *DB) Sibling(name string) *DB {
-	return &DB{client: d.client, db: d.client.Database(name), gate: d.gate, ferret: d.ferret}
+	return &DB{client: d.client, db: d.client.Database(name), gate: d.gate}
 }
 
 // Name returns the database name.
@@ -321,21 +320,51 @@ func each[T any](ctx context.Context, c collection, filter any, opts *options.Fi
 // neither repeat nor skip items created in the same millisecond.
 var newestFirst = bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}
 
-// findPage returns page p of the documents matching q in sort order, each
-// decoded as a D and turned into a T by conv, and how many documents match:
-// one find and one count, which is what every list endpoint costs.
+// findAll returns the documents matching filter, each decoded as a D and
+// turned into a T by conv (nil when none match).
+func findAll[D, T any](ctx context.Context, c collection, filter any, opts *options.FindOptionsBuilder, conv func(D) T) ([]T, error) {
+	var out []T
+	err := each(ctx, c, filter, opts, func(d D) error {
+		out = append(out, conv(d))
+		return nil
+	})
+	return out, err
+}
+
+// findPage returns page p of the documents matching q in sort order, turned
+// into Ts by conv, and how many documents match: one find and one count,
+// which is what every list endpoint costs. An empty page is an empty slice,
+// which JSON shows as [] rather than null.
 func findPage[D, T any](ctx context.Context, c collection, q, sort bson.D, p page.Request, conv func(D) T) ([]T, int64, error) {
-	out := []T{}
-	err := each(ctx, c, q, options.Find().SetSort(sort).SetSkip(p.Skip()).SetLimit(int64(p.Limit)),
-		func(d D) error {
-			out = append(out, conv(d))
-			return nil
-		})
+	out, err := findAll(ctx, c, q, options.Find().SetSort(sort).SetSkip(p.Skip()).SetLimit(int64(p.Limit)), conv)
 	if err != nil {
 		return nil, 0, err
 	}
+	if out == nil {
+		out = []T{}
+	}
 	n, err := c.count(ctx, q)
 	return out, n, err
+}
+
+// commitOnce applies a ledger operation's commit update to the document id.
+// Its filter q leaves out documents that already record the operation, so
+// when nothing matched, the document is read and done says whether it
+// records it, that is, whether the commit happened before. A missing
+// document has not committed.
+func commitOnce[D any](ctx context.Context, c collection, id string, q, update bson.D, done func(D) bool) (bool, error) {
+	n, err := c.updateOne(ctx, q, update, false)
+	if err != nil || n == 1 {
+		return n == 1, err
+	}
+	var d D
+	if err := c.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d); err != nil {
+		if errors.Is(err, errNoDocument) {
+			return false, nil
+		}
+		return false, err
+	}
+	return done(d), nil
 }
 
 var errNoDocument = errors.New("no document")

@@ -171,15 +171,10 @@ func (s *LedgerStore) DeleteRun(ctx context.Context, id string) error {
 
 // ExpiredRuns implements ledger.Store.
 func (s *LedgerStore) ExpiredRuns(ctx context.Context, leaseBefore time.Time, limit int) ([]ledger.Transfer, error) {
-	var out []ledger.Transfer
-	err := each(ctx, s.runs,
+	return findAll(ctx, s.runs,
 		bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: leaseBefore}}}},
 		options.Find().SetSort(bson.D{{Key: "lease_until", Value: 1}}).SetLimit(int64(limit)),
-		func(d runDoc) error {
-			out = append(out, runFromDoc(d))
-			return nil
-		})
-	return out, err
+		runFromDoc)
 }
 
 // InsertJournal implements ledger.Store.
@@ -336,24 +331,14 @@ func (s *LedgerStore) Accounts(ctx context.Context, names []string) ([]ledger.Ac
 	} else {
 		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: names}}}}
 	}
-	var out []ledger.Account
-	err := each(ctx, s.accounts, filter, nil, func(d accountDoc) error {
-		out = append(out, accountFromDoc(d))
-		return nil
-	})
-	return out, err
+	return findAll(ctx, s.accounts, filter, nil, accountFromDoc)
 }
 
 // Richest implements ledger.Store.
 func (s *LedgerStore) Richest(ctx context.Context, kind string, limit int) ([]ledger.Account, error) {
-	var out []ledger.Account
-	err := each(ctx, s.accounts, bson.D{{Key: "kind", Value: kind}},
+	return findAll(ctx, s.accounts, bson.D{{Key: "kind", Value: kind}},
 		options.Find().SetSort(bson.D{{Key: "balance", Value: -1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)),
-		func(d accountDoc) error {
-			out = append(out, accountFromDoc(d))
-			return nil
-		})
-	return out, err
+		accountFromDoc)
 }
 
 // EachAccount implements ledger.Store.

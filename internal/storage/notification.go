@@ -86,12 +86,7 @@ func (s *NotificationStore) Delete(ctx context.Context, userID, id string) error
 
 // Since implements notification.Store.
 func (s *NotificationStore) Since(ctx context.Context, t time.Time, limit int) ([]notification.Notification, error) {
-	var out []notification.Notification
-	err := each(ctx, s.notes, bson.D{{Key: "created_at", Value: bson.D{{Key: "$gt", Value: t}}}},
+	return findAll(ctx, s.notes, bson.D{{Key: "created_at", Value: bson.D{{Key: "$gt", Value: t}}}},
 		options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}}).SetLimit(int64(limit)),
-		func(d notificationDoc) error {
-			out = append(out, notificationFromDoc(d))
-			return nil
-		})
-	return out, err
+		notificationFromDoc)
 }

@@ -101,23 +101,13 @@ func (s *PaymentStore) SetSession(ctx context.Context, id string, sess payment.S
 
 // MarkPaid implements payment.Store.
 func (s *PaymentStore) MarkPaid(ctx context.Context, id, op, sessionID string, at time.Time) (bool, error) {
-	n, err := s.payments.updateOne(ctx,
+	return commitOnce(ctx, s.payments, id,
 		bson.D{{Key: "_id", Value: id}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}}, {Key: "status", Value: string(payment.StatusPending)}},
 		bson.D{
 			{Key: "$set", Value: bson.D{{Key: "status", Value: string(payment.StatusPaid)}, {Key: "paid_at", Value: at}, {Key: "session_id", Value: sessionID}}},
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
-		}, false)
-	if err != nil || n == 1 {
-		return n == 1, err
-	}
-	var d paymentDoc
-	if err := s.payments.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d); err != nil {
-		if errors.Is(err, errNoDocument) {
-			return false, nil
-		}
-		return false, err
-	}
-	return slices.Contains(d.Ops, op), nil
+		},
+		func(d paymentDoc) bool { return slices.Contains(d.Ops, op) })
 }
 
 // MarkFailed implements payment.Store.

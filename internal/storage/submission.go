@@ -116,20 +116,13 @@ func (s *SubmissionStore) Review(ctx context.Context, r submission.Review) (bool
 	if from == "" {
 		from = submission.StatusPending
 	}
-	n, err := s.subs.updateOne(ctx,
+	return commitOnce(ctx, s.subs, r.ID,
 		bson.D{{Key: "_id", Value: r.ID}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: r.Op}}}, {Key: "status", Value: string(from)}},
 		bson.D{
 			{Key: "$set", Value: bson.D{{Key: "status", Value: string(r.To)}, {Key: "reason", Value: r.Reason}, {Key: "reviewed_at", Value: r.At}}},
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: r.Op}}},
-		}, false)
-	if err != nil || n == 1 {
-		return n == 1, err
-	}
-	d, err := s.one(ctx, bson.D{{Key: "_id", Value: r.ID}})
-	if errors.Is(err, submission.ErrNotFound) {
-		return false, nil
-	}
-	return slices.Contains(d.Ops, r.Op), err
+		},
+		func(d submissionDoc) bool { return slices.Contains(d.Ops, r.Op) })
 }
 
 // Unreview implements submission.Store.
@@ -147,15 +140,10 @@ func (s *SubmissionStore) Unreview(ctx context.Context, id, op string, back subm
 
 // DueForApproval implements submission.Store.
 func (s *SubmissionStore) DueForApproval(ctx context.Context, now time.Time, limit int) ([]submission.Submission, error) {
-	var out []submission.Submission
-	err := each(ctx, s.subs,
+	return findAll(ctx, s.subs,
 		bson.D{{Key: "status", Value: string(submission.StatusPending)}, {Key: "auto_approve_at", Value: bson.D{{Key: "$lt", Value: now}}}},
 		options.Find().SetSort(bson.D{{Key: "auto_approve_at", Value: 1}}).SetLimit(int64(limit)),
-		func(d submissionDoc) error {
-			out = append(out, submissionFromDoc(d))
-			return nil
-		})
-	return out, err
+		submissionFromDoc)
 }
 
 // Count implements submission.Store.

@@ -172,31 +172,16 @@ func (s *TaskStore) Refund(ctx context.Context, r task.Refund) (bool, error) {
 	case task.RefundRemoved:
 		q = append(q, bson.E{Key: "pending_subs", Value: bson.D{{Key: "$size", Value: 0}}})
 	}
-	return s.commit(ctx, r.TaskID, r.Op, q, bson.D{
+	return commitOnce(ctx, s.tasks, r.TaskID, q, bson.D{
 		{Key: "$set", Value: bson.D{{Key: "status", Value: string(status)}, {Key: "required_workers", Value: int64(0)}}},
 		{Key: "$inc", Value: bson.D{{Key: "refunds", Value: int64(1)}}},
 		{Key: "$push", Value: bson.D{{Key: "ops", Value: r.Op}}},
-	})
-}
-
-// commit applies a ledger operation's commit update, whose filter excludes
-// documents that already list op; when nothing matched, it reports whether
-// the document lists op, that is, whether the commit happened before.
-func (s *TaskStore) commit(ctx context.Context, id, op string, q, update bson.D) (bool, error) {
-	n, err := s.tasks.updateOne(ctx, q, update, false)
-	if err != nil || n == 1 {
-		return n == 1, err
-	}
-	d, err := s.doc(ctx, id)
-	if errors.Is(err, task.ErrNotFound) {
-		return false, nil
-	}
-	return slices.Contains(d.Ops, op), err
+	}, func(d taskDoc) bool { return slices.Contains(d.Ops, r.Op) })
 }
 
 // ReserveSlot implements submission.Tasks.
 func (s *TaskStore) ReserveSlot(ctx context.Context, taskID, submissionID string, now time.Time) (bool, error) {
-	n, err := s.tasks.updateOne(ctx,
+	return commitOnce(ctx, s.tasks, taskID,
 		bson.D{
 			{Key: "_id", Value: taskID},
 			{Key: "pending_subs", Value: bson.D{{Key: "$ne", Value: submissionID}}},
@@ -208,15 +193,8 @@ func (s *TaskStore) ReserveSlot(ctx context.Context, taskID, submissionID string
 		bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(-1)}}},
 			{Key: "$push", Value: bson.D{{Key: "pending_subs", Value: submissionID}}},
-		}, false)
-	if err != nil || n == 1 {
-		return n == 1, err
-	}
-	d, err := s.doc(ctx, taskID)
-	if errors.Is(err, task.ErrNotFound) {
-		return false, nil
-	}
-	return slices.Contains(d.PendingSubs, submissionID), err
+		},
+		func(d taskDoc) bool { return slices.Contains(d.PendingSubs, submissionID) })
 }
 
 // ReleaseSlot implements submission.Tasks.
@@ -231,7 +209,7 @@ func (s *TaskStore) ReleaseSlot(ctx context.Context, taskID, submissionID string
 
 // ConsumeSlot implements submission.Tasks.
 func (s *TaskStore) ConsumeSlot(ctx context.Context, taskID, op string) (bool, error) {
-	return s.commit(ctx, taskID, op,
+	return commitOnce(ctx, s.tasks, taskID,
 		bson.D{
 			{Key: "_id", Value: taskID},
 			{Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}},
@@ -241,24 +219,20 @@ func (s *TaskStore) ConsumeSlot(ctx context.Context, taskID, op string) (bool, e
 		bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(-1)}}},
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
-		})
+		},
+		func(d taskDoc) bool { return slices.Contains(d.Ops, op) })
 }
 
 // Due implements task.Store.
 func (s *TaskStore) Due(ctx context.Context, now time.Time, limit int) ([]task.Task, error) {
-	var out []task.Task
-	err := each(ctx, s.tasks,
+	return findAll(ctx, s.tasks,
 		bson.D{
 			{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{string(task.StatusOpen), string(task.StatusExpired)}}}},
 			{Key: "completion_date", Value: bson.D{{Key: "$lt", Value: now}}},
 			{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
 		},
 		options.Find().SetSort(bson.D{{Key: "completion_date", Value: 1}}).SetLimit(int64(limit)),
-		func(d taskDoc) error {
-			out = append(out, taskFromDoc(d))
-			return nil
-		})
-	return out, err
+		taskFromDoc)
 }
 
 // Each implements task.Store.

@@ -77,13 +77,7 @@ func (s *UserStore) ByIDs(ctx context.Context, ids []string) ([]user.User, error
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var out []user.User
-	err := each(ctx, s.users, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, nil,
-		func(d userDoc) error {
-			out = append(out, userFromDoc(d))
-			return nil
-		})
-	return out, err
+	return findAll(ctx, s.users, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, nil, userFromDoc)
 }
 
 // Credentials implements user.Store.
@@ -121,7 +115,7 @@ func (s *UserStore) ChangeAccount(ctx context.Context, c user.AccountChange) (bo
 			bson.E{Key: "deleted_email", Value: c.Email},
 			bson.E{Key: "deleted_at", Value: c.At})
 	}
-	n, err := s.users.updateOne(ctx,
+	return commitOnce(ctx, s.users, c.ID,
 		bson.D{
 			{Key: "_id", Value: c.ID},
 			{Key: "ops", Value: bson.D{{Key: "$ne", Value: c.Op}}},
@@ -132,15 +126,8 @@ func (s *UserStore) ChangeAccount(ctx context.Context, c user.AccountChange) (bo
 			{Key: "$set", Value: set},
 			{Key: "$inc", Value: bson.D{{Key: "token_version", Value: int64(1)}}},
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: c.Op}}},
-		}, false)
-	if err != nil || n == 1 {
-		return n == 1, err
-	}
-	d, err := s.one(ctx, bson.D{{Key: "_id", Value: c.ID}})
-	if errors.Is(err, user.ErrNotFound) {
-		return false, nil
-	}
-	return slices.Contains(d.Ops, c.Op), err
+		},
+		func(d userDoc) bool { return slices.Contains(d.Ops, c.Op) })
 }
 
 // SetRole implements user.Store.

@@ -90,21 +90,11 @@ func (s *WithdrawalStore) ListPending(ctx context.Context, p page.Request) ([]wi
 
 // Decide implements withdrawal.Store.
 func (s *WithdrawalStore) Decide(ctx context.Context, dec withdrawal.Decision) (bool, error) {
-	n, err := s.withdrawals.updateOne(ctx,
+	return commitOnce(ctx, s.withdrawals, dec.ID,
 		bson.D{{Key: "_id", Value: dec.ID}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: dec.Op}}}, {Key: "status", Value: string(withdrawal.StatusPending)}},
 		bson.D{
 			{Key: "$set", Value: bson.D{{Key: "status", Value: string(dec.To)}, {Key: "reason", Value: dec.Reason}, {Key: "decided_at", Value: dec.At}}},
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: dec.Op}}},
-		}, false)
-	if err != nil || n == 1 {
-		return n == 1, err
-	}
-	var d withdrawalDoc
-	if err := s.withdrawals.findOne(ctx, bson.D{{Key: "_id", Value: dec.ID}}, &d); err != nil {
-		if errors.Is(err, errNoDocument) {
-			return false, nil
-		}
-		return false, err
-	}
-	return slices.Contains(d.Ops, dec.Op), nil
+		},
+		func(d withdrawalDoc) bool { return slices.Contains(d.Ops, dec.Op) })
 }
