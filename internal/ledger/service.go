@@ -141,7 +141,7 @@ func (s *Service) post(ctx context.Context, t Transfer) (_ Transfer, done bool, 
 			if err != nil || !ok {
 				return rec, true, errors.Join(err, ErrInProgress)
 			}
-			rec, err = s.run(ctx, rec, false)
+			rec, err = s.run(ctx, rec)
 			return rec, true, err
 		}
 		rec, err = s.existing(rec, t)
@@ -153,7 +153,7 @@ func (s *Service) post(ctx context.Context, t Transfer) (_ Transfer, done bool, 
 	if err := s.step("started"); err != nil {
 		return t, true, err
 	}
-	rec, err := s.run(ctx, t, false)
+	rec, err := s.run(ctx, t)
 	return rec, true, err
 }
 
@@ -243,21 +243,18 @@ func (s *Service) step(name string) error {
 
 // run takes a transfer in flight, whose lease this runner holds, from its
 // current state to its end. Every step is safe to repeat, so run may start
-// from any state a crash left behind. journaled says whether this runner
-// already knows the journal record exists.
-func (s *Service) run(ctx context.Context, t Transfer, journaled bool) (Transfer, error) {
+// from any state a crash left behind.
+func (s *Service) run(ctx context.Context, t Transfer) (Transfer, error) {
 	hook, hasHook := s.hooks[t.Kind()]
 	if t.Hooked && !hasHook {
 		return t, fmt.Errorf("transfer %s: no hook registered for kind %q", t.ID, t.Kind())
 	}
-	if !journaled {
-		done, err := s.journal(ctx, &t)
-		if err != nil {
-			return t, err
-		}
-		if done {
-			return outcome(t)
-		}
+	fin, done, err := s.journal(ctx, t)
+	if err != nil {
+		return t, err
+	}
+	if done {
+		return s.existing(fin, t)
 	}
 	for t.Open {
 		if err := s.keepLease(ctx, &t); err != nil {
@@ -284,32 +281,26 @@ func (s *Service) run(ctx context.Context, t Transfer, journaled bool) (Transfer
 // journal writes t's journal record. If the record exists and the transfer
 // already has an outcome, this run is a leftover of a crash between recording
 // the outcome and deleting the run (or a rerun of a finished operation): the
-// run is deleted, t becomes the recorded transfer and done is true.
-func (s *Service) journal(ctx context.Context, t *Transfer) (done bool, err error) {
-	err = s.store.InsertJournal(ctx, *t)
+// run is deleted, and journal returns the recorded transfer with done true.
+func (s *Service) journal(ctx context.Context, t Transfer) (fin Transfer, done bool, err error) {
+	err = s.store.InsertJournal(ctx, t)
 	if err == nil {
-		return false, s.step("journaled")
+		return Transfer{}, false, s.step("journaled")
 	}
 	if !errors.Is(err, ErrTransferExists) {
-		return false, fmt.Errorf("journal transfer %s: %w", t.ID, err)
+		return Transfer{}, false, fmt.Errorf("journal transfer %s: %w", t.ID, err)
 	}
-	fin, err := s.store.Finished(ctx, t.ID)
+	fin, err = s.store.Finished(ctx, t.ID)
 	if errors.Is(err, ErrTransferNotFound) {
-		return false, nil // journaled by an earlier attempt of this run
+		return Transfer{}, false, nil // journaled by an earlier attempt of this run
 	}
 	if err != nil {
-		return false, fmt.Errorf("read transfer %s: %w", t.ID, err)
+		return Transfer{}, false, fmt.Errorf("read transfer %s: %w", t.ID, err)
 	}
 	if err := s.store.DeleteRun(ctx, t.ID); err != nil {
-		return false, fmt.Errorf("end run of %s: %w", t.ID, err)
+		return Transfer{}, false, fmt.Errorf("end run of %s: %w", t.ID, err)
 	}
-	fin.Replayed = true
-	if !samePostings(fin, *t) {
-		*t = fin
-		return true, ErrOperationReused
-	}
-	*t = fin
-	return true, nil
+	return fin, true, nil
 }
 
 // apply commits the business change and applies the postings, ending in
@@ -508,7 +499,7 @@ func (s *Service) recoverOne(ctx context.Context, t Transfer) (bool, error) {
 	if !ok {
 		return false, nil // another instance took it
 	}
-	t, err = s.run(ctx, t, false)
+	t, err = s.run(ctx, t)
 	if err != nil && !errors.Is(err, ErrInsufficientCoins) && !errors.Is(err, ErrCancelled) && !errors.Is(err, ErrOperationReused) {
 		return false, fmt.Errorf("recover transfer %s: %w", t.ID, err)
 	}
