@@ -9,6 +9,7 @@ import (
 
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
+	"microtask/internal/page"
 	"microtask/internal/report"
 	"microtask/internal/task"
 	"microtask/internal/user"
@@ -55,15 +56,9 @@ func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request) error 
 		Role:   auth.Role(q.oneOf("role", "", "worker", "buyer", "admin")),
 		Status: user.Status(q.oneOf("status", "", "active", "suspended", "deleted")),
 	}
-	p := q.page()
-	if err := q.err(); err != nil {
-		return err
-	}
-	res, err := s.users.List(r.Context(), principal(r), f, p)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, toPageResponse(res, toUserResponse))
+	return writePage(w, q, func(p page.Request) (page.Of[user.User], error) {
+		return s.users.List(r.Context(), principal(r), f, p)
+	}, toUserResponse)
 }
 
 type accountRequest struct {
@@ -104,15 +99,9 @@ func (s *Server) handleAdminUserUpdate(w http.ResponseWriter, r *http.Request) e
 func (s *Server) handleAdminTasks(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
 	f := task.AdminFilter{Query: q.text("q", 100), BuyerID: q.text("buyer_id", 64)}
-	p := q.page()
-	if err := q.err(); err != nil {
-		return err
-	}
-	res, err := s.tasks.AdminList(r.Context(), principal(r), f, p)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, toPageResponse(res, toTaskResponse))
+	return writePage(w, q, func(p page.Request) (page.Of[task.Task], error) {
+		return s.tasks.AdminList(r.Context(), principal(r), f, p)
+	}, toTaskResponse)
 }
 
 // handleAdminTaskDelete handles DELETE /api/admin/tasks/{id}.
@@ -202,31 +191,18 @@ func (s *Server) handleReportCreate(w http.ResponseWriter, r *http.Request) erro
 
 // handleReportMine handles GET /api/reports/my.
 func (s *Server) handleReportMine(w http.ResponseWriter, r *http.Request) error {
-	q := newQuery(r)
-	p := q.page()
-	if err := q.err(); err != nil {
-		return err
-	}
-	res, err := s.reports.Mine(r.Context(), principal(r), p)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, toPageResponse(res, toReportResponse))
+	return writePage(w, newQuery(r), func(p page.Request) (page.Of[report.Report], error) {
+		return s.reports.Mine(r.Context(), principal(r), p)
+	}, toReportResponse)
 }
 
 // handleAdminReports handles GET /api/admin/reports.
 func (s *Server) handleAdminReports(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
 	status := report.Status(q.oneOf("status", "", "open", "resolved", "dismissed"))
-	p := q.page()
-	if err := q.err(); err != nil {
-		return err
-	}
-	res, err := s.reports.List(r.Context(), principal(r), status, p)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, toPageResponse(res, toReportResponse))
+	return writePage(w, q, func(p page.Request) (page.Of[report.Report], error) {
+		return s.reports.List(r.Context(), principal(r), status, p)
+	}, toReportResponse)
 }
 
 // handleAdminReportDecide handles PUT /api/admin/reports/{id}.

@@ -93,11 +93,17 @@ func jsonTypeName(t reflect.Type) string {
 }
 
 // readRequest decodes the JSON body into dst (a pointer to a request
-// struct), trims its text fields if it has a trim method, and validates it.
+// struct) and checks it.
 func (s *Server) readRequest(r *http.Request, dst any) error {
 	if err := decodeJSON(r, dst); err != nil {
 		return err
 	}
+	return s.check(dst)
+}
+
+// check trims a decoded request's text fields if it has a trim method, and
+// validates it.
+func (s *Server) check(dst any) error {
 	if t, ok := dst.(interface{ trim() }); ok {
 		t.trim()
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -26,8 +27,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.db.Ping(ctx); err != nil {
-		s.log.WarnContext(ctx, "readiness check failed", "err", err)
-		return errDatabaseDown
+		return fmt.Errorf("%w: %w", errDatabaseDown, err) // writeError logs it, cause included
 	}
 	return writeJSON(w, http.StatusOK, statusResponse{Status: "ready"})
 }

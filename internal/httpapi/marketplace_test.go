@@ -446,6 +446,10 @@ func TestSubmissionRules(t *testing.T) {
 	wantProblem(t, a.call(t, http.MethodGet, "/api/submissions/my", buyer.Token, nil), http.StatusForbidden, "wrong_role")
 	wantProblem(t, a.call(t, http.MethodGet, "/api/submissions/to-review", w1.Token, nil), http.StatusForbidden, "wrong_role")
 	wantProblem(t, a.call(t, http.MethodGet, "/api/submissions/my?status=lost", w1.Token, nil), http.StatusUnprocessableEntity, "invalid_fields")
+	// Every bad parameter is named at once.
+	both := wantProblem(t, a.call(t, http.MethodGet, "/api/submissions/my?status=lost&limit=0", w1.Token, nil), http.StatusUnprocessableEntity, "invalid_fields")
+	wantFieldError(t, both, "status")
+	wantFieldError(t, both, "limit")
 
 	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusOK)
 	s2 := a.submit(t, w2.Token, tk.ID)

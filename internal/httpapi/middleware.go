@@ -124,15 +124,7 @@ func bodyLimit(r *http.Request) int64 {
 // rateLimitByUser allows perMinute requests per signed-in user; it must run
 // after authenticate. perMinute 0 disables it.
 func rateLimitByUser(perMinute int) func(http.Handler) http.Handler {
-	if perMinute <= 0 {
-		return func(next http.Handler) http.Handler { return next }
-	}
-	return httprate.LimitBy(perMinute, time.Minute,
-		func(r *http.Request) (string, error) { return principal(r).UserID, nil },
-		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-			writeProblem(w, r, http.StatusTooManyRequests, errRateLimited)
-		}),
-	)
+	return rateLimit(perMinute, func(r *http.Request) string { return principal(r).UserID })
 }
 
 // clientIP resolves the client's address into the context for logging and
@@ -147,16 +139,22 @@ func clientIP(trustedProxies int) func(http.Handler) http.Handler {
 
 var errRateLimited = apperr.New(apperr.RateLimited, "rate_limited", "too many requests; retry after the time in Retry-After")
 
-// rateLimitByIP allows perMinute requests per client IP (IPv6 by /64) and
-// answers the rest with 429 and Retry-After. perMinute 0 disables it.
+// rateLimitByIP allows perMinute requests per client IP (IPv6 by /64).
+// perMinute 0 disables it.
 func rateLimitByIP(perMinute int) func(http.Handler) http.Handler {
+	return rateLimit(perMinute, func(r *http.Request) string {
+		return httprate.CanonicalizeIP(middleware.GetClientIP(r.Context()))
+	})
+}
+
+// rateLimit allows perMinute requests per key and answers the rest with 429
+// and Retry-After. perMinute 0 disables it.
+func rateLimit(perMinute int, key func(*http.Request) string) func(http.Handler) http.Handler {
 	if perMinute <= 0 {
 		return func(next http.Handler) http.Handler { return next }
 	}
 	return httprate.LimitBy(perMinute, time.Minute,
-		func(r *http.Request) (string, error) {
-			return httprate.CanonicalizeIP(middleware.GetClientIP(r.Context())), nil
-		},
+		func(r *http.Request) (string, error) { return key(r), nil },
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 			writeProblem(w, r, http.StatusTooManyRequests, errRateLimited)
 		}),

@@ -11,6 +11,7 @@ import (
 
 	"microtask/internal/auth"
 	"microtask/internal/notification"
+	"microtask/internal/page"
 )
 
 type notificationResponse struct {
@@ -46,16 +47,9 @@ type ticketResponse struct {
 
 // handleNotificationList handles GET /api/notifications.
 func (s *Server) handleNotificationList(w http.ResponseWriter, r *http.Request) error {
-	q := newQuery(r)
-	p := q.page()
-	if err := q.err(); err != nil {
-		return err
-	}
-	res, err := s.notifications.List(r.Context(), principal(r), p)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, toPageResponse(res, toNotificationResponse))
+	return writePage(w, newQuery(r), func(p page.Request) (page.Of[notification.Notification], error) {
+		return s.notifications.List(r.Context(), principal(r), p)
+	}, toNotificationResponse)
 }
 
 // handleNotificationUnreadCount handles GET /api/notifications/unread/count.
@@ -133,8 +127,8 @@ func (s *Server) handleNotificationStream(w http.ResponseWriter, r *http.Request
 	)
 	if ticket := r.URL.Query().Get("ticket"); ticket != "" {
 		p, err = s.users.AuthenticateTicket(ctx, ticket)
-	} else if scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") && token != "" {
-		p, err = s.users.Authenticate(ctx, strings.TrimSpace(token))
+	} else if token, ok := bearerToken(r); ok && token != "" {
+		p, err = s.users.Authenticate(ctx, token)
 	} else {
 		err = auth.ErrMissingToken
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"microtask/internal/apperr"
+	"microtask/internal/page"
 	"microtask/internal/payment"
 )
 
@@ -95,16 +96,9 @@ func (s *Server) handlePaymentConfirm(w http.ResponseWriter, r *http.Request) er
 
 // handlePaymentHistory handles GET /api/payments/history.
 func (s *Server) handlePaymentHistory(w http.ResponseWriter, r *http.Request) error {
-	q := newQuery(r)
-	p := q.page()
-	if err := q.err(); err != nil {
-		return err
-	}
-	res, err := s.payments.History(r.Context(), principal(r), p)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, toPageResponse(res, toPaymentResponse))
+	return writePage(w, newQuery(r), func(p page.Request) (page.Of[payment.Payment], error) {
+		return s.payments.History(r.Context(), principal(r), p)
+	}, toPaymentResponse)
 }
 
 type webhookResponse struct {

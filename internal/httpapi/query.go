@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,11 +15,11 @@ import (
 // query reads URL query parameters and collects one error per bad one, so
 // that a client learns about every mistake at once.
 type query struct {
-	r      *http.Request
+	values url.Values // parsed once: URL.Query parses the raw query on every call
 	errors []apperr.FieldError
 }
 
-func newQuery(r *http.Request) *query { return &query{r: r} }
+func newQuery(r *http.Request) *query { return &query{values: r.URL.Query()} }
 
 func (q *query) fail(name, msg string) {
 	q.errors = append(q.errors, apperr.FieldError{Field: name, Message: msg})
@@ -26,7 +27,7 @@ func (q *query) fail(name, msg string) {
 
 // int reads a whole number from lo to hi, or def when absent.
 func (q *query) int(name string, def, lo, hi int) int {
-	v := strings.TrimSpace(q.r.URL.Query().Get(name))
+	v := strings.TrimSpace(q.values.Get(name))
 	if v == "" {
 		return def
 	}
@@ -40,7 +41,7 @@ func (q *query) int(name string, def, lo, hi int) int {
 
 // text reads a string of at most max characters.
 func (q *query) text(name string, max int) string {
-	v := strings.TrimSpace(q.r.URL.Query().Get(name))
+	v := strings.TrimSpace(q.values.Get(name))
 	if len([]rune(v)) > max {
 		q.fail(name, fmt.Sprintf("must be at most %d characters", max))
 		return ""
@@ -50,7 +51,7 @@ func (q *query) text(name string, max int) string {
 
 // oneOf reads one of the allowed values, or def when absent.
 func (q *query) oneOf(name, def string, allowed ...string) string {
-	v := strings.TrimSpace(q.r.URL.Query().Get(name))
+	v := strings.TrimSpace(q.values.Get(name))
 	if v == "" {
 		return def
 	}
@@ -83,6 +84,21 @@ type pageResponse[T any] struct {
 	Page  int   `json:"page"`
 	Limit int   `json:"limit"`
 	Total int64 `json:"total"`
+}
+
+// writePage answers a list request: it reads ?page and ?limit after the
+// filters the handler has read from q, refuses every bad parameter at once,
+// and writes the page list returns, each item converted by conv.
+func writePage[S, T any](w http.ResponseWriter, q *query, list func(page.Request) (page.Of[S], error), conv func(S) T) error {
+	p := q.page()
+	if err := q.err(); err != nil {
+		return err
+	}
+	res, err := list(p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toPageResponse(res, conv))
 }
 
 func toPageResponse[S, T any](p page.Of[S], conv func(S) T) pageResponse[T] {

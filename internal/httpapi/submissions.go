@@ -66,44 +66,28 @@ func (s *Server) handleSubmissionCreate(w http.ResponseWriter, r *http.Request) 
 	return writeJSON(w, http.StatusCreated, toSubmissionResponse(sub))
 }
 
-func (s *Server) writeSubmissions(w http.ResponseWriter, r *http.Request, list func(page page.Request) (page.Of[submission.Submission], error)) error {
-	q := newQuery(r)
-	p := q.page()
-	if err := q.err(); err != nil {
-		return err
-	}
-	res, err := list(p)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, toPageResponse(res, toSubmissionResponse))
-}
-
 // handleSubmissionMine handles GET /api/submissions/my.
 func (s *Server) handleSubmissionMine(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
 	status := submission.Status(q.oneOf("status", "",
 		string(submission.StatusPending), string(submission.StatusApproved), string(submission.StatusRejected)))
-	if err := q.err(); err != nil {
-		return err
-	}
-	return s.writeSubmissions(w, r, func(p page.Request) (page.Of[submission.Submission], error) {
+	return writePage(w, q, func(p page.Request) (page.Of[submission.Submission], error) {
 		return s.submissions.Mine(r.Context(), principal(r), status, p)
-	})
+	}, toSubmissionResponse)
 }
 
 // handleSubmissionApproved handles GET /api/submissions/approved.
 func (s *Server) handleSubmissionApproved(w http.ResponseWriter, r *http.Request) error {
-	return s.writeSubmissions(w, r, func(p page.Request) (page.Of[submission.Submission], error) {
+	return writePage(w, newQuery(r), func(p page.Request) (page.Of[submission.Submission], error) {
 		return s.submissions.Mine(r.Context(), principal(r), submission.StatusApproved, p)
-	})
+	}, toSubmissionResponse)
 }
 
 // handleSubmissionToReview handles GET /api/submissions/to-review.
 func (s *Server) handleSubmissionToReview(w http.ResponseWriter, r *http.Request) error {
-	return s.writeSubmissions(w, r, func(p page.Request) (page.Of[submission.Submission], error) {
+	return writePage(w, newQuery(r), func(p page.Request) (page.Of[submission.Submission], error) {
 		return s.submissions.ToReview(r.Context(), principal(r), p)
-	})
+	}, toSubmissionResponse)
 }
 
 // handleSubmissionApprove handles PUT /api/submissions/{id}/approve.

@@ -9,6 +9,7 @@ import (
 
 	"microtask/internal/apperr"
 	"microtask/internal/money"
+	"microtask/internal/page"
 	"microtask/internal/task"
 )
 
@@ -115,16 +116,11 @@ func taskFilter(q *query) task.Filter {
 
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, available bool) error {
 	q := newQuery(r)
-	f, p := taskFilter(q), q.page()
-	if err := q.err(); err != nil {
-		return err
-	}
+	f := taskFilter(q)
 	f.Available = available
-	res, err := s.tasks.List(r.Context(), f, p)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, toPageResponse(res, toTaskResponse))
+	return writePage(w, q, func(p page.Request) (page.Of[task.Task], error) {
+		return s.tasks.List(r.Context(), f, p)
+	}, toTaskResponse)
 }
 
 // handleTaskList handles GET /api/tasks.
@@ -139,16 +135,9 @@ func (s *Server) handleTaskAvailable(w http.ResponseWriter, r *http.Request) err
 
 // handleTaskMine handles GET /api/tasks/my.
 func (s *Server) handleTaskMine(w http.ResponseWriter, r *http.Request) error {
-	q := newQuery(r)
-	p := q.page()
-	if err := q.err(); err != nil {
-		return err
-	}
-	res, err := s.tasks.Mine(r.Context(), principal(r), p)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, toPageResponse(res, toTaskResponse))
+	return writePage(w, newQuery(r), func(p page.Request) (page.Of[task.Task], error) {
+		return s.tasks.Mine(r.Context(), principal(r), p)
+	}, toTaskResponse)
 }
 
 // handleTaskGet handles GET /api/tasks/{id}.

@@ -196,8 +196,7 @@ func (s *Server) registerFromForm(r *http.Request) (registerRequest, error) {
 	}
 	req := registerRequest{Name: value("name"), Email: value("email"), Password: value("password"),
 		PhotoURL: value("photo_url"), Role: auth.Role(value("role"))}
-	req.trim()
-	if err := s.validate(req); err != nil {
+	if err := s.check(&req); err != nil {
 		return req, err
 	}
 	data, ok, err := formFile(form, "photo")

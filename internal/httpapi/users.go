@@ -158,16 +158,26 @@ func (s *Server) handleTopWorkers(w http.ResponseWriter, r *http.Request) error 
 	return writeJSON(w, http.StatusOK, out)
 }
 
+// bearerToken returns the token of an "Authorization: Bearer <token>"
+// header, trimmed; ok is false without such a header.
+func bearerToken(r *http.Request) (token string, ok bool) {
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
 // authenticate verifies the bearer token and puts the caller's
 // auth.Principal in the request context.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		token, ok := bearerToken(r)
+		if !ok || token == "" {
 			s.writeError(w, r, auth.ErrMissingToken)
 			return
 		}
-		p, err := s.users.Authenticate(r.Context(), strings.TrimSpace(token))
+		p, err := s.users.Authenticate(r.Context(), token)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"microtask/internal/money"
+	"microtask/internal/page"
 	"microtask/internal/withdrawal"
 )
 
@@ -75,30 +76,16 @@ func (s *Server) handleWithdrawalCreate(w http.ResponseWriter, r *http.Request) 
 
 // handleWithdrawalMine handles GET /api/withdrawals/my.
 func (s *Server) handleWithdrawalMine(w http.ResponseWriter, r *http.Request) error {
-	q := newQuery(r)
-	p := q.page()
-	if err := q.err(); err != nil {
-		return err
-	}
-	res, err := s.withdrawals.Mine(r.Context(), principal(r), p)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, toPageResponse(res, toWithdrawalResponse))
+	return writePage(w, newQuery(r), func(p page.Request) (page.Of[withdrawal.Withdrawal], error) {
+		return s.withdrawals.Mine(r.Context(), principal(r), p)
+	}, toWithdrawalResponse)
 }
 
 // handleWithdrawalPending handles GET /api/withdrawals/pending.
 func (s *Server) handleWithdrawalPending(w http.ResponseWriter, r *http.Request) error {
-	q := newQuery(r)
-	p := q.page()
-	if err := q.err(); err != nil {
-		return err
-	}
-	res, err := s.withdrawals.Pending(r.Context(), principal(r), p)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, toPageResponse(res, toWithdrawalResponse))
+	return writePage(w, newQuery(r), func(p page.Request) (page.Of[withdrawal.Withdrawal], error) {
+		return s.withdrawals.Pending(r.Context(), principal(r), p)
+	}, toWithdrawalResponse)
 }
 
 // handleWithdrawalApprove handles PUT /api/withdrawals/{id}/approve.
