@@ -82,22 +82,17 @@ func (c *testClock) Advance(d time.Duration) {
 // testAPI is the real Server over real services on a database of the test's
 // own.
 type testAPI struct {
-	db            *storage.DB
-	srv           *httpapi.Server
-	logs          *syncBuffer
-	clock         *testClock
-	ledger        *ledger.Service
-	users         *user.Service
-	userDB        *storage.UserStore
-	tasks         *task.Service
-	submissions   *submission.Service
-	notifications *notification.Service
-	payments      *payment.Service
-	paymentDB     *storage.PaymentStore
-	withdrawals   *withdrawal.Service
-	reports       *report.Service
-	stats         *admin.Service
-	uploadDir     upload.Dir
+	db          *storage.DB
+	srv         *httpapi.Server
+	logs        *syncBuffer
+	clock       *testClock
+	ledger      *ledger.Service
+	users       *user.Service
+	userDB      *storage.UserStore
+	tasks       *task.Service
+	submissions *submission.Service
+	paymentDB   *storage.PaymentStore
+	uploadDir   upload.Dir
 }
 
 // harness chooses how the services are built.
@@ -128,10 +123,10 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 	a.userDB = storage.NewUserStore(a.db)
 	taskStore := storage.NewTaskStore(a.db)
 	a.users = user.NewService(a.userDB, a.ledger, taskStore, hasher, auth.NewTokens(testSecret, time.Hour, nil), log, now)
-	a.notifications = notification.NewService(storage.NewNotificationStore(a.db), a.users, log, now)
-	a.notifications.RememberUnreadCounts() // as main does on the embedded database
-	a.submissions = submission.NewService(storage.NewSubmissionStore(a.db), taskStore, a.ledger, a.notifications, a.users, log, now)
-	a.tasks = task.NewService(taskStore, a.ledger, a.notifications, a.users, a.submissions, log, now, 72*time.Hour)
+	notifications := notification.NewService(storage.NewNotificationStore(a.db), a.users, log, now)
+	notifications.RememberUnreadCounts() // as main does on the embedded database
+	a.submissions = submission.NewService(storage.NewSubmissionStore(a.db), taskStore, a.ledger, notifications, a.users, log, now)
+	a.tasks = task.NewService(taskStore, a.ledger, notifications, a.users, a.submissions, log, now, 72*time.Hour)
 	var (
 		gateway  payment.Gateway = checkout.Dummy{SuccessURL: "http://localhost:5173/dashboard/payment/success"}
 		webhooks payment.Webhooks
@@ -144,11 +139,11 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		gateway, webhooks = st, st
 	}
 	a.paymentDB = storage.NewPaymentStore(a.db)
-	a.payments = payment.NewService(a.paymentDB, gateway, webhooks, a.ledger, a.notifications, log, now)
-	a.withdrawals = withdrawal.NewService(storage.NewWithdrawalStore(a.db), a.ledger, a.notifications, a.users,
+	payments := payment.NewService(a.paymentDB, gateway, webhooks, a.ledger, notifications, log, now)
+	withdrawals := withdrawal.NewService(storage.NewWithdrawalStore(a.db), a.ledger, notifications, a.users,
 		[]string{"stripe", "bkash", "rocket", "nagad"}, log, now)
-	a.reports = report.NewService(storage.NewReportStore(a.db), a.tasks, a.submissions, a.users, a.notifications, log, now)
-	a.stats = admin.NewService(storage.NewStatsStore(a.db), a.ledger, now)
+	reports := report.NewService(storage.NewReportStore(a.db), a.tasks, a.submissions, a.users, notifications, log, now)
+	stats := admin.NewService(storage.NewStatsStore(a.db), a.ledger, now)
 	if h.google != nil {
 		v, err := googleid.New(context.Background(), googleidtest.ClientID, h.google.CertsURL(), &http.Client{Timeout: 5 * time.Second}, log)
 		if err != nil {
@@ -163,11 +158,11 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		Users:               a.users,
 		Tasks:               a.tasks,
 		Submissions:         a.submissions,
-		Notifications:       a.notifications,
-		Payments:            a.payments,
-		Withdrawals:         a.withdrawals,
-		Reports:             a.reports,
-		Admin:               a.stats,
+		Notifications:       notifications,
+		Payments:            payments,
+		Withdrawals:         withdrawals,
+		Reports:             reports,
+		Admin:               stats,
 		Ledger:              a.ledger,
 		Uploads:             upload.NewService(a.uploadDir, log),
 		LocalUploads:        &a.uploadDir,

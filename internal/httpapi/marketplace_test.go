@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -75,23 +76,25 @@ func (a *testAPI) grant(t testing.TB, userID string, coins money.Coins) {
 	}
 }
 
-// coins is a user's balance.
-func (a *testAPI) coins(t testing.TB, userID string) int64 {
+// balance is a ledger account's balance.
+func (a *testAPI) balance(t testing.TB, account string) int64 {
 	t.Helper()
-	b, err := a.ledger.Balance(context.Background(), ledger.UserAccount(userID))
+	b, err := a.ledger.Balance(context.Background(), account)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return int64(b)
 }
 
+// coins is a user's balance.
+func (a *testAPI) coins(t testing.TB, userID string) int64 {
+	t.Helper()
+	return a.balance(t, ledger.UserAccount(userID))
+}
+
 func (a *testAPI) escrow(t testing.TB, taskID string) int64 {
 	t.Helper()
-	b, err := a.ledger.Balance(context.Background(), ledger.EscrowAccount(taskID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int64(b)
+	return a.balance(t, ledger.EscrowAccount(taskID))
 }
 
 func taskRequest(a *testAPI, workers int, pay int64) map[string]any {
@@ -656,29 +659,17 @@ func TestDashboardStats(t *testing.T) {
 
 	type stats = map[string]int64
 	got := decode[stats](t, a.call(t, http.MethodGet, "/api/dashboard/stats", w1.Token, nil), http.StatusOK)
-	if want := (stats{"total_submissions": 1, "pending_submissions": 0, "total_earnings": 10}); !mapsEqual(got, want) {
+	if want := (stats{"total_submissions": 1, "pending_submissions": 0, "total_earnings": 10}); !maps.Equal(got, want) {
 		t.Errorf("worker stats = %v, want %v", got, want)
 	}
 	got = decode[stats](t, a.call(t, http.MethodGet, "/api/dashboard/stats", w2.Token, nil), http.StatusOK)
-	if want := (stats{"total_submissions": 1, "pending_submissions": 1, "total_earnings": 0}); !mapsEqual(got, want) {
+	if want := (stats{"total_submissions": 1, "pending_submissions": 1, "total_earnings": 0}); !maps.Equal(got, want) {
 		t.Errorf("worker stats = %v, want %v", got, want)
 	}
 	got = decode[stats](t, a.call(t, http.MethodGet, "/api/dashboard/stats", buyer.Token, nil), http.StatusOK)
-	if want := (stats{"total_tasks": 2, "pending_slots": 1 + 2, "total_paid": 10}); !mapsEqual(got, want) {
+	if want := (stats{"total_tasks": 2, "pending_slots": 1 + 2, "total_paid": 10}); !maps.Equal(got, want) {
 		t.Errorf("buyer stats = %v, want %v", got, want)
 	}
 	wantProblem(t, a.call(t, http.MethodGet, "/api/dashboard/stats", a.admin(t).Token, nil), http.StatusForbidden, "wrong_role")
 	wantProblem(t, a.call(t, http.MethodGet, "/api/dashboard/stats", "", nil), http.StatusUnauthorized, "missing_token")
-}
-
-func mapsEqual(a, b map[string]int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if bv, ok := b[k]; !ok || bv != v {
-			return false
-		}
-	}
-	return true
 }

@@ -35,14 +35,11 @@ type paymentBody struct {
 // buy starts a purchase, with an Idempotency-Key if key is not empty.
 func (a *testAPI) buy(t testing.TB, token string, coins int64, key string) *httptest.ResponseRecorder {
 	t.Helper()
-	h := http.Header{"Content-Type": {"application/json"}}
-	if token != "" {
-		h.Set("Authorization", "Bearer "+token)
-	}
+	h := http.Header{}
 	if key != "" {
 		h.Set("Idempotency-Key", key)
 	}
-	return a.do(t, request{method: http.MethodPost, path: "/api/payments/create", header: h,
+	return a.do(t, request{method: http.MethodPost, path: "/api/payments/create", token: token, header: h,
 		body: strings.NewReader(fmt.Sprintf(`{"coins":%d}`, coins))})
 }
 

@@ -61,8 +61,7 @@ func TestRegisterGivesTheSignupBonus(t *testing.T) {
 			}
 		})
 	}
-	mint, _ := a.ledger.Balance(context.Background(), ledger.Mint)
-	if mint != -60 {
+	if mint := a.balance(t, ledger.Mint); mint != -60 {
 		t.Errorf("mint = %d, want -60: one transfer per sign-up", mint)
 	}
 }
@@ -136,7 +135,7 @@ func TestRegisterRefusesATakenEmailInAnyCase(t *testing.T) {
 	for _, email := range []string{"bo@example.com", "BO@Example.com", " Bo@EXAMPLE.COM "} {
 		wantProblem(t, a.call(t, http.MethodPost, "/api/auth/register", "", body(email)), http.StatusConflict, "email_taken")
 	}
-	if mint, _ := a.ledger.Balance(context.Background(), ledger.Mint); mint != -50 {
+	if mint := a.balance(t, ledger.Mint); mint != -50 {
 		t.Errorf("mint = %d, want -50: refused sign-ups move nothing", mint)
 	}
 }
@@ -160,7 +159,7 @@ func TestConcurrentRegistrationsWithOneEmail(t *testing.T) {
 	if !slices.Equal(codes, want) {
 		t.Errorf("statuses = %v, want one 201 and nine 409", codes)
 	}
-	if mint, _ := a.ledger.Balance(context.Background(), ledger.Mint); mint != -10 {
+	if mint := a.balance(t, ledger.Mint); mint != -10 {
 		t.Errorf("mint = %d, want -10: one bonus", mint)
 	}
 }
@@ -399,7 +398,7 @@ func TestDeleteUser(t *testing.T) {
 	wantProblem(t, a.call(t, http.MethodPut, path, adm.Token, map[string]string{"name": "Zombie"}), http.StatusNotFound, "user_not_found")
 
 	// The coins stay in the ledger, frozen; the email can sign up again.
-	if bal, _ := a.ledger.Balance(context.Background(), ledger.UserAccount(w.User.ID)); bal != 10 {
+	if bal := a.coins(t, w.User.ID); bal != 10 {
 		t.Errorf("deleted user's ledger balance = %d, want 10", bal)
 	}
 	again := decode[sessionBody](t, a.call(t, http.MethodPost, "/api/auth/register", "", map[string]string{
@@ -418,28 +417,22 @@ func TestTopWorkers(t *testing.T) {
 
 	// Eight workers whose coins differ, a richer buyer, a suspended and a
 	// deleted rich worker.
-	bonus := func(id string, coins money.Coins) {
-		t.Helper()
-		if _, err := a.ledger.Post(ctx, ledger.Transfer{ID: "bonus:" + id, Postings: ledger.Move(ledger.Mint, ledger.UserAccount(id), coins)}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var workers []sessionBody
 	for i := range 8 {
 		w := a.register(t, "worker")
-		bonus(w.User.ID, money.Coins(100*(i+1)))
+		a.grant(t, w.User.ID, money.Coins(100*(i+1)))
 		workers = append(workers, w)
 	}
 	rich := a.register(t, "buyer")
-	bonus(rich.User.ID, 100000)
+	a.grant(t, rich.User.ID, 100000)
 	suspended := a.register(t, "worker")
-	bonus(suspended.User.ID, 50000)
+	a.grant(t, suspended.User.ID, 50000)
 	adm := a.admin(t)
 	if err := a.users.SetStatus(ctx, principalOf(adm), suspended.User.ID, user.StatusSuspended); err != nil {
 		t.Fatal(err)
 	}
 	deleted := a.register(t, "worker")
-	bonus(deleted.User.ID, 40000)
+	a.grant(t, deleted.User.ID, 40000)
 	if rec := a.call(t, http.MethodDelete, "/api/users/"+deleted.User.ID, adm.Token, nil); rec.Code != http.StatusNoContent {
 		t.Fatal(rec.Code)
 	}

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -28,15 +27,6 @@ type withdrawalBody struct {
 
 func withdrawalRequest(coins int64) map[string]any {
 	return map[string]any{"withdrawal_coin": coins, "payment_system": "bkash", "account_number": "01700-000000"}
-}
-
-func (a *testAPI) balance(t testing.TB, account string) int64 {
-	t.Helper()
-	b, err := a.ledger.Balance(context.Background(), account)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int64(b)
 }
 
 func TestWithdrawalFlow(t *testing.T) {
