@@ -275,7 +275,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (auth.Principa
 // StreamTicket issues the caller a short-lived ticket for the notification
 // stream, which browsers open without headers.
 func (s *Service) StreamTicket(ctx context.Context, p auth.Principal) (string, time.Time, error) {
-	u, err := s.store.ByID(ctx, p.UserID)
+	u, err := s.account(ctx, p.UserID)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -291,15 +291,22 @@ func (s *Service) AuthenticateTicket(ctx context.Context, ticket string) (auth.P
 	return s.principal(ctx, c)
 }
 
+// account reads a user for authentication, through the cache.
+func (s *Service) account(ctx context.Context, id string) (User, error) {
+	u, ok, gen := s.cache.get(id)
+	if ok {
+		return u, nil
+	}
+	u, err := s.store.ByID(ctx, id)
+	if err == nil {
+		s.cache.put(u, gen)
+	}
+	return u, err
+}
+
 // principal checks the account behind verified claims.
 func (s *Service) principal(ctx context.Context, c auth.Claims) (auth.Principal, error) {
-	u, cached := s.cache.get(c.UserID)
-	var err error
-	if !cached {
-		if u, err = s.store.ByID(ctx, c.UserID); err == nil {
-			s.cache.put(u)
-		}
-	}
+	u, err := s.account(ctx, c.UserID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return auth.Principal{}, auth.ErrTokenRevoked
