@@ -18,9 +18,6 @@ import (
 	"microtask/internal/upload"
 )
 
-// DefaultURL is imgBB's upload endpoint.
-const DefaultURL = "https://api.imgbb.com/1/upload"
-
 // Client uploads to imgBB. It implements upload.Host.
 type Client struct {
 	url  string

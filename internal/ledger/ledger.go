@@ -67,6 +67,13 @@ func AccountKind(account string) string {
 	return kind
 }
 
+// AccountOwner is the part of an account name after the colon: the user,
+// task or withdrawal the account belongs to.
+func AccountOwner(account string) string {
+	_, owner, _ := strings.Cut(account, ":")
+	return owner
+}
+
 // mayGoNegative reports whether an account may be debited below zero. Only
 // the mint may: every other account holds real coins.
 func mayGoNegative(account string) bool { return account == Mint }

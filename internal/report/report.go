@@ -112,7 +112,8 @@ type Submissions interface {
 
 // Users finds users and suspends them; user.Service implements it.
 type Users interface {
-	Get(ctx context.Context, id string) (user.User, error)
+	Name(ctx context.Context, id string) (string, error)
+	Exists(ctx context.Context, id string) (bool, error)
 	SetStatus(ctx context.Context, p auth.Principal, id string, st user.Status) error
 }
 

@@ -48,12 +48,12 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, typ TargetType, 
 	if err := s.checkTarget(ctx, p, typ, targetID); err != nil {
 		return Report{}, err
 	}
-	reporter, err := s.users.Get(ctx, p.UserID)
+	reporter, err := s.users.Name(ctx, p.UserID)
 	if err != nil {
 		return Report{}, err
 	}
 	r := Report{
-		ID: s.newID(), Reporter: task.Party{ID: p.UserID, Name: reporter.Name}, TargetType: typ, TargetID: targetID,
+		ID: s.newID(), Reporter: task.Party{ID: p.UserID, Name: reporter}, TargetType: typ, TargetID: targetID,
 		Reason: strings.TrimSpace(reason), Status: StatusOpen, CreatedAt: s.clock(),
 	}
 	if err := s.store.Insert(ctx, r); err != nil {
@@ -77,11 +77,14 @@ func (s *Service) checkTarget(ctx context.Context, p auth.Principal, typ TargetT
 		if id == p.UserID {
 			return ErrSelf
 		}
-		_, err = s.users.Get(ctx, id)
+		var ok bool
+		if ok, err = s.users.Exists(ctx, id); err == nil && !ok {
+			return ErrTargetNotFound
+		}
 	default:
 		return apperr.InvalidFields(apperr.FieldError{Field: "target_type", Message: "must be one of: task, submission, user"})
 	}
-	if errors.Is(err, task.ErrNotFound) || errors.Is(err, submission.ErrNotFound) || errors.Is(err, user.ErrNotFound) {
+	if errors.Is(err, task.ErrNotFound) || errors.Is(err, submission.ErrNotFound) {
 		return ErrTargetNotFound
 	}
 	return err

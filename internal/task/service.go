@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"microtask/internal/apperr"
@@ -323,7 +322,7 @@ func (s *Service) checkEscrow(ctx context.Context, balances map[string]money.Coi
 		return nil, err
 	}
 	for acct, bal := range balances {
-		if strings.HasPrefix(acct, "escrow:") && !seen[acct] && !busy[acct] && bal != 0 {
+		if ledger.AccountKind(acct) == "escrow" && !seen[acct] && !busy[acct] && bal != 0 {
 			problems = append(problems, fmt.Sprintf("%s holds %d but its task does not exist", acct, bal))
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 )
 
 // Dir keeps images in a directory of this server, served at /uploads/. It is
@@ -52,10 +53,20 @@ func (d Dir) Put(_ context.Context, name, _ string, data []byte) (string, error)
 	return PathPrefix + name, nil
 }
 
-// validName matches the names Service gives: no path can be smuggled in.
-var validName = regexp.MustCompile(`^[0-9a-f]{32}\.(png|jpg|gif|webp)$`)
+// contentTypes maps the extensions Service gives back to the image types.
+var contentTypes = map[string]string{}
 
-var contentTypes = map[string]string{".png": "image/png", ".jpg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp"}
+// validName matches the names Service gives: no path can be smuggled in.
+var validName *regexp.Regexp
+
+func init() {
+	var exts []string
+	for ct, ext := range extensions {
+		contentTypes["."+ext] = ct
+		exts = append(exts, ext)
+	}
+	validName = regexp.MustCompile(`^[0-9a-f]{32}\.(` + strings.Join(exts, "|") + `)$`)
+}
 
 // Open returns the file called name and its content type. os.ErrNotExist
 // for any name Service would not have given.

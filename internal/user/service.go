@@ -145,13 +145,7 @@ func (s *Service) SignInWithGoogle(ctx context.Context, credential string, role 
 	for range 2 { // a simultaneous first sign-in of the same person may create the account
 		u, _, err := s.store.Credentials(ctx, email)
 		if err == nil {
-			if err := u.signInRefused(); err != nil {
-				return Session{}, false, err
-			}
-			if u, err = s.withCoins(ctx, u); err != nil {
-				return Session{}, false, err
-			}
-			sess, err := s.session(u)
+			sess, err := s.signIn(ctx, u)
 			return sess, false, err
 		}
 		if !errors.Is(err, ErrNotFound) {
@@ -180,16 +174,21 @@ func canSignUpAs(r auth.Role) bool { return r == auth.RoleWorker || r == auth.Ro
 
 var errSignupRole = apperr.FieldError{Field: "role", Message: "must be one of: worker, buyer"}
 
-// signInRefused says why u may not sign in, or nil: a deleted account is
-// answered like unknown credentials, a suspended one says so.
-func (u User) signInRefused() error {
+// signIn opens a session for u, whose credentials have been checked: a
+// deleted account is answered like unknown credentials, a suspended one
+// says so.
+func (s *Service) signIn(ctx context.Context, u User) (Session, error) {
 	switch u.Status {
 	case StatusDeleted:
-		return ErrInvalidCredentials
+		return Session{}, ErrInvalidCredentials
 	case StatusSuspended:
-		return ErrSuspended
+		return Session{}, ErrSuspended
 	}
-	return nil
+	u, err := s.withCoins(ctx, u)
+	if err != nil {
+		return Session{}, err
+	}
+	return s.session(u)
 }
 
 // check applies the sign-up rules that the HTTP layer's validation cannot
@@ -244,13 +243,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (Session, e
 	if !ok {
 		return Session{}, ErrInvalidCredentials
 	}
-	if err := u.signInRefused(); err != nil {
-		return Session{}, err
-	}
-	if u, err = s.withCoins(ctx, u); err != nil {
-		return Session{}, err
-	}
-	return s.session(u)
+	return s.signIn(ctx, u)
 }
 
 func (s *Service) session(u User) (Session, error) {
@@ -525,7 +518,7 @@ func (s *Service) TopWorkers(ctx context.Context) ([]User, error) {
 		}
 		ids := make([]string, len(accts))
 		for i, a := range accts {
-			ids[i] = strings.TrimPrefix(a.Name, "user:")
+			ids[i] = ledger.AccountOwner(a.Name)
 		}
 		users, err := s.store.ByIDs(ctx, ids)
 		if err != nil {
@@ -583,11 +576,10 @@ func (s *Service) EnsureAdmin(ctx context.Context, name, email, password string)
 
 // withCoins fills in u's coins from its ledger account.
 func (s *Service) withCoins(ctx context.Context, u User) (User, error) {
-	acct := ledger.UserAccount(u.ID)
-	b, err := s.ledger.Balances(ctx, []string{acct})
+	coins, err := s.ledger.Balance(ctx, ledger.UserAccount(u.ID))
 	if err != nil {
 		return User{}, err
 	}
-	u.Coins = b[acct]
+	u.Coins = coins
 	return u, nil
 }

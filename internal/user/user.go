@@ -117,6 +117,7 @@ type TaskHider interface {
 // Ledger is what this package needs of the coin ledger.
 type Ledger interface {
 	Post(ctx context.Context, t ledger.Transfer) (ledger.Transfer, error)
+	Balance(ctx context.Context, account string) (money.Coins, error)
 	Balances(ctx context.Context, accounts []string) (map[string]money.Coins, error)
 	Richest(ctx context.Context, kind string, limit int) ([]ledger.Account, error)
 	Handle(kind string, h ledger.Hook)
