@@ -272,13 +272,16 @@ func seed(api *client, c config) (*fixture, error) {
 	rand.Shuffle(len(fx.toSubmit), func(i, j int) { fx.toSubmit[i], fx.toSubmit[j] = fx.toSubmit[j], fx.toSubmit[i] })
 	// Pending submissions for the reviews, spread over the tasks so that
 	// slots remain for the submissions of the run.
-	var seeded []pair
+	var seeded, rest []pair
 	for _, p := range fx.toSubmit {
 		if len(seeded) < c.preSubmitted && fx.slotsLeft[p.task] > 5 {
 			seeded = append(seeded, p)
 			fx.slotsLeft[p.task]--
+		} else {
+			rest = append(rest, p)
 		}
 	}
+	fx.toSubmit = rest
 	var mu sync.Mutex
 	_, err = parallel(len(seeded), func(i int) (struct{}, error) {
 		p := seeded[i]
@@ -292,7 +295,6 @@ func seed(api *client, c config) (*fixture, error) {
 		mu.Unlock()
 		return struct{}{}, nil
 	})
-	fx.toSubmit = slices.DeleteFunc(fx.toSubmit, func(p pair) bool { return slices.Contains(seeded, p) })
 	return fx, err
 }
 
@@ -354,13 +356,15 @@ func (w *workload) next(t *vegeta.Target) error {
 	}
 	t.Header = http.Header{"Content-Type": {"application/json"}}
 	t.Body = nil
-	// Only pairs whose task still has a slot: a full task's 409 is right, but
-	// not what this run measures.
-	w.fx.toSubmit = slices.DeleteFunc(w.fx.toSubmit, func(p pair) bool { return w.fx.slotsLeft[p.task] == 0 })
+	var (
+		p         pair
+		canSubmit bool
+	)
+	if action == "submit" {
+		p, canSubmit = w.popSubmit()
+	}
 	switch {
-	case action == "submit" && len(w.fx.toSubmit) > 0:
-		p := w.fx.toSubmit[0]
-		w.fx.toSubmit = w.fx.toSubmit[1:]
+	case canSubmit:
 		w.fx.slotsLeft[p.task]--
 		t.Method, t.URL = http.MethodPost, w.base+"/api/submissions"
 		t.Body, _ = json.Marshal(map[string]string{"task_id": p.task, "submission_details": "https://prnt.sc/run"})
@@ -387,6 +391,20 @@ func (w *workload) next(t *vegeta.Target) error {
 		t.Method, t.URL = http.MethodGet, fmt.Sprintf("%s/api/tasks/available?page=%d%s", w.base, 1+w.rnd.IntN(3), q)
 	}
 	return nil
+}
+
+// popSubmit takes the next worker-task pair whose task still has a slot,
+// passing over the others: a full task's 409 is right, but not what this run
+// measures. The caller holds w.mu.
+func (w *workload) popSubmit() (pair, bool) {
+	for len(w.fx.toSubmit) > 0 {
+		p := w.fx.toSubmit[0]
+		w.fx.toSubmit = w.fx.toSubmit[1:]
+		if w.fx.slotsLeft[p.task] > 0 {
+			return p, true
+		}
+	}
+	return pair{}, false
 }
 
 func attack(base string, fx *fixture, c config) []*vegeta.Result {
