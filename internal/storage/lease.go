@@ -25,15 +25,22 @@ var _ job.Leaser = (*LeaseStore)(nil)
 
 // Acquire implements job.Leaser.
 func (s *LeaseStore) Acquire(ctx context.Context, name, owner string, until time.Time) (bool, error) {
+	return acquireLease(ctx, s.leases, name, owner, s.now(), until)
+}
+
+// acquireLease takes or renews the lease document {_id: name, owner, until}
+// in c for owner: true if owner holds it now, false if another owner holds a
+// lease that has not expired by now.
+func acquireLease(ctx context.Context, c collection, name, owner string, now, until time.Time) (bool, error) {
 	set := bson.D{{Key: "$set", Value: bson.D{{Key: "owner", Value: owner}, {Key: "until", Value: until.UTC()}}}}
-	n, err := s.leases.updateOne(ctx, bson.D{{Key: "_id", Value: name}, {Key: "$or", Value: bson.A{
+	n, err := c.updateOne(ctx, bson.D{{Key: "_id", Value: name}, {Key: "$or", Value: bson.A{
 		bson.D{{Key: "owner", Value: owner}},
-		bson.D{{Key: "until", Value: bson.D{{Key: "$lt", Value: s.now().UTC()}}}},
+		bson.D{{Key: "until", Value: bson.D{{Key: "$lt", Value: now.UTC()}}}},
 	}}}, set, false)
 	if err != nil || n == 1 {
 		return n == 1, err
 	}
-	err = s.leases.insertOne(ctx, bson.D{{Key: "_id", Value: name}, {Key: "owner", Value: owner}, {Key: "until", Value: until.UTC()}})
+	err = c.insertOne(ctx, bson.D{{Key: "_id", Value: name}, {Key: "owner", Value: owner}, {Key: "until", Value: until.UTC()}})
 	if isDuplicate(err) {
 		return false, nil // held by someone else
 	}

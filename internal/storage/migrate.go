@@ -155,22 +155,12 @@ func (d *DB) lockMigrations(ctx context.Context) (unlock func(), err error) {
 	_, _ = rand.Read(b)
 	owner := hex.EncodeToString(b)
 	for {
-		now := time.Now().UTC()
-		until := now.Add(migrationLease)
-		err := c.insertOne(ctx, bson.D{{Key: "_id", Value: "lock"}, {Key: "owner", Value: owner}, {Key: "until", Value: until}})
-		if err == nil {
-			break
-		}
-		if !isDuplicate(err) {
-			return nil, fmt.Errorf("lock migrations: %w", err)
-		}
-		n, err := c.updateOne(ctx,
-			bson.D{{Key: "_id", Value: "lock"}, {Key: "until", Value: bson.D{{Key: "$lt", Value: now}}}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "owner", Value: owner}, {Key: "until", Value: until}}}}, false)
+		now := time.Now()
+		ok, err := acquireLease(ctx, c, "lock", owner, now, now.Add(migrationLease))
 		if err != nil {
 			return nil, fmt.Errorf("lock migrations: %w", err)
 		}
-		if n == 1 {
+		if ok {
 			break
 		}
 		select {
