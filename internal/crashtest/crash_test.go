@@ -113,19 +113,35 @@ func setUp(t *testing.T, w *world) {
 
 func (w *world) newTask(t *testing.T, slots int) task.Task {
 	t.Helper()
-	tk, err := w.tasks.Create(context.Background(), buyer, task.NewTask{
-		Text: task.Text{Title: "T", Detail: "D", SubmissionInfo: "S"}, Workers: slots, Pay: 10,
-		CompletionDate: w.clock.Now().Add(24 * time.Hour),
-	})
+	tk, err := w.tasks.Create(context.Background(), buyer, newTaskInput(w, slots))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tk
 }
 
+// The buyer's tasks, the worker's submissions and withdrawals: a few at
+// most in every scenario.
+var firstPage = page.Request{Number: 1, Limit: 10}
+
+func (w *world) buyerTasks() ([]task.Task, error) {
+	all, _, err := w.store.tasks.List(context.Background(), task.Filter{BuyerID: buyer.UserID}, firstPage)
+	return all, err
+}
+
+func (w *world) workerSubmissions() ([]submission.Submission, error) {
+	all, _, err := w.store.subs.List(context.Background(), submission.Filter{WorkerID: worker.UserID}, firstPage)
+	return all, err
+}
+
+func (w *world) workerWithdrawals() ([]withdrawal.Withdrawal, error) {
+	all, _, err := w.store.wds.ListByWorker(context.Background(), worker.UserID, firstPage)
+	return all, err
+}
+
 func (w *world) onlyTask(t *testing.T) task.Task {
 	t.Helper()
-	all, _, err := w.store.tasks.List(context.Background(), task.Filter{BuyerID: buyer.UserID}, page.Request{Number: 1, Limit: 10})
+	all, err := w.buyerTasks()
 	if err != nil || len(all) != 1 {
 		t.Fatalf("buyer's tasks = %v, %v; want exactly one", all, err)
 	}
@@ -134,7 +150,7 @@ func (w *world) onlyTask(t *testing.T) task.Task {
 
 func (w *world) onlySubmission(t *testing.T) submission.Submission {
 	t.Helper()
-	all, _, err := w.store.subs.List(context.Background(), submission.Filter{WorkerID: worker.UserID}, page.Request{Number: 1, Limit: 10})
+	all, err := w.workerSubmissions()
 	if err != nil || len(all) != 1 {
 		t.Fatalf("worker's submissions = %v, %v; want exactly one", all, err)
 	}
@@ -420,7 +436,7 @@ func (w *world) onlyPayment() string {
 }
 
 func (w *world) onlyWithdrawalQuiet() string {
-	ws, _, _ := w.store.wds.ListByWorker(context.Background(), worker.UserID, page.Request{Number: 1, Limit: 1})
+	ws, _ := w.workerWithdrawals()
 	if len(ws) == 0 {
 		return ""
 	}
@@ -429,7 +445,7 @@ func (w *world) onlyWithdrawalQuiet() string {
 
 func (w *world) onlyWithdrawal(t *testing.T) withdrawal.Withdrawal {
 	t.Helper()
-	ws, _, err := w.store.wds.ListByWorker(context.Background(), worker.UserID, page.Request{Number: 1, Limit: 10})
+	ws, err := w.workerWithdrawals()
 	if err != nil || len(ws) != 1 {
 		t.Fatalf("withdrawals = %v, %v; want one", ws, err)
 	}
@@ -450,7 +466,7 @@ func submitted(t *testing.T, w *world) {
 
 // The quiet lookups serve actions, which cannot fail the test themselves.
 func (w *world) onlyTaskQuiet() string {
-	all, _, _ := w.store.tasks.List(context.Background(), task.Filter{BuyerID: buyer.UserID}, page.Request{Number: 1, Limit: 1})
+	all, _ := w.buyerTasks()
 	if len(all) == 0 {
 		return ""
 	}
@@ -458,7 +474,7 @@ func (w *world) onlyTaskQuiet() string {
 }
 
 func (w *world) onlySubmissionQuiet() string {
-	all, _, _ := w.store.subs.List(context.Background(), submission.Filter{WorkerID: worker.UserID}, page.Request{Number: 1, Limit: 1})
+	all, _ := w.workerSubmissions()
 	if len(all) == 0 {
 		return ""
 	}
