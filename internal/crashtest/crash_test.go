@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"microtask/internal/notification"
 	"microtask/internal/page"
 	"microtask/internal/payment"
+	"microtask/internal/platform/clocktest"
 	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
@@ -29,28 +29,11 @@ import (
 
 func TestMain(m *testing.M) { storagetest.Main(m) }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // world is the marketplace's services on one database, as one process has
 // them; a restart builds a new world on the same database.
 type world struct {
 	db     *storage.DB
-	clock  *clock
+	clock  *clocktest.Clock
 	ledger *ledger.Service
 	tasks  *task.Service
 	subs   *submission.Service
@@ -66,7 +49,7 @@ type world struct {
 	}
 }
 
-func build(t *testing.T, db *storage.DB, c *clock) *world {
+func build(t *testing.T, db *storage.DB, c *clocktest.Clock) *world {
 	t.Helper()
 	w := &world{db: db, clock: c}
 	log := logging.Discard()
@@ -513,7 +496,7 @@ func TestOperationsSurviveACrashAtEveryStep(t *testing.T) {
 
 func (sc scenario) run(t *testing.T, crashAt string) []string {
 	db := storagetest.NewDB(t)
-	c := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	w := build(t, db, c)
 	setUp(t, w)
 	if sc.before != nil {

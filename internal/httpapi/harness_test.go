@@ -27,6 +27,7 @@ import (
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
 	"microtask/internal/payment"
+	"microtask/internal/platform/clocktest"
 	"microtask/internal/platform/logging"
 	"microtask/internal/report"
 	"microtask/internal/storage"
@@ -60,32 +61,13 @@ func (s *syncBuffer) String() string {
 
 var testSecret = []byte("test-secret-test-secret-test-secret!")
 
-// testClock is the services' clock; tests move it to reach review deadlines
-// and completion dates. Tokens use the real clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // testAPI is the real Server over real services on a database of the test's
 // own.
 type testAPI struct {
 	db          *storage.DB
 	srv         *httpapi.Server
 	logs        *syncBuffer
-	clock       *testClock
+	clock       *clocktest.Clock // the services' clock; tokens use the real one
 	ledger      *ledger.Service
 	users       *user.Service
 	userDB      *storage.UserStore
@@ -112,7 +94,7 @@ func newAPI(t testing.TB, configure ...func(*httpapi.Options)) *testAPI {
 
 func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *testAPI {
 	t.Helper()
-	a := &testAPI{db: storagetest.NewDB(t), logs: &syncBuffer{}, clock: &testClock{t: time.Now().UTC().Truncate(time.Millisecond)}}
+	a := &testAPI{db: storagetest.NewDB(t), logs: &syncBuffer{}, clock: clocktest.New(time.Now().UTC().Truncate(time.Millisecond))}
 	log := logging.New(a.logs, slog.LevelDebug)
 	hasher, err := auth.NewHasher(h.bcryptCost)
 	if err != nil {

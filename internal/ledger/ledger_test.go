@@ -13,6 +13,7 @@ import (
 
 	"microtask/internal/ledger"
 	"microtask/internal/money"
+	"microtask/internal/platform/clocktest"
 	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
@@ -20,35 +21,15 @@ import (
 
 func TestMain(m *testing.M) { storagetest.Main(m) }
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type fixture struct {
 	store *storage.LedgerStore
-	clock *fakeClock
+	clock *clocktest.Clock
 	svc   *ledger.Service
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{store: storage.NewLedgerStore(storagetest.NewDB(t)), clock: newClock()}
+	f := &fixture{store: storage.NewLedgerStore(storagetest.NewDB(t)), clock: clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
 	f.svc = f.restart()
 	return f
 }
