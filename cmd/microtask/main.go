@@ -112,6 +112,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if _, err := db.Migrate(ctx, migrations.FS, log); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	if err := db.Warm(ctx, log); err != nil {
+		return err
+	}
 	ledgerSvc := ledger.NewService(storage.NewLedgerStore(db), log, nil)
 
 	switch cmd {
@@ -154,23 +157,28 @@ func principalAttrs(ctx context.Context) []slog.Attr {
 // openDatabase connects to MONGODB_URI, or starts the embedded database under
 // DATA_DIR and connects to that. The returned function closes both.
 func openDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*storage.DB, func(), error) {
-	uri := cfg.MongoURI
-	stopEmbedded := func() {}
+	var (
+		db           *storage.DB
+		err          error
+		stopEmbedded = func() {}
+	)
 	if cfg.Embedded() {
 		dir := filepath.Join(cfg.DataDir, "db")
 		// FerretDB logs every connection at info and dumps the driver's
 		// unsupported endSessions at warn on every shutdown; its errors are
 		// what an operator needs.
 		ferretLog := slog.New(levelFilter{log.Handler().WithAttrs([]slog.Attr{slog.String("component", "ferretdb")}), slog.LevelError})
-		emb, err := storage.StartEmbedded(dir, ferretLog)
-		if err != nil {
-			return nil, nil, err
+		emb, startErr := storage.StartEmbedded(dir, ferretLog)
+		if startErr != nil {
+			return nil, nil, startErr
 		}
-		uri, stopEmbedded = emb.URI(), emb.Stop
-		log.InfoContext(ctx, "embedded database started", "dir", dir,
+		stopEmbedded = emb.Stop
+		log.InfoContext(ctx, "embedded database started", "dir", dir, "socket", emb.Socket(),
 			"note", "single instance only; set MONGODB_URI for production")
+		db, err = emb.Connect(ctx, cfg.MongoDatabase, log)
+	} else {
+		db, err = storage.Open(ctx, cfg.MongoURI, cfg.MongoDatabase, log)
 	}
-	db, err := storage.Open(ctx, uri, cfg.MongoDatabase, log)
 	if err != nil {
 		stopEmbedded()
 		return nil, nil, err

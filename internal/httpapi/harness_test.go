@@ -82,6 +82,10 @@ type harness struct {
 	bcryptCost int
 	stripe     bool                   // the Stripe gateway against stripe-mock; else the dummy one
 	google     *googleidtest.Provider // Sign in with Google against this provider; nil: not configured
+	// asOnMongoDB builds the services as main does on MongoDB, on a database
+	// that sends every read to the server: each read is a command, as
+	// MongoDB would receive it. Tests that count commands use it.
+	asOnMongoDB bool
 }
 
 // newAPI builds the API for one test. Passwords are hashed at bcrypt's
@@ -94,7 +98,12 @@ func newAPI(t testing.TB, configure ...func(*httpapi.Options)) *testAPI {
 
 func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *testAPI {
 	t.Helper()
-	a := &testAPI{db: storagetest.NewDB(t), logs: &syncBuffer{}, clock: clocktest.New(time.Now().UTC().Truncate(time.Millisecond))}
+	a := &testAPI{logs: &syncBuffer{}, clock: clocktest.New(time.Now().UTC().Truncate(time.Millisecond))}
+	if h.asOnMongoDB {
+		a.db = storagetest.NewServerReadsDB(t)
+	} else {
+		a.db = storagetest.NewDB(t)
+	}
 	log := logging.New(a.logs, slog.LevelDebug)
 	hasher, err := auth.NewHasher(h.bcryptCost)
 	if err != nil {
@@ -106,7 +115,9 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 	taskStore := storage.NewTaskStore(a.db)
 	a.users = user.NewService(a.userDB, a.ledger, taskStore, hasher, auth.NewTokens(testSecret, time.Hour, nil), log, now)
 	notifications := notification.NewService(storage.NewNotificationStore(a.db), a.users, log, now)
-	notifications.RememberUnreadCounts() // as main does on the embedded database
+	if !h.asOnMongoDB {
+		notifications.RememberUnreadCounts() // as main does on the embedded database
+	}
 	a.submissions = submission.NewService(storage.NewSubmissionStore(a.db), taskStore, a.ledger, notifications, a.users, log, now)
 	a.tasks = task.NewService(taskStore, a.ledger, notifications, a.users, a.submissions, log, now, 72*time.Hour)
 	var (

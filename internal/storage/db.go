@@ -15,51 +15,77 @@ import (
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
-	"microtask/internal/page"
 )
 
 // DB is one MongoDB database on a connected client.
 //
-// When the server is FerretDB, DB serializes write commands in this process
-// (see gate): FerretDB v1 can lose one of two concurrent updates to the same
-// document, and every ledger step relies on single-document atomicity.
+// It works in one of three ways, decided when it connects:
+//
+//   - on MongoDB, every read and write is a command to the server, which
+//     answers with its indexes and keeps each document's updates atomic;
+//   - on FerretDB reached by a URI, likewise, but write commands pass a
+//     process-wide gate (see gate), because FerretDB v1 can lose one of two
+//     concurrent updates to the same document;
+//   - on the embedded FerretDB this process runs (Embedded.Connect), writes
+//     pass the gate too, and reads are answered from an in-memory copy of
+//     each collection (package mirror), because FerretDB reads the whole
+//     collection for any query but a lookup by _id, while this process is
+//     the only writer of its database.
 type DB struct {
-	client *mongo.Client
-	db     *mongo.Database
-	gate   gate // nil on MongoDB
-	owner  bool // Close disconnects the client
+	client   *mongo.Client
+	db       *mongo.Database
+	gate     gate      // nil on MongoDB
+	copies   *copies   // nil unless reads are answered from memory
+	embedded *Embedded // the server this process runs, if it does
+	owner    bool      // Close disconnects the client
 }
 
 // Option changes how Open connects.
-type Option func(*options.ClientOptions)
+type Option func(*settings)
+
+type settings struct {
+	client      *options.ClientOptions
+	serverReads bool
+}
 
 // WithCommandMonitor reports every command the driver sends to m; tests use
 // it to count the queries an endpoint makes.
 func WithCommandMonitor(m *event.CommandMonitor) Option {
-	return func(o *options.ClientOptions) { o.SetMonitor(m) }
+	return func(s *settings) { s.client.SetMonitor(m) }
+}
+
+// WithServerReads sends every read to the database server, as on MongoDB,
+// even on the embedded database: tests use it to count an endpoint's
+// commands as MongoDB would receive them.
+func WithServerReads() Option {
+	return func(s *settings) { s.serverReads = true }
 }
 
 // Open connects to uri, checks that the server answers and detects FerretDB.
 func Open(ctx context.Context, uri, database string, log *slog.Logger, opts ...Option) (*DB, error) {
-	co := options.Client().ApplyURI(uri).
+	d, _, err := open(ctx, uri, database, log, opts)
+	return d, err
+}
+
+func open(ctx context.Context, uri, database string, log *slog.Logger, opts []Option) (*DB, settings, error) {
+	s := settings{client: options.Client().ApplyURI(uri).
 		SetAppName("microtask").
-		SetServerSelectionTimeout(10 * time.Second)
+		SetServerSelectionTimeout(10 * time.Second)}
 	for _, o := range opts {
-		o(co)
+		o(&s)
 	}
-	client, err := mongo.Connect(co)
+	client, err := mongo.Connect(s.client)
 	if err != nil {
-		return nil, fmt.Errorf("connect to database: %w", err)
+		return nil, s, fmt.Errorf("connect to database: %w", err)
 	}
 	if err := client.Ping(ctx, nil); err != nil {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("ping database: %w", err)
+		return nil, s, fmt.Errorf("ping database: %w", err)
 	}
 	ferret, err := isFerretDB(ctx, client)
 	if err != nil {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("detect server: %w", err)
+		return nil, s, fmt.Errorf("detect server: %w", err)
 	}
 	d := &DB{client: client, db: client.Database(database), owner: true}
 	if ferret {
@@ -70,7 +96,7 @@ func Open(ctx context.Context, uri, database string, log *slog.Logger, opts ...O
 		log.InfoContext(ctx, "database connected", "server", "mongodb", "write_mode", "concurrent",
 			"database", database)
 	}
-	return d, nil
+	return d, s, nil
 }
 
 // isFerretDB reports whether the server is FerretDB: its buildInfo carries a
@@ -84,10 +110,15 @@ func isFerretDB(ctx context.Context, c *mongo.Client) (bool, error) {
 	return ok, nil
 }
 
-// Sibling returns the database called name on the same connection, sharing
-// the write gate. Tests use it to give each test its own database.
+// Sibling returns the database called name on the same connection, working
+// the same way and sharing the write gate. Tests use it to give each test its
+// own database.
 func (d *DB) Sibling(name string) *DB {
-	return &DB{client: d.client, db: d.client.Database(name), gate: d.gate}
+	s := &DB{client: d.client, db: d.client.Database(name), gate: d.gate, embedded: d.embedded}
+	if d.copies != nil {
+		s.copies = d.copies.registry.of(name)
+	}
+	return s
 }
 
 // Name returns the database name.
@@ -104,6 +135,17 @@ func (d *DB) Ping(ctx context.Context) error {
 
 // Drop deletes the whole database. Tests use it to clean up.
 func (d *DB) Drop(ctx context.Context) error {
+	leave, err := d.gate.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	if d.copies != nil {
+		d.copies.registry.forget(d.db.Name())
+	}
+	if d.embedded != nil {
+		d.embedded.forget(d.db.Name())
+	}
 	return d.db.Drop(ctx)
 }
 
@@ -116,18 +158,22 @@ func (d *DB) Close(ctx context.Context) error {
 }
 
 func (d *DB) collection(name string) collection {
-	return collection{c: d.db.Collection(name), gate: d.gate}
+	c := collection{c: d.db.Collection(name), gate: d.gate, embedded: d.embedded}
+	if d.copies != nil {
+		c.copy = d.copies.of(name)
+	}
+	return c
 }
 
 // gate serializes write commands in the process. It is process-wide rather
-// than per document: FerretDB's SQLite backend serializes writers anyway (eight
-// concurrent updaters measured the same throughput as one, see
-// ../shared/notes), and one lock also covers multi-document writes without
-// reasoning about keys. Per-document locks were tried: under the load
-// generator's mix (make bench) throughput fell from 128 to about 95
-// requests/s and read p99 rose from 150 to 250 ms, as concurrent writers
-// contended in SQLite and for the CPU. A channel rather than a sync.Mutex so
-// that waiting honours the context.
+// than per document: FerretDB's SQLite backend serializes writers anyway
+// (eight concurrent updaters measured the same throughput as one), and one
+// lock also covers multi-document writes without reasoning about keys.
+// Per-document locks were tried: under the load generator's mix (make
+// bench) throughput fell from 128 to about 95 requests/s and read p99 rose
+// from 150 to 250 ms, as concurrent writers contended in SQLite and for the
+// CPU. A channel rather than a sync.Mutex so that waiting honours the
+// context.
 type gate chan struct{}
 
 func newGate() gate { return make(gate, 1) }
@@ -144,239 +190,37 @@ func (g gate) enter(ctx context.Context) (leave func(), err error) {
 	}
 }
 
-// collection wraps a driver collection so that every write goes through the
-// gate: stores cannot forget it, because they only see these methods.
-type collection struct {
-	c    *mongo.Collection
-	gate gate
-}
-
-func (c collection) insertOne(ctx context.Context, doc any) error {
-	leave, err := c.gate.enter(ctx)
-	if err != nil {
-		return err
-	}
-	defer leave()
-	_, err = c.c.InsertOne(ctx, doc)
-	return err
-}
-
-func (c collection) insertMany(ctx context.Context, docs []any, ordered bool) error {
-	leave, err := c.gate.enter(ctx)
-	if err != nil {
-		return err
-	}
-	defer leave()
-	_, err = c.c.InsertMany(ctx, docs, options.InsertMany().SetOrdered(ordered))
-	return err
-}
-
-// updateOne applies update to the first document matching filter and returns
-// how many matched (0 or 1).
-func (c collection) updateOne(ctx context.Context, filter, update any, upsert bool) (int64, error) {
-	leave, err := c.gate.enter(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer leave()
-	if c.gate != nil {
-		if n, done, err := c.updateByID(ctx, filter, update, upsert); done {
-			return n, err
-		}
-	}
-	res, err := c.c.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(upsert))
-	if err != nil {
-		return 0, err
-	}
-	return res.MatchedCount + res.UpsertedCount, nil
-}
-
-// updateByID is updateOne's fast path on FerretDB for a filter that starts
-// with an _id equality (see match.go): read by _id, test the rest of the
-// filter in Go, write by _id. The caller holds the gate, so the document
-// cannot change in between. done is false when the filter or the case needs
-// the server's own evaluation.
-func (c collection) updateByID(ctx context.Context, filter, update any, upsert bool) (n int64, done bool, err error) {
-	id, rest, ok := splitIDFilter(filter)
-	if !ok {
-		return 0, false, nil
-	}
-	byID := bson.D{{Key: "_id", Value: id}}
-	var doc bson.D
-	err = c.c.FindOne(ctx, byID).Decode(&doc)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		if upsert && onlyOperators(rest) {
-			res, err := c.c.UpdateOne(ctx, byID, update, options.UpdateOne().SetUpsert(true))
-			if err != nil {
-				return 0, true, err
-			}
-			return res.MatchedCount + res.UpsertedCount, true, nil
-		}
-		return 0, !upsert, nil
-	}
-	if err != nil {
-		return 0, true, err
-	}
-	hit, err := matches(doc, rest)
-	switch {
-	case errors.Is(err, errUnsupportedFilter):
-		return 0, false, nil
-	case err != nil:
-		return 0, true, err
-	case !hit:
-		// An upsert would now try to insert a duplicate _id; let the server
-		// give its own answer to that.
-		return 0, !upsert, nil
-	}
-	res, err := c.c.UpdateOne(ctx, byID, update)
-	if err != nil {
-		return 0, true, err
-	}
-	return res.MatchedCount, true, nil
-}
-
-func (c collection) updateMany(ctx context.Context, filter, update any) (int64, error) {
-	leave, err := c.gate.enter(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer leave()
-	res, err := c.c.UpdateMany(ctx, filter, update)
-	if err != nil {
-		return 0, err
-	}
-	return res.MatchedCount, nil
-}
-
-func (c collection) deleteOne(ctx context.Context, filter any) (int64, error) {
-	leave, err := c.gate.enter(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer leave()
-	res, err := c.c.DeleteOne(ctx, filter)
-	if err != nil {
-		return 0, err
-	}
-	return res.DeletedCount, nil
-}
-
-// findOne decodes the first document matching filter into out. It returns
-// errNoDocument when there is none.
-func (c collection) findOne(ctx context.Context, filter, out any) error {
-	err := c.c.FindOne(ctx, filter).Decode(out)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return errNoDocument
-	}
-	return err
-}
-
-// count counts the documents matching filter.
-func (c collection) count(ctx context.Context, filter any) (int64, error) {
-	return c.c.CountDocuments(ctx, filter)
-}
-
-// sum adds up a numeric field over the documents matching filter, in one
-// aggregation with a single accumulator (FerretDB computes only the first
-// accumulator of a $group).
-func (c collection) sum(ctx context.Context, filter bson.D, field string) (int64, error) {
-	cur, err := c.c.Aggregate(ctx, bson.A{
-		bson.D{{Key: "$match", Value: filter}},
-		bson.D{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil}, {Key: "total", Value: bson.D{{Key: "$sum", Value: "$" + field}}}}}},
-	})
-	if err != nil {
-		return 0, err
-	}
-	defer cur.Close(ctx)
-	var res []struct {
-		Total int64 `bson:"total"`
-	}
-	if err := cur.All(ctx, &res); err != nil || len(res) == 0 {
-		return 0, err
-	}
-	return res[0].Total, nil
-}
-
-// each calls fn with every document matching filter, decoded into a fresh T.
-func each[T any](ctx context.Context, c collection, filter any, opts *options.FindOptionsBuilder, fn func(T) error) error {
-	cur, err := c.c.Find(ctx, filter, opts)
-	if err != nil {
-		return err
-	}
-	defer cur.Close(ctx)
-	for cur.Next(ctx) {
-		var v T
-		if err := cur.Decode(&v); err != nil {
-			return err
-		}
-		if err := fn(v); err != nil {
-			return err
-		}
-	}
-	return cur.Err()
-}
-
-// newestFirst is the order of most lists; _id breaks ties, so that pages
-// neither repeat nor skip items created in the same millisecond.
-var newestFirst = bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}
-
-// findAll returns the documents matching filter, each decoded as a D and
-// turned into a T by conv (nil when none match).
-func findAll[D, T any](ctx context.Context, c collection, filter any, opts *options.FindOptionsBuilder, conv func(D) T) ([]T, error) {
-	var out []T
-	err := each(ctx, c, filter, opts, func(d D) error {
-		out = append(out, conv(d))
-		return nil
-	})
-	return out, err
-}
-
-// findPage returns page p of the documents matching q in sort order, turned
-// into Ts by conv, and how many documents match: one find and one count,
-// which is what every list endpoint costs. An empty page is an empty slice,
-// which JSON shows as [] rather than null.
-func findPage[D, T any](ctx context.Context, c collection, q, sort bson.D, p page.Request, conv func(D) T) ([]T, int64, error) {
-	out, err := findAll(ctx, c, q, options.Find().SetSort(sort).SetSkip(p.Skip()).SetLimit(int64(p.Limit)), conv)
-	if err != nil {
-		return nil, 0, err
-	}
-	if out == nil {
-		out = []T{}
-	}
-	n, err := c.count(ctx, q)
-	return out, n, err
-}
-
-// commitOnce applies a ledger operation's commit update to the document id.
-// Its filter q leaves out documents that already record the operation, so
-// when nothing matched, the document is read and done says whether it
-// records it, that is, whether the commit happened before. A missing
-// document has not committed.
-func commitOnce[D any](ctx context.Context, c collection, id string, q, update bson.D, done func(D) bool) (bool, error) {
-	n, err := c.updateOne(ctx, q, update, false)
-	if err != nil || n == 1 {
-		return n == 1, err
-	}
-	var d D
-	if err := c.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d); err != nil {
-		if errors.Is(err, errNoDocument) {
-			return false, nil
-		}
-		return false, err
-	}
-	return done(d), nil
-}
-
 var errNoDocument = errors.New("no document")
 
 // isDuplicate reports whether err is a unique-index violation. FerretDB
 // reports one caused by an update as InternalError (code 1) rather than
-// E11000, hence the message checks (verified in ../shared/notes).
+// E11000, hence the message checks (verified against FerretDB v1.24).
 func isDuplicate(err error) bool {
 	if mongo.IsDuplicateKeyError(err) {
 		return true
 	}
+	uniqueViolation := func(code int, msg string) bool {
+		return code == 1 && (strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505"))
+	}
 	var ce mongo.CommandError
-	return errors.As(err, &ce) && ce.Code == 1 &&
-		(strings.Contains(ce.Message, "UNIQUE constraint failed") || strings.Contains(ce.Message, "SQLSTATE 23505"))
+	if errors.As(err, &ce) && uniqueViolation(int(ce.Code), ce.Message) {
+		return true
+	}
+	var we mongo.WriteException
+	if errors.As(err, &we) {
+		for _, e := range we.WriteErrors {
+			if uniqueViolation(e.Code, e.Message) {
+				return true
+			}
+		}
+	}
+	var bwe mongo.BulkWriteException
+	if errors.As(err, &bwe) {
+		for _, e := range bwe.WriteErrors {
+			if uniqueViolation(e.Code, e.Message) {
+				return true
+			}
+		}
+	}
+	return false
 }

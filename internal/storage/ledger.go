@@ -9,7 +9,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"microtask/internal/ledger"
 	"microtask/internal/money"
@@ -173,7 +172,7 @@ func (s *LedgerStore) DeleteRun(ctx context.Context, id string) error {
 func (s *LedgerStore) ExpiredRuns(ctx context.Context, leaseBefore time.Time, limit int) ([]ledger.Transfer, error) {
 	return findAll(ctx, s.runs,
 		bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: leaseBefore}}}},
-		options.Find().SetSort(bson.D{{Key: "lease_until", Value: 1}}).SetLimit(int64(limit)),
+		query{sort: bson.D{{Key: "lease_until", Value: 1}}, limit: int64(limit)},
 		runFromDoc)
 }
 
@@ -331,24 +330,24 @@ func (s *LedgerStore) Accounts(ctx context.Context, names []string) ([]ledger.Ac
 	} else {
 		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: names}}}}
 	}
-	return findAll(ctx, s.accounts, filter, nil, accountFromDoc)
+	return findAll(ctx, s.accounts, filter, query{}, accountFromDoc)
 }
 
 // Richest implements ledger.Store.
 func (s *LedgerStore) Richest(ctx context.Context, kind string, limit int) ([]ledger.Account, error) {
 	return findAll(ctx, s.accounts, bson.D{{Key: "kind", Value: kind}},
-		options.Find().SetSort(bson.D{{Key: "balance", Value: -1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)),
+		query{sort: bson.D{{Key: "balance", Value: -1}, {Key: "_id", Value: 1}}, limit: int64(limit)},
 		accountFromDoc)
 }
 
 // EachAccount implements ledger.Store.
 func (s *LedgerStore) EachAccount(ctx context.Context, fn func(ledger.Account) error) error {
-	return each(ctx, s.accounts, bson.D{}, nil, func(d accountDoc) error { return fn(accountFromDoc(d)) })
+	return each(ctx, s.accounts, bson.D{}, query{}, func(d accountDoc) error { return fn(accountFromDoc(d)) })
 }
 
 // EachEntry implements ledger.Store.
 func (s *LedgerStore) EachEntry(ctx context.Context, fn func(ledger.Entry) error) error {
-	return each(ctx, s.entries, bson.D{}, nil, func(d entryDoc) error {
+	return each(ctx, s.entries, bson.D{}, query{}, func(d entryDoc) error {
 		return fn(ledger.Entry{Op: d.Op, Account: d.Account, Amount: money.Coins(d.Amount), CreatedAt: d.CreatedAt})
 	})
 }
@@ -358,14 +357,14 @@ func (s *LedgerStore) EachEntry(ctx context.Context, fn func(ledger.Entry) error
 // State for the audit to report.
 func (s *LedgerStore) EachTransfer(ctx context.Context, fn func(ledger.Transfer) error) error {
 	runs := map[string]runDoc{}
-	if err := each(ctx, s.runs, bson.D{}, nil, func(d runDoc) error { runs[d.ID] = d; return nil }); err != nil {
+	if err := each(ctx, s.runs, bson.D{}, query{}, func(d runDoc) error { runs[d.ID] = d; return nil }); err != nil {
 		return err
 	}
 	outcomes := map[string]outcomeDoc{}
-	if err := each(ctx, s.outcomes, bson.D{}, nil, func(d outcomeDoc) error { outcomes[d.ID] = d; return nil }); err != nil {
+	if err := each(ctx, s.outcomes, bson.D{}, query{}, func(d outcomeDoc) error { outcomes[d.ID] = d; return nil }); err != nil {
 		return err
 	}
-	err := each(ctx, s.journal, bson.D{}, nil, func(j journalDoc) error {
+	err := each(ctx, s.journal, bson.D{}, query{}, func(j journalDoc) error {
 		if o, ok := outcomes[j.ID]; ok {
 			return fn(finishedFromDocs(j, o))
 		}

@@ -59,7 +59,7 @@ func (d *DB) Migrate(ctx context.Context, fsys fs.FS, log *slog.Logger) ([]Migra
 
 	c := d.collection(migrationsCollection)
 	done := map[int]bool{}
-	err = each(ctx, c, bson.D{}, nil, func(r bson.M) error {
+	err = each(ctx, c, bson.D{}, query{}, func(r bson.M) error {
 		switch v := r["_id"].(type) {
 		case int32:
 			done[int(v)] = true
@@ -131,16 +131,6 @@ func (d *DB) runMigration(ctx context.Context, fsys fs.FS, m Migration) error {
 		}
 	}
 	return nil
-}
-
-// runCommand runs a database command through the write gate.
-func (d *DB) runCommand(ctx context.Context, cmd bson.D) error {
-	leave, err := d.gate.enter(ctx)
-	if err != nil {
-		return err
-	}
-	defer leave()
-	return d.db.RunCommand(ctx, cmd).Err()
 }
 
 // migrationLease is how long a migration lock lasts before another start may

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"microtask/internal/notification"
 	"microtask/internal/page"
@@ -87,6 +86,6 @@ func (s *NotificationStore) Delete(ctx context.Context, userID, id string) error
 // Since implements notification.Store.
 func (s *NotificationStore) Since(ctx context.Context, t time.Time, limit int) ([]notification.Notification, error) {
 	return findAll(ctx, s.notes, bson.D{{Key: "created_at", Value: bson.D{{Key: "$gt", Value: t}}}},
-		options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}}).SetLimit(int64(limit)),
+		query{sort: bson.D{{Key: "created_at", Value: 1}}, limit: int64(limit)},
 		notificationFromDoc)
 }

@@ -51,7 +51,7 @@ func newTestDB(t *testing.T) *DB {
 		if ts.emb, ts.err = StartEmbedded(ts.dir, logging.Discard()); ts.err != nil {
 			return
 		}
-		ts.root, ts.err = Open(context.Background(), ts.emb.URI(), "unused", logging.Discard())
+		ts.root, ts.err = ts.emb.Connect(context.Background(), "unused", logging.Discard())
 	})
 	if ts.err != nil {
 		t.Fatalf("start embedded database: %v", ts.err)

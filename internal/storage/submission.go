@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"microtask/internal/money"
 	"microtask/internal/page"
@@ -142,7 +141,7 @@ func (s *SubmissionStore) Unreview(ctx context.Context, id, op string, back subm
 func (s *SubmissionStore) DueForApproval(ctx context.Context, now time.Time, limit int) ([]submission.Submission, error) {
 	return findAll(ctx, s.subs,
 		bson.D{{Key: "status", Value: string(submission.StatusPending)}, {Key: "auto_approve_at", Value: bson.D{{Key: "$lt", Value: now}}}},
-		options.Find().SetSort(bson.D{{Key: "auto_approve_at", Value: 1}}).SetLimit(int64(limit)),
+		query{sort: bson.D{{Key: "auto_approve_at", Value: 1}}, limit: int64(limit)},
 		submissionFromDoc)
 }
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"microtask/internal/money"
 	"microtask/internal/page"
@@ -231,13 +230,13 @@ func (s *TaskStore) Due(ctx context.Context, now time.Time, limit int) ([]task.T
 			{Key: "completion_date", Value: bson.D{{Key: "$lt", Value: now}}},
 			{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
 		},
-		options.Find().SetSort(bson.D{{Key: "completion_date", Value: 1}}).SetLimit(int64(limit)),
+		query{sort: bson.D{{Key: "completion_date", Value: 1}}, limit: int64(limit)},
 		taskFromDoc)
 }
 
 // Each implements task.Store.
 func (s *TaskStore) Each(ctx context.Context, fn func(task.Task) error) error {
-	return each(ctx, s.tasks, bson.D{}, nil, func(d taskDoc) error { return fn(taskFromDoc(d)) })
+	return each(ctx, s.tasks, bson.D{}, query{}, func(d taskDoc) error { return fn(taskFromDoc(d)) })
 }
 
 // OpenSlots implements submission.Tasks.

@@ -77,7 +77,7 @@ func (s *UserStore) ByIDs(ctx context.Context, ids []string) ([]user.User, error
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return findAll(ctx, s.users, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, nil, userFromDoc)
+	return findAll(ctx, s.users, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, query{}, userFromDoc)
 }
 
 // Credentials implements user.Store.

@@ -22,7 +22,8 @@ import (
 var (
 	once     sync.Once
 	server   *storage.Embedded
-	root     *storage.DB
+	root     *storage.DB // reads from the in-memory copies, as in production
+	plain    *storage.DB // reads from the server, as on MongoDB
 	dir      string
 	startErr error
 	seq      atomic.Int64
@@ -40,7 +41,7 @@ func start() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	root, startErr = storage.Open(ctx, server.URI(), "unused", quiet, storage.WithCommandMonitor(&event.CommandMonitor{
+	monitor := storage.WithCommandMonitor(&event.CommandMonitor{
 		Started: func(_ context.Context, e *event.CommandStartedEvent) {
 			commands.mu.Lock()
 			defer commands.mu.Unlock()
@@ -48,7 +49,11 @@ func start() {
 				l.add(e.CommandName)
 			}
 		},
-	}))
+	})
+	if root, startErr = server.Connect(ctx, "unused", quiet, monitor); startErr != nil {
+		return
+	}
+	plain, startErr = server.Connect(ctx, "unused", quiet, monitor, storage.WithServerReads())
 }
 
 // commands routes the driver's command events to the CommandLog of the test
@@ -101,14 +106,28 @@ func Commands(t testing.TB, db *storage.DB) *CommandLog {
 }
 
 // NewDB returns a migrated database of its own for this test, on the shared
-// embedded server, and drops it when the test ends.
+// embedded server, and drops it when the test ends. It answers reads from
+// memory, as the embedded database does in production.
 func NewDB(t testing.TB) *storage.DB {
+	t.Helper()
+	return newDB(t, func() *storage.DB { return root })
+}
+
+// NewServerReadsDB is NewDB for a database that sends every read to the
+// server, as on MongoDB: for tests that count the commands an operation
+// sends.
+func NewServerReadsDB(t testing.TB) *storage.DB {
+	t.Helper()
+	return newDB(t, func() *storage.DB { return plain })
+}
+
+func newDB(t testing.TB, parent func() *storage.DB) *storage.DB {
 	t.Helper()
 	once.Do(start)
 	if startErr != nil {
 		t.Fatalf("start embedded database: %v", startErr)
 	}
-	db := root.Sibling(fmt.Sprintf("test_%d_%d", os.Getpid(), seq.Add(1)))
+	db := parent().Sibling(fmt.Sprintf("test_%d_%d", os.Getpid(), seq.Add(1)))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := db.Migrate(ctx, migrations.FS, slog.New(slog.DiscardHandler)); err != nil {
@@ -142,8 +161,10 @@ func Main(m *testing.M, cleanups ...func()) {
 	for _, c := range cleanups {
 		c()
 	}
-	if root != nil {
-		_ = root.Close(context.Background())
+	for _, db := range []*storage.DB{root, plain} {
+		if db != nil {
+			_ = db.Close(context.Background())
+		}
 	}
 	if server != nil {
 		server.Stop()
