@@ -48,6 +48,7 @@ type config struct {
 	preSubmitted  int
 	readP99Budget time.Duration
 	debugAddr     string
+	seedDocs      int
 }
 
 func main() {
@@ -56,12 +57,13 @@ func main() {
 	flag.StringVar(&c.url, "url", "", "attack this running server instead (no start, no audit), e.g. http://127.0.0.1:5000")
 	flag.DurationVar(&c.duration, "duration", 30*time.Second, "how long to run the mixed workload")
 	flag.IntVar(&c.concurrency, "concurrency", 16, "clients sending requests at once")
-	flag.IntVar(&c.buyers, "buyers", 12, "buyers to seed")
-	flag.IntVar(&c.workers, "workers", 60, "workers to seed")
-	flag.IntVar(&c.tasksPerBuyer, "tasks", 5, "tasks per buyer (10 slots of 1 coin each)")
-	flag.IntVar(&c.preSubmitted, "submissions", 200, "pending submissions to seed for the reviews")
+	flag.IntVar(&c.buyers, "buyers", 12, "buyers to seed (each buys 2000 coins through the dummy gateway)")
+	flag.IntVar(&c.workers, "workers", 200, "workers to seed")
+	flag.IntVar(&c.tasksPerBuyer, "tasks", 8, "tasks per buyer (200 slots of 1 coin each)")
+	flag.IntVar(&c.preSubmitted, "submissions", 200, "pending submissions to seed for the first reviews")
 	flag.DurationVar(&c.readP99Budget, "read-p99", 250*time.Millisecond, "p99 budget of the read endpoints")
 	flag.StringVar(&c.debugAddr, "debug-addr", "", "start the server with DEBUG_ADDR (pprof) at this address")
+	flag.IntVar(&c.seedDocs, "seed-docs", 0, "before starting the server, seed this many inert documents into each main collection through the storage layer")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
@@ -74,7 +76,7 @@ func run(c config) error {
 	var srv *server
 	if base == "" {
 		var err error
-		if srv, err = startServer(c.server, c.debugAddr); err != nil {
+		if srv, err = startServer(c.server, c.debugAddr, c.seedDocs); err != nil {
 			return err
 		}
 		defer srv.kill()
@@ -92,6 +94,9 @@ func run(c config) error {
 
 	res := attack(base, fx, c)
 	failed := report(res, c)
+	if srv != nil {
+		fmt.Printf("server memory after the run: %s\n", srv.memory())
+	}
 
 	if srv != nil {
 		out, err := srv.stopAndAudit()
@@ -116,10 +121,18 @@ type server struct {
 	logs bytes.Buffer
 }
 
-func startServer(bin, debugAddr string) (*server, error) {
+func startServer(bin, debugAddr string, seedDocs int) (*server, error) {
 	dir, err := os.MkdirTemp("", "microtask-loadgen-")
 	if err != nil {
 		return nil, err
+	}
+	if seedDocs > 0 {
+		start := time.Now()
+		if err := seedInert(dir, seedDocs); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, fmt.Errorf("seed %d documents per collection: %w", seedDocs, err)
+		}
+		fmt.Printf("seeded %d inert documents into each main collection in %v\n", seedDocs, time.Since(start).Round(time.Millisecond))
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -133,14 +146,16 @@ func startServer(bin, debugAddr string) (*server, error) {
 	s.cmd = exec.Command(bin, "serve")
 	s.cmd.Env = s.env
 	s.cmd.Stdout, s.cmd.Stderr = &s.logs, &s.logs
+	started := time.Now()
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (run make build first): %w", bin, err)
 	}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		resp, err := http.Get(s.base + "/api/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				fmt.Printf("server ready in %v, memory %s\n", time.Since(started).Round(10*time.Millisecond), s.memory())
 				return s, nil
 			}
 		}
@@ -215,12 +230,16 @@ type account struct {
 	Token string
 }
 
+// slotsPerTask is the open slots of each seeded task: enough that the run
+// does not fill them.
+const slotsPerTask = 200
+
 type fixture struct {
 	buyers, workers []account
 	tasks           []string
 	taskOwner       map[string]string // task id -> buyer token
 	slotsLeft       map[string]int    // task id -> slots not yet taken by this run's submissions
-	toSubmit        []pair            // worker/task pairs not used yet
+	submitted       map[pair]bool     // worker/task pairs used
 	toReview        []review          // pending submissions and their buyer's token
 }
 
@@ -229,7 +248,7 @@ type pair struct{ worker, task string }
 type review struct{ submission, buyerToken string }
 
 func seed(api *client, c config) (*fixture, error) {
-	fx := &fixture{taskOwner: map[string]string{}, slotsLeft: map[string]int{}}
+	fx := &fixture{taskOwner: map[string]string{}, slotsLeft: map[string]int{}, submitted: map[pair]bool{}}
 	register := func(role string, i int) (account, error) {
 		var s struct {
 			Token string
@@ -248,40 +267,48 @@ func seed(api *client, c config) (*fixture, error) {
 	if fx.workers, err = parallel(c.workers, func(i int) (account, error) { return register("worker", i) }); err != nil {
 		return nil, err
 	}
+	// Coins for the tasks' escrow, through the dummy gateway.
+	_, err = parallel(len(fx.buyers)*2, func(i int) (struct{}, error) {
+		b := fx.buyers[i/2]
+		var p struct {
+			PaymentID string `json:"payment_id"`
+		}
+		if err := api.call(http.MethodPost, "/api/payments/create", b.Token, map[string]int{"coins": 1000}, &p); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, api.call(http.MethodPost, "/api/payments/"+p.PaymentID+"/confirm", b.Token, nil, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
 	due := time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	for _, b := range fx.buyers {
 		for i := range c.tasksPerBuyer {
 			var t struct{ ID string }
 			err := api.call(http.MethodPost, "/api/tasks", b.Token, map[string]any{
 				"task_title": fmt.Sprintf("Task %d: follow a page and like its newest post", i), "task_detail": "Follow, like, and send a screenshot.",
-				"submission_info": "Screenshot URL", "required_workers": 10, "payable_amount": 1, "completion_date": due,
+				"submission_info": "Screenshot URL", "required_workers": slotsPerTask, "payable_amount": 1, "completion_date": due,
 			}, &t)
 			if err != nil {
 				return nil, err
 			}
 			fx.tasks = append(fx.tasks, t.ID)
 			fx.taskOwner[t.ID] = b.Token
-			fx.slotsLeft[t.ID] = 10
+			fx.slotsLeft[t.ID] = slotsPerTask
 		}
 	}
-	for _, w := range fx.workers {
-		for _, t := range fx.tasks {
-			fx.toSubmit = append(fx.toSubmit, pair{w.Token, t})
-		}
-	}
-	rand.Shuffle(len(fx.toSubmit), func(i, j int) { fx.toSubmit[i], fx.toSubmit[j] = fx.toSubmit[j], fx.toSubmit[i] })
-	// Pending submissions for the reviews, spread over the tasks so that
-	// slots remain for the submissions of the run.
-	var seeded, rest []pair
-	for _, p := range fx.toSubmit {
-		if len(seeded) < c.preSubmitted && fx.slotsLeft[p.task] > 5 {
-			seeded = append(seeded, p)
+	// Pending submissions for the first reviews; the run's own submissions
+	// join the queue as they are answered.
+	rnd := rand.New(rand.NewPCG(3, 4))
+	var seeded []pair
+	for len(seeded) < c.preSubmitted {
+		p := pair{fx.workers[rnd.IntN(len(fx.workers))].Token, fx.tasks[rnd.IntN(len(fx.tasks))]}
+		if !fx.submitted[p] {
+			fx.submitted[p] = true
 			fx.slotsLeft[p.task]--
-		} else {
-			rest = append(rest, p)
+			seeded = append(seeded, p)
 		}
 	}
-	fx.toSubmit = rest
 	var mu sync.Mutex
 	_, err = parallel(len(seeded), func(i int) (struct{}, error) {
 		p := seeded[i]
@@ -393,18 +420,36 @@ func (w *workload) next(t *vegeta.Target) error {
 	return nil
 }
 
-// popSubmit takes the next worker-task pair whose task still has a slot,
-// passing over the others: a full task's 409 is right, but not what this run
-// measures. The caller holds w.mu.
+// popSubmit draws a worker-task pair not used yet whose task still has a
+// slot: a full task's 409 is right, but not what this run measures. The
+// caller holds w.mu.
 func (w *workload) popSubmit() (pair, bool) {
-	for len(w.fx.toSubmit) > 0 {
-		p := w.fx.toSubmit[0]
-		w.fx.toSubmit = w.fx.toSubmit[1:]
-		if w.fx.slotsLeft[p.task] > 0 {
+	for range 50 {
+		p := pair{w.fx.workers[w.rnd.IntN(len(w.fx.workers))].Token, w.fx.tasks[w.rnd.IntN(len(w.fx.tasks))]}
+		if !w.fx.submitted[p] && w.fx.slotsLeft[p.task] > 0 {
+			w.fx.submitted[p] = true
 			return p, true
 		}
 	}
 	return pair{}, false
+}
+
+// answered feeds the run's own submissions to the review queue, so that
+// reviews go on for as long as submissions do.
+func (w *workload) answered(r *vegeta.Result) {
+	if r.Method != http.MethodPost || r.Code != http.StatusCreated || !strings.HasSuffix(r.URL, "/api/submissions") {
+		return
+	}
+	var s struct {
+		ID     string `json:"id"`
+		TaskID string `json:"task_id"`
+	}
+	if json.Unmarshal(r.Body, &s) != nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.fx.toReview = append(w.fx.toReview, review{s.ID, w.fx.taskOwner[s.TaskID]})
 }
 
 func attack(base string, fx *fixture, c config) []*vegeta.Result {
@@ -413,6 +458,7 @@ func attack(base string, fx *fixture, c config) []*vegeta.Result {
 	atk := vegeta.NewAttacker(vegeta.Workers(n), vegeta.MaxWorkers(n), vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second))
 	var out []*vegeta.Result
 	for r := range atk.Attack(w.next, vegeta.Rate{Freq: 0}, c.duration, "mixed") {
+		w.answered(r)
 		out = append(out, r)
 	}
 	return out
