@@ -4,15 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"golang.org/x/crypto/bcrypt"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
-
-	"microtask/internal/storage/storagetest"
 )
 
 func TestNotifications(t *testing.T) {
@@ -185,48 +181,4 @@ func TestNotificationStreamAuth(t *testing.T) {
 	wantProblem(t, a.get(t, "/api/notifications/stream?ticket="+w.Token), http.StatusUnauthorized, "invalid_token")
 	wantProblem(t, a.call(t, http.MethodGet, "/api/auth/me", ticket, nil), http.StatusUnauthorized, "invalid_token")
 	wantProblem(t, a.call(t, http.MethodPost, "/api/notifications/stream-ticket", "", nil), http.StatusUnauthorized, "missing_token")
-}
-
-// TestListQueryBudgets counts the database commands each list endpoint
-// sends, as MongoDB receives them: one find and one count (an aggregate), so
-// that an N+1 cannot creep in. The token check is warmed up first; it is
-// cached.
-func TestListQueryBudgets(t *testing.T) {
-	a := buildAPI(t, harness{bcryptCost: bcrypt.MinCost, asOnMongoDB: true})
-	buyer, worker := a.register(t, "buyer"), a.register(t, "worker")
-	a.grant(t, buyer.User.ID, 500)
-	for range 3 {
-		tk := a.postTask(t, buyer.Token, 2, 10)
-		a.submit(t, worker.Token, tk.ID)
-	}
-	log := storagetest.Commands(t, a.db)
-	oneFindOneCount := map[string]int{"find": 1, "aggregate": 1}
-	tests := []struct {
-		path  string
-		token string
-		want  map[string]int
-	}{
-		{"/api/tasks", "", oneFindOneCount},
-		{"/api/tasks/available?q=video&sort=pay", "", oneFindOneCount},
-		{"/api/tasks/my", buyer.Token, oneFindOneCount},
-		{"/api/submissions/my", worker.Token, oneFindOneCount},
-		{"/api/submissions/approved", worker.Token, oneFindOneCount},
-		{"/api/submissions/to-review", buyer.Token, oneFindOneCount},
-		{"/api/notifications", buyer.Token, oneFindOneCount},
-		{"/api/notifications/unread/count", buyer.Token, map[string]int{"aggregate": 1}},
-		{"/api/tasks/" + "nope", "", map[string]int{"find": 1}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			a.call(t, http.MethodGet, "/api/auth/me", tt.token, nil) // warm the token check
-			log.Reset()
-			rec := a.call(t, http.MethodGet, tt.path, tt.token, nil)
-			if rec.Code >= 500 {
-				t.Fatalf("status %d", rec.Code)
-			}
-			if got := log.Counts(); !maps.Equal(got, tt.want) {
-				t.Errorf("commands = %v, want %v", got, tt.want)
-			}
-		})
-	}
 }

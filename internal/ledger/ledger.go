@@ -12,8 +12,8 @@
 // in steps that are each one single-document atomic write and each safe to
 // repeat (DESIGN.md §3):
 //
-//  1. start its run and journal record (a duplicate id waits for, resumes or
-//     returns the earlier one);
+//  1. record the transfer, pending, with a lease (a duplicate id waits for,
+//     resumes or returns the earlier one);
 //  2. commit the business change through the kind's Hook, when it has one;
 //     a business document that can no longer change cancels the transfer,
 //     which then leaves no record (nothing happened), so that its id can be
@@ -22,12 +22,19 @@
 //     list and, for accounts that may not go negative, by its balance; a short
 //     debit marks the transfer failing, undoes what was applied and reverts
 //     the business change;
-//  4. mark it posted, write its entries, clear the operation from each
-//     account's pending list, run the hook's Settle, record the outcome and
-//     end the run.
+//  4. run the hook's Settle (its follow-ups, such as a notification), then
+//     mark the transfer posted, which ends it;
+//  5. clear the operation from the accounts' pending lists, in one command.
 //
-// A transfer left open by a crash keeps a lease; Recover resumes it once the
-// lease has expired, from whatever step it reached.
+// A crash anywhere before step 4 ends leaves the transfer pending under a
+// lease; Recover resumes it once the lease has expired, from step 2: every
+// step is safe to repeat. A crash during step 5 leaves operations in pending
+// lists, which are then only markers of a finished transfer; Recover clears
+// them too.
+//
+// So a two-posting transfer with a commit and two follow-ups costs eight
+// writes: the record, the commit, two postings, two follow-ups, the end and
+// the clearing. The posted transfers are the ledger's entries.
 package ledger
 
 import (
@@ -95,16 +102,20 @@ func Move(from, to string, amount money.Coins) []Posting {
 // State is where a transfer is in its life.
 type State string
 
-// The states of a transfer. Pending, Posted (until closed) and Failing are
-// open; Posted (closed), Failed and Cancelled are final. Cancelled is only
-// ever returned, never stored: a cancelled transfer leaves no record.
+// The states of a transfer. Pending and Failing are open; Posted, Failed
+// and Cancelled are final. Cancelled is only ever returned, never stored: a
+// cancelled transfer leaves no record.
 const (
-	Pending   State = "pending"   // inserted; the business change and postings may be under way
-	Posted    State = "posted"    // every posting applied; entries and clean-up may be under way
+	Pending   State = "pending"   // recorded; the business change, postings and follow-ups may be under way
 	Failing   State = "failing"   // a debit was short; applied postings are being undone
+	Posted    State = "posted"    // final: every posting applied, follow-ups done
 	Failed    State = "failed"    // final: nothing moved, for lack of funds
 	Cancelled State = "cancelled" // final: nothing moved, the business change no longer applied
 )
+
+// open reports whether a stored state is one a runner or Recover must take
+// further.
+func (s State) open() bool { return s == Pending || s == Failing }
 
 // Transfer is one operation: postings summing to zero, with its progress.
 type Transfer struct {
@@ -112,8 +123,9 @@ type Transfer struct {
 	Postings []Posting         // debits first
 	Meta     map[string]string // what the kind's Hook needs to resume, e.g. a rejection reason
 	// Private is like Meta but kept only while the transfer is in flight,
-	// never in the permanent journal: data a hook needs that must not stay
-	// in the money records for good, such as a new user's password hash.
+	// dropped from the record when it ends: data a hook needs that must not
+	// stay in the money records for good, such as a new user's password
+	// hash.
 	Private map[string]string
 
 	State State
@@ -133,14 +145,6 @@ type Transfer struct {
 func (t Transfer) Kind() string {
 	kind, _, _ := strings.Cut(t.ID, ":")
 	return kind
-}
-
-// Entry records one posting of a posted transfer.
-type Entry struct {
-	Op        string
-	Account   string
-	Amount    money.Coins
-	CreatedAt time.Time
 }
 
 // Account is a balance and the operations applied to it whose transfers are
@@ -182,42 +186,29 @@ var (
 // runner let expire; this runner must stop touching it.
 var errLeaseLost = errors.New("lease on transfer lost")
 
-// Store persists accounts, transfers and entries. storage.LedgerStore
-// implements it. Every method is one single-document write or a read.
-//
-// A transfer is kept in three places so that nothing that grows with every
-// operation is ever updated, which on the embedded FerretDB would mean reading
-// the whole collection: its journal record (postings and meta, inserted once),
-// its run (mutable state and lease, in a small collection that holds only the
-// transfers in flight), and its outcome (inserted once when it ends, before
-// its run is deleted).
+// Store persists accounts and transfers. storage.LedgerStore implements it.
+// Every method is one single-document write or a read, but for ClearPending,
+// which is one command that changes several accounts.
 type Store interface {
-	// InsertRun starts t's run. ErrTransferExists if t is in flight.
-	InsertRun(ctx context.Context, t Transfer) error
-	// Run returns a transfer in flight. ErrTransferNotFound if none.
-	Run(ctx context.Context, id string) (Transfer, error)
-	// SetRunState moves a run from state from to state to. False if it was
-	// not in state from.
-	SetRunState(ctx context.Context, id string, from, to State, now time.Time) (bool, error)
-	// RenewLease replaces a run's lease. False if the lease is no longer from.
+	// Insert records a new transfer in flight. ErrTransferExists if its ID
+	// is taken (by a transfer in flight or ended).
+	Insert(ctx context.Context, t Transfer) error
+	// Get returns a transfer. ErrTransferNotFound if none has the ID.
+	Get(ctx context.Context, id string) (Transfer, error)
+	// SetState moves a transfer from state from to state to, if it is in
+	// state from under the given lease. Moving to a final state ends it: its
+	// Private data and lease go. False if it was not in state from under
+	// that lease.
+	SetState(ctx context.Context, id string, from, to State, lease, now time.Time) (bool, error)
+	// RenewLease replaces an open transfer's lease. False if the lease is no
+	// longer from.
 	RenewLease(ctx context.Context, id string, from, to time.Time) (bool, error)
-	// DeleteRun ends a run whose outcome is recorded.
-	DeleteRun(ctx context.Context, id string) error
-	// ExpiredRuns returns up to limit runs whose lease ends before the given
-	// time, oldest lease first.
-	ExpiredRuns(ctx context.Context, leaseBefore time.Time, limit int) ([]Transfer, error)
-
-	// InsertJournal records t's postings and meta for good.
-	// ErrTransferExists if its ID was ever used.
-	InsertJournal(ctx context.Context, t Transfer) error
-	// DeleteJournal removes the journal record of a cancelled transfer.
-	DeleteJournal(ctx context.Context, id string) error
-	// RecordOutcome records the final state of a transfer once and returns
-	// the state recorded (the first one, if it was already recorded).
-	RecordOutcome(ctx context.Context, id string, state State, now time.Time) (State, error)
-	// Finished returns a transfer that has ended, from its journal record and
-	// outcome. ErrTransferNotFound if it has no outcome.
-	Finished(ctx context.Context, id string) (Transfer, error)
+	// Delete removes a pending transfer under the given lease, one whose
+	// business change was cancelled before anything was applied.
+	Delete(ctx context.Context, id string, lease time.Time) error
+	// Expired returns up to limit open transfers whose lease ends before the
+	// given time, oldest lease first.
+	Expired(ctx context.Context, leaseBefore time.Time, limit int) ([]Transfer, error)
 
 	// ApplyPosting adds p.Amount to p.Account and records op in its pending
 	// list, unless op is already there. A debit of an account that may not go
@@ -227,38 +218,38 @@ type Store interface {
 	// UndoPosting reverses p if op is in the account's pending list, and
 	// removes op from it.
 	UndoPosting(ctx context.Context, op string, p Posting) error
-	// InsertEntries writes entries, skipping those that exist.
-	InsertEntries(ctx context.Context, entries []Entry) error
-	// ClearPending removes op from an account's pending list.
-	ClearPending(ctx context.Context, op, account string) error
+	// ClearPending removes op from the pending lists of the accounts.
+	ClearPending(ctx context.Context, op string, accounts []string) error
+	// WithPending returns up to limit accounts whose pending list is not
+	// empty.
+	WithPending(ctx context.Context, limit int) ([]Account, error)
 
 	// Accounts returns the named accounts that exist.
 	Accounts(ctx context.Context, names []string) ([]Account, error)
 	// Richest returns up to limit accounts of a kind, highest balance first
 	// (ties by name).
 	Richest(ctx context.Context, kind string, limit int) ([]Account, error)
-	// EachAccount and EachEntry call fn for every record. EachTransfer calls
-	// fn for every transfer ever started: its journal record with its outcome,
-	// or its run while in flight.
+	// EachAccount and EachTransfer call fn for every record.
 	EachAccount(ctx context.Context, fn func(Account) error) error
-	EachEntry(ctx context.Context, fn func(Entry) error) error
 	EachTransfer(ctx context.Context, fn func(Transfer) error) error
 }
 
 // Hook ties the transfers of one operation kind to the business document
-// they pay for. Every function must be idempotent: Recover may call it again
-// after a crash, with the same Transfer.
+// they pay for. Every function must be idempotent: Recover may call them
+// again after a crash, with the same Transfer, in the order Commit, Settle,
+// even when Settle ran before.
 type Hook struct {
 	// Commit makes the business change that decides the transfer, with one
 	// conditional write that records t.ID on the document. It returns true if
-	// the change is made now or the document already carries t.ID, and false
-	// if the change no longer applies, which cancels the transfer: it ends
-	// with ErrCancelled and leaves no record.
+	// the change is made now or was made before (even if Settle has changed
+	// the document since), and false if the change no longer applies, which
+	// cancels the transfer: it ends with ErrCancelled and leaves no record.
 	Commit func(ctx context.Context, t Transfer) (bool, error)
 	// Revert undoes Commit after a debit came up short.
 	Revert func(ctx context.Context, t Transfer) error
-	// Settle runs once the transfer is posted: follow-ups such as
-	// notifications, written with ids derived from t.ID.
+	// Settle runs once every posting is applied, before the transfer is
+	// marked posted: follow-ups such as notifications, written with ids
+	// derived from t.ID.
 	Settle func(ctx context.Context, t Transfer) error
 }
 

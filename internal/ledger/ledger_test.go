@@ -68,9 +68,9 @@ func wantAuditBalanced(t testing.TB, s *ledger.Service) ledger.Report {
 	if err != nil {
 		t.Fatalf("Audit() error = %v", err)
 	}
-	if !r.Balanced || r.OpenTransfers != 0 || r.Sum != 0 {
-		t.Fatalf("Audit() = balanced %v, open %d, sum %d, problems:\n%s", r.Balanced, r.OpenTransfers, r.Sum,
-			strings.Join(r.Problems, "\n"))
+	if !r.Balanced || r.OpenTransfers != 0 || r.Sum != 0 || r.Uncleared != 0 {
+		t.Fatalf("Audit() = balanced %v, open %d, sum %d, uncleared %d, problems:\n%s", r.Balanced, r.OpenTransfers, r.Sum,
+			r.Uncleared, strings.Join(r.Problems, "\n"))
 	}
 	return r
 }

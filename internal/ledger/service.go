@@ -51,7 +51,7 @@ func NewService(store Store, log *slog.Logger, now func() time.Time) *Service {
 }
 
 // InjectFailures makes the service call f after every step of the transfer
-// protocol ("started", "journaled", "committed", "applied:0", ...); an error
+// protocol ("started", "committed", "applied:0", "settled", ...); an error
 // from f stops the run there, as a crash would, leaving the transfer for
 // recovery. Tests use it to prove that every interruption is recovered; nil
 // turns it off. Call it before transfers run.
@@ -106,12 +106,12 @@ func (s *Service) post(ctx context.Context, t Transfer) (_ Transfer, done bool, 
 		case <-ctx.Done():
 			return Transfer{}, true, ctx.Err()
 		}
-		rec, err := s.lookup(ctx, t.ID)
+		rec, err := s.store.Get(ctx, t.ID)
 		if errors.Is(err, ErrTransferNotFound) {
 			return Transfer{}, false, nil
 		}
 		if err != nil {
-			return Transfer{}, true, err
+			return Transfer{}, true, fmt.Errorf("read transfer %s: %w", t.ID, err)
 		}
 		rec, err = s.existing(rec, t)
 		return rec, true, err
@@ -125,14 +125,14 @@ func (s *Service) post(ctx context.Context, t Transfer) (_ Transfer, done bool, 
 	_, t.Hooked = s.hooks[t.Kind()]
 	t.State, t.Open = Pending, true
 	t.LeaseUntil, t.CreatedAt, t.UpdatedAt = now.Add(s.leaseTTL), now, now
-	err := s.store.InsertRun(ctx, t)
+	err := s.store.Insert(ctx, t)
 	if errors.Is(err, ErrTransferExists) {
-		rec, err := s.lookup(ctx, t.ID)
+		rec, err := s.store.Get(ctx, t.ID)
 		if errors.Is(err, ErrTransferNotFound) {
 			return Transfer{}, false, nil // cancelled and forgotten since
 		}
 		if err != nil {
-			return Transfer{}, true, err
+			return Transfer{}, true, fmt.Errorf("read transfer %s: %w", t.ID, err)
 		}
 		if rec.Open && !rec.LeaseUntil.After(now) && samePostings(rec, t) {
 			// Abandoned by a crashed runner: finish it here rather than wait
@@ -155,18 +155,6 @@ func (s *Service) post(ctx context.Context, t Transfer) (_ Transfer, done bool, 
 	}
 	rec, err := s.run(ctx, t)
 	return rec, true, err
-}
-
-// lookup returns a transfer in flight, or else the outcome of one that ended.
-func (s *Service) lookup(ctx context.Context, id string) (Transfer, error) {
-	rec, err := s.store.Run(ctx, id)
-	if errors.Is(err, ErrTransferNotFound) {
-		rec, err = s.store.Finished(ctx, id)
-	}
-	if err != nil {
-		return Transfer{}, fmt.Errorf("read transfer %s: %w", id, err)
-	}
-	return rec, nil
 }
 
 // existing returns the outcome of a transfer found already recorded when
@@ -201,7 +189,7 @@ func (s *Service) claim(op string) (release func(), busy <-chan struct{}) {
 	}, nil
 }
 
-// takeLease takes over a run whose lease has expired. False if another
+// takeLease takes over a transfer whose lease has expired. False if another
 // runner took it first.
 func (s *Service) takeLease(ctx context.Context, t Transfer) (Transfer, bool, error) {
 	next := s.clock().Add(s.leaseTTL)
@@ -249,13 +237,6 @@ func (s *Service) run(ctx context.Context, t Transfer) (Transfer, error) {
 	if t.Hooked && !hasHook {
 		return t, fmt.Errorf("transfer %s: no hook registered for kind %q", t.ID, t.Kind())
 	}
-	fin, done, err := s.journal(ctx, t)
-	if err != nil {
-		return t, err
-	}
-	if done {
-		return s.existing(fin, t)
-	}
 	for t.Open {
 		if err := s.keepLease(ctx, &t); err != nil {
 			return t, err
@@ -264,8 +245,6 @@ func (s *Service) run(ctx context.Context, t Transfer) (Transfer, error) {
 		switch t.State {
 		case Pending:
 			err = s.apply(ctx, &t, hook)
-		case Posted:
-			err = s.settle(ctx, &t, hook)
 		case Failing:
 			err = s.undo(ctx, &t, hook)
 		default:
@@ -275,36 +254,14 @@ func (s *Service) run(ctx context.Context, t Transfer) (Transfer, error) {
 			return t, err
 		}
 	}
+	if t.State == Posted && !t.Replayed {
+		s.clear(ctx, t)
+	}
 	return outcome(t)
 }
 
-// journal writes t's journal record. If the record exists and the transfer
-// already has an outcome, this run is a leftover of a crash between recording
-// the outcome and deleting the run (or a rerun of a finished operation): the
-// run is deleted, and journal returns the recorded transfer with done true.
-func (s *Service) journal(ctx context.Context, t Transfer) (fin Transfer, done bool, err error) {
-	err = s.store.InsertJournal(ctx, t)
-	if err == nil {
-		return Transfer{}, false, s.step("journaled")
-	}
-	if !errors.Is(err, ErrTransferExists) {
-		return Transfer{}, false, fmt.Errorf("journal transfer %s: %w", t.ID, err)
-	}
-	fin, err = s.store.Finished(ctx, t.ID)
-	if errors.Is(err, ErrTransferNotFound) {
-		return Transfer{}, false, nil // journaled by an earlier attempt of this run
-	}
-	if err != nil {
-		return Transfer{}, false, fmt.Errorf("read transfer %s: %w", t.ID, err)
-	}
-	if err := s.store.DeleteRun(ctx, t.ID); err != nil {
-		return Transfer{}, false, fmt.Errorf("end run of %s: %w", t.ID, err)
-	}
-	return fin, true, nil
-}
-
-// apply commits the business change and applies the postings, ending in
-// Posted, Failing or Cancelled.
+// apply commits the business change, applies the postings and runs the
+// follow-ups, ending in Posted, Failing or Cancelled.
 func (s *Service) apply(ctx context.Context, t *Transfer, hook Hook) error {
 	if t.Hooked && hook.Commit != nil {
 		ok, err := hook.Commit(ctx, *t)
@@ -330,30 +287,8 @@ func (s *Service) apply(ctx context.Context, t *Transfer, hook Hook) error {
 			return s.transition(ctx, t, Failing)
 		}
 	}
-	return s.transition(ctx, t, Posted)
-}
-
-// settle writes the entries of a posted transfer, clears it from the
-// accounts' pending lists, runs the hook's Settle and ends it.
-func (s *Service) settle(ctx context.Context, t *Transfer, hook Hook) error {
-	entries := make([]Entry, len(t.Postings))
-	for i, p := range t.Postings {
-		entries[i] = Entry{Op: t.ID, Account: p.Account, Amount: p.Amount, CreatedAt: t.UpdatedAt}
-	}
-	if err := s.store.InsertEntries(ctx, entries); err != nil {
-		return fmt.Errorf("write entries of %s: %w", t.ID, err)
-	}
-	if err := s.step("entries"); err != nil {
-		return err
-	}
-	for i, p := range t.Postings {
-		if err := s.store.ClearPending(ctx, t.ID, p.Account); err != nil {
-			return fmt.Errorf("clear %s from %s: %w", t.ID, p.Account, err)
-		}
-		if err := s.step(fmt.Sprintf("cleared:%d", i)); err != nil {
-			return err
-		}
-	}
+	// Every posting is applied: nothing can make the transfer fail now, so
+	// its follow-ups may run before it is marked posted.
 	if t.Hooked && hook.Settle != nil {
 		if err := hook.Settle(ctx, *t); err != nil {
 			return fmt.Errorf("settle %s: %w", t.ID, err)
@@ -362,7 +297,23 @@ func (s *Service) settle(ctx context.Context, t *Transfer, hook Hook) error {
 			return err
 		}
 	}
-	return s.finish(ctx, t, Posted)
+	return s.transition(ctx, t, Posted)
+}
+
+// clear removes a posted transfer's operation from its accounts' pending
+// lists. It is clean-up, not money: if it fails, the transfer stands and
+// Recover clears the lists later.
+func (s *Service) clear(ctx context.Context, t Transfer) {
+	if len(t.Postings) == 0 {
+		return
+	}
+	accounts := make([]string, len(t.Postings))
+	for i, p := range t.Postings {
+		accounts[i] = p.Account
+	}
+	if err := s.store.ClearPending(ctx, t.ID, accounts); err != nil {
+		s.log.WarnContext(ctx, "clear pending operation; recovery will", "op", t.ID, "err", err)
+	}
 }
 
 // undo reverses the postings a failing transfer applied and the business
@@ -384,74 +335,55 @@ func (s *Service) undo(ctx context.Context, t *Transfer, hook Hook) error {
 			return err
 		}
 	}
-	return s.finish(ctx, t, Failed)
+	return s.transition(ctx, t, Failed)
 }
 
 // cancel ends a transfer whose business change no longer applies. Nothing
 // was applied, so it leaves no record, and its id may be used again.
 func (s *Service) cancel(ctx context.Context, t *Transfer) error {
-	if err := s.store.DeleteJournal(ctx, t.ID); err != nil {
+	if err := s.store.Delete(ctx, t.ID, t.LeaseUntil); err != nil {
 		return fmt.Errorf("forget cancelled %s: %w", t.ID, err)
 	}
-	if err := s.step("unjournaled"); err != nil {
-		return err
-	}
-	if err := s.store.DeleteRun(ctx, t.ID); err != nil {
-		return fmt.Errorf("end run of %s: %w", t.ID, err)
-	}
 	t.State, t.Open = Cancelled, false
-	return s.step("ended")
+	return s.step("forgotten")
 }
 
-// finish records the transfer's final state and ends its run.
-func (s *Service) finish(ctx context.Context, t *Transfer, final State) error {
-	now := s.clock()
-	recorded, err := s.store.RecordOutcome(ctx, t.ID, final, now)
-	if err != nil {
-		return fmt.Errorf("record outcome of %s: %w", t.ID, err)
-	}
-	if recorded != final {
-		// Only a runner that kept going after losing its lease gets here.
-		return fmt.Errorf("transfer %s ended %s but %s was recorded first: %w", t.ID, final, recorded, errLeaseLost)
-	}
-	if err := s.step("recorded"); err != nil {
-		return err
-	}
-	if err := s.store.DeleteRun(ctx, t.ID); err != nil {
-		return fmt.Errorf("end run of %s: %w", t.ID, err)
-	}
-	t.State, t.Open, t.UpdatedAt = final, false, now
-	return s.step("ended")
-}
-
-// transition moves a run to state to. If another runner moved it first, t is
-// reloaded and the caller's loop carries on from the state found.
+// transition moves a transfer to state to, which ends it when to is final.
+// If it is no longer in its state under this runner's lease, another runner
+// has taken it over: t becomes what that runner left, and this one stops
+// unless the transfer has ended.
 func (s *Service) transition(ctx context.Context, t *Transfer, to State) error {
 	now := s.clock()
-	ok, err := s.store.SetRunState(ctx, t.ID, t.State, to, now)
+	ok, err := s.store.SetState(ctx, t.ID, t.State, to, t.LeaseUntil, now)
 	if err != nil {
 		return fmt.Errorf("mark %s %s: %w", t.ID, to, err)
 	}
 	if !ok {
-		rec, err := s.lookup(ctx, t.ID)
+		rec, err := s.store.Get(ctx, t.ID)
 		if err != nil {
-			return err
+			return fmt.Errorf("read transfer %s: %w", t.ID, err)
 		}
-		lease := t.LeaseUntil
 		*t = rec
-		if rec.Open && !rec.LeaseUntil.Equal(lease) {
+		if rec.Open {
 			return fmt.Errorf("transfer %s: %w", t.ID, errLeaseLost)
 		}
+		t.Replayed = true // another runner ended it; its clean-up is its own
 		return nil
 	}
 	t.State, t.UpdatedAt = to, now
+	t.Open = to.open()
+	if !t.Open {
+		t.Private, t.LeaseUntil = nil, time.Time{}
+	}
 	return s.step("state:" + string(to))
 }
 
-// Recover resumes every transfer in flight whose lease has expired and
-// returns how many it finished. Transfers that end failed or cancelled count as finished;
-// errors are those of transfers that could not be finished now (they stay
-// open for the next round).
+// Recover resumes every transfer in flight whose lease has expired, then
+// clears the pending lists of accounts of the operations that have ended,
+// which a crash between a transfer's end and its clean-up leaves behind. It
+// returns how many transfers it finished. Transfers that end failed or
+// cancelled count as finished; errors are those of transfers that could not
+// be finished now (they stay open for the next round).
 func (s *Service) Recover(ctx context.Context) (int, error) {
 	var (
 		done int
@@ -459,7 +391,7 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 		seen = map[string]bool{}
 	)
 	for {
-		open, err := s.store.ExpiredRuns(ctx, s.clock(), s.batch)
+		open, err := s.store.Expired(ctx, s.clock(), s.batch)
 		if err != nil {
 			return done, fmt.Errorf("list transfers in flight: %w", err)
 		}
@@ -479,9 +411,13 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 			}
 		}
 		if len(open) < s.batch || fresh == 0 {
-			return done, errors.Join(errs...)
+			break
 		}
 	}
+	if err := s.clearEnded(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return done, errors.Join(errs...)
 }
 
 // recoverOne takes over one abandoned transfer and runs it to a final
@@ -505,6 +441,45 @@ func (s *Service) recoverOne(ctx context.Context, t Transfer) (bool, error) {
 	}
 	s.log.InfoContext(ctx, "transfer recovered", "op", t.ID, "state", string(t.State))
 	return true, nil
+}
+
+// clearEnded removes from the pending lists of accounts the operations whose
+// transfers have ended. An operation whose transfer is in flight stays; one
+// whose transfer does not exist stays too, for the audit to report.
+func (s *Service) clearEnded(ctx context.Context) error {
+	accounts, err := s.store.WithPending(ctx, s.batch)
+	if err != nil {
+		return fmt.Errorf("list accounts with pending operations: %w", err)
+	}
+	ended := map[string][]string{} // op -> accounts
+	state := map[string]State{}
+	for _, a := range accounts {
+		for _, op := range a.Pending {
+			st, known := state[op]
+			if !known {
+				t, err := s.store.Get(ctx, op)
+				switch {
+				case errors.Is(err, ErrTransferNotFound):
+					st = ""
+				case err != nil:
+					return fmt.Errorf("read transfer %s: %w", op, err)
+				default:
+					st = t.State
+				}
+				state[op] = st
+			}
+			if st == Posted || st == Failed {
+				ended[op] = append(ended[op], a.Name)
+			}
+		}
+	}
+	var errs []error
+	for op, accts := range ended {
+		if err := s.store.ClearPending(ctx, op, accts); err != nil {
+			errs = append(errs, fmt.Errorf("clear %s: %w", op, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // RunRecovery calls Recover now and then every interval until ctx is done.

@@ -8,35 +8,25 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 )
 
-// LedgerStore keeps the ledger's accounts, transfers and entries. It
-// implements ledger.Store.
+// LedgerStore keeps the ledger's accounts and transfers. It implements
+// ledger.Store.
 //
-// Collections: accounts; transfer_runs (transfers in flight, small and
-// updated); transfers (the journal), transfer_outcomes and entries, which grow
-// with every operation and are only ever inserted into.
+// Collections: accounts (balances and the operations pending on each) and
+// transfers (every transfer, in flight or ended: its postings are the
+// ledger's entries once it is posted).
 type LedgerStore struct {
-	accounts collection
-	runs     collection
-	journal  collection
-	outcomes collection
-	entries  collection
+	accounts  collection
+	transfers collection
 }
 
 // NewLedgerStore returns the ledger's store on d.
 func NewLedgerStore(d *DB) *LedgerStore {
-	return &LedgerStore{
-		accounts: d.collection("accounts"),
-		runs:     d.collection("transfer_runs"),
-		journal:  d.collection("transfers"),
-		outcomes: d.collection("transfer_outcomes"),
-		entries:  d.collection("entries"),
-	}
+	return &LedgerStore{accounts: d.collection("accounts"), transfers: d.collection("transfers")}
 }
 
 var _ ledger.Store = (*LedgerStore)(nil)
@@ -54,41 +44,17 @@ type postingDoc struct {
 	Amount  int64  `bson:"amount"`
 }
 
-// runDoc is a transfer in flight.
-type runDoc struct {
-	ID         string            `bson:"_id"`
-	Postings   []postingDoc      `bson:"postings"`
-	Meta       map[string]string `bson:"meta,omitempty"`
+type transferDoc struct {
+	ID       string            `bson:"_id"`
+	Postings []postingDoc      `bson:"postings"`
+	Meta     map[string]string `bson:"meta,omitempty"`
+	// Private is dropped when the transfer ends.
 	Private    map[string]string `bson:"private,omitempty"`
 	Hooked     bool              `bson:"hooked"`
 	State      string            `bson:"state"`
-	LeaseUntil time.Time         `bson:"lease_until"`
+	LeaseUntil *time.Time        `bson:"lease_until,omitempty"` // while open
 	CreatedAt  time.Time         `bson:"created_at"`
 	UpdatedAt  time.Time         `bson:"updated_at"`
-}
-
-// journalDoc is the permanent record of a transfer.
-type journalDoc struct {
-	ID        string            `bson:"_id"`
-	Postings  []postingDoc      `bson:"postings"`
-	Meta      map[string]string `bson:"meta,omitempty"`
-	Hooked    bool              `bson:"hooked"`
-	CreatedAt time.Time         `bson:"created_at"`
-}
-
-// outcomeDoc is how a transfer ended.
-type outcomeDoc struct {
-	ID      string    `bson:"_id"`
-	State   string    `bson:"state"`
-	EndedAt time.Time `bson:"ended_at"`
-}
-
-type entryDoc struct {
-	ID        bson.ObjectID `bson:"_id,omitempty"`
-	Op        string        `bson:"op"`
-	Account   string        `bson:"account"`
-	Amount    int64         `bson:"amount"`
-	CreatedAt time.Time     `bson:"created_at"`
 }
 
 func postingsToDocs(ps []ledger.Posting) []postingDoc {
@@ -107,122 +73,79 @@ func postingsFromDocs(ds []postingDoc) []ledger.Posting {
 	return out
 }
 
-func runFromDoc(d runDoc) ledger.Transfer {
-	return ledger.Transfer{ID: d.ID, Postings: postingsFromDocs(d.Postings), Meta: d.Meta, Private: d.Private,
-		Hooked: d.Hooked, State: ledger.State(d.State), Open: true, LeaseUntil: d.LeaseUntil, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
-}
+var openStates = bson.A{string(ledger.Pending), string(ledger.Failing)}
 
-func finishedFromDocs(j journalDoc, o outcomeDoc) ledger.Transfer {
-	return ledger.Transfer{ID: j.ID, Postings: postingsFromDocs(j.Postings), Meta: j.Meta, Hooked: j.Hooked,
-		State: ledger.State(o.State), CreatedAt: j.CreatedAt, UpdatedAt: o.EndedAt}
+func transferFromDoc(d transferDoc) ledger.Transfer {
+	t := ledger.Transfer{ID: d.ID, Postings: postingsFromDocs(d.Postings), Meta: d.Meta, Private: d.Private,
+		Hooked: d.Hooked, State: ledger.State(d.State), CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	t.Open = t.State == ledger.Pending || t.State == ledger.Failing
+	if d.LeaseUntil != nil {
+		t.LeaseUntil = *d.LeaseUntil
+	}
+	return t
 }
 
 func accountFromDoc(d accountDoc) ledger.Account {
 	return ledger.Account{Name: d.ID, Balance: money.Coins(d.Balance), Pending: d.Pending}
 }
 
-// InsertRun implements ledger.Store.
-func (s *LedgerStore) InsertRun(ctx context.Context, t ledger.Transfer) error {
-	err := s.runs.insertOne(ctx, runDoc{ID: t.ID, Postings: postingsToDocs(t.Postings), Meta: t.Meta, Private: t.Private, Hooked: t.Hooked,
-		State: string(t.State), LeaseUntil: t.LeaseUntil, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt})
+// Insert implements ledger.Store.
+func (s *LedgerStore) Insert(ctx context.Context, t ledger.Transfer) error {
+	lease := t.LeaseUntil
+	err := s.transfers.insertOne(ctx, transferDoc{ID: t.ID, Postings: postingsToDocs(t.Postings), Meta: t.Meta, Private: t.Private,
+		Hooked: t.Hooked, State: string(t.State), LeaseUntil: &lease, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt})
 	if isDuplicate(err) {
 		return ledger.ErrTransferExists
 	}
 	return err
 }
 
-// Run implements ledger.Store.
-func (s *LedgerStore) Run(ctx context.Context, id string) (ledger.Transfer, error) {
-	var d runDoc
-	err := s.runs.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
+// Get implements ledger.Store.
+func (s *LedgerStore) Get(ctx context.Context, id string) (ledger.Transfer, error) {
+	var d transferDoc
+	err := s.transfers.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
 	if errors.Is(err, errNoDocument) {
 		return ledger.Transfer{}, ledger.ErrTransferNotFound
 	}
 	if err != nil {
 		return ledger.Transfer{}, err
 	}
-	return runFromDoc(d), nil
+	return transferFromDoc(d), nil
 }
 
-// SetRunState implements ledger.Store.
-func (s *LedgerStore) SetRunState(ctx context.Context, id string, from, to ledger.State, now time.Time) (bool, error) {
-	n, err := s.runs.updateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "state", Value: string(from)}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: string(to)}, {Key: "updated_at", Value: now}}}},
-		false)
+// SetState implements ledger.Store.
+func (s *LedgerStore) SetState(ctx context.Context, id string, from, to ledger.State, lease, now time.Time) (bool, error) {
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: string(to)}, {Key: "updated_at", Value: now}}}}
+	if to != ledger.Pending && to != ledger.Failing {
+		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "private", Value: ""}, {Key: "lease_until", Value: ""}}})
+	}
+	n, err := s.transfers.updateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "state", Value: string(from)}, {Key: "lease_until", Value: lease}},
+		update, false)
 	return n == 1, err
 }
 
 // RenewLease implements ledger.Store.
 func (s *LedgerStore) RenewLease(ctx context.Context, id string, from, to time.Time) (bool, error) {
-	n, err := s.runs.updateOne(ctx,
+	n, err := s.transfers.updateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "lease_until", Value: from}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "lease_until", Value: to}}}},
 		false)
 	return n == 1, err
 }
 
-// DeleteRun implements ledger.Store.
-func (s *LedgerStore) DeleteRun(ctx context.Context, id string) error {
-	_, err := s.runs.deleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+// Delete implements ledger.Store.
+func (s *LedgerStore) Delete(ctx context.Context, id string, lease time.Time) error {
+	_, err := s.transfers.deleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: string(ledger.Pending)}, {Key: "lease_until", Value: lease}})
 	return err
 }
 
-// ExpiredRuns implements ledger.Store.
-func (s *LedgerStore) ExpiredRuns(ctx context.Context, leaseBefore time.Time, limit int) ([]ledger.Transfer, error) {
-	return findAll(ctx, s.runs,
-		bson.D{{Key: "lease_until", Value: bson.D{{Key: "$lt", Value: leaseBefore}}}},
+// Expired implements ledger.Store.
+func (s *LedgerStore) Expired(ctx context.Context, leaseBefore time.Time, limit int) ([]ledger.Transfer, error) {
+	return findAll(ctx, s.transfers,
+		bson.D{{Key: "state", Value: bson.D{{Key: "$in", Value: openStates}}}, {Key: "lease_until", Value: bson.D{{Key: "$lt", Value: leaseBefore}}}},
 		query{sort: bson.D{{Key: "lease_until", Value: 1}}, limit: int64(limit)},
-		runFromDoc)
-}
-
-// InsertJournal implements ledger.Store.
-func (s *LedgerStore) InsertJournal(ctx context.Context, t ledger.Transfer) error {
-	err := s.journal.insertOne(ctx, journalDoc{ID: t.ID, Postings: postingsToDocs(t.Postings), Meta: t.Meta,
-		Hooked: t.Hooked, CreatedAt: t.CreatedAt})
-	if isDuplicate(err) {
-		return ledger.ErrTransferExists
-	}
-	return err
-}
-
-// DeleteJournal implements ledger.Store.
-func (s *LedgerStore) DeleteJournal(ctx context.Context, id string) error {
-	_, err := s.journal.deleteOne(ctx, bson.D{{Key: "_id", Value: id}})
-	return err
-}
-
-// RecordOutcome implements ledger.Store.
-func (s *LedgerStore) RecordOutcome(ctx context.Context, id string, state ledger.State, now time.Time) (ledger.State, error) {
-	err := s.outcomes.insertOne(ctx, outcomeDoc{ID: id, State: string(state), EndedAt: now})
-	if err == nil {
-		return state, nil
-	}
-	if !isDuplicate(err) {
-		return "", err
-	}
-	var d outcomeDoc
-	if err := s.outcomes.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d); err != nil {
-		return "", err
-	}
-	return ledger.State(d.State), nil
-}
-
-// Finished implements ledger.Store.
-func (s *LedgerStore) Finished(ctx context.Context, id string) (ledger.Transfer, error) {
-	var o outcomeDoc
-	err := s.outcomes.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &o)
-	if errors.Is(err, errNoDocument) {
-		return ledger.Transfer{}, ledger.ErrTransferNotFound
-	}
-	if err != nil {
-		return ledger.Transfer{}, err
-	}
-	var j journalDoc
-	if err := s.journal.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &j); err != nil {
-		return ledger.Transfer{}, fmt.Errorf("journal record of %s: %w", id, err)
-	}
-	return finishedFromDocs(j, o), nil
+		transferFromDoc)
 }
 
 // ApplyPosting implements ledger.Store.
@@ -282,43 +205,20 @@ func (s *LedgerStore) UndoPosting(ctx context.Context, op string, p ledger.Posti
 	return err
 }
 
-// InsertEntries implements ledger.Store.
-func (s *LedgerStore) InsertEntries(ctx context.Context, entries []ledger.Entry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	docs := make([]any, len(entries))
-	for i, e := range entries {
-		docs[i] = entryDoc{Op: e.Op, Account: e.Account, Amount: int64(e.Amount), CreatedAt: e.CreatedAt}
-	}
-	err := s.entries.insertMany(ctx, docs, false)
-	if onlyDuplicates(err) {
-		return nil
-	}
-	return err
-}
-
-// onlyDuplicates reports whether a bulk insert failed only because some
-// documents already existed.
-func onlyDuplicates(err error) bool {
-	var bwe mongo.BulkWriteException
-	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
-		return false
-	}
-	for _, we := range bwe.WriteErrors {
-		if we.Code != 11000 {
-			return false
-		}
-	}
-	return true
-}
-
 // ClearPending implements ledger.Store.
-func (s *LedgerStore) ClearPending(ctx context.Context, op, account string) error {
-	_, err := s.accounts.updateOne(ctx,
-		bson.D{{Key: "_id", Value: account}, {Key: "pending", Value: op}},
-		bson.D{{Key: "$pull", Value: bson.D{{Key: "pending", Value: op}}}}, false)
+func (s *LedgerStore) ClearPending(ctx context.Context, op string, accounts []string) error {
+	_, err := s.accounts.updateMany(ctx,
+		bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: accounts}}}, {Key: "pending", Value: op}},
+		bson.D{{Key: "$pull", Value: bson.D{{Key: "pending", Value: op}}}})
 	return err
+}
+
+// WithPending implements ledger.Store. {pending: {$gt: ""}} matches a
+// document with any string in the list, which an index on pending serves
+// without reading the accounts whose list is empty.
+func (s *LedgerStore) WithPending(ctx context.Context, limit int) ([]ledger.Account, error) {
+	return findAll(ctx, s.accounts, bson.D{{Key: "pending", Value: bson.D{{Key: "$gt", Value: ""}}}},
+		query{limit: int64(limit)}, accountFromDoc)
 }
 
 // Accounts implements ledger.Store.
@@ -345,44 +245,7 @@ func (s *LedgerStore) EachAccount(ctx context.Context, fn func(ledger.Account) e
 	return each(ctx, s.accounts, bson.D{}, query{}, func(d accountDoc) error { return fn(accountFromDoc(d)) })
 }
 
-// EachEntry implements ledger.Store.
-func (s *LedgerStore) EachEntry(ctx context.Context, fn func(ledger.Entry) error) error {
-	return each(ctx, s.entries, bson.D{}, query{}, func(d entryDoc) error {
-		return fn(ledger.Entry{Op: d.Op, Account: d.Account, Amount: money.Coins(d.Amount), CreatedAt: d.CreatedAt})
-	})
-}
-
-// EachTransfer implements ledger.Store. A journal record with neither a run
-// nor an outcome (which the protocol never leaves) is passed on with an empty
-// State for the audit to report.
+// EachTransfer implements ledger.Store.
 func (s *LedgerStore) EachTransfer(ctx context.Context, fn func(ledger.Transfer) error) error {
-	runs := map[string]runDoc{}
-	if err := each(ctx, s.runs, bson.D{}, query{}, func(d runDoc) error { runs[d.ID] = d; return nil }); err != nil {
-		return err
-	}
-	outcomes := map[string]outcomeDoc{}
-	if err := each(ctx, s.outcomes, bson.D{}, query{}, func(d outcomeDoc) error { outcomes[d.ID] = d; return nil }); err != nil {
-		return err
-	}
-	err := each(ctx, s.journal, bson.D{}, query{}, func(j journalDoc) error {
-		if o, ok := outcomes[j.ID]; ok {
-			return fn(finishedFromDocs(j, o))
-		}
-		if r, ok := runs[j.ID]; ok {
-			delete(runs, j.ID)
-			return fn(runFromDoc(r))
-		}
-		return fn(ledger.Transfer{ID: j.ID, Postings: postingsFromDocs(j.Postings), CreatedAt: j.CreatedAt})
-	})
-	if err != nil {
-		return err
-	}
-	for _, r := range runs { // started but not yet journaled
-		if _, ended := outcomes[r.ID]; !ended {
-			if err := fn(runFromDoc(r)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return each(ctx, s.transfers, bson.D{}, query{}, func(d transferDoc) error { return fn(transferFromDoc(d)) })
 }

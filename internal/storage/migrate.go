@@ -32,6 +32,11 @@ import (
 // A crash between a migration's commands and its record makes the next start
 // run that migration again, so every command must be safe to repeat
 // (createIndexes with the same definition is).
+//
+// A change the command language cannot express (reshaping documents) is a
+// step written in Go, named in a migration file as {"microtaskStep": name}
+// so that the migrations directory stays the one ordered list; see
+// migrationStep.
 
 const migrationsCollection = "schema_migrations"
 
@@ -125,6 +130,17 @@ func (d *DB) runMigration(ctx context.Context, fsys fs.FS, m Migration) error {
 		var cmd bson.D
 		if err := bson.UnmarshalExtJSON(r, false, &cmd); err != nil {
 			return fmt.Errorf("migration %s command %d: %w", m.file, i+1, err)
+		}
+		if len(cmd) == 1 && cmd[0].Key == "microtaskStep" {
+			name, _ := cmd[0].Value.(string)
+			step := d.migrationStep(name)
+			if step == nil {
+				return fmt.Errorf("migration %s command %d: no step %q", m.file, i+1, name)
+			}
+			if err := step(ctx); err != nil {
+				return fmt.Errorf("migration %s step %s: %w", m.file, name, err)
+			}
+			continue
 		}
 		if err := d.runCommand(ctx, cmd); err != nil {
 			return fmt.Errorf("migration %s command %d: %w", m.file, i+1, err)

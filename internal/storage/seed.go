@@ -14,9 +14,8 @@ import (
 )
 
 // SeedInert bulk-inserts n inert documents into each of the collections that
-// grow with a marketplace (users, accounts, transfers with their outcomes and
-// entries, tasks, submissions, notifications), in batches, as the documents
-// their stores write. Inert means that no live query of the API returns them
+// grow with a marketplace (users, accounts, transfers, tasks, submissions,
+// notifications), in batches, as the documents their stores write. Inert means that no live query of the API returns them
 // except an admin's lists: the users cannot sign in, the tasks have expired
 // with nothing left in escrow, the submissions are reviewed and the
 // notifications read. Their ledger records are complete and balanced (each
@@ -32,7 +31,7 @@ func (d *DB) SeedInert(ctx context.Context, n int) error {
 	prefix := idgen.New()[:8] // several seedings of one database stay apart
 	for start := 0; start < n; start += batch {
 		end := min(start+batch, n)
-		var users, accounts, journal, outcomes, entries, tasks, subs, notes []any
+		var users, accounts, transfers, tasks, subs, notes []any
 		for i := start; i < end; i++ {
 			uid := fmt.Sprintf("seed%s%08d", prefix, i)
 			tid := "t" + uid
@@ -41,12 +40,8 @@ func (d *DB) SeedInert(ctx context.Context, n int) error {
 				Email: uid + "@seed.invalid", Role: "worker", Status: string(user.StatusActive), CreatedAt: past})
 			accounts = append(accounts, accountDoc{ID: ledger.UserAccount(uid), Kind: "user", Balance: bonus,
 				Pending: []string{}, CreatedAt: past})
-			postings := []postingDoc{{Account: ledger.Mint, Amount: -bonus}, {Account: ledger.UserAccount(uid), Amount: bonus}}
-			journal = append(journal, journalDoc{ID: op, Postings: postings, CreatedAt: past})
-			outcomes = append(outcomes, outcomeDoc{ID: op, State: string(ledger.Posted), EndedAt: past})
-			for _, p := range postings {
-				entries = append(entries, entryDoc{Op: op, Account: p.Account, Amount: p.Amount, CreatedAt: past})
-			}
+			transfers = append(transfers, transferDoc{ID: op, State: string(ledger.Posted), CreatedAt: past, UpdatedAt: past,
+				Postings: []postingDoc{{Account: ledger.Mint, Amount: -bonus}, {Account: ledger.UserAccount(uid), Amount: bonus}}})
 			tasks = append(tasks, taskDoc{ID: tid, Title: fmt.Sprintf("Seeded task %d", i), Detail: "An expired task of the scale run.",
 				SubmissionInfo: "A screenshot", PendingSubs: []string{}, Pay: 1, CompletionDate: past, BuyerID: uid,
 				BuyerName: "Seeded worker", Status: string(task.StatusExpired), AutoApproveAfter: 72 * 3600, Ops: []string{},
@@ -62,8 +57,8 @@ func (d *DB) SeedInert(ctx context.Context, n int) error {
 			name string
 			docs []any
 		}{
-			{"users", users}, {"accounts", accounts}, {"transfers", journal}, {"transfer_outcomes", outcomes},
-			{"entries", entries}, {"tasks", tasks}, {"submissions", subs}, {"notifications", notes},
+			{"users", users}, {"accounts", accounts}, {"transfers", transfers}, {"tasks", tasks},
+			{"submissions", subs}, {"notifications", notes},
 		} {
 			if err := d.collection(c.name).insertMany(ctx, c.docs, true); err != nil {
 				return fmt.Errorf("seed %s: %w", c.name, err)

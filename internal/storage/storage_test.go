@@ -268,10 +268,10 @@ func TestAuditDetectsTampering(t *testing.T) {
 				bson.D{{Key: "$inc", Value: bson.D{{Key: "balance", Value: int64(5)}}}}, false)
 			return err
 		}, "balances sum to 5"},
-		{"entry deleted", func(ctx context.Context, db *DB) error {
-			_, err := db.collection("entries").deleteOne(ctx, bson.D{{Key: "account", Value: "escrow:t"}})
+		{"transfer deleted", func(ctx context.Context, db *DB) error {
+			_, err := db.collection("transfers").deleteOne(ctx, bson.D{{Key: "_id", Value: "task-fund:t"}})
 			return err
-		}, "posted transfer task-fund:t has no entry for escrow:t"},
+		}, "account escrow:t has balance 4 but its postings sum to 0"},
 		{"negative user", func(ctx context.Context, db *DB) error {
 			c := db.collection("accounts")
 			if _, err := c.updateOne(ctx, bson.D{{Key: "_id", Value: "user:a"}},
@@ -282,11 +282,16 @@ func TestAuditDetectsTampering(t *testing.T) {
 				bson.D{{Key: "$inc", Value: bson.D{{Key: "balance", Value: int64(7)}}}}, false)
 			return err
 		}, "account user:a is negative"},
-		{"stale pending op", func(ctx context.Context, db *DB) error {
+		{"unknown pending op", func(ctx context.Context, db *DB) error {
 			_, err := db.collection("accounts").updateOne(ctx, bson.D{{Key: "_id", Value: "user:a"}},
+				bson.D{{Key: "$push", Value: bson.D{{Key: "pending", Value: "signup:zz"}}}}, false)
+			return err
+		}, "account user:a lists unknown operation signup:zz as pending"},
+		{"pending op of another account", func(ctx context.Context, db *DB) error {
+			_, err := db.collection("accounts").updateOne(ctx, bson.D{{Key: "_id", Value: "escrow:t"}},
 				bson.D{{Key: "$push", Value: bson.D{{Key: "pending", Value: "signup:a"}}}}, false)
 			return err
-		}, "still lists settled operation signup:a"},
+		}, "account escrow:t lists operation signup:a as pending, which does not post to it"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

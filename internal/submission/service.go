@@ -71,19 +71,14 @@ func ID(taskID, workerID string) string {
 }
 
 // Submit records a worker's proof of work for a task and takes one of its
-// slots.
+// slots. A second submission of the worker to the task is found as a replay
+// of the first one's operation, whose id the pair decides.
 func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details string) (Submission, error) {
 	if !p.Is(auth.RoleWorker) {
 		return Submission{}, auth.ErrWrongRole
 	}
 	t, err := s.tasks.ByID(ctx, taskID)
 	if err != nil {
-		return Submission{}, err
-	}
-	id := ID(taskID, p.UserID)
-	if _, err := s.store.ByID(ctx, id); err == nil {
-		return Submission{}, ErrAlreadySubmitted
-	} else if !errors.Is(err, ErrNotFound) {
 		return Submission{}, err
 	}
 	now := s.clock()
@@ -95,7 +90,7 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 		return Submission{}, err
 	}
 	sub := Submission{
-		ID: id, TaskID: t.ID, TaskTitle: t.Title, Pay: t.Pay, Worker: task.Party{ID: p.UserID, Name: name},
+		ID: ID(taskID, p.UserID), TaskID: t.ID, TaskTitle: t.Title, Pay: t.Pay, Worker: task.Party{ID: p.UserID, Name: name},
 		Buyer: t.Buyer, Details: details, Status: StatusPending, AutoApproveAt: now.Add(t.AutoApproveAfter), CreatedAt: now,
 	}
 	payload, err := json.Marshal(sub)
@@ -120,9 +115,9 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 		return Submission{}, err
 	}
 	if tr.Replayed {
-		return Submission{}, ErrAlreadySubmitted // a simultaneous submission of the same worker won
+		return Submission{}, ErrAlreadySubmitted // submitted before, or simultaneously
 	}
-	return s.store.ByID(ctx, sub.ID)
+	return sub, nil // as settleSubmit stored it
 }
 
 // takesSubmissions says why a task cannot take a submission now, if so.
@@ -140,8 +135,17 @@ func takesSubmissions(t task.Task, now time.Time) error {
 	return nil
 }
 
+// commitSubmit takes the slot. A submission that exists was settled by an
+// earlier run of this operation, and may have been reviewed since, which
+// takes it off the task's pending list: its slot must not be taken again.
 func (s *Service) commitSubmit(ctx context.Context, tr ledger.Transfer) (bool, error) {
-	return s.tasks.ReserveSlot(ctx, tr.Meta["task"], strings.TrimPrefix(tr.ID, submitKind+":"), s.clock())
+	id := strings.TrimPrefix(tr.ID, submitKind+":")
+	if _, err := s.store.ByID(ctx, id); err == nil {
+		return true, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	return s.tasks.ReserveSlot(ctx, tr.Meta["task"], id, s.clock())
 }
 
 // settleSubmit inserts the submission whose slot is taken and tells the

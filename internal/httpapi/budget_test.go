@@ -1,0 +1,133 @@
+package httpapi_test
+
+import (
+	"maps"
+	"net/http"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"microtask/internal/storage/storagetest"
+)
+
+// writeCommands are the commands that change the database; every other
+// command counted is a read.
+var writeCommands = map[string]bool{"insert": true, "update": true, "delete": true, "findAndModify": true}
+
+func split(counts map[string]int) (reads, writes int) {
+	for name, n := range counts {
+		if writeCommands[name] {
+			writes += n
+		} else {
+			reads += n
+		}
+	}
+	return reads, writes
+}
+
+// TestWriteCommandBudgets counts the database commands of each operation
+// that moves coins or slots, as MongoDB receives them (every read a
+// command): each one holds the embedded database's write gate for all of
+// its writes, so their number bounds the marketplace's write throughput.
+func TestWriteCommandBudgets(t *testing.T) {
+	a := buildAPI(t, harness{bcryptCost: bcrypt.MinCost, asOnMongoDB: true})
+	buyer, worker := a.register(t, "buyer"), a.register(t, "worker")
+	a.grant(t, buyer.User.ID, 500)
+	a.grant(t, worker.User.ID, 500)
+	task := a.postTask(t, buyer.Token, 5, 10)
+	subs := []submissionBody{a.submit(t, worker.Token, task.ID)}
+	for range 2 {
+		w := a.register(t, "worker")
+		subs = append(subs, a.submit(t, w.Token, task.ID))
+	}
+	log := storagetest.Commands(t, a.db)
+
+	tests := []struct {
+		name           string
+		call           func() int
+		maxAll, maxW   int
+		wantStatusCode int
+	}{
+		{"POST /tasks", func() int {
+			return a.call(t, http.MethodPost, "/api/tasks", buyer.Token, taskRequest(a, 3, 10)).Code
+		}, 12, 8, http.StatusCreated},
+		{"POST /submissions", func() int {
+			w := a.register(t, "worker")
+			a.call(t, http.MethodGet, "/api/auth/me", w.Token, nil)
+			log.Reset()
+			return a.call(t, http.MethodPost, "/api/submissions", w.Token,
+				map[string]string{"task_id": task.ID, "submission_details": "https://prnt.sc/proof"}).Code
+		}, 8, 8, http.StatusCreated},
+		{"PUT /submissions/{id}/approve", func() int {
+			return a.call(t, http.MethodPut, "/api/submissions/"+subs[0].ID+"/approve", buyer.Token, nil).Code
+		}, 12, 8, http.StatusOK},
+		{"PUT /submissions/{id}/reject", func() int {
+			return a.call(t, http.MethodPut, "/api/submissions/"+subs[1].ID+"/reject", buyer.Token,
+				map[string]string{"reason": "The screenshot is of another page."}).Code
+		}, 12, 8, http.StatusOK},
+		{"POST /withdrawals", func() int {
+			return a.call(t, http.MethodPost, "/api/withdrawals", worker.Token,
+				map[string]any{"withdrawal_coin": 200, "payment_system": "bkash", "account_number": "01700000000"}).Code
+		}, 12, 8, http.StatusCreated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a.call(t, http.MethodGet, "/api/auth/me", buyer.Token, nil) // warm the token checks
+			a.call(t, http.MethodGet, "/api/auth/me", worker.Token, nil)
+			log.Reset()
+			if code := tt.call(); code != tt.wantStatusCode {
+				t.Fatalf("status %d, want %d", code, tt.wantStatusCode)
+			}
+			got := log.Counts()
+			reads, writes := split(got)
+			t.Logf("%d commands, %d writes: %v", reads+writes, writes, got)
+			if reads+writes > tt.maxAll || writes > tt.maxW {
+				t.Errorf("%d commands of which %d writes (%v); budget %d, of which %d writes", reads+writes, writes, got, tt.maxAll, tt.maxW)
+			}
+		})
+	}
+}
+
+// TestListQueryBudgets counts the database commands each list endpoint
+// sends, as MongoDB receives them: one find and one count (an aggregate), so
+// that an N+1 cannot creep in. The token check is warmed up first; it is
+// cached.
+func TestListQueryBudgets(t *testing.T) {
+	a := buildAPI(t, harness{bcryptCost: bcrypt.MinCost, asOnMongoDB: true})
+	buyer, worker := a.register(t, "buyer"), a.register(t, "worker")
+	a.grant(t, buyer.User.ID, 500)
+	for range 3 {
+		tk := a.postTask(t, buyer.Token, 2, 10)
+		a.submit(t, worker.Token, tk.ID)
+	}
+	log := storagetest.Commands(t, a.db)
+	oneFindOneCount := map[string]int{"find": 1, "aggregate": 1}
+	tests := []struct {
+		path  string
+		token string
+		want  map[string]int
+	}{
+		{"/api/tasks", "", oneFindOneCount},
+		{"/api/tasks/available?q=video&sort=pay", "", oneFindOneCount},
+		{"/api/tasks/my", buyer.Token, oneFindOneCount},
+		{"/api/submissions/my", worker.Token, oneFindOneCount},
+		{"/api/submissions/approved", worker.Token, oneFindOneCount},
+		{"/api/submissions/to-review", buyer.Token, oneFindOneCount},
+		{"/api/notifications", buyer.Token, oneFindOneCount},
+		{"/api/notifications/unread/count", buyer.Token, map[string]int{"aggregate": 1}},
+		{"/api/tasks/" + "nope", "", map[string]int{"find": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			a.call(t, http.MethodGet, "/api/auth/me", tt.token, nil) // warm the token check
+			log.Reset()
+			rec := a.call(t, http.MethodGet, tt.path, tt.token, nil)
+			if rec.Code >= 500 {
+				t.Fatalf("status %d", rec.Code)
+			}
+			if got := log.Counts(); !maps.Equal(got, tt.want) {
+				t.Errorf("commands = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
