@@ -433,6 +433,36 @@ func TestUpdatesAgreeWithFerretDB(t *testing.T) {
 		if err := m.Commit(changes); err != nil {
 			t.Fatalf("%s: commit: %v", name, err)
 		}
+		if i%25 == 0 {
+			sameCollection(t, c, m, name)
+		}
+	}
+	sameCollection(t, c, m, "at the end")
+}
+
+// sameCollection requires every document of the copy to be the one the
+// database holds, and in the same natural order.
+func sameCollection(t *testing.T, c *mongo.Collection, m *mirror.Collection, when string) {
+	t.Helper()
+	ctx := context.Background()
+	cur, err := c.Find(ctx, bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][]string
+	for cur.Next(ctx) {
+		want = append(want, fieldsOf(t, cur.Current))
+	}
+	docs, _, err := m.Find(mirror.Query{Filter: marshal(t, bson.D{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][]string
+	for _, d := range docs {
+		got = append(got, fieldsOf(t, d))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("%s: collection (-FerretDB +copy):\n%s", when, diff)
 	}
 }
 

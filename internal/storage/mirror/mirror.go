@@ -35,8 +35,9 @@ type Collection struct {
 	mu      sync.RWMutex
 	docs    []bson.Raw // in natural order, as the database returns them unsorted; nil where removed
 	removed int        // nil entries in docs
-	byID    map[string]int32
-	size    int64 // bytes of BSON held
+	ids     *positions // by the key of _id
+	size    int64      // bytes of BSON held
+	hash    func(key string) uint64
 
 	indexable map[string]bool       // fields that lead one of the collection's indexes
 	indexes   map[string]*hashIndex // those a query has needed so far
@@ -45,7 +46,8 @@ type Collection struct {
 // New returns an empty copy of a collection whose indexes lead with the
 // given fields.
 func New(indexedFields []string) *Collection {
-	c := &Collection{byID: map[string]int32{}, indexable: map[string]bool{}, indexes: map[string]*hashIndex{}}
+	c := &Collection{hash: newHash(), indexable: map[string]bool{}, indexes: map[string]*hashIndex{}}
+	c.ids = newPositions(c.hash)
 	for _, f := range indexedFields {
 		if f != "_id" {
 			c.indexable[f] = true
@@ -65,12 +67,22 @@ func (c *Collection) Load(docs []bson.Raw) error {
 		if err != nil {
 			return err
 		}
-		if _, dup := c.byID[id]; dup {
+		if _, dup := c.position(id); dup {
 			return fmt.Errorf("two documents with _id %s", raw.Lookup("_id"))
 		}
 		c.insert(id, raw)
 	}
 	return nil
+}
+
+// position finds the document whose _id has the key id.
+func (c *Collection) position(id string) (int32, bool) {
+	for _, pos := range c.ids.get(id) {
+		if k, err := idKey(c.docs[pos]); err == nil && k == id {
+			return pos, true
+		}
+	}
+	return 0, false
 }
 
 func idKey(raw bson.Raw) (string, error) {
@@ -85,7 +97,7 @@ func idKey(raw bson.Raw) (string, error) {
 func (c *Collection) Stats() (docs int, bytes int64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return len(c.byID), c.size
+	return len(c.docs) - c.removed, c.size
 }
 
 // Query is a find: a filter, and optionally a sort, a number of documents to
@@ -235,6 +247,18 @@ func (c *Collection) readLock(f *Filter) (unlock func()) {
 	return c.mu.RUnlock
 }
 
+// BuildIndexes builds now every index the copy may use, rather than on
+// first use: the most memory the copy can take.
+func (c *Collection) BuildIndexes() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name := range c.indexable {
+		if c.indexes[name] == nil {
+			c.indexes[name] = c.buildIndex(name)
+		}
+	}
+}
+
 // matching returns the positions of the documents matching f, in natural
 // order. It checks only the candidates of f's most selective equality on
 // _id or an indexed field, if it has one. The caller holds a lock.
@@ -264,7 +288,7 @@ func (c *Collection) candidates(f *Filter) (cands []int32, all bool) {
 	eqs := f.equalities()
 	if vals, ok := eqs["_id"]; ok {
 		for _, v := range vals {
-			if pos, found := c.byID[key(v)]; found && !slices.Contains(cands, pos) {
+			if pos, found := c.position(key(v)); found && !slices.Contains(cands, pos) {
 				cands = append(cands, pos)
 			}
 		}
@@ -286,7 +310,7 @@ func (c *Collection) candidates(f *Filter) (cands []int32, all bool) {
 func (c *Collection) Get(id bson.RawValue) (bson.Raw, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if pos, ok := c.byID[key(id)]; ok {
+	if pos, ok := c.position(key(id)); ok {
 		return c.docs[pos], true
 	}
 	return nil, false
@@ -391,7 +415,7 @@ func (c *Collection) Commit(changes []Change) error {
 	defer c.mu.Unlock()
 	for _, ch := range changes {
 		id := key(ch.ID)
-		pos, exists := c.byID[id]
+		pos, exists := c.position(id)
 		switch {
 		case ch.Old == nil && ch.New != nil && !exists:
 			c.insert(id, ch.New)
@@ -416,7 +440,7 @@ func (c *Collection) Commit(changes []Change) error {
 func (c *Collection) insert(id string, raw bson.Raw) {
 	pos := int32(len(c.docs))
 	c.docs = append(c.docs, raw)
-	c.byID[id] = pos
+	c.ids.add(id, pos)
 	c.size += int64(len(raw))
 	for _, ix := range c.indexes {
 		ix.add(pos, raw)
@@ -440,7 +464,7 @@ func (c *Collection) remove(id string, pos int32) {
 	for _, ix := range c.indexes {
 		ix.remove(pos, c.docs[pos])
 	}
-	delete(c.byID, id)
+	c.ids.remove(id, pos)
 	c.size -= int64(len(c.docs[pos]))
 	c.docs[pos] = nil
 	c.removed++
@@ -451,9 +475,10 @@ func (c *Collection) remove(id string, pos int32) {
 func (c *Collection) compact() {
 	c.docs = slices.DeleteFunc(c.docs, func(d bson.Raw) bool { return d == nil })
 	c.removed = 0
+	c.ids = newPositions(c.hash)
 	for pos, d := range c.docs {
 		id, _ := idKey(d)
-		c.byID[id] = int32(pos)
+		c.ids.add(id, int32(pos))
 	}
 	for name := range c.indexes {
 		c.indexes[name] = c.buildIndex(name)
@@ -464,14 +489,14 @@ func (c *Collection) compact() {
 // holding them, as a MongoDB index does: an array field is indexed under
 // each of its elements, and a missing field as null.
 type hashIndex struct {
-	field   string
-	buckets map[string][]int32 // each ascending
+	field string
+	pos   *positions
 }
 
 // buildIndex indexes field over the whole copy. The caller holds the write
 // lock.
 func (c *Collection) buildIndex(field string) *hashIndex {
-	ix := &hashIndex{field: field, buckets: map[string][]int32{}}
+	ix := &hashIndex{field: field, pos: newPositions(c.hash)}
 	for pos, d := range c.docs {
 		if d != nil {
 			ix.add(int32(pos), d)
@@ -497,46 +522,25 @@ func (ix *hashIndex) keys(doc bson.Raw) []string {
 
 func (ix *hashIndex) add(pos int32, doc bson.Raw) {
 	for _, k := range ix.keys(doc) {
-		b := ix.buckets[k]
-		if n := len(b); n == 0 || b[n-1] < pos {
-			ix.buckets[k] = append(b, pos) // the usual case: a new document
-			continue
-		}
-		if i, found := slices.BinarySearch(b, pos); !found {
-			ix.buckets[k] = slices.Insert(b, i, pos)
-		}
+		ix.pos.add(k, pos)
 	}
 }
 
 func (ix *hashIndex) remove(pos int32, doc bson.Raw) {
 	for _, k := range ix.keys(doc) {
-		b := ix.buckets[k]
-		i, found := slices.BinarySearch(b, pos)
-		if !found {
-			continue
-		}
-		if b = slices.Delete(b, i, i+1); len(b) > 0 {
-			ix.buckets[k] = b
-		} else {
-			delete(ix.buckets, k)
-		}
+		ix.pos.remove(k, pos)
 	}
 }
 
 // lookup returns the positions of the documents holding any of vals,
-// ascending.
+// ascending (and perhaps a few others, which the filter drops).
 func (ix *hashIndex) lookup(vals []bson.RawValue) []int32 {
 	if len(vals) == 1 {
-		return ix.buckets[key(vals[0])]
+		return ix.pos.get(key(vals[0]))
 	}
 	var out []int32
-	seen := map[string]bool{}
 	for _, v := range vals {
-		k := key(v)
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, ix.buckets[k]...)
-		}
+		out = append(out, ix.pos.get(key(v))...)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

@@ -1,0 +1,121 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"microtask/internal/platform/logging"
+)
+
+// fill inserts n documents shaped like accounts into c, a thousand at a
+// time.
+func fill(b *testing.B, c collection, n int) {
+	b.Helper()
+	for start := 0; start < n; start += 1000 {
+		var docs []any
+		for i := start; i < min(start+1000, n); i++ {
+			docs = append(docs, accountDoc{ID: fmt.Sprintf("user:%08d", i), Kind: "user", Balance: 10, Pending: []string{}})
+		}
+		if err := c.insertMany(context.Background(), docs, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUpdateByID is a ledger posting on one account among many: a
+// conditional update by _id. Its cost must not grow with the collection
+// (issue 10: under 2x from 1,000 to 50,000 documents). "copy" is the
+// embedded database as it runs (the condition is checked in memory, the
+// document replaced by _id); "server" sends the update as is, as to MongoDB,
+// which FerretDB answers through the _id index only for a filter of _id
+// alone.
+func BenchmarkUpdateByID(b *testing.B) {
+	for _, mode := range []string{"copy", "server"} {
+		for _, n := range []int{1_000, 50_000} {
+			b.Run(fmt.Sprintf("%s/docs=%d", mode, n), func(b *testing.B) {
+				db := newTestDB(b)
+				c := db.collection("accounts")
+				if mode == "server" {
+					c.copy = nil
+				}
+				fill(b, c, n)
+				ctx := context.Background()
+				b.ResetTimer()
+				for i := range b.N {
+					id := fmt.Sprintf("user:%08d", (i*7919)%n)
+					filter := bson.D{{Key: "_id", Value: id}}
+					if mode == "copy" {
+						filter = append(filter, bson.E{Key: "balance", Value: bson.D{{Key: "$gte", Value: int64(1)}}})
+					}
+					m, err := c.updateOne(ctx, filter, bson.D{{Key: "$inc", Value: bson.D{{Key: "balance", Value: int64(1)}}}}, false)
+					if err != nil || m != 1 {
+						b.Fatalf("updateOne() = %d, %v", m, err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkLoadCopy loads the in-memory copy of a database seeded with n
+// inert documents per main collection (as the load generator's scale runs
+// do) and reports the time a load takes and the heap it keeps against the
+// BSON it holds (issue 10: under 1.5x): as loaded (heap/bson), and with every
+// hash index a query could build (heap/bson-indexed), which the API never
+// needs all of.
+func BenchmarkLoadCopy(b *testing.B) {
+	for _, n := range []int{5_000, 20_000} {
+		b.Run(fmt.Sprintf("docs=%d", n), func(b *testing.B) {
+			db := newTestDB(b)
+			ctx := context.Background()
+			if err := db.SeedInert(ctx, n); err != nil {
+				b.Fatal(err)
+			}
+			var size int64
+			var docs int
+			var ratio, indexed float64
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				fresh := &DB{client: db.client, db: db.db, gate: db.gate, embedded: db.embedded, copies: newRegistry().of(db.Name())}
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				b.StartTimer()
+				if err := fresh.Warm(ctx, logging.Discard()); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				size, docs = 0, 0
+				for _, c := range fresh.copies.cols {
+					if m := c.current(); m != nil {
+						d, s := m.Stats()
+						docs += d
+						size += s
+					}
+				}
+				ratio = float64(after.HeapAlloc-before.HeapAlloc) / float64(size)
+				for _, c := range fresh.copies.cols {
+					if m := c.current(); m != nil {
+						m.BuildIndexes()
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				indexed = float64(after.HeapAlloc-before.HeapAlloc) / float64(size)
+				runtime.KeepAlive(fresh)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(docs), "docs")
+			b.ReportMetric(float64(size)/1e6, "MB-bson")
+			b.ReportMetric(ratio, "heap/bson")
+			b.ReportMetric(indexed, "heap/bson-indexed")
+		})
+	}
+}
