@@ -34,12 +34,16 @@ lint: ## go vet and a gofmt check
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-bench: build ## Go benchmarks (transfer, login, token check, image upload), then the load generator on a fresh embedded database
+bench: build ## Go benchmarks, then the load generator on a fresh embedded database and at scale (5,000 and 20,000 documents per collection)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 300x ./internal/ledger/
 	$(GO) test -run '^$$' -bench 'Login|Authenticate' -benchtime 30x ./internal/httpapi/ ./internal/user/
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200x ./internal/upload/
+	$(GO) test -run '^$$' -bench UpdateByID -benchtime 2000x ./internal/storage/
+	$(GO) test -run '^$$' -bench LoadCopy -benchtime 2x ./internal/storage/
 	$(GO) build -o $(BIN)/loadgen ./cmd/loadgen
 	$(BIN)/loadgen -server $(BIN)/microtask -duration 30s -concurrency 16
+	$(BIN)/loadgen -server $(BIN)/microtask -duration 30s -concurrency 16 -seed-docs 5000
+	$(BIN)/loadgen -server $(BIN)/microtask -duration 30s -concurrency 16 -seed-docs 20000
 
 migrate: ## apply migrations to the configured database and exit
 	$(GO) run ./cmd/microtask migrate

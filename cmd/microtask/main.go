@@ -267,6 +267,9 @@ func audit(ctx context.Context, l *ledger.Service, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "ledger audit: %s\n  accounts:  %d\n  transfers: %d (%d in flight)\n  sum of balances: %d\n",
 		verdict, r.Accounts, r.Transfers, r.OpenTransfers, r.Sum)
+	if r.Uncleared > 0 {
+		fmt.Fprintf(out, "  operations awaiting clean-up: %d (the next ledger recovery clears them)\n", r.Uncleared)
+	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(out, "  problem: %s\n", p)
 	}

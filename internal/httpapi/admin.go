@@ -119,6 +119,7 @@ type auditResponse struct {
 	Accounts         int      `json:"accounts"`
 	Transfers        int      `json:"transfers"`
 	PendingTransfers int      `json:"pending_transfers"`
+	Uncleared        int      `json:"uncleared"`
 	Sum              int64    `json:"sum"`
 	Problems         []string `json:"problems"`
 }
@@ -134,7 +135,7 @@ func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request) error 
 		problems = []string{}
 	}
 	return writeJSON(w, http.StatusOK, auditResponse{Balanced: rep.Balanced, Accounts: rep.Accounts, Transfers: rep.Transfers,
-		PendingTransfers: rep.OpenTransfers, Sum: int64(rep.Sum), Problems: problems})
+		PendingTransfers: rep.OpenTransfers, Uncleared: rep.Uncleared, Sum: int64(rep.Sum), Problems: problems})
 }
 
 type createReportRequest struct {

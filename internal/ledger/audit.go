@@ -40,7 +40,7 @@ func (s *Service) AddCheck(name string, c Check) {
 	s.checks = append(s.checks, namedCheck{name, c})
 }
 
-// Audit checks the ledger's invariants (DESIGN.md §3):
+// Audit checks the ledger's invariants:
 //
 //  1. the balances of all accounts sum to zero;
 //  2. each account's balance is the sum of what posted transfers post to it;

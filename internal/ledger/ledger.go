@@ -10,7 +10,7 @@
 //
 // The database gives no multi-document transactions, so a transfer is applied
 // in steps that are each one single-document atomic write and each safe to
-// repeat (DESIGN.md §3):
+// repeat:
 //
 //  1. record the transfer, pending, with a lease (a duplicate id waits for,
 //     resumes or returns the earlier one);

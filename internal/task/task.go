@@ -50,7 +50,7 @@ type Task struct {
 }
 
 // EscrowDue is what the task's escrow account must hold: the pay of every
-// open slot and of every submission awaiting review (DESIGN.md invariant 4).
+// open slot and of every submission awaiting review: invariant 4 of the ledger audit (ledger.Service.Audit).
 func (t Task) EscrowDue() money.Coins {
 	return money.Coins(t.OpenSlots+len(t.PendingSubs)) * t.Pay
 }
