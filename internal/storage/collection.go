@@ -265,11 +265,7 @@ func (c collection) count(ctx context.Context, filter bson.D) (int64, error) {
 	if c.copy == nil {
 		return c.c.CountDocuments(ctx, filter)
 	}
-	m, err := c.readCopy(ctx)
-	if err != nil {
-		return 0, err
-	}
-	f, err := bson.Marshal(filter)
+	m, f, err := c.readCopyFor(ctx, filter)
 	if err != nil {
 		return 0, err
 	}
@@ -282,11 +278,7 @@ func (c collection) count(ctx context.Context, filter bson.D) (int64, error) {
 // accumulator of a $group).
 func (c collection) sum(ctx context.Context, filter bson.D, field string) (int64, error) {
 	if c.copy != nil {
-		m, err := c.readCopy(ctx)
-		if err != nil {
-			return 0, err
-		}
-		f, err := bson.Marshal(filter)
+		m, f, err := c.readCopyFor(ctx, filter)
 		if err != nil {
 			return 0, err
 		}
@@ -323,12 +315,19 @@ func (q query) options() *options.FindOptionsBuilder {
 	return o
 }
 
-func (c collection) findCopy(ctx context.Context, filter bson.D, q query) ([]bson.Raw, int, error) {
+// readCopyFor returns the copy to read from and the filter as the copy
+// takes it.
+func (c collection) readCopyFor(ctx context.Context, filter bson.D) (*mirror.Collection, bson.Raw, error) {
 	m, err := c.readCopy(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	f, err := bson.Marshal(filter)
+	return m, f, err
+}
+
+func (c collection) findCopy(ctx context.Context, filter bson.D, q query) ([]bson.Raw, int, error) {
+	m, f, err := c.readCopyFor(ctx, filter)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -421,33 +421,38 @@ func truthy(v bson.RawValue) bool {
 	return true
 }
 
+// eachField calls fn with the conditions on each top-level field that the
+// filter requires whatever else holds: those at its top and inside $and,
+// not those inside $or and $nor.
+func (f *Filter) eachField(fn func(*field)) {
+	for _, c := range f.conds {
+		switch c := c.(type) {
+		case *logical:
+			if c.op == "$and" {
+				for _, s := range c.subs {
+					s.eachField(fn)
+				}
+			}
+		case *field:
+			fn(c)
+		}
+	}
+}
+
 // equalities returns, for the planner, the top-level fields the filter
 // requires to equal one of a few values: {f: v}, {f: {$eq: v}} and
-// {f: {$in: [...]}}, outside $or and $nor.
+// {f: {$in: [...]}}.
 func (f *Filter) equalities() map[string][]bson.RawValue {
 	out := map[string][]bson.RawValue{}
-	var walk func(*Filter)
-	walk = func(f *Filter) {
-		for _, c := range f.conds {
-			switch c := c.(type) {
-			case *logical:
-				if c.op == "$and" {
-					for _, s := range c.subs {
-						walk(s)
-					}
-				}
-			case *field:
-				for _, op := range c.ops {
-					if vals, ok := equalityValues(op); ok {
-						if prev, seen := out[c.name]; !seen || len(vals) < len(prev) {
-							out[c.name] = vals
-						}
-					}
+	f.eachField(func(c *field) {
+		for _, op := range c.ops {
+			if vals, ok := equalityValues(op); ok {
+				if prev, seen := out[c.name]; !seen || len(vals) < len(prev) {
+					out[c.name] = vals
 				}
 			}
 		}
-	}
-	walk(f)
+	})
 	return out
 }
 

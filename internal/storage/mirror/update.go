@@ -246,26 +246,13 @@ func Upsert(filter bson.Raw, u *Update) (bson.Raw, error) {
 		return nil, err
 	}
 	var seed bson.D
-	var walk func(*Filter)
-	walk = func(f *Filter) {
-		for _, c := range f.conds {
-			switch c := c.(type) {
-			case *logical:
-				if c.op == "$and" {
-					for _, s := range c.subs {
-						walk(s)
-					}
-				}
-			case *field:
-				for _, op := range c.ops {
-					if e, ok := op.(eq); ok && !slices.ContainsFunc(seed, func(x bson.E) bool { return x.Key == c.name }) {
-						seed = append(seed, bson.E{Key: c.name, Value: e.want})
-					}
-				}
+	f.eachField(func(c *field) {
+		for _, op := range c.ops {
+			if e, ok := op.(eq); ok && !slices.ContainsFunc(seed, func(x bson.E) bool { return x.Key == c.name }) {
+				seed = append(seed, bson.E{Key: c.name, Value: e.want})
 			}
 		}
-	}
-	walk(f)
+	})
 	base, err := bson.Marshal(seed)
 	if err != nil {
 		return nil, err
