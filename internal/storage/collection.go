@@ -57,11 +57,11 @@ func (c collection) insert(ctx context.Context, docs []bson.Raw, ordered bool) e
 			_, err := c.c.InsertOne(ctx, docs[0])
 			return err
 		}
-		any := make([]any, len(docs))
+		batch := make([]any, len(docs))
 		for i, d := range docs {
-			any[i] = d
+			batch[i] = d
 		}
-		_, err := c.c.InsertMany(ctx, any, options.InsertMany().SetOrdered(ordered))
+		_, err := c.c.InsertMany(ctx, batch, options.InsertMany().SetOrdered(ordered))
 		return err
 	}, ordered)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -320,5 +321,63 @@ func TestAuditDetectsTampering(t *testing.T) {
 				t.Errorf("Audit() = balanced %v, problems %q; want unbalanced with %q", r.Balanced, r.Problems, tt.want)
 			}
 		})
+	}
+}
+
+// TestMergeTransferRecords runs migration 0006's step on records in the
+// former layout: a journal record with its outcome, one with its run in
+// flight, and a run never journaled.
+func TestMergeTransferRecords(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	postings := bson.A{bson.D{{Key: "account", Value: ledger.Mint}, {Key: "amount", Value: int64(-10)}},
+		bson.D{{Key: "account", Value: "user:a"}, {Key: "amount", Value: int64(10)}}}
+	insert := func(coll string, docs ...bson.D) {
+		t.Helper()
+		for _, d := range docs {
+			if err := db.collection(coll).insertOne(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	insert("transfers",
+		bson.D{{Key: "_id", Value: "signup:a"}, {Key: "postings", Value: postings}, {Key: "hooked", Value: false}, {Key: "created_at", Value: at}},
+		bson.D{{Key: "_id", Value: "signup:b"}, {Key: "postings", Value: postings}, {Key: "hooked", Value: true}, {Key: "created_at", Value: at}})
+	insert("transfer_outcomes", bson.D{{Key: "_id", Value: "signup:a"}, {Key: "state", Value: "posted"}, {Key: "ended_at", Value: at.Add(time.Second)}})
+	run := func(id string) bson.D {
+		return bson.D{{Key: "_id", Value: id}, {Key: "postings", Value: postings}, {Key: "private", Value: bson.D{{Key: "k", Value: "v"}}},
+			{Key: "hooked", Value: true}, {Key: "state", Value: "pending"}, {Key: "lease_until", Value: at.Add(time.Minute)},
+			{Key: "created_at", Value: at}, {Key: "updated_at", Value: at}}
+	}
+	insert("transfer_runs", run("signup:b"), run("signup:c"))
+	insert("entries", bson.D{{Key: "op", Value: "signup:a"}, {Key: "account", Value: "user:a"}, {Key: "amount", Value: int64(10)}})
+
+	for range 2 { // safe to repeat
+		if err := db.mergeTransferRecords(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := NewLedgerStore(db)
+	for id, want := range map[string]ledger.State{"signup:a": ledger.Posted, "signup:b": ledger.Pending, "signup:c": ledger.Pending} {
+		tr, err := store.Get(ctx, id)
+		if err != nil {
+			t.Fatalf("Get(%s) error = %v", id, err)
+		}
+		if tr.State != want || len(tr.Postings) != 2 || tr.Open != (want == ledger.Pending) {
+			t.Errorf("%s = %+v, want state %s with its postings", id, tr, want)
+		}
+		if want == ledger.Pending && (tr.Private["k"] != "v" || !tr.LeaseUntil.Equal(at.Add(time.Minute))) {
+			t.Errorf("%s lost its run: private %v, lease %v", id, tr.Private, tr.LeaseUntil)
+		}
+	}
+	names, err := db.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{"transfer_runs", "transfer_outcomes", "entries"} {
+		if slices.Contains(names, gone) {
+			t.Errorf("collection %s still exists", gone)
+		}
 	}
 }
