@@ -47,6 +47,8 @@ type config struct {
 	tasksPerBuyer int
 	preSubmitted  int
 	readP99Budget time.Duration
+	writeP99      time.Duration
+	minRate       float64
 	debugAddr     string
 	seedDocs      int
 }
@@ -61,7 +63,9 @@ func main() {
 	flag.IntVar(&c.workers, "workers", 200, "workers to seed")
 	flag.IntVar(&c.tasksPerBuyer, "tasks", 8, "tasks per buyer (200 slots of 1 coin each)")
 	flag.IntVar(&c.preSubmitted, "submissions", 200, "pending submissions to seed for the first reviews")
-	flag.DurationVar(&c.readP99Budget, "read-p99", 250*time.Millisecond, "p99 budget of the read endpoints")
+	flag.DurationVar(&c.readP99Budget, "read-p99", 100*time.Millisecond, "p99 budget of each read endpoint")
+	flag.DurationVar(&c.writeP99, "write-p99", 250*time.Millisecond, "p99 budget of each write endpoint")
+	flag.Float64Var(&c.minRate, "min-rps", 500, "requests per second the run must reach")
 	flag.StringVar(&c.debugAddr, "debug-addr", "", "start the server with DEBUG_ADDR (pprof) at this address")
 	flag.IntVar(&c.seedDocs, "seed-docs", 0, "before starting the server, seed this many inert documents into each main collection through the storage layer")
 	flag.Parse()
@@ -487,7 +491,8 @@ func endpoint(r *vegeta.Result) string {
 func isRead(name string) bool { return strings.HasPrefix(name, "GET ") }
 
 // report prints the figures per endpoint and reports whether anything
-// failed: an error, or a read endpoint over its p99 budget.
+// failed: an error, an endpoint over its p99 budget, or a run under its
+// rate.
 func report(results []*vegeta.Result, c config) bool {
 	by := map[string]*vegeta.Metrics{}
 	all := &vegeta.Metrics{}
@@ -529,13 +534,21 @@ func report(results []*vegeta.Result, c config) bool {
 		if errs > 0 {
 			failed = true
 		}
-		if isRead(n) && m.Latencies.P99 > c.readP99Budget {
+		budget := c.writeP99
+		if isRead(n) {
+			budget = c.readP99Budget
+		}
+		if m.Latencies.P99 > budget {
 			failed = true
-			defer fmt.Printf("over budget: %s p99 %v > %v\n", n, m.Latencies.P99.Round(time.Millisecond), c.readP99Budget)
+			defer fmt.Printf("over budget: %s p99 %v > %v\n", n, m.Latencies.P99.Round(time.Millisecond), budget)
 		}
 	}
 	tw.Flush()
 	fmt.Println()
+	if all.Throughput < c.minRate {
+		failed = true
+		fmt.Printf("under budget: %.0f req/s < %.0f\n", all.Throughput, c.minRate)
+	}
 	for msg, n := range errorsSeen {
 		fmt.Printf("error x%d: %s\n", n, msg)
 	}
