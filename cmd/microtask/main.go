@@ -31,25 +31,18 @@ import (
 
 	"github.com/joho/godotenv"
 
-	"microtask/internal/admin"
+	"microtask/internal/app"
 	"microtask/internal/auth"
 	"microtask/internal/checkout"
 	"microtask/internal/googleid"
 	"microtask/internal/httpapi"
 	"microtask/internal/imgbb"
 	"microtask/internal/ledger"
-	"microtask/internal/notification"
-	"microtask/internal/payment"
 	"microtask/internal/platform/config"
 	"microtask/internal/platform/job"
 	"microtask/internal/platform/logging"
-	"microtask/internal/report"
 	"microtask/internal/storage"
-	"microtask/internal/submission"
-	"microtask/internal/task"
 	"microtask/internal/upload"
-	"microtask/internal/user"
-	"microtask/internal/withdrawal"
 	"microtask/migrations"
 )
 
@@ -112,19 +105,50 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if _, err := db.Migrate(ctx, migrations.FS, log); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	if cmd == "migrate" {
+		fmt.Fprintln(stdout, "migrations: up to date")
+		return nil
+	}
 	if err := db.Warm(ctx, log); err != nil {
 		return err
 	}
-	ledgerSvc := ledger.NewService(storage.NewLedgerStore(db), log, nil)
-
-	switch cmd {
-	case "migrate":
-		fmt.Fprintln(stdout, "migrations: up to date")
-		return nil
-	case "audit":
-		return audit(ctx, ledgerSvc, stdout)
+	a, err := build(cfg, log, db)
+	if err != nil {
+		return err
 	}
-	return serve(ctx, cfg, log, db, ledgerSvc)
+	if cmd == "audit" {
+		return audit(ctx, a.Ledger, stdout)
+	}
+	return serve(ctx, cfg, log, db, a)
+}
+
+// build assembles the services on db as the configuration says.
+func build(cfg config.Config, log *slog.Logger, db *storage.DB) (*app.App, error) {
+	secret, err := jwtSecret(cfg)
+	if err != nil {
+		return nil, err
+	}
+	hasher, err := auth.NewHasher(cfg.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	c := app.Config{
+		Log: log, Hasher: hasher, Tokens: auth.NewTokens(secret, cfg.JWTTTL, nil),
+		// The embedded database (or a FerretDB, which takes a single
+		// writer): this process is its only writer.
+		SoleWriter:        db.Serialized(),
+		AutoApproveAfter:  cfg.AutoApproveAfter,
+		Gateway:           checkout.Dummy{SuccessURL: cfg.PaymentSuccessURL},
+		WithdrawalMethods: cfg.WithdrawalMethods,
+	}
+	if !cfg.DummyPayments() {
+		stripe := checkout.NewStripe(checkout.StripeConfig{
+			SecretKey: cfg.StripeSecretKey, WebhookSecret: cfg.StripeWebhookSecret, APIURL: cfg.StripeAPIURL,
+			SuccessURL: cfg.PaymentSuccessURL, CancelURL: cfg.PaymentCancelURL, Timeout: cfg.OutboundTimeout,
+		})
+		c.Gateway, c.Webhooks = stripe, stripe
+	}
+	return app.New(db, c)
 }
 
 // debugHandler serves net/http/pprof's profiles.
@@ -256,7 +280,7 @@ func jwtSecret(cfg config.Config) ([]byte, error) {
 }
 
 // audit runs the ledger audit and prints its report.
-func audit(ctx context.Context, l *ledger.Service, out io.Writer) error {
+func audit(ctx context.Context, l *ledger.Ledger, out io.Writer) error {
 	r, err := l.Audit(ctx)
 	if err != nil {
 		return err
@@ -266,7 +290,7 @@ func audit(ctx context.Context, l *ledger.Service, out io.Writer) error {
 		verdict = "NOT BALANCED"
 	}
 	fmt.Fprintf(out, "ledger audit: %s\n  accounts:  %d\n  transfers: %d (%d in flight)\n  sum of balances: %d\n",
-		verdict, r.Accounts, r.Transfers, r.OpenTransfers, r.Sum)
+		verdict, r.Accounts, r.Movements, r.InFlight, r.Sum)
 	if r.Uncleared > 0 {
 		fmt.Fprintf(out, "  operations awaiting clean-up: %d (the next ledger recovery clears them)\n", r.Uncleared)
 	}
@@ -282,39 +306,7 @@ func audit(ctx context.Context, l *ledger.Service, out io.Writer) error {
 // serve runs the HTTP server and the background workers until ctx is
 // cancelled, then shuts down gracefully: stop accepting, finish in-flight
 // requests, stop the workers; the caller closes the database.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage.DB, ledgerSvc *ledger.Service) error {
-	secret, err := jwtSecret(cfg)
-	if err != nil {
-		return err
-	}
-	hasher, err := auth.NewHasher(cfg.BcryptCost)
-	if err != nil {
-		return err
-	}
-	// Services register their ledger hooks as they are built, before
-	// recovery may need them.
-	taskStore := storage.NewTaskStore(db)
-	users := user.NewService(storage.NewUserStore(db), ledgerSvc, taskStore, hasher, auth.NewTokens(secret, cfg.JWTTTL, nil), log, nil)
-	notifications := notification.NewService(storage.NewNotificationStore(db), users, log, nil)
-	if db.Serialized() { // the embedded database: this process is its only writer
-		users.SoleWriter()
-		notifications.RememberUnreadCounts()
-	}
-	submissions := submission.NewService(storage.NewSubmissionStore(db), taskStore, ledgerSvc, notifications, users, log, nil)
-	tasks := task.NewService(taskStore, ledgerSvc, notifications, users, submissions, log, nil, cfg.AutoApproveAfter)
-	var (
-		gateway  payment.Gateway  = checkout.Dummy{SuccessURL: cfg.PaymentSuccessURL}
-		webhooks payment.Webhooks // none with the dummy gateway: the buyer confirms
-	)
-	if !cfg.DummyPayments() {
-		stripe := checkout.NewStripe(checkout.StripeConfig{
-			SecretKey: cfg.StripeSecretKey, WebhookSecret: cfg.StripeWebhookSecret, APIURL: cfg.StripeAPIURL,
-			SuccessURL: cfg.PaymentSuccessURL, CancelURL: cfg.PaymentCancelURL, Timeout: cfg.OutboundTimeout,
-		})
-		gateway, webhooks = stripe, stripe
-	}
-	payments := payment.NewService(storage.NewPaymentStore(db), gateway, webhooks, ledgerSvc, notifications, log, nil)
-	withdrawals := withdrawal.NewService(storage.NewWithdrawalStore(db), ledgerSvc, notifications, users, cfg.WithdrawalMethods, log, nil)
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage.DB, a *app.App) error {
 	localUploads := &upload.Dir{Path: filepath.Join(cfg.DataDir, "uploads")}
 	var imageHost upload.Host = localUploads
 	if cfg.ImgBBKey != "" {
@@ -328,12 +320,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		if err != nil {
 			return err
 		}
-		users.UseGoogle(verifier)
+		a.Users.UseGoogle(verifier)
 	}
-	reports := report.NewService(storage.NewReportStore(db), tasks, submissions, users, notifications, log, nil)
-	adminSvc := admin.NewService(storage.NewStatsStore(db), ledgerSvc, nil)
 	if cfg.AdminEmail != "" {
-		if _, err := users.EnsureAdmin(ctx, cfg.AdminName, cfg.AdminEmail, cfg.AdminPassword); err != nil {
+		if _, err := a.Users.EnsureAdmin(ctx, cfg.AdminName, cfg.AdminEmail, cfg.AdminPassword); err != nil {
 			return fmt.Errorf("create admin: %w", err)
 		}
 	}
@@ -341,15 +331,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 	api := httpapi.NewServer(httpapi.Options{
 		Log:                 log,
 		DB:                  db,
-		Users:               users,
-		Tasks:               tasks,
-		Submissions:         submissions,
-		Notifications:       notifications,
-		Payments:            payments,
-		Withdrawals:         withdrawals,
-		Reports:             reports,
-		Admin:               adminSvc,
-		Ledger:              ledgerSvc,
+		Users:               a.Users,
+		Tasks:               a.Tasks,
+		Submissions:         a.Submissions,
+		Notifications:       a.Notifications,
+		Payments:            a.Payments,
+		Withdrawals:         a.Withdrawals,
+		Reports:             a.Reports,
+		Admin:               a.Stats,
+		Ledger:              a.Ledger,
 		Uploads:             uploads,
 		LocalUploads:        localUploads,
 		PublicURL:           cfg.PublicURL,
@@ -376,11 +366,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Go(func() { ledgerSvc.RunRecovery(workers, cfg.RecoveryInterval) })
+	wg.Go(func() { a.Operations.RunRecovery(workers, cfg.RecoveryInterval) })
 	leases, owner := storage.NewLeaseStore(db), instanceID()
 	wg.Go(func() {
 		job.Every(workers, log, leases, owner, "auto-approve", cfg.JobsInterval, func(ctx context.Context) error {
-			n, err := submissions.AutoApproveDue(ctx)
+			n, err := a.Submissions.AutoApproveDue(ctx)
 			if n > 0 {
 				log.InfoContext(ctx, "submissions approved automatically", "count", n)
 			}
@@ -389,7 +379,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 	})
 	wg.Go(func() {
 		job.Every(workers, log, leases, owner, "expire-tasks", cfg.JobsInterval, func(ctx context.Context) error {
-			n, err := tasks.ExpireDue(ctx)
+			n, err := a.Tasks.ExpireDue(ctx)
 			if n > 0 {
 				log.InfoContext(ctx, "tasks expired", "count", n)
 			}
@@ -399,7 +389,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 	if !db.Serialized() {
 		// Several instances may share this database: pick up the
 		// notifications the others store, for this instance's streams.
-		wg.Go(func() { notifications.Tail(workers, time.Second) })
+		wg.Go(func() { a.Notifications.Tail(workers, time.Second) })
 	}
 
 	if cfg.DebugAddr != "" {

@@ -10,11 +10,12 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"microtask/internal/app"
 	"microtask/internal/auth"
 	"microtask/internal/checkout"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
-	"microtask/internal/notification"
+	"microtask/internal/operation"
 	"microtask/internal/page"
 	"microtask/internal/payment"
 	"microtask/internal/platform/clocktest"
@@ -32,45 +33,32 @@ func TestMain(m *testing.M) { storagetest.Main(m) }
 // world is the marketplace's services on one database, as one process has
 // them; a restart builds a new world on the same database.
 type world struct {
-	db     *storage.DB
-	clock  *clocktest.Clock
-	ledger *ledger.Service
-	tasks  *task.Service
-	subs   *submission.Service
-	pays   *payment.Service
-	wds    *withdrawal.Service
-	users  *user.Service
-	store  struct {
-		tasks *storage.TaskStore
-		subs  *storage.SubmissionStore
-		notes *storage.NotificationStore
-		pays  *storage.PaymentStore
-		wds   *storage.WithdrawalStore
-	}
+	db    *storage.DB
+	clock *clocktest.Clock
+	*app.App
 }
+
+// grant is an operation of the tests that gives a user coins from the mint.
+var grant = operation.Kind[struct{}]{Name: "grant"}
 
 func build(t *testing.T, db *storage.DB, c *clocktest.Clock) *world {
 	t.Helper()
-	w := &world{db: db, clock: c}
-	log := logging.Discard()
 	h, err := auth.NewHasher(bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.ledger = ledger.NewService(storage.NewLedgerStore(db), log, c.Now)
-	w.store.tasks = storage.NewTaskStore(db)
-	users := user.NewService(storage.NewUserStore(db), w.ledger, w.store.tasks, h, auth.NewTokens([]byte("k"), time.Hour, nil), log, c.Now)
-	w.users = users
-	w.store.notes = storage.NewNotificationStore(db)
-	notes := notification.NewService(w.store.notes, users, log, c.Now)
-	w.store.subs = storage.NewSubmissionStore(db)
-	w.subs = submission.NewService(w.store.subs, w.store.tasks, w.ledger, notes, users, log, c.Now)
-	w.tasks = task.NewService(w.store.tasks, w.ledger, notes, users, w.subs, log, c.Now, 72*time.Hour)
-	w.store.pays = storage.NewPaymentStore(db)
-	w.pays = payment.NewService(w.store.pays, checkout.Dummy{SuccessURL: "http://localhost/paid"}, nil, w.ledger, notes, log, c.Now)
-	w.store.wds = storage.NewWithdrawalStore(db)
-	w.wds = withdrawal.NewService(w.store.wds, w.ledger, notes, users, []string{"bkash"}, log, c.Now)
-	return w
+	a, err := app.New(db, app.Config{
+		Log: logging.Discard(), Now: c.Now, Hasher: h, Tokens: auth.NewTokens([]byte("k"), time.Hour, nil),
+		SoleWriter: true, AutoApproveAfter: 72 * time.Hour, Gateway: checkout.Dummy{SuccessURL: "http://localhost/paid"},
+		WithdrawalMethods: []string{"bkash"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Operations.Register(grant.Define()); err != nil {
+		t.Fatal(err)
+	}
+	return &world{db: db, clock: c, App: a}
 }
 
 var (
@@ -89,14 +77,14 @@ func setUp(t *testing.T, w *world) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := w.ledger.Post(ctx, ledger.Transfer{ID: "grant:buyer", Postings: ledger.Move(ledger.Mint, ledger.UserAccount(buyer.UserID), 50)}); err != nil {
+	if _, err := grant.Run(ctx, w.Operations, "buyer", ledger.Move(ledger.Mint, ledger.UserAccount(buyer.UserID), 50), struct{}{}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func (w *world) newTask(t *testing.T, slots int) task.Task {
 	t.Helper()
-	tk, err := w.tasks.Create(context.Background(), buyer, newTaskInput(w, slots))
+	tk, err := w.Tasks.Create(context.Background(), buyer, newTaskInput(w, slots))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,17 +96,17 @@ func (w *world) newTask(t *testing.T, slots int) task.Task {
 var firstPage = page.Request{Number: 1, Limit: 10}
 
 func (w *world) buyerTasks() ([]task.Task, error) {
-	all, _, err := w.store.tasks.List(context.Background(), task.Filter{BuyerID: buyer.UserID}, firstPage)
+	all, _, err := w.Stores.Tasks.List(context.Background(), task.Filter{BuyerID: buyer.UserID}, firstPage)
 	return all, err
 }
 
 func (w *world) workerSubmissions() ([]submission.Submission, error) {
-	all, _, err := w.store.subs.List(context.Background(), submission.Filter{WorkerID: worker.UserID}, firstPage)
+	all, _, err := w.Stores.Submissions.List(context.Background(), submission.Filter{WorkerID: worker.UserID}, firstPage)
 	return all, err
 }
 
 func (w *world) workerWithdrawals() ([]withdrawal.Withdrawal, error) {
-	all, _, err := w.store.wds.ListByWorker(context.Background(), worker.UserID, firstPage)
+	all, _, err := w.Stores.Withdrawals.ListByWorker(context.Background(), worker.UserID, firstPage)
 	return all, err
 }
 
@@ -142,7 +130,7 @@ func (w *world) onlySubmission(t *testing.T) submission.Submission {
 
 func (w *world) balance(t *testing.T, acct string) money.Coins {
 	t.Helper()
-	b, err := w.ledger.Balance(context.Background(), acct)
+	b, err := w.Ledger.Balance(context.Background(), acct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +139,7 @@ func (w *world) balance(t *testing.T, acct string) money.Coins {
 
 func (w *world) notified(t *testing.T, userID string) int64 {
 	t.Helper()
-	_, n, err := w.store.notes.List(context.Background(), userID, page.Request{Number: 1, Limit: 10})
+	_, n, err := w.Stores.Notifications.List(context.Background(), userID, page.Request{Number: 1, Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +158,7 @@ var scenarios = []scenario{
 	{
 		name: "post a task",
 		action: func(ctx context.Context, w *world) error {
-			_, err := w.tasks.Create(ctx, buyer, newTaskInput(w, 2))
+			_, err := w.Tasks.Create(ctx, buyer, newTaskInput(w, 2))
 			return err
 		},
 		check: func(t *testing.T, w *world) {
@@ -184,7 +172,7 @@ var scenarios = []scenario{
 		name:   "submit",
 		before: func(t *testing.T, w *world) { w.newTask(t, 2) },
 		action: func(ctx context.Context, w *world) error {
-			_, err := w.subs.Submit(ctx, worker, w.onlyTaskQuiet(), "proof")
+			_, err := w.Submissions.Submit(ctx, worker, w.onlyTaskQuiet(), "proof")
 			return err
 		},
 		check: func(t *testing.T, w *world) {
@@ -201,7 +189,7 @@ var scenarios = []scenario{
 		name:   "approve",
 		before: submitted,
 		action: func(ctx context.Context, w *world) error {
-			_, err := w.subs.Approve(ctx, buyer, w.onlySubmissionQuiet())
+			_, err := w.Submissions.Approve(ctx, buyer, w.onlySubmissionQuiet())
 			return err
 		},
 		check: func(t *testing.T, w *world) {
@@ -219,7 +207,7 @@ var scenarios = []scenario{
 		name:   "reject",
 		before: submitted,
 		action: func(ctx context.Context, w *world) error {
-			_, err := w.subs.Reject(ctx, buyer, w.onlySubmissionQuiet(), "blurry")
+			_, err := w.Submissions.Reject(ctx, buyer, w.onlySubmissionQuiet(), "blurry")
 			return err
 		},
 		check: func(t *testing.T, w *world) {
@@ -234,7 +222,7 @@ var scenarios = []scenario{
 		name:   "delete a task",
 		before: func(t *testing.T, w *world) { w.newTask(t, 2) },
 		action: func(ctx context.Context, w *world) error {
-			_, err := w.tasks.Delete(ctx, buyer, w.onlyTaskQuiet())
+			_, err := w.Tasks.Delete(ctx, buyer, w.onlyTaskQuiet())
 			return err
 		},
 		check: func(t *testing.T, w *world) {
@@ -252,7 +240,7 @@ var scenarios = []scenario{
 			w.clock.Advance(25 * time.Hour)
 		},
 		action: func(ctx context.Context, w *world) error {
-			n, err := w.tasks.ExpireDue(ctx)
+			n, err := w.Tasks.ExpireDue(ctx)
 			if err == nil && n != 1 {
 				return errors.New("nothing expired")
 			}
@@ -273,10 +261,10 @@ var adminScenarios = []scenario{
 		name:   "suspend a buyer",
 		before: func(t *testing.T, w *world) { w.newTask(t, 2) },
 		action: func(ctx context.Context, w *world) error {
-			return w.users.SetStatus(ctx, admin, buyer.UserID, user.StatusSuspended)
+			return w.Users.SetStatus(ctx, admin, buyer.UserID, user.StatusSuspended)
 		},
 		check: func(t *testing.T, w *world) {
-			u, err := w.users.Get(context.Background(), buyer.UserID)
+			u, err := w.Users.Get(context.Background(), buyer.UserID)
 			if err != nil || u.Status != user.StatusSuspended || !w.onlyTask(t).Hidden {
 				t.Errorf("buyer %+v (%v), task hidden %v", u, err, w.onlyTask(t).Hidden)
 			}
@@ -286,12 +274,12 @@ var adminScenarios = []scenario{
 		name: "overturn a rejection",
 		before: func(t *testing.T, w *world) {
 			submitted(t, w)
-			if _, err := w.subs.Reject(context.Background(), buyer, w.onlySubmissionQuiet(), "no"); err != nil {
+			if _, err := w.Submissions.Reject(context.Background(), buyer, w.onlySubmissionQuiet(), "no"); err != nil {
 				t.Fatal(err)
 			}
 		},
 		action: func(ctx context.Context, w *world) error {
-			_, err := w.subs.Overturn(ctx, admin, w.onlySubmissionQuiet())
+			_, err := w.Submissions.Overturn(ctx, admin, w.onlySubmissionQuiet())
 			return err
 		},
 		check: func(t *testing.T, w *world) {
@@ -307,7 +295,7 @@ var adminScenarios = []scenario{
 		retry:  true,
 		before: submitted,
 		action: func(ctx context.Context, w *world) error {
-			_, err := w.tasks.Remove(ctx, admin, w.onlyTaskQuiet())
+			_, err := w.Tasks.Remove(ctx, admin, w.onlyTaskQuiet())
 			if errors.Is(err, task.ErrNotFound) {
 				return nil // removed already: asking again is done
 			}
@@ -328,16 +316,16 @@ var moneyScenarios = []scenario{
 	{
 		name: "confirm a purchase",
 		before: func(t *testing.T, w *world) {
-			if _, err := w.pays.Create(context.Background(), buyer, 150, ""); err != nil {
+			if _, err := w.Payments.Create(context.Background(), buyer, 150, ""); err != nil {
 				t.Fatal(err)
 			}
 		},
 		action: func(ctx context.Context, w *world) error {
-			_, err := w.pays.Confirm(ctx, buyer, w.onlyPayment())
+			_, err := w.Payments.Confirm(ctx, buyer, w.onlyPayment())
 			return err
 		},
 		check: func(t *testing.T, w *world) {
-			p, err := w.store.pays.ByID(context.Background(), w.onlyPayment())
+			p, err := w.Stores.Payments.ByID(context.Background(), w.onlyPayment())
 			if err != nil || p.Status != payment.StatusPaid || w.balance(t, ledger.UserAccount(buyer.UserID)) != 200 {
 				t.Errorf("payment %+v (%v), buyer %d", p, err, w.balance(t, ledger.UserAccount(buyer.UserID)))
 			}
@@ -350,7 +338,7 @@ var moneyScenarios = []scenario{
 		name:   "request a withdrawal",
 		before: workerCoins(300),
 		action: func(ctx context.Context, w *world) error {
-			_, err := w.wds.Request(ctx, worker, withdrawal.Request{Coins: 200, System: "bkash", AccountNumber: "0170000"})
+			_, err := w.Withdrawals.Request(ctx, worker, withdrawal.Request{Coins: 200, System: "bkash", AccountNumber: "0170000"})
 			return err
 		},
 		check: func(t *testing.T, w *world) {
@@ -364,7 +352,7 @@ var moneyScenarios = []scenario{
 		name:   "approve a withdrawal",
 		before: withdrawalRequested,
 		action: func(ctx context.Context, w *world) error {
-			_, err := w.wds.Approve(ctx, admin, w.onlyWithdrawalQuiet())
+			_, err := w.Withdrawals.Approve(ctx, admin, w.onlyWithdrawalQuiet())
 			return err
 		},
 		check: func(t *testing.T, w *world) {
@@ -381,7 +369,7 @@ var moneyScenarios = []scenario{
 		name:   "reject a withdrawal",
 		before: withdrawalRequested,
 		action: func(ctx context.Context, w *world) error {
-			_, err := w.wds.Reject(ctx, admin, w.onlyWithdrawalQuiet(), "wrong number")
+			_, err := w.Withdrawals.Reject(ctx, admin, w.onlyWithdrawalQuiet(), "wrong number")
 			return err
 		},
 		check: func(t *testing.T, w *world) {
@@ -397,7 +385,7 @@ var admin = auth.Principal{UserID: "admin", Role: auth.RoleAdmin}
 
 func workerCoins(n money.Coins) func(t *testing.T, w *world) {
 	return func(t *testing.T, w *world) {
-		if _, err := w.ledger.Post(context.Background(), ledger.Transfer{ID: "grant:worker", Postings: ledger.Move(ledger.Mint, ledger.UserAccount(worker.UserID), n)}); err != nil {
+		if _, err := grant.Run(context.Background(), w.Operations, "worker", ledger.Move(ledger.Mint, ledger.UserAccount(worker.UserID), n), struct{}{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -405,13 +393,13 @@ func workerCoins(n money.Coins) func(t *testing.T, w *world) {
 
 func withdrawalRequested(t *testing.T, w *world) {
 	workerCoins(300)(t, w)
-	if _, err := w.wds.Request(context.Background(), worker, withdrawal.Request{Coins: 200, System: "bkash", AccountNumber: "0170000"}); err != nil {
+	if _, err := w.Withdrawals.Request(context.Background(), worker, withdrawal.Request{Coins: 200, System: "bkash", AccountNumber: "0170000"}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func (w *world) onlyPayment() string {
-	ps, _, _ := w.store.pays.List(context.Background(), buyer.UserID, page.Request{Number: 1, Limit: 1})
+	ps, _, _ := w.Stores.Payments.List(context.Background(), buyer.UserID, page.Request{Number: 1, Limit: 1})
 	if len(ps) == 0 {
 		return ""
 	}
@@ -442,7 +430,7 @@ func newTaskInput(w *world, slots int) task.NewTask {
 
 func submitted(t *testing.T, w *world) {
 	tk := w.newTask(t, 2)
-	if _, err := w.subs.Submit(context.Background(), worker, tk.ID, "proof"); err != nil {
+	if _, err := w.Submissions.Submit(context.Background(), worker, tk.ID, "proof"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -467,7 +455,7 @@ func (w *world) onlySubmissionQuiet() string {
 func (w *world) onlyTaskAnyStatus(t *testing.T) task.Task {
 	t.Helper()
 	var found []task.Task
-	if err := w.store.tasks.Each(context.Background(), func(tk task.Task) error { found = append(found, tk); return nil }); err != nil || len(found) != 1 {
+	if err := w.Stores.Tasks.Each(context.Background(), func(tk task.Task) error { found = append(found, tk); return nil }); err != nil || len(found) != 1 {
 		t.Fatalf("tasks = %v, %v; want one", found, err)
 	}
 	return found[0]
@@ -503,7 +491,7 @@ func (sc scenario) run(t *testing.T, crashAt string) []string {
 		sc.before(t, w)
 	}
 	var steps []string
-	w.ledger.InjectFailures(func(step string) error {
+	w.Operations.InjectFailures(func(step string) error {
 		steps = append(steps, step)
 		if step == crashAt {
 			return errCrash
@@ -521,8 +509,8 @@ func (sc scenario) run(t *testing.T, crashAt string) []string {
 		// Restart: new services on the same data; the lease runs out and
 		// recovery finishes the operation.
 		w = build(t, db, c)
-		c.Advance(ledger.DefaultLeaseTTL + time.Second)
-		if _, err := w.ledger.Recover(context.Background()); err != nil {
+		c.Advance(operation.DefaultLeaseTTL + time.Second)
+		if _, err := w.Operations.Recover(context.Background()); err != nil {
 			t.Fatalf("Recover() = %v", err)
 		}
 		if sc.retry {
@@ -532,8 +520,8 @@ func (sc scenario) run(t *testing.T, crashAt string) []string {
 		}
 	}
 	sc.check(t, w)
-	r, err := w.ledger.Audit(context.Background())
-	if err != nil || !r.Balanced || r.OpenTransfers != 0 {
+	r, err := w.Ledger.Audit(context.Background())
+	if err != nil || !r.Balanced || r.InFlight != 0 || r.Uncleared != 0 {
 		t.Errorf("audit = %+v, %v", r, err)
 	}
 	return steps

@@ -134,8 +134,8 @@ func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request) error 
 	if problems == nil {
 		problems = []string{}
 	}
-	return writeJSON(w, http.StatusOK, auditResponse{Balanced: rep.Balanced, Accounts: rep.Accounts, Transfers: rep.Transfers,
-		PendingTransfers: rep.OpenTransfers, Uncleared: rep.Uncleared, Sum: int64(rep.Sum), Problems: problems})
+	return writeJSON(w, http.StatusOK, auditResponse{Balanced: rep.Balanced, Accounts: rep.Accounts, Transfers: rep.Movements,
+		PendingTransfers: rep.InFlight, Uncleared: rep.Uncleared, Sum: int64(rep.Sum), Problems: problems})
 }
 
 type createReportRequest struct {

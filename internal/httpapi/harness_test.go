@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"microtask/internal/admin"
+	"microtask/internal/app"
 	"microtask/internal/auth"
 	"microtask/internal/checkout"
 	"microtask/internal/checkout/checkouttest"
@@ -25,18 +25,14 @@ import (
 	"microtask/internal/googleid/googleidtest"
 	"microtask/internal/httpapi"
 	"microtask/internal/ledger"
-	"microtask/internal/notification"
-	"microtask/internal/payment"
 	"microtask/internal/platform/clocktest"
 	"microtask/internal/platform/logging"
-	"microtask/internal/report"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
 	"microtask/internal/submission"
 	"microtask/internal/task"
 	"microtask/internal/upload"
 	"microtask/internal/user"
-	"microtask/internal/withdrawal"
 )
 
 func TestMain(m *testing.M) { storagetest.Main(m, checkouttest.Stop) }
@@ -68,7 +64,8 @@ type testAPI struct {
 	srv         *httpapi.Server
 	logs        *syncBuffer
 	clock       *clocktest.Clock // the services' clock; tokens use the real one
-	ledger      *ledger.Service
+	app         *app.App
+	ledger      *ledger.Ledger
 	users       *user.Service
 	userDB      *storage.UserStore
 	tasks       *task.Service
@@ -109,34 +106,28 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := a.clock.Now
-	a.ledger = ledger.NewService(storage.NewLedgerStore(a.db), log, now)
-	a.userDB = storage.NewUserStore(a.db)
-	taskStore := storage.NewTaskStore(a.db)
-	a.users = user.NewService(a.userDB, a.ledger, taskStore, hasher, auth.NewTokens(testSecret, time.Hour, nil), log, now)
-	notifications := notification.NewService(storage.NewNotificationStore(a.db), a.users, log, now)
-	if !h.asOnMongoDB {
-		notifications.RememberUnreadCounts() // as main does on the embedded database
+	c := app.Config{
+		Log: log, Now: a.clock.Now, Hasher: hasher, Tokens: auth.NewTokens(testSecret, time.Hour, nil),
+		SoleWriter:       !h.asOnMongoDB, // as main does on the embedded database
+		AutoApproveAfter: 72 * time.Hour, Gateway: checkout.Dummy{SuccessURL: "http://localhost:5173/dashboard/payment/success"},
+		WithdrawalMethods: []string{"stripe", "bkash", "rocket", "nagad"},
 	}
-	a.submissions = submission.NewService(storage.NewSubmissionStore(a.db), taskStore, a.ledger, notifications, a.users, log, now)
-	a.tasks = task.NewService(taskStore, a.ledger, notifications, a.users, a.submissions, log, now, 72*time.Hour)
-	var (
-		gateway  payment.Gateway = checkout.Dummy{SuccessURL: "http://localhost:5173/dashboard/payment/success"}
-		webhooks payment.Webhooks
-	)
 	if h.stripe {
 		st := checkout.NewStripe(checkout.StripeConfig{
 			SecretKey: "sk_test_microtask", WebhookSecret: checkouttest.WebhookSecret, APIURL: checkouttest.StripeMockURL(t),
 			SuccessURL: "http://localhost:5173/paid", CancelURL: "http://localhost:5173/buy", Timeout: 10 * time.Second,
 		})
-		gateway, webhooks = st, st
+		c.Gateway, c.Webhooks = st, st
 	}
-	a.paymentDB = storage.NewPaymentStore(a.db)
-	payments := payment.NewService(a.paymentDB, gateway, webhooks, a.ledger, notifications, log, now)
-	withdrawals := withdrawal.NewService(storage.NewWithdrawalStore(a.db), a.ledger, notifications, a.users,
-		[]string{"stripe", "bkash", "rocket", "nagad"}, log, now)
-	reports := report.NewService(storage.NewReportStore(a.db), a.tasks, a.submissions, a.users, notifications, log, now)
-	stats := admin.NewService(storage.NewStatsStore(a.db), a.ledger, now)
+	svc, err := app.New(a.db, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.app = svc
+	if err := svc.Operations.Register(grant.Define()); err != nil {
+		t.Fatal(err)
+	}
+	a.ledger, a.users, a.userDB, a.tasks, a.submissions, a.paymentDB = svc.Ledger, svc.Users, svc.Stores.Users, svc.Tasks, svc.Submissions, svc.Stores.Payments
 	if h.google != nil {
 		v, err := googleid.New(context.Background(), googleidtest.ClientID, h.google.CertsURL(), &http.Client{Timeout: 5 * time.Second}, log)
 		if err != nil {
@@ -148,15 +139,15 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 	o := httpapi.Options{
 		Log:                 log,
 		DB:                  a.db,
-		Users:               a.users,
-		Tasks:               a.tasks,
-		Submissions:         a.submissions,
-		Notifications:       notifications,
-		Payments:            payments,
-		Withdrawals:         withdrawals,
-		Reports:             reports,
-		Admin:               stats,
-		Ledger:              a.ledger,
+		Users:               svc.Users,
+		Tasks:               svc.Tasks,
+		Submissions:         svc.Submissions,
+		Notifications:       svc.Notifications,
+		Payments:            svc.Payments,
+		Withdrawals:         svc.Withdrawals,
+		Reports:             svc.Reports,
+		Admin:               svc.Stats,
+		Ledger:              svc.Ledger,
 		Uploads:             upload.NewService(a.uploadDir, log),
 		LocalUploads:        &a.uploadDir,
 		CORSOrigins:         []string{"http://localhost:5173"},
@@ -170,8 +161,8 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		r, err := a.ledger.Audit(context.Background())
 		if err != nil {
 			t.Errorf("audit: %v", err)
-		} else if !r.Balanced || r.OpenTransfers != 0 {
-			t.Errorf("ledger audit after the test: balanced %v, in flight %d, problems %q", r.Balanced, r.OpenTransfers, r.Problems)
+		} else if !r.Balanced || r.InFlight != 0 {
+			t.Errorf("ledger audit after the test: balanced %v, in flight %d, problems %q", r.Balanced, r.InFlight, r.Problems)
 		}
 	})
 	return a

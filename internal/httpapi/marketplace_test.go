@@ -14,6 +14,7 @@ import (
 
 	"microtask/internal/ledger"
 	"microtask/internal/money"
+	"microtask/internal/operation"
 )
 
 type taskBody struct {
@@ -65,12 +66,14 @@ type notificationBody struct {
 	Read        bool   `json:"read"`
 }
 
-// grant gives a user coins from the mint, as a purchase would.
+// grant is an operation of the tests that gives a user coins from the mint,
+// as a purchase would.
+var grant = operation.Kind[struct{}]{Name: "grant"}
+
 func (a *testAPI) grant(t testing.TB, userID string, coins money.Coins) {
 	t.Helper()
-	_, err := a.ledger.Post(context.Background(), ledger.Transfer{
-		ID: fmt.Sprintf("grant:%s-%d", userID, emailSeq.Add(1)), Postings: ledger.Move(ledger.Mint, ledger.UserAccount(userID), coins),
-	})
+	_, err := grant.Run(context.Background(), a.app.Operations, fmt.Sprintf("%s-%d", userID, emailSeq.Add(1)),
+		ledger.Move(ledger.Mint, ledger.UserAccount(userID), coins), struct{}{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ type Options struct {
 	Withdrawals         *withdrawal.Service
 	Reports             *report.Service
 	Admin               *admin.Service
-	Ledger              *ledger.Service
+	Ledger              *ledger.Ledger
 	Uploads             *upload.Service
 	LocalUploads        *upload.Dir // the directory /uploads/ serves; nil when images go to imgBB
 	PublicURL           string      // this server's public base URL, for absolute image URLs; empty: the request's host
@@ -66,7 +66,7 @@ type Server struct {
 	withdrawals    *withdrawal.Service
 	reports        *report.Service
 	admin          *admin.Service
-	ledger         *ledger.Service
+	ledger         *ledger.Ledger
 	uploads        *upload.Service
 	localUploads   *upload.Dir
 	publicURL      string

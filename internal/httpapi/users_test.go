@@ -121,7 +121,7 @@ func TestRegisterRefusesBadInput(t *testing.T) {
 	wantProblem(t, a.call(t, http.MethodPost, "/api/auth/login", "", map[string]string{"email": "ann@example.com", "password": "Passw0rd!"}),
 		http.StatusUnauthorized, "invalid_credentials")
 	r, err := a.ledger.Audit(context.Background())
-	if err != nil || r.Transfers != 0 {
+	if err != nil || r.Movements != 0 {
 		t.Errorf("audit = %+v, %v; want no transfers", r, err)
 	}
 }

@@ -9,15 +9,33 @@ import (
 	"microtask/internal/money"
 )
 
+// Movement is an operation as the audit sees it: the coins it moves, and
+// whether they stand.
+type Movement struct {
+	Op       string
+	Postings []Posting
+	State    MovementState
+}
+
+// MovementState is where an operation's postings are.
+type MovementState string
+
+// The states of a movement, as the operation records them.
+const (
+	InFlight MovementState = "in flight" // postings being applied or undone
+	Posted   MovementState = "posted"    // every posting stands
+	Failed   MovementState = "failed"    // nothing moved
+)
+
 // Report is the result of an audit of the ledger's invariants.
 type Report struct {
-	Balanced      bool // no problems
-	Accounts      int  // accounts read
-	Transfers     int  // transfers read
-	OpenTransfers int  // transfers still in flight (counted in the balances)
-	// Uncleared counts operations of posted transfers still in accounts'
-	// pending lists: a crash came between a transfer's end and its
-	// clean-up, which Recover finishes. Not a problem for the balances.
+	Balanced  bool // no problems
+	Accounts  int  // accounts read
+	Movements int  // operations that move coins, read
+	InFlight  int  // of which still in flight (counted in the balances)
+	// Uncleared counts posted operations still in accounts' pending lists:
+	// a crash came between an operation's end and its clean-up, which
+	// recovery finishes. Not a problem for the balances.
 	Uncleared int
 	Sum       money.Coins // sum of all balances: 0 when balanced and nothing is in flight
 	Problems  []string    // one sentence per broken invariant
@@ -25,7 +43,7 @@ type Report struct {
 
 // Check is an extra invariant contributed by another capability, such as the
 // task service's "escrow equals open slots plus pending submissions times
-// pay". It gets every balance, and the accounts that transfers still in
+// pay". It gets every balance, and the accounts that operations still in
 // flight post to (whose business documents may be mid-change), and returns
 // one sentence per problem.
 type Check func(ctx context.Context, balances map[string]money.Coins, busy map[string]bool) ([]string, error)
@@ -35,69 +53,75 @@ type namedCheck struct {
 	check Check
 }
 
-// AddCheck registers an extra invariant for Audit. Call it while wiring.
-func (s *Service) AddCheck(name string, c Check) {
-	s.checks = append(s.checks, namedCheck{name, c})
+// AddCheck registers an extra invariant for Audit, while wiring. A name
+// registered twice is an error.
+func (l *Ledger) AddCheck(name string, c Check) error {
+	if slices.ContainsFunc(l.checks, func(n namedCheck) bool { return n.name == name }) {
+		return fmt.Errorf("audit check %q registered twice", name)
+	}
+	l.checks = append(l.checks, namedCheck{name, c})
+	return nil
 }
 
 // Audit checks the ledger's invariants:
 //
 //  1. the balances of all accounts sum to zero;
-//  2. each account's balance is the sum of what posted transfers post to it;
+//  2. each account's balance is the sum of what posted operations post to it;
 //  3. no account but the mint is negative;
 //  4. the extra checks registered with AddCheck (escrow per task);
-//  5. every operation an account lists as pending is a transfer that posts
-//     to it and has not failed.
+//  5. every operation an account lists as pending posts to it and has not
+//     failed.
 //
-// Postings of transfers still in flight are counted where they have been
-// applied (their operation is in the account's pending list), so the audit is
-// exact on a quiet ledger and, under traffic, exact for every transfer that
+// Postings of operations still in flight are counted where they have been
+// applied (the operation is in the account's pending list), so the audit is
+// exact on a quiet ledger and, under traffic, exact for every operation that
 // is not moving while it is read. It reads every record: it is an
 // administrator's tool, not something to call per request.
-func (s *Service) Audit(ctx context.Context) (Report, error) {
+func (l *Ledger) Audit(ctx context.Context) (Report, error) {
 	var r Report
 	problem := func(format string, args ...any) { r.Problems = append(r.Problems, fmt.Sprintf(format, args...)) }
 
-	transfers := map[string]Transfer{}
-	postedSum := map[string]money.Coins{} // account -> what posted transfers post to it
-	err := s.store.EachTransfer(ctx, func(t Transfer) error {
-		transfers[t.ID] = t
-		switch {
-		case t.Open:
-			r.OpenTransfers++
-		case t.State == Posted:
-			for _, p := range t.Postings {
+	movements := map[string]Movement{}
+	postedSum := map[string]money.Coins{} // account -> what posted operations post to it
+	err := l.store.EachMovement(ctx, func(m Movement) error {
+		movements[m.Op] = m
+		switch m.State {
+		case InFlight:
+			r.InFlight++
+		case Posted:
+			for _, p := range m.Postings {
 				postedSum[p.Account] += p.Amount
 			}
-		case t.State != Failed:
-			problem("transfer %s is in state %q", t.ID, t.State)
+		case Failed:
+		default:
+			problem("operation %s is in state %q", m.Op, m.State)
 		}
 		return nil
 	})
 	if err != nil {
-		return r, fmt.Errorf("read transfers: %w", err)
+		return r, fmt.Errorf("read operations: %w", err)
 	}
-	r.Transfers = len(transfers)
+	r.Movements = len(movements)
 
 	balances := map[string]money.Coins{}
-	var inFlight money.Coins // applied postings of transfers not yet posted
-	err = s.store.EachAccount(ctx, func(a Account) error {
+	var inFlight money.Coins // applied postings of operations not yet posted
+	err = l.store.EachAccount(ctx, func(a Account) error {
 		r.Accounts++
 		balances[a.Name] = a.Balance
 		r.Sum += a.Balance
 		want := postedSum[a.Name]
 		for _, op := range a.Pending {
-			t, ok := transfers[op]
+			m, ok := movements[op]
 			switch {
 			case !ok:
 				problem("account %s lists unknown operation %s as pending", a.Name, op)
-			case !slices.ContainsFunc(t.Postings, func(p Posting) bool { return p.Account == a.Name }):
+			case !slices.ContainsFunc(m.Postings, func(p Posting) bool { return p.Account == a.Name }):
 				problem("account %s lists operation %s as pending, which does not post to it", a.Name, op)
-			case t.State == Failed:
+			case m.State == Failed:
 				problem("account %s still lists failed operation %s as pending", a.Name, op)
-			case t.Open:
+			case m.State == InFlight:
 				// Applied, not posted yet: in the balance, not in postedSum.
-				amount := postingAmount(t, a.Name)
+				amount := postingAmount(m, a.Name)
 				want += amount
 				inFlight += amount
 			default:
@@ -126,21 +150,21 @@ func (s *Service) Audit(ctx context.Context) (Report, error) {
 		}
 	}
 
-	// Invariant 1, allowing for transfers caught half-applied: their applied
+	// Invariant 1, allowing for operations caught half-applied: their applied
 	// postings do not sum to zero yet.
 	if r.Sum != inFlight {
 		problem("balances sum to %d, want 0", r.Sum-inFlight)
 	}
 
 	busy := map[string]bool{}
-	for _, t := range transfers {
-		if t.Open {
-			for _, p := range t.Postings {
+	for _, m := range movements {
+		if m.State == InFlight {
+			for _, p := range m.Postings {
 				busy[p.Account] = true
 			}
 		}
 	}
-	for _, c := range s.checks {
+	for _, c := range l.checks {
 		found, err := c.check(ctx, balances, busy)
 		if err != nil {
 			return r, fmt.Errorf("audit check %s: %w", c.name, err)
@@ -151,8 +175,8 @@ func (s *Service) Audit(ctx context.Context) (Report, error) {
 	return r, nil
 }
 
-func postingAmount(t Transfer, account string) money.Coins {
-	for _, p := range t.Postings {
+func postingAmount(m Movement, account string) money.Coins {
+	for _, p := range m.Postings {
 		if p.Account == account {
 			return p.Amount
 		}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"microtask/internal/apperr"
-	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/page"
@@ -160,12 +159,6 @@ type Store interface {
 	// List returns a page of a user's payments, newest first, and their
 	// count.
 	List(ctx context.Context, userID string, p page.Request) ([]Payment, int64, error)
-}
-
-// Ledger is what this package needs of the coin ledger.
-type Ledger interface {
-	Post(ctx context.Context, t ledger.Transfer) (ledger.Transfer, error)
-	Handle(kind string, h ledger.Hook)
 }
 
 // Notifier sends notifications; notification.Service implements it.

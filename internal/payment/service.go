@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -13,36 +12,49 @@ import (
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/notification"
+	"microtask/internal/operation"
 	"microtask/internal/page"
 	"microtask/internal/platform/idgen"
 )
-
-// purchaseKind is the ledger operation that credits purchased coins, one per
-// checkout session: "purchase:<session id>".
-const purchaseKind = "purchase"
 
 // Service runs purchases.
 type Service struct {
 	store    Store
 	gateway  Gateway
 	webhooks Webhooks // nil with the dummy gateway: the buyer confirms
-	ledger   Ledger
+	ops      operation.Runner
 	notify   Notifier
 	log      *slog.Logger
 	now      func() time.Time
 	newID    func() string
+
+	purchase operation.Kind[purchase]
 }
 
-// NewService returns a Service and registers its ledger hook. webhooks is
+// purchase is the data of the operation that credits a payment's coins.
+type purchase struct {
+	PaymentID, SessionID, UserID string
+	Coins                        money.Coins
+	Amount                       money.Cents
+}
+
+// NewService returns a Service running its operations on ops. webhooks is
 // nil when the gateway is the dummy one, which is what enables Confirm. now
 // may be nil for time.Now.
-func NewService(store Store, gw Gateway, webhooks Webhooks, l Ledger, n Notifier, log *slog.Logger, now func() time.Time) *Service {
+func NewService(store Store, gw Gateway, webhooks Webhooks, ops operation.Runner, n Notifier, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, gateway: gw, webhooks: webhooks, ledger: l, notify: n, log: log, now: now, newID: idgen.New}
-	l.Handle(purchaseKind, ledger.Hook{Commit: s.commitPurchase, Settle: s.settlePurchase})
+	s := &Service{store: store, gateway: gw, webhooks: webhooks, ops: ops, notify: n, log: log, now: now, newID: idgen.New}
+	// purchase:<checkout session> credits purchased coins, once per session.
+	s.purchase = operation.Kind[purchase]{Name: "purchase", Commit: s.commitPurchase, Settle: s.settlePurchase}
 	return s
+}
+
+// Operations returns the kinds of operation this service runs, for the
+// wiring to register.
+func (s *Service) Operations() []operation.Definition {
+	return []operation.Definition{s.purchase.Define()}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -185,28 +197,22 @@ func (s *Service) paymentOf(ctx context.Context, ev Event) (Payment, error) {
 // complete credits a payment's coins with one ledger operation per checkout
 // session, whose commit marks the payment paid.
 func (s *Service) complete(ctx context.Context, pay Payment, sessionID string) error {
-	_, err := s.ledger.Post(ctx, ledger.Transfer{
-		ID:       purchaseKind + ":" + sessionID,
-		Postings: ledger.Move(ledger.Mint, ledger.UserAccount(pay.UserID), pay.Coins),
-		Meta: map[string]string{
-			"payment": pay.ID, "session": sessionID, "user": pay.UserID,
-			"coins": strconv.FormatInt(int64(pay.Coins), 10), "amount": pay.Amount.String(),
-		},
-	})
-	if errors.Is(err, ledger.ErrCancelled) {
+	_, err := s.purchase.Run(ctx, s.ops, sessionID, ledger.Move(ledger.Mint, ledger.UserAccount(pay.UserID), pay.Coins),
+		purchase{PaymentID: pay.ID, SessionID: sessionID, UserID: pay.UserID, Coins: pay.Coins, Amount: pay.Amount})
+	if errors.Is(err, operation.ErrCancelled) {
 		return ErrNotPending
 	}
 	return err
 }
 
-func (s *Service) commitPurchase(ctx context.Context, tr ledger.Transfer) (bool, error) {
-	return s.store.MarkPaid(ctx, tr.Meta["payment"], tr.ID, tr.Meta["session"], s.clock())
+func (s *Service) commitPurchase(ctx context.Context, op operation.Op[purchase]) (bool, error) {
+	return s.store.MarkPaid(ctx, op.Data.PaymentID, op.ID, op.Data.SessionID, s.clock())
 }
 
-func (s *Service) settlePurchase(ctx context.Context, tr ledger.Transfer) error {
+func (s *Service) settlePurchase(ctx context.Context, op operation.Op[purchase]) error {
 	return s.notify.Send(ctx, notification.Notification{
-		ID: tr.ID, UserID: tr.Meta["user"], ActionRoute: "/dashboard/payment-history", CreatedAt: tr.UpdatedAt,
-		Message: fmt.Sprintf("Your payment of %s went through: %s coins are yours.", tr.Meta["amount"], tr.Meta["coins"]),
+		ID: op.ID, UserID: op.Data.UserID, ActionRoute: "/dashboard/payment-history", CreatedAt: op.At,
+		Message: fmt.Sprintf("Your payment of %s went through: %d coins are yours.", op.Data.Amount, op.Data.Coins),
 	})
 }
 

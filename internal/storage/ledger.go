@@ -11,22 +11,20 @@ import (
 
 	"microtask/internal/ledger"
 	"microtask/internal/money"
+	"microtask/internal/operation"
 )
 
-// LedgerStore keeps the ledger's accounts and transfers. It implements
-// ledger.Store.
-//
-// Collections: accounts (balances and the operations pending on each) and
-// transfers (every transfer, in flight or ended: its postings are the
-// ledger's entries once it is posted).
+// LedgerStore keeps the ledger's accounts (balances and the operations
+// pending on each). It implements ledger.Store; the movements it reads for
+// the audit are the operations OperationStore keeps.
 type LedgerStore struct {
-	accounts  collection
-	transfers collection
+	accounts   collection
+	operations collection
 }
 
 // NewLedgerStore returns the ledger's store on d.
 func NewLedgerStore(d *DB) *LedgerStore {
-	return &LedgerStore{accounts: d.collection("accounts"), transfers: d.collection("transfers")}
+	return &LedgerStore{accounts: d.collection("accounts"), operations: d.collection(operationsCollection)}
 }
 
 var _ ledger.Store = (*LedgerStore)(nil)
@@ -42,19 +40,6 @@ type accountDoc struct {
 type postingDoc struct {
 	Account string `bson:"account"`
 	Amount  int64  `bson:"amount"`
-}
-
-type transferDoc struct {
-	ID       string            `bson:"_id"`
-	Postings []postingDoc      `bson:"postings"`
-	Meta     map[string]string `bson:"meta,omitempty"`
-	// Private is dropped when the transfer ends.
-	Private    map[string]string `bson:"private,omitempty"`
-	Hooked     bool              `bson:"hooked"`
-	State      string            `bson:"state"`
-	LeaseUntil *time.Time        `bson:"lease_until,omitempty"` // while open
-	CreatedAt  time.Time         `bson:"created_at"`
-	UpdatedAt  time.Time         `bson:"updated_at"`
 }
 
 func postingsToDocs(ps []ledger.Posting) []postingDoc {
@@ -73,79 +58,8 @@ func postingsFromDocs(ds []postingDoc) []ledger.Posting {
 	return out
 }
 
-var openStates = bson.A{string(ledger.Pending), string(ledger.Failing)}
-
-func transferFromDoc(d transferDoc) ledger.Transfer {
-	t := ledger.Transfer{ID: d.ID, Postings: postingsFromDocs(d.Postings), Meta: d.Meta, Private: d.Private,
-		Hooked: d.Hooked, State: ledger.State(d.State), CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
-	t.Open = t.State == ledger.Pending || t.State == ledger.Failing
-	if d.LeaseUntil != nil {
-		t.LeaseUntil = *d.LeaseUntil
-	}
-	return t
-}
-
 func accountFromDoc(d accountDoc) ledger.Account {
 	return ledger.Account{Name: d.ID, Balance: money.Coins(d.Balance), Pending: d.Pending}
-}
-
-// Insert implements ledger.Store.
-func (s *LedgerStore) Insert(ctx context.Context, t ledger.Transfer) error {
-	lease := t.LeaseUntil
-	err := s.transfers.insertOne(ctx, transferDoc{ID: t.ID, Postings: postingsToDocs(t.Postings), Meta: t.Meta, Private: t.Private,
-		Hooked: t.Hooked, State: string(t.State), LeaseUntil: &lease, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt})
-	if isDuplicate(err) {
-		return ledger.ErrTransferExists
-	}
-	return err
-}
-
-// Get implements ledger.Store.
-func (s *LedgerStore) Get(ctx context.Context, id string) (ledger.Transfer, error) {
-	var d transferDoc
-	err := s.transfers.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
-	if errors.Is(err, errNoDocument) {
-		return ledger.Transfer{}, ledger.ErrTransferNotFound
-	}
-	if err != nil {
-		return ledger.Transfer{}, err
-	}
-	return transferFromDoc(d), nil
-}
-
-// SetState implements ledger.Store.
-func (s *LedgerStore) SetState(ctx context.Context, id string, from, to ledger.State, lease, now time.Time) (bool, error) {
-	update := bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: string(to)}, {Key: "updated_at", Value: now}}}}
-	if to != ledger.Pending && to != ledger.Failing {
-		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "private", Value: ""}, {Key: "lease_until", Value: ""}}})
-	}
-	n, err := s.transfers.updateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "state", Value: string(from)}, {Key: "lease_until", Value: lease}},
-		update, false)
-	return n == 1, err
-}
-
-// RenewLease implements ledger.Store.
-func (s *LedgerStore) RenewLease(ctx context.Context, id string, from, to time.Time) (bool, error) {
-	n, err := s.transfers.updateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "lease_until", Value: from}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "lease_until", Value: to}}}},
-		false)
-	return n == 1, err
-}
-
-// Delete implements ledger.Store.
-func (s *LedgerStore) Delete(ctx context.Context, id string, lease time.Time) error {
-	_, err := s.transfers.deleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: string(ledger.Pending)}, {Key: "lease_until", Value: lease}})
-	return err
-}
-
-// Expired implements ledger.Store.
-func (s *LedgerStore) Expired(ctx context.Context, leaseBefore time.Time, limit int) ([]ledger.Transfer, error) {
-	return findAll(ctx, s.transfers,
-		bson.D{{Key: "state", Value: bson.D{{Key: "$in", Value: openStates}}}, {Key: "lease_until", Value: bson.D{{Key: "$lt", Value: leaseBefore}}}},
-		query{sort: bson.D{{Key: "lease_until", Value: 1}}, limit: int64(limit)},
-		transferFromDoc)
 }
 
 // ApplyPosting implements ledger.Store.
@@ -245,7 +159,16 @@ func (s *LedgerStore) EachAccount(ctx context.Context, fn func(ledger.Account) e
 	return each(ctx, s.accounts, bson.D{}, query{}, func(d accountDoc) error { return fn(accountFromDoc(d)) })
 }
 
-// EachTransfer implements ledger.Store.
-func (s *LedgerStore) EachTransfer(ctx context.Context, fn func(ledger.Transfer) error) error {
-	return each(ctx, s.transfers, bson.D{}, query{}, func(d transferDoc) error { return fn(transferFromDoc(d)) })
+// EachMovement implements ledger.Store: every operation that moves coins.
+func (s *LedgerStore) EachMovement(ctx context.Context, fn func(ledger.Movement) error) error {
+	return each(ctx, s.operations, bson.D{}, query{}, func(d operationDoc) error {
+		if len(d.Postings) == 0 {
+			return nil
+		}
+		m := ledger.Movement{Op: d.ID, Postings: postingsFromDocs(d.Postings), State: ledger.MovementState(d.State)}
+		if operation.State(d.State).Open() {
+			m.State = ledger.InFlight
+		}
+		return fn(m)
+	})
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -17,13 +18,30 @@ func (d *DB) migrationStep(name string) func(context.Context) error {
 	return nil
 }
 
+// legacyRunDoc is a transfer in flight as the ledger kept it before
+// operations had one record.
+type legacyRunDoc struct {
+	ID         string            `bson:"_id"`
+	Postings   []postingDoc      `bson:"postings"`
+	Meta       map[string]string `bson:"meta,omitempty"`
+	Private    map[string]string `bson:"private,omitempty"`
+	State      string            `bson:"state"`
+	LeaseUntil *time.Time        `bson:"lease_until,omitempty"`
+	CreatedAt  time.Time         `bson:"created_at"`
+	UpdatedAt  time.Time         `bson:"updated_at"`
+}
+
 // mergeTransferRecords folds the ledger's former three records of a
-// transfer into its one transfers document: the permanent journal record
+// transfer into its one operations document: the permanent journal record
 // (transfers: postings and meta), the record in flight (transfer_runs: state,
 // lease, private data) and the outcome (transfer_outcomes: final state).
 // Then it drops those collections and the entries, which the posted
-// transfers now are. Each document is only touched while it has no state, so
-// the step is safe to repeat.
+// operations now are, and renames transfers to operations. Each document is
+// only touched while it has no state, so the step is safe to repeat.
+//
+// A transfer a crash left in flight keeps its former meta and private data,
+// which no kind of operation reads: recovery reports it and leaves it open
+// for an administrator.
 func (d *DB) mergeTransferRecords(ctx context.Context) error {
 	transfers := d.collection("transfers")
 	noState := bson.D{{Key: "$exists", Value: false}}
@@ -50,8 +68,8 @@ func (d *DB) mergeTransferRecords(ctx context.Context) error {
 	}
 	// A run is a transfer in flight; one that was never journaled has only
 	// its run.
-	var runs []transferDoc
-	if err := each(ctx, d.collection("transfer_runs"), bson.D{}, query{}, func(r transferDoc) error {
+	var runs []legacyRunDoc
+	if err := each(ctx, d.collection("transfer_runs"), bson.D{}, query{}, func(r legacyRunDoc) error {
 		runs = append(runs, r)
 		return nil
 	}); err != nil {
@@ -59,7 +77,7 @@ func (d *DB) mergeTransferRecords(ctx context.Context) error {
 	}
 	for _, r := range runs {
 		set := bson.D{
-			{Key: "postings", Value: r.Postings}, {Key: "hooked", Value: r.Hooked}, {Key: "state", Value: r.State},
+			{Key: "postings", Value: r.Postings}, {Key: "state", Value: r.State},
 			{Key: "lease_until", Value: r.LeaseUntil}, {Key: "created_at", Value: r.CreatedAt}, {Key: "updated_at", Value: r.UpdatedAt},
 		}
 		if r.Meta != nil {
@@ -77,6 +95,34 @@ func (d *DB) mergeTransferRecords(ctx context.Context) error {
 		if err := d.dropCollection(ctx, name); err != nil {
 			return err
 		}
+	}
+	return d.renameCollection(ctx, "transfers", operationsCollection)
+}
+
+// renameCollection renames a collection unless the new name exists, and
+// sends both copies back to be loaded again.
+func (d *DB) renameCollection(ctx context.Context, from, to string) error {
+	names, err := d.db.ListCollectionNames(ctx, bson.D{{Key: "name", Value: bson.D{{Key: "$in", Value: bson.A{from, to}}}}})
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(names, from) || slices.Contains(names, to) {
+		return nil // done before, or nothing to rename
+	}
+	leave, err := d.gate.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	if d.copies != nil {
+		d.copies.of(from).drop()
+		d.copies.of(to).drop()
+	}
+	err = d.client.Database("admin").RunCommand(ctx, bson.D{
+		{Key: "renameCollection", Value: d.db.Name() + "." + from}, {Key: "to", Value: d.db.Name() + "." + to},
+	}).Err()
+	if err != nil {
+		return fmt.Errorf("rename %s to %s: %w", from, to, err)
 	}
 	return nil
 }

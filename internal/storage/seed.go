@@ -8,13 +8,14 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"microtask/internal/ledger"
+	"microtask/internal/operation"
 	"microtask/internal/platform/idgen"
 	"microtask/internal/task"
 	"microtask/internal/user"
 )
 
 // SeedInert bulk-inserts n inert documents into each of the collections that
-// grow with a marketplace (users, accounts, transfers, tasks, submissions,
+// grow with a marketplace (users, accounts, operations, tasks, submissions,
 // notifications), in batches, as the documents their stores write. Inert means that no live query of the API returns them
 // except an admin's lists: the users cannot sign in, the tasks have expired
 // with nothing left in escrow, the submissions are reviewed and the
@@ -31,7 +32,7 @@ func (d *DB) SeedInert(ctx context.Context, n int) error {
 	prefix := idgen.New()[:8] // several seedings of one database stay apart
 	for start := 0; start < n; start += batch {
 		end := min(start+batch, n)
-		var users, accounts, transfers, tasks, subs, notes []any
+		var users, accounts, operations, tasks, subs, notes []any
 		for i := start; i < end; i++ {
 			uid := fmt.Sprintf("seed%s%08d", prefix, i)
 			tid := "t" + uid
@@ -40,7 +41,7 @@ func (d *DB) SeedInert(ctx context.Context, n int) error {
 				Email: uid + "@seed.invalid", Role: "worker", Status: string(user.StatusActive), CreatedAt: past})
 			accounts = append(accounts, accountDoc{ID: ledger.UserAccount(uid), Kind: "user", Balance: bonus,
 				Pending: []string{}, CreatedAt: past})
-			transfers = append(transfers, transferDoc{ID: op, State: string(ledger.Posted), CreatedAt: past, UpdatedAt: past,
+			operations = append(operations, operationDoc{ID: op, State: string(operation.Posted), CreatedAt: past, UpdatedAt: past,
 				Postings: []postingDoc{{Account: ledger.Mint, Amount: -bonus}, {Account: ledger.UserAccount(uid), Amount: bonus}}})
 			tasks = append(tasks, taskDoc{ID: tid, Title: fmt.Sprintf("Seeded task %d", i), Detail: "An expired task of the scale run.",
 				SubmissionInfo: "A screenshot", PendingSubs: []string{}, Pay: 1, CompletionDate: past, BuyerID: uid,
@@ -57,7 +58,7 @@ func (d *DB) SeedInert(ctx context.Context, n int) error {
 			name string
 			docs []any
 		}{
-			{"users", users}, {"accounts", accounts}, {"transfers", transfers}, {"tasks", tasks},
+			{"users", users}, {"accounts", accounts}, {operationsCollection, operations}, {"tasks", tasks},
 			{"submissions", subs}, {"notifications", notes},
 		} {
 			if err := d.collection(c.name).insertMany(ctx, c.docs, true); err != nil {

@@ -16,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"microtask/internal/ledger"
+	"microtask/internal/operation"
 	"microtask/internal/platform/logging"
 	"microtask/migrations"
 )
@@ -270,7 +271,7 @@ func TestAuditDetectsTampering(t *testing.T) {
 			return err
 		}, "balances sum to 5"},
 		{"transfer deleted", func(ctx context.Context, db *DB) error {
-			_, err := db.collection("transfers").deleteOne(ctx, bson.D{{Key: "_id", Value: "task-fund:t"}})
+			_, err := db.collection(operationsCollection).deleteOne(ctx, bson.D{{Key: "_id", Value: "task-fund:t"}})
 			return err
 		}, "account escrow:t has balance 4 but its postings sum to 0"},
 		{"negative user", func(ctx context.Context, db *DB) error {
@@ -298,12 +299,16 @@ func TestAuditDetectsTampering(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			db := newTestDB(t)
 			ctx := context.Background()
-			svc := ledger.NewService(NewLedgerStore(db), logging.Discard(), nil)
-			for _, tr := range []ledger.Transfer{
-				{ID: "signup:a", Postings: ledger.Move(ledger.Mint, "user:a", 10)},
-				{ID: "task-fund:t", Postings: ledger.Move("user:a", "escrow:t", 4)},
+			svc := ledger.New(NewLedgerStore(db), logging.Discard())
+			ops := operation.NewEngine(NewOperationStore(db), svc, logging.Discard(), nil)
+			for _, req := range []operation.Request{
+				{Kind: "signup", Ref: "a", Postings: ledger.Move(ledger.Mint, "user:a", 10), Data: struct{}{}},
+				{Kind: "task-fund", Ref: "t", Postings: ledger.Move("user:a", "escrow:t", 4), Data: struct{}{}},
 			} {
-				if _, err := svc.Post(ctx, tr); err != nil {
+				if err := ops.Register(operation.Kind[struct{}]{Name: req.Kind}.Define()); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := ops.Run(ctx, req); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -330,6 +335,9 @@ func TestAuditDetectsTampering(t *testing.T) {
 func TestMergeTransferRecords(t *testing.T) {
 	db := newTestDB(t)
 	ctx := context.Background()
+	if err := db.dropCollection(ctx, operationsCollection); err != nil { // as before migration 0006
+		t.Fatal(err)
+	}
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	postings := bson.A{bson.D{{Key: "account", Value: ledger.Mint}, {Key: "amount", Value: int64(-10)}},
 		bson.D{{Key: "account", Value: "user:a"}, {Key: "amount", Value: int64(10)}}}
@@ -358,24 +366,24 @@ func TestMergeTransferRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	store := NewLedgerStore(db)
-	for id, want := range map[string]ledger.State{"signup:a": ledger.Posted, "signup:b": ledger.Pending, "signup:c": ledger.Pending} {
+	store := NewOperationStore(db)
+	for id, want := range map[string]operation.State{"signup:a": operation.Posted, "signup:b": operation.Pending, "signup:c": operation.Pending} {
 		tr, err := store.Get(ctx, id)
 		if err != nil {
 			t.Fatalf("Get(%s) error = %v", id, err)
 		}
-		if tr.State != want || len(tr.Postings) != 2 || tr.Open != (want == ledger.Pending) {
+		if tr.State != want || len(tr.Postings) != 2 {
 			t.Errorf("%s = %+v, want state %s with its postings", id, tr, want)
 		}
-		if want == ledger.Pending && (tr.Private["k"] != "v" || !tr.LeaseUntil.Equal(at.Add(time.Minute))) {
-			t.Errorf("%s lost its run: private %v, lease %v", id, tr.Private, tr.LeaseUntil)
+		if want == operation.Pending && !tr.LeaseUntil.Equal(at.Add(time.Minute)) {
+			t.Errorf("%s lost its run: lease %v", id, tr.LeaseUntil)
 		}
 	}
 	names, err := db.db.ListCollectionNames(ctx, bson.D{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, gone := range []string{"transfer_runs", "transfer_outcomes", "entries"} {
+	for _, gone := range []string{"transfer_runs", "transfer_outcomes", "entries", "transfers"} {
 		if slices.Contains(names, gone) {
 			t.Errorf("collection %s still exists", gone)
 		}

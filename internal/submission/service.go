@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,46 +14,71 @@ import (
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/notification"
+	"microtask/internal/operation"
 	"microtask/internal/page"
 	"microtask/internal/task"
-)
-
-// Operation kinds this package registers with the ledger. Submitting and
-// rejecting move no coins; they run as operations without postings so that
-// their two documents (the submission and the task's slots) change together
-// even across a crash.
-const (
-	submitKind   = "submit"   // takes a slot, then inserts the submission
-	approveKind  = "approve"  // escrow -> worker, and the slot is used up
-	rejectKind   = "reject"   // the slot reopens
-	cancelKind   = "cancel"   // an admin removes the task: the slot reopens, to be refunded
-	overturnKind = "overturn" // an admin approves a rejected submission: escrow or buyer -> worker
 )
 
 // Service applies the submission and review rules.
 type Service struct {
 	store  Store
 	tasks  Tasks
-	ledger Ledger
+	ops    operation.Runner
 	notify Notifier
 	users  UserNames
 	log    *slog.Logger
 	now    func() time.Time
+
+	submit                  operation.Kind[Submission]
+	approve, reject, cancel operation.Kind[review]
+	overturn                operation.Kind[overturn]
 }
 
-// NewService returns a Service and registers its ledger hooks. now may be
+// review is the data of a review: the submission as it was read, the
+// buyer's reason and whether the auto-approval made it.
+type review struct {
+	Submission Submission
+	Reason     string
+	Auto       bool
+}
+
+// overturn is the data of an overturned rejection: the submission, and who
+// pays, its task's escrow (using up an open slot) or its buyer.
+type overturn struct {
+	Submission Submission
+	FromEscrow bool
+}
+
+// NewService returns a Service running its operations on ops. now may be
 // nil for time.Now.
-func NewService(store Store, tasks Tasks, l Ledger, n Notifier, users UserNames, log *slog.Logger, now func() time.Time) *Service {
+func NewService(store Store, tasks Tasks, ops operation.Runner, n Notifier, users UserNames, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, tasks: tasks, ledger: l, notify: n, users: users, log: log, now: now}
-	l.Handle(submitKind, ledger.Hook{Commit: s.commitSubmit, Settle: s.settleSubmit})
-	l.Handle(approveKind, ledger.Hook{Commit: s.commitReview(StatusApproved), Revert: s.revertReview, Settle: s.settleApprove})
-	l.Handle(rejectKind, ledger.Hook{Commit: s.commitReview(StatusRejected), Settle: s.settleReject})
-	l.Handle(cancelKind, ledger.Hook{Commit: s.commitReview(StatusCancelled), Settle: s.settleCancel})
-	l.Handle(overturnKind, ledger.Hook{Commit: s.commitOverturn, Revert: s.revertOverturn, Settle: s.settleOverturn})
+	s := &Service{store: store, tasks: tasks, ops: ops, notify: n, users: users, log: log, now: now}
+	// Submitting and rejecting move no coins; they are operations so that
+	// their two documents (the submission and its task's slots) change
+	// together even across a crash. Each id is the kind and the submission.
+	//
+	// submit takes a slot, then records the submission.
+	s.submit = operation.Kind[Submission]{Name: "submit", Commit: s.commitSubmit, Settle: s.settleSubmit}
+	// approve pays the worker from escrow, and the slot is used up.
+	s.approve = operation.Kind[review]{Name: "approve", Commit: s.commitReview(StatusApproved), Revert: s.revertReview, Settle: s.settleApprove}
+	// reject reopens the slot.
+	s.reject = operation.Kind[review]{Name: "reject", Commit: s.commitReview(StatusRejected), Settle: s.settleReject}
+	// cancel, when an admin removes the task, reopens the slot for the
+	// task's refund.
+	s.cancel = operation.Kind[review]{Name: "cancel", Commit: s.commitReview(StatusCancelled), Settle: s.settleCancel}
+	// overturn approves a rejected submission on a dispute: escrow or buyer
+	// pays the worker.
+	s.overturn = operation.Kind[overturn]{Name: "overturn", Commit: s.commitOverturn, Revert: s.revertOverturn, Settle: s.settleOverturn}
 	return s
+}
+
+// Operations returns the kinds of operation this service runs, for the
+// wiring to register.
+func (s *Service) Operations() []operation.Definition {
+	return []operation.Definition{s.submit.Define(), s.approve.Define(), s.reject.Define(), s.cancel.Define(), s.overturn.Define()}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -93,16 +116,8 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 		ID: ID(taskID, p.UserID), TaskID: t.ID, TaskTitle: t.Title, Pay: t.Pay, Worker: task.Party{ID: p.UserID, Name: name},
 		Buyer: t.Buyer, Details: details, Status: StatusPending, AutoApproveAt: now.Add(t.AutoApproveAfter), CreatedAt: now,
 	}
-	payload, err := json.Marshal(sub)
-	if err != nil {
-		return Submission{}, err
-	}
-	tr, err := s.ledger.Post(ctx, ledger.Transfer{
-		ID:      submitKind + ":" + sub.ID,
-		Meta:    map[string]string{"task": t.ID, "worker": p.UserID},
-		Private: map[string]string{"submission": string(payload)},
-	})
-	if errors.Is(err, ledger.ErrCancelled) {
+	res, err := s.submit.Run(ctx, s.ops, sub.ID, nil, sub)
+	if errors.Is(err, operation.ErrCancelled) {
 		// The slot was gone by the time it was to be taken: say why.
 		if t, err := s.tasks.ByID(ctx, taskID); err == nil {
 			if err := takesSubmissions(t, s.clock()); err != nil {
@@ -114,7 +129,7 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 	if err != nil {
 		return Submission{}, err
 	}
-	if tr.Replayed {
+	if res.Replayed {
 		return Submission{}, ErrAlreadySubmitted // submitted before, or simultaneously
 	}
 	return sub, nil // as settleSubmit stored it
@@ -138,24 +153,20 @@ func takesSubmissions(t task.Task, now time.Time) error {
 // commitSubmit takes the slot. A submission that exists was settled by an
 // earlier run of this operation, and may have been reviewed since, which
 // takes it off the task's pending list: its slot must not be taken again.
-func (s *Service) commitSubmit(ctx context.Context, tr ledger.Transfer) (bool, error) {
-	id := strings.TrimPrefix(tr.ID, submitKind+":")
-	if _, err := s.store.ByID(ctx, id); err == nil {
+func (s *Service) commitSubmit(ctx context.Context, op operation.Op[Submission]) (bool, error) {
+	if _, err := s.store.ByID(ctx, op.Data.ID); err == nil {
 		return true, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return false, err
 	}
-	return s.tasks.ReserveSlot(ctx, tr.Meta["task"], id, s.clock())
+	return s.tasks.ReserveSlot(ctx, op.Data.TaskID, op.Data.ID, s.clock())
 }
 
 // settleSubmit inserts the submission whose slot is taken and tells the
 // buyer. Should the worker have a submission for the task under another ID
 // (the unique index on task and worker says so), the slot goes back instead.
-func (s *Service) settleSubmit(ctx context.Context, tr ledger.Transfer) error {
-	var sub Submission
-	if err := json.Unmarshal([]byte(tr.Private["submission"]), &sub); err != nil {
-		return fmt.Errorf("submission of %s: %w", tr.ID, err)
-	}
+func (s *Service) settleSubmit(ctx context.Context, op operation.Op[Submission]) error {
+	sub := op.Data
 	err := s.store.Insert(ctx, sub)
 	if errors.Is(err, ErrAlreadySubmitted) {
 		return s.tasks.ReleaseSlot(ctx, sub.TaskID, sub.ID, true)
@@ -164,7 +175,7 @@ func (s *Service) settleSubmit(ctx context.Context, tr ledger.Transfer) error {
 		return err
 	}
 	return s.notify.Send(ctx, notification.Notification{
-		ID: tr.ID, UserID: sub.Buyer.ID, ActionRoute: "/dashboard/task-to-review", CreatedAt: tr.UpdatedAt,
+		ID: op.ID, UserID: sub.Buyer.ID, ActionRoute: "/dashboard/task-to-review", CreatedAt: op.At,
 		Message: fmt.Sprintf("%s submitted work for your task “%s”.", sub.Worker.Name, sub.TaskTitle),
 	})
 }
@@ -172,16 +183,16 @@ func (s *Service) settleSubmit(ctx context.Context, tr ledger.Transfer) error {
 // Approve approves a pending submission (the task's buyer only): the worker
 // is paid the task's pay from its escrow.
 func (s *Service) Approve(ctx context.Context, p auth.Principal, id string) (Submission, error) {
-	return s.decide(ctx, p, id, approveKind, "")
+	return s.decide(ctx, p, id, s.approve, "")
 }
 
 // Reject rejects a pending submission (the task's buyer only), with an
 // optional reason for the worker; its slot reopens.
 func (s *Service) Reject(ctx context.Context, p auth.Principal, id, reason string) (Submission, error) {
-	return s.decide(ctx, p, id, rejectKind, strings.TrimSpace(reason))
+	return s.decide(ctx, p, id, s.reject, strings.TrimSpace(reason))
 }
 
-func (s *Service) decide(ctx context.Context, p auth.Principal, id, kind, reason string) (Submission, error) {
+func (s *Service) decide(ctx context.Context, p auth.Principal, id string, kind operation.Kind[review], reason string) (Submission, error) {
 	sub, err := s.store.ByID(ctx, id)
 	if err != nil {
 		return Submission{}, err
@@ -192,69 +203,64 @@ func (s *Service) decide(ctx context.Context, p auth.Principal, id, kind, reason
 	if sub.Status != StatusPending {
 		return Submission{}, ErrAlreadyReviewed
 	}
-	if err := s.review(ctx, sub, kind, reason, false); err != nil {
+	if err := s.run(ctx, kind, sub, reason, false); err != nil {
 		return Submission{}, err
 	}
 	return s.store.ByID(ctx, id)
 }
 
-// review runs the approve or reject operation of a submission.
-func (s *Service) review(ctx context.Context, sub Submission, kind, reason string, auto bool) error {
+// run runs a review operation (approve, reject or cancel) of a submission.
+func (s *Service) run(ctx context.Context, kind operation.Kind[review], sub Submission, reason string, auto bool) error {
 	var postings []ledger.Posting
-	if kind == approveKind {
+	if kind.Name == s.approve.Name {
 		postings = ledger.Move(ledger.EscrowAccount(sub.TaskID), ledger.UserAccount(sub.Worker.ID), sub.Pay)
 	}
-	tr, err := s.ledger.Post(ctx, ledger.Transfer{
-		ID:       kind + ":" + sub.ID,
-		Postings: postings,
-		Meta: map[string]string{
-			"submission": sub.ID, "task": sub.TaskID, "title": sub.TaskTitle, "worker": sub.Worker.ID,
-			"pay": strconv.FormatInt(int64(sub.Pay), 10), "reason": reason, "auto": strconv.FormatBool(auto),
-		},
-	})
-	if errors.Is(err, ledger.ErrCancelled) || (err == nil && tr.Replayed) {
+	res, err := kind.Run(ctx, s.ops, sub.ID, postings, review{Submission: sub, Reason: reason, Auto: auto})
+	if errors.Is(err, operation.ErrCancelled) || (err == nil && res.Replayed) {
 		return ErrAlreadyReviewed // another review, or this same one by a concurrent call
 	}
 	return err
 }
 
-func (s *Service) commitReview(to Status) func(context.Context, ledger.Transfer) (bool, error) {
-	return func(ctx context.Context, tr ledger.Transfer) (bool, error) {
-		return s.store.Review(ctx, Review{Op: tr.ID, ID: tr.Meta["submission"], To: to, Reason: tr.Meta["reason"], At: s.clock()})
+func (s *Service) commitReview(to Status) func(context.Context, operation.Op[review]) (bool, error) {
+	return func(ctx context.Context, op operation.Op[review]) (bool, error) {
+		return s.store.Review(ctx, Review{Op: op.ID, ID: op.Data.Submission.ID, To: to, Reason: op.Data.Reason, At: s.clock()})
 	}
 }
 
 // revertReview puts an approval back to pending if the task's escrow could
 // not pay it, which the escrow invariant says never happens.
-func (s *Service) revertReview(ctx context.Context, tr ledger.Transfer) error {
-	s.log.ErrorContext(ctx, "escrow could not pay an approval", "op", tr.ID, "task", tr.Meta["task"])
-	return s.store.Unreview(ctx, tr.Meta["submission"], tr.ID, StatusPending)
+func (s *Service) revertReview(ctx context.Context, op operation.Op[review]) error {
+	s.log.ErrorContext(ctx, "escrow could not pay an approval", "op", op.ID, "task", op.Data.Submission.TaskID)
+	return s.store.Unreview(ctx, op.Data.Submission.ID, op.ID, StatusPending)
 }
 
-func (s *Service) settleApprove(ctx context.Context, tr ledger.Transfer) error {
-	if err := s.tasks.ReleaseSlot(ctx, tr.Meta["task"], tr.Meta["submission"], false); err != nil {
+func (s *Service) settleApprove(ctx context.Context, op operation.Op[review]) error {
+	sub := op.Data.Submission
+	if err := s.tasks.ReleaseSlot(ctx, sub.TaskID, sub.ID, false); err != nil {
 		return err
 	}
 	how := "was approved"
-	if tr.Meta["auto"] == "true" {
+	if op.Data.Auto {
 		how = "was approved automatically, as the buyer did not review it in time"
 	}
 	return s.notify.Send(ctx, notification.Notification{
-		ID: tr.ID, UserID: tr.Meta["worker"], ActionRoute: "/dashboard/my-submissions", CreatedAt: tr.UpdatedAt,
-		Message: fmt.Sprintf("Your submission for “%s” %s: %s coins are yours.", tr.Meta["title"], how, tr.Meta["pay"]),
+		ID: op.ID, UserID: sub.Worker.ID, ActionRoute: "/dashboard/my-submissions", CreatedAt: op.At,
+		Message: fmt.Sprintf("Your submission for “%s” %s: %d coins are yours.", sub.TaskTitle, how, sub.Pay),
 	})
 }
 
-func (s *Service) settleReject(ctx context.Context, tr ledger.Transfer) error {
-	if err := s.tasks.ReleaseSlot(ctx, tr.Meta["task"], tr.Meta["submission"], true); err != nil {
+func (s *Service) settleReject(ctx context.Context, op operation.Op[review]) error {
+	sub := op.Data.Submission
+	if err := s.tasks.ReleaseSlot(ctx, sub.TaskID, sub.ID, true); err != nil {
 		return err
 	}
-	msg := fmt.Sprintf("Your submission for “%s” was rejected.", tr.Meta["title"])
-	if r := tr.Meta["reason"]; r != "" {
-		msg = fmt.Sprintf("Your submission for “%s” was rejected: %s", tr.Meta["title"], r)
+	msg := fmt.Sprintf("Your submission for “%s” was rejected.", sub.TaskTitle)
+	if r := op.Data.Reason; r != "" {
+		msg = fmt.Sprintf("Your submission for “%s” was rejected: %s", sub.TaskTitle, r)
 	}
 	return s.notify.Send(ctx, notification.Notification{
-		ID: tr.ID, UserID: tr.Meta["worker"], ActionRoute: "/dashboard/my-submissions", CreatedAt: tr.UpdatedAt, Message: msg,
+		ID: op.ID, UserID: sub.Worker.ID, ActionRoute: "/dashboard/my-submissions", CreatedAt: op.At, Message: msg,
 	})
 }
 
@@ -273,7 +279,7 @@ func (s *Service) CancelPending(ctx context.Context, taskID string, submissionID
 		if sub.Status != StatusPending || sub.TaskID != taskID {
 			continue
 		}
-		err = s.review(ctx, sub, cancelKind, "the task was removed by an admin", false)
+		err = s.run(ctx, s.cancel, sub, "the task was removed by an admin", false)
 		if err != nil && !errors.Is(err, ErrAlreadyReviewed) {
 			return err
 		}
@@ -281,13 +287,14 @@ func (s *Service) CancelPending(ctx context.Context, taskID string, submissionID
 	return nil
 }
 
-func (s *Service) settleCancel(ctx context.Context, tr ledger.Transfer) error {
-	if err := s.tasks.ReleaseSlot(ctx, tr.Meta["task"], tr.Meta["submission"], true); err != nil {
+func (s *Service) settleCancel(ctx context.Context, op operation.Op[review]) error {
+	sub := op.Data.Submission
+	if err := s.tasks.ReleaseSlot(ctx, sub.TaskID, sub.ID, true); err != nil {
 		return err
 	}
 	return s.notify.Send(ctx, notification.Notification{
-		ID: tr.ID, UserID: tr.Meta["worker"], ActionRoute: "/dashboard/my-submissions", CreatedAt: tr.UpdatedAt,
-		Message: fmt.Sprintf("The task “%s” was removed by an admin, so your submission for it was cancelled.", tr.Meta["title"]),
+		ID: op.ID, UserID: sub.Worker.ID, ActionRoute: "/dashboard/my-submissions", CreatedAt: op.At,
+		Message: fmt.Sprintf("The task “%s” was removed by an admin, so your submission for it was cancelled.", sub.TaskTitle),
 	})
 }
 
@@ -311,31 +318,26 @@ func (s *Service) Overturn(ctx context.Context, p auth.Principal, id string) (Su
 	if err != nil {
 		return Submission{}, err
 	}
-	meta := func(source string) map[string]string {
-		return map[string]string{"submission": sub.ID, "task": sub.TaskID, "title": sub.TaskTitle, "worker": sub.Worker.ID,
-			"buyer": sub.Buyer.ID, "pay": strconv.FormatInt(int64(sub.Pay), 10), "source": source}
-	}
-	op := overturnKind + ":" + sub.ID
 	if t.Status != task.StatusDeleted && t.OpenSlots > 0 {
-		tr, err := s.ledger.Post(ctx, ledger.Transfer{ID: op, Meta: meta("escrow"),
-			Postings: ledger.Move(ledger.EscrowAccount(sub.TaskID), ledger.UserAccount(sub.Worker.ID), sub.Pay)})
+		res, err := s.overturn.Run(ctx, s.ops, sub.ID, ledger.Move(ledger.EscrowAccount(sub.TaskID), ledger.UserAccount(sub.Worker.ID), sub.Pay),
+			overturn{Submission: sub, FromEscrow: true})
 		switch {
-		case err == nil && tr.Replayed:
+		case err == nil && res.Replayed:
 			return Submission{}, ErrAlreadyReviewed
 		case err == nil:
 			return s.store.ByID(ctx, id)
-		case !errors.Is(err, ledger.ErrCancelled): // cancelled: the slot went meanwhile
+		case !errors.Is(err, operation.ErrCancelled): // cancelled: the slot went meanwhile
 			return Submission{}, err
 		}
 	}
-	tr, err := s.ledger.Post(ctx, ledger.Transfer{ID: op, Meta: meta("buyer"),
-		Postings: ledger.Move(ledger.UserAccount(sub.Buyer.ID), ledger.UserAccount(sub.Worker.ID), sub.Pay)})
+	res, err := s.overturn.Run(ctx, s.ops, sub.ID, ledger.Move(ledger.UserAccount(sub.Buyer.ID), ledger.UserAccount(sub.Worker.ID), sub.Pay),
+		overturn{Submission: sub})
 	switch {
 	case errors.Is(err, ledger.ErrInsufficientCoins):
 		return Submission{}, ErrCannotPay
-	case errors.Is(err, ledger.ErrCancelled), err == nil && tr.Replayed:
+	case errors.Is(err, operation.ErrCancelled), err == nil && res.Replayed:
 		return Submission{}, ErrAlreadyReviewed
-	case errors.Is(err, ledger.ErrOperationReused):
+	case errors.Is(err, operation.ErrReused):
 		return Submission{}, ErrAlreadyReviewed // overturned already, from the other source
 	case err != nil:
 		return Submission{}, err
@@ -345,26 +347,28 @@ func (s *Service) Overturn(ctx context.Context, p auth.Principal, id string) (Su
 
 // commitOverturn takes the escrow's open slot, or when the buyer pays, makes
 // the submission approved at once.
-func (s *Service) commitOverturn(ctx context.Context, tr ledger.Transfer) (bool, error) {
-	if tr.Meta["source"] == "escrow" {
-		return s.tasks.ConsumeSlot(ctx, tr.Meta["task"], tr.ID)
+func (s *Service) commitOverturn(ctx context.Context, op operation.Op[overturn]) (bool, error) {
+	sub := op.Data.Submission
+	if op.Data.FromEscrow {
+		return s.tasks.ConsumeSlot(ctx, sub.TaskID, op.ID)
 	}
-	return s.store.Review(ctx, Review{Op: tr.ID, ID: tr.Meta["submission"], From: StatusRejected, To: StatusApproved, At: s.clock()})
+	return s.store.Review(ctx, Review{Op: op.ID, ID: sub.ID, From: StatusRejected, To: StatusApproved, At: s.clock()})
 }
 
-func (s *Service) revertOverturn(ctx context.Context, tr ledger.Transfer) error {
-	return s.store.Unreview(ctx, tr.Meta["submission"], tr.ID, StatusRejected)
+func (s *Service) revertOverturn(ctx context.Context, op operation.Op[overturn]) error {
+	return s.store.Unreview(ctx, op.Data.Submission.ID, op.ID, StatusRejected)
 }
 
-func (s *Service) settleOverturn(ctx context.Context, tr ledger.Transfer) error {
-	if tr.Meta["source"] == "escrow" {
-		if _, err := s.store.Review(ctx, Review{Op: tr.ID, ID: tr.Meta["submission"], From: StatusRejected, To: StatusApproved, At: s.clock()}); err != nil {
+func (s *Service) settleOverturn(ctx context.Context, op operation.Op[overturn]) error {
+	sub := op.Data.Submission
+	if op.Data.FromEscrow {
+		if _, err := s.store.Review(ctx, Review{Op: op.ID, ID: sub.ID, From: StatusRejected, To: StatusApproved, At: s.clock()}); err != nil {
 			return err
 		}
 	}
 	return s.notify.Send(ctx, notification.Notification{
-		ID: tr.ID, UserID: tr.Meta["worker"], ActionRoute: "/dashboard/my-submissions", CreatedAt: tr.UpdatedAt,
-		Message: fmt.Sprintf("An admin overturned the rejection of your submission for “%s”: %s coins are yours.", tr.Meta["title"], tr.Meta["pay"]),
+		ID: op.ID, UserID: sub.Worker.ID, ActionRoute: "/dashboard/my-submissions", CreatedAt: op.At,
+		Message: fmt.Sprintf("An admin overturned the rejection of your submission for “%s”: %d coins are yours.", sub.TaskTitle, sub.Pay),
 	})
 }
 
@@ -384,11 +388,11 @@ func (s *Service) AutoApproveDue(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, sub := range due {
-		err := s.review(ctx, sub, approveKind, "", true)
+		err := s.run(ctx, s.approve, sub, "", true)
 		switch {
 		case err == nil:
 			n++
-		case errors.Is(err, ErrAlreadyReviewed), errors.Is(err, ledger.ErrInProgress):
+		case errors.Is(err, ErrAlreadyReviewed), errors.Is(err, operation.ErrInProgress):
 		default:
 			errs = append(errs, fmt.Errorf("auto-approve %s: %w", sub.ID, err))
 		}

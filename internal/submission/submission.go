@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"microtask/internal/apperr"
-	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/page"
@@ -118,12 +117,6 @@ type Tasks interface {
 	OpenSlots(ctx context.Context, buyerID string) (int64, error)
 	// CountByBuyer counts a buyer's tasks that are not deleted.
 	CountByBuyer(ctx context.Context, buyerID string) (int64, error)
-}
-
-// Ledger is what this package needs of the coin ledger.
-type Ledger interface {
-	Post(ctx context.Context, t ledger.Transfer) (ledger.Transfer, error)
-	Handle(kind string, h ledger.Hook)
 }
 
 // Notifier sends notifications; notification.Service implements it.

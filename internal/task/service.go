@@ -2,11 +2,9 @@ package task
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"microtask/internal/apperr"
@@ -14,14 +12,9 @@ import (
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/notification"
+	"microtask/internal/operation"
 	"microtask/internal/page"
 	"microtask/internal/platform/idgen"
-)
-
-// Operation kinds this package registers with the ledger.
-const (
-	fundKind   = "task-fund"   // buyer -> escrow when a task is posted
-	refundKind = "task-refund" // escrow -> buyer for the open slots of a deleted or expired task
 )
 
 // MaxCompletionAhead is how far in the future a completion date may be.
@@ -30,7 +23,7 @@ const MaxCompletionAhead = 366 * 24 * time.Hour
 // Service applies the task rules.
 type Service struct {
 	store       Store
-	ledger      Ledger
+	ops         operation.Runner
 	notify      Notifier
 	users       UserNames
 	cancel      PendingCanceller
@@ -38,21 +31,41 @@ type Service struct {
 	now         func() time.Time
 	newID       func() string
 	autoApprove time.Duration
+
+	fund   operation.Kind[Task]
+	refund operation.Kind[refund]
 }
 
-// NewService returns a Service, registers its ledger hooks and adds the
-// escrow invariant to the ledger audit. autoApproveAfter is the default
-// review delay of new tasks; now may be nil for time.Now.
-func NewService(store Store, l Ledger, n Notifier, users UserNames, cancel PendingCanceller, log *slog.Logger, now func() time.Time, autoApproveAfter time.Duration) *Service {
+// refund is the data of the operation that closes a task and gives its
+// open slots' pay back.
+type refund struct {
+	Task   Task // as it was read when the refund was asked for
+	Reason RefundReason
+	Amount money.Coins
+}
+
+// NewService returns a Service running its operations on ops.
+// autoApproveAfter is the default review delay of new tasks; now may be nil
+// for time.Now.
+func NewService(store Store, ops operation.Runner, n Notifier, users UserNames, cancel PendingCanceller, log *slog.Logger, now func() time.Time, autoApproveAfter time.Duration) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, ledger: l, notify: n, users: users, cancel: cancel, log: log, now: now, newID: idgen.New,
+	s := &Service{store: store, ops: ops, notify: n, users: users, cancel: cancel, log: log, now: now, newID: idgen.New,
 		autoApprove: autoApproveAfter}
-	l.Handle(fundKind, ledger.Hook{Settle: s.settleFund})
-	l.Handle(refundKind, ledger.Hook{Commit: s.commitRefund, Settle: s.settleRefund})
-	l.AddCheck("escrow", s.checkEscrow)
+	// task-fund:<task> moves a new task's cost from its buyer to its escrow,
+	// then records the task.
+	s.fund = operation.Kind[Task]{Name: "task-fund", Settle: s.settleFund}
+	// task-refund:<task>:<refunds so far> gives the escrow of a deleted or
+	// expired task's open slots back to its buyer.
+	s.refund = operation.Kind[refund]{Name: "task-refund", Commit: s.commitRefund, Settle: s.settleRefund}
 	return s
+}
+
+// Operations returns the kinds of operation this service runs, for the
+// wiring to register.
+func (s *Service) Operations() []operation.Definition {
+	return []operation.Definition{s.fund.Define(), s.refund.Define()}
 }
 
 // NewTask is a buyer's new task.
@@ -88,15 +101,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 		OpenSlots: in.Workers, Pay: in.Pay, CompletionDate: in.CompletionDate.UTC().Truncate(time.Millisecond),
 		Buyer: Party{ID: p.UserID, Name: name}, Status: StatusOpen, AutoApproveAfter: s.autoApprove, CreatedAt: now,
 	}
-	payload, err := json.Marshal(t)
-	if err != nil {
-		return Task{}, err
-	}
-	_, err = s.ledger.Post(ctx, ledger.Transfer{
-		ID:       fundKind + ":" + t.ID,
-		Postings: ledger.Move(ledger.UserAccount(p.UserID), ledger.EscrowAccount(t.ID), money.Coins(in.Workers)*in.Pay),
-		Private:  map[string]string{"task": string(payload)},
-	})
+	_, err = s.fund.Run(ctx, s.ops, t.ID, ledger.Move(ledger.UserAccount(p.UserID), ledger.EscrowAccount(t.ID), money.Coins(in.Workers)*in.Pay), t)
 	if err != nil {
 		return Task{}, err
 	}
@@ -105,12 +110,8 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 }
 
 // settleFund inserts the task once its escrow is funded.
-func (s *Service) settleFund(ctx context.Context, tr ledger.Transfer) error {
-	var t Task
-	if err := json.Unmarshal([]byte(tr.Private["task"]), &t); err != nil {
-		return fmt.Errorf("task of %s: %w", tr.ID, err)
-	}
-	return s.store.Insert(ctx, t)
+func (s *Service) settleFund(ctx context.Context, op operation.Op[Task]) error {
+	return s.store.Insert(ctx, op.Data)
 }
 
 // List returns one page of live tasks matching f.
@@ -169,13 +170,13 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) (mone
 		if len(t.PendingSubs) > 0 {
 			return 0, ErrPendingSubmissions
 		}
-		refunded, err := s.refund(ctx, t, RefundDeleted)
-		if errors.Is(err, ledger.ErrCancelled) {
+		refunded, err := s.close(ctx, t, RefundDeleted)
+		if errors.Is(err, operation.ErrCancelled) {
 			continue
 		}
 		return refunded, err
 	}
-	return 0, ledger.ErrInProgress
+	return 0, operation.ErrInProgress
 }
 
 // AdminFilter selects tasks for the admins' list.
@@ -215,8 +216,8 @@ func (s *Service) Remove(ctx context.Context, p auth.Principal, id string) (mone
 			}
 			continue
 		}
-		refunded, err := s.refund(ctx, t, RefundRemoved)
-		if errors.Is(err, ledger.ErrCancelled) {
+		refunded, err := s.close(ctx, t, RefundRemoved)
+		if errors.Is(err, operation.ErrCancelled) {
 			continue
 		}
 		if err == nil {
@@ -224,55 +225,43 @@ func (s *Service) Remove(ctx context.Context, p auth.Principal, id string) (mone
 		}
 		return refunded, err
 	}
-	return 0, ledger.ErrInProgress
+	return 0, operation.ErrInProgress
 }
 
-// refund runs the operation that closes a task for reason and gives its open
+// close runs the operation that closes a task for reason and gives its open
 // slots' pay back to the buyer. Its id carries the task's refund count, so
 // that a slot reopened later (a rejection after expiry) is refunded by a new
 // operation rather than deduplicated into the old one.
-func (s *Service) refund(ctx context.Context, t Task, reason RefundReason) (money.Coins, error) {
+func (s *Service) close(ctx context.Context, t Task, reason RefundReason) (money.Coins, error) {
 	amount := money.Coins(t.OpenSlots) * t.Pay
 	var postings []ledger.Posting
 	if amount > 0 {
 		postings = ledger.Move(ledger.EscrowAccount(t.ID), ledger.UserAccount(t.Buyer.ID), amount)
 	}
-	_, err := s.ledger.Post(ctx, ledger.Transfer{
-		ID:       fmt.Sprintf("%s:%s:%d", refundKind, t.ID, t.Refunds),
-		Postings: postings,
-		Meta: map[string]string{
-			"task": t.ID, "title": t.Title, "buyer": t.Buyer.ID, "reason": string(reason),
-			"slots": strconv.Itoa(t.OpenSlots), "refunds": strconv.Itoa(t.Refunds), "amount": strconv.FormatInt(int64(amount), 10),
-		},
-	})
+	_, err := s.refund.Run(ctx, s.ops, fmt.Sprintf("%s:%d", t.ID, t.Refunds), postings, refund{Task: t, Reason: reason, Amount: amount})
 	return amount, err
 }
 
-func (s *Service) commitRefund(ctx context.Context, tr ledger.Transfer) (bool, error) {
-	slots, err1 := strconv.Atoi(tr.Meta["slots"])
-	refunds, err2 := strconv.Atoi(tr.Meta["refunds"])
-	if err := errors.Join(err1, err2); err != nil {
-		return false, fmt.Errorf("meta of %s: %w", tr.ID, err)
-	}
+func (s *Service) commitRefund(ctx context.Context, op operation.Op[refund]) (bool, error) {
+	t := op.Data.Task
 	return s.store.Refund(ctx, Refund{
-		Op: tr.ID, TaskID: tr.Meta["task"], Reason: RefundReason(tr.Meta["reason"]), Refunds: refunds,
-		OpenSlots: slots, BuyerID: tr.Meta["buyer"], Now: s.clock(),
+		Op: op.ID, TaskID: t.ID, Reason: op.Data.Reason, Refunds: t.Refunds, OpenSlots: t.OpenSlots, BuyerID: t.Buyer.ID, Now: s.clock(),
 	})
 }
 
-func (s *Service) settleRefund(ctx context.Context, tr ledger.Transfer) error {
-	title, amount := tr.Meta["title"], tr.Meta["amount"]
+func (s *Service) settleRefund(ctx context.Context, op operation.Op[refund]) error {
+	title, amount := op.Data.Task.Title, op.Data.Amount
 	var msg string
-	switch RefundReason(tr.Meta["reason"]) {
+	switch op.Data.Reason {
 	case RefundExpired:
-		msg = fmt.Sprintf("Your task “%s” reached its completion date; %s coins for its unfilled slots came back to you.", title, amount)
+		msg = fmt.Sprintf("Your task “%s” reached its completion date; %d coins for its unfilled slots came back to you.", title, amount)
 	case RefundRemoved:
-		msg = fmt.Sprintf("An admin removed your task “%s”; %s coins came back to you.", title, amount)
+		msg = fmt.Sprintf("An admin removed your task “%s”; %d coins came back to you.", title, amount)
 	default:
-		msg = fmt.Sprintf("Your task “%s” was deleted; %s coins came back to you.", title, amount)
+		msg = fmt.Sprintf("Your task “%s” was deleted; %d coins came back to you.", title, amount)
 	}
 	return s.notify.Send(ctx, notification.Notification{
-		ID: tr.ID, UserID: tr.Meta["buyer"], Message: msg, ActionRoute: "/dashboard/my-tasks", CreatedAt: tr.UpdatedAt,
+		ID: op.ID, UserID: op.Data.Task.Buyer.ID, Message: msg, ActionRoute: "/dashboard/my-tasks", CreatedAt: op.At,
 	})
 }
 
@@ -286,11 +275,11 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, t := range due {
-		_, err := s.refund(ctx, t, RefundExpired)
+		_, err := s.close(ctx, t, RefundExpired)
 		switch {
 		case err == nil:
 			n++
-		case errors.Is(err, ledger.ErrCancelled), errors.Is(err, ledger.ErrInProgress):
+		case errors.Is(err, operation.ErrCancelled), errors.Is(err, operation.ErrInProgress):
 			// Changed meanwhile; the next round sees it as it is now.
 		default:
 			errs = append(errs, fmt.Errorf("expire task %s: %w", t.ID, err))
@@ -299,11 +288,11 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// checkEscrow is the ledger audit's invariant 4: every task's escrow holds
-// the pay of its open slots and pending submissions, and no escrow account
-// holds coins for a task that does not exist. Accounts with an operation in
-// flight are skipped.
-func (s *Service) checkEscrow(ctx context.Context, balances map[string]money.Coins, busy map[string]bool) ([]string, error) {
+// CheckEscrow is the ledger audit's invariant 4, for the wiring to add to
+// the audit: every task's escrow holds the pay of its open slots and pending
+// submissions, and no escrow account holds coins for a task that does not
+// exist. Accounts with an operation in flight are skipped.
+func (s *Service) CheckEscrow(ctx context.Context, balances map[string]money.Coins, busy map[string]bool) ([]string, error) {
 	var problems []string
 	seen := map[string]bool{}
 	err := s.store.Each(ctx, func(t Task) error {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"microtask/internal/apperr"
-	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/page"
@@ -132,13 +131,6 @@ type Store interface {
 	Due(ctx context.Context, now time.Time, limit int) ([]Task, error)
 	// Each calls fn for every task, for the audit.
 	Each(ctx context.Context, fn func(Task) error) error
-}
-
-// Ledger is what this package needs of the coin ledger.
-type Ledger interface {
-	Post(ctx context.Context, t ledger.Transfer) (ledger.Transfer, error)
-	Handle(kind string, h ledger.Hook)
-	AddCheck(name string, c ledger.Check)
 }
 
 // Notifier sends notifications; notification.Service implements it.

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
+	"microtask/internal/operation"
 	"microtask/internal/page"
 	"microtask/internal/platform/idgen"
 )
@@ -19,6 +19,7 @@ import (
 // Service applies the account rules.
 type Service struct {
 	store  Store
+	ops    operation.Runner
 	ledger Ledger
 	tasks  TaskHider
 	google IdentityVerifier // nil when Sign in with Google is not configured
@@ -28,19 +29,49 @@ type Service struct {
 	now    func() time.Time
 	newID  func() string
 	cache  *authCache
+
+	signup        operation.Kind[signup]
+	accountChange operation.Kind[accountChange]
 }
 
-// NewService returns a Service and registers its ledger hooks. now may be
+// NewService returns a Service running its operations on ops. now may be
 // nil for time.Now.
-func NewService(store Store, l Ledger, tasks TaskHider, hasher *auth.Hasher, tokens *auth.Tokens, log *slog.Logger, now func() time.Time) *Service {
+func NewService(store Store, ops operation.Runner, l Ledger, tasks TaskHider, hasher *auth.Hasher, tokens *auth.Tokens, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, ledger: l, tasks: tasks, hasher: hasher, tokens: tokens, log: log, now: now, newID: idgen.New,
+	s := &Service{store: store, ops: ops, ledger: l, tasks: tasks, hasher: hasher, tokens: tokens, log: log, now: now, newID: idgen.New,
 		cache: newAuthCache(AuthCacheTTL, now)}
-	l.Handle(signupKind, ledger.Hook{Commit: s.commitSignup})
-	l.Handle(accountKind, ledger.Hook{Commit: s.commitAccount, Settle: s.settleAccount})
+	// signup:<user> creates the account with its bonus from the mint.
+	s.signup = operation.Kind[signup]{Name: "signup", Commit: s.commitSignup}
+	// account:<user>:<token version> changes an account's status. The
+	// user's status and the visibility of their tasks change together
+	// through it, even across a crash; the token version, which every change
+	// bumps, makes each change's id its own.
+	s.accountChange = operation.Kind[accountChange]{Name: "account", Commit: s.commitAccount, Settle: s.settleAccount}
 	return s
+}
+
+// Operations returns the kinds of operation this service runs, for the
+// wiring to register.
+func (s *Service) Operations() []operation.Definition {
+	return []operation.Definition{s.signup.Define(), s.accountChange.Define()}
+}
+
+// signup is the data of a sign-up operation: the account to create, kept
+// only while the operation runs.
+type signup struct {
+	Name, Email, PhotoURL string
+	Role                  auth.Role
+	PasswordHash          []byte // nil for an account that signs in through a provider
+}
+
+// accountChange is the data of an account change.
+type accountChange struct {
+	UserID  string
+	Status  Status
+	Version int64 // the token version the change bumps
+	Email   string
 }
 
 // UseGoogle enables Sign in with Google with this verifier.
@@ -67,8 +98,6 @@ type Session struct {
 	Token     string
 	ExpiresAt time.Time
 }
-
-const signupKind = "signup"
 
 // NormalizeEmail is how emails are stored and looked up: trimmed and lower
 // case, so that one address cannot sign up twice in another letter case.
@@ -97,15 +126,9 @@ func (s *Service) Register(ctx context.Context, r Registration) (Session, error)
 // nil for an account that signs in through a provider) and returns it.
 func (s *Service) create(ctx context.Context, r Registration, passwordHash []byte) (User, error) {
 	id := s.newID()
-	_, err := s.ledger.Post(ctx, ledger.Transfer{
-		ID:       signupKind + ":" + id,
-		Postings: ledger.Move(ledger.Mint, ledger.UserAccount(id), SignupBonus(r.Role)),
-		Meta:     map[string]string{"role": string(r.Role)},
-		Private: map[string]string{
-			"name": r.Name, "email": r.Email, "photo_url": r.PhotoURL, "password_hash": string(passwordHash),
-		},
-	})
-	if errors.Is(err, ledger.ErrCancelled) {
+	_, err := s.signup.Run(ctx, s.ops, id, ledger.Move(ledger.Mint, ledger.UserAccount(id), SignupBonus(r.Role)),
+		signup{Name: r.Name, Email: r.Email, PhotoURL: r.PhotoURL, Role: r.Role, PasswordHash: passwordHash})
+	if errors.Is(err, operation.ErrCancelled) {
 		return User{}, ErrEmailTaken
 	}
 	if err != nil {
@@ -165,7 +188,7 @@ func (s *Service) SignInWithGoogle(ctx context.Context, credential string, role 
 		sess, err := s.session(u)
 		return sess, true, err
 	}
-	return Session{}, false, ledger.ErrInProgress
+	return Session{}, false, operation.ErrInProgress
 }
 
 // canSignUpAs reports whether people may give themselves this role: admins
@@ -210,19 +233,18 @@ func (r Registration) check() error {
 	return nil
 }
 
-// commitSignup is the sign-up transfer's commit step: it inserts the user.
-// Inserting it again (recovery) finds it there and succeeds; an email taken
-// by someone else cancels the transfer.
-func (s *Service) commitSignup(ctx context.Context, t ledger.Transfer) (bool, error) {
-	id := strings.TrimPrefix(t.ID, signupKind+":")
+// commitSignup is the sign-up's commit step: it inserts the user. Inserting
+// it again (recovery) finds it there and succeeds; an email taken by someone
+// else cancels the operation.
+func (s *Service) commitSignup(ctx context.Context, op operation.Op[signup]) (bool, error) {
 	u := User{
-		ID: id, Name: t.Private["name"], Email: t.Private["email"], PhotoURL: t.Private["photo_url"],
-		Role: auth.Role(t.Meta["role"]), Status: StatusActive, CreatedAt: t.CreatedAt,
+		ID: op.Ref, Name: op.Data.Name, Email: op.Data.Email, PhotoURL: op.Data.PhotoURL,
+		Role: op.Data.Role, Status: StatusActive, CreatedAt: op.At,
 	}
-	err := s.store.Insert(ctx, u, []byte(t.Private["password_hash"]))
+	err := s.store.Insert(ctx, u, op.Data.PasswordHash)
 	if errors.Is(err, ErrEmailTaken) {
-		if _, err := s.store.ByID(ctx, id); err == nil {
-			return true, nil // inserted by an earlier attempt of this transfer
+		if _, err := s.store.ByID(ctx, op.Ref); err == nil {
+			return true, nil // inserted by an earlier attempt of this operation
 		}
 		return false, nil
 	}
@@ -394,12 +416,6 @@ func (s *Service) SetStatus(ctx context.Context, p auth.Principal, id string, st
 	return s.changeAccount(ctx, p, id, st)
 }
 
-// accountKind is the operation that changes an account's status:
-// "account:<user>:<token version>". The user's status and the visibility of
-// their tasks change together through it, even across a crash; the token
-// version, which every change bumps, makes each change's id its own.
-const accountKind = "account"
-
 func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id string, st Status) error {
 	if !p.Is(auth.RoleAdmin) {
 		return auth.ErrWrongRole
@@ -415,12 +431,9 @@ func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id string
 		if u.Status == StatusDeleted {
 			return ErrNotFound
 		}
-		_, err = s.ledger.Post(ctx, ledger.Transfer{
-			ID:      fmt.Sprintf("%s:%s:%d", accountKind, id, u.TokenVersion),
-			Meta:    map[string]string{"user": id, "status": string(st), "version": strconv.FormatInt(u.TokenVersion, 10)},
-			Private: map[string]string{"email": u.Email},
-		})
-		if errors.Is(err, ledger.ErrCancelled) {
+		_, err = s.accountChange.Run(ctx, s.ops, fmt.Sprintf("%s:%d", id, u.TokenVersion), nil,
+			accountChange{UserID: id, Status: st, Version: u.TokenVersion, Email: u.Email})
+		if errors.Is(err, operation.ErrCancelled) {
 			continue
 		}
 		if err != nil {
@@ -430,24 +443,19 @@ func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id string
 		s.log.InfoContext(ctx, "account status changed", "target_user_id", id, "status", string(st))
 		return nil
 	}
-	return ledger.ErrInProgress
+	return operation.ErrInProgress
 }
 
-func (s *Service) commitAccount(ctx context.Context, tr ledger.Transfer) (bool, error) {
-	version, err := strconv.ParseInt(tr.Meta["version"], 10, 64)
-	if err != nil {
-		return false, fmt.Errorf("meta of %s: %w", tr.ID, err)
-	}
+func (s *Service) commitAccount(ctx context.Context, op operation.Op[accountChange]) (bool, error) {
 	return s.store.ChangeAccount(ctx, AccountChange{
-		Op: tr.ID, ID: tr.Meta["user"], Version: version, Status: Status(tr.Meta["status"]),
-		Email: tr.Private["email"], At: s.now().UTC(),
+		Op: op.ID, ID: op.Data.UserID, Version: op.Data.Version, Status: op.Data.Status, Email: op.Data.Email, At: s.now().UTC(),
 	})
 }
 
 // settleAccount shows or hides the user's tasks to match the new status.
-func (s *Service) settleAccount(ctx context.Context, tr ledger.Transfer) error {
-	s.cache.drop(tr.Meta["user"])
-	return s.tasks.SetHidden(ctx, tr.Meta["user"], Status(tr.Meta["status"]) != StatusActive)
+func (s *Service) settleAccount(ctx context.Context, op operation.Op[accountChange]) error {
+	s.cache.drop(op.Data.UserID)
+	return s.tasks.SetHidden(ctx, op.Data.UserID, op.Data.Status != StatusActive)
 }
 
 var errRoleField = apperr.InvalidFields(apperr.FieldError{Field: "role", Message: "must be one of: worker, buyer, admin"})

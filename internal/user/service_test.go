@@ -9,8 +9,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"microtask/internal/app"
 	"microtask/internal/auth"
-	"microtask/internal/ledger"
+	"microtask/internal/checkout"
 	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
@@ -19,44 +20,39 @@ import (
 
 func TestMain(m *testing.M) { storagetest.Main(m) }
 
-func newService(t *testing.T) (*user.Service, *storage.UserStore) {
+// newService builds the services as main does, with tokens and clock of
+// the test's own, and returns the user service and its store.
+func newService(t testing.TB, db *storage.DB, tokens *auth.Tokens, now func() time.Time) (*user.Service, *storage.UserStore) {
 	t.Helper()
-	db := storagetest.NewDB(t)
-	l := ledger.NewService(storage.NewLedgerStore(db), logging.Discard(), nil)
 	h, err := auth.NewHasher(bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := storage.NewUserStore(db)
-	return user.NewService(store, l, storage.NewTaskStore(db), h, auth.NewTokens([]byte("k"), time.Hour, nil), logging.Discard(), nil), store
+	a, err := app.New(db, app.Config{Log: logging.Discard(), Now: now, Hasher: h, Tokens: tokens, Gateway: checkout.Dummy{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Users, a.Stores.Users
 }
 
 // TestCommitSignupIsIdempotent is what recovery relies on: running the
 // sign-up commit again after a crash finds the user it inserted and goes on;
 // another sign-up with the same email is cancelled.
 func TestCommitSignupIsIdempotent(t *testing.T) {
-	s, store := newService(t)
+	s, store := newService(t, storagetest.NewDB(t), auth.NewTokens([]byte("k"), time.Hour, nil), nil)
 	ctx := context.Background()
-	tr := ledger.Transfer{
-		ID:        "signup:u1",
-		Meta:      map[string]string{"role": "worker"},
-		Private:   map[string]string{"name": "Una", "email": "una@example.com", "password_hash": "x"},
-		CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for i := range 2 {
-		ok, err := s.CommitSignup(ctx, tr)
+		ok, err := s.CommitSignup(ctx, "u1", "Una", "una@example.com", auth.RoleWorker, []byte("x"), at)
 		if err != nil || !ok {
 			t.Fatalf("commitSignup() run %d = %v, %v; want true", i+1, ok, err)
 		}
 	}
 	u, err := store.ByID(ctx, "u1")
-	if err != nil || u.Email != "una@example.com" || u.Role != auth.RoleWorker || !u.CreatedAt.Equal(tr.CreatedAt) {
+	if err != nil || u.Email != "una@example.com" || u.Role != auth.RoleWorker || !u.CreatedAt.Equal(at) {
 		t.Errorf("inserted user = %+v, %v", u, err)
 	}
-
-	other := tr
-	other.ID = "signup:u2"
-	if ok, err := s.CommitSignup(ctx, other); err != nil || ok {
+	if ok, err := s.CommitSignup(ctx, "u2", "Una", "una@example.com", auth.RoleWorker, []byte("x"), at); err != nil || ok {
 		t.Errorf("commitSignup() with a taken email = %v, %v; want false (cancel)", ok, err)
 	}
 }
@@ -75,12 +71,8 @@ func TestSignupBonus(t *testing.T) {
 func BenchmarkAuthenticate(b *testing.B) {
 	for _, n := range []int{100, 1000, 5000} {
 		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
-			db := storagetest.NewDB(b)
-			l := ledger.NewService(storage.NewLedgerStore(db), logging.Discard(), nil)
-			h, _ := auth.NewHasher(bcrypt.MinCost)
 			tokens := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour, nil)
-			store := storage.NewUserStore(db)
-			s := user.NewService(store, l, storage.NewTaskStore(db), h, tokens, logging.Discard(), nil)
+			s, store := newService(b, storagetest.NewDB(b), tokens, nil)
 			ctx := context.Background()
 			for i := range n {
 				u := user.User{ID: fmt.Sprintf("u%05d", i), Name: "U", Email: fmt.Sprintf("u%d@example.com", i),
@@ -104,14 +96,10 @@ func BenchmarkAuthenticate(b *testing.B) {
 // instance, here the store directly) is seen within AuthCacheTTL; changes
 // made through the service are seen at once (see the HTTP tests).
 func TestAuthenticateCachesBriefly(t *testing.T) {
-	db := storagetest.NewDB(t)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	l := ledger.NewService(storage.NewLedgerStore(db), logging.Discard(), nil)
-	h, _ := auth.NewHasher(bcrypt.MinCost)
 	tokens := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), 24*time.Hour, nil)
-	store := storage.NewUserStore(db)
-	s := user.NewService(store, l, storage.NewTaskStore(db), h, tokens, logging.Discard(), clock)
+	s, store := newService(t, storagetest.NewDB(t), tokens, clock)
 	ctx := context.Background()
 	if err := store.Insert(ctx, user.User{ID: "u1", Name: "U", Email: "u@example.com", Role: auth.RoleWorker, Status: user.StatusActive}, nil); err != nil {
 		t.Fatal(err)

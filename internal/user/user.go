@@ -114,11 +114,10 @@ type TaskHider interface {
 	SetHidden(ctx context.Context, buyerID string, hidden bool) error
 }
 
-// Ledger is what this package needs of the coin ledger.
+// Ledger is what this package reads of the coin ledger; ledger.Ledger
+// implements it.
 type Ledger interface {
-	Post(ctx context.Context, t ledger.Transfer) (ledger.Transfer, error)
 	Balance(ctx context.Context, account string) (money.Coins, error)
 	Balances(ctx context.Context, accounts []string) (map[string]money.Coins, error)
 	Richest(ctx context.Context, kind string, limit int) ([]ledger.Account, error)
-	Handle(kind string, h ledger.Hook)
 }

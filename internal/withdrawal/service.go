@@ -2,12 +2,10 @@ package withdrawal
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,40 +14,53 @@ import (
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/notification"
+	"microtask/internal/operation"
 	"microtask/internal/page"
 	"microtask/internal/platform/idgen"
-)
-
-// Operation kinds this package registers with the ledger.
-const (
-	holdKind    = "withdraw"        // worker -> hold:<id>, when requested
-	approveKind = "withdraw-pay"    // hold -> world:payout
-	rejectKind  = "withdraw-refund" // hold -> worker
 )
 
 // Service applies the withdrawal rules.
 type Service struct {
 	store   Store
-	ledger  Ledger
+	ops     operation.Runner
 	notify  Notifier
 	users   Users
 	log     *slog.Logger
 	now     func() time.Time
 	newID   func() string
 	systems []string
+
+	hold, pay, refund operation.Kind[subject]
 }
 
-// NewService returns a Service accepting the given payment systems, and
-// registers its ledger hooks. now may be nil for time.Now.
-func NewService(store Store, l Ledger, n Notifier, users Users, systems []string, log *slog.Logger, now func() time.Time) *Service {
+// subject is the data of the withdrawal operations: the withdrawal a hold
+// creates, or the one a payout or refund decides, and the reason given.
+type subject struct {
+	Withdrawal Withdrawal
+	Reason     string
+}
+
+// NewService returns a Service accepting the given payment systems, running
+// its operations on ops. now may be nil for time.Now.
+func NewService(store Store, ops operation.Runner, n Notifier, users Users, systems []string, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, ledger: l, notify: n, users: users, log: log, now: now, newID: idgen.New, systems: systems}
-	l.Handle(holdKind, ledger.Hook{Settle: s.settleHold})
-	l.Handle(approveKind, ledger.Hook{Commit: s.commitDecision(StatusApproved), Settle: s.settleDecision})
-	l.Handle(rejectKind, ledger.Hook{Commit: s.commitDecision(StatusRejected), Settle: s.settleDecision})
+	s := &Service{store: store, ops: ops, notify: n, users: users, log: log, now: now, newID: idgen.New, systems: systems}
+	// withdraw:<id> holds the coins (worker -> hold:<id>) and records the
+	// withdrawal.
+	s.hold = operation.Kind[subject]{Name: "withdraw", Settle: s.settleHold}
+	// withdraw-pay:<id> pays them out (hold -> world:payout),
+	// withdraw-refund:<id> gives them back (hold -> worker).
+	s.pay = operation.Kind[subject]{Name: "withdraw-pay", Commit: s.commitDecision(StatusApproved), Settle: s.settleDecision}
+	s.refund = operation.Kind[subject]{Name: "withdraw-refund", Commit: s.commitDecision(StatusRejected), Settle: s.settleDecision}
 	return s
+}
+
+// Operations returns the kinds of operation this service runs, for the
+// wiring to register.
+func (s *Service) Operations() []operation.Definition {
+	return []operation.Definition{s.hold.Define(), s.pay.Define(), s.refund.Define()}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -89,16 +100,8 @@ func (s *Service) Request(ctx context.Context, p auth.Principal, r Request) (Wit
 		Amount: money.PayoutCents(r.Coins), System: strings.ToLower(r.System), AccountNumber: r.AccountNumber,
 		Status: StatusPending, CreatedAt: s.clock(),
 	}
-	payload, err := json.Marshal(w)
-	if err != nil {
-		return Withdrawal{}, err
-	}
-	_, err = s.ledger.Post(ctx, ledger.Transfer{
-		ID:       holdKind + ":" + w.ID,
-		Postings: ledger.Move(ledger.UserAccount(p.UserID), ledger.HoldAccount(w.ID), w.Coins),
-		// The account number stays out of the permanent journal.
-		Private: map[string]string{"withdrawal": string(payload)},
-	})
+	_, err = s.hold.Run(ctx, s.ops, w.ID, ledger.Move(ledger.UserAccount(p.UserID), ledger.HoldAccount(w.ID), w.Coins),
+		subject{Withdrawal: w})
 	if err != nil {
 		return Withdrawal{}, err
 	}
@@ -107,27 +110,23 @@ func (s *Service) Request(ctx context.Context, p auth.Principal, r Request) (Wit
 }
 
 // settleHold inserts the withdrawal once its coins are held.
-func (s *Service) settleHold(ctx context.Context, tr ledger.Transfer) error {
-	var w Withdrawal
-	if err := json.Unmarshal([]byte(tr.Private["withdrawal"]), &w); err != nil {
-		return fmt.Errorf("withdrawal of %s: %w", tr.ID, err)
-	}
-	return s.store.Insert(ctx, w)
+func (s *Service) settleHold(ctx context.Context, op operation.Op[subject]) error {
+	return s.store.Insert(ctx, op.Data.Withdrawal)
 }
 
 // Approve pays a pending withdrawal out (admins only): its held coins go to
 // the payout account.
 func (s *Service) Approve(ctx context.Context, p auth.Principal, id string) (Withdrawal, error) {
-	return s.decide(ctx, p, id, approveKind, "")
+	return s.decide(ctx, p, id, s.pay, "")
 }
 
 // Reject gives a pending withdrawal's coins back to the worker (admins
 // only), with a reason for them.
 func (s *Service) Reject(ctx context.Context, p auth.Principal, id, reason string) (Withdrawal, error) {
-	return s.decide(ctx, p, id, rejectKind, strings.TrimSpace(reason))
+	return s.decide(ctx, p, id, s.refund, strings.TrimSpace(reason))
 }
 
-func (s *Service) decide(ctx context.Context, p auth.Principal, id, kind, reason string) (Withdrawal, error) {
+func (s *Service) decide(ctx context.Context, p auth.Principal, id string, kind operation.Kind[subject], reason string) (Withdrawal, error) {
 	if !p.Is(auth.RoleAdmin) {
 		return Withdrawal{}, auth.ErrWrongRole
 	}
@@ -139,41 +138,37 @@ func (s *Service) decide(ctx context.Context, p auth.Principal, id, kind, reason
 		return Withdrawal{}, ErrAlreadyDecided
 	}
 	to := ledger.Payout
-	if kind == rejectKind {
+	if kind.Name == s.refund.Name {
 		to = ledger.UserAccount(w.Worker.ID)
 	}
-	tr, err := s.ledger.Post(ctx, ledger.Transfer{
-		ID:       kind + ":" + w.ID,
-		Postings: ledger.Move(ledger.HoldAccount(w.ID), to, w.Coins),
-		Meta: map[string]string{"withdrawal": w.ID, "worker": w.Worker.ID, "reason": reason,
-			"coins": strconv.FormatInt(int64(w.Coins), 10), "amount": w.Amount.String(), "system": w.System},
-	})
-	if errors.Is(err, ledger.ErrCancelled) || (err == nil && tr.Replayed) {
+	res, err := kind.Run(ctx, s.ops, w.ID, ledger.Move(ledger.HoldAccount(w.ID), to, w.Coins), subject{Withdrawal: w, Reason: reason})
+	if errors.Is(err, operation.ErrCancelled) || (err == nil && res.Replayed) {
 		return Withdrawal{}, ErrAlreadyDecided // decided the other way, or the same way by a concurrent call
 	}
 	if err != nil {
 		return Withdrawal{}, err
 	}
-	s.log.InfoContext(ctx, "withdrawal decided", "withdrawal_id", w.ID, "op", kind)
+	s.log.InfoContext(ctx, "withdrawal decided", "withdrawal_id", w.ID, "op", res.ID)
 	return s.store.ByID(ctx, id)
 }
 
-func (s *Service) commitDecision(to Status) func(context.Context, ledger.Transfer) (bool, error) {
-	return func(ctx context.Context, tr ledger.Transfer) (bool, error) {
-		return s.store.Decide(ctx, Decision{Op: tr.ID, ID: tr.Meta["withdrawal"], To: to, Reason: tr.Meta["reason"], At: s.clock()})
+func (s *Service) commitDecision(to Status) func(context.Context, operation.Op[subject]) (bool, error) {
+	return func(ctx context.Context, op operation.Op[subject]) (bool, error) {
+		return s.store.Decide(ctx, Decision{Op: op.ID, ID: op.Data.Withdrawal.ID, To: to, Reason: op.Data.Reason, At: s.clock()})
 	}
 }
 
-func (s *Service) settleDecision(ctx context.Context, tr ledger.Transfer) error {
-	msg := fmt.Sprintf("Your withdrawal of %s coins (%s) to %s was paid out.", tr.Meta["coins"], tr.Meta["amount"], tr.Meta["system"])
-	if tr.Kind() == rejectKind {
-		msg = fmt.Sprintf("Your withdrawal of %s coins was rejected and the coins are back in your balance.", tr.Meta["coins"])
-		if r := tr.Meta["reason"]; r != "" {
-			msg = fmt.Sprintf("Your withdrawal of %s coins was rejected (%s); the coins are back in your balance.", tr.Meta["coins"], r)
+func (s *Service) settleDecision(ctx context.Context, op operation.Op[subject]) error {
+	w := op.Data.Withdrawal
+	msg := fmt.Sprintf("Your withdrawal of %d coins (%s) to %s was paid out.", w.Coins, w.Amount, w.System)
+	if strings.HasPrefix(op.ID, s.refund.Name+":") {
+		msg = fmt.Sprintf("Your withdrawal of %d coins was rejected and the coins are back in your balance.", w.Coins)
+		if r := op.Data.Reason; r != "" {
+			msg = fmt.Sprintf("Your withdrawal of %d coins was rejected (%s); the coins are back in your balance.", w.Coins, r)
 		}
 	}
 	return s.notify.Send(ctx, notification.Notification{
-		ID: tr.ID, UserID: tr.Meta["worker"], ActionRoute: "/dashboard/withdrawals", CreatedAt: tr.UpdatedAt, Message: msg,
+		ID: op.ID, UserID: w.Worker.ID, ActionRoute: "/dashboard/withdrawals", CreatedAt: op.At, Message: msg,
 	})
 }
 

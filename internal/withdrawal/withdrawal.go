@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"microtask/internal/apperr"
-	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/page"
@@ -73,12 +72,6 @@ type Store interface {
 	// Decide commits d: a pending withdrawal gets d.To, recording d.Op. True
 	// if it did now or had already; false if it is no longer pending.
 	Decide(ctx context.Context, d Decision) (bool, error)
-}
-
-// Ledger is what this package needs of the coin ledger.
-type Ledger interface {
-	Post(ctx context.Context, t ledger.Transfer) (ledger.Transfer, error)
-	Handle(kind string, h ledger.Hook)
 }
 
 // Notifier sends notifications; notification.Service implements it.

@@ -1,0 +1,106 @@
+// Package app assembles Microtask's services on a database: the one place
+// that builds them, registers the kinds of operation they run with the
+// operation engine and the invariants they add to the ledger's audit.
+// cmd/microtask serves what it builds; the HTTP tests and the crash test
+// build the same.
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"microtask/internal/admin"
+	"microtask/internal/auth"
+	"microtask/internal/ledger"
+	"microtask/internal/notification"
+	"microtask/internal/operation"
+	"microtask/internal/payment"
+	"microtask/internal/report"
+	"microtask/internal/storage"
+	"microtask/internal/submission"
+	"microtask/internal/task"
+	"microtask/internal/user"
+	"microtask/internal/withdrawal"
+)
+
+// Config is what the services need besides the database.
+type Config struct {
+	Log    *slog.Logger
+	Now    func() time.Time // nil for time.Now; tests pass a clock they move
+	Hasher *auth.Hasher
+	Tokens *auth.Tokens
+	// SoleWriter says that no other process writes to the database (the
+	// embedded one), so that what the services cache stays right until they
+	// change it themselves.
+	SoleWriter        bool
+	AutoApproveAfter  time.Duration
+	Gateway           payment.Gateway
+	Webhooks          payment.Webhooks // nil with the dummy gateway
+	WithdrawalMethods []string
+}
+
+// Stores are the stores the services keep their documents in, for the tests
+// that look at documents directly.
+type Stores struct {
+	Users         *storage.UserStore
+	Tasks         *storage.TaskStore
+	Submissions   *storage.SubmissionStore
+	Notifications *storage.NotificationStore
+	Payments      *storage.PaymentStore
+	Withdrawals   *storage.WithdrawalStore
+}
+
+// App is the services on one database.
+type App struct {
+	Ledger        *ledger.Ledger
+	Operations    *operation.Engine
+	Users         *user.Service
+	Notifications *notification.Service
+	Tasks         *task.Service
+	Submissions   *submission.Service
+	Payments      *payment.Service
+	Withdrawals   *withdrawal.Service
+	Reports       *report.Service
+	Stats         *admin.Service
+	Stores        Stores
+}
+
+// New builds the services on db and registers their operations and audit
+// checks. A kind of operation or a check registered twice is an error.
+func New(db *storage.DB, c Config) (*App, error) {
+	now := c.Now
+	a := &App{Stores: Stores{
+		Users: storage.NewUserStore(db), Tasks: storage.NewTaskStore(db), Submissions: storage.NewSubmissionStore(db),
+		Notifications: storage.NewNotificationStore(db), Payments: storage.NewPaymentStore(db),
+		Withdrawals: storage.NewWithdrawalStore(db),
+	}}
+	st := a.Stores
+	a.Ledger = ledger.New(storage.NewLedgerStore(db), c.Log)
+	a.Operations = operation.NewEngine(storage.NewOperationStore(db), a.Ledger, c.Log, now)
+	a.Users = user.NewService(st.Users, a.Operations, a.Ledger, st.Tasks, c.Hasher, c.Tokens, c.Log, now)
+	a.Notifications = notification.NewService(st.Notifications, a.Users, c.Log, now)
+	if c.SoleWriter {
+		a.Users.SoleWriter()
+		a.Notifications.RememberUnreadCounts()
+	}
+	a.Submissions = submission.NewService(st.Submissions, st.Tasks, a.Operations, a.Notifications, a.Users, c.Log, now)
+	a.Tasks = task.NewService(st.Tasks, a.Operations, a.Notifications, a.Users, a.Submissions, c.Log, now, c.AutoApproveAfter)
+	a.Payments = payment.NewService(st.Payments, c.Gateway, c.Webhooks, a.Operations, a.Notifications, c.Log, now)
+	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users, c.WithdrawalMethods, c.Log, now)
+	a.Reports = report.NewService(storage.NewReportStore(db), a.Tasks, a.Submissions, a.Users, a.Notifications, c.Log, now)
+	a.Stats = admin.NewService(storage.NewStatsStore(db), a.Ledger, now)
+
+	for _, defs := range [][]operation.Definition{
+		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(),
+		a.Payments.Operations(), a.Withdrawals.Operations(),
+	} {
+		if err := a.Operations.Register(defs...); err != nil {
+			return nil, fmt.Errorf("register operations: %w", err)
+		}
+	}
+	if err := a.Ledger.AddCheck("escrow", a.Tasks.CheckEscrow); err != nil {
+		return nil, err
+	}
+	return a, nil
+}

@@ -1,0 +1,536 @@
+package operation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"microtask/internal/ledger"
+)
+
+// DefaultLeaseTTL is how long a runner owns an open operation before Recover
+// may take it over. Steps take milliseconds; the lease only has to outlast a
+// stalled process, and a runner renews it when half of it has gone.
+const DefaultLeaseTTL = time.Minute
+
+// errLeaseLost means another runner took over an operation whose lease this
+// runner let expire; this runner must stop touching it.
+var errLeaseLost = errors.New("lease on operation lost")
+
+// Engine runs operations, and recovers those a crash interrupted. It is the
+// one Runner.
+type Engine struct {
+	store    Store
+	ledger   Ledger
+	log      *slog.Logger
+	now      func() time.Time
+	leaseTTL time.Duration
+	batch    int // operations Recover reads at a time
+	kinds    map[string]Definition
+
+	mu       sync.Mutex
+	inflight map[string]chan struct{} // operations running in this process
+
+	failpoint func(step string) error // see InjectFailures
+}
+
+// NewEngine returns an Engine keeping its records in store and moving coins
+// in l. now may be nil for time.Now; tests pass a fake clock.
+func NewEngine(store Store, l Ledger, log *slog.Logger, now func() time.Time) *Engine {
+	if now == nil {
+		now = time.Now
+	}
+	return &Engine{
+		store:    store,
+		ledger:   l,
+		log:      log,
+		now:      now,
+		leaseTTL: DefaultLeaseTTL,
+		batch:    100,
+		kinds:    map[string]Definition{},
+		inflight: map[string]chan struct{}{},
+	}
+}
+
+// Register adds kinds of operation, while wiring, before any runs. A name
+// registered twice is an error: each kind has one owner.
+func (r *Engine) Register(defs ...Definition) error {
+	for _, d := range defs {
+		if d.name == "" {
+			return errors.New("operation kind without a name")
+		}
+		if _, dup := r.kinds[d.name]; dup {
+			return fmt.Errorf("operation kind %q registered twice", d.name)
+		}
+		r.kinds[d.name] = d
+	}
+	return nil
+}
+
+// InjectFailures makes the runner call f after every step of the protocol
+// ("started", "committed", "applied:0", "settled", ...); an error from f
+// stops the run there, as a crash would, leaving the operation for recovery.
+// Tests use it to prove that every interruption is recovered; nil turns it
+// off. Call it before operations run.
+func (r *Engine) InjectFailures(f func(step string) error) {
+	r.failpoint = f
+}
+
+// clock returns the current time as the database stores it (UTC,
+// milliseconds), so that leases read back compare equal to those written.
+func (r *Engine) clock() time.Time {
+	return r.now().UTC().Truncate(time.Millisecond)
+}
+
+// Run runs an operation and returns how it ended. Running the same id again
+// returns the first outcome without doing anything again: nil when posted,
+// ledger.ErrInsufficientCoins when it failed, ErrCancelled when its commit
+// no longer applied, ErrReused when the postings differ, and ErrInProgress
+// while another process is running it.
+//
+// Once the operation is recorded it is finished even if ctx is cancelled: a
+// client hanging up must not leave it half done until recovery.
+func (r *Engine) Run(ctx context.Context, req Request) (Result, error) {
+	def, ok := r.kinds[req.Kind]
+	if !ok {
+		return Result{}, fmt.Errorf("operation kind %q is not registered", req.Kind)
+	}
+	if req.Ref == "" {
+		return Result{}, fmt.Errorf("operation of kind %s without a reference", req.Kind)
+	}
+	if got := reflect.TypeOf(req.Data); got != def.dataType {
+		return Result{}, fmt.Errorf("operation %s: data of type %v, want %v", req.ID(), got, def.dataType)
+	}
+	if err := ledger.Validate(req.Postings); err != nil {
+		return Result{}, fmt.Errorf("operation %s: %w", req.ID(), err)
+	}
+	req.Postings = ledger.Ordered(req.Postings)
+	for {
+		res, done, err := r.try(ctx, req)
+		if done {
+			return res, err
+		}
+	}
+}
+
+// try is one attempt of Run. done is false when the operation it waited for
+// or found was cancelled meanwhile, which leaves no record: Run then tries
+// the operation itself.
+func (r *Engine) try(ctx context.Context, req Request) (_ Result, done bool, _ error) {
+	id := req.ID()
+	release, busy := r.claim(id)
+	if busy != nil {
+		// The same operation is running in this process: wait for its result.
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return Result{}, true, ctx.Err()
+		}
+		rec, err := r.store.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return Result{}, false, nil
+		}
+		if err != nil {
+			return Result{}, true, fmt.Errorf("read operation %s: %w", id, err)
+		}
+		res, err := existing(rec, req)
+		return res, true, err
+	}
+	defer release()
+
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.leaseTTL/2)
+	defer cancel()
+
+	now := r.clock()
+	rec := Record{ID: id, Postings: req.Postings, Data: inMemory{req.Data}, State: Pending,
+		LeaseUntil: now.Add(r.leaseTTL), CreatedAt: now, UpdatedAt: now}
+	err := r.store.Insert(ctx, rec, req.Data)
+	if errors.Is(err, ErrExists) {
+		found, err := r.store.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return Result{}, false, nil // cancelled and forgotten since
+		}
+		if err != nil {
+			return Result{}, true, fmt.Errorf("read operation %s: %w", id, err)
+		}
+		if found.State.Open() && !found.LeaseUntil.After(now) && samePostings(found.Postings, req.Postings) {
+			// Abandoned by a crashed runner: finish it here rather than wait
+			// for recovery.
+			found, ok, err := r.takeLease(ctx, found)
+			if err != nil || !ok {
+				return resultOf(found, false), true, errors.Join(err, ErrInProgress)
+			}
+			res, err := r.run(ctx, found)
+			return res, true, err
+		}
+		res, err := existing(found, req)
+		return res, true, err
+	}
+	if err != nil {
+		return Result{}, true, fmt.Errorf("start operation %s: %w", id, err)
+	}
+	if err := r.step("started"); err != nil {
+		return resultOf(rec, false), true, err
+	}
+	res, err := r.run(ctx, rec)
+	return res, true, err
+}
+
+func resultOf(rec Record, replayed bool) Result {
+	return Result{ID: rec.ID, State: rec.State, Replayed: replayed, At: rec.CreatedAt}
+}
+
+// existing returns the outcome of an operation found already recorded when
+// asked to run req.
+func existing(rec Record, req Request) (Result, error) {
+	if !samePostings(rec.Postings, req.Postings) {
+		return resultOf(rec, true), ErrReused
+	}
+	return resultOf(rec, true), outcome(rec.State)
+}
+
+func samePostings(a, b []ledger.Posting) bool {
+	return slices.Equal(ledger.Ordered(a), ledger.Ordered(b))
+}
+
+// outcome turns an operation's state into its caller's error.
+func outcome(s State) error {
+	switch s {
+	case Posted:
+		return nil
+	case Failed:
+		return ledger.ErrInsufficientCoins
+	case Cancelled:
+		return ErrCancelled
+	default:
+		return ErrInProgress
+	}
+}
+
+// claim marks op as running in this process. If it already is, claim returns
+// a channel closed when that run ends.
+func (r *Engine) claim(op string) (release func(), busy <-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ch, ok := r.inflight[op]; ok {
+		return nil, ch
+	}
+	ch := make(chan struct{})
+	r.inflight[op] = ch
+	return func() {
+		r.mu.Lock()
+		delete(r.inflight, op)
+		r.mu.Unlock()
+		close(ch)
+	}, nil
+}
+
+// takeLease takes over an operation whose lease has expired. False if
+// another runner took it first.
+func (r *Engine) takeLease(ctx context.Context, rec Record) (Record, bool, error) {
+	next := r.clock().Add(r.leaseTTL)
+	ok, err := r.store.RenewLease(ctx, rec.ID, rec.LeaseUntil, next)
+	if err != nil || !ok {
+		return rec, false, err
+	}
+	rec.LeaseUntil = next
+	return rec, true, nil
+}
+
+// keepLease renews the lease when half of it has gone, and fails if another
+// runner has taken the operation over in the meantime. Runners check it
+// before every step, so a runner that stalled past its lease stops instead of
+// repeating a posting that another runner has already settled.
+func (r *Engine) keepLease(ctx context.Context, rec *Record) error {
+	now := r.clock()
+	if rec.LeaseUntil.Sub(now) > r.leaseTTL/2 {
+		return nil
+	}
+	next := now.Add(r.leaseTTL)
+	ok, err := r.store.RenewLease(ctx, rec.ID, rec.LeaseUntil, next)
+	if err != nil {
+		return fmt.Errorf("renew lease on %s: %w", rec.ID, err)
+	}
+	if !ok {
+		return fmt.Errorf("operation %s: %w", rec.ID, errLeaseLost)
+	}
+	rec.LeaseUntil = next
+	return nil
+}
+
+func (r *Engine) step(name string) error {
+	if r.failpoint == nil {
+		return nil
+	}
+	return r.failpoint(name)
+}
+
+// run takes an operation in flight, whose lease this runner holds, from its
+// current state to its end. Every step is safe to repeat, so run may start
+// from any state a crash left behind.
+func (r *Engine) run(ctx context.Context, rec Record) (Result, error) {
+	def, ok := r.kinds[rec.Kind()]
+	if !ok {
+		return resultOf(rec, false), fmt.Errorf("operation %s: kind %q is not registered", rec.ID, rec.Kind())
+	}
+	ended := false // by another runner, meanwhile
+	for rec.State.Open() {
+		if err := r.keepLease(ctx, &rec); err != nil {
+			return resultOf(rec, false), err
+		}
+		var err error
+		switch rec.State {
+		case Pending:
+			ended, err = r.apply(ctx, &rec, def)
+		case Failing:
+			ended, err = r.undo(ctx, &rec, def)
+		}
+		if err != nil {
+			return resultOf(rec, false), err
+		}
+	}
+	if rec.State == Posted && !ended {
+		r.clear(ctx, rec) // another runner that ended it clears it too
+	}
+	return resultOf(rec, ended), outcome(rec.State)
+}
+
+// apply commits the business change, applies the postings and runs the
+// follow-ups, ending in Posted, Failing or Cancelled.
+func (r *Engine) apply(ctx context.Context, rec *Record, def Definition) (ended bool, _ error) {
+	if def.commit != nil {
+		ok, err := def.commit(ctx, *rec)
+		if err != nil {
+			return false, fmt.Errorf("commit %s: %w", rec.ID, err)
+		}
+		if err := r.step("committed"); err != nil {
+			return false, err
+		}
+		if !ok {
+			return false, r.cancel(ctx, rec)
+		}
+	}
+	for i, p := range rec.Postings {
+		res, err := r.ledger.Apply(ctx, rec.ID, p, r.clock())
+		if err != nil {
+			return false, fmt.Errorf("apply %s to %s: %w", rec.ID, p.Account, err)
+		}
+		if err := r.step(fmt.Sprintf("applied:%d", i)); err != nil {
+			return false, err
+		}
+		if res == ledger.Short {
+			return r.transition(ctx, rec, Failing)
+		}
+	}
+	// Every posting is applied: nothing can make the operation fail now, so
+	// its follow-ups may run before it is marked posted.
+	if def.settle != nil {
+		if err := def.settle(ctx, *rec); err != nil {
+			return false, fmt.Errorf("settle %s: %w", rec.ID, err)
+		}
+		if err := r.step("settled"); err != nil {
+			return false, err
+		}
+	}
+	return r.transition(ctx, rec, Posted)
+}
+
+// clear takes a posted operation off its accounts' pending lists. It is
+// clean-up, not money: if it fails, the operation stands and Recover clears
+// the lists later.
+func (r *Engine) clear(ctx context.Context, rec Record) {
+	if len(rec.Postings) == 0 {
+		return
+	}
+	accounts := make([]string, len(rec.Postings))
+	for i, p := range rec.Postings {
+		accounts[i] = p.Account
+	}
+	if err := r.ledger.Clear(ctx, rec.ID, accounts); err != nil {
+		r.log.WarnContext(ctx, "clear pending operation; recovery will", "op", rec.ID, "err", err)
+	}
+}
+
+// undo reverses the postings a failing operation applied and the business
+// change, and ends it as Failed.
+func (r *Engine) undo(ctx context.Context, rec *Record, def Definition) (ended bool, _ error) {
+	for i := len(rec.Postings) - 1; i >= 0; i-- {
+		if err := r.ledger.Undo(ctx, rec.ID, rec.Postings[i]); err != nil {
+			return false, fmt.Errorf("undo %s on %s: %w", rec.ID, rec.Postings[i].Account, err)
+		}
+		if err := r.step(fmt.Sprintf("undone:%d", i)); err != nil {
+			return false, err
+		}
+	}
+	if def.revert != nil {
+		if err := def.revert(ctx, *rec); err != nil {
+			return false, fmt.Errorf("revert %s: %w", rec.ID, err)
+		}
+		if err := r.step("reverted"); err != nil {
+			return false, err
+		}
+	}
+	return r.transition(ctx, rec, Failed)
+}
+
+// cancel ends an operation whose business change no longer applies.
+// Nothing was applied, so it leaves no record, and its id may be used again.
+func (r *Engine) cancel(ctx context.Context, rec *Record) error {
+	if err := r.store.Delete(ctx, rec.ID, rec.LeaseUntil); err != nil {
+		return fmt.Errorf("forget cancelled %s: %w", rec.ID, err)
+	}
+	rec.State = Cancelled
+	return r.step("forgotten")
+}
+
+// transition moves an operation to state to, which ends it when to is
+// final. If it is no longer in its state under this runner's lease, another
+// runner has taken it over: rec becomes what that runner left, ended is true
+// if that runner ended it, and this one stops otherwise.
+func (r *Engine) transition(ctx context.Context, rec *Record, to State) (ended bool, _ error) {
+	now := r.clock()
+	ok, err := r.store.SetState(ctx, rec.ID, rec.State, to, rec.LeaseUntil, now)
+	if err != nil {
+		return false, fmt.Errorf("mark %s %s: %w", rec.ID, to, err)
+	}
+	if !ok {
+		found, err := r.store.Get(ctx, rec.ID)
+		if err != nil {
+			return false, fmt.Errorf("read operation %s: %w", rec.ID, err)
+		}
+		*rec = found
+		if found.State.Open() {
+			return false, fmt.Errorf("operation %s: %w", rec.ID, errLeaseLost)
+		}
+		return true, nil
+	}
+	rec.State, rec.UpdatedAt = to, now
+	if !to.Open() {
+		rec.Data, rec.LeaseUntil = nil, time.Time{}
+	}
+	return false, r.step("state:" + string(to))
+}
+
+// Recover resumes every operation in flight whose lease has expired, then
+// takes off the accounts' pending lists the operations that have ended,
+// which a crash between an operation's end and its clean-up leaves behind.
+// It returns how many operations it finished. Operations that end failed or
+// cancelled count as finished; errors are those of operations that could not
+// be finished now (they stay open for the next round).
+func (r *Engine) Recover(ctx context.Context) (int, error) {
+	var (
+		done int
+		errs []error
+		seen = map[string]bool{}
+	)
+	for {
+		open, err := r.store.Expired(ctx, r.clock(), r.batch)
+		if err != nil {
+			return done, fmt.Errorf("list operations in flight: %w", err)
+		}
+		fresh := 0
+		for _, rec := range open {
+			if seen[rec.ID] {
+				continue // could not be finished earlier in this round
+			}
+			seen[rec.ID] = true
+			fresh++
+			finished, err := r.recoverOne(ctx, rec)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if finished {
+				done++
+			}
+		}
+		if len(open) < r.batch || fresh == 0 {
+			break
+		}
+	}
+	if err := r.clearEnded(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return done, errors.Join(errs...)
+}
+
+// recoverOne takes over one abandoned operation and runs it to a final
+// state. False if someone else is running it.
+func (r *Engine) recoverOne(ctx context.Context, rec Record) (bool, error) {
+	release, busy := r.claim(rec.ID)
+	if busy != nil {
+		return false, nil // running in this process right now
+	}
+	defer release()
+	rec, ok, err := r.takeLease(ctx, rec)
+	if err != nil {
+		return false, fmt.Errorf("lease operation %s: %w", rec.ID, err)
+	}
+	if !ok {
+		return false, nil // another instance took it
+	}
+	res, err := r.run(ctx, rec)
+	if err != nil && !errors.Is(err, ledger.ErrInsufficientCoins) && !errors.Is(err, ErrCancelled) {
+		return false, fmt.Errorf("recover operation %s: %w", rec.ID, err)
+	}
+	r.log.InfoContext(ctx, "operation recovered", "op", rec.ID, "state", string(res.State))
+	return true, nil
+}
+
+// clearEnded takes off the accounts' pending lists the operations that have
+// ended. An operation in flight stays; one that does not exist stays too, for
+// the audit to report.
+func (r *Engine) clearEnded(ctx context.Context) error {
+	accounts, err := r.ledger.WithPending(ctx, r.batch)
+	if err != nil {
+		return fmt.Errorf("list accounts with pending operations: %w", err)
+	}
+	ended := map[string][]string{} // op -> accounts
+	state := map[string]State{}
+	for _, a := range accounts {
+		for _, op := range a.Pending {
+			st, known := state[op]
+			if !known {
+				rec, err := r.store.Get(ctx, op)
+				switch {
+				case errors.Is(err, ErrNotFound):
+				case err != nil:
+					return fmt.Errorf("read operation %s: %w", op, err)
+				default:
+					st = rec.State
+				}
+				state[op] = st
+			}
+			if st == Posted || st == Failed {
+				ended[op] = append(ended[op], a.Name)
+			}
+		}
+	}
+	var errs []error
+	for op, accts := range ended {
+		if err := r.ledger.Clear(ctx, op, accts); err != nil {
+			errs = append(errs, fmt.Errorf("clear %s: %w", op, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RunRecovery calls Recover now and then every interval until ctx is done.
+func (r *Engine) RunRecovery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := r.Recover(ctx); err != nil && ctx.Err() == nil {
+			r.log.ErrorContext(ctx, "operation recovery", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"microtask/internal/operation"
+)
+
+const operationsCollection = "operations"
+
+// OperationStore keeps the records of operations, in flight and ended. It
+// implements operation.Store.
+type OperationStore struct {
+	operations collection
+}
+
+// NewOperationStore returns the operations store on d.
+func NewOperationStore(d *DB) *OperationStore {
+	return &OperationStore{operations: d.collection(operationsCollection)}
+}
+
+var _ operation.Store = (*OperationStore)(nil)
+
+// operationDoc is an operation as stored. Its data, the kind's own type
+// encoded as a document, is there while the operation is in flight.
+type operationDoc struct {
+	ID         string       `bson:"_id"`
+	Postings   []postingDoc `bson:"postings"`
+	Data       bson.Raw     `bson:"data,omitempty"`
+	State      string       `bson:"state"`
+	LeaseUntil *time.Time   `bson:"lease_until,omitempty"`
+	CreatedAt  time.Time    `bson:"created_at"`
+	UpdatedAt  time.Time    `bson:"updated_at"`
+}
+
+// newOperationDoc is operationDoc as inserted, with the kind's data as is.
+type newOperationDoc struct {
+	ID         string       `bson:"_id"`
+	Postings   []postingDoc `bson:"postings"`
+	Data       any          `bson:"data"`
+	State      string       `bson:"state"`
+	LeaseUntil time.Time    `bson:"lease_until"`
+	CreatedAt  time.Time    `bson:"created_at"`
+	UpdatedAt  time.Time    `bson:"updated_at"`
+}
+
+// payload is a kind's data as read back.
+type payload bson.Raw
+
+func (p payload) Decode(v any) error { return bson.Unmarshal(p, v) }
+
+var openStates = bson.A{string(operation.Pending), string(operation.Failing)}
+
+func operationFromDoc(d operationDoc) operation.Record {
+	r := operation.Record{ID: d.ID, Postings: postingsFromDocs(d.Postings), State: operation.State(d.State),
+		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	if d.Data != nil {
+		r.Data = payload(d.Data)
+	}
+	if d.LeaseUntil != nil {
+		r.LeaseUntil = *d.LeaseUntil
+	}
+	return r
+}
+
+// Insert implements operation.Store.
+func (s *OperationStore) Insert(ctx context.Context, r operation.Record, data any) error {
+	err := s.operations.insertOne(ctx, newOperationDoc{ID: r.ID, Postings: postingsToDocs(r.Postings), Data: data,
+		State: string(r.State), LeaseUntil: r.LeaseUntil, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt})
+	if isDuplicate(err) {
+		return operation.ErrExists
+	}
+	return err
+}
+
+// Get implements operation.Store.
+func (s *OperationStore) Get(ctx context.Context, id string) (operation.Record, error) {
+	var d operationDoc
+	err := s.operations.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
+	if errors.Is(err, errNoDocument) {
+		return operation.Record{}, operation.ErrNotFound
+	}
+	if err != nil {
+		return operation.Record{}, err
+	}
+	return operationFromDoc(d), nil
+}
+
+// SetState implements operation.Store.
+func (s *OperationStore) SetState(ctx context.Context, id string, from, to operation.State, lease, now time.Time) (bool, error) {
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: string(to)}, {Key: "updated_at", Value: now}}}}
+	if !to.Open() {
+		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "data", Value: ""}, {Key: "lease_until", Value: ""}}})
+	}
+	n, err := s.operations.updateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "state", Value: string(from)}, {Key: "lease_until", Value: lease}},
+		update, false)
+	return n == 1, err
+}
+
+// RenewLease implements operation.Store.
+func (s *OperationStore) RenewLease(ctx context.Context, id string, from, to time.Time) (bool, error) {
+	n, err := s.operations.updateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "lease_until", Value: from}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "lease_until", Value: to}}}},
+		false)
+	return n == 1, err
+}
+
+// Delete implements operation.Store.
+func (s *OperationStore) Delete(ctx context.Context, id string, lease time.Time) error {
+	_, err := s.operations.deleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: string(operation.Pending)}, {Key: "lease_until", Value: lease}})
+	return err
+}
+
+// Expired implements operation.Store.
+func (s *OperationStore) Expired(ctx context.Context, leaseBefore time.Time, limit int) ([]operation.Record, error) {
+	return findAll(ctx, s.operations,
+		bson.D{{Key: "state", Value: bson.D{{Key: "$in", Value: openStates}}}, {Key: "lease_until", Value: bson.D{{Key: "$lt", Value: leaseBefore}}}},
+		query{sort: bson.D{{Key: "lease_until", Value: 1}}, limit: int64(limit)},
+		operationFromDoc)
+}
