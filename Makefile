@@ -9,7 +9,7 @@ BIN     := $(CURDIR)/bin
 STRIPE_MOCK_VERSION := v0.203.0
 STRIPE_MOCK         := $(BIN)/stripe-mock
 
-.PHONY: run test test-short build lint bench audit migrate clean help
+.PHONY: run test test-short test-mongodb build lint bench audit migrate clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -17,7 +17,17 @@ help: ## list the targets
 run: ## start the API (embedded database under DATA_DIR, default ./data; PORT or HTTP_ADDR from the environment)
 	$(GO) run ./cmd/microtask serve
 
-test: lint $(STRIPE_MOCK) ## vet, format check, then every test with the race detector
+# The packages whose tests run concurrent operations and audit the ledger
+# after each test: they run a second time with the database behaving as
+# MongoDB does (writes serialized per document, every read a command).
+PER_DOCUMENT := ./internal/operation/ ./internal/crashtest/ ./internal/httpapi/
+
+test: lint $(STRIPE_MOCK) ## vet, format check, every test with the race detector, then the concurrent ones as on MongoDB
+	STRIPE_MOCK=$(STRIPE_MOCK) $(GO) test -race -count=1 -timeout 15m ./...
+	MICROTASK_TEST_DB=per-document STRIPE_MOCK=$(STRIPE_MOCK) $(GO) test -race -count=1 -timeout 15m $(PER_DOCUMENT)
+
+test-mongodb: $(STRIPE_MOCK) ## every test against the MongoDB at MONGODB_TEST_URI (e.g. a local replica set)
+	@test -n "$$MONGODB_TEST_URI" || { echo "set MONGODB_TEST_URI, e.g. mongodb://localhost:27017/?replicaSet=rs0"; exit 2; }
 	STRIPE_MOCK=$(STRIPE_MOCK) $(GO) test -race -count=1 -timeout 15m ./...
 
 test-short: $(STRIPE_MOCK) ## every test, without the race detector (faster while working)

@@ -49,7 +49,7 @@ func build(t *testing.T, db *storage.DB, c *clocktest.Clock) *world {
 	}
 	a, err := app.New(db, app.Config{
 		Log: logging.Discard(), Now: c.Now, Hasher: h, Tokens: auth.NewTokens([]byte("k"), time.Hour, nil),
-		SoleWriter: true, AutoApproveAfter: 72 * time.Hour, Gateway: checkout.Dummy{SuccessURL: "http://localhost/paid"},
+		SoleWriter: db.ReadsFromMemory(), AutoApproveAfter: 72 * time.Hour, Gateway: checkout.Dummy{SuccessURL: "http://localhost/paid"},
 		WithdrawalMethods: []string{"bkash"},
 	})
 	if err != nil {

@@ -34,7 +34,8 @@ import (
 type DB struct {
 	client   *mongo.Client
 	db       *mongo.Database
-	gate     gate      // nil on MongoDB
+	gate     gate      // nil on MongoDB and with docs
+	docs     *docLocks // per-document locks instead of the gate (WithPerDocumentLocks)
 	copies   *copies   // nil unless reads are answered from memory
 	embedded *Embedded // the server this process runs, if it does
 	owner    bool      // Close disconnects the client
@@ -46,6 +47,7 @@ type Option func(*settings)
 type settings struct {
 	client      *options.ClientOptions
 	serverReads bool
+	perDocument bool
 }
 
 // WithCommandMonitor reports every command the driver sends to m; tests use
@@ -59,6 +61,14 @@ func WithCommandMonitor(m *event.CommandMonitor) Option {
 // commands as MongoDB would receive them.
 func WithServerReads() Option {
 	return func(s *settings) { s.serverReads = true }
+}
+
+// WithPerDocumentLocks makes a DB on FerretDB behave as one on MongoDB, for
+// tests: writes are serialized per document instead of per process (see
+// docLocks), and every read goes to the server (WithServerReads), so that
+// what MongoDB runs concurrently runs concurrently here too.
+func WithPerDocumentLocks() Option {
+	return func(s *settings) { s.perDocument, s.serverReads = true, true }
 }
 
 // Open connects to uri, checks that the server answers and detects FerretDB.
@@ -88,11 +98,16 @@ func open(ctx context.Context, uri, database string, log *slog.Logger, opts []Op
 		return nil, s, fmt.Errorf("detect server: %w", err)
 	}
 	d := &DB{client: client, db: client.Database(database), owner: true}
-	if ferret {
+	switch {
+	case ferret && s.perDocument:
+		d.docs = newDocLocks()
+		log.InfoContext(ctx, "database connected", "server", "ferretdb", "write_mode", "serialized per document",
+			"database", database)
+	case ferret:
 		d.gate = newGate()
 		log.InfoContext(ctx, "database connected", "server", "ferretdb", "write_mode", "serialized in process",
 			"database", database)
-	} else {
+	default:
 		log.InfoContext(ctx, "database connected", "server", "mongodb", "write_mode", "concurrent",
 			"database", database)
 	}
@@ -114,7 +129,7 @@ func isFerretDB(ctx context.Context, c *mongo.Client) (bool, error) {
 // the same way and sharing the write gate. Tests use it to give each test its
 // own database.
 func (d *DB) Sibling(name string) *DB {
-	s := &DB{client: d.client, db: d.client.Database(name), gate: d.gate, embedded: d.embedded}
+	s := &DB{client: d.client, db: d.client.Database(name), gate: d.gate, docs: d.docs, embedded: d.embedded}
 	if d.copies != nil {
 		s.copies = d.copies.registry.of(name)
 	}
@@ -127,6 +142,10 @@ func (d *DB) Name() string { return d.db.Name() }
 // Serialized reports whether writes are serialized in this process, which is
 // the case on FerretDB.
 func (d *DB) Serialized() bool { return d.gate != nil }
+
+// ReadsFromMemory reports whether reads are answered from the in-memory
+// copy: the embedded database, whose only writer this process is.
+func (d *DB) ReadsFromMemory() bool { return d.copies != nil }
 
 // Ping checks that the database answers.
 func (d *DB) Ping(ctx context.Context) error {
@@ -158,7 +177,7 @@ func (d *DB) Close(ctx context.Context) error {
 }
 
 func (d *DB) collection(name string) collection {
-	c := collection{c: d.db.Collection(name), gate: d.gate, embedded: d.embedded}
+	c := collection{c: d.db.Collection(name), gate: d.gate, docs: d.docs, embedded: d.embedded}
 	if d.copies != nil {
 		c.copy = d.copies.of(name)
 	}

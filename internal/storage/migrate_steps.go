@@ -109,7 +109,7 @@ func (d *DB) renameCollection(ctx context.Context, from, to string) error {
 	if !slices.Contains(names, from) || slices.Contains(names, to) {
 		return nil // done before, or nothing to rename
 	}
-	leave, err := d.gate.enter(ctx)
+	leave, err := d.collection(from).lock(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func (d *DB) renameCollection(ctx context.Context, from, to string) error {
 
 // dropCollection drops a collection and its in-memory copy.
 func (d *DB) dropCollection(ctx context.Context, name string) error {
-	leave, err := d.gate.enter(ctx)
+	leave, err := d.collection(name).lock(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -128,6 +128,21 @@ func TestGateMakesConditionalUpdatesAtomic(t *testing.T) {
 		}
 	})
 
+	// Per-document locks (the test mode that models MongoDB) make each
+	// document's updates as atomic as the gate does.
+	t.Run("per document", func(t *testing.T) {
+		for _, limit := range []int{50, 30} {
+			c := collection{c: db.db.Collection("per_doc"), docs: newDocLocks()}
+			ok, final := concurrentGuardedIncs(t, c, 50, limit)
+			if ok != int64(limit) || final != int64(limit) {
+				t.Errorf("limit %d: %d updates succeeded and the counter is %d, want %d and %d", limit, ok, final, limit, limit)
+			}
+			if _, err := c.deleteOne(context.Background(), bson.D{{Key: "_id", Value: "doc"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+
 	// For the record: the same with the gate off. The outcome varies from
 	// run to run, so it is logged, not asserted.
 	t.Run("unserialized", func(t *testing.T) {

@@ -1,5 +1,16 @@
-// Package storagetest gives tests a real database: an embedded FerretDB
-// started once per test binary, and a fresh migrated database per test.
+// Package storagetest gives tests a real database: a fresh migrated database
+// per test, on a server started once per test binary. The environment says
+// which server, and how the databases work:
+//
+//   - by default, an embedded FerretDB, whose databases work as the embedded
+//     database does in production: writes serialized in the process, reads
+//     answered from memory;
+//   - MICROTASK_TEST_DB=per-document: the embedded FerretDB, with writes
+//     serialized per document and every read sent to the server, as MongoDB
+//     behaves (storage.WithPerDocumentLocks): what MongoDB runs concurrently
+//     runs concurrently here too;
+//   - MONGODB_TEST_URI set (mongodb://...): that MongoDB server, a replica
+//     set or a standalone one.
 package storagetest
 
 import (
@@ -19,28 +30,39 @@ import (
 	"microtask/migrations"
 )
 
+// The modes of the environment.
+const (
+	ModeEmbedded    = "embedded"
+	ModePerDocument = "per-document"
+	ModeMongoDB     = "mongodb"
+)
+
+// Mode returns the mode the environment chooses.
+func Mode() string {
+	switch {
+	case os.Getenv("MONGODB_TEST_URI") != "":
+		return ModeMongoDB
+	case os.Getenv("MICROTASK_TEST_DB") == ModePerDocument:
+		return ModePerDocument
+	}
+	return ModeEmbedded
+}
+
 var (
 	once     sync.Once
-	server   *storage.Embedded
-	root     *storage.DB // reads from the in-memory copies, as in production
-	plain    *storage.DB // reads from the server, as on MongoDB
+	server   *storage.Embedded // nil on MongoDB
+	uri      string
+	root     *storage.DB // databases as the mode says
+	plain    *storage.DB // databases that send every read to the server, as on MongoDB
 	dir      string
 	startErr error
 	seq      atomic.Int64
 )
 
 func start() {
-	dir, startErr = os.MkdirTemp("", "microtask-test-db-")
-	if startErr != nil {
-		return
-	}
-	quiet := slog.New(slog.DiscardHandler)
-	server, startErr = storage.StartEmbedded(dir, quiet)
-	if startErr != nil {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	quiet := slog.New(slog.DiscardHandler)
 	monitor := storage.WithCommandMonitor(&event.CommandMonitor{
 		Started: func(_ context.Context, e *event.CommandStartedEvent) {
 			commands.mu.Lock()
@@ -50,6 +72,24 @@ func start() {
 			}
 		},
 	})
+	if Mode() == ModeMongoDB {
+		uri = os.Getenv("MONGODB_TEST_URI")
+		root, startErr = storage.Open(ctx, uri, "unused", quiet, monitor)
+		plain = root
+		return
+	}
+	if dir, startErr = os.MkdirTemp("", "microtask-test-db-"); startErr != nil {
+		return
+	}
+	if server, startErr = storage.StartEmbedded(dir, quiet); startErr != nil {
+		return
+	}
+	uri = server.URI()
+	if Mode() == ModePerDocument {
+		root, startErr = server.Connect(ctx, "unused", quiet, monitor, storage.WithPerDocumentLocks())
+		plain = root
+		return
+	}
 	if root, startErr = server.Connect(ctx, "unused", quiet, monitor); startErr != nil {
 		return
 	}
@@ -106,16 +146,15 @@ func Commands(t testing.TB, db *storage.DB) *CommandLog {
 }
 
 // NewDB returns a migrated database of its own for this test, on the shared
-// embedded server, and drops it when the test ends. It answers reads from
-// memory, as the embedded database does in production.
+// server, working as the mode says, and drops it when the test ends.
 func NewDB(t testing.TB) *storage.DB {
 	t.Helper()
 	return newDB(t, func() *storage.DB { return root })
 }
 
 // NewServerReadsDB is NewDB for a database that sends every read to the
-// server, as on MongoDB: for tests that count the commands an operation
-// sends.
+// server, as on MongoDB, whatever the mode: for tests that count the
+// commands an operation sends.
 func NewServerReadsDB(t testing.TB) *storage.DB {
 	t.Helper()
 	return newDB(t, func() *storage.DB { return plain })
@@ -141,15 +180,15 @@ func newDB(t testing.TB, parent func() *storage.DB) *storage.DB {
 	return db
 }
 
-// URI returns the embedded server's address, starting it if needed, for tests
-// that connect on their own.
+// URI returns the server's address, starting it if needed, for tests that
+// connect on their own.
 func URI(t testing.TB) string {
 	t.Helper()
 	once.Do(start)
 	if startErr != nil {
 		t.Fatalf("start embedded database: %v", startErr)
 	}
-	return server.URI()
+	return uri
 }
 
 // Main runs a package's tests, then the cleanups, then stops the embedded
