@@ -6,6 +6,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -78,14 +79,22 @@ func New(db *storage.DB, c Config) (*App, error) {
 	st := a.Stores
 	a.Ledger = ledger.New(storage.NewLedgerStore(db), c.Log)
 	a.Operations = operation.NewEngine(storage.NewOperationStore(db), a.Ledger, c.Log, now)
-	a.Users = user.NewService(st.Users, a.Operations, a.Ledger, st.Tasks, c.Hasher, c.Tokens, c.Log, now)
+	// Users and tasks need each other (a suspended buyer's tasks are hidden;
+	// a task names its buyer), as do tasks and submissions (removing a task
+	// cancels its pending submissions): the second of each pair is reached
+	// through a function that reads the field once it is set.
+	a.Users = user.NewService(st.Users, a.Operations, a.Ledger, hideTasks(func() *task.Service { return a.Tasks }),
+		c.Hasher, c.Tokens, c.Log, now)
 	a.Notifications = notification.NewService(st.Notifications, a.Users, c.Log, now)
 	if c.SoleWriter {
 		a.Users.SoleWriter()
 		a.Notifications.RememberUnreadCounts()
 	}
-	a.Submissions = submission.NewService(st.Submissions, st.Tasks, a.Operations, a.Notifications, a.Users, c.Log, now)
-	a.Tasks = task.NewService(st.Tasks, a.Operations, a.Notifications, a.Users, a.Submissions, c.Log, now, c.AutoApproveAfter)
+	a.Tasks = task.NewService(st.Tasks, a.Operations, a.Notifications, a.Users,
+		task.CancelPendingFunc(func(ctx context.Context, taskID string, ids []string) error {
+			return a.Submissions.CancelPending(ctx, taskID, ids)
+		}), c.Log, now, c.AutoApproveAfter)
+	a.Submissions = submission.NewService(st.Submissions, a.Tasks, a.Operations, a.Notifications, a.Users, c.Log, now)
 	a.Payments = payment.NewService(st.Payments, c.Gateway, c.Webhooks, a.Operations, a.Notifications, c.Log, now)
 	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users, c.WithdrawalMethods, c.Log, now)
 	a.Reports = report.NewService(storage.NewReportStore(db), a.Tasks, a.Submissions, a.Users, a.Notifications, c.Log, now)
@@ -103,4 +112,11 @@ func New(db *storage.DB, c Config) (*App, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// hideTasks is the user service's view of the task service, built before it.
+type hideTasks func() *task.Service
+
+func (h hideTasks) SetHidden(ctx context.Context, buyerID string, hidden bool) error {
+	return h().SetHidden(ctx, buyerID, hidden)
 }

@@ -105,7 +105,7 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 		return Submission{}, err
 	}
 	now := s.clock()
-	if err := takesSubmissions(t, now); err != nil {
+	if err := t.TakesSubmissions(now); err != nil {
 		return Submission{}, err
 	}
 	name, err := s.users.Name(ctx, p.UserID)
@@ -120,11 +120,11 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 	if errors.Is(err, operation.ErrCancelled) {
 		// The slot was gone by the time it was to be taken: say why.
 		if t, err := s.tasks.ByID(ctx, taskID); err == nil {
-			if err := takesSubmissions(t, s.clock()); err != nil {
+			if err := t.TakesSubmissions(s.clock()); err != nil {
 				return Submission{}, err
 			}
 		}
-		return Submission{}, ErrTaskFull
+		return Submission{}, task.ErrFull
 	}
 	if err != nil {
 		return Submission{}, err
@@ -135,20 +135,6 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 	return sub, nil // as settleSubmit stored it
 }
 
-// takesSubmissions says why a task cannot take a submission now, if so.
-func takesSubmissions(t task.Task, now time.Time) error {
-	switch {
-	case t.Status == task.StatusDeleted:
-		return task.ErrNotFound
-	case t.Status == task.StatusExpired || !now.Before(t.CompletionDate):
-		return ErrTaskExpired
-	case t.Status != task.StatusOpen || t.Hidden:
-		return ErrTaskClosed
-	case t.OpenSlots <= 0:
-		return ErrTaskFull
-	}
-	return nil
-}
 
 // commitSubmit takes the slot. A submission that exists was settled by an
 // earlier run of this operation, and may have been reviewed since, which

@@ -54,9 +54,6 @@ var (
 	ErrNotFound         = apperr.New(apperr.NotFound, "submission_not_found", "no such submission")
 	ErrNotYours         = apperr.New(apperr.Forbidden, "forbidden", "this submission is for another buyer's task")
 	ErrAlreadySubmitted = apperr.New(apperr.Conflict, "already_submitted", "you have already submitted work for this task")
-	ErrTaskFull         = apperr.New(apperr.Conflict, "task_full", "the task has no open slots")
-	ErrTaskExpired      = apperr.New(apperr.Conflict, "task_expired", "the task is past its completion date")
-	ErrTaskClosed       = apperr.New(apperr.Conflict, "task_closed", "the task no longer takes submissions")
 	ErrAlreadyReviewed  = apperr.New(apperr.Conflict, "already_reviewed", "the submission was already reviewed")
 	ErrNotRejected      = apperr.New(apperr.Conflict, "not_rejected", "only a rejected submission can be overturned")
 	ErrCannotPay        = apperr.New(apperr.Conflict, "cannot_pay",
@@ -100,7 +97,8 @@ type Store interface {
 }
 
 // Tasks is what this package needs of the tasks: reading them and holding
-// their slots. storage.TaskStore implements it.
+// their slots. task.Service implements it: a task's document is changed by
+// the task package only.
 type Tasks interface {
 	ByID(ctx context.Context, id string) (task.Task, error)
 	// ReserveSlot takes one open slot of an open task with time left for

@@ -317,3 +317,45 @@ func (s *Service) CheckEscrow(ctx context.Context, balances map[string]money.Coi
 	}
 	return problems, nil
 }
+
+// The task's documents are this package's: the other capabilities change
+// them through these methods.
+
+// ByID returns a task, deleted ones included.
+func (s *Service) ByID(ctx context.Context, id string) (Task, error) { return s.store.ByID(ctx, id) }
+
+// ReserveSlot takes one open slot of the task for a submission, if the task
+// takes submissions at now. True if it did now or had already; false if the
+// task does not take it (Task.TakesSubmissions says why).
+func (s *Service) ReserveSlot(ctx context.Context, taskID, submissionID string, now time.Time) (bool, error) {
+	return s.store.ReserveSlot(ctx, taskID, submissionID, now)
+}
+
+// ReleaseSlot takes a reviewed submission off the task's pending list; with
+// reopen (a rejection) its slot opens again.
+func (s *Service) ReleaseSlot(ctx context.Context, taskID, submissionID string, reopen bool) error {
+	return s.store.ReleaseSlot(ctx, taskID, submissionID, reopen)
+}
+
+// ConsumeSlot uses up one open slot of a task that is not deleted for
+// operation op (an overturned rejection paid from escrow). True if it did
+// now or had already.
+func (s *Service) ConsumeSlot(ctx context.Context, taskID, op string) (bool, error) {
+	return s.store.ConsumeSlot(ctx, taskID, op)
+}
+
+// SetHidden takes a buyer's tasks out of the lists (suspended or deleted) or
+// puts them back.
+func (s *Service) SetHidden(ctx context.Context, buyerID string, hidden bool) error {
+	return s.store.SetHidden(ctx, buyerID, hidden)
+}
+
+// OpenSlots adds up the open slots of a buyer's live tasks.
+func (s *Service) OpenSlots(ctx context.Context, buyerID string) (int64, error) {
+	return s.store.OpenSlots(ctx, buyerID)
+}
+
+// CountByBuyer counts a buyer's tasks that are not deleted.
+func (s *Service) CountByBuyer(ctx context.Context, buyerID string) (int64, error) {
+	return s.store.CountByBuyer(ctx, buyerID)
+}

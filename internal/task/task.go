@@ -86,7 +86,29 @@ var (
 	ErrNotYours           = apperr.New(apperr.Forbidden, "forbidden", "this task belongs to another buyer")
 	ErrPendingSubmissions = apperr.New(apperr.Conflict, "pending_submissions",
 		"the task has submissions awaiting review; approve or reject them first")
+	ErrFull    = apperr.New(apperr.Conflict, "task_full", "the task has no open slots")
+	ErrExpired = apperr.New(apperr.Conflict, "task_expired", "the task is past its completion date")
+	ErrClosed  = apperr.New(apperr.Conflict, "task_closed", "the task no longer takes submissions")
 )
+
+// TakesSubmissions says why the task cannot take a submission at now, if so:
+// it must be open (not deleted, expired or hidden with its suspended buyer),
+// before its completion date, with an open slot. Store.ReserveSlot's
+// condition is the same rule, for the database to check atomically; a test
+// holds the two together.
+func (t Task) TakesSubmissions(now time.Time) error {
+	switch {
+	case t.Status == StatusDeleted:
+		return ErrNotFound
+	case t.Status == StatusExpired || !now.Before(t.CompletionDate):
+		return ErrExpired
+	case t.Status != StatusOpen || t.Hidden:
+		return ErrClosed
+	case t.OpenSlots <= 0:
+		return ErrFull
+	}
+	return nil
+}
 
 // RefundReason says why a task's open slots are refunded.
 type RefundReason string
@@ -131,6 +153,23 @@ type Store interface {
 	Due(ctx context.Context, now time.Time, limit int) ([]Task, error)
 	// Each calls fn for every task, for the audit.
 	Each(ctx context.Context, fn func(Task) error) error
+
+	// ReserveSlot takes one open slot for the submission, listing it as
+	// pending, if the task takes submissions at now (Task.TakesSubmissions).
+	// True if it did now or had already.
+	ReserveSlot(ctx context.Context, taskID, submissionID string, now time.Time) (bool, error)
+	// ReleaseSlot takes the submission off the task's pending list, if it is
+	// there, and with reopen gives its slot back.
+	ReleaseSlot(ctx context.Context, taskID, submissionID string, reopen bool) error
+	// ConsumeSlot uses up one open slot of a task that is not deleted,
+	// recording op. True if it did now or had already.
+	ConsumeSlot(ctx context.Context, taskID, op string) (bool, error)
+	// SetHidden hides or shows every task of a buyer.
+	SetHidden(ctx context.Context, buyerID string, hidden bool) error
+	// OpenSlots adds up the open slots of a buyer's live tasks.
+	OpenSlots(ctx context.Context, buyerID string) (int64, error)
+	// CountByBuyer counts a buyer's tasks that are not deleted.
+	CountByBuyer(ctx context.Context, buyerID string) (int64, error)
 }
 
 // Notifier sends notifications; notification.Service implements it.
@@ -142,6 +181,15 @@ type Notifier interface {
 // submission.Service implements it.
 type PendingCanceller interface {
 	CancelPending(ctx context.Context, taskID string, submissionIDs []string) error
+}
+
+// CancelPendingFunc is a PendingCanceller made of a function, for wiring
+// services that need each other.
+type CancelPendingFunc func(ctx context.Context, taskID string, submissionIDs []string) error
+
+// CancelPending implements PendingCanceller.
+func (f CancelPendingFunc) CancelPending(ctx context.Context, taskID string, submissionIDs []string) error {
+	return f(ctx, taskID, submissionIDs)
 }
 
 // UserNames tells a user's name; user.Service implements it.

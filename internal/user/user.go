@@ -109,7 +109,7 @@ type IdentityVerifier interface {
 	Verify(ctx context.Context, credential string) (ExternalIdentity, error)
 }
 
-// TaskHider shows and hides a buyer's tasks; storage.TaskStore implements it.
+// TaskHider shows and hides a buyer's tasks; task.Service implements it.
 type TaskHider interface {
 	SetHidden(ctx context.Context, buyerID string, hidden bool) error
 }
