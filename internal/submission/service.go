@@ -135,7 +135,6 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 	return sub, nil // as settleSubmit stored it
 }
 
-
 // commitSubmit takes the slot. A submission that exists was settled by an
 // earlier run of this operation, and may have been reviewed since, which
 // takes it off the task's pending list: its slot must not be taken again.
