@@ -39,10 +39,18 @@ $(STRIPE_MOCK):
 build: ## build bin/microtask
 	$(GO) build -o $(BIN)/microtask ./cmd/microtask
 
-lint: ## go vet and a gofmt check
+# staticcheck's default checks, pinned: bugs, simplifications and style
+# issues that go vet does not look for.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint: ## go vet, a gofmt check, staticcheck, and no build output tracked by git
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) run $(STATICCHECK) ./...
+	@bins=$$(git ls-files -z 2>/dev/null | xargs -0 -r -n1 sh -c \
+		'case $$(head -c 4 "$$0" | od -An -tx1 | tr -d " \n") in 7f454c46|cffaedfe|cefaedfe|feedface|feedfacf|4d5a*) echo "$$0";; esac'); \
+	if [ -n "$$bins" ]; then echo "build outputs are tracked by git (remove them, ignore them by pattern):"; echo "$$bins"; exit 1; fi
 
 bench: build ## Go benchmarks, then the load generator on a fresh embedded database and at scale (5,000 and 20,000 documents per collection)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 300x ./internal/ledger/

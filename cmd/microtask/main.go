@@ -338,7 +338,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		Payments:            a.Payments,
 		Withdrawals:         a.Withdrawals,
 		Reports:             a.Reports,
-		Admin:               a.Stats,
+		Stats:               a.Stats,
 		Ledger:              a.Ledger,
 		Uploads:             uploads,
 		LocalUploads:        localUploads,

@@ -11,13 +11,13 @@ import (
 	"log/slog"
 	"time"
 
-	"microtask/internal/admin"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
 	"microtask/internal/operation"
 	"microtask/internal/payment"
 	"microtask/internal/report"
+	"microtask/internal/stats"
 	"microtask/internal/storage"
 	"microtask/internal/submission"
 	"microtask/internal/task"
@@ -63,7 +63,7 @@ type App struct {
 	Payments      *payment.Service
 	Withdrawals   *withdrawal.Service
 	Reports       *report.Service
-	Stats         *admin.Service
+	Stats         *stats.Service
 	Stores        Stores
 }
 
@@ -98,7 +98,7 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a.Payments = payment.NewService(st.Payments, c.Gateway, c.Webhooks, a.Operations, a.Notifications, c.Log, now)
 	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users, c.WithdrawalMethods, c.Log, now)
 	a.Reports = report.NewService(storage.NewReportStore(db), a.Tasks, a.Submissions, a.Users, a.Notifications, c.Log, now)
-	a.Stats = admin.NewService(storage.NewStatsStore(db), a.Ledger, now)
+	a.Stats = stats.NewService(storage.NewStatsStore(db), a.Ledger, now)
 
 	for _, defs := range [][]operation.Definition{
 		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(),

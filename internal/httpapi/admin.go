@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -10,7 +9,6 @@ import (
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/page"
-	"microtask/internal/report"
 	"microtask/internal/task"
 	"microtask/internal/user"
 )
@@ -36,7 +34,7 @@ func (s *Server) handleAdminStats(w http.ResponseWriter, r *http.Request) error 
 	if err := q.err(); err != nil {
 		return err
 	}
-	st, err := s.admin.Stats(r.Context(), principal(r), fresh)
+	st, err := s.stats.Platform(r.Context(), principal(r), fresh)
 	if err != nil {
 		return err
 	}
@@ -136,85 +134,4 @@ func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request) error 
 	}
 	return writeJSON(w, http.StatusOK, auditResponse{Balanced: rep.Balanced, Accounts: rep.Accounts, Transfers: rep.Movements,
 		PendingTransfers: rep.InFlight, Uncleared: rep.Uncleared, Sum: int64(rep.Sum), Problems: problems})
-}
-
-type createReportRequest struct {
-	TargetType string `json:"target_type" validate:"required,oneof=task submission user"`
-	TargetID   string `json:"target_id" validate:"required,max=64"`
-	Reason     string `json:"reason" validate:"required,min=10,max=1000"`
-}
-
-func (r *createReportRequest) trim() {
-	r.TargetType, r.TargetID, r.Reason = strings.TrimSpace(r.TargetType), strings.TrimSpace(r.TargetID), strings.TrimSpace(r.Reason)
-}
-
-type decideReportRequest struct {
-	Status string `json:"status" validate:"required,oneof=resolved dismissed"`
-	Note   string `json:"note" validate:"max=1000"`
-	Action string `json:"action" validate:"omitempty,oneof=overturn_rejection suspend_user delete_task"`
-}
-
-type reportResponse struct {
-	ID         string        `json:"id"`
-	Reporter   partyResponse `json:"reporter"`
-	TargetType string        `json:"target_type"`
-	TargetID   string        `json:"target_id"`
-	Reason     string        `json:"reason"`
-	Status     string        `json:"status"`
-	Note       string        `json:"note"`
-	Action     string        `json:"action"`
-	CreatedAt  time.Time     `json:"created_at"`
-	DecidedAt  *time.Time    `json:"decided_at"`
-}
-
-func toReportResponse(rp report.Report) reportResponse {
-	res := reportResponse{ID: rp.ID, Reporter: partyResponse(rp.Reporter), TargetType: string(rp.TargetType), TargetID: rp.TargetID,
-		Reason: rp.Reason, Status: string(rp.Status), Note: rp.Note, Action: string(rp.Action), CreatedAt: rp.CreatedAt.UTC()}
-	if !rp.DecidedAt.IsZero() {
-		at := rp.DecidedAt.UTC()
-		res.DecidedAt = &at
-	}
-	return res
-}
-
-// handleReportCreate handles POST /api/reports.
-func (s *Server) handleReportCreate(w http.ResponseWriter, r *http.Request) error {
-	var req createReportRequest
-	if err := s.readRequest(r, &req); err != nil {
-		return err
-	}
-	rp, err := s.reports.Create(r.Context(), principal(r), report.TargetType(req.TargetType), req.TargetID, req.Reason)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusCreated, toReportResponse(rp))
-}
-
-// handleReportMine handles GET /api/reports/my.
-func (s *Server) handleReportMine(w http.ResponseWriter, r *http.Request) error {
-	return writePage(w, newQuery(r), func(p page.Request) (page.Of[report.Report], error) {
-		return s.reports.Mine(r.Context(), principal(r), p)
-	}, toReportResponse)
-}
-
-// handleAdminReports handles GET /api/admin/reports.
-func (s *Server) handleAdminReports(w http.ResponseWriter, r *http.Request) error {
-	q := newQuery(r)
-	status := report.Status(q.oneOf("status", "", "open", "resolved", "dismissed"))
-	return writePage(w, q, func(p page.Request) (page.Of[report.Report], error) {
-		return s.reports.List(r.Context(), principal(r), status, p)
-	}, toReportResponse)
-}
-
-// handleAdminReportDecide handles PUT /api/admin/reports/{id}.
-func (s *Server) handleAdminReportDecide(w http.ResponseWriter, r *http.Request) error {
-	var req decideReportRequest
-	if err := s.readRequest(r, &req); err != nil {
-		return err
-	}
-	rp, err := s.reports.Decide(r.Context(), principal(r), chi.URLParam(r, "id"), report.Status(req.Status), req.Note, report.Action(req.Action))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, toReportResponse(rp))
 }

@@ -146,7 +146,7 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		Payments:            svc.Payments,
 		Withdrawals:         svc.Withdrawals,
 		Reports:             svc.Reports,
-		Admin:               svc.Stats,
+		Stats:               svc.Stats,
 		Ledger:              svc.Ledger,
 		Uploads:             upload.NewService(a.uploadDir, log),
 		LocalUploads:        &a.uploadDir,

@@ -13,13 +13,13 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-playground/validator/v10"
 
-	"microtask/internal/admin"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
 	"microtask/internal/payment"
 	"microtask/internal/report"
+	"microtask/internal/stats"
 	"microtask/internal/submission"
 	"microtask/internal/task"
 	"microtask/internal/upload"
@@ -43,7 +43,7 @@ type Options struct {
 	Payments            *payment.Service
 	Withdrawals         *withdrawal.Service
 	Reports             *report.Service
-	Admin               *admin.Service
+	Stats               *stats.Service
 	Ledger              *ledger.Ledger
 	Uploads             *upload.Service
 	LocalUploads        *upload.Dir // the directory /uploads/ serves; nil when images go to imgBB
@@ -65,7 +65,7 @@ type Server struct {
 	payments       *payment.Service
 	withdrawals    *withdrawal.Service
 	reports        *report.Service
-	admin          *admin.Service
+	stats          *stats.Service
 	ledger         *ledger.Ledger
 	uploads        *upload.Service
 	localUploads   *upload.Dir
@@ -92,7 +92,7 @@ func NewServer(o Options) *Server {
 		payments:       o.Payments,
 		withdrawals:    o.Withdrawals,
 		reports:        o.Reports,
-		admin:          o.Admin,
+		stats:          o.Stats,
 		ledger:         o.Ledger,
 		uploads:        o.Uploads,
 		localUploads:   o.LocalUploads,

@@ -8,7 +8,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"microtask/internal/auth"
 	"microtask/internal/page"
 	"microtask/internal/submission"
 )
@@ -111,37 +110,4 @@ func (s *Server) handleSubmissionReject(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	return writeJSON(w, http.StatusOK, toSubmissionResponse(sub))
-}
-
-type workerStatsResponse struct {
-	TotalSubmissions   int64 `json:"total_submissions"`
-	PendingSubmissions int64 `json:"pending_submissions"`
-	TotalEarnings      int64 `json:"total_earnings"`
-}
-
-type buyerStatsResponse struct {
-	TotalTasks   int64 `json:"total_tasks"`
-	PendingSlots int64 `json:"pending_slots"`
-	TotalPaid    int64 `json:"total_paid"`
-}
-
-// handleDashboardStats handles GET /api/dashboard/stats: the figures of the
-// caller's role.
-func (s *Server) handleDashboardStats(w http.ResponseWriter, r *http.Request) error {
-	p := principal(r)
-	switch p.Role {
-	case auth.RoleWorker:
-		st, err := s.submissions.WorkerStats(r.Context(), p)
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, http.StatusOK, workerStatsResponse{st.TotalSubmissions, st.PendingSubmissions, int64(st.TotalEarnings)})
-	case auth.RoleBuyer:
-		st, err := s.submissions.BuyerStats(r.Context(), p)
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, http.StatusOK, buyerStatsResponse{st.TotalTasks, st.PendingSlots, int64(st.TotalPaid)})
-	}
-	return auth.ErrWrongRole
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"microtask/internal/apperr"
-	"microtask/internal/auth"
 	"microtask/internal/upload"
 )
 
@@ -156,60 +155,3 @@ func (s *Server) handleUploadGet(w http.ResponseWriter, r *http.Request) error {
 }
 
 var errUploadNotFound = apperr.New(apperr.NotFound, "image_not_found", "no such image")
-
-type googleRequest struct {
-	Credential string    `json:"credential" validate:"required,max=4096"`
-	Role       auth.Role `json:"role" validate:"omitempty,oneof=worker buyer"`
-}
-
-// handleAuthGoogle handles POST /api/auth/google: 201 for a new account, 200
-// for an existing one.
-func (s *Server) handleAuthGoogle(w http.ResponseWriter, r *http.Request) error {
-	var req googleRequest
-	if err := s.readRequest(r, &req); err != nil {
-		return err
-	}
-	sess, created, err := s.users.SignInWithGoogle(r.Context(), req.Credential, req.Role)
-	if err != nil {
-		return err
-	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	return writeJSON(w, status, toSessionResponse(sess))
-}
-
-// registerFromForm reads POST /api/auth/register sent as a multipart form:
-// the JSON fields as form fields, plus an optional photo file, stored like
-// an upload and used as photo_url.
-func (s *Server) registerFromForm(r *http.Request) (registerRequest, error) {
-	form, err := multipartForm(r, "name", "email", "password", "role", "photo_url", "photo")
-	if err != nil {
-		return registerRequest{}, err
-	}
-	value := func(k string) string {
-		if v := form.Value[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
-	req := registerRequest{Name: value("name"), Email: value("email"), Password: value("password"),
-		PhotoURL: value("photo_url"), Role: auth.Role(value("role"))}
-	if err := s.check(&req); err != nil {
-		return req, err
-	}
-	data, ok, err := formFile(form, "photo")
-	if err != nil || !ok {
-		return req, err
-	}
-	if req.PhotoURL != "" {
-		return req, apperr.InvalidFields(apperr.FieldError{Field: "photo", Message: "send a photo or a photo_url, not both"})
-	}
-	img, err := s.uploads.Save(r.Context(), data)
-	if err != nil {
-		return req, err
-	}
-	req.PhotoURL = s.absolute(r, img.URL)
-	return req, nil
-}

@@ -5,17 +5,17 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"microtask/internal/admin"
 	"microtask/internal/auth"
 	"microtask/internal/money"
 	"microtask/internal/payment"
+	"microtask/internal/stats"
 	"microtask/internal/submission"
 	"microtask/internal/task"
 	"microtask/internal/withdrawal"
 )
 
 // StatsStore counts and sums across collections for the admins' stats. It
-// implements admin.Figures; each figure is one indexed count or sum.
+// implements stats.Store; each figure is one indexed count or sum.
 type StatsStore struct {
 	users       *UserStore
 	reports     *ReportStore
@@ -35,41 +35,41 @@ func NewStatsStore(d *DB) *StatsStore {
 	}
 }
 
-var _ admin.Figures = (*StatsStore)(nil)
+var _ stats.Store = (*StatsStore)(nil)
 
-// CountUsers implements admin.Figures.
+// CountUsers implements stats.Store.
 func (s *StatsStore) CountUsers(ctx context.Context, role auth.Role) (int64, error) {
 	return s.users.CountByRole(ctx, role)
 }
 
-// SumUserCoins implements admin.Figures.
+// SumUserCoins implements stats.Store.
 func (s *StatsStore) SumUserCoins(ctx context.Context) (money.Coins, error) {
 	n, err := s.accounts.sum(ctx, bson.D{{Key: "kind", Value: "user"}}, "balance")
 	return money.Coins(n), err
 }
 
-// SumPaidPayments implements admin.Figures.
+// SumPaidPayments implements stats.Store.
 func (s *StatsStore) SumPaidPayments(ctx context.Context) (money.Cents, error) {
 	n, err := s.payments.sum(ctx, bson.D{{Key: "status", Value: string(payment.StatusPaid)}}, "amount_cents")
 	return money.Cents(n), err
 }
 
-// CountPendingWithdrawals implements admin.Figures.
+// CountPendingWithdrawals implements stats.Store.
 func (s *StatsStore) CountPendingWithdrawals(ctx context.Context) (int64, error) {
 	return s.withdrawals.count(ctx, bson.D{{Key: "status", Value: string(withdrawal.StatusPending)}})
 }
 
-// CountOpenTasks implements admin.Figures.
+// CountOpenTasks implements stats.Store.
 func (s *StatsStore) CountOpenTasks(ctx context.Context) (int64, error) {
 	return s.tasks.count(ctx, bson.D{{Key: "status", Value: string(task.StatusOpen)}})
 }
 
-// CountPendingSubmissions implements admin.Figures.
+// CountPendingSubmissions implements stats.Store.
 func (s *StatsStore) CountPendingSubmissions(ctx context.Context) (int64, error) {
 	return s.submissions.count(ctx, bson.D{{Key: "status", Value: string(submission.StatusPending)}})
 }
 
-// CountOpenReports implements admin.Figures.
+// CountOpenReports implements stats.Store.
 func (s *StatsStore) CountOpenReports(ctx context.Context) (int64, error) {
 	return s.reports.CountOpen(ctx)
 }

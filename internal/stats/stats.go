@@ -1,5 +1,5 @@
-// Package admin gathers the platform's figures for its administrators.
-package admin
+// Package stats gathers the platform's figures for its administrators.
+package stats
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 	"microtask/internal/money"
 )
 
-// Stats are the platform's figures.
-type Stats struct {
+// Platform is the platform's figures.
+type Platform struct {
 	Workers            int64       // workers who are not deleted
 	Buyers             int64       // buyers who are not deleted
 	Coins              money.Coins // coins in users' accounts
@@ -27,9 +27,9 @@ type Stats struct {
 	ComputedAt         time.Time
 }
 
-// Figures counts and sums what the stats need. storage.StatsStore
+// Store counts and sums what the figures need. storage.StatsStore
 // implements it with indexed counts and sums.
-type Figures interface {
+type Store interface {
 	CountUsers(ctx context.Context, role auth.Role) (int64, error)
 	SumUserCoins(ctx context.Context) (money.Coins, error)
 	SumPaidPayments(ctx context.Context) (money.Cents, error)
@@ -39,49 +39,49 @@ type Figures interface {
 	CountOpenReports(ctx context.Context) (int64, error)
 }
 
-// Ledger reads balances; ledger.Service implements it.
+// Ledger reads balances; ledger.Ledger implements it.
 type Ledger interface {
 	Balance(ctx context.Context, account string) (money.Coins, error)
 }
 
-// StatsTTL is how long computed stats are served before they are computed
+// TTL is how long computed figures are served before they are computed
 // again. The counts come from indexes, but the sums (coins in users'
 // accounts, paid purchases) read every matching record; computing them at
 // most this often keeps the endpoint's cost flat however often admins look
 // and however large the platform grows. The figures carry their time.
-const StatsTTL = 30 * time.Second
+const TTL = 30 * time.Second
 
-// Service computes the stats.
+// Service computes the figures.
 type Service struct {
-	figures Figures
+	figures Store
 	ledger  Ledger
 	now     func() time.Time
 
 	mu     sync.Mutex
-	cached Stats
+	cached Platform
 }
 
 // NewService returns a Service. now may be nil for time.Now.
-func NewService(f Figures, l Ledger, now func() time.Time) *Service {
+func NewService(f Store, l Ledger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
 	return &Service{figures: f, ledger: l, now: now}
 }
 
-// Stats returns the platform's figures (admins only), computed at most
-// StatsTTL ago unless fresh.
-func (s *Service) Stats(ctx context.Context, p auth.Principal, fresh bool) (Stats, error) {
+// Platform returns the platform's figures (admins only), computed at most
+// TTL ago unless fresh.
+func (s *Service) Platform(ctx context.Context, p auth.Principal, fresh bool) (Platform, error) {
 	if !p.Is(auth.RoleAdmin) {
-		return Stats{}, auth.ErrWrongRole
+		return Platform{}, auth.ErrWrongRole
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock() // one computation at a time; the others wait for its result
 	now := s.now().UTC()
-	if !fresh && !s.cached.ComputedAt.IsZero() && now.Sub(s.cached.ComputedAt) < StatsTTL {
+	if !fresh && !s.cached.ComputedAt.IsZero() && now.Sub(s.cached.ComputedAt) < TTL {
 		return s.cached, nil
 	}
-	st := Stats{ComputedAt: now.Truncate(time.Second)}
+	st := Platform{ComputedAt: now.Truncate(time.Second)}
 	var errs [9]error
 	st.Workers, errs[0] = s.figures.CountUsers(ctx, auth.RoleWorker)
 	st.Buyers, errs[1] = s.figures.CountUsers(ctx, auth.RoleBuyer)
@@ -94,7 +94,7 @@ func (s *Service) Stats(ctx context.Context, p auth.Principal, fresh bool) (Stat
 	st.PendingSubmissions, errs[7] = s.figures.CountPendingSubmissions(ctx)
 	st.OpenReports, errs[8] = s.figures.CountOpenReports(ctx)
 	if err := errors.Join(errs[:]...); err != nil {
-		return Stats{}, err
+		return Platform{}, err
 	}
 	st.Margin = st.Payments - st.Payouts
 	s.cached = st
