@@ -8,18 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 
-	"microtask/internal/app"
+	"microtask/internal/app/apptest"
 	"microtask/internal/auth"
-	"microtask/internal/checkout"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/operation"
 	"microtask/internal/page"
 	"microtask/internal/payment"
 	"microtask/internal/platform/clocktest"
-	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
 	"microtask/internal/submission"
@@ -32,33 +29,11 @@ func TestMain(m *testing.M) { storagetest.Main(m) }
 
 // world is the marketplace's services on one database, as one process has
 // them; a restart builds a new world on the same database.
-type world struct {
-	db    *storage.DB
-	clock *clocktest.Clock
-	*app.App
-}
-
-// grant is an operation of the tests that gives a user coins from the mint.
-var grant = operation.Kind[struct{}]{Name: "grant"}
+type world struct{ *apptest.Env }
 
 func build(t *testing.T, db *storage.DB, c *clocktest.Clock) *world {
 	t.Helper()
-	h, err := auth.NewHasher(bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(db, app.Config{
-		Log: logging.Discard(), Now: c.Now, Hasher: h, Tokens: auth.NewTokens([]byte("k"), time.Hour, nil),
-		SoleWriter: db.ReadsFromMemory(), AutoApproveAfter: 72 * time.Hour, Gateway: checkout.Dummy{SuccessURL: "http://localhost/paid"},
-		WithdrawalMethods: []string{"bkash"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Operations.Register(grant.Define()); err != nil {
-		t.Fatal(err)
-	}
-	return &world{db: db, clock: c, App: a}
+	return &world{apptest.Build(t, db, c)}
 }
 
 var (
@@ -70,16 +45,14 @@ var (
 func setUp(t *testing.T, w *world) {
 	t.Helper()
 	ctx := context.Background()
-	us := storage.NewUserStore(w.db)
+	us := storage.NewUserStore(w.DB)
 	for _, p := range []auth.Principal{buyer, worker, admin} {
 		u := user.User{ID: p.UserID, Name: strings.ToUpper(p.UserID), Email: p.UserID + "@example.com", Role: p.Role, Status: user.StatusActive}
 		if err := us.Insert(ctx, u, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := grant.Run(ctx, w.Operations, "buyer", ledger.Move(ledger.Mint, ledger.UserAccount(buyer.UserID), 50), struct{}{}); err != nil {
-		t.Fatal(err)
-	}
+	w.Give(t, buyer.UserID, 50)
 }
 
 func (w *world) newTask(t *testing.T, slots int) task.Task {
@@ -237,7 +210,7 @@ var scenarios = []scenario{
 		name: "expire a task",
 		before: func(t *testing.T, w *world) {
 			w.newTask(t, 2)
-			w.clock.Advance(25 * time.Hour)
+			w.Clock.Advance(25 * time.Hour)
 		},
 		action: func(ctx context.Context, w *world) error {
 			n, err := w.Tasks.ExpireDue(ctx)
@@ -385,7 +358,7 @@ var admin = auth.Principal{UserID: "admin", Role: auth.RoleAdmin}
 
 func workerCoins(n money.Coins) func(t *testing.T, w *world) {
 	return func(t *testing.T, w *world) {
-		if _, err := grant.Run(context.Background(), w.Operations, "worker", ledger.Move(ledger.Mint, ledger.UserAccount(worker.UserID), n), struct{}{}); err != nil {
+		if _, err := apptest.Grant.Run(context.Background(), w.Operations, "worker", ledger.Move(ledger.Mint, ledger.UserAccount(worker.UserID), n), struct{}{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -425,7 +398,7 @@ func (w *world) onlyWithdrawal(t *testing.T) withdrawal.Withdrawal {
 
 func newTaskInput(w *world, slots int) task.NewTask {
 	return task.NewTask{Text: task.Text{Title: "T", Detail: "D", SubmissionInfo: "S"}, Workers: slots, Pay: 10,
-		CompletionDate: w.clock.Now().Add(24 * time.Hour)}
+		CompletionDate: w.Clock.Now().Add(24 * time.Hour)}
 }
 
 func submitted(t *testing.T, w *world) {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"microtask/internal/app"
+	"microtask/internal/app/apptest"
 	"microtask/internal/auth"
 	"microtask/internal/checkout"
 	"microtask/internal/checkout/checkouttest"
@@ -64,7 +65,7 @@ type testAPI struct {
 	srv         *httpapi.Server
 	logs        *syncBuffer
 	clock       *clocktest.Clock // the services' clock; tokens use the real one
-	app         *app.App
+	env         *apptest.Env
 	ledger      *ledger.Ledger
 	users       *user.Service
 	userDB      *storage.UserStore
@@ -106,27 +107,19 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := app.Config{
-		Log: log, Now: a.clock.Now, Hasher: hasher, Tokens: auth.NewTokens(testSecret, time.Hour, nil),
-		SoleWriter:       !h.asOnMongoDB, // as main does on the embedded database
-		AutoApproveAfter: 72 * time.Hour, Gateway: checkout.Dummy{SuccessURL: "http://localhost:5173/dashboard/payment/success"},
-		WithdrawalMethods: []string{"stripe", "bkash", "rocket", "nagad"},
-	}
-	if h.stripe {
-		st := checkout.NewStripe(checkout.StripeConfig{
-			SecretKey: "sk_test_microtask", WebhookSecret: checkouttest.WebhookSecret, APIURL: checkouttest.StripeMockURL(t),
-			SuccessURL: "http://localhost:5173/paid", CancelURL: "http://localhost:5173/buy", Timeout: 10 * time.Second,
-		})
-		c.Gateway, c.Webhooks = st, st
-	}
-	svc, err := app.New(a.db, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.app = svc
-	if err := svc.Operations.Register(grant.Define()); err != nil {
-		t.Fatal(err)
-	}
+	env := apptest.Build(t, a.db, a.clock, func(c *app.Config) {
+		c.Log, c.Hasher, c.Tokens = log, hasher, auth.NewTokens(testSecret, time.Hour, nil)
+		c.Gateway = checkout.Dummy{SuccessURL: "http://localhost:5173/dashboard/payment/success"}
+		if h.stripe {
+			st := checkout.NewStripe(checkout.StripeConfig{
+				SecretKey: "sk_test_microtask", WebhookSecret: checkouttest.WebhookSecret, APIURL: checkouttest.StripeMockURL(t),
+				SuccessURL: "http://localhost:5173/paid", CancelURL: "http://localhost:5173/buy", Timeout: 10 * time.Second,
+			})
+			c.Gateway, c.Webhooks = st, st
+		}
+	})
+	svc := env.App
+	a.env = env
 	a.ledger, a.users, a.userDB, a.tasks, a.submissions, a.paymentDB = svc.Ledger, svc.Users, svc.Stores.Users, svc.Tasks, svc.Submissions, svc.Stores.Payments
 	if h.google != nil {
 		v, err := googleid.New(context.Background(), googleidtest.ClientID, h.google.CertsURL(), &http.Client{Timeout: 5 * time.Second}, log)
@@ -157,14 +150,7 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		f(&o)
 	}
 	a.srv = httpapi.NewServer(o)
-	t.Cleanup(func() {
-		r, err := a.ledger.Audit(context.Background())
-		if err != nil {
-			t.Errorf("audit: %v", err)
-		} else if !r.Balanced || r.InFlight != 0 {
-			t.Errorf("ledger audit after the test: balanced %v, in flight %d, problems %q", r.Balanced, r.InFlight, r.Problems)
-		}
-	})
+	t.Cleanup(func() { env.WantAudit(t) })
 	return a
 }
 

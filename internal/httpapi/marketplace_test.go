@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -14,7 +13,6 @@ import (
 
 	"microtask/internal/ledger"
 	"microtask/internal/money"
-	"microtask/internal/operation"
 )
 
 type taskBody struct {
@@ -66,17 +64,10 @@ type notificationBody struct {
 	Read        bool   `json:"read"`
 }
 
-// grant is an operation of the tests that gives a user coins from the mint,
-// as a purchase would.
-var grant = operation.Kind[struct{}]{Name: "grant"}
-
+// grant gives a user coins from the mint, as a purchase would.
 func (a *testAPI) grant(t testing.TB, userID string, coins money.Coins) {
 	t.Helper()
-	_, err := grant.Run(context.Background(), a.app.Operations, fmt.Sprintf("%s-%d", userID, emailSeq.Add(1)),
-		ledger.Move(ledger.Mint, ledger.UserAccount(userID), coins), struct{}{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a.env.Give(t, userID, coins)
 }
 
 // balance is a ledger account's balance.

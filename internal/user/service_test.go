@@ -7,12 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 
 	"microtask/internal/app"
+	"microtask/internal/app/apptest"
+	"microtask/internal/platform/clocktest"
 	"microtask/internal/auth"
-	"microtask/internal/checkout"
-	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
 	"microtask/internal/user"
@@ -20,26 +19,20 @@ import (
 
 func TestMain(m *testing.M) { storagetest.Main(m) }
 
-// newService builds the services as main does, with tokens and clock of
-// the test's own, and returns the user service and its store.
-func newService(t testing.TB, db *storage.DB, tokens *auth.Tokens, now func() time.Time) (*user.Service, *storage.UserStore) {
+// newService builds the services as main does on MongoDB (other instances
+// may change accounts), with tokens and clock of the test's own, and returns
+// the user service and its store.
+func newService(t testing.TB, tokens *auth.Tokens, clock *clocktest.Clock) (*user.Service, *storage.UserStore) {
 	t.Helper()
-	h, err := auth.NewHasher(bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(db, app.Config{Log: logging.Discard(), Now: now, Hasher: h, Tokens: tokens, Gateway: checkout.Dummy{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a.Users, a.Stores.Users
+	e := apptest.Build(t, storagetest.NewDB(t), clock, func(c *app.Config) { c.Tokens, c.SoleWriter = tokens, false })
+	return e.Users, e.Stores.Users
 }
 
 // TestCommitSignupIsIdempotent is what recovery relies on: running the
 // sign-up commit again after a crash finds the user it inserted and goes on;
 // another sign-up with the same email is cancelled.
 func TestCommitSignupIsIdempotent(t *testing.T) {
-	s, store := newService(t, storagetest.NewDB(t), auth.NewTokens([]byte("k"), time.Hour, nil), nil)
+	s, store := newService(t, auth.NewTokens([]byte("k"), time.Hour, nil), clocktest.New(apptest.Start))
 	ctx := context.Background()
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for i := range 2 {
@@ -72,7 +65,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 	for _, n := range []int{100, 1000, 5000} {
 		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
 			tokens := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour, nil)
-			s, store := newService(b, storagetest.NewDB(b), tokens, nil)
+			s, store := newService(b, tokens, clocktest.New(apptest.Start))
 			ctx := context.Background()
 			for i := range n {
 				u := user.User{ID: fmt.Sprintf("u%05d", i), Name: "U", Email: fmt.Sprintf("u%d@example.com", i),
@@ -96,10 +89,9 @@ func BenchmarkAuthenticate(b *testing.B) {
 // instance, here the store directly) is seen within AuthCacheTTL; changes
 // made through the service are seen at once (see the HTTP tests).
 func TestAuthenticateCachesBriefly(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
+	clock := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	tokens := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), 24*time.Hour, nil)
-	s, store := newService(t, storagetest.NewDB(t), tokens, clock)
+	s, store := newService(t, tokens, clock)
 	ctx := context.Background()
 	if err := store.Insert(ctx, user.User{ID: "u1", Name: "U", Email: "u@example.com", Role: auth.RoleWorker, Status: user.StatusActive}, nil); err != nil {
 		t.Fatal(err)
@@ -114,7 +106,7 @@ func TestAuthenticateCachesBriefly(t *testing.T) {
 	if _, err := s.Authenticate(ctx, tok); err != nil {
 		t.Errorf("Authenticate() within the TTL = %v, want the cached answer", err)
 	}
-	now = now.Add(user.AuthCacheTTL + time.Millisecond)
+	clock.Advance(user.AuthCacheTTL + time.Millisecond)
 	if _, err := s.Authenticate(ctx, tok); !errors.Is(err, user.ErrSuspended) {
 		t.Errorf("Authenticate() after the TTL = %v, want ErrSuspended", err)
 	}
