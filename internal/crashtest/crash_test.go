@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-
 	"microtask/internal/app/apptest"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"

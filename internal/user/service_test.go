@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
-
 	"microtask/internal/app"
 	"microtask/internal/app/apptest"
-	"microtask/internal/platform/clocktest"
 	"microtask/internal/auth"
+	"microtask/internal/platform/clocktest"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
 	"microtask/internal/user"
