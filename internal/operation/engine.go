@@ -59,15 +59,15 @@ func NewEngine(store Store, l Ledger, log *slog.Logger, now func() time.Time) *E
 
 // Register adds kinds of operation, while wiring, before any runs. A name
 // registered twice is an error: each kind has one owner.
-func (r *Engine) Register(defs ...Definition) error {
+func (e *Engine) Register(defs ...Definition) error {
 	for _, d := range defs {
 		if d.name == "" {
 			return errors.New("operation kind without a name")
 		}
-		if _, dup := r.kinds[d.name]; dup {
+		if _, dup := e.kinds[d.name]; dup {
 			return fmt.Errorf("operation kind %q registered twice", d.name)
 		}
-		r.kinds[d.name] = d
+		e.kinds[d.name] = d
 	}
 	return nil
 }
@@ -77,14 +77,14 @@ func (r *Engine) Register(defs ...Definition) error {
 // stops the run there, as a crash would, leaving the operation for recovery.
 // Tests use it to prove that every interruption is recovered; nil turns it
 // off. Call it before operations run.
-func (r *Engine) InjectFailures(f func(step string) error) {
-	r.failpoint = f
+func (e *Engine) InjectFailures(f func(step string) error) {
+	e.failpoint = f
 }
 
 // clock returns the current time as the database stores it (UTC,
 // milliseconds), so that leases read back compare equal to those written.
-func (r *Engine) clock() time.Time {
-	return r.now().UTC().Truncate(time.Millisecond)
+func (e *Engine) clock() time.Time {
+	return e.now().UTC().Truncate(time.Millisecond)
 }
 
 // Run runs an operation and returns how it ended. Running the same id again
@@ -95,8 +95,8 @@ func (r *Engine) clock() time.Time {
 //
 // Once the operation is recorded it is finished even if ctx is cancelled: a
 // client hanging up must not leave it half done until recovery.
-func (r *Engine) Run(ctx context.Context, req Request) (Result, error) {
-	def, ok := r.kinds[req.Kind]
+func (e *Engine) Run(ctx context.Context, req Request) (Result, error) {
+	def, ok := e.kinds[req.Kind]
 	if !ok {
 		return Result{}, fmt.Errorf("operation kind %q is not registered", req.Kind)
 	}
@@ -111,7 +111,7 @@ func (r *Engine) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	req.Postings = ledger.Ordered(req.Postings)
 	for {
-		res, done, err := r.try(ctx, req)
+		res, done, err := e.try(ctx, req)
 		if done {
 			return res, err
 		}
@@ -121,9 +121,9 @@ func (r *Engine) Run(ctx context.Context, req Request) (Result, error) {
 // try is one attempt of Run. done is false when the operation it waited for
 // or found was cancelled meanwhile, which leaves no record: Run then tries
 // the operation itself.
-func (r *Engine) try(ctx context.Context, req Request) (_ Result, done bool, _ error) {
+func (e *Engine) try(ctx context.Context, req Request) (_ Result, done bool, _ error) {
 	id := req.ID()
-	release, busy := r.claim(id)
+	release, busy := e.claim(id)
 	if busy != nil {
 		// The same operation is running in this process: wait for its result.
 		select {
@@ -131,7 +131,7 @@ func (r *Engine) try(ctx context.Context, req Request) (_ Result, done bool, _ e
 		case <-ctx.Done():
 			return Result{}, true, ctx.Err()
 		}
-		rec, err := r.store.Get(ctx, id)
+		rec, err := e.store.Get(ctx, id)
 		if errors.Is(err, ErrNotFound) {
 			return Result{}, false, nil
 		}
@@ -143,15 +143,15 @@ func (r *Engine) try(ctx context.Context, req Request) (_ Result, done bool, _ e
 	}
 	defer release()
 
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.leaseTTL/2)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.leaseTTL/2)
 	defer cancel()
 
-	now := r.clock()
+	now := e.clock()
 	rec := Record{ID: id, Postings: req.Postings, Data: inMemory{req.Data}, State: Pending,
-		LeaseUntil: now.Add(r.leaseTTL), CreatedAt: now, UpdatedAt: now}
-	err := r.store.Insert(ctx, rec, req.Data)
+		LeaseUntil: now.Add(e.leaseTTL), CreatedAt: now, UpdatedAt: now}
+	err := e.store.Insert(ctx, rec, req.Data)
 	if errors.Is(err, ErrExists) {
-		found, err := r.store.Get(ctx, id)
+		found, err := e.store.Get(ctx, id)
 		if errors.Is(err, ErrNotFound) {
 			return Result{}, false, nil // cancelled and forgotten since
 		}
@@ -161,11 +161,11 @@ func (r *Engine) try(ctx context.Context, req Request) (_ Result, done bool, _ e
 		if found.State.Open() && !found.LeaseUntil.After(now) && samePostings(found.Postings, req.Postings) {
 			// Abandoned by a crashed runner: finish it here rather than wait
 			// for recovery.
-			found, ok, err := r.takeLease(ctx, found)
+			found, ok, err := e.takeLease(ctx, found)
 			if err != nil || !ok {
 				return resultOf(found, false), true, errors.Join(err, ErrInProgress)
 			}
-			res, err := r.run(ctx, found)
+			res, err := e.run(ctx, found)
 			return res, true, err
 		}
 		res, err := existing(found, req)
@@ -174,10 +174,10 @@ func (r *Engine) try(ctx context.Context, req Request) (_ Result, done bool, _ e
 	if err != nil {
 		return Result{}, true, fmt.Errorf("start operation %s: %w", id, err)
 	}
-	if err := r.step("started"); err != nil {
+	if err := e.step("started"); err != nil {
 		return resultOf(rec, false), true, err
 	}
-	res, err := r.run(ctx, rec)
+	res, err := e.run(ctx, rec)
 	return res, true, err
 }
 
@@ -214,27 +214,27 @@ func outcome(s State) error {
 
 // claim marks op as running in this process. If it already is, claim returns
 // a channel closed when that run ends.
-func (r *Engine) claim(op string) (release func(), busy <-chan struct{}) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if ch, ok := r.inflight[op]; ok {
+func (e *Engine) claim(op string) (release func(), busy <-chan struct{}) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ch, ok := e.inflight[op]; ok {
 		return nil, ch
 	}
 	ch := make(chan struct{})
-	r.inflight[op] = ch
+	e.inflight[op] = ch
 	return func() {
-		r.mu.Lock()
-		delete(r.inflight, op)
-		r.mu.Unlock()
+		e.mu.Lock()
+		delete(e.inflight, op)
+		e.mu.Unlock()
 		close(ch)
 	}, nil
 }
 
 // takeLease takes over an operation whose lease has expired. False if
 // another runner took it first.
-func (r *Engine) takeLease(ctx context.Context, rec Record) (Record, bool, error) {
-	next := r.clock().Add(r.leaseTTL)
-	ok, err := r.store.RenewLease(ctx, rec.ID, rec.LeaseUntil, next)
+func (e *Engine) takeLease(ctx context.Context, rec Record) (Record, bool, error) {
+	next := e.clock().Add(e.leaseTTL)
+	ok, err := e.store.RenewLease(ctx, rec.ID, rec.LeaseUntil, next)
 	if err != nil || !ok {
 		return rec, false, err
 	}
@@ -246,13 +246,13 @@ func (r *Engine) takeLease(ctx context.Context, rec Record) (Record, bool, error
 // runner has taken the operation over in the meantime. Runners check it
 // before every step, so a runner that stalled past its lease stops instead of
 // repeating a posting that another runner has already settled.
-func (r *Engine) keepLease(ctx context.Context, rec *Record) error {
-	now := r.clock()
-	if rec.LeaseUntil.Sub(now) > r.leaseTTL/2 {
+func (e *Engine) keepLease(ctx context.Context, rec *Record) error {
+	now := e.clock()
+	if rec.LeaseUntil.Sub(now) > e.leaseTTL/2 {
 		return nil
 	}
-	next := now.Add(r.leaseTTL)
-	ok, err := r.store.RenewLease(ctx, rec.ID, rec.LeaseUntil, next)
+	next := now.Add(e.leaseTTL)
+	ok, err := e.store.RenewLease(ctx, rec.ID, rec.LeaseUntil, next)
 	if err != nil {
 		return fmt.Errorf("renew lease on %s: %w", rec.ID, err)
 	}
@@ -263,68 +263,68 @@ func (r *Engine) keepLease(ctx context.Context, rec *Record) error {
 	return nil
 }
 
-func (r *Engine) step(name string) error {
-	if r.failpoint == nil {
+func (e *Engine) step(name string) error {
+	if e.failpoint == nil {
 		return nil
 	}
-	return r.failpoint(name)
+	return e.failpoint(name)
 }
 
 // run takes an operation in flight, whose lease this runner holds, from its
 // current state to its end. Every step is safe to repeat, so run may start
 // from any state a crash left behind.
-func (r *Engine) run(ctx context.Context, rec Record) (Result, error) {
-	def, ok := r.kinds[rec.Kind()]
+func (e *Engine) run(ctx context.Context, rec Record) (Result, error) {
+	def, ok := e.kinds[rec.Kind()]
 	if !ok {
 		return resultOf(rec, false), fmt.Errorf("operation %s: kind %q is not registered", rec.ID, rec.Kind())
 	}
 	ended := false // by another runner, meanwhile
 	for rec.State.Open() {
-		if err := r.keepLease(ctx, &rec); err != nil {
+		if err := e.keepLease(ctx, &rec); err != nil {
 			return resultOf(rec, false), err
 		}
 		var err error
 		switch rec.State {
 		case Pending:
-			ended, err = r.apply(ctx, &rec, def)
+			ended, err = e.apply(ctx, &rec, def)
 		case Failing:
-			ended, err = r.undo(ctx, &rec, def)
+			ended, err = e.undo(ctx, &rec, def)
 		}
 		if err != nil {
 			return resultOf(rec, false), err
 		}
 	}
 	if rec.State == Posted && !ended {
-		r.clear(ctx, rec) // another runner that ended it clears it too
+		e.clear(ctx, rec) // another runner that ended it clears it too
 	}
 	return resultOf(rec, ended), outcome(rec.State)
 }
 
 // apply commits the business change, applies the postings and runs the
 // follow-ups, ending in Posted, Failing or Cancelled.
-func (r *Engine) apply(ctx context.Context, rec *Record, def Definition) (ended bool, _ error) {
+func (e *Engine) apply(ctx context.Context, rec *Record, def Definition) (ended bool, _ error) {
 	if def.commit != nil {
 		ok, err := def.commit(ctx, *rec)
 		if err != nil {
 			return false, fmt.Errorf("commit %s: %w", rec.ID, err)
 		}
-		if err := r.step("committed"); err != nil {
+		if err := e.step("committed"); err != nil {
 			return false, err
 		}
 		if !ok {
-			return false, r.cancel(ctx, rec)
+			return false, e.cancel(ctx, rec)
 		}
 	}
 	for i, p := range rec.Postings {
-		res, err := r.ledger.Apply(ctx, rec.ID, p, r.clock())
+		res, err := e.ledger.Apply(ctx, rec.ID, p, e.clock())
 		if err != nil {
 			return false, fmt.Errorf("apply %s to %s: %w", rec.ID, p.Account, err)
 		}
-		if err := r.step(fmt.Sprintf("applied:%d", i)); err != nil {
+		if err := e.step(fmt.Sprintf("applied:%d", i)); err != nil {
 			return false, err
 		}
 		if res == ledger.Short {
-			return r.transition(ctx, rec, Failing)
+			return e.transition(ctx, rec, Failing)
 		}
 	}
 	// Every posting is applied: nothing can make the operation fail now, so
@@ -333,17 +333,17 @@ func (r *Engine) apply(ctx context.Context, rec *Record, def Definition) (ended 
 		if err := def.settle(ctx, *rec); err != nil {
 			return false, fmt.Errorf("settle %s: %w", rec.ID, err)
 		}
-		if err := r.step("settled"); err != nil {
+		if err := e.step("settled"); err != nil {
 			return false, err
 		}
 	}
-	return r.transition(ctx, rec, Posted)
+	return e.transition(ctx, rec, Posted)
 }
 
 // clear takes a posted operation off its accounts' pending lists. It is
 // clean-up, not money: if it fails, the operation stands and Recover clears
 // the lists later.
-func (r *Engine) clear(ctx context.Context, rec Record) {
+func (e *Engine) clear(ctx context.Context, rec Record) {
 	if len(rec.Postings) == 0 {
 		return
 	}
@@ -351,19 +351,19 @@ func (r *Engine) clear(ctx context.Context, rec Record) {
 	for i, p := range rec.Postings {
 		accounts[i] = p.Account
 	}
-	if err := r.ledger.Clear(ctx, rec.ID, accounts); err != nil {
-		r.log.WarnContext(ctx, "clear pending operation; recovery will", "op", rec.ID, "err", err)
+	if err := e.ledger.Clear(ctx, rec.ID, accounts); err != nil {
+		e.log.WarnContext(ctx, "clear pending operation; recovery will", "op", rec.ID, "err", err)
 	}
 }
 
 // undo reverses the postings a failing operation applied and the business
 // change, and ends it as Failed.
-func (r *Engine) undo(ctx context.Context, rec *Record, def Definition) (ended bool, _ error) {
+func (e *Engine) undo(ctx context.Context, rec *Record, def Definition) (ended bool, _ error) {
 	for i := len(rec.Postings) - 1; i >= 0; i-- {
-		if err := r.ledger.Undo(ctx, rec.ID, rec.Postings[i]); err != nil {
+		if err := e.ledger.Undo(ctx, rec.ID, rec.Postings[i]); err != nil {
 			return false, fmt.Errorf("undo %s on %s: %w", rec.ID, rec.Postings[i].Account, err)
 		}
-		if err := r.step(fmt.Sprintf("undone:%d", i)); err != nil {
+		if err := e.step(fmt.Sprintf("undone:%d", i)); err != nil {
 			return false, err
 		}
 	}
@@ -371,35 +371,35 @@ func (r *Engine) undo(ctx context.Context, rec *Record, def Definition) (ended b
 		if err := def.revert(ctx, *rec); err != nil {
 			return false, fmt.Errorf("revert %s: %w", rec.ID, err)
 		}
-		if err := r.step("reverted"); err != nil {
+		if err := e.step("reverted"); err != nil {
 			return false, err
 		}
 	}
-	return r.transition(ctx, rec, Failed)
+	return e.transition(ctx, rec, Failed)
 }
 
 // cancel ends an operation whose business change no longer applies.
 // Nothing was applied, so it leaves no record, and its id may be used again.
-func (r *Engine) cancel(ctx context.Context, rec *Record) error {
-	if err := r.store.Delete(ctx, rec.ID, rec.LeaseUntil); err != nil {
+func (e *Engine) cancel(ctx context.Context, rec *Record) error {
+	if err := e.store.Delete(ctx, rec.ID, rec.LeaseUntil); err != nil {
 		return fmt.Errorf("forget cancelled %s: %w", rec.ID, err)
 	}
 	rec.State = Cancelled
-	return r.step("forgotten")
+	return e.step("forgotten")
 }
 
 // transition moves an operation to state to, which ends it when to is
 // final. If it is no longer in its state under this runner's lease, another
 // runner has taken it over: rec becomes what that runner left, ended is true
 // if that runner ended it, and this one stops otherwise.
-func (r *Engine) transition(ctx context.Context, rec *Record, to State) (ended bool, _ error) {
-	now := r.clock()
-	ok, err := r.store.SetState(ctx, rec.ID, rec.State, to, rec.LeaseUntil, now)
+func (e *Engine) transition(ctx context.Context, rec *Record, to State) (ended bool, _ error) {
+	now := e.clock()
+	ok, err := e.store.SetState(ctx, rec.ID, rec.State, to, rec.LeaseUntil, now)
 	if err != nil {
 		return false, fmt.Errorf("mark %s %s: %w", rec.ID, to, err)
 	}
 	if !ok {
-		found, err := r.store.Get(ctx, rec.ID)
+		found, err := e.store.Get(ctx, rec.ID)
 		if err != nil {
 			return false, fmt.Errorf("read operation %s: %w", rec.ID, err)
 		}
@@ -413,7 +413,7 @@ func (r *Engine) transition(ctx context.Context, rec *Record, to State) (ended b
 	if !to.Open() {
 		rec.Data, rec.LeaseUntil = nil, time.Time{}
 	}
-	return false, r.step("state:" + string(to))
+	return false, e.step("state:" + string(to))
 }
 
 // Recover resumes every operation in flight whose lease has expired, then
@@ -422,14 +422,14 @@ func (r *Engine) transition(ctx context.Context, rec *Record, to State) (ended b
 // It returns how many operations it finished. Operations that end failed or
 // cancelled count as finished; errors are those of operations that could not
 // be finished now (they stay open for the next round).
-func (r *Engine) Recover(ctx context.Context) (int, error) {
+func (e *Engine) Recover(ctx context.Context) (int, error) {
 	var (
 		done int
 		errs []error
 		seen = map[string]bool{}
 	)
 	for {
-		open, err := r.store.Expired(ctx, r.clock(), r.batch)
+		open, err := e.store.Expired(ctx, e.clock(), e.batch)
 		if err != nil {
 			return done, fmt.Errorf("list operations in flight: %w", err)
 		}
@@ -440,7 +440,7 @@ func (r *Engine) Recover(ctx context.Context) (int, error) {
 			}
 			seen[rec.ID] = true
 			fresh++
-			finished, err := r.recoverOne(ctx, rec)
+			finished, err := e.recoverOne(ctx, rec)
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -448,11 +448,11 @@ func (r *Engine) Recover(ctx context.Context) (int, error) {
 				done++
 			}
 		}
-		if len(open) < r.batch || fresh == 0 {
+		if len(open) < e.batch || fresh == 0 {
 			break
 		}
 	}
-	if err := r.clearEnded(ctx); err != nil {
+	if err := e.clearEnded(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	return done, errors.Join(errs...)
@@ -460,32 +460,32 @@ func (r *Engine) Recover(ctx context.Context) (int, error) {
 
 // recoverOne takes over one abandoned operation and runs it to a final
 // state. False if someone else is running it.
-func (r *Engine) recoverOne(ctx context.Context, rec Record) (bool, error) {
-	release, busy := r.claim(rec.ID)
+func (e *Engine) recoverOne(ctx context.Context, rec Record) (bool, error) {
+	release, busy := e.claim(rec.ID)
 	if busy != nil {
 		return false, nil // running in this process right now
 	}
 	defer release()
-	rec, ok, err := r.takeLease(ctx, rec)
+	rec, ok, err := e.takeLease(ctx, rec)
 	if err != nil {
 		return false, fmt.Errorf("lease operation %s: %w", rec.ID, err)
 	}
 	if !ok {
 		return false, nil // another instance took it
 	}
-	res, err := r.run(ctx, rec)
+	res, err := e.run(ctx, rec)
 	if err != nil && !errors.Is(err, ledger.ErrInsufficientCoins) && !errors.Is(err, ErrCancelled) {
 		return false, fmt.Errorf("recover operation %s: %w", rec.ID, err)
 	}
-	r.log.InfoContext(ctx, "operation recovered", "op", rec.ID, "state", string(res.State))
+	e.log.InfoContext(ctx, "operation recovered", "op", rec.ID, "state", string(res.State))
 	return true, nil
 }
 
 // clearEnded takes off the accounts' pending lists the operations that have
 // ended. An operation in flight stays; one that does not exist stays too, for
 // the audit to report.
-func (r *Engine) clearEnded(ctx context.Context) error {
-	accounts, err := r.ledger.WithPending(ctx, r.batch)
+func (e *Engine) clearEnded(ctx context.Context) error {
+	accounts, err := e.ledger.WithPending(ctx, e.batch)
 	if err != nil {
 		return fmt.Errorf("list accounts with pending operations: %w", err)
 	}
@@ -495,7 +495,7 @@ func (r *Engine) clearEnded(ctx context.Context) error {
 		for _, op := range a.Pending {
 			st, known := state[op]
 			if !known {
-				rec, err := r.store.Get(ctx, op)
+				rec, err := e.store.Get(ctx, op)
 				switch {
 				case errors.Is(err, ErrNotFound):
 				case err != nil:
@@ -512,7 +512,7 @@ func (r *Engine) clearEnded(ctx context.Context) error {
 	}
 	var errs []error
 	for op, accts := range ended {
-		if err := r.ledger.Clear(ctx, op, accts); err != nil {
+		if err := e.ledger.Clear(ctx, op, accts); err != nil {
 			errs = append(errs, fmt.Errorf("clear %s: %w", op, err))
 		}
 	}
@@ -520,12 +520,12 @@ func (r *Engine) clearEnded(ctx context.Context) error {
 }
 
 // RunRecovery calls Recover now and then every interval until ctx is done.
-func (r *Engine) RunRecovery(ctx context.Context, interval time.Duration) {
+func (e *Engine) RunRecovery(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := r.Recover(ctx); err != nil && ctx.Err() == nil {
-			r.log.ErrorContext(ctx, "operation recovery", "err", err)
+		if _, err := e.Recover(ctx); err != nil && ctx.Err() == nil {
+			e.log.ErrorContext(ctx, "operation recovery", "err", err)
 		}
 		select {
 		case <-ctx.Done():
