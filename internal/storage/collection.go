@@ -224,13 +224,19 @@ func (c collection) lock(ctx context.Context, ids []any) (unlock func(), err err
 
 // applied says which of n models of a bulk write the database applied, and
 // whether that is known for sure: it is when the server answered, with
-// success or with errors for some models.
+// success, with errors for some models, or with an error for a command of
+// one model (FerretDB answers a unique index violated by a replacement so,
+// and applies nothing).
 func applied(err error, n int, ordered bool) (done []bool, definite bool) {
 	done = make([]bool, n)
 	if err == nil {
 		for i := range done {
 			done[i] = true
 		}
+		return done, true
+	}
+	var ce mongo.CommandError
+	if n == 1 && errors.As(err, &ce) && !ce.HasErrorLabel("NetworkError") {
 		return done, true
 	}
 	var bwe mongo.BulkWriteException

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"microtask/internal/ledger"
 	"microtask/internal/operation"
@@ -187,6 +188,13 @@ func TestIsDuplicateCoversUpdates(t *testing.T) {
 	_, err = c.updateOne(ctx, bson.D{{Key: "email", Value: "b@x"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "email", Value: "a@x"}}}}, false)
 	if !isDuplicate(err) {
 		t.Errorf("isDuplicate(update error %v) = false, want true", err)
+	}
+	// The refusal is certain, so the in-memory copy stays, unchanged.
+	if c.copy.current() == nil {
+		t.Errorf("a refused update dropped the in-memory copy")
+	}
+	if n, err := c.count(ctx, bson.D{{Key: "email", Value: "b@x"}}); n != 1 || err != nil {
+		t.Errorf("count(b@x) after the refused update = %d, %v; want 1", n, err)
 	}
 	if isDuplicate(errors.New("other")) || isDuplicate(nil) {
 		t.Errorf("isDuplicate() = true for a non-duplicate error")
@@ -402,5 +410,38 @@ func TestMergeTransferRecords(t *testing.T) {
 		if slices.Contains(names, gone) {
 			t.Errorf("collection %s still exists", gone)
 		}
+	}
+}
+
+func TestAppliedTellsWhatABulkWriteDid(t *testing.T) {
+	bulk := func(idx ...int) error {
+		var e mongo.BulkWriteException
+		for _, i := range idx {
+			e.WriteErrors = append(e.WriteErrors, mongo.BulkWriteError{WriteError: mongo.WriteError{Index: i, Code: 11000}})
+		}
+		return e
+	}
+	tests := []struct {
+		name     string
+		err      error
+		n        int
+		ordered  bool
+		done     []bool
+		definite bool
+	}{
+		{"all applied", nil, 2, true, []bool{true, true}, true},
+		{"ordered stops at the error", bulk(1), 3, true, []bool{true, false, false}, true},
+		{"unordered goes on", bulk(1), 3, false, []bool{true, false, true}, true},
+		{"one model refused by the command", mongo.CommandError{Code: 1}, 1, true, []bool{false}, true},
+		{"several models, command error", mongo.CommandError{Code: 1}, 2, true, []bool{false, false}, false},
+		{"no answer", context.DeadlineExceeded, 1, true, []bool{false}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			done, definite := applied(tt.err, tt.n, tt.ordered)
+			if !slices.Equal(done, tt.done) || definite != tt.definite {
+				t.Errorf("applied() = %v, %v; want %v, %v", done, definite, tt.done, tt.definite)
+			}
+		})
 	}
 }
