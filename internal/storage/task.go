@@ -226,9 +226,13 @@ func (s *TaskStore) ConsumeSlot(ctx context.Context, taskID, op string) (bool, e
 func (s *TaskStore) Due(ctx context.Context, now time.Time, limit int) ([]task.Task, error) {
 	return findAll(ctx, s.tasks,
 		bson.D{
-			{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{string(task.StatusOpen), string(task.StatusExpired)}}}},
 			{Key: "completion_date", Value: bson.D{{Key: "$lt", Value: now}}},
-			{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
+			// Every open task, full ones too, which expire with nothing to
+			// refund; and expired tasks with a slot a rejection reopened.
+			{Key: "$or", Value: bson.A{
+				bson.D{{Key: "status", Value: string(task.StatusOpen)}},
+				bson.D{{Key: "status", Value: string(task.StatusExpired)}, {Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}}},
+			}},
 		},
 		query{sort: bson.D{{Key: "completion_date", Value: 1}}, limit: int64(limit)},
 		taskFromDoc)

@@ -86,6 +86,9 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 		return Task{}, auth.ErrWrongRole
 	}
 	now := s.clock()
+	// Dates are kept to the millisecond: round first, so that a date
+	// accepted as future is still future once stored.
+	in.CompletionDate = in.CompletionDate.UTC().Truncate(time.Millisecond)
 	switch {
 	case !in.CompletionDate.After(now):
 		return Task{}, apperr.InvalidFields(apperr.FieldError{Field: "completion_date", Message: "must be in the future"})
@@ -98,7 +101,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 	}
 	t := Task{
 		ID: s.newID(), Title: in.Title, Detail: in.Detail, SubmissionInfo: in.SubmissionInfo, ImageURL: in.ImageURL,
-		OpenSlots: in.Workers, Pay: in.Pay, CompletionDate: in.CompletionDate.UTC().Truncate(time.Millisecond),
+		OpenSlots: in.Workers, Pay: in.Pay, CompletionDate: in.CompletionDate,
 		Buyer: Party{ID: p.UserID, Name: name}, Status: StatusOpen, AutoApproveAfter: s.autoApprove, CreatedAt: now,
 	}
 	_, err = s.fund.Run(ctx, s.ops, t.ID, ledger.Move(ledger.UserAccount(p.UserID), ledger.EscrowAccount(t.ID), money.Coins(in.Workers)*in.Pay), t)
@@ -116,7 +119,7 @@ func (s *Service) settleFund(ctx context.Context, op operation.Op[Task]) error {
 
 // List returns one page of live tasks matching f.
 func (s *Service) List(ctx context.Context, f Filter, r page.Request) (page.Of[Task], error) {
-	f.BuyerID = ""
+	f.BuyerID, f.All = "", false
 	f.Now = s.clock()
 	items, total, err := s.store.List(ctx, f, r)
 	if err != nil {

@@ -148,8 +148,8 @@ type Store interface {
 	// records r.Op. True if it did now or had already; false if the task is no
 	// longer as read, or (deletion) has pending submissions.
 	Refund(ctx context.Context, r Refund) (bool, error)
-	// Due returns up to limit tasks past their completion date that still
-	// have open slots.
+	// Due returns up to limit tasks past their completion date that are
+	// still open, or expired with an open slot.
 	Due(ctx context.Context, now time.Time, limit int) ([]Task, error)
 	// Each calls fn for every task, for the audit.
 	Each(ctx context.Context, fn func(Task) error) error
