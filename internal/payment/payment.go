@@ -156,6 +156,10 @@ type Store interface {
 	MarkPaid(ctx context.Context, id, op, sessionID string, at time.Time) (bool, error)
 	// MarkFailed makes a pending payment failed.
 	MarkFailed(ctx context.Context, id string) error
+	// Reopen makes pending again a payment that failed before it had a
+	// checkout session (the gateway could not be reached). False if it is
+	// not such a payment (any more).
+	Reopen(ctx context.Context, id string) (bool, error)
 	// List returns a page of a user's payments, newest first, and their
 	// count.
 	List(ctx context.Context, userID string, p page.Request) ([]Payment, int64, error)

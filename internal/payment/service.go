@@ -84,7 +84,14 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, coins int64, key
 	if err != nil {
 		return Payment{}, err
 	}
-	sess, err := s.gateway.Start(ctx, Checkout{PaymentID: pay.ID, UserID: p.UserID, Coins: pay.Coins, Amount: pay.Amount, Currency: pay.Currency})
+	return s.startCheckout(ctx, pay)
+}
+
+// startCheckout starts the gateway's checkout of a pending payment. If the
+// gateway cannot be reached, the payment fails and the buyer is told to try
+// again: with the same idempotency key, the same payment starts again.
+func (s *Service) startCheckout(ctx context.Context, pay Payment) (Payment, error) {
+	sess, err := s.gateway.Start(ctx, Checkout{PaymentID: pay.ID, UserID: pay.UserID, Coins: pay.Coins, Amount: pay.Amount, Currency: pay.Currency})
 	if err != nil {
 		s.log.ErrorContext(ctx, "start checkout", "payment_id", pay.ID, "provider", pay.Provider, "err", err)
 		if err := s.store.MarkFailed(context.WithoutCancel(ctx), pay.ID); err != nil {
@@ -111,6 +118,18 @@ func (s *Service) sameKey(ctx context.Context, userID, key string, pkg Package) 
 		return Payment{}, ErrKeyReused
 	case prev.Status == StatusPending && prev.CheckoutURL == "":
 		return Payment{}, ErrInProgress // the first request is still starting its checkout
+	case prev.Status == StatusFailed && prev.SessionID == "":
+		// The gateway could not be reached the first time: try again,
+		// unless a concurrent retry already does.
+		ok, err := s.store.Reopen(ctx, prev.ID)
+		if err != nil {
+			return Payment{}, err
+		}
+		if !ok {
+			return Payment{}, ErrInProgress
+		}
+		prev.Status = StatusPending
+		return s.startCheckout(ctx, prev)
 	}
 	return prev, nil
 }

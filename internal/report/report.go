@@ -100,6 +100,7 @@ type Store interface {
 // Tasks finds tasks and removes them; task.Service implements it.
 type Tasks interface {
 	Get(ctx context.Context, id string) (task.Task, error)
+	ByID(ctx context.Context, id string) (task.Task, error) // deleted ones too
 	Remove(ctx context.Context, p auth.Principal, id string) (money.Coins, error)
 }
 

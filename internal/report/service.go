@@ -200,12 +200,12 @@ func (s *Service) act(ctx context.Context, p auth.Principal, r Report, action Ac
 	return errAction("must be one of: overturn_rejection, suspend_user, delete_task")
 }
 
-// culprit is the user a report accuses: the reported user, the task's buyer,
-// or the submission's worker.
+// culprit is the user a report accuses: the reported user, the task's buyer
+// (also when the task has been deleted since), or the submission's worker.
 func (s *Service) culprit(ctx context.Context, r Report) (string, error) {
 	switch r.TargetType {
 	case TargetTask:
-		t, err := s.tasks.Get(ctx, r.TargetID)
+		t, err := s.tasks.ByID(ctx, r.TargetID)
 		return t.Buyer.ID, err
 	case TargetSubmission:
 		sub, err := s.submissions.Get(ctx, r.TargetID)

@@ -118,6 +118,14 @@ func (s *PaymentStore) MarkFailed(ctx context.Context, id string) error {
 	return err
 }
 
+// Reopen implements payment.Store.
+func (s *PaymentStore) Reopen(ctx context.Context, id string) (bool, error) {
+	n, err := s.payments.updateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: string(payment.StatusFailed)}, {Key: "session_id", Value: ""}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: string(payment.StatusPending)}}}}, false)
+	return n == 1, err
+}
+
 // List implements payment.Store: one find and one count.
 func (s *PaymentStore) List(ctx context.Context, userID string, p page.Request) ([]payment.Payment, int64, error) {
 	return findPage(ctx, s.payments, bson.D{{Key: "user_id", Value: userID}}, newestFirst, p, paymentFromDoc)
