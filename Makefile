@@ -17,14 +17,17 @@ help: ## list the targets
 run: ## start the API (embedded database under DATA_DIR, default ./data; PORT or HTTP_ADDR from the environment)
 	$(GO) run ./cmd/microtask serve
 
-# The packages whose tests run concurrent operations and audit the ledger
-# after each test: they run a second time with the database behaving as
-# MongoDB does (writes serialized per document, every read a command).
-PER_DOCUMENT := ./internal/operation/ ./internal/crashtest/ ./internal/httpapi/
+# The tests that run operations concurrently, and the operation engine's and
+# crash tests, run a second time with the database behaving as MongoDB does
+# (writes serialized per document, every read a command); every one of them
+# checks the ledger audit at its end.
+PER_DOCUMENT      := ./internal/operation/ ./internal/crashtest/
+PER_DOCUMENT_RACE := -run 'Concurrent|Simultaneous|AtOnce' ./internal/httpapi/ ./internal/submission/ ./internal/withdrawal/ ./internal/payment/
 
 test: lint $(STRIPE_MOCK) ## vet, format check, every test with the race detector, then the concurrent ones as on MongoDB
 	STRIPE_MOCK=$(STRIPE_MOCK) $(GO) test -race -count=1 -timeout 15m ./...
 	MICROTASK_TEST_DB=per-document STRIPE_MOCK=$(STRIPE_MOCK) $(GO) test -race -count=1 -timeout 15m $(PER_DOCUMENT)
+	MICROTASK_TEST_DB=per-document STRIPE_MOCK=$(STRIPE_MOCK) $(GO) test -race -count=1 -timeout 15m $(PER_DOCUMENT_RACE)
 
 test-mongodb: $(STRIPE_MOCK) ## every test against the MongoDB at MONGODB_TEST_URI (e.g. a local replica set)
 	@test -n "$$MONGODB_TEST_URI" || { echo "set MONGODB_TEST_URI, e.g. mongodb://localhost:27017/?replicaSet=rs0"; exit 2; }
