@@ -111,7 +111,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	req.Postings = ledger.Ordered(req.Postings)
 	for {
-		res, done, err := e.try(ctx, req)
+		res, done, err := e.try(ctx, req, def)
 		if done {
 			return res, err
 		}
@@ -121,7 +121,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (Result, error) {
 // try is one attempt of Run. done is false when the operation it waited for
 // or found was cancelled meanwhile, which leaves no record: Run then tries
 // the operation itself.
-func (e *Engine) try(ctx context.Context, req Request) (_ Result, done bool, _ error) {
+func (e *Engine) try(ctx context.Context, req Request, def Definition) (_ Result, done bool, _ error) {
 	id := req.ID()
 	release, busy := e.claim(id)
 	if busy != nil {
@@ -157,6 +157,22 @@ func (e *Engine) try(ctx context.Context, req Request) (_ Result, done bool, _ e
 		}
 		if err != nil {
 			return Result{}, true, fmt.Errorf("read operation %s: %w", id, err)
+		}
+		if found.State == Failed && def.retry {
+			// Nothing moved: run it again, as asked now, unless a concurrent
+			// call reopened it first (then the next attempt finds it running).
+			ok, err := e.store.Reopen(ctx, rec, req.Data)
+			if err != nil {
+				return Result{}, true, fmt.Errorf("reopen operation %s: %w", id, err)
+			}
+			if !ok {
+				return Result{}, false, nil
+			}
+			if err := e.step("reopened"); err != nil {
+				return resultOf(rec, false), true, err
+			}
+			res, err := e.run(ctx, rec)
+			return res, true, err
 		}
 		if found.State.Open() && !found.LeaseUntil.After(now) && samePostings(found.Postings, req.Postings) {
 			// Abandoned by a crashed runner: finish it here rather than wait

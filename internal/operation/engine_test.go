@@ -677,3 +677,92 @@ func TestDataReachesEveryStep(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryKindRunsAgainAfterFailing: an operation of a kind that allows it
+// runs again after failing for lack of coins, with the postings asked for
+// now, and still moves coins once, however many calls ask at once.
+func TestRetryKindRunsAgainAfterFailing(t *testing.T) {
+	f := newFixture(t)
+	kind := operation.Kind[struct{}]{Name: "retried", Retry: true}
+	if err := f.svc.Register(kind.Define()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	run := func(ps []ledger.Posting) (operation.Result, error) {
+		return kind.Run(ctx, f.svc, "r1", ps, struct{}{})
+	}
+	mustPost(t, f.svc, "signup:poor", ledger.Move(ledger.Mint, "user:poor", 5))
+	fromPoor := ledger.Move("user:poor", "user:w", 10)
+	for i := range 2 {
+		if _, err := run(fromPoor); !errors.Is(err, ledger.ErrInsufficientCoins) {
+			t.Fatalf("run %d while short: error = %v, want ErrInsufficientCoins", i+1, err)
+		}
+	}
+	// Other postings now: nothing moved the first time, so they may differ.
+	mustPost(t, f.svc, "signup:rich", ledger.Move(ledger.Mint, "user:rich", 10))
+	fromRich := ledger.Move("user:rich", "user:w", 10)
+	var ran, replayed atomic.Int64
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			res, err := run(fromRich)
+			switch {
+			case err == nil && !res.Replayed:
+				ran.Add(1)
+			case err == nil:
+				replayed.Add(1)
+			case !errors.Is(err, operation.ErrInProgress):
+				t.Errorf("run() error = %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ran.Load() != 1 {
+		t.Errorf("%d calls ran the operation, %d replayed it; want one to run", ran.Load(), replayed.Load())
+	}
+	wantBalances(t, f.svc, map[string]money.Coins{"user:w": 10, "user:rich": 0, "user:poor": 5})
+	if res, err := run(fromRich); err != nil || !res.Replayed || res.State != operation.Posted {
+		t.Errorf("run() once posted = %+v, %v; want the posted operation replayed", res, err)
+	}
+	wantAuditBalanced(t, f.svc)
+}
+
+// TestRetryAfterACrashInTheRetry: a reopened operation that a crash
+// interrupts is finished by recovery, like any other.
+func TestRetryAfterACrashInTheRetry(t *testing.T) {
+	for _, crashAt := range []string{"reopened", "applied:0"} {
+		t.Run(crashAt, func(t *testing.T) {
+			f := newFixture(t)
+			kind := operation.Kind[struct{}]{Name: "retried", Retry: true}
+			register := func(s service) {
+				if err := s.Register(kind.Define()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			register(f.svc)
+			ctx := context.Background()
+			move := ledger.Move("user:a", "user:w", 10)
+			if _, err := kind.Run(ctx, f.svc, "r1", move, struct{}{}); !errors.Is(err, ledger.ErrInsufficientCoins) {
+				t.Fatalf("first run error = %v, want ErrInsufficientCoins", err)
+			}
+			mustPost(t, f.svc, "signup:a", ledger.Move(ledger.Mint, "user:a", 10))
+			f.svc.InjectFailures(func(step string) error {
+				if step == crashAt {
+					return errCrash
+				}
+				return nil
+			})
+			if _, err := kind.Run(ctx, f.svc, "r1", move, struct{}{}); !errors.Is(err, errCrash) {
+				t.Fatalf("retry error = %v, want the crash", err)
+			}
+			f.clock.Advance(operation.LeaseTTL(f.svc.Engine) + time.Second)
+			s2 := f.restart()
+			register(s2)
+			if _, err := s2.Recover(ctx); err != nil {
+				t.Fatal(err)
+			}
+			wantBalances(t, s2, map[string]money.Coins{"user:a": 0, "user:w": 10})
+			wantAuditBalanced(t, s2)
+		})
+	}
+}

@@ -30,6 +30,11 @@ type Kind[P any] struct {
 	// marked posted: follow-ups such as notifications, written with ids
 	// derived from the operation's id.
 	Settle func(ctx context.Context, op Op[P]) error
+	// Retry lets an operation that failed for lack of coins run again when
+	// asked again, with the postings and data asked for then: it moved
+	// nothing, and its id still names the one business event, which pays at
+	// most once. Without it, asking again replays the failure.
+	Retry bool
 }
 
 // Op is an operation of a kind, with its data.
@@ -65,6 +70,7 @@ func (k Kind[P]) Run(ctx context.Context, r Runner, ref string, postings []ledge
 // Definition is a kind as the Engine keeps it, its data type erased.
 type Definition struct {
 	name     string
+	retry    bool
 	dataType reflect.Type
 	commit   func(context.Context, Record) (bool, error)
 	revert   func(context.Context, Record) error
@@ -73,7 +79,7 @@ type Definition struct {
 
 // Define returns the kind's definition, for Engine.Register.
 func (k Kind[P]) Define() Definition {
-	d := Definition{name: k.Name, dataType: reflect.TypeFor[P]()}
+	d := Definition{name: k.Name, retry: k.Retry, dataType: reflect.TypeFor[P]()}
 	if k.Commit != nil {
 		d.commit = func(ctx context.Context, r Record) (bool, error) {
 			op, err := opOf[P](r)

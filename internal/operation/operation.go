@@ -131,6 +131,9 @@ type Store interface {
 	// Delete removes a pending operation under the given lease, one whose
 	// business change was cancelled before anything was applied.
 	Delete(ctx context.Context, id string, lease time.Time) error
+	// Reopen makes a failed operation pending again, with r's postings,
+	// data, lease and times. False if it is not failed (any more).
+	Reopen(ctx context.Context, r Record, data any) (bool, error)
 	// Expired returns up to limit open operations whose lease ends before
 	// the given time, oldest lease first.
 	Expired(ctx context.Context, leaseBefore time.Time, limit int) ([]Record, error)

@@ -117,6 +117,17 @@ func (s *OperationStore) Delete(ctx context.Context, id string, lease time.Time)
 	return err
 }
 
+// Reopen implements operation.Store.
+func (s *OperationStore) Reopen(ctx context.Context, r operation.Record, data any) (bool, error) {
+	n, err := s.operations.updateOne(ctx,
+		bson.D{{Key: "_id", Value: r.ID}, {Key: "state", Value: string(operation.Failed)}},
+		bson.D{{Key: "$set", Value: bson.D{
+			{Key: "postings", Value: postingsToDocs(r.Postings)}, {Key: "data", Value: data}, {Key: "state", Value: string(r.State)},
+			{Key: "lease_until", Value: r.LeaseUntil}, {Key: "created_at", Value: r.CreatedAt}, {Key: "updated_at", Value: r.UpdatedAt},
+		}}}, false)
+	return n == 1, err
+}
+
 // Expired implements operation.Store.
 func (s *OperationStore) Expired(ctx context.Context, leaseBefore time.Time, limit int) ([]operation.Record, error) {
 	return findAll(ctx, s.operations,

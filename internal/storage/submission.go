@@ -125,15 +125,17 @@ func (s *SubmissionStore) Review(ctx context.Context, r submission.Review) (bool
 }
 
 // Unreview implements submission.Store.
-func (s *SubmissionStore) Unreview(ctx context.Context, id, op string, back submission.Status) error {
+func (s *SubmissionStore) Unreview(ctx context.Context, op string, before submission.Submission) error {
 	update := bson.D{
-		{Key: "$set", Value: bson.D{{Key: "status", Value: string(back)}}},
+		{Key: "$set", Value: bson.D{{Key: "status", Value: string(before.Status)}, {Key: "reason", Value: before.Reason}}},
 		{Key: "$pull", Value: bson.D{{Key: "ops", Value: op}}},
 	}
-	if back == submission.StatusPending {
+	if before.ReviewedAt.IsZero() {
 		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "reviewed_at", Value: ""}}})
+	} else {
+		update[0].Value = append(update[0].Value.(bson.D), bson.E{Key: "reviewed_at", Value: before.ReviewedAt})
 	}
-	_, err := s.subs.updateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "ops", Value: op}}, update, false)
+	_, err := s.subs.updateOne(ctx, bson.D{{Key: "_id", Value: before.ID}, {Key: "ops", Value: op}}, update, false)
 	return err
 }
 

@@ -70,8 +70,11 @@ func NewService(store Store, tasks Tasks, ops operation.Runner, n Notifier, user
 	// task's refund.
 	s.cancel = operation.Kind[review]{Name: "cancel", Commit: s.commitReview(StatusCancelled), Settle: s.settleCancel}
 	// overturn approves a rejected submission on a dispute: escrow or buyer
-	// pays the worker.
-	s.overturn = operation.Kind[overturn]{Name: "overturn", Commit: s.commitOverturn, Revert: s.revertOverturn, Settle: s.settleOverturn}
+	// pays the worker. One that failed for lack of coins may be decided
+	// again later, once the buyer can pay or a slot has reopened: it still
+	// pays once.
+	s.overturn = operation.Kind[overturn]{Name: "overturn", Commit: s.commitOverturn, Revert: s.revertOverturn,
+		Settle: s.settleOverturn, Retry: true}
 	return s
 }
 
@@ -217,7 +220,7 @@ func (s *Service) commitReview(to Status) func(context.Context, operation.Op[rev
 // not pay it, which the escrow invariant says never happens.
 func (s *Service) revertReview(ctx context.Context, op operation.Op[review]) error {
 	s.log.ErrorContext(ctx, "escrow could not pay an approval", "op", op.ID, "task", op.Data.Submission.TaskID)
-	return s.store.Unreview(ctx, op.Data.Submission.ID, op.ID, StatusPending)
+	return s.store.Unreview(ctx, op.ID, op.Data.Submission)
 }
 
 func (s *Service) settleApprove(ctx context.Context, op operation.Op[review]) error {
@@ -307,8 +310,8 @@ func (s *Service) Overturn(ctx context.Context, p auth.Principal, id string) (Su
 		res, err := s.overturn.Run(ctx, s.ops, sub.ID, ledger.Move(ledger.EscrowAccount(sub.TaskID), ledger.UserAccount(sub.Worker.ID), sub.Pay),
 			overturn{Submission: sub, FromEscrow: true})
 		switch {
-		case err == nil && res.Replayed:
-			return Submission{}, ErrAlreadyReviewed
+		case err == nil && res.Replayed, errors.Is(err, operation.ErrReused):
+			return Submission{}, ErrAlreadyReviewed // overturned already, perhaps from the other source
 		case err == nil:
 			return s.store.ByID(ctx, id)
 		case !errors.Is(err, operation.ErrCancelled): // cancelled: the slot went meanwhile
@@ -341,7 +344,7 @@ func (s *Service) commitOverturn(ctx context.Context, op operation.Op[overturn])
 }
 
 func (s *Service) revertOverturn(ctx context.Context, op operation.Op[overturn]) error {
-	return s.store.Unreview(ctx, op.Data.Submission.ID, op.ID, StatusRejected)
+	return s.store.Unreview(ctx, op.ID, op.Data.Submission)
 }
 
 func (s *Service) settleOverturn(ctx context.Context, op operation.Op[overturn]) error {

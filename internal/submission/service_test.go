@@ -16,6 +16,7 @@ import (
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/notification"
+	"microtask/internal/operation"
 	"microtask/internal/page"
 	"microtask/internal/storage/storagetest"
 	"microtask/internal/submission"
@@ -888,14 +889,65 @@ func TestOverturnCannotPay(t *testing.T) {
 			before := m.task(t, tk.ID)
 			buyer, escrow := m.Coins(t, m.buyer.UserID), m.Balance(t, ledger.EscrowAccount(tk.ID))
 
+			rejected := m.sub(t, sub.ID)
+			m.Clock.Advance(time.Hour)
 			if _, err := m.Submissions.Overturn(m.ctx, m.admin, sub.ID); !errors.Is(err, submission.ErrCannotPay) {
 				t.Errorf("Overturn() error = %v, want %v", err, submission.ErrCannotPay)
 			}
-			if got := m.sub(t, sub.ID).Status; got != submission.StatusRejected {
-				t.Errorf("status = %s, want still %s", got, submission.StatusRejected)
+			// The submission is left as the buyer's rejection made it.
+			if got := m.sub(t, sub.ID); got.Status != submission.StatusRejected || got.Reason != rejected.Reason ||
+				!got.ReviewedAt.Equal(rejected.ReviewedAt) {
+				t.Errorf("submission = %s %q reviewed %v, want still %s %q reviewed %v", got.Status, got.Reason, got.ReviewedAt,
+					rejected.Status, rejected.Reason, rejected.ReviewedAt)
 			}
 			m.wantCoins(t, tk.ID, m.worker, 0, buyer, escrow)
 			m.wantSlots(t, tk.ID, before.OpenSlots, before.PendingSubs...)
+		})
+	}
+}
+
+// TestOverturnThatCouldNotPayPaysLater: an overturn that failed for lack of
+// coins is decided again once they are there (the buyer's, or a slot's in
+// escrow), and still pays the worker once.
+func TestOverturnThatCouldNotPayPaysLater(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		then       func(t *testing.T, m *market, other submission.Submission)
+		wantBuyer  money.Coins
+		wantEscrow money.Coins
+	}{
+		{"the buyer tops up", func(t *testing.T, m *market, _ submission.Submission) { m.Give(t, m.buyer.UserID, 10) }, 0, 10},
+		{"a slot reopens", func(t *testing.T, m *market, other submission.Submission) { m.reject(t, other.ID) }, 0, 0},
+	}
+	shared := newMarket(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := shared.fresh(t)
+			tk := m.newTask(t, 1, 10)
+			sub := m.submit(t, m.worker, tk.ID)
+			m.reject(t, sub.ID)
+			other := m.submit(t, m.User(t, auth.RoleWorker), tk.ID) // takes the reopened slot
+			if _, err := m.Submissions.Overturn(m.ctx, m.admin, sub.ID); !errors.Is(err, submission.ErrCannotPay) {
+				t.Fatalf("Overturn() with nobody able to pay: error = %v, want %v", err, submission.ErrCannotPay)
+			}
+			tt.then(t, m, other)
+			var wg sync.WaitGroup
+			for range 3 {
+				wg.Go(func() {
+					_, err := m.Submissions.Overturn(m.ctx, m.admin, sub.ID)
+					if err != nil && !errors.Is(err, submission.ErrAlreadyReviewed) && !errors.Is(err, submission.ErrNotRejected) &&
+						!errors.Is(err, operation.ErrInProgress) {
+						t.Errorf("Overturn() again: error = %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			if got := m.sub(t, sub.ID).Status; got != submission.StatusApproved {
+				t.Errorf("status = %s, want approved", got)
+			}
+			m.wantCoins(t, tk.ID, m.worker, 10, tt.wantBuyer, tt.wantEscrow)
 		})
 	}
 }

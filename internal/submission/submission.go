@@ -84,9 +84,9 @@ type Store interface {
 	// Review commits r. True if it did now or had already; false if the
 	// submission is no longer in r.From.
 	Review(ctx context.Context, r Review) (bool, error)
-	// Unreview undoes the review recorded by op: the submission is in status
-	// back again.
-	Unreview(ctx context.Context, id, op string, back Status) error
+	// Unreview undoes the review recorded by op: the submission is as before
+	// again, in before's status with its reason and review time.
+	Unreview(ctx context.Context, op string, before Submission) error
 	// DueForApproval returns up to limit pending submissions whose
 	// auto-approval time has passed, oldest first.
 	DueForApproval(ctx context.Context, now time.Time, limit int) ([]Submission, error)
