@@ -443,6 +443,9 @@ var errCrash = errors.New("crash")
 func TestOperationsSurviveACrashAtEveryStep(t *testing.T) {
 	for _, sc := range slices.Concat(scenarios, moneyScenarios, adminScenarios) {
 		t.Run(sc.name, func(t *testing.T) {
+			// Every run has its own database; the scenarios overlap their
+			// waits for the disk.
+			t.Parallel()
 			steps := sc.run(t, "")
 			if len(steps) < 4 {
 				t.Fatalf("steps = %v", steps)

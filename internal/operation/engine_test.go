@@ -398,6 +398,7 @@ var errCrash = errors.New("crash")
 func TestCrashAfterEveryStepRecovers(t *testing.T) {
 	for _, sc := range crashScenarios {
 		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel() // every run has its own database
 			steps := sc.run(t, "")
 			if len(steps) < 3 {
 				t.Fatalf("uninterrupted run went through steps %v, want several", steps)
