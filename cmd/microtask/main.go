@@ -340,6 +340,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		Reports:             a.Reports,
 		Stats:               a.Stats,
 		Ledger:              a.Ledger,
+		Keys:                a.Keys,
 		Uploads:             uploads,
 		LocalUploads:        localUploads,
 		PublicURL:           cfg.PublicURL,
@@ -382,6 +383,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 			n, err := a.Tasks.ExpireDue(ctx)
 			if n > 0 {
 				log.InfoContext(ctx, "tasks expired", "count", n)
+			}
+			return err
+		})
+	})
+	wg.Go(func() {
+		job.Every(workers, log, leases, owner, "forget-idempotency-keys", cfg.JobsInterval, func(ctx context.Context) error {
+			n, err := a.Keys.Sweep(ctx)
+			if n > 0 {
+				log.InfoContext(ctx, "idempotency keys forgotten", "count", n)
 			}
 			return err
 		})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"microtask/internal/auth"
+	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
 	"microtask/internal/operation"
@@ -64,6 +65,7 @@ type App struct {
 	Withdrawals   *withdrawal.Service
 	Reports       *report.Service
 	Stats         *stats.Service
+	Keys          *idempotency.Keys
 	Stores        Stores
 }
 
@@ -99,6 +101,7 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users, c.WithdrawalMethods, c.Log, now)
 	a.Reports = report.NewService(storage.NewReportStore(db), a.Tasks, a.Submissions, a.Users, a.Notifications, c.Log, now)
 	a.Stats = stats.NewService(storage.NewStatsStore(db), a.Ledger, now)
+	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)
 
 	for _, defs := range [][]operation.Definition{
 		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(),

@@ -69,6 +69,16 @@ func TestWriteCommandBudgets(t *testing.T) {
 			return a.call(t, http.MethodPost, "/api/withdrawals", worker.Token,
 				map[string]any{"withdrawal_coin": 200, "payment_system": "bkash", "account_number": "01700000000"}).Code
 		}, 12, 8, http.StatusCreated},
+		// A key costs its claim and its answer: two writes.
+		{"POST /tasks with an Idempotency-Key", func() int {
+			return a.send(t, buyer.Token, "/api/tasks", "budget", taskRequest(a, 3, 10)).Code
+		}, 12, 8, http.StatusCreated},
+		{"POST /withdrawals with an Idempotency-Key", func() int {
+			return a.send(t, worker.Token, "/api/withdrawals", "budget", withdrawalRequest(200)).Code
+		}, 12, 8, http.StatusCreated},
+		{"POST /tasks replayed", func() int {
+			return a.send(t, buyer.Token, "/api/tasks", "budget", taskRequest(a, 3, 10)).Code
+		}, 2, 1, http.StatusCreated},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,7 +25,9 @@ import (
 	"microtask/internal/googleid"
 	"microtask/internal/googleid/googleidtest"
 	"microtask/internal/httpapi"
+	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
+	"microtask/internal/payment"
 	"microtask/internal/platform/clocktest"
 	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
@@ -77,9 +79,11 @@ type testAPI struct {
 
 // harness chooses how the services are built.
 type harness struct {
-	bcryptCost int
-	stripe     bool                   // the Stripe gateway against stripe-mock; else the dummy one
-	google     *googleidtest.Provider // Sign in with Google against this provider; nil: not configured
+	bcryptCost  int
+	stripe      bool                   // the Stripe gateway against stripe-mock; else the dummy one
+	gateway     payment.Gateway        // a gateway of the test's own instead of the dummy one
+	lostAnswers bool                   // idempotency keys never keep their answers, as if the process died first
+	google      *googleidtest.Provider // Sign in with Google against this provider; nil: not configured
 	// asOnMongoDB builds the services as main does on MongoDB, on a database
 	// that sends every read to the server: each read is a command, as
 	// MongoDB would receive it. Tests that count commands use it.
@@ -117,6 +121,9 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 			})
 			c.Gateway, c.Webhooks = st, st
 		}
+		if h.gateway != nil {
+			c.Gateway = h.gateway
+		}
 	})
 	svc := env.App
 	a.env = env
@@ -141,10 +148,14 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		Reports:             svc.Reports,
 		Stats:               svc.Stats,
 		Ledger:              svc.Ledger,
+		Keys:                svc.Keys,
 		Uploads:             upload.NewService(a.uploadDir, log),
 		LocalUploads:        &a.uploadDir,
 		CORSOrigins:         []string{"http://localhost:5173"},
 		AuthRateLimitPerMin: 0,
+	}
+	if h.lostAnswers {
+		o.Keys = idempotency.NewKeys(lostAnswers{storage.NewIdempotencyStore(a.db)}, a.clock.Now)
 	}
 	for _, f := range configure {
 		f(&o)

@@ -1,15 +1,11 @@
 package httpapi
 
 import (
-	"errors"
-	"io"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
-	"microtask/internal/apperr"
 	"microtask/internal/page"
 	"microtask/internal/payment"
 )
@@ -61,24 +57,14 @@ func (s *Server) handlePaymentPackages(w http.ResponseWriter, r *http.Request) e
 	return writeJSON(w, http.StatusOK, out)
 }
 
-// idempotencyKey accepts what clients put in Idempotency-Key: up to 255
-// visible ASCII characters.
-var idempotencyKey = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
-
-var errBadIdempotencyKey = apperr.InvalidFields(apperr.FieldError{Field: "Idempotency-Key",
-	Message: "must be 1 to 255 visible ASCII characters"})
-
 // handlePaymentCreate handles POST /api/payments/create.
 func (s *Server) handlePaymentCreate(w http.ResponseWriter, r *http.Request) error {
 	var req createPaymentRequest
 	if err := s.readRequest(r, &req); err != nil {
 		return err
 	}
-	key := r.Header.Get("Idempotency-Key")
-	if key != "" && !idempotencyKey.MatchString(key) {
-		return errBadIdempotencyKey
-	}
-	p, err := s.payments.Create(r.Context(), principal(r), req.Coins, key)
+	// The key, checked by s.idempotent, also names the purchase.
+	p, err := s.payments.Create(r.Context(), principal(r), req.Coins, r.Header.Get("Idempotency-Key"))
 	if err != nil {
 		return err
 	}
@@ -108,13 +94,9 @@ type webhookResponse struct {
 // handlePaymentWebhook handles POST /api/payments/webhook: Stripe's
 // deliveries, verified by their signature over the raw body.
 func (s *Server) handlePaymentWebhook(w http.ResponseWriter, r *http.Request) error {
-	body, err := io.ReadAll(r.Body)
-	var maxErr *http.MaxBytesError
-	if errors.As(err, &maxErr) {
-		return errTooLarge.WithMessage("the request body is larger than %d bytes", maxErr.Limit)
-	}
+	body, err := readBody(r)
 	if err != nil {
-		return errBadJSON.WithMessage("the request body could not be read")
+		return err
 	}
 	if err := s.payments.HandleWebhook(r.Context(), body, r.Header.Get("Stripe-Signature")); err != nil {
 		return err

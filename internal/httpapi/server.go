@@ -15,6 +15,7 @@ import (
 
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
+	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
 	"microtask/internal/payment"
@@ -46,6 +47,7 @@ type Options struct {
 	Stats               *stats.Service
 	Ledger              *ledger.Ledger
 	Uploads             *upload.Service
+	Keys                *idempotency.Keys
 	LocalUploads        *upload.Dir // the directory /uploads/ serves; nil when images go to imgBB
 	PublicURL           string      // this server's public base URL, for absolute image URLs; empty: the request's host
 	UploadRateLimit     int         // uploads per user per minute; 0 disables
@@ -68,6 +70,7 @@ type Server struct {
 	stats          *stats.Service
 	ledger         *ledger.Ledger
 	uploads        *upload.Service
+	keys           *idempotency.Keys
 	localUploads   *upload.Dir
 	publicURL      string
 	trustedProxies int
@@ -95,6 +98,7 @@ func NewServer(o Options) *Server {
 		stats:          o.Stats,
 		ledger:         o.Ledger,
 		uploads:        o.Uploads,
+		keys:           o.Keys,
 		localUploads:   o.LocalUploads,
 		publicURL:      strings.TrimRight(o.PublicURL, "/"),
 		trustedProxies: o.TrustedProxies,
@@ -171,7 +175,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
 				r.Get("/my", s.handle(s.handleTaskMine))
-				r.Post("/", s.handle(s.handleTaskCreate))
+				r.With(s.idempotent).Post("/", s.handle(s.handleTaskCreate))
 				r.Put("/{id}", s.handle(s.handleTaskUpdate))
 				r.Delete("/{id}", s.handle(s.handleTaskDelete))
 			})
@@ -214,8 +218,8 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Post("/webhook", s.handle(s.handlePaymentWebhook)) // Stripe: verified by its signature
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
-				r.Post("/create", s.handle(s.handlePaymentCreate))
-				r.Post("/{id}/confirm", s.handle(s.handlePaymentConfirm))
+				r.With(s.idempotent).Post("/create", s.handle(s.handlePaymentCreate))
+				r.With(s.idempotent).Post("/{id}/confirm", s.handle(s.handlePaymentConfirm))
 				r.Get("/history", s.handle(s.handlePaymentHistory))
 			})
 		})
@@ -224,7 +228,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Get("/methods", s.handle(s.handleWithdrawalMethods))
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate, s.requireRole(auth.RoleWorker))
-				r.Post("/", s.handle(s.handleWithdrawalCreate))
+				r.With(s.idempotent).Post("/", s.handle(s.handleWithdrawalCreate))
 				r.Get("/my", s.handle(s.handleWithdrawalMine))
 			})
 			r.Group(func(r chi.Router) {

@@ -96,6 +96,7 @@ func (s *Server) handleTaskCreate(w http.ResponseWriter, r *http.Request) error 
 	}
 	t, err := s.tasks.Create(r.Context(), principal(r), task.NewTask{
 		Text: req.text(), Workers: req.RequiredWorkers, Pay: money.Coins(req.PayableAmount), CompletionDate: due,
+		Key: r.Header.Get("Idempotency-Key"), // checked by s.idempotent
 	})
 	if err != nil {
 		return err

@@ -67,6 +67,7 @@ func (s *Server) handleWithdrawalCreate(w http.ResponseWriter, r *http.Request) 
 	}
 	wd, err := s.withdrawals.Request(r.Context(), principal(r), withdrawal.Request{
 		Coins: money.Coins(req.Coins), System: req.System, AccountNumber: req.AccountNumber,
+		Key: r.Header.Get("Idempotency-Key"), // checked by s.idempotent
 	})
 	if err != nil {
 		return err

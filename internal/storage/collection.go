@@ -120,17 +120,32 @@ func (c collection) update(ctx context.Context, filter, update bson.D, upsert, m
 // deleteOne deletes the first document matching filter and returns how many
 // it deleted (0 or 1).
 func (c collection) deleteOne(ctx context.Context, filter bson.D) (int64, error) {
+	return c.delete(ctx, filter, false)
+}
+
+// deleteMany deletes every document matching filter and returns how many.
+func (c collection) deleteMany(ctx context.Context, filter bson.D) (int64, error) {
+	return c.delete(ctx, filter, true)
+}
+
+func (c collection) delete(ctx context.Context, filter bson.D, many bool) (int64, error) {
 	var n int64
 	err := c.write(ctx, idsOf(filter), func(m *mirror.Collection) ([]mirror.Change, error) {
 		f, err := bson.Marshal(filter)
 		if err != nil {
 			return nil, err
 		}
-		changes, err := m.PlanDelete(f, false)
+		changes, err := m.PlanDelete(f, many)
 		n = int64(len(changes))
 		return changes, err
 	}, func(ctx context.Context) error {
-		res, err := c.c.DeleteOne(ctx, filter)
+		var res *mongo.DeleteResult
+		var err error
+		if many {
+			res, err = c.c.DeleteMany(ctx, filter)
+		} else {
+			res, err = c.c.DeleteOne(ctx, filter)
+		}
 		if err == nil {
 			n = res.DeletedCount
 		}

@@ -74,6 +74,10 @@ type NewTask struct {
 	Workers        int
 	Pay            money.Coins
 	CompletionDate time.Time
+	// Key is the client's Idempotency-Key, if it sent one: the task's ID
+	// is derived from it, so that the request run again after a crash
+	// finds the task the first run funded instead of funding a second.
+	Key string
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -99,8 +103,12 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 	if err != nil {
 		return Task{}, err
 	}
+	id := s.newID()
+	if in.Key != "" {
+		id = idgen.Derive("task", p.UserID, in.Key)
+	}
 	t := Task{
-		ID: s.newID(), Title: in.Title, Detail: in.Detail, SubmissionInfo: in.SubmissionInfo, ImageURL: in.ImageURL,
+		ID: id, Title: in.Title, Detail: in.Detail, SubmissionInfo: in.SubmissionInfo, ImageURL: in.ImageURL,
 		OpenSlots: in.Workers, Pay: in.Pay, CompletionDate: in.CompletionDate,
 		Buyer: Party{ID: p.UserID, Name: name}, Status: StatusOpen, AutoApproveAfter: s.autoApprove, CreatedAt: now,
 	}

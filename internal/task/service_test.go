@@ -246,6 +246,46 @@ func TestCreate(t *testing.T) {
 	}
 }
 
+// TestCreateWithAKeyFundsOnce: the request for a key run again (after its
+// process died before answering) finds the task the first run funded.
+func TestCreateWithAKeyFundsOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := apptest.New(t)
+	buyer, other := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleBuyer)
+	e.Give(t, buyer.UserID, 100)
+	e.Give(t, other.UserID, 100)
+	in := newTask("Label photos", 3, 10, e.Clock.Now().Add(dueIn))
+	in.Key = "order-1"
+
+	first, err := e.Tasks.Create(ctx, buyer, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Advance(time.Minute)
+	again, err := e.Tasks.Create(ctx, buyer, in)
+	if err != nil || again.ID != first.ID || !again.CreatedAt.Equal(first.CreatedAt) {
+		t.Fatalf("again = %+v, %v; want the first task %s", again, err, first.ID)
+	}
+	if c := e.Coins(t, buyer.UserID); c != 70 {
+		t.Errorf("buyer's coins = %d, want 70: funded once", c)
+	}
+	mine, err := e.Tasks.Mine(ctx, buyer, firstPage)
+	if err != nil || mine.Total != 1 {
+		t.Errorf("Mine() = %d tasks, %v; want 1", mine.Total, err)
+	}
+	// Another buyer's key of the same name is another task.
+	theirs, err := e.Tasks.Create(ctx, other, in)
+	if err != nil || theirs.ID == first.ID {
+		t.Errorf("another buyer's task = %+v, %v", theirs, err)
+	}
+	// Without a key, every call is a new task.
+	in.Key = ""
+	if t2, err := e.Tasks.Create(ctx, buyer, in); err != nil || t2.ID == first.ID {
+		t.Errorf("a task without a key = %+v, %v", t2, err)
+	}
+}
+
 func TestGet(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -73,6 +73,11 @@ type Request struct {
 	Coins         money.Coins
 	System        string
 	AccountNumber string
+	// Key is the client's Idempotency-Key, if it sent one: the
+	// withdrawal's ID is derived from it, so that the request run again
+	// after a crash finds the coins the first run held instead of holding
+	// more.
+	Key string
 }
 
 // Request asks for a payout: at least money.MinWithdrawal coins, at most the
@@ -95,8 +100,12 @@ func (s *Service) Request(ctx context.Context, p auth.Principal, r Request) (Wit
 	if err != nil {
 		return Withdrawal{}, err
 	}
+	id := s.newID()
+	if r.Key != "" {
+		id = idgen.Derive("withdrawal", p.UserID, r.Key)
+	}
 	w := Withdrawal{
-		ID: s.newID(), Worker: Worker{ID: p.UserID, Name: name, Email: email}, Coins: r.Coins,
+		ID: id, Worker: Worker{ID: p.UserID, Name: name, Email: email}, Coins: r.Coins,
 		Amount: money.PayoutCents(r.Coins), System: strings.ToLower(r.System), AccountNumber: r.AccountNumber,
 		Status: StatusPending, CreatedAt: s.clock(),
 	}

@@ -168,6 +168,31 @@ func TestHeldCoinsCannotBeWithdrawnTwice(t *testing.T) {
 	}
 }
 
+// TestRequestWithAKeyHoldsOnce: the request for a key run again (after its
+// process died before answering) finds the coins the first run held.
+func TestRequestWithAKeyHoldsOnce(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t)
+	w := worker(t, e, 500)
+	req := withdrawal.Request{Coins: 200, System: "bkash", AccountNumber: "01700000000", Key: "payout-1"}
+	first, err := e.Withdrawals.Request(t.Context(), w, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.Withdrawals.Request(t.Context(), w, req)
+	if err != nil || again.ID != first.ID {
+		t.Fatalf("again = %+v, %v; want the first withdrawal %s", again, err, first.ID)
+	}
+	wantMoney(t, e, w.UserID, first.ID, 300, 200, 0)
+	second := request(t, e, w, 200)
+	if second.ID == first.ID {
+		t.Error("a request without the key got the keyed withdrawal")
+	}
+	if c := e.Coins(t, w.UserID); c != 100 {
+		t.Errorf("balance = %d, want 100", c)
+	}
+}
+
 func TestApprovePaysOutOnce(t *testing.T) {
 	t.Parallel()
 	e := apptest.New(t)
