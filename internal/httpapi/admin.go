@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/page"
@@ -75,7 +73,7 @@ func (s *Server) handleAdminUserUpdate(w http.ResponseWriter, r *http.Request) e
 	if req.Role == nil && req.Status == nil {
 		return errNothingToChange
 	}
-	id, p := chi.URLParam(r, "id"), principal(r)
+	id, p := param(r, "id"), principal(r)
 	if req.Status != nil {
 		if err := s.users.SetStatus(r.Context(), p, id, user.Status(*req.Status)); err != nil {
 			return err
@@ -104,7 +102,7 @@ func (s *Server) handleAdminTasks(w http.ResponseWriter, r *http.Request) error 
 
 // handleAdminTaskDelete handles DELETE /api/admin/tasks/{id}.
 func (s *Server) handleAdminTaskDelete(w http.ResponseWriter, r *http.Request) error {
-	id := chi.URLParam(r, "id")
+	id := param(r, "id")
 	refunded, err := s.tasks.Remove(r.Context(), principal(r), id)
 	if err != nil {
 		return err

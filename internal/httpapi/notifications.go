@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"microtask/internal/auth"
 	"microtask/internal/notification"
 	"microtask/internal/page"
@@ -63,7 +61,7 @@ func (s *Server) handleNotificationUnreadCount(w http.ResponseWriter, r *http.Re
 
 // handleNotificationRead handles PUT /api/notifications/{id}: mark it read.
 func (s *Server) handleNotificationRead(w http.ResponseWriter, r *http.Request) error {
-	if err := s.notifications.MarkRead(r.Context(), principal(r), chi.URLParam(r, "id")); err != nil {
+	if err := s.notifications.MarkRead(r.Context(), principal(r), param(r, "id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -81,7 +79,7 @@ func (s *Server) handleNotificationReadAll(w http.ResponseWriter, r *http.Reques
 
 // handleNotificationDelete handles DELETE /api/notifications/{id}.
 func (s *Server) handleNotificationDelete(w http.ResponseWriter, r *http.Request) error {
-	if err := s.notifications.Delete(r.Context(), principal(r), chi.URLParam(r, "id")); err != nil {
+	if err := s.notifications.Delete(r.Context(), principal(r), param(r, "id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -182,3 +182,37 @@ func TestNotificationStreamAuth(t *testing.T) {
 	wantProblem(t, a.call(t, http.MethodGet, "/api/auth/me", ticket, nil), http.StatusUnauthorized, "invalid_token")
 	wantProblem(t, a.call(t, http.MethodPost, "/api/notifications/stream-ticket", "", nil), http.StatusUnauthorized, "missing_token")
 }
+
+// Notification ids contain ':', which encodeURIComponent, openapi-fetch and
+// Postman send as %3A: the API must find the same notification either way.
+func TestNotificationIDsArriveEscaped(t *testing.T) {
+	a := newAPI(t)
+	// Each submission tells the buyer, in a notification named for it.
+	buyer := a.register(t, "buyer")
+	tk := a.postTask(t, buyer.Token, 2, 10)
+	for range 2 {
+		a.submit(t, a.register(t, "worker").Token, tk.ID)
+		a.clock.Advance(time.Second)
+	}
+	w := buyer
+	items := decode[pageOf[notificationBody]](t, a.call(t, http.MethodGet, "/api/notifications", w.Token, nil), http.StatusOK).Items
+	if len(items) != 2 || !strings.Contains(items[0].ID, ":") {
+		t.Fatalf("notifications = %+v, want two with ':' in their ids", items)
+	}
+	path := func(id string) string { return "/api/notifications/" + strings.ReplaceAll(id, ":", "%3A") }
+
+	if rec := a.call(t, http.MethodPut, path(items[0].ID), w.Token, nil); rec.Code != http.StatusNoContent {
+		t.Fatalf("PUT %s = %d %s", path(items[0].ID), rec.Code, rec.Body)
+	}
+	if n := decode[struct{ Count int64 }](t, a.call(t, http.MethodGet, "/api/notifications/unread/count", w.Token, nil), http.StatusOK).Count; n != 1 {
+		t.Errorf("unread = %d, want 1", n)
+	}
+	for _, id := range []string{items[0].ID, items[1].ID} {
+		if rec := a.call(t, http.MethodDelete, path(id), w.Token, nil); rec.Code != http.StatusNoContent {
+			t.Fatalf("DELETE %s = %d %s", path(id), rec.Code, rec.Body)
+		}
+	}
+	// Gone, escaped or not.
+	wantProblem(t, a.call(t, http.MethodDelete, "/api/notifications/"+items[0].ID, w.Token, nil), http.StatusNotFound, "notification_not_found")
+	wantProblem(t, a.call(t, http.MethodPut, path(items[1].ID), w.Token, nil), http.StatusNotFound, "notification_not_found")
+}

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"microtask/internal/page"
 	"microtask/internal/payment"
 )
@@ -73,7 +71,7 @@ func (s *Server) handlePaymentCreate(w http.ResponseWriter, r *http.Request) err
 
 // handlePaymentConfirm handles POST /api/payments/{id}/confirm.
 func (s *Server) handlePaymentConfirm(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.payments.Confirm(r.Context(), principal(r), chi.URLParam(r, "id"))
+	p, err := s.payments.Confirm(r.Context(), principal(r), param(r, "id"))
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-chi/chi/v5"
+
 	"microtask/internal/apperr"
 	"microtask/internal/page"
 )
@@ -107,4 +109,16 @@ func toPageResponse[S, T any](p page.Of[S], conv func(S) T) pageResponse[T] {
 		items[i] = conv(it)
 	}
 	return pageResponse[T]{Items: items, Page: p.Number, Limit: p.Limit, Total: p.Total}
+}
+
+// param returns the path parameter name, decoded. chi routes on the raw
+// path when the client escaped something in it (a notification id's ':' as
+// %3A, as encodeURIComponent and most HTTP clients do), and then hands its
+// parameters over still escaped: every handler reads them here instead.
+func param(r *http.Request, name string) string {
+	v := chi.URLParam(r, name)
+	if d, err := url.PathUnescape(v); err == nil {
+		return d
+	}
+	return v // net/http refuses a malformed escape before routing; kept as sent all the same
 }

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"microtask/internal/page"
 	"microtask/internal/report"
 )
@@ -85,7 +83,7 @@ func (s *Server) handleAdminReportDecide(w http.ResponseWriter, r *http.Request)
 	if err := s.readRequest(r, &req); err != nil {
 		return err
 	}
-	rp, err := s.reports.Decide(r.Context(), principal(r), chi.URLParam(r, "id"), report.Status(req.Status), req.Note, report.Action(req.Action))
+	rp, err := s.reports.Decide(r.Context(), principal(r), param(r, "id"), report.Status(req.Status), req.Note, report.Action(req.Action))
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"microtask/internal/page"
 	"microtask/internal/submission"
 )
@@ -91,7 +89,7 @@ func (s *Server) handleSubmissionToReview(w http.ResponseWriter, r *http.Request
 
 // handleSubmissionApprove handles PUT /api/submissions/{id}/approve.
 func (s *Server) handleSubmissionApprove(w http.ResponseWriter, r *http.Request) error {
-	sub, err := s.submissions.Approve(r.Context(), principal(r), chi.URLParam(r, "id"))
+	sub, err := s.submissions.Approve(r.Context(), principal(r), param(r, "id"))
 	if err != nil {
 		return err
 	}
@@ -105,7 +103,7 @@ func (s *Server) handleSubmissionReject(w http.ResponseWriter, r *http.Request) 
 	if err := s.readRequest(r, &req); err != nil && !errors.Is(err, errEmptyBody) {
 		return err
 	}
-	sub, err := s.submissions.Reject(r.Context(), principal(r), chi.URLParam(r, "id"), req.Reason)
+	sub, err := s.submissions.Reject(r.Context(), principal(r), param(r, "id"), req.Reason)
 	if err != nil {
 		return err
 	}

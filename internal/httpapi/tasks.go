@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"microtask/internal/apperr"
 	"microtask/internal/money"
 	"microtask/internal/page"
@@ -143,7 +141,7 @@ func (s *Server) handleTaskMine(w http.ResponseWriter, r *http.Request) error {
 
 // handleTaskGet handles GET /api/tasks/{id}.
 func (s *Server) handleTaskGet(w http.ResponseWriter, r *http.Request) error {
-	t, err := s.tasks.Get(r.Context(), chi.URLParam(r, "id"))
+	t, err := s.tasks.Get(r.Context(), param(r, "id"))
 	if err != nil {
 		return err
 	}
@@ -156,7 +154,7 @@ func (s *Server) handleTaskUpdate(w http.ResponseWriter, r *http.Request) error 
 	if err := s.readRequest(r, &req); err != nil {
 		return err
 	}
-	t, err := s.tasks.UpdateText(r.Context(), principal(r), chi.URLParam(r, "id"), req.text())
+	t, err := s.tasks.UpdateText(r.Context(), principal(r), param(r, "id"), req.text())
 	if err != nil {
 		return err
 	}
@@ -165,7 +163,7 @@ func (s *Server) handleTaskUpdate(w http.ResponseWriter, r *http.Request) error 
 
 // handleTaskDelete handles DELETE /api/tasks/{id}.
 func (s *Server) handleTaskDelete(w http.ResponseWriter, r *http.Request) error {
-	id := chi.URLParam(r, "id")
+	id := param(r, "id")
 	refunded, err := s.tasks.Delete(r.Context(), principal(r), id)
 	if err != nil {
 		return err

@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/go-chi/chi/v5"
-
 	"microtask/internal/apperr"
 	"microtask/internal/upload"
 )
@@ -133,7 +131,7 @@ func (s *Server) handleUploadGet(w http.ResponseWriter, r *http.Request) error {
 	if s.localUploads == nil {
 		return errRouteNotFound
 	}
-	f, ctype, err := s.localUploads.Open(chi.URLParam(r, "name"))
+	f, ctype, err := s.localUploads.Open(param(r, "name"))
 	if errors.Is(err, os.ErrNotExist) {
 		return errUploadNotFound
 	}

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/user"
@@ -128,7 +126,7 @@ func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) error 
 	if err := s.readRequest(r, &req); err != nil {
 		return err
 	}
-	u, err := s.users.UpdateProfile(r.Context(), principal(r), chi.URLParam(r, "id"),
+	u, err := s.users.UpdateProfile(r.Context(), principal(r), param(r, "id"),
 		user.Profile{Name: req.Name, PhotoURL: req.PhotoURL})
 	if err != nil {
 		return err
@@ -138,7 +136,7 @@ func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) error 
 
 // handleUserDelete handles DELETE /api/users/{id}.
 func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request) error {
-	if err := s.users.Delete(r.Context(), principal(r), chi.URLParam(r, "id")); err != nil {
+	if err := s.users.Delete(r.Context(), principal(r), param(r, "id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"microtask/internal/money"
 	"microtask/internal/page"
 	"microtask/internal/withdrawal"
@@ -91,7 +89,7 @@ func (s *Server) handleWithdrawalPending(w http.ResponseWriter, r *http.Request)
 
 // handleWithdrawalApprove handles PUT /api/withdrawals/{id}/approve.
 func (s *Server) handleWithdrawalApprove(w http.ResponseWriter, r *http.Request) error {
-	wd, err := s.withdrawals.Approve(r.Context(), principal(r), chi.URLParam(r, "id"))
+	wd, err := s.withdrawals.Approve(r.Context(), principal(r), param(r, "id"))
 	if err != nil {
 		return err
 	}
@@ -105,7 +103,7 @@ func (s *Server) handleWithdrawalReject(w http.ResponseWriter, r *http.Request) 
 	if err := s.readRequest(r, &req); err != nil && !errors.Is(err, errEmptyBody) {
 		return err
 	}
-	wd, err := s.withdrawals.Reject(r.Context(), principal(r), chi.URLParam(r, "id"), req.Reason)
+	wd, err := s.withdrawals.Reject(r.Context(), principal(r), param(r, "id"), req.Reason)
 	if err != nil {
 		return err
 	}
