@@ -138,15 +138,22 @@ func build(cfg config.Config, log *slog.Logger, db *storage.DB) (*app.App, error
 		// writer): this process is its only writer.
 		SoleWriter:        db.Serialized(),
 		AutoApproveAfter:  cfg.AutoApproveAfter,
-		Gateway:           checkout.Dummy{SuccessURL: cfg.PaymentSuccessURL},
 		WithdrawalMethods: cfg.WithdrawalMethods,
 	}
-	if !cfg.DummyPayments() {
+	switch cfg.PaymentGateway {
+	case config.GatewayStripe:
 		stripe := checkout.NewStripe(checkout.StripeConfig{
 			SecretKey: cfg.StripeSecretKey, WebhookSecret: cfg.StripeWebhookSecret, APIURL: cfg.StripeAPIURL,
 			SuccessURL: cfg.PaymentSuccessURL, CancelURL: cfg.PaymentCancelURL, Timeout: cfg.OutboundTimeout,
 		})
 		c.Gateway, c.Webhooks = stripe, stripe
+	case config.GatewayDummy:
+		c.Gateway = checkout.Dummy{SuccessURL: cfg.PaymentSuccessURL}
+		log.Warn("payments use the dummy gateway: any buyer can confirm their own purchases and get coins for nothing; " +
+			"set STRIPE_SECRET_KEY (and STRIPE_WEBHOOK_SECRET) for real payments")
+	default:
+		log.Warn("payments are not configured: coin purchases answer 503 payments_not_configured; " +
+			"set STRIPE_SECRET_KEY, or PAYMENT_GATEWAY=dummy for a demo")
 	}
 	return app.New(db, c)
 }

@@ -137,7 +137,7 @@ type Dummy struct {
 var _ payment.Gateway = Dummy{}
 
 // Name implements payment.Gateway.
-func (Dummy) Name() string { return "dummy" }
+func (Dummy) Name() string { return payment.DummyProvider }
 
 // Start implements payment.Gateway.
 func (d Dummy) Start(_ context.Context, c payment.Checkout) (payment.Session, error) {

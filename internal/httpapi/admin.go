@@ -16,6 +16,7 @@ type statsResponse struct {
 	TotalBuyers         int64     `json:"total_buyers"`
 	TotalCoins          int64     `json:"total_coins"`
 	TotalPaymentsCents  int64     `json:"total_payments_cents"`
+	DummyPaymentsCents  int64     `json:"dummy_payments_cents"`
 	TotalPayoutsCents   int64     `json:"total_payouts_cents"`
 	PlatformMarginCents int64     `json:"platform_margin_cents"`
 	PendingWithdrawals  int64     `json:"pending_withdrawals"`
@@ -38,7 +39,7 @@ func (s *Server) handleAdminStats(w http.ResponseWriter, r *http.Request) error 
 	}
 	return writeJSON(w, http.StatusOK, statsResponse{
 		TotalWorkers: st.Workers, TotalBuyers: st.Buyers, TotalCoins: int64(st.Coins),
-		TotalPaymentsCents: int64(st.Payments), TotalPayoutsCents: int64(st.Payouts), PlatformMarginCents: int64(st.Margin),
+		TotalPaymentsCents: int64(st.Payments), DummyPaymentsCents: int64(st.DummyPayments), TotalPayoutsCents: int64(st.Payouts), PlatformMarginCents: int64(st.Margin),
 		PendingWithdrawals: st.PendingWithdrawals, OpenTasks: st.OpenTasks, PendingSubmissions: st.PendingSubmissions,
 		OpenReports: st.OpenReports, ComputedAt: st.ComputedAt,
 	})

@@ -47,6 +47,7 @@ type statsBody struct {
 	TotalBuyers         int64  `json:"total_buyers"`
 	TotalCoins          int64  `json:"total_coins"`
 	TotalPaymentsCents  int64  `json:"total_payments_cents"`
+	DummyPaymentsCents  int64  `json:"dummy_payments_cents"`
 	TotalPayoutsCents   int64  `json:"total_payouts_cents"`
 	PlatformMarginCents int64  `json:"platform_margin_cents"`
 	PendingWithdrawals  int64  `json:"pending_withdrawals"`
@@ -94,8 +95,9 @@ func TestAdminStatsMatchAHandCount(t *testing.T) {
 	want := statsBody{
 		TotalWorkers: 3, TotalBuyers: 2,
 		// b1 170 + b2 550 + gone 50 (frozen) + w1 10 + w2 20 + w3 10 + admin 0
-		TotalCoins:         170 + 550 + 50 + 10 + 20 + 10,
-		TotalPaymentsCents: 1000 + 2000, TotalPayoutsCents: 1000, PlatformMarginCents: 2000,
+		TotalCoins: 170 + 550 + 50 + 10 + 20 + 10,
+		// Every purchase went through the dummy gateway: no money came in.
+		TotalPaymentsCents: 0, DummyPaymentsCents: 1000 + 2000, TotalPayoutsCents: 1000, PlatformMarginCents: -1000,
 		PendingWithdrawals: 1, OpenTasks: 1, PendingSubmissions: 1, OpenReports: 1, ComputedAt: got.ComputedAt,
 	}
 	if got != want {

@@ -82,6 +82,7 @@ type harness struct {
 	bcryptCost  int
 	stripe      bool                   // the Stripe gateway against stripe-mock; else the dummy one
 	gateway     payment.Gateway        // a gateway of the test's own instead of the dummy one
+	noGateway   bool                   // no gateway configured, as on MongoDB without Stripe
 	lostAnswers bool                   // idempotency keys never keep their answers, as if the process died first
 	google      *googleidtest.Provider // Sign in with Google against this provider; nil: not configured
 	// asOnMongoDB builds the services as main does on MongoDB, on a database
@@ -123,6 +124,9 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		}
 		if h.gateway != nil {
 			c.Gateway = h.gateway
+		}
+		if h.noGateway {
+			c.Gateway = nil
 		}
 	})
 	svc := env.App

@@ -92,6 +92,24 @@ func TestDummyPurchase(t *testing.T) {
 		http.StatusNotFound, "webhooks_not_configured")
 }
 
+// Without a gateway (MongoDB without Stripe or PAYMENT_GATEWAY=dummy) no
+// purchase starts and none can be confirmed: coins never come from nowhere.
+func TestPaymentsNotConfigured(t *testing.T) {
+	a := buildAPI(t, harness{bcryptCost: 4, noGateway: true})
+	buyer := a.register(t, "buyer")
+	wantProblem(t, a.buy(t, buyer.Token, 150, ""), http.StatusServiceUnavailable, "payments_not_configured")
+	wantProblem(t, a.buy(t, buyer.Token, 150, "k"), http.StatusServiceUnavailable, "payments_not_configured")
+	wantProblem(t, a.call(t, http.MethodPost, "/api/payments/any/confirm", buyer.Token, nil), http.StatusServiceUnavailable, "payments_not_configured")
+	wantProblem(t, a.do(t, request{method: http.MethodPost, path: "/api/payments/webhook", body: strings.NewReader("{}")}),
+		http.StatusNotFound, "webhooks_not_configured")
+	if hist := decode[pageOf[paymentBody]](t, a.call(t, http.MethodGet, "/api/payments/history", buyer.Token, nil), http.StatusOK); hist.Total != 0 {
+		t.Errorf("history = %+v", hist)
+	}
+	if got := a.coins(t, buyer.User.ID); got != 50 {
+		t.Errorf("coins = %d, want the 50 of the sign-up bonus", got)
+	}
+}
+
 func TestPurchaseIdempotencyAndInput(t *testing.T) {
 	a := newAPI(t)
 	buyer, worker := a.register(t, "buyer"), a.register(t, "worker")

@@ -55,7 +55,7 @@ type Payment struct {
 	Coins          money.Coins
 	Amount         money.Cents
 	Currency       string
-	Provider       string // the gateway's name: "stripe" or "dummy"
+	Provider       string // the gateway's name: "stripe" or DummyProvider
 	SessionID      string // the gateway's checkout session
 	CheckoutURL    string // where the buyer pays
 	IdempotencyKey string // the client's Idempotency-Key, or the payment's ID
@@ -129,7 +129,9 @@ var (
 		"the payment provider cannot be reached; try again later")
 	ErrConfirmUnavailable = apperr.New(apperr.NotFound, "confirm_not_available",
 		"payments are confirmed by the payment provider, not by the client")
-	ErrNotPending = apperr.New(apperr.Conflict, "payment_not_pending", "the payment is no longer pending")
+	ErrNotPending    = apperr.New(apperr.Conflict, "payment_not_pending", "the payment is no longer pending")
+	ErrNotConfigured = apperr.New(apperr.Unavailable, "payments_not_configured",
+		"coin purchases are not configured on this server")
 	ErrNoWebhooks = apperr.New(apperr.NotFound, "webhooks_not_configured",
 		"this server takes no payment webhooks: Stripe is not configured")
 	// ErrKeyTaken is Store.Insert's answer for an idempotency key in use.

@@ -38,9 +38,14 @@ type purchase struct {
 	Amount                       money.Cents
 }
 
+// DummyProvider is the dummy gateway's name: its payments are confirmed by
+// their buyer, so their coins are not revenue.
+const DummyProvider = "dummy"
+
 // NewService returns a Service running its operations on ops. webhooks is
-// nil when the gateway is the dummy one, which is what enables Confirm. now
-// may be nil for time.Now.
+// nil when the gateway is the dummy one, which is what enables Confirm; gw
+// is nil when no gateway is configured, and then purchases answer
+// ErrNotConfigured. now may be nil for time.Now.
 func NewService(store Store, gw Gateway, webhooks Webhooks, ops operation.Runner, n Notifier, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
@@ -65,6 +70,9 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millise
 func (s *Service) Create(ctx context.Context, p auth.Principal, coins int64, key string) (Payment, error) {
 	if !p.Is(auth.RoleBuyer) {
 		return Payment{}, auth.ErrWrongRole
+	}
+	if s.gateway == nil {
+		return Payment{}, ErrNotConfigured
 	}
 	pkg, ok := PackageOf(money.Coins(coins))
 	if !ok {
@@ -138,6 +146,9 @@ func (s *Service) sameKey(ctx context.Context, userID, key string, pkg Package) 
 // completes a real one. Only the payment's buyer may, and only when no real
 // gateway is configured; confirming again credits nothing more.
 func (s *Service) Confirm(ctx context.Context, p auth.Principal, id string) (Payment, error) {
+	if s.gateway == nil {
+		return Payment{}, ErrNotConfigured
+	}
 	if s.webhooks != nil {
 		return Payment{}, ErrConfirmUnavailable
 	}
@@ -234,9 +245,6 @@ func (s *Service) settlePurchase(ctx context.Context, op operation.Op[purchase])
 		Message: fmt.Sprintf("Your payment of %s went through: %d coins are yours.", op.Data.Amount, op.Data.Coins),
 	})
 }
-
-// Provider is the name of the configured gateway.
-func (s *Service) Provider() string { return s.gateway.Name() }
 
 // History returns a page of the buyer's payments, newest first.
 func (s *Service) History(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Payment], error) {

@@ -17,7 +17,8 @@ type Platform struct {
 	Workers            int64       // workers who are not deleted
 	Buyers             int64       // buyers who are not deleted
 	Coins              money.Coins // coins in users' accounts
-	Payments           money.Cents // paid coin purchases
+	Payments           money.Cents // paid coin purchases through a real gateway
+	DummyPayments      money.Cents // "paid" through the dummy gateway: their buyers confirmed them, no money came in
 	Payouts            money.Cents // approved withdrawals
 	Margin             money.Cents // Payments - Payouts: what the platform holds
 	PendingWithdrawals int64
@@ -32,7 +33,9 @@ type Platform struct {
 type Store interface {
 	CountUsers(ctx context.Context, role auth.Role) (int64, error)
 	SumUserCoins(ctx context.Context) (money.Coins, error)
-	SumPaidPayments(ctx context.Context) (money.Cents, error)
+	// SumPaidPayments sums the paid purchases: through a real gateway, and
+	// through the dummy one.
+	SumPaidPayments(ctx context.Context) (real, dummy money.Cents, err error)
 	CountPendingWithdrawals(ctx context.Context) (int64, error)
 	CountOpenTasks(ctx context.Context) (int64, error)
 	CountPendingSubmissions(ctx context.Context) (int64, error)
@@ -86,7 +89,7 @@ func (s *Service) Platform(ctx context.Context, p auth.Principal, fresh bool) (P
 	st.Workers, errs[0] = s.figures.CountUsers(ctx, auth.RoleWorker)
 	st.Buyers, errs[1] = s.figures.CountUsers(ctx, auth.RoleBuyer)
 	st.Coins, errs[2] = s.figures.SumUserCoins(ctx)
-	st.Payments, errs[3] = s.figures.SumPaidPayments(ctx)
+	st.Payments, st.DummyPayments, errs[3] = s.figures.SumPaidPayments(ctx)
 	paidOut, err := s.ledger.Balance(ctx, ledger.Payout) // every approved withdrawal ends there, at 20 coins a dollar
 	st.Payouts, errs[4] = money.PayoutCents(paidOut), err
 	st.PendingWithdrawals, errs[5] = s.figures.CountPendingWithdrawals(ctx)

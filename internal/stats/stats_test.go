@@ -7,9 +7,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"microtask/internal/app"
 	"microtask/internal/app/apptest"
 	"microtask/internal/auth"
+	"microtask/internal/checkout"
 	"microtask/internal/money"
+	"microtask/internal/payment"
 	"microtask/internal/report"
 	"microtask/internal/stats"
 	"microtask/internal/storage/storagetest"
@@ -29,6 +32,15 @@ func platform(t *testing.T, e *apptest.Env, admin auth.Principal, fresh bool) st
 	}
 	return got
 }
+
+// renamed is the dummy gateway under the name the test gives it, so that
+// purchases can be told apart by their provider.
+type renamed struct {
+	checkout.Dummy
+	name string
+}
+
+func (g *renamed) Name() string { return g.name }
 
 // buy purchases a package and, if pay, confirms it.
 func buy(t *testing.T, e *apptest.Env, buyer auth.Principal, coins int64, pay bool) {
@@ -88,7 +100,8 @@ func TestPlatformOfAnEmptyPlatform(t *testing.T) {
 // counts by hand what each figure must be.
 func TestPlatformFiguresMatchWhatHappened(t *testing.T) {
 	t.Parallel()
-	e := apptest.New(t)
+	gw := &renamed{Dummy: checkout.Dummy{SuccessURL: "http://localhost/paid"}, name: payment.DummyProvider}
+	e := apptest.New(t, func(c *app.Config) { c.Gateway = gw })
 	admin := e.User(t, auth.RoleAdmin)
 	b1, b2, gone := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleBuyer), e.User(t, auth.RoleBuyer)
 	w1, w2, w3 := e.User(t, auth.RoleWorker), e.User(t, auth.RoleWorker), e.User(t, auth.RoleWorker)
@@ -104,8 +117,11 @@ func TestPlatformFiguresMatchWhatHappened(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Purchases: $10 (b1) and $20 (b2) paid; b2's $35 never confirmed.
+	// Purchases: $10 (b1, through a real gateway) and $20 (b2, through
+	// the dummy one) paid; b2's $35 never confirmed.
+	gw.name = "stripe"
 	buy(t, e, b1, 150, true)
+	gw.name = payment.DummyProvider
 	buy(t, e, b2, 500, true)
 	buy(t, e, b2, 1000, false)
 
@@ -158,8 +174,9 @@ func TestPlatformFiguresMatchWhatHappened(t *testing.T) {
 	want := stats.Platform{
 		Workers: 4, Buyers: 2,
 		// b1 150-30, b2 500, gone 50 (frozen), w1 0, w2 10, w3 500-200-200, admin 0
-		Coins:    120 + 500 + 50 + 10 + 100,
-		Payments: 1000 + 2000, Payouts: 1000, Margin: 2000,
+		Coins: 120 + 500 + 50 + 10 + 100,
+		// The dummy gateway's purchases brought no money in.
+		Payments: 1000, DummyPayments: 2000, Payouts: 1000, Margin: 0,
 		PendingWithdrawals: 1, OpenTasks: 1, PendingSubmissions: 1, OpenReports: 1,
 		ComputedAt: apptest.Start.Add(time.Minute),
 	}

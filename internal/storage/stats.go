@@ -49,9 +49,16 @@ func (s *StatsStore) SumUserCoins(ctx context.Context) (money.Coins, error) {
 }
 
 // SumPaidPayments implements stats.Store.
-func (s *StatsStore) SumPaidPayments(ctx context.Context) (money.Cents, error) {
-	n, err := s.payments.sum(ctx, bson.D{{Key: "status", Value: string(payment.StatusPaid)}}, "amount_cents")
-	return money.Cents(n), err
+func (s *StatsStore) SumPaidPayments(ctx context.Context) (real, dummy money.Cents, err error) {
+	paid := func(provider bson.D) (money.Cents, error) {
+		n, err := s.payments.sum(ctx, bson.D{{Key: "status", Value: string(payment.StatusPaid)}, {Key: "provider", Value: provider}}, "amount_cents")
+		return money.Cents(n), err
+	}
+	if real, err = paid(bson.D{{Key: "$ne", Value: payment.DummyProvider}}); err != nil {
+		return 0, 0, err
+	}
+	dummy, err = paid(bson.D{{Key: "$eq", Value: payment.DummyProvider}})
+	return real, dummy, err
 }
 
 // CountPendingWithdrawals implements stats.Store.

@@ -35,7 +35,8 @@ type Config struct {
 	AutoApproveAfter    time.Duration // AUTO_APPROVE_AFTER: default review time of new tasks
 	JobsInterval        time.Duration // JOBS_INTERVAL: how often auto-approval and expiry run
 	DebugAddr           string        // DEBUG_ADDR: serve net/http/pprof there; empty: off
-	StripeSecretKey     string        // STRIPE_SECRET_KEY; empty: the dummy gateway
+	PaymentGateway      string        // PAYMENT_GATEWAY, resolved: GatewayStripe, GatewayDummy or GatewayNone
+	StripeSecretKey     string        // STRIPE_SECRET_KEY
 	StripeWebhookSecret string        // STRIPE_WEBHOOK_SECRET
 	StripeAPIURL        string        // STRIPE_API_URL: Stripe's API, or a stripe-mock
 	PaymentSuccessURL   string        // PAYMENT_SUCCESS_URL: where the buyer lands after paying
@@ -50,8 +51,12 @@ type Config struct {
 	GoogleCertsURL      string        // GOOGLE_CERTS_URL: where Google's signing keys are fetched; empty: Google's own
 }
 
-// DummyPayments reports whether coin purchases use the dummy gateway.
-func (c Config) DummyPayments() bool { return c.StripeSecretKey == "" }
+// The payment gateways.
+const (
+	GatewayStripe = "stripe"
+	GatewayDummy  = "dummy" // buyers confirm their own payments: coins for nothing
+	GatewayNone   = "none"  // purchases answer 503 payments_not_configured
+)
 
 // Embedded reports whether the server runs its own embedded database.
 func (c Config) Embedded() bool { return c.MongoURI == "" }
@@ -134,6 +139,7 @@ func Load(getenv func(string) string) (Config, error) {
 			p.fail("STRIPE_WEBHOOK_SECRET", "must be the webhook signing secret (whsec_...) when STRIPE_SECRET_KEY is set: without it no payment can be confirmed")
 		}
 	}
+	c.PaymentGateway = p.gateway(c)
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		p.fail("ADMIN_EMAIL", "and ADMIN_PASSWORD must be set together")
 	} else if c.AdminEmail != "" && !strings.Contains(c.AdminEmail, "@") {
@@ -166,7 +172,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("auto_approve_after", c.AutoApproveAfter.String()),
 		slog.String("jobs_interval", c.JobsInterval.String()),
 		slog.String("debug_addr", c.DebugAddr),
-		slog.Bool("stripe", c.StripeSecretKey != ""),
+		slog.String("payment_gateway", c.PaymentGateway),
 		slog.String("stripe_api_url", c.StripeAPIURL),
 		slog.Any("withdrawal_methods", c.WithdrawalMethods),
 		slog.String("public_url", c.PublicURL),
@@ -188,6 +194,36 @@ func redactURI(s string) string {
 		u.User = url.UserPassword(u.User.Username(), "REDACTED")
 	}
 	return u.String()
+}
+
+// gateway resolves PAYMENT_GATEWAY. Unset, it is Stripe when a key is
+// configured; otherwise the dummy gateway on the embedded database (so that
+// `make run` is a whole demo) and none on MongoDB: a production deployment
+// must never mint coins for whoever asks because a variable was forgotten.
+func (p *parser) gateway(c Config) string {
+	switch v := strings.ToLower(p.str("PAYMENT_GATEWAY", "")); v {
+	case "":
+		switch {
+		case c.StripeSecretKey != "":
+			return GatewayStripe
+		case c.Embedded():
+			return GatewayDummy
+		}
+		return GatewayNone
+	case GatewayStripe:
+		if c.StripeSecretKey == "" {
+			p.fail("PAYMENT_GATEWAY", "is stripe but STRIPE_SECRET_KEY is not set")
+		}
+		return v
+	case GatewayDummy:
+		if c.StripeSecretKey != "" {
+			p.fail("PAYMENT_GATEWAY", "is dummy but STRIPE_SECRET_KEY is set: unset one of them")
+		}
+		return v
+	default:
+		p.fail("PAYMENT_GATEWAY", fmt.Sprintf("must be stripe or dummy, got %q", v))
+		return GatewayNone
+	}
 }
 
 type parser struct {

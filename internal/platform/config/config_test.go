@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ func TestLoadDefaults(t *testing.T) {
 		AutoApproveAfter:    72 * time.Hour,
 		JobsInterval:        time.Minute,
 		StripeAPIURL:        "https://api.stripe.com",
+		PaymentGateway:      GatewayDummy,
 		PaymentSuccessURL:   "http://localhost:5173/dashboard/payment/success",
 		PaymentCancelURL:    "http://localhost:5173/dashboard/purchase-coin",
 		WithdrawalMethods:   []string{"stripe", "bkash", "rocket", "nagad"},
@@ -42,8 +44,8 @@ func TestLoadDefaults(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() defaults (-want +got):\n%s", diff)
 	}
-	if !got.Embedded() || !got.DummyPayments() {
-		t.Errorf("Embedded() or DummyPayments() = false without MONGODB_URI and STRIPE_SECRET_KEY")
+	if !got.Embedded() {
+		t.Errorf("Embedded() = false without MONGODB_URI")
 	}
 }
 
@@ -106,6 +108,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		AutoApproveAfter:    24 * time.Hour,
 		JobsInterval:        30 * time.Second,
 		DebugAddr:           "127.0.0.1:6060",
+		PaymentGateway:      GatewayStripe,
 		StripeSecretKey:     "sk_test_abc",
 		StripeWebhookSecret: "whsec_xyz",
 		StripeAPIURL:        "http://127.0.0.1:12111",
@@ -147,6 +150,10 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		{"duration", map[string]string{"SHUTDOWN_TIMEOUT": "-1s"}, []string{"SHUTDOWN_TIMEOUT must be a positive duration"}},
 		{"stripe key", map[string]string{"STRIPE_SECRET_KEY": "pk_test_1", "STRIPE_WEBHOOK_SECRET": "whsec_1"}, []string{"STRIPE_SECRET_KEY must be a Stripe secret key"}},
 		{"stripe without webhook secret", map[string]string{"STRIPE_SECRET_KEY": "sk_test_1"}, []string{"STRIPE_WEBHOOK_SECRET must be the webhook signing secret"}},
+		{"gateway", map[string]string{"PAYMENT_GATEWAY": "paypal"}, []string{"PAYMENT_GATEWAY must be stripe or dummy"}},
+		{"stripe gateway without a key", map[string]string{"PAYMENT_GATEWAY": "stripe"}, []string{"PAYMENT_GATEWAY is stripe but STRIPE_SECRET_KEY is not set"}},
+		{"dummy gateway with a key", map[string]string{"PAYMENT_GATEWAY": "dummy", "STRIPE_SECRET_KEY": "sk_test_1", "STRIPE_WEBHOOK_SECRET": "whsec_1"},
+			[]string{"PAYMENT_GATEWAY is dummy but STRIPE_SECRET_KEY is set"}},
 		{"success url", map[string]string{"PAYMENT_SUCCESS_URL": "/paid"}, []string{"PAYMENT_SUCCESS_URL must be an absolute http(s) URL"}},
 		{"methods", map[string]string{"WITHDRAWAL_METHODS": "bank transfer"}, []string{"WITHDRAWAL_METHODS must be a comma list"}},
 		{"no methods", map[string]string{"WITHDRAWAL_METHODS": " , "}, []string{"WITHDRAWAL_METHODS must list at least one"}},
@@ -170,6 +177,41 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("Load() error = %q, want it to contain %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestPaymentGateway: the dummy gateway mints coins for whoever asks, so a
+// production deployment (MONGODB_URI) only gets it when it says so.
+func TestPaymentGateway(t *testing.T) {
+	mongo := map[string]string{"MONGODB_URI": "mongodb://db", "JWT_SECRET": strings.Repeat("s", 32)}
+	stripe := map[string]string{"STRIPE_SECRET_KEY": "sk_test_1", "STRIPE_WEBHOOK_SECRET": "whsec_1"}
+	with := func(ms ...map[string]string) map[string]string {
+		out := map[string]string{}
+		for _, m := range ms {
+			maps.Copy(out, m)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"embedded, nothing said: the demo's dummy", nil, GatewayDummy},
+		{"embedded with Stripe", stripe, GatewayStripe},
+		{"embedded, dummy said", map[string]string{"PAYMENT_GATEWAY": "dummy"}, GatewayDummy},
+		{"MongoDB, nothing said: none", mongo, GatewayNone},
+		{"MongoDB, dummy said", with(mongo, map[string]string{"PAYMENT_GATEWAY": "Dummy"}), GatewayDummy},
+		{"MongoDB with Stripe", with(mongo, stripe), GatewayStripe},
+		{"MongoDB, stripe said", with(mongo, stripe, map[string]string{"PAYMENT_GATEWAY": "stripe"}), GatewayStripe},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Load(env(tt.env))
+			if err != nil || got.PaymentGateway != tt.want {
+				t.Errorf("PaymentGateway = %q, %v; want %q", got.PaymentGateway, err, tt.want)
 			}
 		})
 	}
