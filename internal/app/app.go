@@ -85,7 +85,7 @@ func New(db *storage.DB, c Config) (*App, error) {
 	// a task names its buyer), as do tasks and submissions (removing a task
 	// cancels its pending submissions): the second of each pair is reached
 	// through a function that reads the field once it is set.
-	a.Users = user.NewService(st.Users, a.Operations, a.Ledger, hideTasks(func() *task.Service { return a.Tasks }),
+	a.Users = user.NewService(st.Users, a.Operations, a.Ledger, st.Withdrawals, hideTasks(func() *task.Service { return a.Tasks }),
 		c.Hasher, c.Tokens, c.Log, now)
 	a.Notifications = notification.NewService(st.Notifications, a.Users, c.Log, now)
 	if c.SoleWriter {

@@ -236,14 +236,15 @@ func decode[T any](t testing.TB, rec *httptest.ResponseRecorder, want int) T {
 }
 
 type userBody struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	Email     string `json:"email"`
-	PhotoURL  string `json:"photo_url"`
-	Role      string `json:"role"`
-	Coins     int64  `json:"coins"`
-	Status    string `json:"status"`
-	CreatedAt string `json:"created_at"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Email       string `json:"email"`
+	PhotoURL    string `json:"photo_url"`
+	Role        string `json:"role"`
+	Coins       int64  `json:"coins"`
+	CoinsOnHold int64  `json:"coins_on_hold"`
+	Status      string `json:"status"`
+	CreatedAt   string `json:"created_at"`
 }
 
 type sessionBody struct {

@@ -45,6 +45,7 @@ type userResponse struct {
 	PhotoURL  string    `json:"photo_url"`
 	Role      auth.Role `json:"role"`
 	Coins     int64     `json:"coins"`
+	OnHold    int64     `json:"coins_on_hold"`
 	Status    string    `json:"status"`
 	CreatedAt time.Time `json:"created_at"`
 }
@@ -68,7 +69,7 @@ type workerCardResponse struct {
 
 func toUserResponse(u user.User) userResponse {
 	return userResponse{ID: u.ID, Name: u.Name, Email: u.Email, PhotoURL: u.PhotoURL, Role: u.Role,
-		Coins: int64(u.Coins), Status: string(u.Status), CreatedAt: u.CreatedAt.UTC()}
+		Coins: int64(u.Coins), OnHold: int64(u.CoinsOnHold), Status: string(u.Status), CreatedAt: u.CreatedAt.UTC()}
 }
 
 func toSessionResponse(s user.Session) sessionResponse {

@@ -29,6 +29,21 @@ func withdrawalRequest(coins int64) map[string]any {
 	return map[string]any{"withdrawal_coin": coins, "payment_system": "bkash", "account_number": "01700-000000"}
 }
 
+// wantOnHold fails unless the user sees these coins and coins on hold, on
+// /auth/me and in the admins' user list.
+func wantOnHold(t *testing.T, a *testAPI, u sessionBody, coins, onHold int64) {
+	t.Helper()
+	me := decode[struct{ User userBody }](t, a.call(t, http.MethodGet, "/api/auth/me", u.Token, nil), http.StatusOK).User
+	if me.Coins != coins || me.CoinsOnHold != onHold {
+		t.Errorf("/auth/me: coins %d, on hold %d; want %d, %d", me.Coins, me.CoinsOnHold, coins, onHold)
+	}
+	adm := a.admin(t)
+	list := decode[pageOf[userBody]](t, a.call(t, http.MethodGet, "/api/admin/users?q="+u.User.Email, adm.Token, nil), http.StatusOK)
+	if len(list.Items) != 1 || list.Items[0].Coins != coins || list.Items[0].CoinsOnHold != onHold {
+		t.Errorf("admin list = %+v; want coins %d, on hold %d", list.Items, coins, onHold)
+	}
+}
+
 func TestWithdrawalFlow(t *testing.T) {
 	a := newAPI(t)
 	worker, buyer, adm := a.register(t, "worker"), a.register(t, "buyer"), a.admin(t)
@@ -41,6 +56,7 @@ func TestWithdrawalFlow(t *testing.T) {
 	if a.coins(t, worker.User.ID) != 210 || a.balance(t, ledger.HoldAccount(wd.ID)) != 200 {
 		t.Fatalf("after the request: worker %d, hold %d", a.coins(t, worker.User.ID), a.balance(t, ledger.HoldAccount(wd.ID)))
 	}
+	wantOnHold(t, a, worker, 210, 200)
 	mine := decode[pageOf[withdrawalBody]](t, a.call(t, http.MethodGet, "/api/withdrawals/my", worker.Token, nil), http.StatusOK)
 	pending := decode[pageOf[withdrawalBody]](t, a.call(t, http.MethodGet, "/api/withdrawals/pending", adm.Token, nil), http.StatusOK)
 	if mine.Total != 1 || pending.Total != 1 || pending.Items[0].Worker.Email != worker.User.Email || pending.Items[0].Worker.Name != "Test worker" {
@@ -55,16 +71,19 @@ func TestWithdrawalFlow(t *testing.T) {
 	if a.balance(t, ledger.Payout) != 200 || a.balance(t, ledger.HoldAccount(wd.ID)) != 0 || a.coins(t, worker.User.ID) != 210 {
 		t.Errorf("after approval: payout %d, hold %d, worker %d", a.balance(t, ledger.Payout), a.balance(t, ledger.HoldAccount(wd.ID)), a.coins(t, worker.User.ID))
 	}
+	wantOnHold(t, a, worker, 210, 0) // paid out: no longer the worker's
 	wantProblem(t, a.call(t, http.MethodPut, "/api/withdrawals/"+wd.ID+"/approve", adm.Token, nil), http.StatusConflict, "already_decided")
 	wantProblem(t, a.call(t, http.MethodPut, "/api/withdrawals/"+wd.ID+"/reject", adm.Token, nil), http.StatusConflict, "already_decided")
 
 	// Rejection gives the coins back, with the reason.
 	wd2 := decode[withdrawalBody](t, a.call(t, http.MethodPost, "/api/withdrawals", worker.Token, withdrawalRequest(200)), http.StatusCreated)
+	wantOnHold(t, a, worker, 10, 200)
 	no := decode[withdrawalBody](t, a.call(t, http.MethodPut, "/api/withdrawals/"+wd2.ID+"/reject", adm.Token,
 		map[string]string{"reason": "The account number is not a bKash wallet."}), http.StatusOK)
 	if no.Status != "rejected" || no.Reason != "The account number is not a bKash wallet." || a.coins(t, worker.User.ID) != 210 {
 		t.Errorf("rejected = %+v, worker %d", no, a.coins(t, worker.User.ID))
 	}
+	wantOnHold(t, a, worker, 210, 0)
 	notes := a.notificationsOf(t, worker.Token)
 	if len(notes) != 2 || !strings.Contains(notes[0].Message, "not a bKash wallet") || !strings.Contains(notes[1].Message, "paid out") {
 		t.Errorf("worker notifications = %+v", notes)

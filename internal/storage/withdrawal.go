@@ -98,3 +98,17 @@ func (s *WithdrawalStore) Decide(ctx context.Context, dec withdrawal.Decision) (
 		},
 		func(d withdrawalDoc) bool { return slices.Contains(d.Ops, dec.Op) })
 }
+
+// HeldCoins implements user.Holds: the coins of the users' pending
+// withdrawals, in one read (through the worker_id index).
+func (s *WithdrawalStore) HeldCoins(ctx context.Context, userIDs []string) (map[string]money.Coins, error) {
+	held := make(map[string]money.Coins, len(userIDs))
+	err := each(ctx, s.withdrawals, bson.D{
+		{Key: "worker_id", Value: bson.D{{Key: "$in", Value: userIDs}}},
+		{Key: "status", Value: string(withdrawal.StatusPending)},
+	}, query{}, func(d withdrawalDoc) error {
+		held[d.WorkerID] += money.Coins(d.Coins)
+		return nil
+	})
+	return held, err
+}

@@ -11,6 +11,7 @@ import (
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
+	"microtask/internal/money"
 	"microtask/internal/operation"
 	"microtask/internal/page"
 	"microtask/internal/platform/idgen"
@@ -21,6 +22,7 @@ type Service struct {
 	store  Store
 	ops    operation.Runner
 	ledger Ledger
+	holds  Holds
 	tasks  TaskHider
 	google IdentityVerifier // nil when Sign in with Google is not configured
 	hasher *auth.Hasher
@@ -36,11 +38,11 @@ type Service struct {
 
 // NewService returns a Service running its operations on ops. now may be
 // nil for time.Now.
-func NewService(store Store, ops operation.Runner, l Ledger, tasks TaskHider, hasher *auth.Hasher, tokens *auth.Tokens, log *slog.Logger, now func() time.Time) *Service {
+func NewService(store Store, ops operation.Runner, l Ledger, holds Holds, tasks TaskHider, hasher *auth.Hasher, tokens *auth.Tokens, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, ops: ops, ledger: l, tasks: tasks, hasher: hasher, tokens: tokens, log: log, now: now, newID: idgen.New,
+	s := &Service{store: store, ops: ops, ledger: l, holds: holds, tasks: tasks, hasher: hasher, tokens: tokens, log: log, now: now, newID: idgen.New,
 		cache: newAuthCache(AuthCacheTTL, now)}
 	// signup:<user> creates the account with its bonus from the mint.
 	s.signup = operation.Kind[signup]{Name: "signup", Commit: s.commitSignup}
@@ -496,18 +498,8 @@ func (s *Service) List(ctx context.Context, p auth.Principal, f Filter, r page.R
 	if err != nil {
 		return page.Of[User]{}, err
 	}
-	accts := make([]string, len(users))
-	for i, u := range users {
-		accts[i] = ledger.UserAccount(u.ID)
-	}
-	if len(accts) > 0 {
-		coins, err := s.ledger.Balances(ctx, accts)
-		if err != nil {
-			return page.Of[User]{}, err
-		}
-		for i := range users {
-			users[i].Coins = coins[accts[i]]
-		}
+	if err := s.fillCoins(ctx, users); err != nil {
+		return page.Of[User]{}, err
 	}
 	return page.Of[User]{Items: users, Request: r, Total: total}, nil
 }
@@ -582,12 +574,42 @@ func (s *Service) EnsureAdmin(ctx context.Context, name, email, password string)
 	return true, nil
 }
 
-// withCoins fills in u's coins from its ledger account.
+// withCoins fills in u's coins from its ledger account, and those its
+// pending withdrawals hold.
 func (s *Service) withCoins(ctx context.Context, u User) (User, error) {
-	coins, err := s.ledger.Balance(ctx, ledger.UserAccount(u.ID))
-	if err != nil {
+	users := []User{u}
+	if err := s.fillCoins(ctx, users); err != nil {
 		return User{}, err
 	}
-	u.Coins = coins
-	return u, nil
+	return users[0], nil
+}
+
+// fillCoins fills in the users' coins, in one read of the ledger and, if
+// any of them is a worker (only workers withdraw), one of the holds.
+func (s *Service) fillCoins(ctx context.Context, users []User) error {
+	if len(users) == 0 {
+		return nil
+	}
+	accts := make([]string, len(users))
+	var workers []string
+	for i, u := range users {
+		accts[i] = ledger.UserAccount(u.ID)
+		if u.Role == auth.RoleWorker {
+			workers = append(workers, u.ID)
+		}
+	}
+	coins, err := s.ledger.Balances(ctx, accts)
+	if err != nil {
+		return err
+	}
+	held := map[string]money.Coins{}
+	if len(workers) > 0 {
+		if held, err = s.holds.HeldCoins(ctx, workers); err != nil {
+			return err
+		}
+	}
+	for i := range users {
+		users[i].Coins, users[i].CoinsOnHold = coins[accts[i]], held[users[i].ID]
+	}
+	return nil
 }

@@ -36,6 +36,7 @@ type User struct {
 	TokenVersion int64 // bumped to revoke every token issued before
 	CreatedAt    time.Time
 	Coins        money.Coins // the balance of the user's ledger account
+	CoinsOnHold  money.Coins // held by the user's pending withdrawals: theirs, but not to spend
 }
 
 // SignupBonus is what a new account gets from the mint.
@@ -112,6 +113,12 @@ type IdentityVerifier interface {
 // TaskHider shows and hides a buyer's tasks; task.Service implements it.
 type TaskHider interface {
 	SetHidden(ctx context.Context, buyerID string, hidden bool) error
+}
+
+// Holds tells how many coins the users' pending withdrawals hold;
+// storage.WithdrawalStore implements it.
+type Holds interface {
+	HeldCoins(ctx context.Context, userIDs []string) (map[string]money.Coins, error)
 }
 
 // Ledger is what this package reads of the coin ledger; ledger.Ledger
