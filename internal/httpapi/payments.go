@@ -30,6 +30,7 @@ type paymentResponse struct {
 	AmountCents int64      `json:"amount_cents"`
 	Currency    string     `json:"currency"`
 	Provider    string     `json:"provider"`
+	SessionID   string     `json:"session_id"`
 	Status      string     `json:"status"`
 	CreatedAt   time.Time  `json:"created_at"`
 	PaidAt      *time.Time `json:"paid_at"`
@@ -37,7 +38,7 @@ type paymentResponse struct {
 
 func toPaymentResponse(p payment.Payment) paymentResponse {
 	res := paymentResponse{ID: p.ID, Coins: int64(p.Coins), AmountCents: int64(p.Amount), Currency: p.Currency,
-		Provider: p.Provider, Status: string(p.Status), CreatedAt: p.CreatedAt.UTC()}
+		Provider: p.Provider, SessionID: p.SessionID, Status: string(p.Status), CreatedAt: p.CreatedAt.UTC()}
 	if !p.PaidAt.IsZero() {
 		at := p.PaidAt.UTC()
 		res.PaidAt = &at
@@ -72,6 +73,15 @@ func (s *Server) handlePaymentCreate(w http.ResponseWriter, r *http.Request) err
 // handlePaymentConfirm handles POST /api/payments/{id}/confirm.
 func (s *Server) handlePaymentConfirm(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.payments.Confirm(r.Context(), principal(r), param(r, "id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toPaymentResponse(p))
+}
+
+// handlePaymentGet handles GET /api/payments/{id}.
+func (s *Server) handlePaymentGet(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.payments.Get(r.Context(), principal(r), param(r, "id"))
 	if err != nil {
 		return err
 	}

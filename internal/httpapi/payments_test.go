@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,7 @@ type paymentBody struct {
 	AmountCents int64   `json:"amount_cents"`
 	Currency    string  `json:"currency"`
 	Provider    string  `json:"provider"`
+	SessionID   string  `json:"session_id"`
 	Status      string  `json:"status"`
 	PaidAt      *string `json:"paid_at"`
 }
@@ -183,9 +185,24 @@ func TestStripePurchaseThroughTheWebhook(t *testing.T) {
 		t.Errorf("coins after the webhook = %d, want 50 + 1000", coins())
 	}
 	hist := decode[pageOf[paymentBody]](t, a.call(t, http.MethodGet, "/api/payments/history", buyer.Token, nil), http.StatusOK)
-	if hist.Items[0].Status != "paid" || hist.Items[0].Provider != "stripe" || hist.Items[0].PaidAt == nil {
+	if hist.Items[0].Status != "paid" || hist.Items[0].Provider != "stripe" || hist.Items[0].PaidAt == nil || hist.Items[0].SessionID != pay.SessionID {
 		t.Errorf("history = %+v", hist.Items)
 	}
+	// One payment: for its buyer and admins, with the session to find it in
+	// Stripe's dashboard; for anyone else, as missing as a missing one.
+	for _, tok := range []string{buyer.Token, a.admin(t).Token} {
+		got := decode[paymentBody](t, a.call(t, http.MethodGet, "/api/payments/"+pay.ID, tok, nil), http.StatusOK)
+		if !reflect.DeepEqual(got, hist.Items[0]) {
+			t.Errorf("GET /payments/%s = %+v, want %+v", pay.ID, got, hist.Items[0])
+		}
+	}
+	for _, tok := range []string{a.register(t, "buyer").Token, a.register(t, "worker").Token} {
+		missing := wantProblem(t, a.call(t, http.MethodGet, "/api/payments/nope", tok, nil), http.StatusNotFound, "payment_not_found")
+		if p := wantProblem(t, a.call(t, http.MethodGet, "/api/payments/"+pay.ID, tok, nil), http.StatusNotFound, "payment_not_found"); p.Detail != missing.Detail {
+			t.Errorf("another's payment: %q, a missing one: %q", p.Detail, missing.Detail)
+		}
+	}
+	wantProblem(t, a.call(t, http.MethodGet, "/api/payments/"+pay.ID, "", nil), http.StatusUnauthorized, "missing_token")
 
 	// Acknowledged without effect: other events, unknown sessions, amounts
 	// that do not match.

@@ -222,6 +222,7 @@ func (s *Server) routes(o Options) http.Handler {
 				r.With(s.idempotent).Post("/{id}/confirm", s.handle(s.handlePaymentConfirm))
 				r.Get("/history", s.handle(s.handlePaymentHistory))
 			})
+			r.With(s.authenticate).Get("/{id}", s.handle(s.handlePaymentGet)) // its buyer, or an admin
 		})
 
 		r.Route("/withdrawals", func(r chi.Router) {

@@ -142,6 +142,19 @@ func (s *Service) sameKey(ctx context.Context, userID, key string, pkg Package) 
 	return prev, nil
 }
 
+// Get returns a payment to its buyer or an admin; to anyone else it is not
+// found, as if it did not exist.
+func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Payment, error) {
+	pay, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Payment{}, err
+	}
+	if pay.UserID != p.UserID && !p.Is(auth.RoleAdmin) {
+		return Payment{}, ErrNotFound
+	}
+	return pay, nil
+}
+
 // Confirm completes a payment of the dummy gateway, as Stripe's webhook
 // completes a real one. Only the payment's buyer may, and only when no real
 // gateway is configured; confirming again credits nothing more.
