@@ -98,7 +98,8 @@ func New(db *storage.DB, c Config) (*App, error) {
 		}), c.Log, now, c.AutoApproveAfter)
 	a.Submissions = submission.NewService(st.Submissions, a.Tasks, a.Operations, a.Notifications, a.Users, c.Log, now)
 	a.Payments = payment.NewService(st.Payments, c.Gateway, c.Webhooks, a.Operations, a.Notifications, c.Log, now)
-	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users, c.WithdrawalMethods, c.Log, now)
+	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users,
+		st.Submissions, st.Payments, c.WithdrawalMethods, c.Log, now)
 	a.Reports = report.NewService(storage.NewReportStore(db), a.Tasks, a.Submissions, a.Users, a.Notifications, c.Log, now)
 	a.Stats = stats.NewService(storage.NewStatsStore(db), a.Ledger, now)
 	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)

@@ -38,6 +38,18 @@ type withdrawalResponse struct {
 	Worker        workerResponse `json:"worker"`
 	CreatedAt     time.Time      `json:"created_at"`
 	DecidedAt     *time.Time     `json:"decided_at"`
+	Risk          *riskResponse  `json:"risk,omitempty"` // admins only
+}
+
+type riskResponse struct {
+	Score            int      `json:"score"`
+	Level            string   `json:"level"`
+	AccountAgeHours  int64    `json:"account_age_hours"`
+	EarnedCoins      int64    `json:"earned_coins"`
+	UnfundedCoins    int64    `json:"unfunded_coins"`
+	UnfundedSharePct int      `json:"unfunded_share_pct"`
+	PayingBuyers     int      `json:"paying_buyers"`
+	Reasons          []string `json:"reasons"`
 }
 
 func toWithdrawalResponse(w withdrawal.Withdrawal) withdrawalResponse {
@@ -48,6 +60,18 @@ func toWithdrawalResponse(w withdrawal.Withdrawal) withdrawalResponse {
 	if !w.DecidedAt.IsZero() {
 		at := w.DecidedAt.UTC()
 		res.DecidedAt = &at
+	}
+	return res
+}
+
+// toAdminWithdrawalResponse adds what admins judge a withdrawal by, which
+// its worker does not see.
+func toAdminWithdrawalResponse(w withdrawal.Withdrawal) withdrawalResponse {
+	res := toWithdrawalResponse(w)
+	if r := w.Risk; r != nil {
+		res.Risk = &riskResponse{Score: r.Score, Level: r.Level(), AccountAgeHours: int64(r.AccountAge.Hours()),
+			EarnedCoins: int64(r.Earned), UnfundedCoins: int64(r.Unfunded), UnfundedSharePct: r.UnfundedShare(),
+			PayingBuyers: r.PayingBuyers, Reasons: r.Reasons}
 	}
 	return res
 }
@@ -82,9 +106,11 @@ func (s *Server) handleWithdrawalMine(w http.ResponseWriter, r *http.Request) er
 
 // handleWithdrawalPending handles GET /api/withdrawals/pending.
 func (s *Server) handleWithdrawalPending(w http.ResponseWriter, r *http.Request) error {
-	return writePage(w, newQuery(r), func(p page.Request) (page.Of[withdrawal.Withdrawal], error) {
-		return s.withdrawals.Pending(r.Context(), principal(r), p)
-	}, toWithdrawalResponse)
+	q := newQuery(r)
+	order := withdrawal.Order(q.oneOf("sort", string(withdrawal.OldestFirst), string(withdrawal.OldestFirst), string(withdrawal.RiskFirst)))
+	return writePage(w, q, func(p page.Request) (page.Of[withdrawal.Withdrawal], error) {
+		return s.withdrawals.Pending(r.Context(), principal(r), order, p)
+	}, toAdminWithdrawalResponse)
 }
 
 // handleWithdrawalApprove handles PUT /api/withdrawals/{id}/approve.
@@ -93,7 +119,7 @@ func (s *Server) handleWithdrawalApprove(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toWithdrawalResponse(wd))
+	return writeJSON(w, http.StatusOK, toAdminWithdrawalResponse(wd))
 }
 
 // handleWithdrawalReject handles PUT /api/withdrawals/{id}/reject; the body,
@@ -107,5 +133,5 @@ func (s *Server) handleWithdrawalReject(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toWithdrawalResponse(wd))
+	return writeJSON(w, http.StatusOK, toAdminWithdrawalResponse(wd))
 }

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -186,4 +187,34 @@ func TestApproveAndRejectRacing(t *testing.T) {
 	if approve == http.StatusOK && (payout != 200 || coins != 0) || reject == http.StatusOK && (payout != 0 || coins != 200) {
 		t.Errorf("approve %d reject %d: payout %d, worker %d", approve, reject, payout, coins)
 	}
+}
+
+// A withdrawal's risk is for admins: its worker never sees it.
+func TestWithdrawalRiskIsForAdmins(t *testing.T) {
+	a := newAPI(t)
+	worker, adm := a.register(t, "worker"), a.admin(t)
+	a.grant(t, worker.User.ID, 400)
+	created := a.call(t, http.MethodPost, "/api/withdrawals", worker.Token, withdrawalRequest(200))
+	mine := a.call(t, http.MethodGet, "/api/withdrawals/my", worker.Token, nil)
+	for _, rec := range []*httptest.ResponseRecorder{created, mine} {
+		if strings.Contains(rec.Body.String(), `"risk"`) {
+			t.Errorf("the worker sees the risk: %s", rec.Body)
+		}
+	}
+	type withRisk struct {
+		ID   string `json:"id"`
+		Risk *struct {
+			Score   int      `json:"score"`
+			Level   string   `json:"level"`
+			Reasons []string `json:"reasons"`
+		} `json:"risk"`
+	}
+	for _, sort := range []string{"", "?sort=oldest", "?sort=risk"} {
+		p := decode[pageOf[withRisk]](t, a.call(t, http.MethodGet, "/api/withdrawals/pending"+sort, adm.Token, nil), http.StatusOK)
+		// A new account, paid by nobody: its coins came from elsewhere.
+		if len(p.Items) != 1 || p.Items[0].Risk == nil || p.Items[0].Risk.Score != 25 || p.Items[0].Risk.Level != "low" || len(p.Items[0].Risk.Reasons) != 1 {
+			t.Errorf("pending%s = %+v", sort, p.Items)
+		}
+	}
+	wantFieldError(t, wantProblem(t, a.call(t, http.MethodGet, "/api/withdrawals/pending?sort=amount", adm.Token, nil), http.StatusUnprocessableEntity, "invalid_fields"), "sort")
 }

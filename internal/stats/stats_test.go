@@ -7,10 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"microtask/internal/app"
 	"microtask/internal/app/apptest"
 	"microtask/internal/auth"
-	"microtask/internal/checkout"
 	"microtask/internal/money"
 	"microtask/internal/payment"
 	"microtask/internal/report"
@@ -32,15 +30,6 @@ func platform(t *testing.T, e *apptest.Env, admin auth.Principal, fresh bool) st
 	}
 	return got
 }
-
-// renamed is the dummy gateway under the name the test gives it, so that
-// purchases can be told apart by their provider.
-type renamed struct {
-	checkout.Dummy
-	name string
-}
-
-func (g *renamed) Name() string { return g.name }
 
 // buy purchases a package and, if pay, confirms it.
 func buy(t *testing.T, e *apptest.Env, buyer auth.Principal, coins int64, pay bool) {
@@ -100,8 +89,8 @@ func TestPlatformOfAnEmptyPlatform(t *testing.T) {
 // counts by hand what each figure must be.
 func TestPlatformFiguresMatchWhatHappened(t *testing.T) {
 	t.Parallel()
-	gw := &renamed{Dummy: checkout.Dummy{SuccessURL: "http://localhost/paid"}, name: payment.DummyProvider}
-	e := apptest.New(t, func(c *app.Config) { c.Gateway = gw })
+	gw := &apptest.Gateway{Provider: payment.DummyProvider}
+	e := apptest.New(t, apptest.RealGateway(gw))
 	admin := e.User(t, auth.RoleAdmin)
 	b1, b2, gone := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleBuyer), e.User(t, auth.RoleBuyer)
 	w1, w2, w3 := e.User(t, auth.RoleWorker), e.User(t, auth.RoleWorker), e.User(t, auth.RoleWorker)
@@ -119,9 +108,9 @@ func TestPlatformFiguresMatchWhatHappened(t *testing.T) {
 
 	// Purchases: $10 (b1, through a real gateway) and $20 (b2, through
 	// the dummy one) paid; b2's $35 never confirmed.
-	gw.name = "stripe"
+	gw.Provider = "stripe"
 	buy(t, e, b1, 150, true)
-	gw.name = payment.DummyProvider
+	gw.Provider = payment.DummyProvider
 	buy(t, e, b2, 500, true)
 	buy(t, e, b2, 1000, false)
 

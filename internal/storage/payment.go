@@ -130,3 +130,18 @@ func (s *PaymentStore) Reopen(ctx context.Context, id string) (bool, error) {
 func (s *PaymentStore) List(ctx context.Context, userID string, p page.Request) ([]payment.Payment, int64, error) {
 	return findPage(ctx, s.payments, bson.D{{Key: "user_id", Value: userID}}, newestFirst, p, paymentFromDoc)
 }
+
+// Purchasers implements withdrawal.Purchases: the buyers with a paid
+// purchase through a real gateway.
+func (s *PaymentStore) Purchasers(ctx context.Context, buyerIDs []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := each(ctx, s.payments, bson.D{
+		{Key: "user_id", Value: bson.D{{Key: "$in", Value: buyerIDs}}},
+		{Key: "status", Value: string(payment.StatusPaid)},
+		{Key: "provider", Value: bson.D{{Key: "$ne", Value: payment.DummyProvider}}},
+	}, query{}, func(d paymentDoc) error {
+		out[d.UserID] = true
+		return nil
+	})
+	return out, err
+}

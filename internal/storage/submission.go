@@ -157,3 +157,16 @@ func (s *SubmissionStore) SumPay(ctx context.Context, f submission.Filter) (mone
 	n, err := s.subs.sum(ctx, submissionFilter(f), "payable_amount")
 	return money.Coins(n), err
 }
+
+// PaidBy implements withdrawal.Earnings: the pay of the worker's approved
+// submissions, summed by buyer (through the worker_id, status index).
+func (s *SubmissionStore) PaidBy(ctx context.Context, workerID string) (map[string]money.Coins, error) {
+	paid := map[string]money.Coins{}
+	err := each(ctx, s.subs, bson.D{
+		{Key: "worker_id", Value: workerID}, {Key: "status", Value: string(submission.StatusApproved)},
+	}, query{}, func(d submissionDoc) error {
+		paid[d.BuyerID] += money.Coins(d.Pay)
+		return nil
+	})
+	return paid, err
+}

@@ -39,14 +39,42 @@ type withdrawalDoc struct {
 	Reason        string     `bson:"reason"`
 	CreatedAt     time.Time  `bson:"created_at"`
 	DecidedAt     *time.Time `bson:"decided_at,omitempty"`
+	Risk          *riskDoc   `bson:"risk,omitempty"`
+	RiskScore     *int       `bson:"risk_score,omitempty"` // risk.score, at the top level for the in-memory copy's sort
 	Ops           []string   `bson:"ops"`
+}
+
+// riskDoc is a withdrawal's risk as measured when it was requested.
+type riskDoc struct {
+	AccountAgeSeconds int64    `bson:"account_age_seconds"`
+	Earned            int64    `bson:"earned"`
+	Unfunded          int64    `bson:"unfunded"`
+	PayingBuyers      int      `bson:"paying_buyers"`
+	Score             int      `bson:"score"`
+	Reasons           []string `bson:"reasons"`
+}
+
+func toRiskDoc(r *withdrawal.Risk) *riskDoc {
+	if r == nil {
+		return nil
+	}
+	return &riskDoc{AccountAgeSeconds: int64(r.AccountAge / time.Second), Earned: int64(r.Earned), Unfunded: int64(r.Unfunded),
+		PayingBuyers: r.PayingBuyers, Score: r.Score, Reasons: r.Reasons}
+}
+
+func (d *riskDoc) risk() *withdrawal.Risk {
+	if d == nil {
+		return nil
+	}
+	return &withdrawal.Risk{AccountAge: time.Duration(d.AccountAgeSeconds) * time.Second, Earned: money.Coins(d.Earned),
+		Unfunded: money.Coins(d.Unfunded), PayingBuyers: d.PayingBuyers, Score: d.Score, Reasons: d.Reasons}
 }
 
 func withdrawalFromDoc(d withdrawalDoc) withdrawal.Withdrawal {
 	w := withdrawal.Withdrawal{
 		ID: d.ID, Worker: withdrawal.Worker{ID: d.WorkerID, Name: d.WorkerName, Email: d.WorkerEmail},
 		Coins: money.Coins(d.Coins), Amount: money.Cents(d.Amount), System: d.System, AccountNumber: d.AccountNumber,
-		Status: withdrawal.Status(d.Status), Reason: d.Reason, CreatedAt: d.CreatedAt,
+		Status: withdrawal.Status(d.Status), Reason: d.Reason, CreatedAt: d.CreatedAt, Risk: d.Risk.risk(),
 	}
 	if d.DecidedAt != nil {
 		w.DecidedAt = *d.DecidedAt
@@ -56,11 +84,15 @@ func withdrawalFromDoc(d withdrawalDoc) withdrawal.Withdrawal {
 
 // Insert implements withdrawal.Store.
 func (s *WithdrawalStore) Insert(ctx context.Context, w withdrawal.Withdrawal) error {
-	err := s.withdrawals.insertOne(ctx, withdrawalDoc{
+	doc := withdrawalDoc{
 		ID: w.ID, WorkerID: w.Worker.ID, WorkerName: w.Worker.Name, WorkerEmail: w.Worker.Email,
 		Coins: int64(w.Coins), Amount: int64(w.Amount), System: w.System, AccountNumber: w.AccountNumber,
-		Status: string(w.Status), CreatedAt: w.CreatedAt, Ops: []string{},
-	})
+		Status: string(w.Status), CreatedAt: w.CreatedAt, Risk: toRiskDoc(w.Risk), Ops: []string{},
+	}
+	if w.Risk != nil {
+		doc.RiskScore = &w.Risk.Score
+	}
+	err := s.withdrawals.insertOne(ctx, doc)
 	if isDuplicate(err) {
 		return nil // inserted by an earlier attempt of the same operation
 	}
@@ -83,9 +115,13 @@ func (s *WithdrawalStore) ListByWorker(ctx context.Context, workerID string, p p
 }
 
 // ListPending implements withdrawal.Store: one find and one count.
-func (s *WithdrawalStore) ListPending(ctx context.Context, p page.Request) ([]withdrawal.Withdrawal, int64, error) {
-	return findPage(ctx, s.withdrawals, bson.D{{Key: "status", Value: string(withdrawal.StatusPending)}},
-		bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, p, withdrawalFromDoc)
+func (s *WithdrawalStore) ListPending(ctx context.Context, order withdrawal.Order, p page.Request) ([]withdrawal.Withdrawal, int64, error) {
+	sort := bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}
+	if order == withdrawal.RiskFirst {
+		// Withdrawals from before risk was measured have none: they sort last.
+		sort = slices.Insert(sort, 0, bson.E{Key: "risk_score", Value: -1})
+	}
+	return findPage(ctx, s.withdrawals, bson.D{{Key: "status", Value: string(withdrawal.StatusPending)}}, sort, p, withdrawalFromDoc)
 }
 
 // Decide implements withdrawal.Store.

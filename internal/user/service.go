@@ -362,10 +362,10 @@ func (s *Service) Exists(ctx context.Context, id string) (bool, error) {
 	return err == nil && u.Status != StatusDeleted, err
 }
 
-// Contact returns a user's name and email.
-func (s *Service) Contact(ctx context.Context, id string) (name, email string, err error) {
+// Contact returns a user's name, email and when the account was created.
+func (s *Service) Contact(ctx context.Context, id string) (name, email string, since time.Time, err error) {
 	u, err := s.store.ByID(ctx, id)
-	return u.Name, u.Email, err
+	return u.Name, u.Email, u.CreatedAt, err
 }
 
 // Name returns a user's name.

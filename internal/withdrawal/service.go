@@ -21,14 +21,17 @@ import (
 
 // Service applies the withdrawal rules.
 type Service struct {
-	store   Store
-	ops     operation.Runner
-	notify  Notifier
-	users   Users
-	log     *slog.Logger
-	now     func() time.Time
-	newID   func() string
-	systems []string
+	store  Store
+	ops    operation.Runner
+	notify Notifier
+	users  Users
+	// earnings and purchases measure each request's risk.
+	earnings  Earnings
+	purchases Purchases
+	log       *slog.Logger
+	now       func() time.Time
+	newID     func() string
+	systems   []string
 
 	hold, pay, refund operation.Kind[subject]
 }
@@ -42,11 +45,13 @@ type subject struct {
 
 // NewService returns a Service accepting the given payment systems, running
 // its operations on ops. now may be nil for time.Now.
-func NewService(store Store, ops operation.Runner, n Notifier, users Users, systems []string, log *slog.Logger, now func() time.Time) *Service {
+func NewService(store Store, ops operation.Runner, n Notifier, users Users, earnings Earnings, purchases Purchases,
+	systems []string, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, ops: ops, notify: n, users: users, log: log, now: now, newID: idgen.New, systems: systems}
+	s := &Service{store: store, ops: ops, notify: n, users: users, earnings: earnings, purchases: purchases,
+		log: log, now: now, newID: idgen.New, systems: systems}
 	// withdraw:<id> holds the coins (worker -> hold:<id>) and records the
 	// withdrawal.
 	s.hold = operation.Kind[subject]{Name: "withdraw", Settle: s.settleHold}
@@ -96,7 +101,11 @@ func (s *Service) Request(ctx context.Context, p auth.Principal, r Request) (Wit
 	if len(fields) > 0 {
 		return Withdrawal{}, apperr.InvalidFields(fields...)
 	}
-	name, email, err := s.users.Contact(ctx, p.UserID)
+	name, email, since, err := s.users.Contact(ctx, p.UserID)
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	risk, err := s.assess(ctx, p.UserID, since)
 	if err != nil {
 		return Withdrawal{}, err
 	}
@@ -107,7 +116,7 @@ func (s *Service) Request(ctx context.Context, p auth.Principal, r Request) (Wit
 	w := Withdrawal{
 		ID: id, Worker: Worker{ID: p.UserID, Name: name, Email: email}, Coins: r.Coins,
 		Amount: money.PayoutCents(r.Coins), System: strings.ToLower(r.System), AccountNumber: r.AccountNumber,
-		Status: StatusPending, CreatedAt: s.clock(),
+		Status: StatusPending, CreatedAt: s.clock(), Risk: &risk,
 	}
 	_, err = s.hold.Run(ctx, s.ops, w.ID, ledger.Move(ledger.UserAccount(p.UserID), ledger.HoldAccount(w.ID), w.Coins),
 		subject{Withdrawal: w})
@@ -190,12 +199,12 @@ func (s *Service) Mine(ctx context.Context, p auth.Principal, r page.Request) (p
 	return page.Of[Withdrawal]{Items: items, Request: r, Total: total}, nil
 }
 
-// Pending returns a page of the pending withdrawals, oldest first (admins).
-func (s *Service) Pending(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Withdrawal], error) {
+// Pending returns a page of the pending withdrawals in order (admins).
+func (s *Service) Pending(ctx context.Context, p auth.Principal, order Order, r page.Request) (page.Of[Withdrawal], error) {
 	if !p.Is(auth.RoleAdmin) {
 		return page.Of[Withdrawal]{}, auth.ErrWrongRole
 	}
-	items, total, err := s.store.ListPending(ctx, r)
+	items, total, err := s.store.ListPending(ctx, order, r)
 	if err != nil {
 		return page.Of[Withdrawal]{}, err
 	}

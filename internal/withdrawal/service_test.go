@@ -322,7 +322,7 @@ func TestOnlyAdminsDecide(t *testing.T) {
 			}
 		})
 	}
-	pending, err := e.Withdrawals.Pending(t.Context(), admin, page.Request{Number: 1, Limit: 10})
+	pending, err := e.Withdrawals.Pending(t.Context(), admin, withdrawal.OldestFirst, page.Request{Number: 1, Limit: 10})
 	if err != nil || pending.Total != 1 || pending.Items[0].Status != withdrawal.StatusPending {
 		t.Errorf("Pending() = %+v, %v; want the withdrawal still pending", pending, err)
 	}
@@ -359,20 +359,20 @@ func TestMineAndPending(t *testing.T) {
 	}
 
 	// Everyone's pending ones, oldest first: the order admins work through.
-	pending, err := e.Withdrawals.Pending(t.Context(), admin, first)
+	pending, err := e.Withdrawals.Pending(t.Context(), admin, withdrawal.OldestFirst, first)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{a.ID, b.ID, d.ID}; !slices.Equal(ids(pending.Items), want) || pending.Total != 3 {
 		t.Errorf("Pending() = %v (total %d), want %v", ids(pending.Items), pending.Total, want)
 	}
-	if p2, err := e.Withdrawals.Pending(t.Context(), admin, page.Request{Number: 2, Limit: 2}); err != nil ||
+	if p2, err := e.Withdrawals.Pending(t.Context(), admin, withdrawal.OldestFirst, page.Request{Number: 2, Limit: 2}); err != nil ||
 		!slices.Equal(ids(p2.Items), []string{d.ID}) || p2.Total != 3 {
 		t.Errorf("Pending(page 2 of 2) = %v (total %d), %v; want [%s]", ids(p2.Items), p2.Total, err, d.ID)
 	}
 
 	for _, role := range []auth.Role{auth.RoleWorker, auth.RoleBuyer} {
-		if _, err := e.Withdrawals.Pending(t.Context(), e.User(t, role), first); !errors.Is(err, auth.ErrWrongRole) {
+		if _, err := e.Withdrawals.Pending(t.Context(), e.User(t, role), withdrawal.OldestFirst, first); !errors.Is(err, auth.ErrWrongRole) {
 			t.Errorf("Pending() by a %s error = %v, want %v", role, err, auth.ErrWrongRole)
 		}
 	}

@@ -42,6 +42,7 @@ type Withdrawal struct {
 	Reason        string // why it was rejected
 	CreatedAt     time.Time
 	DecidedAt     time.Time // zero while pending
+	Risk          *Risk     // as measured when requested; nil for withdrawals from before risk was measured
 }
 
 // Decision is the commit of an approval or rejection.
@@ -67,8 +68,9 @@ type Store interface {
 	ByID(ctx context.Context, id string) (Withdrawal, error)
 	// ListByWorker returns a page of the worker's withdrawals, newest first.
 	ListByWorker(ctx context.Context, workerID string, p page.Request) ([]Withdrawal, int64, error)
-	// ListPending returns a page of pending withdrawals, oldest first.
-	ListPending(ctx context.Context, p page.Request) ([]Withdrawal, int64, error)
+	// ListPending returns a page of pending withdrawals, oldest first or,
+	// by RiskFirst, riskiest first (oldest first among equals).
+	ListPending(ctx context.Context, order Order, p page.Request) ([]Withdrawal, int64, error)
 	// Decide commits d: a pending withdrawal gets d.To, recording d.Op. True
 	// if it did now or had already; false if it is no longer pending.
 	Decide(ctx context.Context, d Decision) (bool, error)
@@ -79,7 +81,17 @@ type Notifier interface {
 	Send(ctx context.Context, n notification.Notification) error
 }
 
-// Users finds a worker's name and email; user.Service implements it.
+// Order is how the admins' list of pending withdrawals is sorted.
+type Order string
+
+// The orders.
+const (
+	OldestFirst Order = "oldest"
+	RiskFirst   Order = "risk"
+)
+
+// Users finds a worker's name, email and the account's creation time;
+// user.Service implements it.
 type Users interface {
-	Contact(ctx context.Context, id string) (name, email string, err error)
+	Contact(ctx context.Context, id string) (name, email string, since time.Time, err error)
 }
