@@ -348,6 +348,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		Stats:               a.Stats,
 		Ledger:              a.Ledger,
 		Keys:                a.Keys,
+		AdminLog:            a.AdminLog,
 		Uploads:             uploads,
 		LocalUploads:        localUploads,
 		PublicURL:           cfg.PublicURL,

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"microtask/internal/adminlog"
 	"microtask/internal/auth"
 	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
@@ -66,6 +67,7 @@ type App struct {
 	Reports       *report.Service
 	Stats         *stats.Service
 	Keys          *idempotency.Keys
+	AdminLog      *adminlog.Log
 	Stores        Stores
 }
 
@@ -103,6 +105,12 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a.Reports = report.NewService(storage.NewReportStore(db), a.Tasks, a.Submissions, a.Users, a.Notifications, c.Log, now)
 	a.Stats = stats.NewService(storage.NewStatsStore(db), a.Ledger, now)
 	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)
+	a.AdminLog = adminlog.New(storage.NewAdminLogStore(db), now)
+	a.Users.LogAdminActions(a.AdminLog)
+	a.Tasks.LogAdminActions(a.AdminLog)
+	a.Submissions.LogAdminActions(a.AdminLog)
+	a.Withdrawals.LogAdminActions(a.AdminLog)
+	a.Reports.LogAdminActions(a.AdminLog)
 
 	for _, defs := range [][]operation.Definition{
 		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(),

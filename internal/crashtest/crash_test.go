@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"microtask/internal/adminlog"
 	"microtask/internal/app/apptest"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
@@ -116,6 +117,16 @@ func (w *world) notified(t *testing.T, userID string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// logged fails unless the admin log holds one action of this kind, by the
+// admin: recovery records what a crash interrupted, and only once.
+func (w *world) logged(t *testing.T, kind adminlog.Kind) {
+	t.Helper()
+	got, err := w.AdminLog.List(context.Background(), admin, adminlog.Filter{Kind: kind}, page.Request{Number: 1, Limit: 10})
+	if err != nil || got.Total != 1 || got.Items[0].AdminID != admin.UserID {
+		t.Errorf("admin log of %s = %+v, %v; want one entry by %s", kind, got.Items, err, admin.UserID)
+	}
 }
 
 type scenario struct {
@@ -233,13 +244,14 @@ var adminScenarios = []scenario{
 		name:   "suspend a buyer",
 		before: func(t *testing.T, w *world) { w.newTask(t, 2) },
 		action: func(ctx context.Context, w *world) error {
-			return w.Users.SetStatus(ctx, admin, buyer.UserID, user.StatusSuspended)
+			return w.Users.SetStatus(ctx, admin, buyer.UserID, user.StatusSuspended, "")
 		},
 		check: func(t *testing.T, w *world) {
 			u, err := w.Users.Get(context.Background(), buyer.UserID)
 			if err != nil || u.Status != user.StatusSuspended || !w.onlyTask(t).Hidden {
 				t.Errorf("buyer %+v (%v), task hidden %v", u, err, w.onlyTask(t).Hidden)
 			}
+			w.logged(t, adminlog.UserSuspended)
 		},
 	},
 	{
@@ -260,6 +272,7 @@ var adminScenarios = []scenario{
 				w.balance(t, ledger.EscrowAccount(tk.ID)) != 10 {
 				t.Errorf("task %+v, submission %+v, worker %d", tk, sub, w.balance(t, ledger.UserAccount(worker.UserID)))
 			}
+			w.logged(t, adminlog.SubmissionOverturned)
 		},
 	},
 	{
@@ -279,6 +292,7 @@ var adminScenarios = []scenario{
 				w.balance(t, ledger.EscrowAccount(tk.ID)) != 0 || w.balance(t, ledger.UserAccount(buyer.UserID)) != 50 {
 				t.Errorf("task %+v, submission %s, buyer %d", tk, sub.Status, w.balance(t, ledger.UserAccount(buyer.UserID)))
 			}
+			w.logged(t, adminlog.TaskRemoved)
 		},
 	},
 }
@@ -332,6 +346,7 @@ var moneyScenarios = []scenario{
 			if wd.Status != withdrawal.StatusApproved || w.balance(t, ledger.Payout) != 200 || w.balance(t, ledger.HoldAccount(wd.ID)) != 0 {
 				t.Errorf("withdrawal %+v, payout %d", wd, w.balance(t, ledger.Payout))
 			}
+			w.logged(t, adminlog.WithdrawalApproved)
 			if w.notified(t, worker.UserID) != 1 {
 				t.Errorf("worker not notified once")
 			}
@@ -349,6 +364,7 @@ var moneyScenarios = []scenario{
 			if wd.Status != withdrawal.StatusRejected || w.balance(t, ledger.UserAccount(worker.UserID)) != 300 || w.balance(t, ledger.HoldAccount(wd.ID)) != 0 {
 				t.Errorf("withdrawal %+v, worker %d", wd, w.balance(t, ledger.UserAccount(worker.UserID)))
 			}
+			w.logged(t, adminlog.WithdrawalRejected)
 		},
 	},
 }

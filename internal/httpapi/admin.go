@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"microtask/internal/adminlog"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/page"
@@ -61,6 +62,7 @@ func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request) error 
 type accountRequest struct {
 	Role   *string `json:"role" validate:"omitempty,oneof=worker buyer admin"`
 	Status *string `json:"status" validate:"omitempty,oneof=active suspended"`
+	Reason string  `json:"reason" validate:"max=500"` // kept in the admin action log
 }
 
 var errNothingToChange = apperr.InvalidFields(apperr.FieldError{Field: "role", Message: "send a role, a status, or both"})
@@ -76,12 +78,12 @@ func (s *Server) handleAdminUserUpdate(w http.ResponseWriter, r *http.Request) e
 	}
 	id, p := param(r, "id"), principal(r)
 	if req.Status != nil {
-		if err := s.users.SetStatus(r.Context(), p, id, user.Status(*req.Status)); err != nil {
+		if err := s.users.SetStatus(r.Context(), p, id, user.Status(*req.Status), req.Reason); err != nil {
 			return err
 		}
 	}
 	if req.Role != nil {
-		if err := s.users.SetRole(r.Context(), p, id, auth.Role(*req.Role)); err != nil {
+		if err := s.users.SetRole(r.Context(), p, id, auth.Role(*req.Role), req.Reason); err != nil {
 			return err
 		}
 	}
@@ -133,4 +135,30 @@ func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request) error 
 	}
 	return writeJSON(w, http.StatusOK, auditResponse{Balanced: rep.Balanced, Accounts: rep.Accounts, Transfers: rep.Movements,
 		PendingTransfers: rep.InFlight, Uncleared: rep.Uncleared, Sum: int64(rep.Sum), Problems: problems})
+}
+
+type adminActionResponse struct {
+	ID         string    `json:"id"`
+	AdminID    string    `json:"admin_id"`
+	Kind       string    `json:"kind"`
+	TargetType string    `json:"target_type"`
+	TargetID   string    `json:"target_id"`
+	Summary    string    `json:"summary"`
+	Reason     string    `json:"reason"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+func toAdminActionResponse(e adminlog.Entry) adminActionResponse {
+	return adminActionResponse{ID: e.ID, AdminID: e.AdminID, Kind: string(e.Kind), TargetType: e.TargetType,
+		TargetID: e.TargetID, Summary: e.Summary, Reason: e.Reason, CreatedAt: e.At.UTC()}
+}
+
+// handleAdminActions handles GET /api/admin/actions: what admins did to
+// money, roles and statuses, newest first.
+func (s *Server) handleAdminActions(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	f := adminlog.Filter{AdminID: q.text("admin_id", 64), TargetID: q.text("target_id", 64), Kind: adminlog.Kind(q.text("kind", 64))}
+	return writePage(w, q, func(p page.Request) (page.Of[adminlog.Entry], error) {
+		return s.adminLog.List(r.Context(), principal(r), f, p)
+	}, toAdminActionResponse)
 }

@@ -153,6 +153,7 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		Stats:               svc.Stats,
 		Ledger:              svc.Ledger,
 		Keys:                svc.Keys,
+		AdminLog:            svc.AdminLog,
 		Uploads:             upload.NewService(a.uploadDir, log),
 		LocalUploads:        &a.uploadDir,
 		CORSOrigins:         []string{"http://localhost:5173"},

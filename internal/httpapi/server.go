@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-playground/validator/v10"
 
+	"microtask/internal/adminlog"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/idempotency"
@@ -48,6 +49,7 @@ type Options struct {
 	Ledger              *ledger.Ledger
 	Uploads             *upload.Service
 	Keys                *idempotency.Keys
+	AdminLog            *adminlog.Log
 	LocalUploads        *upload.Dir // the directory /uploads/ serves; nil when images go to imgBB
 	PublicURL           string      // this server's public base URL, for absolute image URLs; empty: the request's host
 	UploadRateLimit     int         // uploads per user per minute; 0 disables
@@ -71,6 +73,7 @@ type Server struct {
 	ledger         *ledger.Ledger
 	uploads        *upload.Service
 	keys           *idempotency.Keys
+	adminLog       *adminlog.Log
 	localUploads   *upload.Dir
 	publicURL      string
 	trustedProxies int
@@ -99,6 +102,7 @@ func NewServer(o Options) *Server {
 		ledger:         o.Ledger,
 		uploads:        o.Uploads,
 		keys:           o.Keys,
+		adminLog:       o.AdminLog,
 		localUploads:   o.LocalUploads,
 		publicURL:      strings.TrimRight(o.PublicURL, "/"),
 		trustedProxies: o.TrustedProxies,
@@ -252,6 +256,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Use(s.authenticate, s.requireRole(auth.RoleAdmin))
 			r.Get("/stats", s.handle(s.handleAdminStats))
 			r.Get("/audit", s.handle(s.handleAdminAudit))
+			r.Get("/actions", s.handle(s.handleAdminActions))
 			r.Get("/users", s.handle(s.handleAdminUsers))
 			r.Put("/users/{id}", s.handle(s.handleAdminUserUpdate))
 			r.Delete("/users/{id}", s.handle(s.handleUserDelete))

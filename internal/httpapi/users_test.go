@@ -213,7 +213,7 @@ func TestSuspendedUser(t *testing.T) {
 	if rec := a.call(t, http.MethodGet, "/api/auth/me", s.Token, nil); rec.Code != http.StatusOK {
 		t.Fatal(rec.Code)
 	}
-	if err := a.users.SetStatus(context.Background(), principalOf(adm), s.User.ID, user.StatusSuspended); err != nil {
+	if err := a.users.SetStatus(context.Background(), principalOf(adm), s.User.ID, user.StatusSuspended, ""); err != nil {
 		t.Fatal(err)
 	}
 	wantProblem(t, a.call(t, http.MethodGet, "/api/auth/me", s.Token, nil), http.StatusForbidden, "account_suspended")
@@ -224,7 +224,7 @@ func TestSuspendedUser(t *testing.T) {
 		http.StatusUnauthorized, "invalid_credentials")
 
 	// Reinstated, the user signs in again; the old token stays revoked.
-	if err := a.users.SetStatus(context.Background(), principalOf(adm), s.User.ID, user.StatusActive); err != nil {
+	if err := a.users.SetStatus(context.Background(), principalOf(adm), s.User.ID, user.StatusActive, ""); err != nil {
 		t.Fatal(err)
 	}
 	wantProblem(t, a.call(t, http.MethodGet, "/api/auth/me", s.Token, nil), http.StatusUnauthorized, "token_revoked")
@@ -428,7 +428,7 @@ func TestTopWorkers(t *testing.T) {
 	suspended := a.register(t, "worker")
 	a.grant(t, suspended.User.ID, 50000)
 	adm := a.admin(t)
-	if err := a.users.SetStatus(ctx, principalOf(adm), suspended.User.ID, user.StatusSuspended); err != nil {
+	if err := a.users.SetStatus(ctx, principalOf(adm), suspended.User.ID, user.StatusSuspended, ""); err != nil {
 		t.Fatal(err)
 	}
 	deleted := a.register(t, "worker")

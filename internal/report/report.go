@@ -115,7 +115,7 @@ type Submissions interface {
 type Users interface {
 	Name(ctx context.Context, id string) (string, error)
 	Exists(ctx context.Context, id string) (bool, error)
-	SetStatus(ctx context.Context, p auth.Principal, id string, st user.Status) error
+	SetStatus(ctx context.Context, p auth.Principal, id string, st user.Status, reason string) error
 }
 
 // Notifier sends notifications; notification.Service implements it.

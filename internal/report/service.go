@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"microtask/internal/adminlog"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/notification"
@@ -28,7 +29,11 @@ type Service struct {
 	log         *slog.Logger
 	now         func() time.Time
 	newID       func() string
+	admins      adminlog.Recorder
 }
+
+// LogAdminActions has the service record admins' decisions.
+func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 
 // NewService returns a Service. now may be nil for time.Now.
 func NewService(store Store, tasks Tasks, subs Submissions, users Users, n Notifier, log *slog.Logger, now func() time.Time) *Service {
@@ -142,6 +147,22 @@ func (s *Service) Decide(ctx context.Context, p auth.Principal, id string, st St
 	if !ok {
 		return Report{}, ErrClosed // decided concurrently; its action, like this one's, ran at most once
 	}
+	if s.admins != nil {
+		kind, summary := adminlog.ReportDismissed, "dismissed"
+		if st == StatusResolved {
+			kind, summary = adminlog.ReportResolved, "resolved"
+		}
+		if action != ActionNone {
+			summary += " with " + string(action)
+		}
+		// The report's one decision names the entry. A crash right before
+		// it loses the entry (the decision is one write, not an
+		// operation); the action's own entry is kept by its operation.
+		if err := s.admins.Record(ctx, adminlog.Entry{ID: "report:" + id, AdminID: p.UserID, Kind: kind, TargetType: "report",
+			TargetID: id, Summary: summary, Reason: note}); err != nil {
+			s.log.ErrorContext(ctx, "record admin action", "report_id", id, "err", err)
+		}
+	}
 	msg := fmt.Sprintf("Your report about a %s was %s.", r.TargetType, st)
 	if note != "" {
 		msg = fmt.Sprintf("Your report about a %s was %s: %s", r.TargetType, st, note)
@@ -178,7 +199,7 @@ func (s *Service) act(ctx context.Context, p auth.Principal, r Report, action Ac
 		if err != nil {
 			return err
 		}
-		return s.users.SetStatus(ctx, p, who, user.StatusSuspended)
+		return s.users.SetStatus(ctx, p, who, user.StatusSuspended, "on report "+r.ID)
 	case ActionDeleteTask:
 		id := r.TargetID
 		switch r.TargetType {

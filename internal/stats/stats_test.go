@@ -102,7 +102,7 @@ func TestPlatformFiguresMatchWhatHappened(t *testing.T) {
 	if err := e.Users.Delete(t.Context(), admin, gone.UserID); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Users.SetStatus(t.Context(), admin, suspended.UserID, user.StatusSuspended); err != nil {
+	if err := e.Users.SetStatus(t.Context(), admin, suspended.UserID, user.StatusSuspended, ""); err != nil {
 		t.Fatal(err)
 	}
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"microtask/internal/adminlog"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
@@ -26,6 +27,7 @@ type Service struct {
 	ops    operation.Runner
 	notify Notifier
 	users  UserNames
+	admins adminlog.Recorder
 	log    *slog.Logger
 	now    func() time.Time
 
@@ -47,6 +49,7 @@ type review struct {
 type overturn struct {
 	Submission Submission
 	FromEscrow bool
+	By         string // the admin who decided
 }
 
 // NewService returns a Service running its operations on ops. now may be
@@ -77,6 +80,9 @@ func NewService(store Store, tasks Tasks, ops operation.Runner, n Notifier, user
 		Settle: s.settleOverturn, Retry: true}
 	return s
 }
+
+// LogAdminActions has the service record admins' overturns.
+func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 
 // Operations returns the kinds of operation this service runs, for the
 // wiring to register.
@@ -308,7 +314,7 @@ func (s *Service) Overturn(ctx context.Context, p auth.Principal, id string) (Su
 	}
 	if t.Status != task.StatusDeleted && t.OpenSlots > 0 {
 		res, err := s.overturn.Run(ctx, s.ops, sub.ID, ledger.Move(ledger.EscrowAccount(sub.TaskID), ledger.UserAccount(sub.Worker.ID), sub.Pay),
-			overturn{Submission: sub, FromEscrow: true})
+			overturn{Submission: sub, FromEscrow: true, By: p.UserID})
 		switch {
 		case err == nil && res.Replayed, errors.Is(err, operation.ErrReused):
 			return Submission{}, ErrAlreadyReviewed // overturned already, perhaps from the other source
@@ -319,7 +325,7 @@ func (s *Service) Overturn(ctx context.Context, p auth.Principal, id string) (Su
 		}
 	}
 	res, err := s.overturn.Run(ctx, s.ops, sub.ID, ledger.Move(ledger.UserAccount(sub.Buyer.ID), ledger.UserAccount(sub.Worker.ID), sub.Pay),
-		overturn{Submission: sub})
+		overturn{Submission: sub, By: p.UserID})
 	switch {
 	case errors.Is(err, ledger.ErrInsufficientCoins):
 		return Submission{}, ErrCannotPay
@@ -351,6 +357,17 @@ func (s *Service) settleOverturn(ctx context.Context, op operation.Op[overturn])
 	sub := op.Data.Submission
 	if op.Data.FromEscrow {
 		if _, err := s.store.Review(ctx, Review{Op: op.ID, ID: sub.ID, From: StatusRejected, To: StatusApproved, At: s.clock()}); err != nil {
+			return err
+		}
+	}
+	if s.admins != nil && op.Data.By != "" { // operations from before actions were recorded name no admin
+		from := "the buyer's balance"
+		if op.Data.FromEscrow {
+			from = "the task's escrow"
+		}
+		if err := s.admins.Record(ctx, adminlog.Entry{ID: op.ID, AdminID: op.Data.By, Kind: adminlog.SubmissionOverturned,
+			TargetType: "submission", TargetID: sub.ID, Summary: fmt.Sprintf("rejection overturned: %d coins paid to the worker from %s", sub.Pay, from),
+			At: op.At}); err != nil {
 			return err
 		}
 	}

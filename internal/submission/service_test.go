@@ -281,7 +281,7 @@ func TestSubmitRefused(t *testing.T) {
 		{
 			name: "hidden with its suspended buyer",
 			setUp: func(t *testing.T, m *market, tk task.Task) string {
-				if err := m.Users.SetStatus(m.ctx, m.admin, m.buyer.UserID, user.StatusSuspended); err != nil {
+				if err := m.Users.SetStatus(m.ctx, m.admin, m.buyer.UserID, user.StatusSuspended, ""); err != nil {
 					t.Fatal(err)
 				}
 				return tk.ID
@@ -529,7 +529,7 @@ func TestApprovePaysTheWorkerFromEscrow(t *testing.T) {
 		{
 			name: "hidden task of a suspended buyer",
 			setUp: func(t *testing.T, m *market) {
-				if err := m.Users.SetStatus(m.ctx, m.admin, m.buyer.UserID, user.StatusSuspended); err != nil {
+				if err := m.Users.SetStatus(m.ctx, m.admin, m.buyer.UserID, user.StatusSuspended, ""); err != nil {
 					t.Fatal(err)
 				}
 			},

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"microtask/internal/adminlog"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
@@ -31,6 +32,7 @@ type Service struct {
 	now         func() time.Time
 	newID       func() string
 	autoApprove time.Duration
+	admins      adminlog.Recorder
 
 	fund   operation.Kind[Task]
 	refund operation.Kind[refund]
@@ -42,6 +44,7 @@ type refund struct {
 	Task   Task // as it was read when the refund was asked for
 	Reason RefundReason
 	Amount money.Coins
+	By     string // the admin who removed the task
 }
 
 // NewService returns a Service running its operations on ops.
@@ -61,6 +64,9 @@ func NewService(store Store, ops operation.Runner, n Notifier, users UserNames, 
 	s.refund = operation.Kind[refund]{Name: "task-refund", Commit: s.commitRefund, Settle: s.settleRefund}
 	return s
 }
+
+// LogAdminActions has the service record admins' removals.
+func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 
 // Operations returns the kinds of operation this service runs, for the
 // wiring to register.
@@ -181,7 +187,7 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) (mone
 		if len(t.PendingSubs) > 0 {
 			return 0, ErrPendingSubmissions
 		}
-		refunded, err := s.close(ctx, t, RefundDeleted)
+		refunded, err := s.close(ctx, t, RefundDeleted, "")
 		if errors.Is(err, operation.ErrCancelled) {
 			continue
 		}
@@ -227,7 +233,7 @@ func (s *Service) Remove(ctx context.Context, p auth.Principal, id string) (mone
 			}
 			continue
 		}
-		refunded, err := s.close(ctx, t, RefundRemoved)
+		refunded, err := s.close(ctx, t, RefundRemoved, p.UserID)
 		if errors.Is(err, operation.ErrCancelled) {
 			continue
 		}
@@ -243,13 +249,13 @@ func (s *Service) Remove(ctx context.Context, p auth.Principal, id string) (mone
 // slots' pay back to the buyer. Its id carries the task's refund count, so
 // that a slot reopened later (a rejection after expiry) is refunded by a new
 // operation rather than deduplicated into the old one.
-func (s *Service) close(ctx context.Context, t Task, reason RefundReason) (money.Coins, error) {
+func (s *Service) close(ctx context.Context, t Task, reason RefundReason, by string) (money.Coins, error) {
 	amount := money.Coins(t.OpenSlots) * t.Pay
 	var postings []ledger.Posting
 	if amount > 0 {
 		postings = ledger.Move(ledger.EscrowAccount(t.ID), ledger.UserAccount(t.Buyer.ID), amount)
 	}
-	_, err := s.refund.Run(ctx, s.ops, fmt.Sprintf("%s:%d", t.ID, t.Refunds), postings, refund{Task: t, Reason: reason, Amount: amount})
+	_, err := s.refund.Run(ctx, s.ops, fmt.Sprintf("%s:%d", t.ID, t.Refunds), postings, refund{Task: t, Reason: reason, Amount: amount, By: by})
 	return amount, err
 }
 
@@ -268,6 +274,12 @@ func (s *Service) settleRefund(ctx context.Context, op operation.Op[refund]) err
 		msg = fmt.Sprintf("Your task “%s” reached its completion date; %d coins for its unfilled slots came back to you.", title, amount)
 	case RefundRemoved:
 		msg = fmt.Sprintf("An admin removed your task “%s”; %d coins came back to you.", title, amount)
+		if s.admins != nil && op.Data.By != "" { // operations from before actions were recorded name no admin
+			if err := s.admins.Record(ctx, adminlog.Entry{ID: op.ID, AdminID: op.Data.By, Kind: adminlog.TaskRemoved, TargetType: "task",
+				TargetID: op.Data.Task.ID, Summary: fmt.Sprintf("task removed; %d coins refunded to its buyer", amount), At: op.At}); err != nil {
+				return err
+			}
+		}
 	default:
 		msg = fmt.Sprintf("Your task “%s” was deleted; %d coins came back to you.", title, amount)
 	}
@@ -286,7 +298,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, t := range due {
-		_, err := s.close(ctx, t, RefundExpired)
+		_, err := s.close(ctx, t, RefundExpired, "")
 		switch {
 		case err == nil:
 			n++

@@ -374,7 +374,7 @@ func newMarket(t *testing.T) *market {
 		t.Fatal(err)
 	}
 	add("hidden", m.other, "Hidden task", "Of a suspended buyer", 1, 30, 24*time.Hour)
-	if err := e.Users.SetStatus(ctx, m.admin, m.other.UserID, user.StatusSuspended); err != nil {
+	if err := e.Users.SetStatus(ctx, m.admin, m.other.UserID, user.StatusSuspended, ""); err != nil {
 		t.Fatal(err)
 	}
 	// Past old's completion date but not quick's: only old expires.

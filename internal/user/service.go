@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"microtask/internal/adminlog"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
@@ -24,6 +25,7 @@ type Service struct {
 	ledger Ledger
 	holds  Holds
 	tasks  TaskHider
+	admins adminlog.Recorder
 	google IdentityVerifier // nil when Sign in with Google is not configured
 	hasher *auth.Hasher
 	tokens *auth.Tokens
@@ -74,7 +76,12 @@ type accountChange struct {
 	Status  Status
 	Version int64 // the token version the change bumps
 	Email   string
+	By      string // the admin who asked
+	Reason  string // why, as they said
 }
+
+// LogAdminActions has the service record what admins do to accounts.
+func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 
 // UseGoogle enables Sign in with Google with this verifier.
 func (s *Service) UseGoogle(v IdentityVerifier) { s.google = v }
@@ -405,20 +412,20 @@ func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string
 // paid from escrow, and unfilled slots are refunded to the frozen account when
 // the tasks expire.
 func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error {
-	return s.changeAccount(ctx, p, id, StatusDeleted)
+	return s.changeAccount(ctx, p, id, StatusDeleted, "")
 }
 
 // SetStatus suspends or reinstates an account (admins only). Either way its
 // tokens are revoked (a reinstated user signs in again), and a suspended
 // buyer's tasks leave the lists until reinstatement.
-func (s *Service) SetStatus(ctx context.Context, p auth.Principal, id string, st Status) error {
+func (s *Service) SetStatus(ctx context.Context, p auth.Principal, id string, st Status, reason string) error {
 	if st != StatusActive && st != StatusSuspended {
 		return apperr.InvalidFields(apperr.FieldError{Field: "status", Message: "must be one of: active, suspended"})
 	}
-	return s.changeAccount(ctx, p, id, st)
+	return s.changeAccount(ctx, p, id, st, reason)
 }
 
-func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id string, st Status) error {
+func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id string, st Status, reason string) error {
 	if !p.Is(auth.RoleAdmin) {
 		return auth.ErrWrongRole
 	}
@@ -434,7 +441,7 @@ func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id string
 			return ErrNotFound
 		}
 		_, err = s.accountChange.Run(ctx, s.ops, fmt.Sprintf("%s:%d", id, u.TokenVersion), nil,
-			accountChange{UserID: id, Status: st, Version: u.TokenVersion, Email: u.Email})
+			accountChange{UserID: id, Status: st, Version: u.TokenVersion, Email: u.Email, By: p.UserID, Reason: reason})
 		if errors.Is(err, operation.ErrCancelled) {
 			continue
 		}
@@ -454,17 +461,32 @@ func (s *Service) commitAccount(ctx context.Context, op operation.Op[accountChan
 	})
 }
 
-// settleAccount shows or hides the user's tasks to match the new status.
+// settleAccount shows or hides the user's tasks to match the new status,
+// and records the admin's action.
 func (s *Service) settleAccount(ctx context.Context, op operation.Op[accountChange]) error {
 	s.cache.drop(op.Data.UserID)
-	return s.tasks.SetHidden(ctx, op.Data.UserID, op.Data.Status != StatusActive)
+	if err := s.tasks.SetHidden(ctx, op.Data.UserID, op.Data.Status != StatusActive); err != nil {
+		return err
+	}
+	kind := map[Status]adminlog.Kind{StatusActive: adminlog.UserReinstated, StatusSuspended: adminlog.UserSuspended, StatusDeleted: adminlog.UserDeleted}[op.Data.Status]
+	return s.recordAdmin(ctx, adminlog.Entry{ID: op.ID, AdminID: op.Data.By, Kind: kind, TargetType: "user", TargetID: op.Data.UserID,
+		Summary: "status " + string(op.Data.Status), Reason: op.Data.Reason, At: op.At})
+}
+
+// recordAdmin records an admin's action; operations from before actions
+// were recorded name no admin, and are not.
+func (s *Service) recordAdmin(ctx context.Context, e adminlog.Entry) error {
+	if s.admins == nil || e.AdminID == "" {
+		return nil
+	}
+	return s.admins.Record(ctx, e)
 }
 
 var errRoleField = apperr.InvalidFields(apperr.FieldError{Field: "role", Message: "must be one of: worker, buyer, admin"})
 
 // SetRole changes a user's role (admins only, not their own) and revokes
 // their tokens; their next sign-in carries the new role.
-func (s *Service) SetRole(ctx context.Context, p auth.Principal, id string, role auth.Role) error {
+func (s *Service) SetRole(ctx context.Context, p auth.Principal, id string, role auth.Role, reason string) error {
 	if !p.Is(auth.RoleAdmin) {
 		return auth.ErrWrongRole
 	}
@@ -474,11 +496,22 @@ func (s *Service) SetRole(ctx context.Context, p auth.Principal, id string, role
 	if p.UserID == id {
 		return ErrSelf
 	}
+	before, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return err
+	}
 	if err := s.store.SetRole(ctx, id, role); err != nil {
 		return err
 	}
 	s.cache.drop(id)
 	s.log.InfoContext(ctx, "user role changed", "target_user_id", id, "role", string(role))
+	// The token version the change bumped names it. A crash right here
+	// loses this entry (the change is one write, not an operation); a
+	// failure to record is logged, as the change itself is done.
+	if err := s.recordAdmin(ctx, adminlog.Entry{ID: fmt.Sprintf("role:%s:%d", id, before.TokenVersion), AdminID: p.UserID,
+		Kind: adminlog.UserRoleChanged, TargetType: "user", TargetID: id, Summary: fmt.Sprintf("role %s → %s", before.Role, role), Reason: reason}); err != nil {
+		s.log.ErrorContext(ctx, "record admin action", "target_user_id", id, "err", err)
+	}
 	return nil
 }
 

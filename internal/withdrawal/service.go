@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"microtask/internal/adminlog"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
@@ -33,14 +34,20 @@ type Service struct {
 	newID     func() string
 	systems   []string
 
+	admins adminlog.Recorder
+
 	hold, pay, refund operation.Kind[subject]
 }
+
+// LogAdminActions has the service record admins' decisions.
+func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 
 // subject is the data of the withdrawal operations: the withdrawal a hold
 // creates, or the one a payout or refund decides, and the reason given.
 type subject struct {
 	Withdrawal Withdrawal
 	Reason     string
+	By         string // the admin who decided
 }
 
 // NewService returns a Service accepting the given payment systems, running
@@ -159,7 +166,7 @@ func (s *Service) decide(ctx context.Context, p auth.Principal, id string, kind 
 	if kind.Name == s.refund.Name {
 		to = ledger.UserAccount(w.Worker.ID)
 	}
-	res, err := kind.Run(ctx, s.ops, w.ID, ledger.Move(ledger.HoldAccount(w.ID), to, w.Coins), subject{Withdrawal: w, Reason: reason})
+	res, err := kind.Run(ctx, s.ops, w.ID, ledger.Move(ledger.HoldAccount(w.ID), to, w.Coins), subject{Withdrawal: w, Reason: reason, By: p.UserID})
 	if errors.Is(err, operation.ErrCancelled) || (err == nil && res.Replayed) {
 		return Withdrawal{}, ErrAlreadyDecided // decided the other way, or the same way by a concurrent call
 	}
@@ -176,10 +183,22 @@ func (s *Service) commitDecision(to Status) func(context.Context, operation.Op[s
 	}
 }
 
+// settleDecision records the admin's decision and tells the worker.
 func (s *Service) settleDecision(ctx context.Context, op operation.Op[subject]) error {
 	w := op.Data.Withdrawal
+	refund := strings.HasPrefix(op.ID, s.refund.Name+":")
+	if s.admins != nil && op.Data.By != "" { // operations from before actions were recorded name no admin
+		e := adminlog.Entry{ID: op.ID, AdminID: op.Data.By, Kind: adminlog.WithdrawalApproved, TargetType: "withdrawal", TargetID: w.ID,
+			Summary: fmt.Sprintf("%d coins (%s) paid out to %s %s", w.Coins, w.Amount, w.System, w.AccountNumber), Reason: op.Data.Reason, At: op.At}
+		if refund {
+			e.Kind, e.Summary = adminlog.WithdrawalRejected, fmt.Sprintf("%d coins given back to the worker", w.Coins)
+		}
+		if err := s.admins.Record(ctx, e); err != nil {
+			return err
+		}
+	}
 	msg := fmt.Sprintf("Your withdrawal of %d coins (%s) to %s was paid out.", w.Coins, w.Amount, w.System)
-	if strings.HasPrefix(op.ID, s.refund.Name+":") {
+	if refund {
 		msg = fmt.Sprintf("Your withdrawal of %d coins was rejected and the coins are back in your balance.", w.Coins)
 		if r := op.Data.Reason; r != "" {
 			msg = fmt.Sprintf("Your withdrawal of %d coins was rejected (%s); the coins are back in your balance.", w.Coins, r)
