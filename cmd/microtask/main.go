@@ -139,6 +139,11 @@ func build(cfg config.Config, log *slog.Logger, db *storage.DB) (*app.App, error
 		SoleWriter:        db.Serialized(),
 		AutoApproveAfter:  cfg.AutoApproveAfter,
 		WithdrawalMethods: cfg.WithdrawalMethods,
+		Pricing:           cfg.Pricing,
+	}
+	for _, loss := range cfg.Pricing.Losses() {
+		log.Warn("a coin package pays out more than it sells for: a buyer can buy it, pay a worker of their own and withdraw a profit; "+
+			"raise its price or WITHDRAWAL_COINS_PER_DOLLAR", "package", loss)
 	}
 	switch cfg.PaymentGateway {
 	case config.GatewayStripe:

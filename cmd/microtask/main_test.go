@@ -100,6 +100,15 @@ func TestServeOnEmbeddedDatabase(t *testing.T) {
 	if strings.Contains(out.String(), `"component":"ferretdb"`) {
 		t.Errorf("FerretDB's routine logs reached the output:\n%s", out.String())
 	}
+	// The embedded demo runs the dummy gateway, and the specification's
+	// 500- and 1000-coin packages pay out more than they sell for: both are
+	// said out loud.
+	logs := out.String()
+	if !strings.Contains(logs, "payments use the dummy gateway") ||
+		strings.Count(logs, "a coin package pays out more than it sells for") != 2 ||
+		!strings.Contains(logs, "500 coins sell for $20.00 and pay out $25.00") {
+		t.Errorf("start-up warnings missing:\n%s", logs)
+	}
 
 	// The embedded database and the generated JWT secret live in DATA_DIR
 	// and survive a restart.

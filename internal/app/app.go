@@ -15,6 +15,7 @@ import (
 	"microtask/internal/auth"
 	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
+	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/operation"
 	"microtask/internal/payment"
@@ -41,6 +42,7 @@ type Config struct {
 	Gateway           payment.Gateway
 	Webhooks          payment.Webhooks // nil with the dummy gateway
 	WithdrawalMethods []string
+	Pricing           money.Pricing // what coins are worth
 }
 
 // Stores are the stores the services keep their documents in, for the tests
@@ -87,7 +89,7 @@ func New(db *storage.DB, c Config) (*App, error) {
 	// a task names its buyer), as do tasks and submissions (removing a task
 	// cancels its pending submissions): the second of each pair is reached
 	// through a function that reads the field once it is set.
-	a.Users = user.NewService(st.Users, a.Operations, a.Ledger, st.Withdrawals, hideTasks(func() *task.Service { return a.Tasks }),
+	a.Users = user.NewService(st.Users, a.Operations, a.Ledger, st.Withdrawals, hideTasks(func() *task.Service { return a.Tasks }), c.Pricing,
 		c.Hasher, c.Tokens, c.Log, now)
 	a.Notifications = notification.NewService(st.Notifications, a.Users, c.Log, now)
 	if c.SoleWriter {
@@ -99,11 +101,11 @@ func New(db *storage.DB, c Config) (*App, error) {
 			return a.Submissions.CancelPending(ctx, taskID, ids)
 		}), c.Log, now, c.AutoApproveAfter)
 	a.Submissions = submission.NewService(st.Submissions, a.Tasks, a.Operations, a.Notifications, a.Users, c.Log, now)
-	a.Payments = payment.NewService(st.Payments, c.Gateway, c.Webhooks, a.Operations, a.Notifications, c.Log, now)
+	a.Payments = payment.NewService(st.Payments, c.Gateway, c.Webhooks, a.Operations, a.Notifications, c.Pricing, c.Log, now)
 	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users,
-		st.Submissions, st.Payments, c.WithdrawalMethods, c.Log, now)
+		st.Submissions, st.Payments, c.Pricing, c.WithdrawalMethods, c.Log, now)
 	a.Reports = report.NewService(storage.NewReportStore(db), a.Tasks, a.Submissions, a.Users, a.Notifications, c.Log, now)
-	a.Stats = stats.NewService(storage.NewStatsStore(db), a.Ledger, now)
+	a.Stats = stats.NewService(storage.NewStatsStore(db), now)
 	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)
 	a.AdminLog = adminlog.New(storage.NewAdminLogStore(db), now)
 	a.Users.LogAdminActions(a.AdminLog)

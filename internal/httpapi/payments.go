@@ -48,8 +48,9 @@ func toPaymentResponse(p payment.Payment) paymentResponse {
 
 // handlePaymentPackages handles GET /api/payments/packages.
 func (s *Server) handlePaymentPackages(w http.ResponseWriter, r *http.Request) error {
-	out := make([]packageResponse, len(payment.Packages))
-	for i, p := range payment.Packages {
+	pkgs := s.payments.Packages()
+	out := make([]packageResponse, len(pkgs))
+	for i, p := range pkgs {
 		out[i] = packageResponse{Coins: int64(p.Coins), PriceCents: int64(p.Price)}
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")

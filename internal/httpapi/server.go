@@ -231,6 +231,7 @@ func (s *Server) routes(o Options) http.Handler {
 
 		r.Route("/withdrawals", func(r chi.Router) {
 			r.Get("/methods", s.handle(s.handleWithdrawalMethods))
+			r.Get("/terms", s.handle(s.handleWithdrawalTerms))
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate, s.requireRole(auth.RoleWorker))
 				r.With(s.idempotent).Post("/", s.handle(s.handleWithdrawalCreate))

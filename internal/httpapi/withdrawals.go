@@ -76,6 +76,19 @@ func toAdminWithdrawalResponse(w withdrawal.Withdrawal) withdrawalResponse {
 	return res
 }
 
+type withdrawalTermsResponse struct {
+	MinCoins       int64    `json:"min_coins"`
+	CoinsPerDollar int64    `json:"coins_per_dollar"`
+	Methods        []string `json:"methods"`
+}
+
+// handleWithdrawalTerms handles GET /api/withdrawals/terms.
+func (s *Server) handleWithdrawalTerms(w http.ResponseWriter, r *http.Request) error {
+	min, rate := s.withdrawals.Terms()
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	return writeJSON(w, http.StatusOK, withdrawalTermsResponse{MinCoins: int64(min), CoinsPerDollar: rate, Methods: s.withdrawals.Systems()})
+}
+
 // handleWithdrawalMethods handles GET /api/withdrawals/methods.
 func (s *Server) handleWithdrawalMethods(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, s.withdrawals.Systems())

@@ -102,6 +102,14 @@ func TestWithdrawalFlow(t *testing.T) {
 	if got := decode[[]string](t, a.get(t, "/api/withdrawals/methods"), http.StatusOK); strings.Join(got, ",") != "stripe,bkash,rocket,nagad" {
 		t.Errorf("methods = %v", got)
 	}
+	terms := decode[struct {
+		MinCoins       int64    `json:"min_coins"`
+		CoinsPerDollar int64    `json:"coins_per_dollar"`
+		Methods        []string `json:"methods"`
+	}](t, a.get(t, "/api/withdrawals/terms"), http.StatusOK)
+	if terms.MinCoins != 200 || terms.CoinsPerDollar != 20 || strings.Join(terms.Methods, ",") != "stripe,bkash,rocket,nagad" {
+		t.Errorf("terms = %+v", terms)
+	}
 }
 
 func TestWithdrawalRefusesBadInput(t *testing.T) {

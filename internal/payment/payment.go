@@ -15,25 +15,9 @@ import (
 	"microtask/internal/page"
 )
 
-// Package is a number of coins for a price.
-type Package struct {
-	Coins money.Coins
-	Price money.Cents
-}
-
-// Packages are the coin packages on sale, the one place prices live:
-// 10 coins for $1, 150 for $10, 500 for $20, 1000 for $35.
-var Packages = []Package{{10, 100}, {150, 1000}, {500, 2000}, {1000, 3500}}
-
-// PackageOf returns the package of this many coins.
-func PackageOf(coins money.Coins) (Package, bool) {
-	for _, p := range Packages {
-		if p.Coins == coins {
-			return p, true
-		}
-	}
-	return Package{}, false
-}
+// Package is a number of coins for a price; the packages on sale are the
+// configured money.Pricing's.
+type Package = money.Package
 
 // Status is where a payment is.
 type Status string
@@ -118,7 +102,7 @@ type Webhooks interface {
 // Errors.
 var (
 	ErrNotFound     = apperr.New(apperr.NotFound, "payment_not_found", "no such payment")
-	ErrBadPackage   = apperr.InvalidFields(apperr.FieldError{Field: "coins", Message: "must be one of 10, 150, 500 or 1000"})
+	ErrBadPackage   = apperr.InvalidFields(apperr.FieldError{Field: "coins", Message: "must be the coins of one of the packages (GET /api/payments/packages)"})
 	ErrBadSignature = apperr.New(apperr.Malformed, "invalid_signature",
 		"the Stripe-Signature header does not verify this payload")
 	ErrKeyReused = apperr.New(apperr.Conflict, "idempotency_key_reused",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,9 +28,13 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	newID    func() string
+	pricing  money.Pricing // the packages on sale
 
 	purchase operation.Kind[purchase]
 }
+
+// Packages returns the coin packages on sale, smallest first.
+func (s *Service) Packages() []Package { return slices.Clone(s.pricing.Packages) }
 
 // purchase is the data of the operation that credits a payment's coins.
 type purchase struct {
@@ -46,11 +51,11 @@ const DummyProvider = "dummy"
 // nil when the gateway is the dummy one, which is what enables Confirm; gw
 // is nil when no gateway is configured, and then purchases answer
 // ErrNotConfigured. now may be nil for time.Now.
-func NewService(store Store, gw Gateway, webhooks Webhooks, ops operation.Runner, n Notifier, log *slog.Logger, now func() time.Time) *Service {
+func NewService(store Store, gw Gateway, webhooks Webhooks, ops operation.Runner, n Notifier, pricing money.Pricing, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, gateway: gw, webhooks: webhooks, ops: ops, notify: n, log: log, now: now, newID: idgen.New}
+	s := &Service{store: store, gateway: gw, webhooks: webhooks, ops: ops, notify: n, log: log, now: now, newID: idgen.New, pricing: pricing}
 	// purchase:<checkout session> credits purchased coins, once per session.
 	s.purchase = operation.Kind[purchase]{Name: "purchase", Commit: s.commitPurchase, Settle: s.settlePurchase}
 	return s
@@ -74,7 +79,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, coins int64, key
 	if s.gateway == nil {
 		return Payment{}, ErrNotConfigured
 	}
-	pkg, ok := PackageOf(money.Coins(coins))
+	pkg, ok := s.pricing.Package(money.Coins(coins))
 	if !ok {
 		return Payment{}, ErrBadPackage
 	}

@@ -59,17 +59,22 @@ func wantInvalid(t *testing.T, err error, field string) {
 	t.Errorf("error fields = %+v, want one about %q", ae.Fields, field)
 }
 
-// TestPackagesAndPrices pins the price list: it is the one place prices
-// live, and a change to it changes what buyers are charged.
-func TestPackagesAndPrices(t *testing.T) {
-	want := []payment.Package{{Coins: 10, Price: 100}, {Coins: 150, Price: 1000}, {Coins: 500, Price: 2000}, {Coins: 1000, Price: 3500}}
-	if len(payment.Packages) != len(want) {
-		t.Fatalf("Packages = %v, want %v", payment.Packages, want)
+// TestConfiguredPackages: the packages on sale, and their prices, are the
+// configured ones.
+func TestConfiguredPackages(t *testing.T) {
+	t.Parallel()
+	custom := []payment.Package{{Coins: 25, Price: 299}, {Coins: 100, Price: 999}}
+	e := apptest.New(t, func(c *app.Config) { c.Pricing.Packages = custom })
+	if got := e.Payments.Packages(); len(got) != 2 || got[0] != custom[0] || got[1] != custom[1] {
+		t.Errorf("Packages() = %+v, want %+v", got, custom)
 	}
-	for i, p := range want {
-		if payment.Packages[i] != p {
-			t.Errorf("Packages[%d] = %+v, want %+v", i, payment.Packages[i], p)
-		}
+	buyer := e.User(t, auth.RoleBuyer)
+	p, err := e.Payments.Create(t.Context(), buyer, 25, "")
+	if err != nil || p.Coins != 25 || p.Amount != 299 {
+		t.Errorf("Create(25) = %+v, %v", p, err)
+	}
+	if _, err := e.Payments.Create(t.Context(), buyer, 150, ""); !errors.Is(err, payment.ErrBadPackage) {
+		t.Errorf("Create(150), not on sale here: %v, want %v", err, payment.ErrBadPackage)
 	}
 }
 

@@ -61,6 +61,12 @@ func (s *StatsStore) SumPaidPayments(ctx context.Context) (real, dummy money.Cen
 	return real, dummy, err
 }
 
+// SumPaidOut implements stats.Store.
+func (s *StatsStore) SumPaidOut(ctx context.Context) (money.Cents, error) {
+	n, err := s.withdrawals.sum(ctx, bson.D{{Key: "status", Value: string(withdrawal.StatusApproved)}}, "withdrawal_amount_cents")
+	return money.Cents(n), err
+}
+
 // CountPendingWithdrawals implements stats.Store.
 func (s *StatsStore) CountPendingWithdrawals(ctx context.Context) (int64, error) {
 	return s.withdrawals.count(ctx, bson.D{{Key: "status", Value: string(withdrawal.StatusPending)}})

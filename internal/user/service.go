@@ -26,13 +26,15 @@ type Service struct {
 	holds  Holds
 	tasks  TaskHider
 	admins adminlog.Recorder
-	google IdentityVerifier // nil when Sign in with Google is not configured
-	hasher *auth.Hasher
-	tokens *auth.Tokens
-	log    *slog.Logger
-	now    func() time.Time
-	newID  func() string
-	cache  *authCache
+	// pricing says what new accounts are given.
+	pricing money.Pricing
+	google  IdentityVerifier // nil when Sign in with Google is not configured
+	hasher  *auth.Hasher
+	tokens  *auth.Tokens
+	log     *slog.Logger
+	now     func() time.Time
+	newID   func() string
+	cache   *authCache
 
 	signup        operation.Kind[signup]
 	accountChange operation.Kind[accountChange]
@@ -40,11 +42,11 @@ type Service struct {
 
 // NewService returns a Service running its operations on ops. now may be
 // nil for time.Now.
-func NewService(store Store, ops operation.Runner, l Ledger, holds Holds, tasks TaskHider, hasher *auth.Hasher, tokens *auth.Tokens, log *slog.Logger, now func() time.Time) *Service {
+func NewService(store Store, ops operation.Runner, l Ledger, holds Holds, tasks TaskHider, pricing money.Pricing, hasher *auth.Hasher, tokens *auth.Tokens, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, ops: ops, ledger: l, holds: holds, tasks: tasks, hasher: hasher, tokens: tokens, log: log, now: now, newID: idgen.New,
+	s := &Service{store: store, ops: ops, ledger: l, holds: holds, tasks: tasks, pricing: pricing, hasher: hasher, tokens: tokens, log: log, now: now, newID: idgen.New,
 		cache: newAuthCache(AuthCacheTTL, now)}
 	// signup:<user> creates the account with its bonus from the mint.
 	s.signup = operation.Kind[signup]{Name: "signup", Commit: s.commitSignup}
@@ -135,7 +137,11 @@ func (s *Service) Register(ctx context.Context, r Registration) (Session, error)
 // nil for an account that signs in through a provider) and returns it.
 func (s *Service) create(ctx context.Context, r Registration, passwordHash []byte) (User, error) {
 	id := s.newID()
-	_, err := s.signup.Run(ctx, s.ops, id, ledger.Move(ledger.Mint, ledger.UserAccount(id), SignupBonus(r.Role)),
+	var bonus []ledger.Posting // none when the configured bonus is nothing
+	if b := SignupBonus(s.pricing, r.Role); b > 0 {
+		bonus = ledger.Move(ledger.Mint, ledger.UserAccount(id), b)
+	}
+	_, err := s.signup.Run(ctx, s.ops, id, bonus,
 		signup{Name: r.Name, Email: r.Email, PhotoURL: r.PhotoURL, Role: r.Role, PasswordHash: passwordHash})
 	if errors.Is(err, operation.ErrCancelled) {
 		return User{}, ErrEmailTaken

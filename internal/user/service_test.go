@@ -10,6 +10,7 @@ import (
 	"microtask/internal/app"
 	"microtask/internal/app/apptest"
 	"microtask/internal/auth"
+	"microtask/internal/money"
 	"microtask/internal/platform/clocktest"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
@@ -51,8 +52,22 @@ func TestCommitSignupIsIdempotent(t *testing.T) {
 
 func TestSignupBonus(t *testing.T) {
 	for role, want := range map[auth.Role]int64{auth.RoleWorker: 10, auth.RoleBuyer: 50, auth.RoleAdmin: 0} {
-		if got := user.SignupBonus(role); int64(got) != want {
+		if got := user.SignupBonus(money.DefaultPricing(), role); int64(got) != want {
 			t.Errorf("SignupBonus(%s) = %d, want %d", role, got, want)
+		}
+	}
+}
+
+// TestConfiguredSignupBonus: the bonuses are the configured ones.
+func TestConfiguredSignupBonus(t *testing.T) {
+	e := apptest.New(t, func(c *app.Config) { c.Pricing.WorkerBonus, c.Pricing.BuyerBonus = 0, 7 })
+	for role, want := range map[auth.Role]money.Coins{auth.RoleWorker: 0, auth.RoleBuyer: 7} {
+		s, err := e.Users.Register(t.Context(), user.Registration{Name: "N", Email: string(role) + "@example.com", Password: "Passw0rd!", Role: role})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Coins(t, s.User.ID); got != want || s.User.Coins != want {
+			t.Errorf("a new %s has %d coins (says %d), want %d", role, got, s.User.Coins, want)
 		}
 	}
 }

@@ -39,13 +39,14 @@ type User struct {
 	CoinsOnHold  money.Coins // held by the user's pending withdrawals: theirs, but not to spend
 }
 
-// SignupBonus is what a new account gets from the mint.
-func SignupBonus(r auth.Role) money.Coins {
+// SignupBonus is what a new account of role r gets from the mint, at
+// these prices.
+func SignupBonus(p money.Pricing, r auth.Role) money.Coins {
 	switch r {
 	case auth.RoleWorker:
-		return 10
+		return p.WorkerBonus
 	case auth.RoleBuyer:
-		return 50
+		return p.BuyerBonus
 	}
 	return 0
 }

@@ -29,6 +29,7 @@ type Service struct {
 	// earnings and purchases measure each request's risk.
 	earnings  Earnings
 	purchases Purchases
+	pricing   money.Pricing // the minimum and what coins pay out
 	log       *slog.Logger
 	now       func() time.Time
 	newID     func() string
@@ -53,11 +54,11 @@ type subject struct {
 // NewService returns a Service accepting the given payment systems, running
 // its operations on ops. now may be nil for time.Now.
 func NewService(store Store, ops operation.Runner, n Notifier, users Users, earnings Earnings, purchases Purchases,
-	systems []string, log *slog.Logger, now func() time.Time) *Service {
+	pricing money.Pricing, systems []string, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, ops: ops, notify: n, users: users, earnings: earnings, purchases: purchases,
+	s := &Service{store: store, ops: ops, notify: n, users: users, earnings: earnings, purchases: purchases, pricing: pricing,
 		log: log, now: now, newID: idgen.New, systems: systems}
 	// withdraw:<id> holds the coins (worker -> hold:<id>) and records the
 	// withdrawal.
@@ -77,6 +78,11 @@ func (s *Service) Operations() []operation.Definition {
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
 
+// Terms returns the minimum withdrawal and how many coins are a dollar.
+func (s *Service) Terms() (min money.Coins, coinsPerDollar int64) {
+	return s.pricing.MinWithdrawal, s.pricing.CoinsPerDollar
+}
+
 // Systems returns the payment systems workers may withdraw to.
 func (s *Service) Systems() []string { return slices.Clone(s.systems) }
 
@@ -92,15 +98,15 @@ type Request struct {
 	Key string
 }
 
-// Request asks for a payout: at least money.MinWithdrawal coins, at most the
+// Request asks for a payout: at least the minimum withdrawal, at most the
 // worker's balance, which they leave at once for the withdrawal's hold.
 func (s *Service) Request(ctx context.Context, p auth.Principal, r Request) (Withdrawal, error) {
 	if !p.Is(auth.RoleWorker) {
 		return Withdrawal{}, auth.ErrWrongRole
 	}
 	var fields []apperr.FieldError
-	if r.Coins < money.MinWithdrawal {
-		fields = append(fields, apperr.FieldError{Field: "withdrawal_coin", Message: fmt.Sprintf("must be at least %d", money.MinWithdrawal)})
+	if r.Coins < s.pricing.MinWithdrawal {
+		fields = append(fields, apperr.FieldError{Field: "withdrawal_coin", Message: fmt.Sprintf("must be at least %d", s.pricing.MinWithdrawal)})
 	}
 	if !slices.Contains(s.systems, strings.ToLower(r.System)) {
 		fields = append(fields, apperr.FieldError{Field: "payment_system", Message: "must be one of: " + strings.Join(s.systems, ", ")})
@@ -122,7 +128,7 @@ func (s *Service) Request(ctx context.Context, p auth.Principal, r Request) (Wit
 	}
 	w := Withdrawal{
 		ID: id, Worker: Worker{ID: p.UserID, Name: name, Email: email}, Coins: r.Coins,
-		Amount: money.PayoutCents(r.Coins), System: strings.ToLower(r.System), AccountNumber: r.AccountNumber,
+		Amount: s.pricing.PayoutCents(r.Coins), System: strings.ToLower(r.System), AccountNumber: r.AccountNumber,
 		Status: StatusPending, CreatedAt: s.clock(), Risk: &risk,
 	}
 	_, err = s.hold.Run(ctx, s.ops, w.ID, ledger.Move(ledger.UserAccount(p.UserID), ledger.HoldAccount(w.ID), w.Coins),

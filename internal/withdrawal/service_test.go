@@ -68,7 +68,7 @@ func TestRequestHoldsTheCoins(t *testing.T) {
 		wantSystem string
 		wantAmount money.Cents
 	}{
-		{"the minimum", 500, withdrawal.Request{Coins: money.MinWithdrawal, System: "bkash", AccountNumber: "01700000000"}, "bkash", 1000},
+		{"the minimum", 500, withdrawal.Request{Coins: money.DefaultPricing().MinWithdrawal, System: "bkash", AccountNumber: "01700000000"}, "bkash", 1000},
 		{"the whole balance", 500, withdrawal.Request{Coins: 500, System: "stripe", AccountNumber: "acct_1"}, "stripe", 2500},
 		// Systems are matched and stored in lower case, as the list names them.
 		{"a system in capitals", 300, withdrawal.Request{Coins: 201, System: "Nagad", AccountNumber: "01800000000"}, "nagad", 1005},
@@ -114,7 +114,7 @@ func TestRequestRefuses(t *testing.T) {
 	}{
 		{"a buyer", auth.RoleBuyer, ok, auth.ErrWrongRole, nil},
 		{"an admin", auth.RoleAdmin, ok, auth.ErrWrongRole, nil},
-		{"below the minimum", auth.RoleWorker, with(func(r *withdrawal.Request) { r.Coins = money.MinWithdrawal - 1 }), nil, []string{"withdrawal_coin"}},
+		{"below the minimum", auth.RoleWorker, with(func(r *withdrawal.Request) { r.Coins = money.DefaultPricing().MinWithdrawal - 1 }), nil, []string{"withdrawal_coin"}},
 		{"no coins", auth.RoleWorker, with(func(r *withdrawal.Request) { r.Coins = 0 }), nil, []string{"withdrawal_coin"}},
 		{"negative coins", auth.RoleWorker, with(func(r *withdrawal.Request) { r.Coins = -300 }), nil, []string{"withdrawal_coin"}},
 		{"an unknown system", auth.RoleWorker, with(func(r *withdrawal.Request) { r.System = "paypal" }), nil, []string{"payment_system"}},

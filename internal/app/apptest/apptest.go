@@ -65,7 +65,7 @@ func Build(t testing.TB, db *storage.DB, clock *clocktest.Clock, configure ...fu
 		Tokens:           auth.NewTokens([]byte("apptest-secret-apptest-secret-32"), time.Hour, nil),
 		SoleWriter:       db.ReadsFromMemory(), // as main does
 		AutoApproveAfter: 72 * time.Hour, Gateway: checkout.Dummy{SuccessURL: "http://localhost:5173/paid"},
-		WithdrawalMethods: []string{"stripe", "bkash", "rocket", "nagad"},
+		WithdrawalMethods: []string{"stripe", "bkash", "rocket", "nagad"}, Pricing: money.DefaultPricing(),
 	}
 	for _, f := range configure {
 		f(&c)

@@ -4,14 +4,18 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"microtask/internal/money"
 )
 
 // Config is everything the server is configured with.
@@ -42,6 +46,7 @@ type Config struct {
 	PaymentSuccessURL   string        // PAYMENT_SUCCESS_URL: where the buyer lands after paying
 	PaymentCancelURL    string        // PAYMENT_CANCEL_URL: where the buyer lands after giving up
 	WithdrawalMethods   []string      // WITHDRAWAL_METHODS
+	Pricing             money.Pricing // SIGNUP_BONUS_WORKER, SIGNUP_BONUS_BUYER, COIN_PACKAGES, WITHDRAWAL_COINS_PER_DOLLAR, WITHDRAWAL_MIN_COINS
 	OutboundTimeout     time.Duration // OUTBOUND_TIMEOUT: for each call to Stripe, imgBB or Google
 	PublicURL           string        // PUBLIC_URL: this server's public base URL; empty: each request's host
 	ImgBBKey            string        // IMGBB_API_KEY; empty: images are kept under DATA_DIR/uploads
@@ -102,6 +107,13 @@ func Load(getenv func(string) string) (Config, error) {
 		ImgBBURL:            p.url("IMGBB_URL", "https://api.imgbb.com/1/upload"),
 		UploadRateLimit:     p.int("UPLOAD_RATE_LIMIT_PER_MIN", 10, 0, 1_000_000),
 		GoogleClientID:      p.str("GOOGLE_CLIENT_ID", ""),
+	}
+	c.Pricing = money.Pricing{
+		WorkerBonus:    money.Coins(p.int("SIGNUP_BONUS_WORKER", 10, 0, 1_000_000)),
+		BuyerBonus:     money.Coins(p.int("SIGNUP_BONUS_BUYER", 50, 0, 1_000_000)),
+		Packages:       p.packages("COIN_PACKAGES", "10:1.00,150:10.00,500:20.00,1000:35.00"),
+		CoinsPerDollar: int64(p.int("WITHDRAWAL_COINS_PER_DOLLAR", 20, 1, 1_000_000)),
+		MinWithdrawal:  money.Coins(p.int("WITHDRAWAL_MIN_COINS", 200, 1, 100_000_000)),
 	}
 	if v := p.str("PUBLIC_URL", ""); v != "" {
 		c.PublicURL = p.url("PUBLIC_URL", "")
@@ -175,6 +187,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("payment_gateway", c.PaymentGateway),
 		slog.String("stripe_api_url", c.StripeAPIURL),
 		slog.Any("withdrawal_methods", c.WithdrawalMethods),
+		slog.Any("pricing", c.Pricing),
 		slog.String("public_url", c.PublicURL),
 		slog.Bool("imgbb", c.ImgBBKey != ""),
 		slog.Bool("google_sign_in", c.GoogleClientID != ""),
@@ -308,6 +321,56 @@ func (p *parser) names(name, def string) []string {
 		p.fail(name, "must list at least one name")
 	}
 	return out
+}
+
+// packages parses a comma list of coin packages such as 10:1.00,150:10,
+// coins and the price in dollars (to the cent), each size once; it returns
+// them smallest first.
+func (p *parser) packages(name, def string) []money.Package {
+	var out []money.Package
+	bad := func(item string) {
+		p.fail(name, fmt.Sprintf("must be a comma list of coins:dollars such as 10:1.00,150:10.00, got %q", item))
+	}
+	for _, item := range strings.Split(p.str(name, def), ",") {
+		item = strings.TrimSpace(item)
+		coins, price, ok := strings.Cut(item, ":")
+		n, err := strconv.ParseInt(strings.TrimSpace(coins), 10, 64)
+		cents, cerr := parseDollars(strings.TrimSpace(price))
+		if !ok || err != nil || cerr != nil || n <= 0 || cents <= 0 {
+			bad(item)
+			continue
+		}
+		if slices.ContainsFunc(out, func(pkg money.Package) bool { return pkg.Coins == money.Coins(n) }) {
+			p.fail(name, fmt.Sprintf("lists %d coins twice", n))
+			continue
+		}
+		out = append(out, money.Package{Coins: money.Coins(n), Price: cents})
+	}
+	if len(out) == 0 {
+		p.fail(name, "must list at least one package")
+	}
+	slices.SortFunc(out, func(a, b money.Package) int { return cmp.Compare(a.Coins, b.Coins) })
+	return out
+}
+
+// parseDollars reads a price such as 35, 35.5 or 35.00 as cents, with no
+// float in between.
+func parseDollars(s string) (money.Cents, error) {
+	whole, frac, _ := strings.Cut(s, ".")
+	if len(frac) > 2 || whole == "" {
+		return 0, errors.New("not dollars and cents")
+	}
+	d, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || d < 0 || d > 1_000_000 {
+		return 0, errors.New("not dollars and cents")
+	}
+	c := int64(0)
+	if frac != "" {
+		if c, err = strconv.ParseInt(frac+strings.Repeat("0", 2-len(frac)), 10, 64); err != nil || c < 0 {
+			return 0, errors.New("not dollars and cents")
+		}
+	}
+	return money.Cents(d*100 + c), nil
 }
 
 // origins parses a comma list of origins such as https://app.example.com.
