@@ -382,33 +382,28 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Operations.RunRecovery(workers, cfg.RecoveryInterval) })
 	leases, owner := storage.NewLeaseStore(db), instanceID()
-	wg.Go(func() {
-		job.Every(workers, log, leases, owner, "auto-approve", cfg.JobsInterval, func(ctx context.Context) error {
-			n, err := a.Submissions.AutoApproveDue(ctx)
-			if n > 0 {
-				log.InfoContext(ctx, "submissions approved automatically", "count", n)
-			}
-			return err
+	// periodic runs work every JOBS_INTERVAL, in the rounds this instance
+	// gets the lease for, and logs what it did.
+	periodic := func(name, did string, work func(context.Context) (int64, error)) {
+		wg.Go(func() {
+			job.Every(workers, log, leases, owner, name, cfg.JobsInterval, func(ctx context.Context) error {
+				n, err := work(ctx)
+				if n > 0 {
+					log.InfoContext(ctx, did, "count", n)
+				}
+				return err
+			})
 		})
+	}
+	periodic("auto-approve", "submissions approved automatically", func(ctx context.Context) (int64, error) {
+		n, err := a.Submissions.AutoApproveDue(ctx)
+		return int64(n), err
 	})
-	wg.Go(func() {
-		job.Every(workers, log, leases, owner, "expire-tasks", cfg.JobsInterval, func(ctx context.Context) error {
-			n, err := a.Tasks.ExpireDue(ctx)
-			if n > 0 {
-				log.InfoContext(ctx, "tasks expired", "count", n)
-			}
-			return err
-		})
+	periodic("expire-tasks", "tasks expired", func(ctx context.Context) (int64, error) {
+		n, err := a.Tasks.ExpireDue(ctx)
+		return int64(n), err
 	})
-	wg.Go(func() {
-		job.Every(workers, log, leases, owner, "forget-idempotency-keys", cfg.JobsInterval, func(ctx context.Context) error {
-			n, err := a.Keys.Sweep(ctx)
-			if n > 0 {
-				log.InfoContext(ctx, "idempotency keys forgotten", "count", n)
-			}
-			return err
-		})
-	})
+	periodic("forget-idempotency-keys", "idempotency keys forgotten", a.Keys.Sweep)
 	if !db.Serialized() {
 		// Several instances may share this database: pick up the
 		// notifications the others store, for this instance's streams.

@@ -9,12 +9,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
+	"microtask/internal/app/apptest"
 	"microtask/internal/checkout"
 	"microtask/internal/idempotency"
-	"microtask/internal/payment"
 	"microtask/internal/storage"
 )
 
@@ -262,30 +261,17 @@ func id(t *testing.T, rec *httptest.ResponseRecorder) string {
 	return v.ID
 }
 
-// downGateway cannot start a checkout while down.
-type downGateway struct {
-	checkout.Dummy
-	down atomic.Bool
-}
-
-func (g *downGateway) Start(ctx context.Context, c payment.Checkout) (payment.Session, error) {
-	if g.down.Load() {
-		return payment.Session{}, errors.New("connection refused")
-	}
-	return g.Dummy.Start(ctx, c)
-}
-
 // A server error is not an answer worth keeping: the retry runs again.
 func TestServerErrorsAreNotReplayed(t *testing.T) {
-	gw := &downGateway{Dummy: checkout.Dummy{SuccessURL: "http://localhost/paid"}}
+	gw := &apptest.Gateway{Dummy: checkout.Dummy{SuccessURL: "http://localhost/paid"}}
 	a := buildAPI(t, harness{bcryptCost: 4, gateway: gw})
 	buyer := a.register(t, "buyer")
-	gw.down.Store(true)
+	gw.Down.Store(true)
 	rec := a.buy(t, buyer.Token, 150, "retry-me")
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("with the gateway down: %d %s", rec.Code, rec.Body)
 	}
-	gw.down.Store(false)
+	gw.Down.Store(false)
 	co := decode[checkoutBody](t, a.buy(t, buyer.Token, 150, "retry-me"), http.StatusCreated)
 	if co.Status != "pending" || co.CheckoutURL == "" {
 		t.Errorf("checkout after the outage = %+v", co)

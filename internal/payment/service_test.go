@@ -1,11 +1,9 @@
 package payment_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -378,37 +376,23 @@ func TestHistoryListsOnesOwnPaymentsNewestFirst(t *testing.T) {
 	}
 }
 
-// flakyGateway fails to start checkouts while down, like a provider that
-// cannot be reached.
-type flakyGateway struct {
-	checkout.Dummy
-	down atomic.Bool
-}
-
-func (g *flakyGateway) Start(ctx context.Context, c payment.Checkout) (payment.Session, error) {
-	if g.down.Load() {
-		return payment.Session{}, errors.New("connection refused")
-	}
-	return g.Dummy.Start(ctx, c)
-}
-
 // TestRetryAfterTheGatewayWasDown: a purchase whose checkout could not start
 // is told to try again, and trying again with the same idempotency key
 // starts the same payment's checkout, rather than answering the failed
 // payment for good.
 func TestRetryAfterTheGatewayWasDown(t *testing.T) {
 	t.Parallel()
-	gw := &flakyGateway{Dummy: checkout.Dummy{SuccessURL: "http://localhost/paid"}}
+	gw := &apptest.Gateway{Dummy: checkout.Dummy{SuccessURL: "http://localhost/paid"}}
 	e := apptest.New(t, func(c *app.Config) { c.Gateway = gw })
 	b := e.User(t, auth.RoleBuyer)
-	gw.down.Store(true)
+	gw.Down.Store(true)
 	if _, err := e.Payments.Create(t.Context(), b, 150, "k"); !errors.Is(err, payment.ErrUnavailable) {
 		t.Fatalf("Create() while the gateway is down error = %v, want ErrUnavailable", err)
 	}
 	if _, err := e.Payments.Create(t.Context(), b, 150, "k"); !errors.Is(err, payment.ErrUnavailable) {
 		t.Fatalf("Create() again while down error = %v, want ErrUnavailable", err)
 	}
-	gw.down.Store(false)
+	gw.Down.Store(false)
 	p := create(t, e, b, 150, "k")
 	if p.Status != payment.StatusPending || p.CheckoutURL == "" {
 		t.Fatalf("Create() once the gateway is back = %+v, want a pending payment with a checkout", p)

@@ -6,6 +6,7 @@ package apptest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/operation"
+	"microtask/internal/payment"
 	"microtask/internal/platform/clocktest"
 	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
@@ -134,16 +136,32 @@ func (e *Env) WantAudit(t testing.TB) {
 	}
 }
 
-// Gateway is the dummy gateway under the provider name the test sets, so
-// that a purchase its buyer confirms can pass for one paid through a real
-// gateway (Provider "stripe"), which is what revenue and risk count.
+// Gateway is the dummy gateway as a test steers it: under the provider
+// name the test sets, so that a purchase its buyer confirms can pass for one
+// paid through a real gateway (Provider "stripe"), which is what revenue and
+// risk count; and unreachable while Down, like a provider that cannot be
+// reached.
 type Gateway struct {
 	checkout.Dummy
-	Provider string
+	Provider string // empty: the dummy gateway's own name
+	Down     atomic.Bool
 }
 
 // Name implements payment.Gateway.
-func (g *Gateway) Name() string { return g.Provider }
+func (g *Gateway) Name() string {
+	if g.Provider == "" {
+		return g.Dummy.Name()
+	}
+	return g.Provider
+}
+
+// Start implements payment.Gateway.
+func (g *Gateway) Start(ctx context.Context, c payment.Checkout) (payment.Session, error) {
+	if g.Down.Load() {
+		return payment.Session{}, errors.New("connection refused")
+	}
+	return g.Dummy.Start(ctx, c)
+}
 
 // RealGateway configures the services with gw, which starts as a real
 // gateway ("stripe").
