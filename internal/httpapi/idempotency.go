@@ -53,6 +53,9 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		ctx, userID := r.Context(), principal(r).UserID
 		res, replay, err := s.keys.Begin(ctx, userID, key, fingerprint(r, body))
+		if errors.Is(err, idempotency.ErrInProgress) {
+			w.Header().Set("Retry-After", "1")
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return

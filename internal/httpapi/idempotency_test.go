@@ -234,7 +234,11 @@ func TestRetryAfterTheAnswerWasLostMovesCoinsOnce(t *testing.T) {
 		if first.Code != http.StatusCreated {
 			t.Fatalf("first answer %d %s", first.Code, first.Body)
 		}
-		wantProblem(t, a.send(t, k.token, k.path, "lost", k.body), http.StatusConflict, "idempotency_key_in_progress")
+		busy := a.send(t, k.token, k.path, "lost", k.body)
+		wantProblem(t, busy, http.StatusConflict, "idempotency_key_in_progress")
+		if busy.Header().Get("Retry-After") != "1" {
+			t.Errorf("Retry-After = %q, want 1", busy.Header().Get("Retry-After"))
+		}
 		a.clock.Advance(idempotency.Lease)
 		again := a.send(t, k.token, k.path, "lost", k.body)
 		if again.Code != http.StatusCreated || again.Header().Get("Location") != first.Header().Get("Location") ||
