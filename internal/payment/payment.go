@@ -50,18 +50,26 @@ const Currency = "usd"
 
 // Payment is one purchase of coins.
 type Payment struct {
-	ID             string
-	UserID         string
-	Coins          money.Coins
-	Amount         money.Cents
-	Currency       string
-	Provider       string // the gateway's name: "stripe" or DummyProvider
-	SessionID      string // the gateway's checkout session
-	CheckoutURL    string // where the buyer pays
-	IdempotencyKey string // the client's Idempotency-Key, or the payment's ID
-	Status         Status
-	CreatedAt      time.Time
-	PaidAt         time.Time // zero until paid
+	ID              string
+	UserID          string
+	Coins           money.Coins
+	Amount          money.Cents
+	Currency        string
+	Provider        string // the gateway's name: "stripe" or DummyProvider
+	SessionID       string // the gateway's checkout session
+	PaymentIntentID string // Stripe's, recorded when paid: refunds and disputes name the payment by it
+	CheckoutURL     string // where the buyer pays
+	IdempotencyKey  string // the client's Idempotency-Key, or the payment's ID
+	Status          Status
+	CreatedAt       time.Time
+	PaidAt          time.Time // zero until paid
+}
+
+// Paid is what a purchase records on its payment.
+type Paid struct {
+	SessionID       string
+	PaymentIntentID string // empty with the dummy gateway
+	At              time.Time
 }
 
 // Checkout is what a gateway needs to start a checkout.
@@ -92,19 +100,25 @@ type EventKind int
 
 // The kinds of webhook events.
 const (
-	EventIgnored EventKind = iota // nothing to do
-	EventPaid                     // the session is paid
-	EventFailed                   // the session expired or its payment failed
+	EventIgnored  EventKind = iota // nothing to do
+	EventPaid                      // the session is paid
+	EventFailed                    // the session expired or its payment failed
+	EventRefunded                  // the charge was refunded, in part or in full
+	EventDisputed                  // the buyer's bank disputes the charge
 )
 
 // Event is a verified webhook event, in the payment package's terms.
+// Session events name the checkout session (and the payment, in its
+// metadata); charge and dispute events name only the payment intent.
 type Event struct {
-	ID        string // the provider's event ID, for the logs
-	Kind      EventKind
-	SessionID string
-	PaymentID string // from the session's metadata, if present
-	Amount    money.Cents
-	Currency  string
+	ID              string // the provider's event ID, for the logs
+	Kind            EventKind
+	SessionID       string
+	PaymentID       string // from the session's metadata, if present
+	PaymentIntentID string
+	Amount          money.Cents // the session's total, the charge's amount, or the disputed amount
+	Refunded        money.Cents // of a refunded charge: every refund so far, not only the latest
+	Currency        string
 }
 
 // Webhooks verifies and reads webhook deliveries. checkout.Stripe
@@ -113,6 +127,11 @@ type Webhooks interface {
 	// Parse checks the signature header against the payload and returns the
 	// event. ErrBadSignature if it does not verify.
 	Parse(payload []byte, signature string) (Event, error)
+	// CheckoutOf asks the provider which checkout session created a payment
+	// intent, and returns it with the payment ID from its metadata (empty if
+	// it has none). ErrNotFound if none did; any other error means the
+	// provider could not be asked.
+	CheckoutOf(ctx context.Context, paymentIntentID string) (sessionID, paymentID string, err error)
 }
 
 // Errors.
@@ -151,11 +170,15 @@ type Store interface {
 	// BySession returns the payment of a checkout session. ErrNotFound if
 	// none.
 	BySession(ctx context.Context, sessionID string) (Payment, error)
+	// ByPaymentIntent returns the payment recorded with this payment intent.
+	// ErrNotFound if none.
+	ByPaymentIntent(ctx context.Context, paymentIntentID string) (Payment, error)
 	// SetSession records a payment's checkout session.
 	SetSession(ctx context.Context, id string, s Session) error
-	// MarkPaid commits a purchase: a pending payment becomes paid, recording
-	// op. True if it did now or had already.
-	MarkPaid(ctx context.Context, id, op, sessionID string, at time.Time) (bool, error)
+	// MarkPaid commits a purchase: a pending payment becomes paid, with its
+	// session and payment intent (if known), recording op. True if it did
+	// now or had already.
+	MarkPaid(ctx context.Context, id, op string, s Paid) (bool, error)
 	// MarkFailed makes a pending payment failed.
 	MarkFailed(ctx context.Context, id string) error
 	// Reopen makes pending again a payment that failed before it had a

@@ -34,6 +34,7 @@ type Service struct {
 // purchase is the data of the operation that credits a payment's coins.
 type purchase struct {
 	PaymentID, SessionID, UserID string
+	PaymentIntentID              string
 	Coins                        money.Coins
 	Amount                       money.Cents
 }
@@ -162,7 +163,7 @@ func (s *Service) Confirm(ctx context.Context, p auth.Principal, id string) (Pay
 	if pay.Status == StatusFailed {
 		return Payment{}, ErrNotPending
 	}
-	if err := s.complete(ctx, pay, pay.SessionID); err != nil {
+	if err := s.complete(ctx, pay, pay.SessionID, ""); err != nil {
 		return Payment{}, err
 	}
 	return s.store.ByID(ctx, id)
@@ -186,7 +187,8 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, signature s
 	if errors.Is(err, ErrNotFound) {
 		// Not a checkout of ours (another app on the same Stripe account):
 		// acknowledge, or Stripe would retry it for days.
-		s.log.WarnContext(ctx, "webhook for an unknown checkout session", "event_id", ev.ID, "session_id", ev.SessionID)
+		s.log.WarnContext(ctx, "webhook for no payment of ours", "event_id", ev.ID, "session_id", ev.SessionID,
+			"payment_intent", ev.PaymentIntentID)
 		return nil
 	}
 	if err != nil {
@@ -201,34 +203,73 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, signature s
 				"event_id", ev.ID, "payment_id", pay.ID, "paid", int64(ev.Amount), "currency", ev.Currency, "due", int64(pay.Amount))
 			return nil
 		}
-		err := s.complete(ctx, pay, ev.SessionID)
+		err := s.complete(ctx, pay, ev.SessionID, ev.PaymentIntentID)
 		if errors.Is(err, ErrNotPending) {
 			s.log.WarnContext(ctx, "paid session for a failed payment", "payment_id", pay.ID, "session_id", ev.SessionID)
 			return nil
 		}
 		return err
+	case EventRefunded, EventDisputed:
+		s.log.WarnContext(ctx, "refund or dispute not acted on", "event_id", ev.ID, "payment_id", pay.ID)
 	}
 	return nil
 }
 
 // paymentOf finds the payment an event is about: by the payment ID the
-// session carries in its metadata, else by the session.
+// session carries in its metadata, else by the session, else (charges and
+// disputes, which name only the payment intent) by the payment intent.
 func (s *Service) paymentOf(ctx context.Context, ev Event) (Payment, error) {
-	if ev.PaymentID != "" {
+	switch {
+	case ev.PaymentID != "":
 		pay, err := s.store.ByID(ctx, ev.PaymentID)
 		if err == nil && pay.SessionID != "" && ev.SessionID != "" && pay.SessionID != ev.SessionID {
 			return Payment{}, ErrNotFound // a session that is not this payment's
 		}
 		return pay, err
+	case ev.SessionID != "":
+		return s.store.BySession(ctx, ev.SessionID)
+	case ev.PaymentIntentID != "":
+		return s.paymentOfIntent(ctx, ev.PaymentIntentID)
 	}
-	return s.store.BySession(ctx, ev.SessionID)
+	return Payment{}, ErrNotFound
+}
+
+// paymentOfIntent finds the payment of a payment intent. A purchase records
+// its payment intent when its session completes, so one read finds it. A
+// payment paid before payment intents were recorded, or one whose
+// checkout.session.completed has not arrived yet (Stripe's deliveries come
+// in any order), does not have it: then Stripe is asked which checkout
+// session created the payment intent, and the payment is found by that
+// session.
+func (s *Service) paymentOfIntent(ctx context.Context, paymentIntentID string) (Payment, error) {
+	pay, err := s.store.ByPaymentIntent(ctx, paymentIntentID)
+	if !errors.Is(err, ErrNotFound) {
+		return pay, err
+	}
+	sessionID, paymentID, err := s.webhooks.CheckoutOf(ctx, paymentIntentID)
+	if errors.Is(err, ErrNotFound) {
+		return Payment{}, err
+	}
+	if err != nil {
+		// Answering 503 makes Stripe deliver the event again later.
+		s.log.ErrorContext(ctx, "ask Stripe for the session of a payment intent", "payment_intent", paymentIntentID, "err", err)
+		return Payment{}, ErrUnavailable
+	}
+	if sessionID == "" {
+		return Payment{}, ErrNotFound
+	}
+	pay, err = s.paymentOf(ctx, Event{SessionID: sessionID, PaymentID: paymentID})
+	if err == nil && pay.PaymentIntentID != "" && pay.PaymentIntentID != paymentIntentID {
+		return Payment{}, ErrNotFound // paid through another payment intent
+	}
+	return pay, err
 }
 
 // complete credits a payment's coins with one ledger operation per checkout
 // session, whose commit marks the payment paid.
-func (s *Service) complete(ctx context.Context, pay Payment, sessionID string) error {
+func (s *Service) complete(ctx context.Context, pay Payment, sessionID, paymentIntentID string) error {
 	_, err := s.purchase.Run(ctx, s.ops, sessionID, ledger.Move(ledger.Mint, ledger.UserAccount(pay.UserID), pay.Coins),
-		purchase{PaymentID: pay.ID, SessionID: sessionID, UserID: pay.UserID, Coins: pay.Coins, Amount: pay.Amount})
+		purchase{PaymentID: pay.ID, SessionID: sessionID, PaymentIntentID: paymentIntentID, UserID: pay.UserID, Coins: pay.Coins, Amount: pay.Amount})
 	if errors.Is(err, operation.ErrCancelled) {
 		return ErrNotPending
 	}
@@ -236,7 +277,7 @@ func (s *Service) complete(ctx context.Context, pay Payment, sessionID string) e
 }
 
 func (s *Service) commitPurchase(ctx context.Context, op operation.Op[purchase]) (bool, error) {
-	return s.store.MarkPaid(ctx, op.Data.PaymentID, op.ID, op.Data.SessionID, s.clock())
+	return s.store.MarkPaid(ctx, op.Data.PaymentID, op.ID, Paid{SessionID: op.Data.SessionID, PaymentIntentID: op.Data.PaymentIntentID, At: s.clock()})
 }
 
 func (s *Service) settlePurchase(ctx context.Context, op operation.Op[purchase]) error {

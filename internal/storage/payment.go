@@ -33,6 +33,7 @@ type paymentDoc struct {
 	Currency       string     `bson:"currency"`
 	Provider       string     `bson:"provider"`
 	SessionID      string     `bson:"session_id"`
+	PaymentIntent  string     `bson:"payment_intent_id,omitempty"`
 	CheckoutURL    string     `bson:"checkout_url"`
 	IdempotencyKey string     `bson:"idempotency_key"`
 	Status         string     `bson:"status"`
@@ -44,8 +45,8 @@ type paymentDoc struct {
 func paymentFromDoc(d paymentDoc) payment.Payment {
 	p := payment.Payment{
 		ID: d.ID, UserID: d.UserID, Coins: money.Coins(d.Coins), Amount: money.Cents(d.Amount), Currency: d.Currency,
-		Provider: d.Provider, SessionID: d.SessionID, CheckoutURL: d.CheckoutURL, IdempotencyKey: d.IdempotencyKey,
-		Status: payment.Status(d.Status), CreatedAt: d.CreatedAt,
+		Provider: d.Provider, SessionID: d.SessionID, PaymentIntentID: d.PaymentIntent, CheckoutURL: d.CheckoutURL,
+		IdempotencyKey: d.IdempotencyKey, Status: payment.Status(d.Status), CreatedAt: d.CreatedAt,
 	}
 	if d.PaidAt != nil {
 		p.PaidAt = *d.PaidAt
@@ -92,6 +93,14 @@ func (s *PaymentStore) BySession(ctx context.Context, sessionID string) (payment
 	return s.one(ctx, bson.D{{Key: "session_id", Value: sessionID}})
 }
 
+// ByPaymentIntent implements payment.Store.
+func (s *PaymentStore) ByPaymentIntent(ctx context.Context, paymentIntentID string) (payment.Payment, error) {
+	if paymentIntentID == "" {
+		return payment.Payment{}, payment.ErrNotFound
+	}
+	return s.one(ctx, bson.D{{Key: "payment_intent_id", Value: paymentIntentID}})
+}
+
 // SetSession implements payment.Store.
 func (s *PaymentStore) SetSession(ctx context.Context, id string, sess payment.Session) error {
 	_, err := s.payments.updateOne(ctx, bson.D{{Key: "_id", Value: id}},
@@ -100,11 +109,15 @@ func (s *PaymentStore) SetSession(ctx context.Context, id string, sess payment.S
 }
 
 // MarkPaid implements payment.Store.
-func (s *PaymentStore) MarkPaid(ctx context.Context, id, op, sessionID string, at time.Time) (bool, error) {
+func (s *PaymentStore) MarkPaid(ctx context.Context, id, op string, p payment.Paid) (bool, error) {
+	set := bson.D{{Key: "status", Value: string(payment.StatusPaid)}, {Key: "paid_at", Value: p.At}, {Key: "session_id", Value: p.SessionID}}
+	if p.PaymentIntentID != "" {
+		set = append(set, bson.E{Key: "payment_intent_id", Value: p.PaymentIntentID})
+	}
 	return commitOnce(ctx, s.payments, id,
 		bson.D{{Key: "_id", Value: id}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}}, {Key: "status", Value: string(payment.StatusPending)}},
 		bson.D{
-			{Key: "$set", Value: bson.D{{Key: "status", Value: string(payment.StatusPaid)}, {Key: "paid_at", Value: at}, {Key: "session_id", Value: sessionID}}},
+			{Key: "$set", Value: set},
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
 		},
 		func(d paymentDoc) bool { return slices.Contains(d.Ops, op) })
