@@ -20,15 +20,19 @@ import (
 // Service runs purchases.
 type Service struct {
 	store    Store
+	blocks   BlockStore
 	gateway  Gateway
 	webhooks Webhooks // nil with the dummy gateway: the buyer confirms
 	ops      operation.Runner
+	balances Balances
 	notify   Notifier
+	admins   Admins
 	log      *slog.Logger
 	now      func() time.Time
 	newID    func() string
 
 	purchase operation.Kind[purchase]
+	clawback operation.Kind[clawback]
 }
 
 // purchase is the data of the operation that credits a payment's coins.
@@ -47,20 +51,28 @@ const DummyProvider = "dummy"
 // nil when the gateway is the dummy one, which is what enables Confirm; gw
 // is nil when no gateway is configured, and then purchases answer
 // ErrNotConfigured. now may be nil for time.Now.
-func NewService(store Store, gw Gateway, webhooks Webhooks, ops operation.Runner, n Notifier, log *slog.Logger, now func() time.Time) *Service {
+func NewService(store Store, blocks BlockStore, gw Gateway, webhooks Webhooks, ops operation.Runner, balances Balances,
+	n Notifier, admins Admins, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, gateway: gw, webhooks: webhooks, ops: ops, notify: n, log: log, now: now, newID: idgen.New}
+	s := &Service{store: store, blocks: blocks, gateway: gw, webhooks: webhooks, ops: ops, balances: balances,
+		notify: n, admins: admins, log: log, now: now, newID: idgen.New}
 	// purchase:<checkout session> credits purchased coins, once per session.
 	s.purchase = operation.Kind[purchase]{Name: "purchase", Commit: s.commitPurchase, Settle: s.settlePurchase}
+	// clawback:<payment>:<refunded cents>[:disputed] takes coins back after
+	// a refund or a dispute, once per state of the payment's reversal. It
+	// may run again after failing: its debit was worked out from a balance
+	// that the buyer spent from before it applied.
+	s.clawback = operation.Kind[clawback]{Name: "clawback", Commit: s.commitClawback, Revert: s.revertClawback,
+		Settle: s.settleClawback, Retry: true}
 	return s
 }
 
 // Operations returns the kinds of operation this service runs, for the
 // wiring to register.
 func (s *Service) Operations() []operation.Definition {
-	return []operation.Definition{s.purchase.Define()}
+	return []operation.Definition{s.purchase.Define(), s.clawback.Define()}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -79,6 +91,13 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, coins int64, key
 	if !ok {
 		return Payment{}, ErrBadPackage
 	}
+	blocked, err := s.blocks.Blocked(ctx, p.UserID)
+	if err != nil {
+		return Payment{}, err
+	}
+	if blocked {
+		return Payment{}, ErrPurchasesBlocked
+	}
 	pay := Payment{
 		ID: s.newID(), UserID: p.UserID, Coins: pkg.Coins, Amount: pkg.Price, Currency: Currency,
 		Provider: s.gateway.Name(), Status: StatusPending, CreatedAt: s.clock(), IdempotencyKey: key,
@@ -86,7 +105,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, coins int64, key
 	if key == "" {
 		pay.IdempotencyKey = pay.ID // unique, so the unique index on (user, key) holds without one
 	}
-	err := s.store.Insert(ctx, pay)
+	err = s.store.Insert(ctx, pay)
 	if errors.Is(err, ErrKeyTaken) {
 		return s.sameKey(ctx, p.UserID, key, pkg)
 	}
@@ -171,7 +190,8 @@ func (s *Service) Confirm(ctx context.Context, p auth.Principal, id string) (Pay
 
 // HandleWebhook acts on one verified webhook delivery: a paid session
 // credits its coins (once, however often it is delivered), an expired or
-// failed one fails its payment, anything else is acknowledged and ignored.
+// failed one fails its payment, a refund or a dispute takes coins back (see
+// takeBack), anything else is acknowledged and ignored.
 func (s *Service) HandleWebhook(ctx context.Context, payload []byte, signature string) error {
 	if s.webhooks == nil {
 		return ErrNoWebhooks
@@ -210,7 +230,7 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, signature s
 		}
 		return err
 	case EventRefunded, EventDisputed:
-		s.log.WarnContext(ctx, "refund or dispute not acted on", "event_id", ev.ID, "payment_id", pay.ID)
+		return s.takeBack(ctx, pay, ev)
 	}
 	return nil
 }

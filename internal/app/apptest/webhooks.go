@@ -4,9 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 
 	"microtask/internal/app"
+	"microtask/internal/checkout"
+	"microtask/internal/ledger"
+	"microtask/internal/money"
 	"microtask/internal/payment"
+	"microtask/internal/platform/logging"
 )
 
 // Webhooks is a payment.Webhooks for the service and crash tests, which
@@ -70,4 +75,28 @@ func (w *Webhooks) CheckoutOf(_ context.Context, paymentIntentID string) (string
 func Paid(pay payment.Payment) payment.Event {
 	return payment.Event{ID: "evt_paid_" + pay.ID, Kind: payment.EventPaid, SessionID: pay.SessionID, PaymentID: pay.ID,
 		PaymentIntentID: "pi_" + pay.ID, Amount: pay.Amount, Currency: pay.Currency}
+}
+
+// PaymentsRacingASpender returns a second payment service on e's stores
+// and engine whose first balance read reports extra coins more than the
+// buyer has: as if they spent those between the read and the debit worked
+// out from it. Operations it runs are the kinds e registered, on the same
+// documents.
+func (e *Env) PaymentsRacingASpender(w payment.Webhooks, extra money.Coins) *payment.Service {
+	return payment.NewService(e.Stores.Payments, e.Stores.PurchaseBlocks, checkout.Dummy{}, w, e.Operations,
+		&staleBalance{ledger: e.Ledger, extra: extra}, e.Notifications, e.Users, logging.Discard(), e.Clock.Now)
+}
+
+type staleBalance struct {
+	ledger *ledger.Ledger
+	extra  money.Coins
+	read   atomic.Bool
+}
+
+func (s *staleBalance) Balance(ctx context.Context, account string) (money.Coins, error) {
+	b, err := s.ledger.Balance(ctx, account)
+	if s.read.CompareAndSwap(false, true) {
+		b += s.extra
+	}
+	return b, err
 }
