@@ -48,12 +48,13 @@ type Config struct {
 // Stores are the stores the services keep their documents in, for the tests
 // that look at documents directly.
 type Stores struct {
-	Users         *storage.UserStore
-	Tasks         *storage.TaskStore
-	Submissions   *storage.SubmissionStore
-	Notifications *storage.NotificationStore
-	Payments      *storage.PaymentStore
-	Withdrawals   *storage.WithdrawalStore
+	Users          *storage.UserStore
+	Tasks          *storage.TaskStore
+	Submissions    *storage.SubmissionStore
+	Notifications  *storage.NotificationStore
+	Payments       *storage.PaymentStore
+	PurchaseBlocks *storage.PurchaseBlockStore
+	Withdrawals    *storage.WithdrawalStore
 }
 
 // App is the services on one database.
@@ -80,7 +81,7 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a := &App{Stores: Stores{
 		Users: storage.NewUserStore(db), Tasks: storage.NewTaskStore(db), Submissions: storage.NewSubmissionStore(db),
 		Notifications: storage.NewNotificationStore(db), Payments: storage.NewPaymentStore(db),
-		Withdrawals: storage.NewWithdrawalStore(db),
+		PurchaseBlocks: storage.NewPurchaseBlockStore(db), Withdrawals: storage.NewWithdrawalStore(db),
 	}}
 	st := a.Stores
 	a.Ledger = ledger.New(storage.NewLedgerStore(db), c.Log)
@@ -101,7 +102,8 @@ func New(db *storage.DB, c Config) (*App, error) {
 			return a.Submissions.CancelPending(ctx, taskID, ids)
 		}), c.Log, now, c.AutoApproveAfter)
 	a.Submissions = submission.NewService(st.Submissions, a.Tasks, a.Operations, a.Notifications, a.Users, c.Log, now)
-	a.Payments = payment.NewService(st.Payments, c.Gateway, c.Webhooks, a.Operations, a.Notifications, c.Pricing, c.Log, now)
+	a.Payments = payment.NewService(st.Payments, st.PurchaseBlocks, c.Gateway, c.Webhooks, a.Operations, a.Ledger,
+		a.Notifications, a.Users, c.Pricing, c.Log, now)
 	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users,
 		st.Submissions, st.Payments, c.Pricing, c.WithdrawalMethods, c.Log, now)
 	a.Reports = report.NewService(storage.NewReportStore(db), a.Tasks, a.Submissions, a.Users, a.Notifications, c.Log, now)

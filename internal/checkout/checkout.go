@@ -95,22 +95,27 @@ func (s *Stripe) Start(ctx context.Context, c payment.Checkout) (payment.Session
 
 // Parse implements payment.Webhooks. Events whose API version differs from
 // stripe-go's are accepted: an account's webhook version is the account's
-// choice, and the session fields read here are the same in every version.
+// choice, and the fields read here are the same in every version.
 func (s *Stripe) Parse(payload []byte, signature string) (payment.Event, error) {
 	ev, err := webhook.ConstructEventWithOptions(payload, signature, s.cfg.WebhookSecret,
 		webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true})
 	if err != nil {
 		return payment.Event{}, payment.ErrBadSignature
 	}
-	var kind payment.EventKind
 	switch ev.Type {
 	case "checkout.session.completed", "checkout.session.async_payment_succeeded":
-		kind = payment.EventPaid
+		return sessionEvent(ev, payment.EventPaid)
 	case "checkout.session.expired", "checkout.session.async_payment_failed":
-		kind = payment.EventFailed
-	default:
-		return payment.Event{ID: ev.ID, Kind: payment.EventIgnored}, nil
+		return sessionEvent(ev, payment.EventFailed)
+	case "charge.refunded":
+		return refundEvent(ev)
+	case "charge.dispute.created":
+		return disputeEvent(ev)
 	}
+	return payment.Event{ID: ev.ID, Kind: payment.EventIgnored}, nil
+}
+
+func sessionEvent(ev stripe.Event, kind payment.EventKind) (payment.Event, error) {
 	var cs stripe.CheckoutSession
 	if err := json.Unmarshal(ev.Data.Raw, &cs); err != nil {
 		return payment.Event{}, fmt.Errorf("checkout session in event %s: %w", ev.ID, err)
@@ -123,8 +128,62 @@ func (s *Stripe) Parse(payload []byte, signature string) (payment.Event, error) 
 	if id == "" {
 		id = cs.ClientReferenceID
 	}
-	return payment.Event{ID: ev.ID, Kind: kind, SessionID: cs.ID, PaymentID: id,
+	return payment.Event{ID: ev.ID, Kind: kind, SessionID: cs.ID, PaymentID: id, PaymentIntentID: idOf(cs.PaymentIntent),
 		Amount: money.Cents(cs.AmountTotal), Currency: string(cs.Currency)}, nil
+}
+
+// refundEvent reads charge.refunded, which Stripe sends for each refund of
+// a charge, carrying the charge with the sum of its refunds so far.
+func refundEvent(ev stripe.Event) (payment.Event, error) {
+	var ch stripe.Charge
+	if err := json.Unmarshal(ev.Data.Raw, &ch); err != nil {
+		return payment.Event{}, fmt.Errorf("charge in event %s: %w", ev.ID, err)
+	}
+	return payment.Event{ID: ev.ID, Kind: payment.EventRefunded, PaymentIntentID: idOf(ch.PaymentIntent),
+		Amount: money.Cents(ch.Amount), Refunded: money.Cents(ch.AmountRefunded), Currency: string(ch.Currency)}, nil
+}
+
+func disputeEvent(ev stripe.Event) (payment.Event, error) {
+	var d stripe.Dispute
+	if err := json.Unmarshal(ev.Data.Raw, &d); err != nil {
+		return payment.Event{}, fmt.Errorf("dispute in event %s: %w", ev.ID, err)
+	}
+	pi := idOf(d.PaymentIntent)
+	if pi == "" && d.Charge != nil {
+		pi = idOf(d.Charge.PaymentIntent) // the charge expanded, in older API versions
+	}
+	return payment.Event{ID: ev.ID, Kind: payment.EventDisputed, PaymentIntentID: pi,
+		Amount: money.Cents(d.Amount), Currency: string(d.Currency)}, nil
+}
+
+// idOf is the ID of an expandable payment intent: events carry only the ID.
+func idOf(pi *stripe.PaymentIntent) string {
+	if pi == nil {
+		return ""
+	}
+	return pi.ID
+}
+
+// CheckoutOf implements payment.Webhooks: the Checkout Session that created
+// the payment intent, as Stripe's list of sessions filtered by payment
+// intent answers (at most one matches).
+func (s *Stripe) CheckoutOf(ctx context.Context, paymentIntentID string) (sessionID, paymentID string, err error) {
+	params := &stripe.CheckoutSessionListParams{PaymentIntent: stripe.String(paymentIntentID)}
+	params.Context = ctx
+	params.Limit = stripe.Int64(1)
+	it := s.api.CheckoutSessions.List(params)
+	if !it.Next() {
+		if err := it.Err(); err != nil {
+			return "", "", fmt.Errorf("list checkout sessions of %s: %w", paymentIntentID, err)
+		}
+		return "", "", payment.ErrNotFound
+	}
+	cs := it.CheckoutSession()
+	paymentID = cs.Metadata["payment_id"]
+	if paymentID == "" {
+		paymentID = cs.ClientReferenceID
+	}
+	return cs.ID, paymentID, nil
 }
 
 // Dummy is the gateway for development and demos: no account, no real

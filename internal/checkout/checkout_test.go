@@ -56,9 +56,11 @@ func TestStripeReportsItsErrors(t *testing.T) {
 
 func TestStripeParsesWebhooks(t *testing.T) {
 	s := newStripe(t)
-	paid := checkouttest.Session{ID: "cs_test_1", PaymentID: "p1", PaymentStatus: "paid", AmountTotal: 1000, Currency: "usd"}
+	paid := checkouttest.Session{ID: "cs_test_1", PaymentID: "p1", PaymentIntent: "pi_1", PaymentStatus: "paid", AmountTotal: 1000, Currency: "usd"}
 	unpaid := paid
-	unpaid.PaymentStatus = "unpaid"
+	unpaid.PaymentStatus, unpaid.PaymentIntent = "unpaid", ""
+	refunded := checkouttest.RefundEvent(t, "evt_1", checkouttest.Charge{ID: "ch_1", PaymentIntent: "pi_1", Amount: 1000, AmountRefunded: 400, Currency: "usd"})
+	disputed := checkouttest.DisputeEvent(t, "evt_1", checkouttest.Dispute{ID: "dp_1", Charge: "ch_1", PaymentIntent: "pi_1", Amount: 1000, Currency: "usd"})
 	now := time.Now()
 	body := func(typ string, sess checkouttest.Session) []byte { return checkouttest.Event(t, "evt_1", typ, sess) }
 	tests := []struct {
@@ -69,9 +71,16 @@ func TestStripeParsesWebhooks(t *testing.T) {
 		wantErr error
 	}{
 		{"paid", body("checkout.session.completed", paid), nil,
-			payment.Event{ID: "evt_1", Kind: payment.EventPaid, SessionID: "cs_test_1", PaymentID: "p1", Amount: 1000, Currency: "usd"}, nil},
+			payment.Event{ID: "evt_1", Kind: payment.EventPaid, SessionID: "cs_test_1", PaymentID: "p1", PaymentIntentID: "pi_1", Amount: 1000, Currency: "usd"}, nil},
 		{"paid later", body("checkout.session.async_payment_succeeded", paid), nil,
-			payment.Event{ID: "evt_1", Kind: payment.EventPaid, SessionID: "cs_test_1", PaymentID: "p1", Amount: 1000, Currency: "usd"}, nil},
+			payment.Event{ID: "evt_1", Kind: payment.EventPaid, SessionID: "cs_test_1", PaymentID: "p1", PaymentIntentID: "pi_1", Amount: 1000, Currency: "usd"}, nil},
+		// Charges and disputes name only the payment intent; a refunded
+		// charge carries the sum of its refunds.
+		{"refunded", refunded, nil,
+			payment.Event{ID: "evt_1", Kind: payment.EventRefunded, PaymentIntentID: "pi_1", Amount: 1000, Refunded: 400, Currency: "usd"}, nil},
+		{"disputed", disputed, nil,
+			payment.Event{ID: "evt_1", Kind: payment.EventDisputed, PaymentIntentID: "pi_1", Amount: 1000, Currency: "usd"}, nil},
+		{"refund updated", checkouttest.Event(t, "evt_1", "charge.refund.updated", paid), nil, payment.Event{ID: "evt_1", Kind: payment.EventIgnored}, nil},
 		{"completed but not paid yet", body("checkout.session.completed", unpaid), nil, payment.Event{ID: "evt_1", Kind: payment.EventIgnored}, nil},
 		{"expired", body("checkout.session.expired", unpaid), nil,
 			payment.Event{ID: "evt_1", Kind: payment.EventFailed, SessionID: "cs_test_1", PaymentID: "p1", Amount: 1000, Currency: "usd"}, nil},
@@ -103,6 +112,21 @@ func TestStripeParsesWebhooks(t *testing.T) {
 			t.Errorf("Parse(tampered) error = %v, want ErrBadSignature", err)
 		}
 	})
+}
+
+// TestStripeFindsTheSessionOfAPaymentIntent: stripe-mock answers any
+// filter with its one fixture session, so this checks the request is valid
+// and the answer read, not Stripe's filtering.
+func TestStripeFindsTheSessionOfAPaymentIntent(t *testing.T) {
+	s := newStripe(t)
+	sessionID, paymentID, err := s.CheckoutOf(context.Background(), "pi_test_1")
+	if err != nil || !strings.HasPrefix(sessionID, "cs_") || paymentID != "" {
+		t.Errorf("CheckoutOf() = %q, %q, %v; want a cs_ session without a payment ID in its metadata", sessionID, paymentID, err)
+	}
+	unreachable := checkout.NewStripe(checkout.StripeConfig{SecretKey: "sk_test_x", APIURL: "http://127.0.0.1:1", Timeout: time.Second})
+	if _, _, err := unreachable.CheckoutOf(context.Background(), "pi_test_1"); err == nil || errors.Is(err, payment.ErrNotFound) {
+		t.Errorf("CheckoutOf() against nothing error = %v, want one that is not ErrNotFound", err)
+	}
 }
 
 func TestDummyGateway(t *testing.T) {

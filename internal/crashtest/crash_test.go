@@ -31,8 +31,13 @@ func TestMain(m *testing.M) { storagetest.Main(m) }
 // them; a restart builds a new world on the same database.
 type world struct{ *apptest.Env }
 
-func build(t *testing.T, db *storage.DB, c *clocktest.Clock) *world {
+// build builds the services, taking payment webhooks (as with Stripe) if
+// stripe is set; else the buyer confirms purchases (the dummy gateway).
+func build(t *testing.T, db *storage.DB, c *clocktest.Clock, stripe bool) *world {
 	t.Helper()
+	if stripe {
+		return &world{apptest.Build(t, db, c, apptest.WithWebhooks(&apptest.Webhooks{}))}
+	}
 	return &world{apptest.Build(t, db, c)}
 }
 
@@ -131,7 +136,8 @@ func (w *world) logged(t *testing.T, kind adminlog.Kind) {
 
 type scenario struct {
 	name   string
-	retry  bool                                      // after recovery the request is made again: a workflow of several operations
+	stripe bool                                      // purchases are paid by webhook, as with Stripe
+	retry  bool                                      // after recovery the request is made again: a workflow of several operations, or a webhook Stripe delivers again
 	before func(t *testing.T, w *world)              // runs without failures
 	action func(ctx context.Context, w *world) error // interrupted after each step in turn
 	check  func(t *testing.T, w *world)              // the state once finished
@@ -371,6 +377,111 @@ var moneyScenarios = []scenario{
 
 var admin = auth.Principal{UserID: "admin", Role: auth.RoleAdmin}
 
+// clawbackScenarios take coins back after Stripe refunds a purchase or the
+// buyer's bank disputes it.
+var clawbackScenarios = []scenario{
+	{
+		// Stripe delivers the event again when the crash kept it from an
+		// answer; the second delivery must move nothing more.
+		name: "take back a partial refund", stripe: true, retry: true,
+		before: boughtByWebhook(150),
+		action: deliver(func(p payment.Payment) payment.Event {
+			return payment.Event{ID: "evt_r", Kind: payment.EventRefunded, PaymentIntentID: "pi_" + p.ID, Amount: 1000, Refunded: 500, Currency: "usd"}
+		}),
+		check: wantClawback(payment.StatusRefunded, payment.Reversal{Refunded: 500, Taken: 75}, 125),
+	},
+	{
+		name: "take back what is left after a dispute", stripe: true,
+		before: func(t *testing.T, w *world) {
+			boughtByWebhook(150)(t, w) // 50 + 150
+			w.newTask(t, 10)           // 100 of them spent
+		},
+		action: deliver(disputeOf),
+		check:  wantClawback(payment.StatusDisputed, payment.Reversal{Disputed: true, Taken: 100, Shortfall: 50}, 0),
+	},
+	{
+		// The balance read says 150 but the buyer holds 100: the debit of
+		// 150 comes up short, the operation fails and reverts, and the
+		// delivery (or Stripe's next one) works it out again from 100.
+		name: "take back a refund while the buyer spends", stripe: true, retry: true,
+		before: func(t *testing.T, w *world) {
+			boughtByWebhook(150)(t, w) // 50 + 150
+			w.newTask(t, 10)           // 100 of them spent
+		},
+		action: func(ctx context.Context, w *world) error {
+			p, err := w.Stores.Payments.ByID(ctx, w.onlyPayment())
+			if err != nil {
+				return err
+			}
+			ev := payment.Event{ID: "evt_r", Kind: payment.EventRefunded, PaymentIntentID: "pi_" + p.ID, Amount: 1000, Refunded: 1000, Currency: "usd"}
+			return w.PaymentsRacingASpender(&apptest.Webhooks{}, 50).HandleWebhook(ctx, apptest.Payload(ev), "")
+		},
+		check: wantClawback(payment.StatusRefunded, payment.Reversal{Refunded: 1000, Taken: 100, Shortfall: 50}, 0),
+	},
+	{
+		name: "record a dispute the buyer cannot pay back", stripe: true,
+		before: func(t *testing.T, w *world) {
+			boughtByWebhook(10)(t, w) // 50 + 10
+			w.newTask(t, 6)           // all 60 spent
+		},
+		action: deliver(disputeOf),
+		check:  wantClawback(payment.StatusDisputed, payment.Reversal{Disputed: true, Shortfall: 10}, 0),
+	},
+}
+
+// boughtByWebhook has the buyer buy a package, paid by its webhook.
+func boughtByWebhook(coins int64) func(t *testing.T, w *world) {
+	return func(t *testing.T, w *world) {
+		pay, err := w.Payments.Create(context.Background(), buyer, coins, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Payments.HandleWebhook(context.Background(), apptest.Payload(apptest.Paid(pay)), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func disputeOf(p payment.Payment) payment.Event {
+	return payment.Event{ID: "evt_d", Kind: payment.EventDisputed, PaymentIntentID: "pi_" + p.ID, Amount: p.Amount, Currency: "usd"}
+}
+
+// deliver is the action of delivering the webhook event about the buyer's
+// only payment.
+func deliver(event func(payment.Payment) payment.Event) func(ctx context.Context, w *world) error {
+	return func(ctx context.Context, w *world) error {
+		p, err := w.Stores.Payments.ByID(ctx, w.onlyPayment())
+		if err != nil {
+			return err
+		}
+		return w.Payments.HandleWebhook(ctx, apptest.Payload(event(p)), "")
+	}
+}
+
+// wantClawback checks the buyer's only payment, their balance and block,
+// the clawback account, and that the admin and the buyer were told once.
+func wantClawback(status payment.Status, want payment.Reversal, balance money.Coins) func(t *testing.T, w *world) {
+	return func(t *testing.T, w *world) {
+		ctx := context.Background()
+		p, err := w.Stores.Payments.ByID(ctx, w.onlyPayment())
+		if err != nil || p.Status != status || p.Reversal != want || p.ClawbackOp != "" {
+			t.Errorf("payment %+v (%v), want %s with %+v", p, err, status, want)
+		}
+		if got := w.balance(t, ledger.UserAccount(buyer.UserID)); got != balance {
+			t.Errorf("buyer's coins = %d, want %d", got, balance)
+		}
+		if got := w.balance(t, ledger.Clawback); got != want.Taken {
+			t.Errorf("clawback account = %d, want %d", got, want.Taken)
+		}
+		if blocked, err := w.Stores.PurchaseBlocks.Blocked(ctx, buyer.UserID); err != nil || !blocked {
+			t.Errorf("buyer blocked = %v (%v), want true", blocked, err)
+		}
+		if w.notified(t, admin.UserID) != 1 || w.notified(t, buyer.UserID) != 2 {
+			t.Errorf("admin told %d times, buyer %d times; want once, and once after the purchase's", w.notified(t, admin.UserID), w.notified(t, buyer.UserID))
+		}
+	}
+}
+
 func workerCoins(n money.Coins) func(t *testing.T, w *world) {
 	return func(t *testing.T, w *world) {
 		if _, err := apptest.Grant.Run(context.Background(), w.Operations, "worker", ledger.Move(ledger.Mint, ledger.UserAccount(worker.UserID), n), struct{}{}); err != nil {
@@ -457,7 +568,7 @@ var errCrash = errors.New("crash")
 // operation must end as if it had never been interrupted, with the ledger
 // audit (escrow invariant included) balanced.
 func TestOperationsSurviveACrashAtEveryStep(t *testing.T) {
-	for _, sc := range slices.Concat(scenarios, moneyScenarios, adminScenarios) {
+	for _, sc := range slices.Concat(scenarios, moneyScenarios, clawbackScenarios, adminScenarios) {
 		t.Run(sc.name, func(t *testing.T) {
 			// Every run has its own database; the scenarios overlap their
 			// waits for the disk.
@@ -476,7 +587,7 @@ func TestOperationsSurviveACrashAtEveryStep(t *testing.T) {
 func (sc scenario) run(t *testing.T, crashAt string) []string {
 	db := storagetest.NewDB(t)
 	c := clocktest.New(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
-	w := build(t, db, c)
+	w := build(t, db, c, sc.stripe)
 	setUp(t, w)
 	if sc.before != nil {
 		sc.before(t, w)
@@ -499,7 +610,7 @@ func (sc scenario) run(t *testing.T, crashAt string) []string {
 		}
 		// Restart: new services on the same data; the lease runs out and
 		// recovery finishes the operation.
-		w = build(t, db, c)
+		w = build(t, db, c, sc.stripe)
 		c.Advance(operation.DefaultLeaseTTL + time.Second)
 		if _, err := w.Operations.Recover(context.Background()); err != nil {
 			t.Fatalf("Recover() = %v", err)

@@ -104,7 +104,7 @@ func TestWriteCommandBudgets(t *testing.T) {
 // cached.
 func TestListQueryBudgets(t *testing.T) {
 	a := buildAPI(t, harness{bcryptCost: bcrypt.MinCost, asOnMongoDB: true})
-	buyer, worker := a.register(t, "buyer"), a.register(t, "worker")
+	buyer, worker, admin := a.register(t, "buyer"), a.register(t, "worker"), a.admin(t)
 	a.grant(t, buyer.User.ID, 500)
 	for range 3 {
 		tk := a.postTask(t, buyer.Token, 2, 10)
@@ -126,6 +126,7 @@ func TestListQueryBudgets(t *testing.T) {
 		{"/api/notifications", buyer.Token, oneFindOneCount},
 		{"/api/notifications/unread/count", buyer.Token, map[string]int{"aggregate": 1}},
 		{"/api/tasks/" + "nope", "", map[string]int{"find": 1}},
+		{"/api/admin/purchase-blocks", admin.Token, oneFindOneCount},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -25,20 +25,25 @@ type checkoutResponse struct {
 }
 
 type paymentResponse struct {
-	ID          string     `json:"id"`
-	Coins       int64      `json:"coins"`
-	AmountCents int64      `json:"amount_cents"`
-	Currency    string     `json:"currency"`
-	Provider    string     `json:"provider"`
-	SessionID   string     `json:"session_id"`
-	Status      string     `json:"status"`
-	CreatedAt   time.Time  `json:"created_at"`
-	PaidAt      *time.Time `json:"paid_at"`
+	ID                     string     `json:"id"`
+	Coins                  int64      `json:"coins"`
+	AmountCents            int64      `json:"amount_cents"`
+	Currency               string     `json:"currency"`
+	Provider               string     `json:"provider"`
+	SessionID              string     `json:"session_id"`
+	Status                 string     `json:"status"`
+	CreatedAt              time.Time  `json:"created_at"`
+	PaidAt                 *time.Time `json:"paid_at"`
+	RefundedCents          int64      `json:"refunded_cents"`
+	ClawedBackCoins        int64      `json:"clawed_back_coins"`
+	ClawbackShortfallCoins int64      `json:"clawback_shortfall_coins"`
 }
 
 func toPaymentResponse(p payment.Payment) paymentResponse {
 	res := paymentResponse{ID: p.ID, Coins: int64(p.Coins), AmountCents: int64(p.Amount), Currency: p.Currency,
-		Provider: p.Provider, SessionID: p.SessionID, Status: string(p.Status), CreatedAt: p.CreatedAt.UTC()}
+		Provider: p.Provider, SessionID: p.SessionID, Status: string(p.Status), CreatedAt: p.CreatedAt.UTC(),
+		RefundedCents: int64(p.Reversal.Refunded), ClawedBackCoins: int64(p.Reversal.Taken),
+		ClawbackShortfallCoins: int64(p.Reversal.Shortfall)}
 	if !p.PaidAt.IsZero() {
 		at := p.PaidAt.UTC()
 		res.PaidAt = &at
@@ -111,4 +116,33 @@ func (s *Server) handlePaymentWebhook(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	return writeJSON(w, http.StatusOK, webhookResponse{Received: true})
+}
+
+type purchaseBlockResponse struct {
+	UserID    string    `json:"user_id"`
+	PaymentID string    `json:"payment_id"`
+	Reason    string    `json:"reason"`
+	BlockedAt time.Time `json:"blocked_at"`
+}
+
+func toPurchaseBlockResponse(b payment.Block) purchaseBlockResponse {
+	return purchaseBlockResponse{UserID: b.UserID, PaymentID: b.PaymentID, Reason: string(b.Reason), BlockedAt: b.At.UTC()}
+}
+
+// handleAdminPurchaseBlocks handles GET /api/admin/purchase-blocks: the
+// buyers whose purchases a refund or a dispute blocked.
+func (s *Server) handleAdminPurchaseBlocks(w http.ResponseWriter, r *http.Request) error {
+	return writePage(w, newQuery(r), func(p page.Request) (page.Of[payment.Block], error) {
+		return s.payments.Blocks(r.Context(), principal(r), p)
+	}, toPurchaseBlockResponse)
+}
+
+// handleAdminPurchaseBlockClear handles DELETE
+// /api/admin/users/{id}/purchase-block.
+func (s *Server) handleAdminPurchaseBlockClear(w http.ResponseWriter, r *http.Request) error {
+	if err := s.payments.ClearBlock(r.Context(), principal(r), param(r, "id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -24,14 +24,17 @@ type checkoutBody struct {
 }
 
 type paymentBody struct {
-	ID          string  `json:"id"`
-	Coins       int64   `json:"coins"`
-	AmountCents int64   `json:"amount_cents"`
-	Currency    string  `json:"currency"`
-	Provider    string  `json:"provider"`
-	SessionID   string  `json:"session_id"`
-	Status      string  `json:"status"`
-	PaidAt      *string `json:"paid_at"`
+	ID                     string  `json:"id"`
+	Coins                  int64   `json:"coins"`
+	AmountCents            int64   `json:"amount_cents"`
+	Currency               string  `json:"currency"`
+	Provider               string  `json:"provider"`
+	SessionID              string  `json:"session_id"`
+	Status                 string  `json:"status"`
+	PaidAt                 *string `json:"paid_at"`
+	RefundedCents          int64   `json:"refunded_cents"`
+	ClawedBackCoins        int64   `json:"clawed_back_coins"`
+	ClawbackShortfallCoins int64   `json:"clawback_shortfall_coins"`
 }
 
 // buy starts a purchase, with an Idempotency-Key if key is not empty.

@@ -261,6 +261,8 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Get("/users", s.handle(s.handleAdminUsers))
 			r.Put("/users/{id}", s.handle(s.handleAdminUserUpdate))
 			r.Delete("/users/{id}", s.handle(s.handleUserDelete))
+			r.Delete("/users/{id}/purchase-block", s.handle(s.handleAdminPurchaseBlockClear))
+			r.Get("/purchase-blocks", s.handle(s.handleAdminPurchaseBlocks))
 			r.Get("/tasks", s.handle(s.handleAdminTasks))
 			r.Delete("/tasks/{id}", s.handle(s.handleAdminTaskDelete))
 			r.Get("/reports", s.handle(s.handleAdminReports))

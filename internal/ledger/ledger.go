@@ -31,6 +31,10 @@ const (
 	Mint = "world:mint"
 	// Payout is where withdrawn coins go.
 	Payout = "world:payout"
+	// Clawback is where coins go that are taken back from buyers whose
+	// payment Stripe refunded or whose bank disputed it: out of circulation,
+	// and kept apart from the mint so that the ledger shows how many.
+	Clawback = "world:clawback"
 )
 
 // UserAccount is the account of a user's spendable coins.

@@ -21,16 +21,20 @@ import (
 // Service runs purchases.
 type Service struct {
 	store    Store
+	blocks   BlockStore
 	gateway  Gateway
 	webhooks Webhooks // nil with the dummy gateway: the buyer confirms
 	ops      operation.Runner
+	balances Balances
 	notify   Notifier
+	admins   Admins
 	log      *slog.Logger
 	now      func() time.Time
 	newID    func() string
 	pricing  money.Pricing // the packages on sale
 
 	purchase operation.Kind[purchase]
+	clawback operation.Kind[clawback]
 }
 
 // Packages returns the coin packages on sale, smallest first.
@@ -39,6 +43,7 @@ func (s *Service) Packages() []Package { return slices.Clone(s.pricing.Packages)
 // purchase is the data of the operation that credits a payment's coins.
 type purchase struct {
 	PaymentID, SessionID, UserID string
+	PaymentIntentID              string
 	Coins                        money.Coins
 	Amount                       money.Cents
 }
@@ -51,20 +56,28 @@ const DummyProvider = "dummy"
 // nil when the gateway is the dummy one, which is what enables Confirm; gw
 // is nil when no gateway is configured, and then purchases answer
 // ErrNotConfigured. now may be nil for time.Now.
-func NewService(store Store, gw Gateway, webhooks Webhooks, ops operation.Runner, n Notifier, pricing money.Pricing, log *slog.Logger, now func() time.Time) *Service {
+func NewService(store Store, blocks BlockStore, gw Gateway, webhooks Webhooks, ops operation.Runner, balances Balances,
+	n Notifier, admins Admins, pricing money.Pricing, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, gateway: gw, webhooks: webhooks, ops: ops, notify: n, log: log, now: now, newID: idgen.New, pricing: pricing}
+	s := &Service{store: store, blocks: blocks, gateway: gw, webhooks: webhooks, ops: ops, balances: balances,
+		notify: n, admins: admins, log: log, now: now, newID: idgen.New, pricing: pricing}
 	// purchase:<checkout session> credits purchased coins, once per session.
 	s.purchase = operation.Kind[purchase]{Name: "purchase", Commit: s.commitPurchase, Settle: s.settlePurchase}
+	// clawback:<payment>:<refunded cents>[:disputed] takes coins back after
+	// a refund or a dispute, once per state of the payment's reversal. It
+	// may run again after failing: its debit was worked out from a balance
+	// that the buyer spent from before it applied.
+	s.clawback = operation.Kind[clawback]{Name: "clawback", Commit: s.commitClawback, Revert: s.revertClawback,
+		Settle: s.settleClawback, Retry: true}
 	return s
 }
 
 // Operations returns the kinds of operation this service runs, for the
 // wiring to register.
 func (s *Service) Operations() []operation.Definition {
-	return []operation.Definition{s.purchase.Define()}
+	return []operation.Definition{s.purchase.Define(), s.clawback.Define()}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -83,6 +96,13 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, coins int64, key
 	if !ok {
 		return Payment{}, ErrBadPackage
 	}
+	blocked, err := s.blocks.Blocked(ctx, p.UserID)
+	if err != nil {
+		return Payment{}, err
+	}
+	if blocked {
+		return Payment{}, ErrPurchasesBlocked
+	}
 	pay := Payment{
 		ID: s.newID(), UserID: p.UserID, Coins: pkg.Coins, Amount: pkg.Price, Currency: Currency,
 		Provider: s.gateway.Name(), Status: StatusPending, CreatedAt: s.clock(), IdempotencyKey: key,
@@ -90,7 +110,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, coins int64, key
 	if key == "" {
 		pay.IdempotencyKey = pay.ID // unique, so the unique index on (user, key) holds without one
 	}
-	err := s.store.Insert(ctx, pay)
+	err = s.store.Insert(ctx, pay)
 	if errors.Is(err, ErrKeyTaken) {
 		return s.sameKey(ctx, p.UserID, key, pkg)
 	}
@@ -180,7 +200,7 @@ func (s *Service) Confirm(ctx context.Context, p auth.Principal, id string) (Pay
 	if pay.Status == StatusFailed {
 		return Payment{}, ErrNotPending
 	}
-	if err := s.complete(ctx, pay, pay.SessionID); err != nil {
+	if err := s.complete(ctx, pay, pay.SessionID, ""); err != nil {
 		return Payment{}, err
 	}
 	return s.store.ByID(ctx, id)
@@ -188,7 +208,8 @@ func (s *Service) Confirm(ctx context.Context, p auth.Principal, id string) (Pay
 
 // HandleWebhook acts on one verified webhook delivery: a paid session
 // credits its coins (once, however often it is delivered), an expired or
-// failed one fails its payment, anything else is acknowledged and ignored.
+// failed one fails its payment, a refund or a dispute takes coins back (see
+// takeBack), anything else is acknowledged and ignored.
 func (s *Service) HandleWebhook(ctx context.Context, payload []byte, signature string) error {
 	if s.webhooks == nil {
 		return ErrNoWebhooks
@@ -204,7 +225,8 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, signature s
 	if errors.Is(err, ErrNotFound) {
 		// Not a checkout of ours (another app on the same Stripe account):
 		// acknowledge, or Stripe would retry it for days.
-		s.log.WarnContext(ctx, "webhook for an unknown checkout session", "event_id", ev.ID, "session_id", ev.SessionID)
+		s.log.WarnContext(ctx, "webhook for no payment of ours", "event_id", ev.ID, "session_id", ev.SessionID,
+			"payment_intent", ev.PaymentIntentID)
 		return nil
 	}
 	if err != nil {
@@ -219,34 +241,73 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, signature s
 				"event_id", ev.ID, "payment_id", pay.ID, "paid", int64(ev.Amount), "currency", ev.Currency, "due", int64(pay.Amount))
 			return nil
 		}
-		err := s.complete(ctx, pay, ev.SessionID)
+		err := s.complete(ctx, pay, ev.SessionID, ev.PaymentIntentID)
 		if errors.Is(err, ErrNotPending) {
 			s.log.WarnContext(ctx, "paid session for a failed payment", "payment_id", pay.ID, "session_id", ev.SessionID)
 			return nil
 		}
 		return err
+	case EventRefunded, EventDisputed:
+		return s.takeBack(ctx, pay, ev)
 	}
 	return nil
 }
 
 // paymentOf finds the payment an event is about: by the payment ID the
-// session carries in its metadata, else by the session.
+// session carries in its metadata, else by the session, else (charges and
+// disputes, which name only the payment intent) by the payment intent.
 func (s *Service) paymentOf(ctx context.Context, ev Event) (Payment, error) {
-	if ev.PaymentID != "" {
+	switch {
+	case ev.PaymentID != "":
 		pay, err := s.store.ByID(ctx, ev.PaymentID)
 		if err == nil && pay.SessionID != "" && ev.SessionID != "" && pay.SessionID != ev.SessionID {
 			return Payment{}, ErrNotFound // a session that is not this payment's
 		}
 		return pay, err
+	case ev.SessionID != "":
+		return s.store.BySession(ctx, ev.SessionID)
+	case ev.PaymentIntentID != "":
+		return s.paymentOfIntent(ctx, ev.PaymentIntentID)
 	}
-	return s.store.BySession(ctx, ev.SessionID)
+	return Payment{}, ErrNotFound
+}
+
+// paymentOfIntent finds the payment of a payment intent. A purchase records
+// its payment intent when its session completes, so one read finds it. A
+// payment paid before payment intents were recorded, or one whose
+// checkout.session.completed has not arrived yet (Stripe's deliveries come
+// in any order), does not have it: then Stripe is asked which checkout
+// session created the payment intent, and the payment is found by that
+// session.
+func (s *Service) paymentOfIntent(ctx context.Context, paymentIntentID string) (Payment, error) {
+	pay, err := s.store.ByPaymentIntent(ctx, paymentIntentID)
+	if !errors.Is(err, ErrNotFound) {
+		return pay, err
+	}
+	sessionID, paymentID, err := s.webhooks.CheckoutOf(ctx, paymentIntentID)
+	if errors.Is(err, ErrNotFound) {
+		return Payment{}, err
+	}
+	if err != nil {
+		// Answering 503 makes Stripe deliver the event again later.
+		s.log.ErrorContext(ctx, "ask Stripe for the session of a payment intent", "payment_intent", paymentIntentID, "err", err)
+		return Payment{}, ErrUnavailable
+	}
+	if sessionID == "" {
+		return Payment{}, ErrNotFound
+	}
+	pay, err = s.paymentOf(ctx, Event{SessionID: sessionID, PaymentID: paymentID})
+	if err == nil && pay.PaymentIntentID != "" && pay.PaymentIntentID != paymentIntentID {
+		return Payment{}, ErrNotFound // paid through another payment intent
+	}
+	return pay, err
 }
 
 // complete credits a payment's coins with one ledger operation per checkout
 // session, whose commit marks the payment paid.
-func (s *Service) complete(ctx context.Context, pay Payment, sessionID string) error {
+func (s *Service) complete(ctx context.Context, pay Payment, sessionID, paymentIntentID string) error {
 	_, err := s.purchase.Run(ctx, s.ops, sessionID, ledger.Move(ledger.Mint, ledger.UserAccount(pay.UserID), pay.Coins),
-		purchase{PaymentID: pay.ID, SessionID: sessionID, UserID: pay.UserID, Coins: pay.Coins, Amount: pay.Amount})
+		purchase{PaymentID: pay.ID, SessionID: sessionID, PaymentIntentID: paymentIntentID, UserID: pay.UserID, Coins: pay.Coins, Amount: pay.Amount})
 	if errors.Is(err, operation.ErrCancelled) {
 		return ErrNotPending
 	}
@@ -254,7 +315,7 @@ func (s *Service) complete(ctx context.Context, pay Payment, sessionID string) e
 }
 
 func (s *Service) commitPurchase(ctx context.Context, op operation.Op[purchase]) (bool, error) {
-	return s.store.MarkPaid(ctx, op.Data.PaymentID, op.ID, op.Data.SessionID, s.clock())
+	return s.store.MarkPaid(ctx, op.Data.PaymentID, op.ID, Paid{SessionID: op.Data.SessionID, PaymentIntentID: op.Data.PaymentIntentID, At: s.clock()})
 }
 
 func (s *Service) settlePurchase(ctx context.Context, op operation.Op[purchase]) error {

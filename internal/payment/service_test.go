@@ -404,3 +404,32 @@ func TestRetryAfterTheGatewayWasDown(t *testing.T) {
 		t.Errorf("Create() with the key once started = %+v, want %+v", again, p)
 	}
 }
+
+// TestAPaidSessionRecordsItsPaymentIntent: refunds and disputes name the
+// payment intent, not the session, so a paid session's is kept.
+func TestAPaidSessionRecordsItsPaymentIntent(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, apptest.WithWebhooks(&apptest.Webhooks{}))
+	buyer := e.User(t, auth.RoleBuyer)
+	withIntent, without := create(t, e, buyer, 150, ""), create(t, e, buyer, 10, "")
+	legacy := apptest.Paid(without)
+	legacy.PaymentIntentID = "" // as before payment intents were read
+	for _, ev := range []payment.Event{apptest.Paid(withIntent), legacy} {
+		if err := e.Payments.HandleWebhook(t.Context(), apptest.Payload(ev), ""); err != nil {
+			t.Fatalf("HandleWebhook(%s) error = %v", ev.ID, err)
+		}
+	}
+	got, err := e.Stores.Payments.ByPaymentIntent(t.Context(), "pi_"+withIntent.ID)
+	if err != nil || got.ID != withIntent.ID || got.Status != payment.StatusPaid {
+		t.Errorf("ByPaymentIntent() = %+v, %v; want payment %s, paid", got, err, withIntent.ID)
+	}
+	if got, err := e.Stores.Payments.ByID(t.Context(), without.ID); err != nil || got.PaymentIntentID != "" || got.Status != payment.StatusPaid {
+		t.Errorf("payment paid without a payment intent = %+v, %v", got, err)
+	}
+	if _, err := e.Stores.Payments.ByPaymentIntent(t.Context(), ""); !errors.Is(err, payment.ErrNotFound) {
+		t.Errorf("ByPaymentIntent(\"\") error = %v, want ErrNotFound", err)
+	}
+	if c := e.Coins(t, buyer.UserID); c != 160 {
+		t.Errorf("buyer's coins = %d, want 150 + 10", c)
+	}
+}

@@ -16,7 +16,7 @@ type Platform struct {
 	Workers            int64       // workers who are not deleted
 	Buyers             int64       // buyers who are not deleted
 	Coins              money.Coins // coins in users' accounts
-	Payments           money.Cents // paid coin purchases through a real gateway
+	Payments           money.Cents // coin purchases through a real gateway, less refunds and disputes
 	DummyPayments      money.Cents // "paid" through the dummy gateway: their buyers confirmed them, no money came in
 	Payouts            money.Cents // approved withdrawals
 	Margin             money.Cents // Payments - Payouts: what the platform holds
@@ -32,8 +32,10 @@ type Platform struct {
 type Store interface {
 	CountUsers(ctx context.Context, role auth.Role) (int64, error)
 	SumUserCoins(ctx context.Context) (money.Coins, error)
-	// SumPaidPayments sums the paid purchases: through a real gateway, and
-	// through the dummy one.
+	// SumPaidPayments sums what the platform kept of the purchases: through
+	// a real gateway (paid ones, and refunded ones less their refunds; a
+	// disputed one counts nothing, the bank holds its money), and through
+	// the dummy one.
 	SumPaidPayments(ctx context.Context) (real, dummy money.Cents, err error)
 	// SumPaidOut sums the approved withdrawals, each at the rate it was
 	// asked for.

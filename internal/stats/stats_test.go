@@ -182,6 +182,40 @@ func TestPlatformFiguresMatchWhatHappened(t *testing.T) {
 	}
 }
 
+// TestPlatformCountsWhatRefundsAndDisputesLeave: a refunded purchase
+// brought its price less the refunds, a disputed one nothing while the bank
+// holds the money.
+func TestPlatformCountsWhatRefundsAndDisputesLeave(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, apptest.WithWebhooks(&apptest.Webhooks{}), apptest.RealGateway(&apptest.Gateway{}))
+	admin, b := e.User(t, auth.RoleAdmin), e.User(t, auth.RoleBuyer)
+	deliver := func(ev payment.Event) {
+		t.Helper()
+		if err := e.Payments.HandleWebhook(t.Context(), apptest.Payload(ev), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pays []payment.Payment
+	for _, coins := range []int64{150, 500, 1000, 10} { // $10, $20, $35, $1
+		p, err := e.Payments.Create(t.Context(), b, coins, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		deliver(apptest.Paid(p))
+		pays = append(pays, p)
+	}
+	refund := func(p payment.Payment, cents money.Cents) payment.Event {
+		return payment.Event{Kind: payment.EventRefunded, PaymentIntentID: "pi_" + p.ID, Amount: p.Amount, Refunded: cents, Currency: "usd"}
+	}
+	deliver(refund(pays[0], 250))  // $10 - $2.50
+	deliver(refund(pays[1], 2000)) // all of $20
+	deliver(payment.Event{Kind: payment.EventDisputed, PaymentIntentID: "pi_" + pays[2].ID, Amount: 3500, Currency: "usd"})
+	got := platform(t, e, admin, true)
+	if want := money.Cents(750 + 0 + 0 + 100); got.Payments != want || got.DummyPayments != 0 {
+		t.Errorf("Payments = %s, DummyPayments = %s; want %s and $0.00", got.Payments, got.DummyPayments, want)
+	}
+}
+
 // TestPlatformIsCachedForTTL: the sums read every matching record, so the
 // figures are computed at most once per TTL unless an admin asks for fresh
 // ones; the clock shows both.

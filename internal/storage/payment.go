@@ -33,19 +33,29 @@ type paymentDoc struct {
 	Currency       string     `bson:"currency"`
 	Provider       string     `bson:"provider"`
 	SessionID      string     `bson:"session_id"`
+	PaymentIntent  string     `bson:"payment_intent_id,omitempty"`
 	CheckoutURL    string     `bson:"checkout_url"`
 	IdempotencyKey string     `bson:"idempotency_key"`
 	Status         string     `bson:"status"`
 	CreatedAt      time.Time  `bson:"created_at"`
 	PaidAt         *time.Time `bson:"paid_at,omitempty"`
 	Ops            []string   `bson:"ops"`
+	// The reversal, absent until a refund or a dispute.
+	RefundedCents int64  `bson:"refunded_cents,omitempty"`
+	Disputed      bool   `bson:"disputed,omitempty"`
+	ClawedBack    int64  `bson:"clawed_back_coins,omitempty"`
+	Shortfall     int64  `bson:"clawback_shortfall_coins,omitempty"`
+	ClawbackOp    string `bson:"clawback_op,omitempty"`
 }
 
 func paymentFromDoc(d paymentDoc) payment.Payment {
 	p := payment.Payment{
 		ID: d.ID, UserID: d.UserID, Coins: money.Coins(d.Coins), Amount: money.Cents(d.Amount), Currency: d.Currency,
-		Provider: d.Provider, SessionID: d.SessionID, CheckoutURL: d.CheckoutURL, IdempotencyKey: d.IdempotencyKey,
-		Status: payment.Status(d.Status), CreatedAt: d.CreatedAt,
+		Provider: d.Provider, SessionID: d.SessionID, PaymentIntentID: d.PaymentIntent, CheckoutURL: d.CheckoutURL,
+		IdempotencyKey: d.IdempotencyKey, Status: payment.Status(d.Status), CreatedAt: d.CreatedAt,
+		Reversal: payment.Reversal{Refunded: money.Cents(d.RefundedCents), Disputed: d.Disputed,
+			Taken: money.Coins(d.ClawedBack), Shortfall: money.Coins(d.Shortfall)},
+		ClawbackOp: d.ClawbackOp,
 	}
 	if d.PaidAt != nil {
 		p.PaidAt = *d.PaidAt
@@ -92,6 +102,14 @@ func (s *PaymentStore) BySession(ctx context.Context, sessionID string) (payment
 	return s.one(ctx, bson.D{{Key: "session_id", Value: sessionID}})
 }
 
+// ByPaymentIntent implements payment.Store.
+func (s *PaymentStore) ByPaymentIntent(ctx context.Context, paymentIntentID string) (payment.Payment, error) {
+	if paymentIntentID == "" {
+		return payment.Payment{}, payment.ErrNotFound
+	}
+	return s.one(ctx, bson.D{{Key: "payment_intent_id", Value: paymentIntentID}})
+}
+
 // SetSession implements payment.Store.
 func (s *PaymentStore) SetSession(ctx context.Context, id string, sess payment.Session) error {
 	_, err := s.payments.updateOne(ctx, bson.D{{Key: "_id", Value: id}},
@@ -100,14 +118,72 @@ func (s *PaymentStore) SetSession(ctx context.Context, id string, sess payment.S
 }
 
 // MarkPaid implements payment.Store.
-func (s *PaymentStore) MarkPaid(ctx context.Context, id, op, sessionID string, at time.Time) (bool, error) {
+func (s *PaymentStore) MarkPaid(ctx context.Context, id, op string, p payment.Paid) (bool, error) {
+	set := bson.D{{Key: "status", Value: string(payment.StatusPaid)}, {Key: "paid_at", Value: p.At}, {Key: "session_id", Value: p.SessionID}}
+	if p.PaymentIntentID != "" {
+		set = append(set, bson.E{Key: "payment_intent_id", Value: p.PaymentIntentID})
+	}
 	return commitOnce(ctx, s.payments, id,
 		bson.D{{Key: "_id", Value: id}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}}, {Key: "status", Value: string(payment.StatusPending)}},
 		bson.D{
-			{Key: "$set", Value: bson.D{{Key: "status", Value: string(payment.StatusPaid)}, {Key: "paid_at", Value: at}, {Key: "session_id", Value: sessionID}}},
+			{Key: "$set", Value: set},
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
 		},
 		func(d paymentDoc) bool { return slices.Contains(d.Ops, op) })
+}
+
+// BeginClawback implements payment.Store. The condition on the refunds and
+// the dispute is what makes a clawback worked out from a stale read cancel:
+// each clawback changes one of them.
+func (s *PaymentStore) BeginClawback(ctx context.Context, id, op string, from payment.Reversal) (bool, error) {
+	credited := bson.A{string(payment.StatusPaid), string(payment.StatusRefunded), string(payment.StatusDisputed)}
+	return commitOnce(ctx, s.payments, id,
+		bson.D{
+			{Key: "_id", Value: id}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}},
+			{Key: "status", Value: bson.D{{Key: "$in", Value: credited}}},
+			{Key: "clawback_op", Value: nil},
+			orMissing("refunded_cents", int64(from.Refunded), 0),
+			orMissing("disputed", from.Disputed, false),
+		},
+		bson.D{
+			{Key: "$set", Value: bson.D{{Key: "clawback_op", Value: op}}},
+			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
+		},
+		func(d paymentDoc) bool { return slices.Contains(d.Ops, op) })
+}
+
+// orMissing is the condition that field is v, where a missing field counts
+// as zero, the value its document leaves out (omitempty).
+func orMissing[T comparable](field string, v, zero T) bson.E {
+	if v == zero {
+		return bson.E{Key: field, Value: bson.D{{Key: "$in", Value: bson.A{v, nil}}}}
+	}
+	return bson.E{Key: field, Value: v}
+}
+
+// EndClawback implements payment.Store.
+func (s *PaymentStore) EndClawback(ctx context.Context, id, op string, to payment.Reversal, status payment.Status, paymentIntentID string) error {
+	set := bson.D{
+		{Key: "status", Value: string(status)}, {Key: "refunded_cents", Value: int64(to.Refunded)},
+		{Key: "disputed", Value: to.Disputed}, {Key: "clawed_back_coins", Value: int64(to.Taken)},
+		{Key: "clawback_shortfall_coins", Value: int64(to.Shortfall)},
+	}
+	if paymentIntentID != "" {
+		set = append(set, bson.E{Key: "payment_intent_id", Value: paymentIntentID})
+	}
+	_, err := s.payments.updateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "clawback_op", Value: op}},
+		bson.D{{Key: "$set", Value: set}, {Key: "$unset", Value: bson.D{{Key: "clawback_op", Value: ""}}}}, false)
+	return err
+}
+
+// DropClawback implements payment.Store.
+func (s *PaymentStore) DropClawback(ctx context.Context, id, op string) error {
+	_, err := s.payments.updateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "clawback_op", Value: op}},
+		bson.D{
+			{Key: "$unset", Value: bson.D{{Key: "clawback_op", Value: ""}}},
+			{Key: "$pull", Value: bson.D{{Key: "ops", Value: op}}},
+		}, false)
+	return err
 }
 
 // MarkFailed implements payment.Store.

@@ -48,17 +48,29 @@ func (s *StatsStore) SumUserCoins(ctx context.Context) (money.Coins, error) {
 	return money.Coins(n), err
 }
 
-// SumPaidPayments implements stats.Store.
+// SumPaidPayments implements stats.Store: the prices of the purchases paid
+// or refunded in part, less their refunds, in three sums.
 func (s *StatsStore) SumPaidPayments(ctx context.Context) (real, dummy money.Cents, err error) {
-	paid := func(provider bson.D) (money.Cents, error) {
-		n, err := s.payments.sum(ctx, bson.D{{Key: "status", Value: string(payment.StatusPaid)}, {Key: "provider", Value: provider}}, "amount_cents")
+	sum := func(statuses []payment.Status, provider bson.D, field string) (money.Cents, error) {
+		in := make(bson.A, len(statuses))
+		for i, st := range statuses {
+			in[i] = string(st)
+		}
+		n, err := s.payments.sum(ctx, bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: in}}}, {Key: "provider", Value: provider}}, field)
 		return money.Cents(n), err
 	}
-	if real, err = paid(bson.D{{Key: "$ne", Value: payment.DummyProvider}}); err != nil {
+	kept := []payment.Status{payment.StatusPaid, payment.StatusRefunded}
+	notDummy := bson.D{{Key: "$ne", Value: payment.DummyProvider}}
+	if real, err = sum(kept, notDummy, "amount_cents"); err != nil {
 		return 0, 0, err
 	}
-	dummy, err = paid(bson.D{{Key: "$eq", Value: payment.DummyProvider}})
-	return real, dummy, err
+	refunds, err := sum([]payment.Status{payment.StatusRefunded}, notDummy, "refunded_cents")
+	if err != nil {
+		return 0, 0, err
+	}
+	// The dummy gateway has no refunds.
+	dummy, err = sum([]payment.Status{payment.StatusPaid}, bson.D{{Key: "$eq", Value: payment.DummyProvider}}, "amount_cents")
+	return real - refunds, dummy, err
 }
 
 // SumPaidOut implements stats.Store.

@@ -543,6 +543,25 @@ func (s *Service) List(ctx context.Context, p auth.Principal, f Filter, r page.R
 	return page.Of[User]{Items: users, Request: r, Total: total}, nil
 }
 
+// AdminIDs returns the IDs of the active admins, whom the platform tells
+// about what needs an admin (a refunded or disputed purchase).
+func (s *Service) AdminIDs(ctx context.Context) ([]string, error) {
+	var ids []string
+	f := Filter{Role: auth.RoleAdmin, Status: StatusActive}
+	for n := 1; ; n++ {
+		admins, total, err := s.store.List(ctx, f, page.Request{Number: n, Limit: page.MaxLimit})
+		if err != nil {
+			return nil, fmt.Errorf("list admins: %w", err)
+		}
+		for _, u := range admins {
+			ids = append(ids, u.ID)
+		}
+		if len(admins) < page.MaxLimit || int64(len(ids)) >= total {
+			return ids, nil
+		}
+	}
+}
+
 // TopWorkersCount is how many workers the home page shows.
 const TopWorkersCount = 6
 

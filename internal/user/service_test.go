@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -123,5 +124,24 @@ func TestAuthenticateCachesBriefly(t *testing.T) {
 	clock.Advance(user.AuthCacheTTL + time.Millisecond)
 	if _, err := s.Authenticate(ctx, tok); !errors.Is(err, user.ErrSuspended) {
 		t.Errorf("Authenticate() after the TTL = %v, want ErrSuspended", err)
+	}
+}
+
+// TestAdminIDsAreTheActiveAdmins: those told about what needs an admin.
+func TestAdminIDsAreTheActiveAdmins(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t)
+	a1, a2, gone := e.User(t, auth.RoleAdmin), e.User(t, auth.RoleAdmin), e.User(t, auth.RoleAdmin)
+	e.User(t, auth.RoleBuyer)
+	e.User(t, auth.RoleWorker)
+	if err := e.Users.SetStatus(t.Context(), a1, gone.UserID, user.StatusSuspended, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.Users.AdminIDs(t.Context())
+	slices.Sort(got)
+	want := []string{a1.UserID, a2.UserID}
+	slices.Sort(want)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("AdminIDs() = %v, %v; want %v", got, err, want)
 	}
 }

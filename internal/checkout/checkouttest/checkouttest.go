@@ -104,6 +104,7 @@ func Stop() {
 type Session struct {
 	ID            string
 	PaymentID     string // metadata.payment_id
+	PaymentIntent string // empty: null, as before the session is paid
 	PaymentStatus string // "paid", "unpaid"
 	AmountTotal   int64
 	Currency      string
@@ -113,11 +114,53 @@ type Session struct {
 // Stripe sends it.
 func Event(t testing.TB, eventID, typ string, s Session) []byte {
 	t.Helper()
-	obj := map[string]any{
+	return event(t, eventID, typ, map[string]any{
 		"id": s.ID, "object": "checkout.session", "payment_status": s.PaymentStatus, "amount_total": s.AmountTotal,
 		"currency": s.Currency, "client_reference_id": s.PaymentID, "mode": "payment", "status": "complete",
-		"metadata": map[string]string{"payment_id": s.PaymentID},
-	}
+		"metadata": map[string]string{"payment_id": s.PaymentID}, "payment_intent": orNull(s.PaymentIntent),
+	})
+}
+
+// Charge is the part of a charge a charge.refunded event carries.
+type Charge struct {
+	ID             string
+	PaymentIntent  string
+	Amount         int64
+	AmountRefunded int64 // every refund so far
+	Currency       string
+}
+
+// RefundEvent returns the JSON of a charge.refunded event about c.
+func RefundEvent(t testing.TB, eventID string, c Charge) []byte {
+	t.Helper()
+	return event(t, eventID, "charge.refunded", map[string]any{
+		"id": c.ID, "object": "charge", "payment_intent": orNull(c.PaymentIntent), "amount": c.Amount,
+		"amount_captured": c.Amount, "amount_refunded": c.AmountRefunded, "currency": c.Currency,
+		"refunded": c.AmountRefunded == c.Amount, "paid": true, "status": "succeeded", "metadata": map[string]string{},
+	})
+}
+
+// Dispute is the part of a dispute a charge.dispute.created event carries.
+type Dispute struct {
+	ID            string
+	Charge        string
+	PaymentIntent string
+	Amount        int64
+	Currency      string
+}
+
+// DisputeEvent returns the JSON of a charge.dispute.created event about d.
+func DisputeEvent(t testing.TB, eventID string, d Dispute) []byte {
+	t.Helper()
+	return event(t, eventID, "charge.dispute.created", map[string]any{
+		"id": d.ID, "object": "dispute", "charge": d.Charge, "payment_intent": orNull(d.PaymentIntent),
+		"amount": d.Amount, "currency": d.Currency, "reason": "fraudulent", "status": "needs_response",
+		"metadata": map[string]string{},
+	})
+}
+
+func event(t testing.TB, eventID, typ string, obj map[string]any) []byte {
+	t.Helper()
 	b, err := json.Marshal(map[string]any{
 		"id": eventID, "object": "event", "type": typ, "api_version": stripe.APIVersion,
 		"created": time.Now().Unix(), "data": map[string]any{"object": obj},
@@ -126,6 +169,13 @@ func Event(t testing.TB, eventID, typ string, s Session) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func orNull(id string) any {
+	if id == "" {
+		return nil
+	}
+	return id
 }
 
 // Sign returns the Stripe-Signature header for payload, signed with secret
