@@ -27,6 +27,7 @@ const (
 	UserReinstated       Kind = "user.reinstated"
 	UserDeleted          Kind = "user.deleted"
 	UserRoleChanged      Kind = "user.role_changed"
+	PurchasesUnblocked   Kind = "user.purchases_unblocked"
 	WithdrawalApproved   Kind = "withdrawal.approved"
 	WithdrawalRejected   Kind = "withdrawal.rejected"
 	SubmissionOverturned Kind = "submission.overturned"
@@ -36,7 +37,7 @@ const (
 )
 
 // Kinds are every kind, for the list's filter.
-var Kinds = []Kind{UserSuspended, UserReinstated, UserDeleted, UserRoleChanged, WithdrawalApproved, WithdrawalRejected,
+var Kinds = []Kind{UserSuspended, UserReinstated, UserDeleted, UserRoleChanged, PurchasesUnblocked, WithdrawalApproved, WithdrawalRejected,
 	SubmissionOverturned, TaskRemoved, ReportResolved, ReportDismissed}
 
 // Entry is one action.

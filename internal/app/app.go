@@ -115,6 +115,7 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a.Submissions.LogAdminActions(a.AdminLog)
 	a.Withdrawals.LogAdminActions(a.AdminLog)
 	a.Reports.LogAdminActions(a.AdminLog)
+	a.Payments.LogAdminActions(a.AdminLog)
 
 	for _, defs := range [][]operation.Definition{
 		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(),

@@ -161,6 +161,10 @@ func TestStripeRefundsAndDisputesThroughTheWebhook(t *testing.T) {
 		t.Fatalf("clearing the block = %d %s, want 204", rec.Code, rec.Body)
 	}
 	wantProblem(t, a.call(t, http.MethodDelete, clear, admin.Token, nil), http.StatusNotFound, "purchase_block_not_found")
+	logged := decode[pageOf[adminActionBody]](t, a.call(t, http.MethodGet, "/api/admin/actions?target_id="+holder.User.ID, admin.Token, nil), http.StatusOK)
+	if logged.Total != 1 || logged.Items[0].Kind != "user.purchases_unblocked" || logged.Items[0].AdminID != admin.User.ID {
+		t.Errorf("admin actions on the buyer = %+v, want the one clearing", logged.Items)
+	}
 	wantProblem(t, a.call(t, http.MethodDelete, "/api/admin/users/"+worker.User.ID+"/purchase-block", admin.Token, nil),
 		http.StatusNotFound, "purchase_block_not_found")
 	decode[checkoutBody](t, a.buy(t, holder.Token, 10, ""), http.StatusCreated)

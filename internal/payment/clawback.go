@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"microtask/internal/adminlog"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
@@ -199,6 +200,14 @@ func (s *Service) ClearBlock(ctx context.Context, p auth.Principal, userID strin
 		return ErrNoBlock
 	}
 	s.log.InfoContext(ctx, "purchase block cleared", "buyer_id", userID)
+	if s.adminLog != nil {
+		// The clearing's time names it. A crash right before this loses the
+		// entry (the clearing is one write, not an operation).
+		if err := s.adminLog.Record(ctx, adminlog.Entry{ID: fmt.Sprintf("unblock:%s:%d", userID, at.UnixMilli()), AdminID: p.UserID,
+			Kind: adminlog.PurchasesUnblocked, TargetType: "user", TargetID: userID, Summary: "purchases allowed again", At: at}); err != nil {
+			s.log.ErrorContext(ctx, "record admin action", "buyer_id", userID, "err", err)
+		}
+	}
 	err = s.notify.Send(ctx, notification.Notification{UserID: userID, Message: "You can buy coins again.",
 		ActionRoute: "/dashboard/purchase-coin", CreatedAt: at})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"microtask/internal/adminlog"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
@@ -32,10 +33,14 @@ type Service struct {
 	now      func() time.Time
 	newID    func() string
 	pricing  money.Pricing // the packages on sale
+	adminLog adminlog.Recorder
 
 	purchase operation.Kind[purchase]
 	clawback operation.Kind[clawback]
 }
+
+// LogAdminActions has the service record admins' clearing of blocks.
+func (s *Service) LogAdminActions(l adminlog.Recorder) { s.adminLog = l }
 
 // Packages returns the coin packages on sale, smallest first.
 func (s *Service) Packages() []Package { return slices.Clone(s.pricing.Packages) }
