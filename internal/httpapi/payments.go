@@ -53,13 +53,18 @@ func toPaymentResponse(p payment.Payment) paymentResponse {
 
 // handlePaymentPackages handles GET /api/payments/packages.
 func (s *Server) handlePaymentPackages(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	return writeJSON(w, http.StatusOK, s.packages())
+}
+
+// packages are the coin packages on sale, as the API shows them.
+func (s *Server) packages() []packageResponse {
 	pkgs := s.payments.Packages()
 	out := make([]packageResponse, len(pkgs))
 	for i, p := range pkgs {
 		out[i] = packageResponse{Coins: int64(p.Coins), PriceCents: int64(p.Price)}
 	}
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	return writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 // handlePaymentCreate handles POST /api/payments/create.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -219,4 +220,30 @@ func serveRaw(a *testAPI, r request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	a.srv.ServeHTTP(rec, req)
 	return rec
+}
+
+// TestConfig: the numbers the app would otherwise hard-code, as configured.
+func TestConfig(t *testing.T) {
+	for _, h := range []harness{{bcryptCost: 4}, {bcryptCost: 4, noGateway: true}} {
+		a := buildAPI(t, h)
+		rec := a.get(t, "/api/config")
+		got := decode[map[string]any](t, rec, http.StatusOK)
+		want := map[string]any{
+			"packages": []any{
+				map[string]any{"coins": 10.0, "price_cents": 100.0}, map[string]any{"coins": 150.0, "price_cents": 1000.0},
+				map[string]any{"coins": 500.0, "price_cents": 2000.0}, map[string]any{"coins": 1000.0, "price_cents": 3500.0},
+			},
+			"signup_bonus_worker": 10.0, "signup_bonus_buyer": 50.0, "withdrawal_min_coins": 200.0, "withdrawal_coins_per_dollar": 20.0,
+			"withdrawal_methods": []any{"stripe", "bkash", "rocket", "nagad"}, "auto_approve_after_hours": 72.0, "payment_provider": "dummy",
+		}
+		if h.noGateway {
+			want["payment_provider"] = "none"
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("config =\n%v\nwant\n%v", got, want)
+		}
+		if cc := rec.Header().Get("Cache-Control"); cc != "public, max-age=300" {
+			t.Errorf("Cache-Control = %q", cc)
+		}
+	}
 }

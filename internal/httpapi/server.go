@@ -156,6 +156,7 @@ func (s *Server) routes(o Options) http.Handler {
 		r.Get("/health", s.handle(s.handleHealth))
 		r.Get("/ready", s.handle(s.handleReady))
 		r.Get("/openapi.yaml", s.handle(handleOpenAPI))
+		r.Get("/config", s.handle(s.handleConfig))
 
 		r.Route("/auth", func(r chi.Router) {
 			r.With(s.authLimit).Post("/register", s.handle(s.handleAuthRegister))

@@ -42,6 +42,15 @@ type Service struct {
 // LogAdminActions has the service record admins' clearing of blocks.
 func (s *Service) LogAdminActions(l adminlog.Recorder) { s.adminLog = l }
 
+// Provider names the configured gateway ("stripe" or DummyProvider), or is
+// "none" when purchases are not configured.
+func (s *Service) Provider() string {
+	if s.gateway == nil {
+		return "none"
+	}
+	return s.gateway.Name()
+}
+
 // Packages returns the coin packages on sale, smallest first.
 func (s *Service) Packages() []Package { return slices.Clone(s.pricing.Packages) }
 

@@ -65,6 +65,10 @@ func NewService(store Store, ops operation.Runner, n Notifier, users UserNames, 
 	return s
 }
 
+// AutoApproveAfter is how long new tasks' submissions wait for review
+// before they are approved automatically.
+func (s *Service) AutoApproveAfter() time.Duration { return s.autoApprove }
+
 // LogAdminActions has the service record admins' removals.
 func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 

@@ -82,6 +82,11 @@ type accountChange struct {
 	Reason  string // why, as they said
 }
 
+// SignupBonuses returns what a new worker's and a new buyer's account get.
+func (s *Service) SignupBonuses() (worker, buyer money.Coins) {
+	return SignupBonus(s.pricing, auth.RoleWorker), SignupBonus(s.pricing, auth.RoleBuyer)
+}
+
 // LogAdminActions has the service record what admins do to accounts.
 func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 
