@@ -140,6 +140,7 @@ func build(cfg config.Config, log *slog.Logger, db *storage.DB) (*app.App, error
 		AutoApproveAfter:  cfg.AutoApproveAfter,
 		WithdrawalMethods: cfg.WithdrawalMethods,
 		Pricing:           cfg.Pricing,
+		RouteBase:         cfg.RouteBase,
 	}
 	for _, loss := range cfg.Pricing.Losses() {
 		log.Warn("a coin package pays out more than it sells for: a buyer can buy it, pay a worker of their own and withdraw a profit; "+

@@ -43,6 +43,7 @@ type Config struct {
 	Webhooks          payment.Webhooks // nil with the dummy gateway
 	WithdrawalMethods []string
 	Pricing           money.Pricing // what coins are worth
+	RouteBase         string        // where the app's pages live, for notifications' routes; "" for /dashboard
 }
 
 // Stores are the stores the services keep their documents in, for the tests
@@ -92,7 +93,7 @@ func New(db *storage.DB, c Config) (*App, error) {
 	// through a function that reads the field once it is set.
 	a.Users = user.NewService(st.Users, a.Operations, a.Ledger, st.Withdrawals, hideTasks(func() *task.Service { return a.Tasks }), c.Pricing,
 		c.Hasher, c.Tokens, c.Log, now)
-	a.Notifications = notification.NewService(st.Notifications, a.Users, c.Log, now)
+	a.Notifications = notification.NewService(st.Notifications, a.Users, c.RouteBase, c.Log, now)
 	if c.SoleWriter {
 		a.Users.SoleWriter()
 		a.Notifications.RememberUnreadCounts()

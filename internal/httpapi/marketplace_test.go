@@ -60,6 +60,7 @@ type pageOf[T any] struct {
 type notificationBody struct {
 	ID          string `json:"id"`
 	Message     string `json:"message"`
+	Type        string `json:"type"`
 	ActionRoute string `json:"action_route"`
 	Read        bool   `json:"read"`
 }

@@ -15,13 +15,15 @@ import (
 type notificationResponse struct {
 	ID          string    `json:"id"`
 	Message     string    `json:"message"`
+	Type        string    `json:"type"`
 	ActionRoute string    `json:"action_route"`
 	Read        bool      `json:"read"`
 	CreatedAt   time.Time `json:"created_at"`
 }
 
 func toNotificationResponse(n notification.Notification) notificationResponse {
-	return notificationResponse{ID: n.ID, Message: n.Message, ActionRoute: n.ActionRoute, Read: n.Read, CreatedAt: n.CreatedAt.UTC()}
+	return notificationResponse{ID: n.ID, Message: n.Message, Type: string(n.Type), ActionRoute: n.ActionRoute, Read: n.Read,
+		CreatedAt: n.CreatedAt.UTC()}
 }
 
 type announceRequest struct {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -215,4 +216,38 @@ func TestNotificationIDsArriveEscaped(t *testing.T) {
 	// Gone, escaped or not.
 	wantProblem(t, a.call(t, http.MethodDelete, "/api/notifications/"+items[0].ID, w.Token, nil), http.StatusNotFound, "notification_not_found")
 	wantProblem(t, a.call(t, http.MethodPut, path(items[1].ID), w.Token, nil), http.StatusNotFound, "notification_not_found")
+}
+
+// TestNotificationTypes: each notification says what it is about and which
+// page of the app it opens.
+func TestNotificationTypes(t *testing.T) {
+	a := newAPI(t)
+	adm, buyer, w1, w2 := a.admin(t), a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker")
+	a.grant(t, w1.User.ID, 400)
+	tk := a.postTask(t, buyer.Token, 2, 10)
+	s1, s2 := a.submit(t, w1.Token, tk.ID), a.submit(t, w2.Token, tk.ID)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusOK)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, map[string]string{"reason": "Blurry."}), http.StatusOK)
+	wd := decode[withdrawalBody](t, a.call(t, http.MethodPost, "/api/withdrawals", w1.Token, withdrawalRequest(200)), http.StatusCreated)
+	decode[withdrawalBody](t, a.call(t, http.MethodPut, "/api/withdrawals/"+wd.ID+"/approve", adm.Token, nil), http.StatusOK)
+	a.clock.Advance(time.Second)
+	a.call(t, http.MethodPost, "/api/notifications", adm.Token, map[string]string{"to_user_id": w2.User.ID, "message": "Welcome!", "action_route": "/help"})
+
+	type seen struct{ typ, route string }
+	for _, tt := range []struct {
+		who  sessionBody
+		want []seen // newest first
+	}{
+		{buyer, []seen{{"submission_received", "/dashboard/task-to-review"}, {"submission_received", "/dashboard/task-to-review"}}},
+		{w1, []seen{{"withdrawal_paid", "/dashboard/withdrawals"}, {"submission_approved", "/dashboard/my-submissions"}}},
+		{w2, []seen{{"announcement", "/help"}, {"submission_rejected", "/dashboard/my-submissions"}}},
+	} {
+		var got []seen
+		for _, n := range a.notificationsOf(t, tt.who.Token) {
+			got = append(got, seen{n.Type, n.ActionRoute})
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%s's notifications = %v, want %v", tt.who.User.Role, got, tt.want)
+		}
+	}
 }

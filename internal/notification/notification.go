@@ -22,6 +22,8 @@ type Notification struct {
 	ID          string // derived from the operation that caused it, so recovery never sends it twice
 	UserID      string
 	Message     string
+	Type        Type
+	Page        Page   // the app's page to open; Send turns it into ActionRoute
 	ActionRoute string // the single-page app's route to open, e.g. /dashboard/my-submissions
 	Read        bool
 	CreatedAt   time.Time
@@ -66,14 +68,19 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 	memo  *unreadMemo // nil: count every time
+	base  string      // where the app's pages live, e.g. /dashboard
 }
 
-// NewService returns a Service. now may be nil for time.Now.
-func NewService(store Store, users UserFinder, log *slog.Logger, now func() time.Time) *Service {
+// NewService returns a Service whose notifications open the app's pages
+// below routeBase ("" for DefaultRouteBase). now may be nil for time.Now.
+func NewService(store Store, users UserFinder, routeBase string, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, hub: NewHub(), users: users, log: log, now: now}
+	if routeBase == "" {
+		routeBase = DefaultRouteBase
+	}
+	return &Service{store: store, hub: NewHub(), users: users, base: strings.TrimRight(routeBase, "/"), log: log, now: now}
 }
 
 // RememberUnreadCounts keeps users' unread counts in memory between their
@@ -97,6 +104,12 @@ func (s *Service) Send(ctx context.Context, n Notification) error {
 		n.ID = idgen.New()
 	}
 	n.Read = false
+	if n.Page != "" {
+		n.ActionRoute = s.base + string(n.Page)
+	}
+	if n.Type == "" {
+		n.Type = Other
+	}
 	if n.CreatedAt.IsZero() {
 		n.CreatedAt = s.now().UTC().Truncate(time.Millisecond)
 	}
@@ -171,7 +184,7 @@ func (s *Service) Announce(ctx context.Context, p auth.Principal, to, message, r
 	if !ok {
 		return Notification{}, ErrNoSuchUser
 	}
-	n := Notification{ID: idgen.New(), UserID: to, Message: strings.TrimSpace(message), ActionRoute: route,
+	n := Notification{ID: idgen.New(), UserID: to, Message: strings.TrimSpace(message), Type: Announcement, ActionRoute: route,
 		CreatedAt: s.now().UTC().Truncate(time.Millisecond)}
 	return n, s.Send(ctx, n)
 }

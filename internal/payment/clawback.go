@@ -157,13 +157,13 @@ func (s *Service) settleClawback(ctx context.Context, op operation.Op[clawback])
 	}
 	for _, id := range admins {
 		err := s.notify.Send(ctx, notification.Notification{ID: op.ID + ":" + id, UserID: id, Message: d.adminMessage(),
-			ActionRoute: "/dashboard/purchase-blocks", CreatedAt: op.At})
+			Type: notification.PurchasesBlocked, Page: notification.PurchaseBlocks, CreatedAt: op.At})
 		if err != nil {
 			return err
 		}
 	}
 	return s.notify.Send(ctx, notification.Notification{ID: op.ID, UserID: d.UserID, Message: d.buyerMessage(),
-		ActionRoute: "/dashboard/payment-history", CreatedAt: op.At})
+		Type: notification.PaymentReversed, Page: notification.PaymentHistory, CreatedAt: op.At})
 }
 
 func (c clawback) adminMessage() string {
@@ -209,7 +209,7 @@ func (s *Service) ClearBlock(ctx context.Context, p auth.Principal, userID strin
 		}
 	}
 	err = s.notify.Send(ctx, notification.Notification{UserID: userID, Message: "You can buy coins again.",
-		ActionRoute: "/dashboard/purchase-coin", CreatedAt: at})
+		Type: notification.PurchasesUnblocked, Page: notification.PurchaseCoin, CreatedAt: at})
 	if err != nil {
 		// The block is cleared, which is what was asked; the message is not
 		// worth an error.

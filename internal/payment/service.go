@@ -334,7 +334,7 @@ func (s *Service) commitPurchase(ctx context.Context, op operation.Op[purchase])
 
 func (s *Service) settlePurchase(ctx context.Context, op operation.Op[purchase]) error {
 	return s.notify.Send(ctx, notification.Notification{
-		ID: op.ID, UserID: op.Data.UserID, ActionRoute: "/dashboard/payment-history", CreatedAt: op.At,
+		ID: op.ID, UserID: op.Data.UserID, Type: notification.PaymentCompleted, Page: notification.PaymentHistory, CreatedAt: op.At,
 		Message: fmt.Sprintf("Your payment of %s went through: %d coins are yours.", op.Data.Amount, op.Data.Coins),
 	})
 }

@@ -168,7 +168,7 @@ func (s *Service) Decide(ctx context.Context, p auth.Principal, id string, st St
 		msg = fmt.Sprintf("Your report about a %s was %s: %s", r.TargetType, st, note)
 	}
 	if err := s.notify.Send(ctx, notification.Notification{ID: "report:" + id, UserID: r.Reporter.ID,
-		ActionRoute: "/dashboard/my-reports", Message: msg}); err != nil {
+		Type: notification.ReportDecided, Page: notification.MyReports, Message: msg}); err != nil {
 		s.log.ErrorContext(ctx, "notify reporter", "report_id", id, "err", err)
 	}
 	s.log.InfoContext(ctx, "report decided", "report_id", id, "status", string(st), "action", string(action))

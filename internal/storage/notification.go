@@ -27,19 +27,24 @@ type notificationDoc struct {
 	ID          string    `bson:"_id"`
 	UserID      string    `bson:"user_id"`
 	Message     string    `bson:"message"`
+	Type        string    `bson:"type,omitempty"` // absent on notifications from before types
 	ActionRoute string    `bson:"action_route"`
 	Read        bool      `bson:"read"`
 	CreatedAt   time.Time `bson:"created_at"`
 }
 
 func notificationFromDoc(d notificationDoc) notification.Notification {
-	return notification.Notification{ID: d.ID, UserID: d.UserID, Message: d.Message, ActionRoute: d.ActionRoute,
-		Read: d.Read, CreatedAt: d.CreatedAt}
+	n := notification.Notification{ID: d.ID, UserID: d.UserID, Message: d.Message, Type: notification.Type(d.Type),
+		ActionRoute: d.ActionRoute, Read: d.Read, CreatedAt: d.CreatedAt}
+	if n.Type == "" {
+		n.Type = notification.Other
+	}
+	return n
 }
 
 // Insert implements notification.Store.
 func (s *NotificationStore) Insert(ctx context.Context, n notification.Notification) error {
-	err := s.notes.insertOne(ctx, notificationDoc{ID: n.ID, UserID: n.UserID, Message: n.Message,
+	err := s.notes.insertOne(ctx, notificationDoc{ID: n.ID, UserID: n.UserID, Message: n.Message, Type: string(n.Type),
 		ActionRoute: n.ActionRoute, Read: n.Read, CreatedAt: n.CreatedAt})
 	if isDuplicate(err) {
 		return notification.ErrExists

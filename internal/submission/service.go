@@ -169,7 +169,7 @@ func (s *Service) settleSubmit(ctx context.Context, op operation.Op[Submission])
 		return err
 	}
 	return s.notify.Send(ctx, notification.Notification{
-		ID: op.ID, UserID: sub.Buyer.ID, ActionRoute: "/dashboard/task-to-review", CreatedAt: op.At,
+		ID: op.ID, UserID: sub.Buyer.ID, Type: notification.SubmissionReceived, Page: notification.TaskToReview, CreatedAt: op.At,
 		Message: fmt.Sprintf("%s submitted work for your task “%s”.", sub.Worker.Name, sub.TaskTitle),
 	})
 }
@@ -239,7 +239,7 @@ func (s *Service) settleApprove(ctx context.Context, op operation.Op[review]) er
 		how = "was approved automatically, as the buyer did not review it in time"
 	}
 	return s.notify.Send(ctx, notification.Notification{
-		ID: op.ID, UserID: sub.Worker.ID, ActionRoute: "/dashboard/my-submissions", CreatedAt: op.At,
+		ID: op.ID, UserID: sub.Worker.ID, Type: notification.SubmissionApproved, Page: notification.MySubmissions, CreatedAt: op.At,
 		Message: fmt.Sprintf("Your submission for “%s” %s: %d coins are yours.", sub.TaskTitle, how, sub.Pay),
 	})
 }
@@ -254,7 +254,7 @@ func (s *Service) settleReject(ctx context.Context, op operation.Op[review]) err
 		msg = fmt.Sprintf("Your submission for “%s” was rejected: %s", sub.TaskTitle, r)
 	}
 	return s.notify.Send(ctx, notification.Notification{
-		ID: op.ID, UserID: sub.Worker.ID, ActionRoute: "/dashboard/my-submissions", CreatedAt: op.At, Message: msg,
+		ID: op.ID, UserID: sub.Worker.ID, Type: notification.SubmissionRejected, Page: notification.MySubmissions, CreatedAt: op.At, Message: msg,
 	})
 }
 
@@ -287,7 +287,7 @@ func (s *Service) settleCancel(ctx context.Context, op operation.Op[review]) err
 		return err
 	}
 	return s.notify.Send(ctx, notification.Notification{
-		ID: op.ID, UserID: sub.Worker.ID, ActionRoute: "/dashboard/my-submissions", CreatedAt: op.At,
+		ID: op.ID, UserID: sub.Worker.ID, Type: notification.SubmissionCancelled, Page: notification.MySubmissions, CreatedAt: op.At,
 		Message: fmt.Sprintf("The task “%s” was removed by an admin, so your submission for it was cancelled.", sub.TaskTitle),
 	})
 }
@@ -372,7 +372,7 @@ func (s *Service) settleOverturn(ctx context.Context, op operation.Op[overturn])
 		}
 	}
 	return s.notify.Send(ctx, notification.Notification{
-		ID: op.ID, UserID: sub.Worker.ID, ActionRoute: "/dashboard/my-submissions", CreatedAt: op.At,
+		ID: op.ID, UserID: sub.Worker.ID, Type: notification.RejectionOverturned, Page: notification.MySubmissions, CreatedAt: op.At,
 		Message: fmt.Sprintf("An admin overturned the rejection of your submission for “%s”: %d coins are yours.", sub.TaskTitle, sub.Pay),
 	})
 }

@@ -288,7 +288,7 @@ func (s *Service) settleRefund(ctx context.Context, op operation.Op[refund]) err
 		msg = fmt.Sprintf("Your task “%s” was deleted; %d coins came back to you.", title, amount)
 	}
 	return s.notify.Send(ctx, notification.Notification{
-		ID: op.ID, UserID: op.Data.Task.Buyer.ID, Message: msg, ActionRoute: "/dashboard/my-tasks", CreatedAt: op.At,
+		ID: op.ID, UserID: op.Data.Task.Buyer.ID, Message: msg, Type: notification.TaskRefunded, Page: notification.MyTasks, CreatedAt: op.At,
 	})
 }
 

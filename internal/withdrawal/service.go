@@ -203,15 +203,16 @@ func (s *Service) settleDecision(ctx context.Context, op operation.Op[subject]) 
 			return err
 		}
 	}
-	msg := fmt.Sprintf("Your withdrawal of %d coins (%s) to %s was paid out.", w.Coins, w.Amount, w.System)
+	msg, typ := fmt.Sprintf("Your withdrawal of %d coins (%s) to %s was paid out.", w.Coins, w.Amount, w.System), notification.WithdrawalPaid
 	if refund {
+		typ = notification.WithdrawalRejected
 		msg = fmt.Sprintf("Your withdrawal of %d coins was rejected and the coins are back in your balance.", w.Coins)
 		if r := op.Data.Reason; r != "" {
 			msg = fmt.Sprintf("Your withdrawal of %d coins was rejected (%s); the coins are back in your balance.", w.Coins, r)
 		}
 	}
 	return s.notify.Send(ctx, notification.Notification{
-		ID: op.ID, UserID: w.Worker.ID, ActionRoute: "/dashboard/withdrawals", CreatedAt: op.At, Message: msg,
+		ID: op.ID, UserID: w.Worker.ID, Type: typ, Page: notification.Withdrawals, CreatedAt: op.At, Message: msg,
 	})
 }
 

@@ -49,6 +49,7 @@ type Config struct {
 	Pricing             money.Pricing // SIGNUP_BONUS_WORKER, SIGNUP_BONUS_BUYER, COIN_PACKAGES, WITHDRAWAL_COINS_PER_DOLLAR, WITHDRAWAL_MIN_COINS
 	OutboundTimeout     time.Duration // OUTBOUND_TIMEOUT: for each call to Stripe, imgBB or Google
 	PublicURL           string        // PUBLIC_URL: this server's public base URL; empty: each request's host
+	RouteBase           string        // APP_ROUTE_BASE: where the app's pages live, for notifications' routes
 	ImgBBKey            string        // IMGBB_API_KEY; empty: images are kept under DATA_DIR/uploads
 	ImgBBURL            string        // IMGBB_URL
 	UploadRateLimit     int           // UPLOAD_RATE_LIMIT_PER_MIN, per user; 0 disables
@@ -114,6 +115,9 @@ func Load(getenv func(string) string) (Config, error) {
 		Packages:       p.packages("COIN_PACKAGES", "10:1.00,150:10.00,500:20.00,1000:35.00"),
 		CoinsPerDollar: int64(p.int("WITHDRAWAL_COINS_PER_DOLLAR", 20, 1, 1_000_000)),
 		MinWithdrawal:  money.Coins(p.int("WITHDRAWAL_MIN_COINS", 200, 1, 100_000_000)),
+	}
+	if c.RouteBase = p.str("APP_ROUTE_BASE", "/dashboard"); !strings.HasPrefix(c.RouteBase, "/") {
+		p.fail("APP_ROUTE_BASE", fmt.Sprintf("must be a path such as /dashboard, got %q", c.RouteBase))
 	}
 	if v := p.str("PUBLIC_URL", ""); v != "" {
 		c.PublicURL = p.url("PUBLIC_URL", "")
@@ -189,6 +193,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("withdrawal_methods", c.WithdrawalMethods),
 		slog.Any("pricing", c.Pricing),
 		slog.String("public_url", c.PublicURL),
+		slog.String("app_route_base", c.RouteBase),
 		slog.Bool("imgbb", c.ImgBBKey != ""),
 		slog.Bool("google_sign_in", c.GoogleClientID != ""),
 	)

@@ -1,0 +1,43 @@
+package notification
+
+// Type says what a notification is about, so that the app can pick its
+// icon and wording without reading the message.
+type Type string
+
+// The types.
+const (
+	SubmissionReceived  Type = "submission_received"  // to the buyer: a worker submitted work on their task
+	SubmissionApproved  Type = "submission_approved"  // to the worker: paid
+	SubmissionRejected  Type = "submission_rejected"  // to the worker, with the reason
+	SubmissionCancelled Type = "submission_cancelled" // to the worker: an admin removed the task
+	RejectionOverturned Type = "rejection_overturned" // to the worker: paid after a dispute
+	TaskRefunded        Type = "task_refunded"        // to the buyer: escrow back after expiry, deletion or removal
+	PaymentCompleted    Type = "payment_completed"    // to the buyer: coins credited
+	PaymentReversed     Type = "payment_reversed"     // to the buyer: coins taken back after a refund or dispute
+	PurchasesBlocked    Type = "purchases_blocked"    // to admins: a buyer's purchases are blocked
+	PurchasesUnblocked  Type = "purchases_unblocked"  // to the buyer
+	WithdrawalPaid      Type = "withdrawal_paid"      // to the worker
+	WithdrawalRejected  Type = "withdrawal_rejected"  // to the worker, with the reason
+	ReportDecided       Type = "report_decided"       // to the reporter
+	Announcement        Type = "announcement"         // from an admin
+	Other               Type = "other"                // notifications from before types
+)
+
+// Page is a page of the app a notification opens, below the configured
+// base of the app's routes (APP_ROUTE_BASE, /dashboard by default).
+type Page string
+
+// The pages.
+const (
+	TaskToReview   Page = "/task-to-review"
+	MySubmissions  Page = "/my-submissions"
+	MyTasks        Page = "/my-tasks"
+	PaymentHistory Page = "/payment-history"
+	PurchaseCoin   Page = "/purchase-coin"
+	Withdrawals    Page = "/withdrawals"
+	MyReports      Page = "/my-reports"
+	PurchaseBlocks Page = "/purchase-blocks"
+)
+
+// DefaultRouteBase is where the app's dashboard pages live.
+const DefaultRouteBase = "/dashboard"
