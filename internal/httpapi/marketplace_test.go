@@ -33,15 +33,16 @@ type taskBody struct {
 }
 
 type submissionBody struct {
-	ID         string  `json:"id"`
-	TaskID     string  `json:"task_id"`
-	TaskTitle  string  `json:"task_title"`
-	Pay        int64   `json:"payable_amount"`
-	Details    string  `json:"submission_details"`
-	Status     string  `json:"status"`
-	Reason     string  `json:"reason"`
-	ReviewedAt *string `json:"reviewed_at"`
-	Worker     struct {
+	ID          string  `json:"id"`
+	TaskID      string  `json:"task_id"`
+	TaskTitle   string  `json:"task_title"`
+	Pay         int64   `json:"payable_amount"`
+	Details     string  `json:"submission_details"`
+	Status      string  `json:"status"`
+	Reason      string  `json:"reason"`
+	ReviewedAt  *string `json:"reviewed_at"`
+	AutoApprove *string `json:"auto_approve_at"`
+	Worker      struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"worker"`

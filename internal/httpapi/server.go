@@ -177,6 +177,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Get("/", s.handle(s.handleTaskList))
 			r.Get("/available", s.handle(s.handleTaskAvailable))
 			r.Get("/{id}", s.handle(s.handleTaskGet))
+			r.With(s.authenticate, s.requireRole(auth.RoleBuyer, auth.RoleAdmin)).Get("/{id}/submissions", s.handle(s.handleTaskSubmissions))
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
 				r.Get("/my", s.handle(s.handleTaskMine))
@@ -200,6 +201,7 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Put("/{id}/approve", s.handle(s.handleSubmissionApprove))
 				r.Put("/{id}/reject", s.handle(s.handleSubmissionReject))
 			})
+			r.Get("/{id}", s.handle(s.handleSubmissionGet)) // its worker, its buyer or an admin
 		})
 
 		r.With(s.authenticate).Get("/dashboard/stats", s.handle(s.handleDashboardStats))
@@ -259,6 +261,8 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Get("/stats", s.handle(s.handleAdminStats))
 			r.Get("/audit", s.handle(s.handleAdminAudit))
 			r.Get("/actions", s.handle(s.handleAdminActions))
+			r.Get("/submissions", s.handle(s.handleAdminSubmissions))
+			r.Get("/withdrawals", s.handle(s.handleAdminWithdrawals))
 			r.Get("/users", s.handle(s.handleAdminUsers))
 			r.Put("/users/{id}", s.handle(s.handleAdminUserUpdate))
 			r.Delete("/users/{id}", s.handle(s.handleUserDelete))

@@ -35,6 +35,9 @@ type submissionResponse struct {
 	Reason     string        `json:"reason"`
 	CreatedAt  time.Time     `json:"created_at"`
 	ReviewedAt *time.Time    `json:"reviewed_at"`
+	// AutoApproveAt is when a pending submission is approved unless its
+	// buyer reviews it first; null once reviewed.
+	AutoApproveAt *time.Time `json:"auto_approve_at"`
 }
 
 func toSubmissionResponse(s submission.Submission) submissionResponse {
@@ -47,7 +50,21 @@ func toSubmissionResponse(s submission.Submission) submissionResponse {
 		at := s.ReviewedAt.UTC()
 		res.ReviewedAt = &at
 	}
+	if s.Status == submission.StatusPending && !s.AutoApproveAt.IsZero() {
+		at := s.AutoApproveAt.UTC()
+		res.AutoApproveAt = &at
+	}
 	return res
+}
+
+// statusFilter reads the status filter of submission lists: any status the
+// schema lists.
+func statusFilter(q *query) submission.Status {
+	all := make([]string, len(submission.Statuses))
+	for i, st := range submission.Statuses {
+		all[i] = string(st)
+	}
+	return submission.Status(q.oneOf("status", "", all...))
 }
 
 // handleSubmissionCreate handles POST /api/submissions.
@@ -66,8 +83,7 @@ func (s *Server) handleSubmissionCreate(w http.ResponseWriter, r *http.Request) 
 // handleSubmissionMine handles GET /api/submissions/my.
 func (s *Server) handleSubmissionMine(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
-	status := submission.Status(q.oneOf("status", "",
-		string(submission.StatusPending), string(submission.StatusApproved), string(submission.StatusRejected)))
+	status := statusFilter(q)
 	return writePage(w, q, func(p page.Request) (page.Of[submission.Submission], error) {
 		return s.submissions.Mine(r.Context(), principal(r), status, p)
 	}, toSubmissionResponse)
@@ -82,8 +98,37 @@ func (s *Server) handleSubmissionApproved(w http.ResponseWriter, r *http.Request
 
 // handleSubmissionToReview handles GET /api/submissions/to-review.
 func (s *Server) handleSubmissionToReview(w http.ResponseWriter, r *http.Request) error {
-	return writePage(w, newQuery(r), func(p page.Request) (page.Of[submission.Submission], error) {
-		return s.submissions.ToReview(r.Context(), principal(r), p)
+	q := newQuery(r)
+	oldest := q.oneOf("sort", "newest", "newest", "oldest") == "oldest"
+	return writePage(w, q, func(p page.Request) (page.Of[submission.Submission], error) {
+		return s.submissions.ToReview(r.Context(), principal(r), oldest, p)
+	}, toSubmissionResponse)
+}
+
+// handleSubmissionGet handles GET /api/submissions/{id}.
+func (s *Server) handleSubmissionGet(w http.ResponseWriter, r *http.Request) error {
+	sub, err := s.submissions.View(r.Context(), principal(r), param(r, "id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toSubmissionResponse(sub))
+}
+
+// handleTaskSubmissions handles GET /api/tasks/{id}/submissions.
+func (s *Server) handleTaskSubmissions(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	status := statusFilter(q)
+	return writePage(w, q, func(p page.Request) (page.Of[submission.Submission], error) {
+		return s.submissions.OfTask(r.Context(), principal(r), param(r, "id"), status, p)
+	}, toSubmissionResponse)
+}
+
+// handleAdminSubmissions handles GET /api/admin/submissions.
+func (s *Server) handleAdminSubmissions(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	f := submission.Filter{Status: statusFilter(q), TaskID: q.text("task_id", 64), WorkerID: q.text("worker_id", 64), BuyerID: q.text("buyer_id", 64)}
+	return writePage(w, q, func(p page.Request) (page.Of[submission.Submission], error) {
+		return s.submissions.AdminList(r.Context(), principal(r), f, p)
 	}, toSubmissionResponse)
 }
 

@@ -38,7 +38,8 @@ type withdrawalResponse struct {
 	Worker        workerResponse `json:"worker"`
 	CreatedAt     time.Time      `json:"created_at"`
 	DecidedAt     *time.Time     `json:"decided_at"`
-	Risk          *riskResponse  `json:"risk,omitempty"` // admins only
+	DecidedBy     string         `json:"decided_by,omitempty"` // admins only
+	Risk          *riskResponse  `json:"risk,omitempty"`       // admins only
 }
 
 type riskResponse struct {
@@ -68,6 +69,7 @@ func toWithdrawalResponse(w withdrawal.Withdrawal) withdrawalResponse {
 // its worker does not see.
 func toAdminWithdrawalResponse(w withdrawal.Withdrawal) withdrawalResponse {
 	res := toWithdrawalResponse(w)
+	res.DecidedBy = w.DecidedBy
 	if r := w.Risk; r != nil {
 		res.Risk = &riskResponse{Score: r.Score, Level: r.Level(), AccountAgeHours: int64(r.AccountAge.Hours()),
 			EarnedCoins: int64(r.Earned), UnfundedCoins: int64(r.Unfunded), UnfundedSharePct: r.UnfundedShare(),
@@ -123,6 +125,17 @@ func (s *Server) handleWithdrawalPending(w http.ResponseWriter, r *http.Request)
 	order := withdrawal.Order(q.oneOf("sort", string(withdrawal.OldestFirst), string(withdrawal.OldestFirst), string(withdrawal.RiskFirst)))
 	return writePage(w, q, func(p page.Request) (page.Of[withdrawal.Withdrawal], error) {
 		return s.withdrawals.Pending(r.Context(), principal(r), order, p)
+	}, toAdminWithdrawalResponse)
+}
+
+// handleAdminWithdrawals handles GET /api/admin/withdrawals: every
+// withdrawal, newest first, with who decided it.
+func (s *Server) handleAdminWithdrawals(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	f := withdrawal.Filter{WorkerID: q.text("worker_id", 64), Status: withdrawal.Status(q.oneOf("status", "",
+		string(withdrawal.StatusPending), string(withdrawal.StatusApproved), string(withdrawal.StatusRejected)))}
+	return writePage(w, q, func(p page.Request) (page.Of[withdrawal.Withdrawal], error) {
+		return s.withdrawals.History(r.Context(), principal(r), f, p)
 	}, toAdminWithdrawalResponse)
 }
 

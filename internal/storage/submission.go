@@ -91,12 +91,15 @@ func (s *SubmissionStore) ByID(ctx context.Context, id string) (submission.Submi
 }
 
 func submissionFilter(f submission.Filter) bson.D {
-	var q bson.D
+	q := bson.D{} // the driver refuses a nil filter
 	if f.WorkerID != "" {
 		q = append(q, bson.E{Key: "worker_id", Value: f.WorkerID})
 	}
 	if f.BuyerID != "" {
 		q = append(q, bson.E{Key: "buyer_id", Value: f.BuyerID})
+	}
+	if f.TaskID != "" {
+		q = append(q, bson.E{Key: "task_id", Value: f.TaskID})
 	}
 	if f.Status != "" {
 		q = append(q, bson.E{Key: "status", Value: string(f.Status)})
@@ -104,9 +107,16 @@ func submissionFilter(f submission.Filter) bson.D {
 	return q
 }
 
+// oldestFirst is newestFirst the other way round.
+var oldestFirst = bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}
+
 // List implements submission.Store: one find and one count.
 func (s *SubmissionStore) List(ctx context.Context, f submission.Filter, p page.Request) ([]submission.Submission, int64, error) {
-	return findPage(ctx, s.subs, submissionFilter(f), newestFirst, p, submissionFromDoc)
+	order := newestFirst
+	if f.OldestFirst {
+		order = oldestFirst
+	}
+	return findPage(ctx, s.subs, submissionFilter(f), order, p, submissionFromDoc)
 }
 
 // Review implements submission.Store.

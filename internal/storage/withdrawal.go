@@ -39,6 +39,7 @@ type withdrawalDoc struct {
 	Reason        string     `bson:"reason"`
 	CreatedAt     time.Time  `bson:"created_at"`
 	DecidedAt     *time.Time `bson:"decided_at,omitempty"`
+	DecidedBy     string     `bson:"decided_by,omitempty"`
 	Risk          *riskDoc   `bson:"risk,omitempty"`
 	RiskScore     *int       `bson:"risk_score,omitempty"` // risk.score, at the top level for the in-memory copy's sort
 	Ops           []string   `bson:"ops"`
@@ -74,7 +75,7 @@ func withdrawalFromDoc(d withdrawalDoc) withdrawal.Withdrawal {
 	w := withdrawal.Withdrawal{
 		ID: d.ID, Worker: withdrawal.Worker{ID: d.WorkerID, Name: d.WorkerName, Email: d.WorkerEmail},
 		Coins: money.Coins(d.Coins), Amount: money.Cents(d.Amount), System: d.System, AccountNumber: d.AccountNumber,
-		Status: withdrawal.Status(d.Status), Reason: d.Reason, CreatedAt: d.CreatedAt, Risk: d.Risk.risk(),
+		Status: withdrawal.Status(d.Status), Reason: d.Reason, CreatedAt: d.CreatedAt, Risk: d.Risk.risk(), DecidedBy: d.DecidedBy,
 	}
 	if d.DecidedAt != nil {
 		w.DecidedAt = *d.DecidedAt
@@ -110,6 +111,19 @@ func (s *WithdrawalStore) ByID(ctx context.Context, id string) (withdrawal.Withd
 }
 
 // ListByWorker implements withdrawal.Store: one find and one count.
+// List implements withdrawal.Store.
+func (s *WithdrawalStore) List(ctx context.Context, f withdrawal.Filter, p page.Request) ([]withdrawal.Withdrawal, int64, error) {
+	q := bson.D{}
+	if f.WorkerID != "" {
+		q = append(q, bson.E{Key: "worker_id", Value: f.WorkerID})
+	}
+	if f.Status != "" {
+		q = append(q, bson.E{Key: "status", Value: string(f.Status)})
+	}
+	return findPage(ctx, s.withdrawals, q, newestFirst, p, withdrawalFromDoc)
+}
+
+// ListByWorker implements withdrawal.Store.
 func (s *WithdrawalStore) ListByWorker(ctx context.Context, workerID string, p page.Request) ([]withdrawal.Withdrawal, int64, error) {
 	return findPage(ctx, s.withdrawals, bson.D{{Key: "worker_id", Value: workerID}}, newestFirst, p, withdrawalFromDoc)
 }
@@ -129,7 +143,7 @@ func (s *WithdrawalStore) Decide(ctx context.Context, dec withdrawal.Decision) (
 	return commitOnce(ctx, s.withdrawals, dec.ID,
 		bson.D{{Key: "_id", Value: dec.ID}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: dec.Op}}}, {Key: "status", Value: string(withdrawal.StatusPending)}},
 		bson.D{
-			{Key: "$set", Value: bson.D{{Key: "status", Value: string(dec.To)}, {Key: "reason", Value: dec.Reason}, {Key: "decided_at", Value: dec.At}}},
+			{Key: "$set", Value: bson.D{{Key: "status", Value: string(dec.To)}, {Key: "reason", Value: dec.Reason}, {Key: "decided_at", Value: dec.At}, {Key: "decided_by", Value: dec.By}}},
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: dec.Op}}},
 		},
 		func(d withdrawalDoc) bool { return slices.Contains(d.Ops, dec.Op) })

@@ -411,9 +411,48 @@ func (s *Service) Mine(ctx context.Context, p auth.Principal, status Status, r p
 	return s.list(ctx, Filter{WorkerID: p.UserID, Status: status}, r)
 }
 
-// ToReview returns a page of the pending submissions on the buyer's tasks.
-func (s *Service) ToReview(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Submission], error) {
-	return s.list(ctx, Filter{BuyerID: p.UserID, Status: StatusPending}, r)
+// ToReview returns a page of the pending submissions on the buyer's tasks,
+// newest or oldest first.
+func (s *Service) ToReview(ctx context.Context, p auth.Principal, oldestFirst bool, r page.Request) (page.Of[Submission], error) {
+	return s.list(ctx, Filter{BuyerID: p.UserID, Status: StatusPending, OldestFirst: oldestFirst}, r)
+}
+
+// View returns a submission to those entitled to see it, proof included:
+// its worker, its task's buyer and admins. To anyone else it is not found,
+// as if it did not exist.
+func (s *Service) View(ctx context.Context, p auth.Principal, id string) (Submission, error) {
+	sub, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Submission{}, err
+	}
+	if p.UserID != sub.Worker.ID && p.UserID != sub.Buyer.ID && !p.Is(auth.RoleAdmin) {
+		return Submission{}, ErrNotFound
+	}
+	return sub, nil
+}
+
+// OfTask returns a page of a task's submissions in every status, newest
+// first, or of one status: to the task's buyer and admins. To anyone else
+// the task is not found.
+func (s *Service) OfTask(ctx context.Context, p auth.Principal, taskID string, status Status, r page.Request) (page.Of[Submission], error) {
+	t, err := s.tasks.ByID(ctx, taskID)
+	if err != nil {
+		return page.Of[Submission]{}, err
+	}
+	if t.Buyer.ID != p.UserID && !p.Is(auth.RoleAdmin) {
+		return page.Of[Submission]{}, task.ErrNotFound
+	}
+	return s.list(ctx, Filter{TaskID: taskID, Status: status}, r)
+}
+
+// AdminList returns a page of every submission matching f, newest first
+// (admins).
+func (s *Service) AdminList(ctx context.Context, p auth.Principal, f Filter, r page.Request) (page.Of[Submission], error) {
+	if !p.Is(auth.RoleAdmin) {
+		return page.Of[Submission]{}, auth.ErrWrongRole
+	}
+	f.OldestFirst = false
+	return s.list(ctx, f, r)
 }
 
 func (s *Service) list(ctx context.Context, f Filter, r page.Request) (page.Of[Submission], error) {

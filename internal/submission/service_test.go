@@ -1190,7 +1190,7 @@ func TestBuyerStatsAndToReview(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := m.Submissions.ToReview(m.ctx, m.buyer, tt.page)
+			got, err := m.Submissions.ToReview(m.ctx, m.buyer, false, tt.page)
 			if err != nil {
 				t.Fatalf("ToReview() error = %v", err)
 			}
@@ -1207,7 +1207,7 @@ func TestBuyerStatsAndToReview(t *testing.T) {
 	if want := (submission.BuyerStats{TotalTasks: 2, PendingSlots: 2, TotalPaid: 30}); err != nil || bs != want {
 		t.Errorf("BuyerStats() after reviewing = %+v, %v; want %+v", bs, err, want)
 	}
-	if got, err := m.Submissions.ToReview(m.ctx, m.buyer, firstPage); err != nil || got.Total != 0 || len(got.Items) != 0 {
+	if got, err := m.Submissions.ToReview(m.ctx, m.buyer, false, firstPage); err != nil || got.Total != 0 || len(got.Items) != 0 {
 		t.Errorf("ToReview() after reviewing = %v of %d, %v; want none", subIDs(got.Items), got.Total, err)
 	}
 

@@ -44,10 +44,15 @@ type Submission struct {
 
 // Filter selects submissions for a list.
 type Filter struct {
-	WorkerID string
-	BuyerID  string
-	Status   Status // empty: any
+	WorkerID    string
+	BuyerID     string
+	TaskID      string
+	Status      Status // empty: any
+	OldestFirst bool   // instead of newest first
 }
+
+// Statuses are every status, for the lists' filters.
+var Statuses = []Status{StatusPending, StatusApproved, StatusRejected, StatusCancelled}
 
 // Errors.
 var (

@@ -185,7 +185,7 @@ func (s *Service) decide(ctx context.Context, p auth.Principal, id string, kind 
 
 func (s *Service) commitDecision(to Status) func(context.Context, operation.Op[subject]) (bool, error) {
 	return func(ctx context.Context, op operation.Op[subject]) (bool, error) {
-		return s.store.Decide(ctx, Decision{Op: op.ID, ID: op.Data.Withdrawal.ID, To: to, Reason: op.Data.Reason, At: s.clock()})
+		return s.store.Decide(ctx, Decision{Op: op.ID, ID: op.Data.Withdrawal.ID, To: to, Reason: op.Data.Reason, By: op.Data.By, At: s.clock()})
 	}
 }
 
@@ -219,6 +219,19 @@ func (s *Service) settleDecision(ctx context.Context, op operation.Op[subject]) 
 // Mine returns a page of the worker's withdrawals, newest first.
 func (s *Service) Mine(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Withdrawal], error) {
 	items, total, err := s.store.ListByWorker(ctx, p.UserID, r)
+	if err != nil {
+		return page.Of[Withdrawal]{}, err
+	}
+	return page.Of[Withdrawal]{Items: items, Request: r, Total: total}, nil
+}
+
+// History returns a page of the withdrawals matching f, newest first, with
+// who decided them and when (admins).
+func (s *Service) History(ctx context.Context, p auth.Principal, f Filter, r page.Request) (page.Of[Withdrawal], error) {
+	if !p.Is(auth.RoleAdmin) {
+		return page.Of[Withdrawal]{}, auth.ErrWrongRole
+	}
+	items, total, err := s.store.List(ctx, f, r)
 	if err != nil {
 		return page.Of[Withdrawal]{}, err
 	}

@@ -42,6 +42,7 @@ type Withdrawal struct {
 	Reason        string // why it was rejected
 	CreatedAt     time.Time
 	DecidedAt     time.Time // zero while pending
+	DecidedBy     string    // the admin who decided; empty while pending, and for decisions from before it was kept
 	Risk          *Risk     // as measured when requested; nil for withdrawals from before risk was measured
 }
 
@@ -51,7 +52,15 @@ type Decision struct {
 	ID     string
 	To     Status
 	Reason string
+	By     string // the admin
 	At     time.Time
+}
+
+// Filter selects withdrawals for the admins' history; empty fields select
+// all.
+type Filter struct {
+	Status   Status
+	WorkerID string
 }
 
 // Errors.
@@ -68,6 +77,8 @@ type Store interface {
 	ByID(ctx context.Context, id string) (Withdrawal, error)
 	// ListByWorker returns a page of the worker's withdrawals, newest first.
 	ListByWorker(ctx context.Context, workerID string, p page.Request) ([]Withdrawal, int64, error)
+	// List returns a page of the withdrawals matching f, newest first.
+	List(ctx context.Context, f Filter, p page.Request) ([]Withdrawal, int64, error)
 	// ListPending returns a page of pending withdrawals, oldest first or,
 	// by RiskFirst, riskiest first (oldest first among equals).
 	ListPending(ctx context.Context, order Order, p page.Request) ([]Withdrawal, int64, error)
