@@ -55,10 +55,20 @@ func TestUnknownRouteAndMethodAreProblems(t *testing.T) {
 	}
 	wantProblem(t, a.get(t, "/"), http.StatusNotFound, "route_not_found")
 
-	rec := a.do(t, request{method: http.MethodDelete, path: "/api/health"})
-	wantProblem(t, rec, http.StatusMethodNotAllowed, "method_not_allowed")
-	if allow := rec.Header().Get("Allow"); !strings.Contains(allow, "GET") {
-		t.Errorf("Allow = %q, want it to list GET", allow)
+	for _, tt := range []struct {
+		method, path string
+		allow        []string
+	}{
+		{http.MethodDelete, "/api/health", []string{"GET"}},
+		{http.MethodGet, "/api/withdrawals", []string{"POST"}},
+		{http.MethodPatch, "/api/tasks/abc", []string{"DELETE", "GET", "PUT"}},
+		{http.MethodPost, "/api/notifications/abc", []string{"DELETE", "PUT"}},
+	} {
+		rec := a.do(t, request{method: tt.method, path: tt.path})
+		wantProblem(t, rec, http.StatusMethodNotAllowed, "method_not_allowed")
+		if allow := rec.Header().Values("Allow"); !slices.Equal(allow, tt.allow) {
+			t.Errorf("%s %s: Allow = %q, want %q", tt.method, tt.path, allow, tt.allow)
+		}
 	}
 }
 

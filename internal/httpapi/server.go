@@ -139,13 +139,13 @@ func (s *Server) routes(o Options) http.Handler {
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, errRouteNotFound)
 	})
+	var table routeTable // filled once every route is in
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
-		// chi does not tell a custom 405 handler which methods the path has;
-		// RFC 9110 wants them in Allow, so ask the router.
-		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-			if r.Match(chi.NewRouteContext(), m, req.URL.Path) {
-				w.Header().Add("Allow", m)
-			}
+		// chi does not tell a custom 405 handler which methods the path has,
+		// and its Match says yes to every method below a mounted router;
+		// RFC 9110 wants the real ones in Allow.
+		for _, m := range table.methods(req.URL.Path) {
+			w.Header().Add("Allow", m)
 		}
 		writeProblem(w, req, http.StatusMethodNotAllowed, errMethodNotAllowed)
 	})
@@ -274,6 +274,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Put("/reports/{id}", s.handle(s.handleAdminReportDecide))
 		})
 	})
+	table = newRouteTable(r)
 	return r
 }
 
