@@ -96,6 +96,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logOut = stderr // keep stdout for the command's report
 	}
 	log := logging.New(logOut, cfg.LogLevel, principalAttrs)
+	for _, w := range config.Lookalikes(getenv) {
+		log.Warn(w)
+	}
 
 	db, closeDB, err := openDatabase(ctx, cfg, log)
 	if err != nil {
@@ -434,7 +437,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.InfoContext(ctx, "shutting down", "timeout", cfg.ShutdownTimeout.String())
+	// Readiness fails at once; the listener stays open for the drain delay,
+	// so that a load balancer that polls /api/ready stops sending first.
+	api.Drain()
+	log.InfoContext(ctx, "shutting down", "drain", cfg.DrainDelay.String(), "timeout", cfg.ShutdownTimeout.String())
+	time.Sleep(cfg.DrainDelay)
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)

@@ -46,6 +46,9 @@ var listeningLine = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
 // URL, its output, and a function that stops it and returns run's error.
 func startServer(t *testing.T, env map[string]string) (string, *lockedBuffer, func() error) {
 	t.Helper()
+	if _, ok := env["DRAIN_DELAY"]; !ok {
+		env["DRAIN_DELAY"] = "0" // nothing polls readiness here
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var out lockedBuffer
 	done := make(chan error, 1)
@@ -79,7 +82,8 @@ func startServer(t *testing.T, env map[string]string) (string, *lockedBuffer, fu
 
 func TestServeOnEmbeddedDatabase(t *testing.T) {
 	dataDir := t.TempDir()
-	env := map[string]string{"DATA_DIR": dataDir, "HTTP_ADDR": "127.0.0.1:0"}
+	// MONGO_URI is the specification's name, not ours: said, and ignored.
+	env := map[string]string{"DATA_DIR": dataDir, "HTTP_ADDR": "127.0.0.1:0", "MONGO_URI": "mongodb://elsewhere"}
 	base, out, stop := startServer(t, env)
 
 	for _, path := range []string{"/api/health", "/api/ready"} {
@@ -106,7 +110,8 @@ func TestServeOnEmbeddedDatabase(t *testing.T) {
 	logs := out.String()
 	if !strings.Contains(logs, "payments use the dummy gateway") ||
 		strings.Count(logs, "a coin package pays out more than it sells for") != 2 ||
-		!strings.Contains(logs, "500 coins sell for $20.00 and pay out $25.00") {
+		!strings.Contains(logs, "500 coins sell for $20.00 and pay out $25.00") ||
+		!strings.Contains(logs, "MONGO_URI is set but not read: did you mean MONGODB_URI?") {
 		t.Errorf("start-up warnings missing:\n%s", logs)
 	}
 
@@ -131,6 +136,45 @@ func TestServeOnEmbeddedDatabase(t *testing.T) {
 	again, _ := os.ReadFile(filepath.Join(dataDir, "jwt-secret"))
 	if !bytes.Equal(secret, again) {
 		t.Errorf("jwt-secret changed across restarts")
+	}
+}
+
+// TestShutdownFailsReadinessFirst: on SIGTERM readiness answers 503 at
+// once while the listener stays open for the drain delay, so that a load
+// balancer stops sending before connections are refused.
+func TestShutdownFailsReadinessFirst(t *testing.T) {
+	env := map[string]string{"DATA_DIR": t.TempDir(), "HTTP_ADDR": "127.0.0.1:0", "DRAIN_DELAY": "2s"}
+	base, _, stop := startServer(t, env)
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		req, _ := http.NewRequest(method, base+"/api/ready", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s /api/ready before shutdown = %v, %v", method, resp, err)
+		}
+		resp.Body.Close()
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for {
+		resp, err := http.Get(base + "/api/ready")
+		if err != nil {
+			t.Fatalf("the listener closed before the drain delay: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readiness still %d during shutdown", resp.StatusCode)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if resp, err := http.Get(base + "/api/health"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("health while draining = %v, %v; want 200 (the process is up)", resp, err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
 	}
 }
 

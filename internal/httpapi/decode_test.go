@@ -7,8 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -155,6 +157,12 @@ func TestRateLimitByIP(t *testing.T) {
 	rec := call("198.51.100.1:2000")
 	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
 		t.Errorf("4th call = %d, Retry-After %q; want 429 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	// Retry-After is the time left until the window resets, not the window.
+	reset, _ := strconv.ParseInt(rec.Header().Get("X-RateLimit-Reset"), 10, 64)
+	after, _ := strconv.Atoi(rec.Header().Get("Retry-After"))
+	if left := time.Until(time.Unix(reset, 0)).Seconds(); after < 1 || float64(after) > left+1 {
+		t.Errorf("Retry-After = %d with %0.fs left until X-RateLimit-Reset", after, left)
 	}
 	if rec.Header().Get("Content-Type") != "application/problem+json" || !strings.Contains(rec.Body.String(), `"rate_limited"`) {
 		t.Errorf("4th call body = %s, want a rate_limited problem", rec.Body)

@@ -19,11 +19,21 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, statusResponse{Status: "ok"})
 }
 
-var errDatabaseDown = apperr.New(apperr.Unavailable, "database_unavailable", "the database does not answer")
+var (
+	errDatabaseDown = apperr.New(apperr.Unavailable, "database_unavailable", "the database does not answer")
+	errShuttingDown = apperr.New(apperr.Unavailable, "shutting_down", "this instance is shutting down; send requests elsewhere")
+)
+
+// Drain makes readiness fail from now on, so that load balancers stop
+// sending requests before the listener closes. Call it first on shutdown.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // handleReady handles GET /api/ready: the database answers, so requests can
 // be served.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
+	if s.draining.Load() {
+		return errShuttingDown
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.db.Ping(ctx); err != nil {

@@ -1,14 +1,19 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
+	"math"
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/cors"
 	"github.com/go-chi/httprate"
@@ -39,23 +44,55 @@ func requestID(next http.Handler) http.Handler {
 	})
 }
 
-// accessLog logs one JSON line per request once it is answered.
+// caller is who a request turned out to be from: authenticate fills it in
+// for the access log, which runs outside it.
+type caller struct{ userID string }
+
+type callerKey struct{}
+
+// noteCaller records the authenticated user for the access log.
+func noteCaller(r *http.Request, userID string) {
+	if c, ok := r.Context().Value(callerKey{}).(*caller); ok {
+		c.userID = userID
+	}
+}
+
+// probes are the paths load balancers poll: their answers are logged at
+// debug, so that the log stays about users.
+var probes = map[string]bool{"/api/health": true, "/api/ready": true}
+
+// accessLog logs one JSON line per request once it is answered, with the
+// route's pattern (to group by endpoint), the signed-in user and the user
+// agent.
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		c := &caller{}
+		r = r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
 		status := ww.Status()
 		if status == 0 {
 			status = http.StatusOK
 		}
-		s.log.InfoContext(r.Context(), "http request",
+		level := slog.LevelInfo
+		if probes[r.URL.Path] && status < 500 {
+			level = slog.LevelDebug
+		}
+		route := ""
+		if rc := chi.RouteContext(r.Context()); rc != nil {
+			route = rc.RoutePattern()
+		}
+		s.log.Log(r.Context(), level, "http request",
 			"method", r.Method,
 			"path", r.URL.Path,
+			"route", route,
 			"status", status,
 			"bytes", ww.BytesWritten(),
 			"duration_ms", float64(time.Since(start).Microseconds())/1000,
 			"ip", middleware.GetClientIP(r.Context()),
+			"user_id", c.userID,
+			"user_agent", r.UserAgent(),
 		)
 	})
 }
@@ -156,6 +193,12 @@ func rateLimit(perMinute int, key func(*http.Request) string) func(http.Handler)
 	return httprate.LimitBy(perMinute, time.Minute,
 		func(r *http.Request) (string, error) { return key(r), nil },
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+			// httprate says the whole window in Retry-After; the time left
+			// until its X-RateLimit-Reset is what the client should wait.
+			if reset, err := strconv.ParseInt(w.Header().Get("X-RateLimit-Reset"), 10, 64); err == nil {
+				left := max(1, int64(math.Ceil(time.Until(time.Unix(reset, 0)).Seconds())))
+				w.Header().Set("Retry-After", strconv.FormatInt(left, 10))
+			}
 			writeProblem(w, r, http.StatusTooManyRequests, errRateLimited)
 		}),
 	)
@@ -169,7 +212,8 @@ func corsFor(origins []string) func(http.Handler) http.Handler {
 		AllowedOrigins: origins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
 		AllowedHeaders: []string{"Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"},
-		ExposedHeaders: []string{"X-Request-Id", "Retry-After", "Location"},
-		MaxAge:         600,
+		ExposedHeaders: []string{"X-Request-Id", "Retry-After", "Location", "Idempotent-Replayed",
+			"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"},
+		MaxAge: 600,
 	})
 }

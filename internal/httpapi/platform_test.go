@@ -59,7 +59,7 @@ func TestUnknownRouteAndMethodAreProblems(t *testing.T) {
 		method, path string
 		allow        []string
 	}{
-		{http.MethodDelete, "/api/health", []string{"GET"}},
+		{http.MethodDelete, "/api/health", []string{"GET", "HEAD"}},
 		{http.MethodGet, "/api/withdrawals", []string{"POST"}},
 		{http.MethodPatch, "/api/tasks/abc", []string{"DELETE", "GET", "PUT"}},
 		{http.MethodPost, "/api/notifications/abc", []string{"DELETE", "PUT"}},
@@ -194,9 +194,15 @@ func TestOpenAPIIsServedAndCoversEveryRoute(t *testing.T) {
 
 func TestAccessLog(t *testing.T) {
 	a := newAPI(t)
-	rec := a.do(t, request{method: http.MethodGet, path: "/api/health", header: http.Header{"X-Request-Id": {"log-test-1"}}})
+	w := a.register(t, "worker")
+	a.do(t, request{method: http.MethodGet, path: "/api/health"}) // a probe: at debug, not the line below
+	rec := a.do(t, request{method: http.MethodGet, path: "/api/notifications/unread/count", token: w.Token,
+		header: http.Header{"X-Request-Id": {"log-test-1"}, "User-Agent": {"probe-test/1.0"}}})
 	if rec.Code != http.StatusOK {
 		t.Fatal(rec.Code)
+	}
+	if !strings.Contains(a.logs.String(), `"level":"DEBUG","msg":"http request","method":"GET","path":"/api/health"`) {
+		t.Errorf("the health probe was not logged at debug:\n%s", a.logs)
 	}
 	sc := bufio.NewScanner(strings.NewReader(a.logs.String()))
 	for sc.Scan() {
@@ -204,11 +210,12 @@ func TestAccessLog(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
 			t.Fatalf("log line %q is not JSON: %v", sc.Text(), err)
 		}
-		if line["msg"] != "http request" {
+		if line["msg"] != "http request" || line["request_id"] != "log-test-1" {
 			continue
 		}
-		want := map[string]any{"level": slog.LevelInfo.String(), "method": "GET", "path": "/api/health",
-			"status": float64(200), "request_id": "log-test-1", "ip": "192.0.2.1"}
+		want := map[string]any{"level": slog.LevelInfo.String(), "method": "GET", "path": "/api/notifications/unread/count",
+			"route": "/api/notifications/unread/count", "status": float64(200), "request_id": "log-test-1", "ip": "192.0.2.1",
+			"user_id": w.User.ID, "user_agent": "probe-test/1.0"}
 		for k, v := range want {
 			if line[k] != v {
 				t.Errorf("access log %s = %v, want %v", k, line[k], v)
@@ -255,5 +262,36 @@ func TestConfig(t *testing.T) {
 		if cc := rec.Header().Get("Cache-Control"); cc != "public, max-age=300" {
 			t.Errorf("Cache-Control = %q", cc)
 		}
+	}
+}
+
+// TestHTTPDetails: HEAD on the probes, readiness failing once draining,
+// private answers never cached, 401s saying how to authenticate.
+func TestHTTPDetails(t *testing.T) {
+	a := newAPI(t)
+	for _, path := range []string{"/api/health", "/api/ready"} {
+		if rec := a.do(t, request{method: http.MethodHead, path: path}); rec.Code != http.StatusOK {
+			t.Errorf("HEAD %s = %d", path, rec.Code)
+		}
+	}
+	w := a.register(t, "worker")
+	for _, rec := range []*httptest.ResponseRecorder{
+		a.call(t, http.MethodGet, "/api/auth/me", w.Token, nil),
+		a.call(t, http.MethodGet, "/api/notifications", w.Token, nil),
+		a.call(t, http.MethodPost, "/api/auth/login", "", map[string]string{"email": w.User.Email, "password": "Passw0rd!"}),
+	} {
+		if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("Cache-Control = %q on a private answer (%d %s)", cc, rec.Code, rec.Body)
+		}
+	}
+	rec := a.call(t, http.MethodGet, "/api/auth/me", "", nil)
+	if got := rec.Header().Get("WWW-Authenticate"); rec.Code != http.StatusUnauthorized || !strings.HasPrefix(got, "Bearer") {
+		t.Errorf("401 WWW-Authenticate = %q", got)
+	}
+
+	a.srv.Drain()
+	wantProblem(t, a.get(t, "/api/ready"), http.StatusServiceUnavailable, "shutting_down")
+	if rec := a.get(t, "/api/health"); rec.Code != http.StatusOK {
+		t.Errorf("health while draining = %d, want 200", rec.Code)
 	}
 }

@@ -110,6 +110,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, e *apperr.
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="microtask"`) // RFC 6750: say how to authenticate
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(p)
 }

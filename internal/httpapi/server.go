@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-playground/validator/v10"
@@ -84,6 +85,7 @@ type Server struct {
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
+	draining  atomic.Bool // set by Drain: not ready any more
 }
 
 // NewServer returns the API server.
@@ -154,7 +156,9 @@ func (s *Server) routes(o Options) http.Handler {
 
 	r.Route("/api", func(r chi.Router) {
 		r.Get("/health", s.handle(s.handleHealth))
+		r.Head("/health", s.handle(s.handleHealth))
 		r.Get("/ready", s.handle(s.handleReady))
+		r.Head("/ready", s.handle(s.handleReady))
 		r.Get("/openapi.yaml", s.handle(handleOpenAPI))
 		r.Get("/config", s.handle(s.handleConfig))
 

@@ -72,6 +72,13 @@ func toUserResponse(u user.User) userResponse {
 		Coins: int64(u.Coins), OnHold: int64(u.CoinsOnHold), Status: string(u.Status), CreatedAt: u.CreatedAt.UTC()}
 }
 
+// writeSession answers with a session. It carries a token: no cache may
+// keep it.
+func writeSession(w http.ResponseWriter, status int, sess user.Session) error {
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, status, toSessionResponse(sess))
+}
+
 func toSessionResponse(s user.Session) sessionResponse {
 	return sessionResponse{Token: s.Token, ExpiresAt: s.ExpiresAt.UTC().Truncate(time.Second), User: toUserResponse(s.User)}
 }
@@ -96,7 +103,7 @@ func (s *Server) handleAuthRegister(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	w.Header().Set("Location", "/api/auth/me")
-	return writeJSON(w, http.StatusCreated, toSessionResponse(sess))
+	return writeSession(w, http.StatusCreated, sess)
 }
 
 // handleAuthLogin handles POST /api/auth/login.
@@ -109,7 +116,7 @@ func (s *Server) handleAuthLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toSessionResponse(sess))
+	return writeSession(w, http.StatusOK, sess)
 }
 
 // handleAuthMe handles GET /api/auth/me.
@@ -182,6 +189,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		noteCaller(r, p.UserID)
+		// What a signed-in user is shown is theirs: no cache keeps it.
+		w.Header().Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 	})
 }
@@ -226,7 +236,7 @@ func (s *Server) handleAuthGoogle(w http.ResponseWriter, r *http.Request) error 
 	if created {
 		status = http.StatusCreated
 	}
-	return writeJSON(w, status, toSessionResponse(sess))
+	return writeSession(w, status, sess)
 }
 
 // registerFromForm reads POST /api/auth/register sent as a multipart form:

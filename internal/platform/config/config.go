@@ -35,6 +35,7 @@ type Config struct {
 	AuthRateLimitPerMin int           // AUTH_RATE_LIMIT_PER_MIN; 0 disables
 	TrustedProxies      int           // TRUSTED_PROXIES: reverse proxies in front that append to X-Forwarded-For
 	ShutdownTimeout     time.Duration // SHUTDOWN_TIMEOUT
+	DrainDelay          time.Duration // DRAIN_DELAY: between readiness failing and the listener closing
 	RecoveryInterval    time.Duration // LEDGER_RECOVERY_INTERVAL
 	AutoApproveAfter    time.Duration // AUTO_APPROVE_AFTER: default review time of new tasks
 	JobsInterval        time.Duration // JOBS_INTERVAL: how often auto-approval and expiry run
@@ -93,6 +94,7 @@ func Load(getenv func(string) string) (Config, error) {
 		AuthRateLimitPerMin: p.int("AUTH_RATE_LIMIT_PER_MIN", 20, 0, 1_000_000),
 		TrustedProxies:      p.int("TRUSTED_PROXIES", 0, 0, 10),
 		ShutdownTimeout:     p.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
+		DrainDelay:          p.durationOrZero("DRAIN_DELAY", 3*time.Second),
 		RecoveryInterval:    p.duration("LEDGER_RECOVERY_INTERVAL", 5*time.Second),
 		AutoApproveAfter:    p.duration("AUTO_APPROVE_AFTER", 72*time.Hour),
 		JobsInterval:        p.duration("JOBS_INTERVAL", time.Minute),
@@ -186,6 +188,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("auth_rate_limit_per_min", c.AuthRateLimitPerMin),
 		slog.Int("trusted_proxies", c.TrustedProxies),
 		slog.String("auto_approve_after", c.AutoApproveAfter.String()),
+		slog.String("drain_delay", c.DrainDelay.String()),
 		slog.String("jobs_interval", c.JobsInterval.String()),
 		slog.String("debug_addr", c.DebugAddr),
 		slog.String("payment_gateway", c.PaymentGateway),
@@ -282,6 +285,14 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// durationOrZero is duration, where 0 (or 0s) is allowed too.
+func (p *parser) durationOrZero(name string, def time.Duration) time.Duration {
+	if v := strings.TrimSpace(p.getenv(name)); v == "0" || v == "0s" {
+		return 0
+	}
+	return p.duration(name, def)
 }
 
 func (p *parser) level(name string, def slog.Level) slog.Level {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ func TestLoadDefaults(t *testing.T) {
 		LogLevel:            slog.LevelInfo,
 		AuthRateLimitPerMin: 20,
 		ShutdownTimeout:     15 * time.Second,
+		DrainDelay:          3 * time.Second,
 		RecoveryInterval:    5 * time.Second,
 		AutoApproveAfter:    72 * time.Hour,
 		JobsInterval:        time.Minute,
@@ -71,6 +73,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"AUTH_RATE_LIMIT_PER_MIN":     "0",
 		"TRUSTED_PROXIES":             "1",
 		"SHUTDOWN_TIMEOUT":            "5s",
+		"DRAIN_DELAY":                 "0",
 		"LEDGER_RECOVERY_INTERVAL":    "1m",
 		"AUTO_APPROVE_AFTER":          "24h",
 		"JOBS_INTERVAL":               "30s",
@@ -114,6 +117,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		AuthRateLimitPerMin: 0,
 		TrustedProxies:      1,
 		ShutdownTimeout:     5 * time.Second,
+		DrainDelay:          0,
 		RecoveryInterval:    time.Minute,
 		AutoApproveAfter:    24 * time.Hour,
 		JobsInterval:        30 * time.Second,
@@ -184,6 +188,7 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		{"debug addr", map[string]string{"DEBUG_ADDR": "6060"}, []string{"DEBUG_ADDR must be host:port"}},
 		{"bcrypt cost", map[string]string{"BCRYPT_COST": "31"}, []string{"BCRYPT_COST must be a whole number from 4 to 16"}},
 		{"admin half set", map[string]string{"ADMIN_EMAIL": "a@b.c"}, []string{"ADMIN_EMAIL and ADMIN_PASSWORD must be set together"}},
+		{"drain delay", map[string]string{"DRAIN_DELAY": "-1s"}, []string{"DRAIN_DELAY must be a positive duration"}},
 		{"jwt ttl", map[string]string{"JWT_TTL": "forever"}, []string{"JWT_TTL must be a positive duration"}},
 		{"several at once", map[string]string{"PORT": "x", "TRUSTED_PROXIES": "-2"}, []string{"PORT must", "TRUSTED_PROXIES must"}},
 	}
@@ -262,5 +267,24 @@ func TestLogValueRedactsSecrets(t *testing.T) {
 	}
 	if !strings.Contains(out, "admin:REDACTED@db.example") || !strings.Contains(out, `"jwt_secret_set":true`) {
 		t.Errorf("log = %s, want the redacted URI and jwt_secret_set", out)
+	}
+}
+
+func TestLookalikes(t *testing.T) {
+	if got := Lookalikes(env(nil)); len(got) != 0 {
+		t.Errorf("Lookalikes() with nothing set = %q", got)
+	}
+	got := Lookalikes(env(map[string]string{"MONGO_URI": "mongodb://db", "MONGODB_URI": "", "IMGBB_KEY": "k", "PORT": "1"}))
+	want := []string{"IMGBB_KEY is set but not read: did you mean IMGBB_API_KEY?", "MONGO_URI is set but not read: did you mean MONGODB_URI?"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Lookalikes() = %q, want %q", got, want)
+	}
+	// None of them is a variable of ours; what they point at is.
+	read := map[string]bool{}
+	_, _ = Load(func(k string) string { read[k] = true; return "" })
+	for name, ours := range lookalikes {
+		if read[name] || !read[ours] {
+			t.Errorf("%s -> %s: ours read %v, lookalike read %v", name, ours, read[ours], read[name])
+		}
 	}
 }
