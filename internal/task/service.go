@@ -162,7 +162,7 @@ func (s *Service) UpdateText(ctx context.Context, p auth.Principal, id string, t
 		return Task{}, err
 	}
 	if t.Buyer.ID != p.UserID {
-		return Task{}, ErrNotYours
+		return Task{}, ErrNotFound // to anyone else, as if it did not exist: one answer for every resource
 	}
 	return s.store.SetText(ctx, id, txt)
 }
@@ -176,7 +176,7 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) (mone
 			return 0, err
 		}
 		if t.Buyer.ID != p.UserID {
-			return 0, ErrNotYours
+			return 0, ErrNotFound // as in UpdateText
 		}
 		if len(t.PendingSubs) > 0 {
 			return 0, ErrPendingSubmissions

@@ -83,7 +83,6 @@ type Filter struct {
 // Errors.
 var (
 	ErrNotFound           = apperr.New(apperr.NotFound, "task_not_found", "no such task")
-	ErrNotYours           = apperr.New(apperr.Forbidden, "forbidden", "this task belongs to another buyer")
 	ErrPendingSubmissions = apperr.New(apperr.Conflict, "pending_submissions",
 		"the task has submissions awaiting review; approve or reject them first")
 	ErrFull    = apperr.New(apperr.Conflict, "task_full", "the task has no open slots")

@@ -382,7 +382,7 @@ type Profile struct {
 // admins anyone's.
 func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string, pr Profile) (User, error) {
 	if p.UserID != id && !p.Is(auth.RoleAdmin) {
-		return User{}, ErrNotYours
+		return User{}, ErrNotFound // someone else's account answers as a missing one
 	}
 	name := strings.TrimSpace(pr.Name)
 	if name == "" {

@@ -55,7 +55,6 @@ var (
 	ErrInvalidCredentials = apperr.New(apperr.Unauthenticated, "invalid_credentials", "wrong email or password")
 	ErrSuspended          = apperr.New(apperr.Forbidden, "account_suspended", "this account is suspended; contact support")
 	ErrNotFound           = apperr.New(apperr.NotFound, "user_not_found", "no such user")
-	ErrNotYours           = apperr.New(apperr.Forbidden, "forbidden", "you may only change your own account")
 	ErrSelf               = apperr.New(apperr.Forbidden, "own_account", "admins cannot do this to their own account")
 )
 
