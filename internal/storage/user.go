@@ -109,6 +109,9 @@ func (s *UserStore) UpdateProfile(ctx context.Context, id, name, photoURL string
 // address can sign up again.
 func (s *UserStore) ChangeAccount(ctx context.Context, c user.AccountChange) (bool, error) {
 	set := bson.D{{Key: "status", Value: string(c.Status)}}
+	if c.Role != "" {
+		set = append(set, bson.E{Key: "role", Value: string(c.Role)})
+	}
 	if c.Status == user.StatusDeleted {
 		set = append(set,
 			bson.E{Key: "email", Value: "deleted-" + c.ID + "@deleted.invalid"},
@@ -128,23 +131,6 @@ func (s *UserStore) ChangeAccount(ctx context.Context, c user.AccountChange) (bo
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: c.Op}}},
 		},
 		func(d userDoc) bool { return slices.Contains(d.Ops, c.Op) })
-}
-
-// SetRole implements user.Store.
-func (s *UserStore) SetRole(ctx context.Context, id string, role auth.Role) error {
-	n, err := s.users.updateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}}},
-		bson.D{
-			{Key: "$set", Value: bson.D{{Key: "role", Value: string(role)}}},
-			{Key: "$inc", Value: bson.D{{Key: "token_version", Value: int64(1)}}},
-		}, false)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return user.ErrNotFound
-	}
-	return nil
 }
 
 // List implements user.Store: one find and one count. Search words are

@@ -42,12 +42,14 @@ func NewService(store Store, ops operation.Runner, l Ledger, tasks TaskHider, ha
 	}
 	s := &Service{store: store, ops: ops, ledger: l, tasks: tasks, hasher: hasher, tokens: tokens, log: log, now: now, newID: idgen.New,
 		cache: newAuthCache(AuthCacheTTL, now)}
-	// signup:<user> creates the account with its bonus from the mint.
-	s.signup = operation.Kind[signup]{Name: "signup", Commit: s.commitSignup}
-	// account:<user>:<token version> changes an account's status. The
-	// user's status and the visibility of their tasks change together
-	// through it, even across a crash; the token version, which every change
-	// bumps, makes each change's id its own.
+	// signup:<user> creates the account with its bonus from the mint, and
+	// puts a worker's on the workers' board.
+	s.signup = operation.Kind[signup]{Name: "signup", Commit: s.commitSignup, Settle: s.settleSignup}
+	// account:<user>:<token version> changes an account's status or role.
+	// The user, the visibility of their tasks and their place on the
+	// workers' board change together through it, even across a crash; the
+	// token version, which every change bumps, makes each change's id its
+	// own.
 	s.accountChange = operation.Kind[accountChange]{Name: "account", Commit: s.commitAccount, Settle: s.settleAccount}
 	return s
 }
@@ -66,11 +68,13 @@ type signup struct {
 	PasswordHash          []byte // nil for an account that signs in through a provider
 }
 
-// accountChange is the data of an account change.
+// accountChange is the data of an account change: the user's status and
+// role after it.
 type accountChange struct {
 	UserID  string
 	Status  Status
-	Version int64 // the token version the change bumps
+	Role    auth.Role // empty in the records of earlier versions: unchanged
+	Version int64     // the token version the change bumps
 	Email   string
 }
 
@@ -251,6 +255,16 @@ func (s *Service) commitSignup(ctx context.Context, op operation.Op[signup]) (bo
 	return err == nil, err
 }
 
+// settleSignup puts a new worker's account on the workers' board, as of
+// token version 0; any later change of the account outranks it.
+func (s *Service) settleSignup(ctx context.Context, op operation.Op[signup]) error {
+	board := User{Role: op.Data.Role, Status: StatusActive}.Board()
+	if board == "" {
+		return nil
+	}
+	return s.ledger.SetBoard(ctx, ledger.UserAccount(op.Ref), board, 0, op.At)
+}
+
 // Login checks an email and password and signs the user in. Unknown emails
 // and wrong passwords get the same error after the same bcrypt work.
 func (s *Service) Login(ctx context.Context, email, password string) (Session, error) {
@@ -403,7 +417,7 @@ func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string
 // paid from escrow, and unfilled slots are refunded to the frozen account when
 // the tasks expire.
 func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error {
-	return s.changeAccount(ctx, p, id, StatusDeleted)
+	return s.changeAccount(ctx, p, id, func(c *accountChange) { c.Status = StatusDeleted })
 }
 
 // SetStatus suspends or reinstates an account (admins only). Either way its
@@ -413,10 +427,12 @@ func (s *Service) SetStatus(ctx context.Context, p auth.Principal, id string, st
 	if st != StatusActive && st != StatusSuspended {
 		return apperr.InvalidFields(apperr.FieldError{Field: "status", Message: "must be one of: active, suspended"})
 	}
-	return s.changeAccount(ctx, p, id, st)
+	return s.changeAccount(ctx, p, id, func(c *accountChange) { c.Status = st })
 }
 
-func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id string, st Status) error {
+// changeAccount runs the operation that applies change to the account as it
+// is now (admins only, not on themselves).
+func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id string, change func(*accountChange)) error {
 	if !p.Is(auth.RoleAdmin) {
 		return auth.ErrWrongRole
 	}
@@ -431,8 +447,9 @@ func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id string
 		if u.Status == StatusDeleted {
 			return ErrNotFound
 		}
-		_, err = s.accountChange.Run(ctx, s.ops, fmt.Sprintf("%s:%d", id, u.TokenVersion), nil,
-			accountChange{UserID: id, Status: st, Version: u.TokenVersion, Email: u.Email})
+		c := accountChange{UserID: id, Status: u.Status, Role: u.Role, Version: u.TokenVersion, Email: u.Email}
+		change(&c)
+		_, err = s.accountChange.Run(ctx, s.ops, fmt.Sprintf("%s:%d", id, u.TokenVersion), nil, c)
 		if errors.Is(err, operation.ErrCancelled) {
 			continue
 		}
@@ -440,7 +457,7 @@ func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id string
 			return err
 		}
 		s.cache.drop(id)
-		s.log.InfoContext(ctx, "account status changed", "target_user_id", id, "status", string(st))
+		s.log.InfoContext(ctx, "account changed", "target_user_id", id, "status", string(c.Status), "role", string(c.Role))
 		return nil
 	}
 	return operation.ErrInProgress
@@ -448,20 +465,32 @@ func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id string
 
 func (s *Service) commitAccount(ctx context.Context, op operation.Op[accountChange]) (bool, error) {
 	return s.store.ChangeAccount(ctx, AccountChange{
-		Op: op.ID, ID: op.Data.UserID, Version: op.Data.Version, Status: op.Data.Status, Email: op.Data.Email, At: s.now().UTC(),
+		Op: op.ID, ID: op.Data.UserID, Version: op.Data.Version, Status: op.Data.Status, Role: op.Data.Role,
+		Email: op.Data.Email, At: s.now().UTC(),
 	})
 }
 
-// settleAccount shows or hides the user's tasks to match the new status.
+// settleAccount shows or hides the user's tasks to match the new status,
+// and puts the account on the board the user belongs on now. The board is
+// read from the user as it is, numbered by its token version: a settle run
+// late, after a later change, writes nothing older than what is there.
 func (s *Service) settleAccount(ctx context.Context, op operation.Op[accountChange]) error {
 	s.cache.drop(op.Data.UserID)
-	return s.tasks.SetHidden(ctx, op.Data.UserID, op.Data.Status != StatusActive)
+	if err := s.tasks.SetHidden(ctx, op.Data.UserID, op.Data.Status != StatusActive); err != nil {
+		return err
+	}
+	u, err := s.store.ByID(ctx, op.Data.UserID)
+	if err != nil {
+		return err
+	}
+	return s.ledger.SetBoard(ctx, ledger.UserAccount(u.ID), u.Board(), u.TokenVersion, s.now().UTC())
 }
 
 var errRoleField = apperr.InvalidFields(apperr.FieldError{Field: "role", Message: "must be one of: worker, buyer, admin"})
 
 // SetRole changes a user's role (admins only, not their own) and revokes
-// their tokens; their next sign-in carries the new role.
+// their tokens; their next sign-in carries the new role. It is an account
+// change: the role and the workers' board change together.
 func (s *Service) SetRole(ctx context.Context, p auth.Principal, id string, role auth.Role) error {
 	if !p.Is(auth.RoleAdmin) {
 		return auth.ErrWrongRole
@@ -469,15 +498,7 @@ func (s *Service) SetRole(ctx context.Context, p auth.Principal, id string, role
 	if !role.Valid() {
 		return errRoleField
 	}
-	if p.UserID == id {
-		return ErrSelf
-	}
-	if err := s.store.SetRole(ctx, id, role); err != nil {
-		return err
-	}
-	s.cache.drop(id)
-	s.log.InfoContext(ctx, "user role changed", "target_user_id", id, "role", string(role))
-	return nil
+	return s.changeAccount(ctx, p, id, func(c *accountChange) { c.Role = role })
 }
 
 // Filter selects users for the admins' list.
@@ -515,42 +536,40 @@ func (s *Service) List(ctx context.Context, p auth.Principal, f Filter, r page.R
 // TopWorkersCount is how many workers the home page shows.
 const TopWorkersCount = 6
 
-// TopWorkers returns the active workers with the most coins, most first.
+// TopWorkers returns the active workers with the most coins, most first:
+// the leaders of the workers' board, two reads whatever the number of other
+// accounts. A change of role or status moves an account on or off the board
+// in its operation's last step; until then the user is checked here too,
+// and the few spare leaders read make up for one leaving.
 func (s *Service) TopWorkers(ctx context.Context) ([]User, error) {
-	// The richest user accounts include buyers, admins and blocked users;
-	// read a few times as many as needed, more if that was not enough.
-	for limit := 4 * TopWorkersCount; ; limit *= 4 {
-		accts, err := s.ledger.Richest(ctx, "user", limit)
-		if err != nil {
-			return nil, err
+	accts, err := s.ledger.Leaders(ctx, WorkersBoard, 2*TopWorkersCount)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(accts))
+	for i, a := range accts {
+		ids[i] = ledger.AccountOwner(a.Name)
+	}
+	users, err := s.store.ByIDs(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read top users: %w", err)
+	}
+	byID := make(map[string]User, len(users))
+	for _, u := range users {
+		byID[u.ID] = u
+	}
+	var top []User
+	for i, a := range accts {
+		u, ok := byID[ids[i]]
+		if !ok || u.Board() != WorkersBoard {
+			continue
 		}
-		ids := make([]string, len(accts))
-		for i, a := range accts {
-			ids[i] = ledger.AccountOwner(a.Name)
-		}
-		users, err := s.store.ByIDs(ctx, ids)
-		if err != nil {
-			return nil, fmt.Errorf("read top users: %w", err)
-		}
-		byID := make(map[string]User, len(users))
-		for _, u := range users {
-			byID[u.ID] = u
-		}
-		var top []User
-		for i, a := range accts {
-			u, ok := byID[ids[i]]
-			if !ok || u.Role != auth.RoleWorker || u.Status != StatusActive {
-				continue
-			}
-			u.Coins = a.Balance
-			if top = append(top, u); len(top) == TopWorkersCount {
-				break
-			}
-		}
-		if len(top) == TopWorkersCount || len(accts) < limit {
-			return top, nil
+		u.Coins = a.Balance
+		if top = append(top, u); len(top) == TopWorkersCount {
+			break
 		}
 	}
+	return top, nil
 }
 
 // EnsureAdmin creates an admin with this email and password unless a user

@@ -82,8 +82,9 @@ func Build(t testing.TB, db *storage.DB, clock *clocktest.Clock, configure ...fu
 
 var seq atomic.Int64
 
-// User adds an active user of the role, without the sign-up bonus, and
-// returns them as a principal.
+// User adds an active user of the role, without the sign-up bonus (nor,
+// for a worker, a place on the workers' board, which the sign-up gives),
+// and returns them as a principal.
 func (e *Env) User(t testing.TB, role auth.Role) auth.Principal {
 	t.Helper()
 	id := fmt.Sprintf("%s%d", role, seq.Add(1))
