@@ -2,6 +2,7 @@ package upload
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,7 +19,10 @@ type Dir struct {
 // PathPrefix is where the server serves Dir's files.
 const PathPrefix = "/uploads/"
 
-var _ Host = Dir{}
+var (
+	_ Host    = Dir{}
+	_ Deleter = Dir{}
+)
 
 // Name implements Host.
 func (Dir) Name() string { return "local" }
@@ -51,6 +55,18 @@ func (d Dir) Put(_ context.Context, name, _ string, data []byte) (string, error)
 		return "", err
 	}
 	return PathPrefix + name, nil
+}
+
+// Delete implements Deleter.
+func (d Dir) Delete(_ context.Context, name string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("image name %q", name)
+	}
+	err := os.Remove(filepath.Join(d.Path, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // contentTypes maps the extensions Service gives back to the image types.

@@ -30,6 +30,7 @@ const MaxSide = 12000
 
 // Image is a stored image.
 type Image struct {
+	Name        string // the random name Save gave it
 	URL         string // absolute (imgBB) or a path on this server (/uploads/...)
 	Width       int
 	Height      int
@@ -51,6 +52,14 @@ type Host interface {
 	// Put stores data under name and returns its URL. An error of kind
 	// Unavailable when the host cannot take it now.
 	Put(ctx context.Context, name, contentType string, data []byte) (string, error)
+}
+
+// Deleter is a Host that can delete the images it keeps. Dir is one; imgBB
+// is not: its API only uploads, and an image is deleted through its own
+// delete_url, a page for a person in a browser, not through the API key.
+type Deleter interface {
+	// Delete removes the image called name; a missing one is no error.
+	Delete(ctx context.Context, name string) error
 }
 
 // Service checks and stores images.
@@ -93,5 +102,19 @@ func (s *Service) Save(ctx context.Context, data []byte) (Image, error) {
 		return Image{}, ErrUnavailable
 	}
 	s.log.InfoContext(ctx, "image stored", "host", s.host.Name(), "bytes", len(data), "type", ct)
-	return Image{URL: url, Width: cfg.Width, Height: cfg.Height, ContentType: ct}, nil
+	return Image{Name: name, URL: url, Width: cfg.Width, Height: cfg.Height, ContentType: ct}, nil
+}
+
+// Discard deletes an image that nothing will refer to (the photo of a
+// sign-up that failed), if the host can delete; see Deleter.
+func (s *Service) Discard(ctx context.Context, img Image) error {
+	d, ok := s.host.(Deleter)
+	if !ok {
+		return nil
+	}
+	if err := d.Delete(ctx, img.Name); err != nil {
+		return fmt.Errorf("delete image %s: %w", img.Name, err)
+	}
+	s.log.InfoContext(ctx, "image discarded", "host", s.host.Name(), "name", img.Name)
+	return nil
 }

@@ -191,3 +191,37 @@ func BenchmarkSave(b *testing.B) {
 		}
 	}
 }
+
+// TestDiscard: an image discarded is gone from a directory, whose Delete
+// takes only the names Save gives; a host that cannot delete (imgBB) is
+// left alone.
+func TestDiscard(t *testing.T) {
+	dir := upload.Dir{Path: t.TempDir()}
+	s := upload.NewService(dir, slog.New(slog.DiscardHandler))
+	img, err := s.Save(context.Background(), images(t)["image/png"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // a second time finds nothing to delete, which is no error
+		if err := s.Discard(context.Background(), img); err != nil {
+			t.Fatalf("Discard() = %v", err)
+		}
+	}
+	if _, _, err := dir.Open(img.Name); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open() after Discard = %v, want os.ErrNotExist", err)
+	}
+	if err := dir.Delete(context.Background(), "../secret.txt"); err == nil {
+		t.Error("Delete(../secret.txt) = nil, want an error")
+	}
+
+	kept := upload.NewService(hostFunc(func(name, _ string, _ []byte) (string, error) {
+		return "https://img.example/" + name, nil
+	}), slog.New(slog.DiscardHandler))
+	img, err = kept.Save(context.Background(), images(t)["image/png"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kept.Discard(context.Background(), img); err != nil {
+		t.Errorf("Discard() on a host that cannot delete = %v, want nil", err)
+	}
+}

@@ -111,7 +111,7 @@ func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 // it in. The account is created by the bonus transfer's commit step, so an
 // account never exists without its bonus, even across a crash.
 func (s *Service) Register(ctx context.Context, r Registration) (Session, error) {
-	r.Name, r.Email, r.PhotoURL = strings.TrimSpace(r.Name), NormalizeEmail(r.Email), strings.TrimSpace(r.PhotoURL)
+	r = r.normalized()
 	if err := r.check(); err != nil {
 		return Session{}, err
 	}
@@ -124,6 +124,30 @@ func (s *Service) Register(ctx context.Context, r Registration) (Session, error)
 		return Session{}, err
 	}
 	return s.session(u)
+}
+
+// CheckRegistration applies the sign-up rules to r and checks that its
+// email is free, creating nothing: a sign-up with a photo calls it before
+// storing the photo. Register checks again, since the email may be taken
+// in between.
+func (s *Service) CheckRegistration(ctx context.Context, r Registration) error {
+	r = r.normalized()
+	if err := r.check(); err != nil {
+		return err
+	}
+	_, _, err := s.store.Credentials(ctx, r.Email)
+	switch {
+	case err == nil:
+		return ErrEmailTaken
+	case errors.Is(err, ErrNotFound):
+		return nil
+	}
+	return fmt.Errorf("look up %s: %w", r.Email, err)
+}
+
+func (r Registration) normalized() Registration {
+	r.Name, r.Email, r.PhotoURL = strings.TrimSpace(r.Name), NormalizeEmail(r.Email), strings.TrimSpace(r.PhotoURL)
+	return r
 }
 
 // create runs the sign-up transfer that creates the account (passwordHash

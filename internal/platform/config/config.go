@@ -46,7 +46,7 @@ type Config struct {
 	PublicURL           string        // PUBLIC_URL: this server's public base URL; empty: each request's host
 	ImgBBKey            string        // IMGBB_API_KEY; empty: images are kept under DATA_DIR/uploads
 	ImgBBURL            string        // IMGBB_URL
-	UploadRateLimit     int           // UPLOAD_RATE_LIMIT_PER_MIN, per user; 0 disables
+	UploadRateLimit     int           // UPLOAD_RATE_LIMIT_PER_MIN, per user (sign-ups with a photo: per IP); 0 disables
 	GoogleClientID      string        // GOOGLE_CLIENT_ID; empty: no Sign in with Google
 	GoogleCertsURL      string        // GOOGLE_CERTS_URL: where Google's signing keys are fetched; empty: Google's own
 }
