@@ -22,6 +22,7 @@ import (
 	"microtask/internal/storage"
 	"microtask/internal/submission"
 	"microtask/internal/task"
+	"microtask/internal/upload"
 	"microtask/internal/user"
 	"microtask/internal/withdrawal"
 )
@@ -40,6 +41,8 @@ type Config struct {
 	Gateway           payment.Gateway
 	Webhooks          payment.Webhooks // nil with the dummy gateway
 	WithdrawalMethods []string
+	ImageHost         upload.Host // imgBB, or a directory of this server
+	DailyUploadLimit  int         // images a user may upload in 24 hours; 0: no limit
 }
 
 // Stores are the stores the services keep their documents in, for the tests
@@ -51,6 +54,7 @@ type Stores struct {
 	Notifications *storage.NotificationStore
 	Payments      *storage.PaymentStore
 	Withdrawals   *storage.WithdrawalStore
+	Uploads       *storage.UploadStore
 }
 
 // App is the services on one database.
@@ -66,6 +70,7 @@ type App struct {
 	Reports       *report.Service
 	Stats         *stats.Service
 	Keys          *idempotency.Keys
+	Uploads       *upload.Service
 	Stores        Stores
 }
 
@@ -76,7 +81,7 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a := &App{Stores: Stores{
 		Users: storage.NewUserStore(db), Tasks: storage.NewTaskStore(db), Submissions: storage.NewSubmissionStore(db),
 		Notifications: storage.NewNotificationStore(db), Payments: storage.NewPaymentStore(db),
-		Withdrawals: storage.NewWithdrawalStore(db),
+		Withdrawals: storage.NewWithdrawalStore(db), Uploads: storage.NewUploadStore(db),
 	}}
 	st := a.Stores
 	a.Ledger = ledger.New(storage.NewLedgerStore(db), c.Log)
@@ -102,6 +107,8 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a.Reports = report.NewService(storage.NewReportStore(db), a.Tasks, a.Submissions, a.Users, a.Notifications, c.Log, now)
 	a.Stats = stats.NewService(storage.NewStatsStore(db), a.Ledger, now)
 	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)
+	// Profile photos and task pictures are the images in use.
+	a.Uploads = upload.NewService(c.ImageHost, st.Uploads, []upload.Referrer{a.Users, a.Tasks}, c.DailyUploadLimit, c.Log, now)
 
 	for _, defs := range [][]operation.Definition{
 		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(),

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"microtask/internal/httpapi"
 	"microtask/internal/imgbb"
 	"microtask/internal/imgbb/imgbbtest"
@@ -275,10 +277,7 @@ func TestUploadRateLimit(t *testing.T) {
 func imgBBAPI(t *testing.T) (*testAPI, *imgbbtest.Server) {
 	t.Helper()
 	fake := imgbbtest.New(t)
-	a := newAPI(t, func(o *httpapi.Options) {
-		o.Uploads = upload.NewService(imgbb.New(fake.URL(), imgbbtest.Key, 500*time.Millisecond), o.Log)
-		o.LocalUploads = nil
-	})
+	a := buildAPI(t, harness{bcryptCost: bcrypt.MinCost, imageHost: imgbb.New(fake.URL(), imgbbtest.Key, 500*time.Millisecond)})
 	return a, fake
 }
 
@@ -429,4 +428,23 @@ func TestRegisterWithPhotoRateLimit(t *testing.T) {
 	wantProblem(t, signUp(fileField("photo", pngImage(t, 1, 1))), http.StatusTooManyRequests, "rate_limited")
 	// JSON sign-ups carry no file and are not counted.
 	a.register(t, "worker")
+}
+
+// TestUploadDailyLimit: past the daily limit, 429 daily_upload_limit, with
+// the seconds until the first upload of the day is a day old.
+func TestUploadDailyLimit(t *testing.T) {
+	a := buildAPI(t, harness{bcryptCost: bcrypt.MinCost, dailyUploads: 2})
+	w := a.register(t, "worker")
+	img := pngImage(t, 1, 1)
+	for range 2 {
+		decode[imageBody](t, a.upload(t, w.Token, img), http.StatusCreated)
+		a.clock.Advance(time.Hour)
+	}
+	rec := a.upload(t, w.Token, img)
+	wantProblem(t, rec, http.StatusTooManyRequests, "daily_upload_limit")
+	if got := rec.Header().Get("Retry-After"); got != "79200" {
+		t.Errorf("Retry-After = %q, want 79200 (22 hours)", got)
+	}
+	a.clock.Advance(22 * time.Hour)
+	decode[imageBody](t, a.upload(t, w.Token, img), http.StatusCreated)
 }

@@ -116,7 +116,7 @@ func (s *Server) registerWithPhoto(r *http.Request, reg user.Registration, photo
 	if err := s.users.CheckRegistration(ctx, reg); err != nil {
 		return user.Session{}, err
 	}
-	img, err := s.uploads.Save(ctx, photo)
+	img, err := s.uploads.Save(ctx, "", photo) // no owner yet: bounded by the account it makes
 	if err != nil {
 		return user.Session{}, err
 	}

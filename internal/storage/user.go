@@ -150,6 +150,16 @@ func (s *UserStore) List(ctx context.Context, f user.Filter, p page.Request) ([]
 	return findPage(ctx, s.users, q, newestFirst, p, userFromDoc)
 }
 
+// EachPhotoURL implements user.Store: every user's, deleted ones included.
+func (s *UserStore) EachPhotoURL(ctx context.Context, fn func(string) error) error {
+	return each(ctx, s.users, bson.D{{Key: "photo_url", Value: bson.D{{Key: "$gt", Value: ""}}}},
+		query{fields: []string{"photo_url"}}, func(d struct {
+			PhotoURL string `bson:"photo_url"`
+		}) error {
+			return fn(d.PhotoURL)
+		})
+}
+
 // CountByRole counts the users of a role who are not deleted.
 func (s *UserStore) CountByRole(ctx context.Context, role auth.Role) (int64, error) {
 	return s.users.count(ctx, bson.D{{Key: "role", Value: string(role)}, {Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}}})

@@ -154,6 +154,13 @@ func (s *Service) Get(ctx context.Context, id string) (Task, error) {
 	return t, err
 }
 
+// EachImageURL calls fn with the image URL of every task that has one,
+// deleted ones included (the admins still list them): the images in use, for
+// the sweep of uploads.
+func (s *Service) EachImageURL(ctx context.Context, fn func(url string) error) error {
+	return s.store.EachImageURL(ctx, fn)
+}
+
 // UpdateText changes a task's text (its buyer only). Money fields never
 // change here.
 func (s *Service) UpdateText(ctx context.Context, p auth.Principal, id string, txt Text) (Task, error) {

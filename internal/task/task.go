@@ -152,6 +152,8 @@ type Store interface {
 	Due(ctx context.Context, now time.Time, limit int) ([]Task, error)
 	// Each calls fn for every task, for the audit.
 	Each(ctx context.Context, fn func(Task) error) error
+	// EachImageURL calls fn with every task's image URL that is not empty.
+	EachImageURL(ctx context.Context, fn func(string) error) error
 
 	// ReserveSlot takes one open slot for the submission, listing it as
 	// pending, if the task takes submissions at now (Task.TakesSubmissions).

@@ -69,6 +69,33 @@ func (d Dir) Delete(_ context.Context, name string) error {
 	return err
 }
 
+// List implements Deleter: the images in the directory, with when each was
+// written. Files of other names (a write a crash interrupted) are left out.
+func (d Dir) List() ([]Stored, error) {
+	entries, err := os.ReadDir(d.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Stored
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !validName.MatchString(e.Name()) {
+			continue
+		}
+		info, err := e.Info()
+		if errors.Is(err, os.ErrNotExist) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Stored{Name: e.Name(), At: info.ModTime()})
+	}
+	return out, nil
+}
+
 // contentTypes maps the extensions Service gives back to the image types.
 var contentTypes = map[string]string{}
 

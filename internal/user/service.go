@@ -410,6 +410,12 @@ func (s *Service) Name(ctx context.Context, id string) (string, error) {
 	return u.Name, err
 }
 
+// EachImageURL calls fn with the photo URL of every user that has one,
+// deleted ones included: the images in use, for the sweep of uploads.
+func (s *Service) EachImageURL(ctx context.Context, fn func(url string) error) error {
+	return s.store.EachPhotoURL(ctx, fn)
+}
+
 // Profile is what a user may change about themselves.
 type Profile struct {
 	Name     string

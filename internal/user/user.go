@@ -94,6 +94,8 @@ type Store interface {
 	ChangeAccount(ctx context.Context, c AccountChange) (bool, error)
 	// List returns a page of users matching f, newest first, and their count.
 	List(ctx context.Context, f Filter, p page.Request) ([]User, int64, error)
+	// EachPhotoURL calls fn with every user's photo URL that is not empty.
+	EachPhotoURL(ctx context.Context, fn func(string) error) error
 }
 
 // AccountChange is the commit of a change of status or role.

@@ -23,6 +23,7 @@ import (
 	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
+	"microtask/internal/upload"
 	"microtask/internal/user"
 )
 
@@ -66,6 +67,7 @@ func Build(t testing.TB, db *storage.DB, clock *clocktest.Clock, configure ...fu
 		SoleWriter:       db.ReadsFromMemory(), // as main does
 		AutoApproveAfter: 72 * time.Hour, Gateway: checkout.Dummy{SuccessURL: "http://localhost:5173/paid"},
 		WithdrawalMethods: []string{"stripe", "bkash", "rocket", "nagad"},
+		ImageHost:         upload.Dir{Path: t.TempDir()},
 	}
 	for _, f := range configure {
 		f(&c)

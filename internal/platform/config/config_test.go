@@ -40,6 +40,7 @@ func TestLoadDefaults(t *testing.T) {
 		OutboundTimeout:     10 * time.Second,
 		ImgBBURL:            "https://api.imgbb.com/1/upload",
 		UploadRateLimit:     10,
+		DailyUploadLimit:    100,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() defaults (-want +got):\n%s", diff)
@@ -82,6 +83,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"IMGBB_API_KEY":             "imgbb-key",
 		"IMGBB_URL":                 "http://127.0.0.1:9999/1/upload",
 		"UPLOAD_RATE_LIMIT_PER_MIN": "30",
+		"UPLOAD_DAILY_LIMIT":        "7",
 		"GOOGLE_CLIENT_ID":          "123.apps.googleusercontent.com",
 		"GOOGLE_CERTS_URL":          "http://127.0.0.1:9998/certs",
 	}))
@@ -120,6 +122,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		ImgBBKey:            "imgbb-key",
 		ImgBBURL:            "http://127.0.0.1:9999/1/upload",
 		UploadRateLimit:     30,
+		DailyUploadLimit:    7,
 		GoogleClientID:      "123.apps.googleusercontent.com",
 		GoogleCertsURL:      "http://127.0.0.1:9998/certs",
 	}
