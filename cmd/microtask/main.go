@@ -144,6 +144,11 @@ func build(cfg config.Config, log *slog.Logger, db *storage.DB) (*app.App, error
 		WithdrawalMethods: cfg.WithdrawalMethods,
 		Pricing:           cfg.Pricing,
 		RouteBase:         cfg.RouteBase,
+		ImageHost:         localUploads(cfg),
+		DailyUploadLimit:  cfg.DailyUploadLimit,
+	}
+	if cfg.ImgBBKey != "" {
+		c.ImageHost = imgbb.New(cfg.ImgBBURL, cfg.ImgBBKey, cfg.OutboundTimeout)
 	}
 	for _, loss := range cfg.Pricing.Losses() {
 		log.Warn("a coin package pays out more than it sells for: a buyer can buy it, pay a worker of their own and withdraw a profit; "+
@@ -319,18 +324,23 @@ func audit(ctx context.Context, l *ledger.Ledger, out io.Writer) error {
 	return nil
 }
 
+// localUploads is the directory of the images this server keeps.
+func localUploads(cfg config.Config) upload.Dir {
+	return upload.Dir{Path: filepath.Join(cfg.DataDir, "uploads")}
+}
+
 // serve runs the HTTP server and the background workers until ctx is
 // cancelled, then shuts down gracefully: stop accepting, finish in-flight
 // requests, stop the workers; the caller closes the database.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage.DB, a *app.App) error {
-	localUploads := &upload.Dir{Path: filepath.Join(cfg.DataDir, "uploads")}
-	var imageHost upload.Host = localUploads
-	if cfg.ImgBBKey != "" {
-		imageHost, localUploads = imgbb.New(cfg.ImgBBURL, cfg.ImgBBKey, cfg.OutboundTimeout), nil
-	} else if !cfg.Embedded() {
-		log.WarnContext(ctx, "images are kept in DATA_DIR/uploads of this instance; with several instances set IMGBB_API_KEY")
+	var local *upload.Dir // served at /uploads/ unless imgBB keeps the images
+	if cfg.ImgBBKey == "" {
+		dir := localUploads(cfg)
+		local = &dir
+		if !cfg.Embedded() {
+			log.WarnContext(ctx, "images are kept in DATA_DIR/uploads of this instance; with several instances set IMGBB_API_KEY")
+		}
 	}
-	uploads := upload.NewService(imageHost, log)
 	if cfg.GoogleClientID != "" {
 		verifier, err := googleid.New(ctx, cfg.GoogleClientID, cfg.GoogleCertsURL, &http.Client{Timeout: cfg.OutboundTimeout}, log)
 		if err != nil {
@@ -358,8 +368,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		Ledger:              a.Ledger,
 		Keys:                a.Keys,
 		AdminLog:            a.AdminLog,
-		Uploads:             uploads,
-		LocalUploads:        localUploads,
+		Uploads:             a.Uploads,
+		LocalUploads:        local,
 		PublicURL:           cfg.PublicURL,
 		UploadRateLimit:     cfg.UploadRateLimit,
 		CORSOrigins:         cfg.CORSOrigins,
@@ -408,6 +418,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		return int64(n), err
 	})
 	periodic("forget-idempotency-keys", "idempotency keys forgotten", a.Keys.Sweep)
+	wg.Go(func() {
+		// The directory is this instance's: each adopts its own files. The
+		// sweep then deletes the images nothing refers to, hourly: each
+		// round reads every photo and task picture URL once.
+		if n, err := a.Uploads.Adopt(workers); err != nil && workers.Err() == nil {
+			log.ErrorContext(workers, "adopt unrecorded images", "err", err)
+		} else if n > 0 {
+			log.InfoContext(workers, "unrecorded images adopted", "count", n)
+		}
+		job.Every(workers, log, leases, owner, "sweep-uploads", time.Hour, func(ctx context.Context) error {
+			n, err := a.Uploads.Sweep(ctx)
+			if n > 0 {
+				log.InfoContext(ctx, "unused images deleted", "count", n)
+			}
+			return err
+		})
+	})
 	if !db.Serialized() {
 		// Several instances may share this database: pick up the
 		// notifications the others store, for this instance's streams.

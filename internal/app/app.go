@@ -24,6 +24,7 @@ import (
 	"microtask/internal/storage"
 	"microtask/internal/submission"
 	"microtask/internal/task"
+	"microtask/internal/upload"
 	"microtask/internal/user"
 	"microtask/internal/withdrawal"
 )
@@ -44,6 +45,8 @@ type Config struct {
 	WithdrawalMethods []string
 	Pricing           money.Pricing // what coins are worth
 	RouteBase         string        // where the app's pages live, for notifications' routes; "" for /dashboard
+	ImageHost         upload.Host   // imgBB, or a directory of this server
+	DailyUploadLimit  int           // images a user may upload in 24 hours; 0: no limit
 }
 
 // Stores are the stores the services keep their documents in, for the tests
@@ -56,6 +59,7 @@ type Stores struct {
 	Payments       *storage.PaymentStore
 	PurchaseBlocks *storage.PurchaseBlockStore
 	Withdrawals    *storage.WithdrawalStore
+	Uploads        *storage.UploadStore
 }
 
 // App is the services on one database.
@@ -72,6 +76,7 @@ type App struct {
 	Stats         *stats.Service
 	Keys          *idempotency.Keys
 	AdminLog      *adminlog.Log
+	Uploads       *upload.Service
 	Stores        Stores
 }
 
@@ -83,6 +88,7 @@ func New(db *storage.DB, c Config) (*App, error) {
 		Users: storage.NewUserStore(db), Tasks: storage.NewTaskStore(db), Submissions: storage.NewSubmissionStore(db),
 		Notifications: storage.NewNotificationStore(db), Payments: storage.NewPaymentStore(db),
 		PurchaseBlocks: storage.NewPurchaseBlockStore(db), Withdrawals: storage.NewWithdrawalStore(db),
+		Uploads: storage.NewUploadStore(db),
 	}}
 	st := a.Stores
 	a.Ledger = ledger.New(storage.NewLedgerStore(db), c.Log)
@@ -117,6 +123,8 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a.Withdrawals.LogAdminActions(a.AdminLog)
 	a.Reports.LogAdminActions(a.AdminLog)
 	a.Payments.LogAdminActions(a.AdminLog)
+	// Profile photos and task pictures are the images in use.
+	a.Uploads = upload.NewService(c.ImageHost, st.Uploads, []upload.Referrer{a.Users, a.Tasks}, c.DailyUploadLimit, c.Log, now)
 
 	for _, defs := range [][]operation.Definition{
 		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(),

@@ -314,7 +314,7 @@ func TestReports(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"someone else's submission", w2.Token, reportRequest("submission", sub.ID), 403, "forbidden"},
+		{"someone else's submission", w2.Token, reportRequest("submission", sub.ID), 404, "target_not_found"},
 		{"oneself", w1.Token, reportRequest("user", w1.User.ID), 409, "self_report"},
 		{"unknown task", w1.Token, reportRequest("task", "nope"), 404, "target_not_found"},
 		{"unknown user", w1.Token, reportRequest("user", "nope"), 404, "target_not_found"},

@@ -7,6 +7,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"microtask/internal/auth"
+	"microtask/internal/money"
 	"microtask/internal/storage/storagetest"
 )
 
@@ -140,5 +142,35 @@ func TestListQueryBudgets(t *testing.T) {
 				t.Errorf("commands = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestTopWorkersQueryBudget counts the commands of the public top-workers
+// board, as MongoDB receives them: the same few whether no buyer or a
+// hundred buyers are richer than every worker (it used to page through the
+// richest accounts of every role until it had found six workers).
+func TestTopWorkersQueryBudget(t *testing.T) {
+	a := buildAPI(t, harness{bcryptCost: bcrypt.MinCost, asOnMongoDB: true})
+	for i := range 8 {
+		a.grant(t, a.register(t, "worker").User.ID, money.Coins(100*(i+1)))
+	}
+	log := storagetest.Commands(t, a.db)
+	count := func() map[string]int {
+		t.Helper()
+		log.Reset()
+		if rec := a.get(t, "/api/users/top-workers"); rec.Code != http.StatusOK {
+			t.Fatalf("status %d", rec.Code)
+		}
+		return log.Counts()
+	}
+	none := count()
+	for range 100 {
+		a.grant(t, a.env.User(t, auth.RoleBuyer).UserID, 100_000)
+	}
+	if many := count(); !maps.Equal(many, none) {
+		t.Errorf("commands with 100 rich buyers = %v, want as with none: %v", many, none)
+	}
+	if reads, _ := split(none); reads > 2 {
+		t.Errorf("commands = %v, want at most two reads (the board, the workers' names)", none)
 	}
 }

@@ -79,12 +79,14 @@ type testAPI struct {
 
 // harness chooses how the services are built.
 type harness struct {
-	bcryptCost  int
-	stripe      bool                   // the Stripe gateway against stripe-mock; else the dummy one
-	gateway     payment.Gateway        // a gateway of the test's own instead of the dummy one
-	noGateway   bool                   // no gateway configured, as on MongoDB without Stripe
-	lostAnswers bool                   // idempotency keys never keep their answers, as if the process died first
-	google      *googleidtest.Provider // Sign in with Google against this provider; nil: not configured
+	bcryptCost   int
+	stripe       bool                   // the Stripe gateway against stripe-mock; else the dummy one
+	gateway      payment.Gateway        // a gateway of the test's own instead of the dummy one
+	noGateway    bool                   // no gateway configured, as on MongoDB without Stripe
+	lostAnswers  bool                   // idempotency keys never keep their answers, as if the process died first
+	google       *googleidtest.Provider // Sign in with Google against this provider; nil: not configured
+	imageHost    upload.Host            // where images go; nil: a directory of the test's own
+	dailyUploads int                    // the daily upload limit; 0: none
 	// asOnMongoDB builds the services as main does on MongoDB, on a database
 	// that sends every read to the server: each read is a command, as
 	// MongoDB would receive it. Tests that count commands use it.
@@ -112,8 +114,13 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 	if err != nil {
 		t.Fatal(err)
 	}
+	a.uploadDir = upload.Dir{Path: t.TempDir()}
 	env := apptest.Build(t, a.db, a.clock, func(c *app.Config) {
 		c.Log, c.Hasher, c.Tokens = log, hasher, auth.NewTokens(testSecret, time.Hour, nil)
+		c.ImageHost, c.DailyUploadLimit = a.uploadDir, h.dailyUploads
+		if h.imageHost != nil {
+			c.ImageHost = h.imageHost
+		}
 		c.Gateway = checkout.Dummy{SuccessURL: "http://localhost:5173/dashboard/payment/success"}
 		if h.stripe {
 			st := checkout.NewStripe(checkout.StripeConfig{
@@ -139,7 +146,6 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		}
 		a.users.UseGoogle(v)
 	}
-	a.uploadDir = upload.Dir{Path: t.TempDir()}
 	o := httpapi.Options{
 		Log:                 log,
 		DB:                  a.db,
@@ -154,10 +160,13 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		Ledger:              svc.Ledger,
 		Keys:                svc.Keys,
 		AdminLog:            svc.AdminLog,
-		Uploads:             upload.NewService(a.uploadDir, log),
+		Uploads:             svc.Uploads,
 		LocalUploads:        &a.uploadDir,
 		CORSOrigins:         []string{"http://localhost:5173"},
 		AuthRateLimitPerMin: 0,
+	}
+	if h.imageHost != nil {
+		o.LocalUploads = nil
 	}
 	if h.lostAnswers {
 		o.Keys = idempotency.NewKeys(lostAnswers{storage.NewIdempotencyStore(a.db)}, a.clock.Now)

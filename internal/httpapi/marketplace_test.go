@@ -362,7 +362,7 @@ func TestTaskUpdate(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"another buyer", other.Token, "/api/tasks/" + tk.ID, `{"task_title":"x","task_detail":"x","submission_info":"x"}`, 403, "forbidden"},
+		{"another buyer", other.Token, "/api/tasks/" + tk.ID, `{"task_title":"x","task_detail":"x","submission_info":"x"}`, 404, "task_not_found"},
 		{"a worker", worker.Token, "/api/tasks/" + tk.ID, `{"task_title":"x","task_detail":"x","submission_info":"x"}`, 403, "wrong_role"},
 		{"money field", buyer.Token, "/api/tasks/" + tk.ID, `{"task_title":"x","task_detail":"x","submission_info":"x","payable_amount":1}`, 422, "invalid_fields"},
 		{"slots field", buyer.Token, "/api/tasks/" + tk.ID, `{"task_title":"x","task_detail":"x","submission_info":"x","required_workers":99}`, 422, "invalid_fields"},
@@ -374,7 +374,7 @@ func TestTaskUpdate(t *testing.T) {
 			wantProblem(t, a.call(t, http.MethodPut, tt.path, tt.token, tt.body), tt.status, tt.code)
 		})
 	}
-	wantProblem(t, a.call(t, http.MethodDelete, "/api/tasks/"+tk.ID, other.Token, nil), http.StatusForbidden, "forbidden")
+	wantProblem(t, a.call(t, http.MethodDelete, "/api/tasks/"+tk.ID, other.Token, nil), http.StatusNotFound, "task_not_found")
 	wantProblem(t, a.call(t, http.MethodDelete, "/api/tasks/"+tk.ID, worker.Token, nil), http.StatusForbidden, "wrong_role")
 }
 
@@ -413,8 +413,8 @@ func TestSubmissionRules(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"another buyer approves", other.Token, "/api/submissions/" + s1.ID + "/approve", nil, 403, "forbidden"},
-		{"another buyer rejects", other.Token, "/api/submissions/" + s1.ID + "/reject", nil, 403, "forbidden"},
+		{"another buyer approves", other.Token, "/api/submissions/" + s1.ID + "/approve", nil, 404, "submission_not_found"},
+		{"another buyer rejects", other.Token, "/api/submissions/" + s1.ID + "/reject", nil, 404, "submission_not_found"},
 		{"the worker approves", w1.Token, "/api/submissions/" + s1.ID + "/approve", nil, 403, "wrong_role"},
 		{"unknown submission", buyer.Token, "/api/submissions/nope/approve", nil, 404, "submission_not_found"},
 		{"long reason", buyer.Token, "/api/submissions/" + s1.ID + "/reject", map[string]string{"reason": strings.Repeat("r", 501)}, 422, "invalid_fields"},

@@ -164,6 +164,21 @@ func rateLimitByUser(perMinute int) func(http.Handler) http.Handler {
 	return rateLimit(perMinute, func(r *http.Request) string { return principal(r).UserID })
 }
 
+// forMultipart applies limit to multipart requests only: on sign-up, those
+// are the ones that may carry a photo to store.
+func forMultipart(limit func(http.Handler) http.Handler) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		limited := limit(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isMultipart(r) {
+				limited.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
 // clientIP resolves the client's address into the context for logging and
 // rate limiting. Behind trusted reverse proxies the address comes from
 // X-Forwarded-For; otherwise from the connection, which cannot be spoofed.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"microtask/internal/apperr"
 	"microtask/internal/platform/logging"
@@ -91,6 +93,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = errInternal
 	} else if ae.Kind == apperr.Unavailable || ae.Kind == apperr.Internal {
 		s.log.ErrorContext(r.Context(), "request failed", "err", err, "method", r.Method, "path", r.URL.Path)
+	}
+	var later interface{ RetryAfter() time.Duration } // a limit that knows when it lifts
+	if errors.As(err, &later) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(later.RetryAfter().Seconds())))
 	}
 	writeProblem(w, r, statusOf(ae.Kind), ae)
 }

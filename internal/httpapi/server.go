@@ -53,7 +53,7 @@ type Options struct {
 	AdminLog            *adminlog.Log
 	LocalUploads        *upload.Dir // the directory /uploads/ serves; nil when images go to imgBB
 	PublicURL           string      // this server's public base URL, for absolute image URLs; empty: the request's host
-	UploadRateLimit     int         // uploads per user per minute; 0 disables
+	UploadRateLimit     int         // uploads per user per minute, and sign-ups with a photo per IP; 0 disables
 	CORSOrigins         []string
 	TrustedProxies      int // reverse proxies whose X-Forwarded-For entries are trusted
 	AuthRateLimitPerMin int // per client IP on sign-up and login; 0 disables
@@ -79,6 +79,7 @@ type Server struct {
 	publicURL      string
 	trustedProxies int
 	uploadLimit    func(http.Handler) http.Handler
+	photoLimit     func(http.Handler) http.Handler // the upload limit per IP, for sign-ups with a photo
 	validator      *validator.Validate
 	authLimit      func(http.Handler) http.Handler // the per-IP limit for sign-up and login
 	handler        http.Handler
@@ -109,6 +110,7 @@ func NewServer(o Options) *Server {
 		publicURL:      strings.TrimRight(o.PublicURL, "/"),
 		trustedProxies: o.TrustedProxies,
 		uploadLimit:    rateLimitByUser(o.UploadRateLimit),
+		photoLimit:     forMultipart(rateLimitByIP(o.UploadRateLimit)),
 		validator:      newValidator(),
 		authLimit:      rateLimitByIP(o.AuthRateLimitPerMin),
 		closing:        make(chan struct{}),
@@ -163,7 +165,7 @@ func (s *Server) routes(o Options) http.Handler {
 		r.Get("/config", s.handle(s.handleConfig))
 
 		r.Route("/auth", func(r chi.Router) {
-			r.With(s.authLimit).Post("/register", s.handle(s.handleAuthRegister))
+			r.With(s.authLimit, s.photoLimit).Post("/register", s.handle(s.handleAuthRegister))
 			r.With(s.authLimit).Post("/login", s.handle(s.handleAuthLogin))
 			r.With(s.authLimit).Post("/google", s.handle(s.handleAuthGoogle))
 			r.With(s.authenticate).Get("/me", s.handle(s.handleAuthMe))

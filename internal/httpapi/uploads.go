@@ -116,7 +116,7 @@ func (s *Server) handleUploadCreate(w http.ResponseWriter, r *http.Request) erro
 	if !ok {
 		return upload.ErrMissing
 	}
-	img, err := s.uploads.Save(r.Context(), data)
+	img, err := s.uploads.Save(r.Context(), principal(r).UserID, data)
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,11 @@ import (
 	"net/textproto"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"microtask/internal/httpapi"
 	"microtask/internal/imgbb"
@@ -274,10 +277,7 @@ func TestUploadRateLimit(t *testing.T) {
 func imgBBAPI(t *testing.T) (*testAPI, *imgbbtest.Server) {
 	t.Helper()
 	fake := imgbbtest.New(t)
-	a := newAPI(t, func(o *httpapi.Options) {
-		o.Uploads = upload.NewService(imgbb.New(fake.URL(), imgbbtest.Key, 500*time.Millisecond), o.Log)
-		o.LocalUploads = nil
-	})
+	a := buildAPI(t, harness{bcryptCost: bcrypt.MinCost, imageHost: imgbb.New(fake.URL(), imgbbtest.Key, 500*time.Millisecond)})
 	return a, fake
 }
 
@@ -373,4 +373,78 @@ func TestRegisterWithPhotoRefusals(t *testing.T) {
 	if n, err := a.userDB.CountByRole(context.Background(), "worker"); err != nil || n != 1 {
 		t.Errorf("workers = %d (%v), want only the first", n, err)
 	}
+}
+
+// TestRegisterWithPhotoStoresNothingForAFailedSignUp: a sign-up refused
+// stores no photo, however often it is tried, and of simultaneous sign-ups
+// with one email only the account made keeps its photo.
+func TestRegisterWithPhotoStoresNothingForAFailedSignUp(t *testing.T) {
+	a := newAPI(t)
+	photo := pngImage(t, 2, 2)
+	signUp := func(email string) *httptest.ResponseRecorder {
+		return a.postForm(t, "/api/auth/register", "", textField("name", "Ray"), textField("email", email),
+			textField("password", "Passw0rd!"), textField("role", "worker"), fileField("photo", photo))
+	}
+	taken := a.register(t, "worker").User.Email
+	for range 5 {
+		wantProblem(t, signUp(taken), http.StatusConflict, "email_taken")
+	}
+	if n := a.storedFiles(t); n != 0 {
+		t.Errorf("%d photos stored by sign-ups with a taken email", n)
+	}
+
+	email := uniqueEmail("race")
+	codes := make(chan int, 6)
+	var wg sync.WaitGroup
+	for range cap(codes) {
+		wg.Go(func() { codes <- signUp(email).Code })
+	}
+	wg.Wait()
+	close(codes)
+	var created int
+	for c := range codes {
+		if c == http.StatusCreated {
+			created++
+		} else if c != http.StatusConflict {
+			t.Errorf("status %d, want 201 or 409", c)
+		}
+	}
+	if n := a.storedFiles(t); created != 1 || n != 1 {
+		t.Errorf("%d accounts made, %d photos kept; want one of each", created, n)
+	}
+}
+
+// TestRegisterWithPhotoRateLimit: a sign-up with a photo is an upload too,
+// limited per address as uploads are per user.
+func TestRegisterWithPhotoRateLimit(t *testing.T) {
+	a := newAPI(t, func(o *httpapi.Options) { o.UploadRateLimit = 2 })
+	signUp := func(parts ...part) *httptest.ResponseRecorder {
+		return a.postForm(t, "/api/auth/register", "", append([]part{textField("name", "Ray"),
+			textField("email", uniqueEmail("limit")), textField("password", "Passw0rd!"), textField("role", "worker")}, parts...)...)
+	}
+	for range 2 {
+		decode[sessionBody](t, signUp(fileField("photo", pngImage(t, 1, 1))), http.StatusCreated)
+	}
+	wantProblem(t, signUp(fileField("photo", pngImage(t, 1, 1))), http.StatusTooManyRequests, "rate_limited")
+	// JSON sign-ups carry no file and are not counted.
+	a.register(t, "worker")
+}
+
+// TestUploadDailyLimit: past the daily limit, 429 daily_upload_limit, with
+// the seconds until the first upload of the day is a day old.
+func TestUploadDailyLimit(t *testing.T) {
+	a := buildAPI(t, harness{bcryptCost: bcrypt.MinCost, dailyUploads: 2})
+	w := a.register(t, "worker")
+	img := pngImage(t, 1, 1)
+	for range 2 {
+		decode[imageBody](t, a.upload(t, w.Token, img), http.StatusCreated)
+		a.clock.Advance(time.Hour)
+	}
+	rec := a.upload(t, w.Token, img)
+	wantProblem(t, rec, http.StatusTooManyRequests, "daily_upload_limit")
+	if got := rec.Header().Get("Retry-After"); got != "79200" {
+		t.Errorf("Retry-After = %q, want 79200 (22 hours)", got)
+	}
+	a.clock.Advance(22 * time.Hour)
+	decode[imageBody](t, a.upload(t, w.Token, img), http.StatusCreated)
 }

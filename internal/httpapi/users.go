@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -87,23 +89,53 @@ func toSessionResponse(s user.Session) sessionResponse {
 // multipart form with an optional photo.
 func (s *Server) handleAuthRegister(w http.ResponseWriter, r *http.Request) error {
 	var req registerRequest
+	var photo []byte
 	var err error
 	if isMultipart(r) {
-		req, err = s.registerFromForm(r)
+		req, photo, err = s.registerFromForm(r)
 	} else {
 		err = s.readRequest(r, &req)
 	}
 	if err != nil {
 		return err
 	}
-	sess, err := s.users.Register(r.Context(), user.Registration{
-		Name: req.Name, Email: req.Email, Password: req.Password, PhotoURL: req.PhotoURL, Role: req.Role,
-	})
+	reg := user.Registration{Name: req.Name, Email: req.Email, Password: req.Password, PhotoURL: req.PhotoURL, Role: req.Role}
+	var sess user.Session
+	if photo != nil {
+		sess, err = s.registerWithPhoto(r, reg, photo)
+	} else {
+		sess, err = s.users.Register(r.Context(), reg)
+	}
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/auth/me")
 	return writeSession(w, http.StatusCreated, sess)
+}
+
+// registerWithPhoto signs up with a photo, stored only for a sign-up that
+// can succeed: the rules and the email are checked first (five tries with a
+// taken email used to leave five files nothing refers to). A photo whose
+// account was refused after all (its email taken meanwhile) is deleted; one
+// whose sign-up failed otherwise may still get its account (recovery ends an
+// interrupted sign-up), so it is left to the sweep of unused images.
+func (s *Server) registerWithPhoto(r *http.Request, reg user.Registration, photo []byte) (user.Session, error) {
+	ctx := r.Context()
+	if err := s.users.CheckRegistration(ctx, reg); err != nil {
+		return user.Session{}, err
+	}
+	img, err := s.uploads.Save(ctx, "", photo) // no owner yet: bounded by the account it makes
+	if err != nil {
+		return user.Session{}, err
+	}
+	reg.PhotoURL = s.absolute(r, img.URL)
+	sess, err := s.users.Register(ctx, reg)
+	if errors.Is(err, user.ErrEmailTaken) {
+		if err := s.uploads.Discard(context.WithoutCancel(ctx), img); err != nil {
+			s.log.ErrorContext(ctx, "discard the photo of a refused sign-up", "err", err)
+		}
+	}
+	return sess, err
 }
 
 // handleAuthLogin handles POST /api/auth/login.
@@ -240,12 +272,12 @@ func (s *Server) handleAuthGoogle(w http.ResponseWriter, r *http.Request) error 
 }
 
 // registerFromForm reads POST /api/auth/register sent as a multipart form:
-// the JSON fields as form fields, plus an optional photo file, stored like
-// an upload and used as photo_url.
-func (s *Server) registerFromForm(r *http.Request) (registerRequest, error) {
+// the JSON fields as form fields, plus an optional photo file, to be stored
+// like an upload and used as photo_url.
+func (s *Server) registerFromForm(r *http.Request) (registerRequest, []byte, error) {
 	form, err := multipartForm(r, "name", "email", "password", "role", "photo_url", "photo")
 	if err != nil {
-		return registerRequest{}, err
+		return registerRequest{}, nil, err
 	}
 	value := func(k string) string {
 		if v := form.Value[k]; len(v) > 0 {
@@ -256,19 +288,14 @@ func (s *Server) registerFromForm(r *http.Request) (registerRequest, error) {
 	req := registerRequest{Name: value("name"), Email: value("email"), Password: value("password"),
 		PhotoURL: value("photo_url"), Role: auth.Role(value("role"))}
 	if err := s.check(&req); err != nil {
-		return req, err
+		return req, nil, err
 	}
 	data, ok, err := formFile(form, "photo")
 	if err != nil || !ok {
-		return req, err
+		return req, nil, err
 	}
 	if req.PhotoURL != "" {
-		return req, apperr.InvalidFields(apperr.FieldError{Field: "photo", Message: "send a photo or a photo_url, not both"})
+		return req, nil, apperr.InvalidFields(apperr.FieldError{Field: "photo", Message: "send a photo or a photo_url, not both"})
 	}
-	img, err := s.uploads.Save(r.Context(), data)
-	if err != nil {
-		return req, err
-	}
-	req.PhotoURL = s.absolute(r, img.URL)
-	return req, nil
+	return req, data, nil
 }

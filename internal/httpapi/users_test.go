@@ -351,7 +351,7 @@ func TestUpdateProfile(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"someone else's", other.Token, path, `{"name":"Mallory"}`, 403, "forbidden"},
+		{"someone else's", other.Token, path, `{"name":"Mallory"}`, 404, "user_not_found"},
 		{"no token", "", path, `{"name":"Mallory"}`, 401, "missing_token"},
 		{"role", w.Token, path, `{"name":"W","role":"admin"}`, 422, "invalid_fields"},
 		{"email", w.Token, path, `{"name":"W","email":"x@y.z"}`, 422, "invalid_fields"},

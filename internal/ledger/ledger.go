@@ -164,11 +164,16 @@ type Store interface {
 	// empty.
 	WithPending(ctx context.Context, limit int) ([]Account, error)
 
+	// SetBoard puts an account on board, or with "" takes it off, unless
+	// the account records a board change numbered seq or higher. A missing
+	// account is created, empty, to go on a board.
+	SetBoard(ctx context.Context, account, board string, seq int64, now time.Time) error
+
 	// Accounts returns the named accounts that exist.
 	Accounts(ctx context.Context, names []string) ([]Account, error)
-	// Richest returns up to limit accounts of a kind, highest balance first
+	// Leaders returns up to limit accounts on board, highest balance first
 	// (ties by name).
-	Richest(ctx context.Context, kind string, limit int) ([]Account, error)
+	Leaders(ctx context.Context, board string, limit int) ([]Account, error)
 	// EachAccount calls fn for every account, EachMovement for every
 	// operation that moves coins.
 	EachAccount(ctx context.Context, fn func(Account) error) error
@@ -231,12 +236,27 @@ func (l *Ledger) Balances(ctx context.Context, accounts []string) (map[string]mo
 	return out, nil
 }
 
-// Richest returns up to limit accounts of a kind ("user", "escrow"...),
-// highest balance first.
-func (l *Ledger) Richest(ctx context.Context, kind string, limit int) ([]Account, error) {
-	accts, err := l.store.Richest(ctx, kind, limit)
+// SetBoard puts an account on a board, a ranking by balance that Leaders
+// reads (the top workers'), or with "" takes it off. Who the account
+// belongs to decides which board, and numbers its changes with seq, so that
+// a change arriving late (an operation's follow-up run again by recovery)
+// cannot undo a later one: the highest seq wins.
+//
+// A board lives on the accounts because a ranking must be read in balance
+// order from one index: filtering the richest accounts by what their owners
+// are would read every richer account of the others first.
+func (l *Ledger) SetBoard(ctx context.Context, account, board string, seq int64, now time.Time) error {
+	if err := l.store.SetBoard(ctx, account, board, seq, now); err != nil {
+		return fmt.Errorf("put %s on board %q: %w", account, board, err)
+	}
+	return nil
+}
+
+// Leaders returns up to limit accounts on a board, highest balance first.
+func (l *Ledger) Leaders(ctx context.Context, board string, limit int) ([]Account, error) {
+	accts, err := l.store.Leaders(ctx, board, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read richest %s accounts: %w", kind, err)
+		return nil, fmt.Errorf("read the leaders of board %q: %w", board, err)
 	}
 	return accts, nil
 }

@@ -77,7 +77,6 @@ var (
 	ErrAlreadyReported = apperr.New(apperr.Conflict, "already_reported", "you already have an open report about this")
 	ErrClosed          = apperr.New(apperr.Conflict, "report_closed", "the report was already resolved or dismissed")
 	ErrTargetNotFound  = apperr.New(apperr.NotFound, "target_not_found", "what the report is about does not exist")
-	ErrNotInvolved     = apperr.New(apperr.Forbidden, "forbidden", "only the worker and the buyer of a submission may report it")
 	ErrSelf            = apperr.New(apperr.Conflict, "self_report", "you cannot report yourself")
 )
 

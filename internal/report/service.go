@@ -75,8 +75,10 @@ func (s *Service) checkTarget(ctx context.Context, p auth.Principal, typ TargetT
 		_, err = s.tasks.Get(ctx, id)
 	case TargetSubmission:
 		var sub submission.Submission
+		// A submission's ID derives from its task's and worker's, both
+		// public: to anyone else, one exists no more than a missing one.
 		if sub, err = s.submissions.Get(ctx, id); err == nil && p.UserID != sub.Worker.ID && p.UserID != sub.Buyer.ID {
-			return ErrNotInvolved
+			return ErrTargetNotFound
 		}
 	case TargetUser:
 		if id == p.UserID {

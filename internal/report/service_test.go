@@ -180,9 +180,9 @@ func TestCreateRefuses(t *testing.T) {
 		id   string
 		want error
 	}{
-		{"a submission, by another worker", m.e.User(t, auth.RoleWorker), report.TargetSubmission, m.sub.ID, report.ErrNotInvolved},
-		{"a submission, by another buyer", otherBuyer, report.TargetSubmission, m.sub.ID, report.ErrNotInvolved},
-		{"a submission, by an admin", m.admin, report.TargetSubmission, m.sub.ID, report.ErrNotInvolved},
+		{"a submission, by another worker", m.e.User(t, auth.RoleWorker), report.TargetSubmission, m.sub.ID, report.ErrTargetNotFound},
+		{"a submission, by another buyer", otherBuyer, report.TargetSubmission, m.sub.ID, report.ErrTargetNotFound},
+		{"a submission, by an admin", m.admin, report.TargetSubmission, m.sub.ID, report.ErrTargetNotFound},
 		{"oneself", m.worker, report.TargetUser, m.worker.UserID, report.ErrSelf},
 		{"an unknown task", m.worker, report.TargetTask, "nope", report.ErrTargetNotFound},
 		{"a deleted task", m.worker, report.TargetTask, deleted.ID, report.ErrTargetNotFound},

@@ -344,12 +344,22 @@ func (c collection) sum(ctx context.Context, filter bson.D, field string) (int64
 type query struct {
 	sort        bson.D
 	skip, limit int64 // limit 0: no limit
+	// fields, if set, are the only ones the server sends; the in-memory
+	// copy hands over whole documents, which decode into the same struct.
+	fields []string
 }
 
 func (q query) options() *options.FindOptionsBuilder {
 	o := options.Find().SetSkip(q.skip).SetLimit(q.limit)
 	if q.sort != nil {
 		o.SetSort(q.sort)
+	}
+	if q.fields != nil {
+		p := bson.D{}
+		for _, f := range q.fields {
+			p = append(p, bson.E{Key: f, Value: 1})
+		}
+		o.SetProjection(p)
 	}
 	return o
 }

@@ -35,6 +35,8 @@ type accountDoc struct {
 	Balance   int64     `bson:"balance"`
 	Pending   []string  `bson:"pending"`
 	CreatedAt time.Time `bson:"created_at"`
+	Board     string    `bson:"board,omitempty"`     // the ranking it is on, if any
+	BoardSeq  *int64    `bson:"board_seq,omitempty"` // the number of the board's last change
 }
 
 type postingDoc struct {
@@ -147,9 +149,40 @@ func (s *LedgerStore) Accounts(ctx context.Context, names []string) ([]ledger.Ac
 	return findAll(ctx, s.accounts, filter, query{}, accountFromDoc)
 }
 
-// Richest implements ledger.Store.
-func (s *LedgerStore) Richest(ctx context.Context, kind string, limit int) ([]ledger.Account, error) {
-	return findAll(ctx, s.accounts, bson.D{{Key: "kind", Value: kind}},
+// SetBoard implements ledger.Store: a guarded update of the account, which
+// exists in the common case (a sign-up's bonus created it); else it is
+// created, empty, and updated again.
+func (s *LedgerStore) SetBoard(ctx context.Context, account, board string, seq int64, now time.Time) error {
+	filter := bson.D{{Key: "_id", Value: account}, {Key: "$or", Value: bson.A{
+		bson.D{{Key: "board_seq", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "board_seq", Value: bson.D{{Key: "$lt", Value: seq}}}},
+	}}}
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "board", Value: board}, {Key: "board_seq", Value: seq}}}}
+	if board == "" {
+		update = bson.D{
+			{Key: "$set", Value: bson.D{{Key: "board_seq", Value: seq}}},
+			{Key: "$unset", Value: bson.D{{Key: "board", Value: ""}}},
+		}
+	}
+	n, err := s.accounts.updateOne(ctx, filter, update, false)
+	if err != nil || n == 1 || board == "" {
+		return err // n == 0: a later change is there, or nothing to take off
+	}
+	// An upsert with the guard in its filter would try to insert a second
+	// account when the guard fails; create the account on its own.
+	_, err = s.accounts.updateOne(ctx, bson.D{{Key: "_id", Value: account}},
+		bson.D{{Key: "$setOnInsert", Value: bson.D{{Key: "kind", Value: ledger.AccountKind(account)},
+			{Key: "balance", Value: int64(0)}, {Key: "pending", Value: bson.A{}}, {Key: "created_at", Value: now}}}}, true)
+	if err != nil && !isDuplicate(err) { // a duplicate: created concurrently by a posting
+		return err
+	}
+	_, err = s.accounts.updateOne(ctx, filter, update, false)
+	return err
+}
+
+// Leaders implements ledger.Store, from the index on board, balance and _id.
+func (s *LedgerStore) Leaders(ctx context.Context, board string, limit int) ([]ledger.Account, error) {
+	return findAll(ctx, s.accounts, bson.D{{Key: "board", Value: board}},
 		query{sort: bson.D{{Key: "balance", Value: -1}, {Key: "_id", Value: 1}}, limit: int64(limit)},
 		accountFromDoc)
 }

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"microtask/internal/ledger"
+	"microtask/internal/user"
 )
 
 // migrationStep returns the Go migration step called name, nil if none.
@@ -14,6 +17,8 @@ func (d *DB) migrationStep(name string) func(context.Context) error {
 	switch name {
 	case "mergeTransferRecords":
 		return d.mergeTransferRecords
+	case "boardWorkers":
+		return d.boardWorkers
 	}
 	return nil
 }
@@ -97,6 +102,30 @@ func (d *DB) mergeTransferRecords(ctx context.Context) error {
 		}
 	}
 	return d.renameCollection(ctx, "transfers", operationsCollection)
+}
+
+// boardWorkers puts the accounts of the users who belong on a board (the
+// active workers) there, as the sign-up and every account change have done
+// since migration 0013. Each account's board change is numbered with the
+// user's token version, as the user service numbers it, so the step is safe
+// to repeat and cannot undo a change made meanwhile.
+func (d *DB) boardWorkers(ctx context.Context) error {
+	var users []user.User
+	if err := each(ctx, d.collection("users"), bson.D{}, query{}, func(u userDoc) error {
+		users = append(users, userFromDoc(u))
+		return nil
+	}); err != nil {
+		return err
+	}
+	accounts, now := NewLedgerStore(d), time.Now().UTC()
+	for _, u := range users {
+		if b := u.Board(); b != "" {
+			if err := accounts.SetBoard(ctx, ledger.UserAccount(u.ID), b, u.TokenVersion, now); err != nil {
+				return fmt.Errorf("board of %s: %w", u.ID, err)
+			}
+		}
+	}
+	return nil
 }
 
 // renameCollection renames a collection unless the new name exists, and

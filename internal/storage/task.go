@@ -135,6 +135,16 @@ func (s *TaskStore) List(ctx context.Context, f task.Filter, p page.Request) ([]
 	return findPage(ctx, s.tasks, listFilter(f), listSort(f.Sort), p, taskFromDoc)
 }
 
+// EachImageURL implements task.Store: every task's, deleted ones included.
+func (s *TaskStore) EachImageURL(ctx context.Context, fn func(string) error) error {
+	return each(ctx, s.tasks, bson.D{{Key: "task_image_url", Value: bson.D{{Key: "$gt", Value: ""}}}},
+		query{fields: []string{"task_image_url"}}, func(d struct {
+			ImageURL string `bson:"task_image_url"`
+		}) error {
+			return fn(d.ImageURL)
+		})
+}
+
 // SetText implements task.Store.
 func (s *TaskStore) SetText(ctx context.Context, id string, t task.Text) (task.Task, error) {
 	n, err := s.tasks.updateOne(ctx,

@@ -109,6 +109,9 @@ func (s *UserStore) UpdateProfile(ctx context.Context, id, name, photoURL string
 // address can sign up again.
 func (s *UserStore) ChangeAccount(ctx context.Context, c user.AccountChange) (bool, error) {
 	set := bson.D{{Key: "status", Value: string(c.Status)}}
+	if c.Role != "" {
+		set = append(set, bson.E{Key: "role", Value: string(c.Role)})
+	}
 	if c.Status == user.StatusDeleted {
 		set = append(set,
 			bson.E{Key: "email", Value: "deleted-" + c.ID + "@deleted.invalid"},
@@ -130,23 +133,6 @@ func (s *UserStore) ChangeAccount(ctx context.Context, c user.AccountChange) (bo
 		func(d userDoc) bool { return slices.Contains(d.Ops, c.Op) })
 }
 
-// SetRole implements user.Store.
-func (s *UserStore) SetRole(ctx context.Context, id string, role auth.Role) error {
-	n, err := s.users.updateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}}},
-		bson.D{
-			{Key: "$set", Value: bson.D{{Key: "role", Value: string(role)}}},
-			{Key: "$inc", Value: bson.D{{Key: "token_version", Value: int64(1)}}},
-		}, false)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return user.ErrNotFound
-	}
-	return nil
-}
-
 // List implements user.Store: one find and one count. Search words are
 // matched literally.
 func (s *UserStore) List(ctx context.Context, f user.Filter, p page.Request) ([]user.User, int64, error) {
@@ -162,6 +148,16 @@ func (s *UserStore) List(ctx context.Context, f user.Filter, p page.Request) ([]
 		q = append(q, bson.E{Key: "$or", Value: bson.A{bson.D{{Key: "name", Value: re}}, bson.D{{Key: "email", Value: re}}}})
 	}
 	return findPage(ctx, s.users, q, newestFirst, p, userFromDoc)
+}
+
+// EachPhotoURL implements user.Store: every user's, deleted ones included.
+func (s *UserStore) EachPhotoURL(ctx context.Context, fn func(string) error) error {
+	return each(ctx, s.users, bson.D{{Key: "photo_url", Value: bson.D{{Key: "$gt", Value: ""}}}},
+		query{fields: []string{"photo_url"}}, func(d struct {
+			PhotoURL string `bson:"photo_url"`
+		}) error {
+			return fn(d.PhotoURL)
+		})
 }
 
 // CountByRole counts the users of a role who are not deleted.

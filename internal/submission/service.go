@@ -192,7 +192,9 @@ func (s *Service) decide(ctx context.Context, p auth.Principal, id string, kind 
 		return Submission{}, err
 	}
 	if sub.Buyer.ID != p.UserID {
-		return Submission{}, ErrNotYours
+		// Not a 403: the ID derives from the task's and the worker's, so
+		// telling "someone else's" from "none" would tell who worked on what.
+		return Submission{}, ErrNotFound
 	}
 	if sub.Status != StatusPending {
 		return Submission{}, ErrAlreadyReviewed

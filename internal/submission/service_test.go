@@ -408,11 +408,11 @@ func TestReviewOnlyByTheTasksBuyer(t *testing.T) {
 	}
 	for _, tt := range others {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := m.Submissions.Approve(m.ctx, tt.p, sub.ID); !errors.Is(err, submission.ErrNotYours) {
-				t.Errorf("Approve() error = %v, want %v", err, submission.ErrNotYours)
+			if _, err := m.Submissions.Approve(m.ctx, tt.p, sub.ID); !errors.Is(err, submission.ErrNotFound) {
+				t.Errorf("Approve() error = %v, want %v", err, submission.ErrNotFound)
 			}
-			if _, err := m.Submissions.Reject(m.ctx, tt.p, sub.ID, "no"); !errors.Is(err, submission.ErrNotYours) {
-				t.Errorf("Reject() error = %v, want %v", err, submission.ErrNotYours)
+			if _, err := m.Submissions.Reject(m.ctx, tt.p, sub.ID, "no"); !errors.Is(err, submission.ErrNotFound) {
+				t.Errorf("Reject() error = %v, want %v", err, submission.ErrNotFound)
 			}
 		})
 	}

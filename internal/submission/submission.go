@@ -57,7 +57,6 @@ var Statuses = []Status{StatusPending, StatusApproved, StatusRejected, StatusCan
 // Errors.
 var (
 	ErrNotFound         = apperr.New(apperr.NotFound, "submission_not_found", "no such submission")
-	ErrNotYours         = apperr.New(apperr.Forbidden, "forbidden", "this submission is for another buyer's task")
 	ErrAlreadySubmitted = apperr.New(apperr.Conflict, "already_submitted", "you have already submitted work for this task")
 	ErrAlreadyReviewed  = apperr.New(apperr.Conflict, "already_reviewed", "the submission was already reviewed")
 	ErrNotRejected      = apperr.New(apperr.Conflict, "not_rejected", "only a rejected submission can be overturned")

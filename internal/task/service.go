@@ -164,6 +164,13 @@ func (s *Service) Get(ctx context.Context, id string) (Task, error) {
 	return t, err
 }
 
+// EachImageURL calls fn with the image URL of every task that has one,
+// deleted ones included (the admins still list them): the images in use, for
+// the sweep of uploads.
+func (s *Service) EachImageURL(ctx context.Context, fn func(url string) error) error {
+	return s.store.EachImageURL(ctx, fn)
+}
+
 // UpdateText changes a task's text (its buyer only). Money fields never
 // change here.
 func (s *Service) UpdateText(ctx context.Context, p auth.Principal, id string, txt Text) (Task, error) {
@@ -172,7 +179,7 @@ func (s *Service) UpdateText(ctx context.Context, p auth.Principal, id string, t
 		return Task{}, err
 	}
 	if t.Buyer.ID != p.UserID {
-		return Task{}, ErrNotYours
+		return Task{}, ErrNotFound // to anyone else, as if it did not exist: one answer for every resource
 	}
 	return s.store.SetText(ctx, id, txt)
 }
@@ -186,7 +193,7 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) (mone
 			return 0, err
 		}
 		if t.Buyer.ID != p.UserID {
-			return 0, ErrNotYours
+			return 0, ErrNotFound // as in UpdateText
 		}
 		if len(t.PendingSubs) > 0 {
 			return 0, ErrPendingSubmissions

@@ -533,12 +533,12 @@ func TestUpdateText(t *testing.T) {
 		{name: "its buyer"},
 		{name: "its buyer, expired task", prepare: func(t *testing.T, f *fixture) { f.expire(t) }},
 		{name: "another buyer", who: func(t *testing.T, f *fixture) auth.Principal { return f.e.User(t, auth.RoleBuyer) },
-			wantErr: task.ErrNotYours},
+			wantErr: task.ErrNotFound},
 		// Admins remove tasks; they do not rewrite them.
 		{name: "an admin", who: func(t *testing.T, f *fixture) auth.Principal { return f.e.User(t, auth.RoleAdmin) },
-			wantErr: task.ErrNotYours},
+			wantErr: task.ErrNotFound},
 		{name: "a worker", who: func(t *testing.T, f *fixture) auth.Principal { return f.e.User(t, auth.RoleWorker) },
-			wantErr: task.ErrNotYours},
+			wantErr: task.ErrNotFound},
 		{name: "deleted task", prepare: func(t *testing.T, f *fixture) {
 			if _, err := f.e.Tasks.Delete(ctx, f.buyer, f.taskID); err != nil {
 				t.Fatal(err)
@@ -607,10 +607,10 @@ func TestDelete(t *testing.T) {
 		{name: "expired, with a submission awaiting review", prepare: func(t *testing.T, f *fixture) { f.submit(t); f.expire(t) },
 			wantErr: task.ErrPendingSubmissions, wantBuyer: grant - pay, wantEscrow: pay, wantStatus: task.StatusExpired},
 		{name: "by another buyer", who: func(t *testing.T, f *fixture) auth.Principal { return f.e.User(t, auth.RoleBuyer) },
-			wantErr: task.ErrNotYours, wantBuyer: posted, wantEscrow: 30, wantStatus: task.StatusOpen},
+			wantErr: task.ErrNotFound, wantBuyer: posted, wantEscrow: 30, wantStatus: task.StatusOpen},
 		// Admins have Remove; Delete is the buyer's own.
 		{name: "by an admin", who: func(t *testing.T, f *fixture) auth.Principal { return f.e.User(t, auth.RoleAdmin) },
-			wantErr: task.ErrNotYours, wantBuyer: posted, wantEscrow: 30, wantStatus: task.StatusOpen},
+			wantErr: task.ErrNotFound, wantBuyer: posted, wantEscrow: 30, wantStatus: task.StatusOpen},
 		{name: "twice", prepare: func(t *testing.T, f *fixture) {
 			if _, err := f.e.Tasks.Delete(ctx, f.buyer, f.taskID); err != nil {
 				t.Fatal(err)

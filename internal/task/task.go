@@ -83,7 +83,6 @@ type Filter struct {
 // Errors.
 var (
 	ErrNotFound           = apperr.New(apperr.NotFound, "task_not_found", "no such task")
-	ErrNotYours           = apperr.New(apperr.Forbidden, "forbidden", "this task belongs to another buyer")
 	ErrPendingSubmissions = apperr.New(apperr.Conflict, "pending_submissions",
 		"the task has submissions awaiting review; approve or reject them first")
 	ErrFull    = apperr.New(apperr.Conflict, "task_full", "the task has no open slots")
@@ -153,6 +152,8 @@ type Store interface {
 	Due(ctx context.Context, now time.Time, limit int) ([]Task, error)
 	// Each calls fn for every task, for the audit.
 	Each(ctx context.Context, fn func(Task) error) error
+	// EachImageURL calls fn with every task's image URL that is not empty.
+	EachImageURL(ctx context.Context, fn func(string) error) error
 
 	// ReserveSlot takes one open slot for the submission, listing it as
 	// pending, if the task takes submissions at now (Task.TakesSubmissions).

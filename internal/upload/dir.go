@@ -2,6 +2,7 @@ package upload
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,7 +19,10 @@ type Dir struct {
 // PathPrefix is where the server serves Dir's files.
 const PathPrefix = "/uploads/"
 
-var _ Host = Dir{}
+var (
+	_ Host    = Dir{}
+	_ Deleter = Dir{}
+)
 
 // Name implements Host.
 func (Dir) Name() string { return "local" }
@@ -51,6 +55,45 @@ func (d Dir) Put(_ context.Context, name, _ string, data []byte) (string, error)
 		return "", err
 	}
 	return PathPrefix + name, nil
+}
+
+// Delete implements Deleter.
+func (d Dir) Delete(_ context.Context, name string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("image name %q", name)
+	}
+	err := os.Remove(filepath.Join(d.Path, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// List implements Deleter: the images in the directory, with when each was
+// written. Files of other names (a write a crash interrupted) are left out.
+func (d Dir) List() ([]Stored, error) {
+	entries, err := os.ReadDir(d.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Stored
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !validName.MatchString(e.Name()) {
+			continue
+		}
+		info, err := e.Info()
+		if errors.Is(err, os.ErrNotExist) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Stored{Name: e.Name(), At: info.ModTime()})
+	}
+	return out, nil
 }
 
 // contentTypes maps the extensions Service gives back to the image types.

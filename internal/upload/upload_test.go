@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 
+	"microtask/internal/storage"
+	"microtask/internal/storage/storagetest"
 	"microtask/internal/upload"
 )
 
@@ -50,6 +52,15 @@ func images(t *testing.T) map[string][]byte {
 	return out
 }
 
+func TestMain(m *testing.M) { storagetest.Main(m) }
+
+// newService returns a Service storing images with host and recording them
+// on a database of the test's own, with no referrers and no daily limit.
+func newService(t testing.TB, host upload.Host) *upload.Service {
+	t.Helper()
+	return upload.NewService(host, storage.NewUploadStore(storagetest.NewDB(t)), nil, 0, slog.New(slog.DiscardHandler), nil)
+}
+
 // hostFunc is a Host made of a function.
 type hostFunc func(name, contentType string, data []byte) (string, error)
 
@@ -60,10 +71,10 @@ func (f hostFunc) Put(_ context.Context, name, ct string, data []byte) (string, 
 
 func TestSaveAcceptsImages(t *testing.T) {
 	dir := upload.Dir{Path: t.TempDir()}
-	s := upload.NewService(dir, slog.New(slog.DiscardHandler))
+	s := newService(t, dir)
 	for ct, data := range images(t) {
 		t.Run(ct, func(t *testing.T) {
-			img, err := s.Save(context.Background(), data)
+			img, err := s.Save(context.Background(), "u1", data)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,11 +126,11 @@ func TestSaveRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := upload.NewService(hostFunc(func(string, string, []byte) (string, error) {
+			s := newService(t, hostFunc(func(string, string, []byte) (string, error) {
 				t.Fatal("a refused image reached the host")
 				return "", nil
-			}), slog.New(slog.DiscardHandler))
-			if _, err := s.Save(context.Background(), tt.data); !errors.Is(err, tt.want) {
+			}))
+			if _, err := s.Save(context.Background(), "u1", tt.data); !errors.Is(err, tt.want) {
 				t.Fatalf("Save = %v, want %v", err, tt.want)
 			}
 		})
@@ -127,23 +138,23 @@ func TestSaveRefuses(t *testing.T) {
 }
 
 func TestSaveHostDown(t *testing.T) {
-	s := upload.NewService(hostFunc(func(string, string, []byte) (string, error) {
+	s := newService(t, hostFunc(func(string, string, []byte) (string, error) {
 		return "", errors.New("connection refused")
-	}), slog.New(slog.DiscardHandler))
-	if _, err := s.Save(context.Background(), images(t)["image/png"]); !errors.Is(err, upload.ErrUnavailable) {
+	}))
+	if _, err := s.Save(context.Background(), "u1", images(t)["image/png"]); !errors.Is(err, upload.ErrUnavailable) {
 		t.Fatalf("Save = %v, want ErrUnavailable", err)
 	}
 }
 
 func TestSaveNames(t *testing.T) {
 	var names []string
-	s := upload.NewService(hostFunc(func(name, _ string, _ []byte) (string, error) {
+	s := newService(t, hostFunc(func(name, _ string, _ []byte) (string, error) {
 		names = append(names, name)
 		return "https://img.example/" + name, nil
-	}), slog.New(slog.DiscardHandler))
+	}))
 	data := images(t)["image/jpeg"]
 	for range 2 {
-		if _, err := s.Save(context.Background(), data); err != nil {
+		if _, err := s.Save(context.Background(), "u1", data); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -182,12 +193,46 @@ func BenchmarkSave(b *testing.B) {
 	if err := jpeg.Encode(&buf, img, nil); err != nil {
 		b.Fatal(err)
 	}
-	s := upload.NewService(upload.Dir{Path: b.TempDir()}, slog.New(slog.DiscardHandler))
+	s := newService(b, upload.Dir{Path: b.TempDir()})
 	b.SetBytes(int64(buf.Len()))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.Save(context.Background(), buf.Bytes()); err != nil {
+		if _, err := s.Save(context.Background(), "u1", buf.Bytes()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDiscard: an image discarded is gone from a directory, whose Delete
+// takes only the names Save gives; a host that cannot delete (imgBB) is
+// left alone.
+func TestDiscard(t *testing.T) {
+	dir := upload.Dir{Path: t.TempDir()}
+	s := newService(t, dir)
+	img, err := s.Save(context.Background(), "u1", images(t)["image/png"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // a second time finds nothing to delete, which is no error
+		if err := s.Discard(context.Background(), img); err != nil {
+			t.Fatalf("Discard() = %v", err)
+		}
+	}
+	if _, _, err := dir.Open(img.Name); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open() after Discard = %v, want os.ErrNotExist", err)
+	}
+	if err := dir.Delete(context.Background(), "../secret.txt"); err == nil {
+		t.Error("Delete(../secret.txt) = nil, want an error")
+	}
+
+	kept := newService(t, hostFunc(func(name, _ string, _ []byte) (string, error) {
+		return "https://img.example/" + name, nil
+	}))
+	img, err = kept.Save(context.Background(), "u1", images(t)["image/png"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kept.Discard(context.Background(), img); err != nil {
+		t.Errorf("Discard() on a host that cannot delete = %v, want nil", err)
 	}
 }

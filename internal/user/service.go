@@ -48,12 +48,14 @@ func NewService(store Store, ops operation.Runner, l Ledger, holds Holds, tasks 
 	}
 	s := &Service{store: store, ops: ops, ledger: l, holds: holds, tasks: tasks, pricing: pricing, hasher: hasher, tokens: tokens, log: log, now: now, newID: idgen.New,
 		cache: newAuthCache(AuthCacheTTL, now)}
-	// signup:<user> creates the account with its bonus from the mint.
-	s.signup = operation.Kind[signup]{Name: "signup", Commit: s.commitSignup}
-	// account:<user>:<token version> changes an account's status. The
-	// user's status and the visibility of their tasks change together
-	// through it, even across a crash; the token version, which every change
-	// bumps, makes each change's id its own.
+	// signup:<user> creates the account with its bonus from the mint, and
+	// puts a worker's on the workers' board.
+	s.signup = operation.Kind[signup]{Name: "signup", Commit: s.commitSignup, Settle: s.settleSignup}
+	// account:<user>:<token version> changes an account's status or role.
+	// The user, the visibility of their tasks and their place on the
+	// workers' board change together through it, even across a crash; the
+	// token version, which every change bumps, makes each change's id its
+	// own.
 	s.accountChange = operation.Kind[accountChange]{Name: "account", Commit: s.commitAccount, Settle: s.settleAccount}
 	return s
 }
@@ -72,14 +74,20 @@ type signup struct {
 	PasswordHash          []byte // nil for an account that signs in through a provider
 }
 
-// accountChange is the data of an account change.
+// accountChange is the data of an account change: the user's status and
+// role after it.
 type accountChange struct {
 	UserID  string
 	Status  Status
-	Version int64 // the token version the change bumps
+	Role    auth.Role // empty in the records of earlier versions: unchanged
+	Version int64     // the token version the change bumps
 	Email   string
-	By      string // the admin who asked
-	Reason  string // why, as they said
+	// What the account was before, the admin who asked and why: for the
+	// admin log (empty in the records of earlier versions).
+	WasStatus Status
+	WasRole   auth.Role
+	By        string
+	Reason    string
 }
 
 // SignupBonuses returns what a new worker's and a new buyer's account get.
@@ -123,7 +131,7 @@ func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 // it in. The account is created by the bonus transfer's commit step, so an
 // account never exists without its bonus, even across a crash.
 func (s *Service) Register(ctx context.Context, r Registration) (Session, error) {
-	r.Name, r.Email, r.PhotoURL = strings.TrimSpace(r.Name), NormalizeEmail(r.Email), strings.TrimSpace(r.PhotoURL)
+	r = r.normalized()
 	if err := r.check(); err != nil {
 		return Session{}, err
 	}
@@ -136,6 +144,30 @@ func (s *Service) Register(ctx context.Context, r Registration) (Session, error)
 		return Session{}, err
 	}
 	return s.session(u)
+}
+
+// CheckRegistration applies the sign-up rules to r and checks that its
+// email is free, creating nothing: a sign-up with a photo calls it before
+// storing the photo. Register checks again, since the email may be taken
+// in between.
+func (s *Service) CheckRegistration(ctx context.Context, r Registration) error {
+	r = r.normalized()
+	if err := r.check(); err != nil {
+		return err
+	}
+	_, _, err := s.store.Credentials(ctx, r.Email)
+	switch {
+	case err == nil:
+		return ErrEmailTaken
+	case errors.Is(err, ErrNotFound):
+		return nil
+	}
+	return fmt.Errorf("look up %s: %w", r.Email, err)
+}
+
+func (r Registration) normalized() Registration {
+	r.Name, r.Email, r.PhotoURL = strings.TrimSpace(r.Name), NormalizeEmail(r.Email), strings.TrimSpace(r.PhotoURL)
+	return r
 }
 
 // create runs the sign-up transfer that creates the account (passwordHash
@@ -271,6 +303,16 @@ func (s *Service) commitSignup(ctx context.Context, op operation.Op[signup]) (bo
 	return err == nil, err
 }
 
+// settleSignup puts a new worker's account on the workers' board, as of
+// token version 0; any later change of the account outranks it.
+func (s *Service) settleSignup(ctx context.Context, op operation.Op[signup]) error {
+	board := User{Role: op.Data.Role, Status: StatusActive}.Board()
+	if board == "" {
+		return nil
+	}
+	return s.ledger.SetBoard(ctx, ledger.UserAccount(op.Ref), board, 0, op.At)
+}
+
 // Login checks an email and password and signs the user in. Unknown emails
 // and wrong passwords get the same error after the same bcrypt work.
 func (s *Service) Login(ctx context.Context, email, password string) (Session, error) {
@@ -392,6 +434,12 @@ func (s *Service) Name(ctx context.Context, id string) (string, error) {
 	return u.Name, err
 }
 
+// EachImageURL calls fn with the photo URL of every user that has one,
+// deleted ones included: the images in use, for the sweep of uploads.
+func (s *Service) EachImageURL(ctx context.Context, fn func(url string) error) error {
+	return s.store.EachPhotoURL(ctx, fn)
+}
+
 // Profile is what a user may change about themselves.
 type Profile struct {
 	Name     string
@@ -402,7 +450,7 @@ type Profile struct {
 // admins anyone's.
 func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string, pr Profile) (User, error) {
 	if p.UserID != id && !p.Is(auth.RoleAdmin) {
-		return User{}, ErrNotYours
+		return User{}, ErrNotFound // someone else's account answers as a missing one
 	}
 	name := strings.TrimSpace(pr.Name)
 	if name == "" {
@@ -423,7 +471,7 @@ func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string
 // paid from escrow, and unfilled slots are refunded to the frozen account when
 // the tasks expire.
 func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error {
-	return s.changeAccount(ctx, p, id, StatusDeleted, "")
+	return s.changeAccount(ctx, p, id, "", func(c *accountChange) { c.Status = StatusDeleted })
 }
 
 // SetStatus suspends or reinstates an account (admins only). Either way its
@@ -433,10 +481,12 @@ func (s *Service) SetStatus(ctx context.Context, p auth.Principal, id string, st
 	if st != StatusActive && st != StatusSuspended {
 		return apperr.InvalidFields(apperr.FieldError{Field: "status", Message: "must be one of: active, suspended"})
 	}
-	return s.changeAccount(ctx, p, id, st, reason)
+	return s.changeAccount(ctx, p, id, reason, func(c *accountChange) { c.Status = st })
 }
 
-func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id string, st Status, reason string) error {
+// changeAccount runs the operation that applies change to the account as it
+// is now (admins only, not on themselves), for the reason given.
+func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id, reason string, change func(*accountChange)) error {
 	if !p.Is(auth.RoleAdmin) {
 		return auth.ErrWrongRole
 	}
@@ -451,8 +501,10 @@ func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id string
 		if u.Status == StatusDeleted {
 			return ErrNotFound
 		}
-		_, err = s.accountChange.Run(ctx, s.ops, fmt.Sprintf("%s:%d", id, u.TokenVersion), nil,
-			accountChange{UserID: id, Status: st, Version: u.TokenVersion, Email: u.Email, By: p.UserID, Reason: reason})
+		c := accountChange{UserID: id, Status: u.Status, Role: u.Role, Version: u.TokenVersion, Email: u.Email,
+			WasStatus: u.Status, WasRole: u.Role, By: p.UserID, Reason: reason}
+		change(&c)
+		_, err = s.accountChange.Run(ctx, s.ops, fmt.Sprintf("%s:%d", id, u.TokenVersion), nil, c)
 		if errors.Is(err, operation.ErrCancelled) {
 			continue
 		}
@@ -460,7 +512,7 @@ func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id string
 			return err
 		}
 		s.cache.drop(id)
-		s.log.InfoContext(ctx, "account status changed", "target_user_id", id, "status", string(st))
+		s.log.InfoContext(ctx, "account changed", "target_user_id", id, "status", string(c.Status), "role", string(c.Role))
 		return nil
 	}
 	return operation.ErrInProgress
@@ -468,20 +520,43 @@ func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id string
 
 func (s *Service) commitAccount(ctx context.Context, op operation.Op[accountChange]) (bool, error) {
 	return s.store.ChangeAccount(ctx, AccountChange{
-		Op: op.ID, ID: op.Data.UserID, Version: op.Data.Version, Status: op.Data.Status, Email: op.Data.Email, At: s.now().UTC(),
+		Op: op.ID, ID: op.Data.UserID, Version: op.Data.Version, Status: op.Data.Status, Role: op.Data.Role,
+		Email: op.Data.Email, At: s.now().UTC(),
 	})
 }
 
 // settleAccount shows or hides the user's tasks to match the new status,
-// and records the admin's action.
+// puts the account on the board the user belongs on now, and records the
+// admin's action. The board is read from the user as it is, numbered by its
+// token version: a settle run late, after a later change, writes nothing
+// older than what is there.
 func (s *Service) settleAccount(ctx context.Context, op operation.Op[accountChange]) error {
 	s.cache.drop(op.Data.UserID)
 	if err := s.tasks.SetHidden(ctx, op.Data.UserID, op.Data.Status != StatusActive); err != nil {
 		return err
 	}
-	kind := map[Status]adminlog.Kind{StatusActive: adminlog.UserReinstated, StatusSuspended: adminlog.UserSuspended, StatusDeleted: adminlog.UserDeleted}[op.Data.Status]
-	return s.recordAdmin(ctx, adminlog.Entry{ID: op.ID, AdminID: op.Data.By, Kind: kind, TargetType: "user", TargetID: op.Data.UserID,
-		Summary: "status " + string(op.Data.Status), Reason: op.Data.Reason, At: op.At})
+	u, err := s.store.ByID(ctx, op.Data.UserID)
+	if err != nil {
+		return err
+	}
+	if err := s.ledger.SetBoard(ctx, ledger.UserAccount(u.ID), u.Board(), u.TokenVersion, s.now().UTC()); err != nil {
+		return err
+	}
+	return s.recordAdmin(ctx, op.Data.entry(op.ID, op.At))
+}
+
+// entry is the admin log's entry of the change.
+func (c accountChange) entry(id string, at time.Time) adminlog.Entry {
+	e := adminlog.Entry{ID: id, AdminID: c.By, TargetType: "user", TargetID: c.UserID, Reason: c.Reason, At: at}
+	switch {
+	case c.WasRole != "" && c.Role != c.WasRole:
+		e.Kind, e.Summary = adminlog.UserRoleChanged, fmt.Sprintf("role %s → %s", c.WasRole, c.Role)
+	default:
+		e.Kind = map[Status]adminlog.Kind{StatusActive: adminlog.UserReinstated, StatusSuspended: adminlog.UserSuspended,
+			StatusDeleted: adminlog.UserDeleted}[c.Status]
+		e.Summary = "status " + string(c.Status)
+	}
+	return e
 }
 
 // recordAdmin records an admin's action; operations from before actions
@@ -496,7 +571,8 @@ func (s *Service) recordAdmin(ctx context.Context, e adminlog.Entry) error {
 var errRoleField = apperr.InvalidFields(apperr.FieldError{Field: "role", Message: "must be one of: worker, buyer, admin"})
 
 // SetRole changes a user's role (admins only, not their own) and revokes
-// their tokens; their next sign-in carries the new role.
+// their tokens; their next sign-in carries the new role. It is an account
+// change: the role, the workers' board and the admin log change together.
 func (s *Service) SetRole(ctx context.Context, p auth.Principal, id string, role auth.Role, reason string) error {
 	if !p.Is(auth.RoleAdmin) {
 		return auth.ErrWrongRole
@@ -504,26 +580,7 @@ func (s *Service) SetRole(ctx context.Context, p auth.Principal, id string, role
 	if !role.Valid() {
 		return errRoleField
 	}
-	if p.UserID == id {
-		return ErrSelf
-	}
-	before, err := s.store.ByID(ctx, id)
-	if err != nil {
-		return err
-	}
-	if err := s.store.SetRole(ctx, id, role); err != nil {
-		return err
-	}
-	s.cache.drop(id)
-	s.log.InfoContext(ctx, "user role changed", "target_user_id", id, "role", string(role))
-	// The token version the change bumped names it. A crash right here
-	// loses this entry (the change is one write, not an operation); a
-	// failure to record is logged, as the change itself is done.
-	if err := s.recordAdmin(ctx, adminlog.Entry{ID: fmt.Sprintf("role:%s:%d", id, before.TokenVersion), AdminID: p.UserID,
-		Kind: adminlog.UserRoleChanged, TargetType: "user", TargetID: id, Summary: fmt.Sprintf("role %s → %s", before.Role, role), Reason: reason}); err != nil {
-		s.log.ErrorContext(ctx, "record admin action", "target_user_id", id, "err", err)
-	}
-	return nil
+	return s.changeAccount(ctx, p, id, reason, func(c *accountChange) { c.Role = role })
 }
 
 // Filter selects users for the admins' list.
@@ -570,42 +627,40 @@ func (s *Service) AdminIDs(ctx context.Context) ([]string, error) {
 // TopWorkersCount is how many workers the home page shows.
 const TopWorkersCount = 6
 
-// TopWorkers returns the active workers with the most coins, most first.
+// TopWorkers returns the active workers with the most coins, most first:
+// the leaders of the workers' board, two reads whatever the number of other
+// accounts. A change of role or status moves an account on or off the board
+// in its operation's last step; until then the user is checked here too,
+// and the few spare leaders read make up for one leaving.
 func (s *Service) TopWorkers(ctx context.Context) ([]User, error) {
-	// The richest user accounts include buyers, admins and blocked users;
-	// read a few times as many as needed, more if that was not enough.
-	for limit := 4 * TopWorkersCount; ; limit *= 4 {
-		accts, err := s.ledger.Richest(ctx, "user", limit)
-		if err != nil {
-			return nil, err
+	accts, err := s.ledger.Leaders(ctx, WorkersBoard, 2*TopWorkersCount)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(accts))
+	for i, a := range accts {
+		ids[i] = ledger.AccountOwner(a.Name)
+	}
+	users, err := s.store.ByIDs(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read top users: %w", err)
+	}
+	byID := make(map[string]User, len(users))
+	for _, u := range users {
+		byID[u.ID] = u
+	}
+	var top []User
+	for i, a := range accts {
+		u, ok := byID[ids[i]]
+		if !ok || u.Board() != WorkersBoard {
+			continue
 		}
-		ids := make([]string, len(accts))
-		for i, a := range accts {
-			ids[i] = ledger.AccountOwner(a.Name)
-		}
-		users, err := s.store.ByIDs(ctx, ids)
-		if err != nil {
-			return nil, fmt.Errorf("read top users: %w", err)
-		}
-		byID := make(map[string]User, len(users))
-		for _, u := range users {
-			byID[u.ID] = u
-		}
-		var top []User
-		for i, a := range accts {
-			u, ok := byID[ids[i]]
-			if !ok || u.Role != auth.RoleWorker || u.Status != StatusActive {
-				continue
-			}
-			u.Coins = a.Balance
-			if top = append(top, u); len(top) == TopWorkersCount {
-				break
-			}
-		}
-		if len(top) == TopWorkersCount || len(accts) < limit {
-			return top, nil
+		u.Coins = a.Balance
+		if top = append(top, u); len(top) == TopWorkersCount {
+			break
 		}
 	}
+	return top, nil
 }
 
 // EnsureAdmin creates an admin with this email and password unless a user

@@ -10,6 +10,7 @@ import (
 
 	"microtask/internal/app"
 	"microtask/internal/app/apptest"
+	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/money"
 	"microtask/internal/platform/clocktest"
@@ -143,5 +144,52 @@ func TestAdminIDsAreTheActiveAdmins(t *testing.T) {
 	slices.Sort(want)
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("AdminIDs() = %v, %v; want %v", got, err, want)
+	}
+}
+
+// TestCheckRegistration: the sign-up's rules, checked before anything is
+// stored (a photo), agree with what Register refuses.
+func TestCheckRegistration(t *testing.T) {
+	e := apptest.New(t)
+	ctx := t.Context()
+	reg := func(email, password string, role auth.Role) user.Registration {
+		return user.Registration{Name: "Ray", Email: email, Password: password, Role: role}
+	}
+	if _, err := e.Users.Register(ctx, reg("taken@example.com", "Passw0rd!", auth.RoleWorker)); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := e.Users.Register(ctx, reg("gone@example.com", "Passw0rd!", auth.RoleWorker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Users.Delete(ctx, e.User(t, auth.RoleAdmin), gone.User.ID); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		r       user.Registration
+		want    error
+		invalid bool // want invalid fields
+	}{
+		{name: "free", r: reg("new@example.com", "Passw0rd!", auth.RoleBuyer)},
+		{name: "taken", r: reg("taken@example.com", "Passw0rd!", auth.RoleBuyer), want: user.ErrEmailTaken},
+		{name: "taken, in other letters", r: reg(" Taken@Example.com ", "Passw0rd!", auth.RoleBuyer), want: user.ErrEmailTaken},
+		{name: "freed by a deletion", r: reg("gone@example.com", "Passw0rd!", auth.RoleBuyer)},
+		{name: "weak password", r: reg("new@example.com", "short", auth.RoleBuyer), invalid: true},
+		{name: "admin role", r: reg("new@example.com", "Passw0rd!", auth.RoleAdmin), invalid: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := e.Users.CheckRegistration(ctx, tt.r)
+			var ae *apperr.Error
+			switch {
+			case tt.want != nil && !errors.Is(err, tt.want):
+				t.Errorf("CheckRegistration() = %v, want %v", err, tt.want)
+			case tt.invalid && (!errors.As(err, &ae) || ae.Kind != apperr.Invalid):
+				t.Errorf("CheckRegistration() = %v, want invalid fields", err)
+			case tt.want == nil && !tt.invalid && err != nil:
+				t.Errorf("CheckRegistration() = %v, want nil", err)
+			}
+		})
 	}
 }

@@ -39,6 +39,20 @@ type User struct {
 	CoinsOnHold  money.Coins // held by the user's pending withdrawals: theirs, but not to spend
 }
 
+// WorkersBoard is the ledger board of the active workers' accounts, from
+// which TopWorkers reads.
+const WorkersBoard = "workers"
+
+// Board is the ledger board u's account belongs on: the workers' board for
+// an active worker, none ("") for anyone else. The sign-up and every change
+// of role or status put the account there.
+func (u User) Board() string {
+	if u.Role == auth.RoleWorker && u.Status == StatusActive {
+		return WorkersBoard
+	}
+	return ""
+}
+
 // SignupBonus is what a new account of role r gets from the mint, at
 // these prices.
 func SignupBonus(p money.Pricing, r auth.Role) money.Coins {
@@ -57,7 +71,6 @@ var (
 	ErrInvalidCredentials = apperr.New(apperr.Unauthenticated, "invalid_credentials", "wrong email or password")
 	ErrSuspended          = apperr.New(apperr.Forbidden, "account_suspended", "this account is suspended; contact support")
 	ErrNotFound           = apperr.New(apperr.NotFound, "user_not_found", "no such user")
-	ErrNotYours           = apperr.New(apperr.Forbidden, "forbidden", "you may only change your own account")
 	ErrSelf               = apperr.New(apperr.Forbidden, "own_account", "admins cannot do this to their own account")
 )
 
@@ -77,23 +90,24 @@ type Store interface {
 	// returns it. ErrNotFound if missing or deleted.
 	UpdateProfile(ctx context.Context, id, name, photoURL string) (User, error)
 	// ChangeAccount commits c: the user, if its token version is still
-	// c.Version, gets c.Status (deletion also frees its email) and a new token
-	// version, recording c.Op. True if it did now or had already.
+	// c.Version, gets c.Status (deletion also frees its email), c.Role
+	// unless empty, and a new token version, recording c.Op. True if it did
+	// now or had already.
 	ChangeAccount(ctx context.Context, c AccountChange) (bool, error)
-	// SetRole sets the role of a user that is not deleted and bumps its token
-	// version. ErrNotFound if missing or deleted.
-	SetRole(ctx context.Context, id string, role auth.Role) error
 	// List returns a page of users matching f, newest first, and their count.
 	List(ctx context.Context, f Filter, p page.Request) ([]User, int64, error)
+	// EachPhotoURL calls fn with every user's photo URL that is not empty.
+	EachPhotoURL(ctx context.Context, fn func(string) error) error
 }
 
-// AccountChange is the commit of a status change.
+// AccountChange is the commit of a change of status or role.
 type AccountChange struct {
 	Op      string
 	ID      string
 	Version int64
 	Status  Status
-	Email   string // the user's email, kept aside on deletion
+	Role    auth.Role // empty: unchanged
+	Email   string    // the user's email, kept aside on deletion
 	At      time.Time
 }
 
@@ -122,10 +136,11 @@ type Holds interface {
 	HeldCoins(ctx context.Context, userIDs []string) (map[string]money.Coins, error)
 }
 
-// Ledger is what this package reads of the coin ledger; ledger.Ledger
-// implements it.
+// Ledger is what this package uses of the coin ledger: balances, and the
+// workers' board. ledger.Ledger implements it.
 type Ledger interface {
 	Balance(ctx context.Context, account string) (money.Coins, error)
 	Balances(ctx context.Context, accounts []string) (map[string]money.Coins, error)
-	Richest(ctx context.Context, kind string, limit int) ([]ledger.Account, error)
+	SetBoard(ctx context.Context, account, board string, seq int64, now time.Time) error
+	Leaders(ctx context.Context, board string, limit int) ([]ledger.Account, error)
 }

@@ -25,6 +25,7 @@ import (
 	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
+	"microtask/internal/upload"
 	"microtask/internal/user"
 )
 
@@ -68,6 +69,7 @@ func Build(t testing.TB, db *storage.DB, clock *clocktest.Clock, configure ...fu
 		SoleWriter:       db.ReadsFromMemory(), // as main does
 		AutoApproveAfter: 72 * time.Hour, Gateway: checkout.Dummy{SuccessURL: "http://localhost:5173/paid"},
 		WithdrawalMethods: []string{"stripe", "bkash", "rocket", "nagad"}, Pricing: money.DefaultPricing(),
+		ImageHost: upload.Dir{Path: t.TempDir()},
 	}
 	for _, f := range configure {
 		f(&c)
@@ -84,8 +86,9 @@ func Build(t testing.TB, db *storage.DB, clock *clocktest.Clock, configure ...fu
 
 var seq atomic.Int64
 
-// User adds an active user of the role, without the sign-up bonus, and
-// returns them as a principal.
+// User adds an active user of the role, without the sign-up bonus (nor,
+// for a worker, a place on the workers' board, which the sign-up gives),
+// and returns them as a principal.
 func (e *Env) User(t testing.TB, role auth.Role) auth.Principal {
 	t.Helper()
 	id := fmt.Sprintf("%s%d", role, seq.Add(1))

@@ -53,7 +53,8 @@ type Config struct {
 	RouteBase           string        // APP_ROUTE_BASE: where the app's pages live, for notifications' routes
 	ImgBBKey            string        // IMGBB_API_KEY; empty: images are kept under DATA_DIR/uploads
 	ImgBBURL            string        // IMGBB_URL
-	UploadRateLimit     int           // UPLOAD_RATE_LIMIT_PER_MIN, per user; 0 disables
+	UploadRateLimit     int           // UPLOAD_RATE_LIMIT_PER_MIN, per user (sign-ups with a photo: per IP); 0 disables
+	DailyUploadLimit    int           // UPLOAD_DAILY_LIMIT: images per user in 24 hours; 0 disables
 	GoogleClientID      string        // GOOGLE_CLIENT_ID; empty: no Sign in with Google
 	GoogleCertsURL      string        // GOOGLE_CERTS_URL: where Google's signing keys are fetched; empty: Google's own
 }
@@ -109,6 +110,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ImgBBKey:            p.str("IMGBB_API_KEY", ""),
 		ImgBBURL:            p.url("IMGBB_URL", "https://api.imgbb.com/1/upload"),
 		UploadRateLimit:     p.int("UPLOAD_RATE_LIMIT_PER_MIN", 10, 0, 1_000_000),
+		DailyUploadLimit:    p.int("UPLOAD_DAILY_LIMIT", 100, 0, 1_000_000),
 		GoogleClientID:      p.str("GOOGLE_CLIENT_ID", ""),
 	}
 	c.Pricing = money.Pricing{
@@ -198,6 +200,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("public_url", c.PublicURL),
 		slog.String("app_route_base", c.RouteBase),
 		slog.Bool("imgbb", c.ImgBBKey != ""),
+		slog.Int("upload_rate_limit_per_min", c.UploadRateLimit),
+		slog.Int("upload_daily_limit", c.DailyUploadLimit),
 		slog.Bool("google_sign_in", c.GoogleClientID != ""),
 	)
 }

@@ -46,6 +46,7 @@ func TestLoadDefaults(t *testing.T) {
 		OutboundTimeout:     10 * time.Second,
 		ImgBBURL:            "https://api.imgbb.com/1/upload",
 		UploadRateLimit:     10,
+		DailyUploadLimit:    100,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() defaults (-want +got):\n%s", diff)
@@ -95,6 +96,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"IMGBB_API_KEY":               "imgbb-key",
 		"IMGBB_URL":                   "http://127.0.0.1:9999/1/upload",
 		"UPLOAD_RATE_LIMIT_PER_MIN":   "30",
+		"UPLOAD_DAILY_LIMIT":          "7",
 		"GOOGLE_CLIENT_ID":            "123.apps.googleusercontent.com",
 		"GOOGLE_CERTS_URL":            "http://127.0.0.1:9998/certs",
 	}))
@@ -131,14 +133,15 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		WithdrawalMethods:   []string{"paypal", "bkash"},
 		Pricing: money.Pricing{WorkerBonus: 0, BuyerBonus: 25, CoinsPerDollar: 25, MinWithdrawal: 500,
 			Packages: []money.Package{{Coins: 10, Price: 99}, {Coins: 100, Price: 450}, {Coins: 1000, Price: 4000}}},
-		OutboundTimeout: 3 * time.Second,
-		PublicURL:       "https://api.example.com",
-		RouteBase:       "/app",
-		ImgBBKey:        "imgbb-key",
-		ImgBBURL:        "http://127.0.0.1:9999/1/upload",
-		UploadRateLimit: 30,
-		GoogleClientID:  "123.apps.googleusercontent.com",
-		GoogleCertsURL:  "http://127.0.0.1:9998/certs",
+		OutboundTimeout:  3 * time.Second,
+		PublicURL:        "https://api.example.com",
+		RouteBase:        "/app",
+		ImgBBKey:         "imgbb-key",
+		ImgBBURL:         "http://127.0.0.1:9999/1/upload",
+		UploadRateLimit:  30,
+		DailyUploadLimit: 7,
+		GoogleClientID:   "123.apps.googleusercontent.com",
+		GoogleCertsURL:   "http://127.0.0.1:9998/certs",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() (-want +got):\n%s", diff)
