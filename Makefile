@@ -9,7 +9,7 @@ BIN     := $(CURDIR)/bin
 STRIPE_MOCK_VERSION := v0.203.0
 STRIPE_MOCK         := $(BIN)/stripe-mock
 
-.PHONY: run test test-short test-mongodb build lint bench audit migrate clean help
+.PHONY: run test test-short test-mongodb build lint lint-spec bench audit migrate clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -46,7 +46,14 @@ build: ## build bin/microtask
 # issues that go vet does not look for.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-lint: ## go vet, a gofmt check, staticcheck, and no build output tracked by git
+# The spec's linter, pinned; redocly.yaml says which rules and why. Needs
+# Node.js (20.19 or later) and reaches npm the first time.
+REDOCLY := npx --yes @redocly/cli@2.77.0
+
+lint-spec: ## lint api/openapi.yaml with Redocly CLI (rules in redocly.yaml)
+	$(REDOCLY) lint --format=stylish api/openapi.yaml
+
+lint: lint-spec ## go vet, a gofmt check, staticcheck, the spec's linter, and no build output tracked by git
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -6,16 +6,21 @@ import (
 	"microtask/internal/auth"
 )
 
+// The two answers of GET /api/dashboard/stats carry the caller's role, which
+// the contract's discriminator names, so that a generated client gets the
+// right type without a cast.
 type workerStatsResponse struct {
-	TotalSubmissions   int64 `json:"total_submissions"`
-	PendingSubmissions int64 `json:"pending_submissions"`
-	TotalEarnings      int64 `json:"total_earnings"`
+	Role               string `json:"role"` // worker
+	TotalSubmissions   int64  `json:"total_submissions"`
+	PendingSubmissions int64  `json:"pending_submissions"`
+	TotalEarnings      int64  `json:"total_earnings"`
 }
 
 type buyerStatsResponse struct {
-	TotalTasks   int64 `json:"total_tasks"`
-	PendingSlots int64 `json:"pending_slots"`
-	TotalPaid    int64 `json:"total_paid"`
+	Role         string `json:"role"` // buyer
+	TotalTasks   int64  `json:"total_tasks"`
+	PendingSlots int64  `json:"pending_slots"`
+	TotalPaid    int64  `json:"total_paid"`
 }
 
 // handleDashboardStats handles GET /api/dashboard/stats: the figures of the
@@ -28,13 +33,13 @@ func (s *Server) handleDashboardStats(w http.ResponseWriter, r *http.Request) er
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, workerStatsResponse{st.TotalSubmissions, st.PendingSubmissions, int64(st.TotalEarnings)})
+		return writeJSON(w, http.StatusOK, workerStatsResponse{"worker", st.TotalSubmissions, st.PendingSubmissions, int64(st.TotalEarnings)})
 	case auth.RoleBuyer:
 		st, err := s.submissions.BuyerStats(r.Context(), p)
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, buyerStatsResponse{st.TotalTasks, st.PendingSlots, int64(st.TotalPaid)})
+		return writeJSON(w, http.StatusOK, buyerStatsResponse{"buyer", st.TotalTasks, st.PendingSlots, int64(st.TotalPaid)})
 	}
 	return auth.ErrWrongRole
 }

@@ -653,17 +653,17 @@ func TestDashboardStats(t *testing.T) {
 	a.submit(t, w2.Token, t1.ID)
 	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusOK)
 
-	type stats = map[string]int64
+	type stats = map[string]any // numbers decode as float64; role is the discriminator
 	got := decode[stats](t, a.call(t, http.MethodGet, "/api/dashboard/stats", w1.Token, nil), http.StatusOK)
-	if want := (stats{"total_submissions": 1, "pending_submissions": 0, "total_earnings": 10}); !maps.Equal(got, want) {
+	if want := (stats{"role": "worker", "total_submissions": 1.0, "pending_submissions": 0.0, "total_earnings": 10.0}); !maps.Equal(got, want) {
 		t.Errorf("worker stats = %v, want %v", got, want)
 	}
 	got = decode[stats](t, a.call(t, http.MethodGet, "/api/dashboard/stats", w2.Token, nil), http.StatusOK)
-	if want := (stats{"total_submissions": 1, "pending_submissions": 1, "total_earnings": 0}); !maps.Equal(got, want) {
+	if want := (stats{"role": "worker", "total_submissions": 1.0, "pending_submissions": 1.0, "total_earnings": 0.0}); !maps.Equal(got, want) {
 		t.Errorf("worker stats = %v, want %v", got, want)
 	}
 	got = decode[stats](t, a.call(t, http.MethodGet, "/api/dashboard/stats", buyer.Token, nil), http.StatusOK)
-	if want := (stats{"total_tasks": 2, "pending_slots": 1 + 2, "total_paid": 10}); !maps.Equal(got, want) {
+	if want := (stats{"role": "buyer", "total_tasks": 2.0, "pending_slots": 1.0 + 2, "total_paid": 10.0}); !maps.Equal(got, want) {
 		t.Errorf("buyer stats = %v, want %v", got, want)
 	}
 	wantProblem(t, a.call(t, http.MethodGet, "/api/dashboard/stats", a.admin(t).Token, nil), http.StatusForbidden, "wrong_role")

@@ -154,6 +154,9 @@ func (s *Server) routes(o Options) http.Handler {
 		writeProblem(w, req, http.StatusMethodNotAllowed, errMethodNotAllowed)
 	})
 
+	// Image URLs point at the root (short, cacheable); the contract's
+	// /api/uploads/{name} serves the same files for generated clients,
+	// which call every operation below the spec's one server URL.
 	r.Get(upload.PathPrefix+"{name}", s.handle(s.handleUploadGet))
 
 	r.Route("/api", func(r chi.Router) {
@@ -255,6 +258,7 @@ func (s *Server) routes(o Options) http.Handler {
 		})
 
 		r.With(s.authenticate, s.uploadLimit).Post("/uploads", s.handle(s.handleUploadCreate))
+		r.Get("/uploads/{name}", s.handle(s.handleUploadGet))
 
 		r.Route("/reports", func(r chi.Router) {
 			r.Use(s.authenticate)

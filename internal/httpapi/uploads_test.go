@@ -145,6 +145,10 @@ func TestUploadLocalRoundTrip(t *testing.T) {
 				!strings.Contains(h.Get("Cache-Control"), "max-age=31536000") {
 				t.Errorf("headers %v", h)
 			}
+			// The contract's URL, which generated clients call, serves the same.
+			if api := a.get(t, "/api"+path); api.Code != http.StatusOK || !bytes.Equal(api.Body.Bytes(), tt.data) {
+				t.Errorf("GET /api%s = %d with %d bytes, want the %d bytes uploaded", path, api.Code, api.Body.Len(), len(tt.data))
+			}
 			// Revalidation costs no body.
 			rev := a.do(t, request{method: http.MethodGet, path: path, header: http.Header{"If-Modified-Since": {h.Get("Last-Modified")}}})
 			if rev.Code != http.StatusNotModified {
