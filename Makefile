@@ -9,7 +9,7 @@ BIN     := $(CURDIR)/bin
 STRIPE_MOCK_VERSION := v0.203.0
 STRIPE_MOCK         := $(BIN)/stripe-mock
 
-.PHONY: run test test-short test-mongodb build lint lint-spec bench audit migrate clean help
+.PHONY: run test test-short test-mongodb test-browser chromium build lint lint-spec bench audit migrate clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -38,6 +38,16 @@ test-short: $(STRIPE_MOCK) ## every test, without the race detector (faster whil
 
 $(STRIPE_MOCK):
 	GOBIN=$(BIN) $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
+
+# The browser test of the API reference (/api/docs) drives Debian's
+# Chromium; without one it skips, so `make test` runs anywhere. CI installs
+# it and sets MICROTASK_BROWSER_TESTS=1, which makes a missing browser a
+# failure.
+chromium: ## install Debian's chromium for the browser test (needs root and apt)
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test-browser: chromium $(STRIPE_MOCK) ## the browser test of /api/docs, failing without a browser
+	MICROTASK_BROWSER_TESTS=1 STRIPE_MOCK=$(STRIPE_MOCK) $(GO) test -count=1 -run Chromium ./internal/httpapi/
 
 build: ## build bin/microtask
 	$(GO) build -o $(BIN)/microtask ./cmd/microtask
