@@ -41,6 +41,7 @@ import (
 	"microtask/internal/platform/config"
 	"microtask/internal/platform/job"
 	"microtask/internal/platform/logging"
+	"microtask/internal/platform/metrics"
 	"microtask/internal/storage"
 	"microtask/internal/upload"
 	"microtask/migrations"
@@ -100,7 +101,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn(w)
 	}
 
-	db, closeDB, err := openDatabase(ctx, cfg, log)
+	// One registry for the process, handed to what it measures; served on
+	// METRICS_ADDR or DEBUG_ADDR.
+	m := metrics.New()
+	db, closeDB, err := openDatabase(ctx, cfg, log,
+		storage.WithCommandMonitor(m.CommandMonitor()), storage.WithWriteGateObserver(m.WriteGateWaited))
 	if err != nil {
 		return err
 	}
@@ -115,18 +120,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := db.Warm(ctx, log); err != nil {
 		return err
 	}
-	a, err := build(cfg, log, db)
+	a, err := build(cfg, log, db, m)
 	if err != nil {
 		return err
 	}
 	if cmd == "audit" {
 		return audit(ctx, a.Ledger, stdout)
 	}
-	return serve(ctx, cfg, log, db, a)
+	return serve(ctx, cfg, log, db, a, m)
 }
 
 // build assembles the services on db as the configuration says.
-func build(cfg config.Config, log *slog.Logger, db *storage.DB) (*app.App, error) {
+func build(cfg config.Config, log *slog.Logger, db *storage.DB, m *metrics.Metrics) (*app.App, error) {
 	secret, err := jwtSecret(cfg)
 	if err != nil {
 		return nil, err
@@ -146,9 +151,10 @@ func build(cfg config.Config, log *slog.Logger, db *storage.DB) (*app.App, error
 		RouteBase:         cfg.RouteBase,
 		ImageHost:         localUploads(cfg),
 		DailyUploadLimit:  cfg.DailyUploadLimit,
+		Metrics:           m,
 	}
 	if cfg.ImgBBKey != "" {
-		c.ImageHost = imgbb.New(cfg.ImgBBURL, cfg.ImgBBKey, cfg.OutboundTimeout)
+		c.ImageHost = imgbb.New(cfg.ImgBBURL, cfg.ImgBBKey, cfg.OutboundTimeout).WithTransport(m.Transport("imgbb", nil))
 	}
 	for _, loss := range cfg.Pricing.Losses() {
 		log.Warn("a coin package pays out more than it sells for: a buyer can buy it, pay a worker of their own and withdraw a profit; "+
@@ -159,6 +165,7 @@ func build(cfg config.Config, log *slog.Logger, db *storage.DB) (*app.App, error
 		stripe := checkout.NewStripe(checkout.StripeConfig{
 			SecretKey: cfg.StripeSecretKey, WebhookSecret: cfg.StripeWebhookSecret, APIURL: cfg.StripeAPIURL,
 			SuccessURL: cfg.PaymentSuccessURL, CancelURL: cfg.PaymentCancelURL, Timeout: cfg.OutboundTimeout,
+			Transport: m.Transport("stripe", nil),
 		})
 		c.Gateway, c.Webhooks = stripe, stripe
 	case config.GatewayDummy:
@@ -172,15 +179,25 @@ func build(cfg config.Config, log *slog.Logger, db *storage.DB) (*app.App, error
 	return app.New(db, c)
 }
 
-// debugHandler serves net/http/pprof's profiles.
-func debugHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return mux
+// internalHandlers are what the private listeners serve, by address:
+// /metrics on METRICS_ADDR, and net/http/pprof's profiles with /metrics
+// beside them on DEBUG_ADDR; one listener when both name one address.
+func internalHandlers(cfg config.Config, m *metrics.Metrics) map[string]*http.ServeMux {
+	muxes := map[string]*http.ServeMux{}
+	for _, addr := range []string{cfg.DebugAddr, cfg.MetricsAddr} {
+		if addr != "" && muxes[addr] == nil {
+			muxes[addr] = http.NewServeMux()
+			muxes[addr].Handle("/metrics", m.Handler())
+		}
+	}
+	if mux := muxes[cfg.DebugAddr]; mux != nil {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return muxes
 }
 
 // instanceID names this process in job leases.
@@ -201,7 +218,7 @@ func principalAttrs(ctx context.Context) []slog.Attr {
 
 // openDatabase connects to MONGODB_URI, or starts the embedded database under
 // DATA_DIR and connects to that. The returned function closes both.
-func openDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*storage.DB, func(), error) {
+func openDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...storage.Option) (*storage.DB, func(), error) {
 	var (
 		db           *storage.DB
 		err          error
@@ -220,9 +237,9 @@ func openDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*st
 		stopEmbedded = emb.Stop
 		log.InfoContext(ctx, "embedded database started", "dir", dir, "socket", emb.Socket(),
 			"note", "single instance only; set MONGODB_URI for production")
-		db, err = emb.Connect(ctx, cfg.MongoDatabase, log)
+		db, err = emb.Connect(ctx, cfg.MongoDatabase, log, opts...)
 	} else {
-		db, err = storage.Open(ctx, cfg.MongoURI, cfg.MongoDatabase, log)
+		db, err = storage.Open(ctx, cfg.MongoURI, cfg.MongoDatabase, log, opts...)
 	}
 	if err != nil {
 		stopEmbedded()
@@ -332,7 +349,7 @@ func localUploads(cfg config.Config) upload.Dir {
 // serve runs the HTTP server and the background workers until ctx is
 // cancelled, then shuts down gracefully: stop accepting, finish in-flight
 // requests, stop the workers; the caller closes the database.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage.DB, a *app.App) error {
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage.DB, a *app.App, m *metrics.Metrics) error {
 	var local *upload.Dir // served at /uploads/ unless imgBB keeps the images
 	if cfg.ImgBBKey == "" {
 		dir := localUploads(cfg)
@@ -342,7 +359,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		}
 	}
 	if cfg.GoogleClientID != "" {
-		verifier, err := googleid.New(ctx, cfg.GoogleClientID, cfg.GoogleCertsURL, &http.Client{Timeout: cfg.OutboundTimeout}, log)
+		client := &http.Client{Timeout: cfg.OutboundTimeout, Transport: m.Transport("google", nil)}
+		verifier, err := googleid.New(ctx, cfg.GoogleClientID, cfg.GoogleCertsURL, client, log)
 		if err != nil {
 			return err
 		}
@@ -356,6 +374,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 
 	api := httpapi.NewServer(httpapi.Options{
 		Log:                 log,
+		Metrics:             m,
 		DB:                  db,
 		Users:               a.Users,
 		Tasks:               a.Tasks,
@@ -396,11 +415,20 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Operations.RunRecovery(workers, cfg.RecoveryInterval) })
 	leases, owner := storage.NewLeaseStore(db), instanceID()
+	// every is job.Every with each round this instance runs measured.
+	every := func(name string, interval time.Duration, work func(context.Context) error) {
+		job.Every(workers, log, leases, owner, name, interval, func(ctx context.Context) error {
+			start := time.Now()
+			err := work(ctx)
+			m.JobRan(name, err, time.Since(start))
+			return err
+		})
+	}
 	// periodic runs work every JOBS_INTERVAL, in the rounds this instance
 	// gets the lease for, and logs what it did.
 	periodic := func(name, did string, work func(context.Context) (int64, error)) {
 		wg.Go(func() {
-			job.Every(workers, log, leases, owner, name, cfg.JobsInterval, func(ctx context.Context) error {
+			every(name, cfg.JobsInterval, func(ctx context.Context) error {
 				n, err := work(ctx)
 				if n > 0 {
 					log.InfoContext(ctx, did, "count", n)
@@ -427,7 +455,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		} else if n > 0 {
 			log.InfoContext(workers, "unrecorded images adopted", "count", n)
 		}
-		job.Every(workers, log, leases, owner, "sweep-uploads", time.Hour, func(ctx context.Context) error {
+		every("sweep-uploads", time.Hour, func(ctx context.Context) error {
 			n, err := a.Uploads.Sweep(ctx)
 			if n > 0 {
 				log.InfoContext(ctx, "unused images deleted", "count", n)
@@ -441,16 +469,28 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		wg.Go(func() { a.Notifications.Tail(workers, time.Second) })
 	}
 
-	if cfg.DebugAddr != "" {
-		// Profiles on a listener of their own, never on the public one.
-		debug := &http.Server{Addr: cfg.DebugAddr, Handler: debugHandler(), ReadHeaderTimeout: 10 * time.Second}
+	// Metrics and profiles on listeners of their own, never on the public
+	// one.
+	for addr, mux := range internalHandlers(cfg, m) {
+		iln, err := net.Listen("tcp", addr)
+		if err != nil {
+			_ = ln.Close()
+			stopWorkers()
+			wg.Wait()
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		internal := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
-			if err := debug.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.ErrorContext(ctx, "debug server", "err", err)
+			if err := internal.Serve(iln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.ErrorContext(ctx, "internal server", "err", err)
 			}
 		}()
-		defer debug.Close()
-		log.InfoContext(ctx, "debug server listening", "addr", cfg.DebugAddr)
+		defer internal.Close()
+		serves := "/metrics"
+		if addr == cfg.DebugAddr {
+			serves = "/metrics, /debug/pprof/"
+		}
+		log.InfoContext(ctx, "internal server listening", "addr", iln.Addr().String(), "serves", serves)
 	}
 
 	serveErr := make(chan error, 1)

@@ -19,6 +19,7 @@ import (
 	"microtask/internal/notification"
 	"microtask/internal/operation"
 	"microtask/internal/payment"
+	"microtask/internal/platform/metrics"
 	"microtask/internal/report"
 	"microtask/internal/stats"
 	"microtask/internal/storage"
@@ -43,10 +44,11 @@ type Config struct {
 	Gateway           payment.Gateway
 	Webhooks          payment.Webhooks // nil with the dummy gateway
 	WithdrawalMethods []string
-	Pricing           money.Pricing // what coins are worth
-	RouteBase         string        // where the app's pages live, for notifications' routes; "" for /dashboard
-	ImageHost         upload.Host   // imgBB, or a directory of this server
-	DailyUploadLimit  int           // images a user may upload in 24 hours; 0: no limit
+	Pricing           money.Pricing    // what coins are worth
+	RouteBase         string           // where the app's pages live, for notifications' routes; "" for /dashboard
+	ImageHost         upload.Host      // imgBB, or a directory of this server
+	DailyUploadLimit  int              // images a user may upload in 24 hours; 0: no limit
+	Metrics           *metrics.Metrics // nil: none
 }
 
 // Stores are the stores the services keep their documents in, for the tests
@@ -93,6 +95,9 @@ func New(db *storage.DB, c Config) (*App, error) {
 	st := a.Stores
 	a.Ledger = ledger.New(storage.NewLedgerStore(db), c.Log)
 	a.Operations = operation.NewEngine(storage.NewOperationStore(db), a.Ledger, c.Log, now)
+	if c.Metrics != nil {
+		a.Operations.Observe(c.Metrics)
+	}
 	// Users and tasks need each other (a suspended buyer's tasks are hidden;
 	// a task names its buyer), as do tasks and submissions (removing a task
 	// cancels its pending submissions): the second of each pair is reached

@@ -28,6 +28,9 @@ type StripeConfig struct {
 	SuccessURL    string        // where Checkout sends the buyer after paying
 	CancelURL     string        // where Checkout sends the buyer who gives up
 	Timeout       time.Duration // for each call to Stripe
+	// Transport carries the calls; nil for http.DefaultTransport. The
+	// metrics wrap it to count and time them.
+	Transport http.RoundTripper
 }
 
 // Stripe is Stripe Checkout. It implements payment.Gateway and
@@ -48,7 +51,7 @@ var (
 func NewStripe(cfg StripeConfig) *Stripe {
 	bc := &stripe.BackendConfig{
 		URL:               stripe.String(cfg.APIURL),
-		HTTPClient:        &http.Client{Timeout: cfg.Timeout},
+		HTTPClient:        &http.Client{Timeout: cfg.Timeout, Transport: cfg.Transport},
 		MaxNetworkRetries: stripe.Int64(0),
 		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelError},
 	}

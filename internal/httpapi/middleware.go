@@ -46,7 +46,10 @@ func requestID(next http.Handler) http.Handler {
 
 // caller is who a request turned out to be from: authenticate fills it in
 // for the access log, which runs outside it.
-type caller struct{ userID string }
+type caller struct {
+	userID  string
+	noRoute bool // no route matched: chi's pattern is then a mount's "/api/*"
+}
 
 type callerKey struct{}
 
@@ -83,6 +86,10 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if rc := chi.RouteContext(r.Context()); rc != nil {
 			route = rc.RoutePattern()
 		}
+		if c.noRoute {
+			route = ""
+		}
+		s.metrics.Request(route, r.Method, status, time.Since(start))
 		s.log.Log(r.Context(), level, "http request",
 			"method", r.Method,
 			"path", r.URL.Path,

@@ -138,6 +138,7 @@ func (s *Server) handleNotificationStream(w http.ResponseWriter, r *http.Request
 	rc := http.NewResponseController(w)
 	events, cancel := s.notifications.Subscribe(p.UserID)
 	defer cancel()
+	defer s.metrics.StreamOpened()()
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-playground/validator/v10"
@@ -35,9 +36,26 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Observer learns of every answered request and every open notification
+// stream, for metrics. *metrics.Metrics implements it.
+type Observer interface {
+	// Request is called once a request is answered, with its route
+	// pattern ("" when no route matched).
+	Request(route, method string, status int, d time.Duration)
+	// StreamOpened is called when a stream opens; it returns the function
+	// to call when it closes.
+	StreamOpened() (closed func())
+}
+
+type noObserver struct{}
+
+func (noObserver) Request(string, string, int, time.Duration) {}
+func (noObserver) StreamOpened() func()                       { return func() {} }
+
 // Options configures a Server.
 type Options struct {
 	Log                 *slog.Logger
+	Metrics             Observer // nil: none
 	DB                  Pinger
 	Users               *user.Service
 	Tasks               *task.Service
@@ -83,6 +101,7 @@ type Server struct {
 	validator      *validator.Validate
 	authLimit      func(http.Handler) http.Handler // the per-IP limit for sign-up and login
 	handler        http.Handler
+	metrics        Observer
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -114,6 +133,10 @@ func NewServer(o Options) *Server {
 		validator:      newValidator(),
 		authLimit:      rateLimitByIP(o.AuthRateLimitPerMin),
 		closing:        make(chan struct{}),
+		metrics:        o.Metrics,
+	}
+	if s.metrics == nil {
+		s.metrics = noObserver{}
 	}
 	s.handler = s.routes(o)
 	return s
@@ -141,6 +164,9 @@ func (s *Server) routes(o Options) http.Handler {
 	r.Use(requestID, clientIP(o.TrustedProxies), s.accessLog, s.recoverPanics, securityHeaders,
 		corsFor(o.CORSOrigins), limitBody(bodyLimit))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := r.Context().Value(callerKey{}).(*caller); ok {
+			c.noRoute = true
+		}
 		writeProblem(w, r, http.StatusNotFound, errRouteNotFound)
 	})
 	var table routeTable // filled once every route is in

@@ -33,6 +33,13 @@ func New(url, key string, timeout time.Duration) *Client {
 	return &Client{url: url, key: key, http: &http.Client{Timeout: timeout}}
 }
 
+// WithTransport makes the client's calls through rt (the metrics wrap the
+// default transport to count and time them) and returns it.
+func (c *Client) WithTransport(rt http.RoundTripper) *Client {
+	c.http.Transport = rt
+	return c
+}
+
 // Name implements upload.Host.
 func (c *Client) Name() string { return "imgbb" }
 

@@ -37,7 +37,28 @@ type Engine struct {
 	inflight map[string]chan struct{} // operations running in this process
 
 	failpoint func(step string) error // see InjectFailures
+	observer  Observer                // see Observe
 }
+
+// Observer learns how operations and recovery rounds end, for metrics.
+// *metrics.Metrics implements it.
+type Observer interface {
+	// OperationRan is called when Run returns: kind, its outcome (posted,
+	// replayed, failed, cancelled, in_progress, reused or error) and how
+	// long it took.
+	OperationRan(kind, outcome string, d time.Duration)
+	// RecoveryRan is called after each round of RunRecovery.
+	RecoveryRan(recovered int, err error, d time.Duration)
+}
+
+type noObserver struct{}
+
+func (noObserver) OperationRan(string, string, time.Duration) {}
+func (noObserver) RecoveryRan(int, error, time.Duration)      {}
+
+// Observe reports operations and recovery rounds to o, while wiring,
+// before any runs.
+func (e *Engine) Observe(o Observer) { e.observer = o }
 
 // NewEngine returns an Engine keeping its records in store and moving coins
 // in l. now may be nil for time.Now; tests pass a fake clock.
@@ -54,6 +75,7 @@ func NewEngine(store Store, l Ledger, log *slog.Logger, now func() time.Time) *E
 		batch:    100,
 		kinds:    map[string]Definition{},
 		inflight: map[string]chan struct{}{},
+		observer: noObserver{},
 	}
 }
 
@@ -96,6 +118,32 @@ func (e *Engine) clock() time.Time {
 // Once the operation is recorded it is finished even if ctx is cancelled: a
 // client hanging up must not leave it half done until recovery.
 func (e *Engine) Run(ctx context.Context, req Request) (Result, error) {
+	start := time.Now()
+	res, err := e.runRequest(ctx, req)
+	e.observer.OperationRan(req.Kind, outcomeName(res, err), time.Since(start))
+	return res, err
+}
+
+// outcomeName names how Run ended, for the observer.
+func outcomeName(res Result, err error) string {
+	switch {
+	case err == nil && res.Replayed:
+		return "replayed"
+	case err == nil:
+		return "posted"
+	case errors.Is(err, ledger.ErrInsufficientCoins):
+		return "failed"
+	case errors.Is(err, ErrCancelled):
+		return "cancelled"
+	case errors.Is(err, ErrInProgress):
+		return "in_progress"
+	case errors.Is(err, ErrReused):
+		return "reused"
+	}
+	return "error"
+}
+
+func (e *Engine) runRequest(ctx context.Context, req Request) (Result, error) {
 	def, ok := e.kinds[req.Kind]
 	if !ok {
 		return Result{}, fmt.Errorf("operation kind %q is not registered", req.Kind)
@@ -540,7 +588,12 @@ func (e *Engine) RunRecovery(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := e.Recover(ctx); err != nil && ctx.Err() == nil {
+		start := time.Now()
+		n, err := e.Recover(ctx)
+		if ctx.Err() == nil {
+			e.observer.RecoveryRan(n, err, time.Since(start))
+		}
+		if err != nil && ctx.Err() == nil {
 			e.log.ErrorContext(ctx, "operation recovery", "err", err)
 		}
 		select {

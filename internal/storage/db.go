@@ -48,12 +48,19 @@ type settings struct {
 	client      *options.ClientOptions
 	serverReads bool
 	perDocument bool
+	gateWaited  func(time.Duration)
 }
 
 // WithCommandMonitor reports every command the driver sends to m; tests use
 // it to count the queries an endpoint makes.
 func WithCommandMonitor(m *event.CommandMonitor) Option {
 	return func(s *settings) { s.client.SetMonitor(m) }
+}
+
+// WithWriteGateObserver reports how long each write waited for the write
+// gate (on FerretDB; there is none on MongoDB), for metrics.
+func WithWriteGateObserver(f func(time.Duration)) Option {
+	return func(s *settings) { s.gateWaited = f }
 }
 
 // WithServerReads sends every read to the database server, as on MongoDB,
@@ -104,7 +111,7 @@ func open(ctx context.Context, uri, database string, log *slog.Logger, opts []Op
 		log.InfoContext(ctx, "database connected", "server", "ferretdb", "write_mode", "serialized per document",
 			"database", database)
 	case ferret:
-		d.gate = newGate()
+		d.gate = newGate(s.gateWaited)
 		log.InfoContext(ctx, "database connected", "server", "ferretdb", "write_mode", "serialized in process",
 			"database", database)
 	default:
@@ -193,17 +200,28 @@ func (d *DB) collection(name string) collection {
 // from 150 to 250 ms, as concurrent writers contended in SQLite and for the
 // CPU. A channel rather than a sync.Mutex so that waiting honours the
 // context.
-type gate chan struct{}
+type gate = *writeGate
 
-func newGate() gate { return make(gate, 1) }
+type writeGate struct {
+	ch     chan struct{}
+	waited func(time.Duration) // WithWriteGateObserver; nil: not measured
+}
 
-func (g gate) enter(ctx context.Context) (leave func(), err error) {
+func newGate(waited func(time.Duration)) gate {
+	return &writeGate{ch: make(chan struct{}, 1), waited: waited}
+}
+
+func (g *writeGate) enter(ctx context.Context) (leave func(), err error) {
 	if g == nil {
 		return func() {}, nil
 	}
+	start := time.Now()
 	select {
-	case g <- struct{}{}:
-		return func() { <-g }, nil
+	case g.ch <- struct{}{}:
+		if g.waited != nil {
+			g.waited(time.Since(start))
+		}
+		return func() { <-g.ch }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

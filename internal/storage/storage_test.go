@@ -154,7 +154,7 @@ func TestGateMakesConditionalUpdatesAtomic(t *testing.T) {
 }
 
 func TestGateHonoursContext(t *testing.T) {
-	g := newGate()
+	g := newGate(nil)
 	leave, err := g.enter(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -39,7 +39,8 @@ type Config struct {
 	RecoveryInterval    time.Duration // LEDGER_RECOVERY_INTERVAL
 	AutoApproveAfter    time.Duration // AUTO_APPROVE_AFTER: default review time of new tasks
 	JobsInterval        time.Duration // JOBS_INTERVAL: how often auto-approval and expiry run
-	DebugAddr           string        // DEBUG_ADDR: serve net/http/pprof there; empty: off
+	DebugAddr           string        // DEBUG_ADDR: serve net/http/pprof (and /metrics) there; empty: off
+	MetricsAddr         string        // METRICS_ADDR: serve Prometheus's /metrics there; empty: off (unless DEBUG_ADDR)
 	PaymentGateway      string        // PAYMENT_GATEWAY, resolved: GatewayStripe, GatewayDummy or GatewayNone
 	StripeSecretKey     string        // STRIPE_SECRET_KEY
 	StripeWebhookSecret string        // STRIPE_WEBHOOK_SECRET
@@ -100,6 +101,7 @@ func Load(getenv func(string) string) (Config, error) {
 		AutoApproveAfter:    p.duration("AUTO_APPROVE_AFTER", 72*time.Hour),
 		JobsInterval:        p.duration("JOBS_INTERVAL", time.Minute),
 		DebugAddr:           p.str("DEBUG_ADDR", ""),
+		MetricsAddr:         p.str("METRICS_ADDR", ""),
 		StripeSecretKey:     p.str("STRIPE_SECRET_KEY", ""),
 		StripeWebhookSecret: p.str("STRIPE_WEBHOOK_SECRET", ""),
 		StripeAPIURL:        p.url("STRIPE_API_URL", "https://api.stripe.com"),
@@ -151,6 +153,11 @@ func Load(getenv func(string) string) (Config, error) {
 			p.fail("DEBUG_ADDR", "must be host:port, e.g. 127.0.0.1:6060")
 		}
 	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			p.fail("METRICS_ADDR", "must be host:port, e.g. :9090")
+		}
+	}
 	if c.StripeSecretKey != "" {
 		if !strings.HasPrefix(c.StripeSecretKey, "sk_") && !strings.HasPrefix(c.StripeSecretKey, "rk_") {
 			p.fail("STRIPE_SECRET_KEY", "must be a Stripe secret key (sk_test_..., sk_live_... or rk_...)")
@@ -193,6 +200,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("drain_delay", c.DrainDelay.String()),
 		slog.String("jobs_interval", c.JobsInterval.String()),
 		slog.String("debug_addr", c.DebugAddr),
+		slog.String("metrics_addr", c.MetricsAddr),
 		slog.String("payment_gateway", c.PaymentGateway),
 		slog.String("stripe_api_url", c.StripeAPIURL),
 		slog.Any("withdrawal_methods", c.WithdrawalMethods),

@@ -34,6 +34,8 @@ var lookalikes = map[string]string{
 	"CORS_ORIGIN":            "CORS_ORIGINS",
 	"ALLOWED_ORIGINS":        "CORS_ORIGINS",
 	"WITHDRAW_MIN_COINS":     "WITHDRAWAL_MIN_COINS",
+	"METRICS_PORT":           "METRICS_ADDR",
+	"PROMETHEUS_ADDR":        "METRICS_ADDR",
 }
 
 // Lookalikes returns a warning for every variable set in the environment
