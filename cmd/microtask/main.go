@@ -3,6 +3,7 @@
 //	microtask [serve]   start the HTTP server (the default)
 //	microtask migrate   apply database migrations and exit
 //	microtask audit     check the coin ledger, print a report, exit 1 if anything is off
+//	microtask healthcheck  ask the server on HTTP_ADDR (or PORT) whether it is up, exit 1 if not
 //
 // Configuration comes from the environment and an optional .env file; see
 // README.md. With MONGODB_URI empty it runs its own embedded database under
@@ -67,6 +68,10 @@ commands:
   serve     start the HTTP server (default)
   migrate   apply database migrations and exit
   audit     check the coin ledger; exit status 1 if anything is off
+  healthcheck
+            ask the server of this configuration (HTTP_ADDR or PORT) whether
+            it is up (GET /api/health); exit status 1 if not. For container
+            health checks: the image has no shell or curl.
 
 Configuration is read from the environment and .env; see README.md.
 `
@@ -79,7 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd = args[0]
 	}
 	switch cmd {
-	case "serve", "migrate", "audit":
+	case "serve", "migrate", "audit", "healthcheck":
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -91,6 +96,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
+	}
+	if cmd == "healthcheck" {
+		return healthcheck(ctx, cfg.HTTPAddr, stdout)
 	}
 	logOut := stdout
 	if cmd != "serve" {
@@ -338,6 +346,38 @@ func audit(ctx context.Context, l *ledger.Ledger, out io.Writer) error {
 	if !r.Balanced {
 		return fmt.Errorf("ledger audit found %d problem(s)", len(r.Problems))
 	}
+	return nil
+}
+
+// healthcheck asks the server listening on addr (HTTP_ADDR) for
+// /api/health: liveness, so that a container whose database is briefly
+// away is not marked unhealthy and restarted for it (readiness is for load
+// balancers: /api/ready).
+func healthcheck(ctx context.Context, addr string, out io.Writer) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1" // listening on every interface: ask over loopback
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	url := "http://" + net.JoinHostPort(host, port) + "/api/health"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", "microtask-healthcheck")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: GET %s = %d", url, resp.StatusCode)
+	}
+	fmt.Fprintf(out, "healthy: GET %s = %d\n", url, resp.StatusCode)
 	return nil
 }
 

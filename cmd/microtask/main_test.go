@@ -347,3 +347,27 @@ func TestServeWithGoogleAndImages(t *testing.T) {
 		}
 	})
 }
+
+// TestHealthcheckCommand: `microtask healthcheck`, the container's health
+// check, passes while the server of the same configuration is up and fails
+// once it is gone, also when HTTP_ADDR names every interface.
+func TestHealthcheckCommand(t *testing.T) {
+	base, _, stop := startServer(t, map[string]string{"DATA_DIR": t.TempDir(), "HTTP_ADDR": "127.0.0.1:0"})
+	hostPort := strings.TrimPrefix(base, "http://")
+	_, port, _ := strings.Cut(hostPort, ":")
+	check := func(addr string) error {
+		var out bytes.Buffer
+		return run(context.Background(), []string{"healthcheck"}, envFrom(map[string]string{"HTTP_ADDR": addr}), &out, &out)
+	}
+	for _, addr := range []string{hostPort, ":" + port, "0.0.0.0:" + port} {
+		if err := check(addr); err != nil {
+			t.Errorf("healthcheck with HTTP_ADDR=%s while serving: %v", addr, err)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(hostPort); err == nil {
+		t.Errorf("healthcheck passed with the server stopped")
+	}
+}
