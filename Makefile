@@ -9,7 +9,7 @@ BIN     := $(CURDIR)/bin
 STRIPE_MOCK_VERSION := v0.203.0
 STRIPE_MOCK         := $(BIN)/stripe-mock
 
-.PHONY: run test test-short test-mongodb test-browser chromium build lint lint-spec bench audit migrate clean help
+.PHONY: run test test-short test-mongodb test-browser test-postman chromium build lint lint-spec bench audit migrate clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -48,6 +48,15 @@ chromium: ## install Debian's chromium for the browser test (needs root and apt)
 
 test-browser: chromium $(STRIPE_MOCK) ## the browser test of /api/docs, failing without a browser
 	MICROTASK_BROWSER_TESTS=1 STRIPE_MOCK=$(STRIPE_MOCK) $(GO) test -count=1 -run Chromium ./internal/httpapi/
+
+# The Postman collection a user converts from the spec, run with newman
+# against a fresh server (scripts/newman.sh); about 20 seconds once npx has
+# the tools.
+OPENAPI_TO_POSTMAN := npx --yes openapi-to-postmanv2@6.3.3
+NEWMAN             := npx --yes newman@6.2.2
+
+test-postman: ## convert api/openapi.yaml to a Postman collection and run it with newman against a fresh server
+	OPENAPI_TO_POSTMAN="$(OPENAPI_TO_POSTMAN)" NEWMAN="$(NEWMAN)" bash scripts/newman.sh
 
 build: ## build bin/microtask
 	$(GO) build -o $(BIN)/microtask ./cmd/microtask
