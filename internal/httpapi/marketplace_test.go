@@ -349,10 +349,34 @@ func TestTaskUpdate(t *testing.T) {
 	a := newAPI(t)
 	buyer, other, worker := a.register(t, "buyer"), a.register(t, "buyer"), a.register(t, "worker")
 	tk := a.postTask(t, buyer.Token, 2, 5)
-	text := map[string]string{"task_title": "New title", "task_detail": "New detail", "submission_info": "New info"}
-	got := decode[taskBody](t, a.call(t, http.MethodPut, "/api/tasks/"+tk.ID, buyer.Token, text), http.StatusOK)
-	if got.Title != "New title" || got.ImageURL != "" || got.RequiredWorkers != 2 || got.PayableAmount != 5 {
-		t.Errorf("updated = %+v", got)
+	// Each edit changes exactly the fields its body has; null or "" clears
+	// the image, the one optional field. The steps run in order.
+	img := "https://example.com/task.png"
+	steps := []struct {
+		name   string
+		method string
+		body   string
+		want   [4]string // title, detail, submission info, image
+	}{
+		{"everything", http.MethodPut, `{"task_title":"T1","task_detail":"D1","submission_info":"S1","task_image_url":"` + img + `"}`,
+			[4]string{"T1", "D1", "S1", img}},
+		// The specification's update form has no image: the image stays.
+		{"the update form", http.MethodPut, `{"task_title":" T2 ","task_detail":"D2","submission_info":"S2"}`,
+			[4]string{"T2", "D2", "S2", img}},
+		{"the title alone", http.MethodPatch, `{"task_title":"T3"}`, [4]string{"T3", "D2", "S2", img}},
+		{"nothing", http.MethodPatch, `{}`, [4]string{"T3", "D2", "S2", img}},
+		{"image cleared by null", http.MethodPatch, `{"task_image_url":null}`, [4]string{"T3", "D2", "S2", ""}},
+		{"image set again", http.MethodPut, `{"task_image_url":"` + img + `"}`, [4]string{"T3", "D2", "S2", img}},
+		{"image cleared by empty text", http.MethodPut, `{"task_image_url":""}`, [4]string{"T3", "D2", "S2", ""}},
+	}
+	for _, st := range steps {
+		got := decode[taskBody](t, a.call(t, st.method, "/api/tasks/"+tk.ID, buyer.Token, st.body), http.StatusOK)
+		read := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK)
+		for _, tb := range []taskBody{got, read} {
+			if have := [4]string{tb.Title, tb.Detail, tb.SubmissionInfo, tb.ImageURL}; have != st.want || tb.RequiredWorkers != 2 || tb.PayableAmount != 5 {
+				t.Fatalf("%s: task = %+v, want text %q", st.name, tb, st.want)
+			}
+		}
 	}
 	tests := []struct {
 		name   string
@@ -367,12 +391,22 @@ func TestTaskUpdate(t *testing.T) {
 		{"money field", buyer.Token, "/api/tasks/" + tk.ID, `{"task_title":"x","task_detail":"x","submission_info":"x","payable_amount":1}`, 422, "invalid_fields"},
 		{"slots field", buyer.Token, "/api/tasks/" + tk.ID, `{"task_title":"x","task_detail":"x","submission_info":"x","required_workers":99}`, 422, "invalid_fields"},
 		{"empty title", buyer.Token, "/api/tasks/" + tk.ID, `{"task_title":"","task_detail":"x","submission_info":"x"}`, 422, "invalid_fields"},
+		{"blank detail", buyer.Token, "/api/tasks/" + tk.ID, `{"task_detail":"   "}`, 422, "invalid_fields"},
+		{"null submission info", buyer.Token, "/api/tasks/" + tk.ID, `{"submission_info":null}`, 422, "invalid_fields"},
+		{"title not text", buyer.Token, "/api/tasks/" + tk.ID, `{"task_title":5}`, 422, "invalid_fields"},
+		{"long title", buyer.Token, "/api/tasks/" + tk.ID, `{"task_title":"` + strings.Repeat("t", 201) + `"}`, 422, "invalid_fields"},
+		{"image not a URL", buyer.Token, "/api/tasks/" + tk.ID, `{"task_image_url":"javascript:alert(1)"}`, 422, "invalid_fields"},
 		{"unknown task", buyer.Token, "/api/tasks/nope", `{"task_title":"x","task_detail":"x","submission_info":"x"}`, 404, "task_not_found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantProblem(t, a.call(t, http.MethodPut, tt.path, tt.token, tt.body), tt.status, tt.code)
+			for _, method := range []string{http.MethodPut, http.MethodPatch} {
+				wantProblem(t, a.call(t, method, tt.path, tt.token, tt.body), tt.status, tt.code)
+			}
 		})
+	}
+	if got := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK); got.Title != "T3" || got.Detail != "D2" || got.SubmissionInfo != "S2" {
+		t.Errorf("after refused edits, task = %+v", got)
 	}
 	wantProblem(t, a.call(t, http.MethodDelete, "/api/tasks/"+tk.ID, other.Token, nil), http.StatusNotFound, "task_not_found")
 	wantProblem(t, a.call(t, http.MethodDelete, "/api/tasks/"+tk.ID, worker.Token, nil), http.StatusForbidden, "wrong_role")

@@ -175,6 +175,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate)
 				r.Put("/{id}", s.handle(s.handleUserUpdate))
+				r.Patch("/{id}", s.handle(s.handleUserUpdate))
 				r.With(s.requireRole(auth.RoleAdmin)).Delete("/{id}", s.handle(s.handleUserDelete))
 			})
 		})
@@ -189,6 +190,7 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Get("/my", s.handle(s.handleTaskMine))
 				r.With(s.idempotent).Post("/", s.handle(s.handleTaskCreate))
 				r.Put("/{id}", s.handle(s.handleTaskUpdate))
+				r.Patch("/{id}", s.handle(s.handleTaskUpdate))
 				r.Delete("/{id}", s.handle(s.handleTaskDelete))
 			})
 		})

@@ -11,25 +11,24 @@ import (
 	"microtask/internal/task"
 )
 
-type taskTextRequest struct {
-	Title          string `json:"task_title" validate:"required,max=200"`
-	Detail         string `json:"task_detail" validate:"required,max=5000"`
-	SubmissionInfo string `json:"submission_info" validate:"required,max=1000"`
-	ImageURL       string `json:"task_image_url" validate:"omitempty,max=2048,http_url"`
+// taskEditRequest is the body of PUT and PATCH /api/tasks/{id}: the fields
+// it has change, the others stay.
+type taskEditRequest struct {
+	Title          optional[string] `json:"task_title" validate:"omitnil,kept,max=200"`
+	Detail         optional[string] `json:"task_detail" validate:"omitnil,kept,max=5000"`
+	SubmissionInfo optional[string] `json:"submission_info" validate:"omitnil,kept,max=1000"`
+	ImageURL       optional[string] `json:"task_image_url" validate:"omitempty,max=2048,http_url"`
 }
 
-func (r *taskTextRequest) trim() {
-	r.Title, r.Detail = strings.TrimSpace(r.Title), strings.TrimSpace(r.Detail)
-	r.SubmissionInfo, r.ImageURL = strings.TrimSpace(r.SubmissionInfo), strings.TrimSpace(r.ImageURL)
+func (r *taskEditRequest) trim() {
+	r.Title, r.Detail = trimmed(r.Title), trimmed(r.Detail)
+	r.SubmissionInfo, r.ImageURL = trimmed(r.SubmissionInfo), trimmed(r.ImageURL)
 }
 
-func (r taskTextRequest) text() task.Text {
-	return task.Text{Title: r.Title, Detail: r.Detail, SubmissionInfo: r.SubmissionInfo, ImageURL: r.ImageURL}
+func (r taskEditRequest) edit() task.TextEdit {
+	return task.TextEdit{Title: r.Title.ptr(), Detail: r.Detail.ptr(), SubmissionInfo: r.SubmissionInfo.ptr(), ImageURL: r.ImageURL.ptr()}
 }
 
-// createTaskRequest repeats taskTextRequest's fields rather than embedding
-// it: encoding/json names a field of an embedded struct after the struct in
-// its errors ("taskTextRequest.task_title"), which clients should not see.
 type createTaskRequest struct {
 	Title           string `json:"task_title" validate:"required,max=200"`
 	Detail          string `json:"task_detail" validate:"required,max=5000"`
@@ -148,13 +147,13 @@ func (s *Server) handleTaskGet(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, toTaskResponse(t))
 }
 
-// handleTaskUpdate handles PUT /api/tasks/{id}.
+// handleTaskUpdate handles PUT and PATCH /api/tasks/{id}.
 func (s *Server) handleTaskUpdate(w http.ResponseWriter, r *http.Request) error {
-	var req taskTextRequest
+	var req taskEditRequest
 	if err := s.readRequest(r, &req); err != nil {
 		return err
 	}
-	t, err := s.tasks.UpdateText(r.Context(), principal(r), param(r, "id"), req.text())
+	t, err := s.tasks.UpdateText(r.Context(), principal(r), param(r, "id"), req.edit())
 	if err != nil {
 		return err
 	}

@@ -31,13 +31,15 @@ type loginRequest struct {
 	Password string `json:"password" validate:"required,max=1024"`
 }
 
+// profileRequest is the body of PUT and PATCH /api/users/{id}: the fields it
+// has change, the others stay.
 type profileRequest struct {
-	Name     string `json:"name" validate:"required,max=80"`
-	PhotoURL string `json:"photo_url" validate:"omitempty,max=2048,http_url"`
+	Name     optional[string] `json:"name" validate:"omitnil,kept,max=80"`
+	PhotoURL optional[string] `json:"photo_url" validate:"omitempty,max=2048,http_url"`
 }
 
 func (r *profileRequest) trim() {
-	r.Name, r.PhotoURL = strings.TrimSpace(r.Name), strings.TrimSpace(r.PhotoURL)
+	r.Name, r.PhotoURL = trimmed(r.Name), trimmed(r.PhotoURL)
 }
 
 type userResponse struct {
@@ -167,7 +169,7 @@ func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	u, err := s.users.UpdateProfile(r.Context(), principal(r), param(r, "id"),
-		user.Profile{Name: req.Name, PhotoURL: req.PhotoURL})
+		user.Profile{Name: req.Name.ptr(), PhotoURL: req.PhotoURL.ptr()})
 	if err != nil {
 		return err
 	}

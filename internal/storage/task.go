@@ -146,13 +146,20 @@ func (s *TaskStore) EachImageURL(ctx context.Context, fn func(string) error) err
 }
 
 // SetText implements task.Store.
-func (s *TaskStore) SetText(ctx context.Context, id string, t task.Text) (task.Task, error) {
+func (s *TaskStore) SetText(ctx context.Context, id string, e task.TextEdit) (task.Task, error) {
+	set := setFields(
+		field{"task_title", e.Title}, field{"task_detail", e.Detail},
+		field{"submission_info", e.SubmissionInfo}, field{"task_image_url", e.ImageURL})
+	if len(set) == 0 {
+		t, err := s.ByID(ctx, id)
+		if err == nil && t.Status == task.StatusDeleted {
+			err = task.ErrNotFound
+		}
+		return t, err
+	}
 	n, err := s.tasks.updateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: notDeleted}},
-		bson.D{{Key: "$set", Value: bson.D{
-			{Key: "task_title", Value: t.Title}, {Key: "task_detail", Value: t.Detail},
-			{Key: "submission_info", Value: t.SubmissionInfo}, {Key: "task_image_url", Value: t.ImageURL},
-		}}}, false)
+		bson.D{{Key: "$set", Value: set}}, false)
 	if err != nil {
 		return task.Task{}, err
 	}

@@ -90,8 +90,15 @@ func (s *UserStore) Credentials(ctx context.Context, email string) (user.User, [
 }
 
 // UpdateProfile implements user.Store.
-func (s *UserStore) UpdateProfile(ctx context.Context, id, name, photoURL string) (user.User, error) {
-	set := bson.D{{Key: "name", Value: name}, {Key: "photo_url", Value: photoURL}}
+func (s *UserStore) UpdateProfile(ctx context.Context, id string, pr user.Profile) (user.User, error) {
+	set := setFields(field{"name", pr.Name}, field{"photo_url", pr.PhotoURL})
+	if len(set) == 0 {
+		u, err := s.ByID(ctx, id)
+		if err == nil && u.Status == user.StatusDeleted {
+			err = user.ErrNotFound
+		}
+		return u, err
+	}
 	n, err := s.users.updateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}}},
 		bson.D{{Key: "$set", Value: set}}, false)

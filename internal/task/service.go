@@ -173,7 +173,7 @@ func (s *Service) EachImageURL(ctx context.Context, fn func(url string) error) e
 
 // UpdateText changes a task's text (its buyer only). Money fields never
 // change here.
-func (s *Service) UpdateText(ctx context.Context, p auth.Principal, id string, txt Text) (Task, error) {
+func (s *Service) UpdateText(ctx context.Context, p auth.Principal, id string, e TextEdit) (Task, error) {
 	t, err := s.Get(ctx, id)
 	if err != nil {
 		return Task{}, err
@@ -181,7 +181,7 @@ func (s *Service) UpdateText(ctx context.Context, p auth.Principal, id string, t
 	if t.Buyer.ID != p.UserID {
 		return Task{}, ErrNotFound // to anyone else, as if it did not exist: one answer for every resource
 	}
-	return s.store.SetText(ctx, id, txt)
+	return s.store.SetText(ctx, id, e)
 }
 
 // Delete deletes a task (its buyer only) and refunds what its escrow holds

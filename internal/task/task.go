@@ -62,6 +62,15 @@ type Text struct {
 	ImageURL       string
 }
 
+// TextEdit changes some of a task's text: a nil field stays as it is, and an
+// empty ImageURL removes the image.
+type TextEdit struct {
+	Title          *string
+	Detail         *string
+	SubmissionInfo *string
+	ImageURL       *string
+}
+
 // Sort orders for lists.
 const (
 	SortNewest   = "newest"
@@ -140,9 +149,9 @@ type Store interface {
 	ByID(ctx context.Context, id string) (Task, error)
 	// List returns a page of tasks that are not deleted, and their count.
 	List(ctx context.Context, f Filter, p page.Request) ([]Task, int64, error)
-	// SetText changes the text of a task that is not deleted. ErrNotFound if
-	// missing or deleted.
-	SetText(ctx context.Context, id string, t Text) (Task, error)
+	// SetText changes the fields e sets of the text of a task that is not
+	// deleted. ErrNotFound if missing or deleted.
+	SetText(ctx context.Context, id string, e TextEdit) (Task, error)
 	// Refund commits r: the task gets r's status and zero open slots, and
 	// records r.Op. True if it did now or had already; false if the task is no
 	// longer as read, or (deletion) has pending submissions.

@@ -440,23 +440,23 @@ func (s *Service) EachImageURL(ctx context.Context, fn func(url string) error) e
 	return s.store.EachPhotoURL(ctx, fn)
 }
 
-// Profile is what a user may change about themselves.
+// Profile is a change to what a user may change about themselves: a nil
+// field stays as it is, and an empty PhotoURL removes the photo.
 type Profile struct {
-	Name     string
-	PhotoURL string
+	Name     *string
+	PhotoURL *string
 }
 
-// UpdateProfile changes a user's name and photo. Users change their own;
+// UpdateProfile changes a user's name or photo. Users change their own;
 // admins anyone's.
 func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string, pr Profile) (User, error) {
 	if p.UserID != id && !p.Is(auth.RoleAdmin) {
 		return User{}, ErrNotFound // someone else's account answers as a missing one
 	}
-	name := strings.TrimSpace(pr.Name)
-	if name == "" {
-		return User{}, apperr.InvalidFields(apperr.FieldError{Field: "name", Message: "is required"})
+	if pr.Name != nil && strings.TrimSpace(*pr.Name) == "" {
+		return User{}, apperr.InvalidFields(apperr.FieldError{Field: "name", Message: "cannot be cleared; leave it out to keep it"})
 	}
-	u, err := s.store.UpdateProfile(ctx, id, name, strings.TrimSpace(pr.PhotoURL))
+	u, err := s.store.UpdateProfile(ctx, id, pr)
 	if err != nil {
 		return User{}, err
 	}

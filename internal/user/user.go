@@ -88,7 +88,7 @@ type Store interface {
 	Credentials(ctx context.Context, email string) (User, []byte, error)
 	// UpdateProfile sets name and photo URL of a user that is not deleted and
 	// returns it. ErrNotFound if missing or deleted.
-	UpdateProfile(ctx context.Context, id, name, photoURL string) (User, error)
+	UpdateProfile(ctx context.Context, id string, pr Profile) (User, error)
 	// ChangeAccount commits c: the user, if its token version is still
 	// c.Version, gets c.Status (deletion also frees its email), c.Role
 	// unless empty, and a new token version, recording c.Op. True if it did
