@@ -28,8 +28,12 @@ type taskBody struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"buyer"`
-	Status    string `json:"status"`
-	CreatedAt string `json:"created_at"`
+	Status       string `json:"status"`
+	CreatedAt    string `json:"created_at"`
+	MySubmission *struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	} `json:"my_submission"`
 }
 
 type submissionBody struct {
@@ -410,6 +414,71 @@ func TestTaskUpdate(t *testing.T) {
 	}
 	wantProblem(t, a.call(t, http.MethodDelete, "/api/tasks/"+tk.ID, other.Token, nil), http.StatusNotFound, "task_not_found")
 	wantProblem(t, a.call(t, http.MethodDelete, "/api/tasks/"+tk.ID, worker.Token, nil), http.StatusForbidden, "wrong_role")
+}
+
+// TestWorkersOwnSubmissions: a signed-in worker reading tasks sees their own
+// submission to each, and their available tasks leave out those they
+// submitted to, even once a rejection reopened the slot for others.
+func TestWorkersOwnSubmissions(t *testing.T) {
+	a := newAPI(t)
+	buyer, w1, w2 := a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker")
+	t1, t2 := a.postTask(t, buyer.Token, 2, 5), a.postTask(t, buyer.Token, 2, 5)
+	s1 := a.submit(t, w1.Token, t1.ID)
+	if rec := a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/reject", buyer.Token, map[string]string{"reason": "the screenshot is blurred"}); rec.Code != http.StatusOK {
+		t.Fatalf("reject = %d %s", rec.Code, rec.Body)
+	}
+
+	listed := func(token, path string) map[string]string { // task id -> own submission status, "-" for none
+		t.Helper()
+		out := map[string]string{}
+		for _, tk := range decode[pageOf[taskBody]](t, a.call(t, http.MethodGet, path, token, nil), http.StatusOK).Items {
+			out[tk.ID] = "-"
+			if tk.MySubmission != nil {
+				out[tk.ID] = tk.MySubmission.Status
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		name, token, path string
+		want              map[string]string
+	}{
+		{"available to the worker who submitted", w1.Token, "/api/tasks/available", map[string]string{t2.ID: "-"}},
+		{"available to another worker", w2.Token, "/api/tasks/available", map[string]string{t1.ID: "-", t2.ID: "-"}},
+		{"available to anyone", "", "/api/tasks/available", map[string]string{t1.ID: "-", t2.ID: "-"}},
+		{"every live task, to the worker who submitted", w1.Token, "/api/tasks", map[string]string{t1.ID: "rejected", t2.ID: "-"}},
+		{"every live task, to the buyer", buyer.Token, "/api/tasks", map[string]string{t1.ID: "-", t2.ID: "-"}},
+	}
+	for _, tt := range tests {
+		if got := listed(tt.token, tt.path); !maps.Equal(got, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+
+	one := func(token, id string) *string {
+		t.Helper()
+		tk := decode[taskBody](t, a.call(t, http.MethodGet, "/api/tasks/"+id, token, nil), http.StatusOK)
+		if tk.MySubmission == nil {
+			return nil
+		}
+		if tk.MySubmission.ID != s1.ID {
+			t.Errorf("my_submission.id = %q, want %q", tk.MySubmission.ID, s1.ID)
+		}
+		return &tk.MySubmission.Status
+	}
+	if got := one(w1.Token, t1.ID); got == nil || *got != "rejected" {
+		t.Errorf("the task read by its worker: my_submission status = %v, want rejected", got)
+	}
+	for name, token := range map[string]string{"anyone": "", "another worker": w2.Token, "the buyer": buyer.Token} {
+		if got := one(token, t1.ID); got != nil {
+			t.Errorf("the task read by %s carries my_submission %q", name, *got)
+		}
+	}
+	if got := one(w1.Token, t2.ID); got != nil {
+		t.Errorf("a task the worker did not submit to carries my_submission %q", *got)
+	}
+	// A public read with a bad token is refused, not served anonymously.
+	wantProblem(t, a.call(t, http.MethodGet, "/api/tasks/available", "not-a-token", nil), http.StatusUnauthorized, "invalid_token")
 }
 
 func TestSubmissionRules(t *testing.T) {

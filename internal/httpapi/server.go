@@ -181,9 +181,10 @@ func (s *Server) routes(o Options) http.Handler {
 		})
 
 		r.Route("/tasks", func(r chi.Router) {
-			r.Get("/", s.handle(s.handleTaskList))
-			r.Get("/available", s.handle(s.handleTaskAvailable))
-			r.Get("/{id}", s.handle(s.handleTaskGet))
+			// Public; a signed-in worker also sees their own submissions.
+			r.With(s.identify).Get("/", s.handle(s.handleTaskList))
+			r.With(s.identify).Get("/available", s.handle(s.handleTaskAvailable))
+			r.With(s.identify).Get("/{id}", s.handle(s.handleTaskGet))
 			r.With(s.authenticate, s.requireRole(auth.RoleBuyer, auth.RoleAdmin)).Get("/{id}/submissions", s.handle(s.handleTaskSubmissions))
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))

@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"microtask/internal/apperr"
+	"microtask/internal/auth"
 	"microtask/internal/money"
 	"microtask/internal/page"
+	"microtask/internal/submission"
 	"microtask/internal/task"
 )
 
@@ -65,6 +67,13 @@ type taskResponse struct {
 	Buyer           partyResponse `json:"buyer"`
 	Status          string        `json:"status"`
 	CreatedAt       time.Time     `json:"created_at"`
+	// The signed-in worker's own submission to the task, if any.
+	MySubmission *mySubmissionResponse `json:"my_submission,omitempty"`
+}
+
+type mySubmissionResponse struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
 }
 
 type deleteTaskResponse struct {
@@ -112,13 +121,50 @@ func taskFilter(q *query) task.Filter {
 	}
 }
 
+// listTasks answers both public lists. A signed-in worker's available
+// tasks leave out those they submitted to; in the list of every live task
+// they see their own submission to each.
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, available bool) error {
 	q := newQuery(r)
 	f := taskFilter(q)
 	f.Available = available
+	worker := callingWorker(r)
+	if available {
+		f.NotBy = worker
+	}
+	var mine map[string]submission.Submission
 	return writePage(w, q, func(p page.Request) (page.Of[task.Task], error) {
-		return s.tasks.List(r.Context(), f, p)
-	}, toTaskResponse)
+		res, err := s.tasks.List(r.Context(), f, p)
+		if err == nil && worker != "" && !available {
+			mine, err = s.submissions.ForTasks(r.Context(), worker, taskIDs(res.Items))
+		}
+		return res, err
+	}, func(t task.Task) taskResponse { return withMySubmission(toTaskResponse(t), mine) })
+}
+
+// callingWorker is the signed-in caller's id if they are a worker, or "".
+func callingWorker(r *http.Request) string {
+	if p, ok := auth.PrincipalFrom(r.Context()); ok && p.Is(auth.RoleWorker) {
+		return p.UserID
+	}
+	return ""
+}
+
+func taskIDs(tasks []task.Task) []string {
+	ids := make([]string, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.ID
+	}
+	return ids
+}
+
+// withMySubmission adds the worker's own submission to the task, if mine
+// (theirs, by task id) has one.
+func withMySubmission(res taskResponse, mine map[string]submission.Submission) taskResponse {
+	if sub, ok := mine[res.ID]; ok {
+		res.MySubmission = &mySubmissionResponse{ID: sub.ID, Status: string(sub.Status)}
+	}
+	return res
 }
 
 // handleTaskList handles GET /api/tasks.
@@ -144,7 +190,13 @@ func (s *Server) handleTaskGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toTaskResponse(t))
+	var mine map[string]submission.Submission
+	if worker := callingWorker(r); worker != "" {
+		if mine, err = s.submissions.ForTasks(r.Context(), worker, []string{t.ID}); err != nil {
+			return err
+		}
+	}
+	return writeJSON(w, http.StatusOK, withMySubmission(toTaskResponse(t), mine))
 }
 
 // handleTaskUpdate handles PUT and PATCH /api/tasks/{id}.

@@ -230,6 +230,20 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
+// identify is authenticate for public endpoints that show a signed-in
+// caller more: without an Authorization header the request goes on
+// anonymous, and with one the token must be good.
+func (s *Server) identify(next http.Handler) http.Handler {
+	authed := s.authenticate(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		authed.ServeHTTP(w, r)
+	})
+}
+
 // requireRole lets through only callers with one of the roles. It must run
 // after authenticate.
 func (s *Server) requireRole(roles ...auth.Role) func(http.Handler) http.Handler {

@@ -19,6 +19,8 @@ func (d *DB) migrationStep(name string) func(context.Context) error {
 		return d.mergeTransferRecords
 	case "boardWorkers":
 		return d.boardWorkers
+	case "taskSubmitters":
+		return d.taskSubmitters
 	}
 	return nil
 }
@@ -123,6 +125,33 @@ func (d *DB) boardWorkers(ctx context.Context) error {
 			if err := accounts.SetBoard(ctx, ledger.UserAccount(u.ID), b, u.TokenVersion, now); err != nil {
 				return fmt.Errorf("board of %s: %w", u.ID, err)
 			}
+		}
+	}
+	return nil
+}
+
+// taskSubmitters lists on each task the workers who submitted to it, as
+// every submission has done since migration 0018, so that a worker's
+// available tasks leave them out. Safe to repeat: a worker listed is not
+// listed again.
+func (d *DB) taskSubmitters(ctx context.Context) error {
+	type pair struct {
+		TaskID   string `bson:"task_id"`
+		WorkerID string `bson:"worker_id"`
+	}
+	var pairs []pair
+	if err := each(ctx, d.collection("submissions"), bson.D{}, query{fields: []string{"task_id", "worker_id"}}, func(p pair) error {
+		pairs = append(pairs, p)
+		return nil
+	}); err != nil {
+		return err
+	}
+	tasks := d.collection("tasks")
+	for _, p := range pairs {
+		if _, err := tasks.updateOne(ctx,
+			bson.D{{Key: "_id", Value: p.TaskID}, {Key: "submitters", Value: bson.D{{Key: "$ne", Value: p.WorkerID}}}},
+			bson.D{{Key: "$push", Value: bson.D{{Key: "submitters", Value: p.WorkerID}}}}, false); err != nil {
+			return fmt.Errorf("submitters of task %s: %w", p.TaskID, err)
 		}
 	}
 	return nil

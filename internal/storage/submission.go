@@ -90,6 +90,14 @@ func (s *SubmissionStore) ByID(ctx context.Context, id string) (submission.Submi
 	return submissionFromDoc(d), err
 }
 
+// ByIDs implements submission.Store: one find.
+func (s *SubmissionStore) ByIDs(ctx context.Context, ids []string) ([]submission.Submission, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return findAll(ctx, s.subs, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, query{}, submissionFromDoc)
+}
+
 func submissionFilter(f submission.Filter) bson.D {
 	q := bson.D{} // the driver refuses a nil filter
 	if f.WorkerID != "" {

@@ -110,6 +110,9 @@ func listFilter(f task.Filter) bson.D {
 	if f.MinPay > 0 {
 		q = append(q, bson.E{Key: "payable_amount", Value: bson.D{{Key: "$gte", Value: int64(f.MinPay)}}})
 	}
+	if f.NotBy != "" {
+		q = append(q, bson.E{Key: "submitters", Value: bson.D{{Key: "$ne", Value: f.NotBy}}})
+	}
 	if f.Query != "" {
 		re := bson.Regex{Pattern: regexp.QuoteMeta(f.Query), Options: "i"}
 		q = append(q, bson.E{Key: "$or", Value: bson.A{
@@ -196,7 +199,11 @@ func (s *TaskStore) Refund(ctx context.Context, r task.Refund) (bool, error) {
 }
 
 // ReserveSlot implements submission.Tasks.
-func (s *TaskStore) ReserveSlot(ctx context.Context, taskID, submissionID string, now time.Time) (bool, error) {
+//
+// The task keeps the workers who submitted to it (submitters: never
+// reloaded into a task.Task, only filtered on), so that a worker's list of
+// available tasks leaves them out in the same query.
+func (s *TaskStore) ReserveSlot(ctx context.Context, taskID, submissionID, workerID string, now time.Time) (bool, error) {
 	return commitOnce(ctx, s.tasks, taskID,
 		bson.D{
 			{Key: "_id", Value: taskID},
@@ -208,7 +215,7 @@ func (s *TaskStore) ReserveSlot(ctx context.Context, taskID, submissionID string
 		},
 		bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(-1)}}},
-			{Key: "$push", Value: bson.D{{Key: "pending_subs", Value: submissionID}}},
+			{Key: "$push", Value: bson.D{{Key: "pending_subs", Value: submissionID}, {Key: "submitters", Value: workerID}}},
 		},
 		func(d taskDoc) bool { return slices.Contains(d.PendingSubs, submissionID) })
 }

@@ -102,6 +102,26 @@ func ID(taskID, workerID string) string {
 	return hex.EncodeToString(sum[:12])
 }
 
+// ForTasks returns the worker's submissions to those of the tasks they
+// submitted to, by task id, in one read: the IDs derive from the pairs.
+func (s *Service) ForTasks(ctx context.Context, workerID string, taskIDs []string) (map[string]Submission, error) {
+	ids := make([]string, len(taskIDs))
+	for i, t := range taskIDs {
+		ids[i] = ID(t, workerID)
+	}
+	subs, err := s.store.ByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Submission, len(subs))
+	for _, sub := range subs {
+		if sub.Worker.ID == workerID {
+			out[sub.TaskID] = sub
+		}
+	}
+	return out, nil
+}
+
 // Submit records a worker's proof of work for a task and takes one of its
 // slots. A second submission of the worker to the task is found as a replay
 // of the first one's operation, whose id the pair decides.
@@ -153,7 +173,7 @@ func (s *Service) commitSubmit(ctx context.Context, op operation.Op[Submission])
 	} else if !errors.Is(err, ErrNotFound) {
 		return false, err
 	}
-	return s.tasks.ReserveSlot(ctx, op.Data.TaskID, op.Data.ID, s.clock())
+	return s.tasks.ReserveSlot(ctx, op.Data.TaskID, op.Data.ID, op.Data.Worker.ID, s.clock())
 }
 
 // settleSubmit inserts the submission whose slot is taken and tells the

@@ -82,6 +82,8 @@ type Store interface {
 	Insert(ctx context.Context, s Submission) error
 	// ByID returns a submission. ErrNotFound if missing.
 	ByID(ctx context.Context, id string) (Submission, error)
+	// ByIDs returns the submissions of those ids that exist.
+	ByIDs(ctx context.Context, ids []string) ([]Submission, error)
 	// List returns a page of submissions matching f, newest first, and their
 	// count.
 	List(ctx context.Context, f Filter, p page.Request) ([]Submission, int64, error)
@@ -106,9 +108,9 @@ type Store interface {
 type Tasks interface {
 	ByID(ctx context.Context, id string) (task.Task, error)
 	// ReserveSlot takes one open slot of an open task with time left for
-	// the submission, listing it as pending. True if it did now or had
-	// already.
-	ReserveSlot(ctx context.Context, taskID, submissionID string, now time.Time) (bool, error)
+	// the submission, listing it as pending and the worker as one who
+	// submitted. True if it did now or had already.
+	ReserveSlot(ctx context.Context, taskID, submissionID, workerID string, now time.Time) (bool, error)
 	// ReleaseSlot takes the submission off the task's pending list, if it is
 	// there, and with reopen gives its slot back.
 	ReleaseSlot(ctx context.Context, taskID, submissionID string, reopen bool) error

@@ -45,7 +45,7 @@ func TestTakesSubmissionsAgreesWithTheStore(t *testing.T) {
 						t.Fatalf("ByID() = %+v, %v", tk, err)
 					}
 					want := tk.TakesSubmissions(now) == nil
-					got, err := store.ReserveSlot(ctx, tk.ID, "s1", now)
+					got, err := store.ReserveSlot(ctx, tk.ID, "s1", "w1", now)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -361,8 +361,8 @@ func (s *Service) ByID(ctx context.Context, id string) (Task, error) { return s.
 // ReserveSlot takes one open slot of the task for a submission, if the task
 // takes submissions at now. True if it did now or had already; false if the
 // task does not take it (Task.TakesSubmissions says why).
-func (s *Service) ReserveSlot(ctx context.Context, taskID, submissionID string, now time.Time) (bool, error) {
-	return s.store.ReserveSlot(ctx, taskID, submissionID, now)
+func (s *Service) ReserveSlot(ctx context.Context, taskID, submissionID, workerID string, now time.Time) (bool, error) {
+	return s.store.ReserveSlot(ctx, taskID, submissionID, workerID, now)
 }
 
 // ReleaseSlot takes a reviewed submission off the task's pending list; with

@@ -86,6 +86,7 @@ type Filter struct {
 	Available bool        // only tasks with open slots and time left
 	BuyerID   string      // only this buyer's tasks (then expired tasks are included too)
 	All       bool        // every task whatever its state (admins)
+	NotBy     string      // leaves out the tasks this worker submitted to
 	Now       time.Time   // for Available
 }
 
@@ -167,7 +168,7 @@ type Store interface {
 	// ReserveSlot takes one open slot for the submission, listing it as
 	// pending, if the task takes submissions at now (Task.TakesSubmissions).
 	// True if it did now or had already.
-	ReserveSlot(ctx context.Context, taskID, submissionID string, now time.Time) (bool, error)
+	ReserveSlot(ctx context.Context, taskID, submissionID, workerID string, now time.Time) (bool, error)
 	// ReleaseSlot takes the submission off the task's pending list, if it is
 	// there, and with reopen gives its slot back.
 	ReleaseSlot(ctx context.Context, taskID, submissionID string, reopen bool) error
