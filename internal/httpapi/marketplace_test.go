@@ -481,6 +481,73 @@ func TestWorkersOwnSubmissions(t *testing.T) {
 	wantProblem(t, a.call(t, http.MethodGet, "/api/tasks/available", "not-a-token", nil), http.StatusUnauthorized, "invalid_token")
 }
 
+// TestTaskStatusSaysWhyItTakesNoWork: a task tells readers it is closed
+// while its buyer cannot run it (suspended, or no longer a buyer), and
+// expired once its date passed, before the expiry job has run.
+func TestTaskStatusSaysWhyItTakesNoWork(t *testing.T) {
+	a := newAPI(t)
+	buyer, worker, adm := a.register(t, "buyer"), a.register(t, "worker"), a.admin(t)
+	tk := a.postTask(t, buyer.Token, 2, 5)
+	short := taskRequest(a, 1, 5)
+	short["completion_date"] = a.clock.Now().Add(time.Hour).Format(time.RFC3339)
+	soon := decode[taskBody](t, a.call(t, http.MethodPost, "/api/tasks", buyer.Token, short), http.StatusCreated)
+
+	status := func(id string) string {
+		t.Helper()
+		return decode[taskBody](t, a.get(t, "/api/tasks/"+id), http.StatusOK).Status
+	}
+	available := func() []string {
+		t.Helper()
+		var ids []string
+		for _, it := range decode[pageOf[taskBody]](t, a.get(t, "/api/tasks/available"), http.StatusOK).Items {
+			ids = append(ids, it.ID)
+		}
+		return ids
+	}
+	admin := func(body string) {
+		t.Helper()
+		if rec := a.call(t, http.MethodPut, "/api/admin/users/"+buyer.User.ID, adm.Token, body); rec.Code != http.StatusOK {
+			t.Fatalf("admin update %s = %d %s", body, rec.Code, rec.Body)
+		}
+	}
+	steps := []struct {
+		name       string
+		do         func()
+		wantStatus string
+		listed     bool
+		submitCode string // "" when a submission is taken
+	}{
+		{"demoted to worker", func() { admin(`{"role":"worker"}`) }, "closed", false, "task_closed"},
+		{"a buyer again", func() { admin(`{"role":"buyer"}`) }, "open", true, ""},
+		{"suspended", func() { admin(`{"status":"suspended"}`) }, "closed", false, "task_closed"},
+		{"reinstated", func() { admin(`{"status":"active"}`) }, "open", true, "already_submitted"},
+	}
+	for _, st := range steps {
+		st.do()
+		if got := status(tk.ID); got != st.wantStatus {
+			t.Errorf("%s: status = %q, want %q", st.name, got, st.wantStatus)
+		}
+		if got := slices.Contains(available(), tk.ID); got != st.listed {
+			t.Errorf("%s: listed as available = %v, want %v", st.name, got, st.listed)
+		}
+		rec := a.call(t, http.MethodPost, "/api/submissions", worker.Token, map[string]string{"task_id": tk.ID, "submission_details": "proof"})
+		if st.submitCode == "" {
+			decode[submissionBody](t, rec, http.StatusCreated)
+		} else {
+			wantProblem(t, rec, http.StatusConflict, st.submitCode)
+		}
+	}
+
+	// Past its date, a task says so before the expiry job runs.
+	if got := status(soon.ID); got != "open" {
+		t.Fatalf("status before the date = %q", got)
+	}
+	a.clock.Advance(2 * time.Hour)
+	if got := status(soon.ID); got != "expired" {
+		t.Errorf("status past the date = %q, want expired", got)
+	}
+}
+
 func TestSubmissionRules(t *testing.T) {
 	a := newAPI(t)
 	buyer, other := a.register(t, "buyer"), a.register(t, "buyer")

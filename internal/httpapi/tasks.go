@@ -81,11 +81,13 @@ type deleteTaskResponse struct {
 	Refunded int64  `json:"refunded"`
 }
 
-func toTaskResponse(t task.Task) taskResponse {
+// taskResponse tells a task's status as it is now: an open task whose date
+// passed is expired, and one whose buyer can no longer run it is closed.
+func (s *Server) taskResponse(t task.Task) taskResponse {
 	return taskResponse{
 		ID: t.ID, Title: t.Title, Detail: t.Detail, RequiredWorkers: t.OpenSlots, PayableAmount: int64(t.Pay),
 		CompletionDate: t.CompletionDate.UTC(), SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
-		Buyer: partyResponse(t.Buyer), Status: string(t.Status), CreatedAt: t.CreatedAt.UTC(),
+		Buyer: partyResponse(t.Buyer), Status: string(s.tasks.StatusNow(t)), CreatedAt: t.CreatedAt.UTC(),
 	}
 }
 
@@ -108,7 +110,7 @@ func (s *Server) handleTaskCreate(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	w.Header().Set("Location", "/api/tasks/"+t.ID)
-	return writeJSON(w, http.StatusCreated, toTaskResponse(t))
+	return writeJSON(w, http.StatusCreated, s.taskResponse(t))
 }
 
 // taskFilter reads the list parameters shared by GET /api/tasks and
@@ -139,7 +141,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, available boo
 			mine, err = s.submissions.ForTasks(r.Context(), worker, taskIDs(res.Items))
 		}
 		return res, err
-	}, func(t task.Task) taskResponse { return withMySubmission(toTaskResponse(t), mine) })
+	}, func(t task.Task) taskResponse { return withMySubmission(s.taskResponse(t), mine) })
 }
 
 // callingWorker is the signed-in caller's id if they are a worker, or "".
@@ -181,7 +183,7 @@ func (s *Server) handleTaskAvailable(w http.ResponseWriter, r *http.Request) err
 func (s *Server) handleTaskMine(w http.ResponseWriter, r *http.Request) error {
 	return writePage(w, newQuery(r), func(p page.Request) (page.Of[task.Task], error) {
 		return s.tasks.Mine(r.Context(), principal(r), p)
-	}, toTaskResponse)
+	}, s.taskResponse)
 }
 
 // handleTaskGet handles GET /api/tasks/{id}.
@@ -196,7 +198,7 @@ func (s *Server) handleTaskGet(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	return writeJSON(w, http.StatusOK, withMySubmission(toTaskResponse(t), mine))
+	return writeJSON(w, http.StatusOK, withMySubmission(s.taskResponse(t), mine))
 }
 
 // handleTaskUpdate handles PUT and PATCH /api/tasks/{id}.
@@ -209,7 +211,7 @@ func (s *Server) handleTaskUpdate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toTaskResponse(t))
+	return writeJSON(w, http.StatusOK, s.taskResponse(t))
 }
 
 // handleTaskDelete handles DELETE /api/tasks/{id}.

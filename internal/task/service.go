@@ -378,6 +378,9 @@ func (s *Service) ConsumeSlot(ctx context.Context, taskID, op string) (bool, err
 	return s.store.ConsumeSlot(ctx, taskID, op)
 }
 
+// StatusNow is the status readers are told of t now (Task.StatusAt).
+func (s *Service) StatusNow(t Task) Status { return t.StatusAt(s.clock()) }
+
 // SetHidden takes a buyer's tasks out of the lists (suspended or deleted) or
 // puts them back.
 func (s *Service) SetHidden(ctx context.Context, buyerID string, hidden bool) error {

@@ -21,6 +21,10 @@ const (
 	StatusOpen    Status = "open"    // live: listed, and open to submissions while it has slots and time
 	StatusExpired Status = "expired" // past its completion date; open slots refunded, pending work still reviewed
 	StatusDeleted Status = "deleted" // removed; escrow refunded
+	// StatusClosed is never stored: it is what readers are told of an open
+	// task whose buyer can no longer run it (suspended, deleted, or no longer
+	// a buyer). See StatusAt.
+	StatusClosed Status = "closed"
 )
 
 // Party names a user on a task or submission.
@@ -117,6 +121,22 @@ func (t Task) TakesSubmissions(now time.Time) error {
 		return ErrFull
 	}
 	return nil
+}
+
+// StatusAt is the status readers are told at now: an open task past its
+// completion date is expired before the expiry job has run, and one whose
+// buyer can no longer run it is closed. Like TakesSubmissions, it tells
+// apart what can take work from what cannot.
+func (t Task) StatusAt(now time.Time) Status {
+	switch {
+	case t.Status != StatusOpen:
+		return t.Status
+	case !now.Before(t.CompletionDate):
+		return StatusExpired
+	case t.Hidden:
+		return StatusClosed
+	}
+	return StatusOpen
 }
 
 // RefundReason says why a task's open slots are refunded.
