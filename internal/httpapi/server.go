@@ -280,6 +280,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Get("/tasks", s.handle(s.handleAdminTasks))
 			r.Delete("/tasks/{id}", s.handle(s.handleAdminTaskDelete))
 			r.Get("/reports", s.handle(s.handleAdminReports))
+			r.Get("/reports/{id}", s.handle(s.handleAdminReportGet))
 			r.Put("/reports/{id}", s.handle(s.handleAdminReportDecide))
 		})
 	})
