@@ -42,9 +42,9 @@ func TestGoogleSignInCreatesThenSignsIn(t *testing.T) {
 		s.User.PhotoURL != "https://lh3.googleusercontent.com/a/test-photo" {
 		t.Errorf("new user %+v", s.User)
 	}
-	me := decode[struct{ User userBody }](t, a.call(t, http.MethodGet, "/api/auth/me", s.Token, nil), http.StatusOK)
-	if me.User.ID != s.User.ID {
-		t.Errorf("the token names %s, want %s", me.User.ID, s.User.ID)
+	me := decode[userBody](t, a.call(t, http.MethodGet, "/api/auth/me", s.Token, nil), http.StatusOK)
+	if me.ID != s.User.ID {
+		t.Errorf("the token names %s, want %s", me.ID, s.User.ID)
 	}
 
 	// The second sign-in finds the account: no second bonus, and the role

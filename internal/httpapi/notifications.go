@@ -98,7 +98,18 @@ func (s *Server) handleNotificationAnnounce(w http.ResponseWriter, r *http.Reque
 	if err != nil {
 		return err
 	}
+	w.Header().Set("Location", "/api/notifications/"+n.ID)
 	return writeJSON(w, http.StatusCreated, toNotificationResponse(n))
+}
+
+// handleNotificationGet handles GET /api/notifications/{id}: its user, or an
+// admin.
+func (s *Server) handleNotificationGet(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.notifications.Get(r.Context(), principal(r), param(r, "id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toNotificationResponse(n))
 }
 
 // handleStreamTicket handles POST /api/notifications/stream-ticket.

@@ -89,7 +89,17 @@ func (s *Server) handleReportCreate(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	w.Header().Set("Location", "/api/reports/"+rp.ID)
 	return writeJSON(w, http.StatusCreated, toReportResponse(rp))
+}
+
+// handleReportGet handles GET /api/reports/{id}: its reporter, or an admin.
+func (s *Server) handleReportGet(w http.ResponseWriter, r *http.Request) error {
+	rp, err := s.reports.Get(r.Context(), principal(r), param(r, "id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toReportResponse(rp))
 }
 
 // handleReportMine handles GET /api/reports/my.
@@ -111,7 +121,7 @@ func (s *Server) handleAdminReports(w http.ResponseWriter, r *http.Request) erro
 // handleAdminReportGet handles GET /api/admin/reports/{id}: the report and
 // what it is about, the submission with its proof, the task or the user.
 func (s *Server) handleAdminReportGet(w http.ResponseWriter, r *http.Request) error {
-	rp, target, err := s.reports.Get(r.Context(), principal(r), param(r, "id"))
+	rp, target, err := s.reports.WithTarget(r.Context(), principal(r), param(r, "id"))
 	if err != nil {
 		return err
 	}

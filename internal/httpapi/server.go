@@ -222,6 +222,7 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Get("/", s.handle(s.handleNotificationList))
 				r.Get("/unread/count", s.handle(s.handleNotificationUnreadCount))
 				r.Put("/read-all", s.handle(s.handleNotificationReadAll))
+				r.Get("/{id}", s.handle(s.handleNotificationGet))
 				r.Put("/{id}", s.handle(s.handleNotificationRead))
 				r.Delete("/{id}", s.handle(s.handleNotificationDelete))
 				r.Post("/stream-ticket", s.handle(s.handleStreamTicket))
@@ -250,6 +251,10 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Get("/my", s.handle(s.handleWithdrawalMine))
 			})
 			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate)
+				r.Get("/{id}", s.handle(s.handleWithdrawalGet)) // its worker, or an admin
+			})
+			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate, s.requireRole(auth.RoleAdmin))
 				r.Get("/pending", s.handle(s.handleWithdrawalPending))
 				r.Put("/{id}/approve", s.handle(s.handleWithdrawalApprove))
@@ -263,6 +268,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Use(s.authenticate)
 			r.Post("/", s.handle(s.handleReportCreate))
 			r.Get("/my", s.handle(s.handleReportMine))
+			r.Get("/{id}", s.handle(s.handleReportGet)) // its reporter, or an admin
 		})
 
 		r.Route("/admin", func(r chi.Router) {

@@ -77,6 +77,7 @@ func (s *Server) handleSubmissionCreate(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
+	w.Header().Set("Location", "/api/submissions/"+sub.ID)
 	return writeJSON(w, http.StatusCreated, toSubmissionResponse(sub))
 }
 

@@ -60,10 +60,6 @@ type sessionResponse struct {
 	User      userResponse `json:"user"`
 }
 
-type meResponse struct {
-	User userResponse `json:"user"`
-}
-
 type workerCardResponse struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
@@ -159,7 +155,7 @@ func (s *Server) handleAuthMe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, meResponse{User: toUserResponse(u)})
+	return writeJSON(w, http.StatusOK, toUserResponse(u))
 }
 
 // handleUserUpdate handles PUT /api/users/{id}.
@@ -283,6 +279,7 @@ func (s *Server) handleAuthGoogle(w http.ResponseWriter, r *http.Request) error 
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
+		w.Header().Set("Location", "/api/auth/me")
 	}
 	return writeSession(w, status, sess)
 }

@@ -51,9 +51,9 @@ func TestRegisterGivesTheSignupBonus(t *testing.T) {
 				t.Errorf("response mentions a password: %s", rec.Body)
 			}
 
-			me := decode[struct{ User userBody }](t, a.call(t, http.MethodGet, "/api/auth/me", s.Token, nil), http.StatusOK)
-			if me.User != want {
-				t.Errorf("me = %+v, want %+v", me.User, want)
+			me := decode[userBody](t, a.call(t, http.MethodGet, "/api/auth/me", s.Token, nil), http.StatusOK)
+			if me != want {
+				t.Errorf("me = %+v, want %+v", me, want)
 			}
 			bal, err := a.ledger.Balance(context.Background(), ledger.UserAccount(s.User.ID))
 			if err != nil || bal != money.Coins(tt.wantCoins) {
@@ -384,9 +384,9 @@ func TestUpdateProfile(t *testing.T) {
 			}
 		})
 	}
-	me := decode[struct{ User userBody }](t, a.call(t, http.MethodGet, "/api/auth/me", w.Token, nil), http.StatusOK)
-	if me.User.Name != "Renamed by admin" || me.User.Role != "worker" || me.User.Coins != 10 {
-		t.Errorf("after refused updates, me = %+v", me.User)
+	me := decode[userBody](t, a.call(t, http.MethodGet, "/api/auth/me", w.Token, nil), http.StatusOK)
+	if me.Name != "Renamed by admin" || me.Role != "worker" || me.Coins != 10 {
+		t.Errorf("after refused updates, me = %+v", me)
 	}
 }
 
@@ -512,9 +512,9 @@ func TestEnsureAdmin(t *testing.T) {
 	if created, err := a.users.EnsureAdmin(ctx, "Root", w.User.Email, "R00tPassword"); err != nil || created {
 		t.Fatalf("EnsureAdmin() over a worker = %v, %v", created, err)
 	}
-	me := decode[struct{ User userBody }](t, a.call(t, http.MethodGet, "/api/auth/me", w.Token, nil), http.StatusOK)
-	if me.User.Role != "worker" {
-		t.Errorf("worker became %s", me.User.Role)
+	me := decode[userBody](t, a.call(t, http.MethodGet, "/api/auth/me", w.Token, nil), http.StatusOK)
+	if me.Role != "worker" {
+		t.Errorf("worker became %s", me.Role)
 	}
 	if _, err := a.users.EnsureAdmin(ctx, "Root", "weak@example.com", "weak"); err == nil {
 		t.Errorf("EnsureAdmin() with a weak password: no error")

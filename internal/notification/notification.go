@@ -40,6 +40,8 @@ var (
 type Store interface {
 	// Insert adds n. ErrExists if its ID is taken.
 	Insert(ctx context.Context, n Notification) error
+	// ByID returns a notification. ErrNotFound if missing.
+	ByID(ctx context.Context, id string) (Notification, error)
 	// List returns a user's notifications, newest first, and their count.
 	List(ctx context.Context, userID string, p page.Request) ([]Notification, int64, error)
 	// UnreadCount counts a user's unread notifications.
@@ -148,6 +150,19 @@ func (s *Service) UnreadCount(ctx context.Context, p auth.Principal) (int64, err
 		s.memo.put(p.UserID, gen, n)
 	}
 	return n, err
+}
+
+// Get returns one notification, to its user or an admin (who sent an
+// announcement); to anyone else it does not exist.
+func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Notification, error) {
+	n, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Notification{}, err
+	}
+	if n.UserID != p.UserID && !p.Is(auth.RoleAdmin) {
+		return Notification{}, ErrNotFound
+	}
+	return n, nil
 }
 
 // MarkRead marks one of the caller's notifications read; someone else's is

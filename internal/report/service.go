@@ -118,8 +118,21 @@ func (s *Service) List(ctx context.Context, p auth.Principal, status Status, r p
 	return page.Of[Report]{Items: items, Request: r, Total: total}, nil
 }
 
-// Get returns a report with its target as it is now (admins only).
-func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Report, Target, error) {
+// Get returns one report, to its reporter or an admin; to anyone else it
+// does not exist.
+func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Report, error) {
+	r, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Report{}, err
+	}
+	if r.Reporter.ID != p.UserID && !p.Is(auth.RoleAdmin) {
+		return Report{}, ErrNotFound
+	}
+	return r, nil
+}
+
+// WithTarget returns a report with its target as it is now (admins only).
+func (s *Service) WithTarget(ctx context.Context, p auth.Principal, id string) (Report, Target, error) {
 	if !p.Is(auth.RoleAdmin) {
 		return Report{}, Target{}, auth.ErrWrongRole
 	}

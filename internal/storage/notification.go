@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -50,6 +51,16 @@ func (s *NotificationStore) Insert(ctx context.Context, n notification.Notificat
 		return notification.ErrExists
 	}
 	return err
+}
+
+// ByID implements notification.Store.
+func (s *NotificationStore) ByID(ctx context.Context, id string) (notification.Notification, error) {
+	var d notificationDoc
+	err := s.notes.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
+	if errors.Is(err, errNoDocument) {
+		return notification.Notification{}, notification.ErrNotFound
+	}
+	return notificationFromDoc(d), err
 }
 
 // List implements notification.Store: one find and one count.
