@@ -164,7 +164,7 @@ func TestMarketplaceFlowKeepsExactBalances(t *testing.T) {
 		t.Errorf("after approval: w1 %d (want 20), escrow %d (want 20)", a.coins(t, w1.User.ID), a.escrow(t, tk.ID))
 	}
 	wantProblem(t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusConflict, "already_reviewed")
-	wantProblem(t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/reject", buyer.Token, nil), http.StatusConflict, "already_reviewed")
+	wantProblem(t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/reject", buyer.Token, map[string]string{"reason": "The proof does not show the task."}), http.StatusConflict, "already_reviewed")
 
 	// Reject s2: its slot reopens and w4 can take it.
 	rj := decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token,
@@ -183,7 +183,7 @@ func TestMarketplaceFlowKeepsExactBalances(t *testing.T) {
 	// No deletion while s3 and s4 wait.
 	wantProblem(t, a.call(t, http.MethodDelete, "/api/tasks/"+tk.ID, buyer.Token, nil), http.StatusConflict, "pending_submissions")
 	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s3.ID+"/approve", buyer.Token, nil), http.StatusOK)
-	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s4.ID+"/reject", buyer.Token, nil), http.StatusOK)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s4.ID+"/reject", buyer.Token, map[string]string{"reason": "The proof does not show the task."}), http.StatusOK)
 
 	// One open slot left: deleting refunds its 10 coins.
 	del := decode[struct {
@@ -584,7 +584,10 @@ func TestSubmissionRules(t *testing.T) {
 		code   string
 	}{
 		{"another buyer approves", other.Token, "/api/submissions/" + s1.ID + "/approve", nil, 404, "submission_not_found"},
-		{"another buyer rejects", other.Token, "/api/submissions/" + s1.ID + "/reject", nil, 404, "submission_not_found"},
+		{"another buyer rejects", other.Token, "/api/submissions/" + s1.ID + "/reject", map[string]string{"reason": "The proof does not show the task."}, 404, "submission_not_found"},
+		{"reject without a reason", buyer.Token, "/api/submissions/" + s1.ID + "/reject", nil, 400, "empty_body"},
+		{"reject with an empty reason", buyer.Token, "/api/submissions/" + s1.ID + "/reject", map[string]string{"reason": ""}, 422, "invalid_fields"},
+		{"reject with a short reason", buyer.Token, "/api/submissions/" + s1.ID + "/reject", map[string]string{"reason": "  blurry  "}, 422, "invalid_fields"},
 		{"the worker approves", w1.Token, "/api/submissions/" + s1.ID + "/approve", nil, 403, "wrong_role"},
 		{"unknown submission", buyer.Token, "/api/submissions/nope/approve", nil, 404, "submission_not_found"},
 		{"long reason", buyer.Token, "/api/submissions/" + s1.ID + "/reject", map[string]string{"reason": strings.Repeat("r", 501)}, 422, "invalid_fields"},
@@ -622,10 +625,10 @@ func TestSubmissionRules(t *testing.T) {
 
 	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusOK)
 	s2 := a.submit(t, w2.Token, tk.ID)
-	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, ""), http.StatusOK) // no body at all
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, map[string]string{"reason": "The proof does not show the task."}), http.StatusOK)
 	approved := decode[pageOf[submissionBody]](t, a.call(t, http.MethodGet, "/api/submissions/approved", w1.Token, nil), http.StatusOK)
 	rejected := decode[pageOf[submissionBody]](t, a.call(t, http.MethodGet, "/api/submissions/my?status=rejected", w2.Token, nil), http.StatusOK)
-	if approved.Total != 1 || rejected.Total != 1 || rejected.Items[0].Reason != "" {
+	if approved.Total != 1 || rejected.Total != 1 || rejected.Items[0].Reason != "The proof does not show the task." {
 		t.Errorf("approved %+v, rejected %+v", approved, rejected)
 	}
 
@@ -730,7 +733,9 @@ func TestConcurrentReviewsPayOnce(t *testing.T) {
 	wg.Go(func() {
 		approve = a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/approve", buyer.Token, nil).Code
 	})
-	wg.Go(func() { reject = a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, nil).Code })
+	wg.Go(func() {
+		reject = a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, map[string]string{"reason": "The proof does not show the task."}).Code
+	})
 	wg.Wait()
 	if (approve == http.StatusOK) == (reject == http.StatusOK) {
 		t.Fatalf("approve %d, reject %d: want exactly one 200", approve, reject)
@@ -804,7 +809,7 @@ func TestAutoApprovalAndExpiry(t *testing.T) {
 
 	// Rejecting s2 after expiry reopens a slot that nobody can take; the next
 	// round refunds it.
-	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, nil), http.StatusOK)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, map[string]string{"reason": "The proof does not show the task."}), http.StatusOK)
 	if n, err := a.tasks.ExpireDue(ctx); err != nil || n != 1 {
 		t.Fatalf("ExpireDue() after a late rejection = %d, %v; want 1", n, err)
 	}

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -20,7 +19,7 @@ func (r *createSubmissionRequest) trim() {
 }
 
 type rejectRequest struct {
-	Reason string `json:"reason" validate:"max=500"`
+	Reason string `json:"reason" validate:"required,max=500"` // at least submission.MinRejectReason characters, which the service checks
 }
 
 type submissionResponse struct {
@@ -146,7 +145,7 @@ func (s *Server) handleSubmissionApprove(w http.ResponseWriter, r *http.Request)
 // {reason}, may be left out.
 func (s *Server) handleSubmissionReject(w http.ResponseWriter, r *http.Request) error {
 	var req rejectRequest
-	if err := s.readRequest(r, &req); err != nil && !errors.Is(err, errEmptyBody) {
+	if err := s.readRequest(r, &req); err != nil {
 		return err
 	}
 	sub, err := s.submissions.Reject(r.Context(), principal(r), param(r, "id"), req.Reason)

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"microtask/internal/adminlog"
+	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
@@ -200,10 +202,19 @@ func (s *Service) Approve(ctx context.Context, p auth.Principal, id string) (Sub
 	return s.decide(ctx, p, id, s.approve, "")
 }
 
-// Reject rejects a pending submission (the task's buyer only), with an
-// optional reason for the worker; its slot reopens.
+// MinRejectReason is the shortest reason a rejection takes, in characters:
+// the worker is told why their work was not paid.
+const MinRejectReason = 10
+
+// Reject rejects a pending submission (the task's buyer only), with the
+// reason the worker is told; its slot reopens.
 func (s *Service) Reject(ctx context.Context, p auth.Principal, id, reason string) (Submission, error) {
-	return s.decide(ctx, p, id, s.reject, strings.TrimSpace(reason))
+	reason = strings.TrimSpace(reason)
+	if utf8.RuneCountInString(reason) < MinRejectReason {
+		return Submission{}, apperr.InvalidFields(apperr.FieldError{Field: "reason",
+			Message: fmt.Sprintf("must be at least %d characters: the worker is told why", MinRejectReason)})
+	}
+	return s.decide(ctx, p, id, s.reject, reason)
 }
 
 func (s *Service) decide(ctx context.Context, p auth.Principal, id string, kind operation.Kind[review], reason string) (Submission, error) {

@@ -101,7 +101,7 @@ func (f *fixture) approve(t *testing.T, sub submission.Submission) {
 
 func (f *fixture) reject(t *testing.T, sub submission.Submission) {
 	t.Helper()
-	if _, err := f.e.Submissions.Reject(context.Background(), f.buyer, sub.ID, "blurry"); err != nil {
+	if _, err := f.e.Submissions.Reject(context.Background(), f.buyer, sub.ID, "the photo is blurry"); err != nil {
 		t.Fatalf("Reject() error = %v", err)
 	}
 }
