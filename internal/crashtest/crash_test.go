@@ -568,7 +568,7 @@ var errCrash = errors.New("crash")
 // operation must end as if it had never been interrupted, with the ledger
 // audit (escrow invariant included) balanced.
 func TestOperationsSurviveACrashAtEveryStep(t *testing.T) {
-	for _, sc := range slices.Concat(scenarios, moneyScenarios, clawbackScenarios, adminScenarios) {
+	for _, sc := range slices.Concat(scenarios, moneyScenarios, clawbackScenarios, adminScenarios, lifecycleScenarios) {
 		t.Run(sc.name, func(t *testing.T) {
 			// Every run has its own database; the scenarios overlap their
 			// waits for the disk.

@@ -844,3 +844,102 @@ func TestDashboardStats(t *testing.T) {
 	wantProblem(t, a.call(t, http.MethodGet, "/api/dashboard/stats", a.admin(t).Token, nil), http.StatusForbidden, "wrong_role")
 	wantProblem(t, a.call(t, http.MethodGet, "/api/dashboard/stats", "", nil), http.StatusUnauthorized, "missing_token")
 }
+
+// TestBuyerControls: a buyer adds slots (paid into escrow first), extends,
+// pauses, resumes and closes their task early; every refusal changes
+// nothing, and the audit (checked when the test ends) balances.
+func TestBuyerControls(t *testing.T) {
+	a := newAPI(t)
+	buyer, other, worker, w2 := a.register(t, "buyer"), a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker")
+	a.grant(t, buyer.User.ID, 100) // 150 coins
+	tk := a.postTask(t, buyer.Token, 2, 10)
+	path := "/api/tasks/" + tk.ID
+	read := func() taskBody {
+		t.Helper()
+		return decode[taskBody](t, a.call(t, http.MethodGet, path, buyer.Token, nil), http.StatusOK)
+	}
+
+	// More slots: paid from the buyer into escrow.
+	got := decode[taskBody](t, a.call(t, http.MethodPost, path+"/slots", buyer.Token, map[string]int{"count": 3}), http.StatusOK)
+	if got.RequiredWorkers != 5 || a.coins(t, buyer.User.ID) != 100 || a.escrow(t, tk.ID) != 50 {
+		t.Errorf("after adding 3 slots: task %+v, buyer %d, escrow %d", got, a.coins(t, buyer.User.ID), a.escrow(t, tk.ID))
+	}
+	later := a.clock.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
+	got = decode[taskBody](t, a.call(t, http.MethodPut, path+"/completion-date", buyer.Token, map[string]string{"completion_date": later.Format(time.RFC3339)}), http.StatusOK)
+	if got.CompletionDate != later.Format(time.RFC3339) {
+		t.Errorf("extended completion date = %s, want %s", got.CompletionDate, later.Format(time.RFC3339))
+	}
+
+	refused := []struct {
+		name, token, method, path string
+		body                      any
+		status                    int
+		code                      string
+	}{
+		{"slots beyond the buyer's coins", buyer.Token, http.MethodPost, path + "/slots", map[string]int{"count": 11}, 409, "insufficient_coins"},
+		{"slots beyond the maximum", buyer.Token, http.MethodPost, path + "/slots", map[string]int{"count": 9999}, 409, "too_many_slots"},
+		{"no slots", buyer.Token, http.MethodPost, path + "/slots", map[string]int{"count": 0}, 422, "invalid_fields"},
+		{"slots as text", buyer.Token, http.MethodPost, path + "/slots", map[string]string{"count": "2"}, 422, "invalid_fields"},
+		{"slots on another buyer's task", other.Token, http.MethodPost, path + "/slots", map[string]int{"count": 1}, 404, "task_not_found"},
+		{"slots by a worker", worker.Token, http.MethodPost, path + "/slots", map[string]int{"count": 1}, 403, "wrong_role"},
+		{"slots on no task", buyer.Token, http.MethodPost, "/api/tasks/nope/slots", map[string]int{"count": 1}, 404, "task_not_found"},
+		{"an earlier date", buyer.Token, http.MethodPut, path + "/completion-date", map[string]string{"completion_date": later.Add(-time.Hour).Format(time.RFC3339)}, 409, "not_later"},
+		{"a date beyond a year", buyer.Token, http.MethodPut, path + "/completion-date", map[string]string{"completion_date": a.clock.Now().Add(400 * 24 * time.Hour).Format(time.RFC3339)}, 422, "invalid_fields"},
+		{"a date that is no date", buyer.Token, http.MethodPut, path + "/completion-date", map[string]string{"completion_date": "next week"}, 422, "invalid_fields"},
+		{"another buyer's date", other.Token, http.MethodPut, path + "/completion-date", map[string]string{"completion_date": later.Add(time.Hour).Format(time.RFC3339)}, 404, "task_not_found"},
+		{"another buyer pauses", other.Token, http.MethodPost, path + "/pause", nil, 404, "task_not_found"},
+		{"another buyer closes", other.Token, http.MethodPost, path + "/close", nil, 404, "task_not_found"},
+		{"a worker closes", worker.Token, http.MethodPost, path + "/close", nil, 403, "wrong_role"},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, a.call(t, tt.method, tt.path, tt.token, tt.body), tt.status, tt.code)
+		})
+	}
+	if got := read(); got.RequiredWorkers != 5 || got.CompletionDate != later.Format(time.RFC3339) || a.coins(t, buyer.User.ID) != 100 || a.escrow(t, tk.ID) != 50 {
+		t.Errorf("after refusals: task %+v, buyer %d, escrow %d", got, a.coins(t, buyer.User.ID), a.escrow(t, tk.ID))
+	}
+
+	// Paused, the task takes no work and leaves the available list.
+	if got := decode[taskBody](t, a.call(t, http.MethodPost, path+"/pause", buyer.Token, nil), http.StatusOK); got.Status != "paused" {
+		t.Errorf("paused task status = %q", got.Status)
+	}
+	for _, it := range decode[pageOf[taskBody]](t, a.get(t, "/api/tasks/available"), http.StatusOK).Items {
+		if it.ID == tk.ID {
+			t.Error("a paused task is listed as available")
+		}
+	}
+	wantProblem(t, a.call(t, http.MethodPost, "/api/submissions", worker.Token, map[string]string{"task_id": tk.ID, "submission_details": "proof"}),
+		http.StatusConflict, "task_paused")
+	if got := decode[taskBody](t, a.call(t, http.MethodPost, path+"/resume", buyer.Token, nil), http.StatusOK); got.Status != "open" {
+		t.Errorf("resumed task status = %q", got.Status)
+	}
+	s1 := a.submit(t, worker.Token, tk.ID)
+	s2 := a.submit(t, w2.Token, tk.ID)
+
+	// Closed early: the open slots' pay comes back at once; work already
+	// submitted is still reviewed, and a slot a rejection reopens is
+	// refunded by the expiry job.
+	closed := decode[struct{ Refunded int64 }](t, a.call(t, http.MethodPost, path+"/close", buyer.Token, nil), http.StatusOK)
+	if closed.Refunded != 30 || a.coins(t, buyer.User.ID) != 130 || a.escrow(t, tk.ID) != 20 || read().Status != "closed" {
+		t.Errorf("closed early: refunded %d, buyer %d, escrow %d, status %s", closed.Refunded, a.coins(t, buyer.User.ID), a.escrow(t, tk.ID), read().Status)
+	}
+	for _, tt := range []struct{ method, path string }{
+		{http.MethodPost, path + "/close"}, {http.MethodPost, path + "/pause"}, {http.MethodPost, path + "/resume"},
+	} {
+		wantProblem(t, a.call(t, tt.method, tt.path, buyer.Token, nil), http.StatusConflict, "task_not_open")
+	}
+	wantProblem(t, a.call(t, http.MethodPost, path+"/slots", buyer.Token, map[string]int{"count": 1}), http.StatusConflict, "task_not_open")
+	wantProblem(t, a.call(t, http.MethodPut, path+"/completion-date", buyer.Token, map[string]string{"completion_date": later.Add(time.Hour).Format(time.RFC3339)}),
+		http.StatusConflict, "not_later")
+	wantProblem(t, a.call(t, http.MethodPost, "/api/submissions", a.register(t, "worker").Token, map[string]string{"task_id": tk.ID, "submission_details": "proof"}),
+		http.StatusConflict, "task_closed")
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusOK)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, map[string]string{"reason": "The proof does not show the task."}), http.StatusOK)
+	if n, err := a.env.Tasks.ExpireDue(context.Background()); err != nil || n != 1 {
+		t.Errorf("ExpireDue() = %d, %v; want the reopened slot refunded", n, err)
+	}
+	if got := read(); got.Status != "closed" || got.RequiredWorkers != 0 || a.escrow(t, tk.ID) != 0 || a.coins(t, buyer.User.ID) != 140 {
+		t.Errorf("after the review: task %+v, escrow %d, buyer %d", got, a.escrow(t, tk.ID), a.coins(t, buyer.User.ID))
+	}
+}

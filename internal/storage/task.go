@@ -43,7 +43,9 @@ type taskDoc struct {
 	AutoApproveAfter int64     `bson:"auto_approve_after_s"`
 	Refunds          int64     `bson:"refunds"`
 	Hidden           bool      `bson:"hidden,omitempty"` // its buyer is suspended or deleted
-	Ops              []string  `bson:"ops"`              // ledger operations committed on this task
+	Paused           bool      `bson:"paused,omitempty"`
+	FundingOp        string    `bson:"funding_op,omitempty"` // the operation adding slots, while it runs
+	Ops              []string  `bson:"ops"`                  // ledger operations committed on this task
 	CreatedAt        time.Time `bson:"created_at"`
 }
 
@@ -52,7 +54,7 @@ func taskFromDoc(d taskDoc) task.Task {
 		ID: d.ID, Title: d.Title, Detail: d.Detail, SubmissionInfo: d.SubmissionInfo, ImageURL: d.ImageURL,
 		OpenSlots: int(d.RequiredWorkers), PendingSubs: d.PendingSubs, Pay: money.Coins(d.Pay),
 		CompletionDate: d.CompletionDate, Buyer: task.Party{ID: d.BuyerID, Name: d.BuyerName}, Status: task.Status(d.Status),
-		AutoApproveAfter: time.Duration(d.AutoApproveAfter) * time.Second, Refunds: int(d.Refunds), Hidden: d.Hidden, CreatedAt: d.CreatedAt,
+		AutoApproveAfter: time.Duration(d.AutoApproveAfter) * time.Second, Refunds: int(d.Refunds), Hidden: d.Hidden, Paused: d.Paused, CreatedAt: d.CreatedAt,
 	}
 }
 
@@ -105,7 +107,8 @@ func listFilter(f task.Filter) bson.D {
 	}
 	if f.Available {
 		q = append(q, bson.E{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
-			bson.E{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: f.Now}}})
+			bson.E{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: f.Now}}},
+			bson.E{Key: "paused", Value: bson.D{{Key: "$ne", Value: true}}})
 	}
 	if f.MinPay > 0 {
 		q = append(q, bson.E{Key: "payable_amount", Value: bson.D{{Key: "$gte", Value: int64(f.MinPay)}}})
@@ -179,13 +182,19 @@ func (s *TaskStore) Refund(ctx context.Context, r task.Refund) (bool, error) {
 		{Key: "ops", Value: bson.D{{Key: "$ne", Value: r.Op}}},
 		{Key: "refunds", Value: int64(r.Refunds)},
 		{Key: "required_workers", Value: int64(r.OpenSlots)},
-		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{string(task.StatusOpen), string(task.StatusExpired)}}}},
+		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{string(task.StatusOpen), string(task.StatusExpired), string(task.StatusClosed)}}}},
+		// Slots being funded are not in escrow yet: the refund waits.
+		{Key: "funding_op", Value: bson.D{{Key: "$exists", Value: false}}},
 	}
 	status := task.StatusDeleted
 	switch r.Reason {
 	case task.RefundExpired:
 		status = task.StatusExpired
 		q = append(q, bson.E{Key: "completion_date", Value: bson.D{{Key: "$lt", Value: r.Now}}})
+	case task.RefundClosed:
+		// Closed early by its buyer, or a closed task's reopened slot.
+		status = task.StatusClosed
+		q = append(q, bson.E{Key: "buyer_id", Value: r.BuyerID})
 	case task.RefundDeleted:
 		q = append(q, bson.E{Key: "buyer_id", Value: r.BuyerID}, bson.E{Key: "pending_subs", Value: bson.D{{Key: "$size", Value: 0}}})
 	case task.RefundRemoved:
@@ -210,6 +219,7 @@ func (s *TaskStore) ReserveSlot(ctx context.Context, taskID, submissionID, worke
 			{Key: "pending_subs", Value: bson.D{{Key: "$ne", Value: submissionID}}},
 			{Key: "status", Value: string(task.StatusOpen)},
 			{Key: "hidden", Value: bson.D{{Key: "$ne", Value: true}}},
+			{Key: "paused", Value: bson.D{{Key: "$ne", Value: true}}},
 			{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
 			{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: now}}},
 		},
@@ -250,16 +260,75 @@ func (s *TaskStore) ConsumeSlot(ctx context.Context, taskID, op string) (bool, e
 func (s *TaskStore) Due(ctx context.Context, now time.Time, limit int) ([]task.Task, error) {
 	return findAll(ctx, s.tasks,
 		bson.D{
-			{Key: "completion_date", Value: bson.D{{Key: "$lt", Value: now}}},
-			// Every open task, full ones too, which expire with nothing to
-			// refund; and expired tasks with a slot a rejection reopened.
+			// Every open task past its date, full ones too, which expire
+			// with nothing to refund; and expired or closed tasks with a
+			// slot a rejection reopened, a closed one whatever its date.
 			{Key: "$or", Value: bson.A{
-				bson.D{{Key: "status", Value: string(task.StatusOpen)}},
+				bson.D{{Key: "status", Value: string(task.StatusOpen)}, {Key: "completion_date", Value: bson.D{{Key: "$lt", Value: now}}}},
 				bson.D{{Key: "status", Value: string(task.StatusExpired)}, {Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}}},
+				bson.D{{Key: "status", Value: string(task.StatusClosed)}, {Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}}},
 			}},
 		},
 		query{sort: bson.D{{Key: "completion_date", Value: 1}}, limit: int64(limit)},
 		taskFromDoc)
+}
+
+// BeginFunding implements task.Store.
+func (s *TaskStore) BeginFunding(ctx context.Context, taskID, buyerID, op string, count int) (bool, error) {
+	return commitOnce(ctx, s.tasks, taskID,
+		bson.D{
+			{Key: "_id", Value: taskID},
+			{Key: "buyer_id", Value: buyerID},
+			{Key: "status", Value: string(task.StatusOpen)},
+			{Key: "funding_op", Value: bson.D{{Key: "$exists", Value: false}}},
+			{Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}},
+			{Key: "required_workers", Value: bson.D{{Key: "$lte", Value: int64(task.MaxSlots - count)}}},
+		},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "funding_op", Value: op}}}},
+		func(d taskDoc) bool { return d.FundingOp == op || slices.Contains(d.Ops, op) })
+}
+
+// FinishFunding implements task.Store.
+func (s *TaskStore) FinishFunding(ctx context.Context, taskID, op string, count int) error {
+	_, err := s.tasks.updateOne(ctx, bson.D{{Key: "_id", Value: taskID}, {Key: "funding_op", Value: op}},
+		bson.D{
+			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(count)}}},
+			{Key: "$unset", Value: bson.D{{Key: "funding_op", Value: ""}}},
+			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
+		}, false)
+	return err
+}
+
+// AbortFunding implements task.Store.
+func (s *TaskStore) AbortFunding(ctx context.Context, taskID, op string) error {
+	_, err := s.tasks.updateOne(ctx, bson.D{{Key: "_id", Value: taskID}, {Key: "funding_op", Value: op}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "funding_op", Value: ""}}}}, false)
+	return err
+}
+
+// SetCompletionDate implements task.Store.
+func (s *TaskStore) SetCompletionDate(ctx context.Context, taskID, buyerID string, date, now time.Time) (bool, error) {
+	n, err := s.tasks.updateOne(ctx,
+		bson.D{
+			{Key: "_id", Value: taskID},
+			{Key: "buyer_id", Value: buyerID},
+			{Key: "status", Value: string(task.StatusOpen)},
+			{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: now}, {Key: "$lt", Value: date}}},
+		},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "completion_date", Value: date}}}}, false)
+	return n == 1, err
+}
+
+// SetPaused implements task.Store.
+func (s *TaskStore) SetPaused(ctx context.Context, taskID, buyerID string, paused bool) (bool, error) {
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "paused", Value: true}}}}
+	if !paused {
+		update = bson.D{{Key: "$unset", Value: bson.D{{Key: "paused", Value: ""}}}}
+	}
+	n, err := s.tasks.updateOne(ctx,
+		bson.D{{Key: "_id", Value: taskID}, {Key: "buyer_id", Value: buyerID}, {Key: "status", Value: string(task.StatusOpen)}},
+		update, false)
+	return n == 1, err
 }
 
 // Each implements task.Store.

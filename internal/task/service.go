@@ -36,6 +36,14 @@ type Service struct {
 
 	fund   operation.Kind[Task]
 	refund operation.Kind[refund]
+	slots  operation.Kind[moreSlots]
+}
+
+// moreSlots is the data of the operation that adds open slots to a task.
+type moreSlots struct {
+	TaskID  string
+	BuyerID string
+	Count   int
 }
 
 // refund is the data of the operation that closes a task and gives its
@@ -62,6 +70,10 @@ func NewService(store Store, ops operation.Runner, n Notifier, users UserNames, 
 	// task-refund:<task>:<refunds so far> gives the escrow of a deleted or
 	// expired task's open slots back to its buyer.
 	s.refund = operation.Kind[refund]{Name: "task-refund", Commit: s.commitRefund, Settle: s.settleRefund}
+	// task-slots:<task>:<request> marks the task as being funded (no
+	// refund can close it meanwhile), moves the new slots' pay from its
+	// buyer to its escrow, then opens the slots.
+	s.slots = operation.Kind[moreSlots]{Name: "task-slots", Commit: s.commitSlots, Revert: s.revertSlots, Settle: s.settleSlots}
 	return s
 }
 
@@ -75,7 +87,7 @@ func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 // Operations returns the kinds of operation this service runs, for the
 // wiring to register.
 func (s *Service) Operations() []operation.Definition {
-	return []operation.Definition{s.fund.Define(), s.refund.Define()}
+	return []operation.Definition{s.fund.Define(), s.refund.Define(), s.slots.Define()}
 }
 
 // NewTask is a buyer's new task.
@@ -207,6 +219,127 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) (mone
 	return 0, operation.ErrInProgress
 }
 
+// own returns the buyer's task, not deleted; someone else's is not found.
+func (s *Service) own(ctx context.Context, p auth.Principal, id string) (Task, error) {
+	t, err := s.Get(ctx, id)
+	if err == nil && t.Buyer.ID != p.UserID {
+		return Task{}, ErrNotFound // as in UpdateText
+	}
+	return t, err
+}
+
+// AddSlots opens count more slots on the buyer's open task: their pay,
+// count × the task's pay, moves from the buyer to the task's escrow first
+// (ledger.ErrInsufficientCoins, and nothing changes, if the buyer lacks
+// it). request names the request, the client's Idempotency-Key if it sent
+// one: the same request adds the slots once.
+func (s *Service) AddSlots(ctx context.Context, p auth.Principal, id string, count int, request string) (Task, error) {
+	t, err := s.own(ctx, p, id)
+	if err != nil {
+		return Task{}, err
+	}
+	if request == "" {
+		request = s.newID()
+	}
+	ref := t.ID + ":" + idgen.Derive("slots", p.UserID, request)
+	_, err = s.slots.Run(ctx, s.ops, ref, ledger.Move(ledger.UserAccount(p.UserID), ledger.EscrowAccount(t.ID), money.Coins(count)*t.Pay),
+		moreSlots{TaskID: t.ID, BuyerID: p.UserID, Count: count})
+	if errors.Is(err, operation.ErrCancelled) {
+		return Task{}, s.whyNoSlots(ctx, id, count)
+	}
+	if err != nil {
+		return Task{}, err
+	}
+	s.log.InfoContext(ctx, "task slots added", "task_id", t.ID, "count", count)
+	return s.store.ByID(ctx, id)
+}
+
+// whyNoSlots says why slots could not be added to the task.
+func (s *Service) whyNoSlots(ctx context.Context, id string, count int) error {
+	t, err := s.store.ByID(ctx, id)
+	switch {
+	case err != nil:
+		return err
+	case t.Status != StatusOpen:
+		return ErrNotOpen
+	case t.OpenSlots+count > MaxSlots:
+		return ErrTooManySlots
+	}
+	return operation.ErrInProgress // another change of its slots is running
+}
+
+func (s *Service) commitSlots(ctx context.Context, op operation.Op[moreSlots]) (bool, error) {
+	return s.store.BeginFunding(ctx, op.Data.TaskID, op.Data.BuyerID, op.ID, op.Data.Count)
+}
+
+func (s *Service) revertSlots(ctx context.Context, op operation.Op[moreSlots]) error {
+	return s.store.AbortFunding(ctx, op.Data.TaskID, op.ID)
+}
+
+func (s *Service) settleSlots(ctx context.Context, op operation.Op[moreSlots]) error {
+	return s.store.FinishFunding(ctx, op.Data.TaskID, op.ID, op.Data.Count)
+}
+
+// Extend moves the completion date of the buyer's open task later, to at
+// most a year from now.
+func (s *Service) Extend(ctx context.Context, p auth.Principal, id string, date time.Time) (Task, error) {
+	t, err := s.own(ctx, p, id)
+	if err != nil {
+		return Task{}, err
+	}
+	now := s.clock()
+	date = date.UTC().Truncate(time.Millisecond)
+	if date.After(now.Add(MaxCompletionAhead)) {
+		return Task{}, apperr.InvalidFields(apperr.FieldError{Field: "completion_date", Message: "must be within a year"})
+	}
+	ok, err := s.store.SetCompletionDate(ctx, t.ID, p.UserID, date, now)
+	if err != nil {
+		return Task{}, err
+	}
+	if !ok {
+		return Task{}, ErrNotLater
+	}
+	return s.store.ByID(ctx, id)
+}
+
+// CloseEarly closes the buyer's open task: its open slots' pay comes back
+// at once, and work already submitted is still reviewed (a slot a rejection
+// reopens later is refunded by the expiry job).
+func (s *Service) CloseEarly(ctx context.Context, p auth.Principal, id string) (money.Coins, error) {
+	for range 3 { // a slot may be taken or reopen between the read and the commit
+		t, err := s.own(ctx, p, id)
+		if err != nil {
+			return 0, err
+		}
+		if t.Status != StatusOpen {
+			return 0, ErrNotOpen
+		}
+		refunded, err := s.close(ctx, t, RefundClosed, "")
+		if errors.Is(err, operation.ErrCancelled) {
+			continue
+		}
+		return refunded, err
+	}
+	return 0, operation.ErrInProgress
+}
+
+// SetPaused pauses the buyer's open task (it takes no submissions, and
+// leaves the list of available tasks) or resumes it.
+func (s *Service) SetPaused(ctx context.Context, p auth.Principal, id string, paused bool) (Task, error) {
+	t, err := s.own(ctx, p, id)
+	if err != nil {
+		return Task{}, err
+	}
+	ok, err := s.store.SetPaused(ctx, t.ID, p.UserID, paused)
+	if err != nil {
+		return Task{}, err
+	}
+	if !ok {
+		return Task{}, ErrNotOpen
+	}
+	return s.store.ByID(ctx, id)
+}
+
 // AdminFilter selects tasks for the admins' list.
 type AdminFilter struct {
 	Query   string
@@ -283,6 +416,8 @@ func (s *Service) settleRefund(ctx context.Context, op operation.Op[refund]) err
 	switch op.Data.Reason {
 	case RefundExpired:
 		msg = fmt.Sprintf("Your task “%s” reached its completion date; %d coins for its unfilled slots came back to you.", title, amount)
+	case RefundClosed:
+		msg = fmt.Sprintf("Your task “%s” is closed; %d coins for its open slots came back to you.", title, amount)
 	case RefundRemoved:
 		msg = fmt.Sprintf("An admin removed your task “%s”; %d coins came back to you.", title, amount)
 		if s.admins != nil && op.Data.By != "" { // operations from before actions were recorded name no admin
@@ -309,7 +444,11 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, t := range due {
-		_, err := s.close(ctx, t, RefundExpired, "")
+		reason := RefundExpired
+		if t.Status == StatusClosed {
+			reason = RefundClosed // a slot reopened after its buyer closed it
+		}
+		_, err := s.close(ctx, t, reason, "")
 		switch {
 		case err == nil:
 			n++

@@ -21,11 +21,18 @@ const (
 	StatusOpen    Status = "open"    // live: listed, and open to submissions while it has slots and time
 	StatusExpired Status = "expired" // past its completion date; open slots refunded, pending work still reviewed
 	StatusDeleted Status = "deleted" // removed; escrow refunded
-	// StatusClosed is never stored: it is what readers are told of an open
-	// task whose buyer can no longer run it (suspended, deleted, or no longer
-	// a buyer). See StatusAt.
+	// StatusClosed is stored for a task its buyer closed early (open slots
+	// refunded, pending work still reviewed), and is what readers are told
+	// of an open task whose buyer can no longer run it (suspended, deleted,
+	// or no longer a buyer). See StatusAt.
 	StatusClosed Status = "closed"
+	// StatusPaused is never stored: it is what readers are told of an open
+	// task its buyer paused.
+	StatusPaused Status = "paused"
 )
+
+// MaxSlots is the most open slots a task may have.
+const MaxSlots = 10000
 
 // Party names a user on a task or submission.
 type Party struct {
@@ -49,6 +56,7 @@ type Task struct {
 	AutoApproveAfter time.Duration // pending work older than this is approved automatically
 	Refunds          int           // refund operations so far; part of their operation ids
 	Hidden           bool          // its buyer is suspended or deleted: out of the public lists
+	Paused           bool          // by its buyer: takes no submissions until resumed
 	CreatedAt        time.Time
 }
 
@@ -102,11 +110,17 @@ var (
 	ErrFull    = apperr.New(apperr.Conflict, "task_full", "the task has no open slots")
 	ErrExpired = apperr.New(apperr.Conflict, "task_expired", "the task is past its completion date")
 	ErrClosed  = apperr.New(apperr.Conflict, "task_closed", "the task no longer takes submissions")
+	ErrPaused  = apperr.New(apperr.Conflict, "task_paused", "the task is paused by its buyer; try again later")
+	ErrNotOpen = apperr.New(apperr.Conflict, "task_not_open",
+		"the task is no longer open (expired, closed or deleted); this change needs an open task")
+	ErrTooManySlots = apperr.New(apperr.Conflict, "too_many_slots", "a task has at most 10000 open slots")
+	ErrNotLater     = apperr.New(apperr.Conflict, "not_later",
+		"the completion date can only move later, and the task must still be open")
 )
 
 // TakesSubmissions says why the task cannot take a submission at now, if so:
-// it must be open (not deleted, expired or hidden with its suspended buyer),
-// before its completion date, with an open slot. Store.ReserveSlot's
+// it must be open (not deleted, expired, closed or hidden with its suspended
+// buyer), not paused, before its completion date, with an open slot. Store.ReserveSlot's
 // condition is the same rule, for the database to check atomically; a test
 // holds the two together.
 func (t Task) TakesSubmissions(now time.Time) error {
@@ -117,6 +131,8 @@ func (t Task) TakesSubmissions(now time.Time) error {
 		return ErrExpired
 	case t.Status != StatusOpen || t.Hidden:
 		return ErrClosed
+	case t.Paused:
+		return ErrPaused
 	case t.OpenSlots <= 0:
 		return ErrFull
 	}
@@ -135,6 +151,8 @@ func (t Task) StatusAt(now time.Time) Status {
 		return StatusExpired
 	case t.Hidden:
 		return StatusClosed
+	case t.Paused:
+		return StatusPaused
 	}
 	return StatusOpen
 }
@@ -147,6 +165,7 @@ const (
 	RefundExpired RefundReason = "expired"
 	RefundDeleted RefundReason = "deleted" // by its buyer
 	RefundRemoved RefundReason = "removed" // by an admin
+	RefundClosed  RefundReason = "closed"  // closed early by its buyer, or a slot reopened after that
 )
 
 // Refund is the commit of a refund operation: the task must be as it was
@@ -178,7 +197,8 @@ type Store interface {
 	// longer as read, or (deletion) has pending submissions.
 	Refund(ctx context.Context, r Refund) (bool, error)
 	// Due returns up to limit tasks past their completion date that are
-	// still open, or expired with an open slot.
+	// still open, or expired with an open slot, and closed tasks with an open
+	// slot (a rejection reopened it).
 	Due(ctx context.Context, now time.Time, limit int) ([]Task, error)
 	// Each calls fn for every task, for the audit.
 	Each(ctx context.Context, fn func(Task) error) error
@@ -195,6 +215,21 @@ type Store interface {
 	// ConsumeSlot uses up one open slot of a task that is not deleted,
 	// recording op. True if it did now or had already.
 	ConsumeSlot(ctx context.Context, taskID, op string) (bool, error)
+	// BeginFunding marks the buyer's open task as being funded by op, for at
+	// most MaxSlots open slots after count more: no refund can close it
+	// meanwhile. True if it did now or had already.
+	BeginFunding(ctx context.Context, taskID, buyerID, op string, count int) (bool, error)
+	// FinishFunding adds count open slots to the task op is funding, and
+	// ends the funding. Nothing if op is no longer funding it.
+	FinishFunding(ctx context.Context, taskID, op string, count int) error
+	// AbortFunding ends op's funding of the task without adding slots.
+	AbortFunding(ctx context.Context, taskID, op string) error
+	// SetCompletionDate moves the completion date of the buyer's open task,
+	// whose date is after now, to a later date. False if the task is not so.
+	SetCompletionDate(ctx context.Context, taskID, buyerID string, date, now time.Time) (bool, error)
+	// SetPaused pauses or resumes the buyer's open task. False if there is
+	// no such task.
+	SetPaused(ctx context.Context, taskID, buyerID string, paused bool) (bool, error)
 	// SetHidden hides or shows every task of a buyer.
 	SetHidden(ctx context.Context, buyerID string, hidden bool) error
 	// OpenSlots adds up the open slots of a buyer's live tasks.
