@@ -66,4 +66,27 @@ var lifecycleScenarios = []scenario{
 			}
 		},
 	},
+	{
+		name: "pay a bonus",
+		before: func(t *testing.T, w *world) {
+			submitted(t, w) // the buyer keeps 30
+			if _, err := w.Submissions.Approve(context.Background(), buyer, w.onlySubmissionQuiet()); err != nil {
+				t.Fatal(err)
+			}
+		},
+		retry: true, // the same request again, as a client retrying with its Idempotency-Key
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.Submissions.Bonus(ctx, buyer, w.onlySubmissionQuiet(), 5, "neat", "request-1")
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			sub := w.onlySubmission(t)
+			if sub.Bonus != 5 || w.balance(t, ledger.UserAccount(worker.UserID)) != 15 || w.balance(t, ledger.UserAccount(buyer.UserID)) != 25 {
+				t.Errorf("submission %+v, worker %d, buyer %d", sub, w.balance(t, ledger.UserAccount(worker.UserID)), w.balance(t, ledger.UserAccount(buyer.UserID)))
+			}
+			if w.notified(t, worker.UserID) != 2 { // the approval, the bonus
+				t.Errorf("worker notified %d times, want 2", w.notified(t, worker.UserID))
+			}
+		},
+	},
 }

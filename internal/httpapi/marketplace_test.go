@@ -46,6 +46,7 @@ type submissionBody struct {
 	Reason      string  `json:"reason"`
 	ReviewedAt  *string `json:"reviewed_at"`
 	AutoApprove *string `json:"auto_approve_at"`
+	Bonus       int64   `json:"bonus"`
 	Worker      struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
@@ -941,5 +942,59 @@ func TestBuyerControls(t *testing.T) {
 	}
 	if got := read(); got.Status != "closed" || got.RequiredWorkers != 0 || a.escrow(t, tk.ID) != 0 || a.coins(t, buyer.User.ID) != 140 {
 		t.Errorf("after the review: task %+v, escrow %d, buyer %d", got, a.escrow(t, tk.ID), a.coins(t, buyer.User.ID))
+	}
+}
+
+// TestBonus: a buyer pays the worker of an approved submission a bonus from
+// their balance; the worker is told; every refusal moves nothing.
+func TestBonus(t *testing.T) {
+	a := newAPI(t)
+	buyer, other, worker := a.register(t, "buyer"), a.register(t, "buyer"), a.register(t, "worker")
+	tk := a.postTask(t, buyer.Token, 2, 10) // the buyer keeps 30
+	approved, pending := a.submit(t, worker.Token, tk.ID), a.submit(t, a.register(t, "worker").Token, tk.ID)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+approved.ID+"/approve", buyer.Token, nil), http.StatusOK)
+	path := "/api/submissions/" + approved.ID + "/bonus"
+
+	refused := []struct {
+		name, token, path string
+		body              any
+		status            int
+		code              string
+	}{
+		{"more than the buyer has", buyer.Token, path, map[string]any{"coins": 31}, 409, "insufficient_coins"},
+		{"a pending submission", buyer.Token, "/api/submissions/" + pending.ID + "/bonus", map[string]any{"coins": 1}, 409, "not_approved"},
+		{"another buyer", other.Token, path, map[string]any{"coins": 1}, 404, "submission_not_found"},
+		{"the worker", worker.Token, path, map[string]any{"coins": 1}, 403, "wrong_role"},
+		{"no such submission", buyer.Token, "/api/submissions/nope/bonus", map[string]any{"coins": 1}, 404, "submission_not_found"},
+		{"no coins", buyer.Token, path, map[string]any{"coins": 0}, 422, "invalid_fields"},
+		{"negative coins", buyer.Token, path, map[string]any{"coins": -5}, 422, "invalid_fields"},
+		{"coins as text", buyer.Token, path, map[string]any{"coins": "5"}, 422, "invalid_fields"},
+		{"a long reason", buyer.Token, path, map[string]any{"coins": 1, "reason": strings.Repeat("r", 501)}, 422, "invalid_fields"},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, a.call(t, http.MethodPost, tt.path, tt.token, tt.body), tt.status, tt.code)
+		})
+	}
+	if a.coins(t, buyer.User.ID) != 30 || a.coins(t, worker.User.ID) != 20 {
+		t.Fatalf("after refusals: buyer %d, worker %d", a.coins(t, buyer.User.ID), a.coins(t, worker.User.ID))
+	}
+
+	// Two bonuses without a key are two bonuses.
+	for range 2 {
+		decode[submissionBody](t, a.call(t, http.MethodPost, path, buyer.Token, map[string]any{"coins": 5, "reason": "Fast and neat"}), http.StatusOK)
+	}
+	got := decode[submissionBody](t, a.call(t, http.MethodGet, "/api/submissions/"+approved.ID, worker.Token, nil), http.StatusOK)
+	if got.Bonus != 10 || a.coins(t, buyer.User.ID) != 20 || a.coins(t, worker.User.ID) != 30 {
+		t.Errorf("after two bonuses: submission bonus %d, buyer %d, worker %d", got.Bonus, a.coins(t, buyer.User.ID), a.coins(t, worker.User.ID))
+	}
+	var told int
+	for _, n := range a.notificationsOf(t, worker.Token) {
+		if n.Type == "bonus_paid" && strings.Contains(n.Message, "Fast and neat") {
+			told++
+		}
+	}
+	if told != 2 {
+		t.Errorf("the worker was told of %d bonuses, want 2", told)
 	}
 }

@@ -214,6 +214,7 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Get("/to-review", s.handle(s.handleSubmissionToReview))
 				r.Put("/{id}/approve", s.handle(s.handleSubmissionApprove))
 				r.Put("/{id}/reject", s.handle(s.handleSubmissionReject))
+				r.With(s.idempotent).Post("/{id}/bonus", s.handle(s.handleSubmissionBonus))
 			})
 			r.Get("/{id}", s.handle(s.handleSubmissionGet)) // its worker, its buyer or an admin
 		})

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"microtask/internal/money"
 	"microtask/internal/page"
 	"microtask/internal/submission"
 )
@@ -37,13 +38,14 @@ type submissionResponse struct {
 	// AutoApproveAt is when a pending submission is approved unless its
 	// buyer reviews it first; null once reviewed.
 	AutoApproveAt *time.Time `json:"auto_approve_at"`
+	Bonus         int64      `json:"bonus"` // bonuses paid for it, in all
 }
 
 func toSubmissionResponse(s submission.Submission) submissionResponse {
 	res := submissionResponse{
 		ID: s.ID, TaskID: s.TaskID, TaskTitle: s.TaskTitle, Pay: int64(s.Pay), Worker: partyResponse(s.Worker),
 		Buyer: partyResponse(s.Buyer), Details: s.Details, Status: string(s.Status), Reason: s.Reason,
-		CreatedAt: s.CreatedAt.UTC(),
+		CreatedAt: s.CreatedAt.UTC(), Bonus: int64(s.Bonus),
 	}
 	if !s.ReviewedAt.IsZero() {
 		at := s.ReviewedAt.UTC()
@@ -149,6 +151,27 @@ func (s *Server) handleSubmissionReject(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	sub, err := s.submissions.Reject(r.Context(), principal(r), param(r, "id"), req.Reason)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toSubmissionResponse(sub))
+}
+
+type bonusRequest struct {
+	Coins  int64  `json:"coins" validate:"required,min=1,max=10000"`
+	Reason string `json:"reason" validate:"max=500"`
+}
+
+func (r *bonusRequest) trim() { r.Reason = strings.TrimSpace(r.Reason) }
+
+// handleSubmissionBonus handles POST /api/submissions/{id}/bonus.
+func (s *Server) handleSubmissionBonus(w http.ResponseWriter, r *http.Request) error {
+	var req bonusRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	sub, err := s.submissions.Bonus(r.Context(), principal(r), param(r, "id"), money.Coins(req.Coins), req.Reason,
+		r.Header.Get("Idempotency-Key")) // checked by s.idempotent
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,7 @@ type submissionDoc struct {
 	AutoApproveAt time.Time  `bson:"auto_approve_at"`
 	CreatedAt     time.Time  `bson:"created_at"`
 	ReviewedAt    *time.Time `bson:"reviewed_at,omitempty"`
+	Bonus         int64      `bson:"bonus,omitempty"`
 	Ops           []string   `bson:"ops"` // ledger operations committed on this submission
 }
 
@@ -50,7 +51,7 @@ func submissionFromDoc(d submissionDoc) submission.Submission {
 		ID: d.ID, TaskID: d.TaskID, TaskTitle: d.TaskTitle, Pay: money.Coins(d.Pay),
 		Worker: task.Party{ID: d.WorkerID, Name: d.WorkerName}, Buyer: task.Party{ID: d.BuyerID, Name: d.BuyerName},
 		Details: d.Details, Status: submission.Status(d.Status), Reason: d.Reason, AutoApproveAt: d.AutoApproveAt,
-		CreatedAt: d.CreatedAt,
+		CreatedAt: d.CreatedAt, Bonus: money.Coins(d.Bonus),
 	}
 	if d.ReviewedAt != nil {
 		s.ReviewedAt = *d.ReviewedAt
@@ -88,6 +89,16 @@ func (s *SubmissionStore) one(ctx context.Context, q bson.D) (submissionDoc, err
 func (s *SubmissionStore) ByID(ctx context.Context, id string) (submission.Submission, error) {
 	d, err := s.one(ctx, bson.D{{Key: "_id", Value: id}})
 	return submissionFromDoc(d), err
+}
+
+// AddBonus implements submission.Store.
+func (s *SubmissionStore) AddBonus(ctx context.Context, id, op string, coins money.Coins) error {
+	_, err := s.subs.updateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}}},
+		bson.D{
+			{Key: "$inc", Value: bson.D{{Key: "bonus", Value: int64(coins)}}},
+			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
+		}, false)
+	return err
 }
 
 // ByIDs implements submission.Store: one find.

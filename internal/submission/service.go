@@ -19,6 +19,7 @@ import (
 	"microtask/internal/notification"
 	"microtask/internal/operation"
 	"microtask/internal/page"
+	"microtask/internal/platform/idgen"
 	"microtask/internal/task"
 )
 
@@ -36,6 +37,7 @@ type Service struct {
 	submit                  operation.Kind[Submission]
 	approve, reject, cancel operation.Kind[review]
 	overturn                operation.Kind[overturn]
+	bonus                   operation.Kind[bonus]
 }
 
 // review is the data of a review: the submission as it was read, the
@@ -80,7 +82,18 @@ func NewService(store Store, tasks Tasks, ops operation.Runner, n Notifier, user
 	// pays once.
 	s.overturn = operation.Kind[overturn]{Name: "overturn", Commit: s.commitOverturn, Revert: s.revertOverturn,
 		Settle: s.settleOverturn, Retry: true}
+	// bonus:<submission>:<request> pays the worker a bonus from the
+	// buyer's balance, then records it on the submission and tells the
+	// worker.
+	s.bonus = operation.Kind[bonus]{Name: "bonus", Settle: s.settleBonus}
 	return s
+}
+
+// bonus is the data of a bonus operation.
+type bonus struct {
+	Submission Submission
+	Coins      money.Coins
+	Reason     string
 }
 
 // LogAdminActions has the service record admins' overturns.
@@ -89,7 +102,8 @@ func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 // Operations returns the kinds of operation this service runs, for the
 // wiring to register.
 func (s *Service) Operations() []operation.Definition {
-	return []operation.Definition{s.submit.Define(), s.approve.Define(), s.reject.Define(), s.cancel.Define(), s.overturn.Define()}
+	return []operation.Definition{s.submit.Define(), s.approve.Define(), s.reject.Define(), s.cancel.Define(), s.overturn.Define(),
+		s.bonus.Define()}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -288,6 +302,49 @@ func (s *Service) settleReject(ctx context.Context, op operation.Op[review]) err
 	}
 	return s.notify.Send(ctx, notification.Notification{
 		ID: op.ID, UserID: sub.Worker.ID, Type: notification.SubmissionRejected, Page: notification.MySubmissions, CreatedAt: op.At, Message: msg,
+	})
+}
+
+// Bonus pays the worker of an approved submission coins from its buyer's
+// balance (the buyer only), with the reason they are told.
+// ledger.ErrInsufficientCoins if the buyer lacks them. request names the
+// request, the client's Idempotency-Key if it sent one: the same request
+// pays once.
+func (s *Service) Bonus(ctx context.Context, p auth.Principal, id string, coins money.Coins, reason, request string) (Submission, error) {
+	sub, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Submission{}, err
+	}
+	if sub.Buyer.ID != p.UserID {
+		return Submission{}, ErrNotFound // as in decide
+	}
+	if sub.Status != StatusApproved {
+		return Submission{}, ErrNotApproved
+	}
+	if request == "" {
+		request = idgen.New()
+	}
+	ref := sub.ID + ":" + idgen.Derive("bonus", p.UserID, request)
+	_, err = s.bonus.Run(ctx, s.ops, ref, ledger.Move(ledger.UserAccount(p.UserID), ledger.UserAccount(sub.Worker.ID), coins),
+		bonus{Submission: sub, Coins: coins, Reason: strings.TrimSpace(reason)})
+	if err != nil {
+		return Submission{}, err
+	}
+	s.log.InfoContext(ctx, "bonus paid", "submission_id", sub.ID, "coins", int64(coins))
+	return s.store.ByID(ctx, id)
+}
+
+func (s *Service) settleBonus(ctx context.Context, op operation.Op[bonus]) error {
+	sub := op.Data.Submission
+	if err := s.store.AddBonus(ctx, sub.ID, op.ID, op.Data.Coins); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("%s paid you a bonus of %d coins for “%s”.", sub.Buyer.Name, op.Data.Coins, sub.TaskTitle)
+	if r := op.Data.Reason; r != "" {
+		msg = fmt.Sprintf("%s paid you a bonus of %d coins for “%s”: %s", sub.Buyer.Name, op.Data.Coins, sub.TaskTitle, r)
+	}
+	return s.notify.Send(ctx, notification.Notification{
+		ID: op.ID, UserID: sub.Worker.ID, Type: notification.BonusPaid, Page: notification.MySubmissions, CreatedAt: op.At, Message: msg,
 	})
 }
 

@@ -39,7 +39,8 @@ type Submission struct {
 	Reason        string // why it was rejected
 	AutoApproveAt time.Time
 	CreatedAt     time.Time
-	ReviewedAt    time.Time // zero while pending
+	ReviewedAt    time.Time   // zero while pending
+	Bonus         money.Coins // bonuses its buyer paid for it, in all
 }
 
 // Filter selects submissions for a list.
@@ -59,6 +60,7 @@ var (
 	ErrNotFound         = apperr.New(apperr.NotFound, "submission_not_found", "no such submission")
 	ErrAlreadySubmitted = apperr.New(apperr.Conflict, "already_submitted", "you have already submitted work for this task")
 	ErrAlreadyReviewed  = apperr.New(apperr.Conflict, "already_reviewed", "the submission was already reviewed")
+	ErrNotApproved      = apperr.New(apperr.Conflict, "not_approved", "a bonus is for approved work; approve the submission first")
 	ErrNotRejected      = apperr.New(apperr.Conflict, "not_rejected", "only a rejected submission can be overturned")
 	ErrCannotPay        = apperr.New(apperr.Conflict, "cannot_pay",
 		"neither the task's escrow nor the buyer's balance can pay this submission")
@@ -98,6 +100,8 @@ type Store interface {
 	DueForApproval(ctx context.Context, now time.Time, limit int) ([]Submission, error)
 	// Count counts the submissions matching f.
 	Count(ctx context.Context, f Filter) (int64, error)
+	// AddBonus records bonus op's coins on the submission, once.
+	AddBonus(ctx context.Context, id, op string, coins money.Coins) error
 	// SumPay adds up the pay of the submissions matching f.
 	SumPay(ctx context.Context, f Filter) (money.Coins, error)
 }
