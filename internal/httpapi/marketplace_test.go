@@ -2,12 +2,15 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -996,5 +999,125 @@ func TestBonus(t *testing.T) {
 	}
 	if told != 2 {
 		t.Errorf("the worker was told of %d bonuses, want 2", told)
+	}
+}
+
+// TestBulkReview: a buyer approves or rejects up to 100 submissions at once,
+// each answered as its single review would be.
+func TestBulkReview(t *testing.T) {
+	a := newAPI(t)
+	buyer, other := a.register(t, "buyer"), a.register(t, "buyer")
+	a.grant(t, buyer.User.ID, 1000)
+	tk := a.postTask(t, buyer.Token, 20, 5)
+	var subs []submissionBody
+	for range 3 {
+		subs = append(subs, a.submit(t, a.register(t, "worker").Token, tk.ID))
+	}
+	theirs := a.submit(t, a.register(t, "worker").Token, a.postTask(t, other.Token, 1, 5).ID)
+	type results struct {
+		Results []struct {
+			ID         string          `json:"id"`
+			Status     int             `json:"status"`
+			Code       string          `json:"code"`
+			Submission *submissionBody `json:"submission"`
+		} `json:"results"`
+	}
+	review := func(body any) results {
+		t.Helper()
+		return decode[results](t, a.call(t, http.MethodPost, "/api/submissions/reviews", buyer.Token, body), http.StatusOK)
+	}
+	summary := func(r results) []string {
+		var out []string
+		for _, it := range r.Results {
+			s := fmt.Sprintf("%d %s", it.Status, it.Code)
+			if it.Submission != nil {
+				s += it.Submission.Status
+			}
+			out = append(out, strings.TrimSpace(s))
+		}
+		return out
+	}
+	got := review(map[string]any{"ids": []string{subs[0].ID, subs[1].ID, theirs.ID, "nope"}, "decision": "approve"})
+	if want := []string{"200 approved", "200 approved", "404 submission_not_found", "404 submission_not_found"}; !slices.Equal(summary(got), want) {
+		t.Errorf("bulk approval = %v, want %v", summary(got), want)
+	}
+	got = review(map[string]any{"ids": []string{subs[1].ID, subs[2].ID}, "decision": "reject", "reason": "The proof does not show the task."})
+	if want := []string{"409 already_reviewed", "200 rejected"}; !slices.Equal(summary(got), want) {
+		t.Errorf("bulk rejection = %v, want %v", summary(got), want)
+	}
+	if a.escrow(t, tk.ID) != 18*5 {
+		t.Errorf("escrow = %d, want the 18 open slots' pay", a.escrow(t, tk.ID))
+	}
+
+	many := make([]string, 101)
+	for i := range many {
+		many[i] = fmt.Sprintf("id-%d", i)
+	}
+	refused := []struct {
+		name, token string
+		body        any
+		status      int
+		code        string
+	}{
+		{"no ids", buyer.Token, map[string]any{"ids": []string{}, "decision": "approve"}, 422, "invalid_fields"},
+		{"101 ids", buyer.Token, map[string]any{"ids": many, "decision": "approve"}, 422, "invalid_fields"},
+		{"a repeated id", buyer.Token, map[string]any{"ids": []string{"a", "a"}, "decision": "approve"}, 422, "invalid_fields"},
+		{"an empty id", buyer.Token, map[string]any{"ids": []string{""}, "decision": "approve"}, 422, "invalid_fields"},
+		{"no decision", buyer.Token, map[string]any{"ids": []string{"a"}}, 422, "invalid_fields"},
+		{"another decision", buyer.Token, map[string]any{"ids": []string{"a"}, "decision": "maybe"}, 422, "invalid_fields"},
+		{"a rejection without a reason", buyer.Token, map[string]any{"ids": []string{subs[0].ID}, "decision": "reject"}, 422, "invalid_fields"},
+		{"a worker", a.register(t, "worker").Token, map[string]any{"ids": []string{"a"}, "decision": "approve"}, 403, "wrong_role"},
+		{"no token", "", map[string]any{"ids": []string{"a"}, "decision": "approve"}, 401, "missing_token"},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, a.call(t, http.MethodPost, "/api/submissions/reviews", tt.token, tt.body), tt.status, tt.code)
+		})
+	}
+}
+
+// TestBulkReviewRacesSingleReviews: a bulk approval and single rejections
+// of the same submissions at once review each exactly once; the audit,
+// checked when the test ends, balances.
+func TestBulkReviewRacesSingleReviews(t *testing.T) {
+	a := newAPI(t)
+	buyer := a.register(t, "buyer")
+	a.grant(t, buyer.User.ID, 1000)
+	tk := a.postTask(t, buyer.Token, 10, 5)
+	ids := make([]string, 10)
+	for i := range ids {
+		ids[i] = a.submit(t, a.register(t, "worker").Token, tk.ID).ID
+	}
+	var (
+		wg       sync.WaitGroup
+		bulk     *httptest.ResponseRecorder
+		rejected atomic.Int64
+	)
+	wg.Go(func() {
+		bulk = a.call(t, http.MethodPost, "/api/submissions/reviews", buyer.Token, map[string]any{"ids": ids, "decision": "approve"})
+	})
+	for _, id := range ids {
+		wg.Go(func() {
+			rec := a.call(t, http.MethodPut, "/api/submissions/"+id+"/reject", buyer.Token, map[string]string{"reason": "The proof does not show the task."})
+			if rec.Code == http.StatusOK {
+				rejected.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	var approved int64
+	for _, r := range decode[struct {
+		Results []struct{ Status int } `json:"results"`
+	}](t, bulk, http.StatusOK).Results {
+		if r.Status == http.StatusOK {
+			approved++
+		}
+	}
+	if approved+rejected.Load() != 10 {
+		t.Errorf("approved %d + rejected %d, want each of the 10 reviewed once", approved, rejected.Load())
+	}
+	// Each approval used a slot; each rejection reopened one.
+	if got := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK).RequiredWorkers; int64(got) != rejected.Load() {
+		t.Errorf("open slots = %d, want %d", got, rejected.Load())
 	}
 }

@@ -212,6 +212,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireRole(auth.RoleBuyer))
 				r.Get("/to-review", s.handle(s.handleSubmissionToReview))
+				r.Post("/reviews", s.handle(s.handleSubmissionReviews))
 				r.Put("/{id}/approve", s.handle(s.handleSubmissionApprove))
 				r.Put("/{id}/reject", s.handle(s.handleSubmissionReject))
 				r.With(s.idempotent).Post("/{id}/bonus", s.handle(s.handleSubmissionBonus))

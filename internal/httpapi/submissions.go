@@ -177,3 +177,44 @@ func (s *Server) handleSubmissionBonus(w http.ResponseWriter, r *http.Request) e
 	}
 	return writeJSON(w, http.StatusOK, toSubmissionResponse(sub))
 }
+
+type bulkReviewRequest struct {
+	IDs      []string `json:"ids" validate:"required,min=1,max=100,unique,dive,required,max=64"`
+	Decision string   `json:"decision" validate:"required,oneof=approve reject"`
+	Reason   string   `json:"reason" validate:"max=500"` // required to reject, which the service checks
+}
+
+type bulkReviewResult struct {
+	ID         string              `json:"id"`
+	Status     int                 `json:"status"`         // what the single review would have answered
+	Code       string              `json:"code,omitempty"` // and its problem's code and detail, if it failed
+	Detail     string              `json:"detail,omitempty"`
+	Submission *submissionResponse `json:"submission,omitempty"`
+}
+
+// handleSubmissionReviews handles POST /api/submissions/reviews: up to 100
+// approvals or rejections, each answered as its single review would be.
+func (s *Server) handleSubmissionReviews(w http.ResponseWriter, r *http.Request) error {
+	var req bulkReviewRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	outcomes, err := s.submissions.ReviewMany(r.Context(), principal(r), req.IDs, req.Decision == "approve", req.Reason)
+	if err != nil {
+		return err
+	}
+	results := make([]bulkReviewResult, len(outcomes))
+	for i, o := range outcomes {
+		results[i] = bulkReviewResult{ID: o.ID, Status: http.StatusOK}
+		if o.Err != nil {
+			ae := s.clientError(r, o.Err)
+			results[i].Status, results[i].Code, results[i].Detail = statusOf(ae.Kind), ae.Code, ae.Message
+			continue
+		}
+		res := toSubmissionResponse(o.Submission)
+		results[i].Submission = &res
+	}
+	return writeJSON(w, http.StatusOK, struct {
+		Results []bulkReviewResult `json:"results"`
+	}{results})
+}

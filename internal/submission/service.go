@@ -224,11 +224,52 @@ const MinRejectReason = 10
 // reason the worker is told; its slot reopens.
 func (s *Service) Reject(ctx context.Context, p auth.Principal, id, reason string) (Submission, error) {
 	reason = strings.TrimSpace(reason)
-	if utf8.RuneCountInString(reason) < MinRejectReason {
-		return Submission{}, apperr.InvalidFields(apperr.FieldError{Field: "reason",
-			Message: fmt.Sprintf("must be at least %d characters: the worker is told why", MinRejectReason)})
+	if err := checkRejectReason(reason); err != nil {
+		return Submission{}, err
 	}
 	return s.decide(ctx, p, id, s.reject, reason)
+}
+
+func checkRejectReason(reason string) error {
+	if utf8.RuneCountInString(reason) < MinRejectReason {
+		return apperr.InvalidFields(apperr.FieldError{Field: "reason",
+			Message: fmt.Sprintf("must be at least %d characters: the worker is told why", MinRejectReason)})
+	}
+	return nil
+}
+
+// MaxBulkReview is how many submissions one bulk review decides.
+const MaxBulkReview = 100
+
+// Outcome is what a bulk review did to one submission: the submission as
+// reviewed, or the error the single review would have answered.
+type Outcome struct {
+	ID         string
+	Submission Submission
+	Err        error
+}
+
+// ReviewMany approves, or rejects with the reason, each of the buyer's
+// submissions in turn, exactly as Approve or Reject would one by one: each
+// is reviewed once, whatever else reviews it at the same time. It fails as
+// a whole only for a reason too short to reject with.
+func (s *Service) ReviewMany(ctx context.Context, p auth.Principal, ids []string, approve bool, reason string) ([]Outcome, error) {
+	reason = strings.TrimSpace(reason)
+	if !approve {
+		if err := checkRejectReason(reason); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Outcome, len(ids))
+	for i, id := range ids {
+		out[i].ID = id
+		if approve {
+			out[i].Submission, out[i].Err = s.Approve(ctx, p, id)
+		} else {
+			out[i].Submission, out[i].Err = s.decide(ctx, p, id, s.reject, reason)
+		}
+	}
+	return out, nil
 }
 
 func (s *Service) decide(ctx context.Context, p auth.Principal, id string, kind operation.Kind[review], reason string) (Submission, error) {
