@@ -146,6 +146,7 @@ func build(cfg config.Config, log *slog.Logger, db *storage.DB) (*app.App, error
 		RouteBase:         cfg.RouteBase,
 		ImageHost:         localUploads(cfg),
 		DailyUploadLimit:  cfg.DailyUploadLimit,
+		ReservationsPer:   cfg.ReservationsPer,
 	}
 	if cfg.ImgBBKey != "" {
 		c.ImageHost = imgbb.New(cfg.ImgBBURL, cfg.ImgBBKey, cfg.OutboundTimeout)
@@ -360,6 +361,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		Users:               a.Users,
 		Tasks:               a.Tasks,
 		Submissions:         a.Submissions,
+		Reservations:        a.Reservations,
 		Notifications:       a.Notifications,
 		Payments:            a.Payments,
 		Withdrawals:         a.Withdrawals,
@@ -415,6 +417,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 	})
 	periodic("expire-tasks", "tasks expired", func(ctx context.Context) (int64, error) {
 		n, err := a.Tasks.ExpireDue(ctx)
+		return int64(n), err
+	})
+	periodic("expire-reservations", "reservations expired", func(ctx context.Context) (int64, error) {
+		n, err := a.Reservations.ExpireDue(ctx)
 		return int64(n), err
 	})
 	periodic("forget-idempotency-keys", "idempotency keys forgotten", a.Keys.Sweep)

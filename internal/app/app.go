@@ -20,6 +20,7 @@ import (
 	"microtask/internal/operation"
 	"microtask/internal/payment"
 	"microtask/internal/report"
+	"microtask/internal/reservation"
 	"microtask/internal/stats"
 	"microtask/internal/storage"
 	"microtask/internal/submission"
@@ -47,6 +48,7 @@ type Config struct {
 	RouteBase         string        // where the app's pages live, for notifications' routes; "" for /dashboard
 	ImageHost         upload.Host   // imgBB, or a directory of this server
 	DailyUploadLimit  int           // images a user may upload in 24 hours; 0: no limit
+	ReservationsPer   int           // live reservations a worker may hold; 0: reservation.DefaultPerWorker
 }
 
 // Stores are the stores the services keep their documents in, for the tests
@@ -60,6 +62,7 @@ type Stores struct {
 	PurchaseBlocks *storage.PurchaseBlockStore
 	Withdrawals    *storage.WithdrawalStore
 	Uploads        *storage.UploadStore
+	Reservations   *storage.ReservationStore
 }
 
 // App is the services on one database.
@@ -70,6 +73,7 @@ type App struct {
 	Notifications *notification.Service
 	Tasks         *task.Service
 	Submissions   *submission.Service
+	Reservations  *reservation.Service
 	Payments      *payment.Service
 	Withdrawals   *withdrawal.Service
 	Reports       *report.Service
@@ -88,7 +92,7 @@ func New(db *storage.DB, c Config) (*App, error) {
 		Users: storage.NewUserStore(db), Tasks: storage.NewTaskStore(db), Submissions: storage.NewSubmissionStore(db),
 		Notifications: storage.NewNotificationStore(db), Payments: storage.NewPaymentStore(db),
 		PurchaseBlocks: storage.NewPurchaseBlockStore(db), Withdrawals: storage.NewWithdrawalStore(db),
-		Uploads: storage.NewUploadStore(db),
+		Uploads: storage.NewUploadStore(db), Reservations: storage.NewReservationStore(db),
 	}}
 	st := a.Stores
 	a.Ledger = ledger.New(storage.NewLedgerStore(db), c.Log)
@@ -109,6 +113,8 @@ func New(db *storage.DB, c Config) (*App, error) {
 			return a.Submissions.CancelPending(ctx, taskID, ids)
 		}), c.Log, now, c.AutoApproveAfter)
 	a.Submissions = submission.NewService(st.Submissions, a.Tasks, a.Operations, a.Notifications, a.Users, c.Log, now)
+	a.Reservations = reservation.NewService(st.Reservations, a.Tasks, a.Submissions, a.Operations, c.ReservationsPer, c.Log, now)
+	a.Submissions.UseReservations(a.Reservations)
 	a.Payments = payment.NewService(st.Payments, st.PurchaseBlocks, c.Gateway, c.Webhooks, a.Operations, a.Ledger,
 		a.Notifications, a.Users, c.Pricing, c.Log, now)
 	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users,
@@ -127,7 +133,7 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a.Uploads = upload.NewService(c.ImageHost, st.Uploads, []upload.Referrer{a.Users, a.Tasks}, c.DailyUploadLimit, c.Log, now)
 
 	for _, defs := range [][]operation.Definition{
-		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(),
+		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(), a.Reservations.Operations(),
 		a.Payments.Operations(), a.Withdrawals.Operations(),
 	} {
 		if err := a.Operations.Register(defs...); err != nil {

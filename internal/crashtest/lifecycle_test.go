@@ -3,9 +3,13 @@ package crashtest_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
+	"time"
 
+	"microtask/internal/auth"
 	"microtask/internal/ledger"
+	"microtask/internal/reservation"
 	"microtask/internal/task"
 )
 
@@ -89,4 +93,109 @@ var lifecycleScenarios = []scenario{
 			}
 		},
 	},
+	{
+		name:   "reserve a slot",
+		before: func(t *testing.T, w *world) { w.newTask(t, 2) },
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.Reservations.Reserve(ctx, worker, w.onlyTaskQuiet())
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk, r := w.onlyTask(t), w.onlyReservation(t)
+			if tk.OpenSlots != 1 || !slices.Equal(tk.Held, []string{r.HeldID()}) || r.Status != reservation.StatusLive ||
+				w.balance(t, ledger.EscrowAccount(tk.ID)) != 20 {
+				t.Errorf("task %+v, reservation %+v", tk, r)
+			}
+		},
+	},
+	{
+		name:   "release a reservation",
+		before: reserved,
+		action: func(ctx context.Context, w *world) error {
+			return w.Reservations.Release(ctx, worker, w.onlyReservationQuiet())
+		},
+		check: func(t *testing.T, w *world) {
+			tk, r := w.onlyTask(t), w.onlyReservation(t)
+			if tk.OpenSlots != 2 || len(tk.Held) != 0 || r.Status != reservation.StatusReleased {
+				t.Errorf("task %+v, reservation %+v", tk, r)
+			}
+		},
+	},
+	{
+		name: "expire a reservation",
+		before: func(t *testing.T, w *world) {
+			reserved(t, w)
+			w.Clock.Advance(2 * time.Hour)
+		},
+		action: func(ctx context.Context, w *world) error {
+			n, err := w.Reservations.ExpireDue(ctx)
+			if err == nil && n != 1 {
+				return errors.New("nothing expired")
+			}
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk, r := w.onlyTask(t), w.onlyReservation(t)
+			if tk.OpenSlots != 2 || len(tk.Held) != 0 || r.Status != reservation.StatusExpired {
+				t.Errorf("task %+v, reservation %+v", tk, r)
+			}
+		},
+	},
+	{
+		name: "submit into a reserved slot",
+		before: func(t *testing.T, w *world) {
+			reserved(t, w)
+			// Another worker takes the last free slot: only the reserved one is left.
+			if _, err := w.Submissions.Submit(context.Background(), w.User(t, auth.RoleWorker), w.onlyTaskQuiet(), "proof"); err != nil {
+				t.Fatal(err)
+			}
+		},
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.Submissions.Submit(ctx, worker, w.onlyTaskQuiet(), "proof")
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk, r := w.onlyTask(t), w.onlyReservation(t)
+			if tk.OpenSlots != 0 || len(tk.Held) != 0 || len(tk.PendingSubs) != 2 || r.Status != reservation.StatusUsed ||
+				w.balance(t, ledger.EscrowAccount(tk.ID)) != 20 {
+				t.Errorf("task %+v, reservation %+v", tk, r)
+			}
+		},
+	},
+	{
+		name:   "close a task with a reserved slot",
+		before: reserved,
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.Tasks.CloseEarly(ctx, buyer, w.onlyTaskQuiet())
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk := w.onlyTask(t)
+			if tk.Status != task.StatusClosed || tk.OpenSlots != 0 || len(tk.Held) != 0 ||
+				w.balance(t, ledger.EscrowAccount(tk.ID)) != 0 || w.balance(t, ledger.UserAccount(buyer.UserID)) != 50 {
+				t.Errorf("task %+v, escrow %d", tk, w.balance(t, ledger.EscrowAccount(tk.ID)))
+			}
+		},
+	},
+}
+
+// reserved leaves a task of 2 slots with one reserved by the worker.
+func reserved(t *testing.T, w *world) {
+	tk := w.newTask(t, 2)
+	if _, err := w.Reservations.Reserve(context.Background(), worker, tk.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *world) onlyReservation(t *testing.T) reservation.Reservation {
+	t.Helper()
+	r, err := w.Stores.Reservations.ByID(context.Background(), w.onlyReservationQuiet())
+	if err != nil {
+		t.Fatalf("the worker's reservation: %v", err)
+	}
+	return r
+}
+
+func (w *world) onlyReservationQuiet() string {
+	return reservation.ID(w.onlyTaskQuiet(), worker.UserID)
 }

@@ -33,6 +33,7 @@ type taskBody struct {
 	} `json:"buyer"`
 	Status       string `json:"status"`
 	CreatedAt    string `json:"created_at"`
+	TimeAllotted int    `json:"time_allotted_minutes"`
 	MySubmission *struct {
 		ID     string `json:"id"`
 		Status string `json:"status"`
@@ -1119,5 +1120,172 @@ func TestBulkReviewRacesSingleReviews(t *testing.T) {
 	// Each approval used a slot; each rejection reopened one.
 	if got := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK).RequiredWorkers; int64(got) != rejected.Load() {
 		t.Errorf("open slots = %d, want %d", got, rejected.Load())
+	}
+}
+
+type reservationBody struct {
+	ID        string  `json:"id"`
+	TaskID    string  `json:"task_id"`
+	Status    string  `json:"status"`
+	ExpiresAt string  `json:"expires_at"`
+	EndedAt   *string `json:"ended_at"`
+}
+
+// TestReservations: a worker holds a free slot while working and submits
+// into it even once the task has no free slot; releasing or expiring gives
+// it back; every refusal changes nothing; the audit (checked when the test
+// ends) balances with slots held.
+func TestReservations(t *testing.T) {
+	a := newAPI(t)
+	buyer, w1, w2, w3 := a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker"), a.register(t, "worker")
+	a.grant(t, buyer.User.ID, 500)
+	req := taskRequest(a, 2, 10)
+	for _, minutes := range []any{4, 1441, "30", 30.5} {
+		req["time_allotted_minutes"] = minutes
+		wantProblem(t, a.call(t, http.MethodPost, "/api/tasks", buyer.Token, req), http.StatusUnprocessableEntity, "invalid_fields")
+	}
+	if got := a.postTask(t, buyer.Token, 1, 1); got.TimeAllotted != 60 {
+		t.Errorf("time allotted by default = %d minutes, want 60", got.TimeAllotted)
+	}
+	req["time_allotted_minutes"] = 30
+	tk := decode[taskBody](t, a.call(t, http.MethodPost, "/api/tasks", buyer.Token, req), http.StatusCreated)
+	reserve := func(token, taskID string) *httptest.ResponseRecorder {
+		t.Helper()
+		return a.call(t, http.MethodPost, "/api/tasks/"+taskID+"/reservations", token, nil)
+	}
+	free := func() int {
+		t.Helper()
+		return decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK).RequiredWorkers
+	}
+
+	r1 := decode[reservationBody](t, reserve(w1.Token, tk.ID), http.StatusCreated)
+	if want := a.clock.Now().Add(30 * time.Minute).UTC().Format("2006-01-02T15:04:05"); r1.Status != "live" || !strings.HasPrefix(r1.ExpiresAt, want) {
+		t.Errorf("reservation = %+v, want live until %s", r1, want)
+	}
+	decode[reservationBody](t, reserve(w2.Token, tk.ID), http.StatusCreated)
+	if free() != 0 || a.escrow(t, tk.ID) != 20 {
+		t.Errorf("with both slots held: %d free, escrow %d", free(), a.escrow(t, tk.ID))
+	}
+	// Held slots are not free: a third worker can neither reserve nor submit.
+	wantProblem(t, reserve(w3.Token, tk.ID), http.StatusConflict, "task_full")
+	wantProblem(t, a.call(t, http.MethodPost, "/api/submissions", w3.Token, map[string]string{"task_id": tk.ID, "submission_details": "proof"}),
+		http.StatusConflict, "task_full")
+	// The worker holding one submits into it.
+	a.submit(t, w1.Token, tk.ID)
+	if got := decode[reservationBody](t, a.call(t, http.MethodGet, "/api/reservations/"+r1.ID, w1.Token, nil), http.StatusOK); got.Status != "used" || got.EndedAt == nil {
+		t.Errorf("reservation after the submission = %+v, want used", got)
+	}
+
+	refused := []struct {
+		name, token, method, path string
+		status                    int
+		code                      string
+	}{
+		{"twice", w2.Token, http.MethodPost, "/api/tasks/" + tk.ID + "/reservations", 409, "already_reserved"},
+		{"after submitting", w1.Token, http.MethodPost, "/api/tasks/" + tk.ID + "/reservations", 409, "already_submitted"},
+		{"a buyer", buyer.Token, http.MethodPost, "/api/tasks/" + tk.ID + "/reservations", 403, "wrong_role"},
+		{"no task", w3.Token, http.MethodPost, "/api/tasks/nope/reservations", 404, "task_not_found"},
+		{"someone else's", w3.Token, http.MethodGet, "/api/reservations/" + r1.ID, 404, "reservation_not_found"},
+		{"release someone else's", w3.Token, http.MethodDelete, "/api/reservations/" + r1.ID, 404, "reservation_not_found"},
+		{"release a used one", w1.Token, http.MethodDelete, "/api/reservations/" + r1.ID, 409, "reservation_ended"},
+		{"a buyer's list", buyer.Token, http.MethodGet, "/api/reservations/my", 403, "wrong_role"},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, a.call(t, tt.method, tt.path, tt.token, nil), tt.status, tt.code)
+		})
+	}
+
+	// Released, the slot is free again; the list shows only live ones.
+	mine := decode[pageOf[reservationBody]](t, a.call(t, http.MethodGet, "/api/reservations/my", w2.Token, nil), http.StatusOK)
+	if mine.Total != 1 || mine.Items[0].TaskID != tk.ID {
+		t.Fatalf("w2's reservations = %+v", mine)
+	}
+	if rec := a.call(t, http.MethodDelete, "/api/reservations/"+mine.Items[0].ID, w2.Token, nil); rec.Code != http.StatusNoContent {
+		t.Fatalf("release = %d %s", rec.Code, rec.Body)
+	}
+	if free() != 1 || decode[pageOf[reservationBody]](t, a.call(t, http.MethodGet, "/api/reservations/my", w2.Token, nil), http.StatusOK).Total != 0 {
+		t.Errorf("after the release: %d free", free())
+	}
+
+	// A reservation whose time ran out gives its slot back, and the worker
+	// may reserve again.
+	r3 := decode[reservationBody](t, reserve(w3.Token, tk.ID), http.StatusCreated)
+	a.clock.Advance(31 * time.Minute)
+	if n, err := a.env.Reservations.ExpireDue(context.Background()); err != nil || n != 1 {
+		t.Fatalf("ExpireDue() = %d, %v", n, err)
+	}
+	if got := decode[reservationBody](t, a.call(t, http.MethodGet, "/api/reservations/"+r3.ID, w3.Token, nil), http.StatusOK); got.Status != "expired" || free() != 1 {
+		t.Errorf("after expiry: %+v, %d free", got, free())
+	}
+	again := decode[reservationBody](t, reserve(w3.Token, tk.ID), http.StatusCreated)
+	if again.ID != r3.ID || again.Status != "live" {
+		t.Errorf("reserved again = %+v", again)
+	}
+
+	// Closing the task refunds held slots too, and cancels their
+	// reservations when they end.
+	closed := decode[struct{ Refunded int64 }](t, a.call(t, http.MethodPost, "/api/tasks/"+tk.ID+"/close", buyer.Token, nil), http.StatusOK)
+	if closed.Refunded != 10 || a.escrow(t, tk.ID) != 10 { // the held slot; the pending submission's pay stays
+		t.Errorf("closed: refunded %d, escrow %d", closed.Refunded, a.escrow(t, tk.ID))
+	}
+	if rec := a.call(t, http.MethodDelete, "/api/reservations/"+again.ID, w3.Token, nil); rec.Code != http.StatusNoContent {
+		t.Fatalf("release after the close = %d %s", rec.Code, rec.Body)
+	}
+	if got := decode[reservationBody](t, a.call(t, http.MethodGet, "/api/reservations/"+again.ID, w3.Token, nil), http.StatusOK); got.Status != "cancelled" {
+		t.Errorf("reservation of a closed task = %+v, want cancelled", got)
+	}
+}
+
+// TestReservationLimit: a worker holds at most RESERVATIONS_PER_WORKER (3)
+// live reservations, even when asking for many at once.
+func TestReservationLimit(t *testing.T) {
+	a := newAPI(t)
+	buyer, w := a.register(t, "buyer"), a.register(t, "worker")
+	a.grant(t, buyer.User.ID, 500)
+	var wg sync.WaitGroup
+	var made atomic.Int64
+	for range 8 {
+		tk := a.postTask(t, buyer.Token, 1, 5)
+		wg.Go(func() {
+			if a.call(t, http.MethodPost, "/api/tasks/"+tk.ID+"/reservations", w.Token, nil).Code == http.StatusCreated {
+				made.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	live := decode[pageOf[reservationBody]](t, a.call(t, http.MethodGet, "/api/reservations/my", w.Token, nil), http.StatusOK).Total
+	if live > 3 || live != made.Load() || live == 0 {
+		t.Errorf("live reservations %d, made %d; want at most 3, as many as answered 201", live, made.Load())
+	}
+}
+
+// TestLastFreeSlotReservedOnce: many workers reserve the last free slot at
+// once; one holds it.
+func TestLastFreeSlotReservedOnce(t *testing.T) {
+	a := newAPI(t)
+	buyer := a.register(t, "buyer")
+	tk := a.postTask(t, buyer.Token, 1, 10)
+	var wg sync.WaitGroup
+	var won, full atomic.Int64
+	for range 12 {
+		w := a.register(t, "worker")
+		wg.Go(func() {
+			switch rec := a.call(t, http.MethodPost, "/api/tasks/"+tk.ID+"/reservations", w.Token, nil); rec.Code {
+			case http.StatusCreated:
+				won.Add(1)
+			case http.StatusConflict:
+				full.Add(1)
+			default:
+				t.Errorf("reserve = %d %s", rec.Code, rec.Body)
+			}
+		})
+	}
+	wg.Wait()
+	if won.Load() != 1 || full.Load() != 11 {
+		t.Errorf("%d reservations made, %d refused; want 1 and 11", won.Load(), full.Load())
+	}
+	if got := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK).RequiredWorkers; got != 0 || a.escrow(t, tk.ID) != 10 {
+		t.Errorf("free slots %d, escrow %d", got, a.escrow(t, tk.ID))
 	}
 }

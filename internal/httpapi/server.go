@@ -22,6 +22,7 @@ import (
 	"microtask/internal/notification"
 	"microtask/internal/payment"
 	"microtask/internal/report"
+	"microtask/internal/reservation"
 	"microtask/internal/stats"
 	"microtask/internal/submission"
 	"microtask/internal/task"
@@ -42,6 +43,7 @@ type Options struct {
 	Users               *user.Service
 	Tasks               *task.Service
 	Submissions         *submission.Service
+	Reservations        *reservation.Service
 	Notifications       *notification.Service
 	Payments            *payment.Service
 	Withdrawals         *withdrawal.Service
@@ -66,6 +68,7 @@ type Server struct {
 	users          *user.Service
 	tasks          *task.Service
 	submissions    *submission.Service
+	reservations   *reservation.Service
 	notifications  *notification.Service
 	payments       *payment.Service
 	withdrawals    *withdrawal.Service
@@ -97,6 +100,7 @@ func NewServer(o Options) *Server {
 		users:          o.Users,
 		tasks:          o.Tasks,
 		submissions:    o.Submissions,
+		reservations:   o.Reservations,
 		notifications:  o.Notifications,
 		payments:       o.Payments,
 		withdrawals:    o.Withdrawals,
@@ -199,6 +203,14 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Post("/{id}/resume", s.handle(s.handleTaskPause(false)))
 				r.Delete("/{id}", s.handle(s.handleTaskDelete))
 			})
+		})
+
+		r.With(s.authenticate, s.requireRole(auth.RoleWorker)).Post("/tasks/{id}/reservations", s.handle(s.handleReservationCreate))
+		r.Route("/reservations", func(r chi.Router) {
+			r.Use(s.authenticate, s.requireRole(auth.RoleWorker))
+			r.Get("/my", s.handle(s.handleReservationMine))
+			r.Get("/{id}", s.handle(s.handleReservationGet))
+			r.Delete("/{id}", s.handle(s.handleReservationDelete))
 		})
 
 		r.Route("/submissions", func(r chi.Router) {

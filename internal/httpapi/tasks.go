@@ -39,6 +39,7 @@ type createTaskRequest struct {
 	RequiredWorkers int    `json:"required_workers" validate:"required,min=1,max=10000"`
 	PayableAmount   int64  `json:"payable_amount" validate:"required,min=1,max=10000"`
 	CompletionDate  string `json:"completion_date" validate:"required"`
+	TimeAllotted    int    `json:"time_allotted_minutes" validate:"omitempty,min=5,max=1440"` // for a reservation's work; 60 if left out
 }
 
 func (r *createTaskRequest) trim() {
@@ -67,6 +68,7 @@ type taskResponse struct {
 	Buyer           partyResponse `json:"buyer"`
 	Status          string        `json:"status"`
 	CreatedAt       time.Time     `json:"created_at"`
+	TimeAllotted    int           `json:"time_allotted_minutes"` // how long a reservation holds a slot
 	// The signed-in worker's own submission to the task, if any.
 	MySubmission *mySubmissionResponse `json:"my_submission,omitempty"`
 }
@@ -88,6 +90,7 @@ func (s *Server) taskResponse(t task.Task) taskResponse {
 		ID: t.ID, Title: t.Title, Detail: t.Detail, RequiredWorkers: t.OpenSlots, PayableAmount: int64(t.Pay),
 		CompletionDate: t.CompletionDate.UTC(), SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
 		Buyer: partyResponse(t.Buyer), Status: string(s.tasks.StatusNow(t)), CreatedAt: t.CreatedAt.UTC(),
+		TimeAllotted: int(t.TimeAllotted / time.Minute),
 	}
 }
 
@@ -103,7 +106,8 @@ func (s *Server) handleTaskCreate(w http.ResponseWriter, r *http.Request) error 
 	}
 	t, err := s.tasks.Create(r.Context(), principal(r), task.NewTask{
 		Text: req.text(), Workers: req.RequiredWorkers, Pay: money.Coins(req.PayableAmount), CompletionDate: due,
-		Key: r.Header.Get("Idempotency-Key"), // checked by s.idempotent
+		TimeAllotted: time.Duration(req.TimeAllotted) * time.Minute,
+		Key:          r.Header.Get("Idempotency-Key"), // checked by s.idempotent
 	})
 	if err != nil {
 		return err

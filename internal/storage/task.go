@@ -35,6 +35,8 @@ type taskDoc struct {
 	ImageURL         string    `bson:"task_image_url"`
 	RequiredWorkers  int64     `bson:"required_workers"`
 	PendingSubs      []string  `bson:"pending_subs"`
+	Held             []string  `bson:"held"`                  // reserved slots
+	TimeAllotted     int64     `bson:"time_allotted_minutes"` // 0 in tasks from before reservations: the default
 	Pay              int64     `bson:"payable_amount"`
 	CompletionDate   time.Time `bson:"completion_date"`
 	BuyerID          string    `bson:"buyer_id"`
@@ -50,20 +52,26 @@ type taskDoc struct {
 }
 
 func taskFromDoc(d taskDoc) task.Task {
-	return task.Task{
+	t := task.Task{
 		ID: d.ID, Title: d.Title, Detail: d.Detail, SubmissionInfo: d.SubmissionInfo, ImageURL: d.ImageURL,
-		OpenSlots: int(d.RequiredWorkers), PendingSubs: d.PendingSubs, Pay: money.Coins(d.Pay),
+		OpenSlots: int(d.RequiredWorkers), PendingSubs: d.PendingSubs, Held: d.Held, Pay: money.Coins(d.Pay),
 		CompletionDate: d.CompletionDate, Buyer: task.Party{ID: d.BuyerID, Name: d.BuyerName}, Status: task.Status(d.Status),
 		AutoApproveAfter: time.Duration(d.AutoApproveAfter) * time.Second, Refunds: int(d.Refunds), Hidden: d.Hidden, Paused: d.Paused, CreatedAt: d.CreatedAt,
+		TimeAllotted: time.Duration(d.TimeAllotted) * time.Minute,
 	}
+	if t.TimeAllotted == 0 {
+		t.TimeAllotted = task.DefaultTimeAllotted
+	}
+	return t
 }
 
 // Insert implements task.Store.
 func (s *TaskStore) Insert(ctx context.Context, t task.Task) error {
 	err := s.tasks.insertOne(ctx, taskDoc{
 		ID: t.ID, Title: t.Title, Detail: t.Detail, SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
-		RequiredWorkers: int64(t.OpenSlots), PendingSubs: []string{}, Pay: int64(t.Pay), CompletionDate: t.CompletionDate,
-		BuyerID: t.Buyer.ID, BuyerName: t.Buyer.Name, Status: string(t.Status),
+		RequiredWorkers: int64(t.OpenSlots), PendingSubs: []string{}, Held: []string{}, Pay: int64(t.Pay), CompletionDate: t.CompletionDate,
+		TimeAllotted: int64(t.TimeAllotted / time.Minute),
+		BuyerID:      t.Buyer.ID, BuyerName: t.Buyer.Name, Status: string(t.Status),
 		AutoApproveAfter: int64(t.AutoApproveAfter / time.Second), Ops: []string{}, CreatedAt: t.CreatedAt,
 	})
 	if isDuplicate(err) {
@@ -182,6 +190,7 @@ func (s *TaskStore) Refund(ctx context.Context, r task.Refund) (bool, error) {
 		{Key: "ops", Value: bson.D{{Key: "$ne", Value: r.Op}}},
 		{Key: "refunds", Value: int64(r.Refunds)},
 		{Key: "required_workers", Value: int64(r.OpenSlots)},
+		{Key: "held", Value: bson.D{{Key: "$size", Value: int64(r.Held)}}},
 		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{string(task.StatusOpen), string(task.StatusExpired), string(task.StatusClosed)}}}},
 		// Slots being funded are not in escrow yet: the refund waits.
 		{Key: "funding_op", Value: bson.D{{Key: "$exists", Value: false}}},
@@ -201,7 +210,7 @@ func (s *TaskStore) Refund(ctx context.Context, r task.Refund) (bool, error) {
 		q = append(q, bson.E{Key: "pending_subs", Value: bson.D{{Key: "$size", Value: 0}}})
 	}
 	return commitOnce(ctx, s.tasks, r.TaskID, q, bson.D{
-		{Key: "$set", Value: bson.D{{Key: "status", Value: string(status)}, {Key: "required_workers", Value: int64(0)}}},
+		{Key: "$set", Value: bson.D{{Key: "status", Value: string(status)}, {Key: "required_workers", Value: int64(0)}, {Key: "held", Value: bson.A{}}}},
 		{Key: "$inc", Value: bson.D{{Key: "refunds", Value: int64(1)}}},
 		{Key: "$push", Value: bson.D{{Key: "ops", Value: r.Op}}},
 	}, func(d taskDoc) bool { return slices.Contains(d.Ops, r.Op) })
@@ -213,21 +222,71 @@ func (s *TaskStore) Refund(ctx context.Context, r task.Refund) (bool, error) {
 // reloaded into a task.Task, only filtered on), so that a worker's list of
 // available tasks leaves them out in the same query.
 func (s *TaskStore) ReserveSlot(ctx context.Context, taskID, submissionID, workerID string, now time.Time) (bool, error) {
-	return commitOnce(ctx, s.tasks, taskID,
-		bson.D{
-			{Key: "_id", Value: taskID},
-			{Key: "pending_subs", Value: bson.D{{Key: "$ne", Value: submissionID}}},
-			{Key: "status", Value: string(task.StatusOpen)},
-			{Key: "hidden", Value: bson.D{{Key: "$ne", Value: true}}},
-			{Key: "paused", Value: bson.D{{Key: "$ne", Value: true}}},
-			{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
-			{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: now}}},
-		},
+	q := append(bson.D{
+		{Key: "_id", Value: taskID},
+		{Key: "pending_subs", Value: bson.D{{Key: "$ne", Value: submissionID}}},
+		{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
+	}, takesWork(now)...)
+	return commitOnce(ctx, s.tasks, taskID, q,
 		bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(-1)}}},
 			{Key: "$push", Value: bson.D{{Key: "pending_subs", Value: submissionID}, {Key: "submitters", Value: workerID}}},
 		},
 		func(d taskDoc) bool { return slices.Contains(d.PendingSubs, submissionID) })
+}
+
+// takesWork is the part of ReserveSlot's condition that the task takes
+// submissions at now, bar a free slot.
+func takesWork(now time.Time) bson.D {
+	return bson.D{
+		{Key: "status", Value: string(task.StatusOpen)},
+		{Key: "hidden", Value: bson.D{{Key: "$ne", Value: true}}},
+		{Key: "paused", Value: bson.D{{Key: "$ne", Value: true}}},
+		{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: now}}},
+	}
+}
+
+// HoldSlot implements task.Store.
+func (s *TaskStore) HoldSlot(ctx context.Context, taskID, held, workerID string, now time.Time) (bool, error) {
+	q := append(bson.D{
+		{Key: "_id", Value: taskID},
+		{Key: "held", Value: bson.D{{Key: "$ne", Value: held}}},
+		{Key: "submitters", Value: bson.D{{Key: "$ne", Value: workerID}}},
+		{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
+	}, takesWork(now)...)
+	return commitOnce(ctx, s.tasks, taskID, q,
+		bson.D{
+			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(-1)}}},
+			{Key: "$push", Value: bson.D{{Key: "held", Value: held}}},
+		},
+		func(d taskDoc) bool { return slices.Contains(d.Held, held) })
+}
+
+// UseHeld implements task.Store.
+func (s *TaskStore) UseHeld(ctx context.Context, taskID, held, submissionID, workerID string, now time.Time) (bool, error) {
+	q := append(bson.D{
+		{Key: "_id", Value: taskID},
+		{Key: "held", Value: held},
+		{Key: "pending_subs", Value: bson.D{{Key: "$ne", Value: submissionID}}},
+	}, takesWork(now)...)
+	return commitOnce(ctx, s.tasks, taskID, q,
+		bson.D{
+			{Key: "$pull", Value: bson.D{{Key: "held", Value: held}}},
+			{Key: "$push", Value: bson.D{{Key: "pending_subs", Value: submissionID}, {Key: "submitters", Value: workerID}}},
+		},
+		func(d taskDoc) bool { return slices.Contains(d.PendingSubs, submissionID) })
+}
+
+// ReleaseHeld implements task.Store.
+func (s *TaskStore) ReleaseHeld(ctx context.Context, taskID, held, op string) (bool, error) {
+	return commitOnce(ctx, s.tasks, taskID,
+		bson.D{{Key: "_id", Value: taskID}, {Key: "held", Value: held}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}}},
+		bson.D{
+			{Key: "$pull", Value: bson.D{{Key: "held", Value: held}}},
+			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(1)}}},
+			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
+		},
+		func(d taskDoc) bool { return slices.Contains(d.Ops, op) })
 }
 
 // ReleaseSlot implements submission.Tasks.

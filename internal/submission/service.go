@@ -31,6 +31,7 @@ type Service struct {
 	notify Notifier
 	users  UserNames
 	admins adminlog.Recorder
+	held   Reservations // nil: every submission takes a free slot
 	log    *slog.Logger
 	now    func() time.Time
 
@@ -96,6 +97,18 @@ type bonus struct {
 	Reason     string
 }
 
+// UseReservations has submissions take the slot their worker reserved.
+func (s *Service) UseReservations(r Reservations) { s.held = r }
+
+// Submitted reports whether the worker submitted work for the task.
+func (s *Service) Submitted(ctx context.Context, taskID, workerID string) (bool, error) {
+	_, err := s.store.ByID(ctx, ID(taskID, workerID))
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // LogAdminActions has the service record admins' overturns.
 func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 
@@ -150,7 +163,14 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 		return Submission{}, err
 	}
 	now := s.clock()
-	if err := t.TakesSubmissions(now); err != nil {
+	var held string
+	if s.held != nil {
+		if held, _, err = s.held.Held(ctx, t.ID, p.UserID); err != nil {
+			return Submission{}, err
+		}
+	}
+	// A reserved slot is the worker's: a task with no free slot takes it.
+	if err := t.TakesSubmissions(now); err != nil && !(held != "" && errors.Is(err, task.ErrFull)) {
 		return Submission{}, err
 	}
 	name, err := s.users.Name(ctx, p.UserID)
@@ -160,8 +180,15 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 	sub := Submission{
 		ID: ID(taskID, p.UserID), TaskID: t.ID, TaskTitle: t.Title, Pay: t.Pay, Worker: task.Party{ID: p.UserID, Name: name},
 		Buyer: t.Buyer, Details: details, Status: StatusPending, AutoApproveAt: now.Add(t.AutoApproveAfter), CreatedAt: now,
+		Held: held,
 	}
 	res, err := s.submit.Run(ctx, s.ops, sub.ID, nil, sub)
+	if errors.Is(err, operation.ErrCancelled) && held != "" {
+		// The reservation ended meanwhile (it expired, or was released):
+		// a free slot, if there is one, takes the work.
+		sub.Held = ""
+		res, err = s.submit.Run(ctx, s.ops, sub.ID, nil, sub)
+	}
 	if errors.Is(err, operation.ErrCancelled) {
 		// The slot was gone by the time it was to be taken: say why.
 		if t, err := s.tasks.ByID(ctx, taskID); err == nil {
@@ -189,6 +216,9 @@ func (s *Service) commitSubmit(ctx context.Context, op operation.Op[Submission])
 	} else if !errors.Is(err, ErrNotFound) {
 		return false, err
 	}
+	if op.Data.Held != "" {
+		return s.tasks.UseHeld(ctx, op.Data.TaskID, op.Data.Held, op.Data.ID, op.Data.Worker.ID, s.clock())
+	}
 	return s.tasks.ReserveSlot(ctx, op.Data.TaskID, op.Data.ID, op.Data.Worker.ID, s.clock())
 }
 
@@ -203,6 +233,11 @@ func (s *Service) settleSubmit(ctx context.Context, op operation.Op[Submission])
 	}
 	if err != nil {
 		return err
+	}
+	if sub.Held != "" && s.held != nil {
+		if err := s.held.Used(ctx, sub.TaskID, sub.Worker.ID, sub.Held); err != nil {
+			return err
+		}
 	}
 	return s.notify.Send(ctx, notification.Notification{
 		ID: op.ID, UserID: sub.Buyer.ID, Type: notification.SubmissionReceived, Page: notification.TaskToReview, CreatedAt: op.At,

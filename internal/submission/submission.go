@@ -41,6 +41,9 @@ type Submission struct {
 	CreatedAt     time.Time
 	ReviewedAt    time.Time   // zero while pending
 	Bonus         money.Coins // bonuses its buyer paid for it, in all
+	// Held is the reserved slot the submission takes, while it is being
+	// submitted; empty when it takes a free slot. Not stored.
+	Held string
 }
 
 // Filter selects submissions for a list.
@@ -115,6 +118,9 @@ type Tasks interface {
 	// the submission, listing it as pending and the worker as one who
 	// submitted. True if it did now or had already.
 	ReserveSlot(ctx context.Context, taskID, submissionID, workerID string, now time.Time) (bool, error)
+	// UseHeld turns the worker's reserved slot into the submission's, if the
+	// task takes submissions at now. True if it did now or had already.
+	UseHeld(ctx context.Context, taskID, held, submissionID, workerID string, now time.Time) (bool, error)
 	// ReleaseSlot takes the submission off the task's pending list, if it is
 	// there, and with reopen gives its slot back.
 	ReleaseSlot(ctx context.Context, taskID, submissionID string, reopen bool) error
@@ -125,6 +131,13 @@ type Tasks interface {
 	OpenSlots(ctx context.Context, buyerID string) (int64, error)
 	// CountByBuyer counts a buyer's tasks that are not deleted.
 	CountByBuyer(ctx context.Context, buyerID string) (int64, error)
+}
+
+// Reservations finds the slot a worker reserved on a task and ends the
+// reservation once a submission took it; reservation.Service implements it.
+type Reservations interface {
+	Held(ctx context.Context, taskID, workerID string) (held string, ok bool, err error)
+	Used(ctx context.Context, taskID, workerID, held string) error
 }
 
 // Notifier sends notifications; notification.Service implements it.

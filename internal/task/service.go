@@ -96,6 +96,7 @@ type NewTask struct {
 	Workers        int
 	Pay            money.Coins
 	CompletionDate time.Time
+	TimeAllotted   time.Duration // for a reservation's work; DefaultTimeAllotted if zero
 	// Key is the client's Idempotency-Key, if it sent one: the task's ID
 	// is derived from it, so that the request run again after a crash
 	// finds the task the first run funded instead of funding a second.
@@ -120,6 +121,10 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 		return Task{}, apperr.InvalidFields(apperr.FieldError{Field: "completion_date", Message: "must be in the future"})
 	case in.CompletionDate.After(now.Add(MaxCompletionAhead)):
 		return Task{}, apperr.InvalidFields(apperr.FieldError{Field: "completion_date", Message: "must be within a year"})
+	case in.TimeAllotted == 0:
+		in.TimeAllotted = DefaultTimeAllotted
+	case in.TimeAllotted < MinTimeAllotted || in.TimeAllotted > MaxTimeAllotted:
+		return Task{}, apperr.InvalidFields(apperr.FieldError{Field: "time_allotted_minutes", Message: "must be from 5 to 1440 minutes"})
 	}
 	name, err := s.users.Name(ctx, p.UserID)
 	if err != nil {
@@ -132,7 +137,8 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 	t := Task{
 		ID: id, Title: in.Title, Detail: in.Detail, SubmissionInfo: in.SubmissionInfo, ImageURL: in.ImageURL,
 		OpenSlots: in.Workers, Pay: in.Pay, CompletionDate: in.CompletionDate,
-		Buyer: Party{ID: p.UserID, Name: name}, Status: StatusOpen, AutoApproveAfter: s.autoApprove, CreatedAt: now,
+		Buyer: Party{ID: p.UserID, Name: name}, Status: StatusOpen, AutoApproveAfter: s.autoApprove, TimeAllotted: in.TimeAllotted,
+		CreatedAt: now,
 	}
 	_, err = s.fund.Run(ctx, s.ops, t.ID, ledger.Move(ledger.UserAccount(p.UserID), ledger.EscrowAccount(t.ID), money.Coins(in.Workers)*in.Pay), t)
 	if err != nil {
@@ -394,7 +400,7 @@ func (s *Service) Remove(ctx context.Context, p auth.Principal, id string) (mone
 // that a slot reopened later (a rejection after expiry) is refunded by a new
 // operation rather than deduplicated into the old one.
 func (s *Service) close(ctx context.Context, t Task, reason RefundReason, by string) (money.Coins, error) {
-	amount := money.Coins(t.OpenSlots) * t.Pay
+	amount := t.Refundable()
 	var postings []ledger.Posting
 	if amount > 0 {
 		postings = ledger.Move(ledger.EscrowAccount(t.ID), ledger.UserAccount(t.Buyer.ID), amount)
@@ -406,7 +412,8 @@ func (s *Service) close(ctx context.Context, t Task, reason RefundReason, by str
 func (s *Service) commitRefund(ctx context.Context, op operation.Op[refund]) (bool, error) {
 	t := op.Data.Task
 	return s.store.Refund(ctx, Refund{
-		Op: op.ID, TaskID: t.ID, Reason: op.Data.Reason, Refunds: t.Refunds, OpenSlots: t.OpenSlots, BuyerID: t.Buyer.ID, Now: s.clock(),
+		Op: op.ID, TaskID: t.ID, Reason: op.Data.Reason, Refunds: t.Refunds, OpenSlots: t.OpenSlots, Held: len(t.Held), BuyerID: t.Buyer.ID,
+		Now: s.clock(),
 	})
 }
 
@@ -475,8 +482,8 @@ func (s *Service) CheckEscrow(ctx context.Context, balances map[string]money.Coi
 			return nil
 		}
 		if got, want := balances[acct], t.EscrowDue(); got != want {
-			problems = append(problems, fmt.Sprintf("task %s: escrow holds %d, want %d (%d open slots and %d pending submissions at %d)",
-				t.ID, got, want, t.OpenSlots, len(t.PendingSubs), t.Pay))
+			problems = append(problems, fmt.Sprintf("task %s: escrow holds %d, want %d (%d free slots, %d reserved and %d pending submissions at %d)",
+				t.ID, got, want, t.OpenSlots, len(t.Held), len(t.PendingSubs), t.Pay))
 		}
 		return nil
 	})
@@ -502,6 +509,25 @@ func (s *Service) ByID(ctx context.Context, id string) (Task, error) { return s.
 // task does not take it (Task.TakesSubmissions says why).
 func (s *Service) ReserveSlot(ctx context.Context, taskID, submissionID, workerID string, now time.Time) (bool, error) {
 	return s.store.ReserveSlot(ctx, taskID, submissionID, workerID, now)
+}
+
+// HoldSlot reserves one free slot of the task for the worker, as held
+// (a reservation's HeldID), if the task takes submissions at now and the
+// worker has not submitted to it. True if it did now or had already.
+func (s *Service) HoldSlot(ctx context.Context, taskID, held, workerID string, now time.Time) (bool, error) {
+	return s.store.HoldSlot(ctx, taskID, held, workerID, now)
+}
+
+// UseHeld turns the worker's reserved slot into the submission's, if the
+// task takes submissions at now. True if it did now or had already.
+func (s *Service) UseHeld(ctx context.Context, taskID, held, submissionID, workerID string, now time.Time) (bool, error) {
+	return s.store.UseHeld(ctx, taskID, held, submissionID, workerID, now)
+}
+
+// ReleaseHeld frees a reserved slot for operation op. True if it did now or
+// had already; false if it is no longer held.
+func (s *Service) ReleaseHeld(ctx context.Context, taskID, held, op string) (bool, error) {
+	return s.store.ReleaseHeld(ctx, taskID, held, op)
 }
 
 // ReleaseSlot takes a reviewed submission off the task's pending list; with

@@ -235,7 +235,7 @@ func TestCreate(t *testing.T) {
 			}
 			want := task.Task{
 				ID: got.ID, Title: "Label photos", Detail: "Detail of Label photos", SubmissionInfo: "a screenshot",
-				OpenSlots: tt.workers, PendingSubs: []string{}, Pay: tt.pay, CompletionDate: due,
+				OpenSlots: tt.workers, PendingSubs: []string{}, Held: []string{}, TimeAllotted: time.Hour, Pay: tt.pay, CompletionDate: due,
 				Buyer: task.Party{ID: p.UserID, Name: "Name of " + p.UserID}, Status: task.StatusOpen,
 				AutoApproveAfter: 72 * time.Hour, CreatedAt: apptest.Start,
 			}

@@ -47,8 +47,10 @@ type Task struct {
 	Detail           string
 	SubmissionInfo   string // what proof the worker must submit
 	ImageURL         string
-	OpenSlots        int      // required_workers: workers still wanted
-	PendingSubs      []string // submissions awaiting review, each holding a slot's pay in escrow
+	OpenSlots        int           // required_workers: free slots, workers still wanted
+	PendingSubs      []string      // submissions awaiting review, each holding a slot's pay in escrow
+	Held             []string      // live reservations (reservation.HeldID), each holding a slot's pay in escrow
+	TimeAllotted     time.Duration // how long a reservation holds a slot for the work
 	Pay              money.Coins
 	CompletionDate   time.Time
 	Buyer            Party
@@ -61,10 +63,25 @@ type Task struct {
 }
 
 // EscrowDue is what the task's escrow account must hold: the pay of every
-// open slot and of every submission awaiting review: invariant 4 of the ledger audit (ledger.Service.Audit).
+// free slot, every reserved one and every submission awaiting review:
+// invariant 4 of the ledger audit (ledger.Service.Audit).
 func (t Task) EscrowDue() money.Coins {
-	return money.Coins(t.OpenSlots+len(t.PendingSubs)) * t.Pay
+	return money.Coins(t.OpenSlots+len(t.Held)+len(t.PendingSubs)) * t.Pay
 }
+
+// Refundable is the pay of the slots a refund gives back: the free ones and
+// the reserved ones, whose reservations end with the task.
+func (t Task) Refundable() money.Coins {
+	return money.Coins(t.OpenSlots+len(t.Held)) * t.Pay
+}
+
+// Time allotted for the work of a reservation: the default, and the bounds a
+// buyer may set.
+const (
+	DefaultTimeAllotted = 60 * time.Minute
+	MinTimeAllotted     = 5 * time.Minute
+	MaxTimeAllotted     = 24 * time.Hour
+)
 
 // Text is the part of a task its buyer may edit.
 type Text struct {
@@ -177,6 +194,7 @@ type Refund struct {
 	Reason    RefundReason
 	Refunds   int // the task's refund count when read
 	OpenSlots int // the task's open slots when read
+	Held      int // the task's reserved slots when read
 	BuyerID   string
 	Now       time.Time
 }
@@ -230,6 +248,18 @@ type Store interface {
 	// SetPaused pauses or resumes the buyer's open task. False if there is
 	// no such task.
 	SetPaused(ctx context.Context, taskID, buyerID string, paused bool) (bool, error)
+	// HoldSlot moves one free slot of a task that takes submissions at now
+	// (Task.TakesSubmissions), and that the worker has not submitted to, to
+	// the reserved ones as held. True if it did now or had already.
+	HoldSlot(ctx context.Context, taskID, held, workerID string, now time.Time) (bool, error)
+	// UseHeld turns the reserved slot held into the submission's pending
+	// one, if the task takes submissions at now. True if it did now or had
+	// already.
+	UseHeld(ctx context.Context, taskID, held, submissionID, workerID string, now time.Time) (bool, error)
+	// ReleaseHeld frees the reserved slot held for operation op. True if it
+	// did now or had already; false if the slot is no longer held (used, or
+	// refunded with its task).
+	ReleaseHeld(ctx context.Context, taskID, held, op string) (bool, error)
 	// SetHidden hides or shows every task of a buyer.
 	SetHidden(ctx context.Context, buyerID string, hidden bool) error
 	// OpenSlots adds up the open slots of a buyer's live tasks.

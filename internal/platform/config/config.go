@@ -55,6 +55,7 @@ type Config struct {
 	ImgBBURL            string        // IMGBB_URL
 	UploadRateLimit     int           // UPLOAD_RATE_LIMIT_PER_MIN, per user (sign-ups with a photo: per IP); 0 disables
 	DailyUploadLimit    int           // UPLOAD_DAILY_LIMIT: images per user in 24 hours; 0 disables
+	ReservationsPer     int           // RESERVATIONS_PER_WORKER: live reservations a worker may hold
 	GoogleClientID      string        // GOOGLE_CLIENT_ID; empty: no Sign in with Google
 	GoogleCertsURL      string        // GOOGLE_CERTS_URL: where Google's signing keys are fetched; empty: Google's own
 }
@@ -111,6 +112,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ImgBBURL:            p.url("IMGBB_URL", "https://api.imgbb.com/1/upload"),
 		UploadRateLimit:     p.int("UPLOAD_RATE_LIMIT_PER_MIN", 10, 0, 1_000_000),
 		DailyUploadLimit:    p.int("UPLOAD_DAILY_LIMIT", 100, 0, 1_000_000),
+		ReservationsPer:     p.int("RESERVATIONS_PER_WORKER", 3, 1, 100),
 		GoogleClientID:      p.str("GOOGLE_CLIENT_ID", ""),
 	}
 	c.Pricing = money.Pricing{
@@ -202,6 +204,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("imgbb", c.ImgBBKey != ""),
 		slog.Int("upload_rate_limit_per_min", c.UploadRateLimit),
 		slog.Int("upload_daily_limit", c.DailyUploadLimit),
+		slog.Int("reservations_per_worker", c.ReservationsPer),
 		slog.Bool("google_sign_in", c.GoogleClientID != ""),
 	)
 }
