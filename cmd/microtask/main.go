@@ -147,6 +147,7 @@ func build(cfg config.Config, log *slog.Logger, db *storage.DB) (*app.App, error
 		ImageHost:         localUploads(cfg),
 		DailyUploadLimit:  cfg.DailyUploadLimit,
 		ReservationsPer:   cfg.ReservationsPer,
+		RevisionWindow:    cfg.RevisionWindow,
 	}
 	if cfg.ImgBBKey != "" {
 		c.ImageHost = imgbb.New(cfg.ImgBBURL, cfg.ImgBBKey, cfg.OutboundTimeout)
@@ -417,6 +418,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 	})
 	periodic("expire-tasks", "tasks expired", func(ctx context.Context) (int64, error) {
 		n, err := a.Tasks.ExpireDue(ctx)
+		return int64(n), err
+	})
+	periodic("reject-overdue-revisions", "overdue revisions rejected", func(ctx context.Context) (int64, error) {
+		n, err := a.Submissions.RejectOverdue(ctx)
 		return int64(n), err
 	})
 	periodic("expire-reservations", "reservations expired", func(ctx context.Context) (int64, error) {

@@ -49,6 +49,7 @@ type Config struct {
 	ImageHost         upload.Host   // imgBB, or a directory of this server
 	DailyUploadLimit  int           // images a user may upload in 24 hours; 0: no limit
 	ReservationsPer   int           // live reservations a worker may hold; 0: reservation.DefaultPerWorker
+	RevisionWindow    time.Duration // how long a worker has to revise; 0: submission.DefaultRevisionWindow
 }
 
 // Stores are the stores the services keep their documents in, for the tests
@@ -115,6 +116,7 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a.Submissions = submission.NewService(st.Submissions, a.Tasks, a.Operations, a.Notifications, a.Users, c.Log, now)
 	a.Reservations = reservation.NewService(st.Reservations, a.Tasks, a.Submissions, a.Operations, c.ReservationsPer, c.Log, now)
 	a.Submissions.UseReservations(a.Reservations)
+	a.Submissions.SetRevisionWindow(c.RevisionWindow)
 	a.Payments = payment.NewService(st.Payments, st.PurchaseBlocks, c.Gateway, c.Webhooks, a.Operations, a.Ledger,
 		a.Notifications, a.Users, c.Pricing, c.Log, now)
 	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users,

@@ -10,6 +10,7 @@ import (
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
 	"microtask/internal/reservation"
+	"microtask/internal/submission"
 	"microtask/internal/task"
 )
 
@@ -174,6 +175,32 @@ var lifecycleScenarios = []scenario{
 			if tk.Status != task.StatusClosed || tk.OpenSlots != 0 || len(tk.Held) != 0 ||
 				w.balance(t, ledger.EscrowAccount(tk.ID)) != 0 || w.balance(t, ledger.UserAccount(buyer.UserID)) != 50 {
 				t.Errorf("task %+v, escrow %d", tk, w.balance(t, ledger.EscrowAccount(tk.ID)))
+			}
+		},
+	},
+	{
+		name: "reject a revision whose deadline passed",
+		before: func(t *testing.T, w *world) {
+			submitted(t, w)
+			if _, err := w.Submissions.RequestRevision(context.Background(), buyer, w.onlySubmissionQuiet(), "show the whole page"); err != nil {
+				t.Fatal(err)
+			}
+			w.Clock.Advance(49 * time.Hour)
+		},
+		action: func(ctx context.Context, w *world) error {
+			n, err := w.Submissions.RejectOverdue(ctx)
+			if err == nil && n != 1 {
+				return errors.New("nothing rejected")
+			}
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk, sub := w.onlyTaskAnyStatus(t), w.onlySubmission(t)
+			if sub.Status != submission.StatusRejected || len(tk.PendingSubs) != 0 || tk.OpenSlots+len(tk.Held) != 2 {
+				t.Errorf("task %+v, submission %+v", tk, sub)
+			}
+			if w.notified(t, worker.UserID) != 2 { // the request, the rejection
+				t.Errorf("worker notified %d times, want 2", w.notified(t, worker.UserID))
 			}
 		},
 	},

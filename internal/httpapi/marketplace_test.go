@@ -41,17 +41,19 @@ type taskBody struct {
 }
 
 type submissionBody struct {
-	ID          string  `json:"id"`
-	TaskID      string  `json:"task_id"`
-	TaskTitle   string  `json:"task_title"`
-	Pay         int64   `json:"payable_amount"`
-	Details     string  `json:"submission_details"`
-	Status      string  `json:"status"`
-	Reason      string  `json:"reason"`
-	ReviewedAt  *string `json:"reviewed_at"`
-	AutoApprove *string `json:"auto_approve_at"`
-	Bonus       int64   `json:"bonus"`
-	Worker      struct {
+	ID               string  `json:"id"`
+	TaskID           string  `json:"task_id"`
+	TaskTitle        string  `json:"task_title"`
+	Pay              int64   `json:"payable_amount"`
+	Details          string  `json:"submission_details"`
+	Status           string  `json:"status"`
+	Reason           string  `json:"reason"`
+	ReviewedAt       *string `json:"reviewed_at"`
+	AutoApprove      *string `json:"auto_approve_at"`
+	Bonus            int64   `json:"bonus"`
+	RevisionReason   string  `json:"revision_reason"`
+	RevisionDeadline *string `json:"revision_deadline"`
+	Worker           struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"worker"`
@@ -1287,5 +1289,128 @@ func TestLastFreeSlotReservedOnce(t *testing.T) {
 	}
 	if got := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK).RequiredWorkers; got != 0 || a.escrow(t, tk.ID) != 10 {
 		t.Errorf("free slots %d, escrow %d", got, a.escrow(t, tk.ID))
+	}
+}
+
+// TestRevisions: a buyer sends a pending submission back once; the worker
+// revises it before the deadline, or a missed deadline rejects it and
+// reopens its slot; the slot and its pay stay with the submission meanwhile.
+func TestRevisions(t *testing.T) {
+	a := newAPI(t)
+	buyer, other, w1, w2 := a.register(t, "buyer"), a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker")
+	tk := a.postTask(t, buyer.Token, 2, 10)
+	s1, s2 := a.submit(t, w1.Token, tk.ID), a.submit(t, w2.Token, tk.ID)
+	ask := func(token, id string, body any) *httptest.ResponseRecorder {
+		t.Helper()
+		return a.call(t, http.MethodPut, "/api/submissions/"+id+"/request-revision", token, body)
+	}
+	revise := func(token, id, details string) *httptest.ResponseRecorder {
+		t.Helper()
+		return a.call(t, http.MethodPut, "/api/submissions/"+id, token, map[string]string{"submission_details": details})
+	}
+	reason := map[string]string{"reason": "Please show the whole page."}
+
+	refusedBefore := []struct {
+		name   string
+		rec    func() *httptest.ResponseRecorder
+		status int
+		code   string
+	}{
+		{"another buyer asks", func() *httptest.ResponseRecorder { return ask(other.Token, s1.ID, reason) }, 404, "submission_not_found"},
+		{"the worker asks", func() *httptest.ResponseRecorder { return ask(w1.Token, s1.ID, reason) }, 403, "wrong_role"},
+		{"a short reason", func() *httptest.ResponseRecorder { return ask(buyer.Token, s1.ID, map[string]string{"reason": "redo"}) }, 422, "invalid_fields"},
+		{"no reason", func() *httptest.ResponseRecorder { return ask(buyer.Token, s1.ID, map[string]string{}) }, 422, "invalid_fields"},
+		{"revise unasked", func() *httptest.ResponseRecorder { return revise(w1.Token, s1.ID, "new proof") }, 409, "not_in_revision"},
+	}
+	for _, tt := range refusedBefore {
+		wantProblem(t, tt.rec(), tt.status, tt.code)
+	}
+
+	got := decode[submissionBody](t, ask(buyer.Token, s1.ID, reason), http.StatusOK)
+	if got.Status != "revision_requested" || got.RevisionReason != "Please show the whole page." || got.RevisionDeadline == nil || got.AutoApprove != nil {
+		t.Errorf("sent back = %+v", got)
+	}
+	decode[submissionBody](t, ask(buyer.Token, s2.ID, reason), http.StatusOK)
+	if n := a.notificationsOf(t, w1.Token); len(n) != 1 || n[0].Type != "revision_requested" || !strings.Contains(n[0].Message, "whole page") {
+		t.Errorf("worker's notifications = %+v", n)
+	}
+	// While it waits: no review, no second request; someone else cannot revise it.
+	wantProblem(t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusConflict, "revision_requested")
+	wantProblem(t, ask(buyer.Token, s1.ID, reason), http.StatusConflict, "revision_requested")
+	wantProblem(t, revise(w2.Token, s1.ID, "mine now"), http.StatusNotFound, "submission_not_found")
+	wantProblem(t, revise(w1.Token, s1.ID, ""), http.StatusUnprocessableEntity, "invalid_fields")
+
+	got = decode[submissionBody](t, revise(w1.Token, s1.ID, "https://prnt.sc/whole-page"), http.StatusOK)
+	if got.Status != "pending" || got.Details != "https://prnt.sc/whole-page" || got.RevisionDeadline != nil || got.AutoApprove == nil {
+		t.Errorf("revised = %+v", got)
+	}
+	wantProblem(t, ask(buyer.Token, s1.ID, reason), http.StatusConflict, "revision_used")
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusOK)
+
+	// s2's deadline passes: it counts as a rejection, and its slot reopens.
+	a.clock.Advance(49 * time.Hour)
+	wantProblem(t, revise(w2.Token, s2.ID, "too late"), http.StatusConflict, "not_in_revision")
+	if n, err := a.env.Submissions.RejectOverdue(context.Background()); err != nil || n != 1 {
+		t.Fatalf("RejectOverdue() = %d, %v", n, err)
+	}
+	got = decode[submissionBody](t, a.call(t, http.MethodGet, "/api/submissions/"+s2.ID, w2.Token, nil), http.StatusOK)
+	if got.Status != "rejected" || !strings.Contains(got.Reason, "deadline") {
+		t.Errorf("overdue = %+v", got)
+	}
+	if free := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK).RequiredWorkers; free != 1 || a.escrow(t, tk.ID) != 10 {
+		t.Errorf("after the overdue rejection: %d free, escrow %d", free, a.escrow(t, tk.ID))
+	}
+}
+
+// TestRevisionRacesItsDeadline: a revision sent just as the deadline job
+// runs is either taken or rejected, never both.
+func TestRevisionRacesItsDeadline(t *testing.T) {
+	a := newAPI(t)
+	buyer := a.register(t, "buyer")
+	a.grant(t, buyer.User.ID, 500)
+	tk := a.postTask(t, buyer.Token, 10, 5)
+	type pair struct{ token, id string }
+	var subs []pair
+	for range 10 {
+		w := a.register(t, "worker")
+		sub := a.submit(t, w.Token, tk.ID)
+		decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/request-revision", buyer.Token,
+			map[string]string{"reason": "Please show the whole page."}), http.StatusOK)
+		subs = append(subs, pair{w.Token, sub.ID})
+	}
+	// The deadline is 48 hours away: move the clock to just before it, so
+	// that revisions are still in time while the job runs as if past it.
+	a.clock.Advance(48*time.Hour - time.Millisecond)
+	var wg sync.WaitGroup
+	var revised atomic.Int64
+	for _, p := range subs {
+		wg.Go(func() {
+			rec := a.call(t, http.MethodPut, "/api/submissions/"+p.id, p.token, map[string]string{"submission_details": "whole page"})
+			if rec.Code == http.StatusOK {
+				revised.Add(1)
+			}
+		})
+	}
+	wg.Go(func() {
+		a.clock.Advance(2 * time.Millisecond)
+		if _, err := a.env.Submissions.RejectOverdue(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+	var pending, rejected int64
+	for _, p := range subs {
+		switch decode[submissionBody](t, a.call(t, http.MethodGet, "/api/submissions/"+p.id, p.token, nil), http.StatusOK).Status {
+		case "pending":
+			pending++
+		case "rejected":
+			rejected++
+		}
+	}
+	if pending != revised.Load() || pending+rejected != 10 {
+		t.Errorf("pending %d (revised %d), rejected %d; want each either revised or rejected", pending, revised.Load(), rejected)
+	}
+	if free := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK).RequiredWorkers; int64(free) != rejected {
+		t.Errorf("free slots %d, want one per rejection (%d)", free, rejected)
 	}
 }

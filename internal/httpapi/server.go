@@ -220,6 +220,7 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Post("/", s.handle(s.handleSubmissionCreate))
 				r.Get("/my", s.handle(s.handleSubmissionMine))
 				r.Get("/approved", s.handle(s.handleSubmissionApproved))
+				r.Put("/{id}", s.handle(s.handleSubmissionResubmit))
 			})
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireRole(auth.RoleBuyer))
@@ -227,6 +228,7 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Post("/reviews", s.handle(s.handleSubmissionReviews))
 				r.Put("/{id}/approve", s.handle(s.handleSubmissionApprove))
 				r.Put("/{id}/reject", s.handle(s.handleSubmissionReject))
+				r.Put("/{id}/request-revision", s.handle(s.handleSubmissionRequestRevision))
 				r.With(s.idempotent).Post("/{id}/bonus", s.handle(s.handleSubmissionBonus))
 			})
 			r.Get("/{id}", s.handle(s.handleSubmissionGet)) // its worker, its buyer or an admin

@@ -39,13 +39,21 @@ type submissionResponse struct {
 	// buyer reviews it first; null once reviewed.
 	AutoApproveAt *time.Time `json:"auto_approve_at"`
 	Bonus         int64      `json:"bonus"` // bonuses paid for it, in all
+	// The buyer's one revision request: its reason ("" if none), and the
+	// deadline while the submission waits for the worker's revision.
+	RevisionReason   string     `json:"revision_reason"`
+	RevisionDeadline *time.Time `json:"revision_deadline"`
 }
 
 func toSubmissionResponse(s submission.Submission) submissionResponse {
 	res := submissionResponse{
 		ID: s.ID, TaskID: s.TaskID, TaskTitle: s.TaskTitle, Pay: int64(s.Pay), Worker: partyResponse(s.Worker),
 		Buyer: partyResponse(s.Buyer), Details: s.Details, Status: string(s.Status), Reason: s.Reason,
-		CreatedAt: s.CreatedAt.UTC(), Bonus: int64(s.Bonus),
+		CreatedAt: s.CreatedAt.UTC(), Bonus: int64(s.Bonus), RevisionReason: s.RevisionReason,
+	}
+	if s.Status == submission.StatusRevision {
+		at := s.RevisionDeadline.UTC()
+		res.RevisionDeadline = &at
 	}
 	if !s.ReviewedAt.IsZero() {
 		at := s.ReviewedAt.UTC()
@@ -217,4 +225,38 @@ func (s *Server) handleSubmissionReviews(w http.ResponseWriter, r *http.Request)
 	return writeJSON(w, http.StatusOK, struct {
 		Results []bulkReviewResult `json:"results"`
 	}{results})
+}
+
+// handleSubmissionRequestRevision handles PUT
+// /api/submissions/{id}/request-revision.
+func (s *Server) handleSubmissionRequestRevision(w http.ResponseWriter, r *http.Request) error {
+	var req rejectRequest // the same reason, with the same rules
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	sub, err := s.submissions.RequestRevision(r.Context(), principal(r), param(r, "id"), req.Reason)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toSubmissionResponse(sub))
+}
+
+type resubmitRequest struct {
+	Details string `json:"submission_details" validate:"required,max=5000"`
+}
+
+func (r *resubmitRequest) trim() { r.Details = strings.TrimSpace(r.Details) }
+
+// handleSubmissionResubmit handles PUT /api/submissions/{id}: the worker's
+// revision.
+func (s *Server) handleSubmissionResubmit(w http.ResponseWriter, r *http.Request) error {
+	var req resubmitRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	sub, err := s.submissions.Resubmit(r.Context(), principal(r), param(r, "id"), req.Details)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toSubmissionResponse(sub))
 }

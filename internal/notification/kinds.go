@@ -12,6 +12,8 @@ const (
 	SubmissionCancelled Type = "submission_cancelled" // to the worker: an admin removed the task
 	RejectionOverturned Type = "rejection_overturned" // to the worker: paid after a dispute
 	BonusPaid           Type = "bonus_paid"           // to the worker: a buyer's bonus for their work
+	RevisionRequested   Type = "revision_requested"   // to the worker: revise by the deadline
+	SubmissionRevised   Type = "submission_revised"   // to the buyer: the worker resubmitted
 	TaskRefunded        Type = "task_refunded"        // to the buyer: escrow back after expiry, deletion or removal
 	PaymentCompleted    Type = "payment_completed"    // to the buyer: coins credited
 	PaymentReversed     Type = "payment_reversed"     // to the buyer: coins taken back after a refund or dispute

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"microtask/internal/auth"
@@ -217,17 +218,17 @@ func (s *Service) settleEnd(ctx context.Context, op operation.Op[ending]) error 
 	return err
 }
 
-// Held returns the held slot of the worker's live reservation of the task,
-// if they have one, for a submission to use.
-func (s *Service) Held(ctx context.Context, taskID, workerID string) (string, bool, error) {
-	r, err := s.store.ByID(ctx, ID(taskID, workerID))
-	if errors.Is(err, ErrNotFound) || (err == nil && r.Status != StatusLive) {
-		return "", false, nil
+// Held returns the slot the worker holds on t, for a submission to use, or
+// "". It reads the task's list of held slots, which the submission has read
+// anyway, rather than the reservation.
+func (s *Service) Held(t task.Task, workerID string) string {
+	prefix := ID(t.ID, workerID) + ":"
+	for _, h := range t.Held {
+		if strings.HasPrefix(h, prefix) {
+			return h
+		}
 	}
-	if err != nil {
-		return "", false, err
-	}
-	return r.HeldID(), true, nil
+	return ""
 }
 
 // Used records that a submission took the held slot: its reservation ends

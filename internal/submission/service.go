@@ -32,8 +32,10 @@ type Service struct {
 	users  UserNames
 	admins adminlog.Recorder
 	held   Reservations // nil: every submission takes a free slot
-	log    *slog.Logger
-	now    func() time.Time
+	// revisionWindow is how long a worker has to revise.
+	revisionWindow time.Duration
+	log            *slog.Logger
+	now            func() time.Time
 
 	submit                  operation.Kind[Submission]
 	approve, reject, cancel operation.Kind[review]
@@ -63,7 +65,8 @@ func NewService(store Store, tasks Tasks, ops operation.Runner, n Notifier, user
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, tasks: tasks, ops: ops, notify: n, users: users, log: log, now: now}
+	s := &Service{store: store, tasks: tasks, ops: ops, notify: n, users: users, log: log, now: now,
+		revisionWindow: DefaultRevisionWindow}
 	// Submitting and rejecting move no coins; they are operations so that
 	// their two documents (the submission and its task's slots) change
 	// together even across a crash. Each id is the kind and the submission.
@@ -95,6 +98,13 @@ type bonus struct {
 	Submission Submission
 	Coins      money.Coins
 	Reason     string
+}
+
+// SetRevisionWindow sets how long a worker has to revise a submission.
+func (s *Service) SetRevisionWindow(d time.Duration) {
+	if d > 0 {
+		s.revisionWindow = d
+	}
 }
 
 // UseReservations has submissions take the slot their worker reserved.
@@ -165,9 +175,7 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 	now := s.clock()
 	var held string
 	if s.held != nil {
-		if held, _, err = s.held.Held(ctx, t.ID, p.UserID); err != nil {
-			return Submission{}, err
-		}
+		held = s.held.Held(t, p.UserID)
 	}
 	// A reserved slot is the worker's: a task with no free slot takes it.
 	if err := t.TakesSubmissions(now); err != nil && !(held != "" && errors.Is(err, task.ErrFull)) {
@@ -317,7 +325,11 @@ func (s *Service) decide(ctx context.Context, p auth.Principal, id string, kind 
 		// telling "someone else's" from "none" would tell who worked on what.
 		return Submission{}, ErrNotFound
 	}
-	if sub.Status != StatusPending {
+	switch sub.Status {
+	case StatusPending:
+	case StatusRevision:
+		return Submission{}, ErrInRevision
+	default:
 		return Submission{}, ErrAlreadyReviewed
 	}
 	if err := s.run(ctx, kind, sub, reason, false); err != nil {
@@ -341,7 +353,10 @@ func (s *Service) run(ctx context.Context, kind operation.Kind[review], sub Subm
 
 func (s *Service) commitReview(to Status) func(context.Context, operation.Op[review]) (bool, error) {
 	return func(ctx context.Context, op operation.Op[review]) (bool, error) {
-		return s.store.Review(ctx, Review{Op: op.ID, ID: op.Data.Submission.ID, To: to, Reason: op.Data.Reason, At: s.clock()})
+		// From the status it was read in: pending, or in revision for a
+		// deadline missed or a task removed.
+		return s.store.Review(ctx, Review{Op: op.ID, ID: op.Data.Submission.ID, From: op.Data.Submission.Status, To: to,
+			Reason: op.Data.Reason, At: s.clock()})
 	}
 }
 
@@ -424,6 +439,109 @@ func (s *Service) settleBonus(ctx context.Context, op operation.Op[bonus]) error
 	})
 }
 
+// RequestRevision asks the worker of a pending submission (the task's buyer
+// only) to revise it by the deadline, with the reason they are told. The
+// submission keeps its slot and its pay in escrow meanwhile; it gets one
+// revision.
+func (s *Service) RequestRevision(ctx context.Context, p auth.Principal, id, reason string) (Submission, error) {
+	reason = strings.TrimSpace(reason)
+	if err := checkRejectReason(reason); err != nil {
+		return Submission{}, err
+	}
+	sub, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Submission{}, err
+	}
+	if sub.Buyer.ID != p.UserID {
+		return Submission{}, ErrNotFound // as in decide
+	}
+	deadline := s.clock().Add(s.revisionWindow)
+	ok, err := s.store.RequestRevision(ctx, id, reason, deadline)
+	if err != nil {
+		return Submission{}, err
+	}
+	if !ok {
+		if sub, err = s.store.ByID(ctx, id); err != nil {
+			return Submission{}, err
+		}
+		switch {
+		case sub.Status == StatusRevision:
+			return Submission{}, ErrInRevision
+		case sub.Status == StatusPending: // revised once already
+			return Submission{}, ErrRevisionUsed
+		}
+		return Submission{}, ErrAlreadyReviewed
+	}
+	s.tell(ctx, notification.Notification{
+		ID: "revision:" + id, UserID: sub.Worker.ID, Type: notification.RevisionRequested, Page: notification.MySubmissions,
+		CreatedAt: s.clock(), Message: fmt.Sprintf("The buyer of “%s” asks you to revise your submission by %s: %s",
+			sub.TaskTitle, deadline.Format("2006-01-02 15:04 MST"), reason),
+	})
+	return s.store.ByID(ctx, id)
+}
+
+// Resubmit replaces the details of a submission in revision (its worker
+// only) before the deadline: it is pending again, with a new auto-approval
+// time, and its buyer is told.
+func (s *Service) Resubmit(ctx context.Context, p auth.Principal, id, details string) (Submission, error) {
+	sub, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Submission{}, err
+	}
+	if sub.Worker.ID != p.UserID {
+		return Submission{}, ErrNotFound
+	}
+	now := s.clock()
+	t, err := s.tasks.ByID(ctx, sub.TaskID)
+	if err != nil {
+		return Submission{}, err
+	}
+	ok, err := s.store.Resubmit(ctx, id, details, now.Add(t.AutoApproveAfter), now)
+	if err != nil {
+		return Submission{}, err
+	}
+	if !ok {
+		return Submission{}, ErrNotInRevision
+	}
+	s.tell(ctx, notification.Notification{
+		ID: "revised:" + id, UserID: sub.Buyer.ID, Type: notification.SubmissionRevised, Page: notification.TaskToReview,
+		CreatedAt: now, Message: fmt.Sprintf("%s revised their submission for your task “%s”.", sub.Worker.Name, sub.TaskTitle),
+	})
+	return s.store.ByID(ctx, id)
+}
+
+// tell sends a notification of a change already made, which its failure
+// does not undo: it is logged.
+func (s *Service) tell(ctx context.Context, n notification.Notification) {
+	if err := s.notify.Send(ctx, n); err != nil {
+		s.log.ErrorContext(ctx, "notify", "notification", n.ID, "err", err)
+	}
+}
+
+// RejectOverdue rejects the submissions whose revision deadline passed, as
+// the rules say a missed deadline counts: their slots reopen. It returns how
+// many it rejected. Safe to run anywhere, any number of times.
+func (s *Service) RejectOverdue(ctx context.Context) (int, error) {
+	due, err := s.store.DueRevisions(ctx, s.clock(), 100)
+	if err != nil {
+		return 0, fmt.Errorf("find overdue revisions: %w", err)
+	}
+	n := 0
+	var errs []error
+	for _, sub := range due {
+		err := s.run(ctx, s.reject, sub, "the revision was not submitted by its deadline", false)
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, ErrAlreadyReviewed):
+			// Resubmitted or reviewed meanwhile.
+		default:
+			errs = append(errs, fmt.Errorf("reject overdue submission %s: %w", sub.ID, err))
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
 // CancelPending cancels the pending submissions of a task an admin removes:
 // each slot reopens (for the task's refund to give back) and each worker is
 // told. A submission reviewed meanwhile keeps its review.
@@ -436,7 +554,7 @@ func (s *Service) CancelPending(ctx context.Context, taskID string, submissionID
 		if err != nil {
 			return err
 		}
-		if sub.Status != StatusPending || sub.TaskID != taskID {
+		if (sub.Status != StatusPending && sub.Status != StatusRevision) || sub.TaskID != taskID {
 			continue
 		}
 		err = s.run(ctx, s.cancel, sub, "the task was removed by an admin", false)

@@ -56,6 +56,7 @@ type Config struct {
 	UploadRateLimit     int           // UPLOAD_RATE_LIMIT_PER_MIN, per user (sign-ups with a photo: per IP); 0 disables
 	DailyUploadLimit    int           // UPLOAD_DAILY_LIMIT: images per user in 24 hours; 0 disables
 	ReservationsPer     int           // RESERVATIONS_PER_WORKER: live reservations a worker may hold
+	RevisionWindow      time.Duration // REVISION_WINDOW: how long a worker has to revise a submission
 	GoogleClientID      string        // GOOGLE_CLIENT_ID; empty: no Sign in with Google
 	GoogleCertsURL      string        // GOOGLE_CERTS_URL: where Google's signing keys are fetched; empty: Google's own
 }
@@ -99,6 +100,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DrainDelay:          p.durationOrZero("DRAIN_DELAY", 3*time.Second),
 		RecoveryInterval:    p.duration("LEDGER_RECOVERY_INTERVAL", 5*time.Second),
 		AutoApproveAfter:    p.duration("AUTO_APPROVE_AFTER", 72*time.Hour),
+		RevisionWindow:      p.duration("REVISION_WINDOW", 48*time.Hour),
 		JobsInterval:        p.duration("JOBS_INTERVAL", time.Minute),
 		DebugAddr:           p.str("DEBUG_ADDR", ""),
 		StripeSecretKey:     p.str("STRIPE_SECRET_KEY", ""),
@@ -205,6 +207,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("upload_rate_limit_per_min", c.UploadRateLimit),
 		slog.Int("upload_daily_limit", c.DailyUploadLimit),
 		slog.Int("reservations_per_worker", c.ReservationsPer),
+		slog.Duration("revision_window", c.RevisionWindow),
 		slog.Bool("google_sign_in", c.GoogleClientID != ""),
 	)
 }

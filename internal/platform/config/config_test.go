@@ -47,6 +47,8 @@ func TestLoadDefaults(t *testing.T) {
 		ImgBBURL:            "https://api.imgbb.com/1/upload",
 		UploadRateLimit:     10,
 		DailyUploadLimit:    100,
+		ReservationsPer:     3,
+		RevisionWindow:      48 * time.Hour,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() defaults (-want +got):\n%s", diff)
@@ -97,6 +99,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"IMGBB_URL":                   "http://127.0.0.1:9999/1/upload",
 		"UPLOAD_RATE_LIMIT_PER_MIN":   "30",
 		"UPLOAD_DAILY_LIMIT":          "7",
+		"RESERVATIONS_PER_WORKER":     "5",
+		"REVISION_WINDOW":             "24h",
 		"GOOGLE_CLIENT_ID":            "123.apps.googleusercontent.com",
 		"GOOGLE_CERTS_URL":            "http://127.0.0.1:9998/certs",
 	}))
@@ -140,6 +144,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		ImgBBURL:         "http://127.0.0.1:9999/1/upload",
 		UploadRateLimit:  30,
 		DailyUploadLimit: 7,
+		ReservationsPer:  5,
+		RevisionWindow:   24 * time.Hour,
 		GoogleClientID:   "123.apps.googleusercontent.com",
 		GoogleCertsURL:   "http://127.0.0.1:9998/certs",
 	}
