@@ -38,6 +38,7 @@ import (
 	"microtask/internal/httpapi"
 	"microtask/internal/imgbb"
 	"microtask/internal/ledger"
+	"microtask/internal/mail"
 	"microtask/internal/platform/config"
 	"microtask/internal/platform/job"
 	"microtask/internal/platform/logging"
@@ -146,6 +147,16 @@ func build(cfg config.Config, log *slog.Logger, db *storage.DB) (*app.App, error
 		RouteBase:         cfg.RouteBase,
 		ImageHost:         localUploads(cfg),
 		DailyUploadLimit:  cfg.DailyUploadLimit,
+		AppURL:            cfg.AppURL,
+	}
+	if cfg.SMTPURL != "" {
+		sender, err := mail.NewSMTP(mail.SMTPConfig{URL: cfg.SMTPURL, From: cfg.MailFrom, Timeout: cfg.OutboundTimeout})
+		if err != nil {
+			return nil, err
+		}
+		c.Mailer = sender
+	} else {
+		log.Info("SMTP_URL is not set: email is written to the log (look for \"mail (not sent\")")
 	}
 	if cfg.ImgBBKey != "" {
 		c.ImageHost = imgbb.New(cfg.ImgBBURL, cfg.ImgBBKey, cfg.OutboundTimeout)
@@ -395,6 +406,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Operations.RunRecovery(workers, cfg.RecoveryInterval) })
+	// Every instance delivers the outbox: a message is claimed before it is
+	// sent, so none goes out twice. Retries are due at most every 30 s.
+	wg.Go(func() { a.Outbox.Run(workers, 30*time.Second) })
 	leases, owner := storage.NewLeaseStore(db), instanceID()
 	// periodic runs work every JOBS_INTERVAL, in the rounds this instance
 	// gets the lease for, and logs what it did.

@@ -15,6 +15,7 @@ import (
 	"microtask/internal/auth"
 	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
+	"microtask/internal/mail"
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/operation"
@@ -47,6 +48,8 @@ type Config struct {
 	RouteBase         string        // where the app's pages live, for notifications' routes; "" for /dashboard
 	ImageHost         upload.Host   // imgBB, or a directory of this server
 	DailyUploadLimit  int           // images a user may upload in 24 hours; 0: no limit
+	Mailer            mail.Sender   // where email goes; nil: to the log
+	AppURL            string        // the public URL of the app's pages, for links in email
 }
 
 // Stores are the stores the services keep their documents in, for the tests
@@ -60,6 +63,7 @@ type Stores struct {
 	PurchaseBlocks *storage.PurchaseBlockStore
 	Withdrawals    *storage.WithdrawalStore
 	Uploads        *storage.UploadStore
+	Mail           *storage.MailStore
 }
 
 // App is the services on one database.
@@ -77,6 +81,7 @@ type App struct {
 	Keys          *idempotency.Keys
 	AdminLog      *adminlog.Log
 	Uploads       *upload.Service
+	Outbox        *mail.Outbox
 	Stores        Stores
 }
 
@@ -88,9 +93,14 @@ func New(db *storage.DB, c Config) (*App, error) {
 		Users: storage.NewUserStore(db), Tasks: storage.NewTaskStore(db), Submissions: storage.NewSubmissionStore(db),
 		Notifications: storage.NewNotificationStore(db), Payments: storage.NewPaymentStore(db),
 		PurchaseBlocks: storage.NewPurchaseBlockStore(db), Withdrawals: storage.NewWithdrawalStore(db),
-		Uploads: storage.NewUploadStore(db),
+		Uploads: storage.NewUploadStore(db), Mail: storage.NewMailStore(db),
 	}}
 	st := a.Stores
+	mailer := c.Mailer
+	if mailer == nil {
+		mailer = mail.Log{Log: c.Log}
+	}
+	a.Outbox = mail.NewOutbox(st.Mail, mailer, c.Log, now)
 	a.Ledger = ledger.New(storage.NewLedgerStore(db), c.Log)
 	a.Operations = operation.NewEngine(storage.NewOperationStore(db), a.Ledger, c.Log, now)
 	// Users and tasks need each other (a suspended buyer's tasks are hidden;
