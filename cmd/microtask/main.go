@@ -453,6 +453,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		// Several instances may share this database: pick up the
 		// notifications the others store, for this instance's streams.
 		wg.Go(func() { a.Notifications.Tail(workers, time.Second) })
+		// And drop what this instance caches of users whose tokens another
+		// revoked (sign-out, password change): a revoked token stops
+		// working everywhere within about a second.
+		wg.Go(func() { a.Users.WatchTokenChanges(workers, time.Second) })
 	}
 
 	if cfg.DebugAddr != "" {

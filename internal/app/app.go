@@ -109,6 +109,8 @@ func New(db *storage.DB, c Config) (*App, error) {
 	// through a function that reads the field once it is set.
 	a.Users = user.NewService(st.Users, a.Operations, a.Ledger, st.Withdrawals, hideTasks(func() *task.Service { return a.Tasks }), c.Pricing,
 		c.Hasher, c.Tokens, c.Log, now)
+	a.Users.UseMail(a.Outbox, storage.NewAccountTokenStore(db), c.AppURL)
+	a.Users.ThrottleLogins(storage.NewLoginThrottleStore(db))
 	a.Notifications = notification.NewService(st.Notifications, a.Users, c.RouteBase, c.Log, now)
 	if c.SoleWriter {
 		a.Users.SoleWriter()

@@ -86,6 +86,11 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) error {
 	return nil
 }
 
+// Mail queues a message: Enqueue for those who know no Message.
+func (o *Outbox) Mail(ctx context.Context, to, subject, text string) error {
+	return o.Enqueue(ctx, Message{To: to, Subject: subject, Text: text})
+}
+
 // Deliver sends the messages due now and returns how many it sent. A failed
 // send is logged and retried later; the last failure is an error in the
 // log, with the message left in the outbox for an operator.
