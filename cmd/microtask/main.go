@@ -148,6 +148,8 @@ func build(cfg config.Config, log *slog.Logger, db *storage.DB) (*app.App, error
 		ImageHost:         localUploads(cfg),
 		DailyUploadLimit:  cfg.DailyUploadLimit,
 		AppURL:            cfg.AppURL,
+		StreamsPerUser:    cfg.StreamsPerUser,
+		StreamsMax:        cfg.StreamsMax,
 	}
 	if cfg.SMTPURL != "" {
 		sender, err := mail.NewSMTP(mail.SMTPConfig{URL: cfg.SMTPURL, From: cfg.MailFrom, Timeout: cfg.OutboundTimeout})

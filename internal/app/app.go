@@ -6,6 +6,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -50,7 +51,15 @@ type Config struct {
 	DailyUploadLimit  int           // images a user may upload in 24 hours; 0: no limit
 	Mailer            mail.Sender   // where email goes; nil: to the log
 	AppURL            string        // the public URL of the app's pages, for links in email
+	StreamsPerUser    int           // open notification streams per user; 0: DefaultStreamsPerUser
+	StreamsMax        int           // open notification streams in the process; 0: DefaultStreamsMax
 }
+
+// The default limits of live notification streams.
+const (
+	DefaultStreamsPerUser = 5
+	DefaultStreamsMax     = 500
+)
 
 // Stores are the stores the services keep their documents in, for the tests
 // that look at documents directly.
@@ -112,6 +121,10 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a.Users.UseMail(a.Outbox, storage.NewAccountTokenStore(db), c.AppURL)
 	a.Users.ThrottleLogins(storage.NewLoginThrottleStore(db))
 	a.Notifications = notification.NewService(st.Notifications, a.Users, c.RouteBase, c.Log, now)
+	a.Notifications.LimitStreams(cmp.Or(c.StreamsPerUser, DefaultStreamsPerUser), cmp.Or(c.StreamsMax, DefaultStreamsMax))
+	// A user whose tokens are revoked (sign-out, password, suspension,
+	// deletion, role) loses their open streams too.
+	a.Users.OnTokensChanged(a.Notifications.CloseStreams)
 	if c.SoleWriter {
 		a.Users.SoleWriter()
 		a.Notifications.RememberUnreadCounts()

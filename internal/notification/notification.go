@@ -53,6 +53,10 @@ type Store interface {
 	Delete(ctx context.Context, userID, id string) error
 	// Since returns up to limit notifications created after t, oldest first.
 	Since(ctx context.Context, t time.Time, limit int) ([]Notification, error)
+	// After returns up to limit of the user's notifications created at or
+	// after the one with this id (which it leaves out), oldest first.
+	// ErrNotFound if the user has no notification with the id.
+	After(ctx context.Context, userID, id string, limit int) ([]Notification, error)
 }
 
 // UserFinder finds users; user.Service implements it.
@@ -80,7 +84,7 @@ func NewService(store Store, users UserFinder, routeBase string, log *slog.Logge
 	if routeBase == "" {
 		routeBase = DefaultRouteBase
 	}
-	return &Service{store: store, hub: NewHub(), users: users, base: strings.TrimRight(routeBase, "/"), log: log, now: now}
+	return &Service{store: store, hub: NewHub(0, 0), users: users, base: strings.TrimRight(routeBase, "/"), log: log, now: now}
 }
 
 // RememberUnreadCounts keeps users' unread counts in memory between their
@@ -189,9 +193,37 @@ func (s *Service) Announce(ctx context.Context, p auth.Principal, to, message, r
 	return n, s.Send(ctx, n)
 }
 
-// Subscribe streams the user's new notifications until cancel is called.
-func (s *Service) Subscribe(userID string) (<-chan Notification, func()) {
+// LimitStreams allows perUser open streams per user and max in all on this
+// process (0: no limit).
+func (s *Service) LimitStreams(perUser, max int) {
+	s.hub.perUser, s.hub.max = perUser, max
+}
+
+// Subscribe streams the user's new notifications until its Cancel is
+// called; ErrTooManyStreams or ErrStreamsFull beyond the limits.
+func (s *Service) Subscribe(userID string) (Subscription, error) {
 	return s.hub.Subscribe(userID)
+}
+
+// CloseStreams ends the user's open streams: their tokens were revoked.
+func (s *Service) CloseStreams(userID string) { s.hub.Close(userID) }
+
+// OpenStreams returns how many streams this process has open.
+func (s *Service) OpenStreams() int { return s.hub.Open() }
+
+// ReplayLimit is how many missed notifications a reconnecting stream gets
+// at most; the rest it can list.
+const ReplayLimit = 100
+
+// Missed returns the caller's notifications created since the one called
+// lastID (a stream's Last-Event-ID), oldest first, at most ReplayLimit;
+// none if the user has no such notification (deleted meanwhile).
+func (s *Service) Missed(ctx context.Context, userID, lastID string) ([]Notification, error) {
+	ns, err := s.store.After(ctx, userID, lastID, ReplayLimit)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return ns, err
 }
 
 // Tail pushes to this process's streams the notifications other API

@@ -41,6 +41,20 @@ func (s *AccountTokenStore) Replace(ctx context.Context, t user.AccountToken) er
 	return s.tokens.insertOne(ctx, accountTokenDoc{Hash: t.Hash, UserID: t.UserID, Purpose: t.Purpose, ExpiresAt: t.ExpiresAt, CreatedAt: t.CreatedAt})
 }
 
+// UseOnce implements user.AccountTokens: the insert of a used id fails on
+// the unique _id, on every instance alike.
+func (s *AccountTokenStore) UseOnce(ctx context.Context, t user.AccountToken, now time.Time) (bool, error) {
+	if _, err := s.tokens.deleteMany(ctx, bson.D{{Key: "user_id", Value: t.UserID}, {Key: "purpose", Value: t.Purpose},
+		{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: now}}}}); err != nil {
+		return false, err
+	}
+	err := s.tokens.insertOne(ctx, accountTokenDoc{Hash: t.Hash, UserID: t.UserID, Purpose: t.Purpose, ExpiresAt: t.ExpiresAt, CreatedAt: now})
+	if isDuplicate(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // Consume implements user.AccountTokens: a read, then a delete that only
 // one caller can win, so that a token works once.
 func (s *AccountTokenStore) Consume(ctx context.Context, hash, purpose string) (user.AccountToken, error) {

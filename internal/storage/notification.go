@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -93,4 +94,21 @@ func (s *NotificationStore) Since(ctx context.Context, t time.Time, limit int) (
 	return findAll(ctx, s.notes, bson.D{{Key: "created_at", Value: bson.D{{Key: "$gt", Value: t}}}},
 		query{sort: bson.D{{Key: "created_at", Value: 1}}, limit: int64(limit)},
 		notificationFromDoc)
+}
+
+// After implements notification.Store: the notification's time, then the
+// user's notifications from that time on (index user_id, created_at).
+func (s *NotificationStore) After(ctx context.Context, userID, id string, limit int) ([]notification.Notification, error) {
+	var last notificationDoc
+	err := s.notes.findOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: userID}}, &last)
+	if errors.Is(err, errNoDocument) {
+		return nil, notification.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	ns, err := findAll(ctx, s.notes,
+		bson.D{{Key: "user_id", Value: userID}, {Key: "created_at", Value: bson.D{{Key: "$gte", Value: last.CreatedAt}}}, {Key: "_id", Value: bson.D{{Key: "$ne", Value: id}}}},
+		query{sort: bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, limit: int64(limit)}, notificationFromDoc)
+	return ns, err
 }

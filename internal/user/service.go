@@ -371,7 +371,24 @@ func (s *Service) AuthenticateTicket(ctx context.Context, ticket string) (auth.P
 	if err != nil {
 		return auth.Principal{}, err
 	}
-	return s.principal(ctx, c)
+	p, err := s.principal(ctx, c)
+	if err != nil || s.accountTokens == nil {
+		return p, err
+	}
+	// Single use: a ticket passed around (it travels in a URL) opens one
+	// stream, not thousands.
+	if c.ID == "" {
+		return auth.Principal{}, auth.ErrInvalidToken
+	}
+	fresh, err := s.accountTokens.UseOnce(ctx, AccountToken{Hash: "ticket:" + c.ID, UserID: c.UserID, Purpose: PurposeStreamTicket,
+		ExpiresAt: c.ExpiresAt}, s.now().UTC())
+	if err != nil {
+		return auth.Principal{}, fmt.Errorf("record stream ticket: %w", err)
+	}
+	if !fresh {
+		return auth.Principal{}, ErrTicketUsed
+	}
+	return p, nil
 }
 
 // account reads a user for authentication, through the cache.

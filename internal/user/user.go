@@ -90,6 +90,8 @@ var (
 			"or reset the password (POST /api/auth/password-reset) if you did not create it; then Sign in with Google works")
 	ErrBadToken = apperr.New(apperr.Invalid, "invalid_link_token",
 		"the link is not valid: it was used already, has expired or was replaced by a newer one; ask for a new one")
+	ErrTicketUsed = apperr.New(apperr.Unauthenticated, "ticket_used",
+		"this stream ticket was used already; get a new one (POST /api/notifications/stream-ticket) for each stream")
 	ErrAlreadyVerified = apperr.New(apperr.Conflict, "email_already_verified", "the email of this account is verified already")
 	ErrWrongPassword   = apperr.InvalidFields(apperr.FieldError{Field: "current_password", Message: "is wrong"})
 	ErrLoginThrottled  = apperr.New(apperr.RateLimited, "login_throttled",
@@ -149,6 +151,7 @@ type TokenChange struct {
 const (
 	PurposeVerifyEmail   = "verify_email"
 	PurposeResetPassword = "reset_password"
+	PurposeStreamTicket  = "stream_ticket" // a used one, refused the second time
 )
 
 // AccountToken is a single-use token mailed to a user, kept as a hash.
@@ -169,6 +172,10 @@ type AccountTokens interface {
 	// Consume removes the token with this hash and purpose and returns it;
 	// ErrBadToken if there is none (never issued, or used already).
 	Consume(ctx context.Context, hash, purpose string) (AccountToken, error)
+	// UseOnce records t (a stream ticket's id as its Hash) and reports
+	// whether it was new, forgetting the user's tokens of the purpose that
+	// expired before now.
+	UseOnce(ctx context.Context, t AccountToken, now time.Time) (bool, error)
 }
 
 // Mailer queues email; mail.Outbox implements it.
