@@ -434,6 +434,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		return int64(n), err
 	})
 	periodic("forget-idempotency-keys", "idempotency keys forgotten", a.Keys.Sweep)
+	// Notifications users want mailed too: each instance may run a round,
+	// since each is queued once under its notification's id.
+	wg.Go(func() {
+		job.Every(workers, log, leases, owner, "mail-notifications", 30*time.Second, func(ctx context.Context) error {
+			n, err := a.Notifications.MailOptedIn(ctx)
+			if n > 0 {
+				log.InfoContext(ctx, "notifications mailed", "count", n)
+			}
+			return err
+		})
+	})
 	wg.Go(func() {
 		// The directory is this instance's: each adopts its own files. The
 		// sweep then deletes the images nothing refers to, hourly: each

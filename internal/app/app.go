@@ -121,6 +121,7 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a.Users.UseMail(a.Outbox, storage.NewAccountTokenStore(db), c.AppURL)
 	a.Users.ThrottleLogins(storage.NewLoginThrottleStore(db))
 	a.Notifications = notification.NewService(st.Notifications, a.Users, c.RouteBase, c.Log, now)
+	a.Notifications.UseMail(a.Outbox, mailRecipients{a.Users}, c.AppURL)
 	a.Notifications.LimitStreams(cmp.Or(c.StreamsPerUser, DefaultStreamsPerUser), cmp.Or(c.StreamsMax, DefaultStreamsMax))
 	// A user whose tokens are revoked (sign-out, password, suspension,
 	// deletion, role) loses their open streams too.
@@ -163,6 +164,26 @@ func New(db *storage.DB, c Config) (*App, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// mailRecipients is the notification service's view of the users it may
+// mail.
+type mailRecipients struct{ users *user.Service }
+
+func (m mailRecipients) MailRecipients(ctx context.Context, ids []string) (map[string]notification.Recipient, error) {
+	users, err := m.users.Mailable(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]notification.Recipient, len(users))
+	for _, u := range users {
+		r := notification.Recipient{Email: u.Email, Name: u.Name}
+		for _, k := range u.EmailOptIns {
+			r.OptIns = append(r.OptIns, notification.Type(k))
+		}
+		out[u.ID] = r
+	}
+	return out, nil
 }
 
 // hideTasks is the user service's view of the task service, built before it.

@@ -190,6 +190,8 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate)
 				r.Put("/{id}", s.handle(s.handleUserUpdate))
+				r.Get("/{id}/preferences", s.handle(s.handlePreferencesGet))
+				r.Put("/{id}/preferences", s.handle(s.handlePreferencesUpdate))
 				r.With(s.requireRole(auth.RoleAdmin)).Delete("/{id}", s.handle(s.handleUserDelete))
 			})
 		})

@@ -21,7 +21,8 @@ type Queued struct {
 
 // Store keeps the outbox. storage.MailStore implements it.
 type Store interface {
-	// Insert adds a message to the outbox.
+	// Insert adds a message to the outbox; one whose ID is there already
+	// is left as it is.
 	Insert(ctx context.Context, q Queued) error
 	// Due returns up to limit messages due at now, the oldest due first.
 	Due(ctx context.Context, now time.Time, limit int) ([]Queued, error)
@@ -79,11 +80,27 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) error {
 	if err := o.store.Insert(ctx, Queued{ID: idgen.New(), Message: m, NextAt: now, CreatedAt: now}); err != nil {
 		return fmt.Errorf("queue mail to %s: %w", m.To, err)
 	}
+	o.poke()
+	return nil
+}
+
+// MailOnce queues a message under id: queued again (by a round repeated
+// after a crash, or by another instance), it is not sent twice.
+func (o *Outbox) MailOnce(ctx context.Context, id, to, subject, text string) error {
+	now := o.now().UTC()
+	err := o.store.Insert(ctx, Queued{ID: id, Message: Message{To: to, Subject: subject, Text: text}, NextAt: now, CreatedAt: now})
+	if err != nil {
+		return fmt.Errorf("queue mail to %s: %w", to, err)
+	}
+	o.poke()
+	return nil
+}
+
+func (o *Outbox) poke() {
 	select {
 	case o.wake <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // Mail queues a message: Enqueue for those who know no Message.

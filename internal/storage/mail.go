@@ -45,8 +45,12 @@ func mailFromDoc(d mailDoc) mail.Queued {
 // Insert implements mail.Store.
 func (s *MailStore) Insert(ctx context.Context, q mail.Queued) error {
 	next := q.NextAt
-	return s.outbox.insertOne(ctx, mailDoc{ID: q.ID, To: q.Message.To, Subject: q.Message.Subject, Text: q.Message.Text,
+	err := s.outbox.insertOne(ctx, mailDoc{ID: q.ID, To: q.Message.To, Subject: q.Message.Subject, Text: q.Message.Text,
 		Attempts: q.Attempts, NextAt: &next, CreatedAt: q.CreatedAt})
+	if isDuplicate(err) {
+		return nil // queued before: once is enough
+	}
+	return err
 }
 
 // Due implements mail.Store.

@@ -41,6 +41,7 @@ type userDoc struct {
 	Ops           []string   `bson:"ops,omitempty"` // ledger operations committed on this user
 	EmailVerified bool       `bson:"email_verified,omitempty"`
 	GoogleLinked  bool       `bson:"google_linked,omitempty"`
+	EmailOptIns   []string   `bson:"email_opt_ins,omitempty"`
 	// TokensChangedAt is when the user's tokens were last revoked, for the
 	// other instances to drop what they cache of the user.
 	TokensChangedAt *time.Time   `bson:"tokens_changed_at,omitempty"`
@@ -56,7 +57,8 @@ type revokedDoc struct {
 func userFromDoc(d userDoc) user.User {
 	u := user.User{ID: d.ID, Name: d.Name, Email: d.Email, PhotoURL: d.PhotoURL, Role: auth.Role(d.Role),
 		Status: user.Status(d.Status), TokenVersion: d.TokenVersion, CreatedAt: d.CreatedAt,
-		EmailVerified: d.EmailVerified, GoogleLinked: d.GoogleLinked, HasPassword: len(d.PasswordHash) > 0}
+		EmailVerified: d.EmailVerified, GoogleLinked: d.GoogleLinked, HasPassword: len(d.PasswordHash) > 0,
+		EmailOptIns: d.EmailOptIns}
 	if len(d.RevokedTokens) > 0 {
 		u.RevokedTokens = make(map[string]time.Time, len(d.RevokedTokens))
 		for _, r := range d.RevokedTokens {
@@ -256,4 +258,18 @@ func (s *UserStore) TokensChangedSince(ctx context.Context, t time.Time) ([]stri
 		}) string {
 			return d.ID
 		})
+}
+
+// SetEmailOptIns implements user.Store.
+func (s *UserStore) SetEmailOptIns(ctx context.Context, id string, kinds []string) (user.User, error) {
+	n, err := s.users.updateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "email_opt_ins", Value: kinds}}}}, false)
+	if err != nil {
+		return user.User{}, err
+	}
+	if n == 0 {
+		return user.User{}, user.ErrNotFound
+	}
+	return s.ByID(ctx, id)
 }

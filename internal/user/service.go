@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -759,4 +760,53 @@ func (s *Service) fillCoins(ctx context.Context, users []User) error {
 		users[i].Coins, users[i].CoinsOnHold = coins[accts[i]], held[users[i].ID]
 	}
 	return nil
+}
+
+// Preferences returns the user whose preferences the caller may see: their
+// own, or anyone's for an admin; someone else's account answers as a
+// missing one.
+func (s *Service) Preferences(ctx context.Context, p auth.Principal, id string) (User, error) {
+	if p.UserID != id && !p.Is(auth.RoleAdmin) {
+		return User{}, ErrNotFound
+	}
+	return s.Get(ctx, id)
+}
+
+// SetEmailOptIns changes which kinds of notification are mailed to the
+// user: change says, per kind, whether it is now wanted; kinds it does not
+// name stay as they were.
+func (s *Service) SetEmailOptIns(ctx context.Context, p auth.Principal, id string, change map[string]bool) (User, error) {
+	u, err := s.Preferences(ctx, p, id)
+	if err != nil {
+		return User{}, err
+	}
+	var kinds []string
+	for _, k := range u.EmailOptIns {
+		if wanted, named := change[k]; !named || wanted {
+			kinds = append(kinds, k)
+		}
+	}
+	for k, wanted := range change {
+		if wanted && !slices.Contains(kinds, k) {
+			kinds = append(kinds, k)
+		}
+	}
+	slices.Sort(kinds)
+	return s.store.SetEmailOptIns(ctx, id, kinds)
+}
+
+// Mailable returns the users among ids who may be mailed: active, with a
+// verified email.
+func (s *Service) Mailable(ctx context.Context, ids []string) ([]User, error) {
+	users, err := s.store.ByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := users[:0]
+	for _, u := range users {
+		if u.Status == StatusActive && u.EmailVerified {
+			out = append(out, u)
+		}
+	}
+	return out, nil
 }

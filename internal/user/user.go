@@ -46,9 +46,12 @@ type User struct {
 	// RevokedTokens are the ids of the tokens signed out one by one, with
 	// when each expires anyway: read with the user, they cost no command.
 	RevokedTokens map[string]time.Time
-	CreatedAt     time.Time
-	Coins         money.Coins // the balance of the user's ledger account
-	CoinsOnHold   money.Coins // held by the user's pending withdrawals: theirs, but not to spend
+	// EmailOptIns are the kinds of notification the user wants mailed as
+	// well (package notification names them).
+	EmailOptIns []string
+	CreatedAt   time.Time
+	Coins       money.Coins // the balance of the user's ledger account
+	CoinsOnHold money.Coins // held by the user's pending withdrawals: theirs, but not to spend
 }
 
 // WorkersBoard is the ledger board of the active workers' accounts, from
@@ -122,6 +125,10 @@ type Store interface {
 	List(ctx context.Context, f Filter, p page.Request) ([]User, int64, error)
 	// EachPhotoURL calls fn with every user's photo URL that is not empty.
 	EachPhotoURL(ctx context.Context, fn func(string) error) error
+	// SetEmailOptIns sets the kinds of notification mailed to a user who
+	// is not deleted, and returns the user. ErrNotFound if missing or
+	// deleted.
+	SetEmailOptIns(ctx context.Context, id string, kinds []string) (User, error)
 	// SetEmailVerified marks a user's email verified.
 	SetEmailVerified(ctx context.Context, id string) error
 	// ChangeTokens commits c if the user's token version is still c.Version
