@@ -434,6 +434,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		return int64(n), err
 	})
 	periodic("forget-idempotency-keys", "idempotency keys forgotten", a.Keys.Sweep)
+	periodic("forget-login-failures", "failed sign-ins forgotten", a.Users.ForgetLoginFailures)
 	// Notifications users want mailed too: each instance may run a round,
 	// since each is queued once under its notification's id.
 	wg.Go(func() {

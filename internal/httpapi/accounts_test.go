@@ -384,6 +384,18 @@ func TestLoginThrottledPerAccount(t *testing.T) {
 	decode[sessionBody](t, login(102, "Passw0rd!"), http.StatusOK)
 	wantProblem(t, login(103, "Wr0ngGuess"), http.StatusUnauthorized, "invalid_credentials")
 	decode[sessionBody](t, login(104, "Passw0rd!"), http.StatusOK)
+
+	// Guesses at an email without an account count too (no enumeration),
+	// and are forgotten after a day.
+	nobody := map[string]string{"email": uniqueEmail("nobody"), "password": "Wr0ngGuess"}
+	for range user.FreeLoginFailures {
+		wantProblem(t, a.call(t, http.MethodPost, "/api/auth/login", "", nobody), http.StatusUnauthorized, "invalid_credentials")
+	}
+	wantProblem(t, a.call(t, http.MethodPost, "/api/auth/login", "", nobody), http.StatusTooManyRequests, "login_throttled")
+	a.clock.Advance(user.LoginFailureWindow + time.Second)
+	if n, err := a.users.ForgetLoginFailures(t.Context()); n != 1 || err != nil {
+		t.Errorf("ForgetLoginFailures() = %d, %v; want the unknown email's", n, err)
+	}
 }
 
 func TestLoginDelay(t *testing.T) {

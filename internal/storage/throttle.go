@@ -66,3 +66,8 @@ func (s *LoginThrottleStore) Clear(ctx context.Context, key string) error {
 	_, err := s.throttle.deleteOne(ctx, bson.D{{Key: "_id", Value: key}})
 	return err
 }
+
+// Forget implements user.Throttle (index last_failure).
+func (s *LoginThrottleStore) Forget(ctx context.Context, t time.Time) (int64, error) {
+	return s.throttle.deleteMany(ctx, bson.D{{Key: "last_failure", Value: bson.D{{Key: "$lt", Value: t}}}})
+}

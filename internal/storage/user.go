@@ -215,7 +215,12 @@ func (s *UserStore) ChangeTokens(ctx context.Context, c user.TokenChange) (bool,
 			{Key: "token_version", Value: c.Version},
 			{Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}},
 		},
-		bson.D{{Key: "$set", Value: set}, {Key: "$inc", Value: bson.D{{Key: "token_version", Value: int64(1)}}}}, false)
+		bson.D{
+			{Key: "$set", Value: set},
+			{Key: "$inc", Value: bson.D{{Key: "token_version", Value: int64(1)}}},
+			// Tokens signed out one by one are revoked with all the others now.
+			{Key: "$unset", Value: bson.D{{Key: "revoked_tokens", Value: ""}}},
+		}, false)
 	return n == 1, err
 }
 

@@ -114,6 +114,16 @@ func (s *Service) loginFailed(ctx context.Context, email string) {
 	}
 }
 
+// ForgetLoginFailures forgets the failed sign-ins older than
+// LoginFailureWindow, which no longer count: guesses at emails that have no
+// account would otherwise pile up.
+func (s *Service) ForgetLoginFailures(ctx context.Context) (int64, error) {
+	if s.throttle == nil {
+		return 0, nil
+	}
+	return s.throttle.Forget(ctx, s.now().UTC().Add(-LoginFailureWindow))
+}
+
 func (s *Service) clearThrottle(ctx context.Context, email string) {
 	if s.throttle == nil {
 		return

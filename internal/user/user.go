@@ -201,6 +201,9 @@ type Throttle interface {
 	Fail(ctx context.Context, key string, now, since time.Time, block func(failures int) time.Time) error
 	// Clear forgets the failures of key.
 	Clear(ctx context.Context, key string) error
+	// Forget forgets the failures of every key whose last failure was
+	// before t, and returns how many keys it forgot.
+	Forget(ctx context.Context, t time.Time) (int64, error)
 }
 
 // AccountChange is the commit of a change of status or role.
