@@ -2,6 +2,7 @@ package mail_test
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +123,19 @@ func TestParseSMTPURL(t *testing.T) {
 		_, err := mail.ParseSMTPURL(tt.in)
 		if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
 			t.Errorf("ParseSMTPURL(%q) = %v, want %q", tt.in, err, tt.wantErr)
+		}
+	}
+}
+
+func TestLogSenderWritesTheMessage(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	if err := (mail.Log{Log: log}).Send(context.Background(), mail.Message{To: "dev@example.com", Subject: "Verify your email", Text: "http://localhost:5173/verify-email?token=abc"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"level":"INFO"`, `"to":"dev@example.com"`, `verify-email?token=abc`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log %s lacks %s", buf.String(), want)
 		}
 	}
 }
