@@ -92,6 +92,10 @@ type Server struct {
 	draining  atomic.Bool // set by Drain: not ready any more
 }
 
+// resendPerMinute is how many verification mails a user may ask for per
+// minute.
+const resendPerMinute = 2
+
 // NewServer returns the API server.
 func NewServer(o Options) *Server {
 	s := &Server{
@@ -173,6 +177,17 @@ func (s *Server) routes(o Options) http.Handler {
 			r.With(s.authLimit).Post("/login", s.handle(s.handleAuthLogin))
 			r.With(s.authLimit).Post("/google", s.handle(s.handleAuthGoogle))
 			r.With(s.authenticate).Get("/me", s.handle(s.handleAuthMe))
+			r.With(s.authLimit).Post("/verify-email", s.handle(s.handleVerifyEmail))
+			r.With(s.authLimit).Post("/password-reset", s.handle(s.handlePasswordReset))
+			r.With(s.authLimit).Post("/password-reset/confirm", s.handle(s.handlePasswordResetConfirm))
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate)
+				// A mail per request: a few a minute per user at most.
+				r.With(rateLimitByUser(resendPerMinute)).Post("/verify-email/resend", s.handle(s.handleVerifyEmailResend))
+				r.With(s.authLimit).Put("/password", s.handle(s.handlePasswordChange))
+				r.Post("/logout", s.handle(s.handleLogout))
+				r.Post("/logout-all", s.handle(s.handleLogoutAll))
+			})
 		})
 		r.Route("/users", func(r chi.Router) {
 			r.Get("/top-workers", s.handle(s.handleTopWorkers))
@@ -180,6 +195,8 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Use(s.authenticate)
 				r.Put("/{id}", s.handle(s.handleUserUpdate))
 				r.Patch("/{id}", s.handle(s.handleUserUpdate))
+				r.Get("/{id}/preferences", s.handle(s.handlePreferencesGet))
+				r.Put("/{id}/preferences", s.handle(s.handlePreferencesUpdate))
 				r.With(s.requireRole(auth.RoleAdmin)).Delete("/{id}", s.handle(s.handleUserDelete))
 			})
 		})

@@ -26,6 +26,25 @@ const (
 	Other               Type = "other"                // notifications from before types
 )
 
+// MailKinds are the types a user may have mailed to them as well (each
+// opted into, PUT /users/{id}/preferences).
+var MailKinds = []Type{SubmissionApproved, SubmissionRejected, WithdrawalPaid, ReportDecided}
+
+// mailKind is the opt-in that decides whether a notification of type t is
+// mailed: its own, or SubmissionApproved for an overturned rejection, which
+// is an approval too.
+func mailKind(t Type) (Type, bool) {
+	if t == RejectionOverturned {
+		return SubmissionApproved, true
+	}
+	for _, k := range MailKinds {
+		if k == t {
+			return k, true
+		}
+	}
+	return "", false
+}
+
 // Page is a page of the app a notification opens, below the configured
 // base of the app's routes (APP_ROUTE_BASE, /dashboard by default).
 type Page string

@@ -59,6 +59,11 @@ type Config struct {
 	RevisionWindow      time.Duration // REVISION_WINDOW: how long a worker has to revise a submission
 	GoogleClientID      string        // GOOGLE_CLIENT_ID; empty: no Sign in with Google
 	GoogleCertsURL      string        // GOOGLE_CERTS_URL: where Google's signing keys are fetched; empty: Google's own
+	SMTPURL             string        // SMTP_URL: smtp://user:pass@host:587 or smtps://...; empty: mail is written to the log
+	MailFrom            string        // MAIL_FROM: the sender of the platform's email
+	AppURL              string        // APP_URL: the public URL of the app's pages, for the links in email
+	StreamsPerUser      int           // STREAMS_PER_USER: open notification streams per user
+	StreamsMax          int           // STREAMS_MAX: open notification streams on this instance
 }
 
 // The payment gateways.
@@ -116,6 +121,19 @@ func Load(getenv func(string) string) (Config, error) {
 		DailyUploadLimit:    p.int("UPLOAD_DAILY_LIMIT", 100, 0, 1_000_000),
 		ReservationsPer:     p.int("RESERVATIONS_PER_WORKER", 3, 1, 100),
 		GoogleClientID:      p.str("GOOGLE_CLIENT_ID", ""),
+		MailFrom:            p.str("MAIL_FROM", "Microtask <no-reply@localhost>"),
+		AppURL:              strings.TrimRight(p.url("APP_URL", "http://localhost:5173"), "/"),
+		StreamsPerUser:      p.int("STREAMS_PER_USER", 5, 1, 1000),
+		StreamsMax:          p.int("STREAMS_MAX", 500, 1, 1_000_000),
+	}
+	if v := p.str("SMTP_URL", ""); v != "" {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			p.fail("SMTP_URL", "must be smtp://user:pass@host:587 or smtps://user:pass@host:465")
+		}
+		c.SMTPURL = v
+	}
+	if !strings.Contains(c.MailFrom, "@") {
+		p.fail("MAIL_FROM", "must be an email address, e.g. Microtask <no-reply@example.com>")
 	}
 	c.Pricing = money.Pricing{
 		WorkerBonus:    money.Coins(p.int("SIGNUP_BONUS_WORKER", 10, 0, 1_000_000)),
@@ -209,6 +227,11 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("reservations_per_worker", c.ReservationsPer),
 		slog.Duration("revision_window", c.RevisionWindow),
 		slog.Bool("google_sign_in", c.GoogleClientID != ""),
+		slog.String("smtp_url", redactURI(c.SMTPURL)),
+		slog.String("mail_from", c.MailFrom),
+		slog.String("app_url", c.AppURL),
+		slog.Int("streams_per_user", c.StreamsPerUser),
+		slog.Int("streams_max", c.StreamsMax),
 	)
 }
 
