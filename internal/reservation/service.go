@@ -11,6 +11,7 @@ import (
 	"microtask/internal/auth"
 	"microtask/internal/operation"
 	"microtask/internal/page"
+	"microtask/internal/platform/job"
 	"microtask/internal/task"
 )
 
@@ -255,18 +256,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find expired reservations: %w", err)
 	}
-	n := 0
-	var errs []error
-	for _, r := range due {
-		err := s.end(ctx, r, StatusExpired)
-		switch {
-		case err == nil:
-			n++
-		case errors.Is(err, operation.ErrInProgress):
-			// Being ended meanwhile; the next round sees it as it is.
-		default:
-			errs = append(errs, fmt.Errorf("expire reservation %s: %w", r.HeldID(), err))
-		}
-	}
-	return n, errors.Join(errs...)
+	return job.Each(due, func(r Reservation) string { return "expire reservation " + r.HeldID() },
+		func(r Reservation) error { return s.end(ctx, r, StatusExpired) },
+		operation.ErrInProgress) // being ended meanwhile
 }

@@ -20,6 +20,7 @@ import (
 	"microtask/internal/operation"
 	"microtask/internal/page"
 	"microtask/internal/platform/idgen"
+	"microtask/internal/platform/job"
 	"microtask/internal/task"
 )
 
@@ -526,20 +527,11 @@ func (s *Service) RejectOverdue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find overdue revisions: %w", err)
 	}
-	n := 0
-	var errs []error
-	for _, sub := range due {
-		err := s.run(ctx, s.reject, sub, "the revision was not submitted by its deadline", false)
-		switch {
-		case err == nil:
-			n++
-		case errors.Is(err, ErrAlreadyReviewed):
-			// Resubmitted or reviewed meanwhile.
-		default:
-			errs = append(errs, fmt.Errorf("reject overdue submission %s: %w", sub.ID, err))
-		}
-	}
-	return n, errors.Join(errs...)
+	return job.Each(due, func(sub Submission) string { return "reject overdue submission " + sub.ID },
+		func(sub Submission) error {
+			return s.run(ctx, s.reject, sub, "the revision was not submitted by its deadline", false)
+		},
+		ErrAlreadyReviewed, operation.ErrInProgress) // resubmitted or reviewed meanwhile
 }
 
 // CancelPending cancels the pending submissions of a task an admin removes:
@@ -674,19 +666,9 @@ func (s *Service) AutoApproveDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find submissions due for approval: %w", err)
 	}
-	n := 0
-	var errs []error
-	for _, sub := range due {
-		err := s.run(ctx, s.approve, sub, "", true)
-		switch {
-		case err == nil:
-			n++
-		case errors.Is(err, ErrAlreadyReviewed), errors.Is(err, operation.ErrInProgress):
-		default:
-			errs = append(errs, fmt.Errorf("auto-approve %s: %w", sub.ID, err))
-		}
-	}
-	return n, errors.Join(errs...)
+	return job.Each(due, func(sub Submission) string { return "auto-approve " + sub.ID },
+		func(sub Submission) error { return s.run(ctx, s.approve, sub, "", true) },
+		ErrAlreadyReviewed, operation.ErrInProgress)
 }
 
 // Mine returns a page of the worker's submissions, newest first, optionally

@@ -16,6 +16,7 @@ import (
 	"microtask/internal/operation"
 	"microtask/internal/page"
 	"microtask/internal/platform/idgen"
+	"microtask/internal/platform/job"
 )
 
 // MaxCompletionAhead is how far in the future a completion date may be.
@@ -448,24 +449,16 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find due tasks: %w", err)
 	}
-	n := 0
-	var errs []error
-	for _, t := range due {
-		reason := RefundExpired
-		if t.Status == StatusClosed {
-			reason = RefundClosed // a slot reopened after its buyer closed it
-		}
-		_, err := s.close(ctx, t, reason, "")
-		switch {
-		case err == nil:
-			n++
-		case errors.Is(err, operation.ErrCancelled), errors.Is(err, operation.ErrInProgress):
-			// Changed meanwhile; the next round sees it as it is now.
-		default:
-			errs = append(errs, fmt.Errorf("expire task %s: %w", t.ID, err))
-		}
-	}
-	return n, errors.Join(errs...)
+	return job.Each(due, func(t Task) string { return "expire task " + t.ID },
+		func(t Task) error {
+			reason := RefundExpired
+			if t.Status == StatusClosed {
+				reason = RefundClosed // a slot reopened after its buyer closed it
+			}
+			_, err := s.close(ctx, t, reason, "")
+			return err
+		},
+		operation.ErrCancelled, operation.ErrInProgress)
 }
 
 // CheckEscrow is the ledger audit's invariant 4, for the wiring to add to
