@@ -40,6 +40,23 @@ token=$(curl -fsS "http://$addr/api/auth/register" -H 'Content-Type: application
 	node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).token))')
 
 $OPENAPI_TO_POSTMAN -s api/openapi.yaml -o "$work/collection.json" -p >/dev/null
+# Signing out (one token, or all) and changing the password revoke the
+# token the run goes on with: every request after them would be a 401 and
+# test nothing. They are left out here; internal/httpapi's tests cover them.
+node - "$work/collection.json" <<'JS'
+const fs = require("fs");
+const file = process.argv[2];
+const c = JSON.parse(fs.readFileSync(file, "utf8"));
+const revokes = /\/auth\/(logout|logout-all|password)$/; // PUT /auth/password
+let left = 0;
+const path = r => "/" + ((r.url && r.url.path) || []).join("/");
+const prune = items => items
+	.filter(i => !(i.request && revokes.test(path(i.request)) && ++left))
+	.map(i => (i.item ? { ...i, item: prune(i.item) } : i));
+c.item = prune(c.item);
+fs.writeFileSync(file, JSON.stringify(c));
+console.log(`newman: ${left} requests that revoke the run's token left out`);
+JS
 $NEWMAN run "$work/collection.json" --env-var "port=$port" --env-var "bearerToken=$token" \
 	--reporters cli,json --reporter-json-export "$work/report.json" --reporter-cli-no-summary
 

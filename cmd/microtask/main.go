@@ -39,6 +39,7 @@ import (
 	"microtask/internal/httpapi"
 	"microtask/internal/imgbb"
 	"microtask/internal/ledger"
+	"microtask/internal/mail"
 	"microtask/internal/platform/config"
 	"microtask/internal/platform/job"
 	"microtask/internal/platform/logging"
@@ -160,6 +161,20 @@ func build(cfg config.Config, log *slog.Logger, db *storage.DB, m *metrics.Metri
 		ImageHost:         localUploads(cfg),
 		DailyUploadLimit:  cfg.DailyUploadLimit,
 		Metrics:           m,
+		ReservationsPer:   cfg.ReservationsPer,
+		RevisionWindow:    cfg.RevisionWindow,
+		AppURL:            cfg.AppURL,
+		StreamsPerUser:    cfg.StreamsPerUser,
+		StreamsMax:        cfg.StreamsMax,
+	}
+	if cfg.SMTPURL != "" {
+		sender, err := mail.NewSMTP(mail.SMTPConfig{URL: cfg.SMTPURL, From: cfg.MailFrom, Timeout: cfg.OutboundTimeout})
+		if err != nil {
+			return nil, err
+		}
+		c.Mailer = mail.Observed(sender, "smtp", m)
+	} else {
+		log.Info("SMTP_URL is not set: email is written to the log (look for \"mail (not sent\")")
 	}
 	if cfg.ImgBBKey != "" {
 		c.ImageHost = imgbb.New(cfg.ImgBBURL, cfg.ImgBBKey, cfg.OutboundTimeout).WithTransport(m.Transport("imgbb", nil))
@@ -419,6 +434,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		Users:               a.Users,
 		Tasks:               a.Tasks,
 		Submissions:         a.Submissions,
+		Reservations:        a.Reservations,
 		Notifications:       a.Notifications,
 		Payments:            a.Payments,
 		Withdrawals:         a.Withdrawals,
@@ -454,6 +470,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Operations.RunRecovery(workers, cfg.RecoveryInterval) })
+	// Every instance delivers the outbox: a message is claimed before it is
+	// sent, so none goes out twice. Retries are due at most every 30 s.
+	wg.Go(func() { a.Outbox.Run(workers, 30*time.Second) })
 	leases, owner := storage.NewLeaseStore(db), instanceID()
 	// every is job.Every with each round this instance runs measured.
 	every := func(name string, interval time.Duration, work func(context.Context) error) {
@@ -485,7 +504,27 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		n, err := a.Tasks.ExpireDue(ctx)
 		return int64(n), err
 	})
+	periodic("reject-overdue-revisions", "overdue revisions rejected", func(ctx context.Context) (int64, error) {
+		n, err := a.Submissions.RejectOverdue(ctx)
+		return int64(n), err
+	})
+	periodic("expire-reservations", "reservations expired", func(ctx context.Context) (int64, error) {
+		n, err := a.Reservations.ExpireDue(ctx)
+		return int64(n), err
+	})
 	periodic("forget-idempotency-keys", "idempotency keys forgotten", a.Keys.Sweep)
+	periodic("forget-login-failures", "failed sign-ins forgotten", a.Users.ForgetLoginFailures)
+	// Notifications users want mailed too: each instance may run a round,
+	// since each is queued once under its notification's id.
+	wg.Go(func() {
+		every("mail-notifications", 30*time.Second, func(ctx context.Context) error {
+			n, err := a.Notifications.MailOptedIn(ctx)
+			if n > 0 {
+				log.InfoContext(ctx, "notifications mailed", "count", n)
+			}
+			return err
+		})
+	})
 	wg.Go(func() {
 		// The directory is this instance's: each adopts its own files. The
 		// sweep then deletes the images nothing refers to, hourly: each
@@ -507,6 +546,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		// Several instances may share this database: pick up the
 		// notifications the others store, for this instance's streams.
 		wg.Go(func() { a.Notifications.Tail(workers, time.Second) })
+		// And drop what this instance caches of users whose tokens another
+		// revoked (sign-out, password change): a revoked token stops
+		// working everywhere within about a second.
+		wg.Go(func() { a.Users.WatchTokenChanges(workers, time.Second) })
 	}
 
 	// Metrics and profiles on listeners of their own, never on the public

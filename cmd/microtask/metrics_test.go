@@ -17,6 +17,7 @@ import (
 	"microtask/internal/checkout/checkouttest"
 	"microtask/internal/googleid/googleidtest"
 	"microtask/internal/imgbb/imgbbtest"
+	"microtask/internal/mail/mailtest"
 )
 
 func TestMain(m *testing.M) {
@@ -28,17 +29,17 @@ func TestMain(m *testing.M) {
 var metricsLine = regexp.MustCompile(`"msg":"internal server listening","addr":"([^"]+)","serves":"/metrics"`)
 
 // TestMetricsScrape serves with METRICS_ADDR, makes requests that reach the
-// database, the ledger, Stripe, imgBB and Google and hold a notification
-// stream open, then scrapes /metrics as Prometheus would and checks the
-// series each of them leaves.
+// database, the ledger, Stripe, imgBB, Google and the mail server and hold
+// a notification stream open, then scrapes /metrics as Prometheus would and
+// checks the series each of them leaves.
 func TestMetricsScrape(t *testing.T) {
-	google, imgBB := googleidtest.New(t), imgbbtest.New(t)
+	google, imgBB, smtp := googleidtest.New(t), imgbbtest.New(t), mailtest.New(t)
 	base, out, stop := startServer(t, map[string]string{
 		"DATA_DIR": t.TempDir(), "HTTP_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0",
 		"GOOGLE_CLIENT_ID": googleidtest.ClientID, "GOOGLE_CERTS_URL": google.CertsURL(),
 		"IMGBB_API_KEY": imgbbtest.Key, "IMGBB_URL": imgBB.URL(),
 		"STRIPE_SECRET_KEY": "sk_test_microtask", "STRIPE_WEBHOOK_SECRET": checkouttest.WebhookSecret,
-		"STRIPE_API_URL": checkouttest.StripeMockURL(t),
+		"STRIPE_API_URL": checkouttest.StripeMockURL(t), "SMTP_URL": smtp.URL(),
 	})
 	t.Cleanup(func() {
 		if err := stop(); err != nil {
@@ -93,6 +94,10 @@ func TestMetricsScrape(t *testing.T) {
 	drain(call(http.MethodPost, "/api/uploads", session.Token, mw.FormDataContentType(), &form), http.StatusCreated)
 	drain(call(http.MethodPost, "/api/payments/create", session.Token, "application/json", strings.NewReader(`{"coins":10}`)), http.StatusCreated)
 	drain(call(http.MethodGet, "/api/nope", "", "", nil), http.StatusNotFound)
+	// A sign-up with a password mails a verification link.
+	drain(call(http.MethodPost, "/api/auth/register", "", "application/json",
+		strings.NewReader(`{"name":"Ivo","email":"ivo@example.com","password":"Secret123","role":"worker"}`)), http.StatusCreated)
+	smtp.Wait(t, "ivo@example.com", "")
 
 	// A notification stream stays open while the scrape runs.
 	stream := call(http.MethodGet, "/api/notifications/stream", session.Token, "", nil)
@@ -119,6 +124,10 @@ func TestMetricsScrape(t *testing.T) {
 		{"microtask_outbound_request_duration_seconds_count", []string{`service="google"`, `status="200"`}},
 		{"microtask_outbound_request_duration_seconds_count", []string{`service="imgbb"`, `status="200"`}},
 		{"microtask_outbound_request_duration_seconds_count", []string{`service="stripe"`, `status="200"`}},
+		{"microtask_outbound_request_duration_seconds_count", []string{`service="smtp"`, `status="sent"`}},
+		{"microtask_job_runs_duration_seconds_count", []string{`job="expire-reservations"`}},
+		{"microtask_job_runs_duration_seconds_count", []string{`job="reject-overdue-revisions"`}},
+		{"microtask_job_runs_duration_seconds_count", []string{`job="mail-notifications"`}},
 		{"go_goroutines", nil},
 	}
 	// The jobs' and recovery's first rounds run as the server starts, in

@@ -100,7 +100,7 @@ func (s *Server) handleAdminTasks(w http.ResponseWriter, r *http.Request) error 
 	f := task.AdminFilter{Query: q.text("q", 100), BuyerID: q.text("buyer_id", 64)}
 	return writePage(w, q, func(p page.Request) (page.Of[task.Task], error) {
 		return s.tasks.AdminList(r.Context(), principal(r), f, p)
-	}, toTaskResponse)
+	}, s.taskResponse)
 }
 
 // handleAdminTaskDelete handles DELETE /api/admin/tasks/{id}.

@@ -384,11 +384,56 @@ func TestReports(t *testing.T) {
 		})
 	}
 
+	// The admin deciding a report sees what it is about: the submission with
+	// its proof, the task, the user.
+	type target struct {
+		Task       *taskBody       `json:"task"`
+		Submission *submissionBody `json:"submission"`
+		User       *userBody       `json:"user"`
+	}
+	withTarget := func(id string) *target {
+		t.Helper()
+		return decode[struct {
+			ID     string  `json:"id"`
+			Target *target `json:"target"`
+		}](t, a.call(t, http.MethodGet, "/api/admin/reports/"+id, adm.Token, nil), http.StatusOK).Target
+	}
+	if got := withTarget(byWorker.ID); got == nil || got.Submission == nil || got.Submission.ID != sub.ID ||
+		got.Submission.Details != "https://prnt.sc/proof" || got.Task != nil || got.User != nil {
+		t.Errorf("submission report's target = %+v", got)
+	}
+	if got := withTarget(byBuyer.ID); got == nil || got.User == nil || got.User.ID != w1.User.ID || got.User.Email != w1.User.Email {
+		t.Errorf("user report's target = %+v", got)
+	}
+	if got := withTarget(scam.ID); got == nil || got.Task == nil || got.Task.ID != tk.ID {
+		t.Errorf("task report's target = %+v", got)
+	}
+	for _, tt := range []struct {
+		name, token, id string
+		status          int
+		code            string
+	}{
+		{"a worker", w1.Token, byWorker.ID, 403, "wrong_role"},
+		{"the reporter", w2.Token, scam.ID, 403, "wrong_role"},
+		{"no token", "", scam.ID, 401, "missing_token"},
+		{"unknown report", adm.Token, "nope", 404, "report_not_found"},
+	} {
+		wantProblem(t, a.call(t, http.MethodGet, "/api/admin/reports/"+tt.id, tt.token, nil), tt.status, tt.code)
+	}
+
 	// Resolving with suspend_user suspends the reported worker.
 	decode[reportBody](t, a.call(t, http.MethodPut, "/api/admin/reports/"+byBuyer.ID, adm.Token,
 		map[string]string{"status": "resolved", "action": "suspend_user"}), http.StatusOK)
 	wantProblem(t, a.call(t, http.MethodGet, "/api/auth/me", w1.Token, nil), http.StatusForbidden, "account_suspended")
 	wantProblem(t, a.call(t, http.MethodPut, "/api/admin/reports/nope", adm.Token, map[string]string{"status": "resolved"}), http.StatusNotFound, "report_not_found")
+
+	// A target that no longer exists is null.
+	if rec := a.call(t, http.MethodDelete, "/api/admin/users/"+w1.User.ID, adm.Token, nil); rec.Code != http.StatusNoContent {
+		t.Fatalf("delete = %d %s", rec.Code, rec.Body)
+	}
+	if got := withTarget(byBuyer.ID); got != nil {
+		t.Errorf("deleted user's report target = %+v, want null", got)
+	}
 }
 
 // overturnSetup leaves a rejected submission of a 10-coin task, its report by
@@ -399,7 +444,7 @@ func overturnSetup(t *testing.T, a *testAPI, slots int) (buyer, worker, adm sess
 	buyer, worker = a.register(t, "buyer"), a.register(t, "worker")
 	tk = a.postTask(t, buyer.Token, slots, 10)
 	sub = a.submit(t, worker.Token, tk.ID)
-	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/reject", buyer.Token, map[string]string{"reason": "blurry"}), http.StatusOK)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/reject", buyer.Token, map[string]string{"reason": "the photo is blurry"}), http.StatusOK)
 	rep = decode[reportBody](t, a.call(t, http.MethodPost, "/api/reports", worker.Token, reportRequest("submission", sub.ID)), http.StatusCreated)
 	return
 }

@@ -121,6 +121,10 @@ func TestListQueryBudgets(t *testing.T) {
 	}{
 		{"/api/tasks", "", oneFindOneCount},
 		{"/api/tasks/available?q=video&sort=pay", "", oneFindOneCount},
+		// A worker's available tasks leave out theirs in the same query.
+		{"/api/tasks/available", worker.Token, oneFindOneCount},
+		// A worker's own submissions to a page of tasks: one more find.
+		{"/api/tasks", worker.Token, map[string]int{"find": 2, "aggregate": 1}},
 		{"/api/tasks/my", buyer.Token, oneFindOneCount},
 		{"/api/submissions/my", worker.Token, oneFindOneCount},
 		{"/api/submissions/approved", worker.Token, oneFindOneCount},

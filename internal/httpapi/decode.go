@@ -146,6 +146,7 @@ func newValidator() *validator.Validate {
 	_ = v.RegisterValidation("password", func(fl validator.FieldLevel) bool {
 		return auth.PasswordProblem(fl.Field().String()) == ""
 	})
+	registerOptional(v)
 	return v
 }
 
@@ -155,6 +156,8 @@ func validationMessage(fe validator.FieldError) string {
 	switch fe.Tag() {
 	case "required":
 		return "is required"
+	case "kept":
+		return "cannot be cleared; leave it out to keep it"
 	case "email":
 		return "must be a valid email address"
 	case "url", "http_url":
@@ -171,6 +174,8 @@ func validationMessage(fe validator.FieldError) string {
 			return fmt.Sprintf("must be at most %s characters", fe.Param())
 		}
 		return "must be at most " + fe.Param()
+	case "unique":
+		return "must not repeat a value"
 	case "len":
 		return fmt.Sprintf("must be exactly %s characters", fe.Param())
 	case "password":

@@ -78,6 +78,7 @@ func (s *Server) handlePaymentCreate(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	w.Header().Set("Location", "/api/payments/"+p.ID)
 	return writeJSON(w, http.StatusCreated, checkoutResponse{PaymentID: p.ID, Provider: p.Provider, CheckoutURL: p.CheckoutURL, Status: string(p.Status)})
 }
 

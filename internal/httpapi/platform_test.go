@@ -61,8 +61,8 @@ func TestUnknownRouteAndMethodAreProblems(t *testing.T) {
 	}{
 		{http.MethodDelete, "/api/health", []string{"GET", "HEAD"}},
 		{http.MethodGet, "/api/withdrawals", []string{"POST"}},
-		{http.MethodPatch, "/api/tasks/abc", []string{"DELETE", "GET", "PUT"}},
-		{http.MethodPost, "/api/notifications/abc", []string{"DELETE", "PUT"}},
+		{http.MethodPost, "/api/tasks/abc", []string{"DELETE", "GET", "PATCH", "PUT"}},
+		{http.MethodPost, "/api/notifications/abc", []string{"DELETE", "GET", "PUT"}},
 	} {
 		rec := a.do(t, request{method: tt.method, path: tt.path})
 		wantProblem(t, rec, http.StatusMethodNotAllowed, "method_not_allowed")

@@ -48,6 +48,37 @@ func toReportResponse(rp report.Report) reportResponse {
 	return res
 }
 
+// reportWithTargetResponse is a report as the admin deciding it sees it.
+type reportWithTargetResponse struct {
+	reportResponse
+	Target *reportTargetResponse `json:"target"` // null: it no longer exists
+}
+
+// reportTargetResponse has the one field of the report's target type.
+type reportTargetResponse struct {
+	Task       *taskResponse       `json:"task,omitempty"`
+	Submission *submissionResponse `json:"submission,omitempty"`
+	User       *userResponse       `json:"user,omitempty"`
+}
+
+func (s *Server) reportWithTarget(rp report.Report, t report.Target) reportWithTargetResponse {
+	var target reportTargetResponse
+	switch {
+	case t.Task != nil:
+		res := s.taskResponse(*t.Task)
+		target.Task = &res
+	case t.Submission != nil:
+		res := toSubmissionResponse(*t.Submission)
+		target.Submission = &res
+	case t.User != nil:
+		res := toUserResponse(*t.User)
+		target.User = &res
+	default:
+		return reportWithTargetResponse{reportResponse: toReportResponse(rp)}
+	}
+	return reportWithTargetResponse{reportResponse: toReportResponse(rp), Target: &target}
+}
+
 // handleReportCreate handles POST /api/reports.
 func (s *Server) handleReportCreate(w http.ResponseWriter, r *http.Request) error {
 	var req createReportRequest
@@ -58,7 +89,17 @@ func (s *Server) handleReportCreate(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	w.Header().Set("Location", "/api/reports/"+rp.ID)
 	return writeJSON(w, http.StatusCreated, toReportResponse(rp))
+}
+
+// handleReportGet handles GET /api/reports/{id}: its reporter, or an admin.
+func (s *Server) handleReportGet(w http.ResponseWriter, r *http.Request) error {
+	rp, err := s.reports.Get(r.Context(), principal(r), param(r, "id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toReportResponse(rp))
 }
 
 // handleReportMine handles GET /api/reports/my.
@@ -75,6 +116,16 @@ func (s *Server) handleAdminReports(w http.ResponseWriter, r *http.Request) erro
 	return writePage(w, q, func(p page.Request) (page.Of[report.Report], error) {
 		return s.reports.List(r.Context(), principal(r), status, p)
 	}, toReportResponse)
+}
+
+// handleAdminReportGet handles GET /api/admin/reports/{id}: the report and
+// what it is about, the submission with its proof, the task or the user.
+func (s *Server) handleAdminReportGet(w http.ResponseWriter, r *http.Request) error {
+	rp, target, err := s.reports.WithTarget(r.Context(), principal(r), param(r, "id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s.reportWithTarget(rp, target))
 }
 
 // handleAdminReportDecide handles PUT /api/admin/reports/{id}.

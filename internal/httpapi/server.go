@@ -23,6 +23,7 @@ import (
 	"microtask/internal/notification"
 	"microtask/internal/payment"
 	"microtask/internal/report"
+	"microtask/internal/reservation"
 	"microtask/internal/stats"
 	"microtask/internal/submission"
 	"microtask/internal/task"
@@ -60,6 +61,7 @@ type Options struct {
 	Users               *user.Service
 	Tasks               *task.Service
 	Submissions         *submission.Service
+	Reservations        *reservation.Service
 	Notifications       *notification.Service
 	Payments            *payment.Service
 	Withdrawals         *withdrawal.Service
@@ -84,6 +86,7 @@ type Server struct {
 	users          *user.Service
 	tasks          *task.Service
 	submissions    *submission.Service
+	reservations   *reservation.Service
 	notifications  *notification.Service
 	payments       *payment.Service
 	withdrawals    *withdrawal.Service
@@ -108,6 +111,10 @@ type Server struct {
 	draining  atomic.Bool // set by Drain: not ready any more
 }
 
+// resendPerMinute is how many verification mails a user may ask for per
+// minute.
+const resendPerMinute = 2
+
 // NewServer returns the API server.
 func NewServer(o Options) *Server {
 	s := &Server{
@@ -116,6 +123,7 @@ func NewServer(o Options) *Server {
 		users:          o.Users,
 		tasks:          o.Tasks,
 		submissions:    o.Submissions,
+		reservations:   o.Reservations,
 		notifications:  o.Notifications,
 		payments:       o.Payments,
 		withdrawals:    o.Withdrawals,
@@ -200,28 +208,57 @@ func (s *Server) routes(o Options) http.Handler {
 			r.With(s.authLimit).Post("/login", s.handle(s.handleAuthLogin))
 			r.With(s.authLimit).Post("/google", s.handle(s.handleAuthGoogle))
 			r.With(s.authenticate).Get("/me", s.handle(s.handleAuthMe))
+			r.With(s.authLimit).Post("/verify-email", s.handle(s.handleVerifyEmail))
+			r.With(s.authLimit).Post("/password-reset", s.handle(s.handlePasswordReset))
+			r.With(s.authLimit).Post("/password-reset/confirm", s.handle(s.handlePasswordResetConfirm))
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate)
+				// A mail per request: a few a minute per user at most.
+				r.With(rateLimitByUser(resendPerMinute)).Post("/verify-email/resend", s.handle(s.handleVerifyEmailResend))
+				r.With(s.authLimit).Put("/password", s.handle(s.handlePasswordChange))
+				r.Post("/logout", s.handle(s.handleLogout))
+				r.Post("/logout-all", s.handle(s.handleLogoutAll))
+			})
 		})
 		r.Route("/users", func(r chi.Router) {
 			r.Get("/top-workers", s.handle(s.handleTopWorkers))
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate)
 				r.Put("/{id}", s.handle(s.handleUserUpdate))
+				r.Patch("/{id}", s.handle(s.handleUserUpdate))
+				r.Get("/{id}/preferences", s.handle(s.handlePreferencesGet))
+				r.Put("/{id}/preferences", s.handle(s.handlePreferencesUpdate))
 				r.With(s.requireRole(auth.RoleAdmin)).Delete("/{id}", s.handle(s.handleUserDelete))
 			})
 		})
 
 		r.Route("/tasks", func(r chi.Router) {
-			r.Get("/", s.handle(s.handleTaskList))
-			r.Get("/available", s.handle(s.handleTaskAvailable))
-			r.Get("/{id}", s.handle(s.handleTaskGet))
+			// Public; a signed-in worker also sees their own submissions.
+			r.With(s.identify).Get("/", s.handle(s.handleTaskList))
+			r.With(s.identify).Get("/available", s.handle(s.handleTaskAvailable))
+			r.With(s.identify).Get("/{id}", s.handle(s.handleTaskGet))
 			r.With(s.authenticate, s.requireRole(auth.RoleBuyer, auth.RoleAdmin)).Get("/{id}/submissions", s.handle(s.handleTaskSubmissions))
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
 				r.Get("/my", s.handle(s.handleTaskMine))
 				r.With(s.idempotent).Post("/", s.handle(s.handleTaskCreate))
 				r.Put("/{id}", s.handle(s.handleTaskUpdate))
+				r.Patch("/{id}", s.handle(s.handleTaskUpdate))
+				r.With(s.idempotent).Post("/{id}/slots", s.handle(s.handleTaskAddSlots))
+				r.Put("/{id}/completion-date", s.handle(s.handleTaskExtend))
+				r.Post("/{id}/close", s.handle(s.handleTaskClose))
+				r.Post("/{id}/pause", s.handle(s.handleTaskPause(true)))
+				r.Post("/{id}/resume", s.handle(s.handleTaskPause(false)))
 				r.Delete("/{id}", s.handle(s.handleTaskDelete))
 			})
+		})
+
+		r.With(s.authenticate, s.requireRole(auth.RoleWorker)).Post("/tasks/{id}/reservations", s.handle(s.handleReservationCreate))
+		r.Route("/reservations", func(r chi.Router) {
+			r.Use(s.authenticate, s.requireRole(auth.RoleWorker))
+			r.Get("/my", s.handle(s.handleReservationMine))
+			r.Get("/{id}", s.handle(s.handleReservationGet))
+			r.Delete("/{id}", s.handle(s.handleReservationDelete))
 		})
 
 		r.Route("/submissions", func(r chi.Router) {
@@ -231,12 +268,16 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Post("/", s.handle(s.handleSubmissionCreate))
 				r.Get("/my", s.handle(s.handleSubmissionMine))
 				r.Get("/approved", s.handle(s.handleSubmissionApproved))
+				r.Put("/{id}", s.handle(s.handleSubmissionResubmit))
 			})
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireRole(auth.RoleBuyer))
 				r.Get("/to-review", s.handle(s.handleSubmissionToReview))
+				r.Post("/reviews", s.handle(s.handleSubmissionReviews))
 				r.Put("/{id}/approve", s.handle(s.handleSubmissionApprove))
 				r.Put("/{id}/reject", s.handle(s.handleSubmissionReject))
+				r.Put("/{id}/request-revision", s.handle(s.handleSubmissionRequestRevision))
+				r.With(s.idempotent).Post("/{id}/bonus", s.handle(s.handleSubmissionBonus))
 			})
 			r.Get("/{id}", s.handle(s.handleSubmissionGet)) // its worker, its buyer or an admin
 		})
@@ -250,6 +291,7 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Get("/", s.handle(s.handleNotificationList))
 				r.Get("/unread/count", s.handle(s.handleNotificationUnreadCount))
 				r.Put("/read-all", s.handle(s.handleNotificationReadAll))
+				r.Get("/{id}", s.handle(s.handleNotificationGet))
 				r.Put("/{id}", s.handle(s.handleNotificationRead))
 				r.Delete("/{id}", s.handle(s.handleNotificationDelete))
 				r.Post("/stream-ticket", s.handle(s.handleStreamTicket))
@@ -278,6 +320,10 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Get("/my", s.handle(s.handleWithdrawalMine))
 			})
 			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate)
+				r.Get("/{id}", s.handle(s.handleWithdrawalGet)) // its worker, or an admin
+			})
+			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate, s.requireRole(auth.RoleAdmin))
 				r.Get("/pending", s.handle(s.handleWithdrawalPending))
 				r.Put("/{id}/approve", s.handle(s.handleWithdrawalApprove))
@@ -292,6 +338,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Use(s.authenticate)
 			r.Post("/", s.handle(s.handleReportCreate))
 			r.Get("/my", s.handle(s.handleReportMine))
+			r.Get("/{id}", s.handle(s.handleReportGet)) // its reporter, or an admin
 		})
 
 		r.Route("/admin", func(r chi.Router) {
@@ -309,6 +356,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Get("/tasks", s.handle(s.handleAdminTasks))
 			r.Delete("/tasks/{id}", s.handle(s.handleAdminTaskDelete))
 			r.Get("/reports", s.handle(s.handleAdminReports))
+			r.Get("/reports/{id}", s.handle(s.handleAdminReportGet))
 			r.Put("/reports/{id}", s.handle(s.handleAdminReportDecide))
 		})
 	})

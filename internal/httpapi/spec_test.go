@@ -100,6 +100,16 @@ func checkResponse(t testing.TB, req *http.Request, rec *httptest.ResponseRecord
 		t.Errorf("%s %s answered %d, which api/openapi.yaml does not allow:\n%v\nbody: %s",
 			req.Method, req.URL.Path, rec.Code, err, rec.Body.String())
 	}
+	// Whatever a POST creates can be read where Location says, and the
+	// contract says so.
+	if rec.Code == http.StatusCreated {
+		if rec.Header().Get("Location") == "" {
+			t.Errorf("%s %s answered 201 without a Location", req.Method, req.URL.Path)
+		}
+		if res := route.Operation.Responses.Status(http.StatusCreated); res == nil || res.Value.Headers["Location"] == nil {
+			t.Errorf("%s %s: api/openapi.yaml does not document the Location of its 201", req.Method, req.URL.Path)
+		}
+	}
 }
 
 // specRoutes lists the contract's operations as "METHOD /api/path/{param}":

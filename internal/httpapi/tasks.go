@@ -6,30 +6,31 @@ import (
 	"time"
 
 	"microtask/internal/apperr"
+	"microtask/internal/auth"
 	"microtask/internal/money"
 	"microtask/internal/page"
+	"microtask/internal/submission"
 	"microtask/internal/task"
 )
 
-type taskTextRequest struct {
-	Title          string `json:"task_title" validate:"required,max=200"`
-	Detail         string `json:"task_detail" validate:"required,max=5000"`
-	SubmissionInfo string `json:"submission_info" validate:"required,max=1000"`
-	ImageURL       string `json:"task_image_url" validate:"omitempty,max=2048,http_url"`
+// taskEditRequest is the body of PUT and PATCH /api/tasks/{id}: the fields
+// it has change, the others stay.
+type taskEditRequest struct {
+	Title          optional[string] `json:"task_title" validate:"omitnil,kept,max=200"`
+	Detail         optional[string] `json:"task_detail" validate:"omitnil,kept,max=5000"`
+	SubmissionInfo optional[string] `json:"submission_info" validate:"omitnil,kept,max=1000"`
+	ImageURL       optional[string] `json:"task_image_url" validate:"omitempty,max=2048,http_url"`
 }
 
-func (r *taskTextRequest) trim() {
-	r.Title, r.Detail = strings.TrimSpace(r.Title), strings.TrimSpace(r.Detail)
-	r.SubmissionInfo, r.ImageURL = strings.TrimSpace(r.SubmissionInfo), strings.TrimSpace(r.ImageURL)
+func (r *taskEditRequest) trim() {
+	r.Title, r.Detail = trimmed(r.Title), trimmed(r.Detail)
+	r.SubmissionInfo, r.ImageURL = trimmed(r.SubmissionInfo), trimmed(r.ImageURL)
 }
 
-func (r taskTextRequest) text() task.Text {
-	return task.Text{Title: r.Title, Detail: r.Detail, SubmissionInfo: r.SubmissionInfo, ImageURL: r.ImageURL}
+func (r taskEditRequest) edit() task.TextEdit {
+	return task.TextEdit{Title: r.Title.ptr(), Detail: r.Detail.ptr(), SubmissionInfo: r.SubmissionInfo.ptr(), ImageURL: r.ImageURL.ptr()}
 }
 
-// createTaskRequest repeats taskTextRequest's fields rather than embedding
-// it: encoding/json names a field of an embedded struct after the struct in
-// its errors ("taskTextRequest.task_title"), which clients should not see.
 type createTaskRequest struct {
 	Title           string `json:"task_title" validate:"required,max=200"`
 	Detail          string `json:"task_detail" validate:"required,max=5000"`
@@ -38,6 +39,7 @@ type createTaskRequest struct {
 	RequiredWorkers int    `json:"required_workers" validate:"required,min=1,max=10000"`
 	PayableAmount   int64  `json:"payable_amount" validate:"required,min=1,max=10000"`
 	CompletionDate  string `json:"completion_date" validate:"required"`
+	TimeAllotted    int    `json:"time_allotted_minutes" validate:"omitempty,min=5,max=1440"` // for a reservation's work; 60 if left out
 }
 
 func (r *createTaskRequest) trim() {
@@ -66,6 +68,14 @@ type taskResponse struct {
 	Buyer           partyResponse `json:"buyer"`
 	Status          string        `json:"status"`
 	CreatedAt       time.Time     `json:"created_at"`
+	TimeAllotted    int           `json:"time_allotted_minutes"` // how long a reservation holds a slot
+	// The signed-in worker's own submission to the task, if any.
+	MySubmission *mySubmissionResponse `json:"my_submission,omitempty"`
+}
+
+type mySubmissionResponse struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
 }
 
 type deleteTaskResponse struct {
@@ -73,11 +83,14 @@ type deleteTaskResponse struct {
 	Refunded int64  `json:"refunded"`
 }
 
-func toTaskResponse(t task.Task) taskResponse {
+// taskResponse tells a task's status as it is now: an open task whose date
+// passed is expired, and one whose buyer can no longer run it is closed.
+func (s *Server) taskResponse(t task.Task) taskResponse {
 	return taskResponse{
 		ID: t.ID, Title: t.Title, Detail: t.Detail, RequiredWorkers: t.OpenSlots, PayableAmount: int64(t.Pay),
 		CompletionDate: t.CompletionDate.UTC(), SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
-		Buyer: partyResponse(t.Buyer), Status: string(t.Status), CreatedAt: t.CreatedAt.UTC(),
+		Buyer: partyResponse(t.Buyer), Status: string(s.tasks.StatusNow(t)), CreatedAt: t.CreatedAt.UTC(),
+		TimeAllotted: int(t.TimeAllotted / time.Minute),
 	}
 }
 
@@ -87,20 +100,29 @@ func (s *Server) handleTaskCreate(w http.ResponseWriter, r *http.Request) error 
 	if err := s.readRequest(r, &req); err != nil {
 		return err
 	}
-	due, err := time.Parse(time.RFC3339, strings.TrimSpace(req.CompletionDate))
+	due, err := parseCompletionDate(req.CompletionDate)
 	if err != nil {
-		return apperr.InvalidFields(apperr.FieldError{Field: "completion_date",
-			Message: "must be an RFC 3339 date and time, e.g. 2026-12-31T23:59:00Z"})
+		return err
 	}
 	t, err := s.tasks.Create(r.Context(), principal(r), task.NewTask{
 		Text: req.text(), Workers: req.RequiredWorkers, Pay: money.Coins(req.PayableAmount), CompletionDate: due,
-		Key: r.Header.Get("Idempotency-Key"), // checked by s.idempotent
+		TimeAllotted: time.Duration(req.TimeAllotted) * time.Minute,
+		Key:          r.Header.Get("Idempotency-Key"), // checked by s.idempotent
 	})
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/tasks/"+t.ID)
-	return writeJSON(w, http.StatusCreated, toTaskResponse(t))
+	return writeJSON(w, http.StatusCreated, s.taskResponse(t))
+}
+
+func parseCompletionDate(v string) (time.Time, error) {
+	due, err := time.Parse(time.RFC3339, strings.TrimSpace(v))
+	if err != nil {
+		return time.Time{}, apperr.InvalidFields(apperr.FieldError{Field: "completion_date",
+			Message: "must be an RFC 3339 date and time, e.g. 2026-12-31T23:59:00Z"})
+	}
+	return due, nil
 }
 
 // taskFilter reads the list parameters shared by GET /api/tasks and
@@ -113,13 +135,50 @@ func taskFilter(q *query) task.Filter {
 	}
 }
 
+// listTasks answers both public lists. A signed-in worker's available
+// tasks leave out those they submitted to; in the list of every live task
+// they see their own submission to each.
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, available bool) error {
 	q := newQuery(r)
 	f := taskFilter(q)
 	f.Available = available
+	worker := callingWorker(r)
+	if available {
+		f.NotBy = worker
+	}
+	var mine map[string]submission.Submission
 	return writePage(w, q, func(p page.Request) (page.Of[task.Task], error) {
-		return s.tasks.List(r.Context(), f, p)
-	}, toTaskResponse)
+		res, err := s.tasks.List(r.Context(), f, p)
+		if err == nil && worker != "" && !available {
+			mine, err = s.submissions.ForTasks(r.Context(), worker, taskIDs(res.Items))
+		}
+		return res, err
+	}, func(t task.Task) taskResponse { return withMySubmission(s.taskResponse(t), mine) })
+}
+
+// callingWorker is the signed-in caller's id if they are a worker, or "".
+func callingWorker(r *http.Request) string {
+	if p, ok := auth.PrincipalFrom(r.Context()); ok && p.Is(auth.RoleWorker) {
+		return p.UserID
+	}
+	return ""
+}
+
+func taskIDs(tasks []task.Task) []string {
+	ids := make([]string, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.ID
+	}
+	return ids
+}
+
+// withMySubmission adds the worker's own submission to the task, if mine
+// (theirs, by task id) has one.
+func withMySubmission(res taskResponse, mine map[string]submission.Submission) taskResponse {
+	if sub, ok := mine[res.ID]; ok {
+		res.MySubmission = &mySubmissionResponse{ID: sub.ID, Status: string(sub.Status)}
+	}
+	return res
 }
 
 // handleTaskList handles GET /api/tasks.
@@ -136,7 +195,7 @@ func (s *Server) handleTaskAvailable(w http.ResponseWriter, r *http.Request) err
 func (s *Server) handleTaskMine(w http.ResponseWriter, r *http.Request) error {
 	return writePage(w, newQuery(r), func(p page.Request) (page.Of[task.Task], error) {
 		return s.tasks.Mine(r.Context(), principal(r), p)
-	}, toTaskResponse)
+	}, s.taskResponse)
 }
 
 // handleTaskGet handles GET /api/tasks/{id}.
@@ -145,20 +204,26 @@ func (s *Server) handleTaskGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toTaskResponse(t))
+	var mine map[string]submission.Submission
+	if worker := callingWorker(r); worker != "" {
+		if mine, err = s.submissions.ForTasks(r.Context(), worker, []string{t.ID}); err != nil {
+			return err
+		}
+	}
+	return writeJSON(w, http.StatusOK, withMySubmission(s.taskResponse(t), mine))
 }
 
-// handleTaskUpdate handles PUT /api/tasks/{id}.
+// handleTaskUpdate handles PUT and PATCH /api/tasks/{id}.
 func (s *Server) handleTaskUpdate(w http.ResponseWriter, r *http.Request) error {
-	var req taskTextRequest
+	var req taskEditRequest
 	if err := s.readRequest(r, &req); err != nil {
 		return err
 	}
-	t, err := s.tasks.UpdateText(r.Context(), principal(r), param(r, "id"), req.text())
+	t, err := s.tasks.UpdateText(r.Context(), principal(r), param(r, "id"), req.edit())
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toTaskResponse(t))
+	return writeJSON(w, http.StatusOK, s.taskResponse(t))
 }
 
 // handleTaskDelete handles DELETE /api/tasks/{id}.
@@ -169,4 +234,64 @@ func (s *Server) handleTaskDelete(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	return writeJSON(w, http.StatusOK, deleteTaskResponse{ID: id, Refunded: int64(refunded)})
+}
+
+type addSlotsRequest struct {
+	Count int `json:"count" validate:"required,min=1,max=10000"`
+}
+
+// handleTaskAddSlots handles POST /api/tasks/{id}/slots.
+func (s *Server) handleTaskAddSlots(w http.ResponseWriter, r *http.Request) error {
+	var req addSlotsRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	t, err := s.tasks.AddSlots(r.Context(), principal(r), param(r, "id"), req.Count,
+		r.Header.Get("Idempotency-Key")) // checked by s.idempotent
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s.taskResponse(t))
+}
+
+type completionDateRequest struct {
+	CompletionDate string `json:"completion_date" validate:"required"`
+}
+
+// handleTaskExtend handles PUT /api/tasks/{id}/completion-date.
+func (s *Server) handleTaskExtend(w http.ResponseWriter, r *http.Request) error {
+	var req completionDateRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	due, err := parseCompletionDate(req.CompletionDate)
+	if err != nil {
+		return err
+	}
+	t, err := s.tasks.Extend(r.Context(), principal(r), param(r, "id"), due)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s.taskResponse(t))
+}
+
+// handleTaskClose handles POST /api/tasks/{id}/close.
+func (s *Server) handleTaskClose(w http.ResponseWriter, r *http.Request) error {
+	id := param(r, "id")
+	refunded, err := s.tasks.CloseEarly(r.Context(), principal(r), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, deleteTaskResponse{ID: id, Refunded: int64(refunded)})
+}
+
+// handleTaskPause handles POST /api/tasks/{id}/pause and /resume.
+func (s *Server) handleTaskPause(paused bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		t, err := s.tasks.SetPaused(r.Context(), principal(r), param(r, "id"), paused)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, s.taskResponse(t))
+	}
 }

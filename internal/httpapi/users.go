@@ -31,19 +31,22 @@ type loginRequest struct {
 	Password string `json:"password" validate:"required,max=1024"`
 }
 
+// profileRequest is the body of PUT and PATCH /api/users/{id}: the fields it
+// has change, the others stay.
 type profileRequest struct {
-	Name     string `json:"name" validate:"required,max=80"`
-	PhotoURL string `json:"photo_url" validate:"omitempty,max=2048,http_url"`
+	Name     optional[string] `json:"name" validate:"omitnil,kept,max=80"`
+	PhotoURL optional[string] `json:"photo_url" validate:"omitempty,max=2048,http_url"`
 }
 
 func (r *profileRequest) trim() {
-	r.Name, r.PhotoURL = strings.TrimSpace(r.Name), strings.TrimSpace(r.PhotoURL)
+	r.Name, r.PhotoURL = trimmed(r.Name), trimmed(r.PhotoURL)
 }
 
 type userResponse struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	Email     string    `json:"email"`
+	Verified  bool      `json:"email_verified"`
 	PhotoURL  string    `json:"photo_url"`
 	Role      auth.Role `json:"role"`
 	Coins     int64     `json:"coins"`
@@ -58,10 +61,6 @@ type sessionResponse struct {
 	User      userResponse `json:"user"`
 }
 
-type meResponse struct {
-	User userResponse `json:"user"`
-}
-
 type workerCardResponse struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
@@ -70,7 +69,7 @@ type workerCardResponse struct {
 }
 
 func toUserResponse(u user.User) userResponse {
-	return userResponse{ID: u.ID, Name: u.Name, Email: u.Email, PhotoURL: u.PhotoURL, Role: u.Role,
+	return userResponse{ID: u.ID, Name: u.Name, Email: u.Email, Verified: u.EmailVerified, PhotoURL: u.PhotoURL, Role: u.Role,
 		Coins: int64(u.Coins), OnHold: int64(u.CoinsOnHold), Status: string(u.Status), CreatedAt: u.CreatedAt.UTC()}
 }
 
@@ -157,7 +156,7 @@ func (s *Server) handleAuthMe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, meResponse{User: toUserResponse(u)})
+	return writeJSON(w, http.StatusOK, toUserResponse(u))
 }
 
 // handleUserUpdate handles PUT /api/users/{id}.
@@ -167,7 +166,7 @@ func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	u, err := s.users.UpdateProfile(r.Context(), principal(r), param(r, "id"),
-		user.Profile{Name: req.Name, PhotoURL: req.PhotoURL})
+		user.Profile{Name: req.Name.ptr(), PhotoURL: req.PhotoURL.ptr()})
 	if err != nil {
 		return err
 	}
@@ -228,6 +227,20 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
+// identify is authenticate for public endpoints that show a signed-in
+// caller more: without an Authorization header the request goes on
+// anonymous, and with one the token must be good.
+func (s *Server) identify(next http.Handler) http.Handler {
+	authed := s.authenticate(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		authed.ServeHTTP(w, r)
+	})
+}
+
 // requireRole lets through only callers with one of the roles. It must run
 // after authenticate.
 func (s *Server) requireRole(roles ...auth.Role) func(http.Handler) http.Handler {
@@ -267,6 +280,7 @@ func (s *Server) handleAuthGoogle(w http.ResponseWriter, r *http.Request) error 
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
+		w.Header().Set("Location", "/api/auth/me")
 	}
 	return writeSession(w, status, sess)
 }

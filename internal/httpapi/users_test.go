@@ -51,9 +51,9 @@ func TestRegisterGivesTheSignupBonus(t *testing.T) {
 				t.Errorf("response mentions a password: %s", rec.Body)
 			}
 
-			me := decode[struct{ User userBody }](t, a.call(t, http.MethodGet, "/api/auth/me", s.Token, nil), http.StatusOK)
-			if me.User != want {
-				t.Errorf("me = %+v, want %+v", me.User, want)
+			me := decode[userBody](t, a.call(t, http.MethodGet, "/api/auth/me", s.Token, nil), http.StatusOK)
+			if me != want {
+				t.Errorf("me = %+v, want %+v", me, want)
 			}
 			bal, err := a.ledger.Balance(context.Background(), ledger.UserAccount(s.User.ID))
 			if err != nil || bal != money.Coins(tt.wantCoins) {
@@ -338,9 +338,23 @@ func TestUpdateProfile(t *testing.T) {
 	if got.Name != "Wanda" || got.PhotoURL != "https://example.com/w.png" || got.Coins != 10 || got.Email != w.User.Email {
 		t.Errorf("own update = %+v", got)
 	}
+	// What the body leaves out stays; null or "" clears the photo.
 	got = decode[userBody](t, a.call(t, http.MethodPut, path, adm.Token, map[string]string{"name": "Renamed by admin"}), http.StatusOK)
+	if got.Name != "Renamed by admin" || got.PhotoURL != "https://example.com/w.png" {
+		t.Errorf("admin update of the name = %+v, want the photo kept", got)
+	}
+	got = decode[userBody](t, a.call(t, http.MethodPatch, path, w.Token, `{"photo_url":"https://example.com/w2.png"}`), http.StatusOK)
+	if got.Name != "Renamed by admin" || got.PhotoURL != "https://example.com/w2.png" {
+		t.Errorf("update of the photo alone = %+v", got)
+	}
+	got = decode[userBody](t, a.call(t, http.MethodPatch, path, w.Token, `{"photo_url":null}`), http.StatusOK)
 	if got.Name != "Renamed by admin" || got.PhotoURL != "" {
-		t.Errorf("admin update = %+v", got)
+		t.Errorf("photo cleared by null = %+v", got)
+	}
+	got = decode[userBody](t, a.call(t, http.MethodPut, path, w.Token, `{"photo_url":"https://example.com/w3.png"}`), http.StatusOK)
+	got = decode[userBody](t, a.call(t, http.MethodPut, path, w.Token, `{"photo_url":""}`), http.StatusOK)
+	if got.Name != "Renamed by admin" || got.PhotoURL != "" {
+		t.Errorf("photo cleared by empty text = %+v", got)
 	}
 
 	tests := []struct {
@@ -358,17 +372,21 @@ func TestUpdateProfile(t *testing.T) {
 		{"coins", w.Token, path, `{"name":"W","coins":1000000}`, 422, "invalid_fields"},
 		{"empty name", w.Token, path, `{"name":""}`, 422, "invalid_fields"},
 		{"blank name", w.Token, path, `{"name":"  "}`, 422, "invalid_fields"},
+		{"null name", w.Token, path, `{"name":null}`, 422, "invalid_fields"},
+		{"name not text", w.Token, path, `{"name":["W"]}`, 422, "invalid_fields"},
 		{"bad photo", w.Token, path, `{"name":"W","photo_url":"data:image/png;base64,AAAA"}`, 422, "invalid_fields"},
 		{"unknown user", adm.Token, "/api/users/000000000000000000000000", `{"name":"Ghost"}`, 404, "user_not_found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantProblem(t, a.call(t, http.MethodPut, tt.path, tt.token, tt.body), tt.status, tt.code)
+			for _, method := range []string{http.MethodPut, http.MethodPatch} {
+				wantProblem(t, a.call(t, method, tt.path, tt.token, tt.body), tt.status, tt.code)
+			}
 		})
 	}
-	me := decode[struct{ User userBody }](t, a.call(t, http.MethodGet, "/api/auth/me", w.Token, nil), http.StatusOK)
-	if me.User.Name != "Renamed by admin" || me.User.Role != "worker" || me.User.Coins != 10 {
-		t.Errorf("after refused updates, me = %+v", me.User)
+	me := decode[userBody](t, a.call(t, http.MethodGet, "/api/auth/me", w.Token, nil), http.StatusOK)
+	if me.Name != "Renamed by admin" || me.Role != "worker" || me.Coins != 10 {
+		t.Errorf("after refused updates, me = %+v", me)
 	}
 }
 
@@ -494,9 +512,9 @@ func TestEnsureAdmin(t *testing.T) {
 	if created, err := a.users.EnsureAdmin(ctx, "Root", w.User.Email, "R00tPassword"); err != nil || created {
 		t.Fatalf("EnsureAdmin() over a worker = %v, %v", created, err)
 	}
-	me := decode[struct{ User userBody }](t, a.call(t, http.MethodGet, "/api/auth/me", w.Token, nil), http.StatusOK)
-	if me.User.Role != "worker" {
-		t.Errorf("worker became %s", me.User.Role)
+	me := decode[userBody](t, a.call(t, http.MethodGet, "/api/auth/me", w.Token, nil), http.StatusOK)
+	if me.Role != "worker" {
+		t.Errorf("worker became %s", me.Role)
 	}
 	if _, err := a.users.EnsureAdmin(ctx, "Root", "weak@example.com", "weak"); err == nil {
 		t.Errorf("EnsureAdmin() with a weak password: no error")

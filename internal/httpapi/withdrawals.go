@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"microtask/internal/auth"
 	"net/http"
 	"strings"
 	"time"
@@ -109,7 +110,22 @@ func (s *Server) handleWithdrawalCreate(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
+	w.Header().Set("Location", "/api/withdrawals/"+wd.ID)
 	return writeJSON(w, http.StatusCreated, toWithdrawalResponse(wd))
+}
+
+// handleWithdrawalGet handles GET /api/withdrawals/{id}: its worker, or an
+// admin, who also sees who decided it and its risk.
+func (s *Server) handleWithdrawalGet(w http.ResponseWriter, r *http.Request) error {
+	p := principal(r)
+	wd, err := s.withdrawals.Get(r.Context(), p, param(r, "id"))
+	if err != nil {
+		return err
+	}
+	if p.Is(auth.RoleAdmin) {
+		return writeJSON(w, http.StatusOK, toAdminWithdrawalResponse(wd))
+	}
+	return writeJSON(w, http.StatusOK, toWithdrawalResponse(wd))
 }
 
 // handleWithdrawalMine handles GET /api/withdrawals/my.

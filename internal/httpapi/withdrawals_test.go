@@ -34,7 +34,7 @@ func withdrawalRequest(coins int64) map[string]any {
 // /auth/me and in the admins' user list.
 func wantOnHold(t *testing.T, a *testAPI, u sessionBody, coins, onHold int64) {
 	t.Helper()
-	me := decode[struct{ User userBody }](t, a.call(t, http.MethodGet, "/api/auth/me", u.Token, nil), http.StatusOK).User
+	me := decode[userBody](t, a.call(t, http.MethodGet, "/api/auth/me", u.Token, nil), http.StatusOK)
 	if me.Coins != coins || me.CoinsOnHold != onHold {
 		t.Errorf("/auth/me: coins %d, on hold %d; want %d, %d", me.Coins, me.CoinsOnHold, coins, onHold)
 	}

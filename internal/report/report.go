@@ -62,6 +62,14 @@ type Report struct {
 	DecidedAt  time.Time // zero while open
 }
 
+// Target is what a report is about, as it is now, for the admins who decide
+// it: the field of its type is set, or none if it no longer exists.
+type Target struct {
+	Task       *task.Task // deleted tasks too
+	Submission *submission.Submission
+	User       *user.User
+}
+
 // Decision is an admin's closing of a report.
 type Decision struct {
 	ID     string
@@ -112,6 +120,7 @@ type Submissions interface {
 
 // Users finds users and suspends them; user.Service implements it.
 type Users interface {
+	Get(ctx context.Context, id string) (user.User, error) // not deleted ones
 	Name(ctx context.Context, id string) (string, error)
 	Exists(ctx context.Context, id string) (bool, error)
 	SetStatus(ctx context.Context, p auth.Principal, id string, st user.Status, reason string) error

@@ -118,6 +118,54 @@ func (s *Service) List(ctx context.Context, p auth.Principal, status Status, r p
 	return page.Of[Report]{Items: items, Request: r, Total: total}, nil
 }
 
+// Get returns one report, to its reporter or an admin; to anyone else it
+// does not exist.
+func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Report, error) {
+	r, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Report{}, err
+	}
+	if r.Reporter.ID != p.UserID && !p.Is(auth.RoleAdmin) {
+		return Report{}, ErrNotFound
+	}
+	return r, nil
+}
+
+// WithTarget returns a report with its target as it is now (admins only).
+func (s *Service) WithTarget(ctx context.Context, p auth.Principal, id string) (Report, Target, error) {
+	if !p.Is(auth.RoleAdmin) {
+		return Report{}, Target{}, auth.ErrWrongRole
+	}
+	r, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Report{}, Target{}, err
+	}
+	var t Target
+	switch r.TargetType {
+	case TargetTask:
+		tk, e := s.tasks.ByID(ctx, r.TargetID)
+		t.Task, err = found(tk, e, task.ErrNotFound)
+	case TargetSubmission:
+		sub, e := s.submissions.Get(ctx, r.TargetID)
+		t.Submission, err = found(sub, e, submission.ErrNotFound)
+	case TargetUser:
+		u, e := s.users.Get(ctx, r.TargetID)
+		t.User, err = found(u, e, user.ErrNotFound)
+	}
+	return r, t, err
+}
+
+// found turns a read into a pointer: nil, and no error, if it found nothing.
+func found[T any](v T, err, notFound error) (*T, error) {
+	switch {
+	case errors.Is(err, notFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &v, nil
+}
+
 // Decide resolves or dismisses an open report (admins only), first taking
 // the action, if any: when the action fails (a rejection neither escrow nor
 // buyer can pay for) the report stays open. The reporter is told.

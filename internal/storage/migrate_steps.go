@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"microtask/internal/ledger"
+	"microtask/internal/task"
 	"microtask/internal/user"
 )
 
@@ -19,6 +20,10 @@ func (d *DB) migrationStep(name string) func(context.Context) error {
 		return d.mergeTransferRecords
 	case "boardWorkers":
 		return d.boardWorkers
+	case "taskSubmitters":
+		return d.taskSubmitters
+	case "taskHeld":
+		return d.taskHeld
 	}
 	return nil
 }
@@ -126,6 +131,46 @@ func (d *DB) boardWorkers(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// taskSubmitters lists on each task the workers who submitted to it, as
+// every submission has done since migration 0018, so that a worker's
+// available tasks leave them out. Safe to repeat: a worker listed is not
+// listed again.
+func (d *DB) taskSubmitters(ctx context.Context) error {
+	type pair struct {
+		TaskID   string `bson:"task_id"`
+		WorkerID string `bson:"worker_id"`
+	}
+	var pairs []pair
+	if err := each(ctx, d.collection("submissions"), bson.D{}, query{fields: []string{"task_id", "worker_id"}}, func(p pair) error {
+		pairs = append(pairs, p)
+		return nil
+	}); err != nil {
+		return err
+	}
+	tasks := d.collection("tasks")
+	for _, p := range pairs {
+		if _, err := tasks.updateOne(ctx,
+			bson.D{{Key: "_id", Value: p.TaskID}, {Key: "submitters", Value: bson.D{{Key: "$ne", Value: p.WorkerID}}}},
+			bson.D{{Key: "$push", Value: bson.D{{Key: "submitters", Value: p.WorkerID}}}}, false); err != nil {
+			return fmt.Errorf("submitters of task %s: %w", p.TaskID, err)
+		}
+	}
+	return nil
+}
+
+// taskHeld gives every task the list of its reserved slots, empty, which
+// refunds match on, and the default time allotted for a reservation's work.
+func (d *DB) taskHeld(ctx context.Context) error {
+	tasks := d.collection("tasks")
+	if _, err := tasks.updateMany(ctx, bson.D{{Key: "held", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "held", Value: bson.A{}}}}}); err != nil {
+		return err
+	}
+	_, err := tasks.updateMany(ctx, bson.D{{Key: "time_allotted_minutes", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "time_allotted_minutes", Value: int64(task.DefaultTimeAllotted / time.Minute)}}}})
+	return err
 }
 
 // renameCollection renames a collection unless the new name exists, and

@@ -45,7 +45,12 @@ func TestTakesSubmissionsAgreesWithTheStore(t *testing.T) {
 						t.Fatalf("ByID() = %+v, %v", tk, err)
 					}
 					want := tk.TakesSubmissions(now) == nil
-					got, err := store.ReserveSlot(ctx, tk.ID, "s1", now)
+					// What readers are told agrees: open unless the only
+					// thing missing is a free slot.
+					if shown, takes := tk.StatusAt(now), tk.TakesSubmissions(now); (shown == task.StatusOpen) != (takes == nil || takes == task.ErrFull) {
+						t.Errorf("%s, hidden %v, %d slots, due %v: StatusAt() = %s, TakesSubmissions() = %v", status, hidden, slots, due, shown, takes)
+					}
+					got, err := store.ReserveSlot(ctx, tk.ID, "s1", "w1", now)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -101,7 +101,7 @@ func (f *fixture) approve(t *testing.T, sub submission.Submission) {
 
 func (f *fixture) reject(t *testing.T, sub submission.Submission) {
 	t.Helper()
-	if _, err := f.e.Submissions.Reject(context.Background(), f.buyer, sub.ID, "blurry"); err != nil {
+	if _, err := f.e.Submissions.Reject(context.Background(), f.buyer, sub.ID, "the photo is blurry"); err != nil {
 		t.Fatalf("Reject() error = %v", err)
 	}
 }
@@ -235,7 +235,7 @@ func TestCreate(t *testing.T) {
 			}
 			want := task.Task{
 				ID: got.ID, Title: "Label photos", Detail: "Detail of Label photos", SubmissionInfo: "a screenshot",
-				OpenSlots: tt.workers, PendingSubs: []string{}, Pay: tt.pay, CompletionDate: due,
+				OpenSlots: tt.workers, PendingSubs: []string{}, Held: []string{}, TimeAllotted: time.Hour, Pay: tt.pay, CompletionDate: due,
 				Buyer: task.Party{ID: p.UserID, Name: "Name of " + p.UserID}, Status: task.StatusOpen,
 				AutoApproveAfter: 72 * time.Hour, CreatedAt: apptest.Start,
 			}
@@ -523,14 +523,24 @@ func TestAdminList(t *testing.T) {
 func TestUpdateText(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	edit := task.Text{Title: "New title", Detail: "New detail", SubmissionInfo: "New info", ImageURL: "https://example.com/i.png"}
+	str := func(s string) *string { return &s }
+	full := task.TextEdit{Title: str("New title"), Detail: str("New detail"), SubmissionInfo: str("New info"), ImageURL: str("https://example.com/i.png")}
 	tests := []struct {
 		name    string
+		edit    *task.TextEdit // full if nil
 		prepare func(t *testing.T, f *fixture)
 		who     func(t *testing.T, f *fixture) auth.Principal
 		wantErr error
 	}{
 		{name: "its buyer"},
+		// What the edit leaves out stays: the image survives a text edit.
+		{name: "the title only", edit: &task.TextEdit{Title: str("Only the title")}},
+		{name: "the image removed", edit: &task.TextEdit{ImageURL: str("")}, prepare: func(t *testing.T, f *fixture) {
+			if _, err := f.e.Tasks.UpdateText(ctx, f.buyer, f.taskID, full); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "nothing", edit: &task.TextEdit{}},
 		{name: "its buyer, expired task", prepare: func(t *testing.T, f *fixture) { f.expire(t) }},
 		{name: "another buyer", who: func(t *testing.T, f *fixture) auth.Principal { return f.e.User(t, auth.RoleBuyer) },
 			wantErr: task.ErrNotFound},
@@ -557,6 +567,10 @@ func TestUpdateText(t *testing.T) {
 			if tt.who != nil {
 				who = tt.who(t, f)
 			}
+			edit := full
+			if tt.edit != nil {
+				edit = *tt.edit
+			}
 			before, _ := f.e.Tasks.ByID(ctx, f.taskID)
 			got, err := f.e.Tasks.UpdateText(ctx, who, f.taskID, edit)
 			if !errors.Is(err, tt.wantErr) {
@@ -569,7 +583,14 @@ func TestUpdateText(t *testing.T) {
 			want := before
 			if err == nil {
 				// Only the text changes: the money fields stay as posted.
-				want.Title, want.Detail, want.SubmissionInfo, want.ImageURL = edit.Title, edit.Detail, edit.SubmissionInfo, edit.ImageURL
+				for _, f := range []struct{ to, from *string }{
+					{&want.Title, edit.Title}, {&want.Detail, edit.Detail},
+					{&want.SubmissionInfo, edit.SubmissionInfo}, {&want.ImageURL, edit.ImageURL},
+				} {
+					if f.from != nil {
+						*f.to = *f.from
+					}
+				}
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("UpdateText() returned (-want +got):\n%s", diff)
 				}

@@ -77,7 +77,8 @@ func TestSweep(t *testing.T) {
 			}
 			photoOf = s.User.ID
 		}, unuse: func(t *testing.T) {
-			if _, err := e.Users.UpdateProfile(ctx, admin, photoOf, user.Profile{Name: "Rob", PhotoURL: "https://img.example/rob.png"}); err != nil {
+			photo := "https://img.example/rob.png"
+			if _, err := e.Users.UpdateProfile(ctx, admin, photoOf, user.Profile{PhotoURL: &photo}); err != nil {
 				t.Fatal(err)
 			}
 		}, wantFirst: true},

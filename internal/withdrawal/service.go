@@ -216,6 +216,19 @@ func (s *Service) settleDecision(ctx context.Context, op operation.Op[subject]) 
 	})
 }
 
+// Get returns one withdrawal, to its worker or an admin; to anyone else it
+// does not exist.
+func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Withdrawal, error) {
+	w, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	if w.Worker.ID != p.UserID && !p.Is(auth.RoleAdmin) {
+		return Withdrawal{}, ErrNotFound
+	}
+	return w, nil
+}
+
 // Mine returns a page of the worker's withdrawals, newest first.
 func (s *Service) Mine(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Withdrawal], error) {
 	items, total, err := s.store.ListByWorker(ctx, p.UserID, r)

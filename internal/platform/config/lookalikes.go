@@ -36,6 +36,9 @@ var lookalikes = map[string]string{
 	"WITHDRAW_MIN_COINS":     "WITHDRAWAL_MIN_COINS",
 	"METRICS_PORT":           "METRICS_ADDR",
 	"PROMETHEUS_ADDR":        "METRICS_ADDR",
+	"SMTP_URI":               "SMTP_URL",
+	"EMAIL_FROM":             "MAIL_FROM",
+	"FRONTEND_APP_URL":       "APP_URL",
 }
 
 // Lookalikes returns a warning for every variable set in the environment

@@ -84,7 +84,7 @@ func New() *Metrics {
 	}, []string{"job", "outcome"})
 	m.outbound = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "microtask_outbound_request_duration_seconds",
-		Help:    "Calls to other services (stripe, imgbb, google) by service and status (the HTTP status, or error when none came back), and how long they took.",
+		Help:    "Calls to other services (stripe, imgbb, google, smtp) by service and status (the HTTP status; for smtp, sent; error when no answer came back or smtp refused), and how long they took.",
 		Buckets: buckets,
 	}, []string{"service", "status"})
 	for _, c := range []prometheus.Collector{m.httpRequests, m.dbCommands, m.gateWait, m.operations, m.recoveries,
@@ -148,6 +148,17 @@ func (m *Metrics) RecoveryRan(recovered int, err error, d time.Duration) {
 // JobRan records a round of a background job.
 func (m *Metrics) JobRan(job string, err error, d time.Duration) {
 	m.jobs.WithLabelValues(job, outcome(err)).Observe(d.Seconds())
+}
+
+// Called records a call to a service spoken to over something other than
+// HTTP (smtp: a message handed to the mail server), as sent or error
+// (mail.Observer).
+func (m *Metrics) Called(service string, err error, d time.Duration) {
+	status := "sent"
+	if err != nil {
+		status = "error"
+	}
+	m.outbound.WithLabelValues(service, status).Observe(d.Seconds())
 }
 
 // Transport returns base (http.DefaultTransport if nil) recording every
