@@ -123,6 +123,8 @@ func TestListQueryBudgets(t *testing.T) {
 		{"/api/tasks/available?q=video&sort=pay", "", oneFindOneCount},
 		// A worker's available tasks leave out theirs in the same query.
 		{"/api/tasks/available", worker.Token, oneFindOneCount},
+		// Category, tag and the effective-pay sort are fields of the same query.
+		{"/api/tasks/available?category=survey&tag=quick&sort=effective_pay", worker.Token, oneFindOneCount},
 		// A worker's own submissions to a page of tasks: one more find.
 		{"/api/tasks", worker.Token, map[string]int{"find": 2, "aggregate": 1}},
 		{"/api/tasks/my", buyer.Token, oneFindOneCount},

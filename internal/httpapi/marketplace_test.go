@@ -28,8 +28,11 @@ type taskBody struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"buyer"`
-	Status       string `json:"status"`
-	CreatedAt    string `json:"created_at"`
+	Status       string   `json:"status"`
+	Category     string   `json:"category"`
+	Tags         []string `json:"tags"`
+	TimeAllotted int      `json:"time_allotted_minutes"`
+	CreatedAt    string   `json:"created_at"`
 	MySubmission *struct {
 		ID     string `json:"id"`
 		Status string `json:"status"`

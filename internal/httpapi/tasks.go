@@ -20,6 +20,9 @@ type taskEditRequest struct {
 	Detail         optional[string] `json:"task_detail" validate:"omitnil,kept,max=5000"`
 	SubmissionInfo optional[string] `json:"submission_info" validate:"omitnil,kept,max=1000"`
 	ImageURL       optional[string] `json:"task_image_url" validate:"omitempty,max=2048,http_url"`
+	Category       optional[string] `json:"category" validate:"omitnil,kept"`
+	// Tags replace the task's tags; null or [] removes them.
+	Tags optional[[]string] `json:"tags"`
 }
 
 func (r *taskEditRequest) trim() {
@@ -28,7 +31,8 @@ func (r *taskEditRequest) trim() {
 }
 
 func (r taskEditRequest) edit() task.TextEdit {
-	return task.TextEdit{Title: r.Title.ptr(), Detail: r.Detail.ptr(), SubmissionInfo: r.SubmissionInfo.ptr(), ImageURL: r.ImageURL.ptr()}
+	return task.TextEdit{Title: r.Title.ptr(), Detail: r.Detail.ptr(), SubmissionInfo: r.SubmissionInfo.ptr(), ImageURL: r.ImageURL.ptr(),
+		Category: r.Category.ptr(), Tags: r.Tags.ptr()}
 }
 
 type createTaskRequest struct {
@@ -39,11 +43,17 @@ type createTaskRequest struct {
 	RequiredWorkers int    `json:"required_workers" validate:"required,min=1,max=10000"`
 	PayableAmount   int64  `json:"payable_amount" validate:"required,min=1,max=10000"`
 	CompletionDate  string `json:"completion_date" validate:"required"`
+	// Category, tags and allotted time are checked by the task service;
+	// left out, they are "other", none and 60 minutes.
+	Category            string   `json:"category"`
+	Tags                []string `json:"tags"`
+	TimeAllottedMinutes int      `json:"time_allotted_minutes"`
 }
 
 func (r *createTaskRequest) trim() {
 	r.Title, r.Detail = strings.TrimSpace(r.Title), strings.TrimSpace(r.Detail)
 	r.SubmissionInfo, r.ImageURL = strings.TrimSpace(r.SubmissionInfo), strings.TrimSpace(r.ImageURL)
+	r.Category = strings.TrimSpace(r.Category)
 }
 
 func (r createTaskRequest) text() task.Text {
@@ -66,6 +76,9 @@ type taskResponse struct {
 	ImageURL        string        `json:"task_image_url"`
 	Buyer           partyResponse `json:"buyer"`
 	Status          string        `json:"status"`
+	Category        string        `json:"category"`
+	Tags            []string      `json:"tags"`
+	TimeAllotted    int           `json:"time_allotted_minutes"`
 	CreatedAt       time.Time     `json:"created_at"`
 	// The signed-in worker's own submission to the task, if any.
 	MySubmission *mySubmissionResponse `json:"my_submission,omitempty"`
@@ -88,6 +101,7 @@ func (s *Server) taskResponse(t task.Task) taskResponse {
 		ID: t.ID, Title: t.Title, Detail: t.Detail, RequiredWorkers: t.OpenSlots, PayableAmount: int64(t.Pay),
 		CompletionDate: t.CompletionDate.UTC(), SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
 		Buyer: partyResponse(t.Buyer), Status: string(s.tasks.StatusNow(t)), CreatedAt: t.CreatedAt.UTC(),
+		Category: t.Category, Tags: t.Tags, TimeAllotted: t.TimeAllottedMinutes,
 	}
 }
 
@@ -104,7 +118,8 @@ func (s *Server) handleTaskCreate(w http.ResponseWriter, r *http.Request) error 
 	}
 	t, err := s.tasks.Create(r.Context(), principal(r), task.NewTask{
 		Text: req.text(), Workers: req.RequiredWorkers, Pay: money.Coins(req.PayableAmount), CompletionDate: due,
-		Key: r.Header.Get("Idempotency-Key"), // checked by s.idempotent
+		Key:      r.Header.Get("Idempotency-Key"), // checked by s.idempotent
+		Category: req.Category, Tags: req.Tags, TimeAllottedMinutes: req.TimeAllottedMinutes,
 	})
 	if err != nil {
 		return err
@@ -117,9 +132,11 @@ func (s *Server) handleTaskCreate(w http.ResponseWriter, r *http.Request) error 
 // /api/tasks/available.
 func taskFilter(q *query) task.Filter {
 	return task.Filter{
-		Query:  q.text("q", 100),
-		MinPay: money.Coins(q.int("min_pay", 0, 0, 1_000_000)),
-		Sort:   q.oneOf("sort", task.SortNewest, task.SortNewest, task.SortPay, task.SortDeadline),
+		Query:    q.text("q", 100),
+		MinPay:   money.Coins(q.int("min_pay", 0, 0, 1_000_000)),
+		Sort:     q.oneOf("sort", task.SortNewest, task.SortNewest, task.SortPay, task.SortDeadline, task.SortEffectivePay),
+		Category: q.oneOf("category", "", task.Categories...),
+		Tag:      strings.ToLower(q.text("tag", task.MaxTagLen)),
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"microtask/internal/ledger"
+	"microtask/internal/money"
+	"microtask/internal/task"
 	"microtask/internal/user"
 )
 
@@ -21,6 +23,8 @@ func (d *DB) migrationStep(name string) func(context.Context) error {
 		return d.boardWorkers
 	case "taskSubmitters":
 		return d.taskSubmitters
+	case "taskLabels":
+		return d.taskLabels
 	}
 	return nil
 }
@@ -152,6 +156,48 @@ func (d *DB) taskSubmitters(ctx context.Context) error {
 			bson.D{{Key: "_id", Value: p.TaskID}, {Key: "submitters", Value: bson.D{{Key: "$ne", Value: p.WorkerID}}}},
 			bson.D{{Key: "$push", Value: bson.D{{Key: "submitters", Value: p.WorkerID}}}}, false); err != nil {
 			return fmt.Errorf("submitters of task %s: %w", p.TaskID, err)
+		}
+	}
+	return nil
+}
+
+// taskLabels gives the tasks from before migration 0019 what every task
+// has since: the category "other", no tags, the default allotted time
+// unless they have one, and the precomputed effective pay the sort reads.
+// Safe to repeat: only tasks without an effective pay are touched, each
+// once.
+func (d *DB) taskLabels(ctx context.Context) error {
+	type old struct {
+		ID           string   `bson:"_id"`
+		Pay          int64    `bson:"payable_amount"`
+		Category     *string  `bson:"category"`
+		Tags         []string `bson:"tags"`
+		TimeAllotted int64    `bson:"time_allotted_minutes"`
+	}
+	missing := bson.D{{Key: "effective_pay", Value: bson.D{{Key: "$exists", Value: false}}}}
+	var todo []old
+	if err := each(ctx, d.collection("tasks"), missing, query{}, func(o old) error {
+		todo = append(todo, o)
+		return nil
+	}); err != nil {
+		return err
+	}
+	tasks := d.collection("tasks")
+	for _, o := range todo {
+		t := task.Task{Pay: money.Coins(o.Pay), TimeAllottedMinutes: int(o.TimeAllotted)}
+		if t.TimeAllottedMinutes == 0 {
+			t.TimeAllottedMinutes = task.DefaultTimeAllotted
+		}
+		set := bson.D{{Key: "time_allotted_minutes", Value: int64(t.TimeAllottedMinutes)}, {Key: "effective_pay", Value: t.EffectivePay()}}
+		if o.Category == nil {
+			set = append(set, bson.E{Key: "category", Value: task.CategoryOther})
+		}
+		if o.Tags == nil {
+			set = append(set, bson.E{Key: "tags", Value: []string{}})
+		}
+		if _, err := tasks.updateOne(ctx, append(bson.D{{Key: "_id", Value: o.ID}}, missing...),
+			bson.D{{Key: "$set", Value: set}}, false); err != nil {
+			return fmt.Errorf("labels of task %s: %w", o.ID, err)
 		}
 	}
 	return nil

@@ -2,9 +2,12 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"microtask/internal/page"
 	"microtask/internal/submission"
@@ -49,6 +52,62 @@ func TestTaskSubmitters(t *testing.T) {
 		slices.Sort(want)
 		if !slices.Equal(ids, want) {
 			t.Errorf("available to %s = %v, want %v", worker, ids, want)
+		}
+	}
+}
+
+// TestTaskLabels runs migration 0019's step on tasks of before it: each gets
+// the category "other", no tags, the default allotted time and the effective
+// pay the sort reads, and a task that has its labels keeps them.
+func TestTaskLabels(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	tasks := db.collection("tasks")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	old := func(id string, pay int64) bson.D {
+		return bson.D{{Key: "_id", Value: id}, {Key: "task_title", Value: id}, {Key: "status", Value: "open"},
+			{Key: "required_workers", Value: int64(1)}, {Key: "payable_amount", Value: pay}, {Key: "pending_subs", Value: bson.A{}},
+			{Key: "completion_date", Value: now.Add(time.Hour)}, {Key: "created_at", Value: now}}
+	}
+	for _, d := range []bson.D{old("cheap", 6), old("dear", 180)} {
+		if err := tasks.insertOne(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := NewTaskStore(db)
+	if err := store.Insert(ctx, task.Task{ID: "new", Title: "new", Status: task.StatusOpen, OpenSlots: 1, Pay: 10,
+		CompletionDate: now.Add(time.Hour), CreatedAt: now, Category: task.CategorySurvey, Tags: []string{"quick"}, TimeAllottedMinutes: 5}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // safe to repeat
+		if err := db.taskLabels(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _, err := store.List(ctx, task.Filter{Sort: task.SortEffectivePay}, page.Request{Number: 1, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type labels struct {
+		ID       string
+		Category string
+		Tags     []string
+		Minutes  int
+	}
+	var ids []labels
+	for _, tk := range got {
+		ids = append(ids, labels{tk.ID, tk.Category, tk.Tags, tk.TimeAllottedMinutes})
+	}
+	want := []labels{ // 3 coins a minute, 2, 0.1
+		{"dear", "other", []string{}, 60}, {"new", "survey", []string{"quick"}, 5}, {"cheap", "other", []string{}, 60},
+	}
+	if fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("tasks by effective pay = %v, want %v", ids, want)
+	}
+	for _, tag := range []string{"", "quick"} {
+		n, err := store.tasks.count(ctx, listFilter(task.Filter{Category: task.CategoryOther, Tag: tag}))
+		if wantN := map[string]int64{"": 2, "quick": 0}[tag]; err != nil || n != wantN {
+			t.Errorf("tasks of category other tagged %q = %d, %v; want %d", tag, n, err, wantN)
 		}
 	}
 }

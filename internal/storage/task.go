@@ -44,15 +44,25 @@ type taskDoc struct {
 	Refunds          int64     `bson:"refunds"`
 	Hidden           bool      `bson:"hidden,omitempty"` // its buyer is suspended or deleted
 	Ops              []string  `bson:"ops"`              // ledger operations committed on this task
-	CreatedAt        time.Time `bson:"created_at"`
+	Category         string    `bson:"category"`
+	Tags             []string  `bson:"tags"`
+	TimeAllotted     int64     `bson:"time_allotted_minutes"`
+	// EffectivePay is pay ÷ time_allotted_minutes, kept for the sort
+	// (task.Task.EffectivePay): neither changes once the task exists.
+	EffectivePay float64   `bson:"effective_pay"`
+	CreatedAt    time.Time `bson:"created_at"`
 }
 
 func taskFromDoc(d taskDoc) task.Task {
+	if d.Category == "" { // written before migration 0019 ran
+		d.Category, d.TimeAllotted = task.CategoryOther, task.DefaultTimeAllotted
+	}
 	return task.Task{
 		ID: d.ID, Title: d.Title, Detail: d.Detail, SubmissionInfo: d.SubmissionInfo, ImageURL: d.ImageURL,
 		OpenSlots: int(d.RequiredWorkers), PendingSubs: d.PendingSubs, Pay: money.Coins(d.Pay),
 		CompletionDate: d.CompletionDate, Buyer: task.Party{ID: d.BuyerID, Name: d.BuyerName}, Status: task.Status(d.Status),
 		AutoApproveAfter: time.Duration(d.AutoApproveAfter) * time.Second, Refunds: int(d.Refunds), Hidden: d.Hidden, CreatedAt: d.CreatedAt,
+		Category: d.Category, Tags: nonNil(d.Tags), TimeAllottedMinutes: int(d.TimeAllotted),
 	}
 }
 
@@ -63,6 +73,7 @@ func (s *TaskStore) Insert(ctx context.Context, t task.Task) error {
 		RequiredWorkers: int64(t.OpenSlots), PendingSubs: []string{}, Pay: int64(t.Pay), CompletionDate: t.CompletionDate,
 		BuyerID: t.Buyer.ID, BuyerName: t.Buyer.Name, Status: string(t.Status),
 		AutoApproveAfter: int64(t.AutoApproveAfter / time.Second), Ops: []string{}, CreatedAt: t.CreatedAt,
+		Category: t.Category, Tags: nonNil(t.Tags), TimeAllotted: int64(t.TimeAllottedMinutes), EffectivePay: t.EffectivePay(),
 	})
 	if isDuplicate(err) {
 		return nil // inserted by an earlier attempt of the same operation
@@ -110,6 +121,12 @@ func listFilter(f task.Filter) bson.D {
 	if f.MinPay > 0 {
 		q = append(q, bson.E{Key: "payable_amount", Value: bson.D{{Key: "$gte", Value: int64(f.MinPay)}}})
 	}
+	if f.Category != "" {
+		q = append(q, bson.E{Key: "category", Value: f.Category})
+	}
+	if f.Tag != "" {
+		q = append(q, bson.E{Key: "tags", Value: f.Tag}) // an element of the array
+	}
 	if f.NotBy != "" {
 		q = append(q, bson.E{Key: "submitters", Value: bson.D{{Key: "$ne", Value: f.NotBy}}})
 	}
@@ -126,6 +143,8 @@ func listSort(sort string) bson.D {
 	switch sort {
 	case task.SortPay:
 		return bson.D{{Key: "payable_amount", Value: -1}, {Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}
+	case task.SortEffectivePay:
+		return bson.D{{Key: "effective_pay", Value: -1}, {Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}
 	case task.SortDeadline:
 		return bson.D{{Key: "completion_date", Value: 1}, {Key: "_id", Value: 1}}
 	default:
@@ -152,7 +171,10 @@ func (s *TaskStore) EachImageURL(ctx context.Context, fn func(string) error) err
 func (s *TaskStore) SetText(ctx context.Context, id string, e task.TextEdit) (task.Task, error) {
 	set := setFields(
 		field{"task_title", e.Title}, field{"task_detail", e.Detail},
-		field{"submission_info", e.SubmissionInfo}, field{"task_image_url", e.ImageURL})
+		field{"submission_info", e.SubmissionInfo}, field{"task_image_url", e.ImageURL}, field{"category", e.Category})
+	if e.Tags != nil {
+		set = append(set, bson.E{Key: "tags", Value: nonNil(*e.Tags)})
+	}
 	if len(set) == 0 {
 		t, err := s.ByID(ctx, id)
 		if err == nil && t.Status == task.StatusDeleted {
@@ -282,4 +304,13 @@ func (s *TaskStore) SetHidden(ctx context.Context, buyerID string, hidden bool) 
 // CountByBuyer implements submission.Tasks.
 func (s *TaskStore) CountByBuyer(ctx context.Context, buyerID string) (int64, error) {
 	return s.tasks.count(ctx, bson.D{{Key: "buyer_id", Value: buyerID}, {Key: "status", Value: notDeleted}})
+}
+
+// nonNil stores no tags as an empty array rather than null, so that every
+// task has the same shape.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

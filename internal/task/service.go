@@ -84,6 +84,11 @@ type NewTask struct {
 	Workers        int
 	Pay            money.Coins
 	CompletionDate time.Time
+	Category       string   // empty: CategoryOther
+	Tags           []string // normalized by Create (NormalizeTags)
+	// TimeAllottedMinutes is how long a worker may take; 0:
+	// DefaultTimeAllotted.
+	TimeAllottedMinutes int
 	// Key is the client's Idempotency-Key, if it sent one: the task's ID
 	// is derived from it, so that the request run again after a crash
 	// finds the task the first run funded instead of funding a second.
@@ -109,6 +114,10 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 	case in.CompletionDate.After(now.Add(MaxCompletionAhead)):
 		return Task{}, apperr.InvalidFields(apperr.FieldError{Field: "completion_date", Message: "must be within a year"})
 	}
+	labels, err := newLabels(&in)
+	if err != nil {
+		return Task{}, err
+	}
 	name, err := s.users.Name(ctx, p.UserID)
 	if err != nil {
 		return Task{}, err
@@ -121,6 +130,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 		ID: id, Title: in.Title, Detail: in.Detail, SubmissionInfo: in.SubmissionInfo, ImageURL: in.ImageURL,
 		OpenSlots: in.Workers, Pay: in.Pay, CompletionDate: in.CompletionDate,
 		Buyer: Party{ID: p.UserID, Name: name}, Status: StatusOpen, AutoApproveAfter: s.autoApprove, CreatedAt: now,
+		Category: in.Category, Tags: labels, TimeAllottedMinutes: in.TimeAllottedMinutes,
 	}
 	_, err = s.fund.Run(ctx, s.ops, t.ID, ledger.Move(ledger.UserAccount(p.UserID), ledger.EscrowAccount(t.ID), money.Coins(in.Workers)*in.Pay), t)
 	if err != nil {
@@ -128,6 +138,42 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 	}
 	s.log.InfoContext(ctx, "task created", "task_id", t.ID, "slots", t.OpenSlots, "pay", int64(t.Pay))
 	return s.store.ByID(ctx, t.ID)
+}
+
+// newLabels fills in the defaults of a new task's category and allotted
+// time, checks them and returns its tags normalized.
+func newLabels(in *NewTask) ([]string, error) {
+	if in.Category == "" {
+		in.Category = CategoryOther
+	}
+	if in.TimeAllottedMinutes == 0 {
+		in.TimeAllottedMinutes = DefaultTimeAllotted
+	}
+	var errs []apperr.FieldError
+	if err := CheckCategory(in.Category); err != nil {
+		errs = append(errs, fieldErrors(err)...)
+	}
+	if in.TimeAllottedMinutes < MinTimeAllotted || in.TimeAllottedMinutes > MaxTimeAllotted {
+		errs = append(errs, apperr.FieldError{Field: "time_allotted_minutes",
+			Message: fmt.Sprintf("must be from %d to %d minutes", MinTimeAllotted, MaxTimeAllotted)})
+	}
+	tags, err := NormalizeTags(in.Tags)
+	if err != nil {
+		errs = append(errs, fieldErrors(err)...)
+	}
+	if len(errs) > 0 {
+		return nil, apperr.InvalidFields(errs...)
+	}
+	return tags, nil
+}
+
+// fieldErrors returns the field errors of an Invalid error.
+func fieldErrors(err error) []apperr.FieldError {
+	var e *apperr.Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
 }
 
 // settleFund inserts the task once its escrow is funded.
@@ -171,8 +217,8 @@ func (s *Service) EachImageURL(ctx context.Context, fn func(url string) error) e
 	return s.store.EachImageURL(ctx, fn)
 }
 
-// UpdateText changes a task's text (its buyer only). Money fields never
-// change here.
+// UpdateText changes a task's text, category and tags (its buyer only).
+// Money fields never change here.
 func (s *Service) UpdateText(ctx context.Context, p auth.Principal, id string, e TextEdit) (Task, error) {
 	t, err := s.Get(ctx, id)
 	if err != nil {
@@ -180,6 +226,18 @@ func (s *Service) UpdateText(ctx context.Context, p auth.Principal, id string, e
 	}
 	if t.Buyer.ID != p.UserID {
 		return Task{}, ErrNotFound // to anyone else, as if it did not exist: one answer for every resource
+	}
+	if e.Category != nil {
+		if err := CheckCategory(*e.Category); err != nil {
+			return Task{}, err
+		}
+	}
+	if e.Tags != nil {
+		tags, err := NormalizeTags(*e.Tags)
+		if err != nil {
+			return Task{}, err
+		}
+		e.Tags = &tags
 	}
 	return s.store.SetText(ctx, id, e)
 }
