@@ -360,6 +360,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		Users:               a.Users,
 		Tasks:               a.Tasks,
 		Submissions:         a.Submissions,
+		Blocks:              a.Blocks,
 		Notifications:       a.Notifications,
 		Payments:            a.Payments,
 		Withdrawals:         a.Withdrawals,

@@ -13,6 +13,7 @@ import (
 
 	"microtask/internal/adminlog"
 	"microtask/internal/auth"
+	"microtask/internal/block"
 	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
@@ -77,6 +78,7 @@ type App struct {
 	Keys          *idempotency.Keys
 	AdminLog      *adminlog.Log
 	Uploads       *upload.Service
+	Blocks        *block.Service
 	Stores        Stores
 }
 
@@ -109,6 +111,9 @@ func New(db *storage.DB, c Config) (*App, error) {
 			return a.Submissions.CancelPending(ctx, taskID, ids)
 		}), c.Log, now, c.AutoApproveAfter)
 	a.Submissions = submission.NewService(st.Submissions, a.Tasks, a.Operations, a.Notifications, a.Users, c.Log, now)
+	a.Blocks = block.NewService(storage.NewBlockStore(db), a.Tasks, a.Users, c.Log, now)
+	a.Tasks.UseBlocks(a.Blocks)
+	a.Submissions.CheckBlocks(a.Blocks)
 	a.Payments = payment.NewService(st.Payments, st.PurchaseBlocks, c.Gateway, c.Webhooks, a.Operations, a.Ledger,
 		a.Notifications, a.Users, c.Pricing, c.Log, now)
 	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users,

@@ -53,13 +53,14 @@ func TestWriteCommandBudgets(t *testing.T) {
 		{"POST /tasks", func() int {
 			return a.call(t, http.MethodPost, "/api/tasks", buyer.Token, taskRequest(a, 3, 10)).Code
 		}, 12, 8, http.StatusCreated},
+		// Eight, and a read of the buyer's blocks by id (blocked_by_buyer).
 		{"POST /submissions", func() int {
 			w := a.register(t, "worker")
 			a.call(t, http.MethodGet, "/api/auth/me", w.Token, nil)
 			log.Reset()
 			return a.call(t, http.MethodPost, "/api/submissions", w.Token,
 				map[string]string{"task_id": task.ID, "submission_details": "https://prnt.sc/proof"}).Code
-		}, 8, 8, http.StatusCreated},
+		}, 9, 8, http.StatusCreated},
 		{"PUT /submissions/{id}/approve", func() int {
 			return a.call(t, http.MethodPut, "/api/submissions/"+subs[0].ID+"/approve", buyer.Token, nil).Code
 		}, 12, 8, http.StatusOK},

@@ -152,6 +152,7 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		Users:               svc.Users,
 		Tasks:               svc.Tasks,
 		Submissions:         svc.Submissions,
+		Blocks:              svc.Blocks,
 		Notifications:       svc.Notifications,
 		Payments:            svc.Payments,
 		Withdrawals:         svc.Withdrawals,

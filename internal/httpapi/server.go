@@ -17,6 +17,7 @@ import (
 	"microtask/internal/adminlog"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
+	"microtask/internal/block"
 	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
@@ -42,6 +43,7 @@ type Options struct {
 	Users               *user.Service
 	Tasks               *task.Service
 	Submissions         *submission.Service
+	Blocks              *block.Service
 	Notifications       *notification.Service
 	Payments            *payment.Service
 	Withdrawals         *withdrawal.Service
@@ -66,6 +68,7 @@ type Server struct {
 	users          *user.Service
 	tasks          *task.Service
 	submissions    *submission.Service
+	blocks         *block.Service
 	notifications  *notification.Service
 	payments       *payment.Service
 	withdrawals    *withdrawal.Service
@@ -97,6 +100,7 @@ func NewServer(o Options) *Server {
 		users:          o.Users,
 		tasks:          o.Tasks,
 		submissions:    o.Submissions,
+		blocks:         o.Blocks,
 		notifications:  o.Notifications,
 		payments:       o.Payments,
 		withdrawals:    o.Withdrawals,
@@ -172,6 +176,12 @@ func (s *Server) routes(o Options) http.Handler {
 		})
 		r.Route("/users", func(r chi.Router) {
 			r.Get("/top-workers", s.handle(s.handleTopWorkers))
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
+				r.Get("/blocks", s.handle(s.handleBlockList))
+				r.Post("/{id}/blocks", s.handle(s.handleBlockCreate))
+				r.Delete("/{id}/blocks", s.handle(s.handleBlockDelete))
+			})
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate)
 				r.Put("/{id}", s.handle(s.handleUserUpdate))

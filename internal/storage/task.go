@@ -128,7 +128,8 @@ func listFilter(f task.Filter) bson.D {
 		q = append(q, bson.E{Key: "tags", Value: f.Tag}) // an element of the array
 	}
 	if f.NotBy != "" {
-		q = append(q, bson.E{Key: "submitters", Value: bson.D{{Key: "$ne", Value: f.NotBy}}})
+		q = append(q, bson.E{Key: "submitters", Value: bson.D{{Key: "$ne", Value: f.NotBy}}},
+			bson.E{Key: "blocked", Value: bson.D{{Key: "$ne", Value: f.NotBy}}})
 	}
 	if f.Query != "" {
 		re := bson.Regex{Pattern: regexp.QuoteMeta(f.Query), Options: "i"}
@@ -313,4 +314,27 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// SetBlocked implements task.Store. Each task keeps its buyer's blocked
+// workers (blocked: never reloaded into a task.Task, only filtered on) with
+// the list's version: a list reaches a task only over an earlier one, so
+// writes racing each other leave the latest.
+func (s *TaskStore) SetBlocked(ctx context.Context, buyerID, taskID string, workerIDs []string, version int64) error {
+	q := bson.D{{Key: "buyer_id", Value: buyerID}}
+	if taskID != "" {
+		q = append(bson.D{{Key: "_id", Value: taskID}}, q...)
+	}
+	q = append(q, bson.E{Key: "$or", Value: bson.A{
+		bson.D{{Key: "blocked_version", Value: bson.D{{Key: "$lt", Value: version}}}},
+		bson.D{{Key: "blocked_version", Value: bson.D{{Key: "$exists", Value: false}}}},
+	}})
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "blocked", Value: nonNil(workerIDs)}, {Key: "blocked_version", Value: version}}}}
+	var err error
+	if taskID != "" {
+		_, err = s.tasks.updateOne(ctx, q, update, false)
+	} else {
+		_, err = s.tasks.updateMany(ctx, q, update)
+	}
+	return err
 }

@@ -28,6 +28,7 @@ type Service struct {
 	notify Notifier
 	users  UserNames
 	admins adminlog.Recorder
+	blocks Blocks
 	log    *slog.Logger
 	now    func() time.Time
 
@@ -80,6 +81,9 @@ func NewService(store Store, tasks Tasks, ops operation.Runner, n Notifier, user
 		Settle: s.settleOverturn, Retry: true}
 	return s
 }
+
+// CheckBlocks has submissions refused to workers the task's buyer blocked.
+func (s *Service) CheckBlocks(b Blocks) { s.blocks = b }
 
 // LogAdminActions has the service record admins' overturns.
 func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
@@ -136,6 +140,15 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 	now := s.clock()
 	if err := t.TakesSubmissions(now); err != nil {
 		return Submission{}, err
+	}
+	if s.blocks != nil {
+		// Checked before the operation, not in its commit: a block placed
+		// while the worker submits may let that one submission through.
+		if blocked, err := s.blocks.Blocked(ctx, t.Buyer.ID, p.UserID); err != nil {
+			return Submission{}, err
+		} else if blocked {
+			return Submission{}, ErrBlockedByBuyer
+		}
 	}
 	name, err := s.users.Name(ctx, p.UserID)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"microtask/internal/apperr"
+	"microtask/internal/block"
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/page"
@@ -60,7 +61,10 @@ var (
 	ErrAlreadySubmitted = apperr.New(apperr.Conflict, "already_submitted", "you have already submitted work for this task")
 	ErrAlreadyReviewed  = apperr.New(apperr.Conflict, "already_reviewed", "the submission was already reviewed")
 	ErrNotRejected      = apperr.New(apperr.Conflict, "not_rejected", "only a rejected submission can be overturned")
-	ErrCannotPay        = apperr.New(apperr.Conflict, "cannot_pay",
+	// ErrBlockedByBuyer is the block package's: one code wherever a block
+	// refuses work.
+	ErrBlockedByBuyer = block.ErrBlocked
+	ErrCannotPay      = apperr.New(apperr.Conflict, "cannot_pay",
 		"neither the task's escrow nor the buyer's balance can pay this submission")
 )
 
@@ -126,6 +130,12 @@ type Tasks interface {
 // Notifier sends notifications; notification.Service implements it.
 type Notifier interface {
 	Send(ctx context.Context, n notification.Notification) error
+}
+
+// Blocks tells whether a buyer blocked a worker; block.Service implements
+// it.
+type Blocks interface {
+	Blocked(ctx context.Context, buyerID, workerID string) (bool, error)
 }
 
 // UserNames tells a user's name; user.Service implements it.

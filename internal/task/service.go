@@ -33,6 +33,7 @@ type Service struct {
 	newID       func() string
 	autoApprove time.Duration
 	admins      adminlog.Recorder
+	blocks      BlockLists
 
 	fund   operation.Kind[Task]
 	refund operation.Kind[refund]
@@ -68,6 +69,9 @@ func NewService(store Store, ops operation.Runner, n Notifier, users UserNames, 
 // AutoApproveAfter is how long new tasks' submissions wait for review
 // before they are approved automatically.
 func (s *Service) AutoApproveAfter() time.Duration { return s.autoApprove }
+
+// UseBlocks has new tasks take their buyer's list of blocked workers.
+func (s *Service) UseBlocks(b BlockLists) { s.blocks = b }
 
 // LogAdminActions has the service record admins' removals.
 func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
@@ -176,9 +180,17 @@ func fieldErrors(err error) []apperr.FieldError {
 	return nil
 }
 
-// settleFund inserts the task once its escrow is funded.
+// settleFund inserts the task once its escrow is funded, then gives it its
+// buyer's blocked workers, in this order so that a block saved meanwhile
+// finds the task (block.Service.SyncTask).
 func (s *Service) settleFund(ctx context.Context, op operation.Op[Task]) error {
-	return s.store.Insert(ctx, op.Data)
+	if err := s.store.Insert(ctx, op.Data); err != nil {
+		return err
+	}
+	if s.blocks == nil {
+		return nil
+	}
+	return s.blocks.SyncTask(ctx, op.Data.Buyer.ID, op.Data.ID)
 }
 
 // List returns one page of live tasks matching f.
@@ -448,6 +460,12 @@ func (s *Service) SetHidden(ctx context.Context, buyerID string, hidden bool) er
 // OpenSlots adds up the open slots of a buyer's live tasks.
 func (s *Service) OpenSlots(ctx context.Context, buyerID string) (int64, error) {
 	return s.store.OpenSlots(ctx, buyerID)
+}
+
+// SetBlocked gives the buyer's tasks, or the one task, the list of
+// workers the buyer blocked (block.Tasks).
+func (s *Service) SetBlocked(ctx context.Context, buyerID, taskID string, workerIDs []string, version int64) error {
+	return s.store.SetBlocked(ctx, buyerID, taskID, workerIDs, version)
 }
 
 // CountByBuyer counts a buyer's tasks that are not deleted.

@@ -289,6 +289,16 @@ type Store interface {
 	OpenSlots(ctx context.Context, buyerID string) (int64, error)
 	// CountByBuyer counts a buyer's tasks that are not deleted.
 	CountByBuyer(ctx context.Context, buyerID string) (int64, error)
+	// SetBlocked gives the buyer's tasks (only taskID's, if not empty) the
+	// list of workers the buyer blocked, of this version, unless they have
+	// a later one.
+	SetBlocked(ctx context.Context, buyerID, taskID string, workerIDs []string, version int64) error
+}
+
+// BlockLists gives a new task its buyer's list of blocked workers;
+// block.Service implements it.
+type BlockLists interface {
+	SyncTask(ctx context.Context, buyerID, taskID string) error
 }
 
 // Notifier sends notifications; notification.Service implements it.
