@@ -361,6 +361,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		Tasks:               a.Tasks,
 		Submissions:         a.Submissions,
 		Blocks:              a.Blocks,
+		Records:             a.Records,
 		Notifications:       a.Notifications,
 		Payments:            a.Payments,
 		Withdrawals:         a.Withdrawals,

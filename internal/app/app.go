@@ -21,6 +21,7 @@ import (
 	"microtask/internal/operation"
 	"microtask/internal/payment"
 	"microtask/internal/report"
+	"microtask/internal/reputation"
 	"microtask/internal/stats"
 	"microtask/internal/storage"
 	"microtask/internal/submission"
@@ -79,6 +80,7 @@ type App struct {
 	AdminLog      *adminlog.Log
 	Uploads       *upload.Service
 	Blocks        *block.Service
+	Records       *reputation.Service
 	Stores        Stores
 }
 
@@ -114,6 +116,10 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a.Blocks = block.NewService(storage.NewBlockStore(db), a.Tasks, a.Users, c.Log, now)
 	a.Tasks.UseBlocks(a.Blocks)
 	a.Submissions.CheckBlocks(a.Blocks)
+	a.Records = reputation.NewService(storage.NewRecordStore(db))
+	a.Tasks.KeepRecords(a.Records)
+	a.Submissions.KeepRecords(a.Records)
+	a.Users.RankApproved(a.Records)
 	a.Payments = payment.NewService(st.Payments, st.PurchaseBlocks, c.Gateway, c.Webhooks, a.Operations, a.Ledger,
 		a.Notifications, a.Users, c.Pricing, c.Log, now)
 	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users,

@@ -153,6 +153,7 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		Tasks:               svc.Tasks,
 		Submissions:         svc.Submissions,
 		Blocks:              svc.Blocks,
+		Records:             svc.Records,
 		Notifications:       svc.Notifications,
 		Payments:            svc.Payments,
 		Withdrawals:         svc.Withdrawals,

@@ -23,6 +23,7 @@ import (
 	"microtask/internal/notification"
 	"microtask/internal/payment"
 	"microtask/internal/report"
+	"microtask/internal/reputation"
 	"microtask/internal/stats"
 	"microtask/internal/submission"
 	"microtask/internal/task"
@@ -44,6 +45,7 @@ type Options struct {
 	Tasks               *task.Service
 	Submissions         *submission.Service
 	Blocks              *block.Service
+	Records             *reputation.Service
 	Notifications       *notification.Service
 	Payments            *payment.Service
 	Withdrawals         *withdrawal.Service
@@ -69,6 +71,7 @@ type Server struct {
 	tasks          *task.Service
 	submissions    *submission.Service
 	blocks         *block.Service
+	reputation     *reputation.Service
 	notifications  *notification.Service
 	payments       *payment.Service
 	withdrawals    *withdrawal.Service
@@ -101,6 +104,7 @@ func NewServer(o Options) *Server {
 		tasks:          o.Tasks,
 		submissions:    o.Submissions,
 		blocks:         o.Blocks,
+		reputation:     o.Records,
 		notifications:  o.Notifications,
 		payments:       o.Payments,
 		withdrawals:    o.Withdrawals,

@@ -9,6 +9,7 @@ import (
 	"microtask/internal/auth"
 	"microtask/internal/money"
 	"microtask/internal/page"
+	"microtask/internal/reputation"
 	"microtask/internal/submission"
 	"microtask/internal/task"
 )
@@ -80,6 +81,8 @@ type taskResponse struct {
 	Tags            []string      `json:"tags"`
 	TimeAllotted    int           `json:"time_allotted_minutes"`
 	CreatedAt       time.Time     `json:"created_at"`
+	// BuyerRecord is the buyer's track record.
+	BuyerRecord *buyerRecordResponse `json:"buyer_record"`
 	// The signed-in worker's own submission to the task, if any.
 	MySubmission *mySubmissionResponse `json:"my_submission,omitempty"`
 }
@@ -96,12 +99,13 @@ type deleteTaskResponse struct {
 
 // taskResponse tells a task's status as it is now: an open task whose date
 // passed is expired, and one whose buyer can no longer run it is closed.
-func (s *Server) taskResponse(t task.Task) taskResponse {
+// recs holds the records of buyers (buyerRecords).
+func (s *Server) taskResponse(t task.Task, recs map[string]reputation.Record) taskResponse {
 	return taskResponse{
 		ID: t.ID, Title: t.Title, Detail: t.Detail, RequiredWorkers: t.OpenSlots, PayableAmount: int64(t.Pay),
 		CompletionDate: t.CompletionDate.UTC(), SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
 		Buyer: partyResponse(t.Buyer), Status: string(s.tasks.StatusNow(t)), CreatedAt: t.CreatedAt.UTC(),
-		Category: t.Category, Tags: t.Tags, TimeAllotted: t.TimeAllottedMinutes,
+		Category: t.Category, Tags: t.Tags, TimeAllotted: t.TimeAllottedMinutes, BuyerRecord: toBuyerRecord(recs[t.Buyer.ID]),
 	}
 }
 
@@ -124,8 +128,12 @@ func (s *Server) handleTaskCreate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	res, err := s.taskWithRecord(r.Context(), t)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Location", "/api/tasks/"+t.ID)
-	return writeJSON(w, http.StatusCreated, s.taskResponse(t))
+	return writeJSON(w, http.StatusCreated, res)
 }
 
 // taskFilter reads the list parameters shared by GET /api/tasks and
@@ -152,13 +160,14 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, available boo
 		f.NotBy = worker
 	}
 	var mine map[string]submission.Submission
-	return writePage(w, q, func(p page.Request) (page.Of[task.Task], error) {
+	var recs map[string]reputation.Record
+	return writePage(w, q, s.withBuyerRecords(r.Context(), func(p page.Request) (page.Of[task.Task], error) {
 		res, err := s.tasks.List(r.Context(), f, p)
 		if err == nil && worker != "" && !available {
 			mine, err = s.submissions.ForTasks(r.Context(), worker, taskIDs(res.Items))
 		}
 		return res, err
-	}, func(t task.Task) taskResponse { return withMySubmission(s.taskResponse(t), mine) })
+	}, &recs), func(t task.Task) taskResponse { return withMySubmission(s.taskResponse(t, recs), mine) })
 }
 
 // callingWorker is the signed-in caller's id if they are a worker, or "".
@@ -198,9 +207,10 @@ func (s *Server) handleTaskAvailable(w http.ResponseWriter, r *http.Request) err
 
 // handleTaskMine handles GET /api/tasks/my.
 func (s *Server) handleTaskMine(w http.ResponseWriter, r *http.Request) error {
-	return writePage(w, newQuery(r), func(p page.Request) (page.Of[task.Task], error) {
+	var recs map[string]reputation.Record
+	return writePage(w, newQuery(r), s.withBuyerRecords(r.Context(), func(p page.Request) (page.Of[task.Task], error) {
 		return s.tasks.Mine(r.Context(), principal(r), p)
-	}, s.taskResponse)
+	}, &recs), func(t task.Task) taskResponse { return s.taskResponse(t, recs) })
 }
 
 // handleTaskGet handles GET /api/tasks/{id}.
@@ -215,7 +225,11 @@ func (s *Server) handleTaskGet(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	return writeJSON(w, http.StatusOK, withMySubmission(s.taskResponse(t), mine))
+	res, err := s.taskWithRecord(r.Context(), t)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, withMySubmission(res, mine))
 }
 
 // handleTaskUpdate handles PUT and PATCH /api/tasks/{id}.
@@ -228,7 +242,11 @@ func (s *Server) handleTaskUpdate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, s.taskResponse(t))
+	res, err := s.taskWithRecord(r.Context(), t)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, res)
 }
 
 // handleTaskDelete handles DELETE /api/tasks/{id}.

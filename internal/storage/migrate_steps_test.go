@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"microtask/internal/page"
+	"microtask/internal/reputation"
 	"microtask/internal/submission"
 	"microtask/internal/task"
 )
@@ -109,5 +110,70 @@ func TestTaskLabels(t *testing.T) {
 		if wantN := map[string]int64{"": 2, "quick": 0}[tag]; err != nil || n != wantN {
 			t.Errorf("tasks of category other tagged %q = %d, %v; want %d", tag, n, err, wantN)
 		}
+	}
+}
+
+// TestUserRecords runs migration 0020's step on tasks and submissions of
+// before it: each user's record counts them, and an operation it counted
+// (one whose settle step recovery runs after the migration) is not counted
+// again.
+func TestUserRecords(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	tasks, subs := NewTaskStore(db), NewSubmissionStore(db)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, id := range []string{"t1", "t2"} {
+		if err := tasks.Insert(ctx, task.Task{ID: id, Title: id, Status: task.StatusOpen, OpenSlots: 5, Pay: 1,
+			Buyer: task.Party{ID: "b"}, CompletionDate: now.Add(time.Hour), CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []struct {
+		task, worker string
+		to           submission.Status
+		took         time.Duration
+	}{{"t1", "w1", submission.StatusApproved, 10 * time.Minute}, {"t1", "w2", submission.StatusApproved, 3 * time.Hour},
+		{"t2", "w1", submission.StatusRejected, 5 * time.Hour}, {"t2", "w2", submission.StatusPending, 0}} {
+		id := s.task + s.worker + string(s.to)
+		if err := subs.Insert(ctx, submission.Submission{ID: id, TaskID: s.task, Worker: task.Party{ID: s.worker}, Buyer: task.Party{ID: "b"},
+			Status: submission.StatusPending, CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if s.to != submission.StatusPending {
+			if _, err := subs.Review(ctx, submission.Review{Op: "review:" + id, ID: id, To: s.to, At: now.Add(s.took)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for range 2 { // safe to repeat
+		if err := db.userRecords(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := NewRecordStore(db)
+	// Recovery finishing an approval the step counted.
+	if err := store.Add(ctx, "review:t1w1approved", "w1", reputation.Change{Approved: 1, ReviewBucket: -1}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := store.ByIDs(ctx, []string{"b", "w1", "w2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]reputation.Record{}
+	for _, r := range recs {
+		got[r.UserID] = r
+	}
+	var hist [reputation.Buckets]int64
+	hist[0], hist[4], hist[5] = 1, 1, 1 // ≤ 15 minutes, ≤ 4 hours, ≤ 8 hours
+	want := map[string]reputation.Record{
+		"b":  {UserID: "b", TasksPosted: 2, BuyerApproved: 2, BuyerRejected: 1, ReviewTimes: hist},
+		"w1": {UserID: "w1", Approved: 1, Rejected: 1},
+		"w2": {UserID: "w2", Approved: 1},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("records = %+v\nwant %+v", got, want)
+	}
+	if d, ok := got["b"].MedianReviewTime(); !ok || d != 4*time.Hour {
+		t.Errorf("median review time = %v, %v; want 4h", d, ok)
 	}
 }

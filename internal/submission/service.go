@@ -22,15 +22,16 @@ import (
 
 // Service applies the submission and review rules.
 type Service struct {
-	store  Store
-	tasks  Tasks
-	ops    operation.Runner
-	notify Notifier
-	users  UserNames
-	admins adminlog.Recorder
-	blocks Blocks
-	log    *slog.Logger
-	now    func() time.Time
+	store   Store
+	tasks   Tasks
+	ops     operation.Runner
+	notify  Notifier
+	users   UserNames
+	admins  adminlog.Recorder
+	blocks  Blocks
+	records Records
+	log     *slog.Logger
+	now     func() time.Time
 
 	submit                  operation.Kind[Submission]
 	approve, reject, cancel operation.Kind[review]
@@ -81,6 +82,10 @@ func NewService(store Store, tasks Tasks, ops operation.Runner, n Notifier, user
 		Settle: s.settleOverturn, Retry: true}
 	return s
 }
+
+// KeepRecords has reviews counted in the track records of their workers
+// and buyers.
+func (s *Service) KeepRecords(r Records) { s.records = r }
 
 // CheckBlocks has submissions refused to workers the task's buyer blocked.
 func (s *Service) CheckBlocks(b Blocks) { s.blocks = b }
@@ -269,6 +274,9 @@ func (s *Service) settleApprove(ctx context.Context, op operation.Op[review]) er
 	if err := s.tasks.ReleaseSlot(ctx, sub.TaskID, sub.ID, false); err != nil {
 		return err
 	}
+	if err := s.countReview(ctx, op, true); err != nil {
+		return err
+	}
 	how := "was approved"
 	if op.Data.Auto {
 		how = "was approved automatically, as the buyer did not review it in time"
@@ -279,9 +287,22 @@ func (s *Service) settleApprove(ctx context.Context, op operation.Op[review]) er
 	})
 }
 
+// countReview counts a review in the records of the submission's worker
+// and buyer, with the time from submission to the review's start.
+func (s *Service) countReview(ctx context.Context, op operation.Op[review], approved bool) error {
+	if s.records == nil {
+		return nil
+	}
+	sub := op.Data.Submission
+	return s.records.Reviewed(ctx, op.ID, sub.Worker.ID, sub.Buyer.ID, approved, op.At.Sub(sub.CreatedAt))
+}
+
 func (s *Service) settleReject(ctx context.Context, op operation.Op[review]) error {
 	sub := op.Data.Submission
 	if err := s.tasks.ReleaseSlot(ctx, sub.TaskID, sub.ID, true); err != nil {
+		return err
+	}
+	if err := s.countReview(ctx, op, false); err != nil {
 		return err
 	}
 	msg := fmt.Sprintf("Your submission for “%s” was rejected.", sub.TaskTitle)
@@ -392,6 +413,11 @@ func (s *Service) settleOverturn(ctx context.Context, op operation.Op[overturn])
 	sub := op.Data.Submission
 	if op.Data.FromEscrow {
 		if _, err := s.store.Review(ctx, Review{Op: op.ID, ID: sub.ID, From: StatusRejected, To: StatusApproved, At: s.clock()}); err != nil {
+			return err
+		}
+	}
+	if s.records != nil {
+		if err := s.records.Overturned(ctx, op.ID, sub.Worker.ID, sub.Buyer.ID); err != nil {
 			return err
 		}
 	}

@@ -138,6 +138,14 @@ type Blocks interface {
 	Blocked(ctx context.Context, buyerID, workerID string) (bool, error)
 }
 
+// Records counts reviews in the workers' and buyers' track records;
+// reputation.Service implements it. Each call is made once per op however
+// often it is repeated.
+type Records interface {
+	Reviewed(ctx context.Context, op, workerID, buyerID string, approved bool, took time.Duration) error
+	Overturned(ctx context.Context, op, workerID, buyerID string) error
+}
+
 // UserNames tells a user's name; user.Service implements it.
 type UserNames interface {
 	Name(ctx context.Context, id string) (string, error)

@@ -34,6 +34,7 @@ type Service struct {
 	autoApprove time.Duration
 	admins      adminlog.Recorder
 	blocks      BlockLists
+	records     Records
 
 	fund   operation.Kind[Task]
 	refund operation.Kind[refund]
@@ -69,6 +70,9 @@ func NewService(store Store, ops operation.Runner, n Notifier, users UserNames, 
 // AutoApproveAfter is how long new tasks' submissions wait for review
 // before they are approved automatically.
 func (s *Service) AutoApproveAfter() time.Duration { return s.autoApprove }
+
+// KeepRecords has new tasks counted in their buyers' track records.
+func (s *Service) KeepRecords(r Records) { s.records = r }
 
 // UseBlocks has new tasks take their buyer's list of blocked workers.
 func (s *Service) UseBlocks(b BlockLists) { s.blocks = b }
@@ -186,6 +190,11 @@ func fieldErrors(err error) []apperr.FieldError {
 func (s *Service) settleFund(ctx context.Context, op operation.Op[Task]) error {
 	if err := s.store.Insert(ctx, op.Data); err != nil {
 		return err
+	}
+	if s.records != nil {
+		if err := s.records.TaskPosted(ctx, op.ID, op.Data.Buyer.ID); err != nil {
+			return err
+		}
 	}
 	if s.blocks == nil {
 		return nil

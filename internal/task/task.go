@@ -295,6 +295,13 @@ type Store interface {
 	SetBlocked(ctx context.Context, buyerID, taskID string, workerIDs []string, version int64) error
 }
 
+// Records counts posted tasks in the buyers' track records;
+// reputation.Service implements it. Counted once per op however often it
+// is repeated.
+type Records interface {
+	TaskPosted(ctx context.Context, op, buyerID string) error
+}
+
 // BlockLists gives a new task its buyer's list of blocked workers;
 // block.Service implements it.
 type BlockLists interface {
