@@ -100,7 +100,7 @@ var errUnchanged = errors.New("unchanged")
 // if it changed meanwhile, then tells the buyer's tasks the list as saved
 // (or as it is, when edit left it unchanged).
 func (s *Service) change(ctx context.Context, buyerID string, edit func(*List) error) (List, error) {
-	for range 5 {
+	for range 50 { // each try that loses has lost to another change, which is done
 		l, err := s.store.Get(ctx, buyerID)
 		if err != nil {
 			return List{}, err
