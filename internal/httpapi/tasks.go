@@ -46,9 +46,11 @@ type createTaskRequest struct {
 	CompletionDate  string `json:"completion_date" validate:"required"`
 	// Category, tags and allotted time are checked by the task service;
 	// left out, they are "other", none and 60 minutes.
-	Category            string   `json:"category"`
-	Tags                []string `json:"tags"`
-	TimeAllottedMinutes int      `json:"time_allotted_minutes"`
+	Category string   `json:"category"`
+	Tags     []string `json:"tags"`
+	// TimeAllottedMinutes is a pointer so that 0 sent is refused rather
+	// than taken for "left out".
+	TimeAllottedMinutes *int `json:"time_allotted_minutes" validate:"omitnil,min=5,max=1440"`
 }
 
 func (r *createTaskRequest) trim() {
@@ -123,7 +125,7 @@ func (s *Server) handleTaskCreate(w http.ResponseWriter, r *http.Request) error 
 	t, err := s.tasks.Create(r.Context(), principal(r), task.NewTask{
 		Text: req.text(), Workers: req.RequiredWorkers, Pay: money.Coins(req.PayableAmount), CompletionDate: due,
 		Key:      r.Header.Get("Idempotency-Key"), // checked by s.idempotent
-		Category: req.Category, Tags: req.Tags, TimeAllottedMinutes: req.TimeAllottedMinutes,
+		Category: req.Category, Tags: req.Tags, TimeAllottedMinutes: derefOr(req.TimeAllottedMinutes, 0),
 	})
 	if err != nil {
 		return err
@@ -257,4 +259,12 @@ func (s *Server) handleTaskDelete(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	return writeJSON(w, http.StatusOK, deleteTaskResponse{ID: id, Refunded: int64(refunded)})
+}
+
+// derefOr returns *p, or def when p is nil.
+func derefOr[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
 }

@@ -55,7 +55,10 @@ type taskDoc struct {
 
 func taskFromDoc(d taskDoc) task.Task {
 	if d.Category == "" { // written before migration 0019 ran
-		d.Category, d.TimeAllotted = task.CategoryOther, task.DefaultTimeAllotted
+		d.Category = task.CategoryOther
+	}
+	if d.TimeAllotted == 0 {
+		d.TimeAllotted = task.DefaultTimeAllotted
 	}
 	return task.Task{
 		ID: d.ID, Title: d.Title, Detail: d.Detail, SubmissionInfo: d.SubmissionInfo, ImageURL: d.ImageURL,
