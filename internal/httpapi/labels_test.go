@@ -47,7 +47,6 @@ func TestTaskCategoriesAndTags(t *testing.T) {
 			{"an empty tag", map[string]any{"tags": []string{" "}}, "tags"},
 			{"a long tag", map[string]any{"tags": []string{"abcdefghijklmnopqrstuvwxyz"}}, "tags"},
 			{"too little time", map[string]any{"time_allotted_minutes": 4}, "time_allotted_minutes"},
-			{"no time", map[string]any{"time_allotted_minutes": 0}, "time_allotted_minutes"},
 			{"too much time", map[string]any{"time_allotted_minutes": 1441}, "time_allotted_minutes"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {

@@ -46,11 +46,9 @@ type createTaskRequest struct {
 	CompletionDate  string `json:"completion_date" validate:"required"`
 	// Category, tags and allotted time are checked by the task service;
 	// left out, they are "other", none and 60 minutes.
-	Category string   `json:"category"`
-	Tags     []string `json:"tags"`
-	// TimeAllottedMinutes is a pointer so that 0 sent is refused rather
-	// than taken for "left out".
-	TimeAllottedMinutes *int `json:"time_allotted_minutes" validate:"omitnil,min=5,max=1440"`
+	Category     string   `json:"category"`
+	Tags         []string `json:"tags"`
+	TimeAllotted int      `json:"time_allotted_minutes" validate:"omitempty,min=5,max=1440"` // for a reservation's work; 60 if left out
 }
 
 func (r *createTaskRequest) trim() {
@@ -81,7 +79,7 @@ type taskResponse struct {
 	Status          string        `json:"status"`
 	Category        string        `json:"category"`
 	Tags            []string      `json:"tags"`
-	TimeAllotted    int           `json:"time_allotted_minutes"`
+	TimeAllotted    int           `json:"time_allotted_minutes"` // how long a reservation holds a slot
 	CreatedAt       time.Time     `json:"created_at"`
 	// BuyerRecord is the buyer's track record.
 	BuyerRecord *buyerRecordResponse `json:"buyer_record"`
@@ -107,7 +105,7 @@ func (s *Server) taskResponse(t task.Task, recs map[string]reputation.Record) ta
 		ID: t.ID, Title: t.Title, Detail: t.Detail, RequiredWorkers: t.OpenSlots, PayableAmount: int64(t.Pay),
 		CompletionDate: t.CompletionDate.UTC(), SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
 		Buyer: partyResponse(t.Buyer), Status: string(s.tasks.StatusNow(t)), CreatedAt: t.CreatedAt.UTC(),
-		Category: t.Category, Tags: t.Tags, TimeAllotted: t.TimeAllottedMinutes, BuyerRecord: toBuyerRecord(recs[t.Buyer.ID]),
+		Category: t.Category, Tags: t.Tags, TimeAllotted: int(t.TimeAllotted / time.Minute), BuyerRecord: toBuyerRecord(recs[t.Buyer.ID]),
 	}
 }
 
@@ -124,8 +122,9 @@ func (s *Server) handleTaskCreate(w http.ResponseWriter, r *http.Request) error 
 	}
 	t, err := s.tasks.Create(r.Context(), principal(r), task.NewTask{
 		Text: req.text(), Workers: req.RequiredWorkers, Pay: money.Coins(req.PayableAmount), CompletionDate: due,
-		Key:      r.Header.Get("Idempotency-Key"), // checked by s.idempotent
-		Category: req.Category, Tags: req.Tags, TimeAllottedMinutes: derefOr(req.TimeAllottedMinutes, 0),
+		Key:          r.Header.Get("Idempotency-Key"), // checked by s.idempotent
+		TimeAllotted: time.Duration(req.TimeAllotted) * time.Minute,
+		Category:     req.Category, Tags: req.Tags,
 	})
 	if err != nil {
 		return err
@@ -259,12 +258,4 @@ func (s *Server) handleTaskDelete(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	return writeJSON(w, http.StatusOK, deleteTaskResponse{ID: id, Refunded: int64(refunded)})
-}
-
-// derefOr returns *p, or def when p is nil.
-func derefOr[T any](p *T, def T) T {
-	if p == nil {
-		return def
-	}
-	return *p
 }

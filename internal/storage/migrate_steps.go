@@ -187,11 +187,11 @@ func (d *DB) taskLabels(ctx context.Context) error {
 	}
 	tasks := d.collection("tasks")
 	for _, o := range todo {
-		t := task.Task{Pay: money.Coins(o.Pay), TimeAllottedMinutes: int(o.TimeAllotted)}
-		if t.TimeAllottedMinutes == 0 {
-			t.TimeAllottedMinutes = task.DefaultTimeAllotted
+		t := task.Task{Pay: money.Coins(o.Pay), TimeAllotted: time.Duration(o.TimeAllotted) * time.Minute}
+		if t.TimeAllotted == 0 {
+			t.TimeAllotted = task.DefaultTimeAllotted
 		}
-		set := bson.D{{Key: "time_allotted_minutes", Value: int64(t.TimeAllottedMinutes)}, {Key: "effective_pay", Value: t.EffectivePay()}}
+		set := bson.D{{Key: "time_allotted_minutes", Value: int64(t.TimeAllotted / time.Minute)}, {Key: "effective_pay", Value: t.EffectivePay()}}
 		if o.Category == nil {
 			set = append(set, bson.E{Key: "category", Value: task.CategoryOther})
 		}

@@ -77,7 +77,7 @@ func TestTaskLabels(t *testing.T) {
 	}
 	store := NewTaskStore(db)
 	if err := store.Insert(ctx, task.Task{ID: "new", Title: "new", Status: task.StatusOpen, OpenSlots: 1, Pay: 10,
-		CompletionDate: now.Add(time.Hour), CreatedAt: now, Category: task.CategorySurvey, Tags: []string{"quick"}, TimeAllottedMinutes: 5}); err != nil {
+		CompletionDate: now.Add(time.Hour), CreatedAt: now, Category: task.CategorySurvey, Tags: []string{"quick"}, TimeAllotted: 5 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 { // safe to repeat
@@ -97,7 +97,7 @@ func TestTaskLabels(t *testing.T) {
 	}
 	var ids []labels
 	for _, tk := range got {
-		ids = append(ids, labels{tk.ID, tk.Category, tk.Tags, tk.TimeAllottedMinutes})
+		ids = append(ids, labels{tk.ID, tk.Category, tk.Tags, int(tk.TimeAllotted / time.Minute)})
 	}
 	want := []labels{ // 3 coins a minute, 2, 0.1
 		{"dear", "other", []string{}, 60}, {"new", "survey", []string{"quick"}, 5}, {"cheap", "other", []string{}, 60},

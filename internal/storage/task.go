@@ -46,7 +46,7 @@ type taskDoc struct {
 	Ops              []string  `bson:"ops"`              // ledger operations committed on this task
 	Category         string    `bson:"category"`
 	Tags             []string  `bson:"tags"`
-	TimeAllotted     int64     `bson:"time_allotted_minutes"`
+	TimeAllotted     int64     `bson:"time_allotted_minutes"` // 0 in tasks from before reservations: the default
 	// EffectivePay is pay ÷ time_allotted_minutes, kept for the sort
 	// (task.Task.EffectivePay): neither changes once the task exists.
 	EffectivePay float64   `bson:"effective_pay"`
@@ -57,16 +57,17 @@ func taskFromDoc(d taskDoc) task.Task {
 	if d.Category == "" { // written before migration 0019 ran
 		d.Category = task.CategoryOther
 	}
-	if d.TimeAllotted == 0 {
-		d.TimeAllotted = task.DefaultTimeAllotted
-	}
-	return task.Task{
+	t := task.Task{
 		ID: d.ID, Title: d.Title, Detail: d.Detail, SubmissionInfo: d.SubmissionInfo, ImageURL: d.ImageURL,
 		OpenSlots: int(d.RequiredWorkers), PendingSubs: d.PendingSubs, Pay: money.Coins(d.Pay),
 		CompletionDate: d.CompletionDate, Buyer: task.Party{ID: d.BuyerID, Name: d.BuyerName}, Status: task.Status(d.Status),
 		AutoApproveAfter: time.Duration(d.AutoApproveAfter) * time.Second, Refunds: int(d.Refunds), Hidden: d.Hidden, CreatedAt: d.CreatedAt,
-		Category: d.Category, Tags: nonNil(d.Tags), TimeAllottedMinutes: int(d.TimeAllotted),
+		Category: d.Category, Tags: nonNil(d.Tags), TimeAllotted: time.Duration(d.TimeAllotted) * time.Minute,
 	}
+	if t.TimeAllotted == 0 {
+		t.TimeAllotted = task.DefaultTimeAllotted
+	}
+	return t
 }
 
 // Insert implements task.Store.
@@ -76,7 +77,7 @@ func (s *TaskStore) Insert(ctx context.Context, t task.Task) error {
 		RequiredWorkers: int64(t.OpenSlots), PendingSubs: []string{}, Pay: int64(t.Pay), CompletionDate: t.CompletionDate,
 		BuyerID: t.Buyer.ID, BuyerName: t.Buyer.Name, Status: string(t.Status),
 		AutoApproveAfter: int64(t.AutoApproveAfter / time.Second), Ops: []string{}, CreatedAt: t.CreatedAt,
-		Category: t.Category, Tags: nonNil(t.Tags), TimeAllotted: int64(t.TimeAllottedMinutes), EffectivePay: t.EffectivePay(),
+		Category: t.Category, Tags: nonNil(t.Tags), TimeAllotted: int64(t.TimeAllotted / time.Minute), EffectivePay: t.EffectivePay(),
 	})
 	if isDuplicate(err) {
 		return nil // inserted by an earlier attempt of the same operation

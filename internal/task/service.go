@@ -92,11 +92,9 @@ type NewTask struct {
 	Workers        int
 	Pay            money.Coins
 	CompletionDate time.Time
-	Category       string   // empty: CategoryOther
-	Tags           []string // normalized by Create (NormalizeTags)
-	// TimeAllottedMinutes is how long a worker may take; 0:
-	// DefaultTimeAllotted.
-	TimeAllottedMinutes int
+	Category       string        // empty: CategoryOther
+	Tags           []string      // normalized by Create (NormalizeTags)
+	TimeAllotted   time.Duration // for a reservation's work; DefaultTimeAllotted if zero
 	// Key is the client's Idempotency-Key, if it sent one: the task's ID
 	// is derived from it, so that the request run again after a crash
 	// finds the task the first run funded instead of funding a second.
@@ -138,7 +136,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 		ID: id, Title: in.Title, Detail: in.Detail, SubmissionInfo: in.SubmissionInfo, ImageURL: in.ImageURL,
 		OpenSlots: in.Workers, Pay: in.Pay, CompletionDate: in.CompletionDate,
 		Buyer: Party{ID: p.UserID, Name: name}, Status: StatusOpen, AutoApproveAfter: s.autoApprove, CreatedAt: now,
-		Category: in.Category, Tags: labels, TimeAllottedMinutes: in.TimeAllottedMinutes,
+		Category: in.Category, Tags: labels, TimeAllotted: in.TimeAllotted,
 	}
 	_, err = s.fund.Run(ctx, s.ops, t.ID, ledger.Move(ledger.UserAccount(p.UserID), ledger.EscrowAccount(t.ID), money.Coins(in.Workers)*in.Pay), t)
 	if err != nil {
@@ -154,16 +152,15 @@ func newLabels(in *NewTask) ([]string, error) {
 	if in.Category == "" {
 		in.Category = CategoryOther
 	}
-	if in.TimeAllottedMinutes == 0 {
-		in.TimeAllottedMinutes = DefaultTimeAllotted
+	if in.TimeAllotted == 0 {
+		in.TimeAllotted = DefaultTimeAllotted
 	}
 	var errs []apperr.FieldError
 	if err := CheckCategory(in.Category); err != nil {
 		errs = append(errs, fieldErrors(err)...)
 	}
-	if in.TimeAllottedMinutes < MinTimeAllotted || in.TimeAllottedMinutes > MaxTimeAllotted {
-		errs = append(errs, apperr.FieldError{Field: "time_allotted_minutes",
-			Message: fmt.Sprintf("must be from %d to %d minutes", MinTimeAllotted, MaxTimeAllotted)})
+	if in.TimeAllotted < MinTimeAllotted || in.TimeAllotted > MaxTimeAllotted {
+		errs = append(errs, apperr.FieldError{Field: "time_allotted_minutes", Message: "must be from 5 to 1440 minutes"})
 	}
 	tags, err := NormalizeTags(in.Tags)
 	if err != nil {

@@ -55,20 +55,18 @@ type Task struct {
 	Hidden           bool          // its buyer is suspended or deleted: out of the public lists
 	Category         string        // one of Categories
 	Tags             []string      // up to MaxTags, lower case, no repeats
-	// TimeAllottedMinutes is how long a worker may take over the task,
-	// from MinTimeAllotted to MaxTimeAllotted minutes.
-	TimeAllottedMinutes int
-	CreatedAt           time.Time
+	TimeAllotted     time.Duration // how long a reservation holds a slot for the work
+	CreatedAt        time.Time
 }
 
 // EffectivePay is what the task pays per minute of its allotted time, the
 // key of the effective-pay sort: the store keeps it precomputed, as the
 // in-memory copy of the embedded database sorts on stored fields only.
 func (t Task) EffectivePay() float64 {
-	if t.TimeAllottedMinutes <= 0 {
+	if t.TimeAllotted <= 0 {
 		return 0
 	}
-	return float64(t.Pay) / float64(t.TimeAllottedMinutes)
+	return float64(t.Pay) / t.TimeAllotted.Minutes()
 }
 
 // EscrowDue is what the task's escrow account must hold: the pay of every
@@ -152,11 +150,12 @@ func NormalizeTags(tags []string) ([]string, error) {
 	return out, nil
 }
 
-// Time a worker may be allotted for a task, in minutes.
+// Time allotted for the work of a reservation: the default, and the bounds a
+// buyer may set.
 const (
-	DefaultTimeAllotted = 60
-	MinTimeAllotted     = 5
-	MaxTimeAllotted     = 1440
+	DefaultTimeAllotted = 60 * time.Minute
+	MinTimeAllotted     = 5 * time.Minute
+	MaxTimeAllotted     = 24 * time.Hour
 )
 
 // Sort orders for lists.
