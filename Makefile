@@ -22,7 +22,7 @@ run: ## start the API (embedded database under DATA_DIR, default ./data; PORT or
 # (writes serialized per document, every read a command); every one of them
 # checks the ledger audit at its end.
 PER_DOCUMENT      := ./internal/operation/ ./internal/crashtest/
-PER_DOCUMENT_RACE := -run 'Concurrent|Simultaneous|AtOnce' ./internal/httpapi/ ./internal/submission/ ./internal/withdrawal/ ./internal/payment/
+PER_DOCUMENT_RACE := -run 'Concurrent|Simultaneous|AtOnce|Races|ReservedOnce|ReservationLimit' ./internal/httpapi/ ./internal/submission/ ./internal/withdrawal/ ./internal/payment/
 
 test: lint $(STRIPE_MOCK) ## vet, format check, every test with the race detector, then the concurrent ones as on MongoDB
 	STRIPE_MOCK=$(STRIPE_MOCK) $(GO) test -race -count=1 -timeout 15m ./...

@@ -408,6 +408,9 @@ func (w *workload) next(t *vegeta.Target) error {
 			verb = "reject"
 		}
 		t.Method, t.URL = http.MethodPut, w.base+"/api/submissions/"+r.submission+"/"+verb
+		if verb == "reject" {
+			t.Body, _ = json.Marshal(map[string]string{"reason": "The proof does not show the task done."})
+		}
 		t.Header.Set("Authorization", "Bearer "+r.buyerToken)
 	case action == "view":
 		t.Method, t.URL = http.MethodGet, w.base+"/api/tasks/"+w.fx.tasks[w.rnd.IntN(len(w.fx.tasks))]

@@ -38,6 +38,7 @@ import (
 	"microtask/internal/httpapi"
 	"microtask/internal/imgbb"
 	"microtask/internal/ledger"
+	"microtask/internal/mail"
 	"microtask/internal/platform/config"
 	"microtask/internal/platform/job"
 	"microtask/internal/platform/logging"
@@ -146,6 +147,20 @@ func build(cfg config.Config, log *slog.Logger, db *storage.DB) (*app.App, error
 		RouteBase:         cfg.RouteBase,
 		ImageHost:         localUploads(cfg),
 		DailyUploadLimit:  cfg.DailyUploadLimit,
+		ReservationsPer:   cfg.ReservationsPer,
+		RevisionWindow:    cfg.RevisionWindow,
+		AppURL:            cfg.AppURL,
+		StreamsPerUser:    cfg.StreamsPerUser,
+		StreamsMax:        cfg.StreamsMax,
+	}
+	if cfg.SMTPURL != "" {
+		sender, err := mail.NewSMTP(mail.SMTPConfig{URL: cfg.SMTPURL, From: cfg.MailFrom, Timeout: cfg.OutboundTimeout})
+		if err != nil {
+			return nil, err
+		}
+		c.Mailer = sender
+	} else {
+		log.Info("SMTP_URL is not set: email is written to the log (look for \"mail (not sent\")")
 	}
 	if cfg.ImgBBKey != "" {
 		c.ImageHost = imgbb.New(cfg.ImgBBURL, cfg.ImgBBKey, cfg.OutboundTimeout)
@@ -362,6 +377,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		Submissions:         a.Submissions,
 		Blocks:              a.Blocks,
 		Records:             a.Records,
+		Reservations:        a.Reservations,
 		Notifications:       a.Notifications,
 		Payments:            a.Payments,
 		Withdrawals:         a.Withdrawals,
@@ -397,6 +413,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Operations.RunRecovery(workers, cfg.RecoveryInterval) })
+	// Every instance delivers the outbox: a message is claimed before it is
+	// sent, so none goes out twice. Retries are due at most every 30 s.
+	wg.Go(func() { a.Outbox.Run(workers, 30*time.Second) })
 	leases, owner := storage.NewLeaseStore(db), instanceID()
 	// periodic runs work every JOBS_INTERVAL, in the rounds this instance
 	// gets the lease for, and logs what it did.
@@ -419,7 +438,27 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		n, err := a.Tasks.ExpireDue(ctx)
 		return int64(n), err
 	})
+	periodic("reject-overdue-revisions", "overdue revisions rejected", func(ctx context.Context) (int64, error) {
+		n, err := a.Submissions.RejectOverdue(ctx)
+		return int64(n), err
+	})
+	periodic("expire-reservations", "reservations expired", func(ctx context.Context) (int64, error) {
+		n, err := a.Reservations.ExpireDue(ctx)
+		return int64(n), err
+	})
 	periodic("forget-idempotency-keys", "idempotency keys forgotten", a.Keys.Sweep)
+	periodic("forget-login-failures", "failed sign-ins forgotten", a.Users.ForgetLoginFailures)
+	// Notifications users want mailed too: each instance may run a round,
+	// since each is queued once under its notification's id.
+	wg.Go(func() {
+		job.Every(workers, log, leases, owner, "mail-notifications", 30*time.Second, func(ctx context.Context) error {
+			n, err := a.Notifications.MailOptedIn(ctx)
+			if n > 0 {
+				log.InfoContext(ctx, "notifications mailed", "count", n)
+			}
+			return err
+		})
+	})
 	wg.Go(func() {
 		// The directory is this instance's: each adopts its own files. The
 		// sweep then deletes the images nothing refers to, hourly: each
@@ -441,6 +480,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		// Several instances may share this database: pick up the
 		// notifications the others store, for this instance's streams.
 		wg.Go(func() { a.Notifications.Tail(workers, time.Second) })
+		// And drop what this instance caches of users whose tokens another
+		// revoked (sign-out, password change): a revoked token stops
+		// working everywhere within about a second.
+		wg.Go(func() { a.Users.WatchTokenChanges(workers, time.Second) })
 	}
 
 	if cfg.DebugAddr != "" {

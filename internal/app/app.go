@@ -6,6 +6,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -16,12 +17,14 @@ import (
 	"microtask/internal/block"
 	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
+	"microtask/internal/mail"
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/operation"
 	"microtask/internal/payment"
 	"microtask/internal/report"
 	"microtask/internal/reputation"
+	"microtask/internal/reservation"
 	"microtask/internal/stats"
 	"microtask/internal/storage"
 	"microtask/internal/submission"
@@ -49,7 +52,19 @@ type Config struct {
 	RouteBase         string        // where the app's pages live, for notifications' routes; "" for /dashboard
 	ImageHost         upload.Host   // imgBB, or a directory of this server
 	DailyUploadLimit  int           // images a user may upload in 24 hours; 0: no limit
+	ReservationsPer   int           // live reservations a worker may hold; 0: reservation.DefaultPerWorker
+	RevisionWindow    time.Duration // how long a worker has to revise; 0: submission.DefaultRevisionWindow
+	Mailer            mail.Sender   // where email goes; nil: to the log
+	AppURL            string        // the public URL of the app's pages, for links in email
+	StreamsPerUser    int           // open notification streams per user; 0: DefaultStreamsPerUser
+	StreamsMax        int           // open notification streams in the process; 0: DefaultStreamsMax
 }
+
+// The default limits of live notification streams.
+const (
+	DefaultStreamsPerUser = 5
+	DefaultStreamsMax     = 500
+)
 
 // Stores are the stores the services keep their documents in, for the tests
 // that look at documents directly.
@@ -62,6 +77,8 @@ type Stores struct {
 	PurchaseBlocks *storage.PurchaseBlockStore
 	Withdrawals    *storage.WithdrawalStore
 	Uploads        *storage.UploadStore
+	Reservations   *storage.ReservationStore
+	Mail           *storage.MailStore
 }
 
 // App is the services on one database.
@@ -72,6 +89,7 @@ type App struct {
 	Notifications *notification.Service
 	Tasks         *task.Service
 	Submissions   *submission.Service
+	Reservations  *reservation.Service
 	Payments      *payment.Service
 	Withdrawals   *withdrawal.Service
 	Reports       *report.Service
@@ -81,6 +99,7 @@ type App struct {
 	Uploads       *upload.Service
 	Blocks        *block.Service
 	Records       *reputation.Service
+	Outbox        *mail.Outbox
 	Stores        Stores
 }
 
@@ -92,9 +111,14 @@ func New(db *storage.DB, c Config) (*App, error) {
 		Users: storage.NewUserStore(db), Tasks: storage.NewTaskStore(db), Submissions: storage.NewSubmissionStore(db),
 		Notifications: storage.NewNotificationStore(db), Payments: storage.NewPaymentStore(db),
 		PurchaseBlocks: storage.NewPurchaseBlockStore(db), Withdrawals: storage.NewWithdrawalStore(db),
-		Uploads: storage.NewUploadStore(db),
+		Uploads: storage.NewUploadStore(db), Reservations: storage.NewReservationStore(db), Mail: storage.NewMailStore(db),
 	}}
 	st := a.Stores
+	mailer := c.Mailer
+	if mailer == nil {
+		mailer = mail.Log{Log: c.Log}
+	}
+	a.Outbox = mail.NewOutbox(st.Mail, mailer, c.Log, now)
 	a.Ledger = ledger.New(storage.NewLedgerStore(db), c.Log)
 	a.Operations = operation.NewEngine(storage.NewOperationStore(db), a.Ledger, c.Log, now)
 	// Users and tasks need each other (a suspended buyer's tasks are hidden;
@@ -103,7 +127,14 @@ func New(db *storage.DB, c Config) (*App, error) {
 	// through a function that reads the field once it is set.
 	a.Users = user.NewService(st.Users, a.Operations, a.Ledger, st.Withdrawals, hideTasks(func() *task.Service { return a.Tasks }), c.Pricing,
 		c.Hasher, c.Tokens, c.Log, now)
+	a.Users.UseMail(a.Outbox, storage.NewAccountTokenStore(db), c.AppURL)
+	a.Users.ThrottleLogins(storage.NewLoginThrottleStore(db))
 	a.Notifications = notification.NewService(st.Notifications, a.Users, c.RouteBase, c.Log, now)
+	a.Notifications.UseMail(a.Outbox, mailRecipients{a.Users}, c.AppURL)
+	a.Notifications.LimitStreams(cmp.Or(c.StreamsPerUser, DefaultStreamsPerUser), cmp.Or(c.StreamsMax, DefaultStreamsMax))
+	// A user whose tokens are revoked (sign-out, password, suspension,
+	// deletion, role) loses their open streams too.
+	a.Users.OnTokensChanged(a.Notifications.CloseStreams)
 	if c.SoleWriter {
 		a.Users.SoleWriter()
 		a.Notifications.RememberUnreadCounts()
@@ -113,6 +144,9 @@ func New(db *storage.DB, c Config) (*App, error) {
 			return a.Submissions.CancelPending(ctx, taskID, ids)
 		}), c.Log, now, c.AutoApproveAfter)
 	a.Submissions = submission.NewService(st.Submissions, a.Tasks, a.Operations, a.Notifications, a.Users, c.Log, now)
+	a.Reservations = reservation.NewService(st.Reservations, a.Tasks, a.Submissions, a.Operations, c.ReservationsPer, c.Log, now)
+	a.Submissions.UseReservations(a.Reservations)
+	a.Submissions.SetRevisionWindow(c.RevisionWindow)
 	a.Blocks = block.NewService(storage.NewBlockStore(db), a.Tasks, a.Users, c.Log, now)
 	a.Tasks.UseBlocks(a.Blocks)
 	a.Submissions.CheckBlocks(a.Blocks)
@@ -138,7 +172,7 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a.Uploads = upload.NewService(c.ImageHost, st.Uploads, []upload.Referrer{a.Users, a.Tasks}, c.DailyUploadLimit, c.Log, now)
 
 	for _, defs := range [][]operation.Definition{
-		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(),
+		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(), a.Reservations.Operations(),
 		a.Payments.Operations(), a.Withdrawals.Operations(),
 	} {
 		if err := a.Operations.Register(defs...); err != nil {
@@ -149,6 +183,26 @@ func New(db *storage.DB, c Config) (*App, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// mailRecipients is the notification service's view of the users it may
+// mail.
+type mailRecipients struct{ users *user.Service }
+
+func (m mailRecipients) MailRecipients(ctx context.Context, ids []string) (map[string]notification.Recipient, error) {
+	users, err := m.users.Mailable(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]notification.Recipient, len(users))
+	for _, u := range users {
+		r := notification.Recipient{Email: u.Email, Name: u.Name}
+		for _, k := range u.EmailOptIns {
+			r.OptIns = append(r.OptIns, notification.Type(k))
+		}
+		out[u.ID] = r
+	}
+	return out, nil
 }
 
 // hideTasks is the user service's view of the task service, built before it.

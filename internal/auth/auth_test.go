@@ -61,7 +61,8 @@ func TestTokensRoundTrip(t *testing.T) {
 		t.Fatalf("Issue() = %v, %v", exp, err)
 	}
 	c, err := tk.Verify(tok)
-	if err != nil || c != (Claims{UserID: "u1", Role: RoleBuyer, Version: 3}) {
+	if err != nil || c.ID == "" || !c.ExpiresAt.Equal(now.Add(time.Hour)) ||
+		c != (Claims{UserID: "u1", Role: RoleBuyer, Version: 3, ID: c.ID, ExpiresAt: c.ExpiresAt}) {
 		t.Errorf("Verify() = %+v, %v", c, err)
 	}
 	now = now.Add(time.Hour + time.Second)

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -26,6 +28,10 @@ type Claims struct {
 	UserID  string
 	Role    Role
 	Version int64 // the user's token version when it was issued
+	// ID names the token, so that signing out revokes it alone; Verify
+	// fills it and ExpiresAt, Issue makes up a fresh ID.
+	ID        string
+	ExpiresAt time.Time
 }
 
 type jwtClaims struct {
@@ -71,6 +77,7 @@ func (t *Tokens) issue(c Claims, audience string, ttl time.Duration) (string, ti
 			Issuer:    issuer,
 			Audience:  jwt.ClaimStrings{audience},
 			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        newTokenID(),
 			ExpiresAt: jwt.NewNumericDate(exp),
 		},
 	})
@@ -112,5 +119,12 @@ func (t *Tokens) verify(token, audience string) (Claims, error) {
 	case c.Subject == "" || !c.Role.Valid():
 		return Claims{}, ErrInvalidToken
 	}
-	return Claims{UserID: c.Subject, Role: c.Role, Version: c.Version}, nil
+	return Claims{UserID: c.Subject, Role: c.Role, Version: c.Version, ID: c.ID, ExpiresAt: c.ExpiresAt.Time}, nil
+}
+
+// newTokenID returns 96 random bits, base64url.
+func newTokenID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }

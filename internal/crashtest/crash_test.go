@@ -219,12 +219,12 @@ var scenarios = []scenario{
 		name:   "reject",
 		before: submitted,
 		action: func(ctx context.Context, w *world) error {
-			_, err := w.Submissions.Reject(ctx, buyer, w.onlySubmissionQuiet(), "blurry")
+			_, err := w.Submissions.Reject(ctx, buyer, w.onlySubmissionQuiet(), "the photo is blurry")
 			return err
 		},
 		check: func(t *testing.T, w *world) {
 			tk, sub := w.onlyTask(t), w.onlySubmission(t)
-			if sub.Status != submission.StatusRejected || sub.Reason != "blurry" || tk.OpenSlots != 2 || len(tk.PendingSubs) != 0 ||
+			if sub.Status != submission.StatusRejected || sub.Reason != "the photo is blurry" || tk.OpenSlots != 2 || len(tk.PendingSubs) != 0 ||
 				w.balance(t, ledger.EscrowAccount(tk.ID)) != 20 {
 				t.Errorf("task %+v, submission %+v", tk, sub)
 			}
@@ -289,7 +289,7 @@ var adminScenarios = []scenario{
 		name: "overturn a rejection",
 		before: func(t *testing.T, w *world) {
 			submitted(t, w)
-			if _, err := w.Submissions.Reject(context.Background(), buyer, w.onlySubmissionQuiet(), "no"); err != nil {
+			if _, err := w.Submissions.Reject(context.Background(), buyer, w.onlySubmissionQuiet(), "not the requested proof"); err != nil {
 				t.Fatal(err)
 			}
 		},
@@ -595,7 +595,7 @@ var errCrash = errors.New("crash")
 // operation must end as if it had never been interrupted, with the ledger
 // audit (escrow invariant included) balanced.
 func TestOperationsSurviveACrashAtEveryStep(t *testing.T) {
-	for _, sc := range slices.Concat(scenarios, moneyScenarios, clawbackScenarios, adminScenarios) {
+	for _, sc := range slices.Concat(scenarios, moneyScenarios, clawbackScenarios, adminScenarios, lifecycleScenarios) {
 		t.Run(sc.name, func(t *testing.T) {
 			// Every run has its own database; the scenarios overlap their
 			// waits for the disk.

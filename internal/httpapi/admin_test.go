@@ -444,7 +444,7 @@ func overturnSetup(t *testing.T, a *testAPI, slots int) (buyer, worker, adm sess
 	buyer, worker = a.register(t, "buyer"), a.register(t, "worker")
 	tk = a.postTask(t, buyer.Token, slots, 10)
 	sub = a.submit(t, worker.Token, tk.ID)
-	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/reject", buyer.Token, map[string]string{"reason": "blurry"}), http.StatusOK)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/reject", buyer.Token, map[string]string{"reason": "the photo is blurry"}), http.StatusOK)
 	rep = decode[reportBody](t, a.call(t, http.MethodPost, "/api/reports", worker.Token, reportRequest("submission", sub.ID)), http.StatusCreated)
 	return
 }

@@ -45,7 +45,7 @@ func TestAdminActionsAreRecorded(t *testing.T) {
 	put(adm.Token, "/api/withdrawals/"+w2.ID+"/reject", map[string]string{"reason": "Not a bKash wallet."})
 	tk := a.postTask(t, buyer.Token, 2, 10)
 	sub := a.submit(t, worker.Token, tk.ID)
-	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/reject", buyer.Token, map[string]string{"reason": "No."}), http.StatusOK)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/reject", buyer.Token, map[string]string{"reason": "Not the requested proof."}), http.StatusOK)
 	rp := decode[reportBody](t, a.call(t, http.MethodPost, "/api/reports", worker.Token, reportRequest("submission", sub.ID)), http.StatusCreated)
 	put(adm.Token, "/api/admin/reports/"+rp.ID, overturn)
 	if rec := a.call(t, http.MethodDelete, "/api/admin/tasks/"+tk.ID, adm.Token, nil); rec.Code != http.StatusOK {

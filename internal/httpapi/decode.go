@@ -174,6 +174,8 @@ func validationMessage(fe validator.FieldError) string {
 			return fmt.Sprintf("must be at most %s characters", fe.Param())
 		}
 		return "must be at most " + fe.Param()
+	case "unique":
+		return "must not repeat a value"
 	case "len":
 		return fmt.Sprintf("must be exactly %s characters", fe.Param())
 	case "password":

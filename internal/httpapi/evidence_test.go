@@ -39,7 +39,7 @@ func TestSubmissionEvidence(t *testing.T) {
 
 	// Reviewed: approved, rejected; the third stays pending.
 	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusOK)
-	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, map[string]string{"reason": "Blurry."}), http.StatusOK)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, map[string]string{"reason": "Blurry photo, cannot read it."}), http.StatusOK)
 	if got := decode[submissionBody](t, a.call(t, http.MethodGet, "/api/submissions/"+s1.ID, w1.Token, nil), http.StatusOK); got.AutoApprove != nil || got.ReviewedAt == nil {
 		t.Errorf("reviewed submission = %+v, want no auto_approve_at", got)
 	}

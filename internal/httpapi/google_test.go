@@ -69,9 +69,18 @@ func TestGoogleSignInDefaultsToWorker(t *testing.T) {
 	}
 }
 
+// TestGoogleSignInToPasswordAccount: Google reaches an account made with a
+// password only once its email is verified; before, anyone could sign up
+// with a victim's email and share the account the victim then signs in to
+// with Google (TestGoogleCannotTakeOverAnUnverifiedAccount).
 func TestGoogleSignInToPasswordAccount(t *testing.T) {
 	a, p := googleAPI(t)
 	existing := a.register(t, "worker")
+	wantProblem(t, a.googleSignIn(t, p.Sign(t, googleidtest.Claims(existing.User.Email, "Someone")), "buyer"),
+		http.StatusConflict, "account_exists_unverified")
+	if err := a.userDB.SetEmailVerified(t.Context(), existing.User.ID); err != nil {
+		t.Fatal(err)
+	}
 	s := decode[sessionBody](t, a.googleSignIn(t, p.Sign(t, googleidtest.Claims(existing.User.Email, "Someone")), "buyer"), http.StatusOK)
 	if s.User.ID != existing.User.ID || s.User.Name != existing.User.Name || s.User.Coins != 10 {
 		t.Errorf("user %+v, want the existing account unchanged", s.User)

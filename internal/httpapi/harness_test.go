@@ -27,6 +27,8 @@ import (
 	"microtask/internal/httpapi"
 	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
+	"microtask/internal/mail"
+	"microtask/internal/mail/mailtest"
 	"microtask/internal/payment"
 	"microtask/internal/platform/clocktest"
 	"microtask/internal/platform/logging"
@@ -58,6 +60,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// testAppURL is where the links in the mail point.
+const testAppURL = "http://app.test"
+
 var testSecret = []byte("test-secret-test-secret-test-secret!")
 
 // testAPI is the real Server over real services on a database of the test's
@@ -75,6 +80,7 @@ type testAPI struct {
 	submissions *submission.Service
 	paymentDB   *storage.PaymentStore
 	uploadDir   upload.Dir
+	mail        *mailtest.Server // the SMTP server mail goes to; nil unless harness.smtp
 }
 
 // harness chooses how the services are built.
@@ -87,6 +93,7 @@ type harness struct {
 	google       *googleidtest.Provider // Sign in with Google against this provider; nil: not configured
 	imageHost    upload.Host            // where images go; nil: a directory of the test's own
 	dailyUploads int                    // the daily upload limit; 0: none
+	smtp         bool                   // mail goes to an SMTP server of the test's own (testAPI.mail)
 	// asOnMongoDB builds the services as main does on MongoDB, on a database
 	// that sends every read to the server: each read is a command, as
 	// MongoDB would receive it. Tests that count commands use it.
@@ -135,7 +142,22 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		if h.noGateway {
 			c.Gateway = nil
 		}
+		c.AppURL = testAppURL
+		if h.smtp {
+			a.mail = mailtest.New(t)
+			sender, err := mail.NewSMTP(mail.SMTPConfig{URL: a.mail.URL(), From: "Microtask <no-reply@example.com>", Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Mailer = sender
+		}
 	})
+	if h.smtp {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); env.Outbox.Run(ctx, time.Second) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
 	svc := env.App
 	a.env = env
 	a.ledger, a.users, a.userDB, a.tasks, a.submissions, a.paymentDB = svc.Ledger, svc.Users, svc.Stores.Users, svc.Tasks, svc.Submissions, svc.Stores.Payments
@@ -154,6 +176,7 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		Submissions:         svc.Submissions,
 		Blocks:              svc.Blocks,
 		Records:             svc.Records,
+		Reservations:        svc.Reservations,
 		Notifications:       svc.Notifications,
 		Payments:            svc.Payments,
 		Withdrawals:         svc.Withdrawals,
@@ -188,6 +211,7 @@ type request struct {
 	body   io.Reader
 	token  string
 	header http.Header
+	remote string // the client's address; empty: httptest's
 }
 
 // do serves req and checks the response against api/openapi.yaml.
@@ -204,6 +228,9 @@ func (a *testAPI) do(t testing.TB, r request) *httptest.ResponseRecorder {
 	}
 	if r.token != "" {
 		req.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	if r.remote != "" {
+		req.RemoteAddr = r.remote
 	}
 	rec := httptest.NewRecorder()
 	a.srv.ServeHTTP(rec, req)
@@ -251,6 +278,7 @@ type userBody struct {
 	ID          string `json:"id"`
 	Name        string `json:"name"`
 	Email       string `json:"email"`
+	Verified    bool   `json:"email_verified"`
 	PhotoURL    string `json:"photo_url"`
 	Role        string `json:"role"`
 	Coins       int64  `json:"coins"`

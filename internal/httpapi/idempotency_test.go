@@ -67,6 +67,29 @@ var coinMovingPosts = []struct {
 			made: func() int64 { return a.total(t, buyer.Token, "/api/tasks/my") }, wantMade: 1,
 		}
 	}},
+	{"add slots to a task", func(t *testing.T, a *testAPI) keyed {
+		buyer := a.register(t, "buyer")         // 50 coins
+		tk := a.postTask(t, buyer.Token, 1, 10) // 40 left
+		return keyed{
+			token: buyer.Token, path: "/api/tasks/" + tk.ID + "/slots", body: map[string]int{"count": 2}, other: map[string]int{"count": 3},
+			moved: func() int64 { return 40 - a.coins(t, buyer.User.ID) }, want: 20, wantStatus: http.StatusOK,
+			made: func() int64 {
+				return int64(decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK).RequiredWorkers)
+			}, wantMade: 3,
+		}
+	}},
+	{"pay a bonus", func(t *testing.T, a *testAPI) keyed {
+		buyer, worker := a.register(t, "buyer"), a.register(t, "worker") // 50 and 10 coins
+		tk := a.postTask(t, buyer.Token, 1, 10)                          // 40 left
+		sub := a.submit(t, worker.Token, tk.ID)
+		decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/approve", buyer.Token, nil), http.StatusOK)
+		return keyed{
+			token: buyer.Token, path: "/api/submissions/" + sub.ID + "/bonus",
+			body: map[string]any{"coins": 5, "reason": "Great work"}, other: map[string]any{"coins": 6},
+			moved: func() int64 { return 40 - a.coins(t, buyer.User.ID) }, want: 5, wantStatus: http.StatusOK,
+			made: func() int64 { return a.coins(t, worker.User.ID) - 20 }, wantMade: 5,
+		}
+	}},
 	{"request a withdrawal", func(t *testing.T, a *testAPI) keyed {
 		worker := a.register(t, "worker")
 		a.grant(t, worker.User.ID, 400) // 410 coins

@@ -2,12 +2,15 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,8 +34,8 @@ type taskBody struct {
 	Status       string   `json:"status"`
 	Category     string   `json:"category"`
 	Tags         []string `json:"tags"`
-	TimeAllotted int      `json:"time_allotted_minutes"`
 	CreatedAt    string   `json:"created_at"`
+	TimeAllotted int      `json:"time_allotted_minutes"`
 	MySubmission *struct {
 		ID     string `json:"id"`
 		Status string `json:"status"`
@@ -40,16 +43,19 @@ type taskBody struct {
 }
 
 type submissionBody struct {
-	ID          string  `json:"id"`
-	TaskID      string  `json:"task_id"`
-	TaskTitle   string  `json:"task_title"`
-	Pay         int64   `json:"payable_amount"`
-	Details     string  `json:"submission_details"`
-	Status      string  `json:"status"`
-	Reason      string  `json:"reason"`
-	ReviewedAt  *string `json:"reviewed_at"`
-	AutoApprove *string `json:"auto_approve_at"`
-	Worker      struct {
+	ID               string  `json:"id"`
+	TaskID           string  `json:"task_id"`
+	TaskTitle        string  `json:"task_title"`
+	Pay              int64   `json:"payable_amount"`
+	Details          string  `json:"submission_details"`
+	Status           string  `json:"status"`
+	Reason           string  `json:"reason"`
+	ReviewedAt       *string `json:"reviewed_at"`
+	AutoApprove      *string `json:"auto_approve_at"`
+	Bonus            int64   `json:"bonus"`
+	RevisionReason   string  `json:"revision_reason"`
+	RevisionDeadline *string `json:"revision_deadline"`
+	Worker           struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"worker"`
@@ -167,7 +173,7 @@ func TestMarketplaceFlowKeepsExactBalances(t *testing.T) {
 		t.Errorf("after approval: w1 %d (want 20), escrow %d (want 20)", a.coins(t, w1.User.ID), a.escrow(t, tk.ID))
 	}
 	wantProblem(t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusConflict, "already_reviewed")
-	wantProblem(t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/reject", buyer.Token, nil), http.StatusConflict, "already_reviewed")
+	wantProblem(t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/reject", buyer.Token, map[string]string{"reason": "The proof does not show the task."}), http.StatusConflict, "already_reviewed")
 
 	// Reject s2: its slot reopens and w4 can take it.
 	rj := decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token,
@@ -186,7 +192,7 @@ func TestMarketplaceFlowKeepsExactBalances(t *testing.T) {
 	// No deletion while s3 and s4 wait.
 	wantProblem(t, a.call(t, http.MethodDelete, "/api/tasks/"+tk.ID, buyer.Token, nil), http.StatusConflict, "pending_submissions")
 	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s3.ID+"/approve", buyer.Token, nil), http.StatusOK)
-	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s4.ID+"/reject", buyer.Token, nil), http.StatusOK)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s4.ID+"/reject", buyer.Token, map[string]string{"reason": "The proof does not show the task."}), http.StatusOK)
 
 	// One open slot left: deleting refunds its 10 coins.
 	del := decode[struct {
@@ -587,7 +593,10 @@ func TestSubmissionRules(t *testing.T) {
 		code   string
 	}{
 		{"another buyer approves", other.Token, "/api/submissions/" + s1.ID + "/approve", nil, 404, "submission_not_found"},
-		{"another buyer rejects", other.Token, "/api/submissions/" + s1.ID + "/reject", nil, 404, "submission_not_found"},
+		{"another buyer rejects", other.Token, "/api/submissions/" + s1.ID + "/reject", map[string]string{"reason": "The proof does not show the task."}, 404, "submission_not_found"},
+		{"reject without a reason", buyer.Token, "/api/submissions/" + s1.ID + "/reject", nil, 400, "empty_body"},
+		{"reject with an empty reason", buyer.Token, "/api/submissions/" + s1.ID + "/reject", map[string]string{"reason": ""}, 422, "invalid_fields"},
+		{"reject with a short reason", buyer.Token, "/api/submissions/" + s1.ID + "/reject", map[string]string{"reason": "  blurry  "}, 422, "invalid_fields"},
 		{"the worker approves", w1.Token, "/api/submissions/" + s1.ID + "/approve", nil, 403, "wrong_role"},
 		{"unknown submission", buyer.Token, "/api/submissions/nope/approve", nil, 404, "submission_not_found"},
 		{"long reason", buyer.Token, "/api/submissions/" + s1.ID + "/reject", map[string]string{"reason": strings.Repeat("r", 501)}, 422, "invalid_fields"},
@@ -625,10 +634,10 @@ func TestSubmissionRules(t *testing.T) {
 
 	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusOK)
 	s2 := a.submit(t, w2.Token, tk.ID)
-	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, ""), http.StatusOK) // no body at all
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, map[string]string{"reason": "The proof does not show the task."}), http.StatusOK)
 	approved := decode[pageOf[submissionBody]](t, a.call(t, http.MethodGet, "/api/submissions/approved", w1.Token, nil), http.StatusOK)
 	rejected := decode[pageOf[submissionBody]](t, a.call(t, http.MethodGet, "/api/submissions/my?status=rejected", w2.Token, nil), http.StatusOK)
-	if approved.Total != 1 || rejected.Total != 1 || rejected.Items[0].Reason != "" {
+	if approved.Total != 1 || rejected.Total != 1 || rejected.Items[0].Reason != "The proof does not show the task." {
 		t.Errorf("approved %+v, rejected %+v", approved, rejected)
 	}
 
@@ -733,7 +742,9 @@ func TestConcurrentReviewsPayOnce(t *testing.T) {
 	wg.Go(func() {
 		approve = a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/approve", buyer.Token, nil).Code
 	})
-	wg.Go(func() { reject = a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, nil).Code })
+	wg.Go(func() {
+		reject = a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, map[string]string{"reason": "The proof does not show the task."}).Code
+	})
 	wg.Wait()
 	if (approve == http.StatusOK) == (reject == http.StatusOK) {
 		t.Fatalf("approve %d, reject %d: want exactly one 200", approve, reject)
@@ -807,7 +818,7 @@ func TestAutoApprovalAndExpiry(t *testing.T) {
 
 	// Rejecting s2 after expiry reopens a slot that nobody can take; the next
 	// round refunds it.
-	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, nil), http.StatusOK)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, map[string]string{"reason": "The proof does not show the task."}), http.StatusOK)
 	if n, err := a.tasks.ExpireDue(ctx); err != nil || n != 1 {
 		t.Fatalf("ExpireDue() after a late rejection = %d, %v; want 1", n, err)
 	}
@@ -841,4 +852,567 @@ func TestDashboardStats(t *testing.T) {
 	}
 	wantProblem(t, a.call(t, http.MethodGet, "/api/dashboard/stats", a.admin(t).Token, nil), http.StatusForbidden, "wrong_role")
 	wantProblem(t, a.call(t, http.MethodGet, "/api/dashboard/stats", "", nil), http.StatusUnauthorized, "missing_token")
+}
+
+// TestBuyerControls: a buyer adds slots (paid into escrow first), extends,
+// pauses, resumes and closes their task early; every refusal changes
+// nothing, and the audit (checked when the test ends) balances.
+func TestBuyerControls(t *testing.T) {
+	a := newAPI(t)
+	buyer, other, worker, w2 := a.register(t, "buyer"), a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker")
+	a.grant(t, buyer.User.ID, 100) // 150 coins
+	tk := a.postTask(t, buyer.Token, 2, 10)
+	path := "/api/tasks/" + tk.ID
+	read := func() taskBody {
+		t.Helper()
+		return decode[taskBody](t, a.call(t, http.MethodGet, path, buyer.Token, nil), http.StatusOK)
+	}
+
+	// More slots: paid from the buyer into escrow.
+	got := decode[taskBody](t, a.call(t, http.MethodPost, path+"/slots", buyer.Token, map[string]int{"count": 3}), http.StatusOK)
+	if got.RequiredWorkers != 5 || a.coins(t, buyer.User.ID) != 100 || a.escrow(t, tk.ID) != 50 {
+		t.Errorf("after adding 3 slots: task %+v, buyer %d, escrow %d", got, a.coins(t, buyer.User.ID), a.escrow(t, tk.ID))
+	}
+	later := a.clock.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
+	got = decode[taskBody](t, a.call(t, http.MethodPut, path+"/completion-date", buyer.Token, map[string]string{"completion_date": later.Format(time.RFC3339)}), http.StatusOK)
+	if got.CompletionDate != later.Format(time.RFC3339) {
+		t.Errorf("extended completion date = %s, want %s", got.CompletionDate, later.Format(time.RFC3339))
+	}
+
+	refused := []struct {
+		name, token, method, path string
+		body                      any
+		status                    int
+		code                      string
+	}{
+		{"slots beyond the buyer's coins", buyer.Token, http.MethodPost, path + "/slots", map[string]int{"count": 11}, 409, "insufficient_coins"},
+		{"slots beyond the maximum", buyer.Token, http.MethodPost, path + "/slots", map[string]int{"count": 9999}, 409, "too_many_slots"},
+		{"no slots", buyer.Token, http.MethodPost, path + "/slots", map[string]int{"count": 0}, 422, "invalid_fields"},
+		{"slots as text", buyer.Token, http.MethodPost, path + "/slots", map[string]string{"count": "2"}, 422, "invalid_fields"},
+		{"slots on another buyer's task", other.Token, http.MethodPost, path + "/slots", map[string]int{"count": 1}, 404, "task_not_found"},
+		{"slots by a worker", worker.Token, http.MethodPost, path + "/slots", map[string]int{"count": 1}, 403, "wrong_role"},
+		{"slots on no task", buyer.Token, http.MethodPost, "/api/tasks/nope/slots", map[string]int{"count": 1}, 404, "task_not_found"},
+		{"an earlier date", buyer.Token, http.MethodPut, path + "/completion-date", map[string]string{"completion_date": later.Add(-time.Hour).Format(time.RFC3339)}, 409, "not_later"},
+		{"a date beyond a year", buyer.Token, http.MethodPut, path + "/completion-date", map[string]string{"completion_date": a.clock.Now().Add(400 * 24 * time.Hour).Format(time.RFC3339)}, 422, "invalid_fields"},
+		{"a date that is no date", buyer.Token, http.MethodPut, path + "/completion-date", map[string]string{"completion_date": "next week"}, 422, "invalid_fields"},
+		{"another buyer's date", other.Token, http.MethodPut, path + "/completion-date", map[string]string{"completion_date": later.Add(time.Hour).Format(time.RFC3339)}, 404, "task_not_found"},
+		{"another buyer pauses", other.Token, http.MethodPost, path + "/pause", nil, 404, "task_not_found"},
+		{"another buyer closes", other.Token, http.MethodPost, path + "/close", nil, 404, "task_not_found"},
+		{"a worker closes", worker.Token, http.MethodPost, path + "/close", nil, 403, "wrong_role"},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, a.call(t, tt.method, tt.path, tt.token, tt.body), tt.status, tt.code)
+		})
+	}
+	if got := read(); got.RequiredWorkers != 5 || got.CompletionDate != later.Format(time.RFC3339) || a.coins(t, buyer.User.ID) != 100 || a.escrow(t, tk.ID) != 50 {
+		t.Errorf("after refusals: task %+v, buyer %d, escrow %d", got, a.coins(t, buyer.User.ID), a.escrow(t, tk.ID))
+	}
+
+	// Paused, the task takes no work and leaves the available list.
+	if got := decode[taskBody](t, a.call(t, http.MethodPost, path+"/pause", buyer.Token, nil), http.StatusOK); got.Status != "paused" {
+		t.Errorf("paused task status = %q", got.Status)
+	}
+	for _, it := range decode[pageOf[taskBody]](t, a.get(t, "/api/tasks/available"), http.StatusOK).Items {
+		if it.ID == tk.ID {
+			t.Error("a paused task is listed as available")
+		}
+	}
+	wantProblem(t, a.call(t, http.MethodPost, "/api/submissions", worker.Token, map[string]string{"task_id": tk.ID, "submission_details": "proof"}),
+		http.StatusConflict, "task_paused")
+	if got := decode[taskBody](t, a.call(t, http.MethodPost, path+"/resume", buyer.Token, nil), http.StatusOK); got.Status != "open" {
+		t.Errorf("resumed task status = %q", got.Status)
+	}
+	s1 := a.submit(t, worker.Token, tk.ID)
+	s2 := a.submit(t, w2.Token, tk.ID)
+
+	// Closed early: the open slots' pay comes back at once; work already
+	// submitted is still reviewed, and a slot a rejection reopens is
+	// refunded by the expiry job.
+	closed := decode[struct{ Refunded int64 }](t, a.call(t, http.MethodPost, path+"/close", buyer.Token, nil), http.StatusOK)
+	if closed.Refunded != 30 || a.coins(t, buyer.User.ID) != 130 || a.escrow(t, tk.ID) != 20 || read().Status != "closed" {
+		t.Errorf("closed early: refunded %d, buyer %d, escrow %d, status %s", closed.Refunded, a.coins(t, buyer.User.ID), a.escrow(t, tk.ID), read().Status)
+	}
+	for _, tt := range []struct{ method, path string }{
+		{http.MethodPost, path + "/close"}, {http.MethodPost, path + "/pause"}, {http.MethodPost, path + "/resume"},
+	} {
+		wantProblem(t, a.call(t, tt.method, tt.path, buyer.Token, nil), http.StatusConflict, "task_not_open")
+	}
+	wantProblem(t, a.call(t, http.MethodPost, path+"/slots", buyer.Token, map[string]int{"count": 1}), http.StatusConflict, "task_not_open")
+	wantProblem(t, a.call(t, http.MethodPut, path+"/completion-date", buyer.Token, map[string]string{"completion_date": later.Add(time.Hour).Format(time.RFC3339)}),
+		http.StatusConflict, "not_later")
+	wantProblem(t, a.call(t, http.MethodPost, "/api/submissions", a.register(t, "worker").Token, map[string]string{"task_id": tk.ID, "submission_details": "proof"}),
+		http.StatusConflict, "task_closed")
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusOK)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, map[string]string{"reason": "The proof does not show the task."}), http.StatusOK)
+	if n, err := a.env.Tasks.ExpireDue(context.Background()); err != nil || n != 1 {
+		t.Errorf("ExpireDue() = %d, %v; want the reopened slot refunded", n, err)
+	}
+	if got := read(); got.Status != "closed" || got.RequiredWorkers != 0 || a.escrow(t, tk.ID) != 0 || a.coins(t, buyer.User.ID) != 140 {
+		t.Errorf("after the review: task %+v, escrow %d, buyer %d", got, a.escrow(t, tk.ID), a.coins(t, buyer.User.ID))
+	}
+}
+
+// TestBonus: a buyer pays the worker of an approved submission a bonus from
+// their balance; the worker is told; every refusal moves nothing.
+func TestBonus(t *testing.T) {
+	a := newAPI(t)
+	buyer, other, worker := a.register(t, "buyer"), a.register(t, "buyer"), a.register(t, "worker")
+	tk := a.postTask(t, buyer.Token, 2, 10) // the buyer keeps 30
+	approved, pending := a.submit(t, worker.Token, tk.ID), a.submit(t, a.register(t, "worker").Token, tk.ID)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+approved.ID+"/approve", buyer.Token, nil), http.StatusOK)
+	path := "/api/submissions/" + approved.ID + "/bonus"
+
+	refused := []struct {
+		name, token, path string
+		body              any
+		status            int
+		code              string
+	}{
+		{"more than the buyer has", buyer.Token, path, map[string]any{"coins": 31}, 409, "insufficient_coins"},
+		{"a pending submission", buyer.Token, "/api/submissions/" + pending.ID + "/bonus", map[string]any{"coins": 1}, 409, "not_approved"},
+		{"another buyer", other.Token, path, map[string]any{"coins": 1}, 404, "submission_not_found"},
+		{"the worker", worker.Token, path, map[string]any{"coins": 1}, 403, "wrong_role"},
+		{"no such submission", buyer.Token, "/api/submissions/nope/bonus", map[string]any{"coins": 1}, 404, "submission_not_found"},
+		{"no coins", buyer.Token, path, map[string]any{"coins": 0}, 422, "invalid_fields"},
+		{"negative coins", buyer.Token, path, map[string]any{"coins": -5}, 422, "invalid_fields"},
+		{"coins as text", buyer.Token, path, map[string]any{"coins": "5"}, 422, "invalid_fields"},
+		{"a long reason", buyer.Token, path, map[string]any{"coins": 1, "reason": strings.Repeat("r", 501)}, 422, "invalid_fields"},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, a.call(t, http.MethodPost, tt.path, tt.token, tt.body), tt.status, tt.code)
+		})
+	}
+	if a.coins(t, buyer.User.ID) != 30 || a.coins(t, worker.User.ID) != 20 {
+		t.Fatalf("after refusals: buyer %d, worker %d", a.coins(t, buyer.User.ID), a.coins(t, worker.User.ID))
+	}
+
+	// Two bonuses without a key are two bonuses.
+	for range 2 {
+		decode[submissionBody](t, a.call(t, http.MethodPost, path, buyer.Token, map[string]any{"coins": 5, "reason": "Fast and neat"}), http.StatusOK)
+	}
+	got := decode[submissionBody](t, a.call(t, http.MethodGet, "/api/submissions/"+approved.ID, worker.Token, nil), http.StatusOK)
+	if got.Bonus != 10 || a.coins(t, buyer.User.ID) != 20 || a.coins(t, worker.User.ID) != 30 {
+		t.Errorf("after two bonuses: submission bonus %d, buyer %d, worker %d", got.Bonus, a.coins(t, buyer.User.ID), a.coins(t, worker.User.ID))
+	}
+	var told int
+	for _, n := range a.notificationsOf(t, worker.Token) {
+		if n.Type == "bonus_paid" && strings.Contains(n.Message, "Fast and neat") {
+			told++
+		}
+	}
+	if told != 2 {
+		t.Errorf("the worker was told of %d bonuses, want 2", told)
+	}
+}
+
+// TestBulkReview: a buyer approves or rejects up to 100 submissions at once,
+// each answered as its single review would be.
+func TestBulkReview(t *testing.T) {
+	a := newAPI(t)
+	buyer, other := a.register(t, "buyer"), a.register(t, "buyer")
+	a.grant(t, buyer.User.ID, 1000)
+	tk := a.postTask(t, buyer.Token, 20, 5)
+	var subs []submissionBody
+	for range 3 {
+		subs = append(subs, a.submit(t, a.register(t, "worker").Token, tk.ID))
+	}
+	theirs := a.submit(t, a.register(t, "worker").Token, a.postTask(t, other.Token, 1, 5).ID)
+	type results struct {
+		Results []struct {
+			ID         string          `json:"id"`
+			Status     int             `json:"status"`
+			Code       string          `json:"code"`
+			Submission *submissionBody `json:"submission"`
+		} `json:"results"`
+	}
+	review := func(body any) results {
+		t.Helper()
+		return decode[results](t, a.call(t, http.MethodPost, "/api/submissions/reviews", buyer.Token, body), http.StatusOK)
+	}
+	summary := func(r results) []string {
+		var out []string
+		for _, it := range r.Results {
+			s := fmt.Sprintf("%d %s", it.Status, it.Code)
+			if it.Submission != nil {
+				s += it.Submission.Status
+			}
+			out = append(out, strings.TrimSpace(s))
+		}
+		return out
+	}
+	got := review(map[string]any{"ids": []string{subs[0].ID, subs[1].ID, theirs.ID, "nope"}, "decision": "approve"})
+	if want := []string{"200 approved", "200 approved", "404 submission_not_found", "404 submission_not_found"}; !slices.Equal(summary(got), want) {
+		t.Errorf("bulk approval = %v, want %v", summary(got), want)
+	}
+	got = review(map[string]any{"ids": []string{subs[1].ID, subs[2].ID}, "decision": "reject", "reason": "The proof does not show the task."})
+	if want := []string{"409 already_reviewed", "200 rejected"}; !slices.Equal(summary(got), want) {
+		t.Errorf("bulk rejection = %v, want %v", summary(got), want)
+	}
+	if a.escrow(t, tk.ID) != 18*5 {
+		t.Errorf("escrow = %d, want the 18 open slots' pay", a.escrow(t, tk.ID))
+	}
+
+	many := make([]string, 101)
+	for i := range many {
+		many[i] = fmt.Sprintf("id-%d", i)
+	}
+	refused := []struct {
+		name, token string
+		body        any
+		status      int
+		code        string
+	}{
+		{"no ids", buyer.Token, map[string]any{"ids": []string{}, "decision": "approve"}, 422, "invalid_fields"},
+		{"101 ids", buyer.Token, map[string]any{"ids": many, "decision": "approve"}, 422, "invalid_fields"},
+		{"a repeated id", buyer.Token, map[string]any{"ids": []string{"a", "a"}, "decision": "approve"}, 422, "invalid_fields"},
+		{"an empty id", buyer.Token, map[string]any{"ids": []string{""}, "decision": "approve"}, 422, "invalid_fields"},
+		{"no decision", buyer.Token, map[string]any{"ids": []string{"a"}}, 422, "invalid_fields"},
+		{"another decision", buyer.Token, map[string]any{"ids": []string{"a"}, "decision": "maybe"}, 422, "invalid_fields"},
+		{"a rejection without a reason", buyer.Token, map[string]any{"ids": []string{subs[0].ID}, "decision": "reject"}, 422, "invalid_fields"},
+		{"a worker", a.register(t, "worker").Token, map[string]any{"ids": []string{"a"}, "decision": "approve"}, 403, "wrong_role"},
+		{"no token", "", map[string]any{"ids": []string{"a"}, "decision": "approve"}, 401, "missing_token"},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, a.call(t, http.MethodPost, "/api/submissions/reviews", tt.token, tt.body), tt.status, tt.code)
+		})
+	}
+}
+
+// TestBulkReviewRacesSingleReviews: a bulk approval and single rejections
+// of the same submissions at once review each exactly once; the audit,
+// checked when the test ends, balances.
+func TestBulkReviewRacesSingleReviews(t *testing.T) {
+	a := newAPI(t)
+	buyer := a.register(t, "buyer")
+	a.grant(t, buyer.User.ID, 1000)
+	tk := a.postTask(t, buyer.Token, 10, 5)
+	ids := make([]string, 10)
+	for i := range ids {
+		ids[i] = a.submit(t, a.register(t, "worker").Token, tk.ID).ID
+	}
+	var (
+		wg       sync.WaitGroup
+		bulk     *httptest.ResponseRecorder
+		rejected atomic.Int64
+	)
+	wg.Go(func() {
+		bulk = a.call(t, http.MethodPost, "/api/submissions/reviews", buyer.Token, map[string]any{"ids": ids, "decision": "approve"})
+	})
+	for _, id := range ids {
+		wg.Go(func() {
+			rec := a.call(t, http.MethodPut, "/api/submissions/"+id+"/reject", buyer.Token, map[string]string{"reason": "The proof does not show the task."})
+			if rec.Code == http.StatusOK {
+				rejected.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	var approved int64
+	for _, r := range decode[struct {
+		Results []struct{ Status int } `json:"results"`
+	}](t, bulk, http.StatusOK).Results {
+		if r.Status == http.StatusOK {
+			approved++
+		}
+	}
+	if approved+rejected.Load() != 10 {
+		t.Errorf("approved %d + rejected %d, want each of the 10 reviewed once", approved, rejected.Load())
+	}
+	// Each approval used a slot; each rejection reopened one.
+	if got := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK).RequiredWorkers; int64(got) != rejected.Load() {
+		t.Errorf("open slots = %d, want %d", got, rejected.Load())
+	}
+}
+
+type reservationBody struct {
+	ID        string  `json:"id"`
+	TaskID    string  `json:"task_id"`
+	Status    string  `json:"status"`
+	ExpiresAt string  `json:"expires_at"`
+	EndedAt   *string `json:"ended_at"`
+}
+
+// TestReservations: a worker holds a free slot while working and submits
+// into it even once the task has no free slot; releasing or expiring gives
+// it back; every refusal changes nothing; the audit (checked when the test
+// ends) balances with slots held.
+func TestReservations(t *testing.T) {
+	a := newAPI(t)
+	buyer, w1, w2, w3 := a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker"), a.register(t, "worker")
+	a.grant(t, buyer.User.ID, 500)
+	req := taskRequest(a, 2, 10)
+	for _, minutes := range []any{4, 1441, "30", 30.5} {
+		req["time_allotted_minutes"] = minutes
+		wantProblem(t, a.call(t, http.MethodPost, "/api/tasks", buyer.Token, req), http.StatusUnprocessableEntity, "invalid_fields")
+	}
+	if got := a.postTask(t, buyer.Token, 1, 1); got.TimeAllotted != 60 {
+		t.Errorf("time allotted by default = %d minutes, want 60", got.TimeAllotted)
+	}
+	req["time_allotted_minutes"] = 30
+	tk := decode[taskBody](t, a.call(t, http.MethodPost, "/api/tasks", buyer.Token, req), http.StatusCreated)
+	reserve := func(token, taskID string) *httptest.ResponseRecorder {
+		t.Helper()
+		return a.call(t, http.MethodPost, "/api/tasks/"+taskID+"/reservations", token, nil)
+	}
+	free := func() int {
+		t.Helper()
+		return decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK).RequiredWorkers
+	}
+
+	r1 := decode[reservationBody](t, reserve(w1.Token, tk.ID), http.StatusCreated)
+	if want := a.clock.Now().Add(30 * time.Minute).UTC().Format("2006-01-02T15:04:05"); r1.Status != "live" || !strings.HasPrefix(r1.ExpiresAt, want) {
+		t.Errorf("reservation = %+v, want live until %s", r1, want)
+	}
+	decode[reservationBody](t, reserve(w2.Token, tk.ID), http.StatusCreated)
+	if free() != 0 || a.escrow(t, tk.ID) != 20 {
+		t.Errorf("with both slots held: %d free, escrow %d", free(), a.escrow(t, tk.ID))
+	}
+	// Held slots are not free: a third worker can neither reserve nor submit.
+	wantProblem(t, reserve(w3.Token, tk.ID), http.StatusConflict, "task_full")
+	wantProblem(t, a.call(t, http.MethodPost, "/api/submissions", w3.Token, map[string]string{"task_id": tk.ID, "submission_details": "proof"}),
+		http.StatusConflict, "task_full")
+	// The worker holding one submits into it.
+	a.submit(t, w1.Token, tk.ID)
+	if got := decode[reservationBody](t, a.call(t, http.MethodGet, "/api/reservations/"+r1.ID, w1.Token, nil), http.StatusOK); got.Status != "used" || got.EndedAt == nil {
+		t.Errorf("reservation after the submission = %+v, want used", got)
+	}
+
+	refused := []struct {
+		name, token, method, path string
+		status                    int
+		code                      string
+	}{
+		{"twice", w2.Token, http.MethodPost, "/api/tasks/" + tk.ID + "/reservations", 409, "already_reserved"},
+		{"after submitting", w1.Token, http.MethodPost, "/api/tasks/" + tk.ID + "/reservations", 409, "already_submitted"},
+		{"a buyer", buyer.Token, http.MethodPost, "/api/tasks/" + tk.ID + "/reservations", 403, "wrong_role"},
+		{"no task", w3.Token, http.MethodPost, "/api/tasks/nope/reservations", 404, "task_not_found"},
+		{"someone else's", w3.Token, http.MethodGet, "/api/reservations/" + r1.ID, 404, "reservation_not_found"},
+		{"release someone else's", w3.Token, http.MethodDelete, "/api/reservations/" + r1.ID, 404, "reservation_not_found"},
+		{"release a used one", w1.Token, http.MethodDelete, "/api/reservations/" + r1.ID, 409, "reservation_ended"},
+		{"a buyer's list", buyer.Token, http.MethodGet, "/api/reservations/my", 403, "wrong_role"},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, a.call(t, tt.method, tt.path, tt.token, nil), tt.status, tt.code)
+		})
+	}
+
+	// Released, the slot is free again; the list shows only live ones.
+	mine := decode[pageOf[reservationBody]](t, a.call(t, http.MethodGet, "/api/reservations/my", w2.Token, nil), http.StatusOK)
+	if mine.Total != 1 || mine.Items[0].TaskID != tk.ID {
+		t.Fatalf("w2's reservations = %+v", mine)
+	}
+	if rec := a.call(t, http.MethodDelete, "/api/reservations/"+mine.Items[0].ID, w2.Token, nil); rec.Code != http.StatusNoContent {
+		t.Fatalf("release = %d %s", rec.Code, rec.Body)
+	}
+	if free() != 1 || decode[pageOf[reservationBody]](t, a.call(t, http.MethodGet, "/api/reservations/my", w2.Token, nil), http.StatusOK).Total != 0 {
+		t.Errorf("after the release: %d free", free())
+	}
+
+	// A reservation whose time ran out gives its slot back, and the worker
+	// may reserve again.
+	r3 := decode[reservationBody](t, reserve(w3.Token, tk.ID), http.StatusCreated)
+	a.clock.Advance(31 * time.Minute)
+	if n, err := a.env.Reservations.ExpireDue(context.Background()); err != nil || n != 1 {
+		t.Fatalf("ExpireDue() = %d, %v", n, err)
+	}
+	if got := decode[reservationBody](t, a.call(t, http.MethodGet, "/api/reservations/"+r3.ID, w3.Token, nil), http.StatusOK); got.Status != "expired" || free() != 1 {
+		t.Errorf("after expiry: %+v, %d free", got, free())
+	}
+	again := decode[reservationBody](t, reserve(w3.Token, tk.ID), http.StatusCreated)
+	if again.ID != r3.ID || again.Status != "live" {
+		t.Errorf("reserved again = %+v", again)
+	}
+
+	// Closing the task refunds held slots too, and cancels their
+	// reservations when they end.
+	closed := decode[struct{ Refunded int64 }](t, a.call(t, http.MethodPost, "/api/tasks/"+tk.ID+"/close", buyer.Token, nil), http.StatusOK)
+	if closed.Refunded != 10 || a.escrow(t, tk.ID) != 10 { // the held slot; the pending submission's pay stays
+		t.Errorf("closed: refunded %d, escrow %d", closed.Refunded, a.escrow(t, tk.ID))
+	}
+	if rec := a.call(t, http.MethodDelete, "/api/reservations/"+again.ID, w3.Token, nil); rec.Code != http.StatusNoContent {
+		t.Fatalf("release after the close = %d %s", rec.Code, rec.Body)
+	}
+	if got := decode[reservationBody](t, a.call(t, http.MethodGet, "/api/reservations/"+again.ID, w3.Token, nil), http.StatusOK); got.Status != "cancelled" {
+		t.Errorf("reservation of a closed task = %+v, want cancelled", got)
+	}
+}
+
+// TestReservationLimit: a worker holds at most RESERVATIONS_PER_WORKER (3)
+// live reservations, even when asking for many at once.
+func TestReservationLimit(t *testing.T) {
+	a := newAPI(t)
+	buyer, w := a.register(t, "buyer"), a.register(t, "worker")
+	a.grant(t, buyer.User.ID, 500)
+	var wg sync.WaitGroup
+	var made atomic.Int64
+	for range 8 {
+		tk := a.postTask(t, buyer.Token, 1, 5)
+		wg.Go(func() {
+			if a.call(t, http.MethodPost, "/api/tasks/"+tk.ID+"/reservations", w.Token, nil).Code == http.StatusCreated {
+				made.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	live := decode[pageOf[reservationBody]](t, a.call(t, http.MethodGet, "/api/reservations/my", w.Token, nil), http.StatusOK).Total
+	if live > 3 || live != made.Load() || live == 0 {
+		t.Errorf("live reservations %d, made %d; want at most 3, as many as answered 201", live, made.Load())
+	}
+}
+
+// TestLastFreeSlotReservedOnce: many workers reserve the last free slot at
+// once; one holds it.
+func TestLastFreeSlotReservedOnce(t *testing.T) {
+	a := newAPI(t)
+	buyer := a.register(t, "buyer")
+	tk := a.postTask(t, buyer.Token, 1, 10)
+	var wg sync.WaitGroup
+	var won, full atomic.Int64
+	for range 12 {
+		w := a.register(t, "worker")
+		wg.Go(func() {
+			switch rec := a.call(t, http.MethodPost, "/api/tasks/"+tk.ID+"/reservations", w.Token, nil); rec.Code {
+			case http.StatusCreated:
+				won.Add(1)
+			case http.StatusConflict:
+				full.Add(1)
+			default:
+				t.Errorf("reserve = %d %s", rec.Code, rec.Body)
+			}
+		})
+	}
+	wg.Wait()
+	if won.Load() != 1 || full.Load() != 11 {
+		t.Errorf("%d reservations made, %d refused; want 1 and 11", won.Load(), full.Load())
+	}
+	if got := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK).RequiredWorkers; got != 0 || a.escrow(t, tk.ID) != 10 {
+		t.Errorf("free slots %d, escrow %d", got, a.escrow(t, tk.ID))
+	}
+}
+
+// TestRevisions: a buyer sends a pending submission back once; the worker
+// revises it before the deadline, or a missed deadline rejects it and
+// reopens its slot; the slot and its pay stay with the submission meanwhile.
+func TestRevisions(t *testing.T) {
+	a := newAPI(t)
+	buyer, other, w1, w2 := a.register(t, "buyer"), a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker")
+	tk := a.postTask(t, buyer.Token, 2, 10)
+	s1, s2 := a.submit(t, w1.Token, tk.ID), a.submit(t, w2.Token, tk.ID)
+	ask := func(token, id string, body any) *httptest.ResponseRecorder {
+		t.Helper()
+		return a.call(t, http.MethodPut, "/api/submissions/"+id+"/request-revision", token, body)
+	}
+	revise := func(token, id, details string) *httptest.ResponseRecorder {
+		t.Helper()
+		return a.call(t, http.MethodPut, "/api/submissions/"+id, token, map[string]string{"submission_details": details})
+	}
+	reason := map[string]string{"reason": "Please show the whole page."}
+
+	refusedBefore := []struct {
+		name   string
+		rec    func() *httptest.ResponseRecorder
+		status int
+		code   string
+	}{
+		{"another buyer asks", func() *httptest.ResponseRecorder { return ask(other.Token, s1.ID, reason) }, 404, "submission_not_found"},
+		{"the worker asks", func() *httptest.ResponseRecorder { return ask(w1.Token, s1.ID, reason) }, 403, "wrong_role"},
+		{"a short reason", func() *httptest.ResponseRecorder { return ask(buyer.Token, s1.ID, map[string]string{"reason": "redo"}) }, 422, "invalid_fields"},
+		{"no reason", func() *httptest.ResponseRecorder { return ask(buyer.Token, s1.ID, map[string]string{}) }, 422, "invalid_fields"},
+		{"revise unasked", func() *httptest.ResponseRecorder { return revise(w1.Token, s1.ID, "new proof") }, 409, "not_in_revision"},
+	}
+	for _, tt := range refusedBefore {
+		wantProblem(t, tt.rec(), tt.status, tt.code)
+	}
+
+	got := decode[submissionBody](t, ask(buyer.Token, s1.ID, reason), http.StatusOK)
+	if got.Status != "revision_requested" || got.RevisionReason != "Please show the whole page." || got.RevisionDeadline == nil || got.AutoApprove != nil {
+		t.Errorf("sent back = %+v", got)
+	}
+	decode[submissionBody](t, ask(buyer.Token, s2.ID, reason), http.StatusOK)
+	if n := a.notificationsOf(t, w1.Token); len(n) != 1 || n[0].Type != "revision_requested" || !strings.Contains(n[0].Message, "whole page") {
+		t.Errorf("worker's notifications = %+v", n)
+	}
+	// While it waits: no review, no second request; someone else cannot revise it.
+	wantProblem(t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusConflict, "revision_requested")
+	wantProblem(t, ask(buyer.Token, s1.ID, reason), http.StatusConflict, "revision_requested")
+	wantProblem(t, revise(w2.Token, s1.ID, "mine now"), http.StatusNotFound, "submission_not_found")
+	wantProblem(t, revise(w1.Token, s1.ID, ""), http.StatusUnprocessableEntity, "invalid_fields")
+
+	got = decode[submissionBody](t, revise(w1.Token, s1.ID, "https://prnt.sc/whole-page"), http.StatusOK)
+	if got.Status != "pending" || got.Details != "https://prnt.sc/whole-page" || got.RevisionDeadline != nil || got.AutoApprove == nil {
+		t.Errorf("revised = %+v", got)
+	}
+	wantProblem(t, ask(buyer.Token, s1.ID, reason), http.StatusConflict, "revision_used")
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusOK)
+
+	// s2's deadline passes: it counts as a rejection, and its slot reopens.
+	a.clock.Advance(49 * time.Hour)
+	wantProblem(t, revise(w2.Token, s2.ID, "too late"), http.StatusConflict, "not_in_revision")
+	if n, err := a.env.Submissions.RejectOverdue(context.Background()); err != nil || n != 1 {
+		t.Fatalf("RejectOverdue() = %d, %v", n, err)
+	}
+	got = decode[submissionBody](t, a.call(t, http.MethodGet, "/api/submissions/"+s2.ID, w2.Token, nil), http.StatusOK)
+	if got.Status != "rejected" || !strings.Contains(got.Reason, "deadline") {
+		t.Errorf("overdue = %+v", got)
+	}
+	if free := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK).RequiredWorkers; free != 1 || a.escrow(t, tk.ID) != 10 {
+		t.Errorf("after the overdue rejection: %d free, escrow %d", free, a.escrow(t, tk.ID))
+	}
+}
+
+// TestRevisionRacesItsDeadline: a revision sent just as the deadline job
+// runs is either taken or rejected, never both.
+func TestRevisionRacesItsDeadline(t *testing.T) {
+	a := newAPI(t)
+	buyer := a.register(t, "buyer")
+	a.grant(t, buyer.User.ID, 500)
+	tk := a.postTask(t, buyer.Token, 10, 5)
+	type pair struct{ token, id string }
+	var subs []pair
+	for range 10 {
+		w := a.register(t, "worker")
+		sub := a.submit(t, w.Token, tk.ID)
+		decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/request-revision", buyer.Token,
+			map[string]string{"reason": "Please show the whole page."}), http.StatusOK)
+		subs = append(subs, pair{w.Token, sub.ID})
+	}
+	// The deadline is 48 hours away: move the clock to just before it, so
+	// that revisions are still in time while the job runs as if past it.
+	a.clock.Advance(48*time.Hour - time.Millisecond)
+	var wg sync.WaitGroup
+	var revised atomic.Int64
+	for _, p := range subs {
+		wg.Go(func() {
+			rec := a.call(t, http.MethodPut, "/api/submissions/"+p.id, p.token, map[string]string{"submission_details": "whole page"})
+			if rec.Code == http.StatusOK {
+				revised.Add(1)
+			}
+		})
+	}
+	wg.Go(func() {
+		a.clock.Advance(2 * time.Millisecond)
+		if _, err := a.env.Submissions.RejectOverdue(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+	var pending, rejected int64
+	for _, p := range subs {
+		switch decode[submissionBody](t, a.call(t, http.MethodGet, "/api/submissions/"+p.id, p.token, nil), http.StatusOK).Status {
+		case "pending":
+			pending++
+		case "rejected":
+			rejected++
+		}
+	}
+	if pending != revised.Load() || pending+rejected != 10 {
+		t.Errorf("pending %d (revised %d), rejected %d; want each either revised or rejected", pending, revised.Load(), rejected)
+	}
+	if free := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK).RequiredWorkers; int64(free) != rejected {
+		t.Errorf("free slots %d, want one per rejection (%d)", free, rejected)
+	}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -146,9 +147,20 @@ func (s *Server) handleNotificationStream(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
+	// Subscribe before reading what was missed, so that nothing falls in
+	// between; what arrives twice is skipped by id.
+	sub, err := s.notifications.Subscribe(p.UserID)
+	if err != nil {
+		return err
+	}
+	defer sub.Cancel()
+	var missed []notification.Notification
+	if last := cmp.Or(r.Header.Get("Last-Event-ID"), r.URL.Query().Get("last_event_id")); last != "" {
+		if missed, err = s.notifications.Missed(ctx, p.UserID, last); err != nil {
+			return err
+		}
+	}
 	rc := http.NewResponseController(w)
-	events, cancel := s.notifications.Subscribe(p.UserID)
-	defer cancel()
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -156,6 +168,11 @@ func (s *Server) handleNotificationStream(w http.ResponseWriter, r *http.Request
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, "retry: 5000\n: connected\n\n")
+	sent := map[string]bool{}
+	for _, n := range missed {
+		sent[n.ID] = true
+		writeEvent(w, n)
+	}
 	if err := rc.Flush(); err != nil {
 		return nil // the client is gone
 	}
@@ -167,17 +184,28 @@ func (s *Server) handleNotificationStream(w http.ResponseWriter, r *http.Request
 			return nil
 		case <-s.closing:
 			return nil
+		case <-sub.Closed: // the user's tokens were revoked
+			return nil
 		case <-beat.C:
 			fmt.Fprint(w, ": ping\n\n")
-		case n := <-events:
-			data, err := json.Marshal(toNotificationResponse(n))
-			if err != nil {
-				return nil
+		case n := <-sub.Events:
+			if sent[n.ID] {
+				continue
 			}
-			fmt.Fprintf(w, "id: %s\nevent: notification\ndata: %s\n\n", n.ID, data)
+			writeEvent(w, n)
 		}
 		if err := rc.Flush(); err != nil {
 			return nil
 		}
 	}
+}
+
+// writeEvent writes n as a server-sent event named by its id, which the
+// client sends back as Last-Event-ID when it reconnects.
+func writeEvent(w http.ResponseWriter, n notification.Notification) {
+	data, err := json.Marshal(toNotificationResponse(n))
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(w, "id: %s\nevent: notification\ndata: %s\n\n", n.ID, data)
 }

@@ -227,7 +227,7 @@ func TestNotificationTypes(t *testing.T) {
 	tk := a.postTask(t, buyer.Token, 2, 10)
 	s1, s2 := a.submit(t, w1.Token, tk.ID), a.submit(t, w2.Token, tk.ID)
 	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusOK)
-	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, map[string]string{"reason": "Blurry."}), http.StatusOK)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s2.ID+"/reject", buyer.Token, map[string]string{"reason": "Blurry photo, cannot read it."}), http.StatusOK)
 	wd := decode[withdrawalBody](t, a.call(t, http.MethodPost, "/api/withdrawals", w1.Token, withdrawalRequest(200)), http.StatusCreated)
 	decode[withdrawalBody](t, a.call(t, http.MethodPut, "/api/withdrawals/"+wd.ID+"/approve", adm.Token, nil), http.StatusOK)
 	a.clock.Advance(time.Second)

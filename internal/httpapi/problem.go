@@ -80,6 +80,17 @@ func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 // not *apperr.Error are bugs or outages: the client learns nothing but the
 // request ID, and the whole chain is logged here, once.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := s.clientError(r, err)
+	var later interface{ RetryAfter() time.Duration } // a limit that knows when it lifts
+	if errors.As(err, &later) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(later.RetryAfter().Seconds())))
+	}
+	writeProblem(w, r, statusOf(ae.Kind), ae)
+}
+
+// clientError is what the client is told of err: the *apperr.Error in its
+// chain, or internal_error, logged with what the client is not told.
+func (s *Server) clientError(r *http.Request, err error) *apperr.Error {
 	var ae *apperr.Error
 	if !errors.As(err, &ae) {
 		ctx := r.Context()
@@ -90,15 +101,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		default:
 			s.log.ErrorContext(ctx, "request failed", "err", err, "method", r.Method, "path", r.URL.Path)
 		}
-		ae = errInternal
-	} else if ae.Kind == apperr.Unavailable || ae.Kind == apperr.Internal {
+		return errInternal
+	}
+	if ae.Kind == apperr.Unavailable || ae.Kind == apperr.Internal {
 		s.log.ErrorContext(r.Context(), "request failed", "err", err, "method", r.Method, "path", r.URL.Path)
 	}
-	var later interface{ RetryAfter() time.Duration } // a limit that knows when it lifts
-	if errors.As(err, &later) {
-		w.Header().Set("Retry-After", strconv.Itoa(int(later.RetryAfter().Seconds())))
-	}
-	writeProblem(w, r, statusOf(ae.Kind), ae)
+	return ae
 }
 
 func writeProblem(w http.ResponseWriter, r *http.Request, status int, e *apperr.Error) {

@@ -24,6 +24,7 @@ import (
 	"microtask/internal/payment"
 	"microtask/internal/report"
 	"microtask/internal/reputation"
+	"microtask/internal/reservation"
 	"microtask/internal/stats"
 	"microtask/internal/submission"
 	"microtask/internal/task"
@@ -46,6 +47,7 @@ type Options struct {
 	Submissions         *submission.Service
 	Blocks              *block.Service
 	Records             *reputation.Service
+	Reservations        *reservation.Service
 	Notifications       *notification.Service
 	Payments            *payment.Service
 	Withdrawals         *withdrawal.Service
@@ -72,6 +74,7 @@ type Server struct {
 	submissions    *submission.Service
 	blocks         *block.Service
 	reputation     *reputation.Service
+	reservations   *reservation.Service
 	notifications  *notification.Service
 	payments       *payment.Service
 	withdrawals    *withdrawal.Service
@@ -95,6 +98,10 @@ type Server struct {
 	draining  atomic.Bool // set by Drain: not ready any more
 }
 
+// resendPerMinute is how many verification mails a user may ask for per
+// minute.
+const resendPerMinute = 2
+
 // NewServer returns the API server.
 func NewServer(o Options) *Server {
 	s := &Server{
@@ -105,6 +112,7 @@ func NewServer(o Options) *Server {
 		submissions:    o.Submissions,
 		blocks:         o.Blocks,
 		reputation:     o.Records,
+		reservations:   o.Reservations,
 		notifications:  o.Notifications,
 		payments:       o.Payments,
 		withdrawals:    o.Withdrawals,
@@ -177,6 +185,17 @@ func (s *Server) routes(o Options) http.Handler {
 			r.With(s.authLimit).Post("/login", s.handle(s.handleAuthLogin))
 			r.With(s.authLimit).Post("/google", s.handle(s.handleAuthGoogle))
 			r.With(s.authenticate).Get("/me", s.handle(s.handleAuthMe))
+			r.With(s.authLimit).Post("/verify-email", s.handle(s.handleVerifyEmail))
+			r.With(s.authLimit).Post("/password-reset", s.handle(s.handlePasswordReset))
+			r.With(s.authLimit).Post("/password-reset/confirm", s.handle(s.handlePasswordResetConfirm))
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate)
+				// A mail per request: a few a minute per user at most.
+				r.With(rateLimitByUser(resendPerMinute)).Post("/verify-email/resend", s.handle(s.handleVerifyEmailResend))
+				r.With(s.authLimit).Put("/password", s.handle(s.handlePasswordChange))
+				r.Post("/logout", s.handle(s.handleLogout))
+				r.Post("/logout-all", s.handle(s.handleLogoutAll))
+			})
 		})
 		r.Route("/users", func(r chi.Router) {
 			r.Get("/top-workers", s.handle(s.handleTopWorkers))
@@ -190,6 +209,8 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Use(s.authenticate)
 				r.Put("/{id}", s.handle(s.handleUserUpdate))
 				r.Patch("/{id}", s.handle(s.handleUserUpdate))
+				r.Get("/{id}/preferences", s.handle(s.handlePreferencesGet))
+				r.Put("/{id}/preferences", s.handle(s.handlePreferencesUpdate))
 				r.With(s.requireRole(auth.RoleAdmin)).Delete("/{id}", s.handle(s.handleUserDelete))
 			})
 		})
@@ -206,8 +227,21 @@ func (s *Server) routes(o Options) http.Handler {
 				r.With(s.idempotent).Post("/", s.handle(s.handleTaskCreate))
 				r.Put("/{id}", s.handle(s.handleTaskUpdate))
 				r.Patch("/{id}", s.handle(s.handleTaskUpdate))
+				r.With(s.idempotent).Post("/{id}/slots", s.handle(s.handleTaskAddSlots))
+				r.Put("/{id}/completion-date", s.handle(s.handleTaskExtend))
+				r.Post("/{id}/close", s.handle(s.handleTaskClose))
+				r.Post("/{id}/pause", s.handle(s.handleTaskPause(true)))
+				r.Post("/{id}/resume", s.handle(s.handleTaskPause(false)))
 				r.Delete("/{id}", s.handle(s.handleTaskDelete))
 			})
+		})
+
+		r.With(s.authenticate, s.requireRole(auth.RoleWorker)).Post("/tasks/{id}/reservations", s.handle(s.handleReservationCreate))
+		r.Route("/reservations", func(r chi.Router) {
+			r.Use(s.authenticate, s.requireRole(auth.RoleWorker))
+			r.Get("/my", s.handle(s.handleReservationMine))
+			r.Get("/{id}", s.handle(s.handleReservationGet))
+			r.Delete("/{id}", s.handle(s.handleReservationDelete))
 		})
 
 		r.Route("/submissions", func(r chi.Router) {
@@ -217,12 +251,16 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Post("/", s.handle(s.handleSubmissionCreate))
 				r.Get("/my", s.handle(s.handleSubmissionMine))
 				r.Get("/approved", s.handle(s.handleSubmissionApproved))
+				r.Put("/{id}", s.handle(s.handleSubmissionResubmit))
 			})
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireRole(auth.RoleBuyer))
 				r.Get("/to-review", s.handle(s.handleSubmissionToReview))
+				r.Post("/reviews", s.handle(s.handleSubmissionReviews))
 				r.Put("/{id}/approve", s.handle(s.handleSubmissionApprove))
 				r.Put("/{id}/reject", s.handle(s.handleSubmissionReject))
+				r.Put("/{id}/request-revision", s.handle(s.handleSubmissionRequestRevision))
+				r.With(s.idempotent).Post("/{id}/bonus", s.handle(s.handleSubmissionBonus))
 			})
 			r.Get("/{id}", s.handle(s.handleSubmissionGet)) // its worker, its buyer or an admin
 		})

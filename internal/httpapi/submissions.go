@@ -1,11 +1,11 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"time"
 
+	"microtask/internal/money"
 	"microtask/internal/page"
 	"microtask/internal/submission"
 )
@@ -20,7 +20,7 @@ func (r *createSubmissionRequest) trim() {
 }
 
 type rejectRequest struct {
-	Reason string `json:"reason" validate:"max=500"`
+	Reason string `json:"reason" validate:"required,max=500"` // at least submission.MinRejectReason characters, which the service checks
 }
 
 type submissionResponse struct {
@@ -38,6 +38,11 @@ type submissionResponse struct {
 	// AutoApproveAt is when a pending submission is approved unless its
 	// buyer reviews it first; null once reviewed.
 	AutoApproveAt *time.Time `json:"auto_approve_at"`
+	Bonus         int64      `json:"bonus"` // bonuses paid for it, in all
+	// The buyer's one revision request: its reason ("" if none), and the
+	// deadline while the submission waits for the worker's revision.
+	RevisionReason   string     `json:"revision_reason"`
+	RevisionDeadline *time.Time `json:"revision_deadline"`
 	// WorkerRecord is the worker's track record, in the lists a buyer
 	// reviews from.
 	WorkerRecord *workerRecordResponse `json:"worker_record,omitempty"`
@@ -47,7 +52,11 @@ func toSubmissionResponse(s submission.Submission) submissionResponse {
 	res := submissionResponse{
 		ID: s.ID, TaskID: s.TaskID, TaskTitle: s.TaskTitle, Pay: int64(s.Pay), Worker: partyResponse(s.Worker),
 		Buyer: partyResponse(s.Buyer), Details: s.Details, Status: string(s.Status), Reason: s.Reason,
-		CreatedAt: s.CreatedAt.UTC(),
+		CreatedAt: s.CreatedAt.UTC(), Bonus: int64(s.Bonus), RevisionReason: s.RevisionReason,
+	}
+	if s.Status == submission.StatusRevision {
+		at := s.RevisionDeadline.UTC()
+		res.RevisionDeadline = &at
 	}
 	if !s.ReviewedAt.IsZero() {
 		at := s.ReviewedAt.UTC()
@@ -151,10 +160,106 @@ func (s *Server) handleSubmissionApprove(w http.ResponseWriter, r *http.Request)
 // {reason}, may be left out.
 func (s *Server) handleSubmissionReject(w http.ResponseWriter, r *http.Request) error {
 	var req rejectRequest
-	if err := s.readRequest(r, &req); err != nil && !errors.Is(err, errEmptyBody) {
+	if err := s.readRequest(r, &req); err != nil {
 		return err
 	}
 	sub, err := s.submissions.Reject(r.Context(), principal(r), param(r, "id"), req.Reason)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toSubmissionResponse(sub))
+}
+
+type bonusRequest struct {
+	Coins  int64  `json:"coins" validate:"required,min=1,max=10000"`
+	Reason string `json:"reason" validate:"max=500"`
+}
+
+func (r *bonusRequest) trim() { r.Reason = strings.TrimSpace(r.Reason) }
+
+// handleSubmissionBonus handles POST /api/submissions/{id}/bonus.
+func (s *Server) handleSubmissionBonus(w http.ResponseWriter, r *http.Request) error {
+	var req bonusRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	sub, err := s.submissions.Bonus(r.Context(), principal(r), param(r, "id"), money.Coins(req.Coins), req.Reason,
+		r.Header.Get("Idempotency-Key")) // checked by s.idempotent
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toSubmissionResponse(sub))
+}
+
+type bulkReviewRequest struct {
+	IDs      []string `json:"ids" validate:"required,min=1,max=100,unique,dive,required,max=64"`
+	Decision string   `json:"decision" validate:"required,oneof=approve reject"`
+	Reason   string   `json:"reason" validate:"max=500"` // required to reject, which the service checks
+}
+
+type bulkReviewResult struct {
+	ID         string              `json:"id"`
+	Status     int                 `json:"status"`         // what the single review would have answered
+	Code       string              `json:"code,omitempty"` // and its problem's code and detail, if it failed
+	Detail     string              `json:"detail,omitempty"`
+	Submission *submissionResponse `json:"submission,omitempty"`
+}
+
+// handleSubmissionReviews handles POST /api/submissions/reviews: up to 100
+// approvals or rejections, each answered as its single review would be.
+func (s *Server) handleSubmissionReviews(w http.ResponseWriter, r *http.Request) error {
+	var req bulkReviewRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	outcomes, err := s.submissions.ReviewMany(r.Context(), principal(r), req.IDs, req.Decision == "approve", req.Reason)
+	if err != nil {
+		return err
+	}
+	results := make([]bulkReviewResult, len(outcomes))
+	for i, o := range outcomes {
+		results[i] = bulkReviewResult{ID: o.ID, Status: http.StatusOK}
+		if o.Err != nil {
+			ae := s.clientError(r, o.Err)
+			results[i].Status, results[i].Code, results[i].Detail = statusOf(ae.Kind), ae.Code, ae.Message
+			continue
+		}
+		res := toSubmissionResponse(o.Submission)
+		results[i].Submission = &res
+	}
+	return writeJSON(w, http.StatusOK, struct {
+		Results []bulkReviewResult `json:"results"`
+	}{results})
+}
+
+// handleSubmissionRequestRevision handles PUT
+// /api/submissions/{id}/request-revision.
+func (s *Server) handleSubmissionRequestRevision(w http.ResponseWriter, r *http.Request) error {
+	var req rejectRequest // the same reason, with the same rules
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	sub, err := s.submissions.RequestRevision(r.Context(), principal(r), param(r, "id"), req.Reason)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toSubmissionResponse(sub))
+}
+
+type resubmitRequest struct {
+	Details string `json:"submission_details" validate:"required,max=5000"`
+}
+
+func (r *resubmitRequest) trim() { r.Details = strings.TrimSpace(r.Details) }
+
+// handleSubmissionResubmit handles PUT /api/submissions/{id}: the worker's
+// revision.
+func (s *Server) handleSubmissionResubmit(w http.ResponseWriter, r *http.Request) error {
+	var req resubmitRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	sub, err := s.submissions.Resubmit(r.Context(), principal(r), param(r, "id"), req.Details)
 	if err != nil {
 		return err
 	}

@@ -105,7 +105,7 @@ func (s *Server) taskResponse(t task.Task, recs map[string]reputation.Record) ta
 		ID: t.ID, Title: t.Title, Detail: t.Detail, RequiredWorkers: t.OpenSlots, PayableAmount: int64(t.Pay),
 		CompletionDate: t.CompletionDate.UTC(), SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
 		Buyer: partyResponse(t.Buyer), Status: string(s.tasks.StatusNow(t)), CreatedAt: t.CreatedAt.UTC(),
-		Category: t.Category, Tags: t.Tags, TimeAllotted: int(t.TimeAllotted / time.Minute), BuyerRecord: toBuyerRecord(recs[t.Buyer.ID]),
+		TimeAllotted: int(t.TimeAllotted / time.Minute), Category: t.Category, Tags: t.Tags, BuyerRecord: toBuyerRecord(recs[t.Buyer.ID]),
 	}
 }
 
@@ -115,15 +115,14 @@ func (s *Server) handleTaskCreate(w http.ResponseWriter, r *http.Request) error 
 	if err := s.readRequest(r, &req); err != nil {
 		return err
 	}
-	due, err := time.Parse(time.RFC3339, strings.TrimSpace(req.CompletionDate))
+	due, err := parseCompletionDate(req.CompletionDate)
 	if err != nil {
-		return apperr.InvalidFields(apperr.FieldError{Field: "completion_date",
-			Message: "must be an RFC 3339 date and time, e.g. 2026-12-31T23:59:00Z"})
+		return err
 	}
 	t, err := s.tasks.Create(r.Context(), principal(r), task.NewTask{
 		Text: req.text(), Workers: req.RequiredWorkers, Pay: money.Coins(req.PayableAmount), CompletionDate: due,
-		Key:          r.Header.Get("Idempotency-Key"), // checked by s.idempotent
 		TimeAllotted: time.Duration(req.TimeAllotted) * time.Minute,
+		Key:          r.Header.Get("Idempotency-Key"), // checked by s.idempotent
 		Category:     req.Category, Tags: req.Tags,
 	})
 	if err != nil {
@@ -135,6 +134,15 @@ func (s *Server) handleTaskCreate(w http.ResponseWriter, r *http.Request) error 
 	}
 	w.Header().Set("Location", "/api/tasks/"+t.ID)
 	return writeJSON(w, http.StatusCreated, res)
+}
+
+func parseCompletionDate(v string) (time.Time, error) {
+	due, err := time.Parse(time.RFC3339, strings.TrimSpace(v))
+	if err != nil {
+		return time.Time{}, apperr.InvalidFields(apperr.FieldError{Field: "completion_date",
+			Message: "must be an RFC 3339 date and time, e.g. 2026-12-31T23:59:00Z"})
+	}
+	return due, nil
 }
 
 // taskFilter reads the list parameters shared by GET /api/tasks and
@@ -258,4 +266,73 @@ func (s *Server) handleTaskDelete(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	return writeJSON(w, http.StatusOK, deleteTaskResponse{ID: id, Refunded: int64(refunded)})
+}
+
+type addSlotsRequest struct {
+	Count int `json:"count" validate:"required,min=1,max=10000"`
+}
+
+// handleTaskAddSlots handles POST /api/tasks/{id}/slots.
+func (s *Server) handleTaskAddSlots(w http.ResponseWriter, r *http.Request) error {
+	var req addSlotsRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	t, err := s.tasks.AddSlots(r.Context(), principal(r), param(r, "id"), req.Count,
+		r.Header.Get("Idempotency-Key")) // checked by s.idempotent
+	if err != nil {
+		return err
+	}
+	return s.writeTask(w, r, t)
+}
+
+type completionDateRequest struct {
+	CompletionDate string `json:"completion_date" validate:"required"`
+}
+
+// handleTaskExtend handles PUT /api/tasks/{id}/completion-date.
+func (s *Server) handleTaskExtend(w http.ResponseWriter, r *http.Request) error {
+	var req completionDateRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	due, err := parseCompletionDate(req.CompletionDate)
+	if err != nil {
+		return err
+	}
+	t, err := s.tasks.Extend(r.Context(), principal(r), param(r, "id"), due)
+	if err != nil {
+		return err
+	}
+	return s.writeTask(w, r, t)
+}
+
+// handleTaskClose handles POST /api/tasks/{id}/close.
+func (s *Server) handleTaskClose(w http.ResponseWriter, r *http.Request) error {
+	id := param(r, "id")
+	refunded, err := s.tasks.CloseEarly(r.Context(), principal(r), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, deleteTaskResponse{ID: id, Refunded: int64(refunded)})
+}
+
+// handleTaskPause handles POST /api/tasks/{id}/pause and /resume.
+func (s *Server) handleTaskPause(paused bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		t, err := s.tasks.SetPaused(r.Context(), principal(r), param(r, "id"), paused)
+		if err != nil {
+			return err
+		}
+		return s.writeTask(w, r, t)
+	}
+}
+
+// writeTask answers with a task and its buyer's record.
+func (s *Server) writeTask(w http.ResponseWriter, r *http.Request, t task.Task) error {
+	res, err := s.taskWithRecord(r.Context(), t)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, res)
 }

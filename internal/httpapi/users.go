@@ -46,6 +46,7 @@ type userResponse struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	Email     string    `json:"email"`
+	Verified  bool      `json:"email_verified"`
 	PhotoURL  string    `json:"photo_url"`
 	Role      auth.Role `json:"role"`
 	Coins     int64     `json:"coins"`
@@ -69,7 +70,7 @@ type workerCardResponse struct {
 }
 
 func toUserResponse(u user.User) userResponse {
-	return userResponse{ID: u.ID, Name: u.Name, Email: u.Email, PhotoURL: u.PhotoURL, Role: u.Role,
+	return userResponse{ID: u.ID, Name: u.Name, Email: u.Email, Verified: u.EmailVerified, PhotoURL: u.PhotoURL, Role: u.Role,
 		Coins: int64(u.Coins), OnHold: int64(u.CoinsOnHold), Status: string(u.Status), CreatedAt: u.CreatedAt.UTC()}
 }
 

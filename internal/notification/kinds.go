@@ -11,6 +11,9 @@ const (
 	SubmissionRejected  Type = "submission_rejected"  // to the worker, with the reason
 	SubmissionCancelled Type = "submission_cancelled" // to the worker: an admin removed the task
 	RejectionOverturned Type = "rejection_overturned" // to the worker: paid after a dispute
+	BonusPaid           Type = "bonus_paid"           // to the worker: a buyer's bonus for their work
+	RevisionRequested   Type = "revision_requested"   // to the worker: revise by the deadline
+	SubmissionRevised   Type = "submission_revised"   // to the buyer: the worker resubmitted
 	TaskRefunded        Type = "task_refunded"        // to the buyer: escrow back after expiry, deletion or removal
 	PaymentCompleted    Type = "payment_completed"    // to the buyer: coins credited
 	PaymentReversed     Type = "payment_reversed"     // to the buyer: coins taken back after a refund or dispute
@@ -22,6 +25,25 @@ const (
 	Announcement        Type = "announcement"         // from an admin
 	Other               Type = "other"                // notifications from before types
 )
+
+// MailKinds are the types a user may have mailed to them as well (each
+// opted into, PUT /users/{id}/preferences).
+var MailKinds = []Type{SubmissionApproved, SubmissionRejected, WithdrawalPaid, ReportDecided}
+
+// mailKind is the opt-in that decides whether a notification of type t is
+// mailed: its own, or SubmissionApproved for an overturned rejection, which
+// is an approval too.
+func mailKind(t Type) (Type, bool) {
+	if t == RejectionOverturned {
+		return SubmissionApproved, true
+	}
+	for _, k := range MailKinds {
+		if k == t {
+			return k, true
+		}
+	}
+	return "", false
+}
 
 // Page is a page of the app a notification opens, below the configured
 // base of the app's routes (APP_ROUTE_BASE, /dashboard by default).

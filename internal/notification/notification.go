@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,10 @@ type Notification struct {
 	ActionRoute string // the single-page app's route to open, e.g. /dashboard/my-submissions
 	Read        bool
 	CreatedAt   time.Time
+	// MailPending marks a notification of a mailable type that the mail
+	// round has not looked at yet: stored with the notification, it costs
+	// the request that sends it nothing.
+	MailPending bool
 }
 
 // Errors.
@@ -55,6 +60,33 @@ type Store interface {
 	Delete(ctx context.Context, userID, id string) error
 	// Since returns up to limit notifications created after t, oldest first.
 	Since(ctx context.Context, t time.Time, limit int) ([]Notification, error)
+	// After returns up to limit of the user's notifications created at or
+	// after the one with this id (which it leaves out), oldest first.
+	// ErrNotFound if the user has no notification with the id.
+	After(ctx context.Context, userID, id string, limit int) ([]Notification, error)
+	// MailPending returns up to limit notifications marked MailPending,
+	// oldest first.
+	MailPending(ctx context.Context, limit int) ([]Notification, error)
+	// MailDone clears MailPending on the notifications.
+	MailDone(ctx context.Context, ids []string) error
+}
+
+// Recipient is a user who may be mailed: active, with a verified email.
+type Recipient struct {
+	Email  string
+	Name   string
+	OptIns []Type // the kinds the user wants mailed
+}
+
+// Recipients finds whom to mail; the wiring fills it from the users.
+type Recipients interface {
+	// MailRecipients returns the users among ids who may be mailed.
+	MailRecipients(ctx context.Context, ids []string) (map[string]Recipient, error)
+}
+
+// Mailer queues a message once per id; mail.Outbox implements it.
+type Mailer interface {
+	MailOnce(ctx context.Context, id, to, subject, text string) error
 }
 
 // UserFinder finds users; user.Service implements it.
@@ -71,6 +103,16 @@ type Service struct {
 	now   func() time.Time
 	memo  *unreadMemo // nil: count every time
 	base  string      // where the app's pages live, e.g. /dashboard
+
+	mailer     Mailer // nil: nothing is mailed
+	recipients Recipients
+	appURL     string
+}
+
+// UseMail has the service mail the notifications users opted into,
+// through m, with links to appURL's pages.
+func (s *Service) UseMail(m Mailer, r Recipients, appURL string) {
+	s.mailer, s.recipients, s.appURL = m, r, strings.TrimRight(appURL, "/")
 }
 
 // NewService returns a Service whose notifications open the app's pages
@@ -82,7 +124,7 @@ func NewService(store Store, users UserFinder, routeBase string, log *slog.Logge
 	if routeBase == "" {
 		routeBase = DefaultRouteBase
 	}
-	return &Service{store: store, hub: NewHub(), users: users, base: strings.TrimRight(routeBase, "/"), log: log, now: now}
+	return &Service{store: store, hub: NewHub(0, 0), users: users, base: strings.TrimRight(routeBase, "/"), log: log, now: now}
 }
 
 // RememberUnreadCounts keeps users' unread counts in memory between their
@@ -115,6 +157,8 @@ func (s *Service) Send(ctx context.Context, n Notification) error {
 	if n.CreatedAt.IsZero() {
 		n.CreatedAt = s.now().UTC().Truncate(time.Millisecond)
 	}
+	_, mailable := mailKind(n.Type)
+	n.MailPending = mailable && s.mailer != nil
 	err := s.store.Insert(ctx, n)
 	if errors.Is(err, ErrExists) {
 		return nil
@@ -204,9 +248,37 @@ func (s *Service) Announce(ctx context.Context, p auth.Principal, to, message, r
 	return n, s.Send(ctx, n)
 }
 
-// Subscribe streams the user's new notifications until cancel is called.
-func (s *Service) Subscribe(userID string) (<-chan Notification, func()) {
+// LimitStreams allows perUser open streams per user and max in all on this
+// process (0: no limit).
+func (s *Service) LimitStreams(perUser, max int) {
+	s.hub.perUser, s.hub.max = perUser, max
+}
+
+// Subscribe streams the user's new notifications until its Cancel is
+// called; ErrTooManyStreams or ErrStreamsFull beyond the limits.
+func (s *Service) Subscribe(userID string) (Subscription, error) {
 	return s.hub.Subscribe(userID)
+}
+
+// CloseStreams ends the user's open streams: their tokens were revoked.
+func (s *Service) CloseStreams(userID string) { s.hub.Close(userID) }
+
+// OpenStreams returns how many streams this process has open.
+func (s *Service) OpenStreams() int { return s.hub.Open() }
+
+// ReplayLimit is how many missed notifications a reconnecting stream gets
+// at most; the rest it can list.
+const ReplayLimit = 100
+
+// Missed returns the caller's notifications created since the one called
+// lastID (a stream's Last-Event-ID), oldest first, at most ReplayLimit;
+// none if the user has no such notification (deleted meanwhile).
+func (s *Service) Missed(ctx context.Context, userID, lastID string) ([]Notification, error) {
+	ns, err := s.store.After(ctx, userID, lastID, ReplayLimit)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return ns, err
 }
 
 // Tail pushes to this process's streams the notifications other API
@@ -237,6 +309,56 @@ func (s *Service) Tail(ctx context.Context, interval time.Duration) {
 			if n.CreatedAt.After(since) {
 				since = n.CreatedAt
 			}
+		}
+	}
+}
+
+// mailSubjects are the subjects of the mailed kinds.
+var mailSubjects = map[Type]string{
+	SubmissionApproved:  "Your submission was approved",
+	RejectionOverturned: "Your submission was approved after all",
+	SubmissionRejected:  "Your submission was rejected",
+	WithdrawalPaid:      "Your withdrawal was paid",
+	ReportDecided:       "Your report was decided",
+}
+
+// MailOptedIn mails the notifications stored since its last round to the
+// users who opted into their kind, and returns how many it queued. It runs
+// in the background (every instance may: a notification is queued once,
+// under its id), so that sending a notification costs its request nothing.
+func (s *Service) MailOptedIn(ctx context.Context) (int, error) {
+	if s.mailer == nil {
+		return 0, nil
+	}
+	queued := 0
+	for {
+		ns, err := s.store.MailPending(ctx, 100)
+		if err != nil || len(ns) == 0 {
+			return queued, err
+		}
+		var users, ids []string
+		for _, n := range ns {
+			users, ids = append(users, n.UserID), append(ids, n.ID)
+		}
+		rs, err := s.recipients.MailRecipients(ctx, users)
+		if err != nil {
+			return queued, fmt.Errorf("find recipients: %w", err)
+		}
+		for _, n := range ns {
+			kind, _ := mailKind(n.Type)
+			r, ok := rs[n.UserID]
+			if !ok || !slices.Contains(r.OptIns, kind) {
+				continue
+			}
+			text := fmt.Sprintf("Hello %s,\n\n%s\n\nOpen it: %s%s\n\nYou get this mail because you asked for it; "+
+				"change what you receive in your profile's notification settings.\n", r.Name, n.Message, s.appURL, n.ActionRoute)
+			if err := s.mailer.MailOnce(ctx, "notification:"+n.ID, r.Email, "Microtask: "+mailSubjects[n.Type], text); err != nil {
+				return queued, err
+			}
+			queued++
+		}
+		if err := s.store.MailDone(ctx, ids); err != nil {
+			return queued, err
 		}
 	}
 }

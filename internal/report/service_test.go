@@ -382,7 +382,7 @@ func TestDecidedReportCannotBeDecidedAgain(t *testing.T) {
 func TestOverturnRejectionPaysTheWorker(t *testing.T) {
 	t.Parallel()
 	m := newMarket(t)
-	if _, err := m.e.Submissions.Reject(t.Context(), m.buyer, m.sub.ID, "blurry"); err != nil {
+	if _, err := m.e.Submissions.Reject(t.Context(), m.buyer, m.sub.ID, "the photo is blurry"); err != nil {
 		t.Fatal(err)
 	}
 	r := m.report(t, m.worker, report.TargetSubmission, m.sub.ID)

@@ -28,6 +28,8 @@ func (d *DB) migrationStep(name string) func(context.Context) error {
 		return d.taskLabels
 	case "userRecords":
 		return d.userRecords
+	case "taskHeld":
+		return d.taskHeld
 	}
 	return nil
 }
@@ -162,6 +164,19 @@ func (d *DB) taskSubmitters(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// taskHeld gives every task the list of its reserved slots, empty, which
+// refunds match on, and the default time allotted for a reservation's work.
+func (d *DB) taskHeld(ctx context.Context) error {
+	tasks := d.collection("tasks")
+	if _, err := tasks.updateMany(ctx, bson.D{{Key: "held", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "held", Value: bson.A{}}}}}); err != nil {
+		return err
+	}
+	_, err := tasks.updateMany(ctx, bson.D{{Key: "time_allotted_minutes", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "time_allotted_minutes", Value: int64(task.DefaultTimeAllotted / time.Minute)}}}})
+	return err
 }
 
 // taskLabels gives the tasks from before migration 0019 what every task

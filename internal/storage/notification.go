@@ -32,6 +32,7 @@ type notificationDoc struct {
 	ActionRoute string    `bson:"action_route"`
 	Read        bool      `bson:"read"`
 	CreatedAt   time.Time `bson:"created_at"`
+	MailPending bool      `bson:"mail_pending,omitempty"`
 }
 
 func notificationFromDoc(d notificationDoc) notification.Notification {
@@ -46,7 +47,7 @@ func notificationFromDoc(d notificationDoc) notification.Notification {
 // Insert implements notification.Store.
 func (s *NotificationStore) Insert(ctx context.Context, n notification.Notification) error {
 	err := s.notes.insertOne(ctx, notificationDoc{ID: n.ID, UserID: n.UserID, Message: n.Message, Type: string(n.Type),
-		ActionRoute: n.ActionRoute, Read: n.Read, CreatedAt: n.CreatedAt})
+		ActionRoute: n.ActionRoute, Read: n.Read, CreatedAt: n.CreatedAt, MailPending: n.MailPending})
 	if isDuplicate(err) {
 		return notification.ErrExists
 	}
@@ -104,4 +105,37 @@ func (s *NotificationStore) Since(ctx context.Context, t time.Time, limit int) (
 	return findAll(ctx, s.notes, bson.D{{Key: "created_at", Value: bson.D{{Key: "$gt", Value: t}}}},
 		query{sort: bson.D{{Key: "created_at", Value: 1}}, limit: int64(limit)},
 		notificationFromDoc)
+}
+
+// After implements notification.Store: the notification's time, then the
+// user's notifications from that time on (index user_id, created_at).
+func (s *NotificationStore) After(ctx context.Context, userID, id string, limit int) ([]notification.Notification, error) {
+	var last notificationDoc
+	err := s.notes.findOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: userID}}, &last)
+	if errors.Is(err, errNoDocument) {
+		return nil, notification.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	ns, err := findAll(ctx, s.notes,
+		bson.D{{Key: "user_id", Value: userID}, {Key: "created_at", Value: bson.D{{Key: "$gte", Value: last.CreatedAt}}}, {Key: "_id", Value: bson.D{{Key: "$ne", Value: id}}}},
+		query{sort: bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, limit: int64(limit)}, notificationFromDoc)
+	return ns, err
+}
+
+// MailPending implements notification.Store (index mail_pending).
+func (s *NotificationStore) MailPending(ctx context.Context, limit int) ([]notification.Notification, error) {
+	return findAll(ctx, s.notes, bson.D{{Key: "mail_pending", Value: true}},
+		query{sort: bson.D{{Key: "created_at", Value: 1}}, limit: int64(limit)}, notificationFromDoc)
+}
+
+// MailDone implements notification.Store.
+func (s *NotificationStore) MailDone(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.notes.updateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "mail_pending", Value: ""}}}})
+	return err
 }

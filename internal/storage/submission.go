@@ -42,7 +42,12 @@ type submissionDoc struct {
 	AutoApproveAt time.Time  `bson:"auto_approve_at"`
 	CreatedAt     time.Time  `bson:"created_at"`
 	ReviewedAt    *time.Time `bson:"reviewed_at,omitempty"`
-	Ops           []string   `bson:"ops"` // ledger operations committed on this submission
+	Bonus         int64      `bson:"bonus,omitempty"`
+	// The buyer's one revision request: its reason, and the deadline while
+	// it waits for the worker.
+	RevisionReason   string     `bson:"revision_reason,omitempty"`
+	RevisionDeadline *time.Time `bson:"revision_deadline,omitempty"`
+	Ops              []string   `bson:"ops"` // ledger operations committed on this submission
 }
 
 func submissionFromDoc(d submissionDoc) submission.Submission {
@@ -50,7 +55,10 @@ func submissionFromDoc(d submissionDoc) submission.Submission {
 		ID: d.ID, TaskID: d.TaskID, TaskTitle: d.TaskTitle, Pay: money.Coins(d.Pay),
 		Worker: task.Party{ID: d.WorkerID, Name: d.WorkerName}, Buyer: task.Party{ID: d.BuyerID, Name: d.BuyerName},
 		Details: d.Details, Status: submission.Status(d.Status), Reason: d.Reason, AutoApproveAt: d.AutoApproveAt,
-		CreatedAt: d.CreatedAt,
+		CreatedAt: d.CreatedAt, Bonus: money.Coins(d.Bonus), RevisionReason: d.RevisionReason,
+	}
+	if d.RevisionDeadline != nil {
+		s.RevisionDeadline = *d.RevisionDeadline
 	}
 	if d.ReviewedAt != nil {
 		s.ReviewedAt = *d.ReviewedAt
@@ -88,6 +96,48 @@ func (s *SubmissionStore) one(ctx context.Context, q bson.D) (submissionDoc, err
 func (s *SubmissionStore) ByID(ctx context.Context, id string) (submission.Submission, error) {
 	d, err := s.one(ctx, bson.D{{Key: "_id", Value: id}})
 	return submissionFromDoc(d), err
+}
+
+// RequestRevision implements submission.Store.
+func (s *SubmissionStore) RequestRevision(ctx context.Context, id, reason string, deadline time.Time) (bool, error) {
+	n, err := s.subs.updateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: string(submission.StatusPending)},
+			{Key: "revision_reason", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{
+			{Key: "status", Value: string(submission.StatusRevision)}, {Key: "revision_reason", Value: reason},
+			{Key: "revision_deadline", Value: deadline},
+		}}}, false)
+	return n == 1, err
+}
+
+// Resubmit implements submission.Store.
+func (s *SubmissionStore) Resubmit(ctx context.Context, id, details string, autoApproveAt, now time.Time) (bool, error) {
+	n, err := s.subs.updateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: string(submission.StatusRevision)},
+			{Key: "revision_deadline", Value: bson.D{{Key: "$gt", Value: now}}}},
+		bson.D{
+			{Key: "$set", Value: bson.D{{Key: "status", Value: string(submission.StatusPending)},
+				{Key: "submission_details", Value: details}, {Key: "auto_approve_at", Value: autoApproveAt}}},
+			{Key: "$unset", Value: bson.D{{Key: "revision_deadline", Value: ""}}},
+		}, false)
+	return n == 1, err
+}
+
+// DueRevisions implements submission.Store.
+func (s *SubmissionStore) DueRevisions(ctx context.Context, now time.Time, limit int) ([]submission.Submission, error) {
+	return findAll(ctx, s.subs,
+		bson.D{{Key: "status", Value: string(submission.StatusRevision)}, {Key: "revision_deadline", Value: bson.D{{Key: "$lt", Value: now}}}},
+		query{sort: bson.D{{Key: "revision_deadline", Value: 1}}, limit: int64(limit)}, submissionFromDoc)
+}
+
+// AddBonus implements submission.Store.
+func (s *SubmissionStore) AddBonus(ctx context.Context, id, op string, coins money.Coins) error {
+	_, err := s.subs.updateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}}},
+		bson.D{
+			{Key: "$inc", Value: bson.D{{Key: "bonus", Value: int64(coins)}}},
+			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
+		}, false)
+	return err
 }
 
 // ByIDs implements submission.Store: one find.

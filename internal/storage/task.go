@@ -35,6 +35,8 @@ type taskDoc struct {
 	ImageURL         string    `bson:"task_image_url"`
 	RequiredWorkers  int64     `bson:"required_workers"`
 	PendingSubs      []string  `bson:"pending_subs"`
+	Held             []string  `bson:"held"`                  // reserved slots
+	TimeAllotted     int64     `bson:"time_allotted_minutes"` // 0 in tasks from before reservations: the default
 	Pay              int64     `bson:"payable_amount"`
 	CompletionDate   time.Time `bson:"completion_date"`
 	BuyerID          string    `bson:"buyer_id"`
@@ -43,10 +45,11 @@ type taskDoc struct {
 	AutoApproveAfter int64     `bson:"auto_approve_after_s"`
 	Refunds          int64     `bson:"refunds"`
 	Hidden           bool      `bson:"hidden,omitempty"` // its buyer is suspended or deleted
-	Ops              []string  `bson:"ops"`              // ledger operations committed on this task
+	Paused           bool      `bson:"paused,omitempty"`
+	FundingOp        string    `bson:"funding_op,omitempty"` // the operation adding slots, while it runs
+	Ops              []string  `bson:"ops"`                  // ledger operations committed on this task
 	Category         string    `bson:"category"`
 	Tags             []string  `bson:"tags"`
-	TimeAllotted     int64     `bson:"time_allotted_minutes"` // 0 in tasks from before reservations: the default
 	// EffectivePay is pay ÷ time_allotted_minutes, kept for the sort
 	// (task.Task.EffectivePay): neither changes once the task exists.
 	EffectivePay float64   `bson:"effective_pay"`
@@ -59,10 +62,10 @@ func taskFromDoc(d taskDoc) task.Task {
 	}
 	t := task.Task{
 		ID: d.ID, Title: d.Title, Detail: d.Detail, SubmissionInfo: d.SubmissionInfo, ImageURL: d.ImageURL,
-		OpenSlots: int(d.RequiredWorkers), PendingSubs: d.PendingSubs, Pay: money.Coins(d.Pay),
+		OpenSlots: int(d.RequiredWorkers), PendingSubs: d.PendingSubs, Held: d.Held, Pay: money.Coins(d.Pay),
 		CompletionDate: d.CompletionDate, Buyer: task.Party{ID: d.BuyerID, Name: d.BuyerName}, Status: task.Status(d.Status),
-		AutoApproveAfter: time.Duration(d.AutoApproveAfter) * time.Second, Refunds: int(d.Refunds), Hidden: d.Hidden, CreatedAt: d.CreatedAt,
-		Category: d.Category, Tags: nonNil(d.Tags), TimeAllotted: time.Duration(d.TimeAllotted) * time.Minute,
+		AutoApproveAfter: time.Duration(d.AutoApproveAfter) * time.Second, Refunds: int(d.Refunds), Hidden: d.Hidden, Paused: d.Paused, CreatedAt: d.CreatedAt,
+		TimeAllotted: time.Duration(d.TimeAllotted) * time.Minute, Category: d.Category, Tags: nonNil(d.Tags),
 	}
 	if t.TimeAllotted == 0 {
 		t.TimeAllotted = task.DefaultTimeAllotted
@@ -74,10 +77,11 @@ func taskFromDoc(d taskDoc) task.Task {
 func (s *TaskStore) Insert(ctx context.Context, t task.Task) error {
 	err := s.tasks.insertOne(ctx, taskDoc{
 		ID: t.ID, Title: t.Title, Detail: t.Detail, SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
-		RequiredWorkers: int64(t.OpenSlots), PendingSubs: []string{}, Pay: int64(t.Pay), CompletionDate: t.CompletionDate,
-		BuyerID: t.Buyer.ID, BuyerName: t.Buyer.Name, Status: string(t.Status),
+		RequiredWorkers: int64(t.OpenSlots), PendingSubs: []string{}, Held: []string{}, Pay: int64(t.Pay), CompletionDate: t.CompletionDate,
+		TimeAllotted: int64(t.TimeAllotted / time.Minute),
+		BuyerID:      t.Buyer.ID, BuyerName: t.Buyer.Name, Status: string(t.Status),
 		AutoApproveAfter: int64(t.AutoApproveAfter / time.Second), Ops: []string{}, CreatedAt: t.CreatedAt,
-		Category: t.Category, Tags: nonNil(t.Tags), TimeAllotted: int64(t.TimeAllotted / time.Minute), EffectivePay: t.EffectivePay(),
+		Category: t.Category, Tags: nonNil(t.Tags), EffectivePay: t.EffectivePay(),
 	})
 	if isDuplicate(err) {
 		return nil // inserted by an earlier attempt of the same operation
@@ -120,7 +124,8 @@ func listFilter(f task.Filter) bson.D {
 	}
 	if f.Available {
 		q = append(q, bson.E{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
-			bson.E{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: f.Now}}})
+			bson.E{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: f.Now}}},
+			bson.E{Key: "paused", Value: bson.D{{Key: "$ne", Value: true}}})
 	}
 	if f.MinPay > 0 {
 		q = append(q, bson.E{Key: "payable_amount", Value: bson.D{{Key: "$gte", Value: int64(f.MinPay)}}})
@@ -206,20 +211,27 @@ func (s *TaskStore) Refund(ctx context.Context, r task.Refund) (bool, error) {
 		{Key: "ops", Value: bson.D{{Key: "$ne", Value: r.Op}}},
 		{Key: "refunds", Value: int64(r.Refunds)},
 		{Key: "required_workers", Value: int64(r.OpenSlots)},
-		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{string(task.StatusOpen), string(task.StatusExpired)}}}},
+		{Key: "held", Value: bson.D{{Key: "$size", Value: int64(r.Held)}}},
+		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{string(task.StatusOpen), string(task.StatusExpired), string(task.StatusClosed)}}}},
+		// Slots being funded are not in escrow yet: the refund waits.
+		{Key: "funding_op", Value: bson.D{{Key: "$exists", Value: false}}},
 	}
 	status := task.StatusDeleted
 	switch r.Reason {
 	case task.RefundExpired:
 		status = task.StatusExpired
 		q = append(q, bson.E{Key: "completion_date", Value: bson.D{{Key: "$lt", Value: r.Now}}})
+	case task.RefundClosed:
+		// Closed early by its buyer, or a closed task's reopened slot.
+		status = task.StatusClosed
+		q = append(q, bson.E{Key: "buyer_id", Value: r.BuyerID})
 	case task.RefundDeleted:
 		q = append(q, bson.E{Key: "buyer_id", Value: r.BuyerID}, bson.E{Key: "pending_subs", Value: bson.D{{Key: "$size", Value: 0}}})
 	case task.RefundRemoved:
 		q = append(q, bson.E{Key: "pending_subs", Value: bson.D{{Key: "$size", Value: 0}}})
 	}
 	return commitOnce(ctx, s.tasks, r.TaskID, q, bson.D{
-		{Key: "$set", Value: bson.D{{Key: "status", Value: string(status)}, {Key: "required_workers", Value: int64(0)}}},
+		{Key: "$set", Value: bson.D{{Key: "status", Value: string(status)}, {Key: "required_workers", Value: int64(0)}, {Key: "held", Value: bson.A{}}}},
 		{Key: "$inc", Value: bson.D{{Key: "refunds", Value: int64(1)}}},
 		{Key: "$push", Value: bson.D{{Key: "ops", Value: r.Op}}},
 	}, func(d taskDoc) bool { return slices.Contains(d.Ops, r.Op) })
@@ -231,20 +243,71 @@ func (s *TaskStore) Refund(ctx context.Context, r task.Refund) (bool, error) {
 // reloaded into a task.Task, only filtered on), so that a worker's list of
 // available tasks leaves them out in the same query.
 func (s *TaskStore) ReserveSlot(ctx context.Context, taskID, submissionID, workerID string, now time.Time) (bool, error) {
-	return commitOnce(ctx, s.tasks, taskID,
-		bson.D{
-			{Key: "_id", Value: taskID},
-			{Key: "pending_subs", Value: bson.D{{Key: "$ne", Value: submissionID}}},
-			{Key: "status", Value: string(task.StatusOpen)},
-			{Key: "hidden", Value: bson.D{{Key: "$ne", Value: true}}},
-			{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
-			{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: now}}},
-		},
+	q := append(bson.D{
+		{Key: "_id", Value: taskID},
+		{Key: "pending_subs", Value: bson.D{{Key: "$ne", Value: submissionID}}},
+		{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
+	}, takesWork(now)...)
+	return commitOnce(ctx, s.tasks, taskID, q,
 		bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(-1)}}},
 			{Key: "$push", Value: bson.D{{Key: "pending_subs", Value: submissionID}, {Key: "submitters", Value: workerID}}},
 		},
 		func(d taskDoc) bool { return slices.Contains(d.PendingSubs, submissionID) })
+}
+
+// takesWork is the part of ReserveSlot's condition that the task takes
+// submissions at now, bar a free slot.
+func takesWork(now time.Time) bson.D {
+	return bson.D{
+		{Key: "status", Value: string(task.StatusOpen)},
+		{Key: "hidden", Value: bson.D{{Key: "$ne", Value: true}}},
+		{Key: "paused", Value: bson.D{{Key: "$ne", Value: true}}},
+		{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: now}}},
+	}
+}
+
+// HoldSlot implements task.Store.
+func (s *TaskStore) HoldSlot(ctx context.Context, taskID, held, workerID string, now time.Time) (bool, error) {
+	q := append(bson.D{
+		{Key: "_id", Value: taskID},
+		{Key: "held", Value: bson.D{{Key: "$ne", Value: held}}},
+		{Key: "submitters", Value: bson.D{{Key: "$ne", Value: workerID}}},
+		{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
+	}, takesWork(now)...)
+	return commitOnce(ctx, s.tasks, taskID, q,
+		bson.D{
+			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(-1)}}},
+			{Key: "$push", Value: bson.D{{Key: "held", Value: held}}},
+		},
+		func(d taskDoc) bool { return slices.Contains(d.Held, held) })
+}
+
+// UseHeld implements task.Store.
+func (s *TaskStore) UseHeld(ctx context.Context, taskID, held, submissionID, workerID string, now time.Time) (bool, error) {
+	q := append(bson.D{
+		{Key: "_id", Value: taskID},
+		{Key: "held", Value: held},
+		{Key: "pending_subs", Value: bson.D{{Key: "$ne", Value: submissionID}}},
+	}, takesWork(now)...)
+	return commitOnce(ctx, s.tasks, taskID, q,
+		bson.D{
+			{Key: "$pull", Value: bson.D{{Key: "held", Value: held}}},
+			{Key: "$push", Value: bson.D{{Key: "pending_subs", Value: submissionID}, {Key: "submitters", Value: workerID}}},
+		},
+		func(d taskDoc) bool { return slices.Contains(d.PendingSubs, submissionID) })
+}
+
+// ReleaseHeld implements task.Store.
+func (s *TaskStore) ReleaseHeld(ctx context.Context, taskID, held, op string) (bool, error) {
+	return commitOnce(ctx, s.tasks, taskID,
+		bson.D{{Key: "_id", Value: taskID}, {Key: "held", Value: held}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}}},
+		bson.D{
+			{Key: "$pull", Value: bson.D{{Key: "held", Value: held}}},
+			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(1)}}},
+			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
+		},
+		func(d taskDoc) bool { return slices.Contains(d.Ops, op) })
 }
 
 // ReleaseSlot implements submission.Tasks.
@@ -277,16 +340,75 @@ func (s *TaskStore) ConsumeSlot(ctx context.Context, taskID, op string) (bool, e
 func (s *TaskStore) Due(ctx context.Context, now time.Time, limit int) ([]task.Task, error) {
 	return findAll(ctx, s.tasks,
 		bson.D{
-			{Key: "completion_date", Value: bson.D{{Key: "$lt", Value: now}}},
-			// Every open task, full ones too, which expire with nothing to
-			// refund; and expired tasks with a slot a rejection reopened.
+			// Every open task past its date, full ones too, which expire
+			// with nothing to refund; and expired or closed tasks with a
+			// slot a rejection reopened, a closed one whatever its date.
 			{Key: "$or", Value: bson.A{
-				bson.D{{Key: "status", Value: string(task.StatusOpen)}},
+				bson.D{{Key: "status", Value: string(task.StatusOpen)}, {Key: "completion_date", Value: bson.D{{Key: "$lt", Value: now}}}},
 				bson.D{{Key: "status", Value: string(task.StatusExpired)}, {Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}}},
+				bson.D{{Key: "status", Value: string(task.StatusClosed)}, {Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}}},
 			}},
 		},
 		query{sort: bson.D{{Key: "completion_date", Value: 1}}, limit: int64(limit)},
 		taskFromDoc)
+}
+
+// BeginFunding implements task.Store.
+func (s *TaskStore) BeginFunding(ctx context.Context, taskID, buyerID, op string, count int) (bool, error) {
+	return commitOnce(ctx, s.tasks, taskID,
+		bson.D{
+			{Key: "_id", Value: taskID},
+			{Key: "buyer_id", Value: buyerID},
+			{Key: "status", Value: string(task.StatusOpen)},
+			{Key: "funding_op", Value: bson.D{{Key: "$exists", Value: false}}},
+			{Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}},
+			{Key: "required_workers", Value: bson.D{{Key: "$lte", Value: int64(task.MaxSlots - count)}}},
+		},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "funding_op", Value: op}}}},
+		func(d taskDoc) bool { return d.FundingOp == op || slices.Contains(d.Ops, op) })
+}
+
+// FinishFunding implements task.Store.
+func (s *TaskStore) FinishFunding(ctx context.Context, taskID, op string, count int) error {
+	_, err := s.tasks.updateOne(ctx, bson.D{{Key: "_id", Value: taskID}, {Key: "funding_op", Value: op}},
+		bson.D{
+			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(count)}}},
+			{Key: "$unset", Value: bson.D{{Key: "funding_op", Value: ""}}},
+			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
+		}, false)
+	return err
+}
+
+// AbortFunding implements task.Store.
+func (s *TaskStore) AbortFunding(ctx context.Context, taskID, op string) error {
+	_, err := s.tasks.updateOne(ctx, bson.D{{Key: "_id", Value: taskID}, {Key: "funding_op", Value: op}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "funding_op", Value: ""}}}}, false)
+	return err
+}
+
+// SetCompletionDate implements task.Store.
+func (s *TaskStore) SetCompletionDate(ctx context.Context, taskID, buyerID string, date, now time.Time) (bool, error) {
+	n, err := s.tasks.updateOne(ctx,
+		bson.D{
+			{Key: "_id", Value: taskID},
+			{Key: "buyer_id", Value: buyerID},
+			{Key: "status", Value: string(task.StatusOpen)},
+			{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: now}, {Key: "$lt", Value: date}}},
+		},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "completion_date", Value: date}}}}, false)
+	return n == 1, err
+}
+
+// SetPaused implements task.Store.
+func (s *TaskStore) SetPaused(ctx context.Context, taskID, buyerID string, paused bool) (bool, error) {
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "paused", Value: true}}}}
+	if !paused {
+		update = bson.D{{Key: "$unset", Value: bson.D{{Key: "paused", Value: ""}}}}
+	}
+	n, err := s.tasks.updateOne(ctx,
+		bson.D{{Key: "_id", Value: taskID}, {Key: "buyer_id", Value: buyerID}, {Key: "status", Value: string(task.StatusOpen)}},
+		update, false)
+	return n == 1, err
 }
 
 // Each implements task.Store.

@@ -27,30 +27,52 @@ func NewUserStore(d *DB) *UserStore {
 var _ user.Store = (*UserStore)(nil)
 
 type userDoc struct {
-	ID           string     `bson:"_id"`
-	Name         string     `bson:"name"`
-	Email        string     `bson:"email"`
-	PhotoURL     string     `bson:"photo_url,omitempty"`
-	Role         string     `bson:"role"`
-	Status       string     `bson:"status"`
-	TokenVersion int64      `bson:"token_version"`
-	PasswordHash []byte     `bson:"password_hash,omitempty"`
-	CreatedAt    time.Time  `bson:"created_at"`
-	DeletedEmail string     `bson:"deleted_email,omitempty"`
-	DeletedAt    *time.Time `bson:"deleted_at,omitempty"`
-	Ops          []string   `bson:"ops,omitempty"` // ledger operations committed on this user
+	ID            string     `bson:"_id"`
+	Name          string     `bson:"name"`
+	Email         string     `bson:"email"`
+	PhotoURL      string     `bson:"photo_url,omitempty"`
+	Role          string     `bson:"role"`
+	Status        string     `bson:"status"`
+	TokenVersion  int64      `bson:"token_version"`
+	PasswordHash  []byte     `bson:"password_hash,omitempty"`
+	CreatedAt     time.Time  `bson:"created_at"`
+	DeletedEmail  string     `bson:"deleted_email,omitempty"`
+	DeletedAt     *time.Time `bson:"deleted_at,omitempty"`
+	Ops           []string   `bson:"ops,omitempty"` // ledger operations committed on this user
+	EmailVerified bool       `bson:"email_verified,omitempty"`
+	GoogleLinked  bool       `bson:"google_linked,omitempty"`
+	EmailOptIns   []string   `bson:"email_opt_ins,omitempty"`
+	// TokensChangedAt is when the user's tokens were last revoked, for the
+	// other instances to drop what they cache of the user.
+	TokensChangedAt *time.Time   `bson:"tokens_changed_at,omitempty"`
+	RevokedTokens   []revokedDoc `bson:"revoked_tokens,omitempty"`
+	RevokedSeq      int64        `bson:"revoked_seq,omitempty"` // guards the rewrite of revoked_tokens
+}
+
+type revokedDoc struct {
+	ID        string    `bson:"id"`
+	ExpiresAt time.Time `bson:"expires_at"`
 }
 
 func userFromDoc(d userDoc) user.User {
-	return user.User{ID: d.ID, Name: d.Name, Email: d.Email, PhotoURL: d.PhotoURL, Role: auth.Role(d.Role),
-		Status: user.Status(d.Status), TokenVersion: d.TokenVersion, CreatedAt: d.CreatedAt}
+	u := user.User{ID: d.ID, Name: d.Name, Email: d.Email, PhotoURL: d.PhotoURL, Role: auth.Role(d.Role),
+		Status: user.Status(d.Status), TokenVersion: d.TokenVersion, CreatedAt: d.CreatedAt,
+		EmailVerified: d.EmailVerified, GoogleLinked: d.GoogleLinked, HasPassword: len(d.PasswordHash) > 0,
+		EmailOptIns: d.EmailOptIns}
+	if len(d.RevokedTokens) > 0 {
+		u.RevokedTokens = make(map[string]time.Time, len(d.RevokedTokens))
+		for _, r := range d.RevokedTokens {
+			u.RevokedTokens[r.ID] = r.ExpiresAt
+		}
+	}
+	return u
 }
 
 // Insert implements user.Store.
 func (s *UserStore) Insert(ctx context.Context, u user.User, passwordHash []byte) error {
 	err := s.users.insertOne(ctx, userDoc{ID: u.ID, Name: u.Name, Email: u.Email, PhotoURL: u.PhotoURL,
 		Role: string(u.Role), Status: string(u.Status), TokenVersion: u.TokenVersion, PasswordHash: passwordHash,
-		CreatedAt: u.CreatedAt})
+		CreatedAt: u.CreatedAt, EmailVerified: u.EmailVerified, GoogleLinked: u.GoogleLinked})
 	if isDuplicate(err) {
 		return user.ErrEmailTaken
 	}
@@ -115,7 +137,7 @@ func (s *UserStore) UpdateProfile(ctx context.Context, id string, pr user.Profil
 // deleted_email and a placeholder takes its place in the unique index, so the
 // address can sign up again.
 func (s *UserStore) ChangeAccount(ctx context.Context, c user.AccountChange) (bool, error) {
-	set := bson.D{{Key: "status", Value: string(c.Status)}}
+	set := bson.D{{Key: "status", Value: string(c.Status)}, {Key: "tokens_changed_at", Value: c.At}}
 	if c.Role != "" {
 		set = append(set, bson.E{Key: "role", Value: string(c.Role)})
 	}
@@ -170,4 +192,96 @@ func (s *UserStore) EachPhotoURL(ctx context.Context, fn func(string) error) err
 // CountByRole counts the users of a role who are not deleted.
 func (s *UserStore) CountByRole(ctx context.Context, role auth.Role) (int64, error) {
 	return s.users.count(ctx, bson.D{{Key: "role", Value: string(role)}, {Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}}})
+}
+
+// SetEmailVerified implements user.Store.
+func (s *UserStore) SetEmailVerified(ctx context.Context, id string) error {
+	n, err := s.users.updateOne(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "email_verified", Value: true}}}}, false)
+	if err == nil && n == 0 {
+		return user.ErrNotFound
+	}
+	return err
+}
+
+// ChangeTokens implements user.Store: one conditional update.
+func (s *UserStore) ChangeTokens(ctx context.Context, c user.TokenChange) (bool, error) {
+	set := bson.D{{Key: "tokens_changed_at", Value: c.At}}
+	if c.PasswordHash != nil {
+		set = append(set, bson.E{Key: "password_hash", Value: c.PasswordHash})
+	}
+	if c.EmailVerified {
+		set = append(set, bson.E{Key: "email_verified", Value: true})
+	}
+	if c.GoogleLinked {
+		set = append(set, bson.E{Key: "google_linked", Value: true})
+	}
+	n, err := s.users.updateOne(ctx,
+		bson.D{
+			{Key: "_id", Value: c.ID},
+			{Key: "token_version", Value: c.Version},
+			{Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}},
+		},
+		bson.D{
+			{Key: "$set", Value: set},
+			{Key: "$inc", Value: bson.D{{Key: "token_version", Value: int64(1)}}},
+			// Tokens signed out one by one are revoked with all the others now.
+			{Key: "$unset", Value: bson.D{{Key: "revoked_tokens", Value: ""}}},
+		}, false)
+	return n == 1, err
+}
+
+// RevokeToken implements user.Store. The list is rewritten whole, pruned of
+// what has expired, under a sequence number: two revocations at once cannot
+// lose one, the later one reads again and retries.
+func (s *UserStore) RevokeToken(ctx context.Context, id, tokenID string, expires, now time.Time) error {
+	for range 5 {
+		d, err := s.one(ctx, bson.D{{Key: "_id", Value: id}})
+		if err != nil {
+			return err
+		}
+		list := []revokedDoc{{ID: tokenID, ExpiresAt: expires}}
+		for _, r := range d.RevokedTokens {
+			if r.ExpiresAt.After(now) && r.ID != tokenID {
+				list = append(list, r)
+			}
+		}
+		var seq any = d.RevokedSeq
+		if d.RevokedSeq == 0 {
+			seq = bson.D{{Key: "$exists", Value: false}}
+		}
+		n, err := s.users.updateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "revoked_seq", Value: seq}},
+			bson.D{
+				{Key: "$set", Value: bson.D{{Key: "revoked_tokens", Value: list}, {Key: "tokens_changed_at", Value: now}}},
+				{Key: "$inc", Value: bson.D{{Key: "revoked_seq", Value: int64(1)}}},
+			}, false)
+		if err != nil || n == 1 {
+			return err
+		}
+	}
+	return errors.New("revoke token: the user keeps changing")
+}
+
+// TokensChangedSince implements user.Store.
+func (s *UserStore) TokensChangedSince(ctx context.Context, t time.Time) ([]string, error) {
+	return findAll(ctx, s.users, bson.D{{Key: "tokens_changed_at", Value: bson.D{{Key: "$gte", Value: t}}}},
+		query{fields: []string{"_id"}}, func(d struct {
+			ID string `bson:"_id"`
+		}) string {
+			return d.ID
+		})
+}
+
+// SetEmailOptIns implements user.Store.
+func (s *UserStore) SetEmailOptIns(ctx context.Context, id string, kinds []string) (user.User, error) {
+	n, err := s.users.updateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "email_opt_ins", Value: kinds}}}}, false)
+	if err != nil {
+		return user.User{}, err
+	}
+	if n == 0 {
+		return user.User{}, user.ErrNotFound
+	}
+	return s.ByID(ctx, id)
 }

@@ -9,14 +9,18 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"microtask/internal/adminlog"
+	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/operation"
 	"microtask/internal/page"
+	"microtask/internal/platform/idgen"
+	"microtask/internal/platform/job"
 	"microtask/internal/task"
 )
 
@@ -28,14 +32,18 @@ type Service struct {
 	notify  Notifier
 	users   UserNames
 	admins  adminlog.Recorder
+	held    Reservations // nil: every submission takes a free slot
 	blocks  Blocks
 	records Records
-	log     *slog.Logger
-	now     func() time.Time
+	// revisionWindow is how long a worker has to revise.
+	revisionWindow time.Duration
+	log            *slog.Logger
+	now            func() time.Time
 
 	submit                  operation.Kind[Submission]
 	approve, reject, cancel operation.Kind[review]
 	overturn                operation.Kind[overturn]
+	bonus                   operation.Kind[bonus]
 }
 
 // review is the data of a review: the submission as it was read, the
@@ -60,7 +68,8 @@ func NewService(store Store, tasks Tasks, ops operation.Runner, n Notifier, user
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, tasks: tasks, ops: ops, notify: n, users: users, log: log, now: now}
+	s := &Service{store: store, tasks: tasks, ops: ops, notify: n, users: users, log: log, now: now,
+		revisionWindow: DefaultRevisionWindow}
 	// Submitting and rejecting move no coins; they are operations so that
 	// their two documents (the submission and its task's slots) change
 	// together even across a crash. Each id is the kind and the submission.
@@ -80,7 +89,37 @@ func NewService(store Store, tasks Tasks, ops operation.Runner, n Notifier, user
 	// pays once.
 	s.overturn = operation.Kind[overturn]{Name: "overturn", Commit: s.commitOverturn, Revert: s.revertOverturn,
 		Settle: s.settleOverturn, Retry: true}
+	// bonus:<submission>:<request> pays the worker a bonus from the
+	// buyer's balance, then records it on the submission and tells the
+	// worker.
+	s.bonus = operation.Kind[bonus]{Name: "bonus", Settle: s.settleBonus}
 	return s
+}
+
+// bonus is the data of a bonus operation.
+type bonus struct {
+	Submission Submission
+	Coins      money.Coins
+	Reason     string
+}
+
+// SetRevisionWindow sets how long a worker has to revise a submission.
+func (s *Service) SetRevisionWindow(d time.Duration) {
+	if d > 0 {
+		s.revisionWindow = d
+	}
+}
+
+// UseReservations has submissions take the slot their worker reserved.
+func (s *Service) UseReservations(r Reservations) { s.held = r }
+
+// Submitted reports whether the worker submitted work for the task.
+func (s *Service) Submitted(ctx context.Context, taskID, workerID string) (bool, error) {
+	_, err := s.store.ByID(ctx, ID(taskID, workerID))
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // KeepRecords has reviews counted in the track records of their workers
@@ -96,7 +135,8 @@ func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 // Operations returns the kinds of operation this service runs, for the
 // wiring to register.
 func (s *Service) Operations() []operation.Definition {
-	return []operation.Definition{s.submit.Define(), s.approve.Define(), s.reject.Define(), s.cancel.Define(), s.overturn.Define()}
+	return []operation.Definition{s.submit.Define(), s.approve.Define(), s.reject.Define(), s.cancel.Define(), s.overturn.Define(),
+		s.bonus.Define()}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -143,7 +183,12 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 		return Submission{}, err
 	}
 	now := s.clock()
-	if err := t.TakesSubmissions(now); err != nil {
+	var held string
+	if s.held != nil {
+		held = s.held.Held(t, p.UserID)
+	}
+	// A reserved slot is the worker's: a task with no free slot takes it.
+	if err := t.TakesSubmissions(now); err != nil && !(held != "" && errors.Is(err, task.ErrFull)) {
 		return Submission{}, err
 	}
 	if s.blocks != nil {
@@ -162,8 +207,15 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 	sub := Submission{
 		ID: ID(taskID, p.UserID), TaskID: t.ID, TaskTitle: t.Title, Pay: t.Pay, Worker: task.Party{ID: p.UserID, Name: name},
 		Buyer: t.Buyer, Details: details, Status: StatusPending, AutoApproveAt: now.Add(t.AutoApproveAfter), CreatedAt: now,
+		Held: held,
 	}
 	res, err := s.submit.Run(ctx, s.ops, sub.ID, nil, sub)
+	if errors.Is(err, operation.ErrCancelled) && held != "" {
+		// The reservation ended meanwhile (it expired, or was released):
+		// a free slot, if there is one, takes the work.
+		sub.Held = ""
+		res, err = s.submit.Run(ctx, s.ops, sub.ID, nil, sub)
+	}
 	if errors.Is(err, operation.ErrCancelled) {
 		// The slot was gone by the time it was to be taken: say why.
 		if t, err := s.tasks.ByID(ctx, taskID); err == nil {
@@ -191,6 +243,9 @@ func (s *Service) commitSubmit(ctx context.Context, op operation.Op[Submission])
 	} else if !errors.Is(err, ErrNotFound) {
 		return false, err
 	}
+	if op.Data.Held != "" {
+		return s.tasks.UseHeld(ctx, op.Data.TaskID, op.Data.Held, op.Data.ID, op.Data.Worker.ID, s.clock())
+	}
 	return s.tasks.ReserveSlot(ctx, op.Data.TaskID, op.Data.ID, op.Data.Worker.ID, s.clock())
 }
 
@@ -206,6 +261,11 @@ func (s *Service) settleSubmit(ctx context.Context, op operation.Op[Submission])
 	if err != nil {
 		return err
 	}
+	if sub.Held != "" && s.held != nil {
+		if err := s.held.Used(ctx, sub.TaskID, sub.Worker.ID, sub.Held); err != nil {
+			return err
+		}
+	}
 	return s.notify.Send(ctx, notification.Notification{
 		ID: op.ID, UserID: sub.Buyer.ID, Type: notification.SubmissionReceived, Page: notification.TaskToReview, CreatedAt: op.At,
 		Message: fmt.Sprintf("%s submitted work for your task “%s”.", sub.Worker.Name, sub.TaskTitle),
@@ -218,10 +278,60 @@ func (s *Service) Approve(ctx context.Context, p auth.Principal, id string) (Sub
 	return s.decide(ctx, p, id, s.approve, "")
 }
 
-// Reject rejects a pending submission (the task's buyer only), with an
-// optional reason for the worker; its slot reopens.
+// MinRejectReason is the shortest reason a rejection takes, in characters:
+// the worker is told why their work was not paid.
+const MinRejectReason = 10
+
+// Reject rejects a pending submission (the task's buyer only), with the
+// reason the worker is told; its slot reopens.
 func (s *Service) Reject(ctx context.Context, p auth.Principal, id, reason string) (Submission, error) {
-	return s.decide(ctx, p, id, s.reject, strings.TrimSpace(reason))
+	reason = strings.TrimSpace(reason)
+	if err := checkRejectReason(reason); err != nil {
+		return Submission{}, err
+	}
+	return s.decide(ctx, p, id, s.reject, reason)
+}
+
+func checkRejectReason(reason string) error {
+	if utf8.RuneCountInString(reason) < MinRejectReason {
+		return apperr.InvalidFields(apperr.FieldError{Field: "reason",
+			Message: fmt.Sprintf("must be at least %d characters: the worker is told why", MinRejectReason)})
+	}
+	return nil
+}
+
+// MaxBulkReview is how many submissions one bulk review decides.
+const MaxBulkReview = 100
+
+// Outcome is what a bulk review did to one submission: the submission as
+// reviewed, or the error the single review would have answered.
+type Outcome struct {
+	ID         string
+	Submission Submission
+	Err        error
+}
+
+// ReviewMany approves, or rejects with the reason, each of the buyer's
+// submissions in turn, exactly as Approve or Reject would one by one: each
+// is reviewed once, whatever else reviews it at the same time. It fails as
+// a whole only for a reason too short to reject with.
+func (s *Service) ReviewMany(ctx context.Context, p auth.Principal, ids []string, approve bool, reason string) ([]Outcome, error) {
+	reason = strings.TrimSpace(reason)
+	if !approve {
+		if err := checkRejectReason(reason); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Outcome, len(ids))
+	for i, id := range ids {
+		out[i].ID = id
+		if approve {
+			out[i].Submission, out[i].Err = s.Approve(ctx, p, id)
+		} else {
+			out[i].Submission, out[i].Err = s.decide(ctx, p, id, s.reject, reason)
+		}
+	}
+	return out, nil
 }
 
 func (s *Service) decide(ctx context.Context, p auth.Principal, id string, kind operation.Kind[review], reason string) (Submission, error) {
@@ -234,7 +344,11 @@ func (s *Service) decide(ctx context.Context, p auth.Principal, id string, kind 
 		// telling "someone else's" from "none" would tell who worked on what.
 		return Submission{}, ErrNotFound
 	}
-	if sub.Status != StatusPending {
+	switch sub.Status {
+	case StatusPending:
+	case StatusRevision:
+		return Submission{}, ErrInRevision
+	default:
 		return Submission{}, ErrAlreadyReviewed
 	}
 	if err := s.run(ctx, kind, sub, reason, false); err != nil {
@@ -258,7 +372,10 @@ func (s *Service) run(ctx context.Context, kind operation.Kind[review], sub Subm
 
 func (s *Service) commitReview(to Status) func(context.Context, operation.Op[review]) (bool, error) {
 	return func(ctx context.Context, op operation.Op[review]) (bool, error) {
-		return s.store.Review(ctx, Review{Op: op.ID, ID: op.Data.Submission.ID, To: to, Reason: op.Data.Reason, At: s.clock()})
+		// From the status it was read in: pending, or in revision for a
+		// deadline missed or a task removed.
+		return s.store.Review(ctx, Review{Op: op.ID, ID: op.Data.Submission.ID, From: op.Data.Submission.Status, To: to,
+			Reason: op.Data.Reason, At: s.clock()})
 	}
 }
 
@@ -314,6 +431,143 @@ func (s *Service) settleReject(ctx context.Context, op operation.Op[review]) err
 	})
 }
 
+// Bonus pays the worker of an approved submission coins from its buyer's
+// balance (the buyer only), with the reason they are told.
+// ledger.ErrInsufficientCoins if the buyer lacks them. request names the
+// request, the client's Idempotency-Key if it sent one: the same request
+// pays once.
+func (s *Service) Bonus(ctx context.Context, p auth.Principal, id string, coins money.Coins, reason, request string) (Submission, error) {
+	sub, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Submission{}, err
+	}
+	if sub.Buyer.ID != p.UserID {
+		return Submission{}, ErrNotFound // as in decide
+	}
+	if sub.Status != StatusApproved {
+		return Submission{}, ErrNotApproved
+	}
+	if request == "" {
+		request = idgen.New()
+	}
+	ref := sub.ID + ":" + idgen.Derive("bonus", p.UserID, request)
+	_, err = s.bonus.Run(ctx, s.ops, ref, ledger.Move(ledger.UserAccount(p.UserID), ledger.UserAccount(sub.Worker.ID), coins),
+		bonus{Submission: sub, Coins: coins, Reason: strings.TrimSpace(reason)})
+	if err != nil {
+		return Submission{}, err
+	}
+	s.log.InfoContext(ctx, "bonus paid", "submission_id", sub.ID, "coins", int64(coins))
+	return s.store.ByID(ctx, id)
+}
+
+func (s *Service) settleBonus(ctx context.Context, op operation.Op[bonus]) error {
+	sub := op.Data.Submission
+	if err := s.store.AddBonus(ctx, sub.ID, op.ID, op.Data.Coins); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("%s paid you a bonus of %d coins for “%s”.", sub.Buyer.Name, op.Data.Coins, sub.TaskTitle)
+	if r := op.Data.Reason; r != "" {
+		msg = fmt.Sprintf("%s paid you a bonus of %d coins for “%s”: %s", sub.Buyer.Name, op.Data.Coins, sub.TaskTitle, r)
+	}
+	return s.notify.Send(ctx, notification.Notification{
+		ID: op.ID, UserID: sub.Worker.ID, Type: notification.BonusPaid, Page: notification.MySubmissions, CreatedAt: op.At, Message: msg,
+	})
+}
+
+// RequestRevision asks the worker of a pending submission (the task's buyer
+// only) to revise it by the deadline, with the reason they are told. The
+// submission keeps its slot and its pay in escrow meanwhile; it gets one
+// revision.
+func (s *Service) RequestRevision(ctx context.Context, p auth.Principal, id, reason string) (Submission, error) {
+	reason = strings.TrimSpace(reason)
+	if err := checkRejectReason(reason); err != nil {
+		return Submission{}, err
+	}
+	sub, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Submission{}, err
+	}
+	if sub.Buyer.ID != p.UserID {
+		return Submission{}, ErrNotFound // as in decide
+	}
+	deadline := s.clock().Add(s.revisionWindow)
+	ok, err := s.store.RequestRevision(ctx, id, reason, deadline)
+	if err != nil {
+		return Submission{}, err
+	}
+	if !ok {
+		if sub, err = s.store.ByID(ctx, id); err != nil {
+			return Submission{}, err
+		}
+		switch {
+		case sub.Status == StatusRevision:
+			return Submission{}, ErrInRevision
+		case sub.Status == StatusPending: // revised once already
+			return Submission{}, ErrRevisionUsed
+		}
+		return Submission{}, ErrAlreadyReviewed
+	}
+	s.tell(ctx, notification.Notification{
+		ID: "revision:" + id, UserID: sub.Worker.ID, Type: notification.RevisionRequested, Page: notification.MySubmissions,
+		CreatedAt: s.clock(), Message: fmt.Sprintf("The buyer of “%s” asks you to revise your submission by %s: %s",
+			sub.TaskTitle, deadline.Format("2006-01-02 15:04 MST"), reason),
+	})
+	return s.store.ByID(ctx, id)
+}
+
+// Resubmit replaces the details of a submission in revision (its worker
+// only) before the deadline: it is pending again, with a new auto-approval
+// time, and its buyer is told.
+func (s *Service) Resubmit(ctx context.Context, p auth.Principal, id, details string) (Submission, error) {
+	sub, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Submission{}, err
+	}
+	if sub.Worker.ID != p.UserID {
+		return Submission{}, ErrNotFound
+	}
+	now := s.clock()
+	t, err := s.tasks.ByID(ctx, sub.TaskID)
+	if err != nil {
+		return Submission{}, err
+	}
+	ok, err := s.store.Resubmit(ctx, id, details, now.Add(t.AutoApproveAfter), now)
+	if err != nil {
+		return Submission{}, err
+	}
+	if !ok {
+		return Submission{}, ErrNotInRevision
+	}
+	s.tell(ctx, notification.Notification{
+		ID: "revised:" + id, UserID: sub.Buyer.ID, Type: notification.SubmissionRevised, Page: notification.TaskToReview,
+		CreatedAt: now, Message: fmt.Sprintf("%s revised their submission for your task “%s”.", sub.Worker.Name, sub.TaskTitle),
+	})
+	return s.store.ByID(ctx, id)
+}
+
+// tell sends a notification of a change already made, which its failure
+// does not undo: it is logged.
+func (s *Service) tell(ctx context.Context, n notification.Notification) {
+	if err := s.notify.Send(ctx, n); err != nil {
+		s.log.ErrorContext(ctx, "notify", "notification", n.ID, "err", err)
+	}
+}
+
+// RejectOverdue rejects the submissions whose revision deadline passed, as
+// the rules say a missed deadline counts: their slots reopen. It returns how
+// many it rejected. Safe to run anywhere, any number of times.
+func (s *Service) RejectOverdue(ctx context.Context) (int, error) {
+	due, err := s.store.DueRevisions(ctx, s.clock(), 100)
+	if err != nil {
+		return 0, fmt.Errorf("find overdue revisions: %w", err)
+	}
+	return job.Each(due, func(sub Submission) string { return "reject overdue submission " + sub.ID },
+		func(sub Submission) error {
+			return s.run(ctx, s.reject, sub, "the revision was not submitted by its deadline", false)
+		},
+		ErrAlreadyReviewed, operation.ErrInProgress) // resubmitted or reviewed meanwhile
+}
+
 // CancelPending cancels the pending submissions of a task an admin removes:
 // each slot reopens (for the task's refund to give back) and each worker is
 // told. A submission reviewed meanwhile keeps its review.
@@ -326,7 +580,7 @@ func (s *Service) CancelPending(ctx context.Context, taskID string, submissionID
 		if err != nil {
 			return err
 		}
-		if sub.Status != StatusPending || sub.TaskID != taskID {
+		if (sub.Status != StatusPending && sub.Status != StatusRevision) || sub.TaskID != taskID {
 			continue
 		}
 		err = s.run(ctx, s.cancel, sub, "the task was removed by an admin", false)
@@ -451,19 +705,9 @@ func (s *Service) AutoApproveDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find submissions due for approval: %w", err)
 	}
-	n := 0
-	var errs []error
-	for _, sub := range due {
-		err := s.run(ctx, s.approve, sub, "", true)
-		switch {
-		case err == nil:
-			n++
-		case errors.Is(err, ErrAlreadyReviewed), errors.Is(err, operation.ErrInProgress):
-		default:
-			errs = append(errs, fmt.Errorf("auto-approve %s: %w", sub.ID, err))
-		}
-	}
-	return n, errors.Join(errs...)
+	return job.Each(due, func(sub Submission) string { return "auto-approve " + sub.ID },
+		func(sub Submission) error { return s.run(ctx, s.approve, sub, "", true) },
+		ErrAlreadyReviewed, operation.ErrInProgress)
 }
 
 // Mine returns a page of the worker's submissions, newest first, optionally

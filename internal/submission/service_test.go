@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"microtask/internal/app/apptest"
+	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
@@ -105,7 +106,7 @@ func (m *market) approve(t *testing.T, id string) {
 
 func (m *market) reject(t *testing.T, id string) {
 	t.Helper()
-	if _, err := m.Submissions.Reject(m.ctx, m.buyer, id, "blurry"); err != nil {
+	if _, err := m.Submissions.Reject(m.ctx, m.buyer, id, "the photo is blurry"); err != nil {
 		t.Fatalf("Reject() error = %v", err)
 	}
 }
@@ -411,7 +412,7 @@ func TestReviewOnlyByTheTasksBuyer(t *testing.T) {
 			if _, err := m.Submissions.Approve(m.ctx, tt.p, sub.ID); !errors.Is(err, submission.ErrNotFound) {
 				t.Errorf("Approve() error = %v, want %v", err, submission.ErrNotFound)
 			}
-			if _, err := m.Submissions.Reject(m.ctx, tt.p, sub.ID, "no"); !errors.Is(err, submission.ErrNotFound) {
+			if _, err := m.Submissions.Reject(m.ctx, tt.p, sub.ID, "not the requested proof"); !errors.Is(err, submission.ErrNotFound) {
 				t.Errorf("Reject() error = %v, want %v", err, submission.ErrNotFound)
 			}
 		})
@@ -425,7 +426,7 @@ func TestReviewOnlyByTheTasksBuyer(t *testing.T) {
 	if _, err := m.Submissions.Approve(m.ctx, m.buyer, "no-such-submission"); !errors.Is(err, submission.ErrNotFound) {
 		t.Errorf("Approve() of a missing submission error = %v, want %v", err, submission.ErrNotFound)
 	}
-	if _, err := m.Submissions.Reject(m.ctx, m.buyer, "no-such-submission", ""); !errors.Is(err, submission.ErrNotFound) {
+	if _, err := m.Submissions.Reject(m.ctx, m.buyer, "no-such-submission", "not the requested proof"); !errors.Is(err, submission.ErrNotFound) {
 		t.Errorf("Reject() of a missing submission error = %v, want %v", err, submission.ErrNotFound)
 	}
 }
@@ -575,9 +576,27 @@ func TestRejectReopensTheSlotAndKeepsTheReason(t *testing.T) {
 		wantMessage string
 	}{
 		{"with a reason", "  The photo is blurry.  ", "The photo is blurry.", "was rejected: The photo is blurry."},
-		{"without a reason", " ", "", "was rejected."},
 	}
 	shared := newMarket(t)
+	// A reason is required: the worker is told why. Too short, it changes
+	// nothing.
+	t.Run("without a reason", func(t *testing.T) {
+		t.Parallel()
+		m := shared.fresh(t)
+		tk := m.newTask(t, 2, 10)
+		sub := m.submit(t, m.worker, tk.ID)
+		for _, reason := range []string{"", "   ", "too short", "  blurry   "} {
+			if _, err := m.Submissions.Reject(m.ctx, m.buyer, sub.ID, reason); apperr.KindOf(err) != apperr.Invalid {
+				t.Errorf("Reject(%q) error = %v, want invalid fields", reason, err)
+			}
+		}
+		if got, err := m.Submissions.Get(m.ctx, sub.ID); err != nil || got.Status != submission.StatusPending {
+			t.Errorf("after refused rejections: %+v, %v", got, err)
+		}
+		if got, err := m.Tasks.ByID(m.ctx, tk.ID); err != nil || got.OpenSlots != 1 || len(got.PendingSubs) != 1 {
+			t.Errorf("task after refused rejections: %+v, %v", got, err)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -1064,7 +1083,7 @@ func TestCancelPending(t *testing.T) {
 		wantReason string
 	}{
 		{approved, submission.StatusApproved, ""},
-		{rejected, submission.StatusRejected, "blurry"},
+		{rejected, submission.StatusRejected, "the photo is blurry"},
 		{pending, submission.StatusCancelled, "the task was removed by an admin"},
 		{notListed, submission.StatusPending, ""},
 		{elsewhere, submission.StatusPending, ""},

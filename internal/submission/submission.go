@@ -25,7 +25,14 @@ const (
 	StatusApproved  Status = "approved"
 	StatusRejected  Status = "rejected"
 	StatusCancelled Status = "cancelled" // its task was removed by an admin
+	// StatusRevision waits for the worker's revision, asked for by the
+	// buyer: the submission keeps its slot and its pay in escrow until the
+	// worker resubmits (pending again) or the deadline passes (rejected).
+	StatusRevision Status = "revision_requested"
 )
+
+// DefaultRevisionWindow is how long a worker has to revise a submission.
+const DefaultRevisionWindow = 48 * time.Hour
 
 // Submission is a worker's proof of work for a task.
 type Submission struct {
@@ -40,7 +47,15 @@ type Submission struct {
 	Reason        string // why it was rejected
 	AutoApproveAt time.Time
 	CreatedAt     time.Time
-	ReviewedAt    time.Time // zero while pending
+	ReviewedAt    time.Time   // zero while pending
+	Bonus         money.Coins // bonuses its buyer paid for it, in all
+	// The buyer's one request for a revision, if any: its reason, and the
+	// deadline for the worker's revision (zero once revised).
+	RevisionReason   string
+	RevisionDeadline time.Time
+	// Held is the reserved slot the submission takes, while it is being
+	// submitted; empty when it takes a free slot. Not stored.
+	Held string
 }
 
 // Filter selects submissions for a list.
@@ -53,17 +68,23 @@ type Filter struct {
 }
 
 // Statuses are every status, for the lists' filters.
-var Statuses = []Status{StatusPending, StatusApproved, StatusRejected, StatusCancelled}
+var Statuses = []Status{StatusPending, StatusRevision, StatusApproved, StatusRejected, StatusCancelled}
 
 // Errors.
 var (
 	ErrNotFound         = apperr.New(apperr.NotFound, "submission_not_found", "no such submission")
 	ErrAlreadySubmitted = apperr.New(apperr.Conflict, "already_submitted", "you have already submitted work for this task")
 	ErrAlreadyReviewed  = apperr.New(apperr.Conflict, "already_reviewed", "the submission was already reviewed")
-	ErrNotRejected      = apperr.New(apperr.Conflict, "not_rejected", "only a rejected submission can be overturned")
+	ErrNotApproved      = apperr.New(apperr.Conflict, "not_approved", "a bonus is for approved work; approve the submission first")
+	ErrInRevision       = apperr.New(apperr.Conflict, "revision_requested",
+		"the submission waits for the worker's revision; review it once they resubmit, or once its deadline passes")
+	ErrRevisionUsed  = apperr.New(apperr.Conflict, "revision_used", "a submission gets one revision; approve or reject it")
+	ErrNotInRevision = apperr.New(apperr.Conflict, "not_in_revision",
+		"only a submission whose buyer asked for a revision can be resubmitted, before its deadline")
 	// ErrBlockedByBuyer is the block package's: one code wherever a block
 	// refuses work.
 	ErrBlockedByBuyer = block.ErrBlocked
+	ErrNotRejected    = apperr.New(apperr.Conflict, "not_rejected", "only a rejected submission can be overturned")
 	ErrCannotPay      = apperr.New(apperr.Conflict, "cannot_pay",
 		"neither the task's escrow nor the buyer's balance can pay this submission")
 )
@@ -102,6 +123,17 @@ type Store interface {
 	DueForApproval(ctx context.Context, now time.Time, limit int) ([]Submission, error)
 	// Count counts the submissions matching f.
 	Count(ctx context.Context, f Filter) (int64, error)
+	// RequestRevision moves a pending submission never revised before to
+	// revision_requested with reason and deadline. False if it is not so.
+	RequestRevision(ctx context.Context, id, reason string, deadline time.Time) (bool, error)
+	// Resubmit makes a submission in revision whose deadline is after now
+	// pending again with new details. False if it is not so.
+	Resubmit(ctx context.Context, id, details string, autoApproveAt, now time.Time) (bool, error)
+	// DueRevisions returns up to limit submissions in revision whose
+	// deadline passed before now.
+	DueRevisions(ctx context.Context, now time.Time, limit int) ([]Submission, error)
+	// AddBonus records bonus op's coins on the submission, once.
+	AddBonus(ctx context.Context, id, op string, coins money.Coins) error
 	// SumPay adds up the pay of the submissions matching f.
 	SumPay(ctx context.Context, f Filter) (money.Coins, error)
 }
@@ -115,6 +147,9 @@ type Tasks interface {
 	// the submission, listing it as pending and the worker as one who
 	// submitted. True if it did now or had already.
 	ReserveSlot(ctx context.Context, taskID, submissionID, workerID string, now time.Time) (bool, error)
+	// UseHeld turns the worker's reserved slot into the submission's, if the
+	// task takes submissions at now. True if it did now or had already.
+	UseHeld(ctx context.Context, taskID, held, submissionID, workerID string, now time.Time) (bool, error)
 	// ReleaseSlot takes the submission off the task's pending list, if it is
 	// there, and with reopen gives its slot back.
 	ReleaseSlot(ctx context.Context, taskID, submissionID string, reopen bool) error
@@ -125,6 +160,13 @@ type Tasks interface {
 	OpenSlots(ctx context.Context, buyerID string) (int64, error)
 	// CountByBuyer counts a buyer's tasks that are not deleted.
 	CountByBuyer(ctx context.Context, buyerID string) (int64, error)
+}
+
+// Reservations finds the slot a worker reserved on a task and ends the
+// reservation once a submission took it; reservation.Service implements it.
+type Reservations interface {
+	Held(t task.Task, workerID string) string
+	Used(ctx context.Context, taskID, workerID, held string) error
 }
 
 // Notifier sends notifications; notification.Service implements it.

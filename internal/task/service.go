@@ -16,6 +16,7 @@ import (
 	"microtask/internal/operation"
 	"microtask/internal/page"
 	"microtask/internal/platform/idgen"
+	"microtask/internal/platform/job"
 )
 
 // MaxCompletionAhead is how far in the future a completion date may be.
@@ -38,6 +39,14 @@ type Service struct {
 
 	fund   operation.Kind[Task]
 	refund operation.Kind[refund]
+	slots  operation.Kind[moreSlots]
+}
+
+// moreSlots is the data of the operation that adds open slots to a task.
+type moreSlots struct {
+	TaskID  string
+	BuyerID string
+	Count   int
 }
 
 // refund is the data of the operation that closes a task and gives its
@@ -64,6 +73,10 @@ func NewService(store Store, ops operation.Runner, n Notifier, users UserNames, 
 	// task-refund:<task>:<refunds so far> gives the escrow of a deleted or
 	// expired task's open slots back to its buyer.
 	s.refund = operation.Kind[refund]{Name: "task-refund", Commit: s.commitRefund, Settle: s.settleRefund}
+	// task-slots:<task>:<request> marks the task as being funded (no
+	// refund can close it meanwhile), moves the new slots' pay from its
+	// buyer to its escrow, then opens the slots.
+	s.slots = operation.Kind[moreSlots]{Name: "task-slots", Commit: s.commitSlots, Revert: s.revertSlots, Settle: s.settleSlots}
 	return s
 }
 
@@ -83,7 +96,7 @@ func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 // Operations returns the kinds of operation this service runs, for the
 // wiring to register.
 func (s *Service) Operations() []operation.Definition {
-	return []operation.Definition{s.fund.Define(), s.refund.Define()}
+	return []operation.Definition{s.fund.Define(), s.refund.Define(), s.slots.Define()}
 }
 
 // NewTask is a buyer's new task.
@@ -119,6 +132,10 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 		return Task{}, apperr.InvalidFields(apperr.FieldError{Field: "completion_date", Message: "must be in the future"})
 	case in.CompletionDate.After(now.Add(MaxCompletionAhead)):
 		return Task{}, apperr.InvalidFields(apperr.FieldError{Field: "completion_date", Message: "must be within a year"})
+	case in.TimeAllotted == 0:
+		in.TimeAllotted = DefaultTimeAllotted
+	case in.TimeAllotted < MinTimeAllotted || in.TimeAllotted > MaxTimeAllotted:
+		return Task{}, apperr.InvalidFields(apperr.FieldError{Field: "time_allotted_minutes", Message: "must be from 5 to 1440 minutes"})
 	}
 	labels, err := newLabels(&in)
 	if err != nil {
@@ -135,8 +152,8 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 	t := Task{
 		ID: id, Title: in.Title, Detail: in.Detail, SubmissionInfo: in.SubmissionInfo, ImageURL: in.ImageURL,
 		OpenSlots: in.Workers, Pay: in.Pay, CompletionDate: in.CompletionDate,
-		Buyer: Party{ID: p.UserID, Name: name}, Status: StatusOpen, AutoApproveAfter: s.autoApprove, CreatedAt: now,
-		Category: in.Category, Tags: labels, TimeAllotted: in.TimeAllotted,
+		Buyer: Party{ID: p.UserID, Name: name}, Status: StatusOpen, AutoApproveAfter: s.autoApprove, TimeAllotted: in.TimeAllotted,
+		CreatedAt: now, Category: in.Category, Tags: labels,
 	}
 	_, err = s.fund.Run(ctx, s.ops, t.ID, ledger.Move(ledger.UserAccount(p.UserID), ledger.EscrowAccount(t.ID), money.Coins(in.Workers)*in.Pay), t)
 	if err != nil {
@@ -146,21 +163,15 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 	return s.store.ByID(ctx, t.ID)
 }
 
-// newLabels fills in the defaults of a new task's category and allotted
-// time, checks them and returns its tags normalized.
+// newLabels fills in the default of a new task's category, checks it and
+// returns its tags normalized.
 func newLabels(in *NewTask) ([]string, error) {
 	if in.Category == "" {
 		in.Category = CategoryOther
 	}
-	if in.TimeAllotted == 0 {
-		in.TimeAllotted = DefaultTimeAllotted
-	}
 	var errs []apperr.FieldError
 	if err := CheckCategory(in.Category); err != nil {
 		errs = append(errs, fieldErrors(err)...)
-	}
-	if in.TimeAllotted < MinTimeAllotted || in.TimeAllotted > MaxTimeAllotted {
-		errs = append(errs, apperr.FieldError{Field: "time_allotted_minutes", Message: "must be from 5 to 1440 minutes"})
 	}
 	tags, err := NormalizeTags(in.Tags)
 	if err != nil {
@@ -283,6 +294,127 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) (mone
 	return 0, operation.ErrInProgress
 }
 
+// own returns the buyer's task, not deleted; someone else's is not found.
+func (s *Service) own(ctx context.Context, p auth.Principal, id string) (Task, error) {
+	t, err := s.Get(ctx, id)
+	if err == nil && t.Buyer.ID != p.UserID {
+		return Task{}, ErrNotFound // as in UpdateText
+	}
+	return t, err
+}
+
+// AddSlots opens count more slots on the buyer's open task: their pay,
+// count × the task's pay, moves from the buyer to the task's escrow first
+// (ledger.ErrInsufficientCoins, and nothing changes, if the buyer lacks
+// it). request names the request, the client's Idempotency-Key if it sent
+// one: the same request adds the slots once.
+func (s *Service) AddSlots(ctx context.Context, p auth.Principal, id string, count int, request string) (Task, error) {
+	t, err := s.own(ctx, p, id)
+	if err != nil {
+		return Task{}, err
+	}
+	if request == "" {
+		request = s.newID()
+	}
+	ref := t.ID + ":" + idgen.Derive("slots", p.UserID, request)
+	_, err = s.slots.Run(ctx, s.ops, ref, ledger.Move(ledger.UserAccount(p.UserID), ledger.EscrowAccount(t.ID), money.Coins(count)*t.Pay),
+		moreSlots{TaskID: t.ID, BuyerID: p.UserID, Count: count})
+	if errors.Is(err, operation.ErrCancelled) {
+		return Task{}, s.whyNoSlots(ctx, id, count)
+	}
+	if err != nil {
+		return Task{}, err
+	}
+	s.log.InfoContext(ctx, "task slots added", "task_id", t.ID, "count", count)
+	return s.store.ByID(ctx, id)
+}
+
+// whyNoSlots says why slots could not be added to the task.
+func (s *Service) whyNoSlots(ctx context.Context, id string, count int) error {
+	t, err := s.store.ByID(ctx, id)
+	switch {
+	case err != nil:
+		return err
+	case t.Status != StatusOpen:
+		return ErrNotOpen
+	case t.OpenSlots+count > MaxSlots:
+		return ErrTooManySlots
+	}
+	return operation.ErrInProgress // another change of its slots is running
+}
+
+func (s *Service) commitSlots(ctx context.Context, op operation.Op[moreSlots]) (bool, error) {
+	return s.store.BeginFunding(ctx, op.Data.TaskID, op.Data.BuyerID, op.ID, op.Data.Count)
+}
+
+func (s *Service) revertSlots(ctx context.Context, op operation.Op[moreSlots]) error {
+	return s.store.AbortFunding(ctx, op.Data.TaskID, op.ID)
+}
+
+func (s *Service) settleSlots(ctx context.Context, op operation.Op[moreSlots]) error {
+	return s.store.FinishFunding(ctx, op.Data.TaskID, op.ID, op.Data.Count)
+}
+
+// Extend moves the completion date of the buyer's open task later, to at
+// most a year from now.
+func (s *Service) Extend(ctx context.Context, p auth.Principal, id string, date time.Time) (Task, error) {
+	t, err := s.own(ctx, p, id)
+	if err != nil {
+		return Task{}, err
+	}
+	now := s.clock()
+	date = date.UTC().Truncate(time.Millisecond)
+	if date.After(now.Add(MaxCompletionAhead)) {
+		return Task{}, apperr.InvalidFields(apperr.FieldError{Field: "completion_date", Message: "must be within a year"})
+	}
+	ok, err := s.store.SetCompletionDate(ctx, t.ID, p.UserID, date, now)
+	if err != nil {
+		return Task{}, err
+	}
+	if !ok {
+		return Task{}, ErrNotLater
+	}
+	return s.store.ByID(ctx, id)
+}
+
+// CloseEarly closes the buyer's open task: its open slots' pay comes back
+// at once, and work already submitted is still reviewed (a slot a rejection
+// reopens later is refunded by the expiry job).
+func (s *Service) CloseEarly(ctx context.Context, p auth.Principal, id string) (money.Coins, error) {
+	for range 3 { // a slot may be taken or reopen between the read and the commit
+		t, err := s.own(ctx, p, id)
+		if err != nil {
+			return 0, err
+		}
+		if t.Status != StatusOpen {
+			return 0, ErrNotOpen
+		}
+		refunded, err := s.close(ctx, t, RefundClosed, "")
+		if errors.Is(err, operation.ErrCancelled) {
+			continue
+		}
+		return refunded, err
+	}
+	return 0, operation.ErrInProgress
+}
+
+// SetPaused pauses the buyer's open task (it takes no submissions, and
+// leaves the list of available tasks) or resumes it.
+func (s *Service) SetPaused(ctx context.Context, p auth.Principal, id string, paused bool) (Task, error) {
+	t, err := s.own(ctx, p, id)
+	if err != nil {
+		return Task{}, err
+	}
+	ok, err := s.store.SetPaused(ctx, t.ID, p.UserID, paused)
+	if err != nil {
+		return Task{}, err
+	}
+	if !ok {
+		return Task{}, ErrNotOpen
+	}
+	return s.store.ByID(ctx, id)
+}
+
 // AdminFilter selects tasks for the admins' list.
 type AdminFilter struct {
 	Query   string
@@ -337,7 +469,7 @@ func (s *Service) Remove(ctx context.Context, p auth.Principal, id string) (mone
 // that a slot reopened later (a rejection after expiry) is refunded by a new
 // operation rather than deduplicated into the old one.
 func (s *Service) close(ctx context.Context, t Task, reason RefundReason, by string) (money.Coins, error) {
-	amount := money.Coins(t.OpenSlots) * t.Pay
+	amount := t.Refundable()
 	var postings []ledger.Posting
 	if amount > 0 {
 		postings = ledger.Move(ledger.EscrowAccount(t.ID), ledger.UserAccount(t.Buyer.ID), amount)
@@ -349,7 +481,8 @@ func (s *Service) close(ctx context.Context, t Task, reason RefundReason, by str
 func (s *Service) commitRefund(ctx context.Context, op operation.Op[refund]) (bool, error) {
 	t := op.Data.Task
 	return s.store.Refund(ctx, Refund{
-		Op: op.ID, TaskID: t.ID, Reason: op.Data.Reason, Refunds: t.Refunds, OpenSlots: t.OpenSlots, BuyerID: t.Buyer.ID, Now: s.clock(),
+		Op: op.ID, TaskID: t.ID, Reason: op.Data.Reason, Refunds: t.Refunds, OpenSlots: t.OpenSlots, Held: len(t.Held), BuyerID: t.Buyer.ID,
+		Now: s.clock(),
 	})
 }
 
@@ -359,6 +492,8 @@ func (s *Service) settleRefund(ctx context.Context, op operation.Op[refund]) err
 	switch op.Data.Reason {
 	case RefundExpired:
 		msg = fmt.Sprintf("Your task “%s” reached its completion date; %d coins for its unfilled slots came back to you.", title, amount)
+	case RefundClosed:
+		msg = fmt.Sprintf("Your task “%s” is closed; %d coins for its open slots came back to you.", title, amount)
 	case RefundRemoved:
 		msg = fmt.Sprintf("An admin removed your task “%s”; %d coins came back to you.", title, amount)
 		if s.admins != nil && op.Data.By != "" { // operations from before actions were recorded name no admin
@@ -382,20 +517,16 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find due tasks: %w", err)
 	}
-	n := 0
-	var errs []error
-	for _, t := range due {
-		_, err := s.close(ctx, t, RefundExpired, "")
-		switch {
-		case err == nil:
-			n++
-		case errors.Is(err, operation.ErrCancelled), errors.Is(err, operation.ErrInProgress):
-			// Changed meanwhile; the next round sees it as it is now.
-		default:
-			errs = append(errs, fmt.Errorf("expire task %s: %w", t.ID, err))
-		}
-	}
-	return n, errors.Join(errs...)
+	return job.Each(due, func(t Task) string { return "expire task " + t.ID },
+		func(t Task) error {
+			reason := RefundExpired
+			if t.Status == StatusClosed {
+				reason = RefundClosed // a slot reopened after its buyer closed it
+			}
+			_, err := s.close(ctx, t, reason, "")
+			return err
+		},
+		operation.ErrCancelled, operation.ErrInProgress)
 }
 
 // CheckEscrow is the ledger audit's invariant 4, for the wiring to add to
@@ -412,8 +543,8 @@ func (s *Service) CheckEscrow(ctx context.Context, balances map[string]money.Coi
 			return nil
 		}
 		if got, want := balances[acct], t.EscrowDue(); got != want {
-			problems = append(problems, fmt.Sprintf("task %s: escrow holds %d, want %d (%d open slots and %d pending submissions at %d)",
-				t.ID, got, want, t.OpenSlots, len(t.PendingSubs), t.Pay))
+			problems = append(problems, fmt.Sprintf("task %s: escrow holds %d, want %d (%d free slots, %d reserved and %d pending submissions at %d)",
+				t.ID, got, want, t.OpenSlots, len(t.Held), len(t.PendingSubs), t.Pay))
 		}
 		return nil
 	})
@@ -439,6 +570,25 @@ func (s *Service) ByID(ctx context.Context, id string) (Task, error) { return s.
 // task does not take it (Task.TakesSubmissions says why).
 func (s *Service) ReserveSlot(ctx context.Context, taskID, submissionID, workerID string, now time.Time) (bool, error) {
 	return s.store.ReserveSlot(ctx, taskID, submissionID, workerID, now)
+}
+
+// HoldSlot reserves one free slot of the task for the worker, as held
+// (a reservation's HeldID), if the task takes submissions at now and the
+// worker has not submitted to it. True if it did now or had already.
+func (s *Service) HoldSlot(ctx context.Context, taskID, held, workerID string, now time.Time) (bool, error) {
+	return s.store.HoldSlot(ctx, taskID, held, workerID, now)
+}
+
+// UseHeld turns the worker's reserved slot into the submission's, if the
+// task takes submissions at now. True if it did now or had already.
+func (s *Service) UseHeld(ctx context.Context, taskID, held, submissionID, workerID string, now time.Time) (bool, error) {
+	return s.store.UseHeld(ctx, taskID, held, submissionID, workerID, now)
+}
+
+// ReleaseHeld frees a reserved slot for operation op. True if it did now or
+// had already; false if it is no longer held.
+func (s *Service) ReleaseHeld(ctx context.Context, taskID, held, op string) (bool, error) {
+	return s.store.ReleaseHeld(ctx, taskID, held, op)
 }
 
 // ReleaseSlot takes a reviewed submission off the task's pending list; with

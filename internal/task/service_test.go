@@ -101,7 +101,7 @@ func (f *fixture) approve(t *testing.T, sub submission.Submission) {
 
 func (f *fixture) reject(t *testing.T, sub submission.Submission) {
 	t.Helper()
-	if _, err := f.e.Submissions.Reject(context.Background(), f.buyer, sub.ID, "blurry"); err != nil {
+	if _, err := f.e.Submissions.Reject(context.Background(), f.buyer, sub.ID, "the photo is blurry"); err != nil {
 		t.Fatalf("Reject() error = %v", err)
 	}
 }
@@ -235,10 +235,10 @@ func TestCreate(t *testing.T) {
 			}
 			want := task.Task{
 				ID: got.ID, Title: "Label photos", Detail: "Detail of Label photos", SubmissionInfo: "a screenshot",
-				OpenSlots: tt.workers, PendingSubs: []string{}, Pay: tt.pay, CompletionDate: due,
+				OpenSlots: tt.workers, PendingSubs: []string{}, Held: []string{}, TimeAllotted: time.Hour, Pay: tt.pay, CompletionDate: due,
 				Buyer: task.Party{ID: p.UserID, Name: "Name of " + p.UserID}, Status: task.StatusOpen,
 				AutoApproveAfter: 72 * time.Hour, CreatedAt: apptest.Start,
-				Category: task.CategoryOther, Tags: []string{}, TimeAllotted: task.DefaultTimeAllotted, // the defaults
+				Category: task.CategoryOther, Tags: []string{}, // the defaults
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Create() (-want +got):\n%s", diff)

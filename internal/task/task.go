@@ -25,11 +25,18 @@ const (
 	StatusOpen    Status = "open"    // live: listed, and open to submissions while it has slots and time
 	StatusExpired Status = "expired" // past its completion date; open slots refunded, pending work still reviewed
 	StatusDeleted Status = "deleted" // removed; escrow refunded
-	// StatusClosed is never stored: it is what readers are told of an open
-	// task whose buyer can no longer run it (suspended, deleted, or no longer
-	// a buyer). See StatusAt.
+	// StatusClosed is stored for a task its buyer closed early (open slots
+	// refunded, pending work still reviewed), and is what readers are told
+	// of an open task whose buyer can no longer run it (suspended, deleted,
+	// or no longer a buyer). See StatusAt.
 	StatusClosed Status = "closed"
+	// StatusPaused is never stored: it is what readers are told of an open
+	// task its buyer paused.
+	StatusPaused Status = "paused"
 )
+
+// MaxSlots is the most open slots a task may have.
+const MaxSlots = 10000
 
 // Party names a user on a task or submission.
 type Party struct {
@@ -44,8 +51,10 @@ type Task struct {
 	Detail           string
 	SubmissionInfo   string // what proof the worker must submit
 	ImageURL         string
-	OpenSlots        int      // required_workers: workers still wanted
-	PendingSubs      []string // submissions awaiting review, each holding a slot's pay in escrow
+	OpenSlots        int           // required_workers: free slots, workers still wanted
+	PendingSubs      []string      // submissions awaiting review, each holding a slot's pay in escrow
+	Held             []string      // live reservations (reservation.HeldID), each holding a slot's pay in escrow
+	TimeAllotted     time.Duration // how long a reservation holds a slot for the work
 	Pay              money.Coins
 	CompletionDate   time.Time
 	Buyer            Party
@@ -53,9 +62,9 @@ type Task struct {
 	AutoApproveAfter time.Duration // pending work older than this is approved automatically
 	Refunds          int           // refund operations so far; part of their operation ids
 	Hidden           bool          // its buyer is suspended or deleted: out of the public lists
+	Paused           bool          // by its buyer: takes no submissions until resumed
 	Category         string        // one of Categories
 	Tags             []string      // up to MaxTags, lower case, no repeats
-	TimeAllotted     time.Duration // how long a reservation holds a slot for the work
 	CreatedAt        time.Time
 }
 
@@ -70,10 +79,25 @@ func (t Task) EffectivePay() float64 {
 }
 
 // EscrowDue is what the task's escrow account must hold: the pay of every
-// open slot and of every submission awaiting review: invariant 4 of the ledger audit (ledger.Service.Audit).
+// free slot, every reserved one and every submission awaiting review:
+// invariant 4 of the ledger audit (ledger.Service.Audit).
 func (t Task) EscrowDue() money.Coins {
-	return money.Coins(t.OpenSlots+len(t.PendingSubs)) * t.Pay
+	return money.Coins(t.OpenSlots+len(t.Held)+len(t.PendingSubs)) * t.Pay
 }
+
+// Refundable is the pay of the slots a refund gives back: the free ones and
+// the reserved ones, whose reservations end with the task.
+func (t Task) Refundable() money.Coins {
+	return money.Coins(t.OpenSlots+len(t.Held)) * t.Pay
+}
+
+// Time allotted for the work of a reservation: the default, and the bounds a
+// buyer may set.
+const (
+	DefaultTimeAllotted = 60 * time.Minute
+	MinTimeAllotted     = 5 * time.Minute
+	MaxTimeAllotted     = 24 * time.Hour
+)
 
 // Text is the part of a task its buyer may edit.
 type Text struct {
@@ -150,14 +174,6 @@ func NormalizeTags(tags []string) ([]string, error) {
 	return out, nil
 }
 
-// Time allotted for the work of a reservation: the default, and the bounds a
-// buyer may set.
-const (
-	DefaultTimeAllotted = 60 * time.Minute
-	MinTimeAllotted     = 5 * time.Minute
-	MaxTimeAllotted     = 24 * time.Hour
-)
-
 // Sort orders for lists.
 const (
 	SortNewest   = "newest"
@@ -189,11 +205,17 @@ var (
 	ErrFull    = apperr.New(apperr.Conflict, "task_full", "the task has no open slots")
 	ErrExpired = apperr.New(apperr.Conflict, "task_expired", "the task is past its completion date")
 	ErrClosed  = apperr.New(apperr.Conflict, "task_closed", "the task no longer takes submissions")
+	ErrPaused  = apperr.New(apperr.Conflict, "task_paused", "the task is paused by its buyer; try again later")
+	ErrNotOpen = apperr.New(apperr.Conflict, "task_not_open",
+		"the task is no longer open (expired, closed or deleted); this change needs an open task")
+	ErrTooManySlots = apperr.New(apperr.Conflict, "too_many_slots", "a task has at most 10000 open slots")
+	ErrNotLater     = apperr.New(apperr.Conflict, "not_later",
+		"the completion date can only move later, and the task must still be open")
 )
 
 // TakesSubmissions says why the task cannot take a submission at now, if so:
-// it must be open (not deleted, expired or hidden with its suspended buyer),
-// before its completion date, with an open slot. Store.ReserveSlot's
+// it must be open (not deleted, expired, closed or hidden with its suspended
+// buyer), not paused, before its completion date, with an open slot. Store.ReserveSlot's
 // condition is the same rule, for the database to check atomically; a test
 // holds the two together.
 func (t Task) TakesSubmissions(now time.Time) error {
@@ -204,6 +226,8 @@ func (t Task) TakesSubmissions(now time.Time) error {
 		return ErrExpired
 	case t.Status != StatusOpen || t.Hidden:
 		return ErrClosed
+	case t.Paused:
+		return ErrPaused
 	case t.OpenSlots <= 0:
 		return ErrFull
 	}
@@ -222,6 +246,8 @@ func (t Task) StatusAt(now time.Time) Status {
 		return StatusExpired
 	case t.Hidden:
 		return StatusClosed
+	case t.Paused:
+		return StatusPaused
 	}
 	return StatusOpen
 }
@@ -234,6 +260,7 @@ const (
 	RefundExpired RefundReason = "expired"
 	RefundDeleted RefundReason = "deleted" // by its buyer
 	RefundRemoved RefundReason = "removed" // by an admin
+	RefundClosed  RefundReason = "closed"  // closed early by its buyer, or a slot reopened after that
 )
 
 // Refund is the commit of a refund operation: the task must be as it was
@@ -245,6 +272,7 @@ type Refund struct {
 	Reason    RefundReason
 	Refunds   int // the task's refund count when read
 	OpenSlots int // the task's open slots when read
+	Held      int // the task's reserved slots when read
 	BuyerID   string
 	Now       time.Time
 }
@@ -265,7 +293,8 @@ type Store interface {
 	// longer as read, or (deletion) has pending submissions.
 	Refund(ctx context.Context, r Refund) (bool, error)
 	// Due returns up to limit tasks past their completion date that are
-	// still open, or expired with an open slot.
+	// still open, or expired with an open slot, and closed tasks with an open
+	// slot (a rejection reopened it).
 	Due(ctx context.Context, now time.Time, limit int) ([]Task, error)
 	// Each calls fn for every task, for the audit.
 	Each(ctx context.Context, fn func(Task) error) error
@@ -282,6 +311,33 @@ type Store interface {
 	// ConsumeSlot uses up one open slot of a task that is not deleted,
 	// recording op. True if it did now or had already.
 	ConsumeSlot(ctx context.Context, taskID, op string) (bool, error)
+	// BeginFunding marks the buyer's open task as being funded by op, for at
+	// most MaxSlots open slots after count more: no refund can close it
+	// meanwhile. True if it did now or had already.
+	BeginFunding(ctx context.Context, taskID, buyerID, op string, count int) (bool, error)
+	// FinishFunding adds count open slots to the task op is funding, and
+	// ends the funding. Nothing if op is no longer funding it.
+	FinishFunding(ctx context.Context, taskID, op string, count int) error
+	// AbortFunding ends op's funding of the task without adding slots.
+	AbortFunding(ctx context.Context, taskID, op string) error
+	// SetCompletionDate moves the completion date of the buyer's open task,
+	// whose date is after now, to a later date. False if the task is not so.
+	SetCompletionDate(ctx context.Context, taskID, buyerID string, date, now time.Time) (bool, error)
+	// SetPaused pauses or resumes the buyer's open task. False if there is
+	// no such task.
+	SetPaused(ctx context.Context, taskID, buyerID string, paused bool) (bool, error)
+	// HoldSlot moves one free slot of a task that takes submissions at now
+	// (Task.TakesSubmissions), and that the worker has not submitted to, to
+	// the reserved ones as held. True if it did now or had already.
+	HoldSlot(ctx context.Context, taskID, held, workerID string, now time.Time) (bool, error)
+	// UseHeld turns the reserved slot held into the submission's pending
+	// one, if the task takes submissions at now. True if it did now or had
+	// already.
+	UseHeld(ctx context.Context, taskID, held, submissionID, workerID string, now time.Time) (bool, error)
+	// ReleaseHeld frees the reserved slot held for operation op. True if it
+	// did now or had already; false if the slot is no longer held (used, or
+	// refunded with its task).
+	ReleaseHeld(ctx context.Context, taskID, held, op string) (bool, error)
 	// SetHidden hides or shows every task of a buyer.
 	SetHidden(ctx context.Context, buyerID string, hidden bool) error
 	// OpenSlots adds up the open slots of a buyer's live tasks.

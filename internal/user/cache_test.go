@@ -25,7 +25,7 @@ func TestAuthCache(t *testing.T) {
 	// A read after the change is remembered, until the TTL runs out.
 	_, _, gen = c.get("u1")
 	c.put(active, gen)
-	if u, ok, _ := c.get("u1"); !ok || u != active {
+	if u, ok, _ := c.get("u1"); !ok || u.ID != active.ID || u.Status != active.Status {
 		t.Fatalf("get = %+v, %v; want the user just put", u, ok)
 	}
 	now = now.Add(time.Minute + time.Second)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +37,13 @@ type Service struct {
 	newID   func() string
 	cache   *authCache
 	ranking ApprovedRanking // nil: no ranking by approved work
+
+	// Email: nil mailer until UseMail, when no mail is sent.
+	mailer        Mailer
+	accountTokens AccountTokens
+	appURL        string
+	throttle      Throttle // nil: no per-account limit on sign-in
+	onTokens      func(userID string)
 
 	signup        operation.Kind[signup]
 	accountChange operation.Kind[accountChange]
@@ -73,6 +81,7 @@ type signup struct {
 	Name, Email, PhotoURL string
 	Role                  auth.Role
 	PasswordHash          []byte // nil for an account that signs in through a provider
+	Google                bool   // created through Sign in with Google: its email is verified
 }
 
 // accountChange is the data of an account change: the user's status and
@@ -101,6 +110,15 @@ func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 
 // UseGoogle enables Sign in with Google with this verifier.
 func (s *Service) UseGoogle(v IdentityVerifier) { s.google = v }
+
+// UseMail has the service mail links to appURL's pages (email
+// verification, password reset) through m, keeping the links' tokens in t.
+func (s *Service) UseMail(m Mailer, t AccountTokens, appURL string) {
+	s.mailer, s.accountTokens, s.appURL = m, t, strings.TrimRight(appURL, "/")
+}
+
+// ThrottleLogins has the service slow down sign-in attempts per account.
+func (s *Service) ThrottleLogins(t Throttle) { s.throttle = t }
 
 // SoleWriter tells the service that no other process writes to its
 // database, so that what it caches stays right until it changes it itself.
@@ -140,9 +158,14 @@ func (s *Service) Register(ctx context.Context, r Registration) (Session, error)
 	if err != nil {
 		return Session{}, fmt.Errorf("hash password: %w", err)
 	}
-	u, err := s.create(ctx, r, hash)
+	u, err := s.create(ctx, r, hash, false)
 	if err != nil {
 		return Session{}, err
+	}
+	// The account exists whatever happens to the mail: a lost link is
+	// sent again on request.
+	if err := s.sendVerification(ctx, u); err != nil {
+		s.log.ErrorContext(ctx, "mail the verification link", "user_id", u.ID, "err", err)
 	}
 	return s.session(u)
 }
@@ -173,14 +196,14 @@ func (r Registration) normalized() Registration {
 
 // create runs the sign-up transfer that creates the account (passwordHash
 // nil for an account that signs in through a provider) and returns it.
-func (s *Service) create(ctx context.Context, r Registration, passwordHash []byte) (User, error) {
+func (s *Service) create(ctx context.Context, r Registration, passwordHash []byte, google bool) (User, error) {
 	id := s.newID()
 	var bonus []ledger.Posting // none when the configured bonus is nothing
 	if b := SignupBonus(s.pricing, r.Role); b > 0 {
 		bonus = ledger.Move(ledger.Mint, ledger.UserAccount(id), b)
 	}
 	_, err := s.signup.Run(ctx, s.ops, id, bonus,
-		signup{Name: r.Name, Email: r.Email, PhotoURL: r.PhotoURL, Role: r.Role, PasswordHash: passwordHash})
+		signup{Name: r.Name, Email: r.Email, PhotoURL: r.PhotoURL, Role: r.Role, PasswordHash: passwordHash, Google: google})
 	if errors.Is(err, operation.ErrCancelled) {
 		return User{}, ErrEmailTaken
 	}
@@ -221,7 +244,7 @@ func (s *Service) SignInWithGoogle(ctx context.Context, credential string, role 
 	for range 2 { // a simultaneous first sign-in of the same person may create the account
 		u, _, err := s.store.Credentials(ctx, email)
 		if err == nil {
-			sess, err := s.signIn(ctx, u)
+			sess, err := s.signInWithGoogle(ctx, u)
 			return sess, false, err
 		}
 		if !errors.Is(err, ErrNotFound) {
@@ -231,7 +254,7 @@ func (s *Service) SignInWithGoogle(ctx context.Context, credential string, role 
 		if len([]rune(name)) > 80 {
 			name = string([]rune(name)[:80])
 		}
-		u, err = s.create(ctx, Registration{Name: name, Email: email, PhotoURL: id.PhotoURL, Role: role}, nil)
+		u, err = s.create(ctx, Registration{Name: name, Email: email, PhotoURL: id.PhotoURL, Role: role}, nil, true)
 		if errors.Is(err, ErrEmailTaken) {
 			continue
 		}
@@ -293,6 +316,7 @@ func (s *Service) commitSignup(ctx context.Context, op operation.Op[signup]) (bo
 	u := User{
 		ID: op.Ref, Name: op.Data.Name, Email: op.Data.Email, PhotoURL: op.Data.PhotoURL,
 		Role: op.Data.Role, Status: StatusActive, CreatedAt: op.At,
+		EmailVerified: op.Data.Google, GoogleLinked: op.Data.Google,
 	}
 	err := s.store.Insert(ctx, u, op.Data.PasswordHash)
 	if errors.Is(err, ErrEmailTaken) {
@@ -312,23 +336,6 @@ func (s *Service) settleSignup(ctx context.Context, op operation.Op[signup]) err
 		return nil
 	}
 	return s.ledger.SetBoard(ctx, ledger.UserAccount(op.Ref), board, 0, op.At)
-}
-
-// Login checks an email and password and signs the user in. Unknown emails
-// and wrong passwords get the same error after the same bcrypt work.
-func (s *Service) Login(ctx context.Context, email, password string) (Session, error) {
-	u, hash, err := s.store.Credentials(ctx, NormalizeEmail(email))
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return Session{}, fmt.Errorf("look up credentials: %w", err)
-	}
-	ok, err := s.hasher.Check(hash, password) // a nil hash costs the same as a real one
-	if err != nil {
-		return Session{}, fmt.Errorf("check password: %w", err)
-	}
-	if !ok {
-		return Session{}, ErrInvalidCredentials
-	}
-	return s.signIn(ctx, u)
 }
 
 func (s *Service) session(u User) (Session, error) {
@@ -366,7 +373,24 @@ func (s *Service) AuthenticateTicket(ctx context.Context, ticket string) (auth.P
 	if err != nil {
 		return auth.Principal{}, err
 	}
-	return s.principal(ctx, c)
+	p, err := s.principal(ctx, c)
+	if err != nil || s.accountTokens == nil {
+		return p, err
+	}
+	// Single use: a ticket passed around (it travels in a URL) opens one
+	// stream, not thousands.
+	if c.ID == "" {
+		return auth.Principal{}, auth.ErrInvalidToken
+	}
+	fresh, err := s.accountTokens.UseOnce(ctx, AccountToken{Hash: "ticket:" + c.ID, UserID: c.UserID, Purpose: PurposeStreamTicket,
+		ExpiresAt: c.ExpiresAt}, s.now().UTC())
+	if err != nil {
+		return auth.Principal{}, fmt.Errorf("record stream ticket: %w", err)
+	}
+	if !fresh {
+		return auth.Principal{}, ErrTicketUsed
+	}
+	return p, nil
 }
 
 // account reads a user for authentication, through the cache.
@@ -397,6 +421,9 @@ func (s *Service) principal(ctx context.Context, c auth.Claims) (auth.Principal,
 		// the suspended user should learn why, not just sign in again.
 		return auth.Principal{}, ErrSuspended
 	case u.TokenVersion != c.Version:
+		return auth.Principal{}, auth.ErrTokenRevoked
+	}
+	if _, revoked := u.RevokedTokens[c.ID]; revoked && c.ID != "" {
 		return auth.Principal{}, auth.ErrTokenRevoked
 	}
 	return auth.Principal{UserID: u.ID, Role: u.Role}, nil
@@ -513,6 +540,7 @@ func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id, reaso
 			return err
 		}
 		s.cache.drop(id)
+		s.tokensChanged(id)
 		s.log.InfoContext(ctx, "account changed", "target_user_id", id, "status", string(c.Status), "role", string(c.Role))
 		return nil
 	}
@@ -734,7 +762,9 @@ func (s *Service) EnsureAdmin(ctx context.Context, name, email, password string)
 	if err != nil {
 		return false, err
 	}
-	u := User{ID: s.newID(), Name: name, Email: email, Role: auth.RoleAdmin, Status: StatusActive, CreatedAt: s.now().UTC()}
+	// The operator chose the address: it counts as verified.
+	u := User{ID: s.newID(), Name: name, Email: email, Role: auth.RoleAdmin, Status: StatusActive, CreatedAt: s.now().UTC(),
+		EmailVerified: true}
 	if err := s.store.Insert(ctx, u, hash); errors.Is(err, ErrEmailTaken) {
 		return false, nil // another instance created it first
 	} else if err != nil {
@@ -782,4 +812,53 @@ func (s *Service) fillCoins(ctx context.Context, users []User) error {
 		users[i].Coins, users[i].CoinsOnHold = coins[accts[i]], held[users[i].ID]
 	}
 	return nil
+}
+
+// Preferences returns the user whose preferences the caller may see: their
+// own, or anyone's for an admin; someone else's account answers as a
+// missing one.
+func (s *Service) Preferences(ctx context.Context, p auth.Principal, id string) (User, error) {
+	if p.UserID != id && !p.Is(auth.RoleAdmin) {
+		return User{}, ErrNotFound
+	}
+	return s.Get(ctx, id)
+}
+
+// SetEmailOptIns changes which kinds of notification are mailed to the
+// user: change says, per kind, whether it is now wanted; kinds it does not
+// name stay as they were.
+func (s *Service) SetEmailOptIns(ctx context.Context, p auth.Principal, id string, change map[string]bool) (User, error) {
+	u, err := s.Preferences(ctx, p, id)
+	if err != nil {
+		return User{}, err
+	}
+	var kinds []string
+	for _, k := range u.EmailOptIns {
+		if wanted, named := change[k]; !named || wanted {
+			kinds = append(kinds, k)
+		}
+	}
+	for k, wanted := range change {
+		if wanted && !slices.Contains(kinds, k) {
+			kinds = append(kinds, k)
+		}
+	}
+	slices.Sort(kinds)
+	return s.store.SetEmailOptIns(ctx, id, kinds)
+}
+
+// Mailable returns the users among ids who may be mailed: active, with a
+// verified email.
+func (s *Service) Mailable(ctx context.Context, ids []string) ([]User, error) {
+	users, err := s.store.ByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := users[:0]
+	for _, u := range users {
+		if u.Status == StatusActive && u.EmailVerified {
+			out = append(out, u)
+		}
+	}
+	return out, nil
 }

@@ -34,9 +34,24 @@ type User struct {
 	Role         auth.Role
 	Status       Status
 	TokenVersion int64 // bumped to revoke every token issued before
-	CreatedAt    time.Time
-	Coins        money.Coins // the balance of the user's ledger account
-	CoinsOnHold  money.Coins // held by the user's pending withdrawals: theirs, but not to spend
+	// EmailVerified says the user proved they read mail at Email: through
+	// the link mailed at sign-up, a password reset, or Google's word.
+	EmailVerified bool
+	// GoogleLinked says Sign in with Google reaches the account: it was
+	// created through Google, or linked once its email was verified.
+	GoogleLinked bool
+	// HasPassword says the account has a password (Google-only accounts
+	// have none until a reset gives them one).
+	HasPassword bool
+	// RevokedTokens are the ids of the tokens signed out one by one, with
+	// when each expires anyway: read with the user, they cost no command.
+	RevokedTokens map[string]time.Time
+	// EmailOptIns are the kinds of notification the user wants mailed as
+	// well (package notification names them).
+	EmailOptIns []string
+	CreatedAt   time.Time
+	Coins       money.Coins // the balance of the user's ledger account
+	CoinsOnHold money.Coins // held by the user's pending withdrawals: theirs, but not to spend
 }
 
 // WorkersBoard is the ledger board of the active workers' accounts, from
@@ -72,6 +87,18 @@ var (
 	ErrSuspended          = apperr.New(apperr.Forbidden, "account_suspended", "this account is suspended; contact support")
 	ErrNotFound           = apperr.New(apperr.NotFound, "user_not_found", "no such user")
 	ErrSelf               = apperr.New(apperr.Forbidden, "own_account", "admins cannot do this to their own account")
+	ErrAccountUnverified  = apperr.New(apperr.Conflict, "account_exists_unverified",
+		"an account with this email was created with a password and its email is not verified; "+
+			"sign in with the password and verify the email through the link mailed to it (POST /api/auth/verify-email/resend sends another), "+
+			"or reset the password (POST /api/auth/password-reset) if you did not create it; then Sign in with Google works")
+	ErrBadToken = apperr.New(apperr.Invalid, "invalid_link_token",
+		"the link is not valid: it was used already, has expired or was replaced by a newer one; ask for a new one")
+	ErrTicketUsed = apperr.New(apperr.Unauthenticated, "ticket_used",
+		"this stream ticket was used already; get a new one (POST /api/notifications/stream-ticket) for each stream")
+	ErrAlreadyVerified = apperr.New(apperr.Conflict, "email_already_verified", "the email of this account is verified already")
+	ErrWrongPassword   = apperr.InvalidFields(apperr.FieldError{Field: "current_password", Message: "is wrong"})
+	ErrLoginThrottled  = apperr.New(apperr.RateLimited, "login_throttled",
+		"too many failed sign-ins for this account; wait for the time in Retry-After, or reset the password")
 )
 
 // Store persists users. storage.UserStore implements it.
@@ -98,6 +125,85 @@ type Store interface {
 	List(ctx context.Context, f Filter, p page.Request) ([]User, int64, error)
 	// EachPhotoURL calls fn with every user's photo URL that is not empty.
 	EachPhotoURL(ctx context.Context, fn func(string) error) error
+	// SetEmailOptIns sets the kinds of notification mailed to a user who
+	// is not deleted, and returns the user. ErrNotFound if missing or
+	// deleted.
+	SetEmailOptIns(ctx context.Context, id string, kinds []string) (User, error)
+	// SetEmailVerified marks a user's email verified.
+	SetEmailVerified(ctx context.Context, id string) error
+	// ChangeTokens commits c if the user's token version is still c.Version
+	// and the user is not deleted: it applies c's changes and bumps the
+	// token version, revoking every token issued before. False if the
+	// version moved on.
+	ChangeTokens(ctx context.Context, c TokenChange) (bool, error)
+	// RevokeToken records one revoked token of the user until it expires,
+	// and forgets the revoked tokens that have expired by now.
+	RevokeToken(ctx context.Context, id, tokenID string, expires, now time.Time) error
+	// TokensChangedSince returns the ids of the users whose tokens were
+	// revoked at or after t, for the other instances' caches.
+	TokensChangedSince(ctx context.Context, t time.Time) ([]string, error)
+}
+
+// TokenChange is a change that revokes a user's tokens.
+type TokenChange struct {
+	ID            string
+	Version       int64
+	PasswordHash  []byte // non-nil: the new password
+	EmailVerified bool   // set the email verified
+	GoogleLinked  bool   // link Sign in with Google
+	At            time.Time
+}
+
+// Purposes of the single-use tokens mailed to users.
+const (
+	PurposeVerifyEmail   = "verify_email"
+	PurposeResetPassword = "reset_password"
+	PurposeStreamTicket  = "stream_ticket" // a used one, refused the second time
+)
+
+// AccountToken is a single-use token mailed to a user, kept as a hash.
+type AccountToken struct {
+	Hash      string // of the token; the token itself is only in the mail
+	UserID    string
+	Purpose   string
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+// AccountTokens keeps the mailed tokens. storage.AccountTokenStore
+// implements it.
+type AccountTokens interface {
+	// Replace stores t in place of the user's earlier tokens of its
+	// purpose, so that only the newest link works.
+	Replace(ctx context.Context, t AccountToken) error
+	// Consume removes the token with this hash and purpose and returns it;
+	// ErrBadToken if there is none (never issued, or used already).
+	Consume(ctx context.Context, hash, purpose string) (AccountToken, error)
+	// UseOnce records t (a stream ticket's id as its Hash) and reports
+	// whether it was new, forgetting the user's tokens of the purpose that
+	// expired before now.
+	UseOnce(ctx context.Context, t AccountToken, now time.Time) (bool, error)
+}
+
+// Mailer queues email; mail.Outbox implements it.
+type Mailer interface {
+	Mail(ctx context.Context, to, subject, text string) error
+}
+
+// Throttle counts failed sign-ins per account. storage.LoginThrottleStore
+// implements it.
+type Throttle interface {
+	// Get returns the failures counted for key and until when sign-ins
+	// are refused.
+	Get(ctx context.Context, key string) (failures int, blockedUntil time.Time, err error)
+	// Fail records one more failure (forgetting those older than since)
+	// and blocks sign-ins until the time block returns for the new count.
+	Fail(ctx context.Context, key string, now, since time.Time, block func(failures int) time.Time) error
+	// Clear forgets the failures of key.
+	Clear(ctx context.Context, key string) error
+	// Forget forgets the failures of every key whose last failure was
+	// before t, and returns how many keys it forgot.
+	Forget(ctx context.Context, t time.Time) (int64, error)
 }
 
 // AccountChange is the commit of a change of status or role.
@@ -113,7 +219,7 @@ type AccountChange struct {
 
 // ExternalIdentity is a person an identity provider vouches for.
 type ExternalIdentity struct {
-	Email    string // verified by the provider
+	Email    string // verified by the provider (Google: its email_verified claim)
 	Name     string
 	PhotoURL string
 }

@@ -55,8 +55,15 @@ type Config struct {
 	ImgBBURL            string        // IMGBB_URL
 	UploadRateLimit     int           // UPLOAD_RATE_LIMIT_PER_MIN, per user (sign-ups with a photo: per IP); 0 disables
 	DailyUploadLimit    int           // UPLOAD_DAILY_LIMIT: images per user in 24 hours; 0 disables
+	ReservationsPer     int           // RESERVATIONS_PER_WORKER: live reservations a worker may hold
+	RevisionWindow      time.Duration // REVISION_WINDOW: how long a worker has to revise a submission
 	GoogleClientID      string        // GOOGLE_CLIENT_ID; empty: no Sign in with Google
 	GoogleCertsURL      string        // GOOGLE_CERTS_URL: where Google's signing keys are fetched; empty: Google's own
+	SMTPURL             string        // SMTP_URL: smtp://user:pass@host:587 or smtps://...; empty: mail is written to the log
+	MailFrom            string        // MAIL_FROM: the sender of the platform's email
+	AppURL              string        // APP_URL: the public URL of the app's pages, for the links in email
+	StreamsPerUser      int           // STREAMS_PER_USER: open notification streams per user
+	StreamsMax          int           // STREAMS_MAX: open notification streams on this instance
 }
 
 // The payment gateways.
@@ -98,6 +105,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DrainDelay:          p.durationOrZero("DRAIN_DELAY", 3*time.Second),
 		RecoveryInterval:    p.duration("LEDGER_RECOVERY_INTERVAL", 5*time.Second),
 		AutoApproveAfter:    p.duration("AUTO_APPROVE_AFTER", 72*time.Hour),
+		RevisionWindow:      p.duration("REVISION_WINDOW", 48*time.Hour),
 		JobsInterval:        p.duration("JOBS_INTERVAL", time.Minute),
 		DebugAddr:           p.str("DEBUG_ADDR", ""),
 		StripeSecretKey:     p.str("STRIPE_SECRET_KEY", ""),
@@ -111,7 +119,21 @@ func Load(getenv func(string) string) (Config, error) {
 		ImgBBURL:            p.url("IMGBB_URL", "https://api.imgbb.com/1/upload"),
 		UploadRateLimit:     p.int("UPLOAD_RATE_LIMIT_PER_MIN", 10, 0, 1_000_000),
 		DailyUploadLimit:    p.int("UPLOAD_DAILY_LIMIT", 100, 0, 1_000_000),
+		ReservationsPer:     p.int("RESERVATIONS_PER_WORKER", 3, 1, 100),
 		GoogleClientID:      p.str("GOOGLE_CLIENT_ID", ""),
+		MailFrom:            p.str("MAIL_FROM", "Microtask <no-reply@localhost>"),
+		AppURL:              strings.TrimRight(p.url("APP_URL", "http://localhost:5173"), "/"),
+		StreamsPerUser:      p.int("STREAMS_PER_USER", 5, 1, 1000),
+		StreamsMax:          p.int("STREAMS_MAX", 500, 1, 1_000_000),
+	}
+	if v := p.str("SMTP_URL", ""); v != "" {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			p.fail("SMTP_URL", "must be smtp://user:pass@host:587 or smtps://user:pass@host:465")
+		}
+		c.SMTPURL = v
+	}
+	if !strings.Contains(c.MailFrom, "@") {
+		p.fail("MAIL_FROM", "must be an email address, e.g. Microtask <no-reply@example.com>")
 	}
 	c.Pricing = money.Pricing{
 		WorkerBonus:    money.Coins(p.int("SIGNUP_BONUS_WORKER", 10, 0, 1_000_000)),
@@ -202,7 +224,14 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("imgbb", c.ImgBBKey != ""),
 		slog.Int("upload_rate_limit_per_min", c.UploadRateLimit),
 		slog.Int("upload_daily_limit", c.DailyUploadLimit),
+		slog.Int("reservations_per_worker", c.ReservationsPer),
+		slog.Duration("revision_window", c.RevisionWindow),
 		slog.Bool("google_sign_in", c.GoogleClientID != ""),
+		slog.String("smtp_url", redactURI(c.SMTPURL)),
+		slog.String("mail_from", c.MailFrom),
+		slog.String("app_url", c.AppURL),
+		slog.Int("streams_per_user", c.StreamsPerUser),
+		slog.Int("streams_max", c.StreamsMax),
 	)
 }
 

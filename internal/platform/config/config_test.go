@@ -47,6 +47,12 @@ func TestLoadDefaults(t *testing.T) {
 		ImgBBURL:            "https://api.imgbb.com/1/upload",
 		UploadRateLimit:     10,
 		DailyUploadLimit:    100,
+		ReservationsPer:     3,
+		RevisionWindow:      48 * time.Hour,
+		MailFrom:            "Microtask <no-reply@localhost>",
+		AppURL:              "http://localhost:5173",
+		StreamsPerUser:      5,
+		StreamsMax:          500,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() defaults (-want +got):\n%s", diff)
@@ -97,8 +103,15 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"IMGBB_URL":                   "http://127.0.0.1:9999/1/upload",
 		"UPLOAD_RATE_LIMIT_PER_MIN":   "30",
 		"UPLOAD_DAILY_LIMIT":          "7",
+		"RESERVATIONS_PER_WORKER":     "5",
+		"REVISION_WINDOW":             "24h",
 		"GOOGLE_CLIENT_ID":            "123.apps.googleusercontent.com",
 		"GOOGLE_CERTS_URL":            "http://127.0.0.1:9998/certs",
+		"SMTP_URL":                    "smtps://mailer:secret@smtp.example.com:465",
+		"MAIL_FROM":                   "Microtask <no-reply@example.com>",
+		"APP_URL":                     "https://app.example.com/",
+		"STREAMS_PER_USER":            "3",
+		"STREAMS_MAX":                 "100",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -140,8 +153,15 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		ImgBBURL:         "http://127.0.0.1:9999/1/upload",
 		UploadRateLimit:  30,
 		DailyUploadLimit: 7,
+		ReservationsPer:  5,
+		RevisionWindow:   24 * time.Hour,
 		GoogleClientID:   "123.apps.googleusercontent.com",
 		GoogleCertsURL:   "http://127.0.0.1:9998/certs",
+		SMTPURL:          "smtps://mailer:secret@smtp.example.com:465",
+		MailFrom:         "Microtask <no-reply@example.com>",
+		AppURL:           "https://app.example.com",
+		StreamsPerUser:   3,
+		StreamsMax:       100,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() (-want +got):\n%s", diff)
@@ -162,6 +182,8 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		{"addr", map[string]string{"HTTP_ADDR": "localhost"}, []string{"HTTP_ADDR must be host:port"}},
 		{"uri scheme", map[string]string{"MONGODB_URI": "postgres://x", "JWT_SECRET": strings.Repeat("s", 32)}, []string{"MONGODB_URI must start with"}},
 		{"secret required", map[string]string{"MONGODB_URI": "mongodb://x"}, []string{"JWT_SECRET is required"}},
+		{"smtp url", map[string]string{"SMTP_URL": "http://mail.example.com"}, []string{"SMTP_URL must be smtp://"}},
+		{"mail from", map[string]string{"MAIL_FROM": "nobody"}, []string{"MAIL_FROM must be an email address"}},
 		{"secret short", map[string]string{"JWT_SECRET": "short"}, []string{"JWT_SECRET must be at least 32"}},
 		{"database name", map[string]string{"MONGODB_DATABASE": "a.b"}, []string{"MONGODB_DATABASE must be a plain name"}},
 		{"origin", map[string]string{"CORS_ORIGINS": "localhost:5173"}, []string{"CORS_ORIGINS must be a comma list"}},

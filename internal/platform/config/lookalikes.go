@@ -34,6 +34,9 @@ var lookalikes = map[string]string{
 	"CORS_ORIGIN":            "CORS_ORIGINS",
 	"ALLOWED_ORIGINS":        "CORS_ORIGINS",
 	"WITHDRAW_MIN_COINS":     "WITHDRAWAL_MIN_COINS",
+	"SMTP_URI":               "SMTP_URL",
+	"EMAIL_FROM":             "MAIL_FROM",
+	"FRONTEND_APP_URL":       "APP_URL",
 }
 
 // Lookalikes returns a warning for every variable set in the environment

@@ -6,7 +6,10 @@ package job
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -38,4 +41,24 @@ func Every(ctx context.Context, log *slog.Logger, leases Leaser, owner, name str
 		case <-t.C:
 		}
 	}
+}
+
+// Each does do to every item a round found due, in turn, and returns how
+// many it did. An error that is one of meanwhile says the item changed since
+// the round found it: the next round sees it as it is now. Other errors are
+// joined, each named by what, and the round goes on to the next item.
+func Each[T any](items []T, what func(T) string, do func(T) error, meanwhile ...error) (int, error) {
+	n := 0
+	var errs []error
+	for _, it := range items {
+		err := do(it)
+		switch {
+		case err == nil:
+			n++
+		case slices.ContainsFunc(meanwhile, func(m error) bool { return errors.Is(err, m) }):
+		default:
+			errs = append(errs, fmt.Errorf("%s: %w", what(it), err))
+		}
+	}
+	return n, errors.Join(errs...)
 }

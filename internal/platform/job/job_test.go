@@ -2,6 +2,9 @@ package job
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,5 +50,20 @@ func TestEveryRunsOnlyWithTheLease(t *testing.T) {
 		if got := rounds.Load(); grant && got < 3 || !grant && got != 0 {
 			t.Errorf("lease granted %v: %d rounds of work for %d lease requests", grant, got, l.asked.Load())
 		}
+	}
+}
+
+func TestEach(t *testing.T) {
+	changed := errors.New("changed meanwhile")
+	broken := errors.New("broken")
+	results := map[string]error{"a": nil, "b": changed, "c": broken, "d": nil, "e": fmt.Errorf("wrapped: %w", changed)}
+	var done []string
+	n, err := Each([]string{"a", "b", "c", "d", "e"}, func(s string) string { return "item " + s },
+		func(s string) error { done = append(done, s); return results[s] }, changed)
+	if n != 2 || len(done) != 5 {
+		t.Errorf("Each() did %d of %v, want 2 of all 5", n, done)
+	}
+	if !errors.Is(err, broken) || errors.Is(err, changed) || !strings.Contains(err.Error(), "item c: broken") {
+		t.Errorf("Each() error = %v, want only item c's, named", err)
 	}
 }

@@ -1,0 +1,262 @@
+package reservation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"microtask/internal/auth"
+	"microtask/internal/operation"
+	"microtask/internal/page"
+	"microtask/internal/platform/job"
+	"microtask/internal/task"
+)
+
+// Service applies the reservation rules.
+type Service struct {
+	store     Store
+	tasks     Tasks
+	subs      Submissions
+	ops       operation.Runner
+	log       *slog.Logger
+	now       func() time.Time
+	perWorker int
+
+	reserve operation.Kind[Reservation]
+	release operation.Kind[ending]
+}
+
+// ending is the data of the operation that ends a live reservation.
+type ending struct {
+	Reservation Reservation
+	To          Status // released or expired
+}
+
+// NewService returns a Service running its operations on ops; a worker
+// holds at most perWorker live reservations (DefaultPerWorker if 0).
+func NewService(store Store, tasks Tasks, subs Submissions, ops operation.Runner, perWorker int, log *slog.Logger, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if perWorker <= 0 {
+		perWorker = DefaultPerWorker
+	}
+	s := &Service{store: store, tasks: tasks, subs: subs, ops: ops, log: log, now: now, perWorker: perWorker}
+	// Reserving and releasing move no coins (a held slot's pay stays in
+	// escrow); they are operations so that the task's slots and the
+	// reservation change together even across a crash. Each id is the kind
+	// and the held slot.
+	//
+	// reserve holds a free slot, then records the reservation.
+	s.reserve = operation.Kind[Reservation]{Name: "reserve", Commit: s.commitReserve, Settle: s.settleReserve}
+	// reservation-end frees the held slot, then ends the reservation.
+	s.release = operation.Kind[ending]{Name: "reservation-end", Commit: s.commitEnd, Settle: s.settleEnd}
+	return s
+}
+
+// Operations returns the kinds of operation this service runs, for the
+// wiring to register.
+func (s *Service) Operations() []operation.Definition {
+	return []operation.Definition{s.reserve.Define(), s.release.Define()}
+}
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// Reserve holds one free slot of a task for the worker, for the time its
+// buyer allotted (at most until the task's completion date). The task must
+// take submissions (the error says why not); the worker may hold a few
+// reservations at once, one per task, and none for a task they submitted
+// to.
+func (s *Service) Reserve(ctx context.Context, p auth.Principal, taskID string) (Reservation, error) {
+	if !p.Is(auth.RoleWorker) {
+		return Reservation{}, auth.ErrWrongRole
+	}
+	now := s.clock()
+	t, err := s.tasks.Get(ctx, taskID)
+	if err != nil {
+		return Reservation{}, err
+	}
+	id := ID(t.ID, p.UserID)
+	seq := 1
+	switch prev, err := s.store.ByID(ctx, id); {
+	case err == nil && prev.Status == StatusLive:
+		return Reservation{}, ErrAlreadyReserved
+	case err == nil:
+		seq = prev.Seq + 1
+	case !errors.Is(err, ErrNotFound):
+		return Reservation{}, err
+	}
+	if err := s.refuse(ctx, p.UserID, t, now); err != nil {
+		return Reservation{}, err
+	}
+	expires := now.Add(t.TimeAllotted)
+	if t.CompletionDate.Before(expires) {
+		expires = t.CompletionDate
+	}
+	r := Reservation{ID: id, Seq: seq, TaskID: t.ID, TaskTitle: t.Title, WorkerID: p.UserID, Status: StatusLive,
+		ExpiresAt: expires, CreatedAt: now}
+	res, err := s.reserve.Run(ctx, s.ops, r.HeldID(), nil, r)
+	switch {
+	case errors.Is(err, operation.ErrCancelled):
+		// The slot was gone by the time it was to be held: say why.
+		if t, err := s.tasks.Get(ctx, taskID); err == nil {
+			if err := s.refuse(ctx, p.UserID, t, s.clock()); err != nil {
+				return Reservation{}, err
+			}
+		}
+		return Reservation{}, task.ErrFull
+	case err != nil:
+		return Reservation{}, err
+	case res.Replayed:
+		return Reservation{}, ErrAlreadyReserved // reserved simultaneously
+	}
+	// Reservations made at the same moment may each have counted the
+	// others out; the ones over the limit give their slot back.
+	if n, err := s.store.CountLive(ctx, p.UserID); err != nil {
+		return Reservation{}, err
+	} else if n > int64(s.perWorker) {
+		if err := s.end(ctx, r, StatusReleased); err != nil {
+			return Reservation{}, err
+		}
+		return Reservation{}, ErrTooMany
+	}
+	s.log.InfoContext(ctx, "slot reserved", "task_id", t.ID, "reservation_id", r.ID, "expires_at", r.ExpiresAt)
+	return r, nil
+}
+
+// refuse says why the worker may not reserve a slot of t now, if so.
+func (s *Service) refuse(ctx context.Context, workerID string, t task.Task, now time.Time) error {
+	switch done, err := s.subs.Submitted(ctx, t.ID, workerID); {
+	case err != nil:
+		return err
+	case done:
+		return ErrSubmitted
+	}
+	if err := t.TakesSubmissions(now); err != nil {
+		return err
+	}
+	n, err := s.store.CountLive(ctx, workerID)
+	if err != nil {
+		return err
+	}
+	if n >= int64(s.perWorker) {
+		return ErrTooMany
+	}
+	return nil
+}
+
+func (s *Service) commitReserve(ctx context.Context, op operation.Op[Reservation]) (bool, error) {
+	r := op.Data
+	return s.tasks.HoldSlot(ctx, r.TaskID, r.HeldID(), r.WorkerID, r.CreatedAt)
+}
+
+func (s *Service) settleReserve(ctx context.Context, op operation.Op[Reservation]) error {
+	return s.store.Start(ctx, op.Data)
+}
+
+// Get returns one of the worker's reservations; anyone else's is not found.
+func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Reservation, error) {
+	r, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Reservation{}, err
+	}
+	if r.WorkerID != p.UserID {
+		return Reservation{}, ErrNotFound
+	}
+	return r, nil
+}
+
+// Mine returns a page of the worker's live reservations, soonest to expire
+// first.
+func (s *Service) Mine(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Reservation], error) {
+	items, total, err := s.store.Live(ctx, p.UserID, r)
+	if err != nil {
+		return page.Of[Reservation]{}, err
+	}
+	return page.Of[Reservation]{Items: items, Request: r, Total: total}, nil
+}
+
+// Release gives the slot of one of the worker's live reservations back.
+func (s *Service) Release(ctx context.Context, p auth.Principal, id string) error {
+	r, err := s.Get(ctx, p, id)
+	if err != nil {
+		return err
+	}
+	if r.Status != StatusLive {
+		return ErrEnded
+	}
+	return s.end(ctx, r, StatusReleased)
+}
+
+// end runs the operation that frees r's slot and ends r as to. If the slot
+// is no longer held (the worker submitted with it, or a refund of its task
+// took it), r ends as that says.
+func (s *Service) end(ctx context.Context, r Reservation, to Status) error {
+	_, err := s.release.Run(ctx, s.ops, r.HeldID(), nil, ending{Reservation: r, To: to})
+	if errors.Is(err, operation.ErrCancelled) {
+		// Nothing to free. A submission with the slot marks it used (even
+		// after this); else its task's refund took it.
+		_, err := s.store.End(ctx, r.ID, r.Seq, []Status{StatusLive}, StatusCancelled, s.clock())
+		if err != nil {
+			return err
+		}
+		return nil
+	}
+	return err
+}
+
+func (s *Service) commitEnd(ctx context.Context, op operation.Op[ending]) (bool, error) {
+	r := op.Data.Reservation
+	return s.tasks.ReleaseHeld(ctx, r.TaskID, r.HeldID(), op.ID)
+}
+
+func (s *Service) settleEnd(ctx context.Context, op operation.Op[ending]) error {
+	r := op.Data.Reservation
+	_, err := s.store.End(ctx, r.ID, r.Seq, []Status{StatusLive}, op.Data.To, op.At)
+	return err
+}
+
+// Held returns the slot the worker holds on t, for a submission to use, or
+// "". It reads the task's list of held slots, which the submission has read
+// anyway, rather than the reservation.
+func (s *Service) Held(t task.Task, workerID string) string {
+	prefix := ID(t.ID, workerID) + ":"
+	for _, h := range t.Held {
+		if strings.HasPrefix(h, prefix) {
+			return h
+		}
+	}
+	return ""
+}
+
+// Used records that a submission took the held slot: its reservation ends
+// as used, even if a late release had marked it cancelled.
+func (s *Service) Used(ctx context.Context, taskID, workerID, held string) error {
+	r, err := s.store.ByID(ctx, ID(taskID, workerID))
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if r.HeldID() != held {
+		return nil // a later reservation of the pair: this one ended before
+	}
+	_, err = s.store.End(ctx, r.ID, r.Seq, []Status{StatusLive, StatusCancelled}, StatusUsed, s.clock())
+	return err
+}
+
+// ExpireDue gives back the slots of the reservations whose time ran out and
+// returns how many it ended. Safe to run anywhere, any number of times.
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	due, err := s.store.Due(ctx, s.clock(), 100)
+	if err != nil {
+		return 0, fmt.Errorf("find expired reservations: %w", err)
+	}
+	return job.Each(due, func(r Reservation) string { return "expire reservation " + r.HeldID() },
+		func(r Reservation) error { return s.end(ctx, r, StatusExpired) },
+		operation.ErrInProgress) // being ended meanwhile
+}

@@ -1,0 +1,88 @@
+package storage
+
+import (
+	"context"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"microtask/internal/mail"
+)
+
+// MailStore keeps the outbox of email, collection mail_outbox. It
+// implements mail.Store.
+type MailStore struct {
+	outbox collection
+}
+
+// NewMailStore returns the outbox store on d.
+func NewMailStore(d *DB) *MailStore {
+	return &MailStore{outbox: d.collection("mail_outbox")}
+}
+
+var _ mail.Store = (*MailStore)(nil)
+
+type mailDoc struct {
+	ID        string     `bson:"_id"`
+	To        string     `bson:"to"`
+	Subject   string     `bson:"subject"`
+	Text      string     `bson:"text"`
+	Attempts  int        `bson:"attempts"`
+	NextAt    *time.Time `bson:"next_at,omitempty"` // none once given up: never due
+	LastError string     `bson:"last_error,omitempty"`
+	CreatedAt time.Time  `bson:"created_at"`
+}
+
+func mailFromDoc(d mailDoc) mail.Queued {
+	q := mail.Queued{ID: d.ID, Message: mail.Message{To: d.To, Subject: d.Subject, Text: d.Text}, Attempts: d.Attempts,
+		LastError: d.LastError, CreatedAt: d.CreatedAt}
+	if d.NextAt != nil {
+		q.NextAt = *d.NextAt
+	}
+	return q
+}
+
+// Insert implements mail.Store.
+func (s *MailStore) Insert(ctx context.Context, q mail.Queued) error {
+	next := q.NextAt
+	err := s.outbox.insertOne(ctx, mailDoc{ID: q.ID, To: q.Message.To, Subject: q.Message.Subject, Text: q.Message.Text,
+		Attempts: q.Attempts, NextAt: &next, CreatedAt: q.CreatedAt})
+	if isDuplicate(err) {
+		return nil // queued before: once is enough
+	}
+	return err
+}
+
+// Due implements mail.Store.
+func (s *MailStore) Due(ctx context.Context, now time.Time, limit int) ([]mail.Queued, error) {
+	return findAll(ctx, s.outbox, bson.D{{Key: "next_at", Value: bson.D{{Key: "$lte", Value: now}}}},
+		query{sort: bson.D{{Key: "next_at", Value: 1}, {Key: "_id", Value: 1}}, limit: int64(limit)}, mailFromDoc)
+}
+
+// Claim implements mail.Store: one conditional update on the attempts.
+func (s *MailStore) Claim(ctx context.Context, id string, attempts int, until time.Time) (bool, error) {
+	n, err := s.outbox.updateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "attempts", Value: attempts}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "next_at", Value: until}}}, {Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}}, false)
+	return n == 1, err
+}
+
+// Retry implements mail.Store.
+func (s *MailStore) Retry(ctx context.Context, id string, next time.Time, lastError string) error {
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "next_at", Value: next}, {Key: "last_error", Value: lastError}}}}
+	if next.IsZero() {
+		update = bson.D{{Key: "$set", Value: bson.D{{Key: "last_error", Value: lastError}}}, {Key: "$unset", Value: bson.D{{Key: "next_at", Value: ""}}}}
+	}
+	_, err := s.outbox.updateOne(ctx, bson.D{{Key: "_id", Value: id}}, update, false)
+	return err
+}
+
+// Delete implements mail.Store.
+func (s *MailStore) Delete(ctx context.Context, id string) error {
+	_, err := s.outbox.deleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	return err
+}
+
+// All returns every message in the outbox, for tests and operators.
+func (s *MailStore) All(ctx context.Context) ([]mail.Queued, error) {
+	return findAll(ctx, s.outbox, bson.D{}, query{sort: bson.D{{Key: "created_at", Value: 1}}}, mailFromDoc)
+}
