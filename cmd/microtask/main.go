@@ -434,6 +434,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 		Users:               a.Users,
 		Tasks:               a.Tasks,
 		Submissions:         a.Submissions,
+		Blocks:              a.Blocks,
+		Records:             a.Records,
 		Reservations:        a.Reservations,
 		Notifications:       a.Notifications,
 		Payments:            a.Payments,

@@ -14,6 +14,7 @@ import (
 
 	"microtask/internal/adminlog"
 	"microtask/internal/auth"
+	"microtask/internal/block"
 	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
 	"microtask/internal/mail"
@@ -23,6 +24,7 @@ import (
 	"microtask/internal/payment"
 	"microtask/internal/platform/metrics"
 	"microtask/internal/report"
+	"microtask/internal/reputation"
 	"microtask/internal/reservation"
 	"microtask/internal/stats"
 	"microtask/internal/storage"
@@ -97,6 +99,8 @@ type App struct {
 	Keys          *idempotency.Keys
 	AdminLog      *adminlog.Log
 	Uploads       *upload.Service
+	Blocks        *block.Service
+	Records       *reputation.Service
 	Outbox        *mail.Outbox
 	Stores        Stores
 }
@@ -148,6 +152,13 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a.Reservations = reservation.NewService(st.Reservations, a.Tasks, a.Submissions, a.Operations, c.ReservationsPer, c.Log, now)
 	a.Submissions.UseReservations(a.Reservations)
 	a.Submissions.SetRevisionWindow(c.RevisionWindow)
+	a.Blocks = block.NewService(storage.NewBlockStore(db), a.Tasks, a.Users, c.Log, now)
+	a.Tasks.UseBlocks(a.Blocks)
+	a.Submissions.CheckBlocks(a.Blocks)
+	a.Records = reputation.NewService(storage.NewRecordStore(db))
+	a.Tasks.KeepRecords(a.Records)
+	a.Submissions.KeepRecords(a.Records)
+	a.Users.RankApproved(a.Records)
 	a.Payments = payment.NewService(st.Payments, st.PurchaseBlocks, c.Gateway, c.Webhooks, a.Operations, a.Ledger,
 		a.Notifications, a.Users, c.Pricing, c.Log, now)
 	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users,

@@ -17,6 +17,7 @@ import (
 	"microtask/internal/page"
 	"microtask/internal/payment"
 	"microtask/internal/platform/clocktest"
+	"microtask/internal/reputation"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
 	"microtask/internal/submission"
@@ -124,6 +125,25 @@ func (w *world) notified(t *testing.T, userID string) int64 {
 	return n
 }
 
+// recorded fails unless the user's track record is want: each operation
+// counted once, whatever step a crash interrupted.
+func (w *world) recorded(t *testing.T, want reputation.Record) {
+	t.Helper()
+	recs, err := w.Records.Records(context.Background(), []string{want.UserID})
+	got := recs[want.UserID]
+	var reviews int64
+	for _, n := range got.ReviewTimes {
+		reviews += n
+	}
+	got.ReviewTimes = [reputation.Buckets]int64{}
+	if err != nil || got != want {
+		t.Errorf("record = %+v (%v), want %+v", got, err, want)
+	}
+	if want.BuyerApproved+want.BuyerRejected != reviews {
+		t.Errorf("record of %s has %d review times, want %d", want.UserID, reviews, want.BuyerApproved+want.BuyerRejected)
+	}
+}
+
 // logged fails unless the admin log holds one action of this kind, by the
 // admin: recovery records what a crash interrupted, and only once.
 func (w *world) logged(t *testing.T, kind adminlog.Kind) {
@@ -155,6 +175,7 @@ var scenarios = []scenario{
 			if tk.OpenSlots != 2 || w.balance(t, ledger.EscrowAccount(tk.ID)) != 20 || w.balance(t, ledger.UserAccount(buyer.UserID)) != 30 {
 				t.Errorf("task %+v, escrow %d, buyer %d", tk, w.balance(t, ledger.EscrowAccount(tk.ID)), w.balance(t, ledger.UserAccount(buyer.UserID)))
 			}
+			w.recorded(t, reputation.Record{UserID: buyer.UserID, TasksPosted: 1})
 		},
 	},
 	{
@@ -190,6 +211,8 @@ var scenarios = []scenario{
 			if w.notified(t, worker.UserID) != 1 {
 				t.Errorf("worker not notified once")
 			}
+			w.recorded(t, reputation.Record{UserID: worker.UserID, Approved: 1})
+			w.recorded(t, reputation.Record{UserID: buyer.UserID, TasksPosted: 1, BuyerApproved: 1})
 		},
 	},
 	{
@@ -205,6 +228,8 @@ var scenarios = []scenario{
 				w.balance(t, ledger.EscrowAccount(tk.ID)) != 20 {
 				t.Errorf("task %+v, submission %+v", tk, sub)
 			}
+			w.recorded(t, reputation.Record{UserID: worker.UserID, Rejected: 1})
+			w.recorded(t, reputation.Record{UserID: buyer.UserID, TasksPosted: 1, BuyerRejected: 1})
 		},
 	},
 	{
@@ -279,6 +304,8 @@ var adminScenarios = []scenario{
 				t.Errorf("task %+v, submission %+v, worker %d", tk, sub, w.balance(t, ledger.UserAccount(worker.UserID)))
 			}
 			w.logged(t, adminlog.SubmissionOverturned)
+			w.recorded(t, reputation.Record{UserID: worker.UserID, Approved: 1})
+			w.recorded(t, reputation.Record{UserID: buyer.UserID, TasksPosted: 1, BuyerApproved: 1})
 		},
 	},
 	{

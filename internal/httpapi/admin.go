@@ -8,6 +8,7 @@ import (
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/page"
+	"microtask/internal/reputation"
 	"microtask/internal/task"
 	"microtask/internal/user"
 )
@@ -98,9 +99,10 @@ func (s *Server) handleAdminUserUpdate(w http.ResponseWriter, r *http.Request) e
 func (s *Server) handleAdminTasks(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
 	f := task.AdminFilter{Query: q.text("q", 100), BuyerID: q.text("buyer_id", 64)}
-	return writePage(w, q, func(p page.Request) (page.Of[task.Task], error) {
+	var recs map[string]reputation.Record
+	return writePage(w, q, s.withBuyerRecords(r.Context(), func(p page.Request) (page.Of[task.Task], error) {
 		return s.tasks.AdminList(r.Context(), principal(r), f, p)
-	}, s.taskResponse)
+	}, &recs), func(t task.Task) taskResponse { return s.taskResponse(t, recs) })
 }
 
 // handleAdminTaskDelete handles DELETE /api/admin/tasks/{id}.

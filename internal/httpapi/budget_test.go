@@ -53,16 +53,19 @@ func TestWriteCommandBudgets(t *testing.T) {
 		{"POST /tasks", func() int {
 			return a.call(t, http.MethodPost, "/api/tasks", buyer.Token, taskRequest(a, 3, 10)).Code
 		}, 12, 8, http.StatusCreated},
+		// Eight, and a read of the buyer's blocks by id (blocked_by_buyer).
 		{"POST /submissions", func() int {
 			w := a.register(t, "worker")
 			a.call(t, http.MethodGet, "/api/auth/me", w.Token, nil)
 			log.Reset()
 			return a.call(t, http.MethodPost, "/api/submissions", w.Token,
 				map[string]string{"task_id": task.ID, "submission_details": "https://prnt.sc/proof"}).Code
-		}, 8, 8, http.StatusCreated},
+		}, 9, 8, http.StatusCreated},
+		// A review adds to the worker's and the buyer's track records: one
+		// write each (reputation.Store.Add).
 		{"PUT /submissions/{id}/approve", func() int {
 			return a.call(t, http.MethodPut, "/api/submissions/"+subs[0].ID+"/approve", buyer.Token, nil).Code
-		}, 12, 8, http.StatusOK},
+		}, 12, 10, http.StatusOK},
 		{"PUT /submissions/{id}/reject", func() int {
 			return a.call(t, http.MethodPut, "/api/submissions/"+subs[1].ID+"/reject", buyer.Token,
 				map[string]string{"reason": "The screenshot is of another page."}).Code
@@ -71,10 +74,12 @@ func TestWriteCommandBudgets(t *testing.T) {
 			return a.call(t, http.MethodPost, "/api/withdrawals", worker.Token,
 				map[string]any{"withdrawal_coin": 200, "payment_system": "bkash", "account_number": "01700000000"}).Code
 		}, 12, 8, http.StatusCreated},
-		// A key costs its claim and its answer: two writes.
+		// A key costs its claim and its answer: two writes. A new task
+		// counts in its buyer's record (a write), and its answer shows the
+		// record (a read).
 		{"POST /tasks with an Idempotency-Key", func() int {
 			return a.send(t, buyer.Token, "/api/tasks", "budget", taskRequest(a, 3, 10)).Code
-		}, 12, 8, http.StatusCreated},
+		}, 13, 9, http.StatusCreated},
 		{"POST /withdrawals with an Idempotency-Key", func() int {
 			return a.send(t, worker.Token, "/api/withdrawals", "budget", withdrawalRequest(200)).Code
 		}, 12, 8, http.StatusCreated},
@@ -114,21 +119,27 @@ func TestListQueryBudgets(t *testing.T) {
 	}
 	log := storagetest.Commands(t, a.db)
 	oneFindOneCount := map[string]int{"find": 1, "aggregate": 1}
+	// Tasks show their buyers' records, submissions to review their
+	// workers': one more find for the page, whatever its size
+	// (TestRecordsCostOneReadAPage).
+	withRecords := map[string]int{"find": 2, "aggregate": 1}
 	tests := []struct {
 		path  string
 		token string
 		want  map[string]int
 	}{
-		{"/api/tasks", "", oneFindOneCount},
-		{"/api/tasks/available?q=video&sort=pay", "", oneFindOneCount},
+		{"/api/tasks", "", withRecords},
+		{"/api/tasks/available?q=video&sort=pay", "", withRecords},
 		// A worker's available tasks leave out theirs in the same query.
 		{"/api/tasks/available", worker.Token, oneFindOneCount},
+		// Category, tag and the effective-pay sort are fields of the same query.
+		{"/api/tasks/available?category=survey&tag=quick&sort=effective_pay", worker.Token, oneFindOneCount},
 		// A worker's own submissions to a page of tasks: one more find.
-		{"/api/tasks", worker.Token, map[string]int{"find": 2, "aggregate": 1}},
-		{"/api/tasks/my", buyer.Token, oneFindOneCount},
+		{"/api/tasks", worker.Token, map[string]int{"find": 3, "aggregate": 1}},
+		{"/api/tasks/my", buyer.Token, withRecords},
 		{"/api/submissions/my", worker.Token, oneFindOneCount},
 		{"/api/submissions/approved", worker.Token, oneFindOneCount},
-		{"/api/submissions/to-review", buyer.Token, oneFindOneCount},
+		{"/api/submissions/to-review", buyer.Token, withRecords},
 		{"/api/notifications", buyer.Token, oneFindOneCount},
 		{"/api/notifications/unread/count", buyer.Token, map[string]int{"aggregate": 1}},
 		{"/api/tasks/" + "nope", "", map[string]int{"find": 1}},
@@ -174,7 +185,45 @@ func TestTopWorkersQueryBudget(t *testing.T) {
 	if many := count(); !maps.Equal(many, none) {
 		t.Errorf("commands with 100 rich buyers = %v, want as with none: %v", many, none)
 	}
-	if reads, _ := split(none); reads > 2 {
-		t.Errorf("commands = %v, want at most two reads (the board, the workers' names)", none)
+	if reads, _ := split(none); reads > 3 {
+		t.Errorf("commands = %v, want at most three reads (the board, the workers' names, their records)", none)
+	}
+}
+
+// TestRecordsCostOneReadAPage: the track records shown on a page of tasks
+// (their buyers') and of submissions to review (their workers') are read
+// in one command, so a page of many users costs what a page of one does.
+func TestRecordsCostOneReadAPage(t *testing.T) {
+	a := buildAPI(t, harness{bcryptCost: bcrypt.MinCost, asOnMongoDB: true})
+	review := a.register(t, "buyer")
+	a.grant(t, review.User.ID, 1000)
+	reviewed := a.postTask(t, review.Token, 50, 10)
+	log := storagetest.Commands(t, a.db)
+	count := func(path, token string) map[string]int {
+		t.Helper()
+		a.call(t, http.MethodGet, "/api/auth/me", token, nil) // warm the token check
+		log.Reset()
+		if rec := a.call(t, http.MethodGet, path, token, nil); rec.Code != http.StatusOK {
+			t.Fatalf("GET %s = %d", path, rec.Code)
+		}
+		return log.Counts()
+	}
+	var workers []sessionBody
+	grow := func(n int) {
+		for range n {
+			b, w := a.register(t, "buyer"), a.register(t, "worker")
+			a.grant(t, b.User.ID, 100)
+			a.postTask(t, b.Token, 1, 10)
+			a.submit(t, w.Token, reviewed.ID)
+			workers = append(workers, w)
+		}
+	}
+	grow(1)
+	fewTasks, fewSubs := count("/api/tasks?limit=100", ""), count("/api/submissions/to-review?limit=100", review.Token)
+	grow(30)
+	manyTasks, manySubs := count("/api/tasks?limit=100", ""), count("/api/submissions/to-review?limit=100", review.Token)
+	t.Logf("a page of tasks of 2 buyers: %v, of 32: %v; of submissions of 1 worker: %v, of 31: %v", fewTasks, manyTasks, fewSubs, manySubs)
+	if !maps.Equal(fewTasks, manyTasks) || !maps.Equal(fewSubs, manySubs) {
+		t.Errorf("commands grow with the users on the page: tasks %v then %v, submissions %v then %v", fewTasks, manyTasks, fewSubs, manySubs)
 	}
 }

@@ -174,6 +174,8 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 		Users:               svc.Users,
 		Tasks:               svc.Tasks,
 		Submissions:         svc.Submissions,
+		Blocks:              svc.Blocks,
+		Records:             svc.Records,
 		Reservations:        svc.Reservations,
 		Notifications:       svc.Notifications,
 		Payments:            svc.Payments,

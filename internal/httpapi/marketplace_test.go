@@ -31,9 +31,11 @@ type taskBody struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"buyer"`
-	Status       string `json:"status"`
-	CreatedAt    string `json:"created_at"`
-	TimeAllotted int    `json:"time_allotted_minutes"`
+	Status       string   `json:"status"`
+	Category     string   `json:"category"`
+	Tags         []string `json:"tags"`
+	CreatedAt    string   `json:"created_at"`
+	TimeAllotted int      `json:"time_allotted_minutes"`
 	MySubmission *struct {
 		ID     string `json:"id"`
 		Status string `json:"status"`

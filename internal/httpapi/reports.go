@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -61,11 +62,14 @@ type reportTargetResponse struct {
 	User       *userResponse       `json:"user,omitempty"`
 }
 
-func (s *Server) reportWithTarget(rp report.Report, t report.Target) reportWithTargetResponse {
+func (s *Server) reportWithTarget(ctx context.Context, rp report.Report, t report.Target) (reportWithTargetResponse, error) {
 	var target reportTargetResponse
 	switch {
 	case t.Task != nil:
-		res := s.taskResponse(*t.Task)
+		res, err := s.taskWithRecord(ctx, *t.Task)
+		if err != nil {
+			return reportWithTargetResponse{}, err
+		}
 		target.Task = &res
 	case t.Submission != nil:
 		res := toSubmissionResponse(*t.Submission)
@@ -74,9 +78,9 @@ func (s *Server) reportWithTarget(rp report.Report, t report.Target) reportWithT
 		res := toUserResponse(*t.User)
 		target.User = &res
 	default:
-		return reportWithTargetResponse{reportResponse: toReportResponse(rp)}
+		return reportWithTargetResponse{reportResponse: toReportResponse(rp)}, nil
 	}
-	return reportWithTargetResponse{reportResponse: toReportResponse(rp), Target: &target}
+	return reportWithTargetResponse{reportResponse: toReportResponse(rp), Target: &target}, nil
 }
 
 // handleReportCreate handles POST /api/reports.
@@ -125,7 +129,11 @@ func (s *Server) handleAdminReportGet(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, s.reportWithTarget(rp, target))
+	res, err := s.reportWithTarget(r.Context(), rp, target)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, res)
 }
 
 // handleAdminReportDecide handles PUT /api/admin/reports/{id}.

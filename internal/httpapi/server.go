@@ -18,11 +18,13 @@ import (
 	"microtask/internal/adminlog"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
+	"microtask/internal/block"
 	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
 	"microtask/internal/payment"
 	"microtask/internal/report"
+	"microtask/internal/reputation"
 	"microtask/internal/reservation"
 	"microtask/internal/stats"
 	"microtask/internal/submission"
@@ -61,6 +63,8 @@ type Options struct {
 	Users               *user.Service
 	Tasks               *task.Service
 	Submissions         *submission.Service
+	Blocks              *block.Service
+	Records             *reputation.Service
 	Reservations        *reservation.Service
 	Notifications       *notification.Service
 	Payments            *payment.Service
@@ -86,6 +90,8 @@ type Server struct {
 	users          *user.Service
 	tasks          *task.Service
 	submissions    *submission.Service
+	blocks         *block.Service
+	reputation     *reputation.Service
 	reservations   *reservation.Service
 	notifications  *notification.Service
 	payments       *payment.Service
@@ -123,6 +129,8 @@ func NewServer(o Options) *Server {
 		users:          o.Users,
 		tasks:          o.Tasks,
 		submissions:    o.Submissions,
+		blocks:         o.Blocks,
+		reputation:     o.Records,
 		reservations:   o.Reservations,
 		notifications:  o.Notifications,
 		payments:       o.Payments,
@@ -222,6 +230,12 @@ func (s *Server) routes(o Options) http.Handler {
 		})
 		r.Route("/users", func(r chi.Router) {
 			r.Get("/top-workers", s.handle(s.handleTopWorkers))
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
+				r.Get("/blocks", s.handle(s.handleBlockList))
+				r.Post("/{id}/blocks", s.handle(s.handleBlockCreate))
+				r.Delete("/{id}/blocks", s.handle(s.handleBlockDelete))
+			})
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate)
 				r.Put("/{id}", s.handle(s.handleUserUpdate))

@@ -43,6 +43,9 @@ type submissionResponse struct {
 	// deadline while the submission waits for the worker's revision.
 	RevisionReason   string     `json:"revision_reason"`
 	RevisionDeadline *time.Time `json:"revision_deadline"`
+	// WorkerRecord is the worker's track record, in the lists a buyer
+	// reviews from.
+	WorkerRecord *workerRecordResponse `json:"worker_record,omitempty"`
 }
 
 func toSubmissionResponse(s submission.Submission) submissionResponse {
@@ -110,9 +113,10 @@ func (s *Server) handleSubmissionApproved(w http.ResponseWriter, r *http.Request
 func (s *Server) handleSubmissionToReview(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
 	oldest := q.oneOf("sort", "newest", "newest", "oldest") == "oldest"
-	return writePage(w, q, func(p page.Request) (page.Of[submission.Submission], error) {
+	list, conv := s.reviewPage(r.Context(), func(p page.Request) (page.Of[submission.Submission], error) {
 		return s.submissions.ToReview(r.Context(), principal(r), oldest, p)
-	}, toSubmissionResponse)
+	})
+	return writePage(w, q, list, conv)
 }
 
 // handleSubmissionGet handles GET /api/submissions/{id}.
@@ -128,9 +132,10 @@ func (s *Server) handleSubmissionGet(w http.ResponseWriter, r *http.Request) err
 func (s *Server) handleTaskSubmissions(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
 	status := statusFilter(q)
-	return writePage(w, q, func(p page.Request) (page.Of[submission.Submission], error) {
+	list, conv := s.reviewPage(r.Context(), func(p page.Request) (page.Of[submission.Submission], error) {
 		return s.submissions.OfTask(r.Context(), principal(r), param(r, "id"), status, p)
-	}, toSubmissionResponse)
+	})
+	return writePage(w, q, list, conv)
 }
 
 // handleAdminSubmissions handles GET /api/admin/submissions.

@@ -9,6 +9,7 @@ import (
 	"microtask/internal/auth"
 	"microtask/internal/money"
 	"microtask/internal/page"
+	"microtask/internal/reputation"
 	"microtask/internal/submission"
 	"microtask/internal/task"
 )
@@ -20,6 +21,9 @@ type taskEditRequest struct {
 	Detail         optional[string] `json:"task_detail" validate:"omitnil,kept,max=5000"`
 	SubmissionInfo optional[string] `json:"submission_info" validate:"omitnil,kept,max=1000"`
 	ImageURL       optional[string] `json:"task_image_url" validate:"omitempty,max=2048,http_url"`
+	Category       optional[string] `json:"category" validate:"omitnil,kept"`
+	// Tags replace the task's tags; null or [] removes them.
+	Tags optional[[]string] `json:"tags"`
 }
 
 func (r *taskEditRequest) trim() {
@@ -28,7 +32,8 @@ func (r *taskEditRequest) trim() {
 }
 
 func (r taskEditRequest) edit() task.TextEdit {
-	return task.TextEdit{Title: r.Title.ptr(), Detail: r.Detail.ptr(), SubmissionInfo: r.SubmissionInfo.ptr(), ImageURL: r.ImageURL.ptr()}
+	return task.TextEdit{Title: r.Title.ptr(), Detail: r.Detail.ptr(), SubmissionInfo: r.SubmissionInfo.ptr(), ImageURL: r.ImageURL.ptr(),
+		Category: r.Category.ptr(), Tags: r.Tags.ptr()}
 }
 
 type createTaskRequest struct {
@@ -39,12 +44,17 @@ type createTaskRequest struct {
 	RequiredWorkers int    `json:"required_workers" validate:"required,min=1,max=10000"`
 	PayableAmount   int64  `json:"payable_amount" validate:"required,min=1,max=10000"`
 	CompletionDate  string `json:"completion_date" validate:"required"`
-	TimeAllotted    int    `json:"time_allotted_minutes" validate:"omitempty,min=5,max=1440"` // for a reservation's work; 60 if left out
+	// Category, tags and allotted time are checked by the task service;
+	// left out, they are "other", none and 60 minutes.
+	Category     string   `json:"category"`
+	Tags         []string `json:"tags"`
+	TimeAllotted int      `json:"time_allotted_minutes" validate:"omitempty,min=5,max=1440"` // for a reservation's work; 60 if left out
 }
 
 func (r *createTaskRequest) trim() {
 	r.Title, r.Detail = strings.TrimSpace(r.Title), strings.TrimSpace(r.Detail)
 	r.SubmissionInfo, r.ImageURL = strings.TrimSpace(r.SubmissionInfo), strings.TrimSpace(r.ImageURL)
+	r.Category = strings.TrimSpace(r.Category)
 }
 
 func (r createTaskRequest) text() task.Text {
@@ -67,8 +77,12 @@ type taskResponse struct {
 	ImageURL        string        `json:"task_image_url"`
 	Buyer           partyResponse `json:"buyer"`
 	Status          string        `json:"status"`
-	CreatedAt       time.Time     `json:"created_at"`
+	Category        string        `json:"category"`
+	Tags            []string      `json:"tags"`
 	TimeAllotted    int           `json:"time_allotted_minutes"` // how long a reservation holds a slot
+	CreatedAt       time.Time     `json:"created_at"`
+	// BuyerRecord is the buyer's track record.
+	BuyerRecord *buyerRecordResponse `json:"buyer_record"`
 	// The signed-in worker's own submission to the task, if any.
 	MySubmission *mySubmissionResponse `json:"my_submission,omitempty"`
 }
@@ -85,12 +99,13 @@ type deleteTaskResponse struct {
 
 // taskResponse tells a task's status as it is now: an open task whose date
 // passed is expired, and one whose buyer can no longer run it is closed.
-func (s *Server) taskResponse(t task.Task) taskResponse {
+// recs holds the records of buyers (buyerRecords).
+func (s *Server) taskResponse(t task.Task, recs map[string]reputation.Record) taskResponse {
 	return taskResponse{
 		ID: t.ID, Title: t.Title, Detail: t.Detail, RequiredWorkers: t.OpenSlots, PayableAmount: int64(t.Pay),
 		CompletionDate: t.CompletionDate.UTC(), SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
 		Buyer: partyResponse(t.Buyer), Status: string(s.tasks.StatusNow(t)), CreatedAt: t.CreatedAt.UTC(),
-		TimeAllotted: int(t.TimeAllotted / time.Minute),
+		TimeAllotted: int(t.TimeAllotted / time.Minute), Category: t.Category, Tags: t.Tags, BuyerRecord: toBuyerRecord(recs[t.Buyer.ID]),
 	}
 }
 
@@ -108,12 +123,17 @@ func (s *Server) handleTaskCreate(w http.ResponseWriter, r *http.Request) error 
 		Text: req.text(), Workers: req.RequiredWorkers, Pay: money.Coins(req.PayableAmount), CompletionDate: due,
 		TimeAllotted: time.Duration(req.TimeAllotted) * time.Minute,
 		Key:          r.Header.Get("Idempotency-Key"), // checked by s.idempotent
+		Category:     req.Category, Tags: req.Tags,
 	})
 	if err != nil {
 		return err
 	}
+	res, err := s.taskWithRecord(r.Context(), t)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Location", "/api/tasks/"+t.ID)
-	return writeJSON(w, http.StatusCreated, s.taskResponse(t))
+	return writeJSON(w, http.StatusCreated, res)
 }
 
 func parseCompletionDate(v string) (time.Time, error) {
@@ -129,9 +149,11 @@ func parseCompletionDate(v string) (time.Time, error) {
 // /api/tasks/available.
 func taskFilter(q *query) task.Filter {
 	return task.Filter{
-		Query:  q.text("q", 100),
-		MinPay: money.Coins(q.int("min_pay", 0, 0, 1_000_000)),
-		Sort:   q.oneOf("sort", task.SortNewest, task.SortNewest, task.SortPay, task.SortDeadline),
+		Query:    q.text("q", 100),
+		MinPay:   money.Coins(q.int("min_pay", 0, 0, 1_000_000)),
+		Sort:     q.oneOf("sort", task.SortNewest, task.SortNewest, task.SortPay, task.SortDeadline, task.SortEffectivePay),
+		Category: q.oneOf("category", "", task.Categories...),
+		Tag:      strings.ToLower(q.text("tag", task.MaxTagLen)),
 	}
 }
 
@@ -147,13 +169,14 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, available boo
 		f.NotBy = worker
 	}
 	var mine map[string]submission.Submission
-	return writePage(w, q, func(p page.Request) (page.Of[task.Task], error) {
+	var recs map[string]reputation.Record
+	return writePage(w, q, s.withBuyerRecords(r.Context(), func(p page.Request) (page.Of[task.Task], error) {
 		res, err := s.tasks.List(r.Context(), f, p)
 		if err == nil && worker != "" && !available {
 			mine, err = s.submissions.ForTasks(r.Context(), worker, taskIDs(res.Items))
 		}
 		return res, err
-	}, func(t task.Task) taskResponse { return withMySubmission(s.taskResponse(t), mine) })
+	}, &recs), func(t task.Task) taskResponse { return withMySubmission(s.taskResponse(t, recs), mine) })
 }
 
 // callingWorker is the signed-in caller's id if they are a worker, or "".
@@ -193,9 +216,10 @@ func (s *Server) handleTaskAvailable(w http.ResponseWriter, r *http.Request) err
 
 // handleTaskMine handles GET /api/tasks/my.
 func (s *Server) handleTaskMine(w http.ResponseWriter, r *http.Request) error {
-	return writePage(w, newQuery(r), func(p page.Request) (page.Of[task.Task], error) {
+	var recs map[string]reputation.Record
+	return writePage(w, newQuery(r), s.withBuyerRecords(r.Context(), func(p page.Request) (page.Of[task.Task], error) {
 		return s.tasks.Mine(r.Context(), principal(r), p)
-	}, s.taskResponse)
+	}, &recs), func(t task.Task) taskResponse { return s.taskResponse(t, recs) })
 }
 
 // handleTaskGet handles GET /api/tasks/{id}.
@@ -210,7 +234,11 @@ func (s *Server) handleTaskGet(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	return writeJSON(w, http.StatusOK, withMySubmission(s.taskResponse(t), mine))
+	res, err := s.taskWithRecord(r.Context(), t)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, withMySubmission(res, mine))
 }
 
 // handleTaskUpdate handles PUT and PATCH /api/tasks/{id}.
@@ -223,7 +251,11 @@ func (s *Server) handleTaskUpdate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, s.taskResponse(t))
+	res, err := s.taskWithRecord(r.Context(), t)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, res)
 }
 
 // handleTaskDelete handles DELETE /api/tasks/{id}.
@@ -251,7 +283,7 @@ func (s *Server) handleTaskAddSlots(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, s.taskResponse(t))
+	return s.writeTask(w, r, t)
 }
 
 type completionDateRequest struct {
@@ -272,7 +304,7 @@ func (s *Server) handleTaskExtend(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, s.taskResponse(t))
+	return s.writeTask(w, r, t)
 }
 
 // handleTaskClose handles POST /api/tasks/{id}/close.
@@ -292,6 +324,15 @@ func (s *Server) handleTaskPause(paused bool) handlerFunc {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, s.taskResponse(t))
+		return s.writeTask(w, r, t)
 	}
+}
+
+// writeTask answers with a task and its buyer's record.
+func (s *Server) writeTask(w http.ResponseWriter, r *http.Request, t task.Task) error {
+	res, err := s.taskWithRecord(r.Context(), t)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, res)
 }

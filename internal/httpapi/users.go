@@ -62,10 +62,11 @@ type sessionResponse struct {
 }
 
 type workerCardResponse struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	PhotoURL string `json:"photo_url"`
-	Coins    int64  `json:"coins"`
+	ID           string                `json:"id"`
+	Name         string                `json:"name"`
+	PhotoURL     string                `json:"photo_url"`
+	Coins        int64                 `json:"coins"`
+	WorkerRecord *workerRecordResponse `json:"worker_record"`
 }
 
 func toUserResponse(u user.User) userResponse {
@@ -182,15 +183,32 @@ func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// handleTopWorkers handles GET /api/users/top-workers.
+// handleTopWorkers handles GET /api/users/top-workers: ?by=coins (the
+// default) or ?by=approved work, each card with the worker's record.
 func (s *Server) handleTopWorkers(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	by := q.oneOf("by", "coins", "coins", "approved")
+	if err := q.err(); err != nil {
+		return err
+	}
 	top, err := s.users.TopWorkers(r.Context())
+	if by == "approved" {
+		top, err = s.users.TopWorkersByApproved(r.Context())
+	}
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(top))
+	for i, u := range top {
+		ids[i] = u.ID
+	}
+	recs, err := s.records(r.Context(), ids)
 	if err != nil {
 		return err
 	}
 	out := make([]workerCardResponse, len(top))
 	for i, u := range top {
-		out[i] = workerCardResponse{ID: u.ID, Name: u.Name, PhotoURL: u.PhotoURL, Coins: int64(u.Coins)}
+		out[i] = workerCardResponse{ID: u.ID, Name: u.Name, PhotoURL: u.PhotoURL, Coins: int64(u.Coins), WorkerRecord: toWorkerRecord(recs[u.ID])}
 	}
 	w.Header().Set("Cache-Control", "public, max-age=30")
 	return writeJSON(w, http.StatusOK, out)

@@ -9,6 +9,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"microtask/internal/ledger"
+	"microtask/internal/money"
+	"microtask/internal/reputation"
 	"microtask/internal/task"
 	"microtask/internal/user"
 )
@@ -22,6 +24,10 @@ func (d *DB) migrationStep(name string) func(context.Context) error {
 		return d.boardWorkers
 	case "taskSubmitters":
 		return d.taskSubmitters
+	case "taskLabels":
+		return d.taskLabels
+	case "userRecords":
+		return d.userRecords
 	case "taskHeld":
 		return d.taskHeld
 	}
@@ -171,6 +177,116 @@ func (d *DB) taskHeld(ctx context.Context) error {
 	_, err := tasks.updateMany(ctx, bson.D{{Key: "time_allotted_minutes", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "time_allotted_minutes", Value: int64(task.DefaultTimeAllotted / time.Minute)}}}})
 	return err
+}
+
+// taskLabels gives the tasks from before migration 0019 what every task
+// has since: the category "other", no tags, the default allotted time
+// unless they have one, and the precomputed effective pay the sort reads.
+// Safe to repeat: only tasks without an effective pay are touched, each
+// once.
+func (d *DB) taskLabels(ctx context.Context) error {
+	type old struct {
+		ID           string   `bson:"_id"`
+		Pay          int64    `bson:"payable_amount"`
+		Category     *string  `bson:"category"`
+		Tags         []string `bson:"tags"`
+		TimeAllotted int64    `bson:"time_allotted_minutes"`
+	}
+	missing := bson.D{{Key: "effective_pay", Value: bson.D{{Key: "$exists", Value: false}}}}
+	var todo []old
+	if err := each(ctx, d.collection("tasks"), missing, query{}, func(o old) error {
+		todo = append(todo, o)
+		return nil
+	}); err != nil {
+		return err
+	}
+	tasks := d.collection("tasks")
+	for _, o := range todo {
+		t := task.Task{Pay: money.Coins(o.Pay), TimeAllotted: time.Duration(o.TimeAllotted) * time.Minute}
+		if t.TimeAllotted == 0 {
+			t.TimeAllotted = task.DefaultTimeAllotted
+		}
+		set := bson.D{{Key: "time_allotted_minutes", Value: int64(t.TimeAllotted / time.Minute)}, {Key: "effective_pay", Value: t.EffectivePay()}}
+		if o.Category == nil {
+			set = append(set, bson.E{Key: "category", Value: task.CategoryOther})
+		}
+		if o.Tags == nil {
+			set = append(set, bson.E{Key: "tags", Value: []string{}})
+		}
+		if _, err := tasks.updateOne(ctx, append(bson.D{{Key: "_id", Value: o.ID}}, missing...),
+			bson.D{{Key: "$set", Value: set}}, false); err != nil {
+			return fmt.Errorf("labels of task %s: %w", o.ID, err)
+		}
+	}
+	return nil
+}
+
+// userRecords counts every user's track record from the tasks and
+// submissions there are, as the operations that post tasks and review work
+// have done since migration 0020. Each record lists the operations it
+// counted (the latest), so that one a crash left half done, whose settle
+// step recovery runs after this step, is not counted twice. Safe to repeat:
+// each record is counted again from the start.
+func (d *DB) userRecords(ctx context.Context) error {
+	type event struct {
+		op string
+		at time.Time
+	}
+	recs := map[string]*reputation.Record{}
+	events := map[string][]event{}
+	rec := func(id string) *reputation.Record {
+		if recs[id] == nil {
+			recs[id] = &reputation.Record{UserID: id}
+		}
+		return recs[id]
+	}
+	if err := each(ctx, d.collection("tasks"), bson.D{}, query{fields: []string{"_id", "buyer_id", "created_at"}}, func(t struct {
+		ID        string    `bson:"_id"`
+		BuyerID   string    `bson:"buyer_id"`
+		CreatedAt time.Time `bson:"created_at"`
+	}) error {
+		rec(t.BuyerID).TasksPosted++
+		events[t.BuyerID] = append(events[t.BuyerID], event{"task-fund:" + t.ID, t.CreatedAt})
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := each(ctx, d.collection("submissions"), bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{"approved", "rejected"}}}}},
+		query{fields: []string{"worker_id", "buyer_id", "status", "created_at", "reviewed_at", "ops"}}, func(s submissionDoc) error {
+			w, b := rec(s.WorkerID), rec(s.BuyerID)
+			if s.Status == "approved" {
+				w.Approved++
+				b.BuyerApproved++
+			} else {
+				w.Rejected++
+				b.BuyerRejected++
+			}
+			at := s.CreatedAt
+			if s.ReviewedAt != nil {
+				at = *s.ReviewedAt
+			}
+			b.ReviewTimes[reputation.Bucket(at.Sub(s.CreatedAt))]++
+			for _, op := range s.Ops {
+				events[s.WorkerID] = append(events[s.WorkerID], event{op, at})
+				events[s.BuyerID] = append(events[s.BuyerID], event{op, at})
+			}
+			return nil
+		}); err != nil {
+		return err
+	}
+	store := NewRecordStore(d)
+	for id, r := range recs {
+		evs := events[id]
+		slices.SortStableFunc(evs, func(a, b event) int { return a.at.Compare(b.at) })
+		ops := make([]string, len(evs))
+		for i, e := range evs {
+			ops[i] = e.op
+		}
+		if err := store.reset(ctx, *r, ops); err != nil {
+			return fmt.Errorf("record of %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // renameCollection renames a collection unless the new name exists, and

@@ -2,11 +2,15 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"microtask/internal/page"
+	"microtask/internal/reputation"
 	"microtask/internal/submission"
 	"microtask/internal/task"
 )
@@ -50,5 +54,126 @@ func TestTaskSubmitters(t *testing.T) {
 		if !slices.Equal(ids, want) {
 			t.Errorf("available to %s = %v, want %v", worker, ids, want)
 		}
+	}
+}
+
+// TestTaskLabels runs migration 0019's step on tasks of before it: each gets
+// the category "other", no tags, the default allotted time and the effective
+// pay the sort reads, and a task that has its labels keeps them.
+func TestTaskLabels(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	tasks := db.collection("tasks")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	old := func(id string, pay int64) bson.D {
+		return bson.D{{Key: "_id", Value: id}, {Key: "task_title", Value: id}, {Key: "status", Value: "open"},
+			{Key: "required_workers", Value: int64(1)}, {Key: "payable_amount", Value: pay}, {Key: "pending_subs", Value: bson.A{}},
+			{Key: "completion_date", Value: now.Add(time.Hour)}, {Key: "created_at", Value: now}}
+	}
+	for _, d := range []bson.D{old("cheap", 6), old("dear", 180)} {
+		if err := tasks.insertOne(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := NewTaskStore(db)
+	if err := store.Insert(ctx, task.Task{ID: "new", Title: "new", Status: task.StatusOpen, OpenSlots: 1, Pay: 10,
+		CompletionDate: now.Add(time.Hour), CreatedAt: now, Category: task.CategorySurvey, Tags: []string{"quick"}, TimeAllotted: 5 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // safe to repeat
+		if err := db.taskLabels(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _, err := store.List(ctx, task.Filter{Sort: task.SortEffectivePay}, page.Request{Number: 1, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type labels struct {
+		ID       string
+		Category string
+		Tags     []string
+		Minutes  int
+	}
+	var ids []labels
+	for _, tk := range got {
+		ids = append(ids, labels{tk.ID, tk.Category, tk.Tags, int(tk.TimeAllotted / time.Minute)})
+	}
+	want := []labels{ // 3 coins a minute, 2, 0.1
+		{"dear", "other", []string{}, 60}, {"new", "survey", []string{"quick"}, 5}, {"cheap", "other", []string{}, 60},
+	}
+	if fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("tasks by effective pay = %v, want %v", ids, want)
+	}
+	for _, tag := range []string{"", "quick"} {
+		n, err := store.tasks.count(ctx, listFilter(task.Filter{Category: task.CategoryOther, Tag: tag}))
+		if wantN := map[string]int64{"": 2, "quick": 0}[tag]; err != nil || n != wantN {
+			t.Errorf("tasks of category other tagged %q = %d, %v; want %d", tag, n, err, wantN)
+		}
+	}
+}
+
+// TestUserRecords runs migration 0020's step on tasks and submissions of
+// before it: each user's record counts them, and an operation it counted
+// (one whose settle step recovery runs after the migration) is not counted
+// again.
+func TestUserRecords(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	tasks, subs := NewTaskStore(db), NewSubmissionStore(db)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, id := range []string{"t1", "t2"} {
+		if err := tasks.Insert(ctx, task.Task{ID: id, Title: id, Status: task.StatusOpen, OpenSlots: 5, Pay: 1,
+			Buyer: task.Party{ID: "b"}, CompletionDate: now.Add(time.Hour), CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []struct {
+		task, worker string
+		to           submission.Status
+		took         time.Duration
+	}{{"t1", "w1", submission.StatusApproved, 10 * time.Minute}, {"t1", "w2", submission.StatusApproved, 3 * time.Hour},
+		{"t2", "w1", submission.StatusRejected, 5 * time.Hour}, {"t2", "w2", submission.StatusPending, 0}} {
+		id := s.task + s.worker + string(s.to)
+		if err := subs.Insert(ctx, submission.Submission{ID: id, TaskID: s.task, Worker: task.Party{ID: s.worker}, Buyer: task.Party{ID: "b"},
+			Status: submission.StatusPending, CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if s.to != submission.StatusPending {
+			if _, err := subs.Review(ctx, submission.Review{Op: "review:" + id, ID: id, To: s.to, At: now.Add(s.took)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for range 2 { // safe to repeat
+		if err := db.userRecords(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := NewRecordStore(db)
+	// Recovery finishing an approval the step counted.
+	if err := store.Add(ctx, "review:t1w1approved", "w1", reputation.Change{Approved: 1, ReviewBucket: -1}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := store.ByIDs(ctx, []string{"b", "w1", "w2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]reputation.Record{}
+	for _, r := range recs {
+		got[r.UserID] = r
+	}
+	var hist [reputation.Buckets]int64
+	hist[0], hist[4], hist[5] = 1, 1, 1 // ≤ 15 minutes, ≤ 4 hours, ≤ 8 hours
+	want := map[string]reputation.Record{
+		"b":  {UserID: "b", TasksPosted: 2, BuyerApproved: 2, BuyerRejected: 1, ReviewTimes: hist},
+		"w1": {UserID: "w1", Approved: 1, Rejected: 1},
+		"w2": {UserID: "w2", Approved: 1},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("records = %+v\nwant %+v", got, want)
+	}
+	if d, ok := got["b"].MedianReviewTime(); !ok || d != 4*time.Hour {
+		t.Errorf("median review time = %v, %v; want 4h", d, ok)
 	}
 }

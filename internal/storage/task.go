@@ -48,16 +48,24 @@ type taskDoc struct {
 	Paused           bool      `bson:"paused,omitempty"`
 	FundingOp        string    `bson:"funding_op,omitempty"` // the operation adding slots, while it runs
 	Ops              []string  `bson:"ops"`                  // ledger operations committed on this task
-	CreatedAt        time.Time `bson:"created_at"`
+	Category         string    `bson:"category"`
+	Tags             []string  `bson:"tags"`
+	// EffectivePay is pay ÷ time_allotted_minutes, kept for the sort
+	// (task.Task.EffectivePay): neither changes once the task exists.
+	EffectivePay float64   `bson:"effective_pay"`
+	CreatedAt    time.Time `bson:"created_at"`
 }
 
 func taskFromDoc(d taskDoc) task.Task {
+	if d.Category == "" { // written before migration 0019 ran
+		d.Category = task.CategoryOther
+	}
 	t := task.Task{
 		ID: d.ID, Title: d.Title, Detail: d.Detail, SubmissionInfo: d.SubmissionInfo, ImageURL: d.ImageURL,
 		OpenSlots: int(d.RequiredWorkers), PendingSubs: d.PendingSubs, Held: d.Held, Pay: money.Coins(d.Pay),
 		CompletionDate: d.CompletionDate, Buyer: task.Party{ID: d.BuyerID, Name: d.BuyerName}, Status: task.Status(d.Status),
 		AutoApproveAfter: time.Duration(d.AutoApproveAfter) * time.Second, Refunds: int(d.Refunds), Hidden: d.Hidden, Paused: d.Paused, CreatedAt: d.CreatedAt,
-		TimeAllotted: time.Duration(d.TimeAllotted) * time.Minute,
+		TimeAllotted: time.Duration(d.TimeAllotted) * time.Minute, Category: d.Category, Tags: nonNil(d.Tags),
 	}
 	if t.TimeAllotted == 0 {
 		t.TimeAllotted = task.DefaultTimeAllotted
@@ -73,6 +81,7 @@ func (s *TaskStore) Insert(ctx context.Context, t task.Task) error {
 		TimeAllotted: int64(t.TimeAllotted / time.Minute),
 		BuyerID:      t.Buyer.ID, BuyerName: t.Buyer.Name, Status: string(t.Status),
 		AutoApproveAfter: int64(t.AutoApproveAfter / time.Second), Ops: []string{}, CreatedAt: t.CreatedAt,
+		Category: t.Category, Tags: nonNil(t.Tags), EffectivePay: t.EffectivePay(),
 	})
 	if isDuplicate(err) {
 		return nil // inserted by an earlier attempt of the same operation
@@ -121,8 +130,15 @@ func listFilter(f task.Filter) bson.D {
 	if f.MinPay > 0 {
 		q = append(q, bson.E{Key: "payable_amount", Value: bson.D{{Key: "$gte", Value: int64(f.MinPay)}}})
 	}
+	if f.Category != "" {
+		q = append(q, bson.E{Key: "category", Value: f.Category})
+	}
+	if f.Tag != "" {
+		q = append(q, bson.E{Key: "tags", Value: f.Tag}) // an element of the array
+	}
 	if f.NotBy != "" {
-		q = append(q, bson.E{Key: "submitters", Value: bson.D{{Key: "$ne", Value: f.NotBy}}})
+		q = append(q, bson.E{Key: "submitters", Value: bson.D{{Key: "$ne", Value: f.NotBy}}},
+			bson.E{Key: "blocked", Value: bson.D{{Key: "$ne", Value: f.NotBy}}})
 	}
 	if f.Query != "" {
 		re := bson.Regex{Pattern: regexp.QuoteMeta(f.Query), Options: "i"}
@@ -137,6 +153,8 @@ func listSort(sort string) bson.D {
 	switch sort {
 	case task.SortPay:
 		return bson.D{{Key: "payable_amount", Value: -1}, {Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}
+	case task.SortEffectivePay:
+		return bson.D{{Key: "effective_pay", Value: -1}, {Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}
 	case task.SortDeadline:
 		return bson.D{{Key: "completion_date", Value: 1}, {Key: "_id", Value: 1}}
 	default:
@@ -163,7 +181,10 @@ func (s *TaskStore) EachImageURL(ctx context.Context, fn func(string) error) err
 func (s *TaskStore) SetText(ctx context.Context, id string, e task.TextEdit) (task.Task, error) {
 	set := setFields(
 		field{"task_title", e.Title}, field{"task_detail", e.Detail},
-		field{"submission_info", e.SubmissionInfo}, field{"task_image_url", e.ImageURL})
+		field{"submission_info", e.SubmissionInfo}, field{"task_image_url", e.ImageURL}, field{"category", e.Category})
+	if e.Tags != nil {
+		set = append(set, bson.E{Key: "tags", Value: nonNil(*e.Tags)})
+	}
 	if len(set) == 0 {
 		t, err := s.ByID(ctx, id)
 		if err == nil && t.Status == task.StatusDeleted {
@@ -410,4 +431,36 @@ func (s *TaskStore) SetHidden(ctx context.Context, buyerID string, hidden bool) 
 // CountByBuyer implements submission.Tasks.
 func (s *TaskStore) CountByBuyer(ctx context.Context, buyerID string) (int64, error) {
 	return s.tasks.count(ctx, bson.D{{Key: "buyer_id", Value: buyerID}, {Key: "status", Value: notDeleted}})
+}
+
+// nonNil stores no tags as an empty array rather than null, so that every
+// task has the same shape.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// SetBlocked implements task.Store. Each task keeps its buyer's blocked
+// workers (blocked: never reloaded into a task.Task, only filtered on) with
+// the list's version: a list reaches a task only over an earlier one, so
+// writes racing each other leave the latest.
+func (s *TaskStore) SetBlocked(ctx context.Context, buyerID, taskID string, workerIDs []string, version int64) error {
+	q := bson.D{{Key: "buyer_id", Value: buyerID}}
+	if taskID != "" {
+		q = append(bson.D{{Key: "_id", Value: taskID}}, q...)
+	}
+	q = append(q, bson.E{Key: "$or", Value: bson.A{
+		bson.D{{Key: "blocked_version", Value: bson.D{{Key: "$lt", Value: version}}}},
+		bson.D{{Key: "blocked_version", Value: bson.D{{Key: "$exists", Value: false}}}},
+	}})
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "blocked", Value: nonNil(workerIDs)}, {Key: "blocked_version", Value: version}}}}
+	var err error
+	if taskID != "" {
+		_, err = s.tasks.updateOne(ctx, q, update, false)
+	} else {
+		_, err = s.tasks.updateMany(ctx, q, update)
+	}
+	return err
 }

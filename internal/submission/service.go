@@ -26,13 +26,15 @@ import (
 
 // Service applies the submission and review rules.
 type Service struct {
-	store  Store
-	tasks  Tasks
-	ops    operation.Runner
-	notify Notifier
-	users  UserNames
-	admins adminlog.Recorder
-	held   Reservations // nil: every submission takes a free slot
+	store   Store
+	tasks   Tasks
+	ops     operation.Runner
+	notify  Notifier
+	users   UserNames
+	admins  adminlog.Recorder
+	held    Reservations // nil: every submission takes a free slot
+	blocks  Blocks
+	records Records
 	// revisionWindow is how long a worker has to revise.
 	revisionWindow time.Duration
 	log            *slog.Logger
@@ -120,6 +122,13 @@ func (s *Service) Submitted(ctx context.Context, taskID, workerID string) (bool,
 	return err == nil, err
 }
 
+// KeepRecords has reviews counted in the track records of their workers
+// and buyers.
+func (s *Service) KeepRecords(r Records) { s.records = r }
+
+// CheckBlocks has submissions refused to workers the task's buyer blocked.
+func (s *Service) CheckBlocks(b Blocks) { s.blocks = b }
+
 // LogAdminActions has the service record admins' overturns.
 func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 
@@ -181,6 +190,15 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 	// A reserved slot is the worker's: a task with no free slot takes it.
 	if err := t.TakesSubmissions(now); err != nil && !(held != "" && errors.Is(err, task.ErrFull)) {
 		return Submission{}, err
+	}
+	if s.blocks != nil {
+		// Checked before the operation, not in its commit: a block placed
+		// while the worker submits may let that one submission through.
+		if blocked, err := s.blocks.Blocked(ctx, t.Buyer.ID, p.UserID); err != nil {
+			return Submission{}, err
+		} else if blocked {
+			return Submission{}, ErrBlockedByBuyer
+		}
 	}
 	name, err := s.users.Name(ctx, p.UserID)
 	if err != nil {
@@ -373,6 +391,9 @@ func (s *Service) settleApprove(ctx context.Context, op operation.Op[review]) er
 	if err := s.tasks.ReleaseSlot(ctx, sub.TaskID, sub.ID, false); err != nil {
 		return err
 	}
+	if err := s.countReview(ctx, op, true); err != nil {
+		return err
+	}
 	how := "was approved"
 	if op.Data.Auto {
 		how = "was approved automatically, as the buyer did not review it in time"
@@ -383,9 +404,22 @@ func (s *Service) settleApprove(ctx context.Context, op operation.Op[review]) er
 	})
 }
 
+// countReview counts a review in the records of the submission's worker
+// and buyer, with the time from submission to the review's start.
+func (s *Service) countReview(ctx context.Context, op operation.Op[review], approved bool) error {
+	if s.records == nil {
+		return nil
+	}
+	sub := op.Data.Submission
+	return s.records.Reviewed(ctx, op.ID, sub.Worker.ID, sub.Buyer.ID, approved, op.At.Sub(sub.CreatedAt))
+}
+
 func (s *Service) settleReject(ctx context.Context, op operation.Op[review]) error {
 	sub := op.Data.Submission
 	if err := s.tasks.ReleaseSlot(ctx, sub.TaskID, sub.ID, true); err != nil {
+		return err
+	}
+	if err := s.countReview(ctx, op, false); err != nil {
 		return err
 	}
 	msg := fmt.Sprintf("Your submission for “%s” was rejected.", sub.TaskTitle)
@@ -633,6 +667,11 @@ func (s *Service) settleOverturn(ctx context.Context, op operation.Op[overturn])
 	sub := op.Data.Submission
 	if op.Data.FromEscrow {
 		if _, err := s.store.Review(ctx, Review{Op: op.ID, ID: sub.ID, From: StatusRejected, To: StatusApproved, At: s.clock()}); err != nil {
+			return err
+		}
+	}
+	if s.records != nil {
+		if err := s.records.Overturned(ctx, op.ID, sub.Worker.ID, sub.Buyer.ID); err != nil {
 			return err
 		}
 	}

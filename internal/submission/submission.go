@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"microtask/internal/apperr"
+	"microtask/internal/block"
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/page"
@@ -80,8 +81,11 @@ var (
 	ErrRevisionUsed  = apperr.New(apperr.Conflict, "revision_used", "a submission gets one revision; approve or reject it")
 	ErrNotInRevision = apperr.New(apperr.Conflict, "not_in_revision",
 		"only a submission whose buyer asked for a revision can be resubmitted, before its deadline")
-	ErrNotRejected = apperr.New(apperr.Conflict, "not_rejected", "only a rejected submission can be overturned")
-	ErrCannotPay   = apperr.New(apperr.Conflict, "cannot_pay",
+	// ErrBlockedByBuyer is the block package's: one code wherever a block
+	// refuses work.
+	ErrBlockedByBuyer = block.ErrBlocked
+	ErrNotRejected    = apperr.New(apperr.Conflict, "not_rejected", "only a rejected submission can be overturned")
+	ErrCannotPay      = apperr.New(apperr.Conflict, "cannot_pay",
 		"neither the task's escrow nor the buyer's balance can pay this submission")
 )
 
@@ -168,6 +172,20 @@ type Reservations interface {
 // Notifier sends notifications; notification.Service implements it.
 type Notifier interface {
 	Send(ctx context.Context, n notification.Notification) error
+}
+
+// Blocks tells whether a buyer blocked a worker; block.Service implements
+// it.
+type Blocks interface {
+	Blocked(ctx context.Context, buyerID, workerID string) (bool, error)
+}
+
+// Records counts reviews in the workers' and buyers' track records;
+// reputation.Service implements it. Each call is made once per op however
+// often it is repeated.
+type Records interface {
+	Reviewed(ctx context.Context, op, workerID, buyerID string, approved bool, took time.Duration) error
+	Overturned(ctx context.Context, op, workerID, buyerID string) error
 }
 
 // UserNames tells a user's name; user.Service implements it.

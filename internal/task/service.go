@@ -34,6 +34,8 @@ type Service struct {
 	newID       func() string
 	autoApprove time.Duration
 	admins      adminlog.Recorder
+	blocks      BlockLists
+	records     Records
 
 	fund   operation.Kind[Task]
 	refund operation.Kind[refund]
@@ -82,6 +84,12 @@ func NewService(store Store, ops operation.Runner, n Notifier, users UserNames, 
 // before they are approved automatically.
 func (s *Service) AutoApproveAfter() time.Duration { return s.autoApprove }
 
+// KeepRecords has new tasks counted in their buyers' track records.
+func (s *Service) KeepRecords(r Records) { s.records = r }
+
+// UseBlocks has new tasks take their buyer's list of blocked workers.
+func (s *Service) UseBlocks(b BlockLists) { s.blocks = b }
+
 // LogAdminActions has the service record admins' removals.
 func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 
@@ -97,6 +105,8 @@ type NewTask struct {
 	Workers        int
 	Pay            money.Coins
 	CompletionDate time.Time
+	Category       string        // empty: CategoryOther
+	Tags           []string      // normalized by Create (NormalizeTags)
 	TimeAllotted   time.Duration // for a reservation's work; DefaultTimeAllotted if zero
 	// Key is the client's Idempotency-Key, if it sent one: the task's ID
 	// is derived from it, so that the request run again after a crash
@@ -127,6 +137,10 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 	case in.TimeAllotted < MinTimeAllotted || in.TimeAllotted > MaxTimeAllotted:
 		return Task{}, apperr.InvalidFields(apperr.FieldError{Field: "time_allotted_minutes", Message: "must be from 5 to 1440 minutes"})
 	}
+	labels, err := newLabels(&in)
+	if err != nil {
+		return Task{}, err
+	}
 	name, err := s.users.Name(ctx, p.UserID)
 	if err != nil {
 		return Task{}, err
@@ -139,7 +153,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 		ID: id, Title: in.Title, Detail: in.Detail, SubmissionInfo: in.SubmissionInfo, ImageURL: in.ImageURL,
 		OpenSlots: in.Workers, Pay: in.Pay, CompletionDate: in.CompletionDate,
 		Buyer: Party{ID: p.UserID, Name: name}, Status: StatusOpen, AutoApproveAfter: s.autoApprove, TimeAllotted: in.TimeAllotted,
-		CreatedAt: now,
+		CreatedAt: now, Category: in.Category, Tags: labels,
 	}
 	_, err = s.fund.Run(ctx, s.ops, t.ID, ledger.Move(ledger.UserAccount(p.UserID), ledger.EscrowAccount(t.ID), money.Coins(in.Workers)*in.Pay), t)
 	if err != nil {
@@ -149,9 +163,51 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 	return s.store.ByID(ctx, t.ID)
 }
 
-// settleFund inserts the task once its escrow is funded.
+// newLabels fills in the default of a new task's category, checks it and
+// returns its tags normalized.
+func newLabels(in *NewTask) ([]string, error) {
+	if in.Category == "" {
+		in.Category = CategoryOther
+	}
+	var errs []apperr.FieldError
+	if err := CheckCategory(in.Category); err != nil {
+		errs = append(errs, fieldErrors(err)...)
+	}
+	tags, err := NormalizeTags(in.Tags)
+	if err != nil {
+		errs = append(errs, fieldErrors(err)...)
+	}
+	if len(errs) > 0 {
+		return nil, apperr.InvalidFields(errs...)
+	}
+	return tags, nil
+}
+
+// fieldErrors returns the field errors of an Invalid error.
+func fieldErrors(err error) []apperr.FieldError {
+	var e *apperr.Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
+}
+
+// settleFund inserts the task once its escrow is funded, then gives it its
+// buyer's blocked workers, in this order so that a block saved meanwhile
+// finds the task (block.Service.SyncTask).
 func (s *Service) settleFund(ctx context.Context, op operation.Op[Task]) error {
-	return s.store.Insert(ctx, op.Data)
+	if err := s.store.Insert(ctx, op.Data); err != nil {
+		return err
+	}
+	if s.records != nil {
+		if err := s.records.TaskPosted(ctx, op.ID, op.Data.Buyer.ID); err != nil {
+			return err
+		}
+	}
+	if s.blocks == nil {
+		return nil
+	}
+	return s.blocks.SyncTask(ctx, op.Data.Buyer.ID, op.Data.ID)
 }
 
 // List returns one page of live tasks matching f.
@@ -190,8 +246,8 @@ func (s *Service) EachImageURL(ctx context.Context, fn func(url string) error) e
 	return s.store.EachImageURL(ctx, fn)
 }
 
-// UpdateText changes a task's text (its buyer only). Money fields never
-// change here.
+// UpdateText changes a task's text, category and tags (its buyer only).
+// Money fields never change here.
 func (s *Service) UpdateText(ctx context.Context, p auth.Principal, id string, e TextEdit) (Task, error) {
 	t, err := s.Get(ctx, id)
 	if err != nil {
@@ -199,6 +255,18 @@ func (s *Service) UpdateText(ctx context.Context, p auth.Principal, id string, e
 	}
 	if t.Buyer.ID != p.UserID {
 		return Task{}, ErrNotFound // to anyone else, as if it did not exist: one answer for every resource
+	}
+	if e.Category != nil {
+		if err := CheckCategory(*e.Category); err != nil {
+			return Task{}, err
+		}
+	}
+	if e.Tags != nil {
+		tags, err := NormalizeTags(*e.Tags)
+		if err != nil {
+			return Task{}, err
+		}
+		e.Tags = &tags
 	}
 	return s.store.SetText(ctx, id, e)
 }
@@ -548,6 +616,12 @@ func (s *Service) SetHidden(ctx context.Context, buyerID string, hidden bool) er
 // OpenSlots adds up the open slots of a buyer's live tasks.
 func (s *Service) OpenSlots(ctx context.Context, buyerID string) (int64, error) {
 	return s.store.OpenSlots(ctx, buyerID)
+}
+
+// SetBlocked gives the buyer's tasks, or the one task, the list of
+// workers the buyer blocked (block.Tasks).
+func (s *Service) SetBlocked(ctx context.Context, buyerID, taskID string, workerIDs []string, version int64) error {
+	return s.store.SetBlocked(ctx, buyerID, taskID, workerIDs, version)
 }
 
 // CountByBuyer counts a buyer's tasks that are not deleted.

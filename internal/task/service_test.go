@@ -238,6 +238,7 @@ func TestCreate(t *testing.T) {
 				OpenSlots: tt.workers, PendingSubs: []string{}, Held: []string{}, TimeAllotted: time.Hour, Pay: tt.pay, CompletionDate: due,
 				Buyer: task.Party{ID: p.UserID, Name: "Name of " + p.UserID}, Status: task.StatusOpen,
 				AutoApproveAfter: 72 * time.Hour, CreatedAt: apptest.Start,
+				Category: task.CategoryOther, Tags: []string{}, // the defaults
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Create() (-want +got):\n%s", diff)

@@ -5,6 +5,10 @@ package task
 
 import (
 	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"microtask/internal/apperr"
@@ -59,7 +63,19 @@ type Task struct {
 	Refunds          int           // refund operations so far; part of their operation ids
 	Hidden           bool          // its buyer is suspended or deleted: out of the public lists
 	Paused           bool          // by its buyer: takes no submissions until resumed
+	Category         string        // one of Categories
+	Tags             []string      // up to MaxTags, lower case, no repeats
 	CreatedAt        time.Time
+}
+
+// EffectivePay is what the task pays per minute of its allotted time, the
+// key of the effective-pay sort: the store keeps it precomputed, as the
+// in-memory copy of the embedded database sorts on stored fields only.
+func (t Task) EffectivePay() float64 {
+	if t.TimeAllotted <= 0 {
+		return 0
+	}
+	return float64(t.Pay) / t.TimeAllotted.Minutes()
 }
 
 // EscrowDue is what the task's escrow account must hold: the pay of every
@@ -91,13 +107,71 @@ type Text struct {
 	ImageURL       string
 }
 
-// TextEdit changes some of a task's text: a nil field stays as it is, and an
-// empty ImageURL removes the image.
+// TextEdit changes some of a task's text and labels: a nil field stays as
+// it is, an empty ImageURL removes the image and an empty Tags removes the
+// tags.
 type TextEdit struct {
 	Title          *string
 	Detail         *string
 	SubmissionInfo *string
 	ImageURL       *string
+	Category       *string
+	Tags           *[]string
+}
+
+// The categories a task may be in: a fixed list, so that clients can offer
+// it as a menu and filters match exactly.
+const (
+	CategorySurvey      = "survey"
+	CategorySocialMedia = "social_media"
+	CategoryDataEntry   = "data_entry"
+	CategoryTesting     = "testing"
+	CategoryWriting     = "writing"
+	CategoryResearch    = "research"
+	CategoryOther       = "other" // the default, and that of tasks from before categories
+)
+
+// Categories lists every category.
+var Categories = []string{CategorySurvey, CategorySocialMedia, CategoryDataEntry, CategoryTesting,
+	CategoryWriting, CategoryResearch, CategoryOther}
+
+// Tag limits.
+const (
+	MaxTags   = 5
+	MaxTagLen = 24
+)
+
+// tagPattern is a tag: a short lower-case word, digits and inner hyphens
+// allowed.
+var tagPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// CheckCategory returns an Invalid error unless c is one of Categories.
+func CheckCategory(c string) error {
+	if !slices.Contains(Categories, c) {
+		return apperr.InvalidFields(apperr.FieldError{Field: "category", Message: "must be one of: " + strings.Join(Categories, ", ")})
+	}
+	return nil
+}
+
+// NormalizeTags lower-cases and trims tags and drops repeats, keeping the
+// first order; more than MaxTags, or a tag that is not a short word, is an
+// Invalid error. Never nil: no tags is an empty list.
+func NormalizeTags(tags []string) ([]string, error) {
+	out := make([]string, 0, len(tags))
+	for _, t := range tags {
+		t = strings.ToLower(strings.TrimSpace(t))
+		if len(t) > MaxTagLen || !tagPattern.MatchString(t) {
+			return nil, apperr.InvalidFields(apperr.FieldError{Field: "tags",
+				Message: fmt.Sprintf("each tag must be a word of 1 to %d lower-case letters, digits or inner hyphens", MaxTagLen)})
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	if len(out) > MaxTags {
+		return nil, apperr.InvalidFields(apperr.FieldError{Field: "tags", Message: fmt.Sprintf("at most %d tags", MaxTags)})
+	}
+	return out, nil
 }
 
 // Sort orders for lists.
@@ -105,6 +179,8 @@ const (
 	SortNewest   = "newest"
 	SortPay      = "pay"
 	SortDeadline = "deadline"
+	// SortEffectivePay is the best pay per allotted minute first.
+	SortEffectivePay = "effective_pay"
 )
 
 // Filter selects tasks for a list.
@@ -115,7 +191,9 @@ type Filter struct {
 	Available bool        // only tasks with open slots and time left
 	BuyerID   string      // only this buyer's tasks (then expired tasks are included too)
 	All       bool        // every task whatever its state (admins)
-	NotBy     string      // leaves out the tasks this worker submitted to
+	NotBy     string      // leaves out the tasks this worker submitted to, and those of buyers who blocked them
+	Category  string      // only this category
+	Tag       string      // only tasks with this tag
 	Now       time.Time   // for Available
 }
 
@@ -266,6 +344,23 @@ type Store interface {
 	OpenSlots(ctx context.Context, buyerID string) (int64, error)
 	// CountByBuyer counts a buyer's tasks that are not deleted.
 	CountByBuyer(ctx context.Context, buyerID string) (int64, error)
+	// SetBlocked gives the buyer's tasks (only taskID's, if not empty) the
+	// list of workers the buyer blocked, of this version, unless they have
+	// a later one.
+	SetBlocked(ctx context.Context, buyerID, taskID string, workerIDs []string, version int64) error
+}
+
+// Records counts posted tasks in the buyers' track records;
+// reputation.Service implements it. Counted once per op however often it
+// is repeated.
+type Records interface {
+	TaskPosted(ctx context.Context, op, buyerID string) error
+}
+
+// BlockLists gives a new task its buyer's list of blocked workers;
+// block.Service implements it.
+type BlockLists interface {
+	SyncTask(ctx context.Context, buyerID, taskID string) error
 }
 
 // Notifier sends notifications; notification.Service implements it.

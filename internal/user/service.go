@@ -36,6 +36,7 @@ type Service struct {
 	now     func() time.Time
 	newID   func() string
 	cache   *authCache
+	ranking ApprovedRanking // nil: no ranking by approved work
 
 	// Email: nil mailer until UseMail, when no mail is sent.
 	mailer        Mailer
@@ -688,6 +689,56 @@ func (s *Service) TopWorkers(ctx context.Context) ([]User, error) {
 		if top = append(top, u); len(top) == TopWorkersCount {
 			break
 		}
+	}
+	return top, nil
+}
+
+// RankApproved lets TopWorkersByApproved rank workers by approved work.
+func (s *Service) RankApproved(r ApprovedRanking) { s.ranking = r }
+
+// TopWorkersByApproved returns the active workers with the most approved
+// work, most first, with their coins: three reads (the ranking, the users,
+// their balances). A few spare leaders make up for users who are no longer
+// active workers.
+func (s *Service) TopWorkersByApproved(ctx context.Context) ([]User, error) {
+	if s.ranking == nil {
+		return nil, nil
+	}
+	ids, err := s.ranking.TopApproved(ctx, 2*TopWorkersCount)
+	if err != nil {
+		return nil, err
+	}
+	users, err := s.store.ByIDs(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read top users: %w", err)
+	}
+	byID := make(map[string]User, len(users))
+	for _, u := range users {
+		byID[u.ID] = u
+	}
+	var top []User
+	for _, id := range ids {
+		u, ok := byID[id]
+		if !ok || u.Board() != WorkersBoard {
+			continue
+		}
+		if top = append(top, u); len(top) == TopWorkersCount {
+			break
+		}
+	}
+	accts := make([]string, len(top))
+	for i, u := range top {
+		accts[i] = ledger.UserAccount(u.ID)
+	}
+	if len(accts) == 0 {
+		return top, nil
+	}
+	coins, err := s.ledger.Balances(ctx, accts)
+	if err != nil {
+		return nil, err
+	}
+	for i := range top {
+		top[i].Coins = coins[accts[i]]
 	}
 	return top, nil
 }

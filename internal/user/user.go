@@ -236,6 +236,12 @@ type TaskHider interface {
 	SetHidden(ctx context.Context, buyerID string, hidden bool) error
 }
 
+// ApprovedRanking ranks users by approved work; reputation.Service
+// implements it.
+type ApprovedRanking interface {
+	TopApproved(ctx context.Context, limit int) ([]string, error)
+}
+
 // Holds tells how many coins the users' pending withdrawals hold;
 // storage.WithdrawalStore implements it.
 type Holds interface {

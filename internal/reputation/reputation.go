@@ -1,0 +1,195 @@
+// Package reputation keeps each user's track record, both ways: a worker's
+// approved, rejected and revised work, shown to the buyers who review it,
+// and a buyer's tasks posted, approvals and review times, shown to the
+// workers on every task.
+//
+// A record is counters on one document per user, added to by the
+// operations that review work and post tasks, in their settle steps: a
+// page of 100 tasks or submissions reads the records of its users in one
+// command, whatever their number. Settle steps may run again after a crash,
+// so each addition is recorded with its operation (a bounded list of the
+// latest, see Store.Add) and made once.
+package reputation
+
+import (
+	"context"
+	"time"
+)
+
+// ReviewBounds are the upper bounds of the buckets of the review-time
+// histogram: a review that took d falls in the first bucket whose bound is
+// at least d, or in the last one, past the final bound. Fixed buckets keep
+// a buyer's record the same size however many reviews they make; the
+// median is known to its bucket.
+var ReviewBounds = []time.Duration{
+	15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 12 * time.Hour,
+	24 * time.Hour, 48 * time.Hour, 72 * time.Hour, 96 * time.Hour, 168 * time.Hour,
+}
+
+// Buckets is the number of buckets of the histogram: one per bound, and
+// one past the last.
+const Buckets = 13
+
+// Bucket returns the bucket of a review that took d.
+func Bucket(d time.Duration) int {
+	for i, b := range ReviewBounds {
+		if d <= b {
+			return i
+		}
+	}
+	return Buckets - 1
+}
+
+// Record is a user's track record.
+type Record struct {
+	UserID string
+	// As a worker: their reviewed submissions.
+	Approved, Rejected, Revisions int64
+	// As a buyer: their tasks, the submissions they (or the auto-approval)
+	// reviewed, and how long each review took, as a histogram.
+	TasksPosted                  int64
+	BuyerApproved, BuyerRejected int64
+	ReviewTimes                  [Buckets]int64
+}
+
+// ApprovalRate is the share of the worker's reviewed submissions that were
+// approved; false before any was reviewed.
+func (r Record) ApprovalRate() (float64, bool) { return rate(r.Approved, r.Rejected) }
+
+// BuyerApprovalRate is the share of the submissions to the buyer's tasks
+// that were approved once reviewed; false before any was.
+func (r Record) BuyerApprovalRate() (float64, bool) { return rate(r.BuyerApproved, r.BuyerRejected) }
+
+func rate(approved, rejected int64) (float64, bool) {
+	if approved+rejected <= 0 {
+		return 0, false
+	}
+	return float64(approved) / float64(approved+rejected), true
+}
+
+// MedianReviewTime is the bound of the histogram bucket holding the
+// buyer's median review time: half of their reviews took at most this
+// long. Past the last bound it is that bound (a week or more). False
+// before any review.
+func (r Record) MedianReviewTime() (time.Duration, bool) {
+	var n int64
+	for _, c := range r.ReviewTimes {
+		n += c
+	}
+	if n <= 0 {
+		return 0, false
+	}
+	var seen int64
+	for i, c := range r.ReviewTimes {
+		if seen += c; 2*seen >= n {
+			return ReviewBounds[min(i, len(ReviewBounds)-1)], true
+		}
+	}
+	return ReviewBounds[len(ReviewBounds)-1], true
+}
+
+// Change is what an operation adds to one record.
+type Change struct {
+	Approved, Rejected, Revisions             int64
+	TasksPosted, BuyerApproved, BuyerRejected int64
+	ReviewBucket                              int // the bucket of a review time to count, or -1
+}
+
+// Store keeps the records. storage.RecordStore implements it.
+type Store interface {
+	// Add adds c to the user's record once for operation op: adding again
+	// for the same op changes nothing while op is among the record's latest
+	// operations, which is at least the last 128.
+	Add(ctx context.Context, op, userID string, c Change) error
+	// ByIDs returns the records of those users that have one.
+	ByIDs(ctx context.Context, ids []string) ([]Record, error)
+	// TopApproved returns up to limit records with approved work, the most
+	// first.
+	TopApproved(ctx context.Context, limit int) ([]Record, error)
+}
+
+// Service keeps the records.
+type Service struct {
+	store Store
+}
+
+// NewService returns a Service.
+func NewService(store Store) *Service { return &Service{store: store} }
+
+// Reviewed counts a review by operation op: the worker's submission
+// approved or rejected, and on the buyer's side too, with the time from
+// submission to review.
+func (s *Service) Reviewed(ctx context.Context, op, workerID, buyerID string, approved bool, took time.Duration) error {
+	w, b := Change{ReviewBucket: -1}, Change{ReviewBucket: Bucket(took)}
+	if approved {
+		w.Approved, b.BuyerApproved = 1, 1
+	} else {
+		w.Rejected, b.BuyerRejected = 1, 1
+	}
+	if err := s.store.Add(ctx, op, workerID, w); err != nil {
+		return err
+	}
+	return s.store.Add(ctx, op, buyerID, b)
+}
+
+// Overturned counts a rejection overturned on a dispute as an approval:
+// its review time was counted when it was rejected.
+func (s *Service) Overturned(ctx context.Context, op, workerID, buyerID string) error {
+	if err := s.store.Add(ctx, op, workerID, Change{Approved: 1, Rejected: -1, ReviewBucket: -1}); err != nil {
+		return err
+	}
+	return s.store.Add(ctx, op, buyerID, Change{BuyerApproved: 1, BuyerRejected: -1, ReviewBucket: -1})
+}
+
+// TaskPosted counts a buyer's new task, posted by operation op.
+func (s *Service) TaskPosted(ctx context.Context, op, buyerID string) error {
+	return s.store.Add(ctx, op, buyerID, Change{TasksPosted: 1, ReviewBucket: -1})
+}
+
+// Records returns the records of the users, by id, in one read; a user
+// without one has an empty record.
+func (s *Service) Records(ctx context.Context, ids []string) (map[string]Record, error) {
+	out := make(map[string]Record, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	recs, err := s.store.ByIDs(ctx, dedup(ids))
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		out[r.UserID] = r
+	}
+	for _, id := range ids {
+		if _, ok := out[id]; !ok {
+			out[id] = Record{UserID: id}
+		}
+	}
+	return out, nil
+}
+
+// TopApproved returns the ids of up to limit users with the most approved
+// work, the most first.
+func (s *Service) TopApproved(ctx context.Context, limit int) ([]string, error) {
+	recs, err := s.store.TopApproved(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.UserID
+	}
+	return ids, nil
+}
+
+func dedup(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	var out []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
