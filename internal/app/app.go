@@ -155,6 +155,7 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a.Blocks = block.NewService(storage.NewBlockStore(db), a.Tasks, a.Users, c.Log, now)
 	a.Tasks.UseBlocks(a.Blocks)
 	a.Submissions.CheckBlocks(a.Blocks)
+	a.Reservations.CheckBlocks(a.Blocks)
 	a.Records = reputation.NewService(storage.NewRecordStore(db))
 	a.Tasks.KeepRecords(a.Records)
 	a.Submissions.KeepRecords(a.Records)

@@ -57,6 +57,7 @@ func TestBlocks(t *testing.T) {
 		for _, tk := range []taskBody{open, later} {
 			wantProblem(t, a.call(t, http.MethodPost, "/api/submissions", blocked.Token,
 				map[string]string{"task_id": tk.ID, "submission_details": "https://prnt.sc/proof"}), http.StatusForbidden, "blocked_by_buyer")
+			wantProblem(t, a.call(t, http.MethodPost, "/api/tasks/"+tk.ID+"/reservations", blocked.Token, nil), http.StatusForbidden, "blocked_by_buyer")
 		}
 		a.submit(t, blocked.Token, elsewhere.ID) // another buyer's task
 		a.submit(t, free.Token, open.ID)         // another worker

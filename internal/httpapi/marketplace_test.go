@@ -1347,6 +1347,24 @@ func TestRevisions(t *testing.T) {
 		t.Errorf("revised = %+v", got)
 	}
 	wantProblem(t, ask(buyer.Token, s1.ID, reason), http.StatusConflict, "revision_used")
+	// The revision counts in the worker's track record, once.
+	seen := false
+	for _, it := range decode[pageOf[struct {
+		ID     string `json:"id"`
+		Record struct {
+			Revisions int `json:"revisions"`
+		} `json:"worker_record"`
+	}]](t, a.call(t, http.MethodGet, "/api/submissions/to-review", buyer.Token, nil), http.StatusOK).Items {
+		if it.ID == s1.ID {
+			seen = true
+			if it.Record.Revisions != 1 {
+				t.Errorf("the worker's record counts %d revisions, want 1", it.Record.Revisions)
+			}
+		}
+	}
+	if !seen {
+		t.Error("the revised submission is not in the buyer's list to review")
+	}
 	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+s1.ID+"/approve", buyer.Token, nil), http.StatusOK)
 
 	// s2's deadline passes: it counts as a rejection, and its slot reopens.

@@ -141,6 +141,12 @@ func (s *Service) Overturned(ctx context.Context, op, workerID, buyerID string) 
 	return s.store.Add(ctx, op, buyerID, Change{BuyerApproved: 1, BuyerRejected: -1, ReviewBucket: -1})
 }
 
+// RevisionRequested counts a revision the buyer asked of the worker, named
+// by op (the submission's one request).
+func (s *Service) RevisionRequested(ctx context.Context, op, workerID string) error {
+	return s.store.Add(ctx, op, workerID, Change{Revisions: 1, ReviewBucket: -1})
+}
+
 // TaskPosted counts a buyer's new task, posted by operation op.
 func (s *Service) TaskPosted(ctx context.Context, op, buyerID string) error {
 	return s.store.Add(ctx, op, buyerID, Change{TasksPosted: 1, ReviewBucket: -1})

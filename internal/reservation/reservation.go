@@ -94,6 +94,12 @@ type Tasks interface {
 	ReleaseHeld(ctx context.Context, taskID, held, op string) (bool, error)
 }
 
+// Blocks tells whether a buyer blocked a worker from their tasks;
+// block.Service implements it.
+type Blocks interface {
+	Blocked(ctx context.Context, buyerID, workerID string) (bool, error)
+}
+
 // Submissions tells whether a worker submitted to a task;
 // submission.Service implements it.
 type Submissions interface {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"microtask/internal/auth"
+	"microtask/internal/block"
 	"microtask/internal/operation"
 	"microtask/internal/page"
 	"microtask/internal/platform/job"
@@ -20,6 +21,7 @@ type Service struct {
 	store     Store
 	tasks     Tasks
 	subs      Submissions
+	blocks    Blocks // nil: no buyer blocks anyone
 	ops       operation.Runner
 	log       *slog.Logger
 	now       func() time.Time
@@ -127,8 +129,19 @@ func (s *Service) Reserve(ctx context.Context, p auth.Principal, taskID string) 
 	return r, nil
 }
 
+// CheckBlocks refuses reservations of tasks whose buyer blocked the worker.
+func (s *Service) CheckBlocks(b Blocks) { s.blocks = b }
+
 // refuse says why the worker may not reserve a slot of t now, if so.
 func (s *Service) refuse(ctx context.Context, workerID string, t task.Task, now time.Time) error {
+	if s.blocks != nil {
+		switch blocked, err := s.blocks.Blocked(ctx, t.Buyer.ID, workerID); {
+		case err != nil:
+			return err
+		case blocked:
+			return block.ErrBlocked
+		}
+	}
 	switch done, err := s.subs.Submitted(ctx, t.ID, workerID); {
 	case err != nil:
 		return err

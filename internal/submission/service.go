@@ -507,6 +507,14 @@ func (s *Service) RequestRevision(ctx context.Context, p auth.Principal, id, rea
 		}
 		return Submission{}, ErrAlreadyReviewed
 	}
+	// Counted once: a submission gets one request. Like the notification,
+	// the count follows a change already made, which its failure does not
+	// undo (the record misses one revision).
+	if s.records != nil {
+		if err := s.records.RevisionRequested(ctx, "revision:"+id, sub.Worker.ID); err != nil {
+			s.log.ErrorContext(ctx, "count a revision", "submission_id", id, "err", err)
+		}
+	}
 	s.tell(ctx, notification.Notification{
 		ID: "revision:" + id, UserID: sub.Worker.ID, Type: notification.RevisionRequested, Page: notification.MySubmissions,
 		CreatedAt: s.clock(), Message: fmt.Sprintf("The buyer of “%s” asks you to revise your submission by %s: %s",

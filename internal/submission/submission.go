@@ -186,6 +186,7 @@ type Blocks interface {
 type Records interface {
 	Reviewed(ctx context.Context, op, workerID, buyerID string, approved bool, took time.Duration) error
 	Overturned(ctx context.Context, op, workerID, buyerID string) error
+	RevisionRequested(ctx context.Context, op, workerID string) error
 }
 
 // UserNames tells a user's name; user.Service implements it.
