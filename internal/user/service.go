@@ -668,9 +668,25 @@ func (s *Service) TopWorkers(ctx context.Context) ([]User, error) {
 		return nil, err
 	}
 	ids := make([]string, len(accts))
+	coins := make(map[string]money.Coins, len(accts))
 	for i, a := range accts {
 		ids[i] = ledger.AccountOwner(a.Name)
+		coins[ids[i]] = a.Balance
 	}
+	top, err := s.activeWorkers(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range top {
+		top[i].Coins = coins[top[i].ID]
+	}
+	return top, nil
+}
+
+// activeWorkers reads the users of ids in one command and returns those
+// still active workers, in the order of ids, at most TopWorkersCount: the
+// leaders of a ranking, some of whom may have left the board since.
+func (s *Service) activeWorkers(ctx context.Context, ids []string) ([]User, error) {
 	users, err := s.store.ByIDs(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read top users: %w", err)
@@ -680,12 +696,11 @@ func (s *Service) TopWorkers(ctx context.Context) ([]User, error) {
 		byID[u.ID] = u
 	}
 	var top []User
-	for i, a := range accts {
-		u, ok := byID[ids[i]]
+	for _, id := range ids {
+		u, ok := byID[id]
 		if !ok || u.Board() != WorkersBoard {
 			continue
 		}
-		u.Coins = a.Balance
 		if top = append(top, u); len(top) == TopWorkersCount {
 			break
 		}
@@ -708,23 +723,9 @@ func (s *Service) TopWorkersByApproved(ctx context.Context) ([]User, error) {
 	if err != nil {
 		return nil, err
 	}
-	users, err := s.store.ByIDs(ctx, ids)
+	top, err := s.activeWorkers(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("read top users: %w", err)
-	}
-	byID := make(map[string]User, len(users))
-	for _, u := range users {
-		byID[u.ID] = u
-	}
-	var top []User
-	for _, id := range ids {
-		u, ok := byID[id]
-		if !ok || u.Board() != WorkersBoard {
-			continue
-		}
-		if top = append(top, u); len(top) == TopWorkersCount {
-			break
-		}
+		return nil, err
 	}
 	accts := make([]string, len(top))
 	for i, u := range top {
