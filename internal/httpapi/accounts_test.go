@@ -415,3 +415,30 @@ func (a *testAPI) sibling(t *testing.T) *user.Service {
 	})
 	return env.Users
 }
+
+// TestWithdrawalRiskShowsTheVerifiedEmail: the admin judging a withdrawal
+// sees whether its worker had verified their email when they asked.
+func TestWithdrawalRiskShowsTheVerifiedEmail(t *testing.T) {
+	a := mailAPI(t)
+	adm := a.admin(t)
+	verified, unverified := uniqueEmail("vic"), uniqueEmail("una")
+	for _, email := range []string{verified, unverified} {
+		s := a.signUp(t, email, "Passw0rd!")
+		token := a.mailedToken(t, email, "Verify your email", "verify-email")
+		if email == verified {
+			if rec := a.call(t, http.MethodPost, "/api/auth/verify-email", "", map[string]string{"token": token}); rec.Code != http.StatusNoContent {
+				t.Fatalf("verify = %d %s", rec.Code, rec.Body)
+			}
+		}
+		a.grant(t, s.User.ID, 400)
+		wd := decode[withdrawalBody](t, a.call(t, http.MethodPost, "/api/withdrawals", s.Token, withdrawalRequest(200)), http.StatusCreated)
+		got := decode[struct {
+			Risk struct {
+				EmailVerified bool `json:"email_verified"`
+			} `json:"risk"`
+		}](t, a.call(t, http.MethodGet, "/api/withdrawals/"+wd.ID, adm.Token, nil), http.StatusOK)
+		if got.Risk.EmailVerified != (email == verified) {
+			t.Errorf("%s: risk email_verified = %v", email, got.Risk.EmailVerified)
+		}
+	}
+}

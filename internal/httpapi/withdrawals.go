@@ -51,6 +51,7 @@ type riskResponse struct {
 	UnfundedCoins    int64    `json:"unfunded_coins"`
 	UnfundedSharePct int      `json:"unfunded_share_pct"`
 	PayingBuyers     int      `json:"paying_buyers"`
+	EmailVerified    bool     `json:"email_verified"`
 	Reasons          []string `json:"reasons"`
 }
 
@@ -74,7 +75,7 @@ func toAdminWithdrawalResponse(w withdrawal.Withdrawal) withdrawalResponse {
 	if r := w.Risk; r != nil {
 		res.Risk = &riskResponse{Score: r.Score, Level: r.Level(), AccountAgeHours: int64(r.AccountAge.Hours()),
 			EarnedCoins: int64(r.Earned), UnfundedCoins: int64(r.Unfunded), UnfundedSharePct: r.UnfundedShare(),
-			PayingBuyers: r.PayingBuyers, Reasons: r.Reasons}
+			PayingBuyers: r.PayingBuyers, EmailVerified: r.EmailVerified, Reasons: r.Reasons}
 	}
 	return res
 }

@@ -51,6 +51,7 @@ type riskDoc struct {
 	Earned            int64    `bson:"earned"`
 	Unfunded          int64    `bson:"unfunded"`
 	PayingBuyers      int      `bson:"paying_buyers"`
+	EmailVerified     bool     `bson:"email_verified,omitempty"`
 	Score             int      `bson:"score"`
 	Reasons           []string `bson:"reasons"`
 }
@@ -60,7 +61,7 @@ func toRiskDoc(r *withdrawal.Risk) *riskDoc {
 		return nil
 	}
 	return &riskDoc{AccountAgeSeconds: int64(r.AccountAge / time.Second), Earned: int64(r.Earned), Unfunded: int64(r.Unfunded),
-		PayingBuyers: r.PayingBuyers, Score: r.Score, Reasons: r.Reasons}
+		PayingBuyers: r.PayingBuyers, EmailVerified: r.EmailVerified, Score: r.Score, Reasons: r.Reasons}
 }
 
 func (d *riskDoc) risk() *withdrawal.Risk {
@@ -68,7 +69,7 @@ func (d *riskDoc) risk() *withdrawal.Risk {
 		return nil
 	}
 	return &withdrawal.Risk{AccountAge: time.Duration(d.AccountAgeSeconds) * time.Second, Earned: money.Coins(d.Earned),
-		Unfunded: money.Coins(d.Unfunded), PayingBuyers: d.PayingBuyers, Score: d.Score, Reasons: d.Reasons}
+		Unfunded: money.Coins(d.Unfunded), PayingBuyers: d.PayingBuyers, EmailVerified: d.EmailVerified, Score: d.Score, Reasons: d.Reasons}
 }
 
 func withdrawalFromDoc(d withdrawalDoc) withdrawal.Withdrawal {

@@ -451,9 +451,9 @@ func (s *Service) Exists(ctx context.Context, id string) (bool, error) {
 }
 
 // Contact returns a user's name, email and when the account was created.
-func (s *Service) Contact(ctx context.Context, id string) (name, email string, since time.Time, err error) {
+func (s *Service) Contact(ctx context.Context, id string) (name, email string, since time.Time, verified bool, err error) {
 	u, err := s.store.ByID(ctx, id)
-	return u.Name, u.Email, u.CreatedAt, err
+	return u.Name, u.Email, u.CreatedAt, u.EmailVerified, err
 }
 
 // Name returns a user's name.

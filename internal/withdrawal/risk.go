@@ -18,8 +18,12 @@ type Risk struct {
 	Earned       money.Coins // paid to the worker by approved submissions
 	Unfunded     money.Coins // of Earned, paid by buyers who never bought coins with real money
 	PayingBuyers int         // distinct buyers who paid the worker
-	Score        int         // 0 (nothing stands out) to 100
-	Reasons      []string    // what raised the score, for the admin
+	// EmailVerified says the worker had proved their email when they asked:
+	// shown to the admin, not scored (accounts from before verification
+	// existed have not).
+	EmailVerified bool
+	Score         int      // 0 (nothing stands out) to 100
+	Reasons       []string // what raised the score, for the admin
 }
 
 // Level names a score's band.

@@ -114,7 +114,7 @@ func (s *Service) Request(ctx context.Context, p auth.Principal, r Request) (Wit
 	if len(fields) > 0 {
 		return Withdrawal{}, apperr.InvalidFields(fields...)
 	}
-	name, email, since, err := s.users.Contact(ctx, p.UserID)
+	name, email, since, verified, err := s.users.Contact(ctx, p.UserID)
 	if err != nil {
 		return Withdrawal{}, err
 	}
@@ -122,6 +122,7 @@ func (s *Service) Request(ctx context.Context, p auth.Principal, r Request) (Wit
 	if err != nil {
 		return Withdrawal{}, err
 	}
+	risk.EmailVerified = verified
 	id := s.newID()
 	if r.Key != "" {
 		id = idgen.Derive("withdrawal", p.UserID, r.Key)

@@ -104,5 +104,5 @@ const (
 // Users finds a worker's name, email and the account's creation time;
 // user.Service implements it.
 type Users interface {
-	Contact(ctx context.Context, id string) (name, email string, since time.Time, err error)
+	Contact(ctx context.Context, id string) (name, email string, since time.Time, verified bool, err error)
 }
