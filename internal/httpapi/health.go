@@ -1,10 +1,8 @@
 package httpapi
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"time"
 
 	"microtask/api"
 	"microtask/internal/apperr"
@@ -19,25 +17,20 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, statusResponse{Status: "ok"})
 }
 
-var (
-	errDatabaseDown = apperr.New(apperr.Unavailable, "database_unavailable", "the database does not answer")
-	errShuttingDown = apperr.New(apperr.Unavailable, "shutting_down", "this instance is shutting down; send requests elsewhere")
-)
+var errShuttingDown = apperr.New(apperr.Unavailable, "shutting_down", "this instance is shutting down; send requests elsewhere")
 
 // Drain makes readiness fail from now on, so that load balancers stop
 // sending requests before the listener closes. Call it first on shutdown.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-// handleReady handles GET /api/ready: the database answers, so requests can
-// be served.
+// handleReady handles GET /api/ready: the database answers a read and takes
+// a write in time, so requests can be served; otherwise 503 with the reason.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
 	if s.draining.Load() {
 		return errShuttingDown
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.db.Ping(ctx); err != nil {
-		return fmt.Errorf("%w: %w", errDatabaseDown, err) // writeError logs it, cause included
+	if err := s.db.Ready(r.Context()); err != nil {
+		return fmt.Errorf("readiness: %w", err) // writeError logs it, cause included
 	}
 	return writeJSON(w, http.StatusOK, statusResponse{Status: "ready"})
 }

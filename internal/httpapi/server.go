@@ -34,9 +34,10 @@ import (
 	"microtask/internal/withdrawal"
 )
 
-// Pinger reports whether the database answers. storage.DB implements it.
-type Pinger interface {
-	Ping(ctx context.Context) error
+// Readiness reports whether the database can serve requests, and if not,
+// why (an apperr.Unavailable error). storage.DB implements it.
+type Readiness interface {
+	Ready(ctx context.Context) error
 }
 
 // Observer learns of every answered request and every open notification
@@ -59,7 +60,7 @@ func (noObserver) StreamOpened() func()                       { return func() {}
 type Options struct {
 	Log                 *slog.Logger
 	Metrics             Observer // nil: none
-	DB                  Pinger
+	DB                  Readiness
 	Users               *user.Service
 	Tasks               *task.Service
 	Submissions         *submission.Service
@@ -86,7 +87,7 @@ type Options struct {
 // Server is the HTTP API. It is an http.Handler.
 type Server struct {
 	log            *slog.Logger
-	db             Pinger
+	db             Readiness
 	users          *user.Service
 	tasks          *task.Service
 	submissions    *submission.Service

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -24,12 +23,8 @@ type collection struct {
 	docs     *docLocks // instead of the gate: per-document locks
 	copy     *copyOf   // nil: reads go to the server
 	embedded *Embedded // nil unless this process runs the server
+	health   *health   // learns from every write command's outcome
 }
-
-// writeTimeout bounds a write sent under the gate. The write does not follow
-// the request's context: a client hanging up must not cut a write off midway,
-// leaving unknown what the database holds.
-const writeTimeout = 30 * time.Second
 
 func (c collection) insertOne(ctx context.Context, doc any) error {
 	raw, err := bson.Marshal(doc)
@@ -166,10 +161,12 @@ func (c collection) write(ctx context.Context, ids []any, plan func(*mirror.Coll
 		return err
 	}
 	defer leave()
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-	defer cancel()
+	// The write does not follow the request's context: a client hanging up
+	// must not cut a write off midway, leaving unknown what the database
+	// holds. Each command has its own deadline instead (commandTimeout).
+	wctx := context.WithoutCancel(ctx)
 	if c.copy == nil {
-		err = send(wctx)
+		err = c.health.command(wctx, send)
 	} else {
 		err = c.writeThroughCopy(wctx, plan, ordered)
 	}
@@ -210,9 +207,8 @@ func (c collection) writeThroughCopy(ctx context.Context, plan func(*mirror.Coll
 	if len(models) == 0 {
 		return nil
 	}
-	_, err = c.c.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(ordered))
-	done, definite := applied(err, len(sent), ordered)
-	if !definite {
+	done, err := c.bulkWrite(ctx, models, ordered)
+	if done == nil {
 		// What the database holds is unknown: read it again on next use.
 		c.copy.drop()
 		return err
@@ -228,6 +224,43 @@ func (c collection) writeThroughCopy(ctx context.Context, plan func(*mirror.Coll
 		return errors.Join(err, cerr)
 	}
 	return err
+}
+
+// maxParts bounds the statements of one write command sent to FerretDB.
+// FerretDB v1.24 applies an update command statement by statement and keeps
+// each statement's SQLite query open until the whole command ends
+// (handler/msg_update.go defers each close inside its loop), while its
+// SQLite pool holds 100 connections (sqlite/metadata/pool/opendb.go): a
+// command of 100 replacements takes the whole pool, and its own transaction
+// then waits for a connection forever, holding the write gate. Well under
+// the pool, so that the readers of other requests still get connections.
+const maxParts = 50
+
+// bulkWrite sends models in commands of at most maxParts and says which
+// ones the database applied, or nil when that is not known for sure. An
+// ordered write stops at the first command that failed.
+func (c collection) bulkWrite(ctx context.Context, models []mongo.WriteModel, ordered bool) (done []bool, err error) {
+	done = make([]bool, len(models))
+	var errs []error
+	for start := 0; start < len(models); start += maxParts {
+		part := models[start:min(start+maxParts, len(models))]
+		err := c.health.command(ctx, func(ctx context.Context) error {
+			_, err := c.c.BulkWrite(ctx, part, options.BulkWrite().SetOrdered(ordered))
+			return err
+		})
+		applied, definite := applied(err, len(part), ordered)
+		if !definite {
+			return nil, errors.Join(append(errs, err)...)
+		}
+		copy(done[start:], applied)
+		if err != nil {
+			errs = append(errs, err)
+			if ordered {
+				break
+			}
+		}
+	}
+	return done, errors.Join(errs...)
 }
 
 func (c collection) lock(ctx context.Context, ids []any) (unlock func(), err error) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -38,7 +39,9 @@ type DB struct {
 	docs     *docLocks // per-document locks instead of the gate (WithPerDocumentLocks)
 	copies   *copies   // nil unless reads are answered from memory
 	embedded *Embedded // the server this process runs, if it does
-	owner    bool      // Close disconnects the client
+	health   *health   // what writes said of the server lately, for Ready
+	lease    *writerLease
+	owner    bool // Close disconnects the client
 }
 
 // Option changes how Open connects.
@@ -49,6 +52,7 @@ type settings struct {
 	serverReads bool
 	perDocument bool
 	gateWaited  func(time.Duration)
+	leaseTTL    time.Duration // WithWriterLease; 0: DefaultWriterLeaseTTL
 }
 
 // WithCommandMonitor reports every command the driver sends to m; tests use
@@ -79,9 +83,21 @@ func WithPerDocumentLocks() Option {
 }
 
 // Open connects to uri, checks that the server answers and detects FerretDB.
+// On FerretDB, whose writes this process serializes, it takes the database's
+// writer lease first, and fails if another process holds it and is alive
+// (see takeWriterLease).
 func Open(ctx context.Context, uri, database string, log *slog.Logger, opts ...Option) (*DB, error) {
-	d, _, err := open(ctx, uri, database, log, opts)
-	return d, err
+	d, s, err := open(ctx, uri, database, log, opts)
+	if err != nil {
+		return nil, err
+	}
+	if d.Serialized() {
+		if err := d.takeWriterLease(ctx, newOwner(), s.leaseTTL, false, log); err != nil {
+			_ = d.Close(context.WithoutCancel(ctx))
+			return nil, err
+		}
+	}
+	return d, nil
 }
 
 func open(ctx context.Context, uri, database string, log *slog.Logger, opts []Option) (*DB, settings, error) {
@@ -104,7 +120,7 @@ func open(ctx context.Context, uri, database string, log *slog.Logger, opts []Op
 		_ = client.Disconnect(context.WithoutCancel(ctx))
 		return nil, s, fmt.Errorf("detect server: %w", err)
 	}
-	d := &DB{client: client, db: client.Database(database), owner: true}
+	d := &DB{client: client, db: client.Database(database), health: &health{}, owner: true}
 	switch {
 	case ferret && s.perDocument:
 		d.docs = newDocLocks()
@@ -136,7 +152,7 @@ func isFerretDB(ctx context.Context, c *mongo.Client) (bool, error) {
 // the same way and sharing the write gate. Tests use it to give each test its
 // own database.
 func (d *DB) Sibling(name string) *DB {
-	s := &DB{client: d.client, db: d.client.Database(name), gate: d.gate, docs: d.docs, embedded: d.embedded}
+	s := &DB{client: d.client, db: d.client.Database(name), gate: d.gate, docs: d.docs, embedded: d.embedded, health: d.health}
 	if d.copies != nil {
 		s.copies = d.copies.registry.of(name)
 	}
@@ -148,7 +164,7 @@ func (d *DB) Name() string { return d.db.Name() }
 
 // Serialized reports whether writes are serialized in this process, which is
 // the case on FerretDB.
-func (d *DB) Serialized() bool { return d.gate != nil }
+func (d *DB) Serialized() bool { return d.gate != nil || d.docs != nil }
 
 // ReadsFromMemory reports whether reads are answered from the in-memory
 // copy: the embedded database, whose only writer this process is.
@@ -175,16 +191,18 @@ func (d *DB) Drop(ctx context.Context) error {
 	return d.db.Drop(ctx)
 }
 
-// Close disconnects the client if this DB opened it.
+// Close gives up the writer lease and disconnects the client, if this DB
+// opened them.
 func (d *DB) Close(ctx context.Context) error {
 	if !d.owner {
 		return nil
 	}
+	d.releaseWriterLease(ctx)
 	return d.client.Disconnect(ctx)
 }
 
 func (d *DB) collection(name string) collection {
-	c := collection{c: d.db.Collection(name), gate: d.gate, docs: d.docs, embedded: d.embedded}
+	c := collection{c: d.db.Collection(name), gate: d.gate, docs: d.docs, embedded: d.embedded, health: d.health}
 	if d.copies != nil {
 		c.copy = d.copies.of(name)
 	}
@@ -205,26 +223,48 @@ type gate = *writeGate
 type writeGate struct {
 	ch     chan struct{}
 	waited func(time.Duration) // WithWriteGateObserver; nil: not measured
+	since  atomic.Int64        // when the holder entered, in Unix nanoseconds; 0 when free
 }
 
 func newGate(waited func(time.Duration)) gate {
 	return &writeGate{ch: make(chan struct{}, 1), waited: waited}
 }
 
+// enter waits for the gate until ctx ends or gateWait has passed, whichever
+// comes first; past gateWait it answers ErrUnavailable, as the database is
+// then not taking writes in useful time.
 func (g *writeGate) enter(ctx context.Context) (leave func(), err error) {
 	if g == nil {
 		return func() {}, nil
 	}
 	start := time.Now()
+	timer := time.NewTimer(gateWait)
+	defer timer.Stop()
 	select {
 	case g.ch <- struct{}{}:
+		g.since.Store(time.Now().UnixNano())
 		if g.waited != nil {
 			g.waited(time.Since(start))
 		}
-		return func() { <-g.ch }, nil
+		return func() { g.since.Store(0); <-g.ch }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-timer.C:
+		return nil, &unavailable{reason: fmt.Sprintf("a write waited %s for the write gate, held for %s",
+			gateWait, g.heldFor().Round(time.Second))}
 	}
+}
+
+// heldFor is how long the current holder has held the gate (0 when free).
+func (g *writeGate) heldFor() time.Duration {
+	if g == nil {
+		return 0
+	}
+	since := g.since.Load()
+	if since == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, since))
 }
 
 var errNoDocument = errors.New("no document")

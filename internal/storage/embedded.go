@@ -41,6 +41,7 @@ type Embedded struct {
 	socket string
 	stop   context.CancelFunc
 	done   chan error
+	owner  string // this server's name in the writer lease of its databases
 
 	indexed sync.Map // "database\x00collection" whose _id expression index exists
 }
@@ -81,7 +82,7 @@ func StartEmbedded(dir string, log *slog.Logger) (*Embedded, error) {
 		return nil, fmt.Errorf("embedded database socket: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Embedded{dir: abs, socket: socket, stop: cancel, done: make(chan error, 1)}
+	e := &Embedded{dir: abs, socket: socket, stop: cancel, done: make(chan error, 1), owner: newOwner()}
 	go func() { e.done <- f.Run(ctx) }()
 	return e, nil
 }
@@ -130,6 +131,12 @@ func (e *Embedded) Connect(ctx context.Context, database string, log *slog.Logge
 	d.embedded = e
 	if !s.serverReads {
 		d.copies = newRegistry().of(database)
+	}
+	// No other process can have reached this server before it started: a
+	// lease found is a killed process's, or this server's own.
+	if err := d.takeWriterLease(ctx, e.owner, s.leaseTTL, true, log); err != nil {
+		_ = d.Close(context.WithoutCancel(ctx))
+		return nil, err
 	}
 	return d, nil
 }

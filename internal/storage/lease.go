@@ -9,6 +9,10 @@ import (
 	"microtask/internal/platform/job"
 )
 
+// leasesCollection holds the leases of jobs, of the writer (see
+// writerLease) and the document readiness probes write.
+const leasesCollection = "leases"
+
 // LeaseStore keeps named leases for background jobs. It implements
 // job.Leaser.
 type LeaseStore struct {
@@ -18,7 +22,7 @@ type LeaseStore struct {
 
 // NewLeaseStore returns the lease store on d.
 func NewLeaseStore(d *DB) *LeaseStore {
-	return &LeaseStore{leases: d.collection("leases"), now: time.Now}
+	return &LeaseStore{leases: d.collection(leasesCollection), now: time.Now}
 }
 
 var _ job.Leaser = (*LeaseStore)(nil)

@@ -1,0 +1,108 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"microtask/internal/platform/logging"
+)
+
+// TestLargeWritesNeverWedge sends writes of 1,000 documents in every way the
+// stores can (insertMany, updateMany, deleteMany), on a server of its own,
+// and requires each to return and a small write to pass right after. A
+// command of 100 or more statements used to wedge FerretDB v1.24 for good
+// (see maxParts): every later write waited forever behind the gate.
+func TestLargeWritesNeverWedge(t *testing.T) {
+	ctx := context.Background()
+	emb, err := StartEmbedded(t.TempDir(), logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	modes := []struct {
+		name string
+		opts []Option
+	}{
+		{"reads from memory", nil},
+		{"reads from the server", []Option{WithServerReads()}},
+		{"per-document locks", []Option{WithPerDocumentLocks()}},
+	}
+	var dbs []*DB
+	t.Cleanup(func() {
+		if t.Failed() {
+			return // a wedged server never stops; the process ends anyway
+		}
+		for _, db := range dbs {
+			_ = db.Close(ctx)
+		}
+		emb.Stop()
+	})
+	for i, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			db, err := emb.Connect(ctx, fmt.Sprintf("wedge_%d", i), logging.Discard(), m.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dbs = append(dbs, db)
+			c := db.collection("notes")
+			docs := make([]any, 1000)
+			for i := range docs {
+				docs[i] = bson.D{{Key: "_id", Value: fmt.Sprintf("n%04d", i)}, {Key: "user", Value: "u"}, {Key: "read", Value: false}}
+			}
+			steps := []struct {
+				name  string
+				write func() (int64, error)
+				want  int64
+			}{
+				{"insertMany", func() (int64, error) { return 1000, c.insertMany(ctx, docs, true) }, 1000},
+				{"updateMany", func() (int64, error) {
+					return c.updateMany(ctx, bson.D{{Key: "user", Value: "u"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "read", Value: true}}}})
+				}, 1000},
+				{"updateMany by _id", func() (int64, error) {
+					ids := make([]string, 500)
+					for i := range ids {
+						ids[i] = fmt.Sprintf("n%04d", i)
+					}
+					return c.updateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
+						bson.D{{Key: "$unset", Value: bson.D{{Key: "read", Value: ""}}}})
+				}, 500},
+				{"deleteMany", func() (int64, error) { return c.deleteMany(ctx, bson.D{{Key: "user", Value: "u"}}) }, 1000},
+			}
+			for _, st := range steps {
+				n, err := within(t, 60*time.Second, st.write)
+				if err != nil || n != st.want {
+					t.Fatalf("%s = %d, %v; want %d, nil", st.name, n, err, st.want)
+				}
+				if _, err := within(t, 2*time.Second, func() (int64, error) {
+					return 1, db.collection("users").insertOne(ctx, bson.D{{Key: "after", Value: st.name}})
+				}); err != nil {
+					t.Fatalf("a write after %s: %v", st.name, err)
+				}
+			}
+		})
+	}
+}
+
+// within runs f and fails the test if it has not returned after d.
+func within(t *testing.T, d time.Duration, f func() (int64, error)) (int64, error) {
+	t.Helper()
+	type result struct {
+		n   int64
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := f()
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		return r.n, r.err
+	case <-time.After(d):
+		t.Fatalf("no answer after %s: the database is wedged", d)
+		return 0, nil
+	}
+}
