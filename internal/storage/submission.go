@@ -226,6 +226,12 @@ func (s *SubmissionStore) SumPay(ctx context.Context, f submission.Filter) (mone
 	return money.Coins(n), err
 }
 
+// SumBonus implements submission.Store.
+func (s *SubmissionStore) SumBonus(ctx context.Context, f submission.Filter) (money.Coins, error) {
+	n, err := s.subs.sum(ctx, submissionFilter(f), "bonus")
+	return money.Coins(n), err
+}
+
 // PaidBy implements withdrawal.Earnings: the pay of the worker's approved
 // submissions, summed by buyer (through the worker_id, status index).
 func (s *SubmissionStore) PaidBy(ctx context.Context, workerID string) (map[string]money.Coins, error) {

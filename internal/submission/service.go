@@ -780,14 +780,14 @@ func (s *Service) list(ctx context.Context, f Filter, r page.Request) (page.Of[S
 type WorkerStats struct {
 	TotalSubmissions   int64
 	PendingSubmissions int64
-	TotalEarnings      money.Coins
+	TotalEarnings      money.Coins // the pay of the approved work, and the bonuses paid for it
 }
 
 // BuyerStats are a buyer's dashboard figures.
 type BuyerStats struct {
 	TotalTasks   int64
-	PendingSlots int64 // open slots of the buyer's live tasks, still waiting for workers
-	TotalPaid    money.Coins
+	PendingSlots int64       // open slots of the buyer's live tasks, still waiting for workers
+	TotalPaid    money.Coins // the pay of the approved work, and the bonuses paid for it
 }
 
 // WorkerStats returns the worker's figures.
@@ -796,7 +796,7 @@ func (s *Service) WorkerStats(ctx context.Context, p auth.Principal) (WorkerStat
 	var err1, err2, err3 error
 	ws.TotalSubmissions, err1 = s.store.Count(ctx, Filter{WorkerID: p.UserID})
 	ws.PendingSubmissions, err2 = s.store.Count(ctx, Filter{WorkerID: p.UserID, Status: StatusPending})
-	ws.TotalEarnings, err3 = s.store.SumPay(ctx, Filter{WorkerID: p.UserID, Status: StatusApproved})
+	ws.TotalEarnings, err3 = s.paid(ctx, Filter{WorkerID: p.UserID, Status: StatusApproved})
 	return ws, errors.Join(err1, err2, err3)
 }
 
@@ -806,6 +806,20 @@ func (s *Service) BuyerStats(ctx context.Context, p auth.Principal) (BuyerStats,
 	var err1, err2, err3 error
 	bs.TotalTasks, err1 = s.tasks.CountByBuyer(ctx, p.UserID)
 	bs.PendingSlots, err2 = s.tasks.OpenSlots(ctx, p.UserID)
-	bs.TotalPaid, err3 = s.store.SumPay(ctx, Filter{BuyerID: p.UserID, Status: StatusApproved})
+	bs.TotalPaid, err3 = s.paid(ctx, Filter{BuyerID: p.UserID, Status: StatusApproved})
 	return bs, errors.Join(err1, err2, err3)
+}
+
+// paid adds up what the approved submissions matching f paid their
+// workers: their pay, and the bonuses their buyers added.
+func (s *Service) paid(ctx context.Context, f Filter) (money.Coins, error) {
+	pay, err := s.store.SumPay(ctx, f)
+	if err != nil {
+		return 0, fmt.Errorf("sum pay: %w", err)
+	}
+	bonus, err := s.store.SumBonus(ctx, f)
+	if err != nil {
+		return 0, fmt.Errorf("sum bonuses: %w", err)
+	}
+	return pay + bonus, nil
 }

@@ -1246,3 +1246,36 @@ func subIDs(subs []submission.Submission) []string {
 	}
 	return ids
 }
+
+// TestDashboardsCountBonuses: a bonus is earned by the worker and paid by
+// the buyer, as the pay of the work is; another buyer's bonus to another
+// worker counts for neither.
+func TestDashboardsCountBonuses(t *testing.T) {
+	t.Parallel()
+	m := newMarket(t)
+	sub := m.submit(t, m.worker, m.newTask(t, 1, 10).ID)
+	m.approve(t, sub.ID)
+	m.Give(t, m.buyer.UserID, 7)
+	if _, err := m.Submissions.Bonus(m.ctx, m.buyer, sub.ID, 4, "neat", "first"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Submissions.Bonus(m.ctx, m.buyer, sub.ID, 3, "fast", "second"); err != nil {
+		t.Fatal(err)
+	}
+	other := m.fresh(t)
+	otherSub := other.submit(t, other.worker, other.newTask(t, 1, 20).ID)
+	other.approve(t, otherSub.ID)
+	other.Give(t, other.buyer.UserID, 50)
+	if _, err := other.Submissions.Bonus(m.ctx, other.buyer, otherSub.ID, 50, "", "first"); err != nil {
+		t.Fatal(err)
+	}
+
+	ws, err := m.Submissions.WorkerStats(m.ctx, m.worker)
+	if want := (submission.WorkerStats{TotalSubmissions: 1, TotalEarnings: 17}); err != nil || ws != want {
+		t.Errorf("WorkerStats() = %+v, %v; want %+v", ws, err, want)
+	}
+	bs, err := m.Submissions.BuyerStats(m.ctx, m.buyer)
+	if want := (submission.BuyerStats{TotalTasks: 1, TotalPaid: 17}); err != nil || bs != want {
+		t.Errorf("BuyerStats() = %+v, %v; want %+v", bs, err, want)
+	}
+}

@@ -136,6 +136,8 @@ type Store interface {
 	AddBonus(ctx context.Context, id, op string, coins money.Coins) error
 	// SumPay adds up the pay of the submissions matching f.
 	SumPay(ctx context.Context, f Filter) (money.Coins, error)
+	// SumBonus adds up the bonuses paid for the submissions matching f.
+	SumBonus(ctx context.Context, f Filter) (money.Coins, error)
 }
 
 // Tasks is what this package needs of the tasks: reading them and holding
