@@ -5,6 +5,7 @@ package task
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -33,6 +34,10 @@ const (
 	// StatusPaused is never stored: it is what readers are told of an open
 	// task its buyer paused.
 	StatusPaused Status = "paused"
+	// StatusFull is never stored: it is what readers are told of an open
+	// task with no free slot (a reserved slot is not free), which takes no
+	// submission but from a worker holding a reservation.
+	StatusFull Status = "full"
 )
 
 // MaxSlots is the most open slots a task may have.
@@ -235,21 +240,25 @@ func (t Task) TakesSubmissions(now time.Time) error {
 }
 
 // StatusAt is the status readers are told at now: an open task past its
-// completion date is expired before the expiry job has run, and one whose
-// buyer can no longer run it is closed. Like TakesSubmissions, it tells
-// apart what can take work from what cannot.
+// completion date is expired before the expiry job has run, one whose buyer
+// can no longer run it is closed, and one with no free slot is full. It is
+// TakesSubmissions' answer in a word, so that "open" means exactly "takes
+// submissions".
 func (t Task) StatusAt(now time.Time) Status {
-	switch {
-	case t.Status != StatusOpen:
+	if t.Status != StatusOpen {
 		return t.Status
-	case !now.Before(t.CompletionDate):
-		return StatusExpired
-	case t.Hidden:
-		return StatusClosed
-	case t.Paused:
-		return StatusPaused
 	}
-	return StatusOpen
+	switch err := t.TakesSubmissions(now); {
+	case err == nil:
+		return StatusOpen
+	case errors.Is(err, ErrExpired):
+		return StatusExpired
+	case errors.Is(err, ErrPaused):
+		return StatusPaused
+	case errors.Is(err, ErrFull):
+		return StatusFull
+	}
+	return StatusClosed // hidden with its buyer
 }
 
 // RefundReason says why a task's open slots are refunded.
