@@ -1228,17 +1228,18 @@ func TestReservations(t *testing.T) {
 	}
 
 	// Closing the task refunds held slots too, and cancels their
-	// reservations when they end.
+	// reservations at once.
 	closed := decode[struct{ Refunded int64 }](t, a.call(t, http.MethodPost, "/api/tasks/"+tk.ID+"/close", buyer.Token, nil), http.StatusOK)
 	if closed.Refunded != 10 || a.escrow(t, tk.ID) != 10 { // the held slot; the pending submission's pay stays
 		t.Errorf("closed: refunded %d, escrow %d", closed.Refunded, a.escrow(t, tk.ID))
 	}
-	if rec := a.call(t, http.MethodDelete, "/api/reservations/"+again.ID, w3.Token, nil); rec.Code != http.StatusNoContent {
-		t.Fatalf("release after the close = %d %s", rec.Code, rec.Body)
-	}
-	if got := decode[reservationBody](t, a.call(t, http.MethodGet, "/api/reservations/"+again.ID, w3.Token, nil), http.StatusOK); got.Status != "cancelled" {
+	if got := decode[reservationBody](t, a.call(t, http.MethodGet, "/api/reservations/"+again.ID, w3.Token, nil), http.StatusOK); got.Status != "cancelled" || got.EndedAt == nil {
 		t.Errorf("reservation of a closed task = %+v, want cancelled", got)
 	}
+	if mine := decode[pageOf[reservationBody]](t, a.call(t, http.MethodGet, "/api/reservations/my", w3.Token, nil), http.StatusOK); mine.Total != 0 {
+		t.Errorf("w3's live reservations after the close = %+v, want none", mine)
+	}
+	wantProblem(t, a.call(t, http.MethodDelete, "/api/reservations/"+again.ID, w3.Token, nil), http.StatusConflict, "reservation_ended")
 }
 
 // TestReservationLimit: a worker holds at most RESERVATIONS_PER_WORKER (3)

@@ -279,9 +279,9 @@ type Refund struct {
 	Op        string
 	TaskID    string
 	Reason    RefundReason
-	Refunds   int // the task's refund count when read
-	OpenSlots int // the task's open slots when read
-	Held      int // the task's reserved slots when read
+	Refunds   int      // the task's refund count when read
+	OpenSlots int      // the task's open slots when read
+	Held      []string // the task's reserved slots when read, which the refund takes
 	BuyerID   string
 	Now       time.Time
 }
@@ -297,9 +297,10 @@ type Store interface {
 	// SetText changes the fields e sets of the text of a task that is not
 	// deleted. ErrNotFound if missing or deleted.
 	SetText(ctx context.Context, id string, e TextEdit) (Task, error)
-	// Refund commits r: the task gets r's status and zero open slots, and
-	// records r.Op. True if it did now or had already; false if the task is no
-	// longer as read, or (deletion) has pending submissions.
+	// Refund commits r: the task gets r's status, zero open slots and no
+	// reserved ones, and records r.Op. True if it did now or had already;
+	// false if the task is no longer as read (its refund count, open slots
+	// and reserved slots), or (deletion) has pending submissions.
 	Refund(ctx context.Context, r Refund) (bool, error)
 	// Due returns up to limit tasks past their completion date that are
 	// still open, or expired with an open slot, and closed tasks with an open
@@ -390,6 +391,23 @@ type CancelPendingFunc func(ctx context.Context, taskID string, submissionIDs []
 // CancelPending implements PendingCanceller.
 func (f CancelPendingFunc) CancelPending(ctx context.Context, taskID string, submissionIDs []string) error {
 	return f(ctx, taskID, submissionIDs)
+}
+
+// Reservations ends the reservations of the reserved slots a refund takes;
+// reservation.Service implements it.
+type Reservations interface {
+	// CancelHeld ends as cancelled, at, the live reservations holding these
+	// slots. Safe to repeat.
+	CancelHeld(ctx context.Context, held []string, at time.Time) error
+}
+
+// CancelHeldFunc is a Reservations made of a function, for wiring services
+// that need each other.
+type CancelHeldFunc func(ctx context.Context, held []string, at time.Time) error
+
+// CancelHeld implements Reservations.
+func (f CancelHeldFunc) CancelHeld(ctx context.Context, held []string, at time.Time) error {
+	return f(ctx, held, at)
 }
 
 // UserNames tells a user's name; user.Service implements it.
