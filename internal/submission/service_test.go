@@ -1279,3 +1279,64 @@ func TestDashboardsCountBonuses(t *testing.T) {
 		t.Errorf("BuyerStats() = %+v, %v; want %+v", bs, err, want)
 	}
 }
+
+// TestAutoApprovalTellsTheBuyerOncePerTask: the buyer hears of the
+// submissions approved automatically in one notification per task and
+// round, with how many there were, and of none they approved themselves;
+// a round that approves nothing tells nothing.
+func TestAutoApprovalTellsTheBuyerOncePerTask(t *testing.T) {
+	t.Parallel()
+	m := newMarket(t)
+	post := func(buyer auth.Principal, title string, slots int) task.Task {
+		t.Helper()
+		m.Give(t, buyer.UserID, money.Coins(slots)*10)
+		tk, err := m.Tasks.Create(m.ctx, buyer, task.NewTask{Text: task.Text{Title: title, Detail: "D", SubmissionInfo: "S"},
+			Workers: slots, Pay: 10, CompletionDate: m.Clock.Now().Add(30 * 24 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+	other := m.User(t, auth.RoleBuyer)
+	survey, video, others := post(m.buyer, "Fill in a survey", 4), post(m.buyer, "Watch a video", 1), post(other, "Like a page", 1)
+	for range 4 {
+		m.submit(t, m.User(t, auth.RoleWorker), survey.ID)
+	}
+	m.submit(t, m.User(t, auth.RoleWorker), video.ID)
+	m.submit(t, m.User(t, auth.RoleWorker), others.ID)
+	m.approve(t, m.task(t, survey.ID).PendingSubs[0]) // by the buyer: not automatic
+	m.Clock.Advance(autoApproveAfter + time.Second)
+
+	autoNotes := func(userID string) []string {
+		t.Helper()
+		var got []string
+		for _, n := range m.notes(t, userID) {
+			if n.Type == notification.SubmissionsAutoApproved {
+				got = append(got, n.Message)
+			}
+		}
+		slices.Sort(got)
+		return got
+	}
+	for round, want := range []int{5, 0} {
+		if n, err := m.Submissions.AutoApproveDue(m.ctx); err != nil || n != want {
+			t.Fatalf("AutoApproveDue() round %d = %d, %v; want %d", round+1, n, err, want)
+		}
+		for _, c := range []struct {
+			buyer auth.Principal
+			want  []string
+		}{
+			{m.buyer, []string{
+				"3 submissions to “Fill in a survey” were approved automatically, as they were not reviewed in time: their workers were paid from the task's escrow.",
+				"A submission to “Watch a video” was approved automatically, as it was not reviewed in time: its worker was paid from the task's escrow.",
+			}},
+			{other, []string{
+				"A submission to “Like a page” was approved automatically, as it was not reviewed in time: its worker was paid from the task's escrow.",
+			}},
+		} {
+			if got := autoNotes(c.buyer.UserID); !slices.Equal(got, c.want) {
+				t.Errorf("after round %d, %s was told %q; want %q", round+1, c.buyer.UserID, got, c.want)
+			}
+		}
+	}
+}
