@@ -352,6 +352,9 @@ func audit(ctx context.Context, l *ledger.Ledger, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "ledger audit: %s\n  accounts:  %d\n  transfers: %d (%d in flight)\n  sum of balances: %d\n",
 		verdict, r.Accounts, r.Movements, r.InFlight, r.Sum)
+	if r.InFlight > 0 {
+		fmt.Fprintf(out, "  applied by the transfers in flight: %d (the sum is this until they end)\n", r.InFlightSum)
+	}
 	if r.Uncleared > 0 {
 		fmt.Fprintf(out, "  operations awaiting clean-up: %d (the next ledger recovery clears them)\n", r.Uncleared)
 	}

@@ -128,8 +128,9 @@ func New(db *storage.DB, c Config) (*App, error) {
 	}
 	// Users and tasks need each other (a suspended buyer's tasks are hidden;
 	// a task names its buyer), as do tasks and submissions (removing a task
-	// cancels its pending submissions): the second of each pair is reached
-	// through a function that reads the field once it is set.
+	// cancels its pending submissions) and tasks and reservations (a refund
+	// ends the reservations of the slots it takes): the second of each pair
+	// is reached through a function that reads the field once it is set.
 	a.Users = user.NewService(st.Users, a.Operations, a.Ledger, st.Withdrawals, hideTasks(func() *task.Service { return a.Tasks }), c.Pricing,
 		c.Hasher, c.Tokens, c.Log, now)
 	a.Users.UseMail(a.Outbox, storage.NewAccountTokenStore(db), c.AppURL)
@@ -147,6 +148,9 @@ func New(db *storage.DB, c Config) (*App, error) {
 	a.Tasks = task.NewService(st.Tasks, a.Operations, a.Notifications, a.Users,
 		task.CancelPendingFunc(func(ctx context.Context, taskID string, ids []string) error {
 			return a.Submissions.CancelPending(ctx, taskID, ids)
+		}),
+		task.CancelHeldFunc(func(ctx context.Context, held []string, at time.Time) error {
+			return a.Reservations.CancelHeld(ctx, held, at)
 		}), c.Log, now, c.AutoApproveAfter)
 	a.Submissions = submission.NewService(st.Submissions, a.Tasks, a.Operations, a.Notifications, a.Users, c.Log, now)
 	a.Reservations = reservation.NewService(st.Reservations, a.Tasks, a.Submissions, a.Operations, c.ReservationsPer, c.Log, now)

@@ -233,6 +233,30 @@ var scenarios = []scenario{
 		},
 	},
 	{
+		// Recovery finishes the approval; the buyer is told by the job's
+		// next round, which tells what an earlier one did not get to.
+		name:  "auto-approve",
+		retry: true,
+		before: func(t *testing.T, w *world) {
+			submitted(t, w)
+			w.Clock.Advance(73 * time.Hour)
+		},
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.Submissions.AutoApproveDue(ctx)
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk, sub := w.onlyTask(t), w.onlySubmission(t)
+			if sub.Status != submission.StatusApproved || tk.OpenSlots != 1 || len(tk.PendingSubs) != 0 ||
+				w.balance(t, ledger.UserAccount(worker.UserID)) != 10 || w.balance(t, ledger.EscrowAccount(tk.ID)) != 10 {
+				t.Errorf("task %+v, submission %+v, worker %d", tk, sub, w.balance(t, ledger.UserAccount(worker.UserID)))
+			}
+			if w.notified(t, worker.UserID) != 1 || w.notified(t, buyer.UserID) != 2 { // the buyer: the submission, the approval
+				t.Errorf("worker notified %d times, buyer %d; want 1 and 2", w.notified(t, worker.UserID), w.notified(t, buyer.UserID))
+			}
+		},
+	},
+	{
 		name:   "delete a task",
 		before: func(t *testing.T, w *world) { w.newTask(t, 2) },
 		action: func(ctx context.Context, w *world) error {

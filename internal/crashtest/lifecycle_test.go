@@ -176,6 +176,44 @@ var lifecycleScenarios = []scenario{
 				w.balance(t, ledger.EscrowAccount(tk.ID)) != 0 || w.balance(t, ledger.UserAccount(buyer.UserID)) != 50 {
 				t.Errorf("task %+v, escrow %d", tk, w.balance(t, ledger.EscrowAccount(tk.ID)))
 			}
+			w.cancelledReservation(t, tk.ID)
+		},
+	},
+	{
+		name:   "delete a task with a reserved slot",
+		before: reserved,
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.Tasks.Delete(ctx, buyer, w.onlyTaskQuiet())
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk := w.onlyTaskAnyStatus(t)
+			if tk.Status != task.StatusDeleted || len(tk.Held) != 0 || w.balance(t, ledger.EscrowAccount(tk.ID)) != 0 ||
+				w.balance(t, ledger.UserAccount(buyer.UserID)) != 50 {
+				t.Errorf("task %+v, buyer %d", tk, w.balance(t, ledger.UserAccount(buyer.UserID)))
+			}
+			w.cancelledReservation(t, tk.ID)
+		},
+	},
+	{
+		name: "expire a task with a reserved slot",
+		before: func(t *testing.T, w *world) {
+			reserved(t, w)
+			w.Clock.Advance(25 * time.Hour)
+		},
+		action: func(ctx context.Context, w *world) error {
+			n, err := w.Tasks.ExpireDue(ctx)
+			if err == nil && n != 1 {
+				return errors.New("nothing expired")
+			}
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk := w.onlyTask(t)
+			if tk.Status != task.StatusExpired || len(tk.Held) != 0 || w.balance(t, ledger.UserAccount(buyer.UserID)) != 50 {
+				t.Errorf("task %+v, buyer %d", tk, w.balance(t, ledger.UserAccount(buyer.UserID)))
+			}
+			w.cancelledReservation(t, tk.ID)
 		},
 	},
 	{
@@ -221,6 +259,21 @@ func (w *world) onlyReservation(t *testing.T) reservation.Reservation {
 		t.Fatalf("the worker's reservation: %v", err)
 	}
 	return r
+}
+
+// cancelledReservation fails unless the worker's reservation of the task
+// ended cancelled with it, and no longer counts as live.
+func (w *world) cancelledReservation(t *testing.T, taskID string) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := w.Stores.Reservations.ByID(ctx, reservation.ID(taskID, worker.UserID))
+	if err != nil {
+		t.Fatalf("the worker's reservation: %v", err)
+	}
+	n, err := w.Stores.Reservations.CountLive(ctx, worker.UserID)
+	if r.Status != reservation.StatusCancelled || r.EndedAt.IsZero() || err != nil || n != 0 {
+		t.Errorf("reservation %+v, live %d (%v); want it cancelled", r, n, err)
+	}
 }
 
 func (w *world) onlyReservationQuiet() string {

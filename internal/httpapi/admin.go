@@ -119,7 +119,8 @@ type auditResponse struct {
 	Balanced         bool     `json:"balanced"`
 	Accounts         int      `json:"accounts"`
 	Transfers        int      `json:"transfers"`
-	PendingTransfers int      `json:"pending_transfers"`
+	PendingTransfers int      `json:"pending_transfers"` // in flight
+	InFlightSum      int64    `json:"in_flight_sum"`
 	Uncleared        int      `json:"uncleared"`
 	Sum              int64    `json:"sum"`
 	Problems         []string `json:"problems"`
@@ -136,7 +137,7 @@ func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request) error 
 		problems = []string{}
 	}
 	return writeJSON(w, http.StatusOK, auditResponse{Balanced: rep.Balanced, Accounts: rep.Accounts, Transfers: rep.Movements,
-		PendingTransfers: rep.InFlight, Uncleared: rep.Uncleared, Sum: int64(rep.Sum), Problems: problems})
+		PendingTransfers: rep.InFlight, InFlightSum: int64(rep.InFlightSum), Uncleared: rep.Uncleared, Sum: int64(rep.Sum), Problems: problems})
 }
 
 type adminActionResponse struct {

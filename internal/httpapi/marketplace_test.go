@@ -1228,17 +1228,18 @@ func TestReservations(t *testing.T) {
 	}
 
 	// Closing the task refunds held slots too, and cancels their
-	// reservations when they end.
+	// reservations at once.
 	closed := decode[struct{ Refunded int64 }](t, a.call(t, http.MethodPost, "/api/tasks/"+tk.ID+"/close", buyer.Token, nil), http.StatusOK)
 	if closed.Refunded != 10 || a.escrow(t, tk.ID) != 10 { // the held slot; the pending submission's pay stays
 		t.Errorf("closed: refunded %d, escrow %d", closed.Refunded, a.escrow(t, tk.ID))
 	}
-	if rec := a.call(t, http.MethodDelete, "/api/reservations/"+again.ID, w3.Token, nil); rec.Code != http.StatusNoContent {
-		t.Fatalf("release after the close = %d %s", rec.Code, rec.Body)
-	}
-	if got := decode[reservationBody](t, a.call(t, http.MethodGet, "/api/reservations/"+again.ID, w3.Token, nil), http.StatusOK); got.Status != "cancelled" {
+	if got := decode[reservationBody](t, a.call(t, http.MethodGet, "/api/reservations/"+again.ID, w3.Token, nil), http.StatusOK); got.Status != "cancelled" || got.EndedAt == nil {
 		t.Errorf("reservation of a closed task = %+v, want cancelled", got)
 	}
+	if mine := decode[pageOf[reservationBody]](t, a.call(t, http.MethodGet, "/api/reservations/my", w3.Token, nil), http.StatusOK); mine.Total != 0 {
+		t.Errorf("w3's live reservations after the close = %+v, want none", mine)
+	}
+	wantProblem(t, a.call(t, http.MethodDelete, "/api/reservations/"+again.ID, w3.Token, nil), http.StatusConflict, "reservation_ended")
 }
 
 // TestReservationLimit: a worker holds at most RESERVATIONS_PER_WORKER (3)
@@ -1291,6 +1292,58 @@ func TestLastFreeSlotReservedOnce(t *testing.T) {
 	}
 	if got := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK).RequiredWorkers; got != 0 || a.escrow(t, tk.ID) != 10 {
 		t.Errorf("free slots %d, escrow %d", got, a.escrow(t, tk.ID))
+	}
+}
+
+// TestTaskWithNoFreeSlotReadsFull: a task whose slots are all taken, by a
+// submission or a reservation (a reserved slot is not free), reads full
+// wherever it is shown; a slot given back makes it open again.
+func TestTaskWithNoFreeSlotReadsFull(t *testing.T) {
+	a := newAPI(t)
+	buyer, w1, w2, adm := a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker"), a.admin(t)
+	tk := a.postTask(t, buyer.Token, 2, 10)
+	a.submit(t, w1.Token, tk.ID)
+	held := decode[reservationBody](t, a.call(t, http.MethodPost, "/api/tasks/"+tk.ID+"/reservations", w2.Token, nil), http.StatusCreated)
+	views := []struct{ name, path, token string }{
+		{"details", "/api/tasks/" + tk.ID, ""},
+		{"list", "/api/tasks", ""},
+		{"a worker's list", "/api/tasks", w1.Token},
+		{"the buyer's list", "/api/tasks/my", buyer.Token},
+		{"the admins' list", "/api/admin/tasks", adm.Token},
+	}
+	status := func(t *testing.T, path, token string) string {
+		t.Helper()
+		rec := a.call(t, http.MethodGet, path, token, nil)
+		if path == "/api/tasks/"+tk.ID {
+			return decode[taskBody](t, rec, http.StatusOK).Status
+		}
+		for _, it := range decode[pageOf[taskBody]](t, rec, http.StatusOK).Items {
+			if it.ID == tk.ID {
+				return it.Status
+			}
+		}
+		return "not listed"
+	}
+	for _, step := range []struct {
+		name string
+		do   func()
+		want string
+	}{
+		{"one slot submitted to, the other reserved", func() {}, "full"},
+		{"the reservation released", func() {
+			if rec := a.call(t, http.MethodDelete, "/api/reservations/"+held.ID, w2.Token, nil); rec.Code != http.StatusNoContent {
+				t.Fatalf("release = %d %s", rec.Code, rec.Body)
+			}
+		}, "open"},
+	} {
+		step.do()
+		for _, v := range views {
+			t.Run(step.name+"/"+v.name, func(t *testing.T) {
+				if got := status(t, v.path, v.token); got != step.want {
+					t.Errorf("status = %q, want %q", got, step.want)
+				}
+			})
+		}
 	}
 }
 

@@ -97,8 +97,9 @@ type deleteTaskResponse struct {
 	Refunded int64  `json:"refunded"`
 }
 
-// taskResponse tells a task's status as it is now: an open task whose date
-// passed is expired, and one whose buyer can no longer run it is closed.
+// taskResponse tells a task's status as it is now (task.Task.StatusAt): an
+// open task whose date passed is expired, one whose buyer can no longer run
+// it is closed, and one with no free slot is full.
 // recs holds the records of buyers (buyerRecords).
 func (s *Server) taskResponse(t task.Task, recs map[string]reputation.Record) taskResponse {
 	return taskResponse{

@@ -37,8 +37,13 @@ type Report struct {
 	// a crash came between an operation's end and its clean-up, which
 	// recovery finishes. Not a problem for the balances.
 	Uncleared int
-	Sum       money.Coins // sum of all balances: 0 when balanced and nothing is in flight
-	Problems  []string    // one sentence per broken invariant
+	Sum       money.Coins // sum of all balances: InFlightSum when balanced
+	// InFlightSum is what the postings applied so far by the operations in
+	// flight add up to: their debits come first, so until they end the
+	// balances sum to this rather than to zero, and a balanced ledger says
+	// why its sum is not zero.
+	InFlightSum money.Coins
+	Problems    []string // one sentence per broken invariant
 }
 
 // Check is an extra invariant contributed by another capability, such as the
@@ -104,7 +109,6 @@ func (l *Ledger) Audit(ctx context.Context) (Report, error) {
 	r.Movements = len(movements)
 
 	balances := map[string]money.Coins{}
-	var inFlight money.Coins // applied postings of operations not yet posted
 	err = l.store.EachAccount(ctx, func(a Account) error {
 		r.Accounts++
 		balances[a.Name] = a.Balance
@@ -123,7 +127,7 @@ func (l *Ledger) Audit(ctx context.Context) (Report, error) {
 				// Applied, not posted yet: in the balance, not in postedSum.
 				amount := postingAmount(m, a.Name)
 				want += amount
-				inFlight += amount
+				r.InFlightSum += amount
 			default:
 				r.Uncleared++ // posted: only waiting to be cleared
 			}
@@ -152,8 +156,8 @@ func (l *Ledger) Audit(ctx context.Context) (Report, error) {
 
 	// Invariant 1, allowing for operations caught half-applied: their applied
 	// postings do not sum to zero yet.
-	if r.Sum != inFlight {
-		problem("balances sum to %d, want 0", r.Sum-inFlight)
+	if r.Sum != r.InFlightSum {
+		problem("balances sum to %d, want 0", r.Sum-r.InFlightSum)
 	}
 
 	busy := map[string]bool{}

@@ -14,16 +14,19 @@ const (
 	BonusPaid           Type = "bonus_paid"           // to the worker: a buyer's bonus for their work
 	RevisionRequested   Type = "revision_requested"   // to the worker: revise by the deadline
 	SubmissionRevised   Type = "submission_revised"   // to the buyer: the worker resubmitted
-	TaskRefunded        Type = "task_refunded"        // to the buyer: escrow back after expiry, deletion or removal
-	PaymentCompleted    Type = "payment_completed"    // to the buyer: coins credited
-	PaymentReversed     Type = "payment_reversed"     // to the buyer: coins taken back after a refund or dispute
-	PurchasesBlocked    Type = "purchases_blocked"    // to admins: a buyer's purchases are blocked
-	PurchasesUnblocked  Type = "purchases_unblocked"  // to the buyer
-	WithdrawalPaid      Type = "withdrawal_paid"      // to the worker
-	WithdrawalRejected  Type = "withdrawal_rejected"  // to the worker, with the reason
-	ReportDecided       Type = "report_decided"       // to the reporter
-	Announcement        Type = "announcement"         // from an admin
-	Other               Type = "other"                // notifications from before types
+	// SubmissionsAutoApproved goes to the buyer: their pending work on a
+	// task was approved automatically, one notification per task and round.
+	SubmissionsAutoApproved Type = "submissions_auto_approved"
+	TaskRefunded            Type = "task_refunded"       // to the buyer: escrow back after expiry, deletion or removal
+	PaymentCompleted        Type = "payment_completed"   // to the buyer: coins credited
+	PaymentReversed         Type = "payment_reversed"    // to the buyer: coins taken back after a refund or dispute
+	PurchasesBlocked        Type = "purchases_blocked"   // to admins: a buyer's purchases are blocked
+	PurchasesUnblocked      Type = "purchases_unblocked" // to the buyer
+	WithdrawalPaid          Type = "withdrawal_paid"     // to the worker
+	WithdrawalRejected      Type = "withdrawal_rejected" // to the worker, with the reason
+	ReportDecided           Type = "report_decided"      // to the reporter
+	Announcement            Type = "announcement"        // from an admin
+	Other                   Type = "other"               // notifications from before types
 )
 
 // MailKinds are the types a user may have mailed to them as well (each

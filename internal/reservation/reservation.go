@@ -10,6 +10,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"microtask/internal/apperr"
@@ -26,7 +28,7 @@ const (
 	StatusUsed      Status = "used"      // the worker submitted with it
 	StatusReleased  Status = "released"  // the worker gave the slot back
 	StatusExpired   Status = "expired"   // its time ran out; the slot went back
-	StatusCancelled Status = "cancelled" // its task closed, expired or was deleted, and refunded the slot
+	StatusCancelled Status = "cancelled" // its task closed, expired or was deleted, and refunded the slot: ended at once
 )
 
 // Reservation is a worker's hold on a slot of a task.
@@ -45,6 +47,20 @@ type Reservation struct {
 // HeldID names the slot the reservation holds on its task: each of a
 // worker's reservations of a task holds its own.
 func (r Reservation) HeldID() string { return fmt.Sprintf("%s:%d", r.ID, r.Seq) }
+
+// ParseHeldID returns the ID and Seq of the reservation that holds the slot
+// held (HeldID); false if held names none.
+func ParseHeldID(held string) (id string, seq int, ok bool) {
+	i := strings.LastIndexByte(held, ':')
+	if i < 0 {
+		return "", 0, false
+	}
+	seq, err := strconv.Atoi(held[i+1:])
+	if err != nil || seq < 1 {
+		return "", 0, false
+	}
+	return held[:i], seq, true
+}
 
 // ID is the ID of a worker's reservations of a task.
 func ID(taskID, workerID string) string {
@@ -90,6 +106,7 @@ type Store interface {
 // Tasks is what reservations need of tasks: task.Service implements it.
 type Tasks interface {
 	Get(ctx context.Context, id string) (task.Task, error)
+	ByID(ctx context.Context, id string) (task.Task, error) // deleted ones too
 	HoldSlot(ctx context.Context, taskID, held, workerID string, now time.Time) (bool, error)
 	ReleaseHeld(ctx context.Context, taskID, held, op string) (bool, error)
 }

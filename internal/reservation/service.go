@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -166,8 +167,45 @@ func (s *Service) commitReserve(ctx context.Context, op operation.Op[Reservation
 	return s.tasks.HoldSlot(ctx, r.TaskID, r.HeldID(), r.WorkerID, r.CreatedAt)
 }
 
+// settleReserve records the reservation as live, unless the task's refund
+// took its slot in the meantime: the refund cancels the reservations of the
+// slots it took (CancelHeld), and this one, recorded after that, ends as
+// they did.
 func (s *Service) settleReserve(ctx context.Context, op operation.Op[Reservation]) error {
-	return s.store.Start(ctx, op.Data)
+	r := op.Data
+	if err := s.store.Start(ctx, r); err != nil {
+		return err
+	}
+	t, err := s.tasks.ByID(ctx, r.TaskID)
+	if err != nil {
+		return fmt.Errorf("read task %s: %w", r.TaskID, err)
+	}
+	if t.Status == task.StatusOpen || slices.Contains(t.Held, r.HeldID()) {
+		return nil // held still, or used by the worker's submission, which ends it as used
+	}
+	_, err = s.store.End(ctx, r.ID, r.Seq, []Status{StatusLive}, StatusCancelled, op.At)
+	return err
+}
+
+// CancelHeld ends as cancelled, at, the live reservations that held these
+// slots (Reservation.HeldID): their task's refund (closing early, deletion
+// or expiry) took the slots, so the reservations end with it, and no longer
+// count toward their workers' limit. The refund's operation calls it among
+// its follow-ups; each reservation ends with one conditional update, so it
+// is safe to repeat.
+func (s *Service) CancelHeld(ctx context.Context, held []string, at time.Time) error {
+	for _, h := range held {
+		id, seq, ok := ParseHeldID(h)
+		if !ok {
+			// Not one of ours: nothing to end, and no reason to stop the refund.
+			s.log.WarnContext(ctx, "held slot names no reservation", "held", h)
+			continue
+		}
+		if _, err := s.store.End(ctx, id, seq, []Status{StatusLive}, StatusCancelled, at); err != nil {
+			return fmt.Errorf("cancel reservation %s: %w", h, err)
+		}
+	}
+	return nil
 }
 
 // Get returns one of the worker's reservations; anyone else's is not found.

@@ -47,7 +47,10 @@ type submissionDoc struct {
 	// it waits for the worker.
 	RevisionReason   string     `bson:"revision_reason,omitempty"`
 	RevisionDeadline *time.Time `bson:"revision_deadline,omitempty"`
-	Ops              []string   `bson:"ops"` // ledger operations committed on this submission
+	// BuyerUntold marks an automatic approval its buyer has not been told
+	// of yet (submission.Store.UntoldAutoApprovals).
+	BuyerUntold bool     `bson:"buyer_untold,omitempty"`
+	Ops         []string `bson:"ops"` // ledger operations committed on this submission
 }
 
 func submissionFromDoc(d submissionDoc) submission.Submission {
@@ -183,10 +186,14 @@ func (s *SubmissionStore) Review(ctx context.Context, r submission.Review) (bool
 	if from == "" {
 		from = submission.StatusPending
 	}
+	set := bson.D{{Key: "status", Value: string(r.To)}, {Key: "reason", Value: r.Reason}, {Key: "reviewed_at", Value: r.At}}
+	if r.Auto {
+		set = append(set, bson.E{Key: "buyer_untold", Value: true})
+	}
 	return commitOnce(ctx, s.subs, r.ID,
 		bson.D{{Key: "_id", Value: r.ID}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: r.Op}}}, {Key: "status", Value: string(from)}},
 		bson.D{
-			{Key: "$set", Value: bson.D{{Key: "status", Value: string(r.To)}, {Key: "reason", Value: r.Reason}, {Key: "reviewed_at", Value: r.At}}},
+			{Key: "$set", Value: set},
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: r.Op}}},
 		},
 		func(d submissionDoc) bool { return slices.Contains(d.Ops, r.Op) })
@@ -194,14 +201,17 @@ func (s *SubmissionStore) Review(ctx context.Context, r submission.Review) (bool
 
 // Unreview implements submission.Store.
 func (s *SubmissionStore) Unreview(ctx context.Context, op string, before submission.Submission) error {
-	update := bson.D{
-		{Key: "$set", Value: bson.D{{Key: "status", Value: string(before.Status)}, {Key: "reason", Value: before.Reason}}},
-		{Key: "$pull", Value: bson.D{{Key: "ops", Value: op}}},
-	}
+	set := bson.D{{Key: "status", Value: string(before.Status)}, {Key: "reason", Value: before.Reason}}
+	unset := bson.D{{Key: "buyer_untold", Value: ""}}
 	if before.ReviewedAt.IsZero() {
-		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "reviewed_at", Value: ""}}})
+		unset = append(unset, bson.E{Key: "reviewed_at", Value: ""})
 	} else {
-		update[0].Value = append(update[0].Value.(bson.D), bson.E{Key: "reviewed_at", Value: before.ReviewedAt})
+		set = append(set, bson.E{Key: "reviewed_at", Value: before.ReviewedAt})
+	}
+	update := bson.D{
+		{Key: "$set", Value: set},
+		{Key: "$unset", Value: unset},
+		{Key: "$pull", Value: bson.D{{Key: "ops", Value: op}}},
 	}
 	_, err := s.subs.updateOne(ctx, bson.D{{Key: "_id", Value: before.ID}, {Key: "ops", Value: op}}, update, false)
 	return err
@@ -215,6 +225,30 @@ func (s *SubmissionStore) DueForApproval(ctx context.Context, now time.Time, lim
 		submissionFromDoc)
 }
 
+// UntoldAutoApprovals implements submission.Store (through the
+// buyer_untold index).
+func (s *SubmissionStore) UntoldAutoApprovals(ctx context.Context, limit int) ([]submission.Submission, error) {
+	return findAll(ctx, s.subs, bson.D{{Key: "buyer_untold", Value: true}},
+		query{sort: bson.D{{Key: "reviewed_at", Value: 1}, {Key: "_id", Value: 1}}, limit: int64(limit)}, submissionFromDoc)
+}
+
+// toldBatch is how many submissions one command of BuyersTold changes:
+// well under the embedded database's limit on the parts of one command.
+const toldBatch = 50
+
+// BuyersTold implements submission.Store, in commands of at most toldBatch
+// submissions.
+func (s *SubmissionStore) BuyersTold(ctx context.Context, ids []string) error {
+	for batch := range slices.Chunk(ids, toldBatch) {
+		_, err := s.subs.updateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: batch}}}},
+			bson.D{{Key: "$unset", Value: bson.D{{Key: "buyer_untold", Value: ""}}}})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Count implements submission.Store.
 func (s *SubmissionStore) Count(ctx context.Context, f submission.Filter) (int64, error) {
 	return s.subs.count(ctx, submissionFilter(f))
@@ -223,6 +257,12 @@ func (s *SubmissionStore) Count(ctx context.Context, f submission.Filter) (int64
 // SumPay implements submission.Store.
 func (s *SubmissionStore) SumPay(ctx context.Context, f submission.Filter) (money.Coins, error) {
 	n, err := s.subs.sum(ctx, submissionFilter(f), "payable_amount")
+	return money.Coins(n), err
+}
+
+// SumBonus implements submission.Store.
+func (s *SubmissionStore) SumBonus(ctx context.Context, f submission.Filter) (money.Coins, error) {
+	n, err := s.subs.sum(ctx, submissionFilter(f), "bonus")
 	return money.Coins(n), err
 }
 

@@ -211,10 +211,19 @@ func (s *TaskStore) Refund(ctx context.Context, r task.Refund) (bool, error) {
 		{Key: "ops", Value: bson.D{{Key: "$ne", Value: r.Op}}},
 		{Key: "refunds", Value: int64(r.Refunds)},
 		{Key: "required_workers", Value: int64(r.OpenSlots)},
-		{Key: "held", Value: bson.D{{Key: "$size", Value: int64(r.Held)}}},
+		{Key: "held", Value: bson.D{{Key: "$size", Value: int64(len(r.Held))}}},
 		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{string(task.StatusOpen), string(task.StatusExpired), string(task.StatusClosed)}}}},
 		// Slots being funded are not in escrow yet: the refund waits.
 		{Key: "funding_op", Value: bson.D{{Key: "$exists", Value: false}}},
+	}
+	if len(r.Held) > 0 {
+		// The same reserved slots as read, not only as many: the refund
+		// ends the reservations holding these.
+		each := make(bson.A, len(r.Held))
+		for i, h := range r.Held {
+			each[i] = bson.D{{Key: "held", Value: h}}
+		}
+		q = append(q, bson.E{Key: "$and", Value: each})
 	}
 	status := task.StatusDeleted
 	switch r.Reason {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -375,7 +376,7 @@ func (s *Service) commitReview(to Status) func(context.Context, operation.Op[rev
 		// From the status it was read in: pending, or in revision for a
 		// deadline missed or a task removed.
 		return s.store.Review(ctx, Review{Op: op.ID, ID: op.Data.Submission.ID, From: op.Data.Submission.Status, To: to,
-			Reason: op.Data.Reason, At: s.clock()})
+			Reason: op.Data.Reason, At: s.clock(), Auto: op.Data.Auto && to == StatusApproved})
 	}
 }
 
@@ -706,16 +707,76 @@ func (s *Service) Get(ctx context.Context, id string) (Submission, error) {
 }
 
 // AutoApproveDue approves the pending submissions whose review time has
-// passed, as Mechanical Turk does, so that no worker waits forever. It
-// returns how many it approved. Safe to run anywhere, any number of times.
+// passed, as Mechanical Turk does, so that no worker waits forever, and
+// tells their buyers, once per task (tellAutoApproved). It returns how many
+// it approved. Safe to run anywhere, any number of times.
 func (s *Service) AutoApproveDue(ctx context.Context) (int, error) {
+	// First what an earlier round approved and did not get to tell (it
+	// stopped in between), in the notices it would have sent.
+	if err := s.tellAutoApproved(ctx); err != nil {
+		return 0, err
+	}
 	due, err := s.store.DueForApproval(ctx, s.clock(), 100)
 	if err != nil {
 		return 0, fmt.Errorf("find submissions due for approval: %w", err)
 	}
-	return job.Each(due, func(sub Submission) string { return "auto-approve " + sub.ID },
+	n, err := job.Each(due, func(sub Submission) string { return "auto-approve " + sub.ID },
 		func(sub Submission) error { return s.run(ctx, s.approve, sub, "", true) },
 		ErrAlreadyReviewed, operation.ErrInProgress)
+	return n, errors.Join(err, s.tellAutoApproved(ctx))
+}
+
+// tellAutoApproved tells each buyer of the submissions approved
+// automatically since they were last told, in one notification per task.
+// The approval marks the submission in the write that approves it, and the
+// mark goes once the notification is stored, so a round stopped in between
+// leaves the notice to the next; the notice's ID derives from the
+// submissions it tells of, so telling again sends nothing twice.
+func (s *Service) tellAutoApproved(ctx context.Context) error {
+	untold, err := s.store.UntoldAutoApprovals(ctx, 100)
+	if err != nil {
+		return fmt.Errorf("find untold automatic approvals: %w", err)
+	}
+	var tasks []string
+	byTask := map[string][]Submission{}
+	for _, sub := range untold {
+		if byTask[sub.TaskID] == nil {
+			tasks = append(tasks, sub.TaskID)
+		}
+		byTask[sub.TaskID] = append(byTask[sub.TaskID], sub)
+	}
+	var errs []error
+	for _, taskID := range tasks {
+		subs := byTask[taskID]
+		ids := make([]string, len(subs))
+		for i, sub := range subs {
+			ids[i] = sub.ID
+		}
+		slices.Sort(ids)
+		sum := sha256.Sum256([]byte(strings.Join(ids, ",")))
+		err := s.notify.Send(ctx, notification.Notification{
+			ID: "auto-approved:" + taskID + ":" + hex.EncodeToString(sum[:12]), UserID: subs[0].Buyer.ID,
+			Type: notification.SubmissionsAutoApproved, Page: notification.MyTasks, Message: autoApprovedMessage(len(subs), subs[0].TaskTitle),
+		})
+		if err == nil {
+			err = s.store.BuyersTold(ctx, ids)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tell the buyer of task %s of its automatic approvals: %w", taskID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// autoApprovedMessage tells a buyer that n submissions to their task titled
+// title were approved automatically.
+func autoApprovedMessage(n int, title string) string {
+	if n == 1 {
+		return fmt.Sprintf("A submission to “%s” was approved automatically, as it was not reviewed in time: "+
+			"its worker was paid from the task's escrow.", title)
+	}
+	return fmt.Sprintf("%d submissions to “%s” were approved automatically, as they were not reviewed in time: "+
+		"their workers were paid from the task's escrow.", n, title)
 }
 
 // Mine returns a page of the worker's submissions, newest first, optionally
@@ -780,14 +841,14 @@ func (s *Service) list(ctx context.Context, f Filter, r page.Request) (page.Of[S
 type WorkerStats struct {
 	TotalSubmissions   int64
 	PendingSubmissions int64
-	TotalEarnings      money.Coins
+	TotalEarnings      money.Coins // the pay of the approved work, and the bonuses paid for it
 }
 
 // BuyerStats are a buyer's dashboard figures.
 type BuyerStats struct {
 	TotalTasks   int64
-	PendingSlots int64 // open slots of the buyer's live tasks, still waiting for workers
-	TotalPaid    money.Coins
+	PendingSlots int64       // open slots of the buyer's live tasks, still waiting for workers
+	TotalPaid    money.Coins // the pay of the approved work, and the bonuses paid for it
 }
 
 // WorkerStats returns the worker's figures.
@@ -796,7 +857,7 @@ func (s *Service) WorkerStats(ctx context.Context, p auth.Principal) (WorkerStat
 	var err1, err2, err3 error
 	ws.TotalSubmissions, err1 = s.store.Count(ctx, Filter{WorkerID: p.UserID})
 	ws.PendingSubmissions, err2 = s.store.Count(ctx, Filter{WorkerID: p.UserID, Status: StatusPending})
-	ws.TotalEarnings, err3 = s.store.SumPay(ctx, Filter{WorkerID: p.UserID, Status: StatusApproved})
+	ws.TotalEarnings, err3 = s.paid(ctx, Filter{WorkerID: p.UserID, Status: StatusApproved})
 	return ws, errors.Join(err1, err2, err3)
 }
 
@@ -806,6 +867,20 @@ func (s *Service) BuyerStats(ctx context.Context, p auth.Principal) (BuyerStats,
 	var err1, err2, err3 error
 	bs.TotalTasks, err1 = s.tasks.CountByBuyer(ctx, p.UserID)
 	bs.PendingSlots, err2 = s.tasks.OpenSlots(ctx, p.UserID)
-	bs.TotalPaid, err3 = s.store.SumPay(ctx, Filter{BuyerID: p.UserID, Status: StatusApproved})
+	bs.TotalPaid, err3 = s.paid(ctx, Filter{BuyerID: p.UserID, Status: StatusApproved})
 	return bs, errors.Join(err1, err2, err3)
+}
+
+// paid adds up what the approved submissions matching f paid their
+// workers: their pay, and the bonuses their buyers added.
+func (s *Service) paid(ctx context.Context, f Filter) (money.Coins, error) {
+	pay, err := s.store.SumPay(ctx, f)
+	if err != nil {
+		return 0, fmt.Errorf("sum pay: %w", err)
+	}
+	bonus, err := s.store.SumBonus(ctx, f)
+	if err != nil {
+		return 0, fmt.Errorf("sum bonuses: %w", err)
+	}
+	return pay + bonus, nil
 }

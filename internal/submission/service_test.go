@@ -1246,3 +1246,97 @@ func subIDs(subs []submission.Submission) []string {
 	}
 	return ids
 }
+
+// TestDashboardsCountBonuses: a bonus is earned by the worker and paid by
+// the buyer, as the pay of the work is; another buyer's bonus to another
+// worker counts for neither.
+func TestDashboardsCountBonuses(t *testing.T) {
+	t.Parallel()
+	m := newMarket(t)
+	sub := m.submit(t, m.worker, m.newTask(t, 1, 10).ID)
+	m.approve(t, sub.ID)
+	m.Give(t, m.buyer.UserID, 7)
+	if _, err := m.Submissions.Bonus(m.ctx, m.buyer, sub.ID, 4, "neat", "first"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Submissions.Bonus(m.ctx, m.buyer, sub.ID, 3, "fast", "second"); err != nil {
+		t.Fatal(err)
+	}
+	other := m.fresh(t)
+	otherSub := other.submit(t, other.worker, other.newTask(t, 1, 20).ID)
+	other.approve(t, otherSub.ID)
+	other.Give(t, other.buyer.UserID, 50)
+	if _, err := other.Submissions.Bonus(m.ctx, other.buyer, otherSub.ID, 50, "", "first"); err != nil {
+		t.Fatal(err)
+	}
+
+	ws, err := m.Submissions.WorkerStats(m.ctx, m.worker)
+	if want := (submission.WorkerStats{TotalSubmissions: 1, TotalEarnings: 17}); err != nil || ws != want {
+		t.Errorf("WorkerStats() = %+v, %v; want %+v", ws, err, want)
+	}
+	bs, err := m.Submissions.BuyerStats(m.ctx, m.buyer)
+	if want := (submission.BuyerStats{TotalTasks: 1, TotalPaid: 17}); err != nil || bs != want {
+		t.Errorf("BuyerStats() = %+v, %v; want %+v", bs, err, want)
+	}
+}
+
+// TestAutoApprovalTellsTheBuyerOncePerTask: the buyer hears of the
+// submissions approved automatically in one notification per task and
+// round, with how many there were, and of none they approved themselves;
+// a round that approves nothing tells nothing.
+func TestAutoApprovalTellsTheBuyerOncePerTask(t *testing.T) {
+	t.Parallel()
+	m := newMarket(t)
+	post := func(buyer auth.Principal, title string, slots int) task.Task {
+		t.Helper()
+		m.Give(t, buyer.UserID, money.Coins(slots)*10)
+		tk, err := m.Tasks.Create(m.ctx, buyer, task.NewTask{Text: task.Text{Title: title, Detail: "D", SubmissionInfo: "S"},
+			Workers: slots, Pay: 10, CompletionDate: m.Clock.Now().Add(30 * 24 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+	other := m.User(t, auth.RoleBuyer)
+	survey, video, others := post(m.buyer, "Fill in a survey", 4), post(m.buyer, "Watch a video", 1), post(other, "Like a page", 1)
+	for range 4 {
+		m.submit(t, m.User(t, auth.RoleWorker), survey.ID)
+	}
+	m.submit(t, m.User(t, auth.RoleWorker), video.ID)
+	m.submit(t, m.User(t, auth.RoleWorker), others.ID)
+	m.approve(t, m.task(t, survey.ID).PendingSubs[0]) // by the buyer: not automatic
+	m.Clock.Advance(autoApproveAfter + time.Second)
+
+	autoNotes := func(userID string) []string {
+		t.Helper()
+		var got []string
+		for _, n := range m.notes(t, userID) {
+			if n.Type == notification.SubmissionsAutoApproved {
+				got = append(got, n.Message)
+			}
+		}
+		slices.Sort(got)
+		return got
+	}
+	for round, want := range []int{5, 0} {
+		if n, err := m.Submissions.AutoApproveDue(m.ctx); err != nil || n != want {
+			t.Fatalf("AutoApproveDue() round %d = %d, %v; want %d", round+1, n, err, want)
+		}
+		for _, c := range []struct {
+			buyer auth.Principal
+			want  []string
+		}{
+			{m.buyer, []string{
+				"3 submissions to “Fill in a survey” were approved automatically, as they were not reviewed in time: their workers were paid from the task's escrow.",
+				"A submission to “Watch a video” was approved automatically, as it was not reviewed in time: its worker was paid from the task's escrow.",
+			}},
+			{other, []string{
+				"A submission to “Like a page” was approved automatically, as it was not reviewed in time: its worker was paid from the task's escrow.",
+			}},
+		} {
+			if got := autoNotes(c.buyer.UserID); !slices.Equal(got, c.want) {
+				t.Errorf("after round %d, %s was told %q; want %q", round+1, c.buyer.UserID, got, c.want)
+			}
+		}
+	}
+}

@@ -98,6 +98,9 @@ type Review struct {
 	To     Status
 	Reason string
 	At     time.Time
+	// Auto marks an approval by the auto-approval job: its buyer is yet to
+	// be told (Store.UntoldAutoApprovals), in the same write.
+	Auto bool
 }
 
 // Store persists submissions. storage.SubmissionStore implements it.
@@ -116,8 +119,16 @@ type Store interface {
 	// submission is no longer in r.From.
 	Review(ctx context.Context, r Review) (bool, error)
 	// Unreview undoes the review recorded by op: the submission is as before
-	// again, in before's status with its reason and review time.
+	// again, in before's status with its reason and review time, and no
+	// buyer is to be told of it.
 	Unreview(ctx context.Context, op string, before Submission) error
+	// UntoldAutoApprovals returns up to limit submissions approved
+	// automatically (Review.Auto) whose buyers are yet to be told, the
+	// earliest reviewed first.
+	UntoldAutoApprovals(ctx context.Context, limit int) ([]Submission, error)
+	// BuyersTold records that the buyers of these submissions were told of
+	// their automatic approval.
+	BuyersTold(ctx context.Context, ids []string) error
 	// DueForApproval returns up to limit pending submissions whose
 	// auto-approval time has passed, oldest first.
 	DueForApproval(ctx context.Context, now time.Time, limit int) ([]Submission, error)
@@ -136,6 +147,8 @@ type Store interface {
 	AddBonus(ctx context.Context, id, op string, coins money.Coins) error
 	// SumPay adds up the pay of the submissions matching f.
 	SumPay(ctx context.Context, f Filter) (money.Coins, error)
+	// SumBonus adds up the bonuses paid for the submissions matching f.
+	SumBonus(ctx context.Context, f Filter) (money.Coins, error)
 }
 
 // Tasks is what this package needs of the tasks: reading them and holding

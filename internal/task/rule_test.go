@@ -47,9 +47,10 @@ func TestTakesSubmissionsAgreesWithTheStore(t *testing.T) {
 						t.Fatalf("ByID() = %+v, %v", tk, err)
 					}
 					want := tk.TakesSubmissions(now) == nil
-					// What readers are told agrees: open unless the only
-					// thing missing is a free slot.
-					if shown, takes := tk.StatusAt(now), tk.TakesSubmissions(now); (shown == task.StatusOpen) != (takes == nil || takes == task.ErrFull) {
+					// What readers are told agrees: open when it takes
+					// submissions, full when only a free slot is missing.
+					if shown, takes := tk.StatusAt(now), tk.TakesSubmissions(now); (shown == task.StatusOpen) != (takes == nil) ||
+						(shown == task.StatusFull) != (takes == task.ErrFull) {
 						t.Errorf("%s, hidden %v, %d slots, due %v: StatusAt() = %s, TakesSubmissions() = %v", status, hidden, slots, due, shown, takes)
 					}
 					got, err := store.ReserveSlot(ctx, tk.ID, "s1", "w1", now)

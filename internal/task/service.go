@@ -29,6 +29,7 @@ type Service struct {
 	notify      Notifier
 	users       UserNames
 	cancel      PendingCanceller
+	held        Reservations
 	log         *slog.Logger
 	now         func() time.Time
 	newID       func() string
@@ -58,20 +59,24 @@ type refund struct {
 	By     string // the admin who removed the task
 }
 
-// NewService returns a Service running its operations on ops.
+// NewService returns a Service running its operations on ops. Removing a
+// task cancels its pending submissions through cancel, and every refund ends
+// the reservations of the reserved slots it takes through held.
 // autoApproveAfter is the default review delay of new tasks; now may be nil
 // for time.Now.
-func NewService(store Store, ops operation.Runner, n Notifier, users UserNames, cancel PendingCanceller, log *slog.Logger, now func() time.Time, autoApproveAfter time.Duration) *Service {
+func NewService(store Store, ops operation.Runner, n Notifier, users UserNames, cancel PendingCanceller, held Reservations,
+	log *slog.Logger, now func() time.Time, autoApproveAfter time.Duration) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, ops: ops, notify: n, users: users, cancel: cancel, log: log, now: now, newID: idgen.New,
+	s := &Service{store: store, ops: ops, notify: n, users: users, cancel: cancel, held: held, log: log, now: now, newID: idgen.New,
 		autoApprove: autoApproveAfter}
 	// task-fund:<task> moves a new task's cost from its buyer to its escrow,
 	// then records the task.
 	s.fund = operation.Kind[Task]{Name: "task-fund", Settle: s.settleFund}
-	// task-refund:<task>:<refunds so far> gives the escrow of a deleted or
-	// expired task's open slots back to its buyer.
+	// task-refund:<task>:<refunds so far> gives the escrow of a closed,
+	// deleted or expired task's free and reserved slots back to its buyer,
+	// and ends the reservations of the reserved ones.
 	s.refund = operation.Kind[refund]{Name: "task-refund", Commit: s.commitRefund, Settle: s.settleRefund}
 	// task-slots:<task>:<request> marks the task as being funded (no
 	// refund can close it meanwhile), moves the new slots' pay from its
@@ -481,12 +486,17 @@ func (s *Service) close(ctx context.Context, t Task, reason RefundReason, by str
 func (s *Service) commitRefund(ctx context.Context, op operation.Op[refund]) (bool, error) {
 	t := op.Data.Task
 	return s.store.Refund(ctx, Refund{
-		Op: op.ID, TaskID: t.ID, Reason: op.Data.Reason, Refunds: t.Refunds, OpenSlots: t.OpenSlots, Held: len(t.Held), BuyerID: t.Buyer.ID,
+		Op: op.ID, TaskID: t.ID, Reason: op.Data.Reason, Refunds: t.Refunds, OpenSlots: t.OpenSlots, Held: t.Held, BuyerID: t.Buyer.ID,
 		Now: s.clock(),
 	})
 }
 
 func (s *Service) settleRefund(ctx context.Context, op operation.Op[refund]) error {
+	// The commit took exactly the reserved slots read (Store.Refund): their
+	// reservations end now rather than when their time runs out.
+	if err := s.held.CancelHeld(ctx, op.Data.Task.Held, op.At); err != nil {
+		return err
+	}
 	title, amount := op.Data.Task.Title, op.Data.Amount
 	var msg string
 	switch op.Data.Reason {

@@ -5,6 +5,7 @@ package task
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -33,6 +34,10 @@ const (
 	// StatusPaused is never stored: it is what readers are told of an open
 	// task its buyer paused.
 	StatusPaused Status = "paused"
+	// StatusFull is never stored: it is what readers are told of an open
+	// task with no free slot (a reserved slot is not free), which takes no
+	// submission but from a worker holding a reservation.
+	StatusFull Status = "full"
 )
 
 // MaxSlots is the most open slots a task may have.
@@ -235,21 +240,25 @@ func (t Task) TakesSubmissions(now time.Time) error {
 }
 
 // StatusAt is the status readers are told at now: an open task past its
-// completion date is expired before the expiry job has run, and one whose
-// buyer can no longer run it is closed. Like TakesSubmissions, it tells
-// apart what can take work from what cannot.
+// completion date is expired before the expiry job has run, one whose buyer
+// can no longer run it is closed, and one with no free slot is full. It is
+// TakesSubmissions' answer in a word, so that "open" means exactly "takes
+// submissions".
 func (t Task) StatusAt(now time.Time) Status {
-	switch {
-	case t.Status != StatusOpen:
+	if t.Status != StatusOpen {
 		return t.Status
-	case !now.Before(t.CompletionDate):
-		return StatusExpired
-	case t.Hidden:
-		return StatusClosed
-	case t.Paused:
-		return StatusPaused
 	}
-	return StatusOpen
+	switch err := t.TakesSubmissions(now); {
+	case err == nil:
+		return StatusOpen
+	case errors.Is(err, ErrExpired):
+		return StatusExpired
+	case errors.Is(err, ErrPaused):
+		return StatusPaused
+	case errors.Is(err, ErrFull):
+		return StatusFull
+	}
+	return StatusClosed // hidden with its buyer
 }
 
 // RefundReason says why a task's open slots are refunded.
@@ -270,9 +279,9 @@ type Refund struct {
 	Op        string
 	TaskID    string
 	Reason    RefundReason
-	Refunds   int // the task's refund count when read
-	OpenSlots int // the task's open slots when read
-	Held      int // the task's reserved slots when read
+	Refunds   int      // the task's refund count when read
+	OpenSlots int      // the task's open slots when read
+	Held      []string // the task's reserved slots when read, which the refund takes
 	BuyerID   string
 	Now       time.Time
 }
@@ -288,9 +297,10 @@ type Store interface {
 	// SetText changes the fields e sets of the text of a task that is not
 	// deleted. ErrNotFound if missing or deleted.
 	SetText(ctx context.Context, id string, e TextEdit) (Task, error)
-	// Refund commits r: the task gets r's status and zero open slots, and
-	// records r.Op. True if it did now or had already; false if the task is no
-	// longer as read, or (deletion) has pending submissions.
+	// Refund commits r: the task gets r's status, zero open slots and no
+	// reserved ones, and records r.Op. True if it did now or had already;
+	// false if the task is no longer as read (its refund count, open slots
+	// and reserved slots), or (deletion) has pending submissions.
 	Refund(ctx context.Context, r Refund) (bool, error)
 	// Due returns up to limit tasks past their completion date that are
 	// still open, or expired with an open slot, and closed tasks with an open
@@ -381,6 +391,23 @@ type CancelPendingFunc func(ctx context.Context, taskID string, submissionIDs []
 // CancelPending implements PendingCanceller.
 func (f CancelPendingFunc) CancelPending(ctx context.Context, taskID string, submissionIDs []string) error {
 	return f(ctx, taskID, submissionIDs)
+}
+
+// Reservations ends the reservations of the reserved slots a refund takes;
+// reservation.Service implements it.
+type Reservations interface {
+	// CancelHeld ends as cancelled, at, the live reservations holding these
+	// slots. Safe to repeat.
+	CancelHeld(ctx context.Context, held []string, at time.Time) error
+}
+
+// CancelHeldFunc is a Reservations made of a function, for wiring services
+// that need each other.
+type CancelHeldFunc func(ctx context.Context, held []string, at time.Time) error
+
+// CancelHeld implements Reservations.
+func (f CancelHeldFunc) CancelHeld(ctx context.Context, held []string, at time.Time) error {
+	return f(ctx, held, at)
 }
 
 // UserNames tells a user's name; user.Service implements it.

@@ -785,29 +785,25 @@ func (s *Service) withCoins(ctx context.Context, u User) (User, error) {
 	return users[0], nil
 }
 
-// fillCoins fills in the users' coins, in one read of the ledger and, if
-// any of them is a worker (only workers withdraw), one of the holds.
+// fillCoins fills in the users' coins, in one read of the ledger and one of
+// the holds. Holds are read whatever the users' roles: only workers ask for
+// withdrawals, but a worker whose role an admin changed keeps those pending.
 func (s *Service) fillCoins(ctx context.Context, users []User) error {
 	if len(users) == 0 {
 		return nil
 	}
 	accts := make([]string, len(users))
-	var workers []string
+	ids := make([]string, len(users))
 	for i, u := range users {
-		accts[i] = ledger.UserAccount(u.ID)
-		if u.Role == auth.RoleWorker {
-			workers = append(workers, u.ID)
-		}
+		accts[i], ids[i] = ledger.UserAccount(u.ID), u.ID
 	}
 	coins, err := s.ledger.Balances(ctx, accts)
 	if err != nil {
 		return err
 	}
-	held := map[string]money.Coins{}
-	if len(workers) > 0 {
-		if held, err = s.holds.HeldCoins(ctx, workers); err != nil {
-			return err
-		}
+	held, err := s.holds.HeldCoins(ctx, ids)
+	if err != nil {
+		return err
 	}
 	for i := range users {
 		users[i].Coins, users[i].CoinsOnHold = coins[accts[i]], held[users[i].ID]

@@ -13,10 +13,12 @@ import (
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/money"
+	"microtask/internal/page"
 	"microtask/internal/platform/clocktest"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
 	"microtask/internal/user"
+	"microtask/internal/withdrawal"
 )
 
 func TestMain(m *testing.M) { storagetest.Main(m) }
@@ -189,6 +191,37 @@ func TestCheckRegistration(t *testing.T) {
 				t.Errorf("CheckRegistration() = %v, want invalid fields", err)
 			case tt.want == nil && !tt.invalid && err != nil:
 				t.Errorf("CheckRegistration() = %v, want nil", err)
+			}
+		})
+	}
+}
+
+// TestCoinsOnHoldSurviveARoleChange: the coins a worker's pending
+// withdrawal holds stay theirs, and shown as on hold, whatever role an admin
+// gives them meanwhile.
+func TestCoinsOnHoldSurviveARoleChange(t *testing.T) {
+	e := apptest.New(t)
+	ctx := t.Context()
+	admin := e.User(t, auth.RoleAdmin)
+	for _, role := range []auth.Role{auth.RoleWorker, auth.RoleBuyer, auth.RoleAdmin} {
+		t.Run(string(role), func(t *testing.T) {
+			w := e.User(t, auth.RoleWorker)
+			e.Give(t, w.UserID, 250)
+			if _, err := e.Withdrawals.Request(ctx, w, withdrawal.Request{Coins: 200, System: "bkash", AccountNumber: "01700000000"}); err != nil {
+				t.Fatal(err)
+			}
+			if role != auth.RoleWorker {
+				if err := e.Users.SetRole(ctx, admin, w.UserID, role, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := e.Users.Get(ctx, w.UserID)
+			if err != nil || got.Role != role || got.Coins != 50 || got.CoinsOnHold != 200 {
+				t.Errorf("Get() = %s with %d coins, %d on hold (%v); want %s with 50, 200 on hold", got.Role, got.Coins, got.CoinsOnHold, err, role)
+			}
+			list, err := e.Users.List(ctx, admin, user.Filter{Query: w.UserID + "@"}, page.Request{Number: 1, Limit: 10})
+			if err != nil || len(list.Items) != 1 || list.Items[0].CoinsOnHold != 200 {
+				t.Errorf("List() = %+v, %v; want the user with 200 coins on hold", list.Items, err)
 			}
 		})
 	}

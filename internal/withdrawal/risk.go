@@ -16,7 +16,7 @@ import (
 type Risk struct {
 	AccountAge   time.Duration
 	Earned       money.Coins // paid to the worker by approved submissions
-	Unfunded     money.Coins // of Earned, paid by buyers who never bought coins with real money
+	Unfunded     money.Coins // of Earned, paid by buyers who never paid real money for coins (bonuses, the dummy gateway)
 	PayingBuyers int         // distinct buyers who paid the worker
 	// EmailVerified says the worker had proved their email when they asked:
 	// shown to the admin, not scored (accounts from before verification
@@ -38,7 +38,7 @@ func (r Risk) Level() string {
 }
 
 // UnfundedShare is the percentage of the earnings that buyers who never
-// bought coins paid.
+// paid real money for coins paid.
 func (r Risk) UnfundedShare() int {
 	if r.Earned <= 0 {
 		return 0
@@ -111,7 +111,10 @@ func (r *Risk) score() {
 		r.Reasons = append(r.Reasons, fmt.Sprintf(reason, args...))
 	}
 	if share := r.UnfundedShare(); share >= reasonShareFloor {
-		add(unfundedWeight*share/100, "%d%% of the worker's earnings came from buyers who never bought coins", share)
+		// Not "never bought coins": a buyer may have bought them through the
+		// dummy gateway, which takes no money.
+		add(unfundedWeight*share/100, "%d%% of the worker's earnings came from buyers who never paid real money for coins "+
+			"(they had only sign-up bonuses, or coins from the dummy gateway)", share)
 	}
 	switch {
 	case r.AccountAge < youngAccount:

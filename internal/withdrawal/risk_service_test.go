@@ -90,7 +90,8 @@ func TestRiskOfWithdrawals(t *testing.T) {
 	}{
 		{"established", honestWd, withdrawal.Risk{AccountAge: 60 * 24 * time.Hour, Earned: 320, Unfunded: 20, PayingBuyers: 4, Score: 0, Reasons: []string{}}, "low"},
 		{"throwaway buyers", schemeWd, withdrawal.Risk{AccountAge: time.Hour, Earned: 200, Unfunded: 200, PayingBuyers: 4, Score: 85, Reasons: []string{
-			"100% of the worker's earnings came from buyers who never bought coins", "the account is 1 hour old",
+			"100% of the worker's earnings came from buyers who never paid real money for coins " +
+				"(they had only sign-up bonuses, or coins from the dummy gateway)", "the account is 1 hour old",
 		}}, "high"},
 	}
 	for _, tt := range tests {
@@ -126,4 +127,24 @@ func stored(t *testing.T, e *apptest.Env, id string) withdrawal.Withdrawal {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// TestRiskReasonOfDummyGatewayPurchases: coins bought through the dummy
+// gateway were never paid for, so the earnings they paid count as unfunded;
+// the reason says so without claiming that the buyers never bought coins.
+func TestRiskReasonOfDummyGatewayPurchases(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t) // the dummy gateway
+	worker := e.User(t, auth.RoleWorker)
+	e.Clock.Advance(60 * 24 * time.Hour)
+	for range 3 {
+		b := e.User(t, auth.RoleBuyer)
+		buys(t, e, b, 150)
+		pays(t, e, b, worker, 100)
+	}
+	wd := request(t, e, worker, 300)
+	want := []string{"100% of the worker's earnings came from buyers who never paid real money for coins (they had only sign-up bonuses, or coins from the dummy gateway)"}
+	if wd.Risk == nil || wd.Risk.Unfunded != 300 || !slices.Equal(wd.Risk.Reasons, want) {
+		t.Errorf("risk = %+v, want 300 unfunded coins and the reasons %q", wd.Risk, want)
+	}
 }
