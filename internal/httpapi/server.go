@@ -198,8 +198,10 @@ func (s *Server) routes(o Options) http.Handler {
 		r.Get("/ready", s.handle(s.handleReady))
 		r.Head("/ready", s.handle(s.handleReady))
 		r.Get("/openapi.yaml", s.handle(handleOpenAPI))
-		r.Get("/docs", s.handle(handleDocs))
-		r.Get("/docs/{file}", s.handle(handleDocs)) // the page's scripts and styles
+		r.Head("/openapi.yaml", s.handle(handleOpenAPI))
+		r.Get("/docs", s.handle(s.handleDocs))
+		r.Head("/docs", s.handle(s.handleDocs))
+		r.Get("/docs/{file}", s.handle(s.handleDocs)) // the page's scripts, styles and copy of the contract
 		r.Get("/config", s.handle(s.handleConfig))
 
 		r.Route("/auth", func(r chi.Router) {
