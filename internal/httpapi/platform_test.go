@@ -45,6 +45,48 @@ func TestReadyWhenDatabaseIsDown(t *testing.T) {
 	if rec := a.get(t, "/api/health"); rec.Code != http.StatusOK {
 		t.Errorf("GET /api/health with the database down = %d, want 200 (liveness ignores the database)", rec.Code)
 	}
+	// An outage is an error, logged as one with its cause.
+	if n := countLogLines(t, a.logs.String(), "ERROR", "database_unavailable"); n != 1 {
+		t.Errorf("%d error lines about database_unavailable, want 1:\n%s", n, a.logs)
+	}
+}
+
+// TestExpectedUnavailableIsNoError: a 503 that says what the instance is
+// doing (draining) or how it is configured (no payment gateway) is an
+// answer, not a failure: the access log has it, and no ERROR line is
+// written for it on every readiness probe (issue 20).
+func TestExpectedUnavailableIsNoError(t *testing.T) {
+	a := buildAPI(t, harness{bcryptCost: 4, noGateway: true})
+	buyer := a.register(t, "buyer")
+	wantProblem(t, a.call(t, http.MethodPost, "/api/payments/create", buyer.Token, map[string]int{"coins": 10}),
+		http.StatusServiceUnavailable, "payments_not_configured")
+	a.srv.Drain()
+	for range 3 {
+		wantProblem(t, a.get(t, "/api/ready"), http.StatusServiceUnavailable, "shutting_down")
+	}
+	for _, code := range []string{"shutting_down", "payments_not_configured"} {
+		if n := countLogLines(t, a.logs.String(), "ERROR", code); n != 0 {
+			t.Errorf("%d error lines about %s, want none:\n%s", n, code, a.logs)
+		}
+	}
+}
+
+// countLogLines counts the JSON log lines at level that mention text.
+func countLogLines(t *testing.T, logs, level, text string) int {
+	t.Helper()
+	n := 0
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var line map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", sc.Text(), err)
+		}
+		if line["level"] == level && strings.Contains(sc.Text(), text) {
+			n++
+		}
+	}
+	return n
 }
 
 func TestUnknownRouteAndMethodAreProblems(t *testing.T) {
