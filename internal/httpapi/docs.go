@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -11,6 +14,8 @@ import (
 	"strings"
 
 	swaggerui "github.com/swaggest/swgui/v5/static"
+
+	"microtask/api"
 )
 
 // The API reference at /api/docs is Swagger UI on the live contract
@@ -30,8 +35,9 @@ var docsFiles embed.FS
 const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
 	"font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
-// handleDocs handles GET /api/docs and the page's assets below it.
-func handleDocs(w http.ResponseWriter, r *http.Request) error {
+// handleDocs handles GET and HEAD /api/docs, and GET of the page's assets
+// and its copy of the contract below it.
+func (s *Server) handleDocs(w http.ResponseWriter, r *http.Request) error {
 	name := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/api/docs"), "/")
 	h := w.Header()
 	h.Set("Content-Security-Policy", docsCSP)
@@ -40,6 +46,13 @@ func handleDocs(w http.ResponseWriter, r *http.Request) error {
 		return serveDocsFile(w, r, "docs/index.html", "text/html; charset=utf-8")
 	case "docs.js":
 		return serveDocsFile(w, r, "docs/docs.js", "text/javascript; charset=utf-8")
+	case "openapi.yaml":
+		spec, err := withServer(api.Spec, s.absolute(r, "/api"))
+		if err != nil {
+			return err
+		}
+		serveBytes(w, r, spec, "application/yaml; charset=utf-8", "no-cache")
+		return nil
 	}
 	ctype := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".png": "image/png"}[path.Ext(name)]
 	if ctype == "" || strings.Contains(name, "/") {
@@ -77,12 +90,40 @@ func serveDocsFile(w http.ResponseWriter, r *http.Request, name, ctype string) e
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(data)
-	}
+	serveBytes(w, r, data, ctype, "public, max-age=300")
 	return nil
+}
+
+// withServer returns the contract with url as its one server, in place of
+// its top-level servers block (http://localhost:{port}/api, right for
+// generated clients): the copy the reference page reads, so that its
+// server block shows the server that served it.
+func withServer(spec []byte, url string) ([]byte, error) {
+	const key = "\nservers:\n"
+	start := bytes.Index(spec, []byte(key))
+	if start < 0 {
+		return nil, errors.New("api/openapi.yaml has no top-level servers block")
+	}
+	start++ // keep the newline before it
+	end := start + len(key) - 1
+	for end < len(spec) && (spec[end] == ' ' || spec[end] == '\n') { // the block's lines are indented
+		next := bytes.IndexByte(spec[end:], '\n')
+		if next < 0 {
+			end = len(spec)
+			break
+		}
+		end += next + 1
+	}
+	quoted, err := json.Marshal(url) // a JSON string is a YAML one
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	out.Grow(len(spec))
+	out.Write(spec[:start])
+	fmt.Fprintf(&out, "servers:\n  - url: %s\n    description: The server that served this page.\n", quoted)
+	out.Write(spec[end:])
+	return out.Bytes(), nil
 }
 
 // acceptsGzip reports whether the client takes a gzip-encoded answer.

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +21,9 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"microtask/internal/httpapi"
 )
 
 func TestDocsPageAndAssets(t *testing.T) {
@@ -59,6 +64,69 @@ func TestDocsPageAndAssets(t *testing.T) {
 	}
 	for _, p := range []string{"/api/docs/nope.js", "/api/docs/embed.go", "/api/docs/oauth2-redirect.html", "/api/docs/..%2fopenapi.yaml"} {
 		wantProblem(t, a.get(t, p), http.StatusNotFound, "route_not_found")
+	}
+}
+
+// TestDocsAndContractAnswerHEAD: HEAD on the contract and the reference
+// page answers as GET does, headers and length, without the body.
+func TestDocsAndContractAnswerHEAD(t *testing.T) {
+	a := newAPI(t)
+	for _, path := range []string{"/api/openapi.yaml", "/api/docs"} {
+		get := a.get(t, path)
+		head := a.do(t, request{method: http.MethodHead, path: path})
+		if head.Code != http.StatusOK || head.Body.Len() != 0 {
+			t.Errorf("HEAD %s = %d with %d bytes, want 200 without a body", path, head.Code, head.Body.Len())
+		}
+		for _, h := range []string{"Content-Type", "Cache-Control", "Content-Length"} {
+			if got, want := head.Header().Get(h), get.Header().Get(h); got != want || want == "" {
+				t.Errorf("HEAD %s: %s = %q, GET's = %q", path, h, got, want)
+			}
+		}
+		if got, want := get.Header().Get("Content-Length"), strconv.Itoa(get.Body.Len()); got != want {
+			t.Errorf("GET %s: Content-Length = %q, body %s bytes", path, got, want)
+		}
+	}
+}
+
+// TestDocsPageNamesItsServer: the reference page reads the contract with
+// the server that served it as its one server, not the contract's
+// http://localhost:{port}/api, so that its server block shows where "Try
+// it out" goes.
+func TestDocsPageNamesItsServer(t *testing.T) {
+	tests := []struct {
+		name, url, publicURL string
+		header               http.Header
+		want                 string
+	}{
+		{"the request's host", "http://docs.example:8080/api/docs/openapi.yaml", "", nil, "http://docs.example:8080/api"},
+		{"PUBLIC_URL", "http://internal.example:5000/api/docs/openapi.yaml", "https://tasks.example/", nil, "https://tasks.example/api"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newAPI(t, func(o *httpapi.Options) { o.PublicURL = tt.publicURL })
+			rec := a.do(t, request{method: http.MethodGet, path: tt.url, header: tt.header})
+			if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/yaml") {
+				t.Fatalf("GET %s = %d %q", tt.url, rec.Code, rec.Header().Get("Content-Type"))
+			}
+			doc, err := openapi3.NewLoader().LoadFromData(rec.Body.Bytes())
+			if err != nil {
+				t.Fatalf("the page's copy of the contract: %v", err)
+			}
+			var got []string
+			for _, s := range doc.Servers {
+				got = append(got, s.URL)
+			}
+			if !slices.Equal(got, []string{tt.want}) {
+				t.Errorf("servers = %q, want [%q]", got, tt.want)
+			}
+			if n, want := doc.Paths.Len(), mustContract(t).doc.Paths.Len(); n != want {
+				t.Errorf("the page's copy has %d paths, the contract %d", n, want)
+			}
+		})
+	}
+	js := newAPI(t).get(t, "/api/docs/docs.js").Body.String()
+	if !strings.Contains(js, `url: "/api/docs/openapi.yaml"`) {
+		t.Errorf("docs.js does not load /api/docs/openapi.yaml:\n%s", js)
 	}
 }
 
@@ -152,6 +220,15 @@ func TestDocsPageRendersInChromium(t *testing.T) {
 	}
 	if !strings.Contains(title, "Microtask API") {
 		t.Errorf("title %q", title)
+	}
+	// The server block offers the server that served the page, and no other.
+	servers, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll(".servers select option")).map(o => o.value)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{srv.URL + "/api"}; !slices.Equal(servers, want) {
+		t.Errorf("the server block offers %q, want %q", servers, want)
 	}
 	var want int
 	for _, item := range mustContract(t).doc.Paths.Map() {

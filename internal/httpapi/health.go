@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"microtask/api"
 	"microtask/internal/apperr"
@@ -35,10 +36,21 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, statusResponse{Status: "ready"})
 }
 
-// handleOpenAPI handles GET /api/openapi.yaml: the API's contract.
+// handleOpenAPI handles GET and HEAD /api/openapi.yaml: the API's contract.
 func handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(api.Spec)
+	serveBytes(w, r, api.Spec, "application/yaml; charset=utf-8", "public, max-age=300")
 	return nil
+}
+
+// serveBytes answers with data, or on HEAD with its headers only.
+func serveBytes(w http.ResponseWriter, r *http.Request, data []byte, ctype, cacheControl string) {
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Cache-Control", cacheControl)
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	_, _ = w.Write(data)
 }

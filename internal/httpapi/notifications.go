@@ -133,11 +133,12 @@ const StreamHeartbeat = 20 * time.Second
 // other clients may send the usual Authorization header instead.
 func (s *Server) handleNotificationStream(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
+	q := newQuery(r)
 	var (
 		p   auth.Principal
 		err error
 	)
-	if ticket := r.URL.Query().Get("ticket"); ticket != "" {
+	if ticket := q.values.Get("ticket"); ticket != "" {
 		p, err = s.users.AuthenticateTicket(ctx, ticket)
 	} else if token, ok := bearerToken(r); ok && token != "" {
 		p, err = s.users.Authenticate(ctx, token)
@@ -145,6 +146,9 @@ func (s *Server) handleNotificationStream(w http.ResponseWriter, r *http.Request
 		err = auth.ErrMissingToken
 	}
 	if err != nil {
+		return err
+	}
+	if err := q.err(); err != nil {
 		return err
 	}
 	// Subscribe before reading what was missed, so that nothing falls in
@@ -155,7 +159,7 @@ func (s *Server) handleNotificationStream(w http.ResponseWriter, r *http.Request
 	}
 	defer sub.Cancel()
 	var missed []notification.Notification
-	if last := cmp.Or(r.Header.Get("Last-Event-ID"), r.URL.Query().Get("last_event_id")); last != "" {
+	if last := cmp.Or(r.Header.Get("Last-Event-ID"), q.values.Get("last_event_id")); last != "" {
 		if missed, err = s.notifications.Missed(ctx, p.UserID, last); err != nil {
 			return err
 		}

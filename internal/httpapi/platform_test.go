@@ -45,6 +45,48 @@ func TestReadyWhenDatabaseIsDown(t *testing.T) {
 	if rec := a.get(t, "/api/health"); rec.Code != http.StatusOK {
 		t.Errorf("GET /api/health with the database down = %d, want 200 (liveness ignores the database)", rec.Code)
 	}
+	// An outage is an error, logged as one with its cause.
+	if n := countLogLines(t, a.logs.String(), "ERROR", "database_unavailable"); n != 1 {
+		t.Errorf("%d error lines about database_unavailable, want 1:\n%s", n, a.logs)
+	}
+}
+
+// TestExpectedUnavailableIsNoError: a 503 that says what the instance is
+// doing (draining) or how it is configured (no payment gateway) is an
+// answer, not a failure: the access log has it, and no ERROR line is
+// written for it on every readiness probe (issue 20).
+func TestExpectedUnavailableIsNoError(t *testing.T) {
+	a := buildAPI(t, harness{bcryptCost: 4, noGateway: true})
+	buyer := a.register(t, "buyer")
+	wantProblem(t, a.call(t, http.MethodPost, "/api/payments/create", buyer.Token, map[string]int{"coins": 10}),
+		http.StatusServiceUnavailable, "payments_not_configured")
+	a.srv.Drain()
+	for range 3 {
+		wantProblem(t, a.get(t, "/api/ready"), http.StatusServiceUnavailable, "shutting_down")
+	}
+	for _, code := range []string{"shutting_down", "payments_not_configured"} {
+		if n := countLogLines(t, a.logs.String(), "ERROR", code); n != 0 {
+			t.Errorf("%d error lines about %s, want none:\n%s", n, code, a.logs)
+		}
+	}
+}
+
+// countLogLines counts the JSON log lines at level that mention text.
+func countLogLines(t *testing.T, logs, level, text string) int {
+	t.Helper()
+	n := 0
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var line map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", sc.Text(), err)
+		}
+		if line["level"] == level && strings.Contains(sc.Text(), text) {
+			n++
+		}
+	}
+	return n
 }
 
 func TestUnknownRouteAndMethodAreProblems(t *testing.T) {
@@ -55,19 +97,53 @@ func TestUnknownRouteAndMethodAreProblems(t *testing.T) {
 	}
 	wantProblem(t, a.get(t, "/"), http.StatusNotFound, "route_not_found")
 
+	// A path no route has is a 404 before anything else: before the token
+	// and the role are checked, whatever the method.
+	buyer := a.register(t, "buyer")
 	for _, tt := range []struct {
-		method, path string
-		allow        []string
+		method, path, token string
 	}{
-		{http.MethodDelete, "/api/health", []string{"GET", "HEAD"}},
-		{http.MethodGet, "/api/withdrawals", []string{"POST"}},
-		{http.MethodPost, "/api/tasks/abc", []string{"DELETE", "GET", "PATCH", "PUT"}},
-		{http.MethodPost, "/api/notifications/abc", []string{"DELETE", "GET", "PUT"}},
+		{http.MethodGet, "/api/users/a/b/c", ""},
+		{http.MethodGet, "/api/users/a/b/c", buyer.Token},
+		{http.MethodPost, "/api/admin/nothing", buyer.Token},
+		{http.MethodPost, "/api/admin/nothing", ""},
+		{http.MethodGet, "/api/submissions/a/b/c", ""},
+		{http.MethodDelete, "/api/tasks/a/b", buyer.Token},
+		{http.MethodGet, "/api/notifications/a/b/c", ""},
+		{http.MethodGet, "/api/docs/a/b", ""},
+		{http.MethodGet, "/uploads/a/b", ""},
+		{http.MethodPut, "/api", ""},
 	} {
-		rec := a.do(t, request{method: tt.method, path: tt.path})
+		rec := a.do(t, request{method: tt.method, path: tt.path, token: tt.token})
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("%s %s (token %t) = %d %s, want 404", tt.method, tt.path, tt.token != "", rec.Code, rec.Body)
+			continue
+		}
+		wantProblem(t, rec, http.StatusNotFound, "route_not_found")
+	}
+
+	// A path that exists without the method is a 405, also before the
+	// token is checked, with one Allow line listing the path's methods.
+	for _, tt := range []struct {
+		method, path, token string
+		allow               string
+	}{
+		{http.MethodDelete, "/api/health", "", "GET, HEAD"},
+		{http.MethodGet, "/api/withdrawals", "", "POST"},
+		{http.MethodPost, "/api/tasks/abc", "", "DELETE, GET, PATCH, PUT"},
+		{http.MethodPost, "/api/notifications/abc", "", "DELETE, GET, PUT"},
+		{http.MethodDelete, "/api/admin/stats", "", "GET"},
+		{http.MethodDelete, "/api/admin/stats", buyer.Token, "GET"},
+		{http.MethodPatch, "/api/tasks/", "", "GET, POST"},
+	} {
+		rec := a.do(t, request{method: tt.method, path: tt.path, token: tt.token})
+		if rec.Code != http.StatusMethodNotAllowed {
+			t.Errorf("%s %s (token %t) = %d %s, want 405", tt.method, tt.path, tt.token != "", rec.Code, rec.Body)
+			continue
+		}
 		wantProblem(t, rec, http.StatusMethodNotAllowed, "method_not_allowed")
-		if allow := rec.Header().Values("Allow"); !slices.Equal(allow, tt.allow) {
-			t.Errorf("%s %s: Allow = %q, want %q", tt.method, tt.path, allow, tt.allow)
+		if allow := rec.Header().Values("Allow"); !slices.Equal(allow, []string{tt.allow}) {
+			t.Errorf("%s %s: Allow = %q, want one line %q", tt.method, tt.path, allow, tt.allow)
 		}
 	}
 }

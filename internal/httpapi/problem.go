@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"microtask/internal/apperr"
+	"microtask/internal/payment"
 	"microtask/internal/platform/logging"
 )
 
@@ -103,10 +104,21 @@ func (s *Server) clientError(r *http.Request, err error) *apperr.Error {
 		}
 		return errInternal
 	}
-	if ae.Kind == apperr.Unavailable || ae.Kind == apperr.Internal {
+	switch {
+	case expectedUnavailable(err):
+		s.log.DebugContext(r.Context(), "request refused", "err", err, "method", r.Method, "path", r.URL.Path)
+	case ae.Kind == apperr.Unavailable || ae.Kind == apperr.Internal:
 		s.log.ErrorContext(r.Context(), "request failed", "err", err, "method", r.Method, "path", r.URL.Path)
 	}
 	return ae
+}
+
+// expectedUnavailable reports whether err is a 503 that says what this
+// instance is doing (draining, so every readiness probe gets one) or how
+// it is configured, rather than that something failed: the access log has
+// each such answer, and an error line for it would only be noise.
+func expectedUnavailable(err error) bool {
+	return errors.Is(err, errShuttingDown) || errors.Is(err, payment.ErrNotConfigured)
 }
 
 func writeProblem(w http.ResponseWriter, r *http.Request, status int, e *apperr.Error) {

@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -21,7 +23,24 @@ type query struct {
 	errors []apperr.FieldError
 }
 
-func newQuery(r *http.Request) *query { return &query{values: r.URL.Query()} }
+// newQuery reads r's query parameters. It refuses, for every endpoint at
+// once, each parameter whose name or value is not UTF-8 text: it would
+// reach the database, whose driver refuses such a string (a 500), or be
+// echoed in a JSON answer. The readers below then see it as absent.
+func newQuery(r *http.Request) *query {
+	q := &query{values: r.URL.Query()}
+	names := slices.Sorted(maps.Keys(q.values)) // errors in a stable order
+	for _, name := range names {
+		if utf8.ValidString(name) && !slices.ContainsFunc(q.values[name], notUTF8) {
+			continue
+		}
+		q.fail(strings.ToValidUTF8(name, "\uFFFD"), "must be UTF-8 text")
+		delete(q.values, name)
+	}
+	return q
+}
+
+func notUTF8(s string) bool { return !utf8.ValidString(s) }
 
 func (q *query) fail(name, msg string) {
 	q.errors = append(q.errors, apperr.FieldError{Field: name, Message: msg})

@@ -178,23 +178,14 @@ var (
 
 func (s *Server) routes(o Options) http.Handler {
 	r := chi.NewRouter()
+	table := &routeTable{} // filled once every route is in
 	r.Use(requestID, clientIP(o.TrustedProxies), s.accessLog, s.recoverPanics, securityHeaders,
-		corsFor(o.CORSOrigins), limitBody(bodyLimit))
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		if c, ok := r.Context().Value(callerKey{}).(*caller); ok {
-			c.noRoute = true
-		}
-		writeProblem(w, r, http.StatusNotFound, errRouteNotFound)
-	})
-	var table routeTable // filled once every route is in
+		corsFor(o.CORSOrigins), limitBody(bodyLimit), table.guard)
+	r.NotFound(routeNotFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
-		// chi does not tell a custom 405 handler which methods the path has,
-		// and its Match says yes to every method below a mounted router;
-		// RFC 9110 wants the real ones in Allow.
-		for _, m := range table.methods(req.URL.Path) {
-			w.Header().Add("Allow", m)
-		}
-		writeProblem(w, req, http.StatusMethodNotAllowed, errMethodNotAllowed)
+		// chi does not tell a custom 405 handler which methods the path has
+		// (the guard answers most 405s before chi routes).
+		methodNotAllowed(w, req, table.methods(routingPath(req)))
 	})
 
 	// Image URLs point at the root (short, cacheable); the contract's
@@ -208,8 +199,10 @@ func (s *Server) routes(o Options) http.Handler {
 		r.Get("/ready", s.handle(s.handleReady))
 		r.Head("/ready", s.handle(s.handleReady))
 		r.Get("/openapi.yaml", s.handle(handleOpenAPI))
-		r.Get("/docs", s.handle(handleDocs))
-		r.Get("/docs/{file}", s.handle(handleDocs)) // the page's scripts and styles
+		r.Head("/openapi.yaml", s.handle(handleOpenAPI))
+		r.Get("/docs", s.handle(s.handleDocs))
+		r.Head("/docs", s.handle(s.handleDocs))
+		r.Get("/docs/{file}", s.handle(s.handleDocs)) // the page's scripts, styles and copy of the contract
 		r.Get("/config", s.handle(s.handleConfig))
 
 		r.Route("/auth", func(r chi.Router) {
@@ -375,7 +368,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Put("/reports/{id}", s.handle(s.handleAdminReportDecide))
 		})
 	})
-	table = newRouteTable(r)
+	*table = *newRouteTable(r)
 	return r
 }
 

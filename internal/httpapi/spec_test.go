@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -178,6 +179,51 @@ func TestContractConventions(t *testing.T) {
 						t.Errorf("%s: the %s %s answer is not a named schema", where, status, ct)
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestRequestSchemasHaveNoDefaults: no schema a request body uses carries
+// `default` (issue 20). Generators read a default as "always present":
+// openapi-typescript makes such a property required in the request type, so
+// a client would have to send what the server fills in. A property that may
+// be left out says its default in its description instead. (Query
+// parameters keep theirs: generators leave parameters optional.)
+func TestRequestSchemasHaveNoDefaults(t *testing.T) {
+	c := mustContract(t)
+	seen := map[*openapi3.Schema]bool{}
+	var walk func(where string, s *openapi3.SchemaRef)
+	walk = func(where string, s *openapi3.SchemaRef) {
+		if s == nil || s.Value == nil || seen[s.Value] {
+			return
+		}
+		if s.Ref != "" {
+			where = strings.TrimPrefix(s.Ref, "#/components/")
+		}
+		v := s.Value
+		seen[v] = true
+		if v.Default != nil {
+			t.Errorf("%s has default %v; say it in the description instead", where, v.Default)
+		}
+		for name, p := range v.Properties {
+			walk(where+"."+name, p)
+		}
+		walk(where+"[]", v.Items)
+		for _, list := range [][]*openapi3.SchemaRef{v.AllOf, v.OneOf, v.AnyOf} {
+			for i, sub := range list {
+				walk(fmt.Sprintf("%s/%d", where, i), sub)
+			}
+		}
+		walk(where+"{}", v.AdditionalProperties.Schema)
+	}
+	for path, item := range c.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.RequestBody == nil {
+				continue
+			}
+			for ct, mt := range op.RequestBody.Value.Content {
+				walk(method+" "+path+" "+ct, mt.Schema)
 			}
 		}
 	}

@@ -2,16 +2,18 @@
 // script, so that the page's Content-Security-Policy can say script-src 'self'.
 window.addEventListener("load", function () {
   window.ui = SwaggerUIBundle({
-    url: "/api/openapi.yaml",
+    // The contract as served for this page: its one server is the one
+    // that served the page (PUBLIC_URL when set), not the contract's
+    // http://localhost:{port}/api, so the server block shows it.
+    url: "/api/docs/openapi.yaml",
     dom_id: "#swagger-ui",
     deepLinking: true,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
     layout: "StandaloneLayout",
     validatorUrl: null, // no calls to swagger.io: the page works offline
     tryItOutEnabled: false,
-    // The contract's server is http://localhost:{port}/api, which is right
-    // for generated clients and Postman but not for a page served by a
-    // deployed instance: "Try it out" calls the instance that served it.
+    // "Try it out" calls the origin of the page, the only one its CSP
+    // allows (connect-src 'self'), even where PUBLIC_URL names another.
     requestInterceptor: function (req) {
       if (!req.loadSpec) {
         var u = new URL(req.url, window.location.href);

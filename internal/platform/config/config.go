@@ -203,7 +203,8 @@ func Load(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
-// LogValue logs the configuration with its secrets redacted.
+// LogValue logs the configuration with its secrets redacted and its
+// durations as Go durations ("72h0m0s"), not nanoseconds.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("http_addr", c.HTTPAddr),
@@ -219,7 +220,9 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("auth_rate_limit_per_min", c.AuthRateLimitPerMin),
 		slog.Int("trusted_proxies", c.TrustedProxies),
 		slog.String("auto_approve_after", c.AutoApproveAfter.String()),
+		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
 		slog.String("drain_delay", c.DrainDelay.String()),
+		slog.String("ledger_recovery_interval", c.RecoveryInterval.String()),
 		slog.String("jobs_interval", c.JobsInterval.String()),
 		slog.String("debug_addr", c.DebugAddr),
 		slog.String("metrics_addr", c.MetricsAddr),
@@ -227,13 +230,14 @@ func (c Config) LogValue() slog.Value {
 		slog.String("stripe_api_url", c.StripeAPIURL),
 		slog.Any("withdrawal_methods", c.WithdrawalMethods),
 		slog.Any("pricing", c.Pricing),
+		slog.String("outbound_timeout", c.OutboundTimeout.String()),
 		slog.String("public_url", c.PublicURL),
 		slog.String("app_route_base", c.RouteBase),
 		slog.Bool("imgbb", c.ImgBBKey != ""),
 		slog.Int("upload_rate_limit_per_min", c.UploadRateLimit),
 		slog.Int("upload_daily_limit", c.DailyUploadLimit),
 		slog.Int("reservations_per_worker", c.ReservationsPer),
-		slog.Duration("revision_window", c.RevisionWindow),
+		slog.String("revision_window", c.RevisionWindow.String()),
 		slog.Bool("google_sign_in", c.GoogleClientID != ""),
 		slog.String("smtp_url", redactURI(c.SMTPURL)),
 		slog.String("mail_from", c.MailFrom),

@@ -2,8 +2,10 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -313,6 +315,42 @@ func TestLookalikes(t *testing.T) {
 	for name, ours := range lookalikes {
 		if read[name] || !read[ours] {
 			t.Errorf("%s -> %s: ours read %v, lookalike read %v", name, ours, read[ours], read[name])
+		}
+	}
+}
+
+// TestLogValueDurations: every duration in the configuration is in the
+// start-up line, and as a Go duration ("48h0m0s"), not as nanoseconds
+// (issue 20).
+func TestLogValueDurations(t *testing.T) {
+	var c Config
+	v := reflect.ValueOf(&c).Elem()
+	want := map[string]string{} // field name → the value the log must show
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Type() == reflect.TypeFor[time.Duration]() {
+			d := time.Duration(i+1)*time.Hour + 30*time.Second
+			f.SetInt(int64(d))
+			want[v.Type().Field(i).Name] = d.String()
+		}
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("listening", "config", c)
+	var line struct{ Config map[string]any }
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatal(err)
+	}
+	logged := map[string]bool{}
+	for key, val := range line.Config {
+		if s, ok := val.(string); ok {
+			logged[s] = true
+		}
+		if n, ok := val.(float64); ok && n >= float64(time.Hour) {
+			t.Errorf("%s = %v: a duration logged as nanoseconds", key, val)
+		}
+	}
+	for field, d := range want {
+		if !logged[d] {
+			t.Errorf("Config.%s (%s) is not in the log line as a duration: %s", field, d, buf.String())
 		}
 	}
 }

@@ -46,7 +46,7 @@ func New() *Metrics {
 
 	m.httpRequests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "microtask_http_request_duration_seconds",
-		Help:    "HTTP requests by route pattern (e.g. /api/tasks/{id}; \"unmatched\" for paths no route has), method and status, and how long they took to answer. Notification streams count when they end.",
+		Help:    "HTTP requests by route pattern (e.g. /api/tasks/{id}; \"unmatched\" for paths no route has), method (GET, POST...; OTHER for a method outside HTTP's standard ones) and status, and how long they took to answer. Notification streams count when they end.",
 		Buckets: buckets,
 	}, []string{"route", "method", "status"})
 	m.dbCommands = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -108,7 +108,19 @@ func (m *Metrics) Request(route, method string, status int, d time.Duration) {
 	if route == "" {
 		route = "unmatched" // not the path: unbounded label values
 	}
-	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)).Observe(d.Seconds())
+	m.httpRequests.WithLabelValues(route, methodLabel(method), strconv.Itoa(status)).Observe(d.Seconds())
+}
+
+// methodLabel is method when it is one of HTTP's standard methods, and
+// OTHER for anything else a client sends: the label's values stay bounded
+// as route's do.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
 }
 
 // StreamOpened counts an open notification stream; the function it returns
