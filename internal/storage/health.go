@@ -46,9 +46,9 @@ type unavailable struct {
 
 func (e *unavailable) Error() string {
 	if e.cause == nil {
-		return "database unavailable: " + e.reason
+		return ErrUnavailable.Code + ": " + e.reason
 	}
-	return "database unavailable: " + e.reason + ": " + e.cause.Error()
+	return ErrUnavailable.Code + ": " + e.reason + ": " + e.cause.Error()
 }
 
 // Unwrap gives the ErrUnavailable the client sees, naming the reason, and
