@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"microtask/internal/docdb"
 	"microtask/internal/storage"
-	"microtask/migrations"
 )
 
 // seedInert starts the embedded database of dataDir in this process, as the
@@ -21,7 +21,7 @@ func seedInert(dataDir string, n int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	quiet := slog.New(slog.DiscardHandler)
-	emb, err := storage.StartEmbedded(filepath.Join(dataDir, "db"), quiet)
+	emb, err := docdb.StartEmbedded(filepath.Join(dataDir, "db"), quiet)
 	if err != nil {
 		return err
 	}
@@ -31,10 +31,10 @@ func seedInert(dataDir string, n int) error {
 		return err
 	}
 	defer db.Close(context.WithoutCancel(ctx))
-	if _, err := db.Migrate(ctx, migrations.FS, quiet); err != nil {
+	if _, err := storage.Migrate(ctx, db, quiet); err != nil {
 		return err
 	}
-	return db.SeedInert(ctx, n)
+	return storage.SeedInert(ctx, db, n)
 }
 
 // memory reports the server's resident and peak resident memory, from

@@ -35,6 +35,7 @@ import (
 	"microtask/internal/app"
 	"microtask/internal/auth"
 	"microtask/internal/checkout"
+	"microtask/internal/docdb"
 	"microtask/internal/googleid"
 	"microtask/internal/httpapi"
 	"microtask/internal/imgbb"
@@ -46,7 +47,6 @@ import (
 	"microtask/internal/platform/metrics"
 	"microtask/internal/storage"
 	"microtask/internal/upload"
-	"microtask/migrations"
 )
 
 func main() {
@@ -114,12 +114,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// METRICS_ADDR or DEBUG_ADDR.
 	m := metrics.New()
 	db, closeDB, err := openDatabase(ctx, cfg, log,
-		storage.WithCommandMonitor(m.CommandMonitor()), storage.WithWriteGateObserver(m.WriteGateWaited))
+		docdb.WithCommandMonitor(m.CommandMonitor()), docdb.WithWriteGateObserver(m.WriteGateWaited))
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	if _, err := db.Migrate(ctx, migrations.FS, log); err != nil {
+	if _, err := storage.Migrate(ctx, db, log); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	if cmd == "migrate" {
@@ -140,7 +140,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // build assembles the services on db as the configuration says.
-func build(cfg config.Config, log *slog.Logger, db *storage.DB, m *metrics.Metrics) (*app.App, error) {
+func build(cfg config.Config, log *slog.Logger, db *docdb.DB, m *metrics.Metrics) (*app.App, error) {
 	secret, err := jwtSecret(cfg)
 	if err != nil {
 		return nil, err
@@ -153,7 +153,7 @@ func build(cfg config.Config, log *slog.Logger, db *storage.DB, m *metrics.Metri
 		Log: log, Hasher: hasher, Tokens: auth.NewTokens(secret, cfg.JWTTTL, nil),
 		// The embedded database (or a FerretDB, which takes a single
 		// writer): this process is its only writer.
-		SoleWriter:        db.Serialized(),
+		SoleWriter:        db.SoleWriter(),
 		AutoApproveAfter:  cfg.AutoApproveAfter,
 		WithdrawalMethods: cfg.WithdrawalMethods,
 		Pricing:           cfg.Pricing,
@@ -241,9 +241,9 @@ func principalAttrs(ctx context.Context) []slog.Attr {
 
 // openDatabase connects to MONGODB_URI, or starts the embedded database under
 // DATA_DIR and connects to that. The returned function closes both.
-func openDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...storage.Option) (*storage.DB, func(), error) {
+func openDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...docdb.Option) (*docdb.DB, func(), error) {
 	var (
-		db           *storage.DB
+		db           *docdb.DB
 		err          error
 		stopEmbedded = func() {}
 	)
@@ -253,7 +253,7 @@ func openDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, opts
 		// unsupported endSessions at warn on every shutdown; its errors are
 		// what an operator needs.
 		ferretLog := slog.New(levelFilter{log.Handler().WithAttrs([]slog.Attr{slog.String("component", "ferretdb")}), slog.LevelError})
-		emb, startErr := storage.StartEmbedded(dir, ferretLog)
+		emb, startErr := docdb.StartEmbedded(dir, ferretLog)
 		if startErr != nil {
 			return nil, nil, startErr
 		}
@@ -262,7 +262,7 @@ func openDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, opts
 			"note", "single instance only; set MONGODB_URI for production")
 		db, err = emb.Connect(ctx, cfg.MongoDatabase, log, opts...)
 	} else {
-		db, err = storage.Open(ctx, cfg.MongoURI, cfg.MongoDatabase, log, opts...)
+		db, err = docdb.Open(ctx, cfg.MongoURI, cfg.MongoDatabase, log, opts...)
 	}
 	if err != nil {
 		stopEmbedded()
@@ -407,7 +407,7 @@ func localUploads(cfg config.Config) upload.Dir {
 // serve runs the HTTP server and the background workers until ctx is
 // cancelled, then shuts down gracefully: stop accepting, finish in-flight
 // requests, stop the workers; the caller closes the database.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage.DB, a *app.App, m *metrics.Metrics) error {
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *docdb.DB, a *app.App, m *metrics.Metrics) error {
 	var local *upload.Dir // served at /uploads/ unless imgBB keeps the images
 	if cfg.ImgBBKey == "" {
 		dir := localUploads(cfg)
@@ -547,7 +547,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *storage
 			return err
 		})
 	})
-	if !db.Serialized() {
+	if !db.SoleWriter() {
 		// Several instances may share this database: pick up the
 		// notifications the others store, for this instance's streams.
 		wg.Go(func() { a.Notifications.Tail(workers, time.Second) })

@@ -15,6 +15,7 @@ import (
 	"microtask/internal/adminlog"
 	"microtask/internal/auth"
 	"microtask/internal/block"
+	"microtask/internal/docdb"
 	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
 	"microtask/internal/mail"
@@ -107,7 +108,7 @@ type App struct {
 
 // New builds the services on db and registers their operations and audit
 // checks. A kind of operation or a check registered twice is an error.
-func New(db *storage.DB, c Config) (*App, error) {
+func New(db *docdb.DB, c Config) (*App, error) {
 	now := c.Now
 	a := &App{Stores: Stores{
 		Users: storage.NewUserStore(db), Tasks: storage.NewTaskStore(db), Submissions: storage.NewSubmissionStore(db),

@@ -11,6 +11,7 @@ import (
 	"microtask/internal/adminlog"
 	"microtask/internal/app/apptest"
 	"microtask/internal/auth"
+	"microtask/internal/docdb"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/operation"
@@ -34,7 +35,7 @@ type world struct{ *apptest.Env }
 
 // build builds the services, taking payment webhooks (as with Stripe) if
 // stripe is set; else the buyer confirms purchases (the dummy gateway).
-func build(t *testing.T, db *storage.DB, c *clocktest.Clock, stripe bool) *world {
+func build(t *testing.T, db *docdb.DB, c *clocktest.Clock, stripe bool) *world {
 	t.Helper()
 	if stripe {
 		return &world{apptest.Build(t, db, c, apptest.WithWebhooks(&apptest.Webhooks{}))}

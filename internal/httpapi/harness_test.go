@@ -22,6 +22,7 @@ import (
 	"microtask/internal/auth"
 	"microtask/internal/checkout"
 	"microtask/internal/checkout/checkouttest"
+	"microtask/internal/docdb"
 	"microtask/internal/googleid"
 	"microtask/internal/googleid/googleidtest"
 	"microtask/internal/httpapi"
@@ -68,7 +69,7 @@ var testSecret = []byte("test-secret-test-secret-test-secret!")
 // testAPI is the real Server over real services on a database of the test's
 // own.
 type testAPI struct {
-	db          *storage.DB
+	db          *docdb.DB
 	srv         *httpapi.Server
 	logs        *syncBuffer
 	clock       *clocktest.Clock // the services' clock; tokens use the real one

@@ -15,9 +15,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"microtask/api"
+	"microtask/internal/docdb"
 	"microtask/internal/httpapi"
 	"microtask/internal/platform/logging"
-	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
 )
 
@@ -33,7 +33,7 @@ func TestHealthAndReady(t *testing.T) {
 
 func TestReadyWhenDatabaseIsDown(t *testing.T) {
 	ctx := context.Background()
-	db, err := storage.Open(ctx, storagetest.URI(t), "down", logging.Discard())
+	db, err := docdb.Open(ctx, storagetest.URI(t), "down", logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ import (
 )
 
 // Readiness reports whether the database can serve requests, and if not,
-// why (an apperr.Unavailable error). storage.DB implements it.
+// why (an apperr.Unavailable error). docdb.DB implements it.
 type Readiness interface {
 	Ready(ctx context.Context) error
 }

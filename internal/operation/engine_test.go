@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"microtask/internal/docdb"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/operation"
@@ -23,7 +24,7 @@ import (
 func TestMain(m *testing.M) { storagetest.Main(m) }
 
 type fixture struct {
-	db    *storage.DB
+	db    *docdb.DB
 	clock *clocktest.Clock
 	svc   service
 }

@@ -7,6 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/user"
 )
 
@@ -15,12 +16,12 @@ import (
 // the token: the database never holds one that works. It implements
 // user.AccountTokens.
 type AccountTokenStore struct {
-	tokens collection
+	tokens docdb.Collection
 }
 
 // NewAccountTokenStore returns the store on d.
-func NewAccountTokenStore(d *DB) *AccountTokenStore {
-	return &AccountTokenStore{tokens: d.collection("account_tokens")}
+func NewAccountTokenStore(d *docdb.DB) *AccountTokenStore {
+	return &AccountTokenStore{tokens: d.Collection("account_tokens")}
 }
 
 var _ user.AccountTokens = (*AccountTokenStore)(nil)
@@ -35,21 +36,21 @@ type accountTokenDoc struct {
 
 // Replace implements user.AccountTokens.
 func (s *AccountTokenStore) Replace(ctx context.Context, t user.AccountToken) error {
-	if _, err := s.tokens.deleteMany(ctx, bson.D{{Key: "user_id", Value: t.UserID}, {Key: "purpose", Value: t.Purpose}}); err != nil {
+	if _, err := s.tokens.DeleteMany(ctx, bson.D{{Key: "user_id", Value: t.UserID}, {Key: "purpose", Value: t.Purpose}}); err != nil {
 		return err
 	}
-	return s.tokens.insertOne(ctx, accountTokenDoc{Hash: t.Hash, UserID: t.UserID, Purpose: t.Purpose, ExpiresAt: t.ExpiresAt, CreatedAt: t.CreatedAt})
+	return s.tokens.InsertOne(ctx, accountTokenDoc{Hash: t.Hash, UserID: t.UserID, Purpose: t.Purpose, ExpiresAt: t.ExpiresAt, CreatedAt: t.CreatedAt})
 }
 
 // UseOnce implements user.AccountTokens: the insert of a used id fails on
 // the unique _id, on every instance alike.
 func (s *AccountTokenStore) UseOnce(ctx context.Context, t user.AccountToken, now time.Time) (bool, error) {
-	if _, err := s.tokens.deleteMany(ctx, bson.D{{Key: "user_id", Value: t.UserID}, {Key: "purpose", Value: t.Purpose},
+	if _, err := s.tokens.DeleteMany(ctx, bson.D{{Key: "user_id", Value: t.UserID}, {Key: "purpose", Value: t.Purpose},
 		{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: now}}}}); err != nil {
 		return false, err
 	}
-	err := s.tokens.insertOne(ctx, accountTokenDoc{Hash: t.Hash, UserID: t.UserID, Purpose: t.Purpose, ExpiresAt: t.ExpiresAt, CreatedAt: now})
-	if isDuplicate(err) {
+	err := s.tokens.InsertOne(ctx, accountTokenDoc{Hash: t.Hash, UserID: t.UserID, Purpose: t.Purpose, ExpiresAt: t.ExpiresAt, CreatedAt: now})
+	if docdb.IsDuplicate(err) {
 		return false, nil
 	}
 	return err == nil, err
@@ -59,14 +60,14 @@ func (s *AccountTokenStore) UseOnce(ctx context.Context, t user.AccountToken, no
 // one caller can win, so that a token works once.
 func (s *AccountTokenStore) Consume(ctx context.Context, hash, purpose string) (user.AccountToken, error) {
 	var d accountTokenDoc
-	err := s.tokens.findOne(ctx, bson.D{{Key: "_id", Value: hash}, {Key: "purpose", Value: purpose}}, &d)
-	if errors.Is(err, errNoDocument) {
+	err := s.tokens.FindOne(ctx, bson.D{{Key: "_id", Value: hash}, {Key: "purpose", Value: purpose}}, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
 		return user.AccountToken{}, user.ErrBadToken
 	}
 	if err != nil {
 		return user.AccountToken{}, err
 	}
-	n, err := s.tokens.deleteOne(ctx, bson.D{{Key: "_id", Value: hash}})
+	n, err := s.tokens.DeleteOne(ctx, bson.D{{Key: "_id", Value: hash}})
 	if err != nil {
 		return user.AccountToken{}, err
 	}

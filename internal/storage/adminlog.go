@@ -7,18 +7,19 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"microtask/internal/adminlog"
+	"microtask/internal/docdb"
 	"microtask/internal/page"
 )
 
 // AdminLogStore keeps the admin_actions collection. It implements
 // adminlog.Store.
 type AdminLogStore struct {
-	actions collection
+	actions docdb.Collection
 }
 
 // NewAdminLogStore returns the admin action store on d.
-func NewAdminLogStore(d *DB) *AdminLogStore {
-	return &AdminLogStore{actions: d.collection("admin_actions")}
+func NewAdminLogStore(d *docdb.DB) *AdminLogStore {
+	return &AdminLogStore{actions: d.Collection("admin_actions")}
 }
 
 var _ adminlog.Store = (*AdminLogStore)(nil)
@@ -41,9 +42,9 @@ func adminActionFromDoc(d adminActionDoc) adminlog.Entry {
 
 // Insert implements adminlog.Store.
 func (s *AdminLogStore) Insert(ctx context.Context, e adminlog.Entry) error {
-	err := s.actions.insertOne(ctx, adminActionDoc{ID: e.ID, AdminID: e.AdminID, Kind: string(e.Kind), TargetType: e.TargetType,
+	err := s.actions.InsertOne(ctx, adminActionDoc{ID: e.ID, AdminID: e.AdminID, Kind: string(e.Kind), TargetType: e.TargetType,
 		TargetID: e.TargetID, Summary: e.Summary, Reason: e.Reason, At: e.At})
-	if isDuplicate(err) {
+	if docdb.IsDuplicate(err) {
 		return nil // recorded already
 	}
 	return err
@@ -61,5 +62,5 @@ func (s *AdminLogStore) List(ctx context.Context, f adminlog.Filter, p page.Requ
 	if f.Kind != "" {
 		q = append(q, bson.E{Key: "kind", Value: string(f.Kind)})
 	}
-	return findPage(ctx, s.actions, q, newestFirst, p, adminActionFromDoc)
+	return docdb.FindPage(ctx, s.actions, q, newestFirst, p, adminActionFromDoc)
 }

@@ -8,17 +8,18 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"microtask/internal/block"
+	"microtask/internal/docdb"
 )
 
 // BlockStore keeps the blocks collection: one document per buyer who ever
 // blocked a worker, with the list. It implements block.Store.
 type BlockStore struct {
-	blocks collection
+	blocks docdb.Collection
 }
 
 // NewBlockStore returns the blocks store on d.
-func NewBlockStore(d *DB) *BlockStore {
-	return &BlockStore{blocks: d.collection("blocks")}
+func NewBlockStore(d *docdb.DB) *BlockStore {
+	return &BlockStore{blocks: d.Collection("blocks")}
 }
 
 var _ block.Store = (*BlockStore)(nil)
@@ -38,8 +39,8 @@ type blockedEntry struct {
 // Get implements block.Store.
 func (s *BlockStore) Get(ctx context.Context, buyerID string) (block.List, error) {
 	var d blockListDoc
-	err := s.blocks.findOne(ctx, bson.D{{Key: "_id", Value: buyerID}}, &d)
-	if errors.Is(err, errNoDocument) {
+	err := s.blocks.FindOne(ctx, bson.D{{Key: "_id", Value: buyerID}}, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
 		return block.List{BuyerID: buyerID}, nil
 	}
 	if err != nil {
@@ -61,15 +62,15 @@ func (s *BlockStore) Save(ctx context.Context, l block.List) (block.List, error)
 	}
 	next := l.Version + 1
 	if l.Version == 0 {
-		err := s.blocks.insertOne(ctx, blockListDoc{ID: l.BuyerID, Workers: entries, Version: next})
-		if isDuplicate(err) {
+		err := s.blocks.InsertOne(ctx, blockListDoc{ID: l.BuyerID, Workers: entries, Version: next})
+		if docdb.IsDuplicate(err) {
 			return block.List{}, block.ErrStale
 		}
 		if err != nil {
 			return block.List{}, err
 		}
 	} else {
-		n, err := s.blocks.updateOne(ctx, bson.D{{Key: "_id", Value: l.BuyerID}, {Key: "version", Value: l.Version}},
+		n, err := s.blocks.UpdateOne(ctx, bson.D{{Key: "_id", Value: l.BuyerID}, {Key: "version", Value: l.Version}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "workers", Value: entries}, {Key: "version", Value: next}}}}, false)
 		if err != nil {
 			return block.List{}, err

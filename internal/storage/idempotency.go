@@ -7,18 +7,19 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/idempotency"
 )
 
 // IdempotencyStore keeps the idempotency_keys collection: one document per
 // user and key. It implements idempotency.Store.
 type IdempotencyStore struct {
-	keys collection
+	keys docdb.Collection
 }
 
 // NewIdempotencyStore returns the idempotency key store on d.
-func NewIdempotencyStore(d *DB) *IdempotencyStore {
-	return &IdempotencyStore{keys: d.collection("idempotency_keys")}
+func NewIdempotencyStore(d *docdb.DB) *IdempotencyStore {
+	return &IdempotencyStore{keys: d.Collection("idempotency_keys")}
 }
 
 var _ idempotency.Store = (*IdempotencyStore)(nil)
@@ -47,16 +48,16 @@ func (s *IdempotencyStore) Claim(ctx context.Context, rec idempotency.Record) (i
 	// A key released between the refused insert and the read is free
 	// again: claim it on the next round.
 	for {
-		err := s.keys.insertOne(ctx, doc)
+		err := s.keys.InsertOne(ctx, doc)
 		if err == nil {
 			return rec, true, nil
 		}
-		if !isDuplicate(err) {
+		if !docdb.IsDuplicate(err) {
 			return idempotency.Record{}, false, err
 		}
 		var d idempotencyDoc
-		err = s.keys.findOne(ctx, bson.D{{Key: "_id", Value: doc.ID}}, &d)
-		if errors.Is(err, errNoDocument) {
+		err = s.keys.FindOne(ctx, bson.D{{Key: "_id", Value: doc.ID}}, &d)
+		if errors.Is(err, docdb.ErrNoDocument) {
 			continue
 		}
 		if err != nil {
@@ -72,7 +73,7 @@ func (s *IdempotencyStore) Claim(ctx context.Context, rec idempotency.Record) (i
 
 // TakeOver implements idempotency.Store.
 func (s *IdempotencyStore) TakeOver(ctx context.Context, userID, key string, now, until time.Time) (bool, error) {
-	n, err := s.keys.updateOne(ctx,
+	n, err := s.keys.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: keyID(userID, key)}, {Key: "done", Value: false}, {Key: "lease_until", Value: bson.D{{Key: "$lte", Value: now}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "lease_until", Value: until}}}}, false)
 	return n == 1, err
@@ -87,7 +88,7 @@ func (s *IdempotencyStore) Finish(ctx context.Context, userID, key string, res i
 	if body == nil {
 		body = []byte{}
 	}
-	_, err := s.keys.updateOne(ctx, bson.D{{Key: "_id", Value: keyID(userID, key)}},
+	_, err := s.keys.UpdateOne(ctx, bson.D{{Key: "_id", Value: keyID(userID, key)}},
 		bson.D{{Key: "$set", Value: bson.D{
 			{Key: "done", Value: true}, {Key: "status", Value: res.Status}, {Key: "header", Value: header}, {Key: "body", Value: body},
 		}}}, false)
@@ -96,11 +97,11 @@ func (s *IdempotencyStore) Finish(ctx context.Context, userID, key string, res i
 
 // Release implements idempotency.Store.
 func (s *IdempotencyStore) Release(ctx context.Context, userID, key string) error {
-	_, err := s.keys.deleteOne(ctx, bson.D{{Key: "_id", Value: keyID(userID, key)}})
+	_, err := s.keys.DeleteOne(ctx, bson.D{{Key: "_id", Value: keyID(userID, key)}})
 	return err
 }
 
 // DeleteBefore implements idempotency.Store.
 func (s *IdempotencyStore) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
-	return s.keys.deleteMany(ctx, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: t.UTC()}}}})
+	return s.keys.DeleteMany(ctx, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: t.UTC()}}}})
 }

@@ -9,6 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/operation"
@@ -18,13 +19,13 @@ import (
 // pending on each). It implements ledger.Store; the movements it reads for
 // the audit are the operations OperationStore keeps.
 type LedgerStore struct {
-	accounts   collection
-	operations collection
+	accounts   docdb.Collection
+	operations docdb.Collection
 }
 
 // NewLedgerStore returns the ledger's store on d.
-func NewLedgerStore(d *DB) *LedgerStore {
-	return &LedgerStore{accounts: d.collection("accounts"), operations: d.collection(operationsCollection)}
+func NewLedgerStore(d *docdb.DB) *LedgerStore {
+	return &LedgerStore{accounts: d.Collection("accounts"), operations: d.Collection(operationsCollection)}
 }
 
 var _ ledger.Store = (*LedgerStore)(nil)
@@ -85,19 +86,19 @@ func (s *LedgerStore) ApplyPosting(ctx context.Context, op string, p ledger.Post
 	// error; on MongoDB two concurrent first credits can collide the same way.
 	// Either way, reading the account tells which case it was.
 	for range 3 {
-		n, err := s.accounts.updateOne(ctx, filter, update, upsert)
-		if err != nil && !isDuplicate(err) {
+		n, err := s.accounts.UpdateOne(ctx, filter, update, upsert)
+		if err != nil && !docdb.IsDuplicate(err) {
 			return 0, err
 		}
 		if err == nil && n == 1 {
 			return ledger.Applied, nil
 		}
 		var a accountDoc
-		err = s.accounts.findOne(ctx, bson.D{{Key: "_id", Value: p.Account}}, &a)
+		err = s.accounts.FindOne(ctx, bson.D{{Key: "_id", Value: p.Account}}, &a)
 		switch {
-		case errors.Is(err, errNoDocument) && upsert:
+		case errors.Is(err, docdb.ErrNoDocument) && upsert:
 			continue
-		case errors.Is(err, errNoDocument):
+		case errors.Is(err, docdb.ErrNoDocument):
 			return ledger.Short, nil
 		case err != nil:
 			return 0, err
@@ -112,7 +113,7 @@ func (s *LedgerStore) ApplyPosting(ctx context.Context, op string, p ledger.Post
 
 // UndoPosting implements ledger.Store.
 func (s *LedgerStore) UndoPosting(ctx context.Context, op string, p ledger.Posting) error {
-	_, err := s.accounts.updateOne(ctx,
+	_, err := s.accounts.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: p.Account}, {Key: "pending", Value: op}},
 		bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "balance", Value: -int64(p.Amount)}}},
@@ -123,7 +124,7 @@ func (s *LedgerStore) UndoPosting(ctx context.Context, op string, p ledger.Posti
 
 // ClearPending implements ledger.Store.
 func (s *LedgerStore) ClearPending(ctx context.Context, op string, accounts []string) error {
-	_, err := s.accounts.updateMany(ctx,
+	_, err := s.accounts.UpdateMany(ctx,
 		bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: accounts}}}, {Key: "pending", Value: op}},
 		bson.D{{Key: "$pull", Value: bson.D{{Key: "pending", Value: op}}}})
 	return err
@@ -133,8 +134,8 @@ func (s *LedgerStore) ClearPending(ctx context.Context, op string, accounts []st
 // document with any string in the list, which an index on pending serves
 // without reading the accounts whose list is empty.
 func (s *LedgerStore) WithPending(ctx context.Context, limit int) ([]ledger.Account, error) {
-	return findAll(ctx, s.accounts, bson.D{{Key: "pending", Value: bson.D{{Key: "$gt", Value: ""}}}},
-		query{limit: int64(limit)}, accountFromDoc)
+	return docdb.FindAll(ctx, s.accounts, bson.D{{Key: "pending", Value: bson.D{{Key: "$gt", Value: ""}}}},
+		docdb.Query{Limit: int64(limit)}, accountFromDoc)
 }
 
 // Accounts implements ledger.Store.
@@ -146,7 +147,7 @@ func (s *LedgerStore) Accounts(ctx context.Context, names []string) ([]ledger.Ac
 	} else {
 		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: names}}}}
 	}
-	return findAll(ctx, s.accounts, filter, query{}, accountFromDoc)
+	return docdb.FindAll(ctx, s.accounts, filter, docdb.Query{}, accountFromDoc)
 }
 
 // SetBoard implements ledger.Store: a guarded update of the account, which
@@ -164,37 +165,37 @@ func (s *LedgerStore) SetBoard(ctx context.Context, account, board string, seq i
 			{Key: "$unset", Value: bson.D{{Key: "board", Value: ""}}},
 		}
 	}
-	n, err := s.accounts.updateOne(ctx, filter, update, false)
+	n, err := s.accounts.UpdateOne(ctx, filter, update, false)
 	if err != nil || n == 1 || board == "" {
 		return err // n == 0: a later change is there, or nothing to take off
 	}
 	// An upsert with the guard in its filter would try to insert a second
 	// account when the guard fails; create the account on its own.
-	_, err = s.accounts.updateOne(ctx, bson.D{{Key: "_id", Value: account}},
+	_, err = s.accounts.UpdateOne(ctx, bson.D{{Key: "_id", Value: account}},
 		bson.D{{Key: "$setOnInsert", Value: bson.D{{Key: "kind", Value: ledger.AccountKind(account)},
 			{Key: "balance", Value: int64(0)}, {Key: "pending", Value: bson.A{}}, {Key: "created_at", Value: now}}}}, true)
-	if err != nil && !isDuplicate(err) { // a duplicate: created concurrently by a posting
+	if err != nil && !docdb.IsDuplicate(err) { // a duplicate: created concurrently by a posting
 		return err
 	}
-	_, err = s.accounts.updateOne(ctx, filter, update, false)
+	_, err = s.accounts.UpdateOne(ctx, filter, update, false)
 	return err
 }
 
 // Leaders implements ledger.Store, from the index on board, balance and _id.
 func (s *LedgerStore) Leaders(ctx context.Context, board string, limit int) ([]ledger.Account, error) {
-	return findAll(ctx, s.accounts, bson.D{{Key: "board", Value: board}},
-		query{sort: bson.D{{Key: "balance", Value: -1}, {Key: "_id", Value: 1}}, limit: int64(limit)},
+	return docdb.FindAll(ctx, s.accounts, bson.D{{Key: "board", Value: board}},
+		docdb.Query{Sort: bson.D{{Key: "balance", Value: -1}, {Key: "_id", Value: 1}}, Limit: int64(limit)},
 		accountFromDoc)
 }
 
 // EachAccount implements ledger.Store.
 func (s *LedgerStore) EachAccount(ctx context.Context, fn func(ledger.Account) error) error {
-	return each(ctx, s.accounts, bson.D{}, query{}, func(d accountDoc) error { return fn(accountFromDoc(d)) })
+	return docdb.Each(ctx, s.accounts, bson.D{}, docdb.Query{}, func(d accountDoc) error { return fn(accountFromDoc(d)) })
 }
 
 // EachMovement implements ledger.Store: every operation that moves coins.
 func (s *LedgerStore) EachMovement(ctx context.Context, fn func(ledger.Movement) error) error {
-	return each(ctx, s.operations, bson.D{}, query{}, func(d operationDoc) error {
+	return docdb.Each(ctx, s.operations, bson.D{}, docdb.Query{}, func(d operationDoc) error {
 		if len(d.Postings) == 0 {
 			return nil
 		}

@@ -9,6 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/ledger"
 	"microtask/internal/user"
 )
@@ -17,8 +18,8 @@ import (
 func board(t *testing.T, s *LedgerStore, account string) (string, bool) {
 	t.Helper()
 	var d accountDoc
-	err := s.accounts.findOne(context.Background(), bson.D{{Key: "_id", Value: account}}, &d)
-	if errors.Is(err, errNoDocument) {
+	err := s.accounts.FindOne(context.Background(), bson.D{{Key: "_id", Value: account}}, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
 		return "", false
 	}
 	if err != nil {
@@ -34,10 +35,11 @@ func board(t *testing.T, s *LedgerStore, account string) (string, bool) {
 func TestSetBoard(t *testing.T) {
 	for _, mode := range []string{"copy", "server"} {
 		t.Run(mode, func(t *testing.T) {
-			s := NewLedgerStore(newTestDB(t))
+			db := newTestDB(t)
 			if mode == "server" {
-				s.accounts.copy = nil
+				db = newServerReadsDB(t)
 			}
+			s := NewLedgerStore(db)
 			testSetBoard(t, s)
 		})
 	}
@@ -111,7 +113,7 @@ func TestBoardWorkers(t *testing.T) {
 		}
 	}
 	for range 2 { // safe to repeat
-		if err := db.boardWorkers(ctx); err != nil {
+		if err := (migrator{db}).boardWorkers(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}

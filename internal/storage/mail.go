@@ -6,18 +6,19 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/mail"
 )
 
 // MailStore keeps the outbox of email, collection mail_outbox. It
 // implements mail.Store.
 type MailStore struct {
-	outbox collection
+	outbox docdb.Collection
 }
 
 // NewMailStore returns the outbox store on d.
-func NewMailStore(d *DB) *MailStore {
-	return &MailStore{outbox: d.collection("mail_outbox")}
+func NewMailStore(d *docdb.DB) *MailStore {
+	return &MailStore{outbox: d.Collection("mail_outbox")}
 }
 
 var _ mail.Store = (*MailStore)(nil)
@@ -45,9 +46,9 @@ func mailFromDoc(d mailDoc) mail.Queued {
 // Insert implements mail.Store.
 func (s *MailStore) Insert(ctx context.Context, q mail.Queued) error {
 	next := q.NextAt
-	err := s.outbox.insertOne(ctx, mailDoc{ID: q.ID, To: q.Message.To, Subject: q.Message.Subject, Text: q.Message.Text,
+	err := s.outbox.InsertOne(ctx, mailDoc{ID: q.ID, To: q.Message.To, Subject: q.Message.Subject, Text: q.Message.Text,
 		Attempts: q.Attempts, NextAt: &next, CreatedAt: q.CreatedAt})
-	if isDuplicate(err) {
+	if docdb.IsDuplicate(err) {
 		return nil // queued before: once is enough
 	}
 	return err
@@ -55,13 +56,13 @@ func (s *MailStore) Insert(ctx context.Context, q mail.Queued) error {
 
 // Due implements mail.Store.
 func (s *MailStore) Due(ctx context.Context, now time.Time, limit int) ([]mail.Queued, error) {
-	return findAll(ctx, s.outbox, bson.D{{Key: "next_at", Value: bson.D{{Key: "$lte", Value: now}}}},
-		query{sort: bson.D{{Key: "next_at", Value: 1}, {Key: "_id", Value: 1}}, limit: int64(limit)}, mailFromDoc)
+	return docdb.FindAll(ctx, s.outbox, bson.D{{Key: "next_at", Value: bson.D{{Key: "$lte", Value: now}}}},
+		docdb.Query{Sort: bson.D{{Key: "next_at", Value: 1}, {Key: "_id", Value: 1}}, Limit: int64(limit)}, mailFromDoc)
 }
 
 // Claim implements mail.Store: one conditional update on the attempts.
 func (s *MailStore) Claim(ctx context.Context, id string, attempts int, until time.Time) (bool, error) {
-	n, err := s.outbox.updateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "attempts", Value: attempts}},
+	n, err := s.outbox.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "attempts", Value: attempts}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "next_at", Value: until}}}, {Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}}, false)
 	return n == 1, err
 }
@@ -72,17 +73,17 @@ func (s *MailStore) Retry(ctx context.Context, id string, next time.Time, lastEr
 	if next.IsZero() {
 		update = bson.D{{Key: "$set", Value: bson.D{{Key: "last_error", Value: lastError}}}, {Key: "$unset", Value: bson.D{{Key: "next_at", Value: ""}}}}
 	}
-	_, err := s.outbox.updateOne(ctx, bson.D{{Key: "_id", Value: id}}, update, false)
+	_, err := s.outbox.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, update, false)
 	return err
 }
 
 // Delete implements mail.Store.
 func (s *MailStore) Delete(ctx context.Context, id string) error {
-	_, err := s.outbox.deleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	_, err := s.outbox.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	return err
 }
 
 // All returns every message in the outbox, for tests and operators.
 func (s *MailStore) All(ctx context.Context) ([]mail.Queued, error) {
-	return findAll(ctx, s.outbox, bson.D{}, query{sort: bson.D{{Key: "created_at", Value: 1}}}, mailFromDoc)
+	return docdb.FindAll(ctx, s.outbox, bson.D{}, docdb.Query{Sort: bson.D{{Key: "created_at", Value: 1}}}, mailFromDoc)
 }

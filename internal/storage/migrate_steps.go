@@ -3,11 +3,15 @@ package storage
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
+	"microtask/migrations"
+
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/reputation"
@@ -15,24 +19,27 @@ import (
 	"microtask/internal/user"
 )
 
-// migrationStep returns the Go migration step called name, nil if none.
-func (d *DB) migrationStep(name string) func(context.Context) error {
-	switch name {
-	case "mergeTransferRecords":
-		return d.mergeTransferRecords
-	case "boardWorkers":
-		return d.boardWorkers
-	case "taskSubmitters":
-		return d.taskSubmitters
-	case "taskLabels":
-		return d.taskLabels
-	case "userRecords":
-		return d.userRecords
-	case "taskHeld":
-		return d.taskHeld
-	}
-	return nil
+// Migrate applies the migrations in migrations/ to db, with the Go steps
+// they name (MigrationSteps).
+func Migrate(ctx context.Context, db *docdb.DB, log *slog.Logger) ([]docdb.Migration, error) {
+	return db.Migrate(ctx, migrations.FS, MigrationSteps(db), log)
 }
+
+// MigrationSteps are the Go steps the migration files name, on db.
+func MigrationSteps(db *docdb.DB) map[string]docdb.Step {
+	m := migrator{db}
+	return map[string]docdb.Step{
+		"mergeTransferRecords": m.mergeTransferRecords,
+		"boardWorkers":         m.boardWorkers,
+		"taskSubmitters":       m.taskSubmitters,
+		"taskLabels":           m.taskLabels,
+		"userRecords":          m.userRecords,
+		"taskHeld":             m.taskHeld,
+	}
+}
+
+// migrator runs the Go steps of migrations on one database.
+type migrator struct{ d *docdb.DB }
 
 // legacyRunDoc is a transfer in flight as the ledger kept it before
 // operations had one record.
@@ -58,15 +65,15 @@ type legacyRunDoc struct {
 // A transfer a crash left in flight keeps its former meta and private data,
 // which no kind of operation reads: recovery reports it and leaves it open
 // for an administrator.
-func (d *DB) mergeTransferRecords(ctx context.Context) error {
-	transfers := d.collection("transfers")
+func (m migrator) mergeTransferRecords(ctx context.Context) error {
+	transfers := m.d.Collection("transfers")
 	noState := bson.D{{Key: "$exists", Value: false}}
 	var ended []struct {
 		ID      string    `bson:"_id"`
 		State   string    `bson:"state"`
 		EndedAt time.Time `bson:"ended_at"`
 	}
-	if err := each(ctx, d.collection("transfer_outcomes"), bson.D{}, query{}, func(o struct {
+	if err := docdb.Each(ctx, m.d.Collection("transfer_outcomes"), bson.D{}, docdb.Query{}, func(o struct {
 		ID      string    `bson:"_id"`
 		State   string    `bson:"state"`
 		EndedAt time.Time `bson:"ended_at"`
@@ -77,7 +84,7 @@ func (d *DB) mergeTransferRecords(ctx context.Context) error {
 		return err
 	}
 	for _, o := range ended {
-		if _, err := transfers.updateOne(ctx, bson.D{{Key: "_id", Value: o.ID}, {Key: "state", Value: noState}},
+		if _, err := transfers.UpdateOne(ctx, bson.D{{Key: "_id", Value: o.ID}, {Key: "state", Value: noState}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: o.State}, {Key: "updated_at", Value: o.EndedAt}}}}, false); err != nil {
 			return fmt.Errorf("outcome of %s: %w", o.ID, err)
 		}
@@ -85,7 +92,7 @@ func (d *DB) mergeTransferRecords(ctx context.Context) error {
 	// A run is a transfer in flight; one that was never journaled has only
 	// its run.
 	var runs []legacyRunDoc
-	if err := each(ctx, d.collection("transfer_runs"), bson.D{}, query{}, func(r legacyRunDoc) error {
+	if err := docdb.Each(ctx, m.d.Collection("transfer_runs"), bson.D{}, docdb.Query{}, func(r legacyRunDoc) error {
 		runs = append(runs, r)
 		return nil
 	}); err != nil {
@@ -102,17 +109,17 @@ func (d *DB) mergeTransferRecords(ctx context.Context) error {
 		if r.Private != nil {
 			set = append(set, bson.E{Key: "private", Value: r.Private})
 		}
-		if _, err := transfers.updateOne(ctx, bson.D{{Key: "_id", Value: r.ID}, {Key: "state", Value: noState}},
-			bson.D{{Key: "$set", Value: set}}, true); err != nil && !isDuplicate(err) {
+		if _, err := transfers.UpdateOne(ctx, bson.D{{Key: "_id", Value: r.ID}, {Key: "state", Value: noState}},
+			bson.D{{Key: "$set", Value: set}}, true); err != nil && !docdb.IsDuplicate(err) {
 			return fmt.Errorf("run of %s: %w", r.ID, err)
 		}
 	}
 	for _, name := range []string{"transfer_outcomes", "transfer_runs", "entries"} {
-		if err := d.dropCollection(ctx, name); err != nil {
+		if err := m.d.DropCollection(ctx, name); err != nil {
 			return err
 		}
 	}
-	return d.renameCollection(ctx, "transfers", operationsCollection)
+	return m.d.RenameCollection(ctx, "transfers", operationsCollection)
 }
 
 // boardWorkers puts the accounts of the users who belong on a board (the
@@ -120,15 +127,15 @@ func (d *DB) mergeTransferRecords(ctx context.Context) error {
 // since migration 0013. Each account's board change is numbered with the
 // user's token version, as the user service numbers it, so the step is safe
 // to repeat and cannot undo a change made meanwhile.
-func (d *DB) boardWorkers(ctx context.Context) error {
+func (m migrator) boardWorkers(ctx context.Context) error {
 	var users []user.User
-	if err := each(ctx, d.collection("users"), bson.D{}, query{}, func(u userDoc) error {
+	if err := docdb.Each(ctx, m.d.Collection("users"), bson.D{}, docdb.Query{}, func(u userDoc) error {
 		users = append(users, userFromDoc(u))
 		return nil
 	}); err != nil {
 		return err
 	}
-	accounts, now := NewLedgerStore(d), time.Now().UTC()
+	accounts, now := NewLedgerStore(m.d), time.Now().UTC()
 	for _, u := range users {
 		if b := u.Board(); b != "" {
 			if err := accounts.SetBoard(ctx, ledger.UserAccount(u.ID), b, u.TokenVersion, now); err != nil {
@@ -143,21 +150,21 @@ func (d *DB) boardWorkers(ctx context.Context) error {
 // every submission has done since migration 0018, so that a worker's
 // available tasks leave them out. Safe to repeat: a worker listed is not
 // listed again.
-func (d *DB) taskSubmitters(ctx context.Context) error {
+func (m migrator) taskSubmitters(ctx context.Context) error {
 	type pair struct {
 		TaskID   string `bson:"task_id"`
 		WorkerID string `bson:"worker_id"`
 	}
 	var pairs []pair
-	if err := each(ctx, d.collection("submissions"), bson.D{}, query{fields: []string{"task_id", "worker_id"}}, func(p pair) error {
+	if err := docdb.Each(ctx, m.d.Collection("submissions"), bson.D{}, docdb.Query{Fields: []string{"task_id", "worker_id"}}, func(p pair) error {
 		pairs = append(pairs, p)
 		return nil
 	}); err != nil {
 		return err
 	}
-	tasks := d.collection("tasks")
+	tasks := m.d.Collection("tasks")
 	for _, p := range pairs {
-		if _, err := tasks.updateOne(ctx,
+		if _, err := tasks.UpdateOne(ctx,
 			bson.D{{Key: "_id", Value: p.TaskID}, {Key: "submitters", Value: bson.D{{Key: "$ne", Value: p.WorkerID}}}},
 			bson.D{{Key: "$push", Value: bson.D{{Key: "submitters", Value: p.WorkerID}}}}, false); err != nil {
 			return fmt.Errorf("submitters of task %s: %w", p.TaskID, err)
@@ -168,13 +175,13 @@ func (d *DB) taskSubmitters(ctx context.Context) error {
 
 // taskHeld gives every task the list of its reserved slots, empty, which
 // refunds match on, and the default time allotted for a reservation's work.
-func (d *DB) taskHeld(ctx context.Context) error {
-	tasks := d.collection("tasks")
-	if _, err := tasks.updateMany(ctx, bson.D{{Key: "held", Value: bson.D{{Key: "$exists", Value: false}}}},
+func (m migrator) taskHeld(ctx context.Context) error {
+	tasks := m.d.Collection("tasks")
+	if _, err := tasks.UpdateMany(ctx, bson.D{{Key: "held", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "held", Value: bson.A{}}}}}); err != nil {
 		return err
 	}
-	_, err := tasks.updateMany(ctx, bson.D{{Key: "time_allotted_minutes", Value: bson.D{{Key: "$exists", Value: false}}}},
+	_, err := tasks.UpdateMany(ctx, bson.D{{Key: "time_allotted_minutes", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "time_allotted_minutes", Value: int64(task.DefaultTimeAllotted / time.Minute)}}}})
 	return err
 }
@@ -184,7 +191,7 @@ func (d *DB) taskHeld(ctx context.Context) error {
 // unless they have one, and the precomputed effective pay the sort reads.
 // Safe to repeat: only tasks without an effective pay are touched, each
 // once.
-func (d *DB) taskLabels(ctx context.Context) error {
+func (m migrator) taskLabels(ctx context.Context) error {
 	type old struct {
 		ID           string   `bson:"_id"`
 		Pay          int64    `bson:"payable_amount"`
@@ -194,13 +201,13 @@ func (d *DB) taskLabels(ctx context.Context) error {
 	}
 	missing := bson.D{{Key: "effective_pay", Value: bson.D{{Key: "$exists", Value: false}}}}
 	var todo []old
-	if err := each(ctx, d.collection("tasks"), missing, query{}, func(o old) error {
+	if err := docdb.Each(ctx, m.d.Collection("tasks"), missing, docdb.Query{}, func(o old) error {
 		todo = append(todo, o)
 		return nil
 	}); err != nil {
 		return err
 	}
-	tasks := d.collection("tasks")
+	tasks := m.d.Collection("tasks")
 	for _, o := range todo {
 		t := task.Task{Pay: money.Coins(o.Pay), TimeAllotted: time.Duration(o.TimeAllotted) * time.Minute}
 		if t.TimeAllotted == 0 {
@@ -213,7 +220,7 @@ func (d *DB) taskLabels(ctx context.Context) error {
 		if o.Tags == nil {
 			set = append(set, bson.E{Key: "tags", Value: []string{}})
 		}
-		if _, err := tasks.updateOne(ctx, append(bson.D{{Key: "_id", Value: o.ID}}, missing...),
+		if _, err := tasks.UpdateOne(ctx, append(bson.D{{Key: "_id", Value: o.ID}}, missing...),
 			bson.D{{Key: "$set", Value: set}}, false); err != nil {
 			return fmt.Errorf("labels of task %s: %w", o.ID, err)
 		}
@@ -227,7 +234,7 @@ func (d *DB) taskLabels(ctx context.Context) error {
 // counted (the latest), so that one a crash left half done, whose settle
 // step recovery runs after this step, is not counted twice. Safe to repeat:
 // each record is counted again from the start.
-func (d *DB) userRecords(ctx context.Context) error {
+func (m migrator) userRecords(ctx context.Context) error {
 	type event struct {
 		op string
 		at time.Time
@@ -240,7 +247,7 @@ func (d *DB) userRecords(ctx context.Context) error {
 		}
 		return recs[id]
 	}
-	if err := each(ctx, d.collection("tasks"), bson.D{}, query{fields: []string{"_id", "buyer_id", "created_at"}}, func(t struct {
+	if err := docdb.Each(ctx, m.d.Collection("tasks"), bson.D{}, docdb.Query{Fields: []string{"_id", "buyer_id", "created_at"}}, func(t struct {
 		ID        string    `bson:"_id"`
 		BuyerID   string    `bson:"buyer_id"`
 		CreatedAt time.Time `bson:"created_at"`
@@ -251,8 +258,8 @@ func (d *DB) userRecords(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if err := each(ctx, d.collection("submissions"), bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{"approved", "rejected"}}}}},
-		query{fields: []string{"worker_id", "buyer_id", "status", "created_at", "reviewed_at", "ops"}}, func(s submissionDoc) error {
+	if err := docdb.Each(ctx, m.d.Collection("submissions"), bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{"approved", "rejected"}}}}},
+		docdb.Query{Fields: []string{"worker_id", "buyer_id", "status", "created_at", "reviewed_at", "ops"}}, func(s submissionDoc) error {
 			w, b := rec(s.WorkerID), rec(s.BuyerID)
 			if s.Status == "approved" {
 				w.Approved++
@@ -274,7 +281,7 @@ func (d *DB) userRecords(ctx context.Context) error {
 		}); err != nil {
 		return err
 	}
-	store := NewRecordStore(d)
+	store := NewRecordStore(m.d)
 	for id, r := range recs {
 		evs := events[id]
 		slices.SortStableFunc(evs, func(a, b event) int { return a.at.Compare(b.at) })
@@ -285,53 +292,6 @@ func (d *DB) userRecords(ctx context.Context) error {
 		if err := store.reset(ctx, *r, ops); err != nil {
 			return fmt.Errorf("record of %s: %w", id, err)
 		}
-	}
-	return nil
-}
-
-// renameCollection renames a collection unless the new name exists, and
-// sends both copies back to be loaded again.
-func (d *DB) renameCollection(ctx context.Context, from, to string) error {
-	names, err := d.db.ListCollectionNames(ctx, bson.D{{Key: "name", Value: bson.D{{Key: "$in", Value: bson.A{from, to}}}}})
-	if err != nil {
-		return err
-	}
-	if !slices.Contains(names, from) || slices.Contains(names, to) {
-		return nil // done before, or nothing to rename
-	}
-	leave, err := d.collection(from).lock(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer leave()
-	if d.copies != nil {
-		d.copies.of(from).drop()
-		d.copies.of(to).drop()
-	}
-	err = d.client.Database("admin").RunCommand(ctx, bson.D{
-		{Key: "renameCollection", Value: d.db.Name() + "." + from}, {Key: "to", Value: d.db.Name() + "." + to},
-	}).Err()
-	if err != nil {
-		return fmt.Errorf("rename %s to %s: %w", from, to, err)
-	}
-	return nil
-}
-
-// dropCollection drops a collection and its in-memory copy.
-func (d *DB) dropCollection(ctx context.Context, name string) error {
-	leave, err := d.collection(name).lock(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer leave()
-	if d.copies != nil {
-		d.copies.of(name).drop()
-	}
-	if d.embedded != nil {
-		d.embedded.indexed.Delete(d.db.Name() + "\x00" + name)
-	}
-	if err := d.db.Collection(name).Drop(ctx); err != nil {
-		return fmt.Errorf("drop %s: %w", name, err)
 	}
 	return nil
 }

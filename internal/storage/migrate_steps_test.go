@@ -36,7 +36,7 @@ func TestTaskSubmitters(t *testing.T) {
 		}
 	}
 	for range 2 { // safe to repeat
-		if err := db.taskSubmitters(ctx); err != nil {
+		if err := (migrator{db}).taskSubmitters(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -63,7 +63,7 @@ func TestTaskSubmitters(t *testing.T) {
 func TestTaskLabels(t *testing.T) {
 	db := newTestDB(t)
 	ctx := context.Background()
-	tasks := db.collection("tasks")
+	tasks := db.Collection("tasks")
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	old := func(id string, pay int64) bson.D {
 		return bson.D{{Key: "_id", Value: id}, {Key: "task_title", Value: id}, {Key: "status", Value: "open"},
@@ -71,7 +71,7 @@ func TestTaskLabels(t *testing.T) {
 			{Key: "completion_date", Value: now.Add(time.Hour)}, {Key: "created_at", Value: now}}
 	}
 	for _, d := range []bson.D{old("cheap", 6), old("dear", 180)} {
-		if err := tasks.insertOne(ctx, d); err != nil {
+		if err := tasks.InsertOne(ctx, d); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -81,7 +81,7 @@ func TestTaskLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 { // safe to repeat
-		if err := db.taskLabels(ctx); err != nil {
+		if err := (migrator{db}).taskLabels(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -106,7 +106,7 @@ func TestTaskLabels(t *testing.T) {
 		t.Errorf("tasks by effective pay = %v, want %v", ids, want)
 	}
 	for _, tag := range []string{"", "quick"} {
-		n, err := store.tasks.count(ctx, listFilter(task.Filter{Category: task.CategoryOther, Tag: tag}))
+		n, err := store.tasks.Count(ctx, listFilter(task.Filter{Category: task.CategoryOther, Tag: tag}))
 		if wantN := map[string]int64{"": 2, "quick": 0}[tag]; err != nil || n != wantN {
 			t.Errorf("tasks of category other tagged %q = %d, %v; want %d", tag, n, err, wantN)
 		}
@@ -146,7 +146,7 @@ func TestUserRecords(t *testing.T) {
 		}
 	}
 	for range 2 { // safe to repeat
-		if err := db.userRecords(ctx); err != nil {
+		if err := (migrator{db}).userRecords(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/notification"
 	"microtask/internal/page"
 )
@@ -14,12 +15,12 @@ import (
 // NotificationStore keeps the notifications collection. It implements
 // notification.Store.
 type NotificationStore struct {
-	notes collection
+	notes docdb.Collection
 }
 
 // NewNotificationStore returns the notifications store on d.
-func NewNotificationStore(d *DB) *NotificationStore {
-	return &NotificationStore{notes: d.collection("notifications")}
+func NewNotificationStore(d *docdb.DB) *NotificationStore {
+	return &NotificationStore{notes: d.Collection("notifications")}
 }
 
 var _ notification.Store = (*NotificationStore)(nil)
@@ -46,9 +47,9 @@ func notificationFromDoc(d notificationDoc) notification.Notification {
 
 // Insert implements notification.Store.
 func (s *NotificationStore) Insert(ctx context.Context, n notification.Notification) error {
-	err := s.notes.insertOne(ctx, notificationDoc{ID: n.ID, UserID: n.UserID, Message: n.Message, Type: string(n.Type),
+	err := s.notes.InsertOne(ctx, notificationDoc{ID: n.ID, UserID: n.UserID, Message: n.Message, Type: string(n.Type),
 		ActionRoute: n.ActionRoute, Read: n.Read, CreatedAt: n.CreatedAt, MailPending: n.MailPending})
-	if isDuplicate(err) {
+	if docdb.IsDuplicate(err) {
 		return notification.ErrExists
 	}
 	return err
@@ -57,8 +58,8 @@ func (s *NotificationStore) Insert(ctx context.Context, n notification.Notificat
 // ByID implements notification.Store.
 func (s *NotificationStore) ByID(ctx context.Context, id string) (notification.Notification, error) {
 	var d notificationDoc
-	err := s.notes.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
-	if errors.Is(err, errNoDocument) {
+	err := s.notes.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
 		return notification.Notification{}, notification.ErrNotFound
 	}
 	return notificationFromDoc(d), err
@@ -66,17 +67,17 @@ func (s *NotificationStore) ByID(ctx context.Context, id string) (notification.N
 
 // List implements notification.Store: one find and one count.
 func (s *NotificationStore) List(ctx context.Context, userID string, p page.Request) ([]notification.Notification, int64, error) {
-	return findPage(ctx, s.notes, bson.D{{Key: "user_id", Value: userID}}, newestFirst, p, notificationFromDoc)
+	return docdb.FindPage(ctx, s.notes, bson.D{{Key: "user_id", Value: userID}}, newestFirst, p, notificationFromDoc)
 }
 
 // UnreadCount implements notification.Store.
 func (s *NotificationStore) UnreadCount(ctx context.Context, userID string) (int64, error) {
-	return s.notes.count(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "read", Value: false}})
+	return s.notes.Count(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "read", Value: false}})
 }
 
 // MarkRead implements notification.Store.
 func (s *NotificationStore) MarkRead(ctx context.Context, userID, id string) error {
-	n, err := s.notes.updateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: userID}},
+	n, err := s.notes.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: userID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "read", Value: true}}}}, false)
 	if err == nil && n == 0 {
 		return notification.ErrNotFound
@@ -86,14 +87,14 @@ func (s *NotificationStore) MarkRead(ctx context.Context, userID, id string) err
 
 // MarkAllRead implements notification.Store.
 func (s *NotificationStore) MarkAllRead(ctx context.Context, userID string) error {
-	_, err := s.notes.updateMany(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "read", Value: false}},
+	_, err := s.notes.UpdateMany(ctx, bson.D{{Key: "user_id", Value: userID}, {Key: "read", Value: false}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "read", Value: true}}}})
 	return err
 }
 
 // Delete implements notification.Store.
 func (s *NotificationStore) Delete(ctx context.Context, userID, id string) error {
-	n, err := s.notes.deleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: userID}})
+	n, err := s.notes.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: userID}})
 	if err == nil && n == 0 {
 		return notification.ErrNotFound
 	}
@@ -102,8 +103,8 @@ func (s *NotificationStore) Delete(ctx context.Context, userID, id string) error
 
 // Since implements notification.Store.
 func (s *NotificationStore) Since(ctx context.Context, t time.Time, limit int) ([]notification.Notification, error) {
-	return findAll(ctx, s.notes, bson.D{{Key: "created_at", Value: bson.D{{Key: "$gt", Value: t}}}},
-		query{sort: bson.D{{Key: "created_at", Value: 1}}, limit: int64(limit)},
+	return docdb.FindAll(ctx, s.notes, bson.D{{Key: "created_at", Value: bson.D{{Key: "$gt", Value: t}}}},
+		docdb.Query{Sort: bson.D{{Key: "created_at", Value: 1}}, Limit: int64(limit)},
 		notificationFromDoc)
 }
 
@@ -111,23 +112,23 @@ func (s *NotificationStore) Since(ctx context.Context, t time.Time, limit int) (
 // user's notifications from that time on (index user_id, created_at).
 func (s *NotificationStore) After(ctx context.Context, userID, id string, limit int) ([]notification.Notification, error) {
 	var last notificationDoc
-	err := s.notes.findOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: userID}}, &last)
-	if errors.Is(err, errNoDocument) {
+	err := s.notes.FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: userID}}, &last)
+	if errors.Is(err, docdb.ErrNoDocument) {
 		return nil, notification.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	ns, err := findAll(ctx, s.notes,
+	ns, err := docdb.FindAll(ctx, s.notes,
 		bson.D{{Key: "user_id", Value: userID}, {Key: "created_at", Value: bson.D{{Key: "$gte", Value: last.CreatedAt}}}, {Key: "_id", Value: bson.D{{Key: "$ne", Value: id}}}},
-		query{sort: bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, limit: int64(limit)}, notificationFromDoc)
+		docdb.Query{Sort: bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, Limit: int64(limit)}, notificationFromDoc)
 	return ns, err
 }
 
 // MailPending implements notification.Store (index mail_pending).
 func (s *NotificationStore) MailPending(ctx context.Context, limit int) ([]notification.Notification, error) {
-	return findAll(ctx, s.notes, bson.D{{Key: "mail_pending", Value: true}},
-		query{sort: bson.D{{Key: "created_at", Value: 1}}, limit: int64(limit)}, notificationFromDoc)
+	return docdb.FindAll(ctx, s.notes, bson.D{{Key: "mail_pending", Value: true}},
+		docdb.Query{Sort: bson.D{{Key: "created_at", Value: 1}}, Limit: int64(limit)}, notificationFromDoc)
 }
 
 // MailDone implements notification.Store.
@@ -135,7 +136,7 @@ func (s *NotificationStore) MailDone(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := s.notes.updateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
+	_, err := s.notes.UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
 		bson.D{{Key: "$unset", Value: bson.D{{Key: "mail_pending", Value: ""}}}})
 	return err
 }

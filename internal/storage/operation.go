@@ -7,6 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/operation"
 )
 
@@ -15,12 +16,12 @@ const operationsCollection = "operations"
 // OperationStore keeps the records of operations, in flight and ended. It
 // implements operation.Store.
 type OperationStore struct {
-	operations collection
+	operations docdb.Collection
 }
 
 // NewOperationStore returns the operations store on d.
-func NewOperationStore(d *DB) *OperationStore {
-	return &OperationStore{operations: d.collection(operationsCollection)}
+func NewOperationStore(d *docdb.DB) *OperationStore {
+	return &OperationStore{operations: d.Collection(operationsCollection)}
 }
 
 var _ operation.Store = (*OperationStore)(nil)
@@ -69,9 +70,9 @@ func operationFromDoc(d operationDoc) operation.Record {
 
 // Insert implements operation.Store.
 func (s *OperationStore) Insert(ctx context.Context, r operation.Record, data any) error {
-	err := s.operations.insertOne(ctx, newOperationDoc{ID: r.ID, Postings: postingsToDocs(r.Postings), Data: data,
+	err := s.operations.InsertOne(ctx, newOperationDoc{ID: r.ID, Postings: postingsToDocs(r.Postings), Data: data,
 		State: string(r.State), LeaseUntil: r.LeaseUntil, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt})
-	if isDuplicate(err) {
+	if docdb.IsDuplicate(err) {
 		return operation.ErrExists
 	}
 	return err
@@ -80,8 +81,8 @@ func (s *OperationStore) Insert(ctx context.Context, r operation.Record, data an
 // Get implements operation.Store.
 func (s *OperationStore) Get(ctx context.Context, id string) (operation.Record, error) {
 	var d operationDoc
-	err := s.operations.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
-	if errors.Is(err, errNoDocument) {
+	err := s.operations.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
 		return operation.Record{}, operation.ErrNotFound
 	}
 	if err != nil {
@@ -96,7 +97,7 @@ func (s *OperationStore) SetState(ctx context.Context, id string, from, to opera
 	if !to.Open() {
 		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "data", Value: ""}, {Key: "lease_until", Value: ""}}})
 	}
-	n, err := s.operations.updateOne(ctx,
+	n, err := s.operations.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "state", Value: string(from)}, {Key: "lease_until", Value: lease}},
 		update, false)
 	return n == 1, err
@@ -104,7 +105,7 @@ func (s *OperationStore) SetState(ctx context.Context, id string, from, to opera
 
 // RenewLease implements operation.Store.
 func (s *OperationStore) RenewLease(ctx context.Context, id string, from, to time.Time) (bool, error) {
-	n, err := s.operations.updateOne(ctx,
+	n, err := s.operations.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "lease_until", Value: from}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "lease_until", Value: to}}}},
 		false)
@@ -113,13 +114,13 @@ func (s *OperationStore) RenewLease(ctx context.Context, id string, from, to tim
 
 // Delete implements operation.Store.
 func (s *OperationStore) Delete(ctx context.Context, id string, lease time.Time) error {
-	_, err := s.operations.deleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: string(operation.Pending)}, {Key: "lease_until", Value: lease}})
+	_, err := s.operations.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: string(operation.Pending)}, {Key: "lease_until", Value: lease}})
 	return err
 }
 
 // Reopen implements operation.Store.
 func (s *OperationStore) Reopen(ctx context.Context, r operation.Record, data any) (bool, error) {
-	n, err := s.operations.updateOne(ctx,
+	n, err := s.operations.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: r.ID}, {Key: "state", Value: string(operation.Failed)}},
 		bson.D{{Key: "$set", Value: bson.D{
 			{Key: "postings", Value: postingsToDocs(r.Postings)}, {Key: "data", Value: data}, {Key: "state", Value: string(r.State)},
@@ -130,8 +131,8 @@ func (s *OperationStore) Reopen(ctx context.Context, r operation.Record, data an
 
 // Expired implements operation.Store.
 func (s *OperationStore) Expired(ctx context.Context, leaseBefore time.Time, limit int) ([]operation.Record, error) {
-	return findAll(ctx, s.operations,
+	return docdb.FindAll(ctx, s.operations,
 		bson.D{{Key: "state", Value: bson.D{{Key: "$in", Value: openStates}}}, {Key: "lease_until", Value: bson.D{{Key: "$lt", Value: leaseBefore}}}},
-		query{sort: bson.D{{Key: "lease_until", Value: 1}}, limit: int64(limit)},
+		docdb.Query{Sort: bson.D{{Key: "lease_until", Value: 1}}, Limit: int64(limit)},
 		operationFromDoc)
 }

@@ -8,6 +8,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/money"
 	"microtask/internal/page"
 	"microtask/internal/payment"
@@ -15,12 +16,12 @@ import (
 
 // PaymentStore keeps the payments collection. It implements payment.Store.
 type PaymentStore struct {
-	payments collection
+	payments docdb.Collection
 }
 
 // NewPaymentStore returns the payments store on d.
-func NewPaymentStore(d *DB) *PaymentStore {
-	return &PaymentStore{payments: d.collection("payments")}
+func NewPaymentStore(d *docdb.DB) *PaymentStore {
+	return &PaymentStore{payments: d.Collection("payments")}
 }
 
 var _ payment.Store = (*PaymentStore)(nil)
@@ -65,11 +66,11 @@ func paymentFromDoc(d paymentDoc) payment.Payment {
 
 // Insert implements payment.Store.
 func (s *PaymentStore) Insert(ctx context.Context, p payment.Payment) error {
-	err := s.payments.insertOne(ctx, paymentDoc{
+	err := s.payments.InsertOne(ctx, paymentDoc{
 		ID: p.ID, UserID: p.UserID, Coins: int64(p.Coins), Amount: int64(p.Amount), Currency: p.Currency,
 		Provider: p.Provider, IdempotencyKey: p.IdempotencyKey, Status: string(p.Status), CreatedAt: p.CreatedAt, Ops: []string{},
 	})
-	if isDuplicate(err) {
+	if docdb.IsDuplicate(err) {
 		return payment.ErrKeyTaken
 	}
 	return err
@@ -77,8 +78,8 @@ func (s *PaymentStore) Insert(ctx context.Context, p payment.Payment) error {
 
 func (s *PaymentStore) one(ctx context.Context, q bson.D) (payment.Payment, error) {
 	var d paymentDoc
-	err := s.payments.findOne(ctx, q, &d)
-	if errors.Is(err, errNoDocument) {
+	err := s.payments.FindOne(ctx, q, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
 		return payment.Payment{}, payment.ErrNotFound
 	}
 	return paymentFromDoc(d), err
@@ -112,7 +113,7 @@ func (s *PaymentStore) ByPaymentIntent(ctx context.Context, paymentIntentID stri
 
 // SetSession implements payment.Store.
 func (s *PaymentStore) SetSession(ctx context.Context, id string, sess payment.Session) error {
-	_, err := s.payments.updateOne(ctx, bson.D{{Key: "_id", Value: id}},
+	_, err := s.payments.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "session_id", Value: sess.ID}, {Key: "checkout_url", Value: sess.URL}}}}, false)
 	return err
 }
@@ -123,7 +124,7 @@ func (s *PaymentStore) MarkPaid(ctx context.Context, id, op string, p payment.Pa
 	if p.PaymentIntentID != "" {
 		set = append(set, bson.E{Key: "payment_intent_id", Value: p.PaymentIntentID})
 	}
-	return commitOnce(ctx, s.payments, id,
+	return docdb.CommitOnce(ctx, s.payments, id,
 		bson.D{{Key: "_id", Value: id}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}}, {Key: "status", Value: string(payment.StatusPending)}},
 		bson.D{
 			{Key: "$set", Value: set},
@@ -137,7 +138,7 @@ func (s *PaymentStore) MarkPaid(ctx context.Context, id, op string, p payment.Pa
 // each clawback changes one of them.
 func (s *PaymentStore) BeginClawback(ctx context.Context, id, op string, from payment.Reversal) (bool, error) {
 	credited := bson.A{string(payment.StatusPaid), string(payment.StatusRefunded), string(payment.StatusDisputed)}
-	return commitOnce(ctx, s.payments, id,
+	return docdb.CommitOnce(ctx, s.payments, id,
 		bson.D{
 			{Key: "_id", Value: id}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}},
 			{Key: "status", Value: bson.D{{Key: "$in", Value: credited}}},
@@ -171,14 +172,14 @@ func (s *PaymentStore) EndClawback(ctx context.Context, id, op string, to paymen
 	if paymentIntentID != "" {
 		set = append(set, bson.E{Key: "payment_intent_id", Value: paymentIntentID})
 	}
-	_, err := s.payments.updateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "clawback_op", Value: op}},
+	_, err := s.payments.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "clawback_op", Value: op}},
 		bson.D{{Key: "$set", Value: set}, {Key: "$unset", Value: bson.D{{Key: "clawback_op", Value: ""}}}}, false)
 	return err
 }
 
 // DropClawback implements payment.Store.
 func (s *PaymentStore) DropClawback(ctx context.Context, id, op string) error {
-	_, err := s.payments.updateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "clawback_op", Value: op}},
+	_, err := s.payments.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "clawback_op", Value: op}},
 		bson.D{
 			{Key: "$unset", Value: bson.D{{Key: "clawback_op", Value: ""}}},
 			{Key: "$pull", Value: bson.D{{Key: "ops", Value: op}}},
@@ -188,7 +189,7 @@ func (s *PaymentStore) DropClawback(ctx context.Context, id, op string) error {
 
 // MarkFailed implements payment.Store.
 func (s *PaymentStore) MarkFailed(ctx context.Context, id string) error {
-	_, err := s.payments.updateOne(ctx,
+	_, err := s.payments.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: string(payment.StatusPending)}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: string(payment.StatusFailed)}}}}, false)
 	return err
@@ -196,7 +197,7 @@ func (s *PaymentStore) MarkFailed(ctx context.Context, id string) error {
 
 // Reopen implements payment.Store.
 func (s *PaymentStore) Reopen(ctx context.Context, id string) (bool, error) {
-	n, err := s.payments.updateOne(ctx,
+	n, err := s.payments.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: string(payment.StatusFailed)}, {Key: "session_id", Value: ""}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: string(payment.StatusPending)}}}}, false)
 	return n == 1, err
@@ -204,18 +205,18 @@ func (s *PaymentStore) Reopen(ctx context.Context, id string) (bool, error) {
 
 // List implements payment.Store: one find and one count.
 func (s *PaymentStore) List(ctx context.Context, userID string, p page.Request) ([]payment.Payment, int64, error) {
-	return findPage(ctx, s.payments, bson.D{{Key: "user_id", Value: userID}}, newestFirst, p, paymentFromDoc)
+	return docdb.FindPage(ctx, s.payments, bson.D{{Key: "user_id", Value: userID}}, newestFirst, p, paymentFromDoc)
 }
 
 // Purchasers implements withdrawal.Purchases: the buyers with a paid
 // purchase through a real gateway.
 func (s *PaymentStore) Purchasers(ctx context.Context, buyerIDs []string) (map[string]bool, error) {
 	out := map[string]bool{}
-	err := each(ctx, s.payments, bson.D{
+	err := docdb.Each(ctx, s.payments, bson.D{
 		{Key: "user_id", Value: bson.D{{Key: "$in", Value: buyerIDs}}},
 		{Key: "status", Value: string(payment.StatusPaid)},
 		{Key: "provider", Value: bson.D{{Key: "$ne", Value: payment.DummyProvider}}},
-	}, query{}, func(d paymentDoc) error {
+	}, docdb.Query{}, func(d paymentDoc) error {
 		out[d.UserID] = true
 		return nil
 	})

@@ -9,6 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/page"
 	"microtask/internal/payment"
 )
@@ -18,12 +19,12 @@ import (
 // that the operations which blocked them stay recorded. It implements
 // payment.BlockStore.
 type PurchaseBlockStore struct {
-	blocks collection
+	blocks docdb.Collection
 }
 
 // NewPurchaseBlockStore returns the purchase blocks store on d.
-func NewPurchaseBlockStore(d *DB) *PurchaseBlockStore {
-	return &PurchaseBlockStore{blocks: d.collection("purchase_blocks")}
+func NewPurchaseBlockStore(d *docdb.DB) *PurchaseBlockStore {
+	return &PurchaseBlockStore{blocks: d.Collection("purchase_blocks")}
 }
 
 var _ payment.BlockStore = (*PurchaseBlockStore)(nil)
@@ -57,15 +58,15 @@ func (s *PurchaseBlockStore) Block(ctx context.Context, b payment.Block, op stri
 	// duplicate; so are two concurrent first blocks. Reading the document
 	// tells which it was.
 	for range 3 {
-		_, err := s.blocks.updateOne(ctx, filter, update, true)
+		_, err := s.blocks.UpdateOne(ctx, filter, update, true)
 		if err == nil {
 			return nil
 		}
-		if !isDuplicate(err) {
+		if !docdb.IsDuplicate(err) {
 			return err
 		}
 		var d purchaseBlockDoc
-		if err := s.blocks.findOne(ctx, bson.D{{Key: "_id", Value: b.UserID}}, &d); err != nil && !errors.Is(err, errNoDocument) {
+		if err := s.blocks.FindOne(ctx, bson.D{{Key: "_id", Value: b.UserID}}, &d); err != nil && !errors.Is(err, docdb.ErrNoDocument) {
 			return err
 		}
 		if slices.Contains(d.Ops, op) {
@@ -78,8 +79,8 @@ func (s *PurchaseBlockStore) Block(ctx context.Context, b payment.Block, op stri
 // Blocked implements payment.BlockStore.
 func (s *PurchaseBlockStore) Blocked(ctx context.Context, userID string) (bool, error) {
 	var d purchaseBlockDoc
-	err := s.blocks.findOne(ctx, bson.D{{Key: "_id", Value: userID}}, &d)
-	if errors.Is(err, errNoDocument) {
+	err := s.blocks.FindOne(ctx, bson.D{{Key: "_id", Value: userID}}, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
 		return false, nil
 	}
 	return d.Blocked, err
@@ -87,7 +88,7 @@ func (s *PurchaseBlockStore) Blocked(ctx context.Context, userID string) (bool, 
 
 // Clear implements payment.BlockStore.
 func (s *PurchaseBlockStore) Clear(ctx context.Context, userID, by string, at time.Time) (bool, error) {
-	n, err := s.blocks.updateOne(ctx,
+	n, err := s.blocks.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: userID}, {Key: "blocked", Value: true}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "blocked", Value: false}, {Key: "cleared_by", Value: by}, {Key: "cleared_at", Value: at}}}},
 		false)
@@ -96,6 +97,6 @@ func (s *PurchaseBlockStore) Clear(ctx context.Context, userID, by string, at ti
 
 // List implements payment.BlockStore: one find and one count.
 func (s *PurchaseBlockStore) List(ctx context.Context, p page.Request) ([]payment.Block, int64, error) {
-	return findPage(ctx, s.blocks, bson.D{{Key: "blocked", Value: true}},
+	return docdb.FindPage(ctx, s.blocks, bson.D{{Key: "blocked", Value: true}},
 		bson.D{{Key: "blocked_at", Value: -1}, {Key: "_id", Value: -1}}, p, purchaseBlockFromDoc)
 }

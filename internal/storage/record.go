@@ -9,18 +9,19 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/reputation"
 )
 
 // RecordStore keeps the records collection: one document per user with the
 // counters of their track record. It implements reputation.Store.
 type RecordStore struct {
-	records collection
+	records docdb.Collection
 }
 
 // NewRecordStore returns the records store on d.
-func NewRecordStore(d *DB) *RecordStore {
-	return &RecordStore{records: d.collection("records")}
+func NewRecordStore(d *docdb.DB) *RecordStore {
+	return &RecordStore{records: d.Collection("records")}
 }
 
 var _ reputation.Store = (*RecordStore)(nil)
@@ -98,24 +99,24 @@ type recordOps struct {
 func (s *RecordStore) Add(ctx context.Context, op, userID string, c reputation.Change) error {
 	h := opHash(op)
 	inc := append(changeIncs(c), bson.E{Key: "n_recent", Value: int64(1)})
-	_, err := s.records.updateOne(ctx,
+	_, err := s.records.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: userID}, {Key: "recent", Value: bson.D{{Key: "$ne", Value: h}}},
 			{Key: "n_recent", Value: bson.D{{Key: "$lt", Value: int64(recentMax)}}}},
 		bson.D{{Key: "$inc", Value: inc}, {Key: "$push", Value: bson.D{{Key: "recent", Value: h}}},
 			{Key: "$setOnInsert", Value: bson.D{{Key: "trims", Value: int64(0)}}}}, true)
-	if err == nil || !isDuplicate(err) { // a duplicate: the record exists and did not match
+	if err == nil || !docdb.IsDuplicate(err) { // a duplicate: the record exists and did not match
 		return err
 	}
 	for range 5 {
 		var d recordOps
-		if err := s.records.findOne(ctx, bson.D{{Key: "_id", Value: userID}}, &d); err != nil {
+		if err := s.records.FindOne(ctx, bson.D{{Key: "_id", Value: userID}}, &d); err != nil {
 			return fmt.Errorf("record of %s: %w", userID, err)
 		}
 		if slices.Contains(d.Recent, h) {
 			return nil // added before
 		}
 		keep := append(slices.Clone(d.Recent[max(0, len(d.Recent)-recentKeep):]), h)
-		n, err := s.records.updateOne(ctx,
+		n, err := s.records.UpdateOne(ctx,
 			bson.D{{Key: "_id", Value: userID}, {Key: "n_recent", Value: d.N}, {Key: "trims", Value: d.Trims},
 				{Key: "recent", Value: bson.D{{Key: "$ne", Value: h}}}},
 			bson.D{
@@ -156,14 +157,14 @@ func (s *RecordStore) ByIDs(ctx context.Context, ids []string) ([]reputation.Rec
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return findAll(ctx, s.records, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
-		query{fields: recordFields}, recordFromRaw)
+	return docdb.FindAll(ctx, s.records, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
+		docdb.Query{Fields: recordFields}, recordFromRaw)
 }
 
 // TopApproved implements reputation.Store, from the index on approved.
 func (s *RecordStore) TopApproved(ctx context.Context, limit int) ([]reputation.Record, error) {
-	return findAll(ctx, s.records, bson.D{{Key: fApproved, Value: bson.D{{Key: "$gt", Value: int64(0)}}}},
-		query{sort: bson.D{{Key: fApproved, Value: -1}, {Key: "_id", Value: 1}}, limit: int64(limit), fields: recordFields}, recordFromRaw)
+	return docdb.FindAll(ctx, s.records, bson.D{{Key: fApproved, Value: bson.D{{Key: "$gt", Value: int64(0)}}}},
+		docdb.Query{Sort: bson.D{{Key: fApproved, Value: -1}, {Key: "_id", Value: 1}}, Limit: int64(limit), Fields: recordFields}, recordFromRaw)
 }
 
 // reset replaces the counters of a user's record with rec's, and its list
@@ -185,6 +186,6 @@ func (s *RecordStore) reset(ctx context.Context, rec reputation.Record, ops []st
 		set = append(set, bson.E{Key: reviewField(b), Value: n})
 	}
 	set = append(set, bson.E{Key: "recent", Value: recent}, bson.E{Key: "n_recent", Value: int64(len(recent))}, bson.E{Key: "trims", Value: int64(0)})
-	_, err := s.records.updateOne(ctx, bson.D{{Key: "_id", Value: rec.UserID}}, bson.D{{Key: "$set", Value: set}}, true)
+	_, err := s.records.UpdateOne(ctx, bson.D{{Key: "_id", Value: rec.UserID}}, bson.D{{Key: "$set", Value: set}}, true)
 	return err
 }

@@ -48,7 +48,7 @@ func TestRecordAddsOncePerOperation(t *testing.T) {
 		t.Errorf("buyer record = %+v", got)
 	}
 	var ops recordOps
-	if err := s.records.findOne(ctx, bsonID("w"), &ops); err != nil {
+	if err := s.records.FindOne(ctx, bsonID("w"), &ops); err != nil {
 		t.Fatal(err)
 	}
 	if len(ops.Recent) > recentMax || int64(len(ops.Recent)) != ops.N {

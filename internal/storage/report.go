@@ -7,6 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/page"
 	"microtask/internal/report"
 	"microtask/internal/task"
@@ -14,12 +15,12 @@ import (
 
 // ReportStore keeps the reports collection. It implements report.Store.
 type ReportStore struct {
-	reports collection
+	reports docdb.Collection
 }
 
 // NewReportStore returns the reports store on d.
-func NewReportStore(d *DB) *ReportStore {
-	return &ReportStore{reports: d.collection("reports")}
+func NewReportStore(d *docdb.DB) *ReportStore {
+	return &ReportStore{reports: d.Collection("reports")}
 }
 
 var _ report.Store = (*ReportStore)(nil)
@@ -57,12 +58,12 @@ func reportFromDoc(d reportDoc) report.Report {
 
 // Insert implements report.Store.
 func (s *ReportStore) Insert(ctx context.Context, r report.Report) error {
-	err := s.reports.insertOne(ctx, reportDoc{
+	err := s.reports.InsertOne(ctx, reportDoc{
 		ID: r.ID, ReporterID: r.Reporter.ID, ReporterName: r.Reporter.Name, TargetType: string(r.TargetType),
 		TargetID: r.TargetID, Reason: r.Reason, Status: string(r.Status), CreatedAt: r.CreatedAt,
 		OpenKey: r.Reporter.ID + "|" + string(r.TargetType) + "|" + r.TargetID,
 	})
-	if isDuplicate(err) {
+	if docdb.IsDuplicate(err) {
 		return report.ErrAlreadyReported
 	}
 	return err
@@ -71,8 +72,8 @@ func (s *ReportStore) Insert(ctx context.Context, r report.Report) error {
 // ByID implements report.Store.
 func (s *ReportStore) ByID(ctx context.Context, id string) (report.Report, error) {
 	var d reportDoc
-	err := s.reports.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
-	if errors.Is(err, errNoDocument) {
+	err := s.reports.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
 		return report.Report{}, report.ErrNotFound
 	}
 	return reportFromDoc(d), err
@@ -80,7 +81,7 @@ func (s *ReportStore) ByID(ctx context.Context, id string) (report.Report, error
 
 // ListByReporter implements report.Store: one find and one count.
 func (s *ReportStore) ListByReporter(ctx context.Context, reporterID string, p page.Request) ([]report.Report, int64, error) {
-	return findPage(ctx, s.reports, bson.D{{Key: "reporter_id", Value: reporterID}}, newestFirst, p, reportFromDoc)
+	return docdb.FindPage(ctx, s.reports, bson.D{{Key: "reporter_id", Value: reporterID}}, newestFirst, p, reportFromDoc)
 }
 
 // List implements report.Store: one find and one count. Sorting by
@@ -91,12 +92,12 @@ func (s *ReportStore) List(ctx context.Context, status report.Status, p page.Req
 	if status != "" {
 		q = append(q, bson.E{Key: "status", Value: string(status)})
 	}
-	return findPage(ctx, s.reports, q, bson.D{{Key: "decided_at", Value: 1}, {Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, p, reportFromDoc)
+	return docdb.FindPage(ctx, s.reports, q, bson.D{{Key: "decided_at", Value: 1}, {Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, p, reportFromDoc)
 }
 
 // Decide implements report.Store.
 func (s *ReportStore) Decide(ctx context.Context, d report.Decision) (bool, error) {
-	n, err := s.reports.updateOne(ctx,
+	n, err := s.reports.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: d.ID}, {Key: "status", Value: string(report.StatusOpen)}},
 		bson.D{{Key: "$set", Value: bson.D{
 			{Key: "status", Value: string(d.Status)}, {Key: "note", Value: d.Note}, {Key: "action", Value: string(d.Action)},
@@ -107,5 +108,5 @@ func (s *ReportStore) Decide(ctx context.Context, d report.Decision) (bool, erro
 
 // CountOpen counts the open reports.
 func (s *ReportStore) CountOpen(ctx context.Context) (int64, error) {
-	return s.reports.count(ctx, bson.D{{Key: "status", Value: string(report.StatusOpen)}})
+	return s.reports.Count(ctx, bson.D{{Key: "status", Value: string(report.StatusOpen)}})
 }

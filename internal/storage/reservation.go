@@ -7,6 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/page"
 	"microtask/internal/reservation"
 )
@@ -15,12 +16,12 @@ import (
 // worker and task, reused by each new reservation of the pair. It
 // implements reservation.Store.
 type ReservationStore struct {
-	reservations collection
+	reservations docdb.Collection
 }
 
 // NewReservationStore returns the reservations store on d.
-func NewReservationStore(d *DB) *ReservationStore {
-	return &ReservationStore{reservations: d.collection("reservations")}
+func NewReservationStore(d *docdb.DB) *ReservationStore {
+	return &ReservationStore{reservations: d.Collection("reservations")}
 }
 
 var _ reservation.Store = (*ReservationStore)(nil)
@@ -51,8 +52,8 @@ func reservationFromDoc(d reservationDoc) reservation.Reservation {
 // ByID implements reservation.Store.
 func (s *ReservationStore) ByID(ctx context.Context, id string) (reservation.Reservation, error) {
 	var d reservationDoc
-	err := s.reservations.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
-	if errors.Is(err, errNoDocument) {
+	err := s.reservations.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
 		return reservation.Reservation{}, reservation.ErrNotFound
 	}
 	return reservationFromDoc(d), err
@@ -62,7 +63,7 @@ func (s *ReservationStore) ByID(ctx context.Context, id string) (reservation.Res
 // if it holds an earlier reservation, or is made; one with r's Seq already
 // (the same operation settling again) stays as it is.
 func (s *ReservationStore) Start(ctx context.Context, r reservation.Reservation) error {
-	_, err := s.reservations.updateOne(ctx,
+	_, err := s.reservations.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: r.ID}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: int64(r.Seq)}}}},
 		bson.D{
 			{Key: "$set", Value: bson.D{
@@ -72,7 +73,7 @@ func (s *ReservationStore) Start(ctx context.Context, r reservation.Reservation)
 			}},
 			{Key: "$unset", Value: bson.D{{Key: "ended_at", Value: ""}}},
 		}, true)
-	if isDuplicate(err) {
+	if docdb.IsDuplicate(err) {
 		return nil
 	}
 	return err
@@ -84,7 +85,7 @@ func (s *ReservationStore) End(ctx context.Context, id string, seq int, from []r
 	for i, st := range from {
 		in[i] = string(st)
 	}
-	n, err := s.reservations.updateOne(ctx,
+	n, err := s.reservations.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "seq", Value: int64(seq)}, {Key: "status", Value: bson.D{{Key: "$in", Value: in}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: string(to)}, {Key: "ended_at", Value: at}}}}, false)
 	return n == 1, err
@@ -96,18 +97,18 @@ func liveOf(workerID string) bson.D {
 
 // Live implements reservation.Store: one find and one count.
 func (s *ReservationStore) Live(ctx context.Context, workerID string, p page.Request) ([]reservation.Reservation, int64, error) {
-	return findPage(ctx, s.reservations, liveOf(workerID),
+	return docdb.FindPage(ctx, s.reservations, liveOf(workerID),
 		bson.D{{Key: "expires_at", Value: 1}, {Key: "_id", Value: 1}}, p, reservationFromDoc)
 }
 
 // CountLive implements reservation.Store.
 func (s *ReservationStore) CountLive(ctx context.Context, workerID string) (int64, error) {
-	return s.reservations.count(ctx, liveOf(workerID))
+	return s.reservations.Count(ctx, liveOf(workerID))
 }
 
 // Due implements reservation.Store.
 func (s *ReservationStore) Due(ctx context.Context, now time.Time, limit int) ([]reservation.Reservation, error) {
-	return findAll(ctx, s.reservations,
+	return docdb.FindAll(ctx, s.reservations,
 		bson.D{{Key: "status", Value: string(reservation.StatusLive)}, {Key: "expires_at", Value: bson.D{{Key: "$lt", Value: now}}}},
-		query{sort: bson.D{{Key: "expires_at", Value: 1}}, limit: int64(limit)}, reservationFromDoc)
+		docdb.Query{Sort: bson.D{{Key: "expires_at", Value: 1}}, Limit: int64(limit)}, reservationFromDoc)
 }

@@ -7,6 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/ledger"
 	"microtask/internal/operation"
 	"microtask/internal/platform/idgen"
@@ -24,7 +25,7 @@ import (
 //
 // It exists for the load generator's scale runs, which measure the API with
 // as much data as a busy marketplace keeps; the API never calls it.
-func (d *DB) SeedInert(ctx context.Context, n int) error {
+func SeedInert(ctx context.Context, d *docdb.DB, n int) error {
 	const batch = 1000
 	const bonus = 10
 	now := time.Now().UTC().Truncate(time.Millisecond)
@@ -61,13 +62,13 @@ func (d *DB) SeedInert(ctx context.Context, n int) error {
 			{"users", users}, {"accounts", accounts}, {operationsCollection, operations}, {"tasks", tasks},
 			{"submissions", subs}, {"notifications", notes},
 		} {
-			if err := d.collection(c.name).insertMany(ctx, c.docs, true); err != nil {
+			if err := d.Collection(c.name).InsertMany(ctx, c.docs, true); err != nil {
 				return fmt.Errorf("seed %s: %w", c.name, err)
 			}
 		}
 	}
 	// The mint paid every bonus.
-	_, err := d.collection("accounts").updateOne(ctx, bson.D{{Key: "_id", Value: ledger.Mint}},
+	_, err := d.Collection("accounts").UpdateOne(ctx, bson.D{{Key: "_id", Value: ledger.Mint}},
 		bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "balance", Value: int64(-bonus * n)}}},
 			{Key: "$setOnInsert", Value: bson.D{{Key: "kind", Value: "world"}, {Key: "pending", Value: bson.A{}}, {Key: "created_at", Value: past}}},

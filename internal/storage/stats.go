@@ -6,6 +6,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"microtask/internal/auth"
+	"microtask/internal/docdb"
 	"microtask/internal/money"
 	"microtask/internal/payment"
 	"microtask/internal/stats"
@@ -19,19 +20,19 @@ import (
 type StatsStore struct {
 	users       *UserStore
 	reports     *ReportStore
-	accounts    collection
-	payments    collection
-	withdrawals collection
-	tasks       collection
-	submissions collection
+	accounts    docdb.Collection
+	payments    docdb.Collection
+	withdrawals docdb.Collection
+	tasks       docdb.Collection
+	submissions docdb.Collection
 }
 
 // NewStatsStore returns the stats store on d.
-func NewStatsStore(d *DB) *StatsStore {
+func NewStatsStore(d *docdb.DB) *StatsStore {
 	return &StatsStore{
 		users: NewUserStore(d), reports: NewReportStore(d),
-		accounts: d.collection("accounts"), payments: d.collection("payments"), withdrawals: d.collection("withdrawals"),
-		tasks: d.collection("tasks"), submissions: d.collection("submissions"),
+		accounts: d.Collection("accounts"), payments: d.Collection("payments"), withdrawals: d.Collection("withdrawals"),
+		tasks: d.Collection("tasks"), submissions: d.Collection("submissions"),
 	}
 }
 
@@ -44,7 +45,7 @@ func (s *StatsStore) CountUsers(ctx context.Context, role auth.Role) (int64, err
 
 // SumUserCoins implements stats.Store.
 func (s *StatsStore) SumUserCoins(ctx context.Context) (money.Coins, error) {
-	n, err := s.accounts.sum(ctx, bson.D{{Key: "kind", Value: "user"}}, "balance")
+	n, err := s.accounts.Sum(ctx, bson.D{{Key: "kind", Value: "user"}}, "balance")
 	return money.Coins(n), err
 }
 
@@ -56,7 +57,7 @@ func (s *StatsStore) SumPaidPayments(ctx context.Context) (real, dummy money.Cen
 		for i, st := range statuses {
 			in[i] = string(st)
 		}
-		n, err := s.payments.sum(ctx, bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: in}}}, {Key: "provider", Value: provider}}, field)
+		n, err := s.payments.Sum(ctx, bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: in}}}, {Key: "provider", Value: provider}}, field)
 		return money.Cents(n), err
 	}
 	kept := []payment.Status{payment.StatusPaid, payment.StatusRefunded}
@@ -75,23 +76,23 @@ func (s *StatsStore) SumPaidPayments(ctx context.Context) (real, dummy money.Cen
 
 // SumPaidOut implements stats.Store.
 func (s *StatsStore) SumPaidOut(ctx context.Context) (money.Cents, error) {
-	n, err := s.withdrawals.sum(ctx, bson.D{{Key: "status", Value: string(withdrawal.StatusApproved)}}, "withdrawal_amount_cents")
+	n, err := s.withdrawals.Sum(ctx, bson.D{{Key: "status", Value: string(withdrawal.StatusApproved)}}, "withdrawal_amount_cents")
 	return money.Cents(n), err
 }
 
 // CountPendingWithdrawals implements stats.Store.
 func (s *StatsStore) CountPendingWithdrawals(ctx context.Context) (int64, error) {
-	return s.withdrawals.count(ctx, bson.D{{Key: "status", Value: string(withdrawal.StatusPending)}})
+	return s.withdrawals.Count(ctx, bson.D{{Key: "status", Value: string(withdrawal.StatusPending)}})
 }
 
 // CountOpenTasks implements stats.Store.
 func (s *StatsStore) CountOpenTasks(ctx context.Context) (int64, error) {
-	return s.tasks.count(ctx, bson.D{{Key: "status", Value: string(task.StatusOpen)}})
+	return s.tasks.Count(ctx, bson.D{{Key: "status", Value: string(task.StatusOpen)}})
 }
 
 // CountPendingSubmissions implements stats.Store.
 func (s *StatsStore) CountPendingSubmissions(ctx context.Context) (int64, error) {
-	return s.submissions.count(ctx, bson.D{{Key: "status", Value: string(submission.StatusPending)}})
+	return s.submissions.Count(ctx, bson.D{{Key: "status", Value: string(submission.StatusPending)}})
 }
 
 // CountOpenReports implements stats.Store.

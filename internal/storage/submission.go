@@ -8,6 +8,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/money"
 	"microtask/internal/page"
 	"microtask/internal/submission"
@@ -17,12 +18,12 @@ import (
 // SubmissionStore keeps the submissions collection. It implements
 // submission.Store.
 type SubmissionStore struct {
-	subs collection
+	subs docdb.Collection
 }
 
 // NewSubmissionStore returns the submissions store on d.
-func NewSubmissionStore(d *DB) *SubmissionStore {
-	return &SubmissionStore{subs: d.collection("submissions")}
+func NewSubmissionStore(d *docdb.DB) *SubmissionStore {
+	return &SubmissionStore{subs: d.Collection("submissions")}
 }
 
 var _ submission.Store = (*SubmissionStore)(nil)
@@ -71,13 +72,13 @@ func submissionFromDoc(d submissionDoc) submission.Submission {
 
 // Insert implements submission.Store.
 func (s *SubmissionStore) Insert(ctx context.Context, sub submission.Submission) error {
-	err := s.subs.insertOne(ctx, submissionDoc{
+	err := s.subs.InsertOne(ctx, submissionDoc{
 		ID: sub.ID, TaskID: sub.TaskID, TaskTitle: sub.TaskTitle, Pay: int64(sub.Pay),
 		WorkerID: sub.Worker.ID, WorkerName: sub.Worker.Name, BuyerID: sub.Buyer.ID, BuyerName: sub.Buyer.Name,
 		Details: sub.Details, Status: string(sub.Status), AutoApproveAt: sub.AutoApproveAt, CreatedAt: sub.CreatedAt,
 		Ops: []string{},
 	})
-	if !isDuplicate(err) {
+	if !docdb.IsDuplicate(err) {
 		return err
 	}
 	if _, err := s.ByID(ctx, sub.ID); err == nil {
@@ -88,8 +89,8 @@ func (s *SubmissionStore) Insert(ctx context.Context, sub submission.Submission)
 
 func (s *SubmissionStore) one(ctx context.Context, q bson.D) (submissionDoc, error) {
 	var d submissionDoc
-	err := s.subs.findOne(ctx, q, &d)
-	if errors.Is(err, errNoDocument) {
+	err := s.subs.FindOne(ctx, q, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
 		return d, submission.ErrNotFound
 	}
 	return d, err
@@ -103,7 +104,7 @@ func (s *SubmissionStore) ByID(ctx context.Context, id string) (submission.Submi
 
 // RequestRevision implements submission.Store.
 func (s *SubmissionStore) RequestRevision(ctx context.Context, id, reason string, deadline time.Time) (bool, error) {
-	n, err := s.subs.updateOne(ctx,
+	n, err := s.subs.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: string(submission.StatusPending)},
 			{Key: "revision_reason", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{
@@ -115,7 +116,7 @@ func (s *SubmissionStore) RequestRevision(ctx context.Context, id, reason string
 
 // Resubmit implements submission.Store.
 func (s *SubmissionStore) Resubmit(ctx context.Context, id, details string, autoApproveAt, now time.Time) (bool, error) {
-	n, err := s.subs.updateOne(ctx,
+	n, err := s.subs.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: string(submission.StatusRevision)},
 			{Key: "revision_deadline", Value: bson.D{{Key: "$gt", Value: now}}}},
 		bson.D{
@@ -128,14 +129,14 @@ func (s *SubmissionStore) Resubmit(ctx context.Context, id, details string, auto
 
 // DueRevisions implements submission.Store.
 func (s *SubmissionStore) DueRevisions(ctx context.Context, now time.Time, limit int) ([]submission.Submission, error) {
-	return findAll(ctx, s.subs,
+	return docdb.FindAll(ctx, s.subs,
 		bson.D{{Key: "status", Value: string(submission.StatusRevision)}, {Key: "revision_deadline", Value: bson.D{{Key: "$lt", Value: now}}}},
-		query{sort: bson.D{{Key: "revision_deadline", Value: 1}}, limit: int64(limit)}, submissionFromDoc)
+		docdb.Query{Sort: bson.D{{Key: "revision_deadline", Value: 1}}, Limit: int64(limit)}, submissionFromDoc)
 }
 
 // AddBonus implements submission.Store.
 func (s *SubmissionStore) AddBonus(ctx context.Context, id, op string, coins money.Coins) error {
-	_, err := s.subs.updateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}}},
+	_, err := s.subs.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}}},
 		bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "bonus", Value: int64(coins)}}},
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
@@ -148,7 +149,7 @@ func (s *SubmissionStore) ByIDs(ctx context.Context, ids []string) ([]submission
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return findAll(ctx, s.subs, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, query{}, submissionFromDoc)
+	return docdb.FindAll(ctx, s.subs, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, docdb.Query{}, submissionFromDoc)
 }
 
 func submissionFilter(f submission.Filter) bson.D {
@@ -177,7 +178,7 @@ func (s *SubmissionStore) List(ctx context.Context, f submission.Filter, p page.
 	if f.OldestFirst {
 		order = oldestFirst
 	}
-	return findPage(ctx, s.subs, submissionFilter(f), order, p, submissionFromDoc)
+	return docdb.FindPage(ctx, s.subs, submissionFilter(f), order, p, submissionFromDoc)
 }
 
 // Review implements submission.Store.
@@ -190,7 +191,7 @@ func (s *SubmissionStore) Review(ctx context.Context, r submission.Review) (bool
 	if r.Auto {
 		set = append(set, bson.E{Key: "buyer_untold", Value: true})
 	}
-	return commitOnce(ctx, s.subs, r.ID,
+	return docdb.CommitOnce(ctx, s.subs, r.ID,
 		bson.D{{Key: "_id", Value: r.ID}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: r.Op}}}, {Key: "status", Value: string(from)}},
 		bson.D{
 			{Key: "$set", Value: set},
@@ -213,23 +214,23 @@ func (s *SubmissionStore) Unreview(ctx context.Context, op string, before submis
 		{Key: "$unset", Value: unset},
 		{Key: "$pull", Value: bson.D{{Key: "ops", Value: op}}},
 	}
-	_, err := s.subs.updateOne(ctx, bson.D{{Key: "_id", Value: before.ID}, {Key: "ops", Value: op}}, update, false)
+	_, err := s.subs.UpdateOne(ctx, bson.D{{Key: "_id", Value: before.ID}, {Key: "ops", Value: op}}, update, false)
 	return err
 }
 
 // DueForApproval implements submission.Store.
 func (s *SubmissionStore) DueForApproval(ctx context.Context, now time.Time, limit int) ([]submission.Submission, error) {
-	return findAll(ctx, s.subs,
+	return docdb.FindAll(ctx, s.subs,
 		bson.D{{Key: "status", Value: string(submission.StatusPending)}, {Key: "auto_approve_at", Value: bson.D{{Key: "$lt", Value: now}}}},
-		query{sort: bson.D{{Key: "auto_approve_at", Value: 1}}, limit: int64(limit)},
+		docdb.Query{Sort: bson.D{{Key: "auto_approve_at", Value: 1}}, Limit: int64(limit)},
 		submissionFromDoc)
 }
 
 // UntoldAutoApprovals implements submission.Store (through the
 // buyer_untold index).
 func (s *SubmissionStore) UntoldAutoApprovals(ctx context.Context, limit int) ([]submission.Submission, error) {
-	return findAll(ctx, s.subs, bson.D{{Key: "buyer_untold", Value: true}},
-		query{sort: bson.D{{Key: "reviewed_at", Value: 1}, {Key: "_id", Value: 1}}, limit: int64(limit)}, submissionFromDoc)
+	return docdb.FindAll(ctx, s.subs, bson.D{{Key: "buyer_untold", Value: true}},
+		docdb.Query{Sort: bson.D{{Key: "reviewed_at", Value: 1}, {Key: "_id", Value: 1}}, Limit: int64(limit)}, submissionFromDoc)
 }
 
 // toldBatch is how many submissions one command of BuyersTold changes:
@@ -240,7 +241,7 @@ const toldBatch = 50
 // submissions.
 func (s *SubmissionStore) BuyersTold(ctx context.Context, ids []string) error {
 	for batch := range slices.Chunk(ids, toldBatch) {
-		_, err := s.subs.updateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: batch}}}},
+		_, err := s.subs.UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: batch}}}},
 			bson.D{{Key: "$unset", Value: bson.D{{Key: "buyer_untold", Value: ""}}}})
 		if err != nil {
 			return err
@@ -251,18 +252,18 @@ func (s *SubmissionStore) BuyersTold(ctx context.Context, ids []string) error {
 
 // Count implements submission.Store.
 func (s *SubmissionStore) Count(ctx context.Context, f submission.Filter) (int64, error) {
-	return s.subs.count(ctx, submissionFilter(f))
+	return s.subs.Count(ctx, submissionFilter(f))
 }
 
 // SumPay implements submission.Store.
 func (s *SubmissionStore) SumPay(ctx context.Context, f submission.Filter) (money.Coins, error) {
-	n, err := s.subs.sum(ctx, submissionFilter(f), "payable_amount")
+	n, err := s.subs.Sum(ctx, submissionFilter(f), "payable_amount")
 	return money.Coins(n), err
 }
 
 // SumBonus implements submission.Store.
 func (s *SubmissionStore) SumBonus(ctx context.Context, f submission.Filter) (money.Coins, error) {
-	n, err := s.subs.sum(ctx, submissionFilter(f), "bonus")
+	n, err := s.subs.Sum(ctx, submissionFilter(f), "bonus")
 	return money.Coins(n), err
 }
 
@@ -270,9 +271,9 @@ func (s *SubmissionStore) SumBonus(ctx context.Context, f submission.Filter) (mo
 // submissions, summed by buyer (through the worker_id, status index).
 func (s *SubmissionStore) PaidBy(ctx context.Context, workerID string) (map[string]money.Coins, error) {
 	paid := map[string]money.Coins{}
-	err := each(ctx, s.subs, bson.D{
+	err := docdb.Each(ctx, s.subs, bson.D{
 		{Key: "worker_id", Value: workerID}, {Key: "status", Value: string(submission.StatusApproved)},
-	}, query{}, func(d submissionDoc) error {
+	}, docdb.Query{}, func(d submissionDoc) error {
 		paid[d.BuyerID] += money.Coins(d.Pay)
 		return nil
 	})

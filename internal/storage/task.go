@@ -9,6 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/money"
 	"microtask/internal/page"
 	"microtask/internal/task"
@@ -17,12 +18,12 @@ import (
 // TaskStore keeps the tasks collection. It implements task.Store and the
 // slot operations submission.Tasks needs.
 type TaskStore struct {
-	tasks collection
+	tasks docdb.Collection
 }
 
 // NewTaskStore returns the tasks store on d.
-func NewTaskStore(d *DB) *TaskStore {
-	return &TaskStore{tasks: d.collection("tasks")}
+func NewTaskStore(d *docdb.DB) *TaskStore {
+	return &TaskStore{tasks: d.Collection("tasks")}
 }
 
 var _ task.Store = (*TaskStore)(nil)
@@ -75,7 +76,7 @@ func taskFromDoc(d taskDoc) task.Task {
 
 // Insert implements task.Store.
 func (s *TaskStore) Insert(ctx context.Context, t task.Task) error {
-	err := s.tasks.insertOne(ctx, taskDoc{
+	err := s.tasks.InsertOne(ctx, taskDoc{
 		ID: t.ID, Title: t.Title, Detail: t.Detail, SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
 		RequiredWorkers: int64(t.OpenSlots), PendingSubs: []string{}, Held: []string{}, Pay: int64(t.Pay), CompletionDate: t.CompletionDate,
 		TimeAllotted: int64(t.TimeAllotted / time.Minute),
@@ -83,7 +84,7 @@ func (s *TaskStore) Insert(ctx context.Context, t task.Task) error {
 		AutoApproveAfter: int64(t.AutoApproveAfter / time.Second), Ops: []string{}, CreatedAt: t.CreatedAt,
 		Category: t.Category, Tags: nonNil(t.Tags), EffectivePay: t.EffectivePay(),
 	})
-	if isDuplicate(err) {
+	if docdb.IsDuplicate(err) {
 		return nil // inserted by an earlier attempt of the same operation
 	}
 	return err
@@ -91,8 +92,8 @@ func (s *TaskStore) Insert(ctx context.Context, t task.Task) error {
 
 func (s *TaskStore) doc(ctx context.Context, id string) (taskDoc, error) {
 	var d taskDoc
-	err := s.tasks.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
-	if errors.Is(err, errNoDocument) {
+	err := s.tasks.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
 		return taskDoc{}, task.ErrNotFound
 	}
 	return d, err
@@ -164,13 +165,13 @@ func listSort(sort string) bson.D {
 
 // List implements task.Store: one find and one count.
 func (s *TaskStore) List(ctx context.Context, f task.Filter, p page.Request) ([]task.Task, int64, error) {
-	return findPage(ctx, s.tasks, listFilter(f), listSort(f.Sort), p, taskFromDoc)
+	return docdb.FindPage(ctx, s.tasks, listFilter(f), listSort(f.Sort), p, taskFromDoc)
 }
 
 // EachImageURL implements task.Store: every task's, deleted ones included.
 func (s *TaskStore) EachImageURL(ctx context.Context, fn func(string) error) error {
-	return each(ctx, s.tasks, bson.D{{Key: "task_image_url", Value: bson.D{{Key: "$gt", Value: ""}}}},
-		query{fields: []string{"task_image_url"}}, func(d struct {
+	return docdb.Each(ctx, s.tasks, bson.D{{Key: "task_image_url", Value: bson.D{{Key: "$gt", Value: ""}}}},
+		docdb.Query{Fields: []string{"task_image_url"}}, func(d struct {
 			ImageURL string `bson:"task_image_url"`
 		}) error {
 			return fn(d.ImageURL)
@@ -192,7 +193,7 @@ func (s *TaskStore) SetText(ctx context.Context, id string, e task.TextEdit) (ta
 		}
 		return t, err
 	}
-	n, err := s.tasks.updateOne(ctx,
+	n, err := s.tasks.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: notDeleted}},
 		bson.D{{Key: "$set", Value: set}}, false)
 	if err != nil {
@@ -239,7 +240,7 @@ func (s *TaskStore) Refund(ctx context.Context, r task.Refund) (bool, error) {
 	case task.RefundRemoved:
 		q = append(q, bson.E{Key: "pending_subs", Value: bson.D{{Key: "$size", Value: 0}}})
 	}
-	return commitOnce(ctx, s.tasks, r.TaskID, q, bson.D{
+	return docdb.CommitOnce(ctx, s.tasks, r.TaskID, q, bson.D{
 		{Key: "$set", Value: bson.D{{Key: "status", Value: string(status)}, {Key: "required_workers", Value: int64(0)}, {Key: "held", Value: bson.A{}}}},
 		{Key: "$inc", Value: bson.D{{Key: "refunds", Value: int64(1)}}},
 		{Key: "$push", Value: bson.D{{Key: "ops", Value: r.Op}}},
@@ -257,7 +258,7 @@ func (s *TaskStore) ReserveSlot(ctx context.Context, taskID, submissionID, worke
 		{Key: "pending_subs", Value: bson.D{{Key: "$ne", Value: submissionID}}},
 		{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
 	}, takesWork(now)...)
-	return commitOnce(ctx, s.tasks, taskID, q,
+	return docdb.CommitOnce(ctx, s.tasks, taskID, q,
 		bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(-1)}}},
 			{Key: "$push", Value: bson.D{{Key: "pending_subs", Value: submissionID}, {Key: "submitters", Value: workerID}}},
@@ -284,7 +285,7 @@ func (s *TaskStore) HoldSlot(ctx context.Context, taskID, held, workerID string,
 		{Key: "submitters", Value: bson.D{{Key: "$ne", Value: workerID}}},
 		{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
 	}, takesWork(now)...)
-	return commitOnce(ctx, s.tasks, taskID, q,
+	return docdb.CommitOnce(ctx, s.tasks, taskID, q,
 		bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(-1)}}},
 			{Key: "$push", Value: bson.D{{Key: "held", Value: held}}},
@@ -299,7 +300,7 @@ func (s *TaskStore) UseHeld(ctx context.Context, taskID, held, submissionID, wor
 		{Key: "held", Value: held},
 		{Key: "pending_subs", Value: bson.D{{Key: "$ne", Value: submissionID}}},
 	}, takesWork(now)...)
-	return commitOnce(ctx, s.tasks, taskID, q,
+	return docdb.CommitOnce(ctx, s.tasks, taskID, q,
 		bson.D{
 			{Key: "$pull", Value: bson.D{{Key: "held", Value: held}}},
 			{Key: "$push", Value: bson.D{{Key: "pending_subs", Value: submissionID}, {Key: "submitters", Value: workerID}}},
@@ -309,7 +310,7 @@ func (s *TaskStore) UseHeld(ctx context.Context, taskID, held, submissionID, wor
 
 // ReleaseHeld implements task.Store.
 func (s *TaskStore) ReleaseHeld(ctx context.Context, taskID, held, op string) (bool, error) {
-	return commitOnce(ctx, s.tasks, taskID,
+	return docdb.CommitOnce(ctx, s.tasks, taskID,
 		bson.D{{Key: "_id", Value: taskID}, {Key: "held", Value: held}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}}},
 		bson.D{
 			{Key: "$pull", Value: bson.D{{Key: "held", Value: held}}},
@@ -325,13 +326,13 @@ func (s *TaskStore) ReleaseSlot(ctx context.Context, taskID, submissionID string
 	if reopen {
 		update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(1)}}})
 	}
-	_, err := s.tasks.updateOne(ctx, bson.D{{Key: "_id", Value: taskID}, {Key: "pending_subs", Value: submissionID}}, update, false)
+	_, err := s.tasks.UpdateOne(ctx, bson.D{{Key: "_id", Value: taskID}, {Key: "pending_subs", Value: submissionID}}, update, false)
 	return err
 }
 
 // ConsumeSlot implements submission.Tasks.
 func (s *TaskStore) ConsumeSlot(ctx context.Context, taskID, op string) (bool, error) {
-	return commitOnce(ctx, s.tasks, taskID,
+	return docdb.CommitOnce(ctx, s.tasks, taskID,
 		bson.D{
 			{Key: "_id", Value: taskID},
 			{Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}},
@@ -347,7 +348,7 @@ func (s *TaskStore) ConsumeSlot(ctx context.Context, taskID, op string) (bool, e
 
 // Due implements task.Store.
 func (s *TaskStore) Due(ctx context.Context, now time.Time, limit int) ([]task.Task, error) {
-	return findAll(ctx, s.tasks,
+	return docdb.FindAll(ctx, s.tasks,
 		bson.D{
 			// Every open task past its date, full ones too, which expire
 			// with nothing to refund; and expired or closed tasks with a
@@ -358,13 +359,13 @@ func (s *TaskStore) Due(ctx context.Context, now time.Time, limit int) ([]task.T
 				bson.D{{Key: "status", Value: string(task.StatusClosed)}, {Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}}},
 			}},
 		},
-		query{sort: bson.D{{Key: "completion_date", Value: 1}}, limit: int64(limit)},
+		docdb.Query{Sort: bson.D{{Key: "completion_date", Value: 1}}, Limit: int64(limit)},
 		taskFromDoc)
 }
 
 // BeginFunding implements task.Store.
 func (s *TaskStore) BeginFunding(ctx context.Context, taskID, buyerID, op string, count int) (bool, error) {
-	return commitOnce(ctx, s.tasks, taskID,
+	return docdb.CommitOnce(ctx, s.tasks, taskID,
 		bson.D{
 			{Key: "_id", Value: taskID},
 			{Key: "buyer_id", Value: buyerID},
@@ -379,7 +380,7 @@ func (s *TaskStore) BeginFunding(ctx context.Context, taskID, buyerID, op string
 
 // FinishFunding implements task.Store.
 func (s *TaskStore) FinishFunding(ctx context.Context, taskID, op string, count int) error {
-	_, err := s.tasks.updateOne(ctx, bson.D{{Key: "_id", Value: taskID}, {Key: "funding_op", Value: op}},
+	_, err := s.tasks.UpdateOne(ctx, bson.D{{Key: "_id", Value: taskID}, {Key: "funding_op", Value: op}},
 		bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(count)}}},
 			{Key: "$unset", Value: bson.D{{Key: "funding_op", Value: ""}}},
@@ -390,14 +391,14 @@ func (s *TaskStore) FinishFunding(ctx context.Context, taskID, op string, count 
 
 // AbortFunding implements task.Store.
 func (s *TaskStore) AbortFunding(ctx context.Context, taskID, op string) error {
-	_, err := s.tasks.updateOne(ctx, bson.D{{Key: "_id", Value: taskID}, {Key: "funding_op", Value: op}},
+	_, err := s.tasks.UpdateOne(ctx, bson.D{{Key: "_id", Value: taskID}, {Key: "funding_op", Value: op}},
 		bson.D{{Key: "$unset", Value: bson.D{{Key: "funding_op", Value: ""}}}}, false)
 	return err
 }
 
 // SetCompletionDate implements task.Store.
 func (s *TaskStore) SetCompletionDate(ctx context.Context, taskID, buyerID string, date, now time.Time) (bool, error) {
-	n, err := s.tasks.updateOne(ctx,
+	n, err := s.tasks.UpdateOne(ctx,
 		bson.D{
 			{Key: "_id", Value: taskID},
 			{Key: "buyer_id", Value: buyerID},
@@ -414,7 +415,7 @@ func (s *TaskStore) SetPaused(ctx context.Context, taskID, buyerID string, pause
 	if !paused {
 		update = bson.D{{Key: "$unset", Value: bson.D{{Key: "paused", Value: ""}}}}
 	}
-	n, err := s.tasks.updateOne(ctx,
+	n, err := s.tasks.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: taskID}, {Key: "buyer_id", Value: buyerID}, {Key: "status", Value: string(task.StatusOpen)}},
 		update, false)
 	return n == 1, err
@@ -422,24 +423,24 @@ func (s *TaskStore) SetPaused(ctx context.Context, taskID, buyerID string, pause
 
 // Each implements task.Store.
 func (s *TaskStore) Each(ctx context.Context, fn func(task.Task) error) error {
-	return each(ctx, s.tasks, bson.D{}, query{}, func(d taskDoc) error { return fn(taskFromDoc(d)) })
+	return docdb.Each(ctx, s.tasks, bson.D{}, docdb.Query{}, func(d taskDoc) error { return fn(taskFromDoc(d)) })
 }
 
 // OpenSlots implements submission.Tasks.
 func (s *TaskStore) OpenSlots(ctx context.Context, buyerID string) (int64, error) {
-	return s.tasks.sum(ctx, bson.D{{Key: "buyer_id", Value: buyerID}, {Key: "status", Value: string(task.StatusOpen)}}, "required_workers")
+	return s.tasks.Sum(ctx, bson.D{{Key: "buyer_id", Value: buyerID}, {Key: "status", Value: string(task.StatusOpen)}}, "required_workers")
 }
 
 // SetHidden implements user.TaskHider.
 func (s *TaskStore) SetHidden(ctx context.Context, buyerID string, hidden bool) error {
-	_, err := s.tasks.updateMany(ctx, bson.D{{Key: "buyer_id", Value: buyerID}},
+	_, err := s.tasks.UpdateMany(ctx, bson.D{{Key: "buyer_id", Value: buyerID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "hidden", Value: hidden}}}})
 	return err
 }
 
 // CountByBuyer implements submission.Tasks.
 func (s *TaskStore) CountByBuyer(ctx context.Context, buyerID string) (int64, error) {
-	return s.tasks.count(ctx, bson.D{{Key: "buyer_id", Value: buyerID}, {Key: "status", Value: notDeleted}})
+	return s.tasks.Count(ctx, bson.D{{Key: "buyer_id", Value: buyerID}, {Key: "status", Value: notDeleted}})
 }
 
 // nonNil stores no tags as an empty array rather than null, so that every
@@ -467,9 +468,9 @@ func (s *TaskStore) SetBlocked(ctx context.Context, buyerID, taskID string, work
 	update := bson.D{{Key: "$set", Value: bson.D{{Key: "blocked", Value: nonNil(workerIDs)}, {Key: "blocked_version", Value: version}}}}
 	var err error
 	if taskID != "" {
-		_, err = s.tasks.updateOne(ctx, q, update, false)
+		_, err = s.tasks.UpdateOne(ctx, q, update, false)
 	} else {
-		_, err = s.tasks.updateMany(ctx, q, update)
+		_, err = s.tasks.UpdateMany(ctx, q, update)
 	}
 	return err
 }

@@ -7,18 +7,19 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/user"
 )
 
 // LoginThrottleStore counts failed sign-ins per account, collection
 // login_throttle, one document per key. It implements user.Throttle.
 type LoginThrottleStore struct {
-	throttle collection
+	throttle docdb.Collection
 }
 
 // NewLoginThrottleStore returns the store on d.
-func NewLoginThrottleStore(d *DB) *LoginThrottleStore {
-	return &LoginThrottleStore{throttle: d.collection("login_throttle")}
+func NewLoginThrottleStore(d *docdb.DB) *LoginThrottleStore {
+	return &LoginThrottleStore{throttle: d.Collection("login_throttle")}
 }
 
 var _ user.Throttle = (*LoginThrottleStore)(nil)
@@ -32,8 +33,8 @@ type throttleDoc struct {
 
 func (s *LoginThrottleStore) get(ctx context.Context, key string) (throttleDoc, error) {
 	var d throttleDoc
-	err := s.throttle.findOne(ctx, bson.D{{Key: "_id", Value: key}}, &d)
-	if errors.Is(err, errNoDocument) {
+	err := s.throttle.FindOne(ctx, bson.D{{Key: "_id", Value: key}}, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
 		return throttleDoc{Key: key}, nil
 	}
 	return d, err
@@ -56,18 +57,18 @@ func (s *LoginThrottleStore) Fail(ctx context.Context, key string, now, since ti
 	if d.LastFailure.Before(since) {
 		n = 1
 	}
-	_, err = s.throttle.updateOne(ctx, bson.D{{Key: "_id", Value: key}},
+	_, err = s.throttle.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "failures", Value: n}, {Key: "last_failure", Value: now}, {Key: "blocked_until", Value: block(n)}}}}, true)
 	return err
 }
 
 // Clear implements user.Throttle.
 func (s *LoginThrottleStore) Clear(ctx context.Context, key string) error {
-	_, err := s.throttle.deleteOne(ctx, bson.D{{Key: "_id", Value: key}})
+	_, err := s.throttle.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}})
 	return err
 }
 
 // Forget implements user.Throttle (index last_failure).
 func (s *LoginThrottleStore) Forget(ctx context.Context, t time.Time) (int64, error) {
-	return s.throttle.deleteMany(ctx, bson.D{{Key: "last_failure", Value: bson.D{{Key: "$lt", Value: t}}}})
+	return s.throttle.DeleteMany(ctx, bson.D{{Key: "last_failure", Value: bson.D{{Key: "$lt", Value: t}}}})
 }

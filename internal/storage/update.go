@@ -2,6 +2,10 @@ package storage
 
 import "go.mongodb.org/mongo-driver/v2/bson"
 
+// newestFirst is the order of most lists; _id breaks ties, so that pages
+// neither repeat nor skip items created in the same millisecond.
+var newestFirst = bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}
+
 // field is one field of a partial update: nil leaves it alone.
 type field struct {
 	name  string

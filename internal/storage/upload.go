@@ -6,18 +6,19 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/upload"
 )
 
 // UploadStore keeps the uploads collection: one document per image stored,
 // named by the image's name. It implements upload.Store.
 type UploadStore struct {
-	uploads collection
+	uploads docdb.Collection
 }
 
 // NewUploadStore returns the upload store on d.
-func NewUploadStore(d *DB) *UploadStore {
-	return &UploadStore{uploads: d.collection("uploads")}
+func NewUploadStore(d *docdb.DB) *UploadStore {
+	return &UploadStore{uploads: d.Collection("uploads")}
 }
 
 var _ upload.Store = (*UploadStore)(nil)
@@ -45,8 +46,8 @@ func (s *UploadStore) Insert(ctx context.Context, r upload.Record) error {
 	if !r.CheckAt.IsZero() {
 		d.CheckAt = &r.CheckAt
 	}
-	err := s.uploads.insertOne(ctx, d)
-	if isDuplicate(err) {
+	err := s.uploads.InsertOne(ctx, d)
+	if docdb.IsDuplicate(err) {
 		return nil
 	}
 	return err
@@ -56,11 +57,11 @@ func (s *UploadStore) Insert(ctx context.Context, r upload.Record) error {
 // when there is something to count.
 func (s *UploadStore) CountSince(ctx context.Context, owner string, since time.Time) (int64, time.Time, error) {
 	filter := bson.D{{Key: "owner", Value: owner}, {Key: "created_at", Value: bson.D{{Key: "$gt", Value: since}}}}
-	n, err := s.uploads.count(ctx, filter)
+	n, err := s.uploads.Count(ctx, filter)
 	if err != nil || n == 0 {
 		return n, time.Time{}, err
 	}
-	oldest, err := findAll(ctx, s.uploads, filter, query{sort: bson.D{{Key: "created_at", Value: 1}}, limit: 1},
+	oldest, err := docdb.FindAll(ctx, s.uploads, filter, docdb.Query{Sort: bson.D{{Key: "created_at", Value: 1}}, Limit: 1},
 		func(d uploadDoc) time.Time { return d.CreatedAt })
 	if err != nil || len(oldest) == 0 { // none: deleted since the count
 		return n, since, err
@@ -70,24 +71,24 @@ func (s *UploadStore) CountSince(ctx context.Context, owner string, since time.T
 
 // Due implements upload.Store.
 func (s *UploadStore) Due(ctx context.Context, now time.Time, limit int) ([]upload.Record, error) {
-	return findAll(ctx, s.uploads, bson.D{{Key: "check_at", Value: bson.D{{Key: "$lte", Value: now}}}},
-		query{sort: bson.D{{Key: "check_at", Value: 1}, {Key: "_id", Value: 1}}, limit: int64(limit)}, uploadFromDoc)
+	return docdb.FindAll(ctx, s.uploads, bson.D{{Key: "check_at", Value: bson.D{{Key: "$lte", Value: now}}}},
+		docdb.Query{Sort: bson.D{{Key: "check_at", Value: 1}, {Key: "_id", Value: 1}}, Limit: int64(limit)}, uploadFromDoc)
 }
 
 // Postpone implements upload.Store.
 func (s *UploadStore) Postpone(ctx context.Context, name string, at time.Time) error {
-	_, err := s.uploads.updateOne(ctx, bson.D{{Key: "_id", Value: name}},
+	_, err := s.uploads.UpdateOne(ctx, bson.D{{Key: "_id", Value: name}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "check_at", Value: at}}}}, false)
 	return err
 }
 
 // Delete implements upload.Store.
 func (s *UploadStore) Delete(ctx context.Context, name string) error {
-	_, err := s.uploads.deleteOne(ctx, bson.D{{Key: "_id", Value: name}})
+	_, err := s.uploads.DeleteOne(ctx, bson.D{{Key: "_id", Value: name}})
 	return err
 }
 
 // Names implements upload.Store.
 func (s *UploadStore) Names(ctx context.Context, host string) ([]string, error) {
-	return findAll(ctx, s.uploads, bson.D{{Key: "host", Value: host}}, query{}, func(d uploadDoc) string { return d.ID })
+	return docdb.FindAll(ctx, s.uploads, bson.D{{Key: "host", Value: host}}, docdb.Query{}, func(d uploadDoc) string { return d.ID })
 }

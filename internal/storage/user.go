@@ -10,18 +10,19 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"microtask/internal/auth"
+	"microtask/internal/docdb"
 	"microtask/internal/page"
 	"microtask/internal/user"
 )
 
 // UserStore keeps the users collection. It implements user.Store.
 type UserStore struct {
-	users collection
+	users docdb.Collection
 }
 
 // NewUserStore returns the users store on d.
-func NewUserStore(d *DB) *UserStore {
-	return &UserStore{users: d.collection("users")}
+func NewUserStore(d *docdb.DB) *UserStore {
+	return &UserStore{users: d.Collection("users")}
 }
 
 var _ user.Store = (*UserStore)(nil)
@@ -70,10 +71,10 @@ func userFromDoc(d userDoc) user.User {
 
 // Insert implements user.Store.
 func (s *UserStore) Insert(ctx context.Context, u user.User, passwordHash []byte) error {
-	err := s.users.insertOne(ctx, userDoc{ID: u.ID, Name: u.Name, Email: u.Email, PhotoURL: u.PhotoURL,
+	err := s.users.InsertOne(ctx, userDoc{ID: u.ID, Name: u.Name, Email: u.Email, PhotoURL: u.PhotoURL,
 		Role: string(u.Role), Status: string(u.Status), TokenVersion: u.TokenVersion, PasswordHash: passwordHash,
 		CreatedAt: u.CreatedAt, EmailVerified: u.EmailVerified, GoogleLinked: u.GoogleLinked})
-	if isDuplicate(err) {
+	if docdb.IsDuplicate(err) {
 		return user.ErrEmailTaken
 	}
 	return err
@@ -81,8 +82,8 @@ func (s *UserStore) Insert(ctx context.Context, u user.User, passwordHash []byte
 
 func (s *UserStore) one(ctx context.Context, filter bson.D) (userDoc, error) {
 	var d userDoc
-	err := s.users.findOne(ctx, filter, &d)
-	if errors.Is(err, errNoDocument) {
+	err := s.users.FindOne(ctx, filter, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
 		return userDoc{}, user.ErrNotFound
 	}
 	return d, err
@@ -99,7 +100,7 @@ func (s *UserStore) ByIDs(ctx context.Context, ids []string) ([]user.User, error
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return findAll(ctx, s.users, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, query{}, userFromDoc)
+	return docdb.FindAll(ctx, s.users, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, docdb.Query{}, userFromDoc)
 }
 
 // Credentials implements user.Store.
@@ -121,7 +122,7 @@ func (s *UserStore) UpdateProfile(ctx context.Context, id string, pr user.Profil
 		}
 		return u, err
 	}
-	n, err := s.users.updateOne(ctx,
+	n, err := s.users.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}}},
 		bson.D{{Key: "$set", Value: set}}, false)
 	if err != nil {
@@ -147,7 +148,7 @@ func (s *UserStore) ChangeAccount(ctx context.Context, c user.AccountChange) (bo
 			bson.E{Key: "deleted_email", Value: c.Email},
 			bson.E{Key: "deleted_at", Value: c.At})
 	}
-	return commitOnce(ctx, s.users, c.ID,
+	return docdb.CommitOnce(ctx, s.users, c.ID,
 		bson.D{
 			{Key: "_id", Value: c.ID},
 			{Key: "ops", Value: bson.D{{Key: "$ne", Value: c.Op}}},
@@ -176,13 +177,13 @@ func (s *UserStore) List(ctx context.Context, f user.Filter, p page.Request) ([]
 		re := bson.Regex{Pattern: regexp.QuoteMeta(f.Query), Options: "i"}
 		q = append(q, bson.E{Key: "$or", Value: bson.A{bson.D{{Key: "name", Value: re}}, bson.D{{Key: "email", Value: re}}}})
 	}
-	return findPage(ctx, s.users, q, newestFirst, p, userFromDoc)
+	return docdb.FindPage(ctx, s.users, q, newestFirst, p, userFromDoc)
 }
 
 // EachPhotoURL implements user.Store: every user's, deleted ones included.
 func (s *UserStore) EachPhotoURL(ctx context.Context, fn func(string) error) error {
-	return each(ctx, s.users, bson.D{{Key: "photo_url", Value: bson.D{{Key: "$gt", Value: ""}}}},
-		query{fields: []string{"photo_url"}}, func(d struct {
+	return docdb.Each(ctx, s.users, bson.D{{Key: "photo_url", Value: bson.D{{Key: "$gt", Value: ""}}}},
+		docdb.Query{Fields: []string{"photo_url"}}, func(d struct {
 			PhotoURL string `bson:"photo_url"`
 		}) error {
 			return fn(d.PhotoURL)
@@ -191,12 +192,12 @@ func (s *UserStore) EachPhotoURL(ctx context.Context, fn func(string) error) err
 
 // CountByRole counts the users of a role who are not deleted.
 func (s *UserStore) CountByRole(ctx context.Context, role auth.Role) (int64, error) {
-	return s.users.count(ctx, bson.D{{Key: "role", Value: string(role)}, {Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}}})
+	return s.users.Count(ctx, bson.D{{Key: "role", Value: string(role)}, {Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}}})
 }
 
 // SetEmailVerified implements user.Store.
 func (s *UserStore) SetEmailVerified(ctx context.Context, id string) error {
-	n, err := s.users.updateOne(ctx, bson.D{{Key: "_id", Value: id}},
+	n, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "email_verified", Value: true}}}}, false)
 	if err == nil && n == 0 {
 		return user.ErrNotFound
@@ -216,7 +217,7 @@ func (s *UserStore) ChangeTokens(ctx context.Context, c user.TokenChange) (bool,
 	if c.GoogleLinked {
 		set = append(set, bson.E{Key: "google_linked", Value: true})
 	}
-	n, err := s.users.updateOne(ctx,
+	n, err := s.users.UpdateOne(ctx,
 		bson.D{
 			{Key: "_id", Value: c.ID},
 			{Key: "token_version", Value: c.Version},
@@ -250,7 +251,7 @@ func (s *UserStore) RevokeToken(ctx context.Context, id, tokenID string, expires
 		if d.RevokedSeq == 0 {
 			seq = bson.D{{Key: "$exists", Value: false}}
 		}
-		n, err := s.users.updateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "revoked_seq", Value: seq}},
+		n, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "revoked_seq", Value: seq}},
 			bson.D{
 				{Key: "$set", Value: bson.D{{Key: "revoked_tokens", Value: list}, {Key: "tokens_changed_at", Value: now}}},
 				{Key: "$inc", Value: bson.D{{Key: "revoked_seq", Value: int64(1)}}},
@@ -264,8 +265,8 @@ func (s *UserStore) RevokeToken(ctx context.Context, id, tokenID string, expires
 
 // TokensChangedSince implements user.Store.
 func (s *UserStore) TokensChangedSince(ctx context.Context, t time.Time) ([]string, error) {
-	return findAll(ctx, s.users, bson.D{{Key: "tokens_changed_at", Value: bson.D{{Key: "$gte", Value: t}}}},
-		query{fields: []string{"_id"}}, func(d struct {
+	return docdb.FindAll(ctx, s.users, bson.D{{Key: "tokens_changed_at", Value: bson.D{{Key: "$gte", Value: t}}}},
+		docdb.Query{Fields: []string{"_id"}}, func(d struct {
 			ID string `bson:"_id"`
 		}) string {
 			return d.ID
@@ -274,7 +275,7 @@ func (s *UserStore) TokensChangedSince(ctx context.Context, t time.Time) ([]stri
 
 // SetEmailOptIns implements user.Store.
 func (s *UserStore) SetEmailOptIns(ctx context.Context, id string, kinds []string) (user.User, error) {
-	n, err := s.users.updateOne(ctx,
+	n, err := s.users.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "email_opt_ins", Value: kinds}}}}, false)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/docdb"
 	"microtask/internal/money"
 	"microtask/internal/page"
 	"microtask/internal/withdrawal"
@@ -16,12 +17,12 @@ import (
 // WithdrawalStore keeps the withdrawals collection. It implements
 // withdrawal.Store.
 type WithdrawalStore struct {
-	withdrawals collection
+	withdrawals docdb.Collection
 }
 
 // NewWithdrawalStore returns the withdrawals store on d.
-func NewWithdrawalStore(d *DB) *WithdrawalStore {
-	return &WithdrawalStore{withdrawals: d.collection("withdrawals")}
+func NewWithdrawalStore(d *docdb.DB) *WithdrawalStore {
+	return &WithdrawalStore{withdrawals: d.Collection("withdrawals")}
 }
 
 var _ withdrawal.Store = (*WithdrawalStore)(nil)
@@ -94,8 +95,8 @@ func (s *WithdrawalStore) Insert(ctx context.Context, w withdrawal.Withdrawal) e
 	if w.Risk != nil {
 		doc.RiskScore = &w.Risk.Score
 	}
-	err := s.withdrawals.insertOne(ctx, doc)
-	if isDuplicate(err) {
+	err := s.withdrawals.InsertOne(ctx, doc)
+	if docdb.IsDuplicate(err) {
 		return nil // inserted by an earlier attempt of the same operation
 	}
 	return err
@@ -104,8 +105,8 @@ func (s *WithdrawalStore) Insert(ctx context.Context, w withdrawal.Withdrawal) e
 // ByID implements withdrawal.Store.
 func (s *WithdrawalStore) ByID(ctx context.Context, id string) (withdrawal.Withdrawal, error) {
 	var d withdrawalDoc
-	err := s.withdrawals.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
-	if errors.Is(err, errNoDocument) {
+	err := s.withdrawals.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
 		return withdrawal.Withdrawal{}, withdrawal.ErrNotFound
 	}
 	return withdrawalFromDoc(d), err
@@ -121,12 +122,12 @@ func (s *WithdrawalStore) List(ctx context.Context, f withdrawal.Filter, p page.
 	if f.Status != "" {
 		q = append(q, bson.E{Key: "status", Value: string(f.Status)})
 	}
-	return findPage(ctx, s.withdrawals, q, newestFirst, p, withdrawalFromDoc)
+	return docdb.FindPage(ctx, s.withdrawals, q, newestFirst, p, withdrawalFromDoc)
 }
 
 // ListByWorker implements withdrawal.Store.
 func (s *WithdrawalStore) ListByWorker(ctx context.Context, workerID string, p page.Request) ([]withdrawal.Withdrawal, int64, error) {
-	return findPage(ctx, s.withdrawals, bson.D{{Key: "worker_id", Value: workerID}}, newestFirst, p, withdrawalFromDoc)
+	return docdb.FindPage(ctx, s.withdrawals, bson.D{{Key: "worker_id", Value: workerID}}, newestFirst, p, withdrawalFromDoc)
 }
 
 // ListPending implements withdrawal.Store: one find and one count.
@@ -136,12 +137,12 @@ func (s *WithdrawalStore) ListPending(ctx context.Context, order withdrawal.Orde
 		// Withdrawals from before risk was measured have none: they sort last.
 		sort = slices.Insert(sort, 0, bson.E{Key: "risk_score", Value: -1})
 	}
-	return findPage(ctx, s.withdrawals, bson.D{{Key: "status", Value: string(withdrawal.StatusPending)}}, sort, p, withdrawalFromDoc)
+	return docdb.FindPage(ctx, s.withdrawals, bson.D{{Key: "status", Value: string(withdrawal.StatusPending)}}, sort, p, withdrawalFromDoc)
 }
 
 // Decide implements withdrawal.Store.
 func (s *WithdrawalStore) Decide(ctx context.Context, dec withdrawal.Decision) (bool, error) {
-	return commitOnce(ctx, s.withdrawals, dec.ID,
+	return docdb.CommitOnce(ctx, s.withdrawals, dec.ID,
 		bson.D{{Key: "_id", Value: dec.ID}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: dec.Op}}}, {Key: "status", Value: string(withdrawal.StatusPending)}},
 		bson.D{
 			{Key: "$set", Value: bson.D{{Key: "status", Value: string(dec.To)}, {Key: "reason", Value: dec.Reason}, {Key: "decided_at", Value: dec.At}, {Key: "decided_by", Value: dec.By}}},
@@ -154,10 +155,10 @@ func (s *WithdrawalStore) Decide(ctx context.Context, dec withdrawal.Decision) (
 // withdrawals, in one read (through the worker_id index).
 func (s *WithdrawalStore) HeldCoins(ctx context.Context, userIDs []string) (map[string]money.Coins, error) {
 	held := make(map[string]money.Coins, len(userIDs))
-	err := each(ctx, s.withdrawals, bson.D{
+	err := docdb.Each(ctx, s.withdrawals, bson.D{
 		{Key: "worker_id", Value: bson.D{{Key: "$in", Value: userIDs}}},
 		{Key: "status", Value: string(withdrawal.StatusPending)},
-	}, query{}, func(d withdrawalDoc) error {
+	}, docdb.Query{}, func(d withdrawalDoc) error {
 		held[d.WorkerID] += money.Coins(d.Coins)
 		return nil
 	})

@@ -17,13 +17,13 @@ import (
 	"microtask/internal/app"
 	"microtask/internal/auth"
 	"microtask/internal/checkout"
+	"microtask/internal/docdb"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/operation"
 	"microtask/internal/payment"
 	"microtask/internal/platform/clocktest"
 	"microtask/internal/platform/logging"
-	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
 	"microtask/internal/upload"
 	"microtask/internal/user"
@@ -31,7 +31,7 @@ import (
 
 // Env is the services on one test database.
 type Env struct {
-	DB    *storage.DB
+	DB    *docdb.DB
 	Clock *clocktest.Clock
 	*app.App
 }
@@ -57,7 +57,7 @@ func New(t testing.TB, configure ...func(*app.Config)) *Env {
 // Build builds the services on db with clock, as a process would at start:
 // tests that restart a process after a crash call it again on the same
 // database.
-func Build(t testing.TB, db *storage.DB, clock *clocktest.Clock, configure ...func(*app.Config)) *Env {
+func Build(t testing.TB, db *docdb.DB, clock *clocktest.Clock, configure ...func(*app.Config)) *Env {
 	t.Helper()
 	h, err := auth.NewHasher(bcrypt.MinCost)
 	if err != nil {
@@ -66,7 +66,7 @@ func Build(t testing.TB, db *storage.DB, clock *clocktest.Clock, configure ...fu
 	c := app.Config{
 		Log: logging.Discard(), Now: clock.Now, Hasher: h,
 		Tokens:           auth.NewTokens([]byte("apptest-secret-apptest-secret-32"), time.Hour, nil),
-		SoleWriter:       db.ReadsFromMemory(), // as main does
+		SoleWriter:       db.SoleWriter(), // as main does
 		AutoApproveAfter: 72 * time.Hour, Gateway: checkout.Dummy{SuccessURL: "http://localhost:5173/paid"},
 		WithdrawalMethods: []string{"stripe", "bkash", "rocket", "nagad"}, Pricing: money.DefaultPricing(),
 		ImageHost: upload.Dir{Path: t.TempDir()},

@@ -131,7 +131,7 @@ func (m *Metrics) StreamOpened() (closed func()) {
 }
 
 // CommandMonitor is the database driver's command monitor that records
-// every command (storage.WithCommandMonitor).
+// every command (docdb.WithCommandMonitor).
 func (m *Metrics) CommandMonitor() *event.CommandMonitor {
 	return &event.CommandMonitor{
 		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {

@@ -7,7 +7,7 @@
 //     answered from memory;
 //   - MICROTASK_TEST_DB=per-document: the embedded FerretDB, with writes
 //     serialized per document and every read sent to the server, as MongoDB
-//     behaves (storage.WithPerDocumentLocks): what MongoDB runs concurrently
+//     behaves (docdb.WithPerDocumentLocks): what MongoDB runs concurrently
 //     runs concurrently here too;
 //   - MONGODB_TEST_URI set (mongodb://...): that MongoDB server, a replica
 //     set or a standalone one.
@@ -26,8 +26,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/event"
 
+	"microtask/internal/docdb"
 	"microtask/internal/storage"
-	"microtask/migrations"
 )
 
 // The modes of the environment.
@@ -50,10 +50,10 @@ func Mode() string {
 
 var (
 	once     sync.Once
-	server   *storage.Embedded // nil on MongoDB
+	server   *docdb.Embedded // nil on MongoDB
 	uri      string
-	root     *storage.DB // databases as the mode says
-	plain    *storage.DB // databases that send every read to the server, as on MongoDB
+	root     *docdb.DB // databases as the mode says
+	plain    *docdb.DB // databases that send every read to the server, as on MongoDB
 	dir      string
 	startErr error
 	seq      atomic.Int64
@@ -63,7 +63,7 @@ func start() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	quiet := slog.New(slog.DiscardHandler)
-	monitor := storage.WithCommandMonitor(&event.CommandMonitor{
+	monitor := docdb.WithCommandMonitor(&event.CommandMonitor{
 		Started: func(_ context.Context, e *event.CommandStartedEvent) {
 			commands.mu.Lock()
 			defer commands.mu.Unlock()
@@ -74,26 +74,26 @@ func start() {
 	})
 	if Mode() == ModeMongoDB {
 		uri = os.Getenv("MONGODB_TEST_URI")
-		root, startErr = storage.Open(ctx, uri, "unused", quiet, monitor)
+		root, startErr = docdb.Open(ctx, uri, "unused", quiet, monitor)
 		plain = root
 		return
 	}
 	if dir, startErr = os.MkdirTemp("", "microtask-test-db-"); startErr != nil {
 		return
 	}
-	if server, startErr = storage.StartEmbedded(dir, quiet); startErr != nil {
+	if server, startErr = docdb.StartEmbedded(dir, quiet); startErr != nil {
 		return
 	}
 	uri = server.URI()
 	if Mode() == ModePerDocument {
-		root, startErr = server.Connect(ctx, "unused", quiet, monitor, storage.WithPerDocumentLocks())
+		root, startErr = server.Connect(ctx, "unused", quiet, monitor, docdb.WithPerDocumentLocks())
 		plain = root
 		return
 	}
 	if root, startErr = server.Connect(ctx, "unused", quiet, monitor); startErr != nil {
 		return
 	}
-	plain, startErr = server.Connect(ctx, "unused", quiet, monitor, storage.WithServerReads())
+	plain, startErr = server.Connect(ctx, "unused", quiet, monitor, docdb.WithServerReads())
 }
 
 // commands routes the driver's command events to the CommandLog of the test
@@ -131,7 +131,7 @@ func (l *CommandLog) Counts() map[string]int {
 }
 
 // Commands starts counting the commands sent to db, a database from NewDB.
-func Commands(t testing.TB, db *storage.DB) *CommandLog {
+func Commands(t testing.TB, db *docdb.DB) *CommandLog {
 	t.Helper()
 	l := &CommandLog{counts: map[string]int{}}
 	commands.mu.Lock()
@@ -147,20 +147,20 @@ func Commands(t testing.TB, db *storage.DB) *CommandLog {
 
 // NewDB returns a migrated database of its own for this test, on the shared
 // server, working as the mode says, and drops it when the test ends.
-func NewDB(t testing.TB) *storage.DB {
+func NewDB(t testing.TB) *docdb.DB {
 	t.Helper()
-	return newDB(t, func() *storage.DB { return root })
+	return newDB(t, func() *docdb.DB { return root })
 }
 
 // NewServerReadsDB is NewDB for a database that sends every read to the
 // server, as on MongoDB, whatever the mode: for tests that count the
 // commands an operation sends.
-func NewServerReadsDB(t testing.TB) *storage.DB {
+func NewServerReadsDB(t testing.TB) *docdb.DB {
 	t.Helper()
-	return newDB(t, func() *storage.DB { return plain })
+	return newDB(t, func() *docdb.DB { return plain })
 }
 
-func newDB(t testing.TB, parent func() *storage.DB) *storage.DB {
+func newDB(t testing.TB, parent func() *docdb.DB) *docdb.DB {
 	t.Helper()
 	once.Do(start)
 	if startErr != nil {
@@ -169,7 +169,7 @@ func newDB(t testing.TB, parent func() *storage.DB) *storage.DB {
 	db := parent().Sibling(fmt.Sprintf("test_%d_%d", os.Getpid(), seq.Add(1)))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := db.Migrate(ctx, migrations.FS, slog.New(slog.DiscardHandler)); err != nil {
+	if _, err := storage.Migrate(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatalf("migrate test database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -200,7 +200,7 @@ func Main(m *testing.M, cleanups ...func()) {
 	for _, c := range cleanups {
 		c()
 	}
-	for _, db := range []*storage.DB{root, plain} {
+	for _, db := range []*docdb.DB{root, plain} {
 		if db != nil {
 			_ = db.Close(context.Background())
 		}

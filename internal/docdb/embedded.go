@@ -1,4 +1,4 @@
-package storage
+package docdb
 
 import (
 	"context"
@@ -138,6 +138,7 @@ func (e *Embedded) Connect(ctx context.Context, database string, log *slog.Logge
 		_ = d.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
+	d.sole = !s.serverReads
 	return d, nil
 }
 

@@ -1,4 +1,4 @@
-package storage
+package docdb
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 // updates of one document; with a lock per document, each single-document
 // write is atomic, as on MongoDB, while writes to different documents run
 // side by side, as on MongoDB. A write whose documents are not known by _id
-// (updateMany by another field, a command) holds its whole collection.
+// (UpdateMany by another field, a command) holds its whole collection.
 type docLocks struct {
 	mu    sync.Mutex
 	colls map[string]*collectionLocks

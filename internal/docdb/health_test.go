@@ -1,4 +1,4 @@
-package storage
+package docdb
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package storage
+package docdb
 
 import (
 	"context"
@@ -9,15 +9,15 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"microtask/internal/docdb/mirror"
 	"microtask/internal/page"
-	"microtask/internal/storage/mirror"
 )
 
-// collection wraps a driver collection so that every write passes the gate
+// Collection wraps a driver collection so that every write passes the gate
 // and, on the embedded database, reads come from the in-memory copy and
 // writes keep it current: stores cannot forget either, because they only see
 // these methods.
-type collection struct {
+type Collection struct {
 	c        *mongo.Collection
 	gate     gate
 	docs     *docLocks // instead of the gate: per-document locks
@@ -26,7 +26,9 @@ type collection struct {
 	health   *health   // learns from every write command's outcome
 }
 
-func (c collection) insertOne(ctx context.Context, doc any) error {
+// InsertOne inserts doc. A duplicate _id or unique key is an error that
+// IsDuplicate recognizes.
+func (c Collection) InsertOne(ctx context.Context, doc any) error {
 	raw, err := bson.Marshal(doc)
 	if err != nil {
 		return err
@@ -34,7 +36,8 @@ func (c collection) insertOne(ctx context.Context, doc any) error {
 	return c.insert(ctx, []bson.Raw{raw}, true)
 }
 
-func (c collection) insertMany(ctx context.Context, docs []any, ordered bool) error {
+// InsertMany inserts docs; ordered stops at the first one refused.
+func (c Collection) InsertMany(ctx context.Context, docs []any, ordered bool) error {
 	raws := make([]bson.Raw, len(docs))
 	for i, d := range docs {
 		var err error
@@ -45,7 +48,7 @@ func (c collection) insertMany(ctx context.Context, docs []any, ordered bool) er
 	return c.insert(ctx, raws, ordered)
 }
 
-func (c collection) insert(ctx context.Context, docs []bson.Raw, ordered bool) error {
+func (c Collection) insert(ctx context.Context, docs []bson.Raw, ordered bool) error {
 	var ids []any
 	for _, d := range docs {
 		id, err := d.LookupErr("_id")
@@ -71,19 +74,19 @@ func (c collection) insert(ctx context.Context, docs []bson.Raw, ordered bool) e
 	}, ordered)
 }
 
-// updateOne applies update to the first document matching filter (or with
+// UpdateOne applies update to the first document matching filter (or with
 // upsert inserts one) and returns how many it matched or inserted (0 or 1).
-func (c collection) updateOne(ctx context.Context, filter, update bson.D, upsert bool) (int64, error) {
+func (c Collection) UpdateOne(ctx context.Context, filter, update bson.D, upsert bool) (int64, error) {
 	return c.update(ctx, filter, update, upsert, false)
 }
 
-// updateMany applies update to every document matching filter and returns
+// UpdateMany applies update to every document matching filter and returns
 // how many matched.
-func (c collection) updateMany(ctx context.Context, filter, update bson.D) (int64, error) {
+func (c Collection) UpdateMany(ctx context.Context, filter, update bson.D) (int64, error) {
 	return c.update(ctx, filter, update, false, true)
 }
 
-func (c collection) update(ctx context.Context, filter, update bson.D, upsert, many bool) (int64, error) {
+func (c Collection) update(ctx context.Context, filter, update bson.D, upsert, many bool) (int64, error) {
 	var n int64
 	err := c.write(ctx, idsOf(filter), func(m *mirror.Collection) ([]mirror.Change, error) {
 		f, u, err := marshalBoth(filter, update)
@@ -112,18 +115,18 @@ func (c collection) update(ctx context.Context, filter, update bson.D, upsert, m
 	return n, err
 }
 
-// deleteOne deletes the first document matching filter and returns how many
+// DeleteOne deletes the first document matching filter and returns how many
 // it deleted (0 or 1).
-func (c collection) deleteOne(ctx context.Context, filter bson.D) (int64, error) {
+func (c Collection) DeleteOne(ctx context.Context, filter bson.D) (int64, error) {
 	return c.delete(ctx, filter, false)
 }
 
-// deleteMany deletes every document matching filter and returns how many.
-func (c collection) deleteMany(ctx context.Context, filter bson.D) (int64, error) {
+// DeleteMany deletes every document matching filter and returns how many.
+func (c Collection) DeleteMany(ctx context.Context, filter bson.D) (int64, error) {
 	return c.delete(ctx, filter, true)
 }
 
-func (c collection) delete(ctx context.Context, filter bson.D, many bool) (int64, error) {
+func (c Collection) delete(ctx context.Context, filter bson.D, many bool) (int64, error) {
 	var n int64
 	err := c.write(ctx, idsOf(filter), func(m *mirror.Collection) ([]mirror.Change, error) {
 		f, err := bson.Marshal(filter)
@@ -155,7 +158,7 @@ func (c collection) delete(ctx context.Context, filter bson.D, many bool) (int64
 // the write does to which documents; those changes go to the database as
 // inserts, replacements and deletions by _id, which FerretDB finds through
 // the _id index, and the copy takes the ones the database accepted.
-func (c collection) write(ctx context.Context, ids []any, plan func(*mirror.Collection) ([]mirror.Change, error), send func(context.Context) error, ordered bool) error {
+func (c Collection) write(ctx context.Context, ids []any, plan func(*mirror.Collection) ([]mirror.Change, error), send func(context.Context) error, ordered bool) error {
 	leave, err := c.lock(ctx, ids)
 	if err != nil {
 		return err
@@ -179,7 +182,7 @@ func (c collection) write(ctx context.Context, ids []any, plan func(*mirror.Coll
 	return err
 }
 
-func (c collection) writeThroughCopy(ctx context.Context, plan func(*mirror.Collection) ([]mirror.Change, error), ordered bool) error {
+func (c Collection) writeThroughCopy(ctx context.Context, plan func(*mirror.Collection) ([]mirror.Change, error), ordered bool) error {
 	m, err := c.loadedCopy(ctx)
 	if err != nil {
 		return err
@@ -239,7 +242,7 @@ const maxParts = 50
 // bulkWrite sends models in commands of at most maxParts and says which
 // ones the database applied, or nil when that is not known for sure. An
 // ordered write stops at the first command that failed.
-func (c collection) bulkWrite(ctx context.Context, models []mongo.WriteModel, ordered bool) (done []bool, err error) {
+func (c Collection) bulkWrite(ctx context.Context, models []mongo.WriteModel, ordered bool) (done []bool, err error) {
 	done = make([]bool, len(models))
 	var errs []error
 	for start := 0; start < len(models); start += maxParts {
@@ -263,7 +266,7 @@ func (c collection) bulkWrite(ctx context.Context, models []mongo.WriteModel, or
 	return done, errors.Join(errs...)
 }
 
-func (c collection) lock(ctx context.Context, ids []any) (unlock func(), err error) {
+func (c Collection) lock(ctx context.Context, ids []any) (unlock func(), err error) {
 	if c.docs != nil {
 		return c.docs.lock(ctx, c.c.Name(), ids)
 	}
@@ -312,28 +315,28 @@ func marshalBoth(a, b any) (bson.Raw, bson.Raw, error) {
 	return ra, rb, err
 }
 
-// findOne decodes the first document matching filter into out. It returns
-// errNoDocument when there is none.
-func (c collection) findOne(ctx context.Context, filter bson.D, out any) error {
+// FindOne decodes the first document matching filter into out. It returns
+// ErrNoDocument when there is none.
+func (c Collection) FindOne(ctx context.Context, filter bson.D, out any) error {
 	if c.copy == nil {
 		err := c.c.FindOne(ctx, filter).Decode(out)
 		if errors.Is(err, mongo.ErrNoDocuments) {
-			return errNoDocument
+			return ErrNoDocument
 		}
 		return err
 	}
-	docs, _, err := c.findCopy(ctx, filter, query{limit: 1})
+	docs, _, err := c.findCopy(ctx, filter, Query{Limit: 1})
 	if err != nil {
 		return err
 	}
 	if len(docs) == 0 {
-		return errNoDocument
+		return ErrNoDocument
 	}
 	return bson.Unmarshal(docs[0], out)
 }
 
-// count counts the documents matching filter.
-func (c collection) count(ctx context.Context, filter bson.D) (int64, error) {
+// Count counts the documents matching filter.
+func (c Collection) Count(ctx context.Context, filter bson.D) (int64, error) {
 	if c.copy == nil {
 		return c.c.CountDocuments(ctx, filter)
 	}
@@ -345,10 +348,10 @@ func (c collection) count(ctx context.Context, filter bson.D) (int64, error) {
 	return int64(n), err
 }
 
-// sum adds up a numeric field over the documents matching filter, in one
+// Sum adds up a numeric field over the documents matching filter, in one
 // aggregation with a single accumulator (FerretDB computes only the first
 // accumulator of a $group).
-func (c collection) sum(ctx context.Context, filter bson.D, field string) (int64, error) {
+func (c Collection) Sum(ctx context.Context, filter bson.D, field string) (int64, error) {
 	if c.copy != nil {
 		m, f, err := c.readCopyFor(ctx, filter)
 		if err != nil {
@@ -373,23 +376,23 @@ func (c collection) sum(ctx context.Context, filter bson.D, field string) (int64
 	return res[0].Total, nil
 }
 
-// query is how a find orders and cuts its results.
-type query struct {
-	sort        bson.D
-	skip, limit int64 // limit 0: no limit
-	// fields, if set, are the only ones the server sends; the in-memory
+// Query is how a find orders and cuts its results.
+type Query struct {
+	Sort        bson.D
+	Skip, Limit int64 // Limit 0: no limit
+	// Fields, if set, are the only ones the server sends; the in-memory
 	// copy hands over whole documents, which decode into the same struct.
-	fields []string
+	Fields []string
 }
 
-func (q query) options() *options.FindOptionsBuilder {
-	o := options.Find().SetSkip(q.skip).SetLimit(q.limit)
-	if q.sort != nil {
-		o.SetSort(q.sort)
+func (q Query) options() *options.FindOptionsBuilder {
+	o := options.Find().SetSkip(q.Skip).SetLimit(q.Limit)
+	if q.Sort != nil {
+		o.SetSort(q.Sort)
 	}
-	if q.fields != nil {
+	if q.Fields != nil {
 		p := bson.D{}
-		for _, f := range q.fields {
+		for _, f := range q.Fields {
 			p = append(p, bson.E{Key: f, Value: 1})
 		}
 		o.SetProjection(p)
@@ -399,7 +402,7 @@ func (q query) options() *options.FindOptionsBuilder {
 
 // readCopyFor returns the copy to read from and the filter as the copy
 // takes it.
-func (c collection) readCopyFor(ctx context.Context, filter bson.D) (*mirror.Collection, bson.Raw, error) {
+func (c Collection) readCopyFor(ctx context.Context, filter bson.D) (*mirror.Collection, bson.Raw, error) {
 	m, err := c.readCopy(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -408,22 +411,22 @@ func (c collection) readCopyFor(ctx context.Context, filter bson.D) (*mirror.Col
 	return m, f, err
 }
 
-func (c collection) findCopy(ctx context.Context, filter bson.D, q query) ([]bson.Raw, int, error) {
+func (c Collection) findCopy(ctx context.Context, filter bson.D, q Query) ([]bson.Raw, int, error) {
 	m, f, err := c.readCopyFor(ctx, filter)
 	if err != nil {
 		return nil, 0, err
 	}
 	var s bson.Raw
-	if q.sort != nil {
-		if s, err = bson.Marshal(q.sort); err != nil {
+	if q.Sort != nil {
+		if s, err = bson.Marshal(q.Sort); err != nil {
 			return nil, 0, err
 		}
 	}
-	return m.Find(mirror.Query{Filter: f, Sort: s, Skip: q.skip, Limit: q.limit})
+	return m.Find(mirror.Query{Filter: f, Sort: s, Skip: q.Skip, Limit: q.Limit})
 }
 
-// each calls fn with every document matching filter, decoded into a fresh T.
-func each[T any](ctx context.Context, c collection, filter bson.D, q query, fn func(T) error) error {
+// Each calls fn with every document matching filter, decoded into a fresh T.
+func Each[T any](ctx context.Context, c Collection, filter bson.D, q Query, fn func(T) error) error {
 	if c.copy != nil {
 		docs, _, err := c.findCopy(ctx, filter, q)
 		if err != nil {
@@ -457,28 +460,24 @@ func each[T any](ctx context.Context, c collection, filter bson.D, q query, fn f
 	return cur.Err()
 }
 
-// newestFirst is the order of most lists; _id breaks ties, so that pages
-// neither repeat nor skip items created in the same millisecond.
-var newestFirst = bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}
-
-// findAll returns the documents matching filter, each decoded as a D and
+// FindAll returns the documents matching filter, each decoded as a D and
 // turned into a T by conv (nil when none match).
-func findAll[D, T any](ctx context.Context, c collection, filter bson.D, q query, conv func(D) T) ([]T, error) {
+func FindAll[D, T any](ctx context.Context, c Collection, filter bson.D, q Query, conv func(D) T) ([]T, error) {
 	var out []T
-	err := each(ctx, c, filter, q, func(d D) error {
+	err := Each(ctx, c, filter, q, func(d D) error {
 		out = append(out, conv(d))
 		return nil
 	})
 	return out, err
 }
 
-// findPage returns page p of the documents matching filter in sort order,
+// FindPage returns page p of the documents matching filter in sort order,
 // turned into Ts by conv, and how many documents match: one find and one
 // count, which is what every list endpoint costs (one pass over the
 // in-memory copy on the embedded database). An empty page is an empty
 // slice, which JSON shows as [] rather than null.
-func findPage[D, T any](ctx context.Context, c collection, filter, sort bson.D, p page.Request, conv func(D) T) ([]T, int64, error) {
-	q := query{sort: sort, skip: p.Skip(), limit: int64(p.Limit)}
+func FindPage[D, T any](ctx context.Context, c Collection, filter, sort bson.D, p page.Request, conv func(D) T) ([]T, int64, error) {
+	q := Query{Sort: sort, Skip: p.Skip(), Limit: int64(p.Limit)}
 	if c.copy != nil {
 		docs, total, err := c.findCopy(ctx, filter, q)
 		if err != nil {
@@ -494,30 +493,30 @@ func findPage[D, T any](ctx context.Context, c collection, filter, sort bson.D, 
 		}
 		return out, int64(total), nil
 	}
-	out, err := findAll(ctx, c, filter, q, conv)
+	out, err := FindAll(ctx, c, filter, q, conv)
 	if err != nil {
 		return nil, 0, err
 	}
 	if out == nil {
 		out = []T{}
 	}
-	n, err := c.count(ctx, filter)
+	n, err := c.Count(ctx, filter)
 	return out, n, err
 }
 
-// commitOnce applies a ledger operation's commit update to the document id.
+// CommitOnce applies a ledger operation's commit update to the document id.
 // Its filter q leaves out documents that already record the operation, so
 // when nothing matched, the document is read and done says whether it
 // records it, that is, whether the commit happened before. A missing
 // document has not committed.
-func commitOnce[D any](ctx context.Context, c collection, id string, q, update bson.D, done func(D) bool) (bool, error) {
-	n, err := c.updateOne(ctx, q, update, false)
+func CommitOnce[D any](ctx context.Context, c Collection, id string, q, update bson.D, done func(D) bool) (bool, error) {
+	n, err := c.UpdateOne(ctx, q, update, false)
 	if err != nil || n == 1 {
 		return n == 1, err
 	}
 	var d D
-	if err := c.findOne(ctx, bson.D{{Key: "_id", Value: id}}, &d); err != nil {
-		if errors.Is(err, errNoDocument) {
+	if err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, &d); err != nil {
+		if errors.Is(err, ErrNoDocument) {
 			return false, nil
 		}
 		return false, err
@@ -533,7 +532,7 @@ func (d *DB) runCommand(ctx context.Context, cmd bson.D) error {
 	if len(cmd) > 0 {
 		name, _ = cmd[0].Value.(string)
 	}
-	leave, err := d.collection(name).lock(ctx, nil)
+	leave, err := d.Collection(name).lock(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,13 @@
-// Package storage keeps every call of the MongoDB driver: connecting (to a
-// MongoDB server or the embedded FerretDB), migrations, and one store per
-// capability. Driver errors are translated here into the domain's errors.
-package storage
+// Package docdb is the document database under Microtask's stores: a small
+// engine over the official MongoDB driver that connects to MongoDB, to a
+// FerretDB, or to the embedded database this process runs; serializes writes
+// where the server needs it (the write gate, per-document locks) and holds
+// the writer lease there; answers reads from an in-memory copy where this
+// process is the only writer; bounds every write in size and time and tells
+// readiness what it saw; and runs the migrations. It knows no domain: the
+// stores (package storage) use its one collection type, Collection, and
+// translate its errors into the domain's.
+package docdb
 
 import (
 	"context"
@@ -41,6 +47,7 @@ type DB struct {
 	embedded *Embedded // the server this process runs, if it does
 	health   *health   // what writes said of the server lately, for Ready
 	lease    *writerLease
+	sole     bool // SoleWriter
 	owner    bool // Close disconnects the client
 }
 
@@ -96,6 +103,7 @@ func Open(ctx context.Context, uri, database string, log *slog.Logger, opts ...O
 			_ = d.Close(context.WithoutCancel(ctx))
 			return nil, err
 		}
+		d.sole = !s.serverReads
 	}
 	return d, nil
 }
@@ -152,7 +160,8 @@ func isFerretDB(ctx context.Context, c *mongo.Client) (bool, error) {
 // the same way and sharing the write gate. Tests use it to give each test its
 // own database.
 func (d *DB) Sibling(name string) *DB {
-	s := &DB{client: d.client, db: d.client.Database(name), gate: d.gate, docs: d.docs, embedded: d.embedded, health: d.health}
+	s := &DB{client: d.client, db: d.client.Database(name), gate: d.gate, docs: d.docs, embedded: d.embedded, health: d.health,
+		sole: d.sole}
 	if d.copies != nil {
 		s.copies = d.copies.registry.of(name)
 	}
@@ -166,9 +175,13 @@ func (d *DB) Name() string { return d.db.Name() }
 // the case on FerretDB.
 func (d *DB) Serialized() bool { return d.gate != nil || d.docs != nil }
 
-// ReadsFromMemory reports whether reads are answered from the in-memory
-// copy: the embedded database, whose only writer this process is.
-func (d *DB) ReadsFromMemory() bool { return d.copies != nil }
+// SoleWriter reports whether this process is the only writer of the
+// database, so that what it caches stays right until it changes it itself.
+// It is decided once, where the database is opened: true where this process
+// holds the writer lease (the embedded database, or a FerretDB reached by
+// URI), false on MongoDB, where other instances may write, and in the test
+// modes that behave as MongoDB does (WithServerReads, WithPerDocumentLocks).
+func (d *DB) SoleWriter() bool { return d.sole }
 
 // Ping checks that the database answers.
 func (d *DB) Ping(ctx context.Context) error {
@@ -201,8 +214,8 @@ func (d *DB) Close(ctx context.Context) error {
 	return d.client.Disconnect(ctx)
 }
 
-func (d *DB) collection(name string) collection {
-	c := collection{c: d.db.Collection(name), gate: d.gate, docs: d.docs, embedded: d.embedded, health: d.health}
+func (d *DB) Collection(name string) Collection {
+	c := Collection{c: d.db.Collection(name), gate: d.gate, docs: d.docs, embedded: d.embedded, health: d.health}
 	if d.copies != nil {
 		c.copy = d.copies.of(name)
 	}
@@ -267,12 +280,12 @@ func (g *writeGate) heldFor() time.Duration {
 	return time.Since(time.Unix(0, since))
 }
 
-var errNoDocument = errors.New("no document")
+var ErrNoDocument = errors.New("no document")
 
-// isDuplicate reports whether err is a unique-index violation. FerretDB
+// IsDuplicate reports whether err is a unique-index violation. FerretDB
 // reports one caused by an update as InternalError (code 1) rather than
 // E11000, hence the message checks (verified against FerretDB v1.24).
-func isDuplicate(err error) bool {
+func IsDuplicate(err error) bool {
 	if mongo.IsDuplicateKeyError(err) {
 		return true
 	}

@@ -1,4 +1,4 @@
-package storage
+package docdb
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"microtask/internal/storage/mirror"
+	"microtask/internal/docdb/mirror"
 )
 
 // registry holds the in-memory copies of every database on one embedded
@@ -89,7 +89,7 @@ func (c *copyOf) drop() {
 
 // loadedCopy returns the collection's copy, loading it from the database
 // first if need be. The caller holds the gate, so no write runs meanwhile.
-func (c collection) loadedCopy(ctx context.Context) (*mirror.Collection, error) {
+func (c Collection) loadedCopy(ctx context.Context) (*mirror.Collection, error) {
 	c.copy.mu.Lock()
 	defer c.copy.mu.Unlock()
 	if c.copy.m != nil {
@@ -105,7 +105,7 @@ func (c collection) loadedCopy(ctx context.Context) (*mirror.Collection, error) 
 
 // readCopy returns the copy to answer a read from, loading it under the
 // gate if need be.
-func (c collection) readCopy(ctx context.Context) (*mirror.Collection, error) {
+func (c Collection) readCopy(ctx context.Context) (*mirror.Collection, error) {
 	if m := c.copy.current(); m != nil {
 		return m, nil
 	}
@@ -197,7 +197,7 @@ func (d *DB) Warm(ctx context.Context, log *slog.Logger) error {
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for i := range next {
-				loaded[i], errs[i] = d.collection(names[i]).loadedCopy(ctx)
+				loaded[i], errs[i] = d.Collection(names[i]).loadedCopy(ctx)
 			}
 		})
 	}

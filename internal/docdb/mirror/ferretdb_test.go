@@ -15,7 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"microtask/internal/storage/mirror"
+	"microtask/internal/docdb/mirror"
 	"microtask/internal/storage/storagetest"
 )
 

@@ -1,4 +1,4 @@
-package storage
+package docdb
 
 import (
 	"cmp"
@@ -159,7 +159,7 @@ func (d *DB) Ready(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	err := d.db.Collection(leasesCollection).FindOne(ctx, bson.D{{Key: "_id", Value: readinessDoc}}).Err()
+	err := d.db.Collection(LeasesCollection).FindOne(ctx, bson.D{{Key: "_id", Value: readinessDoc}}).Err()
 	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
 		return &unavailable{reason: "the database does not answer a read", cause: err}
 	}
@@ -191,7 +191,7 @@ func (d *DB) probeWrite(ctx context.Context) error {
 		defer d.health.probing.Store(false)
 		// The write is not cut off when the probe gives up: it ends within
 		// its own deadline, and its outcome still tells the health.
-		_, err := d.collection(leasesCollection).updateOne(context.WithoutCancel(ctx),
+		_, err := d.Collection(LeasesCollection).UpdateOne(context.WithoutCancel(ctx),
 			bson.D{{Key: "_id", Value: readinessDoc}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now().UTC()}}}}, true)
 		done <- err

@@ -1,4 +1,4 @@
-package storage
+package docdb
 
 import (
 	"context"
@@ -75,7 +75,7 @@ func TestWriterLeaseOfAKilledProcess(t *testing.T) {
 	const ttl = 600 * time.Millisecond
 	stale := func(db *DB, until time.Time) {
 		t.Helper()
-		if _, err := db.collection(leasesCollection).updateOne(ctx, bson.D{{Key: "_id", Value: writerLeaseName}},
+		if _, err := db.Collection(LeasesCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: writerLeaseName}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "owner", Value: "killed"}, {Key: "until", Value: until.UTC()}}}}, true); err != nil {
 			t.Fatal(err)
 		}

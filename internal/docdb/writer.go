@@ -1,4 +1,4 @@
-package storage
+package docdb
 
 import (
 	"context"
@@ -58,9 +58,9 @@ func (d *DB) takeWriterLease(ctx context.Context, owner string, ttl time.Duratio
 	if ttl <= 0 {
 		ttl = DefaultWriterLeaseTTL
 	}
-	c := d.collection(leasesCollection)
+	c := d.Collection(LeasesCollection)
 	if takeOver {
-		if _, err := c.updateOne(ctx, bson.D{{Key: "_id", Value: writerLeaseName}},
+		if _, err := c.UpdateOne(ctx, bson.D{{Key: "_id", Value: writerLeaseName}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "owner", Value: owner}, {Key: "until", Value: time.Now().Add(ttl).UTC()}}}},
 			true); err != nil {
 			return fmt.Errorf("take the writer lease: %w", err)
@@ -80,10 +80,10 @@ type leaseDoc struct {
 	Until time.Time `bson:"until"`
 }
 
-func waitForWriterLease(ctx context.Context, c collection, owner string, ttl time.Duration, log *slog.Logger) error {
+func waitForWriterLease(ctx context.Context, c Collection, owner string, ttl time.Duration, log *slog.Logger) error {
 	var seen time.Time
 	for {
-		ok, err := acquireLease(ctx, c, writerLeaseName, owner, time.Now(), time.Now().Add(ttl))
+		ok, err := AcquireLease(ctx, c, writerLeaseName, owner, time.Now(), time.Now().Add(ttl))
 		if err != nil {
 			return fmt.Errorf("take the writer lease: %w", err)
 		}
@@ -91,7 +91,7 @@ func waitForWriterLease(ctx context.Context, c collection, owner string, ttl tim
 			return nil
 		}
 		var held leaseDoc
-		if err := c.findOne(ctx, bson.D{{Key: "_id", Value: writerLeaseName}}, &held); err != nil {
+		if err := c.FindOne(ctx, bson.D{{Key: "_id", Value: writerLeaseName}}, &held); err != nil {
 			continue // released meanwhile: try again
 		}
 		switch {
@@ -124,7 +124,7 @@ func (d *DB) renewWriterLease(ctx context.Context, l *writerLease, log *slog.Log
 			return
 		case <-t.C:
 		}
-		ok, err := acquireLease(ctx, d.collection(leasesCollection), writerLeaseName, l.owner, time.Now(), time.Now().Add(l.ttl))
+		ok, err := AcquireLease(ctx, d.Collection(LeasesCollection), writerLeaseName, l.owner, time.Now(), time.Now().Add(l.ttl))
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.WarnContext(ctx, "renew the writer lease", "err", err)
@@ -145,5 +145,5 @@ func (d *DB) releaseWriterLease(ctx context.Context) {
 	}
 	l.stop()
 	<-l.done
-	_, _ = d.collection(leasesCollection).deleteOne(ctx, bson.D{{Key: "_id", Value: writerLeaseName}, {Key: "owner", Value: l.owner}})
+	_, _ = d.Collection(LeasesCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: writerLeaseName}, {Key: "owner", Value: l.owner}})
 }

@@ -1,4 +1,4 @@
-package storage
+package docdb
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 )
 
 // TestLargeWritesNeverWedge sends writes of 1,000 documents in every way the
-// stores can (insertMany, updateMany, deleteMany), on a server of its own,
+// stores can (InsertMany, UpdateMany, DeleteMany), on a server of its own,
 // and requires each to return and a small write to pass right after. A
 // command of 100 or more statements used to wedge FerretDB v1.24 for good
 // (see maxParts): every later write waited forever behind the gate.
@@ -47,7 +47,7 @@ func TestLargeWritesNeverWedge(t *testing.T) {
 				t.Fatal(err)
 			}
 			dbs = append(dbs, db)
-			c := db.collection("notes")
+			c := db.Collection("notes")
 			docs := make([]any, 1000)
 			for i := range docs {
 				docs[i] = bson.D{{Key: "_id", Value: fmt.Sprintf("n%04d", i)}, {Key: "user", Value: "u"}, {Key: "read", Value: false}}
@@ -57,19 +57,19 @@ func TestLargeWritesNeverWedge(t *testing.T) {
 				write func() (int64, error)
 				want  int64
 			}{
-				{"insertMany", func() (int64, error) { return 1000, c.insertMany(ctx, docs, true) }, 1000},
-				{"updateMany", func() (int64, error) {
-					return c.updateMany(ctx, bson.D{{Key: "user", Value: "u"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "read", Value: true}}}})
+				{"InsertMany", func() (int64, error) { return 1000, c.InsertMany(ctx, docs, true) }, 1000},
+				{"UpdateMany", func() (int64, error) {
+					return c.UpdateMany(ctx, bson.D{{Key: "user", Value: "u"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "read", Value: true}}}})
 				}, 1000},
-				{"updateMany by _id", func() (int64, error) {
+				{"UpdateMany by _id", func() (int64, error) {
 					ids := make([]string, 500)
 					for i := range ids {
 						ids[i] = fmt.Sprintf("n%04d", i)
 					}
-					return c.updateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
+					return c.UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
 						bson.D{{Key: "$unset", Value: bson.D{{Key: "read", Value: ""}}}})
 				}, 500},
-				{"deleteMany", func() (int64, error) { return c.deleteMany(ctx, bson.D{{Key: "user", Value: "u"}}) }, 1000},
+				{"DeleteMany", func() (int64, error) { return c.DeleteMany(ctx, bson.D{{Key: "user", Value: "u"}}) }, 1000},
 			}
 			for _, st := range steps {
 				n, err := within(t, 60*time.Second, st.write)
@@ -77,7 +77,7 @@ func TestLargeWritesNeverWedge(t *testing.T) {
 					t.Fatalf("%s = %d, %v; want %d, nil", st.name, n, err, st.want)
 				}
 				if _, err := within(t, 2*time.Second, func() (int64, error) {
-					return 1, db.collection("users").insertOne(ctx, bson.D{{Key: "after", Value: st.name}})
+					return 1, db.Collection("users").InsertOne(ctx, bson.D{{Key: "after", Value: st.name}})
 				}); err != nil {
 					t.Fatalf("a write after %s: %v", st.name, err)
 				}

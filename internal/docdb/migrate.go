@@ -1,4 +1,4 @@
-package storage
+package docdb
 
 import (
 	"context"
@@ -35,8 +35,7 @@ import (
 //
 // A change the command language cannot express (reshaping documents) is a
 // step written in Go, named in a migration file as {"microtaskStep": name}
-// so that the migrations directory stays the one ordered list; see
-// migrationStep.
+// so that the migrations directory stays the one ordered list; see Step.
 
 const migrationsCollection = "schema_migrations"
 
@@ -49,9 +48,16 @@ type Migration struct {
 	file    string
 }
 
+// Step is a migration step written in Go, for a change the command
+// language cannot express (reshaping documents); a migration file names it
+// as {"microtaskStep": name}. Like every command, it must be safe to
+// repeat.
+type Step func(context.Context) error
+
 // Migrate applies, in order, every migration in fsys that the database has
-// not recorded, and returns those it applied.
-func (d *DB) Migrate(ctx context.Context, fsys fs.FS, log *slog.Logger) ([]Migration, error) {
+// not recorded, and returns those it applied. steps are the Go steps the
+// files may name.
+func (d *DB) Migrate(ctx context.Context, fsys fs.FS, steps map[string]Step, log *slog.Logger) ([]Migration, error) {
 	all, err := readMigrations(fsys)
 	if err != nil {
 		return nil, err
@@ -62,9 +68,9 @@ func (d *DB) Migrate(ctx context.Context, fsys fs.FS, log *slog.Logger) ([]Migra
 	}
 	defer unlock()
 
-	c := d.collection(migrationsCollection)
+	c := d.Collection(migrationsCollection)
 	done := map[int]bool{}
-	err = each(ctx, c, bson.D{}, query{}, func(r bson.M) error {
+	err = Each(ctx, c, bson.D{}, Query{}, func(r bson.M) error {
 		switch v := r["_id"].(type) {
 		case int32:
 			done[int(v)] = true
@@ -81,11 +87,11 @@ func (d *DB) Migrate(ctx context.Context, fsys fs.FS, log *slog.Logger) ([]Migra
 		if done[m.Version] {
 			continue
 		}
-		if err := d.runMigration(ctx, fsys, m); err != nil {
+		if err := d.runMigration(ctx, fsys, m, steps); err != nil {
 			return applied, err
 		}
 		rec := bson.D{{Key: "_id", Value: m.Version}, {Key: "name", Value: m.Name}, {Key: "applied_at", Value: time.Now().UTC()}}
-		if err := c.insertOne(ctx, rec); err != nil && !isDuplicate(err) {
+		if err := c.InsertOne(ctx, rec); err != nil && !IsDuplicate(err) {
 			return applied, fmt.Errorf("record migration %04d: %w", m.Version, err)
 		}
 		log.InfoContext(ctx, "migration applied", "version", m.Version, "name", m.Name)
@@ -117,7 +123,7 @@ func readMigrations(fsys fs.FS) ([]Migration, error) {
 	return all, nil
 }
 
-func (d *DB) runMigration(ctx context.Context, fsys fs.FS, m Migration) error {
+func (d *DB) runMigration(ctx context.Context, fsys fs.FS, m Migration, steps map[string]Step) error {
 	data, err := fs.ReadFile(fsys, m.file)
 	if err != nil {
 		return err
@@ -133,7 +139,7 @@ func (d *DB) runMigration(ctx context.Context, fsys fs.FS, m Migration) error {
 		}
 		if len(cmd) == 1 && cmd[0].Key == "microtaskStep" {
 			name, _ := cmd[0].Value.(string)
-			step := d.migrationStep(name)
+			step := steps[name]
 			if step == nil {
 				return fmt.Errorf("migration %s command %d: no step %q", m.file, i+1, name)
 			}
@@ -156,13 +162,13 @@ const migrationLease = time.Minute
 // lockMigrations takes the lease document {_id: "lock"} in
 // schema_migrations, waiting while another instance holds a live one.
 func (d *DB) lockMigrations(ctx context.Context) (unlock func(), err error) {
-	c := d.collection(migrationsCollection)
+	c := d.Collection(migrationsCollection)
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	owner := hex.EncodeToString(b)
 	for {
 		now := time.Now()
-		ok, err := acquireLease(ctx, c, "lock", owner, now, now.Add(migrationLease))
+		ok, err := AcquireLease(ctx, c, "lock", owner, now, now.Add(migrationLease))
 		if err != nil {
 			return nil, fmt.Errorf("lock migrations: %w", err)
 		}
@@ -178,6 +184,58 @@ func (d *DB) lockMigrations(ctx context.Context) (unlock func(), err error) {
 	return func() {
 		// A failed release is harmless: the lease expires and the next start
 		// takes it over.
-		_, _ = c.deleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: "lock"}, {Key: "owner", Value: owner}})
+		_, _ = c.DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: "lock"}, {Key: "owner", Value: owner}})
 	}, nil
+}
+
+// RenameCollection renames a collection unless the new name exists, and
+// sends both copies back to be loaded again.
+func (d *DB) RenameCollection(ctx context.Context, from, to string) error {
+	names, err := d.db.ListCollectionNames(ctx, bson.D{{Key: "name", Value: bson.D{{Key: "$in", Value: bson.A{from, to}}}}})
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(names, from) || slices.Contains(names, to) {
+		return nil // done before, or nothing to rename
+	}
+	leave, err := d.Collection(from).lock(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	if d.copies != nil {
+		d.copies.of(from).drop()
+		d.copies.of(to).drop()
+	}
+	err = d.client.Database("admin").RunCommand(ctx, bson.D{
+		{Key: "renameCollection", Value: d.db.Name() + "." + from}, {Key: "to", Value: d.db.Name() + "." + to},
+	}).Err()
+	if err != nil {
+		return fmt.Errorf("rename %s to %s: %w", from, to, err)
+	}
+	return nil
+}
+
+// DropCollection drops a collection and its in-memory copy.
+func (d *DB) DropCollection(ctx context.Context, name string) error {
+	leave, err := d.Collection(name).lock(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	if d.copies != nil {
+		d.copies.of(name).drop()
+	}
+	if d.embedded != nil {
+		d.embedded.indexed.Delete(d.db.Name() + "\x00" + name)
+	}
+	if err := d.db.Collection(name).Drop(ctx); err != nil {
+		return fmt.Errorf("drop %s: %w", name, err)
+	}
+	return nil
+}
+
+// CollectionNames lists the database's collections.
+func (d *DB) CollectionNames(ctx context.Context) ([]string, error) {
+	return d.db.ListCollectionNames(ctx, bson.D{})
 }
