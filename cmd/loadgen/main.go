@@ -51,6 +51,7 @@ type config struct {
 	minRate       float64
 	debugAddr     string
 	seedDocs      int
+	mix           string
 }
 
 func main() {
@@ -68,7 +69,12 @@ func main() {
 	flag.Float64Var(&c.minRate, "min-rps", 500, "requests per second the run must reach")
 	flag.StringVar(&c.debugAddr, "debug-addr", "", "start the server with DEBUG_ADDR (pprof) at this address")
 	flag.IntVar(&c.seedDocs, "seed-docs", 0, "before starting the server, seed this many inert documents into each main collection through the storage layer")
+	flag.StringVar(&c.mix, "mix", "browse", "the workload: browse (mostly reads), mixed (a quarter writes) or writes (submissions and approvals only)")
 	flag.Parse()
+	if _, ok := mixes[c.mix]; !ok {
+		fmt.Fprintf(os.Stderr, "loadgen: -mix %q: want browse, mixed or writes\n", c.mix)
+		os.Exit(2)
+	}
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
@@ -354,25 +360,41 @@ func parallel[T any](n int, f func(int) (T, error)) ([]T, error) {
 // client's goroutine.
 type workload struct {
 	base string
+	mix  mix
 	mu   sync.Mutex
 	fx   *fixture
 	rnd  *rand.Rand
 }
 
-// The mix, in parts per hundred: mostly reads, as on a marketplace.
-var mix = []struct {
+// A mix is the parts per hundred of each kind of request, and how often a
+// review rejects rather than approves (one in rejectOneIn; 0: never).
+type mix struct {
+	parts       []part
+	rejectOneIn int
+}
+
+type part struct {
 	name   string
 	weight int
-}{
-	{"browse", 30}, {"view", 20}, {"unread", 20}, {"me", 15}, {"submit", 8}, {"review", 7},
+}
+
+// mixes are the workloads -mix names.
+var mixes = map[string]mix{
+	// Mostly reads, as on a marketplace; a third of the reviews reject.
+	"browse": {[]part{{"browse", 30}, {"view", 20}, {"unread", 20}, {"me", 15}, {"submit", 8}, {"review", 7}}, 3},
+	// The mix of issue 26's measurements: a quarter writes, every review
+	// an approval.
+	"mixed": {[]part{{"browse", 30}, {"view", 20}, {"submit", 15}, {"review", 10}, {"unread", 15}, {"me", 10}}, 0},
+	// Writes only: submissions and approvals, half each.
+	"writes": {[]part{{"submit", 50}, {"review", 50}}, 0},
 }
 
 func (w *workload) next(t *vegeta.Target) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := w.rnd.IntN(100)
-	action := mix[0].name
-	for _, m := range mix {
+	action := w.mix.parts[0].name
+	for _, m := range w.mix.parts {
 		if n < m.weight {
 			action = m.name
 			break
@@ -404,7 +426,7 @@ func (w *workload) next(t *vegeta.Target) error {
 		r := w.fx.toReview[0]
 		w.fx.toReview = w.fx.toReview[1:]
 		verb := "approve"
-		if w.rnd.IntN(3) == 0 {
+		if w.mix.rejectOneIn > 0 && w.rnd.IntN(w.mix.rejectOneIn) == 0 {
 			verb = "reject"
 		}
 		t.Method, t.URL = http.MethodPut, w.base+"/api/submissions/"+r.submission+"/"+verb
@@ -460,7 +482,7 @@ func (w *workload) answered(r *vegeta.Result) {
 }
 
 func attack(base string, fx *fixture, c config) []*vegeta.Result {
-	w := &workload{base: base, fx: fx, rnd: rand.New(rand.NewPCG(1, 2))}
+	w := &workload{base: base, mix: mixes[c.mix], fx: fx, rnd: rand.New(rand.NewPCG(1, 2))}
 	n := uint64(c.concurrency)
 	atk := vegeta.NewAttacker(vegeta.Workers(n), vegeta.MaxWorkers(n), vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second))
 	var out []*vegeta.Result

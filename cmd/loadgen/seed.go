@@ -13,7 +13,7 @@ import (
 	"microtask/internal/storage"
 )
 
-// seedInert starts the embedded database of dataDir in this process, as the
+// seedInert opens the embedded database of dataDir in this process, as the
 // server would, migrates it and seeds n inert documents into each main
 // collection (storage.SeedInert). The server is started afterwards: the
 // embedded database allows one process at a time.
@@ -21,12 +21,7 @@ func seedInert(dataDir string, n int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	quiet := slog.New(slog.DiscardHandler)
-	emb, err := docdb.StartEmbedded(filepath.Join(dataDir, "db"), quiet)
-	if err != nil {
-		return err
-	}
-	defer emb.Stop()
-	db, err := emb.Connect(ctx, "microtask", quiet)
+	db, err := docdb.OpenEmbedded(ctx, filepath.Join(dataDir, "db"), "microtask", quiet)
 	if err != nil {
 		return err
 	}

@@ -114,7 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// METRICS_ADDR or DEBUG_ADDR.
 	m := metrics.New()
 	db, closeDB, err := openDatabase(ctx, cfg, log,
-		docdb.WithCommandMonitor(m.CommandMonitor()), docdb.WithWriteGateObserver(m.WriteGateWaited))
+		docdb.WithCommandMonitor(m.CommandMonitor()), docdb.WithObserver(m))
 	if err != nil {
 		return err
 	}
@@ -125,9 +125,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cmd == "migrate" {
 		fmt.Fprintln(stdout, "migrations: up to date")
 		return nil
-	}
-	if err := db.Warm(ctx, log); err != nil {
-		return err
 	}
 	a, err := build(cfg, log, db, m)
 	if err != nil {
@@ -239,33 +236,22 @@ func principalAttrs(ctx context.Context) []slog.Attr {
 	return nil
 }
 
-// openDatabase connects to MONGODB_URI, or starts the embedded database under
-// DATA_DIR and connects to that. The returned function closes both.
+// openDatabase connects to MONGODB_URI, or opens the embedded database
+// under DATA_DIR. The returned function closes it.
 func openDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...docdb.Option) (*docdb.DB, func(), error) {
 	var (
-		db           *docdb.DB
-		err          error
-		stopEmbedded = func() {}
+		db  *docdb.DB
+		err error
 	)
 	if cfg.Embedded() {
-		dir := filepath.Join(cfg.DataDir, "db")
-		// FerretDB logs every connection at info and dumps the driver's
-		// unsupported endSessions at warn on every shutdown; its errors are
-		// what an operator needs.
-		ferretLog := slog.New(levelFilter{log.Handler().WithAttrs([]slog.Attr{slog.String("component", "ferretdb")}), slog.LevelError})
-		emb, startErr := docdb.StartEmbedded(dir, ferretLog)
-		if startErr != nil {
-			return nil, nil, startErr
+		db, err = docdb.OpenEmbedded(ctx, filepath.Join(cfg.DataDir, "db"), cfg.MongoDatabase, log, opts...)
+		if err == nil {
+			log.InfoContext(ctx, "embedded database: single instance only; set MONGODB_URI for production")
 		}
-		stopEmbedded = emb.Stop
-		log.InfoContext(ctx, "embedded database started", "dir", dir, "socket", emb.Socket(),
-			"note", "single instance only; set MONGODB_URI for production")
-		db, err = emb.Connect(ctx, cfg.MongoDatabase, log, opts...)
 	} else {
 		db, err = docdb.Open(ctx, cfg.MongoURI, cfg.MongoDatabase, log, opts...)
 	}
 	if err != nil {
-		stopEmbedded()
 		return nil, nil, err
 	}
 	return db, func() {
@@ -274,26 +260,7 @@ func openDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, opts
 		if err := db.Close(ctx); err != nil {
 			log.WarnContext(ctx, "close database", "err", err)
 		}
-		stopEmbedded()
 	}, nil
-}
-
-// levelFilter drops records below a minimum level.
-type levelFilter struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= f.min && f.Handler.Enabled(ctx, l)
-}
-
-func (f levelFilter) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return levelFilter{f.Handler.WithAttrs(attrs), f.min}
-}
-
-func (f levelFilter) WithGroup(name string) slog.Handler {
-	return levelFilter{f.Handler.WithGroup(name), f.min}
 }
 
 // jwtSecret returns JWT_SECRET, or in embedded mode the secret kept in

@@ -121,7 +121,7 @@ func TestServeOnEmbeddedDatabase(t *testing.T) {
 	if err != nil || len(strings.TrimSpace(string(secret))) < 32 {
 		t.Fatalf("jwt-secret = %q, %v; want a generated secret", secret, err)
 	}
-	if _, err := os.Stat(filepath.Join(dataDir, "db", "microtask.sqlite")); err != nil {
+	if _, err := os.Stat(filepath.Join(dataDir, "db", "microtask.db")); err != nil {
 		t.Errorf("embedded database file: %v", err)
 	}
 	base, _, stop = startServer(t, env)

@@ -13,17 +13,21 @@ import (
 	"microtask/internal/page"
 )
 
-// Collection wraps a driver collection so that every write passes the gate
-// and, on the embedded database, reads come from the in-memory copy and
-// writes keep it current: stores cannot forget either, because they only see
-// these methods.
+// Collection is one collection of a DB, and the only way stores reach it:
+// every write passes the gate (or the per-document locks) on the server,
+// or is planned, staged and committed by the embedded database, whose copy
+// in memory answers every read. Stores cannot forget either, because they
+// only see these methods.
 type Collection struct {
+	name string
+	// On a server:
 	c        *mongo.Collection
 	gate     gate
 	docs     *docLocks // instead of the gate: per-document locks
-	copy     *copyOf   // nil: reads go to the server
 	embedded *Embedded // nil unless this process runs the server
 	health   *health   // learns from every write command's outcome
+	// On the embedded database, instead:
+	mem *memDB
 }
 
 // InsertOne inserts doc. A duplicate _id or unique key is an error that
@@ -60,17 +64,19 @@ func (c Collection) insert(ctx context.Context, docs []bson.Raw, ordered bool) e
 	}
 	return c.write(ctx, ids, func(m *mirror.Collection) ([]mirror.Change, error) {
 		return m.PlanInsert(docs)
-	}, func(ctx context.Context) error {
-		if len(docs) == 1 {
-			_, err := c.c.InsertOne(ctx, docs[0])
+	}, func(command commandFunc) error {
+		return command(func(ctx context.Context) error {
+			if len(docs) == 1 {
+				_, err := c.c.InsertOne(ctx, docs[0])
+				return err
+			}
+			batch := make([]any, len(docs))
+			for i, d := range docs {
+				batch[i] = d
+			}
+			_, err := c.c.InsertMany(ctx, batch, options.InsertMany().SetOrdered(ordered))
 			return err
-		}
-		batch := make([]any, len(docs))
-		for i, d := range docs {
-			batch[i] = d
-		}
-		_, err := c.c.InsertMany(ctx, batch, options.InsertMany().SetOrdered(ordered))
-		return err
+		})
 	}, ordered)
 }
 
@@ -99,18 +105,23 @@ func (c Collection) update(ctx context.Context, filter, update bson.D, upsert, m
 			n = 1 // an upsert inserts
 		}
 		return changes, err
-	}, func(ctx context.Context) error {
-		var res *mongo.UpdateResult
-		var err error
+	}, func(command commandFunc) error {
 		if many {
-			res, err = c.c.UpdateMany(ctx, filter, update)
-		} else {
-			res, err = c.c.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(upsert))
+			return c.inParts(command, filter, func(ctx context.Context, f bson.D) error {
+				res, err := c.c.UpdateMany(ctx, f, update)
+				if err == nil {
+					n += res.MatchedCount
+				}
+				return err
+			})
 		}
-		if err == nil {
-			n = res.MatchedCount + res.UpsertedCount
-		}
-		return err
+		return command(func(ctx context.Context) error {
+			res, err := c.c.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(upsert))
+			if err == nil {
+				n = res.MatchedCount + res.UpsertedCount
+			}
+			return err
+		})
 	}, true)
 	return n, err
 }
@@ -136,29 +147,80 @@ func (c Collection) delete(ctx context.Context, filter bson.D, many bool) (int64
 		changes, err := m.PlanDelete(f, many)
 		n = int64(len(changes))
 		return changes, err
-	}, func(ctx context.Context) error {
-		var res *mongo.DeleteResult
-		var err error
+	}, func(command commandFunc) error {
 		if many {
-			res, err = c.c.DeleteMany(ctx, filter)
-		} else {
-			res, err = c.c.DeleteOne(ctx, filter)
+			return c.inParts(command, filter, func(ctx context.Context, f bson.D) error {
+				res, err := c.c.DeleteMany(ctx, f)
+				if err == nil {
+					n += res.DeletedCount
+				}
+				return err
+			})
 		}
-		if err == nil {
-			n = res.DeletedCount
-		}
-		return err
+		return command(func(ctx context.Context) error {
+			res, err := c.c.DeleteOne(ctx, filter)
+			if err == nil {
+				n = res.DeletedCount
+			}
+			return err
+		})
 	}, true)
 	return n, err
 }
 
-// write runs one write command under the gate, or the locks of the
-// documents ids (nil: the whole collection). Reading from the server, it
-// sends it as is. With an in-memory copy, plan computes from the copy what
-// the write does to which documents; those changes go to the database as
-// inserts, replacements and deletions by _id, which FerretDB finds through
-// the _id index, and the copy takes the ones the database accepted.
-func (c Collection) write(ctx context.Context, ids []any, plan func(*mirror.Collection) ([]mirror.Change, error), send func(context.Context) error, ordered bool) error {
+// maxParts bounds the documents one write command to FerretDB touches. An
+// update or a deletion there is one SQLite transaction per document, so a
+// command over thousands of them holds the gate for seconds, past its
+// deadline (commandTimeout); and FerretDB v1.24 once wedged for good on a
+// command of 100 statements (its pool of 100 SQLite connections, each
+// statement holding one until the command ended). On MongoDB, one command
+// is atomic per document either way and cheaper.
+const maxParts = 50
+
+// inParts runs a write to every document matching filter as one command on
+// MongoDB, and on FerretDB as commands of at most maxParts documents each,
+// named by _id after one find (unless the filter names so few already):
+// all under the same gate or locks, each with its own deadline.
+func (c Collection) inParts(command commandFunc, filter bson.D, write func(context.Context, bson.D) error) error {
+	if ids := idsOf(filter); (c.gate == nil && c.docs == nil) || (ids != nil && len(ids) <= maxParts) {
+		return command(func(ctx context.Context) error { return write(ctx, filter) })
+	}
+	var ids bson.A
+	err := command(func(ctx context.Context) error {
+		cur, err := c.c.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+		if err != nil {
+			return err
+		}
+		defer cur.Close(ctx)
+		for cur.Next(ctx) {
+			ids = append(ids, cur.Current.Lookup("_id"))
+		}
+		return cur.Err()
+	})
+	if err != nil {
+		return err
+	}
+	for start := 0; start < len(ids); start += maxParts {
+		part := ids[start:min(start+maxParts, len(ids))]
+		f := bson.D{{Key: "$and", Value: bson.A{filter, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: part}}}}}}}
+		if err := command(func(ctx context.Context) error { return write(ctx, f) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commandFunc runs one command to the server with its deadline.
+type commandFunc func(func(context.Context) error) error
+
+// write runs one write: on the embedded database, plan computes from the
+// copy what it does to which documents (see memDB); on a server, send sends
+// it, under the gate, or the locks of the documents ids (nil: the whole
+// collection), through command.
+func (c Collection) write(ctx context.Context, ids []any, plan planFunc, send func(command commandFunc) error, ordered bool) error {
+	if c.mem != nil {
+		return c.mem.write(ctx, c.name, plan, ordered)
+	}
 	leave, err := c.lock(ctx, ids)
 	if err != nil {
 		return err
@@ -168,142 +230,21 @@ func (c Collection) write(ctx context.Context, ids []any, plan func(*mirror.Coll
 	// must not cut a write off midway, leaving unknown what the database
 	// holds. Each command has its own deadline instead (commandTimeout).
 	wctx := context.WithoutCancel(ctx)
-	if c.copy == nil {
-		err = c.health.command(wctx, send)
-	} else {
-		err = c.writeThroughCopy(wctx, plan, ordered)
-	}
+	err = send(func(f func(context.Context) error) error { return c.health.command(wctx, f) })
 	if err == nil && c.embedded != nil {
 		// The write may have created the collection.
-		if ierr := c.embedded.indexIDs(wctx, c.c.Database().Name(), c.c.Name()); ierr != nil {
+		if ierr := c.embedded.indexIDs(wctx, c.c.Database().Name(), c.name); ierr != nil {
 			return ierr
 		}
 	}
 	return err
 }
 
-func (c Collection) writeThroughCopy(ctx context.Context, plan func(*mirror.Collection) ([]mirror.Change, error), ordered bool) error {
-	m, err := c.loadedCopy(ctx)
-	if err != nil {
-		return err
-	}
-	changes, err := plan(m)
-	if err != nil {
-		return err
-	}
-	var models []mongo.WriteModel
-	var sent []mirror.Change // the changes behind models, index for index
-	for _, ch := range changes {
-		id := bson.D{{Key: "_id", Value: ch.ID}}
-		switch {
-		case ch.Unchanged():
-			continue
-		case ch.Old == nil:
-			models = append(models, mongo.NewInsertOneModel().SetDocument(ch.New))
-		case ch.New == nil:
-			models = append(models, mongo.NewDeleteOneModel().SetFilter(id))
-		default:
-			models = append(models, mongo.NewReplaceOneModel().SetFilter(id).SetReplacement(ch.New))
-		}
-		sent = append(sent, ch)
-	}
-	if len(models) == 0 {
-		return nil
-	}
-	done, err := c.bulkWrite(ctx, models, ordered)
-	if done == nil {
-		// What the database holds is unknown: read it again on next use.
-		c.copy.drop()
-		return err
-	}
-	var ok []mirror.Change
-	for i, ch := range sent {
-		if done[i] {
-			ok = append(ok, ch)
-		}
-	}
-	if cerr := m.Commit(ok); cerr != nil {
-		c.copy.drop()
-		return errors.Join(err, cerr)
-	}
-	return err
-}
-
-// maxParts bounds the statements of one write command sent to FerretDB.
-// FerretDB v1.24 applies an update command statement by statement and keeps
-// each statement's SQLite query open until the whole command ends
-// (handler/msg_update.go defers each close inside its loop), while its
-// SQLite pool holds 100 connections (sqlite/metadata/pool/opendb.go): a
-// command of 100 replacements takes the whole pool, and its own transaction
-// then waits for a connection forever, holding the write gate. Well under
-// the pool, so that the readers of other requests still get connections.
-const maxParts = 50
-
-// bulkWrite sends models in commands of at most maxParts and says which
-// ones the database applied, or nil when that is not known for sure. An
-// ordered write stops at the first command that failed.
-func (c Collection) bulkWrite(ctx context.Context, models []mongo.WriteModel, ordered bool) (done []bool, err error) {
-	done = make([]bool, len(models))
-	var errs []error
-	for start := 0; start < len(models); start += maxParts {
-		part := models[start:min(start+maxParts, len(models))]
-		err := c.health.command(ctx, func(ctx context.Context) error {
-			_, err := c.c.BulkWrite(ctx, part, options.BulkWrite().SetOrdered(ordered))
-			return err
-		})
-		applied, definite := applied(err, len(part), ordered)
-		if !definite {
-			return nil, errors.Join(append(errs, err)...)
-		}
-		copy(done[start:], applied)
-		if err != nil {
-			errs = append(errs, err)
-			if ordered {
-				break
-			}
-		}
-	}
-	return done, errors.Join(errs...)
-}
-
 func (c Collection) lock(ctx context.Context, ids []any) (unlock func(), err error) {
 	if c.docs != nil {
-		return c.docs.lock(ctx, c.c.Name(), ids)
+		return c.docs.lock(ctx, c.name, ids)
 	}
 	return c.gate.enter(ctx)
-}
-
-// applied says which of n models of a bulk write the database applied, and
-// whether that is known for sure: it is when the server answered, with
-// success, with errors for some models, or with an error for a command of
-// one model (FerretDB answers a unique index violated by a replacement so,
-// and applies nothing).
-func applied(err error, n int, ordered bool) (done []bool, definite bool) {
-	done = make([]bool, n)
-	if err == nil {
-		for i := range done {
-			done[i] = true
-		}
-		return done, true
-	}
-	var ce mongo.CommandError
-	if n == 1 && errors.As(err, &ce) && !ce.HasErrorLabel("NetworkError") {
-		return done, true
-	}
-	var bwe mongo.BulkWriteException
-	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
-		return done, false
-	}
-	failed := map[int]bool{}
-	first := n
-	for _, we := range bwe.WriteErrors {
-		failed[we.Index] = true
-		first = min(first, we.Index)
-	}
-	for i := range done {
-		done[i] = !failed[i] && (!ordered || i < first)
-	}
-	return done, true
 }
 
 func marshalBoth(a, b any) (bson.Raw, bson.Raw, error) {
@@ -318,14 +259,14 @@ func marshalBoth(a, b any) (bson.Raw, bson.Raw, error) {
 // FindOne decodes the first document matching filter into out. It returns
 // ErrNoDocument when there is none.
 func (c Collection) FindOne(ctx context.Context, filter bson.D, out any) error {
-	if c.copy == nil {
+	if c.mem == nil {
 		err := c.c.FindOne(ctx, filter).Decode(out)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return ErrNoDocument
 		}
 		return err
 	}
-	docs, _, err := c.findCopy(ctx, filter, Query{Limit: 1})
+	docs, _, err := c.findInMemory(filter, Query{Limit: 1})
 	if err != nil {
 		return err
 	}
@@ -337,10 +278,10 @@ func (c Collection) FindOne(ctx context.Context, filter bson.D, out any) error {
 
 // Count counts the documents matching filter.
 func (c Collection) Count(ctx context.Context, filter bson.D) (int64, error) {
-	if c.copy == nil {
+	if c.mem == nil {
 		return c.c.CountDocuments(ctx, filter)
 	}
-	m, f, err := c.readCopyFor(ctx, filter)
+	m, f, err := c.inMemory(filter)
 	if err != nil {
 		return 0, err
 	}
@@ -352,8 +293,8 @@ func (c Collection) Count(ctx context.Context, filter bson.D) (int64, error) {
 // aggregation with a single accumulator (FerretDB computes only the first
 // accumulator of a $group).
 func (c Collection) Sum(ctx context.Context, filter bson.D, field string) (int64, error) {
-	if c.copy != nil {
-		m, f, err := c.readCopyFor(ctx, filter)
+	if c.mem != nil {
+		m, f, err := c.inMemory(filter)
 		if err != nil {
 			return 0, err
 		}
@@ -400,19 +341,15 @@ func (q Query) options() *options.FindOptionsBuilder {
 	return o
 }
 
-// readCopyFor returns the copy to read from and the filter as the copy
-// takes it.
-func (c Collection) readCopyFor(ctx context.Context, filter bson.D) (*mirror.Collection, bson.Raw, error) {
-	m, err := c.readCopy(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
+// inMemory returns the copy to read from and the filter as the copy takes
+// it.
+func (c Collection) inMemory(filter bson.D) (*mirror.Collection, bson.Raw, error) {
 	f, err := bson.Marshal(filter)
-	return m, f, err
+	return c.mem.collection(c.name).m.Load(), f, err
 }
 
-func (c Collection) findCopy(ctx context.Context, filter bson.D, q Query) ([]bson.Raw, int, error) {
-	m, f, err := c.readCopyFor(ctx, filter)
+func (c Collection) findInMemory(filter bson.D, q Query) ([]bson.Raw, int, error) {
+	m, f, err := c.inMemory(filter)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -427,8 +364,8 @@ func (c Collection) findCopy(ctx context.Context, filter bson.D, q Query) ([]bso
 
 // Each calls fn with every document matching filter, decoded into a fresh T.
 func Each[T any](ctx context.Context, c Collection, filter bson.D, q Query, fn func(T) error) error {
-	if c.copy != nil {
-		docs, _, err := c.findCopy(ctx, filter, q)
+	if c.mem != nil {
+		docs, _, err := c.findInMemory(filter, q)
 		if err != nil {
 			return err
 		}
@@ -478,8 +415,8 @@ func FindAll[D, T any](ctx context.Context, c Collection, filter bson.D, q Query
 // slice, which JSON shows as [] rather than null.
 func FindPage[D, T any](ctx context.Context, c Collection, filter, sort bson.D, p page.Request, conv func(D) T) ([]T, int64, error) {
 	q := Query{Sort: sort, Skip: p.Skip(), Limit: int64(p.Limit)}
-	if c.copy != nil {
-		docs, total, err := c.findCopy(ctx, filter, q)
+	if c.mem != nil {
+		docs, total, err := c.findInMemory(filter, q)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -524,13 +461,15 @@ func CommitOnce[D any](ctx context.Context, c Collection, id string, q, update b
 	return done(d), nil
 }
 
-// runCommand runs a database command through the gate. A command naming a
-// collection (createIndexes, insert...) sends that collection's copy back to
-// be loaded again, with the indexes and documents the command left.
+// runCommand runs a database command through the gate. The embedded
+// database takes createIndexes, the one command the migrations send.
 func (d *DB) runCommand(ctx context.Context, cmd bson.D) error {
 	var name string
 	if len(cmd) > 0 {
 		name, _ = cmd[0].Value.(string)
+	}
+	if d.mem != nil {
+		return d.mem.command(ctx, cmd)
 	}
 	leave, err := d.Collection(name).lock(ctx, nil)
 	if err != nil {
@@ -540,9 +479,6 @@ func (d *DB) runCommand(ctx context.Context, cmd bson.D) error {
 	err = d.db.RunCommand(ctx, cmd).Err()
 	if name == "" {
 		return err
-	}
-	if d.copies != nil {
-		d.copies.of(name).drop()
 	}
 	if err == nil && d.embedded != nil {
 		if ierr := d.embedded.indexIDs(ctx, d.db.Name(), name); ierr != nil {

@@ -43,7 +43,10 @@ type DB struct {
 	db       *mongo.Database
 	gate     gate      // nil on MongoDB and with docs
 	docs     *docLocks // per-document locks instead of the gate (WithPerDocumentLocks)
-	copies   *copies   // nil unless reads are answered from memory
+	mem      *memDB    // the embedded database instead of a server: OpenEmbedded
+	dir      string    // where the embedded database's files are
+	unlock   func()    // gives up the embedded directory (Close)
+	log      *slog.Logger
 	embedded *Embedded // the server this process runs, if it does
 	health   *health   // what writes said of the server lately, for Ready
 	lease    *writerLease
@@ -56,37 +59,48 @@ type Option func(*settings)
 
 type settings struct {
 	client      *options.ClientOptions
-	serverReads bool
 	perDocument bool
-	gateWaited  func(time.Duration)
+	observer    Observer
 	leaseTTL    time.Duration // WithWriterLease; 0: DefaultWriterLeaseTTL
 }
 
 // WithCommandMonitor reports every command the driver sends to m; tests use
-// it to count the queries an endpoint makes.
+// it to count the queries an endpoint makes. The embedded database sends
+// none.
 func WithCommandMonitor(m *event.CommandMonitor) Option {
 	return func(s *settings) { s.client.SetMonitor(m) }
 }
 
-// WithWriteGateObserver reports how long each write waited for the write
-// gate (on FerretDB; there is none on MongoDB), for metrics.
-func WithWriteGateObserver(f func(time.Duration)) Option {
-	return func(s *settings) { s.gateWaited = f }
+// Observer learns how the write path performs, for metrics.
+type Observer interface {
+	// WriteGateWaited is how long a write waited for the write gate (on the
+	// embedded database and FerretDB; there is none on MongoDB).
+	WriteGateWaited(time.Duration)
+	// WriteGateHeld is how long a write held it.
+	WriteGateHeld(time.Duration)
+	// Committed is a batch of the embedded database's writes made durable
+	// (err nil) or not, with how many documents it wrote and how long it
+	// took.
+	Committed(docs int, err error, d time.Duration)
 }
 
-// WithServerReads sends every read to the database server, as on MongoDB,
-// even on the embedded database: tests use it to count an endpoint's
-// commands as MongoDB would receive them.
-func WithServerReads() Option {
-	return func(s *settings) { s.serverReads = true }
+type noObserver struct{}
+
+func (noObserver) WriteGateWaited(time.Duration)       {}
+func (noObserver) WriteGateHeld(time.Duration)         {}
+func (noObserver) Committed(int, error, time.Duration) {}
+
+// WithObserver reports how the write path performs to o.
+func WithObserver(o Observer) Option {
+	return func(s *settings) { s.observer = o }
 }
 
 // WithPerDocumentLocks makes a DB on FerretDB behave as one on MongoDB, for
 // tests: writes are serialized per document instead of per process (see
-// docLocks), and every read goes to the server (WithServerReads), so that
-// what MongoDB runs concurrently runs concurrently here too.
+// docLocks), so that what MongoDB runs concurrently runs concurrently here
+// too.
 func WithPerDocumentLocks() Option {
-	return func(s *settings) { s.perDocument, s.serverReads = true, true }
+	return func(s *settings) { s.perDocument = true }
 }
 
 // Open connects to uri, checks that the server answers and detects FerretDB.
@@ -103,7 +117,7 @@ func Open(ctx context.Context, uri, database string, log *slog.Logger, opts ...O
 			_ = d.Close(context.WithoutCancel(ctx))
 			return nil, err
 		}
-		d.sole = !s.serverReads
+		d.sole = !s.perDocument
 	}
 	return d, nil
 }
@@ -128,14 +142,14 @@ func open(ctx context.Context, uri, database string, log *slog.Logger, opts []Op
 		_ = client.Disconnect(context.WithoutCancel(ctx))
 		return nil, s, fmt.Errorf("detect server: %w", err)
 	}
-	d := &DB{client: client, db: client.Database(database), health: &health{}, owner: true}
+	d := &DB{client: client, db: client.Database(database), health: &health{}, owner: true, log: log}
 	switch {
 	case ferret && s.perDocument:
 		d.docs = newDocLocks()
 		log.InfoContext(ctx, "database connected", "server", "ferretdb", "write_mode", "serialized per document",
 			"database", database)
 	case ferret:
-		d.gate = newGate(s.gateWaited)
+		d.gate = newGate(s.observer)
 		log.InfoContext(ctx, "database connected", "server", "ferretdb", "write_mode", "serialized in process",
 			"database", database)
 	default:
@@ -160,16 +174,24 @@ func isFerretDB(ctx context.Context, c *mongo.Client) (bool, error) {
 // the same way and sharing the write gate. Tests use it to give each test its
 // own database.
 func (d *DB) Sibling(name string) *DB {
-	s := &DB{client: d.client, db: d.client.Database(name), gate: d.gate, docs: d.docs, embedded: d.embedded, health: d.health,
-		sole: d.sole}
-	if d.copies != nil {
-		s.copies = d.copies.registry.of(name)
+	if d.mem != nil {
+		s, err := openMem(context.Background(), d.dir, name, d.log, settings{observer: d.mem.observer})
+		if err != nil {
+			panic(fmt.Sprintf("open sibling %s: %v", name, err)) // tests only, on a directory just opened
+		}
+		return s
 	}
-	return s
+	return &DB{client: d.client, db: d.client.Database(name), gate: d.gate, docs: d.docs, embedded: d.embedded, health: d.health,
+		sole: d.sole, log: d.log}
 }
 
 // Name returns the database name.
-func (d *DB) Name() string { return d.db.Name() }
+func (d *DB) Name() string {
+	if d.mem != nil {
+		return d.mem.name
+	}
+	return d.db.Name()
+}
 
 // Serialized reports whether writes are serialized in this process, which is
 // the case on FerretDB.
@@ -178,35 +200,40 @@ func (d *DB) Serialized() bool { return d.gate != nil || d.docs != nil }
 // SoleWriter reports whether this process is the only writer of the
 // database, so that what it caches stays right until it changes it itself.
 // It is decided once, where the database is opened: true where this process
-// holds the writer lease (the embedded database, or a FerretDB reached by
-// URI), false on MongoDB, where other instances may write, and in the test
-// modes that behave as MongoDB does (WithServerReads, WithPerDocumentLocks).
+// holds the embedded database, or the writer lease of a FerretDB reached by
+// URI; false on MongoDB, where other instances may write, and on the
+// embedded FerretDB of the tests, which stands in for MongoDB.
 func (d *DB) SoleWriter() bool { return d.sole }
-
-// Ping checks that the database answers.
-func (d *DB) Ping(ctx context.Context) error {
-	return d.client.Ping(ctx, nil)
-}
 
 // Drop deletes the whole database. Tests use it to clean up.
 func (d *DB) Drop(ctx context.Context) error {
+	if d.mem != nil {
+		if err := d.mem.close(); err != nil {
+			return err
+		}
+		return removeFile(d.mem.file.path)
+	}
 	leave, err := d.gate.enter(ctx)
 	if err != nil {
 		return err
 	}
 	defer leave()
-	if d.copies != nil {
-		d.copies.registry.forget(d.db.Name())
-	}
 	if d.embedded != nil {
 		d.embedded.forget(d.db.Name())
 	}
 	return d.db.Drop(ctx)
 }
 
-// Close gives up the writer lease and disconnects the client, if this DB
-// opened them.
+// Close gives up the writer lease and disconnects the client, or closes the
+// embedded database's file and directory, if this DB opened them.
 func (d *DB) Close(ctx context.Context) error {
+	if d.mem != nil {
+		err := d.mem.close()
+		if d.unlock != nil {
+			d.unlock()
+		}
+		return err
+	}
 	if !d.owner {
 		return nil
 	}
@@ -214,12 +241,12 @@ func (d *DB) Close(ctx context.Context) error {
 	return d.client.Disconnect(ctx)
 }
 
+// Collection returns the collection called name.
 func (d *DB) Collection(name string) Collection {
-	c := Collection{c: d.db.Collection(name), gate: d.gate, docs: d.docs, embedded: d.embedded, health: d.health}
-	if d.copies != nil {
-		c.copy = d.copies.of(name)
+	if d.mem != nil {
+		return Collection{name: name, mem: d.mem}
 	}
-	return c
+	return Collection{name: name, c: d.db.Collection(name), gate: d.gate, docs: d.docs, embedded: d.embedded, health: d.health}
 }
 
 // gate serializes write commands in the process. It is process-wide rather
@@ -234,13 +261,16 @@ func (d *DB) Collection(name string) Collection {
 type gate = *writeGate
 
 type writeGate struct {
-	ch     chan struct{}
-	waited func(time.Duration) // WithWriteGateObserver; nil: not measured
-	since  atomic.Int64        // when the holder entered, in Unix nanoseconds; 0 when free
+	ch    chan struct{}
+	obs   Observer
+	since atomic.Int64 // when the holder entered, in Unix nanoseconds; 0 when free
 }
 
-func newGate(waited func(time.Duration)) gate {
-	return &writeGate{ch: make(chan struct{}, 1), waited: waited}
+func newGate(obs Observer) gate {
+	if obs == nil {
+		obs = noObserver{}
+	}
+	return &writeGate{ch: make(chan struct{}, 1), obs: obs}
 }
 
 // enter waits for the gate until ctx ends or gateWait has passed, whichever
@@ -255,11 +285,14 @@ func (g *writeGate) enter(ctx context.Context) (leave func(), err error) {
 	defer timer.Stop()
 	select {
 	case g.ch <- struct{}{}:
-		g.since.Store(time.Now().UnixNano())
-		if g.waited != nil {
-			g.waited(time.Since(start))
-		}
-		return func() { g.since.Store(0); <-g.ch }, nil
+		entered := time.Now()
+		g.since.Store(entered.UnixNano())
+		g.obs.WriteGateWaited(entered.Sub(start))
+		return func() {
+			g.obs.WriteGateHeld(time.Since(entered))
+			g.since.Store(0)
+			<-g.ch
+		}, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-timer.C:
@@ -286,7 +319,8 @@ var ErrNoDocument = errors.New("no document")
 // reports one caused by an update as InternalError (code 1) rather than
 // E11000, hence the message checks (verified against FerretDB v1.24).
 func IsDuplicate(err error) bool {
-	if mongo.IsDuplicateKeyError(err) {
+	var de *DuplicateKeyError
+	if errors.As(err, &de) || mongo.IsDuplicateKeyError(err) {
 		return true
 	}
 	uniqueViolation := func(code int, msg string) bool {

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,26 +14,29 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"microtask/internal/platform/logging"
 )
 
-// These tests need the package's internals; newTestDB gives each a database
-// of its own on one embedded server of this test binary's.
+// These tests need the package's internals. newTestDB gives each test an
+// embedded database of its own, as the product runs; newServerDB a database
+// on one embedded FerretDB server of this test binary's, which stands in
+// for MongoDB.
 var testServer struct {
-	once sync.Once
-	emb  *Embedded
-	root *DB
-	dir  string
-	err  error
-	seq  atomic.Int64
+	once  sync.Once
+	emb   *Embedded
+	root  *DB // on emb
+	store *DB // the embedded database the others are siblings of
+	dir   string
+	err   error
+	seq   atomic.Int64
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if testServer.root != nil {
 		_ = testServer.root.Close(context.Background())
+		_ = testServer.store.Close(context.Background())
 		testServer.emb.Stop()
 	}
 	_ = os.RemoveAll(testServer.dir)
@@ -45,22 +48,42 @@ var testMigrations = fstest.MapFS{
 	"0001_ledger.json": {Data: []byte(`[{"createIndexes": "accounts", "indexes": [{"key": {"board": 1, "balance": -1}, "name": "accounts_board_balance"}]}]`)},
 }
 
-func newTestDB(t testing.TB) *DB {
+func startTestServer(t testing.TB) {
 	t.Helper()
 	ts := &testServer
 	ts.once.Do(func() {
 		if ts.dir, ts.err = os.MkdirTemp("", "microtask-docdb-test-"); ts.err != nil {
 			return
 		}
-		if ts.emb, ts.err = StartEmbedded(ts.dir, logging.Discard()); ts.err != nil {
+		if ts.emb, ts.err = StartEmbedded(filepath.Join(ts.dir, "ferretdb"), logging.Discard()); ts.err != nil {
 			return
 		}
-		ts.root, ts.err = ts.emb.Connect(context.Background(), "unused", logging.Discard())
+		if ts.root, ts.err = ts.emb.Connect(context.Background(), "unused", logging.Discard()); ts.err != nil {
+			return
+		}
+		ts.store, ts.err = OpenEmbedded(context.Background(), filepath.Join(ts.dir, "store"), "unused", logging.Discard())
 	})
 	if ts.err != nil {
-		t.Fatalf("start embedded database: %v", ts.err)
+		t.Fatalf("start test databases: %v", ts.err)
 	}
-	db := ts.root.Sibling(fmt.Sprintf("docdb_%d", ts.seq.Add(1)))
+}
+
+// newTestDB returns a migrated embedded database of the test's own.
+func newTestDB(t testing.TB) *DB {
+	t.Helper()
+	startTestServer(t)
+	return migrated(t, testServer.store.Sibling(fmt.Sprintf("docdb_%d", testServer.seq.Add(1))))
+}
+
+// newServerDB returns a migrated database of the test's own on FerretDB.
+func newServerDB(t testing.TB) *DB {
+	t.Helper()
+	startTestServer(t)
+	return migrated(t, testServer.root.Sibling(fmt.Sprintf("docdb_%d", testServer.seq.Add(1))))
+}
+
+func migrated(t testing.TB, db *DB) *DB {
+	t.Helper()
 	if _, err := db.Migrate(context.Background(), testMigrations, nil, logging.Discard()); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
@@ -68,8 +91,14 @@ func newTestDB(t testing.TB) *DB {
 	return db
 }
 
+// eachBackend runs f on an embedded database and on one on FerretDB.
+func eachBackend(t *testing.T, f func(t *testing.T, db *DB)) {
+	t.Run("embedded", func(t *testing.T) { f(t, newTestDB(t)) })
+	t.Run("server", func(t *testing.T) { f(t, newServerDB(t)) })
+}
+
 func TestOpenDetectsFerretDB(t *testing.T) {
-	db := newTestDB(t)
+	db := newServerDB(t)
 	if !db.Serialized() {
 		t.Errorf("Serialized() = false on embedded FerretDB, want true")
 	}
@@ -113,10 +142,24 @@ func concurrentGuardedIncs(t *testing.T, c Collection, n, limit int) (succeeded,
 
 // TestGateMakesConditionalUpdatesAtomic is the reason the gate exists: on
 // FerretDB, concurrent conditional updates of one document lose writes and
-// let too many through; serialized, they are exact.
+// let too many through; serialized, they are exact. The embedded database's
+// writes, planned one at a time under its gate, are exact too.
 func TestGateMakesConditionalUpdatesAtomic(t *testing.T) {
-	db := newTestDB(t)
+	t.Run("embedded", func(t *testing.T) {
+		db := newTestDB(t)
+		for _, limit := range []int{50, 30} {
+			c := db.Collection("gate_on")
+			ok, final := concurrentGuardedIncs(t, c, 50, limit)
+			if ok != int64(limit) || final != int64(limit) {
+				t.Errorf("limit %d: %d updates succeeded and the counter is %d, want %d and %d", limit, ok, final, limit, limit)
+			}
+			if _, err := c.DeleteOne(context.Background(), bson.D{{Key: "_id", Value: "doc"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 
+	db := newServerDB(t)
 	t.Run("serialized", func(t *testing.T) {
 		for _, limit := range []int{50, 30} {
 			c := db.Collection("gate_on")
@@ -134,7 +177,7 @@ func TestGateMakesConditionalUpdatesAtomic(t *testing.T) {
 	// document's updates as atomic as the gate does.
 	t.Run("per document", func(t *testing.T) {
 		for _, limit := range []int{50, 30} {
-			c := Collection{c: db.db.Collection("per_doc"), docs: newDocLocks()}
+			c := Collection{name: "per_doc", c: db.db.Collection("per_doc"), docs: newDocLocks()}
 			ok, final := concurrentGuardedIncs(t, c, 50, limit)
 			if ok != int64(limit) || final != int64(limit) {
 				t.Errorf("limit %d: %d updates succeeded and the counter is %d, want %d and %d", limit, ok, final, limit, limit)
@@ -148,7 +191,7 @@ func TestGateMakesConditionalUpdatesAtomic(t *testing.T) {
 	// For the record: the same with the gate off. The outcome varies from
 	// run to run, so it is logged, not asserted.
 	t.Run("unserialized", func(t *testing.T) {
-		c := Collection{c: db.db.Collection("gate_off")}
+		c := Collection{name: "gate_off", c: db.db.Collection("gate_off")}
 		ok, final := concurrentGuardedIncs(t, c, 50, 50)
 		t.Logf("gate off: %d of 50 updates reported success, counter is %d: %d increments lost", ok, final, ok-final)
 	})
@@ -169,37 +212,34 @@ func TestGateHonoursContext(t *testing.T) {
 }
 
 func TestIsDuplicateCoversUpdates(t *testing.T) {
-	db := newTestDB(t)
-	ctx := context.Background()
-	c := db.Collection("dups")
-	if err := db.runCommand(ctx, bson.D{{Key: "createIndexes", Value: "dups"}, {Key: "indexes", Value: bson.A{
-		bson.D{{Key: "key", Value: bson.D{{Key: "email", Value: 1}}}, {Key: "name", Value: "email_unique"}, {Key: "unique", Value: true}},
-	}}}); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range []string{"a@x", "b@x"} {
-		if err := c.InsertOne(ctx, bson.D{{Key: "email", Value: e}}); err != nil {
+	eachBackend(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		c := db.Collection("dups")
+		if err := db.runCommand(ctx, bson.D{{Key: "createIndexes", Value: "dups"}, {Key: "indexes", Value: bson.A{
+			bson.D{{Key: "key", Value: bson.D{{Key: "email", Value: 1}}}, {Key: "name", Value: "email_unique"}, {Key: "unique", Value: true}},
+		}}}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	err := c.InsertOne(ctx, bson.D{{Key: "email", Value: "a@x"}})
-	if !IsDuplicate(err) {
-		t.Errorf("IsDuplicate(insert error %v) = false, want true", err)
-	}
-	_, err = c.UpdateOne(ctx, bson.D{{Key: "email", Value: "b@x"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "email", Value: "a@x"}}}}, false)
-	if !IsDuplicate(err) {
-		t.Errorf("IsDuplicate(update error %v) = false, want true", err)
-	}
-	// The refusal is certain, so the in-memory copy stays, unchanged.
-	if c.copy.current() == nil {
-		t.Errorf("a refused update dropped the in-memory copy")
-	}
-	if n, err := c.Count(ctx, bson.D{{Key: "email", Value: "b@x"}}); n != 1 || err != nil {
-		t.Errorf("count(b@x) after the refused update = %d, %v; want 1", n, err)
-	}
-	if IsDuplicate(errors.New("other")) || IsDuplicate(nil) {
-		t.Errorf("IsDuplicate() = true for a non-duplicate error")
-	}
+		for _, e := range []string{"a@x", "b@x"} {
+			if err := c.InsertOne(ctx, bson.D{{Key: "email", Value: e}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := c.InsertOne(ctx, bson.D{{Key: "email", Value: "a@x"}})
+		if !IsDuplicate(err) {
+			t.Errorf("IsDuplicate(insert error %v) = false, want true", err)
+		}
+		_, err = c.UpdateOne(ctx, bson.D{{Key: "email", Value: "b@x"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "email", Value: "a@x"}}}}, false)
+		if !IsDuplicate(err) {
+			t.Errorf("IsDuplicate(update error %v) = false, want true", err)
+		}
+		if n, err := c.Count(ctx, bson.D{{Key: "email", Value: "b@x"}}); n != 1 || err != nil {
+			t.Errorf("count(b@x) after the refused update = %d, %v; want 1", n, err)
+		}
+		if IsDuplicate(errors.New("other")) || IsDuplicate(nil) {
+			t.Errorf("IsDuplicate() = true for a non-duplicate error")
+		}
+	})
 }
 
 func TestMigrateAppliesEachVersionOnce(t *testing.T) {
@@ -278,38 +318,5 @@ func TestMigrateTakesOverAnExpiredLock(t *testing.T) {
 	var lock bson.M
 	if err := c.FindOne(ctx, bson.D{{Key: "_id", Value: "lock"}}, &lock); !errors.Is(err, ErrNoDocument) {
 		t.Errorf("lock after Migrate() = %v, %v; want it released", lock, err)
-	}
-}
-
-func TestAppliedTellsWhatABulkWriteDid(t *testing.T) {
-	bulk := func(idx ...int) error {
-		var e mongo.BulkWriteException
-		for _, i := range idx {
-			e.WriteErrors = append(e.WriteErrors, mongo.BulkWriteError{WriteError: mongo.WriteError{Index: i, Code: 11000}})
-		}
-		return e
-	}
-	tests := []struct {
-		name     string
-		err      error
-		n        int
-		ordered  bool
-		done     []bool
-		definite bool
-	}{
-		{"all applied", nil, 2, true, []bool{true, true}, true},
-		{"ordered stops at the error", bulk(1), 3, true, []bool{true, false, false}, true},
-		{"unordered goes on", bulk(1), 3, false, []bool{true, false, true}, true},
-		{"one model refused by the command", mongo.CommandError{Code: 1}, 1, true, []bool{false}, true},
-		{"several models, command error", mongo.CommandError{Code: 1}, 2, true, []bool{false, false}, false},
-		{"no answer", context.DeadlineExceeded, 1, true, []bool{false}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			done, definite := applied(tt.err, tt.n, tt.ordered)
-			if !slices.Equal(done, tt.done) || definite != tt.definite {
-				t.Errorf("applied() = %v, %v; want %v, %v", done, definite, tt.done, tt.definite)
-			}
-		})
 	}
 }

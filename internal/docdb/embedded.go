@@ -119,26 +119,22 @@ func (e *Embedded) Socket() string { return e.socket }
 
 // Connect opens database on the embedded server (see Open). Every collection
 // the returned DB, or a Sibling of it, writes to gets the index that lets
-// FerretDB find documents by _id without reading the whole table.
-//
-// Reads are answered from an in-memory copy of each collection (see DB),
-// unless opts include WithServerReads.
+// FerretDB find documents by _id without reading the whole table. Every
+// read and write goes to the server, as to MongoDB: this is the database
+// of the tests that need a server's evaluation of queries and updates (and
+// of converting a data directory from before the embedded store).
 func (e *Embedded) Connect(ctx context.Context, database string, log *slog.Logger, opts ...Option) (*DB, error) {
 	d, s, err := open(ctx, e.URI(), database, log, opts)
 	if err != nil {
 		return nil, err
 	}
 	d.embedded = e
-	if !s.serverReads {
-		d.copies = newRegistry().of(database)
-	}
 	// No other process can have reached this server before it started: a
 	// lease found is a killed process's, or this server's own.
 	if err := d.takeWriterLease(ctx, e.owner, s.leaseTTL, true, log); err != nil {
 		_ = d.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	d.sole = !s.serverReads
 	return d, nil
 }
 

@@ -66,7 +66,7 @@ func queryPlans(t *testing.T, e *Embedded, database string) map[string][]string 
 // lookups, updates and deletes by _id must use an index on every table,
 // including one created after start-up, rather than scan it.
 func TestEmbeddedTablesHaveIDIndex(t *testing.T) {
-	db := newTestDB(t) // migrated: the collections of the migrations exist
+	db := newServerDB(t) // migrated: the collections of the migrations exist
 	ctx := context.Background()
 	if err := db.Collection("created_later").InsertOne(ctx, bson.D{{Key: "_id", Value: "a"}}); err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func TestEmbeddedRestartsAfterAKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Ping(context.Background()); err != nil {
+	if err := db.Ready(context.Background()); err != nil {
 		t.Error(err)
 	}
 	_ = db.Close(context.Background())

@@ -154,13 +154,16 @@ func isDiskFull(err error) bool {
 // both succeed within a short deadline. It recovers by itself: the probe's
 // write that succeeds clears the failure of an earlier one.
 func (d *DB) Ready(ctx context.Context) error {
-	if held := d.gate.heldFor(); held > commandTimeout {
+	g := d.gate
+	if d.mem != nil {
+		g = d.mem.gate
+	}
+	if held := g.heldFor(); held > commandTimeout {
 		return &unavailable{reason: fmt.Sprintf("the write gate has been held for %s", held.Round(time.Second))}
 	}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	err := d.db.Collection(LeasesCollection).FindOne(ctx, bson.D{{Key: "_id", Value: readinessDoc}}).Err()
-	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+	if err := d.probeRead(ctx); err != nil {
 		return &unavailable{reason: "the database does not answer a read", cause: err}
 	}
 	if err := d.probeWrite(ctx); err != nil {
@@ -174,6 +177,24 @@ func (d *DB) Ready(ctx context.Context) error {
 		return &unavailable{reason: "the database does not take a write", cause: err}
 	}
 	return nil
+}
+
+// probeRead reads the readiness document by _id from the server, or from
+// the embedded database's file (its copy in memory would prove nothing).
+func (d *DB) probeRead(ctx context.Context) error {
+	if d.mem != nil {
+		raw, err := bson.Marshal(bson.D{{Key: "_id", Value: readinessDoc}})
+		if err != nil {
+			return err
+		}
+		_, err = d.mem.file.hasDocument(ctx, LeasesCollection, bson.Raw(raw).Lookup("_id"))
+		return err
+	}
+	err := d.db.Collection(LeasesCollection).FindOne(ctx, bson.D{{Key: "_id", Value: readinessDoc}}).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil
+	}
+	return err
 }
 
 // readinessDoc is the lease document readiness probes write.

@@ -19,11 +19,11 @@ func TestReadyWhileTheGateIsHeld(t *testing.T) {
 	if err := db.Ready(ctx); err != nil {
 		t.Fatalf("Ready() = %v, want nil", err)
 	}
-	leave, err := db.gate.enter(ctx)
+	leave, err := db.mem.gate.enter(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.gate.since.Store(time.Now().Add(-commandTimeout - time.Second).UnixNano())
+	db.mem.gate.since.Store(time.Now().Add(-commandTimeout - time.Second).UnixNano())
 	err = db.Ready(ctx)
 	leave()
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "write gate has been held for 11s") {

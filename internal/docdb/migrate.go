@@ -188,9 +188,12 @@ func (d *DB) lockMigrations(ctx context.Context) (unlock func(), err error) {
 	}, nil
 }
 
-// RenameCollection renames a collection unless the new name exists, and
-// sends both copies back to be loaded again.
+// RenameCollection renames a collection unless the new name exists or the
+// old one does not.
 func (d *DB) RenameCollection(ctx context.Context, from, to string) error {
+	if d.mem != nil {
+		return d.mem.rename(ctx, from, to)
+	}
 	names, err := d.db.ListCollectionNames(ctx, bson.D{{Key: "name", Value: bson.D{{Key: "$in", Value: bson.A{from, to}}}}})
 	if err != nil {
 		return err
@@ -203,10 +206,6 @@ func (d *DB) RenameCollection(ctx context.Context, from, to string) error {
 		return err
 	}
 	defer leave()
-	if d.copies != nil {
-		d.copies.of(from).drop()
-		d.copies.of(to).drop()
-	}
 	err = d.client.Database("admin").RunCommand(ctx, bson.D{
 		{Key: "renameCollection", Value: d.db.Name() + "." + from}, {Key: "to", Value: d.db.Name() + "." + to},
 	}).Err()
@@ -216,16 +215,16 @@ func (d *DB) RenameCollection(ctx context.Context, from, to string) error {
 	return nil
 }
 
-// DropCollection drops a collection and its in-memory copy.
+// DropCollection drops a collection.
 func (d *DB) DropCollection(ctx context.Context, name string) error {
+	if d.mem != nil {
+		return d.mem.drop(ctx, name)
+	}
 	leave, err := d.Collection(name).lock(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer leave()
-	if d.copies != nil {
-		d.copies.of(name).drop()
-	}
 	if d.embedded != nil {
 		d.embedded.indexed.Delete(d.db.Name() + "\x00" + name)
 	}
@@ -237,5 +236,8 @@ func (d *DB) DropCollection(ctx context.Context, name string) error {
 
 // CollectionNames lists the database's collections.
 func (d *DB) CollectionNames(ctx context.Context) ([]string, error) {
+	if d.mem != nil {
+		return d.mem.names(), nil
+	}
 	return d.db.ListCollectionNames(ctx, bson.D{})
 }

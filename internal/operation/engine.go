@@ -167,8 +167,8 @@ func (e *Engine) runRequest(ctx context.Context, req Request) (Result, error) {
 }
 
 // try is one attempt of Run. done is false when the operation it waited for
-// or found was cancelled meanwhile, which leaves no record: Run then tries
-// the operation itself.
+// or found was cancelled meanwhile, which leaves no record, or started again
+// by another caller: Run then tries the operation itself.
 func (e *Engine) try(ctx context.Context, req Request, def Definition) (_ Result, done bool, _ error) {
 	id := req.ID()
 	release, busy := e.claim(id)
@@ -185,6 +185,13 @@ func (e *Engine) try(ctx context.Context, req Request, def Definition) (_ Result
 		}
 		if err != nil {
 			return Result{}, true, fmt.Errorf("read operation %s: %w", id, err)
+		}
+		if rec.State.Open() {
+			// The run waited for was cancelled, and another caller woken
+			// with this one has started the operation again: wait for
+			// that run instead (if it is another process's, the next
+			// attempt says so).
+			return Result{}, false, nil
 		}
 		res, err := existing(rec, req)
 		return res, true, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,8 +21,9 @@ import (
 )
 
 // These tests need the package's internals, so they cannot use storagetest
-// (which imports this package); newTestDB does the same on a server of this
-// test binary's own.
+// (which imports this package); newTestDB does the same: an embedded
+// database per test, and newServerReadsDB one on an embedded FerretDB of
+// this test binary's own.
 var testServer struct {
 	once sync.Once
 	emb  *docdb.Embedded
@@ -64,13 +66,13 @@ func newDB(t testing.TB, parent func() *docdb.DB) *docdb.DB {
 		if ts.dir, ts.err = os.MkdirTemp("", "microtask-storage-test-"); ts.err != nil {
 			return
 		}
-		if ts.emb, ts.err = docdb.StartEmbedded(ts.dir, logging.Discard()); ts.err != nil {
+		if ts.emb, ts.err = docdb.StartEmbedded(filepath.Join(ts.dir, "ferretdb"), logging.Discard()); ts.err != nil {
 			return
 		}
-		if ts.root, ts.err = ts.emb.Connect(context.Background(), "unused", logging.Discard()); ts.err != nil {
+		if ts.root, ts.err = docdb.OpenEmbedded(context.Background(), filepath.Join(ts.dir, "store"), "unused", logging.Discard()); ts.err != nil {
 			return
 		}
-		ts.plain, ts.err = ts.emb.Connect(context.Background(), "unused", logging.Discard(), docdb.WithServerReads())
+		ts.plain, ts.err = ts.emb.Connect(context.Background(), "unused", logging.Discard())
 	})
 	if ts.err != nil {
 		t.Fatalf("start embedded database: %v", ts.err)

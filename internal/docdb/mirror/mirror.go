@@ -56,6 +56,18 @@ func New(indexedFields []string) *Collection {
 	return c
 }
 
+// Indexable adds fields that lead an index of the collection, which queries
+// may then answer from hash indexes.
+func (c *Collection) Indexable(fields ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range fields {
+		if f != "_id" {
+			c.indexable[f] = true
+		}
+	}
+}
+
 // Load adds documents read from the database, in its natural order, to a
 // new copy. The copy keeps the slices it is given.
 func (c *Collection) Load(docs []bson.Raw) error {

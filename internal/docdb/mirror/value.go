@@ -150,6 +150,10 @@ func stringBytes(v bson.RawValue) []byte {
 // finds them equal, for the hash indexes: one encoding per bracket, numbers
 // by their float64 value (two int64 beyond 2^53 may share a key; the filter,
 // evaluated on every candidate, tells them apart).
+// Key returns the key under which the copy indexes v: equal keys for the
+// values MongoDB's equality finds equal (1 and 1.0, say).
+func Key(v bson.RawValue) string { return key(v) }
+
 func key(v bson.RawValue) string {
 	switch bracket(v) {
 	case bracketNull:

@@ -24,6 +24,9 @@ type Metrics struct {
 	httpRequests *prometheus.HistogramVec
 	dbCommands   *prometheus.HistogramVec
 	gateWait     prometheus.Histogram
+	gateHeld     prometheus.Histogram
+	commits      *prometheus.HistogramVec
+	commitDocs   prometheus.Histogram
 	operations   *prometheus.HistogramVec
 	recoveries   *prometheus.HistogramVec
 	recovered    prometheus.Counter
@@ -56,8 +59,24 @@ func New() *Metrics {
 	}, []string{"command", "outcome"})
 	m.gateWait = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "microtask_db_write_gate_wait_seconds",
-		Help:    "How long writes waited for the process-wide write gate (FerretDB only: writes to it are serialized).",
+		Help:    "How long writes waited for the process-wide write gate (the embedded database and FerretDB: writes to them are serialized).",
 		Buckets: buckets,
+	})
+	m.gateHeld = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "microtask_db_write_gate_held_seconds",
+		Help: "How long each write held the process-wide write gate (the embedded database: planning a write on the copy in memory; FerretDB: the whole command).",
+		// From ten microseconds: the embedded database holds it for a few.
+		Buckets: prometheus.ExponentialBucketsRange(0.00001, 10, 16),
+	})
+	m.commits = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "microtask_db_commit_duration_seconds",
+		Help:    "Batches of the embedded database's writes committed to its file (group commit) by outcome (ok, error), and how long each took.",
+		Buckets: prometheus.ExponentialBucketsRange(0.00001, 10, 16),
+	}, []string{"outcome"})
+	m.commitDocs = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "microtask_db_commit_documents",
+		Help:    "Documents written by each batch of the embedded database's writes.",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 12),
 	})
 	m.operations = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "microtask_operations_duration_seconds",
@@ -87,7 +106,7 @@ func New() *Metrics {
 		Help:    "Calls to other services (stripe, imgbb, google, smtp) by service and status (the HTTP status; for smtp, sent; error when no answer came back or smtp refused), and how long they took.",
 		Buckets: buckets,
 	}, []string{"service", "status"})
-	for _, c := range []prometheus.Collector{m.httpRequests, m.dbCommands, m.gateWait, m.operations, m.recoveries,
+	for _, c := range []prometheus.Collector{m.httpRequests, m.dbCommands, m.gateWait, m.gateHeld, m.commits, m.commitDocs, m.operations, m.recoveries,
 		m.recovered, m.streams, m.jobs, m.outbound} {
 		f(c)
 	}
@@ -143,8 +162,20 @@ func (m *Metrics) CommandMonitor() *event.CommandMonitor {
 	}
 }
 
-// WriteGateWaited records how long a write waited for the write gate.
+// WriteGateWaited records how long a write waited for the write gate
+// (docdb.Observer).
 func (m *Metrics) WriteGateWaited(d time.Duration) { m.gateWait.Observe(d.Seconds()) }
+
+// WriteGateHeld records how long a write held the write gate
+// (docdb.Observer).
+func (m *Metrics) WriteGateHeld(d time.Duration) { m.gateHeld.Observe(d.Seconds()) }
+
+// Committed records a batch of the embedded database's writes
+// (docdb.Observer).
+func (m *Metrics) Committed(docs int, err error, d time.Duration) {
+	m.commits.WithLabelValues(outcome(err)).Observe(d.Seconds())
+	m.commitDocs.Observe(float64(docs))
+}
 
 // OperationRan records a ledger operation (operation.Observer).
 func (m *Metrics) OperationRan(kind, outcome string, d time.Duration) {

@@ -2,10 +2,10 @@
 // per test, on a server started once per test binary. The environment says
 // which server, and how the databases work:
 //
-//   - by default, an embedded FerretDB, whose databases work as the embedded
-//     database does in production: writes serialized in the process, reads
-//     answered from memory;
-//   - MICROTASK_TEST_DB=per-document: the embedded FerretDB, with writes
+//   - by default, the embedded database, as it runs in production
+//     (docdb.OpenEmbedded): every read answered from memory, every write
+//     committed to its file;
+//   - MICROTASK_TEST_DB=per-document: an embedded FerretDB, with writes
 //     serialized per document and every read sent to the server, as MongoDB
 //     behaves (docdb.WithPerDocumentLocks): what MongoDB runs concurrently
 //     runs concurrently here too;
@@ -50,51 +50,76 @@ func Mode() string {
 
 var (
 	once     sync.Once
-	server   *docdb.Embedded // nil on MongoDB
-	uri      string
 	root     *docdb.DB // databases as the mode says
-	plain    *docdb.DB // databases that send every read to the server, as on MongoDB
 	dir      string
 	startErr error
 	seq      atomic.Int64
+
+	// The server of the tests that need one (FerretDB, or MongoDB), started
+	// when a test first asks for it in the default mode.
+	serverOnce sync.Once
+	server     *docdb.Embedded // nil on MongoDB
+	uri        string
+	plain      *docdb.DB // databases that send every read to the server, as on MongoDB
+	serverErr  error
 )
+
+var quiet = slog.New(slog.DiscardHandler)
+
+var monitor = docdb.WithCommandMonitor(&event.CommandMonitor{
+	Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		commands.mu.Lock()
+		defer commands.mu.Unlock()
+		if l := commands.logs[e.DatabaseName]; l != nil {
+			l.add(e.CommandName)
+		}
+	},
+})
 
 func start() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	quiet := slog.New(slog.DiscardHandler)
-	monitor := docdb.WithCommandMonitor(&event.CommandMonitor{
-		Started: func(_ context.Context, e *event.CommandStartedEvent) {
-			commands.mu.Lock()
-			defer commands.mu.Unlock()
-			if l := commands.logs[e.DatabaseName]; l != nil {
-				l.add(e.CommandName)
-			}
-		},
-	})
-	if Mode() == ModeMongoDB {
-		uri = os.Getenv("MONGODB_TEST_URI")
-		root, startErr = docdb.Open(ctx, uri, "unused", quiet, monitor)
-		plain = root
-		return
+	switch Mode() {
+	case ModeMongoDB, ModePerDocument:
+		startServer()
+		root, startErr = plain, serverErr
+	default:
+		if dir, startErr = os.MkdirTemp("", "microtask-test-db-"); startErr != nil {
+			return
+		}
+		root, startErr = docdb.OpenEmbedded(ctx, dir, "unused", quiet)
 	}
-	if dir, startErr = os.MkdirTemp("", "microtask-test-db-"); startErr != nil {
-		return
-	}
-	if server, startErr = docdb.StartEmbedded(dir, quiet); startErr != nil {
-		return
-	}
-	uri = server.URI()
-	if Mode() == ModePerDocument {
-		root, startErr = server.Connect(ctx, "unused", quiet, monitor, docdb.WithPerDocumentLocks())
-		plain = root
-		return
-	}
-	if root, startErr = server.Connect(ctx, "unused", quiet, monitor); startErr != nil {
-		return
-	}
-	plain, startErr = server.Connect(ctx, "unused", quiet, monitor, docdb.WithServerReads())
 }
+
+// startServer starts the server of the tests that need one: the MongoDB of
+// MONGODB_TEST_URI, or an embedded FerretDB.
+func startServer() {
+	serverOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if Mode() == ModeMongoDB {
+			uri = os.Getenv("MONGODB_TEST_URI")
+			plain, serverErr = docdb.Open(ctx, uri, "unused", quiet, monitor)
+			return
+		}
+		var sdir string
+		if sdir, serverErr = os.MkdirTemp("", "microtask-test-server-"); serverErr != nil {
+			return
+		}
+		if server, serverErr = docdb.StartEmbedded(sdir, quiet); serverErr != nil {
+			return
+		}
+		uri = server.URI()
+		opts := []docdb.Option{monitor}
+		if Mode() == ModePerDocument {
+			opts = append(opts, docdb.WithPerDocumentLocks())
+		}
+		plain, serverErr = server.Connect(ctx, "unused", quiet, opts...)
+		serverDir = sdir
+	})
+}
+
+var serverDir string
 
 // commands routes the driver's command events to the CommandLog of the test
 // that owns the database.
@@ -157,6 +182,10 @@ func NewDB(t testing.TB) *docdb.DB {
 // commands an operation sends.
 func NewServerReadsDB(t testing.TB) *docdb.DB {
 	t.Helper()
+	startServer()
+	if serverErr != nil {
+		t.Fatalf("start database server: %v", serverErr)
+	}
 	return newDB(t, func() *docdb.DB { return plain })
 }
 
@@ -164,7 +193,7 @@ func newDB(t testing.TB, parent func() *docdb.DB) *docdb.DB {
 	t.Helper()
 	once.Do(start)
 	if startErr != nil {
-		t.Fatalf("start embedded database: %v", startErr)
+		t.Fatalf("start test database: %v", startErr)
 	}
 	db := parent().Sibling(fmt.Sprintf("test_%d_%d", os.Getpid(), seq.Add(1)))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -184,9 +213,9 @@ func newDB(t testing.TB, parent func() *docdb.DB) *docdb.DB {
 // connect on their own.
 func URI(t testing.TB) string {
 	t.Helper()
-	once.Do(start)
-	if startErr != nil {
-		t.Fatalf("start embedded database: %v", startErr)
+	startServer()
+	if serverErr != nil {
+		t.Fatalf("start database server: %v", serverErr)
 	}
 	return uri
 }
@@ -200,16 +229,19 @@ func Main(m *testing.M, cleanups ...func()) {
 	for _, c := range cleanups {
 		c()
 	}
-	for _, db := range []*docdb.DB{root, plain} {
-		if db != nil {
-			_ = db.Close(context.Background())
-		}
+	if root != nil && root != plain {
+		_ = root.Close(context.Background())
+	}
+	if plain != nil {
+		_ = plain.Close(context.Background())
 	}
 	if server != nil {
 		server.Stop()
 	}
-	if dir != "" {
-		_ = os.RemoveAll(dir)
+	for _, d := range []string{dir, serverDir} {
+		if d != "" {
+			_ = os.RemoveAll(d)
+		}
 	}
 	os.Exit(code)
 }

@@ -1,0 +1,241 @@
+package docdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+)
+
+// fileStore keeps the embedded database's documents durably, by _id, in one
+// SQLite file: a table of documents (collection, _id, natural order, BSON)
+// and a table of index definitions. It answers no query: the in-memory copy
+// (package mirror) does, and this file is read whole only when the database
+// opens. Its one job is to make a batch of changes durable at once.
+//
+// The file is in WAL mode with synchronous FULL: a committed batch survives
+// a killed process and a power cut.
+type fileStore struct {
+	db   *sql.DB
+	path string
+}
+
+// fileExt is the extension of the embedded database's file.
+const fileExt = ".db"
+
+const fileSchema = `
+CREATE TABLE IF NOT EXISTS docs (
+	coll TEXT NOT NULL,
+	id   BLOB NOT NULL, -- the _id as its BSON type byte and value
+	seq  INTEGER NOT NULL, -- the natural order: when it was inserted
+	doc  BLOB NOT NULL,
+	PRIMARY KEY (coll, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS indexes (
+	coll TEXT NOT NULL,
+	name TEXT NOT NULL,
+	spec BLOB NOT NULL, -- {key, name, unique} as createIndexes takes it
+	PRIMARY KEY (coll, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS collections (
+	coll TEXT NOT NULL PRIMARY KEY
+) WITHOUT ROWID;
+`
+
+func openFileStore(ctx context.Context, path string) (*fileStore, error) {
+	dsn := "file:" + filepath.ToSlash(path) +
+		"?_pragma=journal_mode(wal)&_pragma=synchronous(full)&_pragma=busy_timeout(10000)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// One connection: every statement is this process's, in order, and
+	// the batches are its only writes.
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, fileSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &fileStore{db: db, path: path}, nil
+}
+
+func (s *fileStore) close() error { return s.db.Close() }
+
+// idBytes is the key of a document in the file: its _id's BSON type and
+// value, so that ids of different types never meet.
+func idBytes(id bson.RawValue) []byte {
+	return append([]byte{byte(id.Type)}, id.Value...)
+}
+
+// storedCollection is what the file holds of one collection.
+type storedCollection struct {
+	docs    []bson.Raw // in natural order
+	indexes []indexSpec
+	nextSeq int64
+}
+
+// load reads the whole file.
+func (s *fileStore) load(ctx context.Context) (map[string]*storedCollection, error) {
+	out := map[string]*storedCollection{}
+	of := func(name string) *storedCollection {
+		if out[name] == nil {
+			out[name] = &storedCollection{}
+		}
+		return out[name]
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT coll FROM collections`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		of(name)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	rows, err = s.db.QueryContext(ctx, `SELECT coll, spec FROM indexes ORDER BY coll, name`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var name string
+		var raw []byte
+		if err := rows.Scan(&name, &raw); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		spec, err := parseIndexSpec(bson.Raw(raw))
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("index of %s: %w", name, err)
+		}
+		c := of(name)
+		c.indexes = append(c.indexes, spec)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	rows, err = s.db.QueryContext(ctx, `SELECT coll, seq, doc FROM docs ORDER BY coll, seq`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	// The documents are copied into shared chunks rather than one
+	// allocation each: the copy then weighs what the BSON does.
+	var chunk []byte
+	for rows.Next() {
+		var name string
+		var seq int64
+		var raw sql.RawBytes
+		if err := rows.Scan(&name, &seq, &raw); err != nil {
+			return nil, err
+		}
+		n := len(raw)
+		if cap(chunk)-len(chunk) < n {
+			chunk = make([]byte, 0, max(64<<10, n))
+		}
+		start := len(chunk)
+		chunk = append(chunk, raw...)
+		c := of(name)
+		c.docs = append(c.docs, bson.Raw(chunk[start:len(chunk):len(chunk)]))
+		c.nextSeq = seq + 1
+	}
+	return out, rows.Err()
+}
+
+// fileOp is one change of a batch: a document stored (doc set) or deleted,
+// or a collection's first write (create).
+type fileOp struct {
+	coll   string
+	create bool
+	id     []byte
+	seq    int64 // for a new document; a replaced one keeps its own
+	doc    bson.Raw
+}
+
+// apply makes the changes of one batch durable, in one transaction.
+func (s *fileStore) apply(ctx context.Context, ops []fileOp) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	put, err := tx.PrepareContext(ctx,
+		`INSERT INTO docs (coll, id, seq, doc) VALUES (?, ?, ?, ?) ON CONFLICT (coll, id) DO UPDATE SET doc = excluded.doc`)
+	if err != nil {
+		return err
+	}
+	defer put.Close()
+	del, err := tx.PrepareContext(ctx, `DELETE FROM docs WHERE coll = ? AND id = ?`)
+	if err != nil {
+		return err
+	}
+	defer del.Close()
+	for _, op := range ops {
+		if op.create {
+			st := createCollection(op.coll)
+			if _, err = tx.ExecContext(ctx, st.sql, st.args...); err != nil {
+				return err
+			}
+			continue
+		}
+		if op.doc == nil {
+			_, err = del.ExecContext(ctx, op.coll, op.id)
+		} else {
+			_, err = put.ExecContext(ctx, op.coll, op.id, op.seq, []byte(op.doc))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// exec runs statements that change what the file holds of collections
+// (their creation, indexes, renames, drops) in one transaction.
+func (s *fileStore) exec(ctx context.Context, stmts ...stmt) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		if _, err = tx.ExecContext(ctx, st.sql, st.args...); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+type stmt struct {
+	sql  string
+	args []any
+}
+
+func createCollection(name string) stmt {
+	return stmt{`INSERT INTO collections (coll) VALUES (?) ON CONFLICT DO NOTHING`, []any{name}}
+}
+
+// hasDocument reports whether the file holds the document: readiness's
+// cheap read of the disk.
+func (s *fileStore) hasDocument(ctx context.Context, coll string, id bson.RawValue) (bool, error) {
+	var one int
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM docs WHERE coll = ? AND id = ?`, coll, idBytes(id)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
