@@ -123,10 +123,11 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	}
 	a.Outbox = mail.NewOutbox(st.Mail, mailer, c.Log, now)
 	a.Ledger = ledger.New(storage.NewLedgerStore(db), c.Log)
-	a.Operations = operation.NewEngine(storage.NewOperationStore(db), a.Ledger, c.Log, now)
+	var observer operation.Observer // a nil *metrics.Metrics is not a nil Observer
 	if c.Metrics != nil {
-		a.Operations.Observe(c.Metrics)
+		observer = c.Metrics
 	}
+	a.Operations = operation.NewEngine(storage.NewOperationStore(db), a.Ledger, observer, c.Log, now)
 	// Users and tasks need each other (a suspended buyer's tasks are hidden;
 	// a task names its buyer), as do tasks and submissions (removing a task
 	// cancels its pending submissions) and tasks and reservations (a refund
