@@ -129,7 +129,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := db.Warm(ctx, log); err != nil {
 		return err
 	}
-	a, err := build(cfg, log, db, m)
+	a, err := build(ctx, cfg, log, db, m)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // build assembles the services on db as the configuration says.
-func build(cfg config.Config, log *slog.Logger, db *docdb.DB, m *metrics.Metrics) (*app.App, error) {
+func build(ctx context.Context, cfg config.Config, log *slog.Logger, db *docdb.DB, m *metrics.Metrics) (*app.App, error) {
 	secret, err := jwtSecret(cfg)
 	if err != nil {
 		return nil, err
@@ -175,6 +175,14 @@ func build(cfg config.Config, log *slog.Logger, db *docdb.DB, m *metrics.Metrics
 		c.Mailer = mail.Observed(sender, "smtp", m)
 	} else {
 		log.Info("SMTP_URL is not set: email is written to the log (look for \"mail (not sent\")")
+	}
+	if cfg.GoogleClientID != "" {
+		client := &http.Client{Timeout: cfg.OutboundTimeout, Transport: m.Transport("google", nil)}
+		verifier, err := googleid.New(ctx, cfg.GoogleClientID, cfg.GoogleCertsURL, client, log)
+		if err != nil {
+			return nil, err
+		}
+		c.Google = verifier
 	}
 	if cfg.ImgBBKey != "" {
 		c.ImageHost = imgbb.New(cfg.ImgBBURL, cfg.ImgBBKey, cfg.OutboundTimeout).WithTransport(m.Transport("imgbb", nil))
@@ -415,14 +423,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *docdb.D
 		if !cfg.Embedded() {
 			log.WarnContext(ctx, "images are kept in DATA_DIR/uploads of this instance; with several instances set IMGBB_API_KEY")
 		}
-	}
-	if cfg.GoogleClientID != "" {
-		client := &http.Client{Timeout: cfg.OutboundTimeout, Transport: m.Transport("google", nil)}
-		verifier, err := googleid.New(ctx, cfg.GoogleClientID, cfg.GoogleCertsURL, client, log)
-		if err != nil {
-			return err
-		}
-		a.Users.UseGoogle(verifier)
 	}
 	if cfg.AdminEmail != "" {
 		if _, err := a.Users.EnsureAdmin(ctx, cfg.AdminName, cfg.AdminEmail, cfg.AdminPassword); err != nil {

@@ -50,17 +50,18 @@ type Config struct {
 	Gateway           payment.Gateway
 	Webhooks          payment.Webhooks // nil with the dummy gateway
 	WithdrawalMethods []string
-	Pricing           money.Pricing    // what coins are worth
-	RouteBase         string           // where the app's pages live, for notifications' routes; "" for /dashboard
-	ImageHost         upload.Host      // imgBB, or a directory of this server
-	DailyUploadLimit  int              // images a user may upload in 24 hours; 0: no limit
-	ReservationsPer   int              // live reservations a worker may hold; 0: reservation.DefaultPerWorker
-	RevisionWindow    time.Duration    // how long a worker has to revise; 0: submission.DefaultRevisionWindow
-	Mailer            mail.Sender      // where email goes; nil: to the log
-	AppURL            string           // the public URL of the app's pages, for links in email
-	StreamsPerUser    int              // open notification streams per user; 0: DefaultStreamsPerUser
-	StreamsMax        int              // open notification streams in the process; 0: DefaultStreamsMax
-	Metrics           *metrics.Metrics // nil: none
+	Pricing           money.Pricing         // what coins are worth
+	RouteBase         string                // where the app's pages live, for notifications' routes; "" for /dashboard
+	ImageHost         upload.Host           // imgBB, or a directory of this server
+	DailyUploadLimit  int                   // images a user may upload in 24 hours; 0: no limit
+	ReservationsPer   int                   // live reservations a worker may hold; 0: reservation.DefaultPerWorker
+	RevisionWindow    time.Duration         // how long a worker has to revise; 0: submission.DefaultRevisionWindow
+	Mailer            mail.Sender           // where email goes; nil: to the log
+	AppURL            string                // the public URL of the app's pages, for links in email
+	StreamsPerUser    int                   // open notification streams per user; 0: DefaultStreamsPerUser
+	StreamsMax        int                   // open notification streams in the process; 0: DefaultStreamsMax
+	Metrics           *metrics.Metrics      // nil: none
+	Google            user.IdentityVerifier // nil: Sign in with Google is not configured
 }
 
 // The default limits of live notification streams.
@@ -122,29 +123,27 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		mailer = mail.Log{Log: c.Log}
 	}
 	a.Outbox = mail.NewOutbox(st.Mail, mailer, c.Log, now)
+	a.Records = reputation.NewService(storage.NewRecordStore(db))
+	a.AdminLog = adminlog.New(storage.NewAdminLogStore(db), now)
 	a.Ledger = ledger.New(storage.NewLedgerStore(db), c.Log)
 	var observer operation.Observer // a nil *metrics.Metrics is not a nil Observer
 	if c.Metrics != nil {
 		observer = c.Metrics
 	}
 	a.Operations = operation.NewEngine(storage.NewOperationStore(db), a.Ledger, observer, c.Log, now)
-	// Users and tasks need each other (a suspended buyer's tasks are hidden;
-	// a task names its buyer), as do tasks and submissions (removing a task
-	// cancels its pending submissions) and tasks and reservations (a refund
-	// ends the reservations of the slots it takes): the second of each pair
-	// is reached through a function that reads the field once it is set.
-	a.Users = user.NewService(st.Users, a.Operations, a.Ledger, st.Withdrawals, hideTasks(func() *task.Service { return a.Tasks }), c.Pricing,
-		c.Hasher, c.Tokens, c.Log, now)
-	a.Users.UseMail(a.Outbox, storage.NewAccountTokenStore(db), c.AppURL)
-	a.Users.ThrottleLogins(storage.NewLoginThrottleStore(db))
+	// Services that need each other: see later.
+	l := &later{}
+	a.Users = user.NewService(user.Deps{
+		Store: st.Users, Ops: a.Operations, Ledger: a.Ledger, Holds: st.Withdrawals, Tasks: l, Ranking: a.Records, Admins: a.AdminLog,
+		Mailer: a.Outbox, AccountTokens: storage.NewAccountTokenStore(db), AppURL: c.AppURL,
+		Throttle: storage.NewLoginThrottleStore(db), Streams: l, Google: c.Google,
+		Pricing: c.Pricing, Hasher: c.Hasher, Tokens: c.Tokens, SoleWriter: c.SoleWriter, Log: c.Log, Now: now,
+	})
 	a.Notifications = notification.NewService(st.Notifications, a.Users, c.RouteBase, c.Log, now)
 	a.Notifications.UseMail(a.Outbox, mailRecipients{a.Users}, c.AppURL)
 	a.Notifications.LimitStreams(cmp.Or(c.StreamsPerUser, DefaultStreamsPerUser), cmp.Or(c.StreamsMax, DefaultStreamsMax))
-	// A user whose tokens are revoked (sign-out, password, suspension,
-	// deletion, role) loses their open streams too.
-	a.Users.OnTokensChanged(a.Notifications.CloseStreams)
+	l.notifications = a.Notifications
 	if c.SoleWriter {
-		a.Users.SoleWriter()
 		a.Notifications.RememberUnreadCounts()
 	}
 	a.Tasks = task.NewService(st.Tasks, a.Operations, a.Notifications, a.Users,
@@ -154,6 +153,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		task.CancelHeldFunc(func(ctx context.Context, held []string, at time.Time) error {
 			return a.Reservations.CancelHeld(ctx, held, at)
 		}), c.Log, now, c.AutoApproveAfter)
+	l.tasks = a.Tasks
 	a.Submissions = submission.NewService(st.Submissions, a.Tasks, a.Operations, a.Notifications, a.Users, c.Log, now)
 	a.Reservations = reservation.NewService(st.Reservations, a.Tasks, a.Submissions, a.Operations, c.ReservationsPer, c.Log, now)
 	a.Submissions.UseReservations(a.Reservations)
@@ -162,10 +162,8 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	a.Tasks.UseBlocks(a.Blocks)
 	a.Submissions.CheckBlocks(a.Blocks)
 	a.Reservations.CheckBlocks(a.Blocks)
-	a.Records = reputation.NewService(storage.NewRecordStore(db))
 	a.Tasks.KeepRecords(a.Records)
 	a.Submissions.KeepRecords(a.Records)
-	a.Users.RankApproved(a.Records)
 	a.Payments = payment.NewService(st.Payments, st.PurchaseBlocks, c.Gateway, c.Webhooks, a.Operations, a.Ledger,
 		a.Notifications, a.Users, c.Pricing, c.Log, now)
 	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users,
@@ -173,8 +171,6 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	a.Reports = report.NewService(storage.NewReportStore(db), a.Tasks, a.Submissions, a.Users, a.Notifications, c.Log, now)
 	a.Stats = stats.NewService(storage.NewStatsStore(db), now)
 	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)
-	a.AdminLog = adminlog.New(storage.NewAdminLogStore(db), now)
-	a.Users.LogAdminActions(a.AdminLog)
 	a.Tasks.LogAdminActions(a.AdminLog)
 	a.Submissions.LogAdminActions(a.AdminLog)
 	a.Withdrawals.LogAdminActions(a.AdminLog)
@@ -217,9 +213,22 @@ func (m mailRecipients) MailRecipients(ctx context.Context, ids []string) (map[s
 	return out, nil
 }
 
-// hideTasks is the user service's view of the task service, built before it.
-type hideTasks func() *task.Service
-
-func (h hideTasks) SetHidden(ctx context.Context, buyerID string, hidden bool) error {
-	return h().SetHidden(ctx, buyerID, hidden)
+// later reaches the services that New builds after those that need them.
+// Services that need each other cannot both take the other when built:
+// users and tasks (a suspended buyer's tasks are hidden; a task names its
+// buyer), users and notifications (revoked tokens close streams; a
+// notification goes to an existing user). The one built first takes later
+// in the other's place; New sets later's field as soon as it builds the
+// service, and nothing calls through it before New returns.
+type later struct {
+	tasks         *task.Service
+	notifications *notification.Service
 }
+
+// SetHidden implements user.TaskHider.
+func (l *later) SetHidden(ctx context.Context, buyerID string, hidden bool) error {
+	return l.tasks.SetHidden(ctx, buyerID, hidden)
+}
+
+// CloseStreams implements user.Streams.
+func (l *later) CloseStreams(userID string) { l.notifications.CloseStreams(userID) }

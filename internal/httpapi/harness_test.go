@@ -144,6 +144,13 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 			c.Gateway = nil
 		}
 		c.AppURL = testAppURL
+		if h.google != nil {
+			v, err := googleid.New(context.Background(), googleidtest.ClientID, h.google.CertsURL(), &http.Client{Timeout: 5 * time.Second}, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Google = v
+		}
 		if h.smtp {
 			a.mail = mailtest.New(t)
 			sender, err := mail.NewSMTP(mail.SMTPConfig{URL: a.mail.URL(), From: "Microtask <no-reply@example.com>", Timeout: 5 * time.Second})
@@ -162,13 +169,6 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 	svc := env.App
 	a.env = env
 	a.ledger, a.users, a.userDB, a.tasks, a.submissions, a.paymentDB = svc.Ledger, svc.Users, svc.Stores.Users, svc.Tasks, svc.Submissions, svc.Stores.Payments
-	if h.google != nil {
-		v, err := googleid.New(context.Background(), googleidtest.ClientID, h.google.CertsURL(), &http.Client{Timeout: 5 * time.Second}, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a.users.UseGoogle(v)
-	}
 	o := httpapi.Options{
 		Log:                 log,
 		DB:                  a.db,
