@@ -139,13 +139,12 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Throttle: storage.NewLoginThrottleStore(db), Streams: l, Google: c.Google,
 		Pricing: c.Pricing, Hasher: c.Hasher, Tokens: c.Tokens, SoleWriter: c.SoleWriter, Log: c.Log, Now: now,
 	})
-	a.Notifications = notification.NewService(st.Notifications, a.Users, c.RouteBase, c.Log, now)
-	a.Notifications.UseMail(a.Outbox, mailRecipients{a.Users}, c.AppURL)
-	a.Notifications.LimitStreams(cmp.Or(c.StreamsPerUser, DefaultStreamsPerUser), cmp.Or(c.StreamsMax, DefaultStreamsMax))
+	a.Notifications = notification.NewService(notification.Deps{
+		Store: st.Notifications, Users: a.Users, Mailer: a.Outbox, Recipients: mailRecipients{a.Users}, AppURL: c.AppURL,
+		RouteBase: c.RouteBase, StreamsPerUser: cmp.Or(c.StreamsPerUser, DefaultStreamsPerUser), StreamsMax: cmp.Or(c.StreamsMax, DefaultStreamsMax),
+		SoleWriter: c.SoleWriter, Log: c.Log, Now: now,
+	})
 	l.notifications = a.Notifications
-	if c.SoleWriter {
-		a.Notifications.RememberUnreadCounts()
-	}
 	a.Tasks = task.NewService(st.Tasks, a.Operations, a.Notifications, a.Users,
 		task.CancelPendingFunc(func(ctx context.Context, taskID string, ids []string) error {
 			return a.Submissions.CancelPending(ctx, taskID, ids)

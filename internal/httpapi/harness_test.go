@@ -95,6 +95,7 @@ type harness struct {
 	imageHost    upload.Host            // where images go; nil: a directory of the test's own
 	dailyUploads int                    // the daily upload limit; 0: none
 	smtp         bool                   // mail goes to an SMTP server of the test's own (testAPI.mail)
+	services     func(*app.Config)      // changes the services' configuration last; nil: nothing
 	// asOnMongoDB builds the services as main does on MongoDB, on a database
 	// that sends every read to the server: each read is a command, as
 	// MongoDB would receive it. Tests that count commands use it.
@@ -150,6 +151,9 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 				t.Fatal(err)
 			}
 			c.Google = v
+		}
+		if h.services != nil {
+			h.services(c)
 		}
 		if h.smtp {
 			a.mail = mailtest.New(t)
