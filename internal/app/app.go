@@ -145,24 +145,24 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		SoleWriter: c.SoleWriter, Log: c.Log, Now: now,
 	})
 	l.notifications = a.Notifications
-	a.Tasks = task.NewService(st.Tasks, a.Operations, a.Notifications, a.Users,
-		task.CancelPendingFunc(func(ctx context.Context, taskID string, ids []string) error {
-			return a.Submissions.CancelPending(ctx, taskID, ids)
-		}),
-		task.CancelHeldFunc(func(ctx context.Context, held []string, at time.Time) error {
-			return a.Reservations.CancelHeld(ctx, held, at)
-		}), c.Log, now, c.AutoApproveAfter)
+	a.Tasks = task.NewService(task.Deps{
+		Store: st.Tasks, Ops: a.Operations, Notify: a.Notifications, Users: a.Users, Submissions: l, Reservations: l, Blocks: l,
+		Records: a.Records, Admins: a.AdminLog, AutoApproveAfter: c.AutoApproveAfter, Log: c.Log, Now: now,
+	})
 	l.tasks = a.Tasks
-	a.Submissions = submission.NewService(st.Submissions, a.Tasks, a.Operations, a.Notifications, a.Users, c.Log, now)
-	a.Reservations = reservation.NewService(st.Reservations, a.Tasks, a.Submissions, a.Operations, c.ReservationsPer, c.Log, now)
-	a.Submissions.UseReservations(a.Reservations)
-	a.Submissions.SetRevisionWindow(c.RevisionWindow)
 	a.Blocks = block.NewService(storage.NewBlockStore(db), a.Tasks, a.Users, c.Log, now)
-	a.Tasks.UseBlocks(a.Blocks)
-	a.Submissions.CheckBlocks(a.Blocks)
-	a.Reservations.CheckBlocks(a.Blocks)
-	a.Tasks.KeepRecords(a.Records)
-	a.Submissions.KeepRecords(a.Records)
+	l.blocks = a.Blocks
+	a.Reservations = reservation.NewService(reservation.Deps{
+		Store: st.Reservations, Tasks: a.Tasks, Submissions: l, Blocks: a.Blocks, Ops: a.Operations, PerWorker: c.ReservationsPer,
+		Log: c.Log, Now: now,
+	})
+	l.reservations = a.Reservations
+	a.Submissions = submission.NewService(submission.Deps{
+		Store: st.Submissions, Tasks: a.Tasks, Ops: a.Operations, Notify: a.Notifications, Users: a.Users,
+		Reservations: a.Reservations, Blocks: a.Blocks, Records: a.Records, Admins: a.AdminLog, RevisionWindow: c.RevisionWindow,
+		Log: c.Log, Now: now,
+	})
+	l.submissions = a.Submissions
 	a.Payments = payment.NewService(st.Payments, st.PurchaseBlocks, c.Gateway, c.Webhooks, a.Operations, a.Ledger,
 		a.Notifications, a.Users, c.Pricing, c.Log, now)
 	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users,
@@ -170,8 +170,6 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	a.Reports = report.NewService(storage.NewReportStore(db), a.Tasks, a.Submissions, a.Users, a.Notifications, c.Log, now)
 	a.Stats = stats.NewService(storage.NewStatsStore(db), now)
 	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)
-	a.Tasks.LogAdminActions(a.AdminLog)
-	a.Submissions.LogAdminActions(a.AdminLog)
 	a.Withdrawals.LogAdminActions(a.AdminLog)
 	a.Reports.LogAdminActions(a.AdminLog)
 	a.Payments.LogAdminActions(a.AdminLog)
@@ -212,16 +210,25 @@ func (m mailRecipients) MailRecipients(ctx context.Context, ids []string) (map[s
 	return out, nil
 }
 
-// later reaches the services that New builds after those that need them.
-// Services that need each other cannot both take the other when built:
-// users and tasks (a suspended buyer's tasks are hidden; a task names its
-// buyer), users and notifications (revoked tokens close streams; a
-// notification goes to an existing user). The one built first takes later
-// in the other's place; New sets later's field as soon as it builds the
+// later reaches the services that New builds after those that need them,
+// the one place where the cycles between services are broken: each pair
+// of services that need each other cannot both take the other when built.
+// Users and tasks (a suspended buyer's tasks are hidden; a task names its
+// buyer), users and notifications (revoked tokens close their streams; a
+// notification goes to a user who exists), tasks and submissions (removing
+// a task cancels its pending submissions), tasks and reservations (a refund
+// ends the reservations of the slots it takes), tasks and blocks (a new
+// task takes its buyer's blocks; a block reaches the buyer's tasks), and
+// reservations and submissions (a submission takes the reserved slot; a
+// worker who submitted reserves no slot). The one built first takes later in
+// the other's place; New sets later's field as soon as it builds the
 // service, and nothing calls through it before New returns.
 type later struct {
 	tasks         *task.Service
 	notifications *notification.Service
+	submissions   *submission.Service
+	reservations  *reservation.Service
+	blocks        *block.Service
 }
 
 // SetHidden implements user.TaskHider.
@@ -231,3 +238,23 @@ func (l *later) SetHidden(ctx context.Context, buyerID string, hidden bool) erro
 
 // CloseStreams implements user.Streams.
 func (l *later) CloseStreams(userID string) { l.notifications.CloseStreams(userID) }
+
+// CancelPending implements task.PendingCanceller.
+func (l *later) CancelPending(ctx context.Context, taskID string, submissionIDs []string) error {
+	return l.submissions.CancelPending(ctx, taskID, submissionIDs)
+}
+
+// CancelHeld implements task.Reservations.
+func (l *later) CancelHeld(ctx context.Context, held []string, at time.Time) error {
+	return l.reservations.CancelHeld(ctx, held, at)
+}
+
+// SyncTask implements task.BlockLists.
+func (l *later) SyncTask(ctx context.Context, buyerID, taskID string) error {
+	return l.blocks.SyncTask(ctx, buyerID, taskID)
+}
+
+// Submitted implements reservation.Submissions.
+func (l *later) Submitted(ctx context.Context, taskID, workerID string) (bool, error) {
+	return l.submissions.Submitted(ctx, taskID, workerID)
+}
