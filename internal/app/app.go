@@ -163,16 +163,20 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Log: c.Log, Now: now,
 	})
 	l.submissions = a.Submissions
-	a.Payments = payment.NewService(st.Payments, st.PurchaseBlocks, c.Gateway, c.Webhooks, a.Operations, a.Ledger,
-		a.Notifications, a.Users, c.Pricing, c.Log, now)
-	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users,
-		st.Submissions, st.Payments, c.Pricing, c.WithdrawalMethods, c.Log, now)
-	a.Reports = report.NewService(storage.NewReportStore(db), a.Tasks, a.Submissions, a.Users, a.Notifications, c.Log, now)
+	a.Payments = payment.NewService(payment.Deps{
+		Store: st.Payments, Blocks: st.PurchaseBlocks, Gateway: c.Gateway, Webhooks: c.Webhooks, Ops: a.Operations, Balances: a.Ledger,
+		Notify: a.Notifications, Admins: a.Users, AdminLog: a.AdminLog, Pricing: c.Pricing, Log: c.Log, Now: now,
+	})
+	a.Withdrawals = withdrawal.NewService(withdrawal.Deps{
+		Store: st.Withdrawals, Ops: a.Operations, Notify: a.Notifications, Users: a.Users, Earnings: st.Submissions,
+		Purchases: st.Payments, Admins: a.AdminLog, Pricing: c.Pricing, Systems: c.WithdrawalMethods, Log: c.Log, Now: now,
+	})
+	a.Reports = report.NewService(report.Deps{
+		Store: storage.NewReportStore(db), Tasks: a.Tasks, Submissions: a.Submissions, Users: a.Users, Notify: a.Notifications,
+		Admins: a.AdminLog, Log: c.Log, Now: now,
+	})
 	a.Stats = stats.NewService(storage.NewStatsStore(db), now)
 	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)
-	a.Withdrawals.LogAdminActions(a.AdminLog)
-	a.Reports.LogAdminActions(a.AdminLog)
-	a.Payments.LogAdminActions(a.AdminLog)
 	// Profile photos and task pictures are the images in use.
 	a.Uploads = upload.NewService(c.ImageHost, st.Uploads, []upload.Referrer{a.Users, a.Tasks}, c.DailyUploadLimit, c.Log, now)
 
