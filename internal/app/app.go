@@ -105,13 +105,16 @@ type App struct {
 	Records       *reputation.Service
 	Outbox        *mail.Outbox
 	Stores        Stores
+
+	db     *docdb.DB
+	config Config
 }
 
 // New builds the services on db and registers their operations and audit
 // checks. A kind of operation or a check registered twice is an error.
 func New(db *docdb.DB, c Config) (*App, error) {
 	now := c.Now
-	a := &App{Stores: Stores{
+	a := &App{db: db, config: c, Stores: Stores{
 		Users: storage.NewUserStore(db), Tasks: storage.NewTaskStore(db), Submissions: storage.NewSubmissionStore(db),
 		Notifications: storage.NewNotificationStore(db), Payments: storage.NewPaymentStore(db),
 		PurchaseBlocks: storage.NewPurchaseBlockStore(db), Withdrawals: storage.NewWithdrawalStore(db),

@@ -32,6 +32,7 @@ import (
 	"microtask/internal/mail/mailtest"
 	"microtask/internal/payment"
 	"microtask/internal/platform/clocktest"
+	"microtask/internal/platform/config"
 	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
@@ -173,31 +174,7 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 	svc := env.App
 	a.env = env
 	a.ledger, a.users, a.userDB, a.tasks, a.submissions, a.paymentDB = svc.Ledger, svc.Users, svc.Stores.Users, svc.Tasks, svc.Submissions, svc.Stores.Payments
-	o := httpapi.Options{
-		Log:                 log,
-		DB:                  a.db,
-		Users:               svc.Users,
-		Tasks:               svc.Tasks,
-		Submissions:         svc.Submissions,
-		Blocks:              svc.Blocks,
-		Records:             svc.Records,
-		Reservations:        svc.Reservations,
-		Notifications:       svc.Notifications,
-		Payments:            svc.Payments,
-		Withdrawals:         svc.Withdrawals,
-		Reports:             svc.Reports,
-		Stats:               svc.Stats,
-		Ledger:              svc.Ledger,
-		Keys:                svc.Keys,
-		AdminLog:            svc.AdminLog,
-		Uploads:             svc.Uploads,
-		LocalUploads:        &a.uploadDir,
-		CORSOrigins:         []string{"http://localhost:5173"},
-		AuthRateLimitPerMin: 0,
-	}
-	if h.imageHost != nil {
-		o.LocalUploads = nil
-	}
+	o := svc.ServerOptions(config.Config{CORSOrigins: []string{"http://localhost:5173"}})
 	if h.lostAnswers {
 		o.Keys = idempotency.NewKeys(lostAnswers{storage.NewIdempotencyStore(a.db)}, a.clock.Now)
 	}
