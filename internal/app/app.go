@@ -1,8 +1,10 @@
 // Package app assembles Microtask's services on a database: the one place
-// that builds them, registers the kinds of operation they run with the
-// operation engine and the invariants they add to the ledger's audit.
-// cmd/microtask serves what it builds; the HTTP tests and the crash test
-// build the same.
+// that builds them, each whole from its collaborators, breaks the cycles
+// between them (later), registers the kinds of operation they run with the
+// operation engine and the invariants they add to the ledger's audit, and
+// says what the HTTP server is given (ServerOptions) and which background
+// jobs run (Jobs). cmd/microtask serves what it builds; the HTTP tests and
+// the crash test build the same.
 package app
 
 import (
@@ -134,7 +136,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		observer = c.Metrics
 	}
 	a.Operations = operation.NewEngine(storage.NewOperationStore(db), a.Ledger, observer, c.Log, now)
-	// Services that need each other: see later.
+	// Services that need each other reach the one built second through l.
 	l := &later{}
 	a.Users = user.NewService(user.Deps{
 		Store: st.Users, Ops: a.Operations, Ledger: a.Ledger, Holds: st.Withdrawals, Tasks: l, Ranking: a.Records, Admins: a.AdminLog,
@@ -217,19 +219,22 @@ func (m mailRecipients) MailRecipients(ctx context.Context, ids []string) (map[s
 	return out, nil
 }
 
-// later reaches the services that New builds after those that need them,
-// the one place where the cycles between services are broken: each pair
-// of services that need each other cannot both take the other when built.
-// Users and tasks (a suspended buyer's tasks are hidden; a task names its
-// buyer), users and notifications (revoked tokens close their streams; a
-// notification goes to a user who exists), tasks and submissions (removing
-// a task cancels its pending submissions), tasks and reservations (a refund
-// ends the reservations of the slots it takes), tasks and blocks (a new
-// task takes its buyer's blocks; a block reaches the buyer's tasks), and
-// reservations and submissions (a submission takes the reserved slot; a
-// worker who submitted reserves no slot). The one built first takes later in
-// the other's place; New sets later's field as soon as it builds the
-// service, and nothing calls through it before New returns.
+// later stands in for services that New has not built yet: the one place
+// where the cycles between services are broken. Of two services that need
+// each other, the one built first takes later in place of the other; New
+// sets later's field as soon as it builds that other, and nothing calls
+// through later before New returns. The cycles:
+//   - users and tasks: a suspended buyer's tasks are hidden; a task names
+//     its buyer
+//   - users and notifications: revoked tokens close their streams; a
+//     notification goes to a user who exists
+//   - tasks and submissions: removing a task cancels its pending submissions
+//   - tasks and reservations: a refund ends the reservations of the slots
+//     it takes
+//   - tasks and blocks: a new task takes its buyer's blocks; a block
+//     reaches the buyer's tasks
+//   - reservations and submissions: a worker who submitted reserves no
+//     slot; a submission takes the slot its worker reserved
 type later struct {
 	tasks         *task.Service
 	notifications *notification.Service
