@@ -126,7 +126,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, "migrations: up to date")
 		return nil
 	}
-	a, err := build(cfg, log, db, m)
+	a, err := build(ctx, cfg, log, db, m)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // build assembles the services on db as the configuration says.
-func build(cfg config.Config, log *slog.Logger, db *docdb.DB, m *metrics.Metrics) (*app.App, error) {
+func build(ctx context.Context, cfg config.Config, log *slog.Logger, db *docdb.DB, m *metrics.Metrics) (*app.App, error) {
 	secret, err := jwtSecret(cfg)
 	if err != nil {
 		return nil, err
@@ -172,6 +172,14 @@ func build(cfg config.Config, log *slog.Logger, db *docdb.DB, m *metrics.Metrics
 		c.Mailer = mail.Observed(sender, "smtp", m)
 	} else {
 		log.Info("SMTP_URL is not set: email is written to the log (look for \"mail (not sent\")")
+	}
+	if cfg.GoogleClientID != "" {
+		client := &http.Client{Timeout: cfg.OutboundTimeout, Transport: m.Transport("google", nil)}
+		verifier, err := googleid.New(ctx, cfg.GoogleClientID, cfg.GoogleCertsURL, client, log)
+		if err != nil {
+			return nil, err
+		}
+		c.Google = verifier
 	}
 	if cfg.ImgBBKey != "" {
 		c.ImageHost = imgbb.New(cfg.ImgBBURL, cfg.ImgBBKey, cfg.OutboundTimeout).WithTransport(m.Transport("imgbb", nil))
@@ -375,21 +383,8 @@ func localUploads(cfg config.Config) upload.Dir {
 // cancelled, then shuts down gracefully: stop accepting, finish in-flight
 // requests, stop the workers; the caller closes the database.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *docdb.DB, a *app.App, m *metrics.Metrics) error {
-	var local *upload.Dir // served at /uploads/ unless imgBB keeps the images
-	if cfg.ImgBBKey == "" {
-		dir := localUploads(cfg)
-		local = &dir
-		if !cfg.Embedded() {
-			log.WarnContext(ctx, "images are kept in DATA_DIR/uploads of this instance; with several instances set IMGBB_API_KEY")
-		}
-	}
-	if cfg.GoogleClientID != "" {
-		client := &http.Client{Timeout: cfg.OutboundTimeout, Transport: m.Transport("google", nil)}
-		verifier, err := googleid.New(ctx, cfg.GoogleClientID, cfg.GoogleCertsURL, client, log)
-		if err != nil {
-			return err
-		}
-		a.Users.UseGoogle(verifier)
+	if cfg.ImgBBKey == "" && !cfg.Embedded() {
+		log.WarnContext(ctx, "images are kept in DATA_DIR/uploads of this instance; with several instances set IMGBB_API_KEY")
 	}
 	if cfg.AdminEmail != "" {
 		if _, err := a.Users.EnsureAdmin(ctx, cfg.AdminName, cfg.AdminEmail, cfg.AdminPassword); err != nil {
@@ -397,32 +392,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *docdb.D
 		}
 	}
 
-	api := httpapi.NewServer(httpapi.Options{
-		Log:                 log,
-		Metrics:             m,
-		DB:                  db,
-		Users:               a.Users,
-		Tasks:               a.Tasks,
-		Submissions:         a.Submissions,
-		Blocks:              a.Blocks,
-		Records:             a.Records,
-		Reservations:        a.Reservations,
-		Notifications:       a.Notifications,
-		Payments:            a.Payments,
-		Withdrawals:         a.Withdrawals,
-		Reports:             a.Reports,
-		Stats:               a.Stats,
-		Ledger:              a.Ledger,
-		Keys:                a.Keys,
-		AdminLog:            a.AdminLog,
-		Uploads:             a.Uploads,
-		LocalUploads:        local,
-		PublicURL:           cfg.PublicURL,
-		UploadRateLimit:     cfg.UploadRateLimit,
-		CORSOrigins:         cfg.CORSOrigins,
-		TrustedProxies:      cfg.TrustedProxies,
-		AuthRateLimitPerMin: cfg.AuthRateLimitPerMin,
-	})
+	api := httpapi.NewServer(a.ServerOptions(cfg))
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -441,87 +411,27 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *docdb.D
 
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Go(func() { a.Operations.RunRecovery(workers, cfg.RecoveryInterval) })
-	// Every instance delivers the outbox: a message is claimed before it is
-	// sent, so none goes out twice. Retries are due at most every 30 s.
-	wg.Go(func() { a.Outbox.Run(workers, 30*time.Second) })
 	leases, owner := storage.NewLeaseStore(db), instanceID()
-	// every is job.Every with each round this instance runs measured.
-	every := func(name string, interval time.Duration, work func(context.Context) error) {
-		job.Every(workers, log, leases, owner, name, interval, func(ctx context.Context) error {
-			start := time.Now()
-			err := work(ctx)
-			m.JobRan(name, err, time.Since(start))
-			return err
-		})
-	}
-	// periodic runs work every JOBS_INTERVAL, in the rounds this instance
-	// gets the lease for, and logs what it did.
-	periodic := func(name, did string, work func(context.Context) (int64, error)) {
+	for _, j := range a.Jobs(cfg) {
 		wg.Go(func() {
-			every(name, cfg.JobsInterval, func(ctx context.Context) error {
-				n, err := work(ctx)
+			if j.Loop != nil {
+				j.Loop(workers, j.Interval)
+				return
+			}
+			if j.First != nil {
+				j.First(workers)
+			}
+			// Each round this instance runs is logged and measured.
+			job.Every(workers, log, leases, owner, j.Name, j.Interval, func(ctx context.Context) error {
+				start := time.Now()
+				n, err := j.Round(ctx)
 				if n > 0 {
-					log.InfoContext(ctx, did, "count", n)
+					log.InfoContext(ctx, j.Did, "count", n)
 				}
+				m.JobRan(j.Name, err, time.Since(start))
 				return err
 			})
 		})
-	}
-	periodic("auto-approve", "submissions approved automatically", func(ctx context.Context) (int64, error) {
-		n, err := a.Submissions.AutoApproveDue(ctx)
-		return int64(n), err
-	})
-	periodic("expire-tasks", "tasks expired", func(ctx context.Context) (int64, error) {
-		n, err := a.Tasks.ExpireDue(ctx)
-		return int64(n), err
-	})
-	periodic("reject-overdue-revisions", "overdue revisions rejected", func(ctx context.Context) (int64, error) {
-		n, err := a.Submissions.RejectOverdue(ctx)
-		return int64(n), err
-	})
-	periodic("expire-reservations", "reservations expired", func(ctx context.Context) (int64, error) {
-		n, err := a.Reservations.ExpireDue(ctx)
-		return int64(n), err
-	})
-	periodic("forget-idempotency-keys", "idempotency keys forgotten", a.Keys.Sweep)
-	periodic("forget-login-failures", "failed sign-ins forgotten", a.Users.ForgetLoginFailures)
-	// Notifications users want mailed too: each instance may run a round,
-	// since each is queued once under its notification's id.
-	wg.Go(func() {
-		every("mail-notifications", 30*time.Second, func(ctx context.Context) error {
-			n, err := a.Notifications.MailOptedIn(ctx)
-			if n > 0 {
-				log.InfoContext(ctx, "notifications mailed", "count", n)
-			}
-			return err
-		})
-	})
-	wg.Go(func() {
-		// The directory is this instance's: each adopts its own files. The
-		// sweep then deletes the images nothing refers to, hourly: each
-		// round reads every photo and task picture URL once.
-		if n, err := a.Uploads.Adopt(workers); err != nil && workers.Err() == nil {
-			log.ErrorContext(workers, "adopt unrecorded images", "err", err)
-		} else if n > 0 {
-			log.InfoContext(workers, "unrecorded images adopted", "count", n)
-		}
-		every("sweep-uploads", time.Hour, func(ctx context.Context) error {
-			n, err := a.Uploads.Sweep(ctx)
-			if n > 0 {
-				log.InfoContext(ctx, "unused images deleted", "count", n)
-			}
-			return err
-		})
-	})
-	if !db.SoleWriter() {
-		// Several instances may share this database: pick up the
-		// notifications the others store, for this instance's streams.
-		wg.Go(func() { a.Notifications.Tail(workers, time.Second) })
-		// And drop what this instance caches of users whose tokens another
-		// revoked (sign-out, password change): a revoked token stops
-		// working everywhere within about a second.
-		wg.Go(func() { a.Users.WatchTokenChanges(workers, time.Second) })
 	}
 
 	// Metrics and profiles on listeners of their own, never on the public

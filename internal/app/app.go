@@ -1,8 +1,10 @@
 // Package app assembles Microtask's services on a database: the one place
-// that builds them, registers the kinds of operation they run with the
-// operation engine and the invariants they add to the ledger's audit.
-// cmd/microtask serves what it builds; the HTTP tests and the crash test
-// build the same.
+// that builds them, each whole from its collaborators, breaks the cycles
+// between them (later), registers the kinds of operation they run with the
+// operation engine and the invariants they add to the ledger's audit, and
+// says what the HTTP server is given (ServerOptions) and which background
+// jobs run (Jobs). cmd/microtask serves what it builds; the HTTP tests and
+// the crash test build the same.
 package app
 
 import (
@@ -50,17 +52,18 @@ type Config struct {
 	Gateway           payment.Gateway
 	Webhooks          payment.Webhooks // nil with the dummy gateway
 	WithdrawalMethods []string
-	Pricing           money.Pricing    // what coins are worth
-	RouteBase         string           // where the app's pages live, for notifications' routes; "" for /dashboard
-	ImageHost         upload.Host      // imgBB, or a directory of this server
-	DailyUploadLimit  int              // images a user may upload in 24 hours; 0: no limit
-	ReservationsPer   int              // live reservations a worker may hold; 0: reservation.DefaultPerWorker
-	RevisionWindow    time.Duration    // how long a worker has to revise; 0: submission.DefaultRevisionWindow
-	Mailer            mail.Sender      // where email goes; nil: to the log
-	AppURL            string           // the public URL of the app's pages, for links in email
-	StreamsPerUser    int              // open notification streams per user; 0: DefaultStreamsPerUser
-	StreamsMax        int              // open notification streams in the process; 0: DefaultStreamsMax
-	Metrics           *metrics.Metrics // nil: none
+	Pricing           money.Pricing         // what coins are worth
+	RouteBase         string                // where the app's pages live, for notifications' routes; "" for /dashboard
+	ImageHost         upload.Host           // imgBB, or a directory of this server
+	DailyUploadLimit  int                   // images a user may upload in 24 hours; 0: no limit
+	ReservationsPer   int                   // live reservations a worker may hold; 0: reservation.DefaultPerWorker
+	RevisionWindow    time.Duration         // how long a worker has to revise; 0: submission.DefaultRevisionWindow
+	Mailer            mail.Sender           // where email goes; nil: to the log
+	AppURL            string                // the public URL of the app's pages, for links in email
+	StreamsPerUser    int                   // open notification streams per user; 0: DefaultStreamsPerUser
+	StreamsMax        int                   // open notification streams in the process; 0: DefaultStreamsMax
+	Metrics           *metrics.Metrics      // nil: none
+	Google            user.IdentityVerifier // nil: Sign in with Google is not configured
 }
 
 // The default limits of live notification streams.
@@ -104,13 +107,16 @@ type App struct {
 	Records       *reputation.Service
 	Outbox        *mail.Outbox
 	Stores        Stores
+
+	db     *docdb.DB
+	config Config
 }
 
 // New builds the services on db and registers their operations and audit
 // checks. A kind of operation or a check registered twice is an error.
 func New(db *docdb.DB, c Config) (*App, error) {
 	now := c.Now
-	a := &App{Stores: Stores{
+	a := &App{db: db, config: c, Stores: Stores{
 		Users: storage.NewUserStore(db), Tasks: storage.NewTaskStore(db), Submissions: storage.NewSubmissionStore(db),
 		Notifications: storage.NewNotificationStore(db), Payments: storage.NewPaymentStore(db),
 		PurchaseBlocks: storage.NewPurchaseBlockStore(db), Withdrawals: storage.NewWithdrawalStore(db),
@@ -122,63 +128,60 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		mailer = mail.Log{Log: c.Log}
 	}
 	a.Outbox = mail.NewOutbox(st.Mail, mailer, c.Log, now)
-	a.Ledger = ledger.New(storage.NewLedgerStore(db), c.Log)
-	a.Operations = operation.NewEngine(storage.NewOperationStore(db), a.Ledger, c.Log, now)
-	if c.Metrics != nil {
-		a.Operations.Observe(c.Metrics)
-	}
-	// Users and tasks need each other (a suspended buyer's tasks are hidden;
-	// a task names its buyer), as do tasks and submissions (removing a task
-	// cancels its pending submissions) and tasks and reservations (a refund
-	// ends the reservations of the slots it takes): the second of each pair
-	// is reached through a function that reads the field once it is set.
-	a.Users = user.NewService(st.Users, a.Operations, a.Ledger, st.Withdrawals, hideTasks(func() *task.Service { return a.Tasks }), c.Pricing,
-		c.Hasher, c.Tokens, c.Log, now)
-	a.Users.UseMail(a.Outbox, storage.NewAccountTokenStore(db), c.AppURL)
-	a.Users.ThrottleLogins(storage.NewLoginThrottleStore(db))
-	a.Notifications = notification.NewService(st.Notifications, a.Users, c.RouteBase, c.Log, now)
-	a.Notifications.UseMail(a.Outbox, mailRecipients{a.Users}, c.AppURL)
-	a.Notifications.LimitStreams(cmp.Or(c.StreamsPerUser, DefaultStreamsPerUser), cmp.Or(c.StreamsMax, DefaultStreamsMax))
-	// A user whose tokens are revoked (sign-out, password, suspension,
-	// deletion, role) loses their open streams too.
-	a.Users.OnTokensChanged(a.Notifications.CloseStreams)
-	if c.SoleWriter {
-		a.Users.SoleWriter()
-		a.Notifications.RememberUnreadCounts()
-	}
-	a.Tasks = task.NewService(st.Tasks, a.Operations, a.Notifications, a.Users,
-		task.CancelPendingFunc(func(ctx context.Context, taskID string, ids []string) error {
-			return a.Submissions.CancelPending(ctx, taskID, ids)
-		}),
-		task.CancelHeldFunc(func(ctx context.Context, held []string, at time.Time) error {
-			return a.Reservations.CancelHeld(ctx, held, at)
-		}), c.Log, now, c.AutoApproveAfter)
-	a.Submissions = submission.NewService(st.Submissions, a.Tasks, a.Operations, a.Notifications, a.Users, c.Log, now)
-	a.Reservations = reservation.NewService(st.Reservations, a.Tasks, a.Submissions, a.Operations, c.ReservationsPer, c.Log, now)
-	a.Submissions.UseReservations(a.Reservations)
-	a.Submissions.SetRevisionWindow(c.RevisionWindow)
-	a.Blocks = block.NewService(storage.NewBlockStore(db), a.Tasks, a.Users, c.Log, now)
-	a.Tasks.UseBlocks(a.Blocks)
-	a.Submissions.CheckBlocks(a.Blocks)
-	a.Reservations.CheckBlocks(a.Blocks)
 	a.Records = reputation.NewService(storage.NewRecordStore(db))
-	a.Tasks.KeepRecords(a.Records)
-	a.Submissions.KeepRecords(a.Records)
-	a.Users.RankApproved(a.Records)
-	a.Payments = payment.NewService(st.Payments, st.PurchaseBlocks, c.Gateway, c.Webhooks, a.Operations, a.Ledger,
-		a.Notifications, a.Users, c.Pricing, c.Log, now)
-	a.Withdrawals = withdrawal.NewService(st.Withdrawals, a.Operations, a.Notifications, a.Users,
-		st.Submissions, st.Payments, c.Pricing, c.WithdrawalMethods, c.Log, now)
-	a.Reports = report.NewService(storage.NewReportStore(db), a.Tasks, a.Submissions, a.Users, a.Notifications, c.Log, now)
+	a.AdminLog = adminlog.New(storage.NewAdminLogStore(db), now)
+	a.Ledger = ledger.New(storage.NewLedgerStore(db), c.Log)
+	var observer operation.Observer // a nil *metrics.Metrics is not a nil Observer
+	if c.Metrics != nil {
+		observer = c.Metrics
+	}
+	a.Operations = operation.NewEngine(storage.NewOperationStore(db), a.Ledger, observer, c.Log, now)
+	// Services that need each other reach the one built second through l.
+	l := &later{}
+	a.Users = user.NewService(user.Deps{
+		Store: st.Users, Ops: a.Operations, Ledger: a.Ledger, Holds: st.Withdrawals, Tasks: l, Ranking: a.Records, Admins: a.AdminLog,
+		Mailer: a.Outbox, AccountTokens: storage.NewAccountTokenStore(db), AppURL: c.AppURL,
+		Throttle: storage.NewLoginThrottleStore(db), Streams: l, Google: c.Google,
+		Pricing: c.Pricing, Hasher: c.Hasher, Tokens: c.Tokens, SoleWriter: c.SoleWriter, Log: c.Log, Now: now,
+	})
+	a.Notifications = notification.NewService(notification.Deps{
+		Store: st.Notifications, Users: a.Users, Mailer: a.Outbox, Recipients: mailRecipients{a.Users}, AppURL: c.AppURL,
+		RouteBase: c.RouteBase, StreamsPerUser: cmp.Or(c.StreamsPerUser, DefaultStreamsPerUser), StreamsMax: cmp.Or(c.StreamsMax, DefaultStreamsMax),
+		SoleWriter: c.SoleWriter, Log: c.Log, Now: now,
+	})
+	l.notifications = a.Notifications
+	a.Tasks = task.NewService(task.Deps{
+		Store: st.Tasks, Ops: a.Operations, Notify: a.Notifications, Users: a.Users, Submissions: l, Reservations: l, Blocks: l,
+		Records: a.Records, Admins: a.AdminLog, AutoApproveAfter: c.AutoApproveAfter, Log: c.Log, Now: now,
+	})
+	l.tasks = a.Tasks
+	a.Blocks = block.NewService(storage.NewBlockStore(db), a.Tasks, a.Users, c.Log, now)
+	l.blocks = a.Blocks
+	a.Reservations = reservation.NewService(reservation.Deps{
+		Store: st.Reservations, Tasks: a.Tasks, Submissions: l, Blocks: a.Blocks, Ops: a.Operations, PerWorker: c.ReservationsPer,
+		Log: c.Log, Now: now,
+	})
+	l.reservations = a.Reservations
+	a.Submissions = submission.NewService(submission.Deps{
+		Store: st.Submissions, Tasks: a.Tasks, Ops: a.Operations, Notify: a.Notifications, Users: a.Users,
+		Reservations: a.Reservations, Blocks: a.Blocks, Records: a.Records, Admins: a.AdminLog, RevisionWindow: c.RevisionWindow,
+		Log: c.Log, Now: now,
+	})
+	l.submissions = a.Submissions
+	a.Payments = payment.NewService(payment.Deps{
+		Store: st.Payments, Blocks: st.PurchaseBlocks, Gateway: c.Gateway, Webhooks: c.Webhooks, Ops: a.Operations, Balances: a.Ledger,
+		Notify: a.Notifications, Admins: a.Users, AdminLog: a.AdminLog, Pricing: c.Pricing, Log: c.Log, Now: now,
+	})
+	a.Withdrawals = withdrawal.NewService(withdrawal.Deps{
+		Store: st.Withdrawals, Ops: a.Operations, Notify: a.Notifications, Users: a.Users, Earnings: st.Submissions,
+		Purchases: st.Payments, Admins: a.AdminLog, Pricing: c.Pricing, Systems: c.WithdrawalMethods, Log: c.Log, Now: now,
+	})
+	a.Reports = report.NewService(report.Deps{
+		Store: storage.NewReportStore(db), Tasks: a.Tasks, Submissions: a.Submissions, Users: a.Users, Notify: a.Notifications,
+		Admins: a.AdminLog, Log: c.Log, Now: now,
+	})
 	a.Stats = stats.NewService(storage.NewStatsStore(db), now)
 	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)
-	a.AdminLog = adminlog.New(storage.NewAdminLogStore(db), now)
-	a.Users.LogAdminActions(a.AdminLog)
-	a.Tasks.LogAdminActions(a.AdminLog)
-	a.Submissions.LogAdminActions(a.AdminLog)
-	a.Withdrawals.LogAdminActions(a.AdminLog)
-	a.Reports.LogAdminActions(a.AdminLog)
-	a.Payments.LogAdminActions(a.AdminLog)
 	// Profile photos and task pictures are the images in use.
 	a.Uploads = upload.NewService(c.ImageHost, st.Uploads, []upload.Referrer{a.Users, a.Tasks}, c.DailyUploadLimit, c.Log, now)
 
@@ -216,9 +219,54 @@ func (m mailRecipients) MailRecipients(ctx context.Context, ids []string) (map[s
 	return out, nil
 }
 
-// hideTasks is the user service's view of the task service, built before it.
-type hideTasks func() *task.Service
+// later stands in for services that New has not built yet: the one place
+// where the cycles between services are broken. Of two services that need
+// each other, the one built first takes later in place of the other; New
+// sets later's field as soon as it builds that other, and nothing calls
+// through later before New returns. The cycles:
+//   - users and tasks: a suspended buyer's tasks are hidden; a task names
+//     its buyer
+//   - users and notifications: revoked tokens close their streams; a
+//     notification goes to a user who exists
+//   - tasks and submissions: removing a task cancels its pending submissions
+//   - tasks and reservations: a refund ends the reservations of the slots
+//     it takes
+//   - tasks and blocks: a new task takes its buyer's blocks; a block
+//     reaches the buyer's tasks
+//   - reservations and submissions: a worker who submitted reserves no
+//     slot; a submission takes the slot its worker reserved
+type later struct {
+	tasks         *task.Service
+	notifications *notification.Service
+	submissions   *submission.Service
+	reservations  *reservation.Service
+	blocks        *block.Service
+}
 
-func (h hideTasks) SetHidden(ctx context.Context, buyerID string, hidden bool) error {
-	return h().SetHidden(ctx, buyerID, hidden)
+// SetHidden implements user.TaskHider.
+func (l *later) SetHidden(ctx context.Context, buyerID string, hidden bool) error {
+	return l.tasks.SetHidden(ctx, buyerID, hidden)
+}
+
+// CloseStreams implements user.Streams.
+func (l *later) CloseStreams(userID string) { l.notifications.CloseStreams(userID) }
+
+// CancelPending implements task.PendingCanceller.
+func (l *later) CancelPending(ctx context.Context, taskID string, submissionIDs []string) error {
+	return l.submissions.CancelPending(ctx, taskID, submissionIDs)
+}
+
+// CancelHeld implements task.Reservations.
+func (l *later) CancelHeld(ctx context.Context, held []string, at time.Time) error {
+	return l.reservations.CancelHeld(ctx, held, at)
+}
+
+// SyncTask implements task.BlockLists.
+func (l *later) SyncTask(ctx context.Context, buyerID, taskID string) error {
+	return l.blocks.SyncTask(ctx, buyerID, taskID)
+}
+
+// Submitted implements reservation.Submissions.
+func (l *later) Submitted(ctx context.Context, taskID, workerID string) (bool, error) {
+	return l.submissions.Submitted(ctx, taskID, workerID)
 }

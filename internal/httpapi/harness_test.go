@@ -32,6 +32,7 @@ import (
 	"microtask/internal/mail/mailtest"
 	"microtask/internal/payment"
 	"microtask/internal/platform/clocktest"
+	"microtask/internal/platform/config"
 	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
@@ -95,6 +96,7 @@ type harness struct {
 	imageHost    upload.Host            // where images go; nil: a directory of the test's own
 	dailyUploads int                    // the daily upload limit; 0: none
 	smtp         bool                   // mail goes to an SMTP server of the test's own (testAPI.mail)
+	services     func(*app.Config)      // changes the services' configuration last; nil: nothing
 	// asOnMongoDB builds the services as main does on MongoDB, on a database
 	// that sends every read to the server: each read is a command, as
 	// MongoDB would receive it. Tests that count commands use it.
@@ -144,6 +146,16 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 			c.Gateway = nil
 		}
 		c.AppURL = testAppURL
+		if h.google != nil {
+			v, err := googleid.New(context.Background(), googleidtest.ClientID, h.google.CertsURL(), &http.Client{Timeout: 5 * time.Second}, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Google = v
+		}
+		if h.services != nil {
+			h.services(c)
+		}
 		if h.smtp {
 			a.mail = mailtest.New(t)
 			sender, err := mail.NewSMTP(mail.SMTPConfig{URL: a.mail.URL(), From: "Microtask <no-reply@example.com>", Timeout: 5 * time.Second})
@@ -162,38 +174,7 @@ func buildAPI(t testing.TB, h harness, configure ...func(*httpapi.Options)) *tes
 	svc := env.App
 	a.env = env
 	a.ledger, a.users, a.userDB, a.tasks, a.submissions, a.paymentDB = svc.Ledger, svc.Users, svc.Stores.Users, svc.Tasks, svc.Submissions, svc.Stores.Payments
-	if h.google != nil {
-		v, err := googleid.New(context.Background(), googleidtest.ClientID, h.google.CertsURL(), &http.Client{Timeout: 5 * time.Second}, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a.users.UseGoogle(v)
-	}
-	o := httpapi.Options{
-		Log:                 log,
-		DB:                  a.db,
-		Users:               svc.Users,
-		Tasks:               svc.Tasks,
-		Submissions:         svc.Submissions,
-		Blocks:              svc.Blocks,
-		Records:             svc.Records,
-		Reservations:        svc.Reservations,
-		Notifications:       svc.Notifications,
-		Payments:            svc.Payments,
-		Withdrawals:         svc.Withdrawals,
-		Reports:             svc.Reports,
-		Stats:               svc.Stats,
-		Ledger:              svc.Ledger,
-		Keys:                svc.Keys,
-		AdminLog:            svc.AdminLog,
-		Uploads:             svc.Uploads,
-		LocalUploads:        &a.uploadDir,
-		CORSOrigins:         []string{"http://localhost:5173"},
-		AuthRateLimitPerMin: 0,
-	}
-	if h.imageHost != nil {
-		o.LocalUploads = nil
-	}
+	o := svc.ServerOptions(config.Config{CORSOrigins: []string{"http://localhost:5173"}})
 	if h.lostAnswers {
 		o.Keys = idempotency.NewKeys(lostAnswers{storage.NewIdempotencyStore(a.db)}, a.clock.Now)
 	}

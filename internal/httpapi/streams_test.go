@@ -8,6 +8,10 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"microtask/internal/app"
 )
 
 // ticket returns a fresh stream ticket of the token's user.
@@ -74,8 +78,7 @@ func TestStreamTicketIsSingleUse(t *testing.T) {
 }
 
 func TestStreamLimits(t *testing.T) {
-	a := newAPI(t)
-	a.env.Notifications.LimitStreams(2, 3)
+	a := buildAPI(t, harness{bcryptCost: bcrypt.MinCost, services: func(c *app.Config) { c.StreamsPerUser, c.StreamsMax = 2, 3 }})
 	srv := streamServer(t, a)
 	w1, w2, w3 := a.register(t, "worker"), a.register(t, "worker"), a.register(t, "worker")
 	a.stream(t, srv, w1.Token, "")

@@ -104,34 +104,48 @@ type Service struct {
 	memo  *unreadMemo // nil: count every time
 	base  string      // where the app's pages live, e.g. /dashboard
 
-	mailer     Mailer // nil: nothing is mailed
+	mailer     Mailer
 	recipients Recipients
 	appURL     string
 }
 
-// UseMail has the service mail the notifications users opted into,
-// through m, with links to appURL's pages.
-func (s *Service) UseMail(m Mailer, r Recipients, appURL string) {
-	s.mailer, s.recipients, s.appURL = m, r, strings.TrimRight(appURL, "/")
+// Deps is what a Service is built with.
+type Deps struct {
+	Store Store
+	Users UserFinder
+	// Mailer mails the notifications users opted into, to the Recipients,
+	// with links to AppURL's pages.
+	Mailer     Mailer
+	Recipients Recipients
+	AppURL     string
+	RouteBase  string // where the app's pages live; "" for DefaultRouteBase
+	// StreamsPerUser and StreamsMax are how many streams a user and this
+	// process may have open (0: no limit).
+	StreamsPerUser, StreamsMax int
+	// SoleWriter says that no other process writes to the database (the
+	// embedded one), so that users' unread counts may be kept in memory
+	// between their changes; see unreadMemo.
+	SoleWriter bool
+	Log        *slog.Logger
+	Now        func() time.Time // nil: time.Now
 }
 
-// NewService returns a Service whose notifications open the app's pages
-// below routeBase ("" for DefaultRouteBase). now may be nil for time.Now.
-func NewService(store Store, users UserFinder, routeBase string, log *slog.Logger, now func() time.Time) *Service {
+// NewService returns a Service.
+func NewService(d Deps) *Service {
+	now := d.Now
 	if now == nil {
 		now = time.Now
 	}
-	if routeBase == "" {
-		routeBase = DefaultRouteBase
+	base := d.RouteBase
+	if base == "" {
+		base = DefaultRouteBase
 	}
-	return &Service{store: store, hub: NewHub(0, 0), users: users, base: strings.TrimRight(routeBase, "/"), log: log, now: now}
-}
-
-// RememberUnreadCounts keeps users' unread counts in memory between their
-// changes. Only for a database that this process alone writes to (the
-// embedded one); see unreadMemo.
-func (s *Service) RememberUnreadCounts() {
-	s.memo = newUnreadMemo()
+	s := &Service{store: d.Store, hub: NewHub(d.StreamsPerUser, d.StreamsMax), users: d.Users, base: strings.TrimRight(base, "/"),
+		log: d.Log, now: now, mailer: d.Mailer, recipients: d.Recipients, appURL: strings.TrimRight(d.AppURL, "/")}
+	if d.SoleWriter {
+		s.memo = newUnreadMemo()
+	}
+	return s
 }
 
 // changed tells the memo that the user's notifications changed.
@@ -158,7 +172,7 @@ func (s *Service) Send(ctx context.Context, n Notification) error {
 		n.CreatedAt = s.now().UTC().Truncate(time.Millisecond)
 	}
 	_, mailable := mailKind(n.Type)
-	n.MailPending = mailable && s.mailer != nil
+	n.MailPending = mailable
 	err := s.store.Insert(ctx, n)
 	if errors.Is(err, ErrExists) {
 		return nil
@@ -248,12 +262,6 @@ func (s *Service) Announce(ctx context.Context, p auth.Principal, to, message, r
 	return n, s.Send(ctx, n)
 }
 
-// LimitStreams allows perUser open streams per user and max in all on this
-// process (0: no limit).
-func (s *Service) LimitStreams(perUser, max int) {
-	s.hub.perUser, s.hub.max = perUser, max
-}
-
 // Subscribe streams the user's new notifications until its Cancel is
 // called; ErrTooManyStreams or ErrStreamsFull beyond the limits.
 func (s *Service) Subscribe(userID string) (Subscription, error) {
@@ -327,9 +335,6 @@ var mailSubjects = map[Type]string{
 // in the background (every instance may: a notification is queued once,
 // under its id), so that sending a notification costs its request nothing.
 func (s *Service) MailOptedIn(ctx context.Context) (int, error) {
-	if s.mailer == nil {
-		return 0, nil
-	}
 	queued := 0
 	for {
 		ns, err := s.store.MailPending(ctx, 100)

@@ -37,7 +37,7 @@ type Engine struct {
 	inflight map[string]chan struct{} // operations running in this process
 
 	failpoint func(step string) error // see InjectFailures
-	observer  Observer                // see Observe
+	observer  Observer
 }
 
 // Observer learns how operations and recovery rounds end, for metrics.
@@ -56,15 +56,15 @@ type noObserver struct{}
 func (noObserver) OperationRan(string, string, time.Duration) {}
 func (noObserver) RecoveryRan(int, error, time.Duration)      {}
 
-// Observe reports operations and recovery rounds to o, while wiring,
-// before any runs.
-func (e *Engine) Observe(o Observer) { e.observer = o }
-
-// NewEngine returns an Engine keeping its records in store and moving coins
-// in l. now may be nil for time.Now; tests pass a fake clock.
-func NewEngine(store Store, l Ledger, log *slog.Logger, now func() time.Time) *Engine {
+// NewEngine returns an Engine keeping its records in store, moving coins
+// in l and reporting operations and recovery rounds to o (nil: to no one).
+// now may be nil for time.Now; tests pass a fake clock.
+func NewEngine(store Store, l Ledger, o Observer, log *slog.Logger, now func() time.Time) *Engine {
 	if now == nil {
 		now = time.Now
+	}
+	if o == nil {
+		o = noObserver{}
 	}
 	return &Engine{
 		store:    store,
@@ -75,7 +75,7 @@ func NewEngine(store Store, l Ledger, log *slog.Logger, now func() time.Time) *E
 		batch:    100,
 		kinds:    map[string]Definition{},
 		inflight: map[string]chan struct{}{},
-		observer: noObserver{},
+		observer: o,
 	}
 }
 

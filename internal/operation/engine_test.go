@@ -70,7 +70,7 @@ func newFixture(t testing.TB) *fixture {
 // have after a crash: nothing in memory, same database, same clock.
 func (f *fixture) restart() service {
 	l := ledger.New(storage.NewLedgerStore(f.db), logging.Discard())
-	e := operation.NewEngine(storage.NewOperationStore(f.db), l, logging.Discard(), f.clock.Now)
+	e := operation.NewEngine(storage.NewOperationStore(f.db), l, nil, logging.Discard(), f.clock.Now)
 	for _, k := range plainKinds {
 		if err := e.Register(operation.Kind[struct{}]{Name: k}.Define()); err != nil {
 			panic(err)

@@ -200,13 +200,11 @@ func (s *Service) ClearBlock(ctx context.Context, p auth.Principal, userID strin
 		return ErrNoBlock
 	}
 	s.log.InfoContext(ctx, "purchase block cleared", "buyer_id", userID)
-	if s.adminLog != nil {
-		// The clearing's time names it. A crash right before this loses the
-		// entry (the clearing is one write, not an operation).
-		if err := s.adminLog.Record(ctx, adminlog.Entry{ID: fmt.Sprintf("unblock:%s:%d", userID, at.UnixMilli()), AdminID: p.UserID,
-			Kind: adminlog.PurchasesUnblocked, TargetType: "user", TargetID: userID, Summary: "purchases allowed again", At: at}); err != nil {
-			s.log.ErrorContext(ctx, "record admin action", "buyer_id", userID, "err", err)
-		}
+	// The clearing's time names it. A crash right before this loses the
+	// entry (the clearing is one write, not an operation).
+	if err := s.adminLog.Record(ctx, adminlog.Entry{ID: fmt.Sprintf("unblock:%s:%d", userID, at.UnixMilli()), AdminID: p.UserID,
+		Kind: adminlog.PurchasesUnblocked, TargetType: "user", TargetID: userID, Summary: "purchases allowed again", At: at}); err != nil {
+		s.log.ErrorContext(ctx, "record admin action", "buyer_id", userID, "err", err)
 	}
 	err = s.notify.Send(ctx, notification.Notification{UserID: userID, Message: "You can buy coins again.",
 		Type: notification.PurchasesUnblocked, Page: notification.PurchaseCoin, CreatedAt: at})

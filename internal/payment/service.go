@@ -39,9 +39,6 @@ type Service struct {
 	clawback operation.Kind[clawback]
 }
 
-// LogAdminActions has the service record admins' clearing of blocks.
-func (s *Service) LogAdminActions(l adminlog.Recorder) { s.adminLog = l }
-
 // Provider names the configured gateway ("stripe" or DummyProvider), or is
 // "none" when purchases are not configured.
 func (s *Service) Provider() string {
@@ -66,17 +63,33 @@ type purchase struct {
 // their buyer, so their coins are not revenue.
 const DummyProvider = "dummy"
 
-// NewService returns a Service running its operations on ops. webhooks is
-// nil when the gateway is the dummy one, which is what enables Confirm; gw
-// is nil when no gateway is configured, and then purchases answer
-// ErrNotConfigured. now may be nil for time.Now.
-func NewService(store Store, blocks BlockStore, gw Gateway, webhooks Webhooks, ops operation.Runner, balances Balances,
-	n Notifier, admins Admins, pricing money.Pricing, log *slog.Logger, now func() time.Time) *Service {
+// Deps is what a Service is built with.
+type Deps struct {
+	Store  Store
+	Blocks BlockStore
+	// Gateway is nil when no gateway is configured, and then purchases
+	// answer ErrNotConfigured. Webhooks is nil when the gateway is the
+	// dummy one, which is what enables Confirm.
+	Gateway  Gateway
+	Webhooks Webhooks
+	Ops      operation.Runner
+	Balances Balances
+	Notify   Notifier
+	Admins   Admins
+	AdminLog adminlog.Recorder // records admins' clearing of blocks
+	Pricing  money.Pricing     // the packages on sale
+	Log      *slog.Logger
+	Now      func() time.Time // nil: time.Now
+}
+
+// NewService returns a Service running its operations on d.Ops.
+func NewService(d Deps) *Service {
+	now := d.Now
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, blocks: blocks, gateway: gw, webhooks: webhooks, ops: ops, balances: balances,
-		notify: n, admins: admins, log: log, now: now, newID: idgen.New, pricing: pricing}
+	s := &Service{store: d.Store, blocks: d.Blocks, gateway: d.Gateway, webhooks: d.Webhooks, ops: d.Ops, balances: d.Balances,
+		notify: d.Notify, admins: d.Admins, log: d.Log, now: now, newID: idgen.New, pricing: d.Pricing, adminLog: d.AdminLog}
 	// purchase:<checkout session> credits purchased coins, once per session.
 	s.purchase = operation.Kind[purchase]{Name: "purchase", Commit: s.commitPurchase, Settle: s.settlePurchase}
 	// clawback:<payment>:<refunded cents>[:disputed] takes coins back after

@@ -32,15 +32,26 @@ type Service struct {
 	admins      adminlog.Recorder
 }
 
-// LogAdminActions has the service record admins' decisions.
-func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
+// Deps is what a Service is built with.
+type Deps struct {
+	Store       Store
+	Tasks       Tasks
+	Submissions Submissions
+	Users       Users
+	Notify      Notifier
+	Admins      adminlog.Recorder // records admins' decisions
+	Log         *slog.Logger
+	Now         func() time.Time // nil: time.Now
+}
 
-// NewService returns a Service. now may be nil for time.Now.
-func NewService(store Store, tasks Tasks, subs Submissions, users Users, n Notifier, log *slog.Logger, now func() time.Time) *Service {
+// NewService returns a Service.
+func NewService(d Deps) *Service {
+	now := d.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, tasks: tasks, submissions: subs, users: users, notify: n, log: log, now: now, newID: idgen.New}
+	return &Service{store: d.Store, tasks: d.Tasks, submissions: d.Submissions, users: d.Users, notify: d.Notify, log: d.Log, now: now,
+		newID: idgen.New, admins: d.Admins}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -197,21 +208,19 @@ func (s *Service) Decide(ctx context.Context, p auth.Principal, id string, st St
 	if !ok {
 		return Report{}, ErrClosed // decided concurrently; its action, like this one's, ran at most once
 	}
-	if s.admins != nil {
-		kind, summary := adminlog.ReportDismissed, "dismissed"
-		if st == StatusResolved {
-			kind, summary = adminlog.ReportResolved, "resolved"
-		}
-		if action != ActionNone {
-			summary += " with " + string(action)
-		}
-		// The report's one decision names the entry. A crash right before
-		// it loses the entry (the decision is one write, not an
-		// operation); the action's own entry is kept by its operation.
-		if err := s.admins.Record(ctx, adminlog.Entry{ID: "report:" + id, AdminID: p.UserID, Kind: kind, TargetType: "report",
-			TargetID: id, Summary: summary, Reason: note}); err != nil {
-			s.log.ErrorContext(ctx, "record admin action", "report_id", id, "err", err)
-		}
+	kind, summary := adminlog.ReportDismissed, "dismissed"
+	if st == StatusResolved {
+		kind, summary = adminlog.ReportResolved, "resolved"
+	}
+	if action != ActionNone {
+		summary += " with " + string(action)
+	}
+	// The report's one decision names the entry. A crash right before it
+	// loses the entry (the decision is one write, not an operation); the
+	// action's own entry is kept by its operation.
+	if err := s.admins.Record(ctx, adminlog.Entry{ID: "report:" + id, AdminID: p.UserID, Kind: kind, TargetType: "report",
+		TargetID: id, Summary: summary, Reason: note}); err != nil {
+		s.log.ErrorContext(ctx, "record admin action", "report_id", id, "err", err)
 	}
 	msg := fmt.Sprintf("Your report about a %s was %s.", r.TargetType, st)
 	if note != "" {

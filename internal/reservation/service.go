@@ -22,7 +22,7 @@ type Service struct {
 	store     Store
 	tasks     Tasks
 	subs      Submissions
-	blocks    Blocks // nil: no buyer blocks anyone
+	blocks    Blocks
 	ops       operation.Runner
 	log       *slog.Logger
 	now       func() time.Time
@@ -38,16 +38,29 @@ type ending struct {
 	To          Status // released or expired
 }
 
-// NewService returns a Service running its operations on ops; a worker
-// holds at most perWorker live reservations (DefaultPerWorker if 0).
-func NewService(store Store, tasks Tasks, subs Submissions, ops operation.Runner, perWorker int, log *slog.Logger, now func() time.Time) *Service {
+// Deps is what a Service is built with.
+type Deps struct {
+	Store       Store
+	Tasks       Tasks
+	Submissions Submissions
+	Blocks      Blocks // refuses reservations of tasks whose buyer blocked the worker
+	Ops         operation.Runner
+	PerWorker   int // live reservations a worker may hold; 0: DefaultPerWorker
+	Log         *slog.Logger
+	Now         func() time.Time // nil: time.Now
+}
+
+// NewService returns a Service running its operations on d.Ops.
+func NewService(d Deps) *Service {
+	now := d.Now
 	if now == nil {
 		now = time.Now
 	}
+	perWorker := d.PerWorker
 	if perWorker <= 0 {
 		perWorker = DefaultPerWorker
 	}
-	s := &Service{store: store, tasks: tasks, subs: subs, ops: ops, log: log, now: now, perWorker: perWorker}
+	s := &Service{store: d.Store, tasks: d.Tasks, subs: d.Submissions, blocks: d.Blocks, ops: d.Ops, log: d.Log, now: now, perWorker: perWorker}
 	// Reserving and releasing move no coins (a held slot's pay stays in
 	// escrow); they are operations so that the task's slots and the
 	// reservation change together even across a crash. Each id is the kind
@@ -130,18 +143,13 @@ func (s *Service) Reserve(ctx context.Context, p auth.Principal, taskID string) 
 	return r, nil
 }
 
-// CheckBlocks refuses reservations of tasks whose buyer blocked the worker.
-func (s *Service) CheckBlocks(b Blocks) { s.blocks = b }
-
 // refuse says why the worker may not reserve a slot of t now, if so.
 func (s *Service) refuse(ctx context.Context, workerID string, t task.Task, now time.Time) error {
-	if s.blocks != nil {
-		switch blocked, err := s.blocks.Blocked(ctx, t.Buyer.ID, workerID); {
-		case err != nil:
-			return err
-		case blocked:
-			return block.ErrBlocked
-		}
+	switch blocked, err := s.blocks.Blocked(ctx, t.Buyer.ID, workerID); {
+	case err != nil:
+		return err
+	case blocked:
+		return block.ErrBlocked
 	}
 	switch done, err := s.subs.Submitted(ctx, t.ID, workerID); {
 	case err != nil:

@@ -128,7 +128,7 @@ func TestAuditDetectsTampering(t *testing.T) {
 			db := newTestDB(t)
 			ctx := context.Background()
 			svc := ledger.New(NewLedgerStore(db), logging.Discard())
-			ops := operation.NewEngine(NewOperationStore(db), svc, logging.Discard(), nil)
+			ops := operation.NewEngine(NewOperationStore(db), svc, nil, logging.Discard(), nil)
 			for _, req := range []operation.Request{
 				{Kind: "signup", Ref: "a", Postings: ledger.Move(ledger.Mint, "user:a", 10), Data: struct{}{}},
 				{Kind: "task-fund", Ref: "t", Postings: ledger.Move("user:a", "escrow:t", 4), Data: struct{}{}},

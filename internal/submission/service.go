@@ -33,7 +33,7 @@ type Service struct {
 	notify  Notifier
 	users   UserNames
 	admins  adminlog.Recorder
-	held    Reservations // nil: every submission takes a free slot
+	held    Reservations
 	blocks  Blocks
 	records Records
 	// revisionWindow is how long a worker has to revise.
@@ -63,14 +63,35 @@ type overturn struct {
 	By         string // the admin who decided
 }
 
-// NewService returns a Service running its operations on ops. now may be
-// nil for time.Now.
-func NewService(store Store, tasks Tasks, ops operation.Runner, n Notifier, users UserNames, log *slog.Logger, now func() time.Time) *Service {
+// Deps is what a Service is built with.
+type Deps struct {
+	Store        Store
+	Tasks        Tasks
+	Ops          operation.Runner
+	Notify       Notifier
+	Users        UserNames
+	Reservations Reservations      // gives a submission the slot its worker reserved
+	Blocks       Blocks            // refuses submissions of workers the task's buyer blocked
+	Records      Records           // counts reviews in the track records of workers and buyers
+	Admins       adminlog.Recorder // records admins' overturns
+	// RevisionWindow is how long a worker has to revise; 0 (or less):
+	// DefaultRevisionWindow.
+	RevisionWindow time.Duration
+	Log            *slog.Logger
+	Now            func() time.Time // nil: time.Now
+}
+
+// NewService returns a Service running its operations on d.Ops.
+func NewService(d Deps) *Service {
+	now := d.Now
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, tasks: tasks, ops: ops, notify: n, users: users, log: log, now: now,
-		revisionWindow: DefaultRevisionWindow}
+	s := &Service{store: d.Store, tasks: d.Tasks, ops: d.Ops, notify: d.Notify, users: d.Users, admins: d.Admins, held: d.Reservations,
+		blocks: d.Blocks, records: d.Records, revisionWindow: d.RevisionWindow, log: d.Log, now: now}
+	if s.revisionWindow <= 0 {
+		s.revisionWindow = DefaultRevisionWindow
+	}
 	// Submitting and rejecting move no coins; they are operations so that
 	// their two documents (the submission and its task's slots) change
 	// together even across a crash. Each id is the kind and the submission.
@@ -104,16 +125,6 @@ type bonus struct {
 	Reason     string
 }
 
-// SetRevisionWindow sets how long a worker has to revise a submission.
-func (s *Service) SetRevisionWindow(d time.Duration) {
-	if d > 0 {
-		s.revisionWindow = d
-	}
-}
-
-// UseReservations has submissions take the slot their worker reserved.
-func (s *Service) UseReservations(r Reservations) { s.held = r }
-
 // Submitted reports whether the worker submitted work for the task.
 func (s *Service) Submitted(ctx context.Context, taskID, workerID string) (bool, error) {
 	_, err := s.store.ByID(ctx, ID(taskID, workerID))
@@ -122,16 +133,6 @@ func (s *Service) Submitted(ctx context.Context, taskID, workerID string) (bool,
 	}
 	return err == nil, err
 }
-
-// KeepRecords has reviews counted in the track records of their workers
-// and buyers.
-func (s *Service) KeepRecords(r Records) { s.records = r }
-
-// CheckBlocks has submissions refused to workers the task's buyer blocked.
-func (s *Service) CheckBlocks(b Blocks) { s.blocks = b }
-
-// LogAdminActions has the service record admins' overturns.
-func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 
 // Operations returns the kinds of operation this service runs, for the
 // wiring to register.
@@ -184,22 +185,17 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 		return Submission{}, err
 	}
 	now := s.clock()
-	var held string
-	if s.held != nil {
-		held = s.held.Held(t, p.UserID)
-	}
+	held := s.held.Held(t, p.UserID)
 	// A reserved slot is the worker's: a task with no free slot takes it.
 	if err := t.TakesSubmissions(now); err != nil && !(held != "" && errors.Is(err, task.ErrFull)) {
 		return Submission{}, err
 	}
-	if s.blocks != nil {
-		// Checked before the operation, not in its commit: a block placed
-		// while the worker submits may let that one submission through.
-		if blocked, err := s.blocks.Blocked(ctx, t.Buyer.ID, p.UserID); err != nil {
-			return Submission{}, err
-		} else if blocked {
-			return Submission{}, ErrBlockedByBuyer
-		}
+	// Checked before the operation, not in its commit: a block placed
+	// while the worker submits may let that one submission through.
+	if blocked, err := s.blocks.Blocked(ctx, t.Buyer.ID, p.UserID); err != nil {
+		return Submission{}, err
+	} else if blocked {
+		return Submission{}, ErrBlockedByBuyer
 	}
 	name, err := s.users.Name(ctx, p.UserID)
 	if err != nil {
@@ -262,7 +258,7 @@ func (s *Service) settleSubmit(ctx context.Context, op operation.Op[Submission])
 	if err != nil {
 		return err
 	}
-	if sub.Held != "" && s.held != nil {
+	if sub.Held != "" {
 		if err := s.held.Used(ctx, sub.TaskID, sub.Worker.ID, sub.Held); err != nil {
 			return err
 		}
@@ -408,9 +404,6 @@ func (s *Service) settleApprove(ctx context.Context, op operation.Op[review]) er
 // countReview counts a review in the records of the submission's worker
 // and buyer, with the time from submission to the review's start.
 func (s *Service) countReview(ctx context.Context, op operation.Op[review], approved bool) error {
-	if s.records == nil {
-		return nil
-	}
 	sub := op.Data.Submission
 	return s.records.Reviewed(ctx, op.ID, sub.Worker.ID, sub.Buyer.ID, approved, op.At.Sub(sub.CreatedAt))
 }
@@ -511,10 +504,8 @@ func (s *Service) RequestRevision(ctx context.Context, p auth.Principal, id, rea
 	// Counted once: a submission gets one request. Like the notification,
 	// the count follows a change already made, which its failure does not
 	// undo (the record misses one revision).
-	if s.records != nil {
-		if err := s.records.RevisionRequested(ctx, "revision:"+id, sub.Worker.ID); err != nil {
-			s.log.ErrorContext(ctx, "count a revision", "submission_id", id, "err", err)
-		}
+	if err := s.records.RevisionRequested(ctx, "revision:"+id, sub.Worker.ID); err != nil {
+		s.log.ErrorContext(ctx, "count a revision", "submission_id", id, "err", err)
 	}
 	s.tell(ctx, notification.Notification{
 		ID: "revision:" + id, UserID: sub.Worker.ID, Type: notification.RevisionRequested, Page: notification.MySubmissions,
@@ -679,12 +670,10 @@ func (s *Service) settleOverturn(ctx context.Context, op operation.Op[overturn])
 			return err
 		}
 	}
-	if s.records != nil {
-		if err := s.records.Overturned(ctx, op.ID, sub.Worker.ID, sub.Buyer.ID); err != nil {
-			return err
-		}
+	if err := s.records.Overturned(ctx, op.ID, sub.Worker.ID, sub.Buyer.ID); err != nil {
+		return err
 	}
-	if s.admins != nil && op.Data.By != "" { // operations from before actions were recorded name no admin
+	if op.Data.By != "" { // operations from before actions were recorded name no admin
 		from := "the buyer's balance"
 		if op.Data.FromEscrow {
 			from = "the task's escrow"

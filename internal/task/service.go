@@ -59,18 +59,34 @@ type refund struct {
 	By     string // the admin who removed the task
 }
 
-// NewService returns a Service running its operations on ops. Removing a
-// task cancels its pending submissions through cancel, and every refund ends
-// the reservations of the reserved slots it takes through held.
-// autoApproveAfter is the default review delay of new tasks; now may be nil
-// for time.Now.
-func NewService(store Store, ops operation.Runner, n Notifier, users UserNames, cancel PendingCanceller, held Reservations,
-	log *slog.Logger, now func() time.Time, autoApproveAfter time.Duration) *Service {
+// Deps is what a Service is built with.
+type Deps struct {
+	Store  Store
+	Ops    operation.Runner
+	Notify Notifier
+	Users  UserNames
+	// Submissions cancels a removed task's pending submissions;
+	// Reservations ends the reservations of the reserved slots a refund
+	// takes.
+	Submissions  PendingCanceller
+	Reservations Reservations
+	Blocks       BlockLists        // gives a new task its buyer's list of blocked workers
+	Records      Records           // counts new tasks in their buyers' track records
+	Admins       adminlog.Recorder // records admins' removals
+	// AutoApproveAfter is the default review delay of new tasks.
+	AutoApproveAfter time.Duration
+	Log              *slog.Logger
+	Now              func() time.Time // nil: time.Now
+}
+
+// NewService returns a Service running its operations on d.Ops.
+func NewService(d Deps) *Service {
+	now := d.Now
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, ops: ops, notify: n, users: users, cancel: cancel, held: held, log: log, now: now, newID: idgen.New,
-		autoApprove: autoApproveAfter}
+	s := &Service{store: d.Store, ops: d.Ops, notify: d.Notify, users: d.Users, cancel: d.Submissions, held: d.Reservations, log: d.Log,
+		now: now, newID: idgen.New, autoApprove: d.AutoApproveAfter, admins: d.Admins, blocks: d.Blocks, records: d.Records}
 	// task-fund:<task> moves a new task's cost from its buyer to its escrow,
 	// then records the task.
 	s.fund = operation.Kind[Task]{Name: "task-fund", Settle: s.settleFund}
@@ -88,15 +104,6 @@ func NewService(store Store, ops operation.Runner, n Notifier, users UserNames, 
 // AutoApproveAfter is how long new tasks' submissions wait for review
 // before they are approved automatically.
 func (s *Service) AutoApproveAfter() time.Duration { return s.autoApprove }
-
-// KeepRecords has new tasks counted in their buyers' track records.
-func (s *Service) KeepRecords(r Records) { s.records = r }
-
-// UseBlocks has new tasks take their buyer's list of blocked workers.
-func (s *Service) UseBlocks(b BlockLists) { s.blocks = b }
-
-// LogAdminActions has the service record admins' removals.
-func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
 
 // Operations returns the kinds of operation this service runs, for the
 // wiring to register.
@@ -204,13 +211,8 @@ func (s *Service) settleFund(ctx context.Context, op operation.Op[Task]) error {
 	if err := s.store.Insert(ctx, op.Data); err != nil {
 		return err
 	}
-	if s.records != nil {
-		if err := s.records.TaskPosted(ctx, op.ID, op.Data.Buyer.ID); err != nil {
-			return err
-		}
-	}
-	if s.blocks == nil {
-		return nil
+	if err := s.records.TaskPosted(ctx, op.ID, op.Data.Buyer.ID); err != nil {
+		return err
 	}
 	return s.blocks.SyncTask(ctx, op.Data.Buyer.ID, op.Data.ID)
 }
@@ -506,7 +508,7 @@ func (s *Service) settleRefund(ctx context.Context, op operation.Op[refund]) err
 		msg = fmt.Sprintf("Your task “%s” is closed; %d coins for its open slots came back to you.", title, amount)
 	case RefundRemoved:
 		msg = fmt.Sprintf("An admin removed your task “%s”; %d coins came back to you.", title, amount)
-		if s.admins != nil && op.Data.By != "" { // operations from before actions were recorded name no admin
+		if op.Data.By != "" { // operations from before actions were recorded name no admin
 			if err := s.admins.Record(ctx, adminlog.Entry{ID: op.ID, AdminID: op.Data.By, Kind: adminlog.TaskRemoved, TargetType: "task",
 				TargetID: op.Data.Task.ID, Summary: fmt.Sprintf("task removed; %d coins refunded to its buyer", amount), At: op.At}); err != nil {
 				return err

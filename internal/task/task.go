@@ -384,30 +384,12 @@ type PendingCanceller interface {
 	CancelPending(ctx context.Context, taskID string, submissionIDs []string) error
 }
 
-// CancelPendingFunc is a PendingCanceller made of a function, for wiring
-// services that need each other.
-type CancelPendingFunc func(ctx context.Context, taskID string, submissionIDs []string) error
-
-// CancelPending implements PendingCanceller.
-func (f CancelPendingFunc) CancelPending(ctx context.Context, taskID string, submissionIDs []string) error {
-	return f(ctx, taskID, submissionIDs)
-}
-
 // Reservations ends the reservations of the reserved slots a refund takes;
 // reservation.Service implements it.
 type Reservations interface {
 	// CancelHeld ends as cancelled, at, the live reservations holding these
 	// slots. Safe to repeat.
 	CancelHeld(ctx context.Context, held []string, at time.Time) error
-}
-
-// CancelHeldFunc is a Reservations made of a function, for wiring services
-// that need each other.
-type CancelHeldFunc func(ctx context.Context, held []string, at time.Time) error
-
-// CancelHeld implements Reservations.
-func (f CancelHeldFunc) CancelHeld(ctx context.Context, held []string, at time.Time) error {
-	return f(ctx, held, at)
 }
 
 // UserNames tells a user's name; user.Service implements it.

@@ -90,9 +90,6 @@ func (s *Service) Login(ctx context.Context, email, password string) (Session, e
 // checkThrottle refuses a sign-in while the email's failures block it, and
 // returns how many failures are counted.
 func (s *Service) checkThrottle(ctx context.Context, email string) (int, error) {
-	if s.throttle == nil {
-		return 0, nil
-	}
 	failures, until, err := s.throttle.Get(ctx, email)
 	if err != nil {
 		return 0, fmt.Errorf("read sign-in throttle: %w", err)
@@ -104,9 +101,6 @@ func (s *Service) checkThrottle(ctx context.Context, email string) (int, error) 
 }
 
 func (s *Service) loginFailed(ctx context.Context, email string) {
-	if s.throttle == nil {
-		return
-	}
 	now := s.now().UTC()
 	err := s.throttle.Fail(ctx, email, now, now.Add(-LoginFailureWindow), func(n int) time.Time { return now.Add(LoginDelay(n)) })
 	if err != nil {
@@ -118,16 +112,10 @@ func (s *Service) loginFailed(ctx context.Context, email string) {
 // LoginFailureWindow, which no longer count: guesses at emails that have no
 // account would otherwise pile up.
 func (s *Service) ForgetLoginFailures(ctx context.Context) (int64, error) {
-	if s.throttle == nil {
-		return 0, nil
-	}
 	return s.throttle.Forget(ctx, s.now().UTC().Add(-LoginFailureWindow))
 }
 
 func (s *Service) clearThrottle(ctx context.Context, email string) {
-	if s.throttle == nil {
-		return
-	}
 	if err := s.throttle.Clear(ctx, email); err != nil {
 		s.log.ErrorContext(ctx, "clear sign-in throttle", "err", err)
 	}
@@ -150,9 +138,6 @@ func hashSecret(token string) string {
 // mailLink stores a new single-use token for u and mails u a link to the
 // app's page with it.
 func (s *Service) mailLink(ctx context.Context, u User, purpose string, ttl time.Duration, page, subject, text string) error {
-	if s.mailer == nil {
-		return nil
-	}
 	token, hash := newSecret()
 	now := s.now().UTC()
 	if err := s.accountTokens.Replace(ctx, AccountToken{Hash: hash, UserID: u.ID, Purpose: purpose, ExpiresAt: now.Add(ttl), CreatedAt: now}); err != nil {
@@ -186,9 +171,6 @@ func (s *Service) consume(ctx context.Context, token, purpose string) (User, err
 
 // VerifyEmail marks the email of the token's user verified.
 func (s *Service) VerifyEmail(ctx context.Context, token string) error {
-	if s.accountTokens == nil {
-		return ErrBadToken
-	}
 	u, err := s.consume(ctx, token, PurposeVerifyEmail)
 	if err != nil {
 		return err
@@ -258,15 +240,9 @@ func (s *Service) changeTokens(ctx context.Context, u User, c TokenChange) (User
 	return User{}, apperr.New(apperr.Conflict, "account_busy", "the account changed meanwhile; try again")
 }
 
-// OnTokensChanged has fn called with the id of every user whose tokens
-// this process revokes (to close their live streams).
-func (s *Service) OnTokensChanged(fn func(userID string)) { s.onTokens = fn }
-
-func (s *Service) tokensChanged(id string) {
-	if s.onTokens != nil {
-		s.onTokens(id)
-	}
-}
+// tokensChanged closes the live streams of a user whose tokens this
+// process revoked.
+func (s *Service) tokensChanged(id string) { s.streams.CloseStreams(id) }
 
 var errNewPassword = func(p string) error {
 	return apperr.InvalidFields(apperr.FieldError{Field: "new_password", Message: p})
@@ -329,9 +305,6 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 func (s *Service) ResetPassword(ctx context.Context, token, next string) error {
 	if msg := auth.PasswordProblem(next); msg != "" {
 		return errNewPassword(msg)
-	}
-	if s.accountTokens == nil {
-		return ErrBadToken
 	}
 	u, err := s.consume(ctx, token, PurposeResetPassword)
 	if err != nil {

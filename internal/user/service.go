@@ -36,27 +36,58 @@ type Service struct {
 	now     func() time.Time
 	newID   func() string
 	cache   *authCache
-	ranking ApprovedRanking // nil: no ranking by approved work
+	ranking ApprovedRanking
 
-	// Email: nil mailer until UseMail, when no mail is sent.
 	mailer        Mailer
 	accountTokens AccountTokens
 	appURL        string
-	throttle      Throttle // nil: no per-account limit on sign-in
-	onTokens      func(userID string)
+	throttle      Throttle
+	streams       Streams
 
 	signup        operation.Kind[signup]
 	accountChange operation.Kind[accountChange]
 }
 
-// NewService returns a Service running its operations on ops. now may be
-// nil for time.Now.
-func NewService(store Store, ops operation.Runner, l Ledger, holds Holds, tasks TaskHider, pricing money.Pricing, hasher *auth.Hasher, tokens *auth.Tokens, log *slog.Logger, now func() time.Time) *Service {
+// Deps is what a Service is built with.
+type Deps struct {
+	Store   Store
+	Ops     operation.Runner
+	Ledger  Ledger
+	Holds   Holds
+	Tasks   TaskHider
+	Ranking ApprovedRanking
+	Admins  adminlog.Recorder
+	// Mailer mails links to the app's pages below AppURL (email
+	// verification, password reset), whose tokens AccountTokens keeps.
+	Mailer        Mailer
+	AccountTokens AccountTokens
+	AppURL        string
+	Throttle      Throttle         // slows down sign-in attempts per account
+	Streams       Streams          // closed for every user whose tokens this process revokes
+	Google        IdentityVerifier // nil: Sign in with Google is not configured
+	Pricing       money.Pricing    // what new accounts are given
+	Hasher        *auth.Hasher
+	Tokens        *auth.Tokens
+	// SoleWriter says that no other process writes to the database, so
+	// that what the service caches stays right until it changes it itself.
+	SoleWriter bool
+	Log        *slog.Logger
+	Now        func() time.Time // nil: time.Now
+}
+
+// NewService returns a Service running its operations on d.Ops.
+func NewService(d Deps) *Service {
+	now := d.Now
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, ops: ops, ledger: l, holds: holds, tasks: tasks, pricing: pricing, hasher: hasher, tokens: tokens, log: log, now: now, newID: idgen.New,
-		cache: newAuthCache(AuthCacheTTL, now)}
+	s := &Service{store: d.Store, ops: d.Ops, ledger: d.Ledger, holds: d.Holds, tasks: d.Tasks, admins: d.Admins, pricing: d.Pricing,
+		google: d.Google, hasher: d.Hasher, tokens: d.Tokens, log: d.Log, now: now, newID: idgen.New, cache: newAuthCache(AuthCacheTTL, now),
+		ranking: d.Ranking, mailer: d.Mailer, accountTokens: d.AccountTokens, appURL: strings.TrimRight(d.AppURL, "/"),
+		throttle: d.Throttle, streams: d.Streams}
+	if d.SoleWriter {
+		s.cache.ttl = SoleWriterAuthCacheTTL
+	}
 	// signup:<user> creates the account with its bonus from the mint, and
 	// puts a worker's on the workers' board.
 	s.signup = operation.Kind[signup]{Name: "signup", Commit: s.commitSignup, Settle: s.settleSignup}
@@ -103,27 +134,6 @@ type accountChange struct {
 // SignupBonuses returns what a new worker's and a new buyer's account get.
 func (s *Service) SignupBonuses() (worker, buyer money.Coins) {
 	return SignupBonus(s.pricing, auth.RoleWorker), SignupBonus(s.pricing, auth.RoleBuyer)
-}
-
-// LogAdminActions has the service record what admins do to accounts.
-func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
-
-// UseGoogle enables Sign in with Google with this verifier.
-func (s *Service) UseGoogle(v IdentityVerifier) { s.google = v }
-
-// UseMail has the service mail links to appURL's pages (email
-// verification, password reset) through m, keeping the links' tokens in t.
-func (s *Service) UseMail(m Mailer, t AccountTokens, appURL string) {
-	s.mailer, s.accountTokens, s.appURL = m, t, strings.TrimRight(appURL, "/")
-}
-
-// ThrottleLogins has the service slow down sign-in attempts per account.
-func (s *Service) ThrottleLogins(t Throttle) { s.throttle = t }
-
-// SoleWriter tells the service that no other process writes to its
-// database, so that what it caches stays right until it changes it itself.
-func (s *Service) SoleWriter() {
-	s.cache.ttl = SoleWriterAuthCacheTTL
 }
 
 // Registration is a sign-up request.
@@ -374,7 +384,7 @@ func (s *Service) AuthenticateTicket(ctx context.Context, ticket string) (auth.P
 		return auth.Principal{}, err
 	}
 	p, err := s.principal(ctx, c)
-	if err != nil || s.accountTokens == nil {
+	if err != nil {
 		return p, err
 	}
 	// Single use: a ticket passed around (it travels in a URL) opens one
@@ -592,7 +602,7 @@ func (c accountChange) entry(id string, at time.Time) adminlog.Entry {
 // recordAdmin records an admin's action; operations from before actions
 // were recorded name no admin, and are not.
 func (s *Service) recordAdmin(ctx context.Context, e adminlog.Entry) error {
-	if s.admins == nil || e.AdminID == "" {
+	if e.AdminID == "" {
 		return nil
 	}
 	return s.admins.Record(ctx, e)
@@ -708,17 +718,11 @@ func (s *Service) activeWorkers(ctx context.Context, ids []string) ([]User, erro
 	return top, nil
 }
 
-// RankApproved lets TopWorkersByApproved rank workers by approved work.
-func (s *Service) RankApproved(r ApprovedRanking) { s.ranking = r }
-
 // TopWorkersByApproved returns the active workers with the most approved
 // work, most first, with their coins: three reads (the ranking, the users,
 // their balances). A few spare leaders make up for users who are no longer
 // active workers.
 func (s *Service) TopWorkersByApproved(ctx context.Context) ([]User, error) {
-	if s.ranking == nil {
-		return nil, nil
-	}
 	ids, err := s.ranking.TopApproved(ctx, 2*TopWorkersCount)
 	if err != nil {
 		return nil, err

@@ -236,6 +236,12 @@ type TaskHider interface {
 	SetHidden(ctx context.Context, buyerID string, hidden bool) error
 }
 
+// Streams closes a user's live notification streams;
+// notification.Service implements it.
+type Streams interface {
+	CloseStreams(userID string)
+}
+
 // ApprovedRanking ranks users by approved work; reputation.Service
 // implements it.
 type ApprovedRanking interface {

@@ -40,9 +40,6 @@ type Service struct {
 	hold, pay, refund operation.Kind[subject]
 }
 
-// LogAdminActions has the service record admins' decisions.
-func (s *Service) LogAdminActions(l adminlog.Recorder) { s.admins = l }
-
 // subject is the data of the withdrawal operations: the withdrawal a hold
 // creates, or the one a payout or refund decides, and the reason given.
 type subject struct {
@@ -51,15 +48,30 @@ type subject struct {
 	By         string // the admin who decided
 }
 
-// NewService returns a Service accepting the given payment systems, running
-// its operations on ops. now may be nil for time.Now.
-func NewService(store Store, ops operation.Runner, n Notifier, users Users, earnings Earnings, purchases Purchases,
-	pricing money.Pricing, systems []string, log *slog.Logger, now func() time.Time) *Service {
+// Deps is what a Service is built with.
+type Deps struct {
+	Store  Store
+	Ops    operation.Runner
+	Notify Notifier
+	Users  Users
+	// Earnings and Purchases measure each request's risk.
+	Earnings  Earnings
+	Purchases Purchases
+	Admins    adminlog.Recorder // records admins' decisions
+	Pricing   money.Pricing     // the minimum and what coins pay out
+	Systems   []string          // the payment systems accepted
+	Log       *slog.Logger
+	Now       func() time.Time // nil: time.Now
+}
+
+// NewService returns a Service running its operations on d.Ops.
+func NewService(d Deps) *Service {
+	now := d.Now
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, ops: ops, notify: n, users: users, earnings: earnings, purchases: purchases, pricing: pricing,
-		log: log, now: now, newID: idgen.New, systems: systems}
+	s := &Service{store: d.Store, ops: d.Ops, notify: d.Notify, users: d.Users, earnings: d.Earnings, purchases: d.Purchases,
+		pricing: d.Pricing, log: d.Log, now: now, newID: idgen.New, systems: d.Systems, admins: d.Admins}
 	// withdraw:<id> holds the coins (worker -> hold:<id>) and records the
 	// withdrawal.
 	s.hold = operation.Kind[subject]{Name: "withdraw", Settle: s.settleHold}
@@ -194,7 +206,7 @@ func (s *Service) commitDecision(to Status) func(context.Context, operation.Op[s
 func (s *Service) settleDecision(ctx context.Context, op operation.Op[subject]) error {
 	w := op.Data.Withdrawal
 	refund := strings.HasPrefix(op.ID, s.refund.Name+":")
-	if s.admins != nil && op.Data.By != "" { // operations from before actions were recorded name no admin
+	if op.Data.By != "" { // operations from before actions were recorded name no admin
 		e := adminlog.Entry{ID: op.ID, AdminID: op.Data.By, Kind: adminlog.WithdrawalApproved, TargetType: "withdrawal", TargetID: w.ID,
 			Summary: fmt.Sprintf("%d coins (%s) paid out to %s %s", w.Coins, w.Amount, w.System, w.AccountNumber), Reason: op.Data.Reason, At: op.At}
 		if refund {

@@ -83,8 +83,11 @@ func Paid(pay payment.Payment) payment.Event {
 // out from it. Operations it runs are the kinds e registered, on the same
 // documents.
 func (e *Env) PaymentsRacingASpender(w payment.Webhooks, extra money.Coins) *payment.Service {
-	return payment.NewService(e.Stores.Payments, e.Stores.PurchaseBlocks, checkout.Dummy{}, w, e.Operations,
-		&staleBalance{ledger: e.Ledger, extra: extra}, e.Notifications, e.Users, money.DefaultPricing(), logging.Discard(), e.Clock.Now)
+	return payment.NewService(payment.Deps{
+		Store: e.Stores.Payments, Blocks: e.Stores.PurchaseBlocks, Gateway: checkout.Dummy{}, Webhooks: w, Ops: e.Operations,
+		Balances: &staleBalance{ledger: e.Ledger, extra: extra}, Notify: e.Notifications, Admins: e.Users, AdminLog: e.AdminLog,
+		Pricing: money.DefaultPricing(), Log: logging.Discard(), Now: e.Clock.Now,
+	})
 }
 
 type staleBalance struct {

@@ -1,0 +1,117 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"microtask/internal/httpapi"
+	"microtask/internal/platform/config"
+	"microtask/internal/upload"
+)
+
+// ServerOptions are the options of the HTTP server over a's services: its
+// web settings from cfg, and /uploads/ serving the directory that keeps
+// the images, when a directory keeps them (not imgBB).
+func (a *App) ServerOptions(cfg config.Config) httpapi.Options {
+	o := httpapi.Options{
+		Log:                 a.config.Log,
+		DB:                  a.db,
+		Users:               a.Users,
+		Tasks:               a.Tasks,
+		Submissions:         a.Submissions,
+		Blocks:              a.Blocks,
+		Records:             a.Records,
+		Reservations:        a.Reservations,
+		Notifications:       a.Notifications,
+		Payments:            a.Payments,
+		Withdrawals:         a.Withdrawals,
+		Reports:             a.Reports,
+		Stats:               a.Stats,
+		Ledger:              a.Ledger,
+		Keys:                a.Keys,
+		AdminLog:            a.AdminLog,
+		Uploads:             a.Uploads,
+		PublicURL:           cfg.PublicURL,
+		UploadRateLimit:     cfg.UploadRateLimit,
+		CORSOrigins:         cfg.CORSOrigins,
+		TrustedProxies:      cfg.TrustedProxies,
+		AuthRateLimitPerMin: cfg.AuthRateLimitPerMin,
+	}
+	if a.config.Metrics != nil { // a nil *metrics.Metrics is not a nil Observer
+		o.Metrics = a.config.Metrics
+	}
+	if dir, ok := a.config.ImageHost.(upload.Dir); ok {
+		o.LocalUploads = &dir
+	}
+	return o
+}
+
+// Job is background work of the services, which serve runs until it
+// stops. A job has a Round or a Loop.
+type Job struct {
+	Name     string        // names the job's lease and its metrics
+	Interval time.Duration // between rounds
+	// Round does one round and says how many things it did, which Did
+	// names in the log ("tasks expired"). Rounds are shared out: every
+	// Interval, the instance that gets the lease called Name does one.
+	Round func(ctx context.Context) (int64, error)
+	Did   string
+	// First, if set, runs once on every instance before its first round.
+	First func(ctx context.Context)
+	// Loop is work every instance does for itself, every interval until
+	// ctx is done.
+	Loop func(ctx context.Context, interval time.Duration)
+}
+
+// Jobs is the services' background work, at the intervals of cfg.
+func (a *App) Jobs(cfg config.Config) []Job {
+	log := a.config.Log
+	jobs := []Job{
+		{Name: "recover-operations", Interval: cfg.RecoveryInterval, Loop: a.Operations.RunRecovery},
+		// Every instance delivers the outbox: a message is claimed before
+		// it is sent, so none goes out twice. Retries are due at most
+		// every 30 s.
+		{Name: "deliver-mail", Interval: 30 * time.Second, Loop: a.Outbox.Run},
+		{Name: "auto-approve", Interval: cfg.JobsInterval, Round: counted(a.Submissions.AutoApproveDue),
+			Did: "submissions approved automatically"},
+		{Name: "expire-tasks", Interval: cfg.JobsInterval, Round: counted(a.Tasks.ExpireDue), Did: "tasks expired"},
+		{Name: "reject-overdue-revisions", Interval: cfg.JobsInterval, Round: counted(a.Submissions.RejectOverdue),
+			Did: "overdue revisions rejected"},
+		{Name: "expire-reservations", Interval: cfg.JobsInterval, Round: counted(a.Reservations.ExpireDue), Did: "reservations expired"},
+		{Name: "forget-idempotency-keys", Interval: cfg.JobsInterval, Round: a.Keys.Sweep, Did: "idempotency keys forgotten"},
+		{Name: "forget-login-failures", Interval: cfg.JobsInterval, Round: a.Users.ForgetLoginFailures, Did: "failed sign-ins forgotten"},
+		// Notifications users want mailed too: each instance may run a
+		// round, since each is queued once under its notification's id.
+		{Name: "mail-notifications", Interval: 30 * time.Second, Round: counted(a.Notifications.MailOptedIn), Did: "notifications mailed"},
+		// The directory is this instance's: each adopts its own files. The
+		// sweep then deletes the images nothing refers to, hourly: each
+		// round reads every photo and task picture URL once.
+		{Name: "sweep-uploads", Interval: time.Hour, Round: counted(a.Uploads.Sweep), Did: "unused images deleted",
+			First: func(ctx context.Context) {
+				if n, err := a.Uploads.Adopt(ctx); err != nil && ctx.Err() == nil {
+					log.ErrorContext(ctx, "adopt unrecorded images", "err", err)
+				} else if n > 0 {
+					log.InfoContext(ctx, "unrecorded images adopted", "count", n)
+				}
+			}},
+	}
+	if !a.config.SoleWriter {
+		jobs = append(jobs,
+			// Several instances may share this database: pick up the
+			// notifications the others store, for this instance's streams.
+			Job{Name: "tail-notifications", Interval: time.Second, Loop: a.Notifications.Tail},
+			// And drop what this instance caches of users whose tokens
+			// another revoked (sign-out, password change): a revoked token
+			// stops working everywhere within about a second.
+			Job{Name: "watch-token-changes", Interval: time.Second, Loop: a.Users.WatchTokenChanges})
+	}
+	return jobs
+}
+
+// counted is a round that counts in int as one that counts in int64.
+func counted(round func(context.Context) (int, error)) func(context.Context) (int64, error) {
+	return func(ctx context.Context) (int64, error) {
+		n, err := round(ctx)
+		return int64(n), err
+	}
+}
