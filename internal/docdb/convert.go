@@ -113,11 +113,9 @@ func copyFerretDB(ctx context.Context, src *mongo.Database, file *fileStore) (in
 		if err != nil {
 			return 0, err
 		}
-		var seq int64
 		for cur.Next(ctx) {
 			doc := append(bson.Raw(nil), cur.Current...)
-			ops = append(ops, fileOp{coll: name, id: idBytes(doc.Lookup("_id")), seq: seq, doc: doc})
-			seq++
+			ops = append(ops, fileOp{coll: name, id: idBytes(doc.Lookup("_id")), doc: doc})
 		}
 		if err := cur.Close(ctx); err != nil {
 			return 0, err

@@ -60,9 +60,8 @@ type memCollection struct {
 	m    atomic.Pointer[mirror.Collection]
 
 	// Under the gate:
-	specs   []indexSpec
-	nextSeq int64
-	stored  bool // the file lists the collection
+	specs  []indexSpec
+	stored bool // the file lists the collection
 }
 
 // batch is the writes staged for one commit.
@@ -105,7 +104,7 @@ func (d *memDB) reload(ctx context.Context) error {
 		if err := m.Load(sc.docs); err != nil {
 			return fmt.Errorf("load %s.%s: %w", d.name, name, err)
 		}
-		mc := &memCollection{name: name, specs: sc.indexes, nextSeq: sc.nextSeq, stored: true}
+		mc := &memCollection{name: name, specs: sc.indexes, stored: true}
 		mc.m.Store(m)
 		cols[name] = mc
 	}
@@ -134,7 +133,7 @@ func (d *memDB) names() []string {
 	defer d.mu.Unlock()
 	var out []string
 	for name, mc := range d.cols {
-		if mc.stored || mc.nextSeq > 0 {
+		if mc.stored {
 			out = append(out, name)
 		}
 	}
@@ -238,12 +237,7 @@ func (d *memDB) stage(name string, plan planFunc, ordered bool) (b *batch, refus
 		mc.stored = true
 	}
 	for _, ch := range changes {
-		op := fileOp{coll: name, id: idBytes(ch.ID), doc: ch.New}
-		if ch.Old == nil {
-			op.seq = mc.nextSeq
-			mc.nextSeq++
-		}
-		b.ops = append(b.ops, op)
+		b.ops = append(b.ops, fileOp{coll: name, id: idBytes(ch.ID), doc: ch.New})
 	}
 	return b, refused, nil
 }
