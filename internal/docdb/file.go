@@ -20,8 +20,9 @@ import (
 // The file is in WAL mode with synchronous FULL: a committed batch survives
 // a killed process and a power cut.
 type fileStore struct {
-	db   *sql.DB
-	path string
+	db       *sql.DB
+	path     string
+	put, del *sql.Stmt // prepared once: every batch runs them
 }
 
 // fileExt is the extension of the embedded database's file.
@@ -62,10 +63,21 @@ func openFileStore(ctx context.Context, path string) (*fileStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &fileStore{db: db, path: path}, nil
+	s := &fileStore{db: db, path: path}
+	if s.put, err = db.PrepareContext(ctx,
+		`INSERT INTO docs (coll, id, doc) VALUES (?, ?, ?) ON CONFLICT (coll, id) DO UPDATE SET doc = excluded.doc`); err == nil {
+		s.del, err = db.PrepareContext(ctx, `DELETE FROM docs WHERE coll = ? AND id = ?`)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
 }
 
-func (s *fileStore) close() error { return s.db.Close() }
+func (s *fileStore) close() error {
+	return errors.Join(s.put.Close(), s.del.Close(), s.db.Close())
+}
 
 // idBytes is the key of a document in the file: its _id's BSON type and
 // value, so that ids of different types never meet.
@@ -171,17 +183,7 @@ func (s *fileStore) apply(ctx context.Context, ops []fileOp) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	put, err := tx.PrepareContext(ctx,
-		`INSERT INTO docs (coll, id, doc) VALUES (?, ?, ?) ON CONFLICT (coll, id) DO UPDATE SET doc = excluded.doc`)
-	if err != nil {
-		return err
-	}
-	defer put.Close()
-	del, err := tx.PrepareContext(ctx, `DELETE FROM docs WHERE coll = ? AND id = ?`)
-	if err != nil {
-		return err
-	}
-	defer del.Close()
+	put, del := tx.StmtContext(ctx, s.put), tx.StmtContext(ctx, s.del)
 	for _, op := range ops {
 		if op.create {
 			st := createCollection(op.coll)
