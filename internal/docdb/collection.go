@@ -123,6 +123,9 @@ func (c Collection) update(ctx context.Context, filter, update bson.D, upsert, m
 			return err
 		})
 	}, true)
+	if err != nil && !many {
+		n = 0 // refused, or not known to have happened
+	}
 	return n, err
 }
 

@@ -42,6 +42,26 @@ func parseIndexSpec(raw bson.Raw) (indexSpec, error) {
 	return s, nil
 }
 
+// uniqueKey returns the key doc has in the unique index s, and the filter
+// that finds the documents holding it. A missing field is null, as in
+// MongoDB.
+func uniqueKey(s indexSpec, doc bson.Raw) (string, bson.D) {
+	filter := bson.D{}
+	var k strings.Builder
+	k.WriteString(s.name)
+	for _, f := range s.fields {
+		v, err := doc.LookupErr(f)
+		if err != nil {
+			filter = append(filter, bson.E{Key: f, Value: nil})
+			k.WriteString("\x00z")
+			continue
+		}
+		filter = append(filter, bson.E{Key: f, Value: v})
+		k.WriteString("\x00" + mirror.Key(v))
+	}
+	return k.String(), filter
+}
+
 // leadingFields are the fields the copy may keep hash indexes on.
 func leadingFields(specs []indexSpec) []string {
 	var out []string
@@ -89,23 +109,16 @@ func uniqueViolation(coll string, m *mirror.Collection, specs []indexSpec, chang
 			if !s.unique {
 				continue
 			}
-			filter := bson.D{}
-			var k strings.Builder
-			k.WriteString(s.name)
-			for _, f := range s.fields {
-				v, err := ch.New.LookupErr(f)
-				if err != nil {
-					filter = append(filter, bson.E{Key: f, Value: nil}) // missing is null, as in MongoDB
-					k.WriteString("\x00z")
-					continue
+			k, filter := uniqueKey(s, ch.New)
+			if ch.Old != nil {
+				if old, _ := uniqueKey(s, ch.Old); old == k {
+					continue // the key did not change
 				}
-				filter = append(filter, bson.E{Key: f, Value: v})
-				k.WriteString("\x00" + mirror.Key(v))
 			}
-			if other := taken[k.String()]; other != "" && other != id {
+			if other := taken[k]; other != "" && other != id {
 				return i, &DuplicateKeyError{Collection: coll, Index: s.name}
 			}
-			taken[k.String()] = id
+			taken[k] = id
 			raw, err := bson.Marshal(filter)
 			if err != nil {
 				return i, err

@@ -48,10 +48,13 @@ type memDB struct {
 	cols map[string]*memCollection
 
 	batch     *batch        // being filled, under the gate
+	closed    bool          // under the gate: no more writes
 	kick      chan struct{} // a batch is waiting (buffered: one is enough)
 	stop      chan struct{} // closed by close
 	committed chan struct{} // closed when the committer has ended
 	closeOnce sync.Once
+
+	failCommit func() error // tests: a commit's failure, before it writes
 }
 
 // memCollection is one collection of a memDB.
@@ -163,11 +166,6 @@ func (d *memDB) write(ctx context.Context, name string, plan planFunc, ordered b
 	if reason := d.health.fencedFor(); reason != "" {
 		return &unavailable{reason: reason}
 	}
-	select {
-	case <-d.stop:
-		return errClosed
-	default:
-	}
 	leave, err := d.gate.enter(ctx)
 	if err != nil {
 		return err
@@ -203,6 +201,9 @@ func (d *memDB) write(ctx context.Context, name string, plan planFunc, ordered b
 // staged); err a failure that stopped all of it. The caller holds the
 // gate.
 func (d *memDB) stage(name string, plan planFunc, ordered bool) (b *batch, refused, err error) {
+	if d.closed {
+		return nil, nil, errClosed
+	}
 	mc := d.collection(name)
 	m := mc.m.Load()
 	changes, err := plan(m)
@@ -270,6 +271,11 @@ func (d *memDB) commit() {
 	}
 	start := time.Now()
 	err := d.health.command(context.Background(), func(ctx context.Context) error {
+		if d.failCommit != nil {
+			if err := d.failCommit(); err != nil {
+				return err
+			}
+		}
 		return d.file.apply(ctx, b.ops)
 	})
 	d.observer.Committed(len(b.ops), err, time.Since(start))
@@ -363,17 +369,24 @@ func (d *memDB) createIndexes(ctx context.Context, name string, raws []bson.Raw)
 		stmts = append(stmts, stmt{`INSERT INTO indexes (coll, name, spec) VALUES (?, ?, ?)`, []any{name, s.name, []byte(s.raw)}})
 	}
 	check := func() error {
-		m := mc.m.Load()
-		docs, _, err := m.Find(mirror.Query{})
+		docs, _, err := mc.m.Load().Find(mirror.Query{})
 		if err != nil {
 			return err
 		}
-		changes := make([]mirror.Change, len(docs))
-		for i, doc := range docs {
-			changes[i] = mirror.Change{ID: doc.Lookup("_id"), Old: doc, New: doc}
+		seen := map[string]bool{}
+		for _, doc := range docs {
+			for _, s := range add {
+				if !s.unique {
+					continue
+				}
+				k, _ := uniqueKey(s, doc)
+				if seen[k] {
+					return &DuplicateKeyError{Collection: name, Index: s.name}
+				}
+				seen[k] = true
+			}
 		}
-		_, err = uniqueViolation(name, m, add, changes)
-		return err
+		return nil
 	}
 	return d.ddl(ctx, check, func() {
 		mc.specs = append(mc.specs, add...)
@@ -409,11 +422,19 @@ func (d *memDB) rename(ctx context.Context, from, to string) error {
 		stmt{`UPDATE collections SET coll = ? WHERE coll = ?`, []any{to, from}})
 }
 
-// close commits what is staged and closes the file.
+// close commits what is staged and closes the file. A write that comes
+// later answers errClosed.
 func (d *memDB) close() error {
-	d.closeOnce.Do(func() { close(d.stop) })
-	<-d.committed
-	return d.file.close()
+	var err error
+	d.closeOnce.Do(func() {
+		leave := d.enterGate()
+		d.closed = true
+		leave()
+		close(d.stop)
+		<-d.committed
+		err = d.file.close()
+	})
+	return err
 }
 
 // command runs a migration's command: createIndexes, which every migration
