@@ -115,18 +115,15 @@ func listFilter(f task.Filter) bson.D {
 	switch {
 	case f.All:
 		q = bson.D{}
+	case f.Available:
+		q = takesSubmissions(f.Now)
 	case f.BuyerID != "":
 		q = bson.D{{Key: "status", Value: notDeleted}}
 	default:
-		q = bson.D{{Key: "status", Value: string(task.StatusOpen)}, {Key: "hidden", Value: bson.D{{Key: "$ne", Value: true}}}}
+		q = listed()
 	}
 	if f.BuyerID != "" {
 		q = append(bson.D{{Key: "buyer_id", Value: f.BuyerID}}, q...)
-	}
-	if f.Available {
-		q = append(q, bson.E{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
-			bson.E{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: f.Now}}},
-			bson.E{Key: "paused", Value: bson.D{{Key: "$ne", Value: true}}})
 	}
 	if f.MinPay > 0 {
 		q = append(q, bson.E{Key: "payable_amount", Value: bson.D{{Key: "$gte", Value: int64(f.MinPay)}}})
@@ -256,8 +253,7 @@ func (s *TaskStore) ReserveSlot(ctx context.Context, taskID, submissionID, worke
 	q := append(bson.D{
 		{Key: "_id", Value: taskID},
 		{Key: "pending_subs", Value: bson.D{{Key: "$ne", Value: submissionID}}},
-		{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
-	}, takesWork(now)...)
+	}, takesSubmissions(now)...)
 	return docdb.CommitOnce(ctx, s.tasks, taskID, q,
 		bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(-1)}}},
@@ -266,15 +262,32 @@ func (s *TaskStore) ReserveSlot(ctx context.Context, taskID, submissionID, worke
 		func(d taskDoc) bool { return slices.Contains(d.PendingSubs, submissionID) })
 }
 
-// takesWork is the part of ReserveSlot's condition that the task takes
-// submissions at now, bar a free slot.
-func takesWork(now time.Time) bson.D {
+// The rule "a task takes work" as filters, for the database to check
+// atomically in the slot writes and to answer the list of available tasks
+// with. Each is the Go rule it names, clause for clause; TestTakesWorkIsOneRule
+// runs every combination of the fields they read through both.
+
+// listed selects the tasks of the public lists: open, and not hidden with
+// a suspended or deleted buyer.
+func listed() bson.D {
 	return bson.D{
 		{Key: "status", Value: string(task.StatusOpen)},
 		{Key: "hidden", Value: bson.D{{Key: "$ne", Value: true}}},
-		{Key: "paused", Value: bson.D{{Key: "$ne", Value: true}}},
-		{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: now}}},
 	}
+}
+
+// takesWork is task.Task.TakesWork: listed, not paused, and before its
+// completion date.
+func takesWork(now time.Time) bson.D {
+	return append(listed(),
+		bson.E{Key: "paused", Value: bson.D{{Key: "$ne", Value: true}}},
+		bson.E{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: now}}})
+}
+
+// takesSubmissions is task.Task.TakesSubmissions: takesWork, and a free
+// slot.
+func takesSubmissions(now time.Time) bson.D {
+	return append(takesWork(now), bson.E{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}})
 }
 
 // HoldSlot implements task.Store.
@@ -283,8 +296,7 @@ func (s *TaskStore) HoldSlot(ctx context.Context, taskID, held, workerID string,
 		{Key: "_id", Value: taskID},
 		{Key: "held", Value: bson.D{{Key: "$ne", Value: held}}},
 		{Key: "submitters", Value: bson.D{{Key: "$ne", Value: workerID}}},
-		{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
-	}, takesWork(now)...)
+	}, takesSubmissions(now)...)
 	return docdb.CommitOnce(ctx, s.tasks, taskID, q,
 		bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(-1)}}},

@@ -189,7 +189,11 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 		held = s.held.Held(t, p.UserID)
 	}
 	// A reserved slot is the worker's: a task with no free slot takes it.
-	if err := t.TakesSubmissions(now); err != nil && !(held != "" && errors.Is(err, task.ErrFull)) {
+	takes := t.TakesSubmissions
+	if held != "" {
+		takes = t.TakesWork
+	}
+	if err := takes(now); err != nil {
 		return Submission{}, err
 	}
 	if s.blocks != nil {

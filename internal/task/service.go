@@ -590,7 +590,8 @@ func (s *Service) HoldSlot(ctx context.Context, taskID, held, workerID string, n
 }
 
 // UseHeld turns the worker's reserved slot into the submission's, if the
-// task takes submissions at now. True if it did now or had already.
+// task takes work at now (Task.TakesWork). True if it did now or had
+// already.
 func (s *Service) UseHeld(ctx context.Context, taskID, held, submissionID, workerID string, now time.Time) (bool, error) {
 	return s.store.UseHeld(ctx, taskID, held, submissionID, workerID, now)
 }
