@@ -1,0 +1,210 @@
+package httpapi_test
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"microtask/internal/apperr"
+	"microtask/internal/auth"
+	"microtask/internal/money"
+	"microtask/internal/task"
+)
+
+// TestTaskBoundsAreTheService: the bounds of a task are the task service's;
+// the request types' tags repeat them for the contract (api/openapi.yaml,
+// whose figures this test spells out). At each bound, the API and the
+// service both accept; past it, the API refuses, and the service, called
+// with the same values, refuses too, naming the same fields with the same
+// messages.
+func TestTaskBoundsAreTheService(t *testing.T) {
+	a := newAPI(t)
+	buyer := a.register(t, "buyer")
+	a.grant(t, buyer.User.ID, 100_000)
+	p := auth.Principal{UserID: buyer.User.ID, Role: auth.RoleBuyer}
+	tk := a.postTask(t, buyer.Token, 1, 10)
+	ctx := context.Background()
+	long := func(n int) string { return strings.Repeat("é", n) } // characters, not bytes
+	url := func(n int) string { return "https://example.com/" + strings.Repeat("a", n-len("https://example.com/")) }
+	later := func(d time.Duration) string { return a.clock.Now().Add(d).Format(time.RFC3339) }
+	const year = 366 * 24 * time.Hour
+
+	t.Run("create", func(t *testing.T) {
+		for _, tt := range []struct {
+			name   string
+			fields map[string]any
+			ok     bool
+		}{
+			{"at the upper bounds", map[string]any{"task_title": long(200), "task_detail": long(5000), "submission_info": long(1000),
+				"task_image_url": url(2048), "required_workers": 10000, "payable_amount": 1, "time_allotted_minutes": 1440,
+				"completion_date": later(year), "tags": []string{"a", "b", "c", "d", strings.Repeat("e", 24)}}, true},
+			{"at the lower bounds", map[string]any{"task_title": "T", "task_detail": "D", "submission_info": "S",
+				"required_workers": 1, "payable_amount": 10000, "time_allotted_minutes": 5, "completion_date": later(time.Second)}, true},
+			{"no title", map[string]any{"task_title": ""}, false},
+			{"a title of spaces", map[string]any{"task_title": "   "}, false},
+			{"a title too long", map[string]any{"task_title": long(201)}, false},
+			{"a detail too long", map[string]any{"task_detail": long(5001)}, false},
+			{"no submission info", map[string]any{"submission_info": "\t"}, false},
+			{"submission info too long", map[string]any{"submission_info": long(1001)}, false},
+			{"an ftp image", map[string]any{"task_image_url": "ftp://example.com/i.png"}, false},
+			{"an image without a host", map[string]any{"task_image_url": "https:///i.png"}, false},
+			{"an image URL too long", map[string]any{"task_image_url": url(2049)}, false},
+			{"no workers", map[string]any{"required_workers": 0}, false},
+			{"negative workers", map[string]any{"required_workers": -1}, false},
+			{"too many workers", map[string]any{"required_workers": 10001}, false},
+			{"no pay", map[string]any{"payable_amount": 0}, false},
+			{"negative pay", map[string]any{"payable_amount": -5}, false},
+			{"too much pay", map[string]any{"payable_amount": 10001}, false},
+			{"too little time", map[string]any{"time_allotted_minutes": 4}, false},
+			{"negative time", map[string]any{"time_allotted_minutes": -5}, false},
+			{"too much time", map[string]any{"time_allotted_minutes": 1441}, false},
+			{"due now", map[string]any{"completion_date": later(0)}, false},
+			{"due too far ahead", map[string]any{"completion_date": later(year + time.Second)}, false},
+			{"an unknown category", map[string]any{"category": "games"}, false},
+			{"bad tags", map[string]any{"tags": []string{"two words"}}, false},
+			{"six tags", map[string]any{"tags": []string{"a", "b", "c", "d", "e", "f"}}, false},
+			{"several bad fields", map[string]any{"task_title": "", "payable_amount": 0, "required_workers": -2,
+				"task_image_url": "example.com", "time_allotted_minutes": 2000}, false},
+			{"several bad labels and a date", map[string]any{"category": "games", "tags": []string{"-"}, "completion_date": later(-time.Hour)}, false},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				body := taskRequest(a, 1, 10)
+				maps.Copy(body, tt.fields)
+				rec := a.call(t, http.MethodPost, "/api/tasks", buyer.Token, body)
+				_, err := a.tasks.Create(ctx, p, newTaskOf(t, body))
+				if tt.ok {
+					decode[taskBody](t, rec, http.StatusCreated)
+					if err != nil {
+						t.Errorf("Create() error = %v, want none", err)
+					}
+					return
+				}
+				wantSameFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity, "invalid_fields"), err)
+			})
+		}
+	})
+
+	t.Run("edit", func(t *testing.T) {
+		for _, tt := range []struct {
+			name string
+			body map[string]any
+			ok   bool
+		}{
+			{"at the upper bounds", map[string]any{"task_title": long(200), "task_detail": long(5000), "submission_info": long(1000),
+				"task_image_url": url(2048), "category": "survey", "tags": []string{"a", "b", "c", "d", "e"}}, true},
+			{"the image removed", map[string]any{"task_image_url": nil, "tags": nil}, true},
+			{"a cleared title", map[string]any{"task_title": ""}, false},
+			{"a title of spaces", map[string]any{"task_title": "  "}, false},
+			{"a cleared detail", map[string]any{"task_detail": nil}, false},
+			{"a cleared submission info", map[string]any{"submission_info": ""}, false},
+			{"a title too long", map[string]any{"task_title": long(201)}, false},
+			{"a detail too long", map[string]any{"task_detail": long(5001)}, false},
+			{"submission info too long", map[string]any{"submission_info": long(1001)}, false},
+			{"a bad image", map[string]any{"task_image_url": "mailto:a@example.com"}, false},
+			{"an image URL too long", map[string]any{"task_image_url": url(2049)}, false},
+			{"a cleared category", map[string]any{"category": ""}, false},
+			{"an unknown category", map[string]any{"category": "games"}, false},
+			{"six tags", map[string]any{"tags": []string{"a", "b", "c", "d", "e", "f"}}, false},
+			{"several bad fields", map[string]any{"task_title": "", "task_detail": long(5001), "task_image_url": "x"}, false},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				rec := a.call(t, http.MethodPatch, "/api/tasks/"+tk.ID, buyer.Token, tt.body)
+				_, err := a.tasks.UpdateText(ctx, p, tk.ID, textEditOf(tt.body))
+				if tt.ok {
+					decode[taskBody](t, rec, http.StatusOK)
+					if err != nil {
+						t.Errorf("UpdateText() error = %v, want none", err)
+					}
+					return
+				}
+				wantSameFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity, "invalid_fields"), err)
+			})
+		}
+	})
+
+	t.Run("add slots", func(t *testing.T) {
+		for _, count := range []int{0, -1, 10001} {
+			rec := a.call(t, http.MethodPost, "/api/tasks/"+tk.ID+"/slots", buyer.Token, map[string]any{"count": count})
+			_, err := a.tasks.AddSlots(ctx, p, tk.ID, count, "")
+			wantSameFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity, "invalid_fields"), err)
+		}
+		// 10000 is a count both take, which the task's one open slot
+		// leaves no room for.
+		wantProblem(t, a.call(t, http.MethodPost, "/api/tasks/"+tk.ID+"/slots", buyer.Token, map[string]any{"count": 10000}),
+			http.StatusConflict, "too_many_slots")
+		if _, err := a.tasks.AddSlots(ctx, p, tk.ID, 10000, ""); !errors.Is(err, task.ErrTooManySlots) {
+			t.Errorf("AddSlots(10000) error = %v, want %v", err, task.ErrTooManySlots)
+		}
+	})
+}
+
+// wantSameFields fails the test unless err is an Invalid error naming the
+// fields of the API's problem with the same messages.
+func wantSameFields(t *testing.T, api problemBody, err error) {
+	t.Helper()
+	var want []apperr.FieldError
+	for _, e := range api.Errors {
+		want = append(want, apperr.FieldError{Field: e.Field, Message: e.Message})
+	}
+	var got []apperr.FieldError
+	if e := (*apperr.Error)(nil); errors.As(err, &e) && e.Kind == apperr.Invalid {
+		got = e.Fields
+	}
+	byField := cmpopts.SortSlices(func(a, b apperr.FieldError) bool { return a.Field < b.Field })
+	if diff := cmp.Diff(want, got, byField); diff != "" {
+		t.Errorf("the service's error = %v; field errors (-API +service):\n%s", err, diff)
+	}
+}
+
+// newTaskOf is the task.NewTask the handler makes of a create request's
+// fields, before the request's own validation.
+func newTaskOf(t *testing.T, body map[string]any) task.NewTask {
+	t.Helper()
+	str := func(k string) string { s, _ := body[k].(string); return s }
+	num := func(k string) int {
+		switch n := body[k].(type) {
+		case int:
+			return n
+		case int64:
+			return int(n)
+		}
+		return 0
+	}
+	due, err := time.Parse(time.RFC3339, str("completion_date"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags, _ := body["tags"].([]string)
+	return task.NewTask{
+		Text:    task.Text{Title: str("task_title"), Detail: str("task_detail"), SubmissionInfo: str("submission_info"), ImageURL: str("task_image_url")},
+		Workers: num("required_workers"), Pay: money.Coins(num("payable_amount")), CompletionDate: due,
+		TimeAllotted: time.Duration(num("time_allotted_minutes")) * time.Minute, Category: str("category"), Tags: tags,
+	}
+}
+
+// textEditOf is the task.TextEdit the handler makes of an edit request's
+// fields: a key left out stays, null is "".
+func textEditOf(body map[string]any) task.TextEdit {
+	str := func(k string) *string {
+		v, ok := body[k]
+		if !ok {
+			return nil
+		}
+		s, _ := v.(string)
+		return &s
+	}
+	e := task.TextEdit{Title: str("task_title"), Detail: str("task_detail"), SubmissionInfo: str("submission_info"),
+		ImageURL: str("task_image_url"), Category: str("category")}
+	if v, ok := body["tags"]; ok {
+		tags, _ := v.([]string)
+		e.Tags = &tags
+	}
+	return e
+}
