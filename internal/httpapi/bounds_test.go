@@ -208,3 +208,104 @@ func textEditOf(body map[string]any) task.TextEdit {
 	}
 	return e
 }
+
+// TestSubmissionBoundsAreTheService: as TestTaskBoundsAreTheService, for
+// what workers and buyers write and pay about submissions. The values are
+// checked before the submission or task is looked for, by the API and the
+// service alike, so a made-up id serves: at a bound, both answer that it
+// does not exist; past it, both refuse the value.
+func TestSubmissionBoundsAreTheService(t *testing.T) {
+	a := newAPI(t)
+	worker, buyer := a.register(t, "worker"), a.register(t, "buyer")
+	w := auth.Principal{UserID: worker.User.ID, Role: auth.RoleWorker}
+	b := auth.Principal{UserID: buyer.User.ID, Role: auth.RoleBuyer}
+	ctx := context.Background()
+	long := func(n int) string { return strings.Repeat("é", n) }
+	ids := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = strings.Repeat("x", i%64+1) + strings.Repeat("y", i/64)
+		}
+		return out
+	}
+	const none = "no-such-id"
+	for _, tt := range []struct {
+		name    string
+		method  string
+		path    string
+		token   string
+		body    map[string]any
+		service func() error
+		ok      bool // the bounds take the values: the id is not found
+	}{
+		{"submit at the bound", http.MethodPost, "/api/submissions", worker.Token,
+			map[string]any{"task_id": none, "submission_details": long(5000)},
+			func() error { _, err := a.submissions.Submit(ctx, w, none, long(5000)); return err }, true},
+		{"submit no details", http.MethodPost, "/api/submissions", worker.Token,
+			map[string]any{"task_id": none, "submission_details": " "},
+			func() error { _, err := a.submissions.Submit(ctx, w, none, " "); return err }, false},
+		{"submit details too long", http.MethodPost, "/api/submissions", worker.Token,
+			map[string]any{"task_id": none, "submission_details": long(5001)},
+			func() error { _, err := a.submissions.Submit(ctx, w, none, long(5001)); return err }, false},
+		{"resubmit details too long", http.MethodPut, "/api/submissions/" + none, worker.Token,
+			map[string]any{"submission_details": long(5001)},
+			func() error { _, err := a.submissions.Resubmit(ctx, w, none, long(5001)); return err }, false},
+		{"reject at the bounds", http.MethodPut, "/api/submissions/" + none + "/reject", buyer.Token,
+			map[string]any{"reason": long(500)},
+			func() error { _, err := a.submissions.Reject(ctx, b, none, long(500)); return err }, true},
+		{"reject with a short reason", http.MethodPut, "/api/submissions/" + none + "/reject", buyer.Token,
+			map[string]any{"reason": "too short"},
+			func() error { _, err := a.submissions.Reject(ctx, b, none, "too short"); return err }, false},
+		{"reject without a reason", http.MethodPut, "/api/submissions/" + none + "/reject", buyer.Token,
+			map[string]any{"reason": ""},
+			func() error { _, err := a.submissions.Reject(ctx, b, none, ""); return err }, false},
+		{"revision with a long reason", http.MethodPut, "/api/submissions/" + none + "/request-revision", buyer.Token,
+			map[string]any{"reason": long(501)},
+			func() error { _, err := a.submissions.RequestRevision(ctx, b, none, long(501)); return err }, false},
+		{"bonus at the bounds", http.MethodPost, "/api/submissions/" + none + "/bonus", buyer.Token,
+			map[string]any{"coins": 10000, "reason": long(500)},
+			func() error { _, err := a.submissions.Bonus(ctx, b, none, 10000, long(500), ""); return err }, true},
+		{"bonus of nothing", http.MethodPost, "/api/submissions/" + none + "/bonus", buyer.Token,
+			map[string]any{"coins": 0},
+			func() error { _, err := a.submissions.Bonus(ctx, b, none, 0, "", ""); return err }, false},
+		{"negative bonus", http.MethodPost, "/api/submissions/" + none + "/bonus", buyer.Token,
+			map[string]any{"coins": -5},
+			func() error { _, err := a.submissions.Bonus(ctx, b, none, -5, "", ""); return err }, false},
+		{"bonus too large, with a long reason", http.MethodPost, "/api/submissions/" + none + "/bonus", buyer.Token,
+			map[string]any{"coins": 10001, "reason": long(501)},
+			func() error { _, err := a.submissions.Bonus(ctx, b, none, 10001, long(501), ""); return err }, false},
+		{"bulk review of none", http.MethodPost, "/api/submissions/reviews", buyer.Token,
+			map[string]any{"decision": "approve"},
+			func() error { _, err := a.submissions.ReviewMany(ctx, b, nil, true, ""); return err }, false},
+		{"bulk review of an empty list", http.MethodPost, "/api/submissions/reviews", buyer.Token,
+			map[string]any{"ids": []string{}, "decision": "approve"},
+			func() error { _, err := a.submissions.ReviewMany(ctx, b, []string{}, true, ""); return err }, false},
+		{"bulk review of too many", http.MethodPost, "/api/submissions/reviews", buyer.Token,
+			map[string]any{"ids": ids(101), "decision": "approve"},
+			func() error { _, err := a.submissions.ReviewMany(ctx, b, ids(101), true, ""); return err }, false},
+		{"bulk review naming one twice", http.MethodPost, "/api/submissions/reviews", buyer.Token,
+			map[string]any{"ids": []string{"a", "a"}, "decision": "approve"},
+			func() error { _, err := a.submissions.ReviewMany(ctx, b, []string{"a", "a"}, true, ""); return err }, false},
+		{"bulk rejection for a short reason", http.MethodPost, "/api/submissions/reviews", buyer.Token,
+			map[string]any{"ids": []string{"a"}, "decision": "reject", "reason": "short"},
+			func() error { _, err := a.submissions.ReviewMany(ctx, b, []string{"a"}, false, "short"); return err }, false},
+		{"bulk review at the bound", http.MethodPost, "/api/submissions/reviews", buyer.Token,
+			map[string]any{"ids": ids(100), "decision": "reject", "reason": long(500)},
+			func() error { _, err := a.submissions.ReviewMany(ctx, b, ids(100), false, long(500)); return err }, true},
+		{"bulk approval with a long reason", http.MethodPost, "/api/submissions/reviews", buyer.Token,
+			map[string]any{"ids": []string{"a"}, "decision": "approve", "reason": long(501)},
+			func() error { _, err := a.submissions.ReviewMany(ctx, b, []string{"a"}, true, long(501)); return err }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := a.call(t, tt.method, tt.path, tt.token, tt.body)
+			err := tt.service()
+			if tt.ok {
+				if rec.Code == http.StatusUnprocessableEntity || apperr.KindOf(err) == apperr.Invalid {
+					t.Errorf("at the bounds: API %d %s, service %v; want neither to refuse a field", rec.Code, rec.Body, err)
+				}
+				return
+			}
+			wantSameFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity, "invalid_fields"), err)
+		})
+	}
+}
