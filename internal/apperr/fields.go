@@ -3,6 +3,8 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -40,6 +42,23 @@ func (f *Fields) MaxText(field, v string, max int) {
 	if utf8.RuneCountInString(v) > max {
 		f.Add(field, "must be at most %d characters", max)
 	}
+}
+
+// URL checks a URL a field may have: none, or an absolute http or https
+// URL with a host, of at most max characters.
+func (f *Fields) URL(field, v string, max int) {
+	switch {
+	case v == "":
+	case utf8.RuneCountInString(v) > max:
+		f.MaxText(field, v, max)
+	case !isHTTPURL(v):
+		f.Add(field, "must be an http or https URL")
+	}
+}
+
+func isHTTPURL(v string) bool {
+	u, err := url.Parse(strings.ToLower(v))
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // Count checks a count a field must have: from 1 to max.

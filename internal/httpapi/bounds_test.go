@@ -16,6 +16,7 @@ import (
 	"microtask/internal/auth"
 	"microtask/internal/money"
 	"microtask/internal/task"
+	"microtask/internal/user"
 )
 
 // TestTaskBoundsAreTheService: the bounds of a task are the task service's;
@@ -308,4 +309,93 @@ func TestSubmissionBoundsAreTheService(t *testing.T) {
 			wantSameFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity, "invalid_fields"), err)
 		})
 	}
+}
+
+// TestUserBoundsAreTheService: as TestTaskBoundsAreTheService, for what
+// people write about themselves (the email's form aside, which only the API
+// checks).
+func TestUserBoundsAreTheService(t *testing.T) {
+	a := newAPI(t)
+	ctx := context.Background()
+	long := func(n int) string { return strings.Repeat("é", n) }
+	url := func(n int) string { return "https://example.com/" + strings.Repeat("a", n-len("https://example.com/")) }
+
+	t.Run("sign-up", func(t *testing.T) {
+		for _, tt := range []struct {
+			name   string
+			fields map[string]any
+			ok     bool
+		}{
+			{"at the bounds", map[string]any{"name": long(80), "photo_url": url(2048)}, true},
+			{"no name", map[string]any{"name": "  "}, false},
+			{"a name too long", map[string]any{"name": long(81)}, false},
+			{"a photo URL too long", map[string]any{"photo_url": url(2049)}, false},
+			{"a photo not on the web", map[string]any{"photo_url": "file:///etc/passwd"}, false},
+			{"no password", map[string]any{"password": ""}, false},
+			{"a weak password", map[string]any{"password": "password"}, false},
+			{"no role", map[string]any{"role": ""}, false},
+			{"the admin role", map[string]any{"role": "admin"}, false},
+			{"several bad fields", map[string]any{"name": "", "password": "short", "role": "admin", "photo_url": "x"}, false},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				body := map[string]any{"name": "Ray", "password": "Passw0rd!", "role": "worker"}
+				maps.Copy(body, tt.fields)
+				body["email"] = uniqueEmail("bounds")
+				rec := a.call(t, http.MethodPost, "/api/auth/register", "", body)
+				str := func(k string) string { s, _ := body[k].(string); return s }
+				reg := user.Registration{Name: str("name"), Email: uniqueEmail("bounds"), Password: str("password"),
+					PhotoURL: str("photo_url"), Role: auth.Role(str("role"))}
+				_, err := a.users.Register(ctx, reg)
+				if tt.ok {
+					decode[sessionBody](t, rec, http.StatusCreated)
+					if err != nil {
+						t.Errorf("Register() error = %v, want none", err)
+					}
+					return
+				}
+				wantSameFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity, "invalid_fields"), err)
+			})
+		}
+	})
+
+	t.Run("profile", func(t *testing.T) {
+		me := a.register(t, "worker")
+		p := auth.Principal{UserID: me.User.ID, Role: auth.RoleWorker}
+		for _, tt := range []struct {
+			name string
+			body map[string]any
+			ok   bool
+		}{
+			{"at the bounds", map[string]any{"name": long(80), "photo_url": url(2048)}, true},
+			{"the photo removed", map[string]any{"photo_url": nil}, true},
+			{"a cleared name", map[string]any{"name": ""}, false},
+			{"a name of spaces", map[string]any{"name": " "}, false},
+			{"a name too long", map[string]any{"name": long(81)}, false},
+			{"a photo not on the web", map[string]any{"photo_url": "ftp://example.com/a.png"}, false},
+			{"both bad", map[string]any{"name": nil, "photo_url": url(2049)}, false},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				rec := a.call(t, http.MethodPatch, "/api/users/"+me.User.ID, me.Token, tt.body)
+				var pr user.Profile
+				for k, v := range tt.body {
+					s, _ := v.(string)
+					switch k {
+					case "name":
+						pr.Name = &s
+					case "photo_url":
+						pr.PhotoURL = &s
+					}
+				}
+				_, err := a.users.UpdateProfile(ctx, p, me.User.ID, pr)
+				if tt.ok {
+					decode[userBody](t, rec, http.StatusOK)
+					if err != nil {
+						t.Errorf("UpdateProfile() error = %v, want none", err)
+					}
+					return
+				}
+				wantSameFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity, "invalid_fields"), err)
+			})
+		}
+	})
 }

@@ -1,10 +1,8 @@
 package task
 
 import (
-	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"microtask/internal/apperr"
 	"microtask/internal/money"
@@ -37,7 +35,7 @@ func (in *NewTask) check(now time.Time) error {
 	errs.Text("task_title", in.Title, MaxTitleLen)
 	errs.Text("task_detail", in.Detail, MaxDetailLen)
 	errs.Text("submission_info", in.SubmissionInfo, MaxSubmissionInfoLen)
-	checkImageURL(&errs, in.ImageURL)
+	errs.URL("task_image_url", in.ImageURL, MaxImageURLLen)
 	errs.Count("required_workers", int64(in.Workers), MaxSlots)
 	errs.Count("payable_amount", int64(in.Pay), int64(MaxPay))
 	switch {
@@ -95,7 +93,7 @@ func (e *TextEdit) check() error {
 		}
 	}
 	if e.ImageURL != nil {
-		checkImageURL(&errs, *e.ImageURL)
+		errs.URL("task_image_url", *e.ImageURL, MaxImageURLLen)
 	}
 	switch {
 	case e.Category == nil:
@@ -112,24 +110,6 @@ func (e *TextEdit) check() error {
 		}
 	}
 	return errs.Err()
-}
-
-// checkImageURL checks an image URL: none, or an http or https URL of at
-// most MaxImageURLLen characters.
-func checkImageURL(errs *apperr.Fields, v string) {
-	switch {
-	case v == "":
-	case utf8.RuneCountInString(v) > MaxImageURLLen:
-		errs.MaxText("task_image_url", v, MaxImageURLLen)
-	case !isHTTPURL(v):
-		errs.Add("task_image_url", "must be an http or https URL")
-	}
-}
-
-// isHTTPURL reports whether v is an absolute http or https URL with a host.
-func isHTTPURL(v string) bool {
-	u, err := url.Parse(strings.ToLower(v))
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // checkSlots checks the count of slots to add to a task.
