@@ -17,6 +17,7 @@ import (
 	"microtask/internal/money"
 	"microtask/internal/task"
 	"microtask/internal/user"
+	"microtask/internal/withdrawal"
 )
 
 // TestTaskBoundsAreTheService: the bounds of a task are the task service's;
@@ -398,4 +399,53 @@ func TestUserBoundsAreTheService(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestWithdrawalBoundsAreTheService: as TestTaskBoundsAreTheService, for a
+// withdrawal request; the minimum and the payment systems are the
+// service's alone.
+func TestWithdrawalBoundsAreTheService(t *testing.T) {
+	a := newAPI(t)
+	worker := a.register(t, "worker")
+	a.grant(t, worker.User.ID, 1000)
+	p := auth.Principal{UserID: worker.User.ID, Role: auth.RoleWorker}
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name   string
+		fields map[string]any
+		status int // 0: refused for its fields
+	}{
+		{"at the lower bounds", map[string]any{"account_number": "1234"}, http.StatusCreated},
+		{"at the upper bounds", map[string]any{"account_number": strings.Repeat("~", 40)}, http.StatusCreated},
+		{"the most coins, more than the worker has", map[string]any{"withdrawal_coin": 100_000_000}, http.StatusConflict},
+		{"no coins", map[string]any{"withdrawal_coin": 0}, 0},
+		{"negative coins", map[string]any{"withdrawal_coin": -1}, 0},
+		{"below the minimum", map[string]any{"withdrawal_coin": 199}, 0},
+		{"too many coins", map[string]any{"withdrawal_coin": 100_000_001}, 0},
+		{"no system", map[string]any{"payment_system": " "}, 0},
+		{"a system name too long", map[string]any{"payment_system": strings.Repeat("b", 41)}, 0},
+		{"an unknown system", map[string]any{"payment_system": "cash"}, 0},
+		{"no account", map[string]any{"account_number": ""}, 0},
+		{"an account too short", map[string]any{"account_number": "123"}, 0},
+		{"an account too long", map[string]any{"account_number": strings.Repeat("1", 41)}, 0},
+		{"an account not in printable ASCII", map[string]any{"account_number": "0190é0000"}, 0},
+		{"every field wrong", map[string]any{"withdrawal_coin": 0, "payment_system": "", "account_number": "12"}, 0},
+		{"below the minimum, to an unknown system", map[string]any{"withdrawal_coin": 100, "payment_system": "cash"}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := map[string]any{"withdrawal_coin": 200, "payment_system": "bkash", "account_number": "01700000000"}
+			maps.Copy(body, tt.fields)
+			rec := a.call(t, http.MethodPost, "/api/withdrawals", worker.Token, body)
+			str := func(k string) string { s, _ := body[k].(string); return s }
+			_, err := a.env.Withdrawals.Request(ctx, p, withdrawal.Request{Coins: money.Coins(body["withdrawal_coin"].(int)),
+				System: str("payment_system"), AccountNumber: str("account_number")})
+			if tt.status != 0 {
+				if rec.Code != tt.status || apperr.KindOf(err) == apperr.Invalid {
+					t.Errorf("at the bounds: API %d %s, service %v; want %d, and the service to refuse no field", rec.Code, rec.Body, err, tt.status)
+				}
+				return
+			}
+			wantSameFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity, "invalid_fields"), err)
+		})
+	}
 }
