@@ -15,6 +15,7 @@ import (
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/money"
+	"microtask/internal/report"
 	"microtask/internal/task"
 	"microtask/internal/user"
 	"microtask/internal/withdrawal"
@@ -442,6 +443,71 @@ func TestWithdrawalBoundsAreTheService(t *testing.T) {
 			if tt.status != 0 {
 				if rec.Code != tt.status || apperr.KindOf(err) == apperr.Invalid {
 					t.Errorf("at the bounds: API %d %s, service %v; want %d, and the service to refuse no field", rec.Code, rec.Body, err, tt.status)
+				}
+				return
+			}
+			wantSameFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity, "invalid_fields"), err)
+		})
+	}
+}
+
+// TestReportBoundsAreTheService: as TestSubmissionBoundsAreTheService, for
+// a report and an admin's decision of it.
+func TestReportBoundsAreTheService(t *testing.T) {
+	a := newAPI(t)
+	worker, admin := a.register(t, "worker"), a.admin(t)
+	w := auth.Principal{UserID: worker.User.ID, Role: auth.RoleWorker}
+	ad := auth.Principal{UserID: admin.User.ID, Role: auth.RoleAdmin}
+	ctx := context.Background()
+	long := func(n int) string { return strings.Repeat("é", n) }
+	const none = "no-such-id"
+	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+	for _, tt := range []struct {
+		name string
+		body map[string]any
+		ok   bool
+	}{
+		{"at the bounds", map[string]any{"reason": long(1000)}, true},
+		{"at the lower bound", map[string]any{"reason": long(10)}, true},
+		{"no reason", map[string]any{"reason": " "}, false},
+		{"a reason too short", map[string]any{"reason": long(9)}, false},
+		{"a reason too long", map[string]any{"reason": long(1001)}, false},
+		{"no type", map[string]any{"target_type": ""}, false},
+		{"an unknown type", map[string]any{"target_type": "payment"}, false},
+		{"both bad", map[string]any{"target_type": "payment", "reason": "short"}, false},
+	} {
+		t.Run("report: "+tt.name, func(t *testing.T) {
+			body := map[string]any{"target_type": "task", "target_id": none, "reason": "Something is wrong here."}
+			maps.Copy(body, tt.body)
+			rec := a.call(t, http.MethodPost, "/api/reports", worker.Token, body)
+			_, err := a.env.Reports.Create(ctx, w, report.TargetType(str(body, "target_type")), none, str(body, "reason"))
+			if tt.ok {
+				if rec.Code != http.StatusNotFound || !errors.Is(err, report.ErrTargetNotFound) {
+					t.Errorf("at the bounds: API %d %s, service %v; want both to find no target", rec.Code, rec.Body, err)
+				}
+				return
+			}
+			wantSameFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity, "invalid_fields"), err)
+		})
+	}
+	for _, tt := range []struct {
+		name string
+		body map[string]any
+		ok   bool
+	}{
+		{"at the bound", map[string]any{"status": "resolved", "note": long(1000), "action": "suspend_user"}, true},
+		{"no status", map[string]any{"status": ""}, false},
+		{"an unknown status", map[string]any{"status": "open"}, false},
+		{"a note too long", map[string]any{"status": "dismissed", "note": long(1001)}, false},
+		{"an unknown action", map[string]any{"status": "resolved", "action": "ban"}, false},
+		{"an action with a dismissal", map[string]any{"status": "dismissed", "action": "delete_task"}, false},
+	} {
+		t.Run("decision: "+tt.name, func(t *testing.T) {
+			rec := a.call(t, http.MethodPut, "/api/admin/reports/"+none, admin.Token, tt.body)
+			_, err := a.env.Reports.Decide(ctx, ad, none, report.Status(str(tt.body, "status")), str(tt.body, "note"), report.Action(str(tt.body, "action")))
+			if tt.ok {
+				if rec.Code != http.StatusNotFound || apperr.KindOf(err) != apperr.NotFound {
+					t.Errorf("at the bounds: API %d %s, service %v; want both to find no report", rec.Code, rec.Body, err)
 				}
 				return
 			}
