@@ -515,3 +515,39 @@ func TestReportBoundsAreTheService(t *testing.T) {
 		})
 	}
 }
+
+// TestAnnouncementBoundsAreTheService: as TestSubmissionBoundsAreTheService,
+// for an admin's announcement.
+func TestAnnouncementBoundsAreTheService(t *testing.T) {
+	a := newAPI(t)
+	admin := a.admin(t)
+	ad := auth.Principal{UserID: admin.User.ID, Role: auth.RoleAdmin}
+	long := func(n int) string { return strings.Repeat("é", n) }
+	const none = "no-such-user"
+	for _, tt := range []struct {
+		name    string
+		message string
+		route   string
+		ok      bool
+	}{
+		{"at the bounds", long(500), "/" + long(199), true},
+		{"no message", "  ", "", false},
+		{"a message too long", long(501), "", false},
+		{"a route too long", "Hello", "/" + long(200), false},
+		{"a route to another site", "Hello", "https://example.com/", false},
+		{"both bad", "", "tasks", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := a.call(t, http.MethodPost, "/api/notifications", admin.Token,
+				map[string]any{"to_user_id": none, "message": tt.message, "action_route": tt.route})
+			_, err := a.env.Notifications.Announce(context.Background(), ad, none, tt.message, tt.route)
+			if tt.ok {
+				if rec.Code != http.StatusNotFound || apperr.KindOf(err) != apperr.NotFound {
+					t.Errorf("at the bounds: API %d %s, service %v; want both to find no user", rec.Code, rec.Body, err)
+				}
+				return
+			}
+			wantSameFields(t, wantProblem(t, rec, http.StatusUnprocessableEntity, "invalid_fields"), err)
+		})
+	}
+}
