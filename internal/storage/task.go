@@ -227,7 +227,7 @@ func (s *TaskStore) Refund(ctx context.Context, r task.Refund) (bool, error) {
 	switch r.Reason {
 	case task.RefundExpired:
 		status = task.StatusExpired
-		q = append(q, bson.E{Key: "completion_date", Value: bson.D{{Key: "$lt", Value: r.Now}}})
+		q = append(q, pastDue(r.Now))
 	case task.RefundClosed:
 		// Closed early by its buyer, or a closed task's reopened slot.
 		status = task.StatusClosed
@@ -282,6 +282,13 @@ func takesWork(now time.Time) bson.D {
 	return append(listed(),
 		bson.E{Key: "paused", Value: bson.D{{Key: "$ne", Value: true}}},
 		bson.E{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: now}}})
+}
+
+// pastDue is the other side of takesWork's date: a task whose completion
+// date is not after now is expired (task.Task.TakesWork), and the expiry
+// job refunds it.
+func pastDue(now time.Time) bson.E {
+	return bson.E{Key: "completion_date", Value: bson.D{{Key: "$lte", Value: now}}}
 }
 
 // takesSubmissions is task.Task.TakesSubmissions: takesWork, and a free
@@ -366,7 +373,7 @@ func (s *TaskStore) Due(ctx context.Context, now time.Time, limit int) ([]task.T
 			// with nothing to refund; and expired or closed tasks with a
 			// slot a rejection reopened, a closed one whatever its date.
 			{Key: "$or", Value: bson.A{
-				bson.D{{Key: "status", Value: string(task.StatusOpen)}, {Key: "completion_date", Value: bson.D{{Key: "$lt", Value: now}}}},
+				bson.D{{Key: "status", Value: string(task.StatusOpen)}, pastDue(now)},
 				bson.D{{Key: "status", Value: string(task.StatusExpired)}, {Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}}},
 				bson.D{{Key: "status", Value: string(task.StatusClosed)}, {Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}}},
 			}},

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -13,12 +14,13 @@ import (
 
 // TestTakesWorkIsOneRule: "a task takes work" is written as Go
 // (task.Task.TakesWork and TakesSubmissions, which the services ask to say
-// why not) and as filters (takesWork and takesSubmissions), which the
-// database checks atomically when a slot is reserved, held or used, and
-// answers the list of available tasks with. Every combination of the
-// fields the rule reads goes through the Go rule, each conditional write
-// and the list, on reads from memory and from the server, and all must
-// give the same answer.
+// why not) and as filters (takesWork and takesSubmissions, and pastDue for
+// its date's other side), which the database checks atomically when a slot
+// is reserved, held or used, and answers the list of available tasks and
+// the expiry job's tasks with. Every combination of the fields the rule
+// reads goes through the Go rule, each conditional write and both lists,
+// on reads from memory and from the server, and all must give the same
+// answer.
 func TestTakesWorkIsOneRule(t *testing.T) {
 	for _, reads := range []struct {
 		name string
@@ -133,6 +135,14 @@ func checkRuleCases(t *testing.T, store *TaskStore, now time.Time, cases []ruleC
 	for _, tk := range list {
 		available[tk.ID] = true
 	}
+	due := map[string]bool{}
+	dueList, err := store.Due(ctx, now, len(docs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range dueList {
+		due[tk.ID] = true
+	}
 
 	for _, c := range cases {
 		for _, cp := range copies {
@@ -150,6 +160,11 @@ func checkRuleCases(t *testing.T, store *TaskStore, now time.Time, cases []ruleC
 			}
 			if got := available[id]; got != (takes == nil) {
 				t.Errorf("%s: in List(Available) = %v, TakesSubmissions() = %v", c.name, got, takes)
+			}
+			// An open task the rule calls expired is due for the expiry
+			// job, and no other.
+			if expired := errors.Is(tk.TakesWork(now), task.ErrExpired); tk.Status == task.StatusOpen && due[id] != expired {
+				t.Errorf("%s: in Due() = %v, TakesWork() = %v", c.name, due[id], tk.TakesWork(now))
 			}
 			want := cp.rule(tk)
 			got, err := cp.write(id)

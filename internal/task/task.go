@@ -319,9 +319,9 @@ type Store interface {
 	// false if the task is no longer as read (its refund count, open slots
 	// and reserved slots), or (deletion) has pending submissions.
 	Refund(ctx context.Context, r Refund) (bool, error)
-	// Due returns up to limit tasks past their completion date that are
-	// still open, or expired with an open slot, and closed tasks with an open
-	// slot (a rejection reopened it).
+	// Due returns up to limit tasks at or past their completion date that
+	// are still open, or expired with an open slot, and closed tasks with an
+	// open slot (a rejection reopened it).
 	Due(ctx context.Context, now time.Time, limit int) ([]Task, error)
 	// Each calls fn for every task, for the audit.
 	Each(ctx context.Context, fn func(Task) error) error
