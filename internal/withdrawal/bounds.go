@@ -14,12 +14,13 @@ import (
 // and a test there requires the two to refuse the same values with the same
 // field errors. Lengths are in characters.
 const (
-	// MaxCoins is the most one withdrawal takes.
-	MaxCoins      money.Coins = 100_000_000
-	MaxSystemLen              = 40
-	MinAccountLen             = 4
-	MaxAccountLen             = 40
+	MaxSystemLen  = 40
+	MinAccountLen = 4
+	MaxAccountLen = 40
 )
+
+// MaxCoins is the most one withdrawal takes.
+const MaxCoins money.Coins = 100_000_000
 
 // check trims the request's text and checks every field: an Invalid error
 // lists every bad one.
