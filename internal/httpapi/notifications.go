@@ -27,6 +27,9 @@ func toNotificationResponse(n notification.Notification) notificationResponse {
 		CreatedAt: n.CreatedAt.UTC()}
 }
 
+// announceRequest is the body of POST /api/notifications; its tags repeat
+// the notification service's bounds for the contract
+// (TestAnnouncementBoundsAreTheService).
 type announceRequest struct {
 	ToUserID    string `json:"to_user_id" validate:"required,max=64"`
 	Message     string `json:"message" validate:"required,max=500"`

@@ -10,6 +10,9 @@ import (
 	"microtask/internal/report"
 )
 
+// createReportRequest and decideReportRequest repeat the report service's
+// bounds in their tags for the contract; TestReportBoundsAreTheService
+// holds the two together.
 type createReportRequest struct {
 	TargetType string `json:"target_type" validate:"required,oneof=task submission user"`
 	TargetID   string `json:"target_id" validate:"required,max=64"`

@@ -10,6 +10,9 @@ import (
 	"microtask/internal/submission"
 )
 
+// The submission request types' tags repeat the submission service's
+// bounds (submission.MaxDetailsLen and the others) for the contract;
+// TestSubmissionBoundsAreTheService holds the two together.
 type createSubmissionRequest struct {
 	TaskID  string `json:"task_id" validate:"required,max=64"`
 	Details string `json:"submission_details" validate:"required,max=5000"`

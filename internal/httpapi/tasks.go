@@ -15,7 +15,8 @@ import (
 )
 
 // taskEditRequest is the body of PUT and PATCH /api/tasks/{id}: the fields
-// it has change, the others stay.
+// it has change, the others stay. Its tags repeat the task service's bounds
+// (task.TextEdit) for the contract.
 type taskEditRequest struct {
 	Title          optional[string] `json:"task_title" validate:"omitnil,kept,max=200"`
 	Detail         optional[string] `json:"task_detail" validate:"omitnil,kept,max=5000"`
@@ -36,6 +37,10 @@ func (r taskEditRequest) edit() task.TextEdit {
 		Category: r.Category.ptr(), Tags: r.Tags.ptr()}
 }
 
+// createTaskRequest is the body of POST /api/tasks. The bounds are the
+// task service's (task.NewTask), which checks them all; the tags repeat
+// them for the contract, and TestTaskBoundsAreTheService holds the two
+// together.
 type createTaskRequest struct {
 	Title           string `json:"task_title" validate:"required,max=200"`
 	Detail          string `json:"task_detail" validate:"required,max=5000"`
@@ -44,8 +49,8 @@ type createTaskRequest struct {
 	RequiredWorkers int    `json:"required_workers" validate:"required,min=1,max=10000"`
 	PayableAmount   int64  `json:"payable_amount" validate:"required,min=1,max=10000"`
 	CompletionDate  string `json:"completion_date" validate:"required"`
-	// Category, tags and allotted time are checked by the task service;
-	// left out, they are "other", none and 60 minutes.
+	// Category and tags are checked by the task service only; left out,
+	// category, tags and allotted time are "other", none and 60 minutes.
 	Category     string   `json:"category"`
 	Tags         []string `json:"tags"`
 	TimeAllotted int      `json:"time_allotted_minutes" validate:"omitempty,min=5,max=1440"` // for a reservation's work; 60 if left out
@@ -269,6 +274,8 @@ func (s *Server) handleTaskDelete(w http.ResponseWriter, r *http.Request) error 
 	return writeJSON(w, http.StatusOK, deleteTaskResponse{ID: id, Refunded: int64(refunded)})
 }
 
+// addSlotsRequest is the body of POST /api/tasks/{id}/slots; its tag
+// repeats the task service's bound.
 type addSlotsRequest struct {
 	Count int `json:"count" validate:"required,min=1,max=10000"`
 }

@@ -12,6 +12,10 @@ import (
 	"microtask/internal/user"
 )
 
+// registerRequest is the body of POST /api/auth/register. Its tags repeat
+// the user service's rules (user.Registration; the email's form is the
+// API's alone) for the contract; TestUserBoundsAreTheService holds the two
+// together.
 type registerRequest struct {
 	Name     string    `json:"name" validate:"required,max=80"`
 	Email    string    `json:"email" validate:"required,max=254,email"`
@@ -32,7 +36,7 @@ type loginRequest struct {
 }
 
 // profileRequest is the body of PUT and PATCH /api/users/{id}: the fields it
-// has change, the others stay.
+// has change, the others stay. Its tags repeat the user service's bounds.
 type profileRequest struct {
 	Name     optional[string] `json:"name" validate:"omitnil,kept,max=80"`
 	PhotoURL optional[string] `json:"photo_url" validate:"omitempty,max=2048,http_url"`

@@ -12,6 +12,10 @@ import (
 	"microtask/internal/withdrawal"
 )
 
+// createWithdrawalRequest is the body of POST /api/withdrawals. Its tags
+// repeat the withdrawal service's bounds for the contract (the minimum and
+// the payment systems, configured, are the service's alone);
+// TestWithdrawalBoundsAreTheService holds the two together.
 type createWithdrawalRequest struct {
 	Coins         int64  `json:"withdrawal_coin" validate:"required,gte=1,lte=100000000"`
 	System        string `json:"payment_system" validate:"required,max=40"`

@@ -245,10 +245,15 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error
 // ErrNoSuchUser is Announce's answer for an unknown recipient.
 var ErrNoSuchUser = apperr.New(apperr.NotFound, "user_not_found", "no such user")
 
-// Announce sends a message from the platform (admins only).
+// Announce sends a message from the platform (admins only), held to the
+// bounds of bounds.go.
 func (s *Service) Announce(ctx context.Context, p auth.Principal, to, message, route string) (Notification, error) {
 	if !p.Is(auth.RoleAdmin) {
 		return Notification{}, auth.ErrWrongRole
+	}
+	message, route = strings.TrimSpace(message), strings.TrimSpace(route)
+	if err := checkAnnouncement(message, route); err != nil {
+		return Notification{}, err
 	}
 	ok, err := s.users.Exists(ctx, to)
 	if err != nil {
@@ -257,7 +262,7 @@ func (s *Service) Announce(ctx context.Context, p auth.Principal, to, message, r
 	if !ok {
 		return Notification{}, ErrNoSuchUser
 	}
-	n := Notification{ID: idgen.New(), UserID: to, Message: strings.TrimSpace(message), Type: Announcement, ActionRoute: route,
+	n := Notification{ID: idgen.New(), UserID: to, Message: message, Type: Announcement, ActionRoute: route,
 		CreatedAt: s.now().UTC().Truncate(time.Millisecond)}
 	return n, s.Send(ctx, n)
 }

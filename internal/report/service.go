@@ -61,6 +61,10 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millise
 // (a bad submission); a user by anyone but themselves. One open report per
 // reporter and target.
 func (s *Service) Create(ctx context.Context, p auth.Principal, typ TargetType, targetID, reason string) (Report, error) {
+	reason = strings.TrimSpace(reason)
+	if err := checkReport(typ, reason); err != nil {
+		return Report{}, err
+	}
 	if err := s.checkTarget(ctx, p, typ, targetID); err != nil {
 		return Report{}, err
 	}
@@ -70,7 +74,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, typ TargetType, 
 	}
 	r := Report{
 		ID: s.newID(), Reporter: task.Party{ID: p.UserID, Name: reporter}, TargetType: typ, TargetID: targetID,
-		Reason: strings.TrimSpace(reason), Status: StatusOpen, CreatedAt: s.clock(),
+		Reason: reason, Status: StatusOpen, CreatedAt: s.clock(),
 	}
 	if err := s.store.Insert(ctx, r); err != nil {
 		return Report{}, err
@@ -184,11 +188,9 @@ func (s *Service) Decide(ctx context.Context, p auth.Principal, id string, st St
 	if !p.Is(auth.RoleAdmin) {
 		return Report{}, auth.ErrWrongRole
 	}
-	if st != StatusResolved && st != StatusDismissed {
-		return Report{}, apperr.InvalidFields(apperr.FieldError{Field: "status", Message: "must be one of: resolved, dismissed"})
-	}
-	if action != ActionNone && st != StatusResolved {
-		return Report{}, apperr.InvalidFields(apperr.FieldError{Field: "action", Message: "an action resolves a report; a dismissal takes none"})
+	note = strings.TrimSpace(note)
+	if err := checkDecision(st, note, action); err != nil {
+		return Report{}, err
 	}
 	r, err := s.store.ByID(ctx, id)
 	if err != nil {
@@ -200,7 +202,6 @@ func (s *Service) Decide(ctx context.Context, p auth.Principal, id string, st St
 	if err := s.act(ctx, p, r, action); err != nil {
 		return Report{}, err
 	}
-	note = strings.TrimSpace(note)
 	ok, err := s.store.Decide(ctx, Decision{ID: id, Status: st, Note: note, Action: action, At: s.clock()})
 	if err != nil {
 		return Report{}, err

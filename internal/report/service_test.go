@@ -214,7 +214,7 @@ func TestOneOpenReportPerReporterAndTarget(t *testing.T) {
 	other := m.e.User(t, auth.RoleWorker)
 	first := m.report(t, m.worker, report.TargetTask, m.task.ID)
 
-	if _, err := m.e.Reports.Create(t.Context(), m.worker, report.TargetTask, m.task.ID, "Again."); !errors.Is(err, report.ErrAlreadyReported) {
+	if _, err := m.e.Reports.Create(t.Context(), m.worker, report.TargetTask, m.task.ID, "Again, the same scam."); !errors.Is(err, report.ErrAlreadyReported) {
 		t.Errorf("Create() again error = %v, want %v", err, report.ErrAlreadyReported)
 	}
 	// Another reporter, or another target, is another report.

@@ -147,14 +147,14 @@ func TestPlatformFiguresMatchWhatHappened(t *testing.T) {
 	withdraw(t, e, w3, 200)
 
 	// Reports: one dismissed, one open.
-	r1, err := e.Reports.Create(t.Context(), w1, report.TargetTask, tk.ID, "Scam?")
+	r1, err := e.Reports.Create(t.Context(), w1, report.TargetTask, tk.ID, "Scam? It looks like one.")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Reports.Decide(t.Context(), admin, r1.ID, report.StatusDismissed, "", report.ActionNone); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Reports.Create(t.Context(), w2, report.TargetUser, b1.UserID, "Rude."); err != nil {
+	if _, err := e.Reports.Create(t.Context(), w2, report.TargetUser, b1.UserID, "Rude to me in every message."); err != nil {
 		t.Fatal(err)
 	}
 

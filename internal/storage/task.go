@@ -115,18 +115,15 @@ func listFilter(f task.Filter) bson.D {
 	switch {
 	case f.All:
 		q = bson.D{}
+	case f.Available:
+		q = takesSubmissions(f.Now)
 	case f.BuyerID != "":
 		q = bson.D{{Key: "status", Value: notDeleted}}
 	default:
-		q = bson.D{{Key: "status", Value: string(task.StatusOpen)}, {Key: "hidden", Value: bson.D{{Key: "$ne", Value: true}}}}
+		q = listed()
 	}
 	if f.BuyerID != "" {
 		q = append(bson.D{{Key: "buyer_id", Value: f.BuyerID}}, q...)
-	}
-	if f.Available {
-		q = append(q, bson.E{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
-			bson.E{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: f.Now}}},
-			bson.E{Key: "paused", Value: bson.D{{Key: "$ne", Value: true}}})
 	}
 	if f.MinPay > 0 {
 		q = append(q, bson.E{Key: "payable_amount", Value: bson.D{{Key: "$gte", Value: int64(f.MinPay)}}})
@@ -230,7 +227,7 @@ func (s *TaskStore) Refund(ctx context.Context, r task.Refund) (bool, error) {
 	switch r.Reason {
 	case task.RefundExpired:
 		status = task.StatusExpired
-		q = append(q, bson.E{Key: "completion_date", Value: bson.D{{Key: "$lt", Value: r.Now}}})
+		q = append(q, pastDue(r.Now))
 	case task.RefundClosed:
 		// Closed early by its buyer, or a closed task's reopened slot.
 		status = task.StatusClosed
@@ -256,8 +253,7 @@ func (s *TaskStore) ReserveSlot(ctx context.Context, taskID, submissionID, worke
 	q := append(bson.D{
 		{Key: "_id", Value: taskID},
 		{Key: "pending_subs", Value: bson.D{{Key: "$ne", Value: submissionID}}},
-		{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
-	}, takesWork(now)...)
+	}, takesSubmissions(now)...)
 	return docdb.CommitOnce(ctx, s.tasks, taskID, q,
 		bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(-1)}}},
@@ -266,15 +262,39 @@ func (s *TaskStore) ReserveSlot(ctx context.Context, taskID, submissionID, worke
 		func(d taskDoc) bool { return slices.Contains(d.PendingSubs, submissionID) })
 }
 
-// takesWork is the part of ReserveSlot's condition that the task takes
-// submissions at now, bar a free slot.
-func takesWork(now time.Time) bson.D {
+// The rule "a task takes work" as filters, for the database to check
+// atomically in the slot writes and to answer the list of available tasks
+// with. Each is the Go rule it names, clause for clause; TestTakesWorkIsOneRule
+// runs every combination of the fields they read through both.
+
+// listed selects the tasks of the public lists: open, and not hidden with
+// a suspended or deleted buyer.
+func listed() bson.D {
 	return bson.D{
 		{Key: "status", Value: string(task.StatusOpen)},
 		{Key: "hidden", Value: bson.D{{Key: "$ne", Value: true}}},
-		{Key: "paused", Value: bson.D{{Key: "$ne", Value: true}}},
-		{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: now}}},
 	}
+}
+
+// takesWork is task.Task.TakesWork: listed, not paused, and before its
+// completion date.
+func takesWork(now time.Time) bson.D {
+	return append(listed(),
+		bson.E{Key: "paused", Value: bson.D{{Key: "$ne", Value: true}}},
+		bson.E{Key: "completion_date", Value: bson.D{{Key: "$gt", Value: now}}})
+}
+
+// pastDue is the other side of takesWork's date: a task whose completion
+// date is not after now is expired (task.Task.TakesWork), and the expiry
+// job refunds it.
+func pastDue(now time.Time) bson.E {
+	return bson.E{Key: "completion_date", Value: bson.D{{Key: "$lte", Value: now}}}
+}
+
+// takesSubmissions is task.Task.TakesSubmissions: takesWork, and a free
+// slot.
+func takesSubmissions(now time.Time) bson.D {
+	return append(takesWork(now), bson.E{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}})
 }
 
 // HoldSlot implements task.Store.
@@ -283,8 +303,7 @@ func (s *TaskStore) HoldSlot(ctx context.Context, taskID, held, workerID string,
 		{Key: "_id", Value: taskID},
 		{Key: "held", Value: bson.D{{Key: "$ne", Value: held}}},
 		{Key: "submitters", Value: bson.D{{Key: "$ne", Value: workerID}}},
-		{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
-	}, takesWork(now)...)
+	}, takesSubmissions(now)...)
 	return docdb.CommitOnce(ctx, s.tasks, taskID, q,
 		bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(-1)}}},
@@ -354,7 +373,7 @@ func (s *TaskStore) Due(ctx context.Context, now time.Time, limit int) ([]task.T
 			// with nothing to refund; and expired or closed tasks with a
 			// slot a rejection reopened, a closed one whatever its date.
 			{Key: "$or", Value: bson.A{
-				bson.D{{Key: "status", Value: string(task.StatusOpen)}, {Key: "completion_date", Value: bson.D{{Key: "$lt", Value: now}}}},
+				bson.D{{Key: "status", Value: string(task.StatusOpen)}, pastDue(now)},
 				bson.D{{Key: "status", Value: string(task.StatusExpired)}, {Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}}},
 				bson.D{{Key: "status", Value: string(task.StatusClosed)}, {Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}}},
 			}},

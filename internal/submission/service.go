@@ -10,10 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"microtask/internal/adminlog"
-	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
@@ -180,6 +178,10 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 	if !p.Is(auth.RoleWorker) {
 		return Submission{}, auth.ErrWrongRole
 	}
+	details = strings.TrimSpace(details)
+	if err := checkDetails(details); err != nil {
+		return Submission{}, err
+	}
 	t, err := s.tasks.ByID(ctx, taskID)
 	if err != nil {
 		return Submission{}, err
@@ -187,7 +189,11 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 	now := s.clock()
 	held := s.held.Held(t, p.UserID)
 	// A reserved slot is the worker's: a task with no free slot takes it.
-	if err := t.TakesSubmissions(now); err != nil && !(held != "" && errors.Is(err, task.ErrFull)) {
+	takes := t.TakesSubmissions
+	if held != "" {
+		takes = t.TakesWork
+	}
+	if err := takes(now); err != nil {
 		return Submission{}, err
 	}
 	// Checked before the operation, not in its commit: a block placed
@@ -275,10 +281,6 @@ func (s *Service) Approve(ctx context.Context, p auth.Principal, id string) (Sub
 	return s.decide(ctx, p, id, s.approve, "")
 }
 
-// MinRejectReason is the shortest reason a rejection takes, in characters:
-// the worker is told why their work was not paid.
-const MinRejectReason = 10
-
 // Reject rejects a pending submission (the task's buyer only), with the
 // reason the worker is told; its slot reopens.
 func (s *Service) Reject(ctx context.Context, p auth.Principal, id, reason string) (Submission, error) {
@@ -288,17 +290,6 @@ func (s *Service) Reject(ctx context.Context, p auth.Principal, id, reason strin
 	}
 	return s.decide(ctx, p, id, s.reject, reason)
 }
-
-func checkRejectReason(reason string) error {
-	if utf8.RuneCountInString(reason) < MinRejectReason {
-		return apperr.InvalidFields(apperr.FieldError{Field: "reason",
-			Message: fmt.Sprintf("must be at least %d characters: the worker is told why", MinRejectReason)})
-	}
-	return nil
-}
-
-// MaxBulkReview is how many submissions one bulk review decides.
-const MaxBulkReview = 100
 
 // Outcome is what a bulk review did to one submission: the submission as
 // reviewed, or the error the single review would have answered.
@@ -311,13 +302,12 @@ type Outcome struct {
 // ReviewMany approves, or rejects with the reason, each of the buyer's
 // submissions in turn, exactly as Approve or Reject would one by one: each
 // is reviewed once, whatever else reviews it at the same time. It fails as
-// a whole only for a reason too short to reject with.
+// a whole only for a bad request: the submissions (1 to MaxBulkReview, none
+// twice), or a reason too long, or too short to reject with.
 func (s *Service) ReviewMany(ctx context.Context, p auth.Principal, ids []string, approve bool, reason string) ([]Outcome, error) {
 	reason = strings.TrimSpace(reason)
-	if !approve {
-		if err := checkRejectReason(reason); err != nil {
-			return nil, err
-		}
+	if err := checkBulkReview(ids, approve, reason); err != nil {
+		return nil, err
 	}
 	out := make([]Outcome, len(ids))
 	for i, id := range ids {
@@ -425,12 +415,16 @@ func (s *Service) settleReject(ctx context.Context, op operation.Op[review]) err
 	})
 }
 
-// Bonus pays the worker of an approved submission coins from its buyer's
-// balance (the buyer only), with the reason they are told.
+// Bonus pays the worker of an approved submission coins (1 to MaxBonus)
+// from its buyer's balance (the buyer only), with the reason they are told.
 // ledger.ErrInsufficientCoins if the buyer lacks them. request names the
 // request, the client's Idempotency-Key if it sent one: the same request
 // pays once.
 func (s *Service) Bonus(ctx context.Context, p auth.Principal, id string, coins money.Coins, reason, request string) (Submission, error) {
+	reason = strings.TrimSpace(reason)
+	if err := checkBonus(coins, reason); err != nil {
+		return Submission{}, err
+	}
 	sub, err := s.store.ByID(ctx, id)
 	if err != nil {
 		return Submission{}, err
@@ -446,7 +440,7 @@ func (s *Service) Bonus(ctx context.Context, p auth.Principal, id string, coins 
 	}
 	ref := sub.ID + ":" + idgen.Derive("bonus", p.UserID, request)
 	_, err = s.bonus.Run(ctx, s.ops, ref, ledger.Move(ledger.UserAccount(p.UserID), ledger.UserAccount(sub.Worker.ID), coins),
-		bonus{Submission: sub, Coins: coins, Reason: strings.TrimSpace(reason)})
+		bonus{Submission: sub, Coins: coins, Reason: reason})
 	if err != nil {
 		return Submission{}, err
 	}
@@ -519,6 +513,10 @@ func (s *Service) RequestRevision(ctx context.Context, p auth.Principal, id, rea
 // only) before the deadline: it is pending again, with a new auto-approval
 // time, and its buyer is told.
 func (s *Service) Resubmit(ctx context.Context, p auth.Principal, id, details string) (Submission, error) {
+	details = strings.TrimSpace(details)
+	if err := checkDetails(details); err != nil {
+		return Submission{}, err
+	}
 	sub, err := s.store.ByID(ctx, id)
 	if err != nil {
 		return Submission{}, err

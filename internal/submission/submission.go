@@ -156,12 +156,14 @@ type Store interface {
 // the task package only.
 type Tasks interface {
 	ByID(ctx context.Context, id string) (task.Task, error)
-	// ReserveSlot takes one open slot of an open task with time left for
-	// the submission, listing it as pending and the worker as one who
-	// submitted. True if it did now or had already.
+	// ReserveSlot takes one open slot of a task that takes submissions at
+	// now (task.Task.TakesSubmissions) for the submission, listing it as
+	// pending and the worker as one who submitted. True if it did now or
+	// had already.
 	ReserveSlot(ctx context.Context, taskID, submissionID, workerID string, now time.Time) (bool, error)
 	// UseHeld turns the worker's reserved slot into the submission's, if the
-	// task takes submissions at now. True if it did now or had already.
+	// task takes work at now (task.Task.TakesWork). True if it did now or
+	// had already.
 	UseHeld(ctx context.Context, taskID, held, submissionID, workerID string, now time.Time) (bool, error)
 	// ReleaseSlot takes the submission off the task's pending list, if it is
 	// there, and with reopen gives its slot back.

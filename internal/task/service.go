@@ -19,9 +19,6 @@ import (
 	"microtask/internal/platform/job"
 )
 
-// MaxCompletionAhead is how far in the future a completion date may be.
-const MaxCompletionAhead = 366 * 24 * time.Hour
-
 // Service applies the task rules.
 type Service struct {
 	store       Store
@@ -129,7 +126,8 @@ type NewTask struct {
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
 
 // Create posts a task: its whole cost, workers × pay, moves from the buyer to
-// the task's escrow, and the task appears once the coins have moved. Not
+// the task's escrow, and the task appears once the coins have moved. A field
+// out of its bounds (bounds.go): an Invalid error listing every bad one. Not
 // enough coins: ledger.ErrInsufficientCoins, and no task.
 func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Task, error) {
 	if !p.Is(auth.RoleBuyer) {
@@ -139,18 +137,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 	// Dates are kept to the millisecond: round first, so that a date
 	// accepted as future is still future once stored.
 	in.CompletionDate = in.CompletionDate.UTC().Truncate(time.Millisecond)
-	switch {
-	case !in.CompletionDate.After(now):
-		return Task{}, apperr.InvalidFields(apperr.FieldError{Field: "completion_date", Message: "must be in the future"})
-	case in.CompletionDate.After(now.Add(MaxCompletionAhead)):
-		return Task{}, apperr.InvalidFields(apperr.FieldError{Field: "completion_date", Message: "must be within a year"})
-	case in.TimeAllotted == 0:
-		in.TimeAllotted = DefaultTimeAllotted
-	case in.TimeAllotted < MinTimeAllotted || in.TimeAllotted > MaxTimeAllotted:
-		return Task{}, apperr.InvalidFields(apperr.FieldError{Field: "time_allotted_minutes", Message: "must be from 5 to 1440 minutes"})
-	}
-	labels, err := newLabels(&in)
-	if err != nil {
+	if err := in.check(now); err != nil {
 		return Task{}, err
 	}
 	name, err := s.users.Name(ctx, p.UserID)
@@ -165,7 +152,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 		ID: id, Title: in.Title, Detail: in.Detail, SubmissionInfo: in.SubmissionInfo, ImageURL: in.ImageURL,
 		OpenSlots: in.Workers, Pay: in.Pay, CompletionDate: in.CompletionDate,
 		Buyer: Party{ID: p.UserID, Name: name}, Status: StatusOpen, AutoApproveAfter: s.autoApprove, TimeAllotted: in.TimeAllotted,
-		CreatedAt: now, Category: in.Category, Tags: labels,
+		CreatedAt: now, Category: in.Category, Tags: in.Tags,
 	}
 	_, err = s.fund.Run(ctx, s.ops, t.ID, ledger.Move(ledger.UserAccount(p.UserID), ledger.EscrowAccount(t.ID), money.Coins(in.Workers)*in.Pay), t)
 	if err != nil {
@@ -173,35 +160,6 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 	}
 	s.log.InfoContext(ctx, "task created", "task_id", t.ID, "slots", t.OpenSlots, "pay", int64(t.Pay))
 	return s.store.ByID(ctx, t.ID)
-}
-
-// newLabels fills in the default of a new task's category, checks it and
-// returns its tags normalized.
-func newLabels(in *NewTask) ([]string, error) {
-	if in.Category == "" {
-		in.Category = CategoryOther
-	}
-	var errs []apperr.FieldError
-	if err := CheckCategory(in.Category); err != nil {
-		errs = append(errs, fieldErrors(err)...)
-	}
-	tags, err := NormalizeTags(in.Tags)
-	if err != nil {
-		errs = append(errs, fieldErrors(err)...)
-	}
-	if len(errs) > 0 {
-		return nil, apperr.InvalidFields(errs...)
-	}
-	return tags, nil
-}
-
-// fieldErrors returns the field errors of an Invalid error.
-func fieldErrors(err error) []apperr.FieldError {
-	var e *apperr.Error
-	if errors.As(err, &e) {
-		return e.Fields
-	}
-	return nil
 }
 
 // settleFund inserts the task once its escrow is funded, then gives it its
@@ -253,8 +211,8 @@ func (s *Service) EachImageURL(ctx context.Context, fn func(url string) error) e
 	return s.store.EachImageURL(ctx, fn)
 }
 
-// UpdateText changes a task's text, category and tags (its buyer only).
-// Money fields never change here.
+// UpdateText changes a task's text, category and tags (its buyer only),
+// held to the bounds of a new task. Money fields never change here.
 func (s *Service) UpdateText(ctx context.Context, p auth.Principal, id string, e TextEdit) (Task, error) {
 	t, err := s.Get(ctx, id)
 	if err != nil {
@@ -263,17 +221,8 @@ func (s *Service) UpdateText(ctx context.Context, p auth.Principal, id string, e
 	if t.Buyer.ID != p.UserID {
 		return Task{}, ErrNotFound // to anyone else, as if it did not exist: one answer for every resource
 	}
-	if e.Category != nil {
-		if err := CheckCategory(*e.Category); err != nil {
-			return Task{}, err
-		}
-	}
-	if e.Tags != nil {
-		tags, err := NormalizeTags(*e.Tags)
-		if err != nil {
-			return Task{}, err
-		}
-		e.Tags = &tags
+	if err := e.check(); err != nil {
+		return Task{}, err
 	}
 	return s.store.SetText(ctx, id, e)
 }
@@ -310,12 +259,15 @@ func (s *Service) own(ctx context.Context, p auth.Principal, id string) (Task, e
 	return t, err
 }
 
-// AddSlots opens count more slots on the buyer's open task: their pay,
-// count × the task's pay, moves from the buyer to the task's escrow first
-// (ledger.ErrInsufficientCoins, and nothing changes, if the buyer lacks
-// it). request names the request, the client's Idempotency-Key if it sent
-// one: the same request adds the slots once.
+// AddSlots opens count (1 to MaxSlots) more slots on the buyer's open
+// task: their pay, count × the task's pay, moves from the buyer to the
+// task's escrow first (ledger.ErrInsufficientCoins, and nothing changes, if
+// the buyer lacks it). request names the request, the client's
+// Idempotency-Key if it sent one: the same request adds the slots once.
 func (s *Service) AddSlots(ctx context.Context, p auth.Principal, id string, count int, request string) (Task, error) {
+	if err := checkSlots(count); err != nil {
+		return Task{}, err
+	}
 	t, err := s.own(ctx, p, id)
 	if err != nil {
 		return Task{}, err
@@ -592,7 +544,8 @@ func (s *Service) HoldSlot(ctx context.Context, taskID, held, workerID string, n
 }
 
 // UseHeld turns the worker's reserved slot into the submission's, if the
-// task takes submissions at now. True if it did now or had already.
+// task takes work at now (Task.TakesWork). True if it did now or had
+// already.
 func (s *Service) UseHeld(ctx context.Context, taskID, held, submissionID, workerID string, now time.Time) (bool, error) {
 	return s.store.UseHeld(ctx, taskID, held, submissionID, workerID, now)
 }

@@ -765,6 +765,10 @@ func TestExpireDue(t *testing.T) {
 	}{
 		{name: "before its completion date", advance: dueIn - time.Millisecond,
 			wantBuyer: posted, wantEscrow: 30, wantStatus: task.StatusOpen, wantSlots: slots},
+		// At its completion date a task takes no more work
+		// (Task.TakesWork), so the job expires it.
+		{name: "at its completion date", advance: dueIn,
+			wantClosed: 1, wantBuyer: grant, wantEscrow: 0, wantStatus: task.StatusExpired},
 		{name: "just past its completion date", advance: dueIn + time.Millisecond,
 			wantClosed: 1, wantBuyer: grant, wantEscrow: 0, wantStatus: task.StatusExpired},
 		{name: "after an approval", prepare: func(t *testing.T, f *fixture) { f.approve(t, f.submit(t)) }, advance: 2 * dueIn,

@@ -193,7 +193,7 @@ type Filter struct {
 	Query     string      // words in title or detail, case-insensitive
 	MinPay    money.Coins // at least this pay
 	Sort      string      // SortNewest (default), SortPay or SortDeadline
-	Available bool        // only tasks with open slots and time left
+	Available bool        // only tasks that take submissions at Now (Task.TakesSubmissions)
 	BuyerID   string      // only this buyer's tasks (then expired tasks are included too)
 	All       bool        // every task whatever its state (admins)
 	NotBy     string      // leaves out the tasks this worker submitted to, and those of buyers who blocked them
@@ -218,12 +218,17 @@ var (
 		"the completion date can only move later, and the task must still be open")
 )
 
-// TakesSubmissions says why the task cannot take a submission at now, if so:
-// it must be open (not deleted, expired, closed or hidden with its suspended
-// buyer), not paused, before its completion date, with an open slot. Store.ReserveSlot's
-// condition is the same rule, for the database to check atomically; a test
-// holds the two together.
-func (t Task) TakesSubmissions(now time.Time) error {
+// TakesWork says why the task cannot take work at now, if so, whatever its
+// free slots: it must be open (not deleted, expired, closed or hidden with
+// its suspended buyer), not paused, and before its completion date. A
+// worker's reserved slot takes their submission when it allows it
+// (Store.UseHeld).
+//
+// The rule is also a query filter, the condition of the store's slot writes
+// and of the list of available tasks, which the database checks atomically:
+// a storage test runs every combination of the fields it reads through
+// both, and requires the same answer.
+func (t Task) TakesWork(now time.Time) error {
 	switch {
 	case t.Status == StatusDeleted:
 		return ErrNotFound
@@ -233,7 +238,19 @@ func (t Task) TakesSubmissions(now time.Time) error {
 		return ErrClosed
 	case t.Paused:
 		return ErrPaused
-	case t.OpenSlots <= 0:
+	}
+	return nil
+}
+
+// TakesSubmissions says why the task cannot take a submission or a
+// reservation at now, if so: it takes work (TakesWork) and has a free slot.
+// Store.ReserveSlot, Store.HoldSlot and the list of available tasks
+// (Filter.Available) apply the same rule in the database.
+func (t Task) TakesSubmissions(now time.Time) error {
+	if err := t.TakesWork(now); err != nil {
+		return err
+	}
+	if t.OpenSlots <= 0 {
 		return ErrFull
 	}
 	return nil
@@ -302,9 +319,9 @@ type Store interface {
 	// false if the task is no longer as read (its refund count, open slots
 	// and reserved slots), or (deletion) has pending submissions.
 	Refund(ctx context.Context, r Refund) (bool, error)
-	// Due returns up to limit tasks past their completion date that are
-	// still open, or expired with an open slot, and closed tasks with an open
-	// slot (a rejection reopened it).
+	// Due returns up to limit tasks at or past their completion date that
+	// are still open, or expired with an open slot, and closed tasks with an
+	// open slot (a rejection reopened it).
 	Due(ctx context.Context, now time.Time, limit int) ([]Task, error)
 	// Each calls fn for every task, for the audit.
 	Each(ctx context.Context, fn func(Task) error) error
@@ -341,8 +358,8 @@ type Store interface {
 	// the reserved ones as held. True if it did now or had already.
 	HoldSlot(ctx context.Context, taskID, held, workerID string, now time.Time) (bool, error)
 	// UseHeld turns the reserved slot held into the submission's pending
-	// one, if the task takes submissions at now. True if it did now or had
-	// already.
+	// one, if the task takes work at now (Task.TakesWork: the slot is
+	// already the worker's). True if it did now or had already.
 	UseHeld(ctx context.Context, taskID, held, submissionID, workerID string, now time.Time) (bool, error)
 	// ReleaseHeld frees the reserved slot held for operation op. True if it
 	// did now or had already; false if the slot is no longer held (used, or

@@ -300,25 +300,6 @@ func (s *Service) signIn(ctx context.Context, u User) (Session, error) {
 	return s.session(u)
 }
 
-// check applies the sign-up rules that the HTTP layer's validation cannot
-// know: the roles open to sign-up and the password policy.
-func (r Registration) check() error {
-	var fields []apperr.FieldError
-	if !canSignUpAs(r.Role) {
-		fields = append(fields, errSignupRole)
-	}
-	if p := auth.PasswordProblem(r.Password); p != "" {
-		fields = append(fields, apperr.FieldError{Field: "password", Message: p})
-	}
-	if r.Name == "" {
-		fields = append(fields, apperr.FieldError{Field: "name", Message: "is required"})
-	}
-	if len(fields) > 0 {
-		return apperr.InvalidFields(fields...)
-	}
-	return nil
-}
-
 // commitSignup is the sign-up's commit step: it inserts the user. Inserting
 // it again (recovery) finds it there and succeeds; an email taken by someone
 // else cancels the operation.
@@ -485,14 +466,14 @@ type Profile struct {
 	PhotoURL *string
 }
 
-// UpdateProfile changes a user's name or photo. Users change their own;
-// admins anyone's.
+// UpdateProfile changes a user's name or photo, held to their bounds.
+// Users change their own; admins anyone's.
 func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string, pr Profile) (User, error) {
 	if p.UserID != id && !p.Is(auth.RoleAdmin) {
 		return User{}, ErrNotFound // someone else's account answers as a missing one
 	}
-	if pr.Name != nil && strings.TrimSpace(*pr.Name) == "" {
-		return User{}, apperr.InvalidFields(apperr.FieldError{Field: "name", Message: "cannot be cleared; leave it out to keep it"})
+	if err := pr.check(); err != nil {
+		return User{}, err
 	}
 	u, err := s.store.UpdateProfile(ctx, id, pr)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"microtask/internal/adminlog"
-	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
@@ -98,6 +97,12 @@ func (s *Service) Terms() (min money.Coins, coinsPerDollar int64) {
 // Systems returns the payment systems workers may withdraw to.
 func (s *Service) Systems() []string { return slices.Clone(s.systems) }
 
+// knows reports whether workers may withdraw to the payment system, in
+// any letter case.
+func (s *Service) knows(system string) bool {
+	return slices.Contains(s.systems, strings.ToLower(system))
+}
+
 // Request is a worker's withdrawal request.
 type Request struct {
 	Coins         money.Coins
@@ -111,20 +116,14 @@ type Request struct {
 }
 
 // Request asks for a payout: at least the minimum withdrawal, at most the
-// worker's balance, which they leave at once for the withdrawal's hold.
+// worker's balance, which they leave at once for the withdrawal's hold, to
+// an account of one of the payment systems (bounds.go).
 func (s *Service) Request(ctx context.Context, p auth.Principal, r Request) (Withdrawal, error) {
 	if !p.Is(auth.RoleWorker) {
 		return Withdrawal{}, auth.ErrWrongRole
 	}
-	var fields []apperr.FieldError
-	if r.Coins < s.pricing.MinWithdrawal {
-		fields = append(fields, apperr.FieldError{Field: "withdrawal_coin", Message: fmt.Sprintf("must be at least %d", s.pricing.MinWithdrawal)})
-	}
-	if !slices.Contains(s.systems, strings.ToLower(r.System)) {
-		fields = append(fields, apperr.FieldError{Field: "payment_system", Message: "must be one of: " + strings.Join(s.systems, ", ")})
-	}
-	if len(fields) > 0 {
-		return Withdrawal{}, apperr.InvalidFields(fields...)
+	if err := s.check(&r); err != nil {
+		return Withdrawal{}, err
 	}
 	name, email, since, verified, err := s.users.Contact(ctx, p.UserID)
 	if err != nil {

@@ -3,6 +3,7 @@ package withdrawal_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -119,7 +120,13 @@ func TestRequestRefuses(t *testing.T) {
 		{"negative coins", auth.RoleWorker, with(func(r *withdrawal.Request) { r.Coins = -300 }), nil, []string{"withdrawal_coin"}},
 		{"an unknown system", auth.RoleWorker, with(func(r *withdrawal.Request) { r.System = "paypal" }), nil, []string{"payment_system"}},
 		{"no system", auth.RoleWorker, with(func(r *withdrawal.Request) { r.System = "" }), nil, []string{"payment_system"}},
-		{"both wrong", auth.RoleWorker, withdrawal.Request{Coins: 10, System: "cash"}, nil, []string{"withdrawal_coin", "payment_system"}},
+		{"too many coins", auth.RoleWorker, with(func(r *withdrawal.Request) { r.Coins = withdrawal.MaxCoins + 1 }), nil, []string{"withdrawal_coin"}},
+		{"a system name too long", auth.RoleWorker, with(func(r *withdrawal.Request) { r.System = strings.Repeat("a", withdrawal.MaxSystemLen+1) }), nil, []string{"payment_system"}},
+		{"no account", auth.RoleWorker, with(func(r *withdrawal.Request) { r.AccountNumber = "  " }), nil, []string{"account_number"}},
+		{"an account too short", auth.RoleWorker, with(func(r *withdrawal.Request) { r.AccountNumber = "123" }), nil, []string{"account_number"}},
+		{"an account too long", auth.RoleWorker, with(func(r *withdrawal.Request) { r.AccountNumber = strings.Repeat("1", withdrawal.MaxAccountLen+1) }), nil, []string{"account_number"}},
+		{"an account not in printable ASCII", auth.RoleWorker, with(func(r *withdrawal.Request) { r.AccountNumber = "0190\n0000" }), nil, []string{"account_number"}},
+		{"every field wrong", auth.RoleWorker, withdrawal.Request{Coins: 10, System: "cash"}, nil, []string{"withdrawal_coin", "payment_system", "account_number"}},
 		{"more than the balance", auth.RoleWorker, with(func(r *withdrawal.Request) { r.Coins = 501 }), ledger.ErrInsufficientCoins, nil},
 	}
 	for _, tt := range tests {
@@ -160,7 +167,7 @@ func TestHeldCoinsCannotBeWithdrawnTwice(t *testing.T) {
 	e := apptest.New(t)
 	w := worker(t, e, 300)
 	request(t, e, w, 200)
-	if _, err := e.Withdrawals.Request(t.Context(), w, withdrawal.Request{Coins: 200, System: "bkash", AccountNumber: "1"}); !errors.Is(err, ledger.ErrInsufficientCoins) {
+	if _, err := e.Withdrawals.Request(t.Context(), w, withdrawal.Request{Coins: 200, System: "bkash", AccountNumber: "01700000000"}); !errors.Is(err, ledger.ErrInsufficientCoins) {
 		t.Errorf("second Request() error = %v, want %v", err, ledger.ErrInsufficientCoins)
 	}
 	if c := e.Coins(t, w.UserID); c != 100 {

@@ -1,0 +1,59 @@
+package report
+
+import (
+	"unicode/utf8"
+
+	"microtask/internal/apperr"
+)
+
+// Bounds of a report and its decision, in characters. The service checks
+// them; the API's request validation (httpapi's createReportRequest and
+// decideReportRequest tags) repeats them for the contract, and a test there
+// requires the two to refuse the same values with the same field errors.
+const (
+	MinReasonLen = 10
+	MaxReasonLen = 1000
+	MaxNoteLen   = 1000
+)
+
+// checkReport checks what a new report says, its reason trimmed.
+func checkReport(typ TargetType, reason string) error {
+	var errs apperr.Fields
+	switch typ {
+	case TargetTask, TargetSubmission, TargetUser:
+	case "":
+		errs.Add("target_type", "is required")
+	default:
+		errs.Add("target_type", "must be one of: task, submission, user")
+	}
+	switch {
+	case reason == "":
+		errs.Add("reason", "is required")
+	case utf8.RuneCountInString(reason) < MinReasonLen:
+		errs.Add("reason", "must be at least %d characters", MinReasonLen)
+	default:
+		errs.MaxText("reason", reason, MaxReasonLen)
+	}
+	return errs.Err()
+}
+
+// checkDecision checks a decision, its note trimmed: an action only
+// resolves.
+func checkDecision(st Status, note string, action Action) error {
+	var errs apperr.Fields
+	switch st {
+	case StatusResolved, StatusDismissed:
+	case "":
+		errs.Add("status", "is required")
+	default:
+		errs.Add("status", "must be one of: resolved, dismissed")
+	}
+	errs.MaxText("note", note, MaxNoteLen)
+	switch {
+	case action != ActionNone && action != ActionOverturnRejection && action != ActionSuspendUser && action != ActionDeleteTask:
+		errs.Add("action", "must be one of: overturn_rejection, suspend_user, delete_task")
+	case action != ActionNone && st == StatusDismissed:
+		errs.Add("action", "an action resolves a report; a dismissal takes none")
+	}
+	return errs.Err()
+}
