@@ -157,7 +157,7 @@ type Session struct {
 func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
 // Register creates a worker or buyer account with its sign-up bonus and signs
-// it in. The account is created by the bonus transfer's commit step, so an
+// it in. The account is created by the sign-up operation's commit step, so an
 // account never exists without its bonus, even across a crash.
 func (s *Service) Register(ctx context.Context, r Registration) (Session, error) {
 	r = r.normalized()
@@ -204,7 +204,7 @@ func (r Registration) normalized() Registration {
 	return r
 }
 
-// create runs the sign-up transfer that creates the account (passwordHash
+// create runs the sign-up operation that creates the account (passwordHash
 // nil for an account that signs in through a provider) and returns it.
 func (s *Service) create(ctx context.Context, r Registration, passwordHash []byte, google bool) (User, error) {
 	id := s.newID()
