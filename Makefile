@@ -91,11 +91,12 @@ lint: lint-spec ## go vet, a gofmt check, staticcheck, the spec's linter, and no
 	if [ -n "$$bins" ]; then echo "build outputs are tracked by git (remove them, ignore them by pattern):"; echo "$$bins"; exit 1; fi
 
 bench: build ## Go benchmarks, then the load generator on a fresh embedded database and at scale (5,000 and 20,000 documents per collection)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 300x ./internal/ledger/
-	$(GO) test -run '^$$' -bench 'Login|Authenticate' -benchtime 30x ./internal/httpapi/ ./internal/user/
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200x ./internal/upload/
-	$(GO) test -run '^$$' -bench UpdateByID -benchtime 2000x ./internal/storage/
-	$(GO) test -run '^$$' -bench LoadCopy -benchtime 2x ./internal/storage/
+	$(GO) test -run '^$$' -bench '^BenchmarkPost$$' -benchmem -benchtime 300x ./internal/operation/
+	$(GO) test -run '^$$' -bench '^BenchmarkLogin$$' -benchtime 30x ./internal/httpapi/
+	$(GO) test -run '^$$' -bench '^BenchmarkAuthenticate$$' -benchtime 30x ./internal/user/
+	$(GO) test -run '^$$' -bench '^BenchmarkSave$$' -benchmem -benchtime 200x ./internal/upload/
+	$(GO) test -run '^$$' -bench '^BenchmarkUpdateByID$$' -benchtime 2000x ./internal/docdb/
+	$(GO) test -run '^$$' -bench '^BenchmarkOpenEmbedded$$' -benchtime 2x ./internal/docdb/
 	$(GO) build -o $(BIN)/loadgen ./cmd/loadgen
 	$(BIN)/loadgen -server $(BIN)/microtask -duration 30s -concurrency 16
 	$(BIN)/loadgen -server $(BIN)/microtask -duration 30s -concurrency 16 -seed-docs 5000

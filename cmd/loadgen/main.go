@@ -68,7 +68,7 @@ func main() {
 	flag.DurationVar(&c.writeP99, "write-p99", 250*time.Millisecond, "p99 budget of each write endpoint")
 	flag.Float64Var(&c.minRate, "min-rps", 500, "requests per second the run must reach")
 	flag.StringVar(&c.debugAddr, "debug-addr", "", "start the server with DEBUG_ADDR (pprof) at this address")
-	flag.IntVar(&c.seedDocs, "seed-docs", 0, "before starting the server, seed this many inert documents into each main collection through the storage layer")
+	flag.IntVar(&c.seedDocs, "seed-docs", 0, "before starting the server, seed this many inert documents into each main collection through the stores")
 	flag.StringVar(&c.mix, "mix", "browse", "the workload: browse (mostly reads), mixed (a quarter writes) or writes (submissions and approvals only)")
 	flag.Parse()
 	if _, ok := mixes[c.mix]; !ok {

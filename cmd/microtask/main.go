@@ -325,10 +325,10 @@ func audit(ctx context.Context, l *ledger.Ledger, out io.Writer) error {
 	if !r.Balanced {
 		verdict = "NOT BALANCED"
 	}
-	fmt.Fprintf(out, "ledger audit: %s\n  accounts:  %d\n  transfers: %d (%d in flight)\n  sum of balances: %d\n",
+	fmt.Fprintf(out, "ledger audit: %s\n  accounts:  %d\n  operations moving coins: %d (%d in flight)\n  sum of balances: %d\n",
 		verdict, r.Accounts, r.Movements, r.InFlight, r.Sum)
 	if r.InFlight > 0 {
-		fmt.Fprintf(out, "  applied by the transfers in flight: %d (the sum is this until they end)\n", r.InFlightSum)
+		fmt.Fprintf(out, "  applied by the operations in flight: %d (the sum is this until they end)\n", r.InFlightSum)
 	}
 	if r.Uncleared > 0 {
 		fmt.Fprintf(out, "  operations awaiting clean-up: %d (the next ledger recovery clears them)\n", r.Uncleared)

@@ -111,7 +111,7 @@ func (l *Log) List(ctx context.Context, p auth.Principal, f Filter, r page.Reque
 	}
 	items, total, err := l.store.List(ctx, f, r)
 	if err != nil {
-		return page.Of[Entry]{}, err
+		return page.Of[Entry]{}, fmt.Errorf("list admin actions: %w", err)
 	}
 	return page.Of[Entry]{Items: items, Request: r, Total: total}, nil
 }

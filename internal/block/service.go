@@ -3,6 +3,7 @@ package block
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
@@ -35,7 +36,7 @@ func NewService(store Store, tasks Tasks, users Users, log *slog.Logger, now fun
 func (s *Service) Blocked(ctx context.Context, buyerID, workerID string) (bool, error) {
 	l, err := s.store.Get(ctx, buyerID)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("read blocks of buyer %s: %w", buyerID, err)
 	}
 	return l.Has(workerID), nil
 }
@@ -52,7 +53,7 @@ func (s *Service) Block(ctx context.Context, p auth.Principal, workerID string) 
 		if err == nil || apperr.KindOf(err) == apperr.NotFound {
 			return Block{}, ErrNotAWorker
 		}
-		return Block{}, err
+		return Block{}, fmt.Errorf("read user %s: %w", workerID, err)
 	}
 	var b Block
 	l, err := s.change(ctx, p.UserID, func(l *List) error {
@@ -103,7 +104,7 @@ func (s *Service) change(ctx context.Context, buyerID string, edit func(*List) e
 	for range 50 { // each try that loses has lost to another change, which is done
 		l, err := s.store.Get(ctx, buyerID)
 		if err != nil {
-			return List{}, err
+			return List{}, fmt.Errorf("read blocks of buyer %s: %w", buyerID, err)
 		}
 		l.Blocks = slices.Clone(l.Blocks)
 		switch err := edit(&l); {
@@ -114,12 +115,12 @@ func (s *Service) change(ctx context.Context, buyerID string, edit func(*List) e
 			if l, err = s.store.Save(ctx, l); errors.Is(err, ErrStale) {
 				continue
 			} else if err != nil {
-				return List{}, err
+				return List{}, fmt.Errorf("save blocks of buyer %s: %w", buyerID, err)
 			}
 		}
 		if l.Version > 0 {
 			if err := s.tasks.SetBlocked(ctx, buyerID, "", l.WorkerIDs(), l.Version); err != nil {
-				return List{}, err
+				return List{}, fmt.Errorf("copy blocks of buyer %s to the tasks: %w", buyerID, err)
 			}
 		}
 		return l, nil
@@ -134,7 +135,7 @@ func (s *Service) Mine(ctx context.Context, p auth.Principal, r page.Request) (p
 	}
 	l, err := s.store.Get(ctx, p.UserID)
 	if err != nil {
-		return page.Of[Block]{}, err
+		return page.Of[Block]{}, fmt.Errorf("read blocks of buyer %s: %w", p.UserID, err)
 	}
 	all := slices.Clone(l.Blocks)
 	slices.Reverse(all)
@@ -149,8 +150,14 @@ func (s *Service) Mine(ctx context.Context, p auth.Principal, r page.Request) (p
 // it, and the versions keep the later list.
 func (s *Service) SyncTask(ctx context.Context, buyerID, taskID string) error {
 	l, err := s.store.Get(ctx, buyerID)
-	if err != nil || l.Version == 0 {
-		return err
+	if err != nil {
+		return fmt.Errorf("read blocks of buyer %s: %w", buyerID, err)
 	}
-	return s.tasks.SetBlocked(ctx, buyerID, taskID, l.WorkerIDs(), l.Version)
+	if l.Version == 0 {
+		return nil
+	}
+	if err := s.tasks.SetBlocked(ctx, buyerID, taskID, l.WorkerIDs(), l.Version); err != nil {
+		return fmt.Errorf("copy blocks of buyer %s to task %s: %w", buyerID, taskID, err)
+	}
+	return nil
 }

@@ -116,13 +116,18 @@ func (s *Server) handleAdminTaskDelete(w http.ResponseWriter, r *http.Request) e
 }
 
 type auditResponse struct {
-	Balanced         bool     `json:"balanced"`
-	Accounts         int      `json:"accounts"`
+	Balanced          bool  `json:"balanced"`
+	Accounts          int   `json:"accounts"`
+	Movements         int   `json:"movements"`           // operations that move coins
+	MovementsInFlight int   `json:"movements_in_flight"` // of which started and not yet ended
+	InFlightSum       int64 `json:"in_flight_sum"`
+	Uncleared         int   `json:"uncleared"`
+	Sum               int64 `json:"sum"`
+	// Transfers and PendingTransfers are Movements and MovementsInFlight
+	// under the names they had before the ledger's transfers became
+	// operations (migration 0006); deprecated, kept for existing clients.
 	Transfers        int      `json:"transfers"`
-	PendingTransfers int      `json:"pending_transfers"` // in flight
-	InFlightSum      int64    `json:"in_flight_sum"`
-	Uncleared        int      `json:"uncleared"`
-	Sum              int64    `json:"sum"`
+	PendingTransfers int      `json:"pending_transfers"`
 	Problems         []string `json:"problems"`
 }
 
@@ -136,8 +141,9 @@ func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request) error 
 	if problems == nil {
 		problems = []string{}
 	}
-	return writeJSON(w, http.StatusOK, auditResponse{Balanced: rep.Balanced, Accounts: rep.Accounts, Transfers: rep.Movements,
-		PendingTransfers: rep.InFlight, InFlightSum: int64(rep.InFlightSum), Uncleared: rep.Uncleared, Sum: int64(rep.Sum), Problems: problems})
+	return writeJSON(w, http.StatusOK, auditResponse{Balanced: rep.Balanced, Accounts: rep.Accounts, Movements: rep.Movements,
+		MovementsInFlight: rep.InFlight, InFlightSum: int64(rep.InFlightSum), Uncleared: rep.Uncleared, Sum: int64(rep.Sum),
+		Transfers: rep.Movements, PendingTransfers: rep.InFlight, Problems: problems})
 }
 
 type adminActionResponse struct {

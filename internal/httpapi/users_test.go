@@ -62,7 +62,7 @@ func TestRegisterGivesTheSignupBonus(t *testing.T) {
 		})
 	}
 	if mint := a.balance(t, ledger.Mint); mint != -60 {
-		t.Errorf("mint = %d, want -60: one transfer per sign-up", mint)
+		t.Errorf("mint = %d, want -60: one bonus per sign-up", mint)
 	}
 }
 
@@ -122,7 +122,7 @@ func TestRegisterRefusesBadInput(t *testing.T) {
 		http.StatusUnauthorized, "invalid_credentials")
 	r, err := a.ledger.Audit(context.Background())
 	if err != nil || r.Movements != 0 {
-		t.Errorf("audit = %+v, %v; want no transfers", r, err)
+		t.Errorf("audit = %+v, %v; want no movements", r, err)
 	}
 }
 

@@ -14,6 +14,7 @@ package idempotency
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"microtask/internal/apperr"
@@ -96,7 +97,7 @@ func (k *Keys) Begin(ctx context.Context, userID, key, fingerprint string) (res 
 	prev, claimed, err := k.store.Claim(ctx, rec)
 	switch {
 	case err != nil:
-		return Response{}, false, err
+		return Response{}, false, fmt.Errorf("claim idempotency key of user %s: %w", userID, err)
 	case claimed:
 		return Response{}, false, nil
 	case prev.Fingerprint != fingerprint:
@@ -109,7 +110,7 @@ func (k *Keys) Begin(ctx context.Context, userID, key, fingerprint string) (res 
 	// The first request's process died before it answered.
 	took, err := k.store.TakeOver(ctx, userID, key, now, now.Add(Lease))
 	if err != nil {
-		return Response{}, false, err
+		return Response{}, false, fmt.Errorf("take over idempotency key of user %s: %w", userID, err)
 	}
 	if !took {
 		return Response{}, false, ErrInProgress // another retry did, or the first just finished
@@ -119,13 +120,19 @@ func (k *Keys) Begin(ctx context.Context, userID, key, fingerprint string) (res 
 
 // Finish keeps the answer to a request Begin let run.
 func (k *Keys) Finish(ctx context.Context, userID, key string, res Response) error {
-	return k.store.Finish(ctx, userID, key, res)
+	if err := k.store.Finish(ctx, userID, key, res); err != nil {
+		return fmt.Errorf("keep the answer to idempotency key of user %s: %w", userID, err)
+	}
+	return nil
 }
 
 // Release forgets the key of a request that failed in a way worth retrying
 // (a server error or an outage): the retry runs it again.
 func (k *Keys) Release(ctx context.Context, userID, key string) error {
-	return k.store.Release(ctx, userID, key)
+	if err := k.store.Release(ctx, userID, key); err != nil {
+		return fmt.Errorf("release idempotency key of user %s: %w", userID, err)
+	}
+	return nil
 }
 
 // Sweep forgets the keys older than Keep and returns how many.

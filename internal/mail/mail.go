@@ -134,7 +134,7 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	c, err := gomail.NewClient(s.host, s.opts...)
 	if err != nil {
-		return err
+		return fmt.Errorf("connect to the mail server %s: %w", s.host, err)
 	}
 	return c.DialAndSendWithContext(ctx, msg)
 }

@@ -120,7 +120,7 @@ func (o *Outbox) Deliver(ctx context.Context) (int, error) {
 	for _, q := range due {
 		ok, err := o.store.Claim(ctx, q.ID, q.Attempts, o.now().UTC().Add(claimFor))
 		if err != nil {
-			return sent, err
+			return sent, fmt.Errorf("claim mail %s: %w", q.ID, err)
 		}
 		if !ok {
 			continue // another instance took it
@@ -132,7 +132,7 @@ func (o *Outbox) Deliver(ctx context.Context) (int, error) {
 		if err == nil {
 			sent++
 			if err := o.store.Delete(ctx, q.ID); err != nil {
-				return sent, err
+				return sent, fmt.Errorf("delete sent mail %s: %w", q.ID, err)
 			}
 			continue
 		}
@@ -145,7 +145,7 @@ func (o *Outbox) Deliver(ctx context.Context) (int, error) {
 			o.log.ErrorContext(ctx, "mail not sent; giving up", "mail_id", q.ID, "to", q.Message.To, "attempt", attempt, "err", err)
 		}
 		if err := o.store.Retry(ctx, q.ID, next, err.Error()); err != nil {
-			return sent, err
+			return sent, fmt.Errorf("schedule mail %s again: %w", q.ID, err)
 		}
 	}
 	return sent, nil

@@ -189,7 +189,7 @@ func (s *Service) Send(ctx context.Context, n Notification) error {
 func (s *Service) List(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Notification], error) {
 	items, total, err := s.store.List(ctx, p.UserID, r)
 	if err != nil {
-		return page.Of[Notification]{}, err
+		return page.Of[Notification]{}, fmt.Errorf("list notifications of user %s: %w", p.UserID, err)
 	}
 	return page.Of[Notification]{Items: items, Request: r, Total: total}, nil
 }
@@ -197,17 +197,25 @@ func (s *Service) List(ctx context.Context, p auth.Principal, r page.Request) (p
 // UnreadCount counts the caller's unread notifications.
 func (s *Service) UnreadCount(ctx context.Context, p auth.Principal) (int64, error) {
 	if s.memo == nil {
-		return s.store.UnreadCount(ctx, p.UserID)
+		return s.unreadCount(ctx, p.UserID)
 	}
 	n, ok, gen := s.memo.get(p.UserID)
 	if ok {
 		return n, nil
 	}
-	n, err := s.store.UnreadCount(ctx, p.UserID)
+	n, err := s.unreadCount(ctx, p.UserID)
 	if err == nil {
 		s.memo.put(p.UserID, gen, n)
 	}
 	return n, err
+}
+
+func (s *Service) unreadCount(ctx context.Context, userID string) (int64, error) {
+	n, err := s.store.UnreadCount(ctx, userID)
+	if err != nil {
+		return 0, fmt.Errorf("count unread notifications of user %s: %w", userID, err)
+	}
+	return n, nil
 }
 
 // Get returns one notification, to its user or an admin (who sent an
@@ -215,7 +223,7 @@ func (s *Service) UnreadCount(ctx context.Context, p auth.Principal) (int64, err
 func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Notification, error) {
 	n, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return Notification{}, err
+		return Notification{}, fmt.Errorf("read notification %s: %w", id, err)
 	}
 	if n.UserID != p.UserID && !p.Is(auth.RoleAdmin) {
 		return Notification{}, ErrNotFound
@@ -227,19 +235,28 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Notific
 // not found.
 func (s *Service) MarkRead(ctx context.Context, p auth.Principal, id string) error {
 	defer s.changed(p.UserID)
-	return s.store.MarkRead(ctx, p.UserID, id)
+	if err := s.store.MarkRead(ctx, p.UserID, id); err != nil {
+		return fmt.Errorf("mark notification %s read: %w", id, err)
+	}
+	return nil
 }
 
 // MarkAllRead marks all the caller's notifications read.
 func (s *Service) MarkAllRead(ctx context.Context, p auth.Principal) error {
 	defer s.changed(p.UserID)
-	return s.store.MarkAllRead(ctx, p.UserID)
+	if err := s.store.MarkAllRead(ctx, p.UserID); err != nil {
+		return fmt.Errorf("mark notifications of user %s read: %w", p.UserID, err)
+	}
+	return nil
 }
 
 // Delete deletes one of the caller's notifications.
 func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error {
 	defer s.changed(p.UserID)
-	return s.store.Delete(ctx, p.UserID, id)
+	if err := s.store.Delete(ctx, p.UserID, id); err != nil {
+		return fmt.Errorf("delete notification %s: %w", id, err)
+	}
+	return nil
 }
 
 // ErrNoSuchUser is Announce's answer for an unknown recipient.
@@ -288,10 +305,13 @@ const ReplayLimit = 100
 // none if the user has no such notification (deleted meanwhile).
 func (s *Service) Missed(ctx context.Context, userID, lastID string) ([]Notification, error) {
 	ns, err := s.store.After(ctx, userID, lastID, ReplayLimit)
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read notifications of user %s after %s: %w", userID, lastID, err)
 	}
-	return ns, err
+	return ns, nil
 }
 
 // Tail pushes to this process's streams the notifications other API
@@ -343,8 +363,11 @@ func (s *Service) MailOptedIn(ctx context.Context) (int, error) {
 	queued := 0
 	for {
 		ns, err := s.store.MailPending(ctx, 100)
-		if err != nil || len(ns) == 0 {
-			return queued, err
+		if err != nil {
+			return queued, fmt.Errorf("find notifications to mail: %w", err)
+		}
+		if len(ns) == 0 {
+			return queued, nil
 		}
 		var users, ids []string
 		for _, n := range ns {
@@ -363,12 +386,12 @@ func (s *Service) MailOptedIn(ctx context.Context) (int, error) {
 			text := fmt.Sprintf("Hello %s,\n\n%s\n\nOpen it: %s%s\n\nYou get this mail because you asked for it; "+
 				"change what you receive in your profile's notification settings.\n", r.Name, n.Message, s.appURL, n.ActionRoute)
 			if err := s.mailer.MailOnce(ctx, "notification:"+n.ID, r.Email, "Microtask: "+mailSubjects[n.Type], text); err != nil {
-				return queued, err
+				return queued, fmt.Errorf("mail notification %s: %w", n.ID, err)
 			}
 			queued++
 		}
 		if err := s.store.MailDone(ctx, ids); err != nil {
-			return queued, err
+			return queued, fmt.Errorf("mark %d notifications mailed: %w", len(ids), err)
 		}
 	}
 }

@@ -306,8 +306,11 @@ func (e *Engine) claim(op string) (release func(), busy <-chan struct{}) {
 func (e *Engine) takeLease(ctx context.Context, rec Record) (Record, bool, error) {
 	next := e.clock().Add(e.leaseTTL)
 	ok, err := e.store.RenewLease(ctx, rec.ID, rec.LeaseUntil, next)
-	if err != nil || !ok {
-		return rec, false, err
+	if err != nil {
+		return rec, false, fmt.Errorf("take over operation %s: %w", rec.ID, err)
+	}
+	if !ok {
+		return rec, false, nil
 	}
 	rec.LeaseUntil = next
 	return rec, true, nil
@@ -539,7 +542,7 @@ func (e *Engine) recoverOne(ctx context.Context, rec Record) (bool, error) {
 	defer release()
 	rec, ok, err := e.takeLease(ctx, rec)
 	if err != nil {
-		return false, fmt.Errorf("lease operation %s: %w", rec.ID, err)
+		return false, err
 	}
 	if !ok {
 		return false, nil // another instance took it

@@ -564,8 +564,9 @@ func TestRecoverFinishesManyTransfers(t *testing.T) {
 	wantAuditBalanced(t, f.svc)
 }
 
-// BenchmarkPost measures one two-posting transfer (user to escrow) on the
-// embedded database, with its 10 single-document writes. Each transfer opens
+// BenchmarkPost measures one operation with two postings (user to escrow)
+// and no steps of its own on the embedded database: five write commands
+// (the record, two postings, the end, the clean-up). Each one opens
 // a new escrow account, so the accounts collection grows with b.N; run it
 // with a fixed -benchtime Nx to compare like with like.
 func BenchmarkPost(b *testing.B) {

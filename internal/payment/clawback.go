@@ -64,7 +64,7 @@ func (s *Service) takeBack(ctx context.Context, pay Payment, ev Event) error {
 		case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
 		}
 		if pay, err = s.store.ByID(ctx, pay.ID); err != nil {
-			return err
+			return fmt.Errorf("read payment %s: %w", pay.ID, err)
 		}
 	}
 }
@@ -96,7 +96,7 @@ func (s *Service) takeBackOnce(ctx context.Context, pay Payment, ev Event) (done
 	owed := max(pay.Owed(to)-(pay.Reversal.Taken+pay.Reversal.Shortfall), 0)
 	balance, err := s.balances.Balance(ctx, ledger.UserAccount(pay.UserID))
 	if err != nil {
-		return true, err
+		return true, fmt.Errorf("read balance of user %s: %w", pay.UserID, err)
 	}
 	taken := min(owed, max(balance, 0))
 	to.Taken += taken
@@ -194,7 +194,7 @@ func (s *Service) ClearBlock(ctx context.Context, p auth.Principal, userID strin
 	at := s.clock()
 	ok, err := s.blocks.Clear(ctx, userID, p.UserID, at)
 	if err != nil {
-		return err
+		return fmt.Errorf("clear purchase block of user %s: %w", userID, err)
 	}
 	if !ok {
 		return ErrNoBlock
@@ -224,7 +224,7 @@ func (s *Service) Blocks(ctx context.Context, p auth.Principal, r page.Request) 
 	}
 	items, total, err := s.blocks.List(ctx, r)
 	if err != nil {
-		return page.Of[Block]{}, err
+		return page.Of[Block]{}, fmt.Errorf("list purchase blocks: %w", err)
 	}
 	return page.Of[Block]{Items: items, Request: r, Total: total}, nil
 }

@@ -125,7 +125,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, coins int64, key
 	}
 	blocked, err := s.blocks.Blocked(ctx, p.UserID)
 	if err != nil {
-		return Payment{}, err
+		return Payment{}, fmt.Errorf("check purchase block of user %s: %w", p.UserID, err)
 	}
 	if blocked {
 		return Payment{}, ErrPurchasesBlocked
@@ -142,7 +142,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, coins int64, key
 		return s.sameKey(ctx, p.UserID, key, pkg)
 	}
 	if err != nil {
-		return Payment{}, err
+		return Payment{}, fmt.Errorf("insert payment %s: %w", pay.ID, err)
 	}
 	return s.startCheckout(ctx, pay)
 }
@@ -160,7 +160,7 @@ func (s *Service) startCheckout(ctx context.Context, pay Payment) (Payment, erro
 		return Payment{}, ErrUnavailable
 	}
 	if err := s.store.SetSession(ctx, pay.ID, sess); err != nil {
-		return Payment{}, err
+		return Payment{}, fmt.Errorf("record checkout session of payment %s: %w", pay.ID, err)
 	}
 	pay.SessionID, pay.CheckoutURL = sess.ID, sess.URL
 	s.log.InfoContext(ctx, "payment started", "payment_id", pay.ID, "coins", int64(pay.Coins), "provider", pay.Provider)
@@ -171,7 +171,7 @@ func (s *Service) startCheckout(ctx context.Context, pay Payment) (Payment, erro
 func (s *Service) sameKey(ctx context.Context, userID, key string, pkg Package) (Payment, error) {
 	prev, err := s.store.ByKey(ctx, userID, key)
 	if err != nil {
-		return Payment{}, err
+		return Payment{}, fmt.Errorf("read payment of user %s by idempotency key: %w", userID, err)
 	}
 	switch {
 	case prev.Coins != pkg.Coins:
@@ -183,7 +183,7 @@ func (s *Service) sameKey(ctx context.Context, userID, key string, pkg Package) 
 		// unless a concurrent retry already does.
 		ok, err := s.store.Reopen(ctx, prev.ID)
 		if err != nil {
-			return Payment{}, err
+			return Payment{}, fmt.Errorf("reopen payment %s: %w", prev.ID, err)
 		}
 		if !ok {
 			return Payment{}, ErrInProgress
@@ -199,7 +199,7 @@ func (s *Service) sameKey(ctx context.Context, userID, key string, pkg Package) 
 func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Payment, error) {
 	pay, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return Payment{}, err
+		return Payment{}, fmt.Errorf("read payment %s: %w", id, err)
 	}
 	if pay.UserID != p.UserID && !p.Is(auth.RoleAdmin) {
 		return Payment{}, ErrNotFound
@@ -219,7 +219,7 @@ func (s *Service) Confirm(ctx context.Context, p auth.Principal, id string) (Pay
 	}
 	pay, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return Payment{}, err
+		return Payment{}, fmt.Errorf("read payment %s: %w", id, err)
 	}
 	if pay.UserID != p.UserID {
 		return Payment{}, ErrNotFound // another buyer's payment is none of this buyer's business
@@ -243,7 +243,7 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, signature s
 	}
 	ev, err := s.webhooks.Parse(payload, signature)
 	if err != nil {
-		return err
+		return fmt.Errorf("parse webhook: %w", err)
 	}
 	if ev.Kind == EventIgnored {
 		return nil
@@ -257,11 +257,14 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, signature s
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("find the payment of event %s: %w", ev.ID, err)
 	}
 	switch ev.Kind {
 	case EventFailed:
-		return s.store.MarkFailed(ctx, pay.ID)
+		if err := s.store.MarkFailed(ctx, pay.ID); err != nil {
+			return fmt.Errorf("mark payment %s failed: %w", pay.ID, err)
+		}
+		return nil
 	case EventPaid:
 		if ev.Amount != pay.Amount || !strings.EqualFold(ev.Currency, pay.Currency) {
 			s.log.ErrorContext(ctx, "paid session does not match its payment; no coins credited",
@@ -338,7 +341,10 @@ func (s *Service) complete(ctx context.Context, pay Payment, sessionID, paymentI
 	if errors.Is(err, operation.ErrCancelled) {
 		return ErrNotPending
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("credit payment %s: %w", pay.ID, err)
+	}
+	return nil
 }
 
 func (s *Service) commitPurchase(ctx context.Context, op operation.Op[purchase]) (bool, error) {
@@ -356,7 +362,7 @@ func (s *Service) settlePurchase(ctx context.Context, op operation.Op[purchase])
 func (s *Service) History(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Payment], error) {
 	items, total, err := s.store.List(ctx, p.UserID, r)
 	if err != nil {
-		return page.Of[Payment]{}, err
+		return page.Of[Payment]{}, fmt.Errorf("list payments of user %s: %w", p.UserID, err)
 	}
 	return page.Of[Payment]{Items: items, Request: r, Total: total}, nil
 }

@@ -77,7 +77,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, typ TargetType, 
 		Reason: reason, Status: StatusOpen, CreatedAt: s.clock(),
 	}
 	if err := s.store.Insert(ctx, r); err != nil {
-		return Report{}, err
+		return Report{}, fmt.Errorf("insert report %s: %w", r.ID, err)
 	}
 	s.log.InfoContext(ctx, "report filed", "report_id", r.ID, "target_type", string(typ), "target_id", targetID)
 	return r, nil
@@ -109,14 +109,17 @@ func (s *Service) checkTarget(ctx context.Context, p auth.Principal, typ TargetT
 	if errors.Is(err, task.ErrNotFound) || errors.Is(err, submission.ErrNotFound) {
 		return ErrTargetNotFound
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("read the %s reported, %s: %w", typ, id, err)
+	}
+	return nil
 }
 
 // Mine returns a page of the caller's reports, newest first.
 func (s *Service) Mine(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Report], error) {
 	items, total, err := s.store.ListByReporter(ctx, p.UserID, r)
 	if err != nil {
-		return page.Of[Report]{}, err
+		return page.Of[Report]{}, fmt.Errorf("list reports of user %s: %w", p.UserID, err)
 	}
 	return page.Of[Report]{Items: items, Request: r, Total: total}, nil
 }
@@ -128,7 +131,7 @@ func (s *Service) List(ctx context.Context, p auth.Principal, status Status, r p
 	}
 	items, total, err := s.store.List(ctx, status, r)
 	if err != nil {
-		return page.Of[Report]{}, err
+		return page.Of[Report]{}, fmt.Errorf("list reports: %w", err)
 	}
 	return page.Of[Report]{Items: items, Request: r, Total: total}, nil
 }
@@ -138,7 +141,7 @@ func (s *Service) List(ctx context.Context, p auth.Principal, status Status, r p
 func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Report, error) {
 	r, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return Report{}, err
+		return Report{}, fmt.Errorf("read report %s: %w", id, err)
 	}
 	if r.Reporter.ID != p.UserID && !p.Is(auth.RoleAdmin) {
 		return Report{}, ErrNotFound
@@ -153,7 +156,7 @@ func (s *Service) WithTarget(ctx context.Context, p auth.Principal, id string) (
 	}
 	r, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return Report{}, Target{}, err
+		return Report{}, Target{}, fmt.Errorf("read report %s: %w", id, err)
 	}
 	var t Target
 	switch r.TargetType {
@@ -167,7 +170,10 @@ func (s *Service) WithTarget(ctx context.Context, p auth.Principal, id string) (
 		u, e := s.users.Get(ctx, r.TargetID)
 		t.User, err = found(u, e, user.ErrNotFound)
 	}
-	return r, t, err
+	if err != nil {
+		return r, t, fmt.Errorf("read the %s of report %s: %w", r.TargetType, id, err)
+	}
+	return r, t, nil
 }
 
 // found turns a read into a pointer: nil, and no error, if it found nothing.
@@ -194,17 +200,17 @@ func (s *Service) Decide(ctx context.Context, p auth.Principal, id string, st St
 	}
 	r, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return Report{}, err
+		return Report{}, fmt.Errorf("read report %s: %w", id, err)
 	}
 	if r.Status != StatusOpen {
 		return Report{}, ErrClosed
 	}
 	if err := s.act(ctx, p, r, action); err != nil {
-		return Report{}, err
+		return Report{}, fmt.Errorf("take action %s on report %s: %w", action, id, err)
 	}
 	ok, err := s.store.Decide(ctx, Decision{ID: id, Status: st, Note: note, Action: action, At: s.clock()})
 	if err != nil {
-		return Report{}, err
+		return Report{}, fmt.Errorf("decide report %s: %w", id, err)
 	}
 	if !ok {
 		return Report{}, ErrClosed // decided concurrently; its action, like this one's, ran at most once

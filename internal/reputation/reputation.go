@@ -13,6 +13,7 @@ package reputation
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -126,30 +127,38 @@ func (s *Service) Reviewed(ctx context.Context, op, workerID, buyerID string, ap
 	} else {
 		w.Rejected, b.BuyerRejected = 1, 1
 	}
-	if err := s.store.Add(ctx, op, workerID, w); err != nil {
+	if err := s.add(ctx, op, workerID, w); err != nil {
 		return err
 	}
-	return s.store.Add(ctx, op, buyerID, b)
+	return s.add(ctx, op, buyerID, b)
 }
 
 // Overturned counts a rejection overturned on a dispute as an approval:
 // its review time was counted when it was rejected.
 func (s *Service) Overturned(ctx context.Context, op, workerID, buyerID string) error {
-	if err := s.store.Add(ctx, op, workerID, Change{Approved: 1, Rejected: -1, ReviewBucket: -1}); err != nil {
+	if err := s.add(ctx, op, workerID, Change{Approved: 1, Rejected: -1, ReviewBucket: -1}); err != nil {
 		return err
 	}
-	return s.store.Add(ctx, op, buyerID, Change{BuyerApproved: 1, BuyerRejected: -1, ReviewBucket: -1})
+	return s.add(ctx, op, buyerID, Change{BuyerApproved: 1, BuyerRejected: -1, ReviewBucket: -1})
 }
 
 // RevisionRequested counts a revision the buyer asked of the worker, named
 // by op (the submission's one request).
 func (s *Service) RevisionRequested(ctx context.Context, op, workerID string) error {
-	return s.store.Add(ctx, op, workerID, Change{Revisions: 1, ReviewBucket: -1})
+	return s.add(ctx, op, workerID, Change{Revisions: 1, ReviewBucket: -1})
 }
 
 // TaskPosted counts a buyer's new task, posted by operation op.
 func (s *Service) TaskPosted(ctx context.Context, op, buyerID string) error {
-	return s.store.Add(ctx, op, buyerID, Change{TasksPosted: 1, ReviewBucket: -1})
+	return s.add(ctx, op, buyerID, Change{TasksPosted: 1, ReviewBucket: -1})
+}
+
+// add counts c, by operation op, in the record of the user.
+func (s *Service) add(ctx context.Context, op, userID string, c Change) error {
+	if err := s.store.Add(ctx, op, userID, c); err != nil {
+		return fmt.Errorf("count %s in the record of user %s: %w", op, userID, err)
+	}
+	return nil
 }
 
 // Records returns the records of the users, by id, in one read; a user
@@ -161,7 +170,7 @@ func (s *Service) Records(ctx context.Context, ids []string) (map[string]Record,
 	}
 	recs, err := s.store.ByIDs(ctx, dedup(ids))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read the records of %d users: %w", len(ids), err)
 	}
 	for _, r := range recs {
 		out[r.UserID] = r
@@ -179,7 +188,7 @@ func (s *Service) Records(ctx context.Context, ids []string) (map[string]Record,
 func (s *Service) TopApproved(ctx context.Context, limit int) ([]string, error) {
 	recs, err := s.store.TopApproved(ctx, limit)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read the %d records with most approved work: %w", limit, err)
 	}
 	ids := make([]string, len(recs))
 	for i, r := range recs {

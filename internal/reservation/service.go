@@ -93,7 +93,7 @@ func (s *Service) Reserve(ctx context.Context, p auth.Principal, taskID string) 
 	now := s.clock()
 	t, err := s.tasks.Get(ctx, taskID)
 	if err != nil {
-		return Reservation{}, err
+		return Reservation{}, fmt.Errorf("read task %s: %w", taskID, err)
 	}
 	id := ID(t.ID, p.UserID)
 	seq := 1
@@ -103,7 +103,7 @@ func (s *Service) Reserve(ctx context.Context, p auth.Principal, taskID string) 
 	case err == nil:
 		seq = prev.Seq + 1
 	case !errors.Is(err, ErrNotFound):
-		return Reservation{}, err
+		return Reservation{}, fmt.Errorf("read reservation %s: %w", id, err)
 	}
 	if err := s.refuse(ctx, p.UserID, t, now); err != nil {
 		return Reservation{}, err
@@ -132,10 +132,10 @@ func (s *Service) Reserve(ctx context.Context, p auth.Principal, taskID string) 
 	// Reservations made at the same moment may each have counted the
 	// others out; the ones over the limit give their slot back.
 	if n, err := s.store.CountLive(ctx, p.UserID); err != nil {
-		return Reservation{}, err
+		return Reservation{}, fmt.Errorf("count live reservations of worker %s: %w", p.UserID, err)
 	} else if n > int64(s.perWorker) {
 		if err := s.end(ctx, r, StatusReleased); err != nil {
-			return Reservation{}, err
+			return Reservation{}, fmt.Errorf("give back slot %s over the limit: %w", r.HeldID(), err)
 		}
 		return Reservation{}, ErrTooMany
 	}
@@ -162,7 +162,7 @@ func (s *Service) refuse(ctx context.Context, workerID string, t task.Task, now 
 	}
 	n, err := s.store.CountLive(ctx, workerID)
 	if err != nil {
-		return err
+		return fmt.Errorf("count live reservations of worker %s: %w", workerID, err)
 	}
 	if n >= int64(s.perWorker) {
 		return ErrTooMany
@@ -182,7 +182,7 @@ func (s *Service) commitReserve(ctx context.Context, op operation.Op[Reservation
 func (s *Service) settleReserve(ctx context.Context, op operation.Op[Reservation]) error {
 	r := op.Data
 	if err := s.store.Start(ctx, r); err != nil {
-		return err
+		return fmt.Errorf("record reservation %s: %w", r.HeldID(), err)
 	}
 	t, err := s.tasks.ByID(ctx, r.TaskID)
 	if err != nil {
@@ -192,7 +192,10 @@ func (s *Service) settleReserve(ctx context.Context, op operation.Op[Reservation
 		return nil // held still, or used by the worker's submission, which ends it as used
 	}
 	_, err = s.store.End(ctx, r.ID, r.Seq, []Status{StatusLive}, StatusCancelled, op.At)
-	return err
+	if err != nil {
+		return fmt.Errorf("cancel reservation %s: %w", r.HeldID(), err)
+	}
+	return nil
 }
 
 // CancelHeld ends as cancelled, at, the live reservations that held these
@@ -220,7 +223,7 @@ func (s *Service) CancelHeld(ctx context.Context, held []string, at time.Time) e
 func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Reservation, error) {
 	r, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return Reservation{}, err
+		return Reservation{}, fmt.Errorf("read reservation %s: %w", id, err)
 	}
 	if r.WorkerID != p.UserID {
 		return Reservation{}, ErrNotFound
@@ -233,7 +236,7 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Reserva
 func (s *Service) Mine(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Reservation], error) {
 	items, total, err := s.store.Live(ctx, p.UserID, r)
 	if err != nil {
-		return page.Of[Reservation]{}, err
+		return page.Of[Reservation]{}, fmt.Errorf("list live reservations of worker %s: %w", p.UserID, err)
 	}
 	return page.Of[Reservation]{Items: items, Request: r, Total: total}, nil
 }
@@ -260,7 +263,7 @@ func (s *Service) end(ctx context.Context, r Reservation, to Status) error {
 		// after this); else its task's refund took it.
 		_, err := s.store.End(ctx, r.ID, r.Seq, []Status{StatusLive}, StatusCancelled, s.clock())
 		if err != nil {
-			return err
+			return fmt.Errorf("end reservation %s as cancelled: %w", r.HeldID(), err)
 		}
 		return nil
 	}
@@ -275,7 +278,10 @@ func (s *Service) commitEnd(ctx context.Context, op operation.Op[ending]) (bool,
 func (s *Service) settleEnd(ctx context.Context, op operation.Op[ending]) error {
 	r := op.Data.Reservation
 	_, err := s.store.End(ctx, r.ID, r.Seq, []Status{StatusLive}, op.Data.To, op.At)
-	return err
+	if err != nil {
+		return fmt.Errorf("end reservation %s as %s: %w", r.HeldID(), op.Data.To, err)
+	}
+	return nil
 }
 
 // Held returns the slot the worker holds on t, for a submission to use, or
@@ -299,13 +305,16 @@ func (s *Service) Used(ctx context.Context, taskID, workerID, held string) error
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("read reservation %s: %w", ID(taskID, workerID), err)
 	}
 	if r.HeldID() != held {
 		return nil // a later reservation of the pair: this one ended before
 	}
 	_, err = s.store.End(ctx, r.ID, r.Seq, []Status{StatusLive, StatusCancelled}, StatusUsed, s.clock())
-	return err
+	if err != nil {
+		return fmt.Errorf("end reservation %s as used: %w", r.HeldID(), err)
+	}
+	return nil
 }
 
 // ExpireDue gives back the slots of the reservations whose time ran out and

@@ -4,6 +4,7 @@ package stats
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -94,7 +95,7 @@ func (s *Service) Platform(ctx context.Context, p auth.Principal, fresh bool) (P
 	st.PendingSubmissions, errs[7] = s.figures.CountPendingSubmissions(ctx)
 	st.OpenReports, errs[8] = s.figures.CountOpenReports(ctx)
 	if err := errors.Join(errs[:]...); err != nil {
-		return Platform{}, err
+		return Platform{}, fmt.Errorf("compute platform figures: %w", err)
 	}
 	st.Margin = st.Payments - st.Payouts
 	s.cached = st

@@ -65,6 +65,20 @@ func accountFromDoc(d accountDoc) ledger.Account {
 	return ledger.Account{Name: d.ID, Balance: money.Coins(d.Balance), Pending: d.Pending}
 }
 
+// InsertAccounts adds accounts that do not exist yet, created at, each
+// with its balance and nothing pending, in one command: accounts made
+// outside the ledger's operations (the load generator's seed), whose
+// balances the caller must back with posted operations
+// (OperationStore.InsertEnded) for the audit to balance. A duplicate stops
+// it; those before it stay.
+func (s *LedgerStore) InsertAccounts(ctx context.Context, accounts []ledger.Account, at time.Time) error {
+	docs := make([]any, len(accounts))
+	for i, a := range accounts {
+		docs[i] = accountDoc{ID: a.Name, Kind: ledger.AccountKind(a.Name), Balance: int64(a.Balance), Pending: []string{}, CreatedAt: at}
+	}
+	return s.accounts.InsertMany(ctx, docs, true)
+}
+
 // ApplyPosting implements ledger.Store.
 func (s *LedgerStore) ApplyPosting(ctx context.Context, op string, p ledger.Posting, allowNegative bool, now time.Time) (ledger.PostingResult, error) {
 	filter := bson.D{{Key: "_id", Value: p.Account}, {Key: "pending", Value: bson.D{{Key: "$ne", Value: op}}}}

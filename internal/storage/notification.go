@@ -45,10 +45,30 @@ func notificationFromDoc(d notificationDoc) notification.Notification {
 	return n
 }
 
+func notificationToDoc(n notification.Notification) notificationDoc {
+	return notificationDoc{ID: n.ID, UserID: n.UserID, Message: n.Message, Type: string(n.Type),
+		ActionRoute: n.ActionRoute, Read: n.Read, CreatedAt: n.CreatedAt, MailPending: n.MailPending}
+}
+
 // Insert implements notification.Store.
 func (s *NotificationStore) Insert(ctx context.Context, n notification.Notification) error {
-	err := s.notes.InsertOne(ctx, notificationDoc{ID: n.ID, UserID: n.UserID, Message: n.Message, Type: string(n.Type),
-		ActionRoute: n.ActionRoute, Read: n.Read, CreatedAt: n.CreatedAt, MailPending: n.MailPending})
+	err := s.notes.InsertOne(ctx, notificationToDoc(n))
+	if docdb.IsDuplicate(err) {
+		return notification.ErrExists
+	}
+	return err
+}
+
+// InsertMany adds notifications in one command, each as it is given (read
+// or not): notifications made outside the service (the load generator's
+// seed), which pushes nothing to streams. The first duplicate stops it with
+// notification.ErrExists; those before it stay.
+func (s *NotificationStore) InsertMany(ctx context.Context, ns []notification.Notification) error {
+	docs := make([]any, len(ns))
+	for i, n := range ns {
+		docs[i] = notificationToDoc(n)
+	}
+	err := s.notes.InsertMany(ctx, docs, true)
 	if docdb.IsDuplicate(err) {
 		return notification.ErrExists
 	}

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -76,6 +77,24 @@ func (s *OperationStore) Insert(ctx context.Context, r operation.Record, data an
 		return operation.ErrExists
 	}
 	return err
+}
+
+// InsertEnded adds the records of operations that have ended (posted or
+// failed: no data, no lease) in one command, with no run of the engine
+// behind them: operations made outside it (the load generator's seed),
+// whose postings the caller must have applied to the accounts (LedgerStore.
+// InsertAccounts) for the audit to balance. An open record is refused, as
+// recovery would run it; a duplicate stops the insert, those before it stay.
+func (s *OperationStore) InsertEnded(ctx context.Context, recs []operation.Record) error {
+	docs := make([]any, len(recs))
+	for i, r := range recs {
+		if r.State.Open() {
+			return fmt.Errorf("operation %s is %s, not ended", r.ID, r.State)
+		}
+		docs[i] = operationDoc{ID: r.ID, Postings: postingsToDocs(r.Postings), State: string(r.State),
+			CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	}
+	return s.operations.InsertMany(ctx, docs, true)
 }
 
 // Get implements operation.Store.

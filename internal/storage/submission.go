@@ -70,14 +70,39 @@ func submissionFromDoc(d submissionDoc) submission.Submission {
 	return s
 }
 
-// Insert implements submission.Store.
-func (s *SubmissionStore) Insert(ctx context.Context, sub submission.Submission) error {
-	err := s.subs.InsertOne(ctx, submissionDoc{
+// submissionToDoc is sub as stored, with no operation committed on it yet.
+func submissionToDoc(sub submission.Submission) submissionDoc {
+	d := submissionDoc{
 		ID: sub.ID, TaskID: sub.TaskID, TaskTitle: sub.TaskTitle, Pay: int64(sub.Pay),
 		WorkerID: sub.Worker.ID, WorkerName: sub.Worker.Name, BuyerID: sub.Buyer.ID, BuyerName: sub.Buyer.Name,
-		Details: sub.Details, Status: string(sub.Status), AutoApproveAt: sub.AutoApproveAt, CreatedAt: sub.CreatedAt,
-		Ops: []string{},
-	})
+		Details: sub.Details, Status: string(sub.Status), Reason: sub.Reason, AutoApproveAt: sub.AutoApproveAt,
+		CreatedAt: sub.CreatedAt, Bonus: int64(sub.Bonus), RevisionReason: sub.RevisionReason, Ops: []string{},
+	}
+	if !sub.ReviewedAt.IsZero() {
+		d.ReviewedAt = &sub.ReviewedAt
+	}
+	if !sub.RevisionDeadline.IsZero() {
+		d.RevisionDeadline = &sub.RevisionDeadline
+	}
+	return d
+}
+
+// InsertMany adds submissions in one command, each as it is given, with
+// no operation of the submission service behind it: submissions made
+// outside the service (the load generator's seed), whose coins and slots
+// the caller must have accounted for. A duplicate stops it; those before
+// it stay.
+func (s *SubmissionStore) InsertMany(ctx context.Context, subs []submission.Submission) error {
+	docs := make([]any, len(subs))
+	for i, sub := range subs {
+		docs[i] = submissionToDoc(sub)
+	}
+	return s.subs.InsertMany(ctx, docs, true)
+}
+
+// Insert implements submission.Store.
+func (s *SubmissionStore) Insert(ctx context.Context, sub submission.Submission) error {
+	err := s.subs.InsertOne(ctx, submissionToDoc(sub))
 	if !docdb.IsDuplicate(err) {
 		return err
 	}

@@ -74,20 +74,38 @@ func taskFromDoc(d taskDoc) task.Task {
 	return t
 }
 
+// taskToDoc is t as stored, with no operation committed on it yet.
+func taskToDoc(t task.Task) taskDoc {
+	return taskDoc{
+		ID: t.ID, Title: t.Title, Detail: t.Detail, SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
+		RequiredWorkers: int64(t.OpenSlots), PendingSubs: nonNil(t.PendingSubs), Held: nonNil(t.Held), Pay: int64(t.Pay),
+		CompletionDate: t.CompletionDate, TimeAllotted: int64(t.TimeAllotted / time.Minute),
+		BuyerID: t.Buyer.ID, BuyerName: t.Buyer.Name, Status: string(t.Status),
+		AutoApproveAfter: int64(t.AutoApproveAfter / time.Second), Refunds: int64(t.Refunds), Hidden: t.Hidden, Paused: t.Paused,
+		Ops: []string{}, CreatedAt: t.CreatedAt, Category: t.Category, Tags: nonNil(t.Tags), EffectivePay: t.EffectivePay(),
+	}
+}
+
 // Insert implements task.Store.
 func (s *TaskStore) Insert(ctx context.Context, t task.Task) error {
-	err := s.tasks.InsertOne(ctx, taskDoc{
-		ID: t.ID, Title: t.Title, Detail: t.Detail, SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
-		RequiredWorkers: int64(t.OpenSlots), PendingSubs: []string{}, Held: []string{}, Pay: int64(t.Pay), CompletionDate: t.CompletionDate,
-		TimeAllotted: int64(t.TimeAllotted / time.Minute),
-		BuyerID:      t.Buyer.ID, BuyerName: t.Buyer.Name, Status: string(t.Status),
-		AutoApproveAfter: int64(t.AutoApproveAfter / time.Second), Ops: []string{}, CreatedAt: t.CreatedAt,
-		Category: t.Category, Tags: nonNil(t.Tags), EffectivePay: t.EffectivePay(),
-	})
+	err := s.tasks.InsertOne(ctx, taskToDoc(t))
 	if docdb.IsDuplicate(err) {
 		return nil // inserted by an earlier attempt of the same operation
 	}
 	return err
+}
+
+// InsertMany adds tasks in one command, each as it is given, with no
+// operation of the task service behind it: tasks made outside the
+// service (the load generator's seed), whose escrow the caller must have
+// funded to match (task.Task.EscrowDue) for the audit to balance. A duplicate
+// ID stops it; those before it stay.
+func (s *TaskStore) InsertMany(ctx context.Context, tasks []task.Task) error {
+	docs := make([]any, len(tasks))
+	for i, t := range tasks {
+		docs[i] = taskToDoc(t)
+	}
+	return s.tasks.InsertMany(ctx, docs, true)
 }
 
 func (s *TaskStore) doc(ctx context.Context, id string) (taskDoc, error) {

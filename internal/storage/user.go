@@ -69,11 +69,32 @@ func userFromDoc(d userDoc) user.User {
 	return u
 }
 
+// newUserDoc is a new user as stored.
+func newUserDoc(u user.User, passwordHash []byte) userDoc {
+	return userDoc{ID: u.ID, Name: u.Name, Email: u.Email, PhotoURL: u.PhotoURL,
+		Role: string(u.Role), Status: string(u.Status), TokenVersion: u.TokenVersion, PasswordHash: passwordHash,
+		CreatedAt: u.CreatedAt, EmailVerified: u.EmailVerified, GoogleLinked: u.GoogleLinked}
+}
+
 // Insert implements user.Store.
 func (s *UserStore) Insert(ctx context.Context, u user.User, passwordHash []byte) error {
-	err := s.users.InsertOne(ctx, userDoc{ID: u.ID, Name: u.Name, Email: u.Email, PhotoURL: u.PhotoURL,
-		Role: string(u.Role), Status: string(u.Status), TokenVersion: u.TokenVersion, PasswordHash: passwordHash,
-		CreatedAt: u.CreatedAt, EmailVerified: u.EmailVerified, GoogleLinked: u.GoogleLinked})
+	err := s.users.InsertOne(ctx, newUserDoc(u, passwordHash))
+	if docdb.IsDuplicate(err) {
+		return user.ErrEmailTaken
+	}
+	return err
+}
+
+// InsertMany adds users in one command, as Insert adds one, without a
+// password: users made outside sign-up (the load generator's seed), who
+// cannot sign in with one. The first duplicate ID or email stops it with
+// user.ErrEmailTaken; those before it stay.
+func (s *UserStore) InsertMany(ctx context.Context, users []user.User) error {
+	docs := make([]any, len(users))
+	for i, u := range users {
+		docs[i] = newUserDoc(u, nil)
+	}
+	err := s.users.InsertMany(ctx, docs, true)
 	if docdb.IsDuplicate(err) {
 		return user.ErrEmailTaken
 	}

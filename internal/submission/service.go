@@ -125,11 +125,15 @@ type bonus struct {
 
 // Submitted reports whether the worker submitted work for the task.
 func (s *Service) Submitted(ctx context.Context, taskID, workerID string) (bool, error) {
-	_, err := s.store.ByID(ctx, ID(taskID, workerID))
-	if errors.Is(err, ErrNotFound) {
+	id := ID(taskID, workerID)
+	switch _, err := s.store.ByID(ctx, id); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrNotFound):
 		return false, nil
+	default:
+		return false, fmt.Errorf("read submission %s of worker %s to task %s: %w", id, workerID, taskID, err)
 	}
-	return err == nil, err
 }
 
 // Operations returns the kinds of operation this service runs, for the
@@ -160,7 +164,7 @@ func (s *Service) ForTasks(ctx context.Context, workerID string, taskIDs []strin
 	}
 	subs, err := s.store.ByIDs(ctx, ids)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read submissions of worker %s: %w", workerID, err)
 	}
 	out := make(map[string]Submission, len(subs))
 	for _, sub := range subs {
@@ -184,7 +188,7 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 	}
 	t, err := s.tasks.ByID(ctx, taskID)
 	if err != nil {
-		return Submission{}, err
+		return Submission{}, fmt.Errorf("read task %s: %w", taskID, err)
 	}
 	now := s.clock()
 	held := s.held.Held(t, p.UserID)
@@ -229,7 +233,7 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 		return Submission{}, task.ErrFull
 	}
 	if err != nil {
-		return Submission{}, err
+		return Submission{}, fmt.Errorf("submit to task %s: %w", taskID, err)
 	}
 	if res.Replayed {
 		return Submission{}, ErrAlreadySubmitted // submitted before, or simultaneously
@@ -244,7 +248,7 @@ func (s *Service) commitSubmit(ctx context.Context, op operation.Op[Submission])
 	if _, err := s.store.ByID(ctx, op.Data.ID); err == nil {
 		return true, nil
 	} else if !errors.Is(err, ErrNotFound) {
-		return false, err
+		return false, fmt.Errorf("read submission %s: %w", op.Data.ID, err)
 	}
 	if op.Data.Held != "" {
 		return s.tasks.UseHeld(ctx, op.Data.TaskID, op.Data.Held, op.Data.ID, op.Data.Worker.ID, s.clock())
@@ -262,7 +266,7 @@ func (s *Service) settleSubmit(ctx context.Context, op operation.Op[Submission])
 		return s.tasks.ReleaseSlot(ctx, sub.TaskID, sub.ID, true)
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("insert submission %s: %w", sub.ID, err)
 	}
 	if sub.Held != "" {
 		if err := s.held.Used(ctx, sub.TaskID, sub.Worker.ID, sub.Held); err != nil {
@@ -324,7 +328,7 @@ func (s *Service) ReviewMany(ctx context.Context, p auth.Principal, ids []string
 func (s *Service) decide(ctx context.Context, p auth.Principal, id string, kind operation.Kind[review], reason string) (Submission, error) {
 	sub, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return Submission{}, err
+		return Submission{}, fmt.Errorf("read submission %s: %w", id, err)
 	}
 	if sub.Buyer.ID != p.UserID {
 		// Not a 403: the ID derives from the task's and the worker's, so
@@ -376,7 +380,7 @@ func (s *Service) revertReview(ctx context.Context, op operation.Op[review]) err
 func (s *Service) settleApprove(ctx context.Context, op operation.Op[review]) error {
 	sub := op.Data.Submission
 	if err := s.tasks.ReleaseSlot(ctx, sub.TaskID, sub.ID, false); err != nil {
-		return err
+		return fmt.Errorf("use up slot of submission %s on task %s: %w", sub.ID, sub.TaskID, err)
 	}
 	if err := s.countReview(ctx, op, true); err != nil {
 		return err
@@ -401,7 +405,7 @@ func (s *Service) countReview(ctx context.Context, op operation.Op[review], appr
 func (s *Service) settleReject(ctx context.Context, op operation.Op[review]) error {
 	sub := op.Data.Submission
 	if err := s.tasks.ReleaseSlot(ctx, sub.TaskID, sub.ID, true); err != nil {
-		return err
+		return fmt.Errorf("reopen slot of submission %s on task %s: %w", sub.ID, sub.TaskID, err)
 	}
 	if err := s.countReview(ctx, op, false); err != nil {
 		return err
@@ -427,7 +431,7 @@ func (s *Service) Bonus(ctx context.Context, p auth.Principal, id string, coins 
 	}
 	sub, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return Submission{}, err
+		return Submission{}, fmt.Errorf("read submission %s: %w", id, err)
 	}
 	if sub.Buyer.ID != p.UserID {
 		return Submission{}, ErrNotFound // as in decide
@@ -451,7 +455,7 @@ func (s *Service) Bonus(ctx context.Context, p auth.Principal, id string, coins 
 func (s *Service) settleBonus(ctx context.Context, op operation.Op[bonus]) error {
 	sub := op.Data.Submission
 	if err := s.store.AddBonus(ctx, sub.ID, op.ID, op.Data.Coins); err != nil {
-		return err
+		return fmt.Errorf("add bonus %s to submission %s: %w", op.ID, sub.ID, err)
 	}
 	msg := fmt.Sprintf("%s paid you a bonus of %d coins for “%s”.", sub.Buyer.Name, op.Data.Coins, sub.TaskTitle)
 	if r := op.Data.Reason; r != "" {
@@ -473,7 +477,7 @@ func (s *Service) RequestRevision(ctx context.Context, p auth.Principal, id, rea
 	}
 	sub, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return Submission{}, err
+		return Submission{}, fmt.Errorf("read submission %s: %w", id, err)
 	}
 	if sub.Buyer.ID != p.UserID {
 		return Submission{}, ErrNotFound // as in decide
@@ -481,11 +485,11 @@ func (s *Service) RequestRevision(ctx context.Context, p auth.Principal, id, rea
 	deadline := s.clock().Add(s.revisionWindow)
 	ok, err := s.store.RequestRevision(ctx, id, reason, deadline)
 	if err != nil {
-		return Submission{}, err
+		return Submission{}, fmt.Errorf("ask for a revision of submission %s: %w", id, err)
 	}
 	if !ok {
 		if sub, err = s.store.ByID(ctx, id); err != nil {
-			return Submission{}, err
+			return Submission{}, fmt.Errorf("read submission %s: %w", id, err)
 		}
 		switch {
 		case sub.Status == StatusRevision:
@@ -519,7 +523,7 @@ func (s *Service) Resubmit(ctx context.Context, p auth.Principal, id, details st
 	}
 	sub, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return Submission{}, err
+		return Submission{}, fmt.Errorf("read submission %s: %w", id, err)
 	}
 	if sub.Worker.ID != p.UserID {
 		return Submission{}, ErrNotFound
@@ -527,11 +531,11 @@ func (s *Service) Resubmit(ctx context.Context, p auth.Principal, id, details st
 	now := s.clock()
 	t, err := s.tasks.ByID(ctx, sub.TaskID)
 	if err != nil {
-		return Submission{}, err
+		return Submission{}, fmt.Errorf("read task %s: %w", sub.TaskID, err)
 	}
 	ok, err := s.store.Resubmit(ctx, id, details, now.Add(t.AutoApproveAfter), now)
 	if err != nil {
-		return Submission{}, err
+		return Submission{}, fmt.Errorf("resubmit submission %s: %w", id, err)
 	}
 	if !ok {
 		return Submission{}, ErrNotInRevision
@@ -576,7 +580,7 @@ func (s *Service) CancelPending(ctx context.Context, taskID string, submissionID
 			continue
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("read submission %s: %w", id, err)
 		}
 		if (sub.Status != StatusPending && sub.Status != StatusRevision) || sub.TaskID != taskID {
 			continue
@@ -592,7 +596,7 @@ func (s *Service) CancelPending(ctx context.Context, taskID string, submissionID
 func (s *Service) settleCancel(ctx context.Context, op operation.Op[review]) error {
 	sub := op.Data.Submission
 	if err := s.tasks.ReleaseSlot(ctx, sub.TaskID, sub.ID, true); err != nil {
-		return err
+		return fmt.Errorf("reopen slot of submission %s on task %s: %w", sub.ID, sub.TaskID, err)
 	}
 	return s.notify.Send(ctx, notification.Notification{
 		ID: op.ID, UserID: sub.Worker.ID, Type: notification.SubmissionCancelled, Page: notification.MySubmissions, CreatedAt: op.At,
@@ -611,14 +615,14 @@ func (s *Service) Overturn(ctx context.Context, p auth.Principal, id string) (Su
 	}
 	sub, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return Submission{}, err
+		return Submission{}, fmt.Errorf("read submission %s: %w", id, err)
 	}
 	if sub.Status != StatusRejected {
 		return Submission{}, ErrNotRejected
 	}
 	t, err := s.tasks.ByID(ctx, sub.TaskID)
 	if err != nil {
-		return Submission{}, err
+		return Submission{}, fmt.Errorf("read task %s: %w", sub.TaskID, err)
 	}
 	if t.Status != task.StatusDeleted && t.OpenSlots > 0 {
 		res, err := s.overturn.Run(ctx, s.ops, sub.ID, ledger.Move(ledger.EscrowAccount(sub.TaskID), ledger.UserAccount(sub.Worker.ID), sub.Pay),
@@ -665,7 +669,7 @@ func (s *Service) settleOverturn(ctx context.Context, op operation.Op[overturn])
 	sub := op.Data.Submission
 	if op.Data.FromEscrow {
 		if _, err := s.store.Review(ctx, Review{Op: op.ID, ID: sub.ID, From: StatusRejected, To: StatusApproved, At: s.clock()}); err != nil {
-			return err
+			return fmt.Errorf("approve submission %s: %w", sub.ID, err)
 		}
 	}
 	if err := s.records.Overturned(ctx, op.ID, sub.Worker.ID, sub.Buyer.ID); err != nil {
@@ -784,7 +788,7 @@ func (s *Service) ToReview(ctx context.Context, p auth.Principal, oldestFirst bo
 func (s *Service) View(ctx context.Context, p auth.Principal, id string) (Submission, error) {
 	sub, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return Submission{}, err
+		return Submission{}, fmt.Errorf("read submission %s: %w", id, err)
 	}
 	if p.UserID != sub.Worker.ID && p.UserID != sub.Buyer.ID && !p.Is(auth.RoleAdmin) {
 		return Submission{}, ErrNotFound
@@ -798,7 +802,7 @@ func (s *Service) View(ctx context.Context, p auth.Principal, id string) (Submis
 func (s *Service) OfTask(ctx context.Context, p auth.Principal, taskID string, status Status, r page.Request) (page.Of[Submission], error) {
 	t, err := s.tasks.ByID(ctx, taskID)
 	if err != nil {
-		return page.Of[Submission]{}, err
+		return page.Of[Submission]{}, fmt.Errorf("read task %s: %w", taskID, err)
 	}
 	if t.Buyer.ID != p.UserID && !p.Is(auth.RoleAdmin) {
 		return page.Of[Submission]{}, task.ErrNotFound
@@ -819,7 +823,7 @@ func (s *Service) AdminList(ctx context.Context, p auth.Principal, f Filter, r p
 func (s *Service) list(ctx context.Context, f Filter, r page.Request) (page.Of[Submission], error) {
 	items, total, err := s.store.List(ctx, f, r)
 	if err != nil {
-		return page.Of[Submission]{}, err
+		return page.Of[Submission]{}, fmt.Errorf("list submissions: %w", err)
 	}
 	return page.Of[Submission]{Items: items, Request: r, Total: total}, nil
 }

@@ -277,8 +277,11 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	for {
 		now := s.clock()
 		due, err := s.store.Due(ctx, now, sweepBatch)
-		if err != nil || len(due) == 0 {
-			return deleted, err
+		if err != nil {
+			return deleted, fmt.Errorf("find images due for the sweep: %w", err)
+		}
+		if len(due) == 0 {
+			return deleted, nil
 		}
 		if inUse == nil {
 			if inUse, err = s.inUse(ctx); err != nil {
@@ -288,7 +291,9 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		var errs []error // one image that cannot go does not hold up the others
 		for _, r := range due {
 			if inUse[r.Name] {
-				err = s.store.Postpone(ctx, r.Name, now.Add(Recheck))
+				if err = s.store.Postpone(ctx, r.Name, now.Add(Recheck)); err != nil {
+					err = fmt.Errorf("postpone the sweep of image %s: %w", r.Name, err)
+				}
 			} else if err = s.remove(ctx, d, r.Name); err == nil {
 				deleted++
 			}

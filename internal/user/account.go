@@ -144,7 +144,10 @@ func (s *Service) mailLink(ctx context.Context, u User, purpose string, ttl time
 		return fmt.Errorf("store %s token: %w", purpose, err)
 	}
 	link := fmt.Sprintf("%s/%s?token=%s", s.appURL, page, token)
-	return s.mailer.Mail(ctx, u.Email, subject, fmt.Sprintf(text, u.Name, link))
+	if err := s.mailer.Mail(ctx, u.Email, subject, fmt.Sprintf(text, u.Name, link)); err != nil {
+		return fmt.Errorf("mail %s link to user %s: %w", purpose, u.ID, err)
+	}
+	return nil
 }
 
 func (s *Service) sendVerification(ctx context.Context, u User) error {
@@ -157,7 +160,7 @@ func (s *Service) sendVerification(ctx context.Context, u User) error {
 func (s *Service) consume(ctx context.Context, token, purpose string) (User, error) {
 	t, err := s.accountTokens.Consume(ctx, hashSecret(token), purpose)
 	if err != nil {
-		return User{}, err
+		return User{}, fmt.Errorf("consume %s token: %w", purpose, err)
 	}
 	if !s.now().Before(t.ExpiresAt) {
 		return User{}, ErrBadToken
@@ -166,7 +169,10 @@ func (s *Service) consume(ctx context.Context, token, purpose string) (User, err
 	if errors.Is(err, ErrNotFound) || u.Status == StatusDeleted {
 		return User{}, ErrBadToken
 	}
-	return u, err
+	if err != nil {
+		return User{}, fmt.Errorf("read user %s: %w", t.UserID, err)
+	}
+	return u, nil
 }
 
 // VerifyEmail marks the email of the token's user verified.
@@ -176,7 +182,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) error {
 		return err
 	}
 	if err := s.store.SetEmailVerified(ctx, u.ID); err != nil {
-		return err
+		return fmt.Errorf("mark email of user %s verified: %w", u.ID, err)
 	}
 	s.cache.drop(u.ID)
 	s.log.InfoContext(ctx, "email verified", "user_id", u.ID)
@@ -188,7 +194,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) error {
 func (s *Service) ResendVerification(ctx context.Context, p auth.Principal) error {
 	u, err := s.store.ByID(ctx, p.UserID)
 	if err != nil {
-		return err
+		return fmt.Errorf("read user %s: %w", p.UserID, err)
 	}
 	if u.EmailVerified {
 		return ErrAlreadyVerified
@@ -224,10 +230,10 @@ func (s *Service) changeTokens(ctx context.Context, u User, c TokenChange) (User
 		ok, err := s.store.ChangeTokens(ctx, c)
 		s.cache.drop(u.ID)
 		if err != nil {
-			return User{}, err
+			return User{}, fmt.Errorf("change tokens of user %s: %w", u.ID, err)
 		}
 		if u, err = s.store.ByID(ctx, u.ID); err != nil {
-			return User{}, err
+			return User{}, fmt.Errorf("read user %s: %w", u.ID, err)
 		}
 		if ok {
 			s.tokensChanged(u.ID)
@@ -257,11 +263,11 @@ func (s *Service) ChangePassword(ctx context.Context, p auth.Principal, current,
 	}
 	u, err := s.store.ByID(ctx, p.UserID)
 	if err != nil {
-		return Session{}, err
+		return Session{}, fmt.Errorf("read user %s: %w", p.UserID, err)
 	}
 	_, hash, err := s.store.Credentials(ctx, u.Email)
 	if err != nil {
-		return Session{}, err
+		return Session{}, fmt.Errorf("read credentials of user %s: %w", u.ID, err)
 	}
 	ok, err := s.hasher.Check(hash, current)
 	if err != nil {
@@ -290,7 +296,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	case errors.Is(err, ErrNotFound):
 		return nil
 	case err != nil:
-		return err
+		return fmt.Errorf("look up credentials: %w", err)
 	case u.Status == StatusDeleted:
 		return nil
 	}
@@ -343,7 +349,7 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 func (s *Service) LogoutAll(ctx context.Context, p auth.Principal) error {
 	u, err := s.store.ByID(ctx, p.UserID)
 	if err != nil {
-		return err
+		return fmt.Errorf("read user %s: %w", p.UserID, err)
 	}
 	_, err = s.changeTokens(ctx, u, TokenChange{})
 	return err

@@ -157,7 +157,7 @@ type Session struct {
 func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
 // Register creates a worker or buyer account with its sign-up bonus and signs
-// it in. The account is created by the bonus transfer's commit step, so an
+// it in. The account is created by the sign-up operation's commit step, so an
 // account never exists without its bonus, even across a crash.
 func (s *Service) Register(ctx context.Context, r Registration) (Session, error) {
 	r = r.normalized()
@@ -204,7 +204,7 @@ func (r Registration) normalized() Registration {
 	return r
 }
 
-// create runs the sign-up transfer that creates the account (passwordHash
+// create runs the sign-up operation that creates the account (passwordHash
 // nil for an account that signs in through a provider) and returns it.
 func (s *Service) create(ctx context.Context, r Registration, passwordHash []byte, google bool) (User, error) {
 	id := s.newID()
@@ -222,7 +222,7 @@ func (s *Service) create(ctx context.Context, r Registration, passwordHash []byt
 	}
 	u, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return User{}, err
+		return User{}, fmt.Errorf("read new user %s: %w", id, err)
 	}
 	s.log.InfoContext(ctx, "user registered", "user_id", u.ID, "role", string(u.Role))
 	return s.withCoins(ctx, u)
@@ -248,7 +248,7 @@ func (s *Service) SignInWithGoogle(ctx context.Context, credential string, role 
 	}
 	id, err := s.google.Verify(ctx, credential)
 	if err != nil {
-		return Session{}, false, err
+		return Session{}, false, fmt.Errorf("verify Google ID token: %w", err)
 	}
 	email := NormalizeEmail(id.Email)
 	for range 2 { // a simultaneous first sign-in of the same person may create the account
@@ -258,7 +258,7 @@ func (s *Service) SignInWithGoogle(ctx context.Context, credential string, role 
 			return sess, false, err
 		}
 		if !errors.Is(err, ErrNotFound) {
-			return Session{}, false, err
+			return Session{}, false, fmt.Errorf("look up credentials: %w", err)
 		}
 		name := strings.TrimSpace(id.Name)
 		if len([]rune(name)) > 80 {
@@ -316,7 +316,10 @@ func (s *Service) commitSignup(ctx context.Context, op operation.Op[signup]) (bo
 		}
 		return false, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return false, fmt.Errorf("insert user %s: %w", op.Ref, err)
+	}
+	return true, nil
 }
 
 // settleSignup puts a new worker's account on the workers' board, as of
@@ -332,7 +335,7 @@ func (s *Service) settleSignup(ctx context.Context, op operation.Op[signup]) err
 func (s *Service) session(u User) (Session, error) {
 	tok, exp, err := s.tokens.Issue(auth.Claims{UserID: u.ID, Role: u.Role, Version: u.TokenVersion})
 	if err != nil {
-		return Session{}, err
+		return Session{}, fmt.Errorf("issue token for user %s: %w", u.ID, err)
 	}
 	return Session{User: u, Token: tok, ExpiresAt: exp}, nil
 }
@@ -353,7 +356,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (auth.Principa
 func (s *Service) StreamTicket(ctx context.Context, p auth.Principal) (string, time.Time, error) {
 	u, err := s.account(ctx, p.UserID)
 	if err != nil {
-		return "", time.Time{}, err
+		return "", time.Time{}, fmt.Errorf("read user %s: %w", p.UserID, err)
 	}
 	return s.tokens.IssueTicket(auth.Claims{UserID: u.ID, Role: u.Role, Version: u.TokenVersion})
 }
@@ -424,7 +427,7 @@ func (s *Service) principal(ctx context.Context, c auth.Claims) (auth.Principal,
 func (s *Service) Get(ctx context.Context, id string) (User, error) {
 	u, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return User{}, err
+		return User{}, fmt.Errorf("read user %s: %w", id, err)
 	}
 	if u.Status == StatusDeleted {
 		return User{}, ErrNotFound
@@ -435,22 +438,31 @@ func (s *Service) Get(ctx context.Context, id string) (User, error) {
 // Exists reports whether a user exists and is not deleted.
 func (s *Service) Exists(ctx context.Context, id string) (bool, error) {
 	u, err := s.store.ByID(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read user %s: %w", id, err)
 	}
-	return err == nil && u.Status != StatusDeleted, err
+	return u.Status != StatusDeleted, nil
 }
 
 // Contact returns a user's name, email and when the account was created.
 func (s *Service) Contact(ctx context.Context, id string) (name, email string, since time.Time, verified bool, err error) {
 	u, err := s.store.ByID(ctx, id)
-	return u.Name, u.Email, u.CreatedAt, u.EmailVerified, err
+	if err != nil {
+		return "", "", time.Time{}, false, fmt.Errorf("read user %s: %w", id, err)
+	}
+	return u.Name, u.Email, u.CreatedAt, u.EmailVerified, nil
 }
 
 // Name returns a user's name.
 func (s *Service) Name(ctx context.Context, id string) (string, error) {
 	u, err := s.store.ByID(ctx, id)
-	return u.Name, err
+	if err != nil {
+		return "", fmt.Errorf("read user %s: %w", id, err)
+	}
+	return u.Name, nil
 }
 
 // EachImageURL calls fn with the photo URL of every user that has one,
@@ -477,7 +489,7 @@ func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string
 	}
 	u, err := s.store.UpdateProfile(ctx, id, pr)
 	if err != nil {
-		return User{}, err
+		return User{}, fmt.Errorf("update profile of user %s: %w", id, err)
 	}
 	return s.withCoins(ctx, u)
 }
@@ -515,7 +527,7 @@ func (s *Service) changeAccount(ctx context.Context, p auth.Principal, id, reaso
 	for range 3 { // another change may land between the read and the commit
 		u, err := s.store.ByID(ctx, id)
 		if err != nil {
-			return err
+			return fmt.Errorf("read user %s: %w", id, err)
 		}
 		if u.Status == StatusDeleted {
 			return ErrNotFound
@@ -554,11 +566,11 @@ func (s *Service) commitAccount(ctx context.Context, op operation.Op[accountChan
 func (s *Service) settleAccount(ctx context.Context, op operation.Op[accountChange]) error {
 	s.cache.drop(op.Data.UserID)
 	if err := s.tasks.SetHidden(ctx, op.Data.UserID, op.Data.Status != StatusActive || op.Data.Role != auth.RoleBuyer); err != nil {
-		return err
+		return fmt.Errorf("show or hide the tasks of user %s: %w", op.Data.UserID, err)
 	}
 	u, err := s.store.ByID(ctx, op.Data.UserID)
 	if err != nil {
-		return err
+		return fmt.Errorf("read user %s: %w", op.Data.UserID, err)
 	}
 	if err := s.ledger.SetBoard(ctx, ledger.UserAccount(u.ID), u.Board(), u.TokenVersion, s.now().UTC()); err != nil {
 		return err
@@ -618,7 +630,7 @@ func (s *Service) List(ctx context.Context, p auth.Principal, f Filter, r page.R
 	}
 	users, total, err := s.store.List(ctx, f, r)
 	if err != nil {
-		return page.Of[User]{}, err
+		return page.Of[User]{}, fmt.Errorf("list users: %w", err)
 	}
 	if err := s.fillCoins(ctx, users); err != nil {
 		return page.Of[User]{}, err
@@ -742,11 +754,11 @@ func (s *Service) EnsureAdmin(ctx context.Context, name, email, password string)
 		return false, nil
 	}
 	if !errors.Is(err, ErrNotFound) {
-		return false, err
+		return false, fmt.Errorf("look up credentials: %w", err)
 	}
 	hash, err := s.hasher.Hash(password)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("hash password: %w", err)
 	}
 	// The operator chose the address: it counts as verified.
 	u := User{ID: s.newID(), Name: name, Email: email, Role: auth.RoleAdmin, Status: StatusActive, CreatedAt: s.now().UTC(),
@@ -754,7 +766,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, name, email, password string)
 	if err := s.store.Insert(ctx, u, hash); errors.Is(err, ErrEmailTaken) {
 		return false, nil // another instance created it first
 	} else if err != nil {
-		return false, err
+		return false, fmt.Errorf("insert admin %s: %w", u.ID, err)
 	}
 	s.log.InfoContext(ctx, "admin created", "user_id", u.ID, "email", email)
 	return true, nil
@@ -788,7 +800,7 @@ func (s *Service) fillCoins(ctx context.Context, users []User) error {
 	}
 	held, err := s.holds.HeldCoins(ctx, ids)
 	if err != nil {
-		return err
+		return fmt.Errorf("read coins on hold of %d users: %w", len(ids), err)
 	}
 	for i := range users {
 		users[i].Coins, users[i].CoinsOnHold = coins[accts[i]], held[users[i].ID]
@@ -826,7 +838,11 @@ func (s *Service) SetEmailOptIns(ctx context.Context, p auth.Principal, id strin
 		}
 	}
 	slices.Sort(kinds)
-	return s.store.SetEmailOptIns(ctx, id, kinds)
+	u, err = s.store.SetEmailOptIns(ctx, id, kinds)
+	if err != nil {
+		return User{}, fmt.Errorf("set email opt-ins of user %s: %w", id, err)
+	}
+	return u, nil
 }
 
 // Mailable returns the users among ids who may be mailed: active, with a
@@ -834,7 +850,7 @@ func (s *Service) SetEmailOptIns(ctx context.Context, p auth.Principal, id strin
 func (s *Service) Mailable(ctx context.Context, ids []string) ([]User, error) {
 	users, err := s.store.ByIDs(ctx, ids)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read %d users: %w", len(ids), err)
 	}
 	out := users[:0]
 	for _, u := range users {

@@ -146,7 +146,7 @@ func (s *Service) Request(ctx context.Context, p auth.Principal, r Request) (Wit
 	_, err = s.hold.Run(ctx, s.ops, w.ID, ledger.Move(ledger.UserAccount(p.UserID), ledger.HoldAccount(w.ID), w.Coins),
 		subject{Withdrawal: w})
 	if err != nil {
-		return Withdrawal{}, err
+		return Withdrawal{}, fmt.Errorf("hold coins for withdrawal %s: %w", w.ID, err)
 	}
 	s.log.InfoContext(ctx, "withdrawal requested", "withdrawal_id", w.ID, "coins", int64(w.Coins))
 	return s.store.ByID(ctx, w.ID)
@@ -175,7 +175,7 @@ func (s *Service) decide(ctx context.Context, p auth.Principal, id string, kind 
 	}
 	w, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return Withdrawal{}, err
+		return Withdrawal{}, fmt.Errorf("read withdrawal %s: %w", id, err)
 	}
 	if w.Status != StatusPending {
 		return Withdrawal{}, ErrAlreadyDecided
@@ -233,7 +233,7 @@ func (s *Service) settleDecision(ctx context.Context, op operation.Op[subject]) 
 func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Withdrawal, error) {
 	w, err := s.store.ByID(ctx, id)
 	if err != nil {
-		return Withdrawal{}, err
+		return Withdrawal{}, fmt.Errorf("read withdrawal %s: %w", id, err)
 	}
 	if w.Worker.ID != p.UserID && !p.Is(auth.RoleAdmin) {
 		return Withdrawal{}, ErrNotFound
@@ -245,7 +245,7 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Withdra
 func (s *Service) Mine(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Withdrawal], error) {
 	items, total, err := s.store.ListByWorker(ctx, p.UserID, r)
 	if err != nil {
-		return page.Of[Withdrawal]{}, err
+		return page.Of[Withdrawal]{}, fmt.Errorf("list withdrawals of worker %s: %w", p.UserID, err)
 	}
 	return page.Of[Withdrawal]{Items: items, Request: r, Total: total}, nil
 }
@@ -258,7 +258,7 @@ func (s *Service) History(ctx context.Context, p auth.Principal, f Filter, r pag
 	}
 	items, total, err := s.store.List(ctx, f, r)
 	if err != nil {
-		return page.Of[Withdrawal]{}, err
+		return page.Of[Withdrawal]{}, fmt.Errorf("list withdrawals: %w", err)
 	}
 	return page.Of[Withdrawal]{Items: items, Request: r, Total: total}, nil
 }
@@ -270,7 +270,7 @@ func (s *Service) Pending(ctx context.Context, p auth.Principal, order Order, r 
 	}
 	items, total, err := s.store.ListPending(ctx, order, r)
 	if err != nil {
-		return page.Of[Withdrawal]{}, err
+		return page.Of[Withdrawal]{}, fmt.Errorf("list pending withdrawals: %w", err)
 	}
 	return page.Of[Withdrawal]{Items: items, Request: r, Total: total}, nil
 }
