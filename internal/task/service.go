@@ -142,7 +142,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 	}
 	name, err := s.users.Name(ctx, p.UserID)
 	if err != nil {
-		return Task{}, err
+		return Task{}, fmt.Errorf("name of buyer %s: %w", p.UserID, err)
 	}
 	id := s.newID()
 	if in.Key != "" {
@@ -156,7 +156,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 	}
 	_, err = s.fund.Run(ctx, s.ops, t.ID, ledger.Move(ledger.UserAccount(p.UserID), ledger.EscrowAccount(t.ID), money.Coins(in.Workers)*in.Pay), t)
 	if err != nil {
-		return Task{}, err
+		return Task{}, fmt.Errorf("fund task %s: %w", t.ID, err)
 	}
 	s.log.InfoContext(ctx, "task created", "task_id", t.ID, "slots", t.OpenSlots, "pay", int64(t.Pay))
 	return s.store.ByID(ctx, t.ID)
@@ -167,10 +167,10 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 // finds the task (block.Service.SyncTask).
 func (s *Service) settleFund(ctx context.Context, op operation.Op[Task]) error {
 	if err := s.store.Insert(ctx, op.Data); err != nil {
-		return err
+		return fmt.Errorf("insert task %s: %w", op.Data.ID, err)
 	}
 	if err := s.records.TaskPosted(ctx, op.ID, op.Data.Buyer.ID); err != nil {
-		return err
+		return fmt.Errorf("record task %s of buyer %s: %w", op.Data.ID, op.Data.Buyer.ID, err)
 	}
 	return s.blocks.SyncTask(ctx, op.Data.Buyer.ID, op.Data.ID)
 }
@@ -181,7 +181,7 @@ func (s *Service) List(ctx context.Context, f Filter, r page.Request) (page.Of[T
 	f.Now = s.clock()
 	items, total, err := s.store.List(ctx, f, r)
 	if err != nil {
-		return page.Of[Task]{}, err
+		return page.Of[Task]{}, fmt.Errorf("list tasks: %w", err)
 	}
 	return page.Of[Task]{Items: items, Request: r, Total: total}, nil
 }
@@ -190,7 +190,7 @@ func (s *Service) List(ctx context.Context, f Filter, r page.Request) (page.Of[T
 func (s *Service) Mine(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Task], error) {
 	items, total, err := s.store.List(ctx, Filter{BuyerID: p.UserID, Now: s.clock()}, r)
 	if err != nil {
-		return page.Of[Task]{}, err
+		return page.Of[Task]{}, fmt.Errorf("list tasks of buyer %s: %w", p.UserID, err)
 	}
 	return page.Of[Task]{Items: items, Request: r, Total: total}, nil
 }
@@ -328,7 +328,7 @@ func (s *Service) Extend(ctx context.Context, p auth.Principal, id string, date 
 	}
 	ok, err := s.store.SetCompletionDate(ctx, t.ID, p.UserID, date, now)
 	if err != nil {
-		return Task{}, err
+		return Task{}, fmt.Errorf("extend task %s: %w", t.ID, err)
 	}
 	if !ok {
 		return Task{}, ErrNotLater
@@ -366,7 +366,7 @@ func (s *Service) SetPaused(ctx context.Context, p auth.Principal, id string, pa
 	}
 	ok, err := s.store.SetPaused(ctx, t.ID, p.UserID, paused)
 	if err != nil {
-		return Task{}, err
+		return Task{}, fmt.Errorf("pause task %s: %w", t.ID, err)
 	}
 	if !ok {
 		return Task{}, ErrNotOpen
@@ -387,7 +387,7 @@ func (s *Service) AdminList(ctx context.Context, p auth.Principal, f AdminFilter
 	}
 	items, total, err := s.store.List(ctx, Filter{All: true, Query: f.Query, BuyerID: f.BuyerID, Now: s.clock()}, r)
 	if err != nil {
-		return page.Of[Task]{}, err
+		return page.Of[Task]{}, fmt.Errorf("list tasks for admins: %w", err)
 	}
 	return page.Of[Task]{Items: items, Request: r, Total: total}, nil
 }
@@ -407,7 +407,7 @@ func (s *Service) Remove(ctx context.Context, p auth.Principal, id string) (mone
 		}
 		if len(t.PendingSubs) > 0 {
 			if err := s.cancel.CancelPending(ctx, t.ID, t.PendingSubs); err != nil {
-				return 0, err
+				return 0, fmt.Errorf("cancel pending submissions of task %s: %w", t.ID, err)
 			}
 			continue
 		}
@@ -449,7 +449,7 @@ func (s *Service) settleRefund(ctx context.Context, op operation.Op[refund]) err
 	// The commit took exactly the reserved slots read (Store.Refund): their
 	// reservations end now rather than when their time runs out.
 	if err := s.held.CancelHeld(ctx, op.Data.Task.Held, op.At); err != nil {
-		return err
+		return fmt.Errorf("end reservations of task %s: %w", op.Data.Task.ID, err)
 	}
 	title, amount := op.Data.Task.Title, op.Data.Amount
 	var msg string
@@ -463,7 +463,7 @@ func (s *Service) settleRefund(ctx context.Context, op operation.Op[refund]) err
 		if op.Data.By != "" { // operations from before actions were recorded name no admin
 			if err := s.admins.Record(ctx, adminlog.Entry{ID: op.ID, AdminID: op.Data.By, Kind: adminlog.TaskRemoved, TargetType: "task",
 				TargetID: op.Data.Task.ID, Summary: fmt.Sprintf("task removed; %d coins refunded to its buyer", amount), At: op.At}); err != nil {
-				return err
+				return fmt.Errorf("log removal of task %s: %w", op.Data.Task.ID, err)
 			}
 		}
 	default:
@@ -488,7 +488,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 				reason = RefundClosed // a slot reopened after its buyer closed it
 			}
 			_, err := s.close(ctx, t, reason, "")
-			return err
+			return err // job.Each names the task
 		},
 		operation.ErrCancelled, operation.ErrInProgress)
 }
@@ -513,7 +513,7 @@ func (s *Service) CheckEscrow(ctx context.Context, balances map[string]money.Coi
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("check the escrow of tasks: %w", err)
 	}
 	for acct, bal := range balances {
 		if ledger.AccountKind(acct) == "escrow" && !seen[acct] && !busy[acct] && bal != 0 {
