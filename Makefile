@@ -37,7 +37,7 @@ GOTEST = $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )STRIPE_MOCK=$(STRIPE_MOCK) $
 # race detector's pointer checks, it made the crash test five times slower.
 RACE := -race -gcflags='modernc.org/...=-race=false -d=checkptr=0'
 
-test: vet $(STRIPE_MOCK) ## go vet and gofmt, then every test once, packages in parallel, without the race detector
+test: vet $(STRIPE_MOCK) ## go vet and gofmt, then every test once, packages in parallel, without the race detector (about a minute on our 2-core machine)
 	$(GOTEST) -count=1 -timeout 10m ./...
 
 # The tests that run operations concurrently, and the operation engine's and
@@ -57,7 +57,7 @@ test-race: $(STRIPE_MOCK) ## every test with the race detector, then the concurr
 # so it needs root).
 ci: export MICROTASK_BROWSER_TESTS := 1
 ci: export MICROTASK_DISK_TESTS := 1
-ci: ## what CI runs: chromium, lint, test-race (browser and full-disk tests required), check-client, test-postman
+ci: ## what CI runs (.ci/run): chromium, lint, test-race (browser and full-disk tests required), check-client, test-postman (about four minutes on our 2-core machine)
 	$(GO) version
 	node --version
 	$(MAKE) chromium lint test-race check-client test-postman
