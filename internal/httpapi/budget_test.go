@@ -165,6 +165,7 @@ func TestListQueryBudgets(t *testing.T) {
 // hundred buyers are richer than every worker (it used to page through the
 // richest accounts of every role until it had found six workers).
 func TestTopWorkersQueryBudget(t *testing.T) {
+	t.Parallel() // slow (a hundred buyers): overlaps the other slow one once the quick tests are done
 	a := buildAPI(t, harness{bcryptCost: bcrypt.MinCost, asOnMongoDB: true})
 	for i := range 8 {
 		a.grant(t, a.register(t, "worker").User.ID, money.Coins(100*(i+1)))
@@ -194,6 +195,7 @@ func TestTopWorkersQueryBudget(t *testing.T) {
 // (their buyers') and of submissions to review (their workers') are read
 // in one command, so a page of many users costs what a page of one does.
 func TestRecordsCostOneReadAPage(t *testing.T) {
+	t.Parallel() // slow (sixty sign-ups and thirty tasks): overlaps the other slow one once the quick tests are done
 	a := buildAPI(t, harness{bcryptCost: bcrypt.MinCost, asOnMongoDB: true})
 	review := a.register(t, "buyer")
 	a.grant(t, review.User.ID, 1000)
