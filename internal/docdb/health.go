@@ -209,12 +209,14 @@ func (d *DB) probeWrite(ctx context.Context) error {
 	}
 	done := make(chan error, 1)
 	go func() {
-		defer d.health.probing.Store(false)
 		// The write is not cut off when the probe gives up: it ends within
 		// its own deadline, and its outcome still tells the health.
 		_, err := d.Collection(LeasesCollection).UpdateOne(context.WithoutCancel(ctx),
 			bson.D{{Key: "_id", Value: readinessDoc}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now().UTC()}}}}, true)
+		// Free for the next probe before this one answers, so that a probe
+		// right after it does not find it still running.
+		d.health.probing.Store(false)
 		done <- err
 	}()
 	select {
