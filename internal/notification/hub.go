@@ -14,11 +14,27 @@ import (
 type Hub struct {
 	perUser, max int // 0: no limit
 
-	mu     sync.Mutex
-	subs   map[string]map[*sub]struct{}
-	total  int
-	recent map[string]time.Time // IDs published lately, so a repeat is dropped
+	mu    sync.Mutex
+	subs  map[string]map[*sub]struct{}
+	total int
+	// The IDs published in the last recentFor, so that a repeat is
+	// dropped: a set, and the same IDs oldest first, whose front is
+	// forgotten as it ages, at a constant cost per publish however many
+	// notifications a minute brings.
+	recent map[string]struct{}
+	order  []published
 }
+
+type published struct {
+	id string
+	at time.Time
+}
+
+// How long, and up to how many, published IDs are remembered.
+const (
+	recentFor = time.Minute
+	recentMax = 100_000
+)
 
 type sub struct {
 	ch     chan Notification
@@ -28,7 +44,7 @@ type sub struct {
 // NewHub returns an empty Hub allowing perUser streams per user and max in
 // all (0: no limit).
 func NewHub(perUser, max int) *Hub {
-	return &Hub{perUser: perUser, max: max, subs: map[string]map[*sub]struct{}{}, recent: map[string]time.Time{}}
+	return &Hub{perUser: perUser, max: max, subs: map[string]map[*sub]struct{}{}, recent: map[string]struct{}{}}
 }
 
 // Errors of Subscribe.
@@ -128,17 +144,15 @@ func (h *Hub) Publish(n Notification) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := time.Now()
+	for len(h.order) > 0 && (now.Sub(h.order[0].at) > recentFor || len(h.order) >= recentMax) {
+		delete(h.recent, h.order[0].id)
+		h.order = h.order[1:]
+	}
 	if _, seen := h.recent[n.ID]; seen {
 		return
 	}
-	h.recent[n.ID] = now
-	if len(h.recent) > 10_000 {
-		for id, at := range h.recent {
-			if now.Sub(at) > time.Minute {
-				delete(h.recent, id)
-			}
-		}
-	}
+	h.recent[n.ID] = struct{}{}
+	h.order = append(h.order, published{n.ID, now})
 	for s := range h.subs[n.UserID] {
 		select {
 		case s.ch <- n:

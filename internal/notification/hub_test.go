@@ -2,6 +2,7 @@ package notification
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -46,5 +47,45 @@ func TestHubLimitsAndClose(t *testing.T) {
 	subs[2].Cancel()
 	if n := h.Open(); n != 0 {
 		t.Errorf("Open() = %d after every cancel", n)
+	}
+}
+
+// TestHubPublishesEachNotificationOnce: a notification published again
+// (a retried operation's follow-up) reaches the stream once, and the IDs
+// remembered for that stay bounded however many are published.
+func TestHubPublishesEachNotificationOnce(t *testing.T) {
+	h := NewHub(0, 0)
+	s, err := h.Subscribe("u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Cancel()
+	for range 2 {
+		h.Publish(Notification{ID: "n1", UserID: "u"})
+	}
+	if got := len(s.Events); got != 1 {
+		t.Errorf("stream holds %d after publishing n1 twice, want 1", got)
+	}
+	for i := range recentMax + 10 {
+		h.Publish(Notification{ID: fmt.Sprint("x", i), UserID: "other"})
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.recent) > recentMax || len(h.order) > recentMax {
+		t.Errorf("%d IDs remembered (%d in order), want at most %d", len(h.recent), len(h.order), recentMax)
+	}
+}
+
+// BenchmarkHubPublish publishes with the last minute's IDs remembered, as a
+// busy marketplace has them: 50,000. Each publish must cost the same
+// whatever that number (it once scanned them all).
+func BenchmarkHubPublish(b *testing.B) {
+	h := NewHub(0, 0)
+	for i := range 50_000 {
+		h.Publish(Notification{ID: fmt.Sprint("seed", i), UserID: "u"})
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		h.Publish(Notification{ID: fmt.Sprint("n", i), UserID: "u"})
 	}
 }
