@@ -205,6 +205,27 @@ func (d *DB) Serialized() bool { return d.gate != nil || d.docs != nil }
 // embedded FerretDB of the tests, which stands in for MongoDB.
 func (d *DB) SoleWriter() bool { return d.sole }
 
+// Deferred returns a context whose writes to the embedded database answer
+// as soon as they are staged, rather than once they are on disk, and a
+// flush that waits until all of them are, or says which failed. The writes
+// still reach the disk in their order (batches commit in order), so a crash
+// keeps a prefix of them, as when each is waited for; what it saves is a
+// wait for the disk between one write and the next, for runs of dependent
+// steps such as an operation's. After a failed commit the copy goes back to
+// the file, and a run that had a write in it may not write on: its next
+// write, and its flush, answer ErrUnavailable. Make no call outside the
+// database between a write and the flush that it must precede. On a server
+// the context is returned as it is: every write there answers once done.
+func (d *DB) Deferred(ctx context.Context) (context.Context, func() error) {
+	if d.mem == nil {
+		return ctx, func() error { return nil }
+	}
+	leave := d.mem.enterGate()
+	ds := &deferred{db: d.mem, epoch: d.mem.epoch}
+	leave()
+	return context.WithValue(ctx, deferredKey{}, ds), ds.flush
+}
+
 // Drop deletes the whole database. Tests use it to clean up.
 func (d *DB) Drop(ctx context.Context) error {
 	if d.mem != nil {

@@ -49,6 +49,7 @@ type memDB struct {
 
 	batch     *batch        // being filled, under the gate
 	closed    bool          // under the gate: no more writes
+	epoch     int64         // under the gate: failed commits so far (see Deferred)
 	kick      chan struct{} // a batch is waiting (buffered: one is enough)
 	stop      chan struct{} // closed by close
 	committed chan struct{} // closed when the committer has ended
@@ -146,6 +147,69 @@ func (d *memDB) names() []string {
 
 var errClosed = errors.New("the embedded database is closed")
 
+// deferred is a run of writes answered as soon as they are staged (see
+// DB.Deferred).
+type deferred struct {
+	db    *memDB
+	epoch int64 // the database's failed commits when the run began
+
+	mu   sync.Mutex
+	last *batch // the batch of its latest write
+}
+
+func (ds *deferred) latest() *batch {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	return ds.last
+}
+
+type deferredKey struct{}
+
+func deferredFrom(ctx context.Context) *deferred {
+	ds, _ := ctx.Value(deferredKey{}).(*deferred)
+	return ds
+}
+
+// err is why a run's writes were lost: its latest batch's error.
+func (ds *deferred) err() error {
+	last := ds.latest()
+	if last == nil {
+		return nil
+	}
+	select {
+	case <-last.done:
+		return last.err
+	default:
+		return nil
+	}
+}
+
+// flush waits until every write of the run is on disk, and says if one of
+// them is not.
+func (ds *deferred) flush() error {
+	last := ds.latest()
+	if last == nil {
+		return nil
+	}
+	timer := time.NewTimer(commandTimeout)
+	defer timer.Stop()
+	select {
+	case <-last.done:
+	case <-timer.C:
+		return &unavailable{reason: fmt.Sprintf("a write was not on disk within %s", commandTimeout)}
+	}
+	if last.err != nil {
+		return last.err
+	}
+	leave := ds.db.enterGate()
+	lost := ds.db.epoch != ds.epoch
+	leave()
+	if lost {
+		return &unavailable{reason: "an earlier write of this operation was not written"}
+	}
+	return nil
+}
+
 // stats says how many collections and documents the database holds in
 // memory, and their size in BSON.
 func (d *memDB) stats() (cols, docs int, size int64) {
@@ -170,6 +234,11 @@ func (d *memDB) write(ctx context.Context, name string, plan planFunc, ordered b
 	if err != nil {
 		return err
 	}
+	ds := deferredFrom(ctx)
+	if ds != nil && ds.epoch != d.epoch {
+		leave()
+		return &unavailable{reason: "an earlier write of this operation was not written", cause: ds.err()}
+	}
 	b, refused, err := d.stage(name, plan, ordered)
 	leave()
 	if err != nil || b == nil {
@@ -178,6 +247,12 @@ func (d *memDB) write(ctx context.Context, name string, plan planFunc, ordered b
 	select {
 	case d.kick <- struct{}{}:
 	default:
+	}
+	if ds != nil {
+		ds.mu.Lock()
+		ds.last = b // answered now; Deferred's flush waits for it
+		ds.mu.Unlock()
+		return refused
 	}
 	// The write does not follow its request's context: once staged, it
 	// is committed whatever the client does; its answer waits at most a
@@ -285,6 +360,7 @@ func (d *memDB) commit() {
 		leave := d.enterGate()
 		next := d.batch
 		d.batch = newBatch()
+		d.epoch++
 		if rerr := d.reload(context.Background()); rerr != nil {
 			d.log.Error("the embedded database cannot read its file back after a failed commit; refusing writes", "err", rerr)
 			d.health.fence("the embedded database's file cannot be read back")

@@ -584,3 +584,18 @@ func TestConcurrentOverturnsPayOnce(t *testing.T) {
 		t.Errorf("buyer %d + escrow %d, want 40 between them", b, e)
 	}
 }
+
+// TestSecondReportOfAnOverturnedSubmission: two reports ask to overturn the
+// same rejection; once the first is decided, deciding the second finds the
+// submission approved, which is what it asked: it is decided, and nothing
+// is paid twice.
+func TestSecondReportOfAnOverturnedSubmission(t *testing.T) {
+	a := newAPI(t)
+	buyer, worker, adm, _, sub, rep := overturnSetup(t, a, 2)
+	rep2 := decode[reportBody](t, a.call(t, http.MethodPost, "/api/reports", buyer.Token, reportRequest("submission", sub.ID)), http.StatusCreated)
+	decode[reportBody](t, a.call(t, http.MethodPut, "/api/admin/reports/"+rep.ID, adm.Token, overturn), http.StatusOK)
+	decode[reportBody](t, a.call(t, http.MethodPut, "/api/admin/reports/"+rep2.ID, adm.Token, overturn), http.StatusOK)
+	if got := a.coins(t, worker.User.ID); got != 20 {
+		t.Errorf("worker = %d coins, want 10 + one payment of 10", got)
+	}
+}

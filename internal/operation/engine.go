@@ -169,7 +169,7 @@ func (e *Engine) runRequest(ctx context.Context, req Request) (Result, error) {
 // try is one attempt of Run. done is false when the operation it waited for
 // or found was cancelled meanwhile, which leaves no record, or started again
 // by another caller: Run then tries the operation itself.
-func (e *Engine) try(ctx context.Context, req Request, def Definition) (_ Result, done bool, _ error) {
+func (e *Engine) try(ctx context.Context, req Request, def Definition) (_ Result, done bool, err error) {
 	id := req.ID()
 	release, busy := e.claim(id)
 	if busy != nil {
@@ -200,11 +200,21 @@ func (e *Engine) try(ctx context.Context, req Request, def Definition) (_ Result
 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.leaseTTL/2)
 	defer cancel()
+	// The steps wait for the disk once, at the end, rather than each for
+	// the previous: they reach it in their order all the same. The claim
+	// is released after, so that a caller waiting for this run reads what
+	// is durable.
+	ctx, flush := e.store.Deferred(ctx)
+	defer func() {
+		if ferr := flush(); ferr != nil && err == nil {
+			err = fmt.Errorf("operation %s: %w", id, ferr)
+		}
+	}()
 
 	now := e.clock()
 	rec := Record{ID: id, Postings: req.Postings, Data: inMemory{req.Data}, State: Pending,
 		LeaseUntil: now.Add(e.leaseTTL), CreatedAt: now, UpdatedAt: now}
-	err := e.store.Insert(ctx, rec, req.Data)
+	err = e.store.Insert(ctx, rec, req.Data)
 	if errors.Is(err, ErrExists) {
 		found, err := e.store.Get(ctx, id)
 		if errors.Is(err, ErrNotFound) {

@@ -137,6 +137,13 @@ type Store interface {
 	// Expired returns up to limit open operations whose lease ends before
 	// the given time, oldest lease first.
 	Expired(ctx context.Context, leaseBefore time.Time, limit int) ([]Record, error)
+	// Deferred returns a context whose writes (to every store of the
+	// database) may answer before they are durable, provided they become
+	// durable in their order, and a flush that returns once they all are,
+	// or with the error that lost one, after which no write of the context
+	// succeeds. A run of an operation's steps then waits for the disk once.
+	// A database that answers each write once durable returns ctx as it is.
+	Deferred(ctx context.Context) (context.Context, func() error)
 }
 
 // Ledger applies an operation's postings; ledger.Ledger implements it.

@@ -259,6 +259,14 @@ func (s *Service) act(ctx context.Context, p auth.Principal, r Report, action Ac
 		if errors.Is(err, submission.ErrAlreadyReviewed) {
 			return nil // overturned by a concurrent decision
 		}
+		if errors.Is(err, submission.ErrNotRejected) {
+			// Approved since it was reported: overturned by a decision of
+			// another report about it, perhaps a moment ago. The worker is
+			// paid, which is what the report asked.
+			if sub, gerr := s.submissions.Get(ctx, r.TargetID); gerr == nil && sub.Status == submission.StatusApproved {
+				return nil
+			}
+		}
 		return err
 	case ActionSuspendUser:
 		who, err := s.culprit(ctx, r)

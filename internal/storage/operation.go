@@ -17,12 +17,18 @@ const operationsCollection = "operations"
 // OperationStore keeps the records of operations, in flight and ended. It
 // implements operation.Store.
 type OperationStore struct {
+	db         *docdb.DB
 	operations docdb.Collection
 }
 
 // NewOperationStore returns the operations store on d.
 func NewOperationStore(d *docdb.DB) *OperationStore {
-	return &OperationStore{operations: d.Collection(operationsCollection)}
+	return &OperationStore{db: d, operations: d.Collection(operationsCollection)}
+}
+
+// Deferred implements operation.Store: see docdb.DB.Deferred.
+func (s *OperationStore) Deferred(ctx context.Context) (context.Context, func() error) {
+	return s.db.Deferred(ctx)
 }
 
 var _ operation.Store = (*OperationStore)(nil)
