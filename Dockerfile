@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# Microtask's image: a static binary (CGO_ENABLED=0: the embedded FerretDB
-# and its SQLite, modernc.org/sqlite, are pure Go) on an empty base, run as
+# Microtask's image: a static binary (CGO_ENABLED=0: the embedded database's
+# SQLite, modernc.org/sqlite, is pure Go) on an empty base, run as
 # an unprivileged user, with DATA_DIR (the embedded database, the JWT secret
 # it generates, the images it keeps) a volume. With MONGODB_URI set the
 # volume only keeps images (unless IMGBB_API_KEY) and can be left out.

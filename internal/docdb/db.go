@@ -24,20 +24,19 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// DB is one MongoDB database on a connected client.
+// DB is one database. It works in one of three ways, decided where it is
+// opened:
 //
-// It works in one of three ways, decided when it connects:
-//
-//   - on MongoDB, every read and write is a command to the server, which
-//     answers with its indexes and keeps each document's updates atomic;
-//   - on FerretDB reached by a URI, likewise, but write commands pass a
-//     process-wide gate (see gate), because FerretDB v1 can lose one of two
+//   - on MongoDB (Open), every read and write is a command to the server,
+//     which answers with its indexes and keeps each document's updates
+//     atomic;
+//   - on FerretDB (Open on its URI, or Embedded.Connect in the tests),
+//     likewise, but write commands pass a process-wide gate (see gate), or
+//     per-document locks, because FerretDB v1 can lose one of two
 //     concurrent updates to the same document;
-//   - on the embedded FerretDB this process runs (Embedded.Connect), writes
-//     pass the gate too, and reads are answered from an in-memory copy of
-//     each collection (package mirror), because FerretDB reads the whole
-//     collection for any query but a lookup by _id, while this process is
-//     the only writer of its database.
+//   - on the embedded database (OpenEmbedded), every read is answered from
+//     memory and every write committed to one file this process alone
+//     opens (see memDB).
 type DB struct {
 	client   *mongo.Client
 	db       *mongo.Database

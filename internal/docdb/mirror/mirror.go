@@ -2,15 +2,13 @@
 // queries from it: the filters, sorts, counts and sums the stores use,
 // evaluated as MongoDB (and FerretDB) evaluate them.
 //
-// The embedded FerretDB decodes every document of a collection for any query
-// other than a lookup by _id, so its lists and counts cost time in proportion
-// to the collection. Its process is the only writer of its database, so
-// storage keeps a copy of each collection here, loaded once, and changes the
-// copy after each write the database accepts: a write is planned here (which
-// documents it touches and what they become), sent to the database as inserts,
-// replacements and deletions by _id, and committed here once the database
-// has taken it. Storage holds its write gate from plan to commit, so nothing
-// changes in between.
+// The embedded database (package docdb) keeps every collection here, loaded
+// from its file once, and answers every read from it: a write is planned
+// here (which documents it touches and what they become), applied here and
+// then made durable in the file. The caller serializes writers from plan to
+// commit (docdb's write gate), so nothing changes in between. The property
+// tests run the same documents, filters, sorts and updates through this copy
+// and through FerretDB and require the same answers.
 //
 // Documents are kept as their BSON bytes, so the copy weighs about what the
 // data does. Equality conditions on _id and on the fields that lead one of
