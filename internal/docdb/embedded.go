@@ -51,15 +51,9 @@ type Embedded struct {
 // it with Stop after every client has disconnected: FerretDB waits up to a
 // few seconds for open connections otherwise.
 func StartEmbedded(dir string, log *slog.Logger) (*Embedded, error) {
-	abs, err := filepath.Abs(dir)
+	abs, err := privateDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("embedded database dir: %w", err)
-	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("embedded database dir: %w", err)
-	}
-	if err := os.Chmod(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("embedded database dir: %w", err)
+		return nil, err
 	}
 	socket, err := socketPath(abs)
 	if err != nil {

@@ -21,15 +21,9 @@ import (
 // versions before this engine kept it, is converted on first open (see
 // convertFerretDB).
 func OpenEmbedded(ctx context.Context, dir, database string, log *slog.Logger, opts ...Option) (*DB, error) {
-	abs, err := filepath.Abs(dir)
+	abs, err := privateDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("embedded database dir: %w", err)
-	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("embedded database dir: %w", err)
-	}
-	if err := os.Chmod(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("embedded database dir: %w", err)
+		return nil, err
 	}
 	unlock, err := lockDir(abs)
 	if err != nil {
@@ -55,6 +49,22 @@ func OpenEmbedded(ctx context.Context, dir, database string, log *slog.Logger, o
 		"write_mode", "group commit", "collections", cols, "documents", docs, "bson_bytes", size,
 		"took", time.Since(start).Round(time.Millisecond).String())
 	return d, nil
+}
+
+// privateDir makes dir, if missing, a directory only this process's user
+// can enter (0700), and returns its absolute path.
+func privateDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		err = os.MkdirAll(abs, 0o700)
+	}
+	if err == nil {
+		err = os.Chmod(abs, 0o700)
+	}
+	if err != nil {
+		return "", fmt.Errorf("embedded database dir: %w", err)
+	}
+	return abs, nil
 }
 
 // openMem opens the embedded database file of database in dir.
