@@ -414,12 +414,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, db *docdb.D
 	leases, owner := storage.NewLeaseStore(db), instanceID()
 	for _, j := range a.Jobs(cfg) {
 		wg.Go(func() {
+			if j.First != nil {
+				j.First(workers)
+			}
 			if j.Loop != nil {
 				j.Loop(workers, j.Interval)
 				return
-			}
-			if j.First != nil {
-				j.First(workers)
 			}
 			// Each round this instance runs is logged and measured.
 			job.Every(workers, log, leases, owner, j.Name, j.Interval, func(ctx context.Context) error {

@@ -56,7 +56,8 @@ type Job struct {
 	// Interval, the instance that gets the lease called Name does one.
 	Round func(ctx context.Context) (int64, error)
 	Did   string
-	// First, if set, runs once on every instance before its first round.
+	// First, if set, runs once on every instance before its first round,
+	// or before its Loop.
 	First func(ctx context.Context)
 	// Loop is work every instance does for itself, every interval until
 	// ctx is done.
@@ -67,7 +68,19 @@ type Job struct {
 func (a *App) Jobs(cfg config.Config) []Job {
 	log := a.config.Log
 	jobs := []Job{
-		{Name: "recover-operations", Interval: cfg.RecoveryInterval, Loop: a.Operations.RunRecovery},
+		{Name: "recover-operations", Interval: cfg.RecoveryInterval, Loop: a.Operations.RunRecovery,
+			First: func(ctx context.Context) {
+				if !a.config.SoleWriter {
+					return // another instance may be running them: their leases say when they are abandoned
+				}
+				// The only writer, just started: what is in flight was a
+				// dead process's, to finish now rather than a lease later.
+				if n, err := a.Operations.RecoverAbandoned(ctx); err != nil && ctx.Err() == nil {
+					log.ErrorContext(ctx, "recover operations left in flight", "err", err)
+				} else if n > 0 {
+					log.InfoContext(ctx, "operations left in flight recovered", "count", n)
+				}
+			}},
 		// Every instance delivers the outbox: a message is claimed before
 		// it is sent, so none goes out twice. Retries are due at most
 		// every 30 s.

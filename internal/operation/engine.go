@@ -507,13 +507,27 @@ func (e *Engine) transition(ctx context.Context, rec *Record, to State) (ended b
 // cancelled count as finished; errors are those of operations that could not
 // be finished now (they stay open for the next round).
 func (e *Engine) Recover(ctx context.Context) (int, error) {
+	return e.recover(ctx, e.clock())
+}
+
+// RecoverAbandoned finishes every operation in flight at once, whatever
+// its lease: for a process that knows nothing else runs them, such as the
+// only writer of a database, just started after a crash, which need not
+// wait for the dead runner's leases to expire.
+func (e *Engine) RecoverAbandoned(ctx context.Context) (int, error) {
+	return e.recover(ctx, e.clock().Add(100*365*24*time.Hour))
+}
+
+// recover finishes the operations in flight whose lease ends before the
+// given time.
+func (e *Engine) recover(ctx context.Context, leaseBefore time.Time) (int, error) {
 	var (
 		done int
 		errs []error
 		seen = map[string]bool{}
 	)
 	for {
-		open, err := e.store.Expired(ctx, e.clock(), e.batch)
+		open, err := e.store.Expired(ctx, leaseBefore, e.batch)
 		if err != nil {
 			return done, fmt.Errorf("list operations in flight: %w", err)
 		}

@@ -564,6 +564,31 @@ func TestRecoverFinishesManyTransfers(t *testing.T) {
 	wantAuditBalanced(t, f.svc)
 }
 
+// TestRecoverAbandonedDoesNotWaitForLeases: after a crash of the only
+// writer, what it left in flight is finished at once, without waiting for
+// its leases to expire, which Recover waits for.
+func TestRecoverAbandonedDoesNotWaitForLeases(t *testing.T) {
+	f := newFixture(t)
+	f.svc.InjectFailures(func(step string) error {
+		if step == "applied:0" {
+			return errCrash
+		}
+		return nil
+	})
+	if _, err := f.svc.Post(context.Background(), transfer{ID: "signup:u", Postings: ledger.Move(ledger.Mint, "user:u", 5)}); !errors.Is(err, errCrash) {
+		t.Fatalf("Post() error = %v, want the crash", err)
+	}
+	s2 := f.restart()
+	if done, err := s2.Recover(context.Background()); err != nil || done != 0 {
+		t.Fatalf("Recover() under a live lease = %d, %v; want 0, nil", done, err)
+	}
+	if done, err := s2.Engine.RecoverAbandoned(context.Background()); err != nil || done != 1 {
+		t.Fatalf("RecoverAbandoned() = %d, %v; want 1, nil", done, err)
+	}
+	wantBalances(t, f.svc, map[string]money.Coins{ledger.Mint: -5, "user:u": 5})
+	wantAuditBalanced(t, f.svc)
+}
+
 // BenchmarkPost measures one operation with two postings (user to escrow)
 // and no steps of its own on the embedded database: five write commands
 // (the record, two postings, the end, the clean-up). Each one opens
