@@ -29,13 +29,16 @@ import (
 // disk, is paid per batch rather than per write: while a batch is being
 // written, the writes that arrive fill the next.
 //
-// A write is acknowledged once its batch is on disk; an operation's next
-// step, which waits for that, comes in a later batch, so the order of each
-// operation's steps is the order on disk. A reader may see a write a moment
+// A write is acknowledged once its batch is on disk, or, in a Deferred
+// context (an operation's run), once staged, the run's flush waiting for the
+// disk once at its end. Either way batches reach the disk in the order they
+// were filled, so the order of each operation's steps is the order on disk,
+// and a crash keeps a prefix of them. A reader may see a write a moment
 // before it is durable (as MongoDB's "local" read concern does). When a
 // batch fails to commit (a full disk), the copy goes back to what the file
-// holds, and the writes of that batch and of the batch staged on top of it
-// answer the error.
+// holds, the writes of that batch and of the batch staged on top of it
+// answer the error, and a Deferred run that had a write in them may not
+// write on.
 type memDB struct {
 	name     string
 	file     *fileStore
