@@ -74,7 +74,7 @@ func userFromDoc(d userDoc) user.User {
 func newUserDoc(u user.User, passwordHash []byte) userDoc {
 	return userDoc{ID: u.ID, Name: u.Name, Email: u.Email, PhotoURL: u.PhotoURL,
 		Role: string(u.Role), Status: string(u.Status), TokenVersion: u.TokenVersion, PasswordHash: passwordHash,
-		CreatedAt: u.CreatedAt, EmailVerified: u.EmailVerified, GoogleLinked: u.GoogleLinked}
+		CreatedAt: u.CreatedAt, EmailVerified: u.EmailVerified, GoogleLinked: u.GoogleLinked, EmailOptIns: u.EmailOptIns, EmailOptOuts: u.EmailOptOuts}
 }
 
 // Insert implements user.Store.
