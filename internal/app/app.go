@@ -12,12 +12,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"microtask/internal/adminlog"
+	"microtask/internal/announcement"
 	"microtask/internal/auth"
 	"microtask/internal/block"
+	"microtask/internal/chat"
 	"microtask/internal/docdb"
+	"microtask/internal/friend"
 	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
 	"microtask/internal/mail"
@@ -85,6 +89,7 @@ type Stores struct {
 	Uploads        *storage.UploadStore
 	Reservations   *storage.ReservationStore
 	Mail           *storage.MailStore
+	Chat           *storage.ChatStore
 }
 
 // App is the services on one database.
@@ -106,6 +111,9 @@ type App struct {
 	Blocks        *block.Service
 	Records       *reputation.Service
 	Outbox        *mail.Outbox
+	Chat          *chat.Service
+	Friends       *friend.Service
+	Announcements *announcement.Service
 	Stores        Stores
 
 	db     *docdb.DB
@@ -121,6 +129,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Notifications: storage.NewNotificationStore(db), Payments: storage.NewPaymentStore(db),
 		PurchaseBlocks: storage.NewPurchaseBlockStore(db), Withdrawals: storage.NewWithdrawalStore(db),
 		Uploads: storage.NewUploadStore(db), Reservations: storage.NewReservationStore(db), Mail: storage.NewMailStore(db),
+		Chat: storage.NewChatStore(db),
 	}}
 	st := a.Stores
 	mailer := c.Mailer
@@ -176,14 +185,29 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Store: st.Withdrawals, Ops: a.Operations, Notify: a.Notifications, Users: a.Users, Earnings: st.Submissions,
 		Purchases: st.Payments, Admins: a.AdminLog, Pricing: c.Pricing, Systems: c.WithdrawalMethods, Log: c.Log, Now: now,
 	})
+	a.Friends = friend.NewService(friend.Deps{
+		Store: storage.NewFriendStore(db), Users: a.Users, Blocks: a.Blocks, Notify: a.Notifications, Log: c.Log, Now: now,
+	})
+	a.Chat = chat.NewService(chat.Deps{
+		Store: st.Chat, Users: a.Users, Blocks: a.Blocks, Friends: a.Friends, Tasks: a.Tasks, Reservations: a.Reservations,
+		Submissions: a.Submissions, Images: l, Presence: a.Notifications, Mailer: a.Outbox, Recipients: messageRecipients{a.Users},
+		MessagesURL: strings.TrimRight(c.AppURL, "/") + cmp.Or(c.RouteBase, notification.DefaultRouteBase) + string(notification.Messages),
+		Log:         c.Log, Now: now,
+	})
+	a.Announcements = announcement.NewService(announcement.Deps{
+		Store: storage.NewAnnouncementStore(db), Users: a.Users, Notify: a.Notifications, Mailer: a.Outbox, AppURL: c.AppURL,
+		Log: c.Log, Now: now,
+	})
 	a.Reports = report.NewService(report.Deps{
-		Store: storage.NewReportStore(db), Tasks: a.Tasks, Submissions: a.Submissions, Users: a.Users, Notify: a.Notifications,
-		Admins: a.AdminLog, Log: c.Log, Now: now,
+		Store: storage.NewReportStore(db), Tasks: a.Tasks, Submissions: a.Submissions, Users: a.Users, Messages: a.Chat,
+		Notify: a.Notifications, Admins: a.AdminLog, Log: c.Log, Now: now,
 	})
 	a.Stats = stats.NewService(storage.NewStatsStore(db), now)
 	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)
-	// Profile photos and task pictures are the images in use.
-	a.Uploads = upload.NewService(c.ImageHost, st.Uploads, []upload.Referrer{a.Users, a.Tasks}, c.DailyUploadLimit, c.Log, now)
+	// Profile photos, task pictures and messages' attachments are the
+	// images in use.
+	a.Uploads = upload.NewService(c.ImageHost, st.Uploads, []upload.Referrer{a.Users, a.Tasks, a.Chat}, c.DailyUploadLimit, c.Log, now)
+	l.uploads = a.Uploads
 
 	for _, defs := range [][]operation.Definition{
 		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(), a.Reservations.Operations(),
@@ -219,6 +243,24 @@ func (m mailRecipients) MailRecipients(ctx context.Context, ids []string) (map[s
 	return out, nil
 }
 
+// messageRecipients is the chat service's view of the users it may mail
+// about unread messages.
+type messageRecipients struct{ users *user.Service }
+
+func (m messageRecipients) MessageRecipients(ctx context.Context, ids []string) (map[string]chat.Recipient, error) {
+	users, err := m.users.Mailable(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]chat.Recipient, len(users))
+	for _, u := range users {
+		if u.WantsEmail(string(notification.MessagesMail)) {
+			out[u.ID] = chat.Recipient{Email: u.Email, Name: u.Name}
+		}
+	}
+	return out, nil
+}
+
 // later stands in for services that New has not built yet: the one place
 // where the cycles between services are broken. Of two services that need
 // each other, the one built first takes later in place of the other; New
@@ -235,13 +277,19 @@ func (m mailRecipients) MailRecipients(ctx context.Context, ids []string) (map[s
 //     reaches the buyer's tasks
 //   - reservations and submissions: a worker who submitted reserves no
 //     slot; a submission takes the slot its worker reserved
+//   - conversations and uploads: an attachment is an image kept here; the
+//     images messages carry are in use
 type later struct {
 	tasks         *task.Service
 	notifications *notification.Service
 	submissions   *submission.Service
 	reservations  *reservation.Service
 	blocks        *block.Service
+	uploads       *upload.Service
 }
+
+// Kept implements chat.Images.
+func (l *later) Kept(url string) bool { return l.uploads.Kept(url) }
 
 // SetHidden implements user.TaskHider.
 func (l *later) SetHidden(ctx context.Context, buyerID string, hidden bool) error {

@@ -31,6 +31,10 @@ func (a *App) ServerOptions(cfg config.Config) httpapi.Options {
 		Keys:                a.Keys,
 		AdminLog:            a.AdminLog,
 		Uploads:             a.Uploads,
+		Chat:                a.Chat,
+		Friends:             a.Friends,
+		Announcements:       a.Announcements,
+		MessageRateLimit:    cfg.MessageRateLimit,
 		PublicURL:           cfg.PublicURL,
 		UploadRateLimit:     cfg.UploadRateLimit,
 		CORSOrigins:         cfg.CORSOrigins,
@@ -96,6 +100,12 @@ func (a *App) Jobs(cfg config.Config) []Job {
 		// Notifications users want mailed too: each instance may run a
 		// round, since each is queued once under its notification's id.
 		{Name: "mail-notifications", Interval: 30 * time.Second, Round: counted(a.Notifications.MailOptedIn), Did: "notifications mailed"},
+		// Conversations left unread: each mailed once per state, under
+		// the conversation's and its last message's ids.
+		{Name: "mail-unread-messages", Interval: time.Minute, Round: counted(a.Chat.MailUnread), Did: "unread conversations mailed"},
+		// Announcements to everyone, in bounded batches; a round cut off
+		// (a restart) is gone on from by the next, which sends nothing twice.
+		{Name: "deliver-announcements", Interval: 5 * time.Second, Round: counted(a.Announcements.Deliver), Did: "users reached by announcements"},
 		// The directory is this instance's: each adopts its own files. The
 		// sweep then deletes the images nothing refers to, hourly: each
 		// round reads every photo and task picture URL once.
@@ -113,6 +123,8 @@ func (a *App) Jobs(cfg config.Config) []Job {
 			// Several instances may share this database: pick up the
 			// notifications the others store, for this instance's streams.
 			Job{Name: "tail-notifications", Interval: time.Second, Loop: a.Notifications.Tail},
+			// And the messages they store, for this instance's sockets.
+			Job{Name: "tail-messages", Interval: time.Second, Loop: a.Chat.Tail},
 			// And drop what this instance caches of users whose tokens
 			// another revoked (sign-out, password change): a revoked token
 			// stops working everywhere within about a second.

@@ -1,8 +1,9 @@
-// Package block lets a buyer keep a worker off their tasks: a blocked
-// worker's submissions to the buyer's tasks are refused (and, once the
-// lifecycle has them, their reservations), and the buyer's tasks leave
-// their list of available tasks. Work submitted before the block is still
-// reviewed as usual.
+// Package block lets a user keep another away. Any user may block any
+// other but an admin from messaging them: a block stops messages both ways
+// (package chat) and friend requests. A buyer's block of a worker also keeps
+// the worker off the buyer's tasks: their submissions and reservations are
+// refused, and the buyer's tasks leave their list of available tasks. Work
+// submitted before the block is still reviewed as usual.
 package block
 
 import (
@@ -13,19 +14,20 @@ import (
 	"microtask/internal/user"
 )
 
-// MaxPerBuyer is how many workers one buyer may block: a buyer's blocks
-// are one document, and every task of theirs lists the blocked workers.
+// MaxPerBuyer is how many users one user may block: a user's blocks are
+// one document, and every task of a buyer's lists the users they blocked.
 const MaxPerBuyer = 500
 
-// Block is one blocked worker.
+// Block is one blocked user (a worker, when a buyer blocked them from
+// their tasks: hence the names).
 type Block struct {
-	WorkerID   string
+	WorkerID   string // the blocked user
 	WorkerName string // when blocked
 	At         time.Time
 }
 
-// List is a buyer's blocks, newest last, and its version, which every
-// change raises: tasks are told the list with its version, so that an
+// List is a user's blocks (BuyerID is the user's, who need not be a
+// buyer), newest last, and its version, which every change raises: tasks are told the list with its version, so that an
 // older list never replaces a newer one whatever the order of the writes.
 type List struct {
 	BuyerID string
@@ -56,9 +58,11 @@ func (l List) WorkerIDs() []string {
 var (
 	ErrBlocked = apperr.New(apperr.Forbidden, "blocked_by_buyer",
 		"the buyer of this task has blocked you from their tasks")
-	ErrNotBlocked = apperr.New(apperr.NotFound, "block_not_found", "you have not blocked this worker")
-	ErrTooMany    = apperr.New(apperr.Conflict, "too_many_blocks", "you have blocked as many workers as you may; unblock one first")
-	ErrNotAWorker = apperr.New(apperr.NotFound, "user_not_found", "no such worker")
+	ErrNotBlocked = apperr.New(apperr.NotFound, "block_not_found", "you have not blocked this user")
+	ErrTooMany    = apperr.New(apperr.Conflict, "too_many_blocks", "you have blocked as many users as you may; unblock one first")
+	ErrNotAWorker = apperr.New(apperr.NotFound, "user_not_found", "no such user")
+	ErrSelf       = apperr.New(apperr.Conflict, "self_block", "you cannot block yourself")
+	ErrAdmin      = apperr.New(apperr.Conflict, "cannot_block_admin", "admins cannot be blocked; report a problem instead")
 	// ErrStale is returned by Store.Save when the list changed since it was read.
 	ErrStale = apperr.New(apperr.Conflict, "block_list_changed", "the block list changed meanwhile; retry")
 )
@@ -71,6 +75,9 @@ type Store interface {
 	// Save stores l with version l.Version+1 if the stored list is still at
 	// l.Version (0: none stored). ErrStale otherwise.
 	Save(ctx context.Context, l List) (List, error)
+	// GetMany returns the lists of the users who have one among ids, in
+	// one read.
+	GetMany(ctx context.Context, ids []string) ([]List, error)
 }
 
 // Tasks keeps the blocked workers on each of a buyer's tasks, for the

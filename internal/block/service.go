@@ -41,22 +41,41 @@ func (s *Service) Blocked(ctx context.Context, buyerID, workerID string) (bool, 
 	return l.Has(workerID), nil
 }
 
-// Block blocks a worker from the buyer's tasks (buyers only). Blocking a
-// blocked worker again changes nothing but brings the buyer's tasks up to
-// date with the list, which repairs them if an earlier call stopped midway.
+// EitherBlocked reports whether a blocked b or b blocked a: the check of
+// messages and friend requests, one read of both lists.
+func (s *Service) EitherBlocked(ctx context.Context, a, b string) (bool, error) {
+	ls, err := s.store.GetMany(ctx, []string{a, b})
+	if err != nil {
+		return false, fmt.Errorf("read blocks of %s and %s: %w", a, b, err)
+	}
+	for _, l := range ls {
+		if (l.BuyerID == a && l.Has(b)) || (l.BuyerID == b && l.Has(a)) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Block blocks a user from messaging the caller, and a buyer's worker from
+// their tasks too. Admins cannot be blocked. Blocking a blocked user again
+// changes nothing but brings a buyer's tasks up to date with the list,
+// which repairs them if an earlier call stopped midway.
 func (s *Service) Block(ctx context.Context, p auth.Principal, workerID string) (Block, error) {
-	if !p.Is(auth.RoleBuyer) {
-		return Block{}, auth.ErrWrongRole
+	if workerID == p.UserID {
+		return Block{}, ErrSelf
 	}
 	w, err := s.users.Get(ctx, workerID)
-	if err != nil || w.Role != auth.RoleWorker {
-		if err == nil || apperr.KindOf(err) == apperr.NotFound {
+	if err != nil {
+		if apperr.KindOf(err) == apperr.NotFound {
 			return Block{}, ErrNotAWorker
 		}
 		return Block{}, fmt.Errorf("read user %s: %w", workerID, err)
 	}
+	if w.Role == auth.RoleAdmin {
+		return Block{}, ErrAdmin
+	}
 	var b Block
-	l, err := s.change(ctx, p.UserID, func(l *List) error {
+	l, err := s.change(ctx, p, func(l *List) error {
 		for _, old := range l.Blocks {
 			if old.WorkerID == workerID {
 				b = old
@@ -73,17 +92,14 @@ func (s *Service) Block(ctx context.Context, p auth.Principal, workerID string) 
 	if err != nil {
 		return Block{}, err
 	}
-	s.log.InfoContext(ctx, "worker blocked", "buyer_id", p.UserID, "worker_id", workerID, "blocks", len(l.Blocks))
+	s.log.InfoContext(ctx, "user blocked", "user_id", p.UserID, "blocked_id", workerID, "blocks", len(l.Blocks))
 	return b, nil
 }
 
-// Unblock lifts a block. ErrNotBlocked if the buyer has not blocked the
-// worker.
+// Unblock lifts a block. ErrNotBlocked if the caller has not blocked the
+// user.
 func (s *Service) Unblock(ctx context.Context, p auth.Principal, workerID string) error {
-	if !p.Is(auth.RoleBuyer) {
-		return auth.ErrWrongRole
-	}
-	_, err := s.change(ctx, p.UserID, func(l *List) error {
+	_, err := s.change(ctx, p, func(l *List) error {
 		i := slices.IndexFunc(l.Blocks, func(b Block) bool { return b.WorkerID == workerID })
 		if i < 0 {
 			return ErrNotBlocked
@@ -97,10 +113,11 @@ func (s *Service) Unblock(ctx context.Context, p auth.Principal, workerID string
 // errUnchanged tells change that the list stays as it is.
 var errUnchanged = errors.New("unchanged")
 
-// change applies edit to the buyer's list and saves it, reading it again
-// if it changed meanwhile, then tells the buyer's tasks the list as saved
+// change applies edit to the user's list and saves it, reading it again
+// if it changed meanwhile, then tells a buyer's tasks the list as saved
 // (or as it is, when edit left it unchanged).
-func (s *Service) change(ctx context.Context, buyerID string, edit func(*List) error) (List, error) {
+func (s *Service) change(ctx context.Context, p auth.Principal, edit func(*List) error) (List, error) {
+	buyerID := p.UserID
 	for range 50 { // each try that loses has lost to another change, which is done
 		l, err := s.store.Get(ctx, buyerID)
 		if err != nil {
@@ -118,7 +135,7 @@ func (s *Service) change(ctx context.Context, buyerID string, edit func(*List) e
 				return List{}, fmt.Errorf("save blocks of buyer %s: %w", buyerID, err)
 			}
 		}
-		if l.Version > 0 {
+		if l.Version > 0 && p.Is(auth.RoleBuyer) {
 			if err := s.tasks.SetBlocked(ctx, buyerID, "", l.WorkerIDs(), l.Version); err != nil {
 				return List{}, fmt.Errorf("copy blocks of buyer %s to the tasks: %w", buyerID, err)
 			}
@@ -128,11 +145,8 @@ func (s *Service) change(ctx context.Context, buyerID string, edit func(*List) e
 	return List{}, operation.ErrInProgress
 }
 
-// Mine returns a page of the buyer's blocks, newest first.
+// Mine returns a page of the caller's blocks, newest first.
 func (s *Service) Mine(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Block], error) {
-	if !p.Is(auth.RoleBuyer) {
-		return page.Of[Block]{}, auth.ErrWrongRole
-	}
 	l, err := s.store.Get(ctx, p.UserID)
 	if err != nil {
 		return page.Of[Block]{}, fmt.Errorf("read blocks of buyer %s: %w", p.UserID, err)

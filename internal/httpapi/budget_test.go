@@ -229,3 +229,53 @@ func TestRecordsCostOneReadAPage(t *testing.T) {
 		t.Errorf("commands grow with the users on the page: tasks %v then %v, submissions %v then %v", fewTasks, manyTasks, fewSubs, manySubs)
 	}
 }
+
+// TestMessageCommandBudgets counts the commands of sending a message and
+// of the conversation list, as MongoDB receives them: a message is at most
+// six (the recipient, the conversation, both users' blocks in one find, the
+// friendship for a first message to a friend, the message and the
+// conversation's update), the list at most three (a find, a count and the
+// other users' cards in one find).
+func TestMessageCommandBudgets(t *testing.T) {
+	a := buildAPI(t, harness{bcryptCost: bcrypt.MinCost, asOnMongoDB: true})
+	x, y := a.register(t, "worker"), a.register(t, "worker")
+	a.befriend(t, x, y)
+	for range 3 {
+		z := a.register(t, "worker")
+		a.befriend(t, x, z)
+		a.sent(t, z.Token, x.User.ID, "hello")
+	}
+	log := storagetest.Commands(t, a.db)
+	tests := []struct {
+		name   string
+		call   func() int
+		max    int
+		status int
+	}{
+		{"POST /chats/{user_id}, a first message to a friend", func() int {
+			return a.write(t, x.Token, y.User.ID, "first").Code
+		}, 6, http.StatusCreated},
+		{"POST /chats/{user_id}, an answer", func() int {
+			return a.write(t, y.Token, x.User.ID, "answer").Code
+		}, 6, http.StatusCreated},
+		{"GET /chats", func() int {
+			return a.call(t, http.MethodGet, "/api/chats", x.Token, nil).Code
+		}, 3, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a.call(t, http.MethodGet, "/api/auth/me", x.Token, nil) // warm the token checks
+			a.call(t, http.MethodGet, "/api/auth/me", y.Token, nil)
+			log.Reset()
+			if code := tt.call(); code != tt.status {
+				t.Fatalf("status %d, want %d", code, tt.status)
+			}
+			got := log.Counts()
+			reads, writes := split(got)
+			t.Logf("%d commands, %d writes: %v", reads+writes, writes, got)
+			if reads+writes > tt.max {
+				t.Errorf("%d commands (%v); budget %d", reads+writes, got, tt.max)
+			}
+		})
+	}
+}

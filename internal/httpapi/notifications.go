@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"microtask/internal/auth"
+	"microtask/internal/chat"
 	"microtask/internal/notification"
 	"microtask/internal/page"
 )
@@ -137,17 +137,7 @@ const StreamHeartbeat = 20 * time.Second
 func (s *Server) handleNotificationStream(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := newQuery(r)
-	var (
-		p   auth.Principal
-		err error
-	)
-	if ticket := q.values.Get("ticket"); ticket != "" {
-		p, err = s.users.AuthenticateTicket(ctx, ticket)
-	} else if token, ok := bearerToken(r); ok && token != "" {
-		p, err = s.users.Authenticate(ctx, token)
-	} else {
-		err = auth.ErrMissingToken
-	}
+	p, err := s.streamPrincipal(r, q)
 	if err != nil {
 		return err
 	}
@@ -161,6 +151,8 @@ func (s *Server) handleNotificationStream(w http.ResponseWriter, r *http.Request
 		return err
 	}
 	defer sub.Cancel()
+	msgs := s.chat.Subscribe(p.UserID)
+	defer msgs.Cancel()
 	var missed []notification.Notification
 	if last := cmp.Or(r.Header.Get("Last-Event-ID"), q.values.Get("last_event_id")); last != "" {
 		if missed, err = s.notifications.Missed(ctx, p.UserID, last); err != nil {
@@ -201,6 +193,11 @@ func (s *Server) handleNotificationStream(w http.ResponseWriter, r *http.Request
 				continue
 			}
 			writeEvent(w, n)
+		case e := <-msgs.Events:
+			if e.Type != chat.EventMessage {
+				continue // read receipts and typing go to sockets
+			}
+			writeMessageEvent(w, e.Message)
 		}
 		if err := rc.Flush(); err != nil {
 			return nil

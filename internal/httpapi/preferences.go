@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"slices"
 
 	"microtask/internal/notification"
 	"microtask/internal/user"
@@ -15,6 +14,8 @@ type emailPreferences struct {
 	SubmissionRejected *bool `json:"submission_rejected"`
 	WithdrawalPaid     *bool `json:"withdrawal_paid"`
 	ReportDecided      *bool `json:"report_decided"`
+	Messages           *bool `json:"messages"`      // on unless turned off
+	Announcements      *bool `json:"announcements"` // on unless turned off
 }
 
 // fields pairs each field with the kind it stands for.
@@ -24,6 +25,8 @@ func (p *emailPreferences) fields() map[notification.Type]**bool {
 		notification.SubmissionRejected: &p.SubmissionRejected,
 		notification.WithdrawalPaid:     &p.WithdrawalPaid,
 		notification.ReportDecided:      &p.ReportDecided,
+		notification.MessagesMail:       &p.Messages,
+		notification.AnnouncementsMail:  &p.Announcements,
 	}
 }
 
@@ -38,7 +41,7 @@ type preferencesResponse struct {
 func toPreferencesResponse(u user.User) preferencesResponse {
 	var r preferencesResponse
 	for kind, f := range r.Email.fields() {
-		on := slices.Contains(u.EmailOptIns, string(kind))
+		on := u.WantsEmail(string(kind))
 		*f = &on
 	}
 	return r

@@ -18,9 +18,16 @@ func TestPreferences(t *testing.T) {
 
 	got := decode[preferencesBody](t, a.call(t, http.MethodGet, path, w.Token, nil), http.StatusOK)
 	for k, on := range got.Email {
-		if on {
-			t.Errorf("%s is on before opting in", k)
+		// Mail about unread messages and announcements is on until turned
+		// off; the rest, off until opted into.
+		if want := k == "messages" || k == "announcements"; on != want {
+			t.Errorf("%s is %v before any choice, want %v", k, on, want)
 		}
+	}
+	got = decode[preferencesBody](t, a.call(t, http.MethodPut, path, w.Token,
+		map[string]any{"email": map[string]bool{"messages": false}}), http.StatusOK)
+	if got.Email["messages"] || !got.Email["announcements"] {
+		t.Errorf("after turning messages off: %v", got.Email)
 	}
 	got = decode[preferencesBody](t, a.call(t, http.MethodPut, path, w.Token,
 		map[string]any{"email": map[string]bool{"submission_approved": true, "withdrawal_paid": true}}), http.StatusOK)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"microtask/internal/chat"
 	"microtask/internal/page"
 	"microtask/internal/report"
 )
@@ -14,7 +15,7 @@ import (
 // bounds in their tags for the contract; TestReportBoundsAreTheService
 // holds the two together.
 type createReportRequest struct {
-	TargetType string `json:"target_type" validate:"required,oneof=task submission user"`
+	TargetType string `json:"target_type" validate:"required,oneof=task submission user message"`
 	TargetID   string `json:"target_id" validate:"required,max=64"`
 	Reason     string `json:"reason" validate:"required,min=10,max=1000"`
 }
@@ -63,6 +64,25 @@ type reportTargetResponse struct {
 	Task       *taskResponse       `json:"task,omitempty"`
 	Submission *submissionResponse `json:"submission,omitempty"`
 	User       *userResponse       `json:"user,omitempty"`
+	Message    *evidenceResponse   `json:"message,omitempty"`
+}
+
+// evidenceResponse is a reported message with its context: the messages
+// before it in its conversation, and both users' cards.
+type evidenceResponse struct {
+	messageResponse
+	FromUser cardResponse      `json:"from_user"`
+	ToUser   cardResponse      `json:"to_user"`
+	Before   []messageResponse `json:"before"`
+}
+
+func toEvidenceResponse(e chat.Evidence) *evidenceResponse {
+	res := &evidenceResponse{messageResponse: toMessageResponse(e.Message), FromUser: toCardResponse(e.From), ToUser: toCardResponse(e.To),
+		Before: make([]messageResponse, len(e.Before))}
+	for i, m := range e.Before {
+		res.Before[i] = toMessageResponse(m)
+	}
+	return res
 }
 
 func (s *Server) reportWithTarget(ctx context.Context, rp report.Report, t report.Target) (reportWithTargetResponse, error) {
@@ -80,6 +100,8 @@ func (s *Server) reportWithTarget(ctx context.Context, rp report.Report, t repor
 	case t.User != nil:
 		res := toUserResponse(*t.User)
 		target.User = &res
+	case t.Message != nil:
+		target.Message = toEvidenceResponse(*t.Message)
 	default:
 		return reportWithTargetResponse{reportResponse: toReportResponse(rp)}, nil
 	}

@@ -16,9 +16,12 @@ import (
 	"github.com/go-playground/validator/v10"
 
 	"microtask/internal/adminlog"
+	"microtask/internal/announcement"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/block"
+	"microtask/internal/chat"
+	"microtask/internal/friend"
 	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
@@ -82,6 +85,10 @@ type Options struct {
 	CORSOrigins         []string
 	TrustedProxies      int // reverse proxies whose X-Forwarded-For entries are trusted
 	AuthRateLimitPerMin int // per client IP on sign-up and login; 0 disables
+	Chat                *chat.Service
+	Friends             *friend.Service
+	Announcements       *announcement.Service
+	MessageRateLimit    int // messages per user per minute; 0 disables
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -112,6 +119,13 @@ type Server struct {
 	authLimit      func(http.Handler) http.Handler // the per-IP limit for sign-up and login
 	handler        http.Handler
 	metrics        Observer
+	chat           *chat.Service
+	friends        *friend.Service
+	announcements  *announcement.Service
+	messageLimit   func(http.Handler) http.Handler // messages per user
+	// The browser origins allowed to open a socket (CORS_ORIGINS), or any.
+	socketOrigins   []string
+	anySocketOrigin bool
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -151,7 +165,12 @@ func NewServer(o Options) *Server {
 		authLimit:      rateLimitByIP(o.AuthRateLimitPerMin),
 		closing:        make(chan struct{}),
 		metrics:        o.Metrics,
+		chat:           o.Chat,
+		friends:        o.Friends,
+		announcements:  o.Announcements,
+		messageLimit:   rateLimitByUser(o.MessageRateLimit),
 	}
+	s.socketOrigins, s.anySocketOrigin = socketOrigins(o.CORSOrigins)
 	if s.metrics == nil {
 		s.metrics = noObserver{}
 	}
@@ -225,10 +244,18 @@ func (s *Server) routes(o Options) http.Handler {
 		r.Route("/users", func(r chi.Router) {
 			r.Get("/top-workers", s.handle(s.handleTopWorkers))
 			r.Group(func(r chi.Router) {
-				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
+				r.Use(s.authenticate)
 				r.Get("/blocks", s.handle(s.handleBlockList))
 				r.Post("/{id}/blocks", s.handle(s.handleBlockCreate))
 				r.Delete("/{id}/blocks", s.handle(s.handleBlockDelete))
+				r.Post("/friend-request", s.handle(s.handleFriendAsk))
+				r.Get("/friend-request/{id}", s.handle(s.handleFriendRequestGet))
+				r.Put("/friend-request/{id}/accept", s.handle(s.handleFriendAccept))
+				r.Put("/friend-request/{id}/decline", s.handle(s.handleFriendDecline))
+				r.Delete("/friend-request/{id}", s.handle(s.handleFriendWithdraw))
+				r.Get("/friend-requests", s.handle(s.handleFriendRequests))
+				r.Get("/friends", s.handle(s.handleFriendList))
+				r.Delete("/friends/{user_id}", s.handle(s.handleUnfriend))
 			})
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate)
@@ -291,6 +318,17 @@ func (s *Server) routes(o Options) http.Handler {
 		})
 
 		r.With(s.authenticate).Get("/dashboard/stats", s.handle(s.handleDashboardStats))
+
+		r.Get("/ws", s.handle(s.handleSocket)) // authenticates itself: ?ticket=
+		r.Route("/chats", func(r chi.Router) {
+			r.Use(s.authenticate)
+			r.Get("/", s.handle(s.handleChatList))
+			r.Get("/unread-count", s.handle(s.handleChatUnreadCount))
+			r.Get("/{user_id}", s.handle(s.handleChatHistory))
+			r.With(s.messageLimit).Post("/{user_id}", s.handle(s.handleChatSend))
+			r.Put("/{user_id}/read", s.handle(s.handleChatRead))
+		})
+		r.With(s.authenticate).Get("/messages/{id}", s.handle(s.handleMessageGet))
 
 		r.Route("/notifications", func(r chi.Router) {
 			r.Get("/stream", s.handle(s.handleNotificationStream)) // authenticates itself: ?ticket=
@@ -366,6 +404,8 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Get("/reports", s.handle(s.handleAdminReports))
 			r.Get("/reports/{id}", s.handle(s.handleAdminReportGet))
 			r.Put("/reports/{id}", s.handle(s.handleAdminReportDecide))
+			r.Post("/announcements", s.handle(s.handleAnnouncementCreate))
+			r.Get("/announcements/{id}", s.handle(s.handleAnnouncementGet))
 		})
 	})
 	*table = *newRouteTable(r)

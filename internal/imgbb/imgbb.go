@@ -13,6 +13,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"strings"
 	"time"
 
 	"microtask/internal/upload"
@@ -42,6 +43,15 @@ func (c *Client) WithTransport(rt http.RoundTripper) *Client {
 
 // Name implements upload.Host.
 func (c *Client) Name() string { return "imgbb" }
+
+// ImageBase is where imgBB serves the images it takes.
+const ImageBase = "https://i.ibb.co/"
+
+// Serves reports whether url is of an image imgBB serves (upload.Service's
+// Kept).
+func (c *Client) Serves(url string) bool {
+	return strings.HasPrefix(url, ImageBase) && len(url) > len(ImageBase)
+}
 
 type response struct {
 	Data struct {

@@ -24,6 +24,8 @@ type Store interface {
 	// Insert adds a message to the outbox; one whose ID is there already
 	// is left as it is.
 	Insert(ctx context.Context, q Queued) error
+	// InsertAll adds messages in one command, as Insert adds one.
+	InsertAll(ctx context.Context, qs []Queued) error
 	// Due returns up to limit messages due at now, the oldest due first.
 	Due(ctx context.Context, now time.Time, limit int) ([]Queued, error)
 	// Claim takes the attempt number attempts+1 of a message still at
@@ -91,6 +93,31 @@ func (o *Outbox) MailOnce(ctx context.Context, id, to, subject, text string) err
 	err := o.store.Insert(ctx, Queued{ID: id, Message: Message{To: to, Subject: subject, Text: text}, NextAt: now, CreatedAt: now})
 	if err != nil {
 		return fmt.Errorf("queue mail to %s: %w", to, err)
+	}
+	o.poke()
+	return nil
+}
+
+// Once is a message queued under an id, sent once however often it is
+// queued.
+type Once struct {
+	ID string
+	Message
+}
+
+// MailAllOnce queues messages as MailOnce does, in one database write: the
+// bounded batches of a mailing to many users.
+func (o *Outbox) MailAllOnce(ctx context.Context, ms []Once) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	now := o.now().UTC()
+	qs := make([]Queued, len(ms))
+	for i, m := range ms {
+		qs[i] = Queued{ID: m.ID, Message: m.Message, NextAt: now, CreatedAt: now}
+	}
+	if err := o.store.InsertAll(ctx, qs); err != nil {
+		return fmt.Errorf("queue %d mails: %w", len(ms), err)
 	}
 	o.poke()
 	return nil

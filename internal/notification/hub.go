@@ -131,6 +131,13 @@ func (h *Hub) Close(userID string) {
 	}
 }
 
+// Connected reports whether the user has a stream or a socket open.
+func (h *Hub) Connected(userID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs[userID]) > 0
+}
+
 // Open returns how many streams are open, for tests and metrics.
 func (h *Hub) Open() int {
 	h.mu.Lock()

@@ -27,6 +27,15 @@ const (
 	ReportDecided           Type = "report_decided"      // to the reporter
 	Announcement            Type = "announcement"        // from an admin
 	Other                   Type = "other"               // notifications from before types
+	FriendRequest           Type = "friend_request"      // to the user asked: someone wants to be their friend
+	FriendAccepted          Type = "friend_accepted"     // to the user who asked: their request was accepted
+)
+
+// Kinds of email that are not notifications of one type: each user gets
+// them unless they turned them off (PUT /users/{id}/preferences).
+const (
+	MessagesMail      Type = "messages"      // conversations left unread (package chat)
+	AnnouncementsMail Type = "announcements" // announcements to everyone (package announcement)
 )
 
 // MailKinds are the types a user may have mailed to them as well (each
@@ -62,6 +71,8 @@ const (
 	Withdrawals    Page = "/withdrawals"
 	MyReports      Page = "/my-reports"
 	PurchaseBlocks Page = "/purchase-blocks"
+	Friends        Page = "/friends"
+	Messages       Page = "/messages"
 )
 
 // DefaultRouteBase is where the app's dashboard pages live.

@@ -45,6 +45,8 @@ var (
 type Store interface {
 	// Insert adds n. ErrExists if its ID is taken.
 	Insert(ctx context.Context, n Notification) error
+	// InsertAll adds, in one command, those of ns whose ID is not taken.
+	InsertAll(ctx context.Context, ns []Notification) error
 	// ByID returns a notification. ErrNotFound if missing.
 	ByID(ctx context.Context, id string) (Notification, error)
 	// List returns a user's notifications, newest first, and their count.
@@ -185,6 +187,35 @@ func (s *Service) Send(ctx context.Context, n Notification) error {
 	return nil
 }
 
+// SendAll stores many notifications in one database write, each once by
+// its ID (sent again, as by a round repeated after a crash, they are not
+// stored twice), and pushes them to their users' open streams: the bounded
+// batches of an announcement to everyone. They are not mailed.
+func (s *Service) SendAll(ctx context.Context, ns []Notification) error {
+	if len(ns) == 0 {
+		return nil
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	for i := range ns {
+		n := &ns[i]
+		n.Read, n.MailPending = false, false
+		if n.Page != "" {
+			n.ActionRoute = s.base + string(n.Page)
+		}
+		if n.CreatedAt.IsZero() {
+			n.CreatedAt = now
+		}
+	}
+	if err := s.store.InsertAll(ctx, ns); err != nil {
+		return fmt.Errorf("send %d notifications: %w", len(ns), err)
+	}
+	for _, n := range ns {
+		s.changed(n.UserID)
+		s.hub.Publish(n)
+	}
+	return nil
+}
+
 // List returns one page of the caller's notifications, newest first.
 func (s *Service) List(ctx context.Context, p auth.Principal, r page.Request) (page.Of[Notification], error) {
 	items, total, err := s.store.List(ctx, p.UserID, r)
@@ -292,6 +323,10 @@ func (s *Service) Subscribe(userID string) (Subscription, error) {
 
 // CloseStreams ends the user's open streams: their tokens were revoked.
 func (s *Service) CloseStreams(userID string) { s.hub.Close(userID) }
+
+// Connected reports whether the user has a stream or a socket open on this
+// instance.
+func (s *Service) Connected(userID string) bool { return s.hub.Connected(userID) }
 
 // OpenStreams returns how many streams this process has open.
 func (s *Service) OpenStreams() int { return s.hub.Open() }

@@ -20,11 +20,11 @@ const (
 func checkReport(typ TargetType, reason string) error {
 	var errs apperr.Fields
 	switch typ {
-	case TargetTask, TargetSubmission, TargetUser:
+	case TargetTask, TargetSubmission, TargetUser, TargetMessage:
 	case "":
 		errs.Add("target_type", "is required")
 	default:
-		errs.Add("target_type", "must be one of: task, submission, user")
+		errs.Add("target_type", "must be one of: task, submission, user, message")
 	}
 	switch {
 	case reason == "":

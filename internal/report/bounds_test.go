@@ -38,7 +38,7 @@ func TestBoundsAreTheService(t *testing.T) {
 		{"a reason too long, of an unknown type", func() error {
 			_, err := m.e.Reports.Create(t.Context(), m.buyer, "payment", m.task.ID, long(report.MaxReasonLen+1))
 			return err
-		}, []apperr.FieldError{fe("target_type", "must be one of: task, submission, user"), fe("reason", "must be at most 1000 characters")}},
+		}, []apperr.FieldError{fe("target_type", "must be one of: task, submission, user, message"), fe("reason", "must be at most 1000 characters")}},
 		{"no status", func() error {
 			_, err := m.e.Reports.Decide(t.Context(), m.admin, open.ID, "", "", report.ActionNone)
 			return err

@@ -1,5 +1,5 @@
 // Package report lets users report problems (a scam task, a bad submission,
-// a user) and dispute rejections, and lets admins resolve them, optionally
+// a user, an abusive message) and dispute rejections, and lets admins resolve them, optionally
 // acting: overturning a rejection, suspending a user, removing a task.
 package report
 
@@ -9,6 +9,7 @@ import (
 
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
+	"microtask/internal/chat"
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/page"
@@ -25,6 +26,7 @@ const (
 	TargetTask       TargetType = "task"
 	TargetSubmission TargetType = "submission"
 	TargetUser       TargetType = "user"
+	TargetMessage    TargetType = "message" // by its sender or its recipient
 )
 
 // Status is where a report is.
@@ -68,6 +70,7 @@ type Target struct {
 	Task       *task.Task // deleted tasks too
 	Submission *submission.Submission
 	User       *user.User
+	Message    *chat.Evidence // the message with its conversation's context
 }
 
 // Decision is an admin's closing of a report.
@@ -124,6 +127,15 @@ type Users interface {
 	Name(ctx context.Context, id string) (string, error)
 	Exists(ctx context.Context, id string) (bool, error)
 	SetStatus(ctx context.Context, p auth.Principal, id string, st user.Status, reason string) error
+}
+
+// Messages finds messages for reports; chat.Service implements it.
+type Messages interface {
+	// Reportable returns a message the caller sent or received;
+	// chat.ErrMessageNotFound for any other.
+	Reportable(ctx context.Context, p auth.Principal, id string) (chat.Message, error)
+	// Evidence returns a message with its context, for admins.
+	Evidence(ctx context.Context, id string) (chat.Evidence, error)
 }
 
 // Notifier sends notifications; notification.Service implements it.

@@ -11,6 +11,7 @@ import (
 	"microtask/internal/adminlog"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
+	"microtask/internal/chat"
 	"microtask/internal/notification"
 	"microtask/internal/page"
 	"microtask/internal/platform/idgen"
@@ -25,6 +26,7 @@ type Service struct {
 	tasks       Tasks
 	submissions Submissions
 	users       Users
+	messages    Messages
 	notify      Notifier
 	log         *slog.Logger
 	now         func() time.Time
@@ -38,6 +40,7 @@ type Deps struct {
 	Tasks       Tasks
 	Submissions Submissions
 	Users       Users
+	Messages    Messages
 	Notify      Notifier
 	Admins      adminlog.Recorder // records admins' decisions
 	Log         *slog.Logger
@@ -50,7 +53,7 @@ func NewService(d Deps) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: d.Store, tasks: d.Tasks, submissions: d.Submissions, users: d.Users, notify: d.Notify, log: d.Log, now: now,
+	return &Service{store: d.Store, tasks: d.Tasks, submissions: d.Submissions, users: d.Users, messages: d.Messages, notify: d.Notify, log: d.Log, now: now,
 		newID: idgen.New, admins: d.Admins}
 }
 
@@ -103,10 +106,15 @@ func (s *Service) checkTarget(ctx context.Context, p auth.Principal, typ TargetT
 		if ok, err = s.users.Exists(ctx, id); err == nil && !ok {
 			return ErrTargetNotFound
 		}
+	case TargetMessage:
+		var m chat.Message
+		if m, err = s.messages.Reportable(ctx, p, id); err == nil && m.From == p.UserID {
+			return ErrSelf // one's own message: report the other's
+		}
 	default:
-		return apperr.InvalidFields(apperr.FieldError{Field: "target_type", Message: "must be one of: task, submission, user"})
+		return apperr.InvalidFields(apperr.FieldError{Field: "target_type", Message: "must be one of: task, submission, user, message"})
 	}
-	if errors.Is(err, task.ErrNotFound) || errors.Is(err, submission.ErrNotFound) {
+	if errors.Is(err, task.ErrNotFound) || errors.Is(err, submission.ErrNotFound) || errors.Is(err, chat.ErrMessageNotFound) {
 		return ErrTargetNotFound
 	}
 	if err != nil {
@@ -169,6 +177,9 @@ func (s *Service) WithTarget(ctx context.Context, p auth.Principal, id string) (
 	case TargetUser:
 		u, e := s.users.Get(ctx, r.TargetID)
 		t.User, err = found(u, e, user.ErrNotFound)
+	case TargetMessage:
+		ev, e := s.messages.Evidence(ctx, r.TargetID)
+		t.Message, err = found(ev, e, chat.ErrMessageNotFound)
 	}
 	if err != nil {
 		return r, t, fmt.Errorf("read the %s of report %s: %w", r.TargetType, id, err)
@@ -283,7 +294,7 @@ func (s *Service) act(ctx context.Context, p auth.Principal, r Report, action Ac
 				return err
 			}
 			id = sub.TaskID
-		case TargetUser:
+		case TargetUser, TargetMessage:
 			return errAction("delete_task needs a report about a task or a submission")
 		}
 		_, err := s.tasks.Remove(ctx, p, id)
@@ -296,7 +307,8 @@ func (s *Service) act(ctx context.Context, p auth.Principal, r Report, action Ac
 }
 
 // culprit is the user a report accuses: the reported user, the task's buyer
-// (also when the task has been deleted since), or the submission's worker.
+// (also when the task has been deleted since), the submission's worker, or
+// the message's sender.
 func (s *Service) culprit(ctx context.Context, r Report) (string, error) {
 	switch r.TargetType {
 	case TargetTask:
@@ -305,6 +317,9 @@ func (s *Service) culprit(ctx context.Context, r Report) (string, error) {
 	case TargetSubmission:
 		sub, err := s.submissions.Get(ctx, r.TargetID)
 		return sub.Worker.ID, err
+	case TargetMessage:
+		ev, err := s.messages.Evidence(ctx, r.TargetID)
+		return ev.Message.From, err
 	}
 	return r.TargetID, nil
 }

@@ -99,6 +99,9 @@ type Store interface {
 	Live(ctx context.Context, workerID string, p page.Request) ([]Reservation, int64, error)
 	// CountLive counts the worker's live reservations.
 	CountLive(ctx context.Context, workerID string) (int64, error)
+	// TaskIDs returns the tasks of the worker's latest reservations, at
+	// most limit, in any status.
+	TaskIDs(ctx context.Context, workerID string, limit int) ([]string, error)
 	// Due returns up to limit live reservations that expired before now.
 	Due(ctx context.Context, now time.Time, limit int) ([]Reservation, error)
 }

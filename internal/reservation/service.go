@@ -241,6 +241,17 @@ func (s *Service) Mine(ctx context.Context, p auth.Principal, r page.Request) (p
 	return page.Of[Reservation]{Items: items, Request: r, Total: total}, nil
 }
 
+// ReservedTasks returns the tasks the worker reserved lately (the latest
+// 200), in any status: the buyers of those tasks and the worker may write
+// to each other (package chat).
+func (s *Service) ReservedTasks(ctx context.Context, workerID string) ([]string, error) {
+	ids, err := s.store.TaskIDs(ctx, workerID, 200)
+	if err != nil {
+		return nil, fmt.Errorf("list reserved tasks of worker %s: %w", workerID, err)
+	}
+	return ids, nil
+}
+
 // Release gives the slot of one of the worker's live reservations back.
 func (s *Service) Release(ctx context.Context, p auth.Principal, id string) error {
 	r, err := s.Get(ctx, p, id)

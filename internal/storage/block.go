@@ -11,8 +11,8 @@ import (
 	"microtask/internal/docdb"
 )
 
-// BlockStore keeps the blocks collection: one document per buyer who ever
-// blocked a worker, with the list. It implements block.Store.
+// BlockStore keeps the blocks collection: one document per user who ever
+// blocked another, with the list. It implements block.Store.
 type BlockStore struct {
 	blocks docdb.Collection
 }
@@ -25,7 +25,7 @@ func NewBlockStore(d *docdb.DB) *BlockStore {
 var _ block.Store = (*BlockStore)(nil)
 
 type blockListDoc struct {
-	ID      string         `bson:"_id"` // the buyer
+	ID      string         `bson:"_id"` // the user who blocks
 	Workers []blockedEntry `bson:"workers"`
 	Version int64          `bson:"version"`
 }
@@ -51,6 +51,18 @@ func (s *BlockStore) Get(ctx context.Context, buyerID string) (block.List, error
 		l.Blocks[i] = block.Block{WorkerID: w.ID, WorkerName: w.Name, At: w.At}
 	}
 	return l, nil
+}
+
+// GetMany implements block.Store.
+func (s *BlockStore) GetMany(ctx context.Context, ids []string) ([]block.List, error) {
+	return docdb.FindAll(ctx, s.blocks, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, docdb.Query{},
+		func(d blockListDoc) block.List {
+			l := block.List{BuyerID: d.ID, Version: d.Version, Blocks: make([]block.Block, len(d.Workers))}
+			for i, w := range d.Workers {
+				l.Blocks[i] = block.Block{WorkerID: w.ID, WorkerName: w.Name, At: w.At}
+			}
+			return l
+		})
 }
 
 // Save implements block.Store: the whole list is replaced, guarded by its

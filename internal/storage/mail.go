@@ -54,6 +54,22 @@ func (s *MailStore) Insert(ctx context.Context, q mail.Queued) error {
 	return err
 }
 
+// InsertAll implements mail.Store: one unordered insert, which stores every
+// message whose ID is new.
+func (s *MailStore) InsertAll(ctx context.Context, qs []mail.Queued) error {
+	docs := make([]any, len(qs))
+	for i, q := range qs {
+		next := q.NextAt
+		docs[i] = mailDoc{ID: q.ID, To: q.Message.To, Subject: q.Message.Subject, Text: q.Message.Text,
+			Attempts: q.Attempts, NextAt: &next, CreatedAt: q.CreatedAt}
+	}
+	err := s.outbox.InsertMany(ctx, docs, false)
+	if docdb.IsDuplicate(err) {
+		return nil // those queued before stay as they are
+	}
+	return err
+}
+
 // Due implements mail.Store.
 func (s *MailStore) Due(ctx context.Context, now time.Time, limit int) ([]mail.Queued, error) {
 	return docdb.FindAll(ctx, s.outbox, bson.D{{Key: "next_at", Value: bson.D{{Key: "$lte", Value: now}}}},

@@ -75,6 +75,19 @@ func (s *NotificationStore) InsertMany(ctx context.Context, ns []notification.No
 	return err
 }
 
+// InsertAll implements notification.Store: one unordered insert, which
+// stores every notification whose ID is new.
+func (s *NotificationStore) InsertAll(ctx context.Context, ns []notification.Notification) error {
+	docs := make([]any, len(ns))
+	for i, n := range ns {
+		docs[i] = notificationToDoc(n)
+	}
+	if err := s.notes.InsertMany(ctx, docs, false); err != nil && !docdb.IsDuplicate(err) {
+		return err
+	}
+	return nil
+}
+
 // ByID implements notification.Store.
 func (s *NotificationStore) ByID(ctx context.Context, id string) (notification.Notification, error) {
 	var d notificationDoc

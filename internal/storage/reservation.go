@@ -106,6 +106,17 @@ func (s *ReservationStore) CountLive(ctx context.Context, workerID string) (int6
 	return s.reservations.Count(ctx, liveOf(workerID))
 }
 
+// TaskIDs implements reservation.Store.
+func (s *ReservationStore) TaskIDs(ctx context.Context, workerID string, limit int) ([]string, error) {
+	return docdb.FindAll(ctx, s.reservations, bson.D{{Key: "worker_id", Value: workerID}},
+		docdb.Query{Sort: bson.D{{Key: "expires_at", Value: -1}}, Limit: int64(limit), Fields: []string{"task_id"}},
+		func(d struct {
+			TaskID string `bson:"task_id"`
+		}) string {
+			return d.TaskID
+		})
+}
+
 // Due implements reservation.Store.
 func (s *ReservationStore) Due(ctx context.Context, now time.Time, limit int) ([]reservation.Reservation, error) {
 	return docdb.FindAll(ctx, s.reservations,

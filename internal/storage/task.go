@@ -475,6 +475,25 @@ func (s *TaskStore) SetHidden(ctx context.Context, buyerID string, hidden bool) 
 	return err
 }
 
+// Acquainted implements task.Store: one find of at most one task.
+func (s *TaskStore) Acquainted(ctx context.Context, buyerID, workerID string, reserved []string, open bool, now time.Time) (bool, error) {
+	or := bson.A{bson.D{{Key: "submitters", Value: workerID}}}
+	if len(reserved) > 0 {
+		or = append(or, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: reserved}}}})
+	}
+	if open {
+		or = append(or, append(takesWork(now), bson.E{Key: "blocked", Value: bson.D{{Key: "$ne", Value: workerID}}}))
+	}
+	var d struct {
+		ID string `bson:"_id"`
+	}
+	err := s.tasks.FindOne(ctx, bson.D{{Key: "buyer_id", Value: buyerID}, {Key: "$or", Value: or}}, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // CountByBuyer implements submission.Tasks.
 func (s *TaskStore) CountByBuyer(ctx context.Context, buyerID string) (int64, error) {
 	return s.tasks.Count(ctx, bson.D{{Key: "buyer_id", Value: buyerID}, {Key: "status", Value: notDeleted}})

@@ -43,6 +43,7 @@ type userDoc struct {
 	EmailVerified bool       `bson:"email_verified,omitempty"`
 	GoogleLinked  bool       `bson:"google_linked,omitempty"`
 	EmailOptIns   []string   `bson:"email_opt_ins,omitempty"`
+	EmailOptOuts  []string   `bson:"email_opt_outs,omitempty"` // of the kinds mailed unless turned off
 	// TokensChangedAt is when the user's tokens were last revoked, for the
 	// other instances to drop what they cache of the user.
 	TokensChangedAt *time.Time   `bson:"tokens_changed_at,omitempty"`
@@ -59,7 +60,7 @@ func userFromDoc(d userDoc) user.User {
 	u := user.User{ID: d.ID, Name: d.Name, Email: d.Email, PhotoURL: d.PhotoURL, Role: auth.Role(d.Role),
 		Status: user.Status(d.Status), TokenVersion: d.TokenVersion, CreatedAt: d.CreatedAt,
 		EmailVerified: d.EmailVerified, GoogleLinked: d.GoogleLinked, HasPassword: len(d.PasswordHash) > 0,
-		EmailOptIns: d.EmailOptIns}
+		EmailOptIns: d.EmailOptIns, EmailOptOuts: d.EmailOptOuts}
 	if len(d.RevokedTokens) > 0 {
 		u.RevokedTokens = make(map[string]time.Time, len(d.RevokedTokens))
 		for _, r := range d.RevokedTokens {
@@ -73,7 +74,7 @@ func userFromDoc(d userDoc) user.User {
 func newUserDoc(u user.User, passwordHash []byte) userDoc {
 	return userDoc{ID: u.ID, Name: u.Name, Email: u.Email, PhotoURL: u.PhotoURL,
 		Role: string(u.Role), Status: string(u.Status), TokenVersion: u.TokenVersion, PasswordHash: passwordHash,
-		CreatedAt: u.CreatedAt, EmailVerified: u.EmailVerified, GoogleLinked: u.GoogleLinked}
+		CreatedAt: u.CreatedAt, EmailVerified: u.EmailVerified, GoogleLinked: u.GoogleLinked, EmailOptIns: u.EmailOptIns, EmailOptOuts: u.EmailOptOuts}
 }
 
 // Insert implements user.Store.
@@ -294,11 +295,32 @@ func (s *UserStore) TokensChangedSince(ctx context.Context, t time.Time) ([]stri
 		})
 }
 
+func audienceFilter(roles []auth.Role, t time.Time) bson.D {
+	rs := make(bson.A, len(roles))
+	for i, r := range roles {
+		rs[i] = string(r)
+	}
+	return bson.D{{Key: "status", Value: string(user.StatusActive)}, {Key: "role", Value: bson.D{{Key: "$in", Value: rs}}},
+		{Key: "created_at", Value: bson.D{{Key: "$lte", Value: t}}}}
+}
+
+// CountAudience implements user.Store.
+func (s *UserStore) CountAudience(ctx context.Context, roles []auth.Role, t time.Time) (int64, error) {
+	return s.users.Count(ctx, audienceFilter(roles, t))
+}
+
+// Audience implements user.Store (index users_status_role_id).
+func (s *UserStore) Audience(ctx context.Context, roles []auth.Role, t time.Time, after string, limit int) ([]user.User, error) {
+	q := append(audienceFilter(roles, t), bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}})
+	return docdb.FindAll(ctx, s.users, q, docdb.Query{Sort: bson.D{{Key: "_id", Value: 1}}, Limit: int64(limit),
+		Fields: []string{"_id", "name", "email", "role", "status", "email_verified", "email_opt_ins", "email_opt_outs", "created_at"}}, userFromDoc)
+}
+
 // SetEmailOptIns implements user.Store.
-func (s *UserStore) SetEmailOptIns(ctx context.Context, id string, kinds []string) (user.User, error) {
+func (s *UserStore) SetEmailOptIns(ctx context.Context, id string, optIns, optOuts []string) (user.User, error) {
 	n, err := s.users.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: bson.D{{Key: "$ne", Value: string(user.StatusDeleted)}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "email_opt_ins", Value: kinds}}}}, false)
+		bson.D{{Key: "$set", Value: bson.D{{Key: "email_opt_ins", Value: optIns}, {Key: "email_opt_outs", Value: optOuts}}}}, false)
 	if err != nil {
 		return user.User{}, err
 	}

@@ -589,6 +589,14 @@ func (s *Service) SetBlocked(ctx context.Context, buyerID, taskID string, worker
 	return s.store.SetBlocked(ctx, buyerID, taskID, workerIDs, version)
 }
 
+// Acquainted reports whether a worker and a buyer know each other through
+// the buyer's tasks: the worker submitted to one, or reserved one of
+// reserved, or, if open, may see one that takes work (the chat's rule of
+// who may write to whom). One read.
+func (s *Service) Acquainted(ctx context.Context, buyerID, workerID string, reserved []string, open bool) (bool, error) {
+	return s.store.Acquainted(ctx, buyerID, workerID, reserved, open, s.clock())
+}
+
 // CountByBuyer counts a buyer's tasks that are not deleted.
 func (s *Service) CountByBuyer(ctx context.Context, buyerID string) (int64, error) {
 	return s.store.CountByBuyer(ctx, buyerID)

@@ -371,6 +371,10 @@ type Store interface {
 	OpenSlots(ctx context.Context, buyerID string) (int64, error)
 	// CountByBuyer counts a buyer's tasks that are not deleted.
 	CountByBuyer(ctx context.Context, buyerID string) (int64, error)
+	// Acquainted reports whether a task of the buyer's has the worker
+	// among its submitters, is among reserved, or (if open) takes work
+	// and does not block the worker. One read.
+	Acquainted(ctx context.Context, buyerID, workerID string, reserved []string, open bool, now time.Time) (bool, error)
 	// SetBlocked gives the buyer's tasks (only taskID's, if not empty) the
 	// list of workers the buyer blocked, of this version, unless they have
 	// a later one.

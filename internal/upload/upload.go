@@ -340,6 +340,16 @@ func NameOf(url string) (name string, ok bool) {
 	return name, validName.MatchString(name)
 }
 
+// Kept reports whether url is of an image this server keeps, or of one its
+// image host took (an attachment must be one of those, not any link).
+func (s *Service) Kept(url string) bool {
+	if _, ok := NameOf(url); ok {
+		return true
+	}
+	h, ok := s.host.(interface{ Serves(url string) bool })
+	return ok && h.Serves(url)
+}
+
 // Adopt records the images the host keeps that have no record (stored
 // before images were recorded, or when a crash came between storing and
 // recording), as stored when their files were, so that the sweep sees them.

@@ -447,6 +447,37 @@ func (s *Service) Exists(ctx context.Context, id string) (bool, error) {
 	return u.Status != StatusDeleted, nil
 }
 
+// Public returns the users among ids that are not deleted, without their
+// coins, in one read: what others may see of them (their cards).
+func (s *Service) Public(ctx context.Context, ids []string) ([]User, error) {
+	users, err := s.store.ByIDs(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read %d users: %w", len(ids), err)
+	}
+	return slices.DeleteFunc(users, func(u User) bool { return u.Status == StatusDeleted }), nil
+}
+
+// CountAudience counts the active users of the roles who signed up at or
+// before t: the recipients of an announcement to everyone.
+func (s *Service) CountAudience(ctx context.Context, roles []auth.Role, t time.Time) (int64, error) {
+	n, err := s.store.CountAudience(ctx, roles, t)
+	if err != nil {
+		return 0, fmt.Errorf("count users of %v: %w", roles, err)
+	}
+	return n, nil
+}
+
+// Audience returns the next limit active users of the roles who signed up
+// at or before t, after the user after in the order of IDs: an
+// announcement's next batch.
+func (s *Service) Audience(ctx context.Context, roles []auth.Role, t time.Time, after string, limit int) ([]User, error) {
+	us, err := s.store.Audience(ctx, roles, t, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list users of %v after %q: %w", roles, after, err)
+	}
+	return us, nil
+}
+
 // Contact returns a user's name, email and when the account was created.
 func (s *Service) Contact(ctx context.Context, id string) (name, email string, since time.Time, verified bool, err error) {
 	u, err := s.store.ByID(ctx, id)
@@ -826,19 +857,30 @@ func (s *Service) SetEmailOptIns(ctx context.Context, p auth.Principal, id strin
 	if err != nil {
 		return User{}, err
 	}
-	var kinds []string
+	var kinds, outs []string
 	for _, k := range u.EmailOptIns {
 		if wanted, named := change[k]; !named || wanted {
 			kinds = append(kinds, k)
 		}
 	}
+	for _, k := range u.EmailOptOuts {
+		if wanted, named := change[k]; !named || !wanted {
+			outs = append(outs, k)
+		}
+	}
 	for k, wanted := range change {
-		if wanted && !slices.Contains(kinds, k) {
+		switch {
+		case OnByDefault(k):
+			if !wanted && !slices.Contains(outs, k) {
+				outs = append(outs, k)
+			}
+		case wanted && !slices.Contains(kinds, k):
 			kinds = append(kinds, k)
 		}
 	}
 	slices.Sort(kinds)
-	u, err = s.store.SetEmailOptIns(ctx, id, kinds)
+	slices.Sort(outs)
+	u, err = s.store.SetEmailOptIns(ctx, id, kinds, outs)
 	if err != nil {
 		return User{}, fmt.Errorf("set email opt-ins of user %s: %w", id, err)
 	}

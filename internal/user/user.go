@@ -6,6 +6,7 @@ package user
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"microtask/internal/apperr"
@@ -49,9 +50,25 @@ type User struct {
 	// EmailOptIns are the kinds of notification the user wants mailed as
 	// well (package notification names them).
 	EmailOptIns []string
-	CreatedAt   time.Time
-	Coins       money.Coins // the balance of the user's ledger account
-	CoinsOnHold money.Coins // held by the user's pending withdrawals: theirs, but not to spend
+	// EmailOptOuts are the kinds of email mailed unless turned off
+	// (OnByDefault) that the user turned off.
+	EmailOptOuts []string
+	CreatedAt    time.Time
+	Coins        money.Coins // the balance of the user's ledger account
+	CoinsOnHold  money.Coins // held by the user's pending withdrawals: theirs, but not to spend
+}
+
+// OnByDefault reports whether a kind of email is mailed to users who did
+// not turn it off, rather than to those who opted in: mail about unread
+// messages and announcements to everyone.
+func OnByDefault(kind string) bool { return kind == "messages" || kind == "announcements" }
+
+// WantsEmail reports whether the user wants the kind of email.
+func (u User) WantsEmail(kind string) bool {
+	if OnByDefault(kind) {
+		return !slices.Contains(u.EmailOptOuts, kind)
+	}
+	return slices.Contains(u.EmailOptIns, kind)
 }
 
 // WorkersBoard is the ledger board of the active workers' accounts, from
@@ -126,9 +143,9 @@ type Store interface {
 	// EachPhotoURL calls fn with every user's photo URL that is not empty.
 	EachPhotoURL(ctx context.Context, fn func(string) error) error
 	// SetEmailOptIns sets the kinds of notification mailed to a user who
-	// is not deleted, and returns the user. ErrNotFound if missing or
-	// deleted.
-	SetEmailOptIns(ctx context.Context, id string, kinds []string) (User, error)
+	// is not deleted (those opted into, and those of OnByDefault turned
+	// off), and returns the user. ErrNotFound if missing or deleted.
+	SetEmailOptIns(ctx context.Context, id string, optIns, optOuts []string) (User, error)
 	// SetEmailVerified marks a user's email verified.
 	SetEmailVerified(ctx context.Context, id string) error
 	// ChangeTokens commits c if the user's token version is still c.Version
@@ -139,6 +156,12 @@ type Store interface {
 	// RevokeToken records one revoked token of the user until it expires,
 	// and forgets the revoked tokens that have expired by now.
 	RevokeToken(ctx context.Context, id, tokenID string, expires, now time.Time) error
+	// CountAudience counts the active users of the roles created at or
+	// before t.
+	CountAudience(ctx context.Context, roles []auth.Role, t time.Time) (int64, error)
+	// Audience returns up to limit active users of the roles created at or
+	// before t, whose IDs sort after after, in the order of their IDs.
+	Audience(ctx context.Context, roles []auth.Role, t time.Time, after string, limit int) ([]User, error)
 	// TokensChangedSince returns the ids of the users whose tokens were
 	// revoked at or after t, for the other instances' caches.
 	TokensChangedSince(ctx context.Context, t time.Time) ([]string, error)

@@ -65,6 +65,7 @@ type Config struct {
 	AppURL              string        // APP_URL: the public URL of the app's pages, for the links in email
 	StreamsPerUser      int           // STREAMS_PER_USER: open notification streams per user
 	StreamsMax          int           // STREAMS_MAX: open notification streams on this instance
+	MessageRateLimit    int           // MESSAGE_RATE_LIMIT_PER_MIN: messages a user may send per minute; 0 disables
 }
 
 // The payment gateways.
@@ -127,6 +128,7 @@ func Load(getenv func(string) string) (Config, error) {
 		AppURL:              strings.TrimRight(p.url("APP_URL", "http://localhost:5173"), "/"),
 		StreamsPerUser:      p.int("STREAMS_PER_USER", 5, 1, 1000),
 		StreamsMax:          p.int("STREAMS_MAX", 500, 1, 1_000_000),
+		MessageRateLimit:    p.int("MESSAGE_RATE_LIMIT_PER_MIN", 30, 0, 1_000_000),
 	}
 	if v := p.str("SMTP_URL", ""); v != "" {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
@@ -244,6 +246,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("app_url", c.AppURL),
 		slog.Int("streams_per_user", c.StreamsPerUser),
 		slog.Int("streams_max", c.StreamsMax),
+		slog.Int("message_rate_limit_per_min", c.MessageRateLimit),
 	)
 }
 

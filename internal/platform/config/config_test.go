@@ -55,6 +55,7 @@ func TestLoadDefaults(t *testing.T) {
 		AppURL:              "http://localhost:5173",
 		StreamsPerUser:      5,
 		StreamsMax:          500,
+		MessageRateLimit:    30,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() defaults (-want +got):\n%s", diff)
@@ -115,6 +116,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"APP_URL":                     "https://app.example.com/",
 		"STREAMS_PER_USER":            "3",
 		"STREAMS_MAX":                 "100",
+		"MESSAGE_RATE_LIMIT_PER_MIN":  "12",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +168,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		AppURL:           "https://app.example.com",
 		StreamsPerUser:   3,
 		StreamsMax:       100,
+		MessageRateLimit: 12,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() (-want +got):\n%s", diff)
