@@ -128,7 +128,8 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		mailer = mail.Log{Log: c.Log}
 	}
 	a.Outbox = mail.NewOutbox(st.Mail, mailer, c.Log, now)
-	a.Records = reputation.NewService(storage.NewRecordStore(db))
+	l := &later{} // services that need each other reach the one built second through l
+	a.Records = reputation.NewService(reputation.Deps{Store: storage.NewRecordStore(db), Members: members{l}, Log: c.Log, Now: now})
 	a.AdminLog = adminlog.New(storage.NewAdminLogStore(db), now)
 	a.Ledger = ledger.New(storage.NewLedgerStore(db), c.Log)
 	var observer operation.Observer // a nil *metrics.Metrics is not a nil Observer
@@ -136,14 +137,13 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		observer = c.Metrics
 	}
 	a.Operations = operation.NewEngine(storage.NewOperationStore(db), a.Ledger, observer, c.Log, now)
-	// Services that need each other reach the one built second through l.
-	l := &later{}
 	a.Users = user.NewService(user.Deps{
 		Store: st.Users, Ops: a.Operations, Ledger: a.Ledger, Holds: st.Withdrawals, Tasks: l, Ranking: a.Records, Admins: a.AdminLog,
 		Mailer: a.Outbox, AccountTokens: storage.NewAccountTokenStore(db), AppURL: c.AppURL,
 		Throttle: storage.NewLoginThrottleStore(db), Streams: l, Google: c.Google,
 		Pricing: c.Pricing, Hasher: c.Hasher, Tokens: c.Tokens, SoleWriter: c.SoleWriter, Log: c.Log, Now: now,
 	})
+	l.users = a.Users
 	a.Notifications = notification.NewService(notification.Deps{
 		Store: st.Notifications, Users: a.Users, Mailer: a.Outbox, Recipients: mailRecipients{a.Users}, AppURL: c.AppURL,
 		RouteBase: c.RouteBase, StreamsPerUser: cmp.Or(c.StreamsPerUser, DefaultStreamsPerUser), StreamsMax: cmp.Or(c.StreamsMax, DefaultStreamsMax),
@@ -219,11 +219,33 @@ func (m mailRecipients) MailRecipients(ctx context.Context, ids []string) (map[s
 	return out, nil
 }
 
+// members is the records' view of the users (reputation.Members): the
+// standing worked out of a record is kept with its user.
+type members struct{ l *later }
+
+func (m members) Members(ctx context.Context, ids []string) (map[string]reputation.Member, error) {
+	users, err := m.l.users.Members(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]reputation.Member, len(users))
+	for _, u := range users {
+		out[u.ID] = reputation.Member{Since: u.CreatedAt, Worker: u.Role == auth.RoleWorker}
+	}
+	return out, nil
+}
+
+func (m members) SetStanding(ctx context.Context, userID string, st reputation.Standing, seq int64) error {
+	return m.l.users.SetStanding(ctx, userID, user.Standing(st), seq)
+}
+
 // later stands in for services that New has not built yet: the one place
 // where the cycles between services are broken. Of two services that need
 // each other, the one built first takes later in place of the other; New
 // sets later's field as soon as it builds that other, and nothing calls
 // through later before New returns. The cycles:
+//   - records and users: a standing is kept with its user; users rank
+//     workers by their records
 //   - users and tasks: a suspended buyer's tasks are hidden; a task names
 //     its buyer
 //   - users and notifications: revoked tokens close their streams; a
@@ -236,6 +258,7 @@ func (m mailRecipients) MailRecipients(ctx context.Context, ids []string) (map[s
 //   - reservations and submissions: a worker who submitted reserves no
 //     slot; a submission takes the slot its worker reserved
 type later struct {
+	users         *user.Service
 	tasks         *task.Service
 	notifications *notification.Service
 	submissions   *submission.Service

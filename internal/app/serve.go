@@ -91,6 +91,10 @@ func (a *App) Jobs(cfg config.Config) []Job {
 		{Name: "reject-overdue-revisions", Interval: cfg.JobsInterval, Round: counted(a.Submissions.RejectOverdue),
 			Did: "overdue revisions rejected"},
 		{Name: "expire-reservations", Interval: cfg.JobsInterval, Round: counted(a.Reservations.ExpireDue), Did: "reservations expired"},
+		// Every instance works out at once the standings (levels, ratings)
+		// that its own changes marked, and the others' every interval: a
+		// record is marked in the write that changes it, so none is lost.
+		{Name: "refresh-standings", Interval: cfg.JobsInterval, Loop: a.Records.RunRefresh},
 		{Name: "forget-idempotency-keys", Interval: cfg.JobsInterval, Round: a.Keys.Sweep, Did: "idempotency keys forgotten"},
 		{Name: "forget-login-failures", Interval: cfg.JobsInterval, Round: a.Users.ForgetLoginFailures, Did: "failed sign-ins forgotten"},
 		// Notifications users want mailed too: each instance may run a

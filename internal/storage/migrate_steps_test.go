@@ -176,4 +176,19 @@ func TestUserRecords(t *testing.T) {
 	if d, ok := got["b"].MedianReviewTime(); !ok || d != 4*time.Hour {
 		t.Errorf("median review time = %v, %v; want 4h", d, ok)
 	}
+
+	// Migration 0024 marks every record, as from new work, for its
+	// standing to be worked out.
+	if err := (migrator{db}).markStandings(ctx); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := store.Changed(ctx, 10)
+	if err != nil || len(changed) != 3 {
+		t.Fatalf("Changed() = %+v, %v; want the 3 records", changed, err)
+	}
+	for _, c := range changed {
+		if !c.Work || c.Seq < 1 {
+			t.Errorf("record %s marked %+v, want as from work", c.UserID, c)
+		}
+	}
 }

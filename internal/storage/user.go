@@ -48,6 +48,13 @@ type userDoc struct {
 	TokensChangedAt *time.Time   `bson:"tokens_changed_at,omitempty"`
 	RevokedTokens   []revokedDoc `bson:"revoked_tokens,omitempty"`
 	RevokedSeq      int64        `bson:"revoked_seq,omitempty"` // guards the rewrite of revoked_tokens
+	// The copy of the user's standing (user.Standing), and the count of
+	// their record's additions it was worked out at, which guards it.
+	Level       int64   `bson:"level,omitempty"`
+	Rating      float64 `bson:"rating,omitempty"`
+	Reviews     int64   `bson:"rating_count,omitempty"`
+	Approved    int64   `bson:"approved,omitempty"`
+	StandingSeq int64   `bson:"standing_seq,omitempty"`
 }
 
 type revokedDoc struct {
@@ -59,7 +66,8 @@ func userFromDoc(d userDoc) user.User {
 	u := user.User{ID: d.ID, Name: d.Name, Email: d.Email, PhotoURL: d.PhotoURL, Role: auth.Role(d.Role),
 		Status: user.Status(d.Status), TokenVersion: d.TokenVersion, CreatedAt: d.CreatedAt,
 		EmailVerified: d.EmailVerified, GoogleLinked: d.GoogleLinked, HasPassword: len(d.PasswordHash) > 0,
-		EmailOptIns: d.EmailOptIns}
+		EmailOptIns: d.EmailOptIns,
+		Standing:    user.Standing{Level: int(d.Level), Rating: d.Rating, Reviews: d.Reviews, Approved: d.Approved}}
 	if len(d.RevokedTokens) > 0 {
 		u.RevokedTokens = make(map[string]time.Time, len(d.RevokedTokens))
 		for _, r := range d.RevokedTokens {
@@ -306,4 +314,19 @@ func (s *UserStore) SetEmailOptIns(ctx context.Context, id string, kinds []strin
 		return user.User{}, user.ErrNotFound
 	}
 	return s.ByID(ctx, id)
+}
+
+// SetStanding implements user.Store: one update, unless a standing worked
+// out at seq or later is there.
+func (s *UserStore) SetStanding(ctx context.Context, id string, st user.Standing, seq int64) error {
+	_, err := s.users.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "$or", Value: bson.A{
+			bson.D{{Key: "standing_seq", Value: bson.D{{Key: "$lt", Value: seq}}}},
+			bson.D{{Key: "standing_seq", Value: bson.D{{Key: "$exists", Value: false}}}},
+		}}},
+		bson.D{{Key: "$set", Value: bson.D{
+			{Key: "level", Value: int64(st.Level)}, {Key: "rating", Value: st.Rating}, {Key: "rating_count", Value: st.Reviews},
+			{Key: "approved", Value: st.Approved}, {Key: "standing_seq", Value: seq},
+		}}}, false)
+	return err
 }

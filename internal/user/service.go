@@ -860,3 +860,25 @@ func (s *Service) Mailable(ctx context.Context, ids []string) ([]User, error) {
 	}
 	return out, nil
 }
+
+// Members returns the users among ids, deleted ones included: whose
+// records package reputation works standings out of.
+func (s *Service) Members(ctx context.Context, ids []string) ([]User, error) {
+	users, err := s.store.ByIDs(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read %d users: %w", len(ids), err)
+	}
+	return users, nil
+}
+
+// SetStanding keeps the copy of a user's standing worked out at seq (by
+// package reputation), unless a later one is there, and forgets what the
+// authentication cache holds of the user: the available tasks of a worker
+// read their standing through it.
+func (s *Service) SetStanding(ctx context.Context, id string, st Standing, seq int64) error {
+	if err := s.store.SetStanding(ctx, id, st, seq); err != nil {
+		return fmt.Errorf("set the standing of user %s: %w", id, err)
+	}
+	s.cache.drop(id)
+	return nil
+}

@@ -52,6 +52,20 @@ type User struct {
 	CreatedAt   time.Time
 	Coins       money.Coins // the balance of the user's ledger account
 	CoinsOnHold money.Coins // held by the user's pending withdrawals: theirs, but not to spend
+	// Standing is a copy of the user's standing, which package reputation
+	// works out of their record, kept here for the lists that filter and
+	// sort on it: the available tasks of a worker (with the user read
+	// through the authentication cache, no command), and the worker search.
+	Standing Standing
+}
+
+// Standing is a worker's level, rating and approved work, as package
+// reputation last worked them out.
+type Standing struct {
+	Level    int
+	Rating   float64 // the average of the stars; 0 before any review counts
+	Reviews  int64   // how many reviews the rating counts
+	Approved int64
 }
 
 // WorkersBoard is the ledger board of the active workers' accounts, from
@@ -142,6 +156,9 @@ type Store interface {
 	// TokensChangedSince returns the ids of the users whose tokens were
 	// revoked at or after t, for the other instances' caches.
 	TokensChangedSince(ctx context.Context, t time.Time) ([]string, error)
+	// SetStanding gives the user st, worked out at seq, unless the user
+	// has one worked out at seq or later.
+	SetStanding(ctx context.Context, id string, st Standing, seq int64) error
 }
 
 // TokenChange is a change that revokes a user's tokens.
