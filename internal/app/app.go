@@ -152,20 +152,20 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	l.notifications = a.Notifications
 	a.Tasks = task.NewService(task.Deps{
 		Store: st.Tasks, Ops: a.Operations, Notify: a.Notifications, Users: a.Users, Submissions: l, Reservations: l, Blocks: l,
-		Records: a.Records, Admins: a.AdminLog, AutoApproveAfter: c.AutoApproveAfter, Log: c.Log, Now: now,
+		Records: a.Records, Workers: candidates{a.Users}, Admins: a.AdminLog, AutoApproveAfter: c.AutoApproveAfter, Log: c.Log, Now: now,
 	})
 	l.tasks = a.Tasks
 	a.Blocks = block.NewService(storage.NewBlockStore(db), a.Tasks, a.Users, c.Log, now)
 	l.blocks = a.Blocks
 	a.Reservations = reservation.NewService(reservation.Deps{
-		Store: st.Reservations, Tasks: a.Tasks, Submissions: l, Blocks: a.Blocks, Ops: a.Operations, PerWorker: c.ReservationsPer,
-		Log: c.Log, Now: now,
+		Store: st.Reservations, Tasks: a.Tasks, Submissions: l, Blocks: a.Blocks, Workers: candidates{a.Users}, Ops: a.Operations,
+		PerWorker: c.ReservationsPer, Log: c.Log, Now: now,
 	})
 	l.reservations = a.Reservations
 	a.Submissions = submission.NewService(submission.Deps{
 		Store: st.Submissions, Tasks: a.Tasks, Ops: a.Operations, Notify: a.Notifications, Users: a.Users,
-		Reservations: a.Reservations, Blocks: a.Blocks, Records: a.Records, Admins: a.AdminLog, RevisionWindow: c.RevisionWindow,
-		Log: c.Log, Now: now,
+		Reservations: a.Reservations, Blocks: a.Blocks, Records: a.Records, Workers: candidates{a.Users}, Admins: a.AdminLog,
+		RevisionWindow: c.RevisionWindow, Log: c.Log, Now: now,
 	})
 	l.submissions = a.Submissions
 	a.Payments = payment.NewService(payment.Deps{
@@ -217,6 +217,20 @@ func (m mailRecipients) MailRecipients(ctx context.Context, ids []string) (map[s
 		out[u.ID] = r
 	}
 	return out, nil
+}
+
+// candidates is what tasks, reservations and submissions read of a worker
+// for the requirements of tasks (task.Candidates): the standing kept with
+// the user, read through the authentication cache, so that asking costs no
+// command for a signed-in worker.
+type candidates struct{ users *user.Service }
+
+func (c candidates) Candidate(ctx context.Context, workerID string) (task.Candidate, error) {
+	u, err := c.users.Cached(ctx, workerID)
+	if err != nil {
+		return task.Candidate{}, err
+	}
+	return task.Candidate{Level: u.Standing.Level, Rating: u.Standing.Rating}, nil
 }
 
 // members is the records' view of the users (reputation.Members): the

@@ -423,6 +423,19 @@ func (s *Service) principal(ctx context.Context, c auth.Claims) (auth.Principal,
 	return auth.Principal{UserID: u.ID, Role: u.Role}, nil
 }
 
+// Cached returns a user as Authenticate sees them, through its cache: no
+// command while the user is cached. In the embedded mode every change this
+// process makes drops the entry; on MongoDB what another instance changed
+// may show up to AuthCacheTTL late. For what lists and checks read of a
+// worker on every request: their standing.
+func (s *Service) Cached(ctx context.Context, id string) (User, error) {
+	u, err := s.account(ctx, id)
+	if err != nil {
+		return User{}, fmt.Errorf("read user %s: %w", id, err)
+	}
+	return u, nil
+}
+
 // Get returns a user with its coins. Deleted users are not found.
 func (s *Service) Get(ctx context.Context, id string) (User, error) {
 	u, err := s.store.ByID(ctx, id)
