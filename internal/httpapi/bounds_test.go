@@ -197,10 +197,9 @@ func newTaskOf(t *testing.T, body map[string]any) task.NewTask {
 	tags, _ := body["tags"].([]string)
 	rating, _ := body["min_rating"].(float64)
 	return task.NewTask{
-		Requirements: task.Requirements{MinLevel: num("min_level"), MinRating: rating},
-		Text:         task.Text{Title: str("task_title"), Detail: str("task_detail"), SubmissionInfo: str("submission_info"), ImageURL: str("task_image_url")},
-		Workers:      num("required_workers"), Pay: money.Coins(num("payable_amount")), CompletionDate: due,
-		TimeAllotted: time.Duration(num("time_allotted_minutes")) * time.Minute, Category: str("category"), Tags: tags,
+		Text:    task.Text{Title: str("task_title"), Detail: str("task_detail"), SubmissionInfo: str("submission_info"), ImageURL: str("task_image_url")},
+		Workers: num("required_workers"), Pay: money.Coins(num("payable_amount")), CompletionDate: due,
+		TimeAllotted: time.Duration(num("time_allotted_minutes")) * time.Minute, Category: str("category"), Tags: tags, Requirements: task.Requirements{MinLevel: num("min_level"), MinRating: rating},
 	}
 }
 
