@@ -140,7 +140,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	a.Users = user.NewService(user.Deps{
 		Store: st.Users, Ops: a.Operations, Ledger: a.Ledger, Holds: st.Withdrawals, Tasks: l, Ranking: a.Records, Admins: a.AdminLog,
 		Mailer: a.Outbox, AccountTokens: storage.NewAccountTokenStore(db), AppURL: c.AppURL,
-		Throttle: storage.NewLoginThrottleStore(db), Streams: l, Google: c.Google,
+		Throttle: storage.NewLoginThrottleStore(db), Streams: l, Images: l, Views: storage.NewProfileViewStore(db), Google: c.Google,
 		Pricing: c.Pricing, Hasher: c.Hasher, Tokens: c.Tokens, SoleWriter: c.SoleWriter, Log: c.Log, Now: now,
 	})
 	l.users = a.Users
@@ -184,6 +184,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)
 	// Profile photos and task pictures are the images in use.
 	a.Uploads = upload.NewService(c.ImageHost, st.Uploads, []upload.Referrer{a.Users, a.Tasks}, c.DailyUploadLimit, c.Log, now)
+	l.uploads = a.Uploads
 
 	for _, defs := range [][]operation.Definition{
 		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(), a.Reservations.Operations(),
@@ -264,6 +265,8 @@ func (m members) SetStanding(ctx context.Context, userID string, st reputation.S
 //     its buyer
 //   - users and notifications: revoked tokens close their streams; a
 //     notification goes to a user who exists
+//   - users and uploads: a portfolio shows images of this server; the
+//     images users show are in use
 //   - tasks and submissions: removing a task cancels its pending submissions
 //   - tasks and reservations: a refund ends the reservations of the slots
 //     it takes
@@ -278,6 +281,12 @@ type later struct {
 	submissions   *submission.Service
 	reservations  *reservation.Service
 	blocks        *block.Service
+	uploads       *upload.Service
+}
+
+// Hosted implements user.Images.
+func (l *later) Hosted(ctx context.Context, url string) (bool, error) {
+	return l.uploads.Hosted(ctx, url)
 }
 
 // SetHidden implements user.TaskHider.

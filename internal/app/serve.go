@@ -95,6 +95,8 @@ func (a *App) Jobs(cfg config.Config) []Job {
 		// that its own changes marked, and the others' every interval: a
 		// record is marked in the write that changes it, so none is lost.
 		{Name: "refresh-standings", Interval: cfg.JobsInterval, Loop: a.Records.RunRefresh},
+		// Every instance writes the profile views it noted in memory.
+		{Name: "flush-profile-views", Interval: 10 * time.Second, Loop: a.Users.RunViews},
 		{Name: "forget-idempotency-keys", Interval: cfg.JobsInterval, Round: a.Keys.Sweep, Did: "idempotency keys forgotten"},
 		{Name: "forget-login-failures", Interval: cfg.JobsInterval, Round: a.Users.ForgetLoginFailures, Did: "failed sign-ins forgotten"},
 		// Notifications users want mailed too: each instance may run a

@@ -43,6 +43,9 @@ type Service struct {
 	appURL        string
 	throttle      Throttle
 	streams       Streams
+	images        Images
+	viewStore     ViewStore
+	views         *viewBook
 
 	signup        operation.Kind[signup]
 	accountChange operation.Kind[accountChange]
@@ -64,6 +67,8 @@ type Deps struct {
 	AppURL        string
 	Throttle      Throttle         // slows down sign-in attempts per account
 	Streams       Streams          // closed for every user whose tokens this process revokes
+	Images        Images           // tells the images of this server, which portfolios show
+	Views         ViewStore        // keeps who viewed which profile
 	Google        IdentityVerifier // nil: Sign in with Google is not configured
 	Pricing       money.Pricing    // what new accounts are given
 	Hasher        *auth.Hasher
@@ -84,7 +89,7 @@ func NewService(d Deps) *Service {
 	s := &Service{store: d.Store, ops: d.Ops, ledger: d.Ledger, holds: d.Holds, tasks: d.Tasks, admins: d.Admins, pricing: d.Pricing,
 		google: d.Google, hasher: d.Hasher, tokens: d.Tokens, log: d.Log, now: now, newID: idgen.New, cache: newAuthCache(AuthCacheTTL, now),
 		ranking: d.Ranking, mailer: d.Mailer, accountTokens: d.AccountTokens, appURL: strings.TrimRight(d.AppURL, "/"),
-		throttle: d.Throttle, streams: d.Streams}
+		throttle: d.Throttle, streams: d.Streams, images: d.Images, viewStore: d.Views, views: newViewBook()}
 	if d.SoleWriter {
 		s.cache.ttl = SoleWriterAuthCacheTTL
 	}
@@ -485,14 +490,22 @@ func (s *Service) EachImageURL(ctx context.Context, fn func(url string) error) e
 }
 
 // Profile is a change to what a user may change about themselves: a nil
-// field stays as it is, and an empty PhotoURL removes the photo.
+// field stays as it is, and an empty one (but the name) is removed.
 type Profile struct {
-	Name     *string
-	PhotoURL *string
+	Name      *string
+	PhotoURL  *string
+	Headline  *string
+	Bio       *string
+	Skills    *[]string
+	Languages *[]string
+	Country   *string
+	Company   *string
+	Website   *string
 }
 
-// UpdateProfile changes a user's name or photo, held to their bounds.
-// Users change their own; admins anyone's.
+// UpdateProfile changes a user's name, photo and what their public profile
+// tells (About), held to their bounds. Users change their own; admins
+// anyone's.
 func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string, pr Profile) (User, error) {
 	if p.UserID != id && !p.Is(auth.RoleAdmin) {
 		return User{}, ErrNotFound // someone else's account answers as a missing one
@@ -504,6 +517,7 @@ func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string
 	if err != nil {
 		return User{}, fmt.Errorf("update profile of user %s: %w", id, err)
 	}
+	s.cache.drop(id) // Cached tells what the profile says too
 	return s.withCoins(ctx, u)
 }
 

@@ -52,6 +52,13 @@ type User struct {
 	CreatedAt   time.Time
 	Coins       money.Coins // the balance of the user's ledger account
 	CoinsOnHold money.Coins // held by the user's pending withdrawals: theirs, but not to spend
+	// About and Portfolio are the user's public profile; ProfileViews the
+	// distinct signed-in users who viewed it in the ViewWindow before
+	// ProfileViewsOn, when it was last counted.
+	About
+	Portfolio      []PortfolioItem
+	ProfileViews   int64
+	ProfileViewsOn time.Time
 	// Standing is a copy of the user's standing, which package reputation
 	// works out of their record, kept here for the lists that filter and
 	// sort on it: the available tasks of a worker (with the user read
@@ -127,9 +134,23 @@ type Store interface {
 	// Credentials returns the user with this (lower-case) email and its
 	// password hash. ErrNotFound if none.
 	Credentials(ctx context.Context, email string) (User, []byte, error)
-	// UpdateProfile sets name and photo URL of a user that is not deleted and
-	// returns it. ErrNotFound if missing or deleted.
+	// UpdateProfile sets the fields pr sets of a user that is not deleted
+	// and returns it. ErrNotFound if missing or deleted.
 	UpdateProfile(ctx context.Context, id string, pr Profile) (User, error)
+	// UpdatePortfolio replaces the portfolio of a user who is not deleted
+	// with what change makes of it, and returns the user: change's error,
+	// or ErrNotFound, stops it. change may run more than once, if the
+	// portfolio changes meanwhile.
+	UpdatePortfolio(ctx context.Context, id string, change func([]PortfolioItem) ([]PortfolioItem, error)) (User, error)
+	// SetProfileViews records the count of the viewers of a user's
+	// profile, counted on day.
+	SetProfileViews(ctx context.Context, id string, n int64, day time.Time) error
+	// Workers returns a page of the active workers matching f, sorted by
+	// f.Sort, and their count. f's skills and language are Keys.
+	Workers(ctx context.Context, f WorkerFilter, p page.Request) ([]User, int64, error)
+	// TopRated returns up to limit active workers whose rating counts at
+	// least minReviews reviews, the best rated first.
+	TopRated(ctx context.Context, minReviews int64, limit int) ([]User, error)
 	// ChangeAccount commits c: the user, if its token version is still
 	// c.Version, gets c.Status (deletion also frees its email), c.Role
 	// unless empty, and a new token version, recording c.Op. True if it did
@@ -137,7 +158,8 @@ type Store interface {
 	ChangeAccount(ctx context.Context, c AccountChange) (bool, error)
 	// List returns a page of users matching f, newest first, and their count.
 	List(ctx context.Context, f Filter, p page.Request) ([]User, int64, error)
-	// EachPhotoURL calls fn with every user's photo URL that is not empty.
+	// EachPhotoURL calls fn with every user's photo URL and portfolio
+	// image URL that is not empty.
 	EachPhotoURL(ctx context.Context, fn func(string) error) error
 	// SetEmailOptIns sets the kinds of notification mailed to a user who
 	// is not deleted, and returns the user. ErrNotFound if missing or
