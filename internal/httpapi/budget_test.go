@@ -10,6 +10,7 @@ import (
 	"microtask/internal/auth"
 	"microtask/internal/money"
 	"microtask/internal/storage/storagetest"
+	"microtask/internal/user"
 )
 
 // writeCommands are the commands that change the database; every other
@@ -117,6 +118,7 @@ func TestListQueryBudgets(t *testing.T) {
 		tk := a.postTask(t, buyer.Token, 2, 10)
 		a.submit(t, worker.Token, tk.ID)
 	}
+	a.standing(t, worker.User.ID, user.Standing{Rating: 4.5, Reviews: 3}) // on the top-rated board
 	log := storagetest.Commands(t, a.db)
 	oneFindOneCount := map[string]int{"find": 1, "aggregate": 1}
 	// Tasks show their buyers' records, submissions to review their
@@ -144,6 +146,16 @@ func TestListQueryBudgets(t *testing.T) {
 		{"/api/notifications/unread/count", buyer.Token, map[string]int{"aggregate": 1}},
 		{"/api/tasks/" + "nope", "", map[string]int{"find": 1}},
 		{"/api/admin/purchase-blocks", admin.Token, oneFindOneCount},
+		// A profile is two reads, the user and their record, for anyone:
+		// the views it counts are written in the background.
+		{"/api/users/" + worker.User.ID, "", map[string]int{"find": 2}},
+		{"/api/users/" + worker.User.ID, buyer.Token, map[string]int{"find": 2}},
+		{"/api/users/" + worker.User.ID, worker.Token, map[string]int{"find": 2}},
+		// Worker cards show their records: one find more for the page.
+		{"/api/workers?skill=go&sort=approved", "", oneFindOneCount},
+		{"/api/workers", "", withRecords},
+		// The top-rated: the users, their balances and their records.
+		{"/api/users/top-workers?by=rating", "", map[string]int{"find": 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -222,8 +222,11 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Post("/logout-all", s.handle(s.handleLogoutAll))
 			})
 		})
+		r.Get("/workers", s.handle(s.handleWorkerSearch))
 		r.Route("/users", func(r chi.Router) {
 			r.Get("/top-workers", s.handle(s.handleTopWorkers))
+			// Public; the user and admins also see the profile's views.
+			r.With(s.identify).Get("/{id}", s.handle(s.handleUserProfile))
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
 				r.Get("/blocks", s.handle(s.handleBlockList))
@@ -236,6 +239,9 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Patch("/{id}", s.handle(s.handleUserUpdate))
 				r.Get("/{id}/preferences", s.handle(s.handlePreferencesGet))
 				r.Put("/{id}/preferences", s.handle(s.handlePreferencesUpdate))
+				r.Post("/{id}/portfolio", s.handle(s.handlePortfolioAdd))
+				r.Patch("/{id}/portfolio/{item_id}", s.handle(s.handlePortfolioEdit))
+				r.Delete("/{id}/portfolio/{item_id}", s.handle(s.handlePortfolioDelete))
 				r.With(s.requireRole(auth.RoleAdmin)).Delete("/{id}", s.handle(s.handleUserDelete))
 			})
 		})
