@@ -29,6 +29,7 @@ import (
 	"microtask/internal/report"
 	"microtask/internal/reputation"
 	"microtask/internal/reservation"
+	"microtask/internal/review"
 	"microtask/internal/stats"
 	"microtask/internal/storage"
 	"microtask/internal/submission"
@@ -105,6 +106,7 @@ type App struct {
 	Uploads       *upload.Service
 	Blocks        *block.Service
 	Records       *reputation.Service
+	Reviews       *review.Service
 	Outbox        *mail.Outbox
 	Stores        Stores
 
@@ -180,6 +182,10 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Store: storage.NewReportStore(db), Tasks: a.Tasks, Submissions: a.Submissions, Users: a.Users, Notify: a.Notifications,
 		Admins: a.AdminLog, Log: c.Log, Now: now,
 	})
+	a.Reviews = review.NewService(review.Deps{
+		Store: storage.NewReviewStore(db), Subjects: subjects{a.Submissions}, Ratings: a.Records, Users: a.Users, Admins: a.AdminLog,
+		Log: c.Log, Now: now,
+	})
 	a.Stats = stats.NewService(storage.NewStatsStore(db), now)
 	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)
 	// Profile photos and task pictures are the images in use.
@@ -232,6 +238,27 @@ func (c candidates) Candidate(ctx context.Context, workerID string) (task.Candid
 		return task.Candidate{}, err
 	}
 	return task.Candidate{Level: u.Standing.Level, Rating: u.Standing.Rating}, nil
+}
+
+// subjects is what reviews are about (review.Subjects): a submission, whose
+// parties are its task's buyer and its worker, decided once approved or
+// rejected. Contracts join here with projects.
+type subjects struct{ submissions *submission.Service }
+
+func (s subjects) Subject(ctx context.Context, ref review.Ref, userID string) (review.Subject, error) {
+	if ref.Type != review.SubjectSubmission {
+		return review.Subject{}, fmt.Errorf("reviews of %s: not a kind of work", ref.Type)
+	}
+	sub, err := s.submissions.Get(ctx, ref.ID)
+	if err != nil {
+		return review.Subject{}, err
+	}
+	if userID != sub.Worker.ID && userID != sub.Buyer.ID {
+		return review.Subject{}, submission.ErrNotFound // as for none: an ID tells nothing
+	}
+	decided := sub.Status == submission.StatusApproved || sub.Status == submission.StatusRejected
+	return review.Subject{Ref: ref, Title: sub.TaskTitle, Buyer: review.Party(sub.Buyer), Worker: review.Party(sub.Worker),
+		Decided: decided, DecidedAt: sub.ReviewedAt}, nil
 }
 
 // members is the records' view of the users (reputation.Members): the

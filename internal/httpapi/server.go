@@ -26,6 +26,7 @@ import (
 	"microtask/internal/report"
 	"microtask/internal/reputation"
 	"microtask/internal/reservation"
+	"microtask/internal/review"
 	"microtask/internal/stats"
 	"microtask/internal/submission"
 	"microtask/internal/task"
@@ -67,6 +68,7 @@ type Options struct {
 	Blocks              *block.Service
 	Records             *reputation.Service
 	Reservations        *reservation.Service
+	Reviews             *review.Service
 	Notifications       *notification.Service
 	Payments            *payment.Service
 	Withdrawals         *withdrawal.Service
@@ -94,6 +96,7 @@ type Server struct {
 	blocks         *block.Service
 	reputation     *reputation.Service
 	reservations   *reservation.Service
+	reviews        *review.Service
 	notifications  *notification.Service
 	payments       *payment.Service
 	withdrawals    *withdrawal.Service
@@ -133,6 +136,7 @@ func NewServer(o Options) *Server {
 		blocks:         o.Blocks,
 		reputation:     o.Records,
 		reservations:   o.Reservations,
+		reviews:        o.Reviews,
 		notifications:  o.Notifications,
 		payments:       o.Payments,
 		withdrawals:    o.Withdrawals,

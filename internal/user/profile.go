@@ -414,3 +414,17 @@ func (s *Service) TopWorkersByRating(ctx context.Context) ([]User, error) {
 	}
 	return top, nil
 }
+
+// Public returns nil for a user whose profile is shown (active), and
+// ErrNotFound for one suspended, deleted or missing: what the public may
+// see of them, their reviews included, follows the profile.
+func (s *Service) Public(ctx context.Context, id string) error {
+	u, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return fmt.Errorf("read user %s: %w", id, err)
+	}
+	if !u.Public() {
+		return ErrNotFound
+	}
+	return nil
+}
