@@ -87,6 +87,18 @@ func TestWriteCommandBudgets(t *testing.T) {
 		{"POST /tasks replayed", func() int {
 			return a.send(t, buyer.Token, "/api/tasks", "budget", taskRequest(a, 3, 10)).Code
 		}, 2, 1, http.StatusCreated},
+		// A review (of the approval above): the submission read, the other
+		// party's review revealed if written, this one written, and a
+		// check that the other party did not write theirs meanwhile.
+		{"POST /reviews, the first of a pair", func() int {
+			return a.call(t, http.MethodPost, "/api/reviews", worker.Token, map[string]any{"submission_id": subs[0].ID, "rating": 5}).Code
+		}, 6, 3, http.StatusCreated},
+		// The second shows both: the first revealed, this one written
+		// visible, counted in the rating and recorded counted (the first
+		// is counted by a job, woken at once).
+		{"POST /reviews, the second of a pair", func() int {
+			return a.call(t, http.MethodPost, "/api/reviews", buyer.Token, map[string]any{"submission_id": subs[0].ID, "rating": 4}).Code
+		}, 6, 4, http.StatusCreated},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,6 +166,10 @@ func TestListQueryBudgets(t *testing.T) {
 		// Worker cards show their records: one find more for the page.
 		{"/api/workers?skill=go&sort=approved", "", oneFindOneCount},
 		{"/api/workers", "", withRecords},
+		// Reviews about a user: whether their profile is public, then one
+		// find and one count.
+		{"/api/users/" + worker.User.ID + "/reviews?rating=5", "", map[string]int{"find": 2, "aggregate": 1}},
+		{"/api/reviews/" + "nope", "", map[string]int{"find": 1}},
 		// The top-rated: the users, their balances and their records.
 		{"/api/users/top-workers?by=rating", "", map[string]int{"find": 3}},
 	}

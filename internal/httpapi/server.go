@@ -231,6 +231,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Get("/top-workers", s.handle(s.handleTopWorkers))
 			// Public; the user and admins also see the profile's views.
 			r.With(s.identify).Get("/{id}", s.handle(s.handleUserProfile))
+			r.Get("/{id}/reviews", s.handle(s.handleUserReviews))
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
 				r.Get("/blocks", s.handle(s.handleBlockList))
@@ -298,6 +299,13 @@ func (s *Server) routes(o Options) http.Handler {
 				r.With(s.idempotent).Post("/{id}/bonus", s.handle(s.handleSubmissionBonus))
 			})
 			r.Get("/{id}", s.handle(s.handleSubmissionGet)) // its worker, its buyer or an admin
+		})
+
+		r.Route("/reviews", func(r chi.Router) {
+			r.With(s.authenticate, s.requireRole(auth.RoleWorker, auth.RoleBuyer)).Post("/", s.handle(s.handleReviewCreate))
+			// Public once visible; before, its author and admins.
+			r.With(s.identify).Get("/{id}", s.handle(s.handleReviewGet))
+			r.With(s.authenticate).Post("/{id}/reply", s.handle(s.handleReviewReply)) // the reviewee
 		})
 
 		r.With(s.authenticate).Get("/dashboard/stats", s.handle(s.handleDashboardStats))
@@ -376,6 +384,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Get("/reports", s.handle(s.handleAdminReports))
 			r.Get("/reports/{id}", s.handle(s.handleAdminReportGet))
 			r.Put("/reports/{id}", s.handle(s.handleAdminReportDecide))
+			r.Delete("/reviews/{id}", s.handle(s.handleAdminReviewDelete))
 		})
 	})
 	*table = *newRouteTable(r)

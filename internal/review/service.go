@@ -334,3 +334,6 @@ func (s *Service) Remove(ctx context.Context, p auth.Principal, id, reason strin
 	}
 	return nil
 }
+
+// StatusNow is how the review stands now.
+func (s *Service) StatusNow(r Review) Status { return r.StatusAt(s.clock()) }
