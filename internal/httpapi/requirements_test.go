@@ -93,3 +93,40 @@ func TestTaskRequirements(t *testing.T) {
 	other := a.register(t, "buyer")
 	wantProblem(t, a.call(t, http.MethodPatch, "/api/tasks/"+tk.ID, other.Token, map[string]any{"min_level": 3}), http.StatusNotFound, "task_not_found")
 }
+
+// TestLevelEarnedByWork: ten approvals make a worker level 1, worked out
+// in the background after the last one, on their profile and in the tasks
+// open to them.
+func TestLevelEarnedByWork(t *testing.T) {
+	a := newAPI(t)
+	buyer, worker := a.register(t, "buyer"), a.register(t, "worker")
+	a.grant(t, buyer.User.ID, 1000)
+	body := taskRequest(a, 1, 10)
+	body["min_level"] = 1
+	levelled := decode[taskBody](t, a.call(t, http.MethodPost, "/api/tasks", buyer.Token, body), http.StatusCreated)
+	refresh := func() {
+		t.Helper()
+		if _, err := a.env.Records.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 10 {
+		tk := a.postTask(t, buyer.Token, 1, 10)
+		sub := a.submit(t, worker.Token, tk.ID)
+		decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/approve", buyer.Token, nil), http.StatusOK)
+		if i == 8 {
+			refresh()
+			if p := a.profile(t, worker.User.ID, ""); *p.Level != 0 || slices.Contains(availableIDs(t, a, worker.Token), levelled.ID) {
+				t.Fatalf("after 9 approvals: level %d", *p.Level)
+			}
+		}
+	}
+	refresh()
+	if p := a.profile(t, worker.User.ID, ""); *p.Level != 1 || p.WorkerRecord.Approved != 10 {
+		t.Fatalf("after 10 approvals: level %d, %d approved; want 1", *p.Level, p.WorkerRecord.Approved)
+	}
+	if !slices.Contains(availableIDs(t, a, worker.Token), levelled.ID) {
+		t.Errorf("the level-1 task is not among the worker's available tasks")
+	}
+	a.submit(t, worker.Token, levelled.ID)
+}
