@@ -112,8 +112,9 @@ func (s *Service) Post(ctx context.Context, p auth.Principal, in New) (Review, e
 	blind := now.Before(r.VisibleAt)
 	both := false
 	if blind {
-		// The other party's review, if written, shows now, and so does
-		// this one: written first, this one could not be hidden again.
+		// The other party's review, if written (and not counted yet: a
+		// counted one showed already), shows from now, and so will this
+		// one, which is written visible.
 		if both, err = s.store.Reveal(ctx, theirs, now); err != nil {
 			return Review{}, fmt.Errorf("reveal review %s: %w", theirs, err)
 		}
