@@ -103,6 +103,15 @@ func (s *Server) handlePortfolioAdd(w http.ResponseWriter, r *http.Request) erro
 	return writeJSON(w, http.StatusCreated, toPortfolioItem(it))
 }
 
+// handlePortfolioGet handles GET /api/users/{id}/portfolio/{item_id}.
+func (s *Server) handlePortfolioGet(w http.ResponseWriter, r *http.Request) error {
+	it, err := s.users.PortfolioItem(r.Context(), param(r, "id"), param(r, "item_id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toPortfolioItem(it))
+}
+
 // handlePortfolioEdit handles PATCH /api/users/{id}/portfolio/{item_id}.
 func (s *Server) handlePortfolioEdit(w http.ResponseWriter, r *http.Request) error {
 	var req portfolioRequest

@@ -182,6 +182,10 @@ func TestPortfolio(t *testing.T) {
 		t.Fatalf("delete = %d", rec.Code)
 	}
 	wantProblem(t, a.call(t, http.MethodDelete, path+"/"+first.ID, w.Token, nil), http.StatusNotFound, "portfolio_item_not_found")
+	wantProblem(t, a.get(t, path+"/"+first.ID), http.StatusNotFound, "portfolio_item_not_found")
+	if got := decode[portfolioItemBody](t, a.get(t, path+"/"+p.Portfolio[1].ID), http.StatusOK); got.Title != "Item 2" {
+		t.Errorf("GET the item = %+v", got)
+	}
 	if p := a.profile(t, w.User.ID, ""); len(p.Portfolio) != user.MaxPortfolio-1 || p.Portfolio[0].Title != "Item 2" {
 		t.Errorf("portfolio after a delete = %+v", p.Portfolio)
 	}

@@ -232,6 +232,7 @@ func (s *Server) routes(o Options) http.Handler {
 			// Public; the user and admins also see the profile's views.
 			r.With(s.identify).Get("/{id}", s.handle(s.handleUserProfile))
 			r.Get("/{id}/reviews", s.handle(s.handleUserReviews))
+			r.Get("/{id}/portfolio/{item_id}", s.handle(s.handlePortfolioGet))
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
 				r.Get("/blocks", s.handle(s.handleBlockList))

@@ -295,6 +295,23 @@ func (s *Service) DeletePortfolioItem(ctx context.Context, p auth.Principal, id,
 	return nil
 }
 
+// PortfolioItem returns an item of a user's public portfolio: one read. A
+// user whose profile is not shown has none.
+func (s *Service) PortfolioItem(ctx context.Context, id, itemID string) (PortfolioItem, error) {
+	u, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return PortfolioItem{}, fmt.Errorf("read user %s: %w", id, err)
+	}
+	if !u.Public() {
+		return PortfolioItem{}, ErrNotFound
+	}
+	i := slices.IndexFunc(u.Portfolio, func(it PortfolioItem) bool { return it.ID == itemID })
+	if i < 0 {
+		return PortfolioItem{}, ErrItemNotFound
+	}
+	return u.Portfolio[i], nil
+}
+
 // Public says whether a user's profile is shown: not to anyone once they
 // are suspended or deleted.
 func (u User) Public() bool { return u.Status == StatusActive }
