@@ -178,6 +178,7 @@ func TestPortfolio(t *testing.T) {
 	if len(p.Portfolio) != user.MaxPortfolio || p.Portfolio[0].Title != "Catalogue, revised" || p.Portfolio[1].Title != "Item 2" {
 		t.Fatalf("portfolio = %+v", p.Portfolio)
 	}
+	wantProblem(t, a.call(t, http.MethodDelete, path+"/"+first.ID, b.Token, nil), http.StatusNotFound, "user_not_found")
 	if rec := a.call(t, http.MethodDelete, path+"/"+first.ID, w.Token, nil); rec.Code != http.StatusNoContent {
 		t.Fatalf("delete = %d", rec.Code)
 	}
