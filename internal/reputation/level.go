@@ -130,14 +130,18 @@ func (s *Service) refresh(ctx context.Context, r Changed, members map[string]Mem
 	return nil
 }
 
-// RunRefresh runs Refresh every interval, and soon after this process
-// changed a standing, until ctx is done: a worker who earned a level sees
-// the tasks that ask for it within a moment. Every instance may run it;
-// what another instance changed is worked out at the next interval.
+// RunRefresh runs Refresh now, then every interval, and soon after this
+// process changed a standing, until ctx is done: a worker who earned a
+// level sees the tasks that ask for it within a moment. Every instance may
+// run it; what another instance changed is worked out at the next interval.
 func (s *Service) RunRefresh(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		// Every record marked, those a crash or a migration left too.
+		if _, err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "refresh standings", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -149,9 +153,6 @@ func (s *Service) RunRefresh(ctx context.Context, interval time.Duration) {
 				return
 			case <-time.After(refreshDelay):
 			}
-		}
-		if _, err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
-			s.log.ErrorContext(ctx, "refresh standings", "err", err)
 		}
 	}
 }

@@ -149,3 +149,27 @@ func TestRefreshAfterChangesMeanwhile(t *testing.T) {
 		t.Errorf("Rated(6 stars) = nil, want an error")
 	}
 }
+
+// TestRunRefreshWakesOnChange: the loop works out a standing soon after
+// this process changed it, long before its interval.
+func TestRunRefreshWakesOnChange(t *testing.T) {
+	e := apptest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.Records.RunRefresh(ctx, time.Hour) }()
+	defer func() { cancel(); <-done }()
+	worker, buyer := e.User(t, auth.RoleWorker), e.User(t, auth.RoleBuyer)
+	approve(t, e, worker.UserID, buyer.UserID, 10, true)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		u, err := e.Users.Get(context.Background(), worker.UserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Standing.Level == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("standing %+v ten seconds after the tenth approval, want level 1", u.Standing)
+		}
+	}
+}

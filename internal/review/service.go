@@ -193,22 +193,22 @@ func (s *Service) CountDue(ctx context.Context) (int, error) {
 	})
 }
 
-// RunCounting runs CountDue every interval, and at once when this process
-// revealed a review, until ctx is done. Every instance may run it: a review
-// counted by two at once is added once (per review, in its reviewee's
-// record) and recorded counted once.
+// RunCounting runs CountDue now, then every interval and at once when this
+// process revealed a review, until ctx is done. Every instance may run it:
+// a review counted by two at once is added once (per review, in its
+// reviewee's record) and recorded counted once.
 func (s *Service) RunCounting(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		if _, err := s.CountDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "count reviews", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-s.revealed:
-		}
-		if _, err := s.CountDue(ctx); err != nil && ctx.Err() == nil {
-			s.log.ErrorContext(ctx, "count reviews", "err", err)
 		}
 	}
 }

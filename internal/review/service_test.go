@@ -326,3 +326,21 @@ func TestCountingAfterACrash(t *testing.T) {
 		t.Errorf("stars = %v, want one of 3", got)
 	}
 }
+
+// TestRunCountingWakesOnReveal: the review the second of a pair revealed
+// is counted soon after, long before the loop's interval.
+func TestRunCountingWakesOnReveal(t *testing.T) {
+	e := apptest.New(t)
+	w := newWork(t, e, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.Reviews.RunCounting(ctx, time.Hour) }()
+	defer func() { cancel(); <-done }()
+	mustPost(t, w, w.worker, 4)
+	mustPost(t, w, w.buyer, 5)
+	for deadline := time.Now().Add(10 * time.Second); stars(t, e, w.buyer.UserID) != [5]int64{0, 0, 0, 1, 0}; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("buyer's stars %v ten seconds after both reviewed, want one of 4", stars(t, e, w.buyer.UserID))
+		}
+	}
+}

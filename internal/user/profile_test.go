@@ -235,3 +235,22 @@ func TestWorkerSearch(t *testing.T) {
 		t.Errorf("TopWorkersByRating() = %+v, %v; want ana, bo (cy has no reviews, dee is suspended)", top, err)
 	}
 }
+
+// TestRunViewsFlushesWhenStopped: the views noted in memory are written
+// when the loop stops, not lost with the process's clean shutdown.
+func TestRunViewsFlushesWhenStopped(t *testing.T) {
+	e := apptest.New(t)
+	owner, viewer := e.User(t, auth.RoleWorker), e.User(t, auth.RoleBuyer)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.Users.RunViews(ctx, time.Hour) }()
+	if _, err := e.Users.Profile(context.Background(), viewer, owner.UserID); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	prof, err := e.Users.Profile(context.Background(), owner, owner.UserID)
+	if err != nil || prof.ProfileViews != 1 {
+		t.Errorf("views after the loop stopped = %d, %v; want 1", prof.ProfileViews, err)
+	}
+}
