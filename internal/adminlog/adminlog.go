@@ -1,6 +1,7 @@
-// Package adminlog records what admins do to money, roles and statuses (who,
-// what, to whom, when, why) and lists it for the admins themselves: the
-// trail a platform that moves other people's money owes them.
+// Package adminlog records what admins do to money, roles, statuses and
+// reviews (who, what, to whom, when, why) and lists it for the admins
+// themselves: the trail a platform that moves other people's money owes
+// them.
 //
 // An entry's ID names the action it records, so recording it again (a
 // retried request, an operation finished by recovery) keeps one entry.
@@ -34,18 +35,19 @@ const (
 	TaskRemoved          Kind = "task.removed"
 	ReportResolved       Kind = "report.resolved"
 	ReportDismissed      Kind = "report.dismissed"
+	ReviewRemoved        Kind = "review.removed"
 )
 
 // Kinds are every kind, for the list's filter.
 var Kinds = []Kind{UserSuspended, UserReinstated, UserDeleted, UserRoleChanged, PurchasesUnblocked, WithdrawalApproved, WithdrawalRejected,
-	SubmissionOverturned, TaskRemoved, ReportResolved, ReportDismissed}
+	SubmissionOverturned, TaskRemoved, ReportResolved, ReportDismissed, ReviewRemoved}
 
 // Entry is one action.
 type Entry struct {
 	ID         string // names the action, e.g. the operation that carried it out
 	AdminID    string
 	Kind       Kind
-	TargetType string // user, withdrawal, submission, task or report
+	TargetType string // user, withdrawal, submission, task, report or review
 	TargetID   string
 	Summary    string // what changed, in words: "role worker → buyer", "200 coins paid out"
 	Reason     string // why, as the admin gave it; may be empty

@@ -33,6 +33,7 @@ import (
 	"microtask/internal/report"
 	"microtask/internal/reputation"
 	"microtask/internal/reservation"
+	"microtask/internal/review"
 	"microtask/internal/stats"
 	"microtask/internal/storage"
 	"microtask/internal/submission"
@@ -110,6 +111,7 @@ type App struct {
 	Uploads       *upload.Service
 	Blocks        *block.Service
 	Records       *reputation.Service
+	Reviews       *review.Service
 	Outbox        *mail.Outbox
 	Chat          *chat.Service
 	Friends       *friend.Service
@@ -137,7 +139,8 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		mailer = mail.Log{Log: c.Log}
 	}
 	a.Outbox = mail.NewOutbox(st.Mail, mailer, c.Log, now)
-	a.Records = reputation.NewService(storage.NewRecordStore(db))
+	l := &later{} // services that need each other reach the one built second through l
+	a.Records = reputation.NewService(reputation.Deps{Store: storage.NewRecordStore(db), Members: members{l}, Log: c.Log, Now: now})
 	a.AdminLog = adminlog.New(storage.NewAdminLogStore(db), now)
 	a.Ledger = ledger.New(storage.NewLedgerStore(db), c.Log)
 	var observer operation.Observer // a nil *metrics.Metrics is not a nil Observer
@@ -145,14 +148,13 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		observer = c.Metrics
 	}
 	a.Operations = operation.NewEngine(storage.NewOperationStore(db), a.Ledger, observer, c.Log, now)
-	// Services that need each other reach the one built second through l.
-	l := &later{}
 	a.Users = user.NewService(user.Deps{
 		Store: st.Users, Ops: a.Operations, Ledger: a.Ledger, Holds: st.Withdrawals, Tasks: l, Ranking: a.Records, Admins: a.AdminLog,
 		Mailer: a.Outbox, AccountTokens: storage.NewAccountTokenStore(db), AppURL: c.AppURL,
-		Throttle: storage.NewLoginThrottleStore(db), Streams: l, Google: c.Google,
+		Throttle: storage.NewLoginThrottleStore(db), Streams: l, Images: l, Views: storage.NewProfileViewStore(db), Google: c.Google,
 		Pricing: c.Pricing, Hasher: c.Hasher, Tokens: c.Tokens, SoleWriter: c.SoleWriter, Log: c.Log, Now: now,
 	})
+	l.users = a.Users
 	a.Notifications = notification.NewService(notification.Deps{
 		Store: st.Notifications, Users: a.Users, Mailer: a.Outbox, Recipients: mailRecipients{a.Users}, AppURL: c.AppURL,
 		RouteBase: c.RouteBase, StreamsPerUser: cmp.Or(c.StreamsPerUser, DefaultStreamsPerUser), StreamsMax: cmp.Or(c.StreamsMax, DefaultStreamsMax),
@@ -161,20 +163,20 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	l.notifications = a.Notifications
 	a.Tasks = task.NewService(task.Deps{
 		Store: st.Tasks, Ops: a.Operations, Notify: a.Notifications, Users: a.Users, Submissions: l, Reservations: l, Blocks: l,
-		Records: a.Records, Admins: a.AdminLog, AutoApproveAfter: c.AutoApproveAfter, Log: c.Log, Now: now,
+		Records: a.Records, Workers: candidates{a.Users}, Admins: a.AdminLog, AutoApproveAfter: c.AutoApproveAfter, Log: c.Log, Now: now,
 	})
 	l.tasks = a.Tasks
 	a.Blocks = block.NewService(storage.NewBlockStore(db), a.Tasks, a.Users, c.Log, now)
 	l.blocks = a.Blocks
 	a.Reservations = reservation.NewService(reservation.Deps{
-		Store: st.Reservations, Tasks: a.Tasks, Submissions: l, Blocks: a.Blocks, Ops: a.Operations, PerWorker: c.ReservationsPer,
-		Log: c.Log, Now: now,
+		Store: st.Reservations, Tasks: a.Tasks, Submissions: l, Blocks: a.Blocks, Workers: candidates{a.Users}, Ops: a.Operations,
+		PerWorker: c.ReservationsPer, Log: c.Log, Now: now,
 	})
 	l.reservations = a.Reservations
 	a.Submissions = submission.NewService(submission.Deps{
 		Store: st.Submissions, Tasks: a.Tasks, Ops: a.Operations, Notify: a.Notifications, Users: a.Users,
-		Reservations: a.Reservations, Blocks: a.Blocks, Records: a.Records, Admins: a.AdminLog, RevisionWindow: c.RevisionWindow,
-		Log: c.Log, Now: now,
+		Reservations: a.Reservations, Blocks: a.Blocks, Records: a.Records, Workers: candidates{a.Users}, Admins: a.AdminLog,
+		RevisionWindow: c.RevisionWindow, Log: c.Log, Now: now,
 	})
 	l.submissions = a.Submissions
 	a.Payments = payment.NewService(payment.Deps{
@@ -201,6 +203,10 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	a.Reports = report.NewService(report.Deps{
 		Store: storage.NewReportStore(db), Tasks: a.Tasks, Submissions: a.Submissions, Users: a.Users, Messages: a.Chat,
 		Notify: a.Notifications, Admins: a.AdminLog, Log: c.Log, Now: now,
+	})
+	a.Reviews = review.NewService(review.Deps{
+		Store: storage.NewReviewStore(db), Subjects: subjects{a.Submissions}, Ratings: a.Records, Users: a.Users, Admins: a.AdminLog,
+		Log: c.Log, Now: now,
 	})
 	a.Stats = stats.NewService(storage.NewStatsStore(db), now)
 	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)
@@ -261,15 +267,74 @@ func (m messageRecipients) MessageRecipients(ctx context.Context, ids []string) 
 	return out, nil
 }
 
+// candidates is what tasks, reservations and submissions read of a worker
+// for the requirements of tasks (task.Candidates): the standing kept with
+// the user, read through the authentication cache, so that asking costs no
+// command for a signed-in worker.
+type candidates struct{ users *user.Service }
+
+func (c candidates) Candidate(ctx context.Context, workerID string) (task.Candidate, error) {
+	u, err := c.users.Cached(ctx, workerID)
+	if err != nil {
+		return task.Candidate{}, err
+	}
+	return task.Candidate{Level: u.Standing.Level, Rating: u.Standing.Rating}, nil
+}
+
+// subjects is what reviews are about (review.Subjects): a submission, whose
+// parties are its task's buyer and its worker, decided once approved or
+// rejected. Contracts join here with projects.
+type subjects struct{ submissions *submission.Service }
+
+func (s subjects) Subject(ctx context.Context, ref review.Ref, userID string) (review.Subject, error) {
+	if ref.Type != review.SubjectSubmission {
+		return review.Subject{}, fmt.Errorf("reviews of %s: not a kind of work", ref.Type)
+	}
+	sub, err := s.submissions.Get(ctx, ref.ID)
+	if err != nil {
+		return review.Subject{}, err
+	}
+	if userID != sub.Worker.ID && userID != sub.Buyer.ID {
+		return review.Subject{}, submission.ErrNotFound // as for none: an ID tells nothing
+	}
+	decided := sub.Status == submission.StatusApproved || sub.Status == submission.StatusRejected
+	return review.Subject{Ref: ref, Title: sub.TaskTitle, Buyer: review.Party(sub.Buyer), Worker: review.Party(sub.Worker),
+		Decided: decided, DecidedAt: sub.ReviewedAt}, nil
+}
+
+// members is the records' view of the users (reputation.Members): the
+// standing worked out of a record is kept with its user.
+type members struct{ l *later }
+
+func (m members) Members(ctx context.Context, ids []string) (map[string]reputation.Member, error) {
+	users, err := m.l.users.Members(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]reputation.Member, len(users))
+	for _, u := range users {
+		out[u.ID] = reputation.Member{Since: u.CreatedAt, Worker: u.Role == auth.RoleWorker}
+	}
+	return out, nil
+}
+
+func (m members) SetStanding(ctx context.Context, userID string, st reputation.Standing, seq int64) error {
+	return m.l.users.SetStanding(ctx, userID, user.Standing(st), seq)
+}
+
 // later stands in for services that New has not built yet: the one place
 // where the cycles between services are broken. Of two services that need
 // each other, the one built first takes later in place of the other; New
 // sets later's field as soon as it builds that other, and nothing calls
 // through later before New returns. The cycles:
+//   - records and users: a standing is kept with its user; users rank
+//     workers by their records
 //   - users and tasks: a suspended buyer's tasks are hidden; a task names
 //     its buyer
 //   - users and notifications: revoked tokens close their streams; a
 //     notification goes to a user who exists
+//   - users and uploads: a portfolio shows images of this server; the
+//     images users show are in use
 //   - tasks and submissions: removing a task cancels its pending submissions
 //   - tasks and reservations: a refund ends the reservations of the slots
 //     it takes
@@ -280,12 +345,18 @@ func (m messageRecipients) MessageRecipients(ctx context.Context, ids []string) 
 //   - conversations and uploads: an attachment is an image kept here; the
 //     images messages carry are in use
 type later struct {
+	users         *user.Service
 	tasks         *task.Service
 	notifications *notification.Service
 	submissions   *submission.Service
 	reservations  *reservation.Service
 	blocks        *block.Service
 	uploads       *upload.Service
+}
+
+// Hosted implements user.Images.
+func (l *later) Hosted(ctx context.Context, url string) (bool, error) {
+	return l.uploads.Hosted(ctx, url)
 }
 
 // Kept implements chat.Images.

@@ -22,6 +22,7 @@ func (a *App) ServerOptions(cfg config.Config) httpapi.Options {
 		Blocks:              a.Blocks,
 		Records:             a.Records,
 		Reservations:        a.Reservations,
+		Reviews:             a.Reviews,
 		Notifications:       a.Notifications,
 		Payments:            a.Payments,
 		Withdrawals:         a.Withdrawals,
@@ -95,6 +96,15 @@ func (a *App) Jobs(cfg config.Config) []Job {
 		{Name: "reject-overdue-revisions", Interval: cfg.JobsInterval, Round: counted(a.Submissions.RejectOverdue),
 			Did: "overdue revisions rejected"},
 		{Name: "expire-reservations", Interval: cfg.JobsInterval, Round: counted(a.Reservations.ExpireDue), Did: "reservations expired"},
+		// Every instance works out at once the standings (levels, ratings)
+		// that its own changes marked, and the others' every interval: a
+		// record is marked in the write that changes it, so none is lost.
+		{Name: "refresh-standings", Interval: cfg.JobsInterval, Loop: a.Records.RunRefresh},
+		// Every instance counts the reviews it revealed at once, and those
+		// that became visible by time every interval.
+		{Name: "count-reviews", Interval: cfg.JobsInterval, Loop: a.Reviews.RunCounting},
+		// Every instance writes the profile views it noted in memory.
+		{Name: "flush-profile-views", Interval: 10 * time.Second, Loop: a.Users.RunViews},
 		{Name: "forget-idempotency-keys", Interval: cfg.JobsInterval, Round: a.Keys.Sweep, Did: "idempotency keys forgotten"},
 		{Name: "forget-login-failures", Interval: cfg.JobsInterval, Round: a.Users.ForgetLoginFailures, Did: "failed sign-ins forgotten"},
 		// Notifications users want mailed too: each instance may run a

@@ -50,6 +50,12 @@ func TestTaskBoundsAreTheService(t *testing.T) {
 				"completion_date": later(year), "tags": []string{"a", "b", "c", "d", strings.Repeat("e", 24)}}, true},
 			{"at the lower bounds", map[string]any{"task_title": "T", "task_detail": "D", "submission_info": "S",
 				"required_workers": 1, "payable_amount": 10000, "time_allotted_minutes": 5, "completion_date": later(time.Second)}, true},
+			{"the highest requirements", map[string]any{"min_level": 3, "min_rating": 5.0}, true},
+			{"the lowest rating required", map[string]any{"min_level": 0, "min_rating": 1.0}, true},
+			{"a level too high", map[string]any{"min_level": 4}, false},
+			{"a negative level", map[string]any{"min_level": -1}, false},
+			{"a rating too low", map[string]any{"min_rating": 0.9}, false},
+			{"a rating too high", map[string]any{"min_rating": 5.01}, false},
 			{"no title", map[string]any{"task_title": ""}, false},
 			{"a title of spaces", map[string]any{"task_title": "   "}, false},
 			{"a title too long", map[string]any{"task_title": long(201)}, false},
@@ -103,6 +109,10 @@ func TestTaskBoundsAreTheService(t *testing.T) {
 			{"at the upper bounds", map[string]any{"task_title": long(200), "task_detail": long(5000), "submission_info": long(1000),
 				"task_image_url": url(2048), "category": "survey", "tags": []string{"a", "b", "c", "d", "e"}}, true},
 			{"the image removed", map[string]any{"task_image_url": nil, "tags": nil}, true},
+			{"requirements set", map[string]any{"min_level": 3, "min_rating": 4.5}, true},
+			{"requirements removed", map[string]any{"min_level": nil, "min_rating": nil}, true},
+			{"a level too high", map[string]any{"min_level": 4}, false},
+			{"a negative rating", map[string]any{"min_rating": -1.0}, false},
 			{"a cleared title", map[string]any{"task_title": ""}, false},
 			{"a title of spaces", map[string]any{"task_title": "  "}, false},
 			{"a cleared detail", map[string]any{"task_detail": nil}, false},
@@ -185,10 +195,11 @@ func newTaskOf(t *testing.T, body map[string]any) task.NewTask {
 		t.Fatal(err)
 	}
 	tags, _ := body["tags"].([]string)
+	rating, _ := body["min_rating"].(float64)
 	return task.NewTask{
 		Text:    task.Text{Title: str("task_title"), Detail: str("task_detail"), SubmissionInfo: str("submission_info"), ImageURL: str("task_image_url")},
 		Workers: num("required_workers"), Pay: money.Coins(num("payable_amount")), CompletionDate: due,
-		TimeAllotted: time.Duration(num("time_allotted_minutes")) * time.Minute, Category: str("category"), Tags: tags,
+		TimeAllotted: time.Duration(num("time_allotted_minutes")) * time.Minute, Category: str("category"), Tags: tags, Requirements: task.Requirements{MinLevel: num("min_level"), MinRating: rating},
 	}
 }
 
@@ -208,6 +219,14 @@ func textEditOf(body map[string]any) task.TextEdit {
 	if v, ok := body["tags"]; ok {
 		tags, _ := v.([]string)
 		e.Tags = &tags
+	}
+	if v, ok := body["min_level"]; ok {
+		n, _ := v.(int)
+		e.MinLevel = &n
+	}
+	if v, ok := body["min_rating"]; ok {
+		r, _ := v.(float64)
+		e.MinRating = &r
 	}
 	return e
 }

@@ -10,6 +10,7 @@ import (
 	"microtask/internal/auth"
 	"microtask/internal/money"
 	"microtask/internal/storage/storagetest"
+	"microtask/internal/user"
 )
 
 // writeCommands are the commands that change the database; every other
@@ -86,6 +87,18 @@ func TestWriteCommandBudgets(t *testing.T) {
 		{"POST /tasks replayed", func() int {
 			return a.send(t, buyer.Token, "/api/tasks", "budget", taskRequest(a, 3, 10)).Code
 		}, 2, 1, http.StatusCreated},
+		// A review (of the approval above): the submission read, the other
+		// party's review revealed if written, this one written, and a
+		// check that the other party did not write theirs meanwhile.
+		{"POST /reviews, the first of a pair", func() int {
+			return a.call(t, http.MethodPost, "/api/reviews", worker.Token, map[string]any{"submission_id": subs[0].ID, "rating": 5}).Code
+		}, 6, 3, http.StatusCreated},
+		// The second shows both: the first revealed, this one written
+		// visible, counted in the rating and recorded counted (the first
+		// is counted by a job, woken at once).
+		{"POST /reviews, the second of a pair", func() int {
+			return a.call(t, http.MethodPost, "/api/reviews", buyer.Token, map[string]any{"submission_id": subs[0].ID, "rating": 4}).Code
+		}, 6, 4, http.StatusCreated},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,6 +130,7 @@ func TestListQueryBudgets(t *testing.T) {
 		tk := a.postTask(t, buyer.Token, 2, 10)
 		a.submit(t, worker.Token, tk.ID)
 	}
+	a.standing(t, worker.User.ID, user.Standing{Rating: 4.5, Reviews: 3}) // on the top-rated board
 	log := storagetest.Commands(t, a.db)
 	oneFindOneCount := map[string]int{"find": 1, "aggregate": 1}
 	// Tasks show their buyers' records, submissions to review their
@@ -144,6 +158,20 @@ func TestListQueryBudgets(t *testing.T) {
 		{"/api/notifications/unread/count", buyer.Token, map[string]int{"aggregate": 1}},
 		{"/api/tasks/" + "nope", "", map[string]int{"find": 1}},
 		{"/api/admin/purchase-blocks", admin.Token, oneFindOneCount},
+		// A profile is two reads, the user and their record, for anyone:
+		// the views it counts are written in the background.
+		{"/api/users/" + worker.User.ID, "", map[string]int{"find": 2}},
+		{"/api/users/" + worker.User.ID, buyer.Token, map[string]int{"find": 2}},
+		{"/api/users/" + worker.User.ID, worker.Token, map[string]int{"find": 2}},
+		// Worker cards show their records: one find more for the page.
+		{"/api/workers?skill=go&sort=approved", "", oneFindOneCount},
+		{"/api/workers", "", withRecords},
+		// Reviews about a user: whether their profile is public, then one
+		// find and one count.
+		{"/api/users/" + worker.User.ID + "/reviews?rating=5", "", map[string]int{"find": 2, "aggregate": 1}},
+		{"/api/reviews/" + "nope", "", map[string]int{"find": 1}},
+		// The top-rated: the users, their balances and their records.
+		{"/api/users/top-workers?by=rating", "", map[string]int{"find": 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -61,8 +61,8 @@ func (r sendMessageRequest) draft() (chat.Draft, error) {
 	return d, nil
 }
 
-// aboutResponse is what a message is about, as it is now.
-type aboutResponse struct {
+// subjectResponse is what a message is about, as it is now.
+type subjectResponse struct {
 	Type   string  `json:"type"`
 	ID     string  `json:"id"`
 	Title  *string `json:"title"`  // null once gone
@@ -75,7 +75,7 @@ type messageResponse struct {
 	From        string         `json:"from"`
 	To          string         `json:"to"`
 	Text        string         `json:"text"`
-	About       *aboutResponse `json:"about"`
+	About       *subjectResponse `json:"about"`
 	Attachments []string       `json:"attachments"`
 	CreatedAt   time.Time      `json:"created_at"`
 }
@@ -86,7 +86,7 @@ func toMessageResponse(m chat.Message) messageResponse {
 		res.Attachments = []string{}
 	}
 	if !m.About.IsZero() {
-		a := &aboutResponse{Type: string(m.About.Type), ID: m.About.ID, Gone: m.Subject.Gone}
+		a := &subjectResponse{Type: string(m.About.Type), ID: m.About.ID, Gone: m.Subject.Gone}
 		if !m.Subject.Gone && m.Subject.Ref == m.About {
 			title, status := m.Subject.Title, m.Subject.Status
 			a.Title, a.Status = &title, &status

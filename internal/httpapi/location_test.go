@@ -30,6 +30,11 @@ func TestCreatedResourcesAreWhereLocationSays(t *testing.T) {
 		{"payment", buyer.Token, "/api/payments/create", map[string]int{"coins": 150}, other.Token, "payment_not_found"},
 		{"report", other.Token, "/api/reports", reportRequest("task", tk.ID), worker.Token, "report_not_found"},
 		{"announcement", adm.Token, "/api/notifications", map[string]string{"to_user_id": worker.User.ID, "message": "Hello"}, other.Token, "notification_not_found"},
+		{"portfolio item", worker.Token, "/api/users/" + worker.User.ID + "/portfolio", map[string]string{"title": "Catalogue"}, "", ""},
+		// Before the other party reviews, a review is its author's (and
+		// admins') alone: the public is told it does not exist.
+		{"review", other.Token, "/api/reviews", map[string]any{"submission_id": a.decided(t, buyer, other).ID, "rating": 5}, buyer.Token,
+			"review_not_found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,7 +52,11 @@ func TestCreatedResourcesAreWhereLocationSays(t *testing.T) {
 			}
 			if tt.outsider != "" {
 				wantProblem(t, a.call(t, http.MethodGet, loc, tt.outsider, nil), http.StatusNotFound, tt.notFound)
-				wantProblem(t, a.call(t, http.MethodGet, loc, "", nil), http.StatusUnauthorized, "missing_token")
+				if tt.name == "review" { // public once visible: no token needed to ask
+					wantProblem(t, a.call(t, http.MethodGet, loc, "", nil), http.StatusNotFound, tt.notFound)
+				} else {
+					wantProblem(t, a.call(t, http.MethodGet, loc, "", nil), http.StatusUnauthorized, "missing_token")
+				}
 			}
 		})
 	}

@@ -31,15 +31,24 @@ type taskBody struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"buyer"`
-	Status       string   `json:"status"`
-	Category     string   `json:"category"`
-	Tags         []string `json:"tags"`
-	CreatedAt    string   `json:"created_at"`
-	TimeAllotted int      `json:"time_allotted_minutes"`
+	Status       string     `json:"status"`
+	Category     string     `json:"category"`
+	Tags         []string   `json:"tags"`
+	CreatedAt    string     `json:"created_at"`
+	TimeAllotted int        `json:"time_allotted_minutes"`
+	MinLevel     int        `json:"min_level"`
+	MinRating    *float64   `json:"min_rating"`
+	BuyerRating  ratingBody `json:"buyer_rating"`
 	MySubmission *struct {
 		ID     string `json:"id"`
 		Status string `json:"status"`
 	} `json:"my_submission"`
+}
+
+type ratingBody struct {
+	Average *float64         `json:"average"`
+	Count   int64            `json:"count"`
+	Stars   map[string]int64 `json:"stars"`
 }
 
 type submissionBody struct {

@@ -331,6 +331,11 @@ func TestConfig(t *testing.T) {
 			},
 			"signup_bonus_worker": 10.0, "signup_bonus_buyer": 50.0, "withdrawal_min_coins": 200.0, "withdrawal_coins_per_dollar": 20.0,
 			"withdrawal_methods": []any{"stripe", "bkash", "rocket", "nagad"}, "auto_approve_after_hours": 72.0, "payment_provider": "dummy",
+			"levels": []any{
+				map[string]any{"level": 1.0, "min_approved": 10.0, "min_approval_rate": 0.8, "min_rating": nil, "min_reviews": 0.0, "min_account_days": 0.0},
+				map[string]any{"level": 2.0, "min_approved": 100.0, "min_approval_rate": 0.9, "min_rating": 4.0, "min_reviews": 5.0, "min_account_days": 30.0},
+				map[string]any{"level": 3.0, "min_approved": 500.0, "min_approval_rate": 0.95, "min_rating": 4.5, "min_reviews": 20.0, "min_account_days": 90.0},
+			},
 		}
 		if h.noGateway {
 			want["payment_provider"] = "none"

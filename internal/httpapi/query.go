@@ -70,6 +70,38 @@ func (q *query) text(name string, max int) string {
 	return v
 }
 
+// number reads a number from lo to hi, or 0 when absent.
+func (q *query) number(name string, lo, hi float64) float64 {
+	v := strings.TrimSpace(q.values.Get(name))
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil || n < lo || n > hi {
+		q.fail(name, fmt.Sprintf("must be a number from %g to %g", lo, hi))
+		return 0
+	}
+	return n
+}
+
+// all reads every value of a parameter that may repeat, each trimmed and
+// of at most max characters; empty ones are left out.
+func (q *query) all(name string, max int) []string {
+	var out []string
+	for _, v := range q.values[name] {
+		v = strings.TrimSpace(v)
+		switch {
+		case v == "":
+		case len([]rune(v)) > max:
+			q.fail(name, fmt.Sprintf("each must be at most %d characters", max))
+			return nil
+		default:
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // oneOf reads one of the allowed values, or def when absent.
 func (q *query) oneOf(name, def string, allowed ...string) string {
 	v := strings.TrimSpace(q.values.Get(name))

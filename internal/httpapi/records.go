@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"math"
+	"strconv"
 
 	"microtask/internal/page"
 	"microtask/internal/reputation"
@@ -27,6 +28,26 @@ type buyerRecordResponse struct {
 	Rejected          int64    `json:"rejected"`
 	ApprovalRate      *float64 `json:"approval_rate"`
 	MedianReviewHours *float64 `json:"median_review_hours"`
+}
+
+// ratingResponse is the rating of a user: the stars of the reviews about
+// them that count (visible, not removed), and their average.
+type ratingResponse struct {
+	Average *float64         `json:"average"` // null before any review counts
+	Count   int64            `json:"count"`
+	Stars   map[string]int64 `json:"stars"` // "1" to "5": how many reviews gave that many
+}
+
+func toRating(r reputation.Record) ratingResponse {
+	res := ratingResponse{Stars: make(map[string]int64, reputation.MaxStars)}
+	for i, n := range r.Stars {
+		res.Stars[strconv.Itoa(i+1)] = n
+	}
+	if avg, n, ok := r.Rating(); ok {
+		a := math.Round(avg*100) / 100
+		res.Average, res.Count = &a, n
+	}
+	return res
 }
 
 // ratio rounds a rate to three decimals for people, null when there is none.

@@ -29,6 +29,7 @@ import (
 	"microtask/internal/report"
 	"microtask/internal/reputation"
 	"microtask/internal/reservation"
+	"microtask/internal/review"
 	"microtask/internal/stats"
 	"microtask/internal/submission"
 	"microtask/internal/task"
@@ -70,6 +71,7 @@ type Options struct {
 	Blocks              *block.Service
 	Records             *reputation.Service
 	Reservations        *reservation.Service
+	Reviews             *review.Service
 	Notifications       *notification.Service
 	Payments            *payment.Service
 	Withdrawals         *withdrawal.Service
@@ -101,6 +103,7 @@ type Server struct {
 	blocks         *block.Service
 	reputation     *reputation.Service
 	reservations   *reservation.Service
+	reviews        *review.Service
 	notifications  *notification.Service
 	payments       *payment.Service
 	withdrawals    *withdrawal.Service
@@ -147,6 +150,7 @@ func NewServer(o Options) *Server {
 		blocks:         o.Blocks,
 		reputation:     o.Records,
 		reservations:   o.Reservations,
+		reviews:        o.Reviews,
 		notifications:  o.Notifications,
 		payments:       o.Payments,
 		withdrawals:    o.Withdrawals,
@@ -241,8 +245,13 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Post("/logout-all", s.handle(s.handleLogoutAll))
 			})
 		})
+		r.Get("/workers", s.handle(s.handleWorkerSearch))
 		r.Route("/users", func(r chi.Router) {
 			r.Get("/top-workers", s.handle(s.handleTopWorkers))
+			// Public; the user and admins also see the profile's views.
+			r.With(s.identify).Get("/{id}", s.handle(s.handleUserProfile))
+			r.Get("/{id}/reviews", s.handle(s.handleUserReviews))
+			r.Get("/{id}/portfolio/{item_id}", s.handle(s.handlePortfolioGet))
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate)
 				r.Get("/blocks", s.handle(s.handleBlockList))
@@ -263,6 +272,9 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Patch("/{id}", s.handle(s.handleUserUpdate))
 				r.Get("/{id}/preferences", s.handle(s.handlePreferencesGet))
 				r.Put("/{id}/preferences", s.handle(s.handlePreferencesUpdate))
+				r.Post("/{id}/portfolio", s.handle(s.handlePortfolioAdd))
+				r.Patch("/{id}/portfolio/{item_id}", s.handle(s.handlePortfolioEdit))
+				r.Delete("/{id}/portfolio/{item_id}", s.handle(s.handlePortfolioDelete))
 				r.With(s.requireRole(auth.RoleAdmin)).Delete("/{id}", s.handle(s.handleUserDelete))
 			})
 		})
@@ -315,6 +327,13 @@ func (s *Server) routes(o Options) http.Handler {
 				r.With(s.idempotent).Post("/{id}/bonus", s.handle(s.handleSubmissionBonus))
 			})
 			r.Get("/{id}", s.handle(s.handleSubmissionGet)) // its worker, its buyer or an admin
+		})
+
+		r.Route("/reviews", func(r chi.Router) {
+			r.With(s.authenticate, s.requireRole(auth.RoleWorker, auth.RoleBuyer)).Post("/", s.handle(s.handleReviewCreate))
+			// Public once visible; before, its author and admins.
+			r.With(s.identify).Get("/{id}", s.handle(s.handleReviewGet))
+			r.With(s.authenticate).Post("/{id}/reply", s.handle(s.handleReviewReply)) // the reviewee
 		})
 
 		r.With(s.authenticate).Get("/dashboard/stats", s.handle(s.handleDashboardStats))
@@ -406,6 +425,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Put("/reports/{id}", s.handle(s.handleAdminReportDecide))
 			r.Post("/announcements", s.handle(s.handleAnnouncementCreate))
 			r.Get("/announcements/{id}", s.handle(s.handleAnnouncementGet))
+			r.Delete("/reviews/{id}", s.handle(s.handleAdminReviewDelete))
 		})
 	})
 	*table = *newRouteTable(r)

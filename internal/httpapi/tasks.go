@@ -25,6 +25,10 @@ type taskEditRequest struct {
 	Category       optional[string] `json:"category" validate:"omitnil,kept"`
 	// Tags replace the task's tags; null or [] removes them.
 	Tags optional[[]string] `json:"tags"`
+	// Requirements, checked by the task service only; null or 0 asks
+	// nothing.
+	MinLevel  optional[int]     `json:"min_level"`
+	MinRating optional[float64] `json:"min_rating"`
 }
 
 func (r *taskEditRequest) trim() {
@@ -34,7 +38,7 @@ func (r *taskEditRequest) trim() {
 
 func (r taskEditRequest) edit() task.TextEdit {
 	return task.TextEdit{Title: r.Title.ptr(), Detail: r.Detail.ptr(), SubmissionInfo: r.SubmissionInfo.ptr(), ImageURL: r.ImageURL.ptr(),
-		Category: r.Category.ptr(), Tags: r.Tags.ptr()}
+		Category: r.Category.ptr(), Tags: r.Tags.ptr(), MinLevel: r.MinLevel.ptr(), MinRating: r.MinRating.ptr()}
 }
 
 // createTaskRequest is the body of POST /api/tasks. The bounds are the
@@ -54,6 +58,9 @@ type createTaskRequest struct {
 	Category     string   `json:"category"`
 	Tags         []string `json:"tags"`
 	TimeAllotted int      `json:"time_allotted_minutes" validate:"omitempty,min=5,max=1440"` // for a reservation's work; 60 if left out
+	// Requirements, checked by the task service only; left out, none.
+	MinLevel  int     `json:"min_level"`
+	MinRating float64 `json:"min_rating"`
 }
 
 func (r *createTaskRequest) trim() {
@@ -86,8 +93,13 @@ type taskResponse struct {
 	Tags            []string      `json:"tags"`
 	TimeAllotted    int           `json:"time_allotted_minutes"` // how long a reservation holds a slot
 	CreatedAt       time.Time     `json:"created_at"`
-	// BuyerRecord is the buyer's track record.
+	// What the task asks of its workers: 0 and null for nothing.
+	MinLevel  int      `json:"min_level"`
+	MinRating *float64 `json:"min_rating"`
+	// BuyerRecord is the buyer's track record, and BuyerRating the stars
+	// workers gave them, read with it.
 	BuyerRecord *buyerRecordResponse `json:"buyer_record"`
+	BuyerRating ratingResponse       `json:"buyer_rating"`
 	// The signed-in worker's own submission to the task, if any.
 	MySubmission *mySubmissionResponse `json:"my_submission,omitempty"`
 }
@@ -112,7 +124,16 @@ func (s *Server) taskResponse(t task.Task, recs map[string]reputation.Record) ta
 		CompletionDate: t.CompletionDate.UTC(), SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
 		Buyer: partyResponse(t.Buyer), Status: string(s.tasks.StatusNow(t)), CreatedAt: t.CreatedAt.UTC(),
 		TimeAllotted: int(t.TimeAllotted / time.Minute), Category: t.Category, Tags: t.Tags, BuyerRecord: toBuyerRecord(recs[t.Buyer.ID]),
+		BuyerRating: toRating(recs[t.Buyer.ID]), MinLevel: t.Requirements.MinLevel, MinRating: nonZero(t.Requirements.MinRating),
 	}
+}
+
+// nonZero is v, or null for 0: a requirement that asks nothing.
+func nonZero(v float64) *float64 {
+	if v == 0 {
+		return nil
+	}
+	return &v
 }
 
 // handleTaskCreate handles POST /api/tasks.
@@ -130,6 +151,7 @@ func (s *Server) handleTaskCreate(w http.ResponseWriter, r *http.Request) error 
 		TimeAllotted: time.Duration(req.TimeAllotted) * time.Minute,
 		Key:          r.Header.Get("Idempotency-Key"), // checked by s.idempotent
 		Category:     req.Category, Tags: req.Tags,
+		Requirements: task.Requirements{MinLevel: req.MinLevel, MinRating: req.MinRating},
 	})
 	if err != nil {
 		return err

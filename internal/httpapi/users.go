@@ -36,10 +36,24 @@ type loginRequest struct {
 }
 
 // profileRequest is the body of PUT and PATCH /api/users/{id}: the fields it
-// has change, the others stay. Its tags repeat the user service's bounds.
+// has change, the others stay. Its tags repeat the user service's bounds;
+// the profile's fields (user.About) are checked by the service only, which
+// lists every bad one at once.
 type profileRequest struct {
-	Name     optional[string] `json:"name" validate:"omitnil,kept,max=80"`
-	PhotoURL optional[string] `json:"photo_url" validate:"omitempty,max=2048,http_url"`
+	Name      optional[string]   `json:"name" validate:"omitnil,kept,max=80"`
+	PhotoURL  optional[string]   `json:"photo_url" validate:"omitempty,max=2048,http_url"`
+	Headline  optional[string]   `json:"headline"`
+	Bio       optional[string]   `json:"bio"`
+	Skills    optional[[]string] `json:"skills"`
+	Languages optional[[]string] `json:"languages"`
+	Country   optional[string]   `json:"country"`
+	Company   optional[string]   `json:"company"`
+	Website   optional[string]   `json:"website"`
+}
+
+func (r profileRequest) profile() user.Profile {
+	return user.Profile{Name: r.Name.ptr(), PhotoURL: r.PhotoURL.ptr(), Headline: r.Headline.ptr(), Bio: r.Bio.ptr(),
+		Skills: r.Skills.ptr(), Languages: r.Languages.ptr(), Country: r.Country.ptr(), Company: r.Company.ptr(), Website: r.Website.ptr()}
 }
 
 func (r *profileRequest) trim() {
@@ -57,6 +71,32 @@ type userResponse struct {
 	OnHold    int64     `json:"coins_on_hold"`
 	Status    string    `json:"status"`
 	CreatedAt time.Time `json:"created_at"`
+	aboutResponse
+}
+
+// aboutResponse is what a user tells about themselves, as their own user
+// and on their public profile.
+type aboutResponse struct {
+	Headline  string   `json:"headline"`
+	Bio       string   `json:"bio"`
+	Skills    []string `json:"skills"`
+	Languages []string `json:"languages"`
+	Country   string   `json:"country"`
+	Company   string   `json:"company"`
+	Website   string   `json:"website"`
+}
+
+func toAbout(a user.About) aboutResponse {
+	return aboutResponse{Headline: a.Headline, Bio: a.Bio, Skills: nonNilStrings(a.Skills), Languages: nonNilStrings(a.Languages),
+		Country: a.Country, Company: a.Company, Website: a.Website}
+}
+
+// nonNilStrings answers no entries as [] rather than null.
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 type sessionResponse struct {
@@ -71,11 +111,13 @@ type workerCardResponse struct {
 	PhotoURL     string                `json:"photo_url"`
 	Coins        int64                 `json:"coins"`
 	WorkerRecord *workerRecordResponse `json:"worker_record"`
+	Rating       ratingResponse        `json:"rating"`
+	Level        int                   `json:"level"`
 }
 
 func toUserResponse(u user.User) userResponse {
 	return userResponse{ID: u.ID, Name: u.Name, Email: u.Email, Verified: u.EmailVerified, PhotoURL: u.PhotoURL, Role: u.Role,
-		Coins: int64(u.Coins), OnHold: int64(u.CoinsOnHold), Status: string(u.Status), CreatedAt: u.CreatedAt.UTC()}
+		Coins: int64(u.Coins), OnHold: int64(u.CoinsOnHold), Status: string(u.Status), CreatedAt: u.CreatedAt.UTC(), aboutResponse: toAbout(u.About)}
 }
 
 // writeSession answers with a session. It carries a token: no cache may
@@ -170,8 +212,7 @@ func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) error 
 	if err := s.readRequest(r, &req); err != nil {
 		return err
 	}
-	u, err := s.users.UpdateProfile(r.Context(), principal(r), param(r, "id"),
-		user.Profile{Name: req.Name.ptr(), PhotoURL: req.PhotoURL.ptr()})
+	u, err := s.users.UpdateProfile(r.Context(), principal(r), param(r, "id"), req.profile())
 	if err != nil {
 		return err
 	}
@@ -188,16 +229,23 @@ func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request) error 
 }
 
 // handleTopWorkers handles GET /api/users/top-workers: ?by=coins (the
-// default) or ?by=approved work, each card with the worker's record.
+// default), ?by=approved work or ?by=rating, each card with the worker's
+// record.
 func (s *Server) handleTopWorkers(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
-	by := q.oneOf("by", "coins", "coins", "approved")
+	by := q.oneOf("by", "coins", "coins", "approved", "rating")
 	if err := q.err(); err != nil {
 		return err
 	}
-	top, err := s.users.TopWorkers(r.Context())
-	if by == "approved" {
+	var top []user.User
+	var err error
+	switch by {
+	case "approved":
 		top, err = s.users.TopWorkersByApproved(r.Context())
+	case "rating":
+		top, err = s.users.TopWorkersByRating(r.Context())
+	default:
+		top, err = s.users.TopWorkers(r.Context())
 	}
 	if err != nil {
 		return err
@@ -212,7 +260,8 @@ func (s *Server) handleTopWorkers(w http.ResponseWriter, r *http.Request) error 
 	}
 	out := make([]workerCardResponse, len(top))
 	for i, u := range top {
-		out[i] = workerCardResponse{ID: u.ID, Name: u.Name, PhotoURL: u.PhotoURL, Coins: int64(u.Coins), WorkerRecord: toWorkerRecord(recs[u.ID])}
+		out[i] = workerCardResponse{ID: u.ID, Name: u.Name, PhotoURL: u.PhotoURL, Coins: int64(u.Coins), WorkerRecord: toWorkerRecord(recs[u.ID]),
+			Rating: toRating(recs[u.ID]), Level: recs[u.ID].Level}
 	}
 	w.Header().Set("Cache-Control", "public, max-age=30")
 	return writeJSON(w, http.StatusOK, out)

@@ -23,6 +23,7 @@ type Service struct {
 	tasks     Tasks
 	subs      Submissions
 	blocks    Blocks
+	workers   task.Candidates
 	ops       operation.Runner
 	log       *slog.Logger
 	now       func() time.Time
@@ -43,7 +44,8 @@ type Deps struct {
 	Store       Store
 	Tasks       Tasks
 	Submissions Submissions
-	Blocks      Blocks // refuses reservations of tasks whose buyer blocked the worker
+	Blocks      Blocks          // refuses reservations of tasks whose buyer blocked the worker
+	Workers     task.Candidates // refuses reservations of workers below a task's requirements
 	Ops         operation.Runner
 	PerWorker   int // live reservations a worker may hold; 0: DefaultPerWorker
 	Log         *slog.Logger
@@ -60,7 +62,8 @@ func NewService(d Deps) *Service {
 	if perWorker <= 0 {
 		perWorker = DefaultPerWorker
 	}
-	s := &Service{store: d.Store, tasks: d.Tasks, subs: d.Submissions, blocks: d.Blocks, ops: d.Ops, log: d.Log, now: now, perWorker: perWorker}
+	s := &Service{store: d.Store, tasks: d.Tasks, subs: d.Submissions, blocks: d.Blocks, workers: d.Workers, ops: d.Ops, log: d.Log, now: now,
+		perWorker: perWorker}
 	// Reserving and releasing move no coins (a held slot's pay stays in
 	// escrow); they are operations so that the task's slots and the
 	// reservation change together even across a crash. Each id is the kind
@@ -158,6 +161,13 @@ func (s *Service) refuse(ctx context.Context, workerID string, t task.Task, now 
 		return ErrSubmitted
 	}
 	if err := t.TakesSubmissions(now); err != nil {
+		return err
+	}
+	c, err := s.workers.Candidate(ctx, workerID)
+	if err != nil {
+		return fmt.Errorf("read what worker %s brings to requirements: %w", workerID, err)
+	}
+	if err := t.Requirements.Admits(c); err != nil {
 		return err
 	}
 	n, err := s.store.CountLive(ctx, workerID)

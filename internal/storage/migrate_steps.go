@@ -35,6 +35,8 @@ func MigrationSteps(db *docdb.DB) map[string]docdb.Step {
 		"taskLabels":           m.taskLabels,
 		"userRecords":          m.userRecords,
 		"taskHeld":             m.taskHeld,
+		"markStandings":        m.markStandings,
+		"taskRequirements":     m.taskRequirements,
 	}
 }
 
@@ -294,4 +296,25 @@ func (m migrator) userRecords(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// markStandings marks every record for its standing to be worked out
+// (reputation.Service.Refresh): the levels, and the copy of the standing
+// kept with each user, of everyone who has a record from before migration
+// 0024, worked out from their whole record as from new work. Safe to
+// repeat: a record marked again is worked out again.
+func (m migrator) markStandings(ctx context.Context) error {
+	_, err := m.d.Collection("records").UpdateMany(ctx, bson.D{},
+		bson.D{{Key: "$set", Value: bson.D{{Key: fChanged, Value: true}, {Key: fWork, Value: true}}},
+			{Key: "$inc", Value: bson.D{{Key: fSeq, Value: int64(1)}}}})
+	return err
+}
+
+// taskRequirements gives the tasks from before migration 0025 the
+// requirements every task has since: none (0), which the filter of a
+// worker's available tasks compares with what they bring. Safe to repeat.
+func (m migrator) taskRequirements(ctx context.Context) error {
+	_, err := m.d.Collection("tasks").UpdateMany(ctx, bson.D{{Key: "min_level", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "min_level", Value: int64(0)}, {Key: "min_rating", Value: 0.0}}}})
+	return err
 }

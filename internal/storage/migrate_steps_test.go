@@ -113,6 +113,33 @@ func TestTaskLabels(t *testing.T) {
 	}
 }
 
+// TestTaskRequirements runs migration 0025's step on a task of before it:
+// it asks nothing, and a worker who brings nothing finds it available.
+func TestTaskRequirements(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := db.Collection("tasks").InsertOne(ctx, bson.D{{Key: "_id", Value: "old"}, {Key: "task_title", Value: "old"},
+		{Key: "status", Value: "open"}, {Key: "required_workers", Value: int64(1)}, {Key: "payable_amount", Value: int64(1)},
+		{Key: "pending_subs", Value: bson.A{}}, {Key: "completion_date", Value: now.Add(time.Hour)}, {Key: "created_at", Value: now}}); err != nil {
+		t.Fatal(err)
+	}
+	store := NewTaskStore(db)
+	f := task.Filter{Available: true, Now: now, NotBy: "w", Candidate: &task.Candidate{}}
+	if _, n, err := store.List(ctx, f, page.Request{Number: 1, Limit: 10}); err != nil || n != 0 {
+		t.Fatalf("available before the step = %d, %v; want none (no requirements to compare)", n, err)
+	}
+	for range 2 { // safe to repeat
+		if err := (migrator{db}).taskRequirements(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, n, err := store.List(ctx, f, page.Request{Number: 1, Limit: 10})
+	if err != nil || n != 1 || got[0].Requirements != (task.Requirements{}) {
+		t.Errorf("available after the step = %+v, %d, %v; want the task, asking nothing", got, n, err)
+	}
+}
+
 // TestUserRecords runs migration 0020's step on tasks and submissions of
 // before it: each user's record counts them, and an operation it counted
 // (one whose settle step recovery runs after the migration) is not counted
@@ -175,5 +202,20 @@ func TestUserRecords(t *testing.T) {
 	}
 	if d, ok := got["b"].MedianReviewTime(); !ok || d != 4*time.Hour {
 		t.Errorf("median review time = %v, %v; want 4h", d, ok)
+	}
+
+	// Migration 0024 marks every record, as from new work, for its
+	// standing to be worked out.
+	if err := (migrator{db}).markStandings(ctx); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := store.Changed(ctx, 10)
+	if err != nil || len(changed) != 3 {
+		t.Fatalf("Changed() = %+v, %v; want the 3 records", changed, err)
+	}
+	for _, c := range changed {
+		if !c.Work || c.Seq < 1 {
+			t.Errorf("record %s marked %+v, want as from work", c.UserID, c)
+		}
 	}
 }

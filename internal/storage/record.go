@@ -44,7 +44,18 @@ const (
 	fTasksPosted   = "tasks_posted"
 	fBuyerApproved = "buyer_approved"
 	fBuyerRejected = "buyer_rejected"
+	fLevel         = "level"
+	// The mark of a record whose standing is to be worked out again
+	// (reputation.Store.Changed), whether its reviewed work changed, and
+	// the count of the additions that set the mark, SetLevel's guard.
+	fChanged = "changed"
+	fWork    = "work"
+	fSeq     = "seq"
 )
+
+// starsField is the field counting the reviews of that many stars: top
+// level, as the review-time histogram's.
+func starsField(stars int) string { return fmt.Sprintf("stars_%d", stars) }
 
 // reviewField is the field of a bucket of the review-time histogram: the
 // in-memory copy updates top-level fields only, so no array.
@@ -53,9 +64,12 @@ func reviewField(bucket int) string { return fmt.Sprintf("review_time_%02d", buc
 // recordFields are the fields a record is read with: not its list of
 // operations.
 var recordFields = func() []string {
-	f := []string{"_id", fApproved, fRejected, fRevisions, fTasksPosted, fBuyerApproved, fBuyerRejected}
+	f := []string{"_id", fApproved, fRejected, fRevisions, fTasksPosted, fBuyerApproved, fBuyerRejected, fLevel}
 	for b := range reputation.Buckets {
 		f = append(f, reviewField(b))
+	}
+	for n := 1; n <= reputation.MaxStars; n++ {
+		f = append(f, starsField(n))
 	}
 	return f
 }()
@@ -82,7 +96,37 @@ func changeIncs(c reputation.Change) bson.D {
 	if c.ReviewBucket >= 0 && c.ReviewBucket < reputation.Buckets {
 		inc = append(inc, bson.E{Key: reviewField(c.ReviewBucket), Value: int64(1)})
 	}
+	switch {
+	case c.Stars > 0 && c.Stars <= reputation.MaxStars:
+		inc = append(inc, bson.E{Key: starsField(c.Stars), Value: int64(1)})
+	case c.Stars < 0 && -c.Stars <= reputation.MaxStars:
+		inc = append(inc, bson.E{Key: starsField(-c.Stars), Value: int64(-1)})
+	}
+	if c.Standing() {
+		inc = append(inc, bson.E{Key: fSeq, Value: int64(1)})
+	}
 	return inc
+}
+
+// changeUpdate is the update that adds c, with the rest of the update's
+// operators: a change of the standing marks the record (in the same write)
+// for Refresh.
+func changeUpdate(c reputation.Change, inc bson.D, rest ...bson.E) bson.D {
+	u := append(bson.D{{Key: "$inc", Value: inc}}, rest...)
+	if !c.Standing() {
+		return u
+	}
+	mark := bson.D{{Key: fChanged, Value: true}}
+	if c.Work() {
+		mark = append(mark, bson.E{Key: fWork, Value: true})
+	}
+	for i, e := range u {
+		if e.Key == "$set" {
+			u[i].Value = append(e.Value.(bson.D), mark...)
+			return u
+		}
+	}
+	return append(u, bson.E{Key: "$set", Value: mark})
 }
 
 type recordOps struct {
@@ -102,8 +146,8 @@ func (s *RecordStore) Add(ctx context.Context, op, userID string, c reputation.C
 	_, err := s.records.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: userID}, {Key: "recent", Value: bson.D{{Key: "$ne", Value: h}}},
 			{Key: "n_recent", Value: bson.D{{Key: "$lt", Value: int64(recentMax)}}}},
-		bson.D{{Key: "$inc", Value: inc}, {Key: "$push", Value: bson.D{{Key: "recent", Value: h}}},
-			{Key: "$setOnInsert", Value: bson.D{{Key: "trims", Value: int64(0)}}}}, true)
+		changeUpdate(c, inc, bson.E{Key: "$push", Value: bson.D{{Key: "recent", Value: h}}},
+			bson.E{Key: "$setOnInsert", Value: bson.D{{Key: "trims", Value: int64(0)}}}), true)
 	if err == nil || !docdb.IsDuplicate(err) { // a duplicate: the record exists and did not match
 		return err
 	}
@@ -119,10 +163,8 @@ func (s *RecordStore) Add(ctx context.Context, op, userID string, c reputation.C
 		n, err := s.records.UpdateOne(ctx,
 			bson.D{{Key: "_id", Value: userID}, {Key: "n_recent", Value: d.N}, {Key: "trims", Value: d.Trims},
 				{Key: "recent", Value: bson.D{{Key: "$ne", Value: h}}}},
-			bson.D{
-				{Key: "$inc", Value: append(changeIncs(c), bson.E{Key: "trims", Value: int64(1)})},
-				{Key: "$set", Value: bson.D{{Key: "recent", Value: keep}, {Key: "n_recent", Value: int64(len(keep))}}},
-			}, false)
+			changeUpdate(c, append(changeIncs(c), bson.E{Key: "trims", Value: int64(1)}),
+				bson.E{Key: "$set", Value: bson.D{{Key: "recent", Value: keep}, {Key: "n_recent", Value: int64(len(keep))}}}), false)
 		if err != nil || n == 1 {
 			return err
 		}
@@ -149,6 +191,10 @@ func recordFromRaw(raw bson.Raw) reputation.Record {
 	for b := range reputation.Buckets {
 		r.ReviewTimes[b] = num(reviewField(b))
 	}
+	for n := 1; n <= reputation.MaxStars; n++ {
+		r.Stars[n-1] = num(starsField(n))
+	}
+	r.Level = int(num(fLevel))
 	return r
 }
 
@@ -165,6 +211,27 @@ func (s *RecordStore) ByIDs(ctx context.Context, ids []string) ([]reputation.Rec
 func (s *RecordStore) TopApproved(ctx context.Context, limit int) ([]reputation.Record, error) {
 	return docdb.FindAll(ctx, s.records, bson.D{{Key: fApproved, Value: bson.D{{Key: "$gt", Value: int64(0)}}}},
 		docdb.Query{Sort: bson.D{{Key: fApproved, Value: -1}, {Key: "_id", Value: 1}}, Limit: int64(limit), Fields: recordFields}, recordFromRaw)
+}
+
+// Changed implements reputation.Store: the marked records, from the index
+// on the mark.
+func (s *RecordStore) Changed(ctx context.Context, limit int) ([]reputation.Changed, error) {
+	return docdb.FindAll(ctx, s.records, bson.D{{Key: fChanged, Value: true}},
+		docdb.Query{Limit: int64(limit), Fields: append(slices.Clone(recordFields), fSeq, fWork)},
+		func(raw bson.Raw) reputation.Changed {
+			c := reputation.Changed{Record: recordFromRaw(raw)}
+			c.Seq, _ = raw.Lookup(fSeq).AsInt64OK()
+			c.Work, _ = raw.Lookup(fWork).BooleanOK()
+			return c
+		})
+}
+
+// SetLevel implements reputation.Store: one update, guarded by the count
+// of additions that changed the standing.
+func (s *RecordStore) SetLevel(ctx context.Context, userID string, seq int64, level int) (bool, error) {
+	n, err := s.records.UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}, {Key: fSeq, Value: seq}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: fLevel, Value: int64(level)}, {Key: fChanged, Value: false}, {Key: fWork, Value: false}}}}, false)
+	return n == 1, err
 }
 
 // reset replaces the counters of a user's record with rec's, and its list

@@ -61,3 +61,58 @@ func TestRecordAddsOncePerOperation(t *testing.T) {
 }
 
 func bsonID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
+
+// TestRecordMarksStandingChanges: an addition that changes a standing (work
+// reviewed, a review counted) marks the record in its one write; a level
+// set from the record as read clears the mark unless another such addition
+// came in between.
+func TestRecordMarksStandingChanges(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	s := NewRecordStore(db)
+	changed := func() map[string]reputation.Changed {
+		t.Helper()
+		got, err := s.Changed(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]reputation.Changed{}
+		for _, c := range got {
+			m[c.UserID] = c
+		}
+		return m
+	}
+	for _, c := range []struct {
+		op, user string
+		change   reputation.Change
+	}{
+		{"post:1", "b", reputation.Change{TasksPosted: 1, ReviewBucket: -1}},
+		{"approve:1", "w", reputation.Change{Approved: 1, ReviewBucket: -1}},
+		{"rate:1", "r", reputation.Change{Stars: 4, ReviewBucket: -1}},
+	} {
+		if err := s.Add(ctx, c.op, c.user, c.change); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := changed()
+	if _, ok := got["b"]; ok || len(got) != 2 || !got["w"].Work || got["r"].Work || got["r"].Stars[3] != 1 {
+		t.Fatalf("Changed() = %+v; want w (work) and r (rating only)", got)
+	}
+	if err := s.Add(ctx, "rate:2", "r", reputation.Change{Stars: 5, ReviewBucket: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.SetLevel(ctx, "r", got["r"].Seq, 0); err != nil || ok {
+		t.Errorf("SetLevel() over a later change = %v, %v; want false", ok, err)
+	}
+	if ok, err := s.SetLevel(ctx, "w", got["w"].Seq, 1); err != nil || !ok {
+		t.Errorf("SetLevel() = %v, %v; want true", ok, err)
+	}
+	got = changed()
+	if _, ok := got["w"]; ok || len(got) != 1 || got["r"].Stars[4] != 1 {
+		t.Errorf("Changed() = %+v; want r only, with both reviews", got)
+	}
+	recs, err := s.ByIDs(ctx, []string{"w"})
+	if err != nil || len(recs) != 1 || recs[0].Level != 1 {
+		t.Errorf("ByIDs() = %+v, %v; want level 1", recs, err)
+	}
+}

@@ -55,6 +55,10 @@ type taskDoc struct {
 	// (task.Task.EffectivePay): neither changes once the task exists.
 	EffectivePay float64   `bson:"effective_pay"`
 	CreatedAt    time.Time `bson:"created_at"`
+	// The task's requirements (task.Requirements), 0 for none: every task
+	// has them (migration 0025), for the filter of admits.
+	MinLevel  int64   `bson:"min_level"`
+	MinRating float64 `bson:"min_rating"`
 }
 
 func taskFromDoc(d taskDoc) task.Task {
@@ -67,6 +71,7 @@ func taskFromDoc(d taskDoc) task.Task {
 		CompletionDate: d.CompletionDate, Buyer: task.Party{ID: d.BuyerID, Name: d.BuyerName}, Status: task.Status(d.Status),
 		AutoApproveAfter: time.Duration(d.AutoApproveAfter) * time.Second, Refunds: int(d.Refunds), Hidden: d.Hidden, Paused: d.Paused, CreatedAt: d.CreatedAt,
 		TimeAllotted: time.Duration(d.TimeAllotted) * time.Minute, Category: d.Category, Tags: nonNil(d.Tags),
+		Requirements: task.Requirements{MinLevel: int(d.MinLevel), MinRating: d.MinRating},
 	}
 	if t.TimeAllotted == 0 {
 		t.TimeAllotted = task.DefaultTimeAllotted
@@ -83,6 +88,7 @@ func taskToDoc(t task.Task) taskDoc {
 		BuyerID: t.Buyer.ID, BuyerName: t.Buyer.Name, Status: string(t.Status),
 		AutoApproveAfter: int64(t.AutoApproveAfter / time.Second), Refunds: int64(t.Refunds), Hidden: t.Hidden, Paused: t.Paused,
 		Ops: []string{}, CreatedAt: t.CreatedAt, Category: t.Category, Tags: nonNil(t.Tags), EffectivePay: t.EffectivePay(),
+		MinLevel: int64(t.Requirements.MinLevel), MinRating: t.Requirements.MinRating,
 	}
 }
 
@@ -156,6 +162,9 @@ func listFilter(f task.Filter) bson.D {
 		q = append(q, bson.E{Key: "submitters", Value: bson.D{{Key: "$ne", Value: f.NotBy}}},
 			bson.E{Key: "blocked", Value: bson.D{{Key: "$ne", Value: f.NotBy}}})
 	}
+	if f.Available && f.Candidate != nil {
+		q = append(q, admits(*f.Candidate)...)
+	}
 	if f.Query != "" {
 		re := bson.Regex{Pattern: regexp.QuoteMeta(f.Query), Options: "i"}
 		q = append(q, bson.E{Key: "$or", Value: bson.A{
@@ -200,6 +209,12 @@ func (s *TaskStore) SetText(ctx context.Context, id string, e task.TextEdit) (ta
 		field{"submission_info", e.SubmissionInfo}, field{"task_image_url", e.ImageURL}, field{"category", e.Category})
 	if e.Tags != nil {
 		set = append(set, bson.E{Key: "tags", Value: nonNil(*e.Tags)})
+	}
+	if e.MinLevel != nil {
+		set = append(set, bson.E{Key: "min_level", Value: int64(*e.MinLevel)})
+	}
+	if e.MinRating != nil {
+		set = append(set, bson.E{Key: "min_rating", Value: *e.MinRating})
 	}
 	if len(set) == 0 {
 		t, err := s.ByID(ctx, id)
@@ -313,6 +328,16 @@ func pastDue(now time.Time) bson.E {
 // slot.
 func takesSubmissions(now time.Time) bson.D {
 	return append(takesWork(now), bson.E{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}})
+}
+
+// admits is task.Requirements.Admits as a filter: the tasks whose
+// requirements the candidate meets. TestRequirementsAreOneRule runs every
+// combination through both, and through reservations and submissions.
+func admits(c task.Candidate) bson.D {
+	return bson.D{
+		{Key: "min_level", Value: bson.D{{Key: "$lte", Value: int64(c.Level)}}},
+		{Key: "min_rating", Value: bson.D{{Key: "$lte", Value: c.Rating}}},
+	}
 }
 
 // HoldSlot implements task.Store.

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -91,4 +92,17 @@ func (s *UploadStore) Delete(ctx context.Context, name string) error {
 // Names implements upload.Store.
 func (s *UploadStore) Names(ctx context.Context, host string) ([]string, error) {
 	return docdb.FindAll(ctx, s.uploads, bson.D{{Key: "host", Value: host}}, docdb.Query{}, func(d uploadDoc) string { return d.ID })
+}
+
+// Known implements upload.Store: one find, by name or by the URL's index.
+func (s *UploadStore) Known(ctx context.Context, name, url string) (bool, error) {
+	q := bson.D{{Key: "url", Value: url}}
+	if name != "" {
+		q = bson.D{{Key: "_id", Value: name}}
+	}
+	err := s.uploads.FindOne(ctx, q, &uploadDoc{})
+	if errors.Is(err, docdb.ErrNoDocument) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -49,6 +49,39 @@ type userDoc struct {
 	TokensChangedAt *time.Time   `bson:"tokens_changed_at,omitempty"`
 	RevokedTokens   []revokedDoc `bson:"revoked_tokens,omitempty"`
 	RevokedSeq      int64        `bson:"revoked_seq,omitempty"` // guards the rewrite of revoked_tokens
+	// The copy of the user's standing (user.Standing), and the count of
+	// their record's additions it was worked out at, which guards it.
+	Level       int64   `bson:"level,omitempty"`
+	Rating      float64 `bson:"rating,omitempty"`
+	Reviews     int64   `bson:"rating_count,omitempty"`
+	Approved    int64   `bson:"approved,omitempty"`
+	StandingSeq int64   `bson:"standing_seq,omitempty"`
+	// The public profile (user.About), with the skills and languages also
+	// as their keys (user.Key) for the worker search; the portfolio under
+	// a count of its rewrites, which guards them; and the count of the
+	// profile's viewers with the day it was counted.
+	Headline       string         `bson:"headline,omitempty"`
+	Bio            string         `bson:"bio,omitempty"`
+	Skills         []string       `bson:"skills,omitempty"`
+	SkillKeys      []string       `bson:"skill_keys,omitempty"`
+	Languages      []string       `bson:"languages,omitempty"`
+	LanguageKeys   []string       `bson:"language_keys,omitempty"`
+	Country        string         `bson:"country,omitempty"`
+	Company        string         `bson:"company,omitempty"`
+	Website        string         `bson:"website,omitempty"`
+	Portfolio      []portfolioDoc `bson:"portfolio,omitempty"`
+	PortfolioSeq   int64          `bson:"portfolio_seq,omitempty"`
+	ProfileViews   int64          `bson:"profile_views,omitempty"`
+	ProfileViewsOn *time.Time     `bson:"profile_views_on,omitempty"`
+}
+
+type portfolioDoc struct {
+	ID          string    `bson:"id"`
+	Title       string    `bson:"title"`
+	Description string    `bson:"description,omitempty"`
+	ImageURL    string    `bson:"image_url,omitempty"`
+	Link        string    `bson:"link,omitempty"`
+	CreatedAt   time.Time `bson:"created_at"`
 }
 
 type revokedDoc struct {
@@ -60,7 +93,18 @@ func userFromDoc(d userDoc) user.User {
 	u := user.User{ID: d.ID, Name: d.Name, Email: d.Email, PhotoURL: d.PhotoURL, Role: auth.Role(d.Role),
 		Status: user.Status(d.Status), TokenVersion: d.TokenVersion, CreatedAt: d.CreatedAt,
 		EmailVerified: d.EmailVerified, GoogleLinked: d.GoogleLinked, HasPassword: len(d.PasswordHash) > 0,
-		EmailOptIns: d.EmailOptIns, EmailOptOuts: d.EmailOptOuts}
+		EmailOptIns: d.EmailOptIns, EmailOptOuts: d.EmailOptOuts,
+		Standing:    user.Standing{Level: int(d.Level), Rating: d.Rating, Reviews: d.Reviews, Approved: d.Approved},
+		About: user.About{Headline: d.Headline, Bio: d.Bio, Skills: d.Skills, Languages: d.Languages, Country: d.Country,
+			Company: d.Company, Website: d.Website},
+		ProfileViews: d.ProfileViews}
+	if d.ProfileViewsOn != nil {
+		u.ProfileViewsOn = *d.ProfileViewsOn
+	}
+	for _, it := range d.Portfolio {
+		u.Portfolio = append(u.Portfolio, user.PortfolioItem{ID: it.ID, Title: it.Title, Description: it.Description,
+			ImageURL: it.ImageURL, Link: it.Link, CreatedAt: it.CreatedAt})
+	}
 	if len(d.RevokedTokens) > 0 {
 		u.RevokedTokens = make(map[string]time.Time, len(d.RevokedTokens))
 		for _, r := range d.RevokedTokens {
@@ -136,7 +180,20 @@ func (s *UserStore) Credentials(ctx context.Context, email string) (user.User, [
 
 // UpdateProfile implements user.Store.
 func (s *UserStore) UpdateProfile(ctx context.Context, id string, pr user.Profile) (user.User, error) {
-	set := setFields(field{"name", pr.Name}, field{"photo_url", pr.PhotoURL})
+	set := setFields(field{"name", pr.Name}, field{"photo_url", pr.PhotoURL}, field{"headline", pr.Headline}, field{"bio", pr.Bio},
+		field{"country", pr.Country}, field{"company", pr.Company}, field{"website", pr.Website})
+	for _, l := range []struct {
+		name, keys string
+		v          *[]string
+	}{{"skills", "skill_keys", pr.Skills}, {"languages", "language_keys", pr.Languages}} {
+		if l.v != nil {
+			keys := make([]string, len(*l.v))
+			for i, v := range *l.v {
+				keys[i] = user.Key(v)
+			}
+			set = append(set, bson.E{Key: l.name, Value: nonNil(*l.v)}, bson.E{Key: l.keys, Value: keys})
+		}
+	}
 	if len(set) == 0 {
 		u, err := s.ByID(ctx, id)
 		if err == nil && u.Status == user.StatusDeleted {
@@ -204,11 +261,27 @@ func (s *UserStore) List(ctx context.Context, f user.Filter, p page.Request) ([]
 
 // EachPhotoURL implements user.Store: every user's, deleted ones included.
 func (s *UserStore) EachPhotoURL(ctx context.Context, fn func(string) error) error {
-	return docdb.Each(ctx, s.users, bson.D{{Key: "photo_url", Value: bson.D{{Key: "$gt", Value: ""}}}},
-		docdb.Query{Fields: []string{"photo_url"}}, func(d struct {
-			PhotoURL string `bson:"photo_url"`
+	return docdb.Each(ctx, s.users, bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: "photo_url", Value: bson.D{{Key: "$gt", Value: ""}}}},
+		bson.D{{Key: "portfolio", Value: bson.D{{Key: "$exists", Value: true}}}},
+	}}},
+		docdb.Query{Fields: []string{"photo_url", "portfolio"}}, func(d struct {
+			PhotoURL  string         `bson:"photo_url"`
+			Portfolio []portfolioDoc `bson:"portfolio"`
 		}) error {
-			return fn(d.PhotoURL)
+			if d.PhotoURL != "" {
+				if err := fn(d.PhotoURL); err != nil {
+					return err
+				}
+			}
+			for _, it := range d.Portfolio {
+				if it.ImageURL != "" {
+					if err := fn(it.ImageURL); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
 		})
 }
 
@@ -328,4 +401,117 @@ func (s *UserStore) SetEmailOptIns(ctx context.Context, id string, optIns, optOu
 		return user.User{}, user.ErrNotFound
 	}
 	return s.ByID(ctx, id)
+}
+
+// SetStanding implements user.Store: one update, unless a standing worked
+// out at seq or later is there.
+func (s *UserStore) SetStanding(ctx context.Context, id string, st user.Standing, seq int64) error {
+	_, err := s.users.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "$or", Value: bson.A{
+			bson.D{{Key: "standing_seq", Value: bson.D{{Key: "$lt", Value: seq}}}},
+			bson.D{{Key: "standing_seq", Value: bson.D{{Key: "$exists", Value: false}}}},
+		}}},
+		bson.D{{Key: "$set", Value: bson.D{
+			{Key: "level", Value: int64(st.Level)}, {Key: "rating", Value: st.Rating}, {Key: "rating_count", Value: st.Reviews},
+			{Key: "approved", Value: st.Approved}, {Key: "standing_seq", Value: seq},
+		}}}, false)
+	return err
+}
+
+// UpdatePortfolio implements user.Store. The portfolio is rewritten whole
+// under a count of its rewrites: two changes at once cannot lose one, the
+// later one reads again and retries.
+func (s *UserStore) UpdatePortfolio(ctx context.Context, id string, change func([]user.PortfolioItem) ([]user.PortfolioItem, error)) (user.User, error) {
+	for range 5 {
+		d, err := s.one(ctx, bson.D{{Key: "_id", Value: id}})
+		if err != nil {
+			return user.User{}, err
+		}
+		if d.Status == string(user.StatusDeleted) {
+			return user.User{}, user.ErrNotFound
+		}
+		items, err := change(userFromDoc(d).Portfolio)
+		if err != nil {
+			return user.User{}, err
+		}
+		docs := make([]portfolioDoc, len(items))
+		for i, it := range items {
+			docs[i] = portfolioDoc{ID: it.ID, Title: it.Title, Description: it.Description, ImageURL: it.ImageURL, Link: it.Link,
+				CreatedAt: it.CreatedAt}
+		}
+		var seq any = d.PortfolioSeq
+		if d.PortfolioSeq == 0 {
+			seq = bson.D{{Key: "$exists", Value: false}}
+		}
+		n, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "portfolio_seq", Value: seq}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "portfolio", Value: docs}}}, {Key: "$inc", Value: bson.D{{Key: "portfolio_seq", Value: int64(1)}}}}, false)
+		if err != nil {
+			return user.User{}, err
+		}
+		if n == 1 {
+			d.Portfolio = docs
+			return userFromDoc(d), nil
+		}
+	}
+	return user.User{}, errors.New("update portfolio: the user keeps changing")
+}
+
+// SetProfileViews implements user.Store.
+func (s *UserStore) SetProfileViews(ctx context.Context, id string, n int64, day time.Time) error {
+	_, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "profile_views", Value: n}, {Key: "profile_views_on", Value: day}}}}, false)
+	return err
+}
+
+// activeWorkers selects the users the worker search and boards show.
+func activeWorkers() bson.D {
+	return bson.D{{Key: "role", Value: string(auth.RoleWorker)}, {Key: "status", Value: string(user.StatusActive)}}
+}
+
+// byRating is the best rated first: the average, then how many reviews it
+// counts.
+var byRating = bson.D{{Key: "rating", Value: -1}, {Key: "rating_count", Value: -1}, {Key: "_id", Value: 1}}
+
+// Workers implements user.Store: one find and one count. Search words are
+// matched literally.
+func (s *UserStore) Workers(ctx context.Context, f user.WorkerFilter, p page.Request) ([]user.User, int64, error) {
+	q := activeWorkers()
+	if len(f.Skills) > 0 {
+		all := make(bson.A, len(f.Skills))
+		for i, k := range f.Skills {
+			all[i] = bson.D{{Key: "skill_keys", Value: k}} // an element of the array
+		}
+		q = append(q, bson.E{Key: "$and", Value: all})
+	}
+	if f.Country != "" {
+		q = append(q, bson.E{Key: "country", Value: f.Country})
+	}
+	if f.Language != "" {
+		q = append(q, bson.E{Key: "language_keys", Value: f.Language})
+	}
+	if f.MinRating > 0 {
+		q = append(q, bson.E{Key: "rating", Value: bson.D{{Key: "$gte", Value: f.MinRating}}})
+	}
+	if f.MinLevel > 0 {
+		q = append(q, bson.E{Key: "level", Value: bson.D{{Key: "$gte", Value: int64(f.MinLevel)}}})
+	}
+	if f.Query != "" {
+		re := bson.Regex{Pattern: regexp.QuoteMeta(f.Query), Options: "i"}
+		q = append(q, bson.E{Key: "$or", Value: bson.A{bson.D{{Key: "name", Value: re}}, bson.D{{Key: "headline", Value: re}}}})
+	}
+	sort := byRating
+	switch f.Sort {
+	case user.SortApproved:
+		sort = bson.D{{Key: "approved", Value: -1}, {Key: "_id", Value: 1}}
+	case user.SortNewest:
+		sort = newestFirst
+	}
+	return docdb.FindPage(ctx, s.users, q, sort, p, userFromDoc)
+}
+
+// TopRated implements user.Store: one find.
+func (s *UserStore) TopRated(ctx context.Context, minReviews int64, limit int) ([]user.User, error) {
+	return docdb.FindAll(ctx, s.users,
+		append(activeWorkers(), bson.E{Key: "rating_count", Value: bson.D{{Key: "$gte", Value: minReviews}}}),
+		docdb.Query{Sort: byRating, Limit: int64(limit)}, userFromDoc)
 }

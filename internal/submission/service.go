@@ -34,6 +34,7 @@ type Service struct {
 	held    Reservations
 	blocks  Blocks
 	records Records
+	workers task.Candidates
 	// revisionWindow is how long a worker has to revise.
 	revisionWindow time.Duration
 	log            *slog.Logger
@@ -70,6 +71,7 @@ type Deps struct {
 	Users        UserNames
 	Reservations Reservations      // gives a submission the slot its worker reserved
 	Blocks       Blocks            // refuses submissions of workers the task's buyer blocked
+	Workers      task.Candidates   // refuses submissions of workers below the task's requirements
 	Records      Records           // counts reviews in the track records of workers and buyers
 	Admins       adminlog.Recorder // records admins' overturns
 	// RevisionWindow is how long a worker has to revise; 0 (or less):
@@ -86,7 +88,7 @@ func NewService(d Deps) *Service {
 		now = time.Now
 	}
 	s := &Service{store: d.Store, tasks: d.Tasks, ops: d.Ops, notify: d.Notify, users: d.Users, admins: d.Admins, held: d.Reservations,
-		blocks: d.Blocks, records: d.Records, revisionWindow: d.RevisionWindow, log: d.Log, now: now}
+		blocks: d.Blocks, records: d.Records, workers: d.Workers, revisionWindow: d.RevisionWindow, log: d.Log, now: now}
 	if s.revisionWindow <= 0 {
 		s.revisionWindow = DefaultRevisionWindow
 	}
@@ -206,6 +208,13 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, taskID, details 
 		return Submission{}, err
 	} else if blocked {
 		return Submission{}, ErrBlockedByBuyer
+	}
+	// Asked of a worker holding a reservation too: requirements raised
+	// since they reserved hold their submission back.
+	if c, err := s.workers.Candidate(ctx, p.UserID); err != nil {
+		return Submission{}, fmt.Errorf("read what worker %s brings to requirements: %w", p.UserID, err)
+	} else if err := t.Requirements.Admits(c); err != nil {
+		return Submission{}, err
 	}
 	name, err := s.users.Name(ctx, p.UserID)
 	if err != nil {

@@ -61,6 +61,7 @@ func (in *NewTask) check(now time.Time) error {
 	case in.TimeAllotted > MaxTimeAllotted:
 		errs.Add("time_allotted_minutes", "must be at most %d", int(MaxTimeAllotted/time.Minute))
 	}
+	in.Requirements.check(&errs)
 	return errs.Err()
 }
 
@@ -109,6 +110,14 @@ func (e *TextEdit) check() error {
 			e.Tags = &tags
 		}
 	}
+	var r Requirements
+	if e.MinLevel != nil {
+		r.MinLevel = *e.MinLevel
+	}
+	if e.MinRating != nil {
+		r.MinRating = *e.MinRating
+	}
+	r.check(&errs)
 	return errs.Err()
 }
 

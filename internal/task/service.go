@@ -34,6 +34,7 @@ type Service struct {
 	admins      adminlog.Recorder
 	blocks      BlockLists
 	records     Records
+	workers     Candidates
 
 	fund   operation.Kind[Task]
 	refund operation.Kind[refund]
@@ -69,6 +70,7 @@ type Deps struct {
 	Reservations Reservations
 	Blocks       BlockLists        // gives a new task its buyer's list of blocked workers
 	Records      Records           // counts new tasks in their buyers' track records
+	Workers      Candidates        // what workers bring to requirements, for their available lists
 	Admins       adminlog.Recorder // records admins' removals
 	// AutoApproveAfter is the default review delay of new tasks.
 	AutoApproveAfter time.Duration
@@ -83,7 +85,8 @@ func NewService(d Deps) *Service {
 		now = time.Now
 	}
 	s := &Service{store: d.Store, ops: d.Ops, notify: d.Notify, users: d.Users, cancel: d.Submissions, held: d.Reservations, log: d.Log,
-		now: now, newID: idgen.New, autoApprove: d.AutoApproveAfter, admins: d.Admins, blocks: d.Blocks, records: d.Records}
+		now: now, newID: idgen.New, autoApprove: d.AutoApproveAfter, admins: d.Admins, blocks: d.Blocks, records: d.Records,
+		workers: d.Workers}
 	// task-fund:<task> moves a new task's cost from its buyer to its escrow,
 	// then records the task.
 	s.fund = operation.Kind[Task]{Name: "task-fund", Settle: s.settleFund}
@@ -117,6 +120,7 @@ type NewTask struct {
 	Category       string        // empty: CategoryOther
 	Tags           []string      // normalized by Create (NormalizeTags)
 	TimeAllotted   time.Duration // for a reservation's work; DefaultTimeAllotted if zero
+	Requirements   Requirements  // what the task asks of its workers; none if zero
 	// Key is the client's Idempotency-Key, if it sent one: the task's ID
 	// is derived from it, so that the request run again after a crash
 	// finds the task the first run funded instead of funding a second.
@@ -152,7 +156,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 		ID: id, Title: in.Title, Detail: in.Detail, SubmissionInfo: in.SubmissionInfo, ImageURL: in.ImageURL,
 		OpenSlots: in.Workers, Pay: in.Pay, CompletionDate: in.CompletionDate,
 		Buyer: Party{ID: p.UserID, Name: name}, Status: StatusOpen, AutoApproveAfter: s.autoApprove, TimeAllotted: in.TimeAllotted,
-		CreatedAt: now, Category: in.Category, Tags: in.Tags,
+		CreatedAt: now, Category: in.Category, Tags: in.Tags, Requirements: in.Requirements,
 	}
 	_, err = s.fund.Run(ctx, s.ops, t.ID, ledger.Move(ledger.UserAccount(p.UserID), ledger.EscrowAccount(t.ID), money.Coins(in.Workers)*in.Pay), t)
 	if err != nil {
@@ -175,10 +179,20 @@ func (s *Service) settleFund(ctx context.Context, op operation.Op[Task]) error {
 	return s.blocks.SyncTask(ctx, op.Data.Buyer.ID, op.Data.ID)
 }
 
-// List returns one page of live tasks matching f.
+// List returns one page of live tasks matching f. A worker's available
+// tasks (f.NotBy) leave out those whose requirements they do not meet, in
+// the same query: what they bring is read through the authentication
+// cache.
 func (s *Service) List(ctx context.Context, f Filter, r page.Request) (page.Of[Task], error) {
-	f.BuyerID, f.All = "", false
+	f.BuyerID, f.All, f.Candidate = "", false, nil
 	f.Now = s.clock()
+	if f.Available && f.NotBy != "" {
+		c, err := s.workers.Candidate(ctx, f.NotBy)
+		if err != nil {
+			return page.Of[Task]{}, fmt.Errorf("read what worker %s brings to requirements: %w", f.NotBy, err)
+		}
+		f.Candidate = &c
+	}
 	items, total, err := s.store.List(ctx, f, r)
 	if err != nil {
 		return page.Of[Task]{}, fmt.Errorf("list tasks: %w", err)

@@ -70,6 +70,7 @@ type Task struct {
 	Paused           bool          // by its buyer: takes no submissions until resumed
 	Category         string        // one of Categories
 	Tags             []string      // up to MaxTags, lower case, no repeats
+	Requirements     Requirements  // what it asks of the workers who take it
 	CreatedAt        time.Time
 }
 
@@ -112,9 +113,9 @@ type Text struct {
 	ImageURL       string
 }
 
-// TextEdit changes some of a task's text and labels: a nil field stays as
-// it is, an empty ImageURL removes the image and an empty Tags removes the
-// tags.
+// TextEdit changes some of a task's text, labels and requirements: a nil
+// field stays as it is, an empty ImageURL removes the image, an empty Tags
+// removes the tags and a zero requirement asks nothing.
 type TextEdit struct {
 	Title          *string
 	Detail         *string
@@ -122,6 +123,8 @@ type TextEdit struct {
 	ImageURL       *string
 	Category       *string
 	Tags           *[]string
+	MinLevel       *int
+	MinRating      *float64
 }
 
 // The categories a task may be in: a fixed list, so that clients can offer
@@ -196,10 +199,13 @@ type Filter struct {
 	Available bool        // only tasks that take submissions at Now (Task.TakesSubmissions)
 	BuyerID   string      // only this buyer's tasks (then expired tasks are included too)
 	All       bool        // every task whatever its state (admins)
-	NotBy     string      // leaves out the tasks this worker submitted to, and those of buyers who blocked them
+	NotBy     string      // leaves out the tasks this worker submitted to, those of buyers who blocked them, and (Available) those whose requirements they do not meet
 	Category  string      // only this category
 	Tag       string      // only tasks with this tag
 	Now       time.Time   // for Available
+	// Candidate is what the worker NotBy brings to requirements; the
+	// service fills it in for an available list.
+	Candidate *Candidate
 }
 
 // Errors.

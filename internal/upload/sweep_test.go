@@ -94,6 +94,26 @@ func TestSweep(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, wantFirst: true, wantLater: true},
+		{name: "a portfolio's image", use: func(t *testing.T, url string) {
+			url = "https://api.example.com" + url
+			if _, err := e.Users.AddPortfolioItem(ctx, buyer, buyer.UserID, user.PortfolioEdit{Title: &url, ImageURL: &url}); err != nil {
+				t.Fatal(err)
+			}
+		}, wantFirst: true, wantLater: true},
+		{name: "a deleted portfolio item's image", use: func(t *testing.T, url string) {
+			url = "https://api.example.com" + url
+			if _, err := e.Users.AddPortfolioItem(ctx, admin, admin.UserID, user.PortfolioEdit{Title: &url, ImageURL: &url}); err != nil {
+				t.Fatal(err)
+			}
+		}, unuse: func(t *testing.T) {
+			u, err := e.Users.Get(ctx, admin.UserID)
+			if err != nil || len(u.Portfolio) != 1 {
+				t.Fatalf("portfolio = %+v, %v", u.Portfolio, err)
+			}
+			if err := e.Users.DeletePortfolioItem(ctx, admin, admin.UserID, u.Portfolio[0].ID); err != nil {
+				t.Fatal(err)
+			}
+		}, wantFirst: true},
 	}
 	saved := make([]upload.Image, len(tests))
 	for i, tt := range tests {

@@ -90,6 +90,9 @@ type Store interface {
 	Delete(ctx context.Context, name string) error
 	// Names returns the names of the records of a host.
 	Names(ctx context.Context, host string) ([]string, error)
+	// Known says whether an image is recorded: the one called name, or if
+	// name is empty, the one stored at url.
+	Known(ctx context.Context, name, url string) (bool, error)
 }
 
 // Referrer lists the image URLs its documents hold: user.Service (profile
@@ -323,6 +326,18 @@ func (s *Service) inUse(ctx context.Context) (map[string]bool, error) {
 		}
 	}
 	return names, nil
+}
+
+// Hosted says whether url is an image stored through this server: one of
+// its own (at PathPrefix on any host, as NameOf reads it) or one the image
+// host gave it, recorded when stored. One read.
+func (s *Service) Hosted(ctx context.Context, url string) (bool, error) {
+	name, _ := NameOf(url)
+	ok, err := s.store.Known(ctx, name, url)
+	if err != nil {
+		return false, fmt.Errorf("look up image %s: %w", url, err)
+	}
+	return ok, nil
 }
 
 // NameOf returns the name of an image of this server from its URL, on any

@@ -57,5 +57,6 @@ func (pr *Profile) check() error {
 		pr.PhotoURL = &photo
 		errs.URL("photo_url", photo, MaxPhotoURLLen)
 	}
+	pr.checkAbout(&errs)
 	return errs.Err()
 }

@@ -43,6 +43,9 @@ type Service struct {
 	appURL        string
 	throttle      Throttle
 	streams       Streams
+	images        Images
+	viewStore     ViewStore
+	views         *viewBook
 
 	signup        operation.Kind[signup]
 	accountChange operation.Kind[accountChange]
@@ -64,6 +67,8 @@ type Deps struct {
 	AppURL        string
 	Throttle      Throttle         // slows down sign-in attempts per account
 	Streams       Streams          // closed for every user whose tokens this process revokes
+	Images        Images           // tells the images of this server, which portfolios show
+	Views         ViewStore        // keeps who viewed which profile
 	Google        IdentityVerifier // nil: Sign in with Google is not configured
 	Pricing       money.Pricing    // what new accounts are given
 	Hasher        *auth.Hasher
@@ -84,7 +89,7 @@ func NewService(d Deps) *Service {
 	s := &Service{store: d.Store, ops: d.Ops, ledger: d.Ledger, holds: d.Holds, tasks: d.Tasks, admins: d.Admins, pricing: d.Pricing,
 		google: d.Google, hasher: d.Hasher, tokens: d.Tokens, log: d.Log, now: now, newID: idgen.New, cache: newAuthCache(AuthCacheTTL, now),
 		ranking: d.Ranking, mailer: d.Mailer, accountTokens: d.AccountTokens, appURL: strings.TrimRight(d.AppURL, "/"),
-		throttle: d.Throttle, streams: d.Streams}
+		throttle: d.Throttle, streams: d.Streams, images: d.Images, viewStore: d.Views, views: newViewBook()}
 	if d.SoleWriter {
 		s.cache.ttl = SoleWriterAuthCacheTTL
 	}
@@ -423,6 +428,19 @@ func (s *Service) principal(ctx context.Context, c auth.Claims) (auth.Principal,
 	return auth.Principal{UserID: u.ID, Role: u.Role}, nil
 }
 
+// Cached returns a user as Authenticate sees them, through its cache: no
+// command while the user is cached. In the embedded mode every change this
+// process makes drops the entry; on MongoDB what another instance changed
+// may show up to AuthCacheTTL late. For what lists and checks read of a
+// worker on every request: their standing.
+func (s *Service) Cached(ctx context.Context, id string) (User, error) {
+	u, err := s.account(ctx, id)
+	if err != nil {
+		return User{}, fmt.Errorf("read user %s: %w", id, err)
+	}
+	return u, nil
+}
+
 // Get returns a user with its coins. Deleted users are not found.
 func (s *Service) Get(ctx context.Context, id string) (User, error) {
 	u, err := s.store.ByID(ctx, id)
@@ -503,14 +521,22 @@ func (s *Service) EachImageURL(ctx context.Context, fn func(url string) error) e
 }
 
 // Profile is a change to what a user may change about themselves: a nil
-// field stays as it is, and an empty PhotoURL removes the photo.
+// field stays as it is, and an empty one (but the name) is removed.
 type Profile struct {
-	Name     *string
-	PhotoURL *string
+	Name      *string
+	PhotoURL  *string
+	Headline  *string
+	Bio       *string
+	Skills    *[]string
+	Languages *[]string
+	Country   *string
+	Company   *string
+	Website   *string
 }
 
-// UpdateProfile changes a user's name or photo, held to their bounds.
-// Users change their own; admins anyone's.
+// UpdateProfile changes a user's name, photo and what their public profile
+// tells (About), held to their bounds. Users change their own; admins
+// anyone's.
 func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string, pr Profile) (User, error) {
 	if p.UserID != id && !p.Is(auth.RoleAdmin) {
 		return User{}, ErrNotFound // someone else's account answers as a missing one
@@ -522,6 +548,7 @@ func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, id string
 	if err != nil {
 		return User{}, fmt.Errorf("update profile of user %s: %w", id, err)
 	}
+	s.cache.drop(id) // Cached tells what the profile says too
 	return s.withCoins(ctx, u)
 }
 
@@ -901,4 +928,26 @@ func (s *Service) Mailable(ctx context.Context, ids []string) ([]User, error) {
 		}
 	}
 	return out, nil
+}
+
+// Members returns the users among ids, deleted ones included: whose
+// records package reputation works standings out of.
+func (s *Service) Members(ctx context.Context, ids []string) ([]User, error) {
+	users, err := s.store.ByIDs(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read %d users: %w", len(ids), err)
+	}
+	return users, nil
+}
+
+// SetStanding keeps the copy of a user's standing worked out at seq (by
+// package reputation), unless a later one is there, and forgets what the
+// authentication cache holds of the user: the available tasks of a worker
+// read their standing through it.
+func (s *Service) SetStanding(ctx context.Context, id string, st Standing, seq int64) error {
+	if err := s.store.SetStanding(ctx, id, st, seq); err != nil {
+		return fmt.Errorf("set the standing of user %s: %w", id, err)
+	}
+	s.cache.drop(id)
+	return nil
 }

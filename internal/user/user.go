@@ -56,6 +56,27 @@ type User struct {
 	CreatedAt    time.Time
 	Coins        money.Coins // the balance of the user's ledger account
 	CoinsOnHold  money.Coins // held by the user's pending withdrawals: theirs, but not to spend
+	// About and Portfolio are the user's public profile; ProfileViews the
+	// distinct signed-in users who viewed it in the ViewWindow before
+	// ProfileViewsOn, when it was last counted.
+	About
+	Portfolio      []PortfolioItem
+	ProfileViews   int64
+	ProfileViewsOn time.Time
+	// Standing is a copy of the user's standing, which package reputation
+	// works out of their record, kept here for the lists that filter and
+	// sort on it: the available tasks of a worker (with the user read
+	// through the authentication cache, no command), and the worker search.
+	Standing Standing
+}
+
+// Standing is a worker's level, rating and approved work, as package
+// reputation last worked them out.
+type Standing struct {
+	Level    int
+	Rating   float64 // the average of the stars; 0 before any review counts
+	Reviews  int64   // how many reviews the rating counts
+	Approved int64
 }
 
 // OnByDefault reports whether a kind of email is mailed to users who did
@@ -130,9 +151,23 @@ type Store interface {
 	// Credentials returns the user with this (lower-case) email and its
 	// password hash. ErrNotFound if none.
 	Credentials(ctx context.Context, email string) (User, []byte, error)
-	// UpdateProfile sets name and photo URL of a user that is not deleted and
-	// returns it. ErrNotFound if missing or deleted.
+	// UpdateProfile sets the fields pr sets of a user that is not deleted
+	// and returns it. ErrNotFound if missing or deleted.
 	UpdateProfile(ctx context.Context, id string, pr Profile) (User, error)
+	// UpdatePortfolio replaces the portfolio of a user who is not deleted
+	// with what change makes of it, and returns the user: change's error,
+	// or ErrNotFound, stops it. change may run more than once, if the
+	// portfolio changes meanwhile.
+	UpdatePortfolio(ctx context.Context, id string, change func([]PortfolioItem) ([]PortfolioItem, error)) (User, error)
+	// SetProfileViews records the count of the viewers of a user's
+	// profile, counted on day.
+	SetProfileViews(ctx context.Context, id string, n int64, day time.Time) error
+	// Workers returns a page of the active workers matching f, sorted by
+	// f.Sort, and their count. f's skills and language are Keys.
+	Workers(ctx context.Context, f WorkerFilter, p page.Request) ([]User, int64, error)
+	// TopRated returns up to limit active workers whose rating counts at
+	// least minReviews reviews, the best rated first.
+	TopRated(ctx context.Context, minReviews int64, limit int) ([]User, error)
 	// ChangeAccount commits c: the user, if its token version is still
 	// c.Version, gets c.Status (deletion also frees its email), c.Role
 	// unless empty, and a new token version, recording c.Op. True if it did
@@ -140,7 +175,8 @@ type Store interface {
 	ChangeAccount(ctx context.Context, c AccountChange) (bool, error)
 	// List returns a page of users matching f, newest first, and their count.
 	List(ctx context.Context, f Filter, p page.Request) ([]User, int64, error)
-	// EachPhotoURL calls fn with every user's photo URL that is not empty.
+	// EachPhotoURL calls fn with every user's photo URL and portfolio
+	// image URL that is not empty.
 	EachPhotoURL(ctx context.Context, fn func(string) error) error
 	// SetEmailOptIns sets the kinds of notification mailed to a user who
 	// is not deleted (those opted into, and those of OnByDefault turned
@@ -165,6 +201,9 @@ type Store interface {
 	// TokensChangedSince returns the ids of the users whose tokens were
 	// revoked at or after t, for the other instances' caches.
 	TokensChangedSince(ctx context.Context, t time.Time) ([]string, error)
+	// SetStanding gives the user st, worked out at seq, unless the user
+	// has one worked out at seq or later.
+	SetStanding(ctx context.Context, id string, st Standing, seq int64) error
 }
 
 // TokenChange is a change that revokes a user's tokens.

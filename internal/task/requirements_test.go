@@ -1,0 +1,130 @@
+package task_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"microtask/internal/app/apptest"
+	"microtask/internal/auth"
+	"microtask/internal/money"
+	"microtask/internal/page"
+	"microtask/internal/task"
+	"microtask/internal/user"
+)
+
+// TestRequirementsAreOneRule: who may take a task is one rule,
+// task.Requirements.Admits, which reservations and submissions ask, and
+// which the store applies as a filter to a worker's available tasks. Every
+// combination of requirements and of what a worker brings (at, under and
+// over each bound) goes through the rule, the available list, a
+// reservation and a submission, and all four must agree. A new kind of
+// requirement adds its dimension here.
+func TestRequirementsAreOneRule(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	requirements := []task.Requirements{
+		{}, {MinLevel: 1}, {MinLevel: 2}, {MinLevel: 3},
+		{MinRating: 1}, {MinRating: 3.5}, {MinRating: 4.5}, {MinRating: 5}, {MinLevel: 2, MinRating: 4},
+	}
+	var candidates []task.Candidate
+	for level := range 4 {
+		for _, rating := range []float64{0, 3.5, 4.49, 5} {
+			candidates = append(candidates, task.Candidate{Level: level, Rating: rating})
+		}
+	}
+
+	admitted, refused := 0, 0
+	buyer := e.User(t, auth.RoleBuyer)
+	e.Give(t, buyer.UserID, money.Coins(len(requirements)*len(candidates)))
+	tasks := make([]task.Task, len(requirements))
+	for i, r := range requirements {
+		tk, err := e.Tasks.Create(ctx, buyer, task.NewTask{Text: task.Text{Title: fmt.Sprintf("T%d", i), Detail: "D", SubmissionInfo: "S"},
+			Workers: len(candidates), Pay: 1, CompletionDate: e.Clock.Now().Add(24 * time.Hour), Requirements: r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tk.Requirements != r {
+			t.Fatalf("task %d requires %+v, want %+v", i, tk.Requirements, r)
+		}
+		tasks[i] = tk
+	}
+	for i, c := range candidates {
+		worker := e.User(t, auth.RoleWorker)
+		if err := e.Users.SetStanding(ctx, worker.UserID, user.Standing{Level: c.Level, Rating: c.Rating, Reviews: 10}, int64(i+1)); err != nil {
+			t.Fatal(err)
+		}
+		listed := map[string]bool{}
+		res, err := e.Tasks.List(ctx, task.Filter{Available: true, NotBy: worker.UserID}, page.Request{Number: 1, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range res.Items {
+			listed[tk.ID] = true
+		}
+		for j, tk := range tasks {
+			name := fmt.Sprintf("%+v for %+v", c, requirements[j])
+			want := requirements[j].Admits(c)
+			switch {
+			case want == nil:
+				admitted++
+			case errors.Is(want, task.ErrRequirementsNotMet):
+				refused++
+			default:
+				t.Fatalf("%s: Admits() = %v", name, want)
+			}
+			if listed[tk.ID] != (want == nil) {
+				t.Errorf("%s: in the available list = %v, Admits() = %v", name, listed[tk.ID], want)
+			}
+			r, err := e.Reservations.Reserve(ctx, worker, tk.ID)
+			if !errors.Is(err, want) {
+				t.Errorf("%s: Reserve() = %v, Admits() = %v", name, err, want)
+			}
+			if err == nil {
+				if err := e.Reservations.Release(ctx, worker, r.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := e.Submissions.Submit(ctx, worker, tk.ID, "https://example.com/proof"); !errors.Is(err, want) {
+				t.Errorf("%s: Submit() = %v, Admits() = %v", name, err, want)
+			}
+		}
+	}
+	if admitted == 0 || refused == 0 {
+		t.Errorf("%d combinations admitted, %d refused: want some of each", admitted, refused)
+	}
+	t.Logf("%d combinations admitted, %d refused", admitted, refused)
+}
+
+// TestRequirementsRaisedAfterReserving: a worker who reserved a slot, and
+// whose task then asks more than they bring, cannot submit into it.
+func TestRequirementsRaisedAfterReserving(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, worker := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleWorker)
+	e.Give(t, buyer.UserID, 10)
+	tk, err := e.Tasks.Create(ctx, buyer, task.NewTask{Text: task.Text{Title: "T", Detail: "D", SubmissionInfo: "S"},
+		Workers: 1, Pay: 1, CompletionDate: e.Clock.Now().Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Reservations.Reserve(ctx, worker, tk.ID); err != nil {
+		t.Fatal(err)
+	}
+	level := 1
+	if _, err := e.Tasks.UpdateText(ctx, buyer, tk.ID, task.TextEdit{MinLevel: &level}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Submissions.Submit(ctx, worker, tk.ID, "https://example.com/proof"); !errors.Is(err, task.ErrRequirementsNotMet) {
+		t.Errorf("Submit() = %v, want %v", err, task.ErrRequirementsNotMet)
+	}
+	level = 0
+	if _, err := e.Tasks.UpdateText(ctx, buyer, tk.ID, task.TextEdit{MinLevel: &level}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Submissions.Submit(ctx, worker, tk.ID, "https://example.com/proof"); err != nil {
+		t.Errorf("Submit() once the requirement is gone = %v", err)
+	}
+}
