@@ -71,13 +71,13 @@ type subjectResponse struct {
 }
 
 type messageResponse struct {
-	ID          string         `json:"id"`
-	From        string         `json:"from"`
-	To          string         `json:"to"`
-	Text        string         `json:"text"`
+	ID          string           `json:"id"`
+	From        string           `json:"from"`
+	To          string           `json:"to"`
+	Text        string           `json:"text"`
 	About       *subjectResponse `json:"about"`
-	Attachments []string       `json:"attachments"`
-	CreatedAt   time.Time      `json:"created_at"`
+	Attachments []string         `json:"attachments"`
+	CreatedAt   time.Time        `json:"created_at"`
 }
 
 func toMessageResponse(m chat.Message) messageResponse {

@@ -94,7 +94,7 @@ func userFromDoc(d userDoc) user.User {
 		Status: user.Status(d.Status), TokenVersion: d.TokenVersion, CreatedAt: d.CreatedAt,
 		EmailVerified: d.EmailVerified, GoogleLinked: d.GoogleLinked, HasPassword: len(d.PasswordHash) > 0,
 		EmailOptIns: d.EmailOptIns, EmailOptOuts: d.EmailOptOuts,
-		Standing:    user.Standing{Level: int(d.Level), Rating: d.Rating, Reviews: d.Reviews, Approved: d.Approved},
+		Standing: user.Standing{Level: int(d.Level), Rating: d.Rating, Reviews: d.Reviews, Approved: d.Approved},
 		About: user.About{Headline: d.Headline, Bio: d.Bio, Skills: d.Skills, Languages: d.Languages, Country: d.Country,
 			Company: d.Company, Website: d.Website},
 		ProfileViews: d.ProfileViews}
