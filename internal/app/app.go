@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"microtask/internal/adminlog"
+	"microtask/internal/apikey"
 	"microtask/internal/auth"
 	"microtask/internal/block"
 	"microtask/internal/docdb"
@@ -106,6 +107,7 @@ type App struct {
 	Blocks        *block.Service
 	Records       *reputation.Service
 	Outbox        *mail.Outbox
+	APIKeys       *apikey.Service
 	Stores        Stores
 
 	db     *docdb.DB
@@ -181,6 +183,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Admins: a.AdminLog, Log: c.Log, Now: now,
 	})
 	a.Stats = stats.NewService(storage.NewStatsStore(db), now)
+	a.APIKeys = apikey.NewService(apikey.Deps{Store: storage.NewAPIKeyStore(db), Owners: a.Users, SoleWriter: c.SoleWriter, Log: c.Log, Now: now})
 	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)
 	// Profile photos and task pictures are the images in use.
 	a.Uploads = upload.NewService(c.ImageHost, st.Uploads, []upload.Referrer{a.Users, a.Tasks}, c.DailyUploadLimit, c.Log, now)

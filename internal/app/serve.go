@@ -36,6 +36,8 @@ func (a *App) ServerOptions(cfg config.Config) httpapi.Options {
 		CORSOrigins:         cfg.CORSOrigins,
 		TrustedProxies:      cfg.TrustedProxies,
 		AuthRateLimitPerMin: cfg.AuthRateLimitPerMin,
+		APIKeys:             a.APIKeys,
+		APIKeyRateLimit:     cfg.APIKeyRateLimit,
 	}
 	if a.config.Metrics != nil { // a nil *metrics.Metrics is not a nil Observer
 		o.Metrics = a.config.Metrics

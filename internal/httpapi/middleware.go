@@ -47,8 +47,9 @@ func requestID(next http.Handler) http.Handler {
 // caller is who a request turned out to be from: authenticate fills it in
 // for the access log, which runs outside it.
 type caller struct {
-	userID  string
-	noRoute bool // no route matched: chi's pattern is then a mount's "/api/*"
+	userID     string
+	noRoute    bool // no route matched: chi's pattern is then a mount's "/api/*"
+	keyAllowed bool // the route takes the request's API key (scoped)
 }
 
 type callerKey struct{}

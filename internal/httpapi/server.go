@@ -16,6 +16,7 @@ import (
 	"github.com/go-playground/validator/v10"
 
 	"microtask/internal/adminlog"
+	"microtask/internal/apikey"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/block"
@@ -82,6 +83,8 @@ type Options struct {
 	CORSOrigins         []string
 	TrustedProxies      int // reverse proxies whose X-Forwarded-For entries are trusted
 	AuthRateLimitPerMin int // per client IP on sign-up and login; 0 disables
+	APIKeys             *apikey.Service
+	APIKeyRateLimit     int // requests per API key per minute; 0 disables
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -110,6 +113,8 @@ type Server struct {
 	photoLimit     func(http.Handler) http.Handler // the upload limit per IP, for sign-ups with a photo
 	validator      *validator.Validate
 	authLimit      func(http.Handler) http.Handler // the per-IP limit for sign-up and login
+	apiKeys        *apikey.Service
+	keyLimit       func(http.Handler) http.Handler // the per-key limit of requests with an API key
 	handler        http.Handler
 	metrics        Observer
 
@@ -149,6 +154,8 @@ func NewServer(o Options) *Server {
 		photoLimit:     forMultipart(rateLimitByIP(o.UploadRateLimit)),
 		validator:      newValidator(),
 		authLimit:      rateLimitByIP(o.AuthRateLimitPerMin),
+		apiKeys:        o.APIKeys,
+		keyLimit:       rateLimit(o.APIKeyRateLimit, func(r *http.Request) string { return principal(r).KeyID }),
 		closing:        make(chan struct{}),
 		metrics:        o.Metrics,
 	}
@@ -209,7 +216,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.With(s.authLimit, s.photoLimit).Post("/register", s.handle(s.handleAuthRegister))
 			r.With(s.authLimit).Post("/login", s.handle(s.handleAuthLogin))
 			r.With(s.authLimit).Post("/google", s.handle(s.handleAuthGoogle))
-			r.With(s.authenticate).Get("/me", s.handle(s.handleAuthMe))
+			r.With(s.authenticate, s.scoped("")).Get("/me", s.handle(s.handleAuthMe)) // any key may ask whose it is
 			r.With(s.authLimit).Post("/verify-email", s.handle(s.handleVerifyEmail))
 			r.With(s.authLimit).Post("/password-reset", s.handle(s.handlePasswordReset))
 			r.With(s.authLimit).Post("/password-reset/confirm", s.handle(s.handlePasswordResetConfirm))
@@ -242,22 +249,27 @@ func (s *Server) routes(o Options) http.Handler {
 
 		r.Route("/tasks", func(r chi.Router) {
 			// Public; a signed-in worker also sees their own submissions.
-			r.With(s.identify).Get("/", s.handle(s.handleTaskList))
-			r.With(s.identify).Get("/available", s.handle(s.handleTaskAvailable))
-			r.With(s.identify).Get("/{id}", s.handle(s.handleTaskGet))
-			r.With(s.authenticate, s.requireRole(auth.RoleBuyer, auth.RoleAdmin)).Get("/{id}/submissions", s.handle(s.handleTaskSubmissions))
+			read := s.scoped(auth.ScopeTasksRead)
+			r.With(s.identify, read).Get("/", s.handle(s.handleTaskList))
+			r.With(s.identify, read).Get("/available", s.handle(s.handleTaskAvailable))
+			r.With(s.identify, read).Get("/{id}", s.handle(s.handleTaskGet))
+			r.With(s.authenticate, s.requireRole(auth.RoleBuyer, auth.RoleAdmin), s.scoped(auth.ScopeSubmissionsRead)).
+				Get("/{id}/submissions", s.handle(s.handleTaskSubmissions))
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
-				r.Get("/my", s.handle(s.handleTaskMine))
-				r.With(s.idempotent).Post("/", s.handle(s.handleTaskCreate))
-				r.Put("/{id}", s.handle(s.handleTaskUpdate))
-				r.Patch("/{id}", s.handle(s.handleTaskUpdate))
-				r.With(s.idempotent).Post("/{id}/slots", s.handle(s.handleTaskAddSlots))
-				r.Put("/{id}/completion-date", s.handle(s.handleTaskExtend))
-				r.Post("/{id}/close", s.handle(s.handleTaskClose))
-				r.Post("/{id}/pause", s.handle(s.handleTaskPause(true)))
-				r.Post("/{id}/resume", s.handle(s.handleTaskPause(false)))
-				r.Delete("/{id}", s.handle(s.handleTaskDelete))
+				r.With(read).Get("/my", s.handle(s.handleTaskMine))
+				r.Group(func(r chi.Router) {
+					r.Use(s.scoped(auth.ScopeTasksWrite))
+					r.With(s.idempotent).Post("/", s.handle(s.handleTaskCreate))
+					r.Put("/{id}", s.handle(s.handleTaskUpdate))
+					r.Patch("/{id}", s.handle(s.handleTaskUpdate))
+					r.With(s.idempotent).Post("/{id}/slots", s.handle(s.handleTaskAddSlots))
+					r.Put("/{id}/completion-date", s.handle(s.handleTaskExtend))
+					r.Post("/{id}/close", s.handle(s.handleTaskClose))
+					r.Post("/{id}/pause", s.handle(s.handleTaskPause(true)))
+					r.Post("/{id}/resume", s.handle(s.handleTaskPause(false)))
+					r.Delete("/{id}", s.handle(s.handleTaskDelete))
+				})
 			})
 		})
 
@@ -274,20 +286,24 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireRole(auth.RoleWorker))
 				r.Post("/", s.handle(s.handleSubmissionCreate))
-				r.Get("/my", s.handle(s.handleSubmissionMine))
-				r.Get("/approved", s.handle(s.handleSubmissionApproved))
+				r.With(s.scoped(auth.ScopeSubmissionsRead)).Get("/my", s.handle(s.handleSubmissionMine))
+				r.With(s.scoped(auth.ScopeSubmissionsRead)).Get("/approved", s.handle(s.handleSubmissionApproved))
 				r.Put("/{id}", s.handle(s.handleSubmissionResubmit))
 			})
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireRole(auth.RoleBuyer))
-				r.Get("/to-review", s.handle(s.handleSubmissionToReview))
-				r.Post("/reviews", s.handle(s.handleSubmissionReviews))
-				r.Put("/{id}/approve", s.handle(s.handleSubmissionApprove))
-				r.Put("/{id}/reject", s.handle(s.handleSubmissionReject))
-				r.Put("/{id}/request-revision", s.handle(s.handleSubmissionRequestRevision))
-				r.With(s.idempotent).Post("/{id}/bonus", s.handle(s.handleSubmissionBonus))
+				r.With(s.scoped(auth.ScopeSubmissionsRead)).Get("/to-review", s.handle(s.handleSubmissionToReview))
+				r.Group(func(r chi.Router) {
+					r.Use(s.scoped(auth.ScopeSubmissionsReview))
+					r.Post("/reviews", s.handle(s.handleSubmissionReviews))
+					r.Put("/{id}/approve", s.handle(s.handleSubmissionApprove))
+					r.Put("/{id}/reject", s.handle(s.handleSubmissionReject))
+					r.Put("/{id}/request-revision", s.handle(s.handleSubmissionRequestRevision))
+					r.With(s.idempotent).Post("/{id}/bonus", s.handle(s.handleSubmissionBonus))
+				})
 			})
-			r.Get("/{id}", s.handle(s.handleSubmissionGet)) // its worker, its buyer or an admin
+			// Its worker, its buyer or an admin.
+			r.With(s.scoped(auth.ScopeSubmissionsRead)).Get("/{id}", s.handle(s.handleSubmissionGet))
 		})
 
 		r.With(s.authenticate).Get("/dashboard/stats", s.handle(s.handleDashboardStats))
@@ -347,6 +363,15 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Post("/", s.handle(s.handleReportCreate))
 			r.Get("/my", s.handle(s.handleReportMine))
 			r.Get("/{id}", s.handle(s.handleReportGet)) // its reporter, or an admin
+		})
+
+		// A key never manages keys: these routes take no scope (keyRefused).
+		r.Route("/api-keys", func(r chi.Router) {
+			r.Use(s.authenticate)
+			r.Post("/", s.handle(s.handleAPIKeyCreate))
+			r.Get("/", s.handle(s.handleAPIKeyList))
+			r.Get("/{id}", s.handle(s.handleAPIKeyGet))
+			r.Delete("/{id}", s.handle(s.handleAPIKeyDelete))
 		})
 
 		r.Route("/admin", func(r chi.Router) {

@@ -65,6 +65,11 @@ type Config struct {
 	AppURL              string        // APP_URL: the public URL of the app's pages, for the links in email
 	StreamsPerUser      int           // STREAMS_PER_USER: open notification streams per user
 	StreamsMax          int           // STREAMS_MAX: open notification streams on this instance
+	APIKeyRateLimit     int           // API_KEY_RATE_LIMIT_PER_MIN: requests per API key per minute; 0 disables
+	// WebhooksAllowPrivate (WEBHOOKS_ALLOW_PRIVATE=1) lets webhook endpoints
+	// be plain http and resolve to private, loopback or link-local
+	// addresses: for tests and private deployments.
+	WebhooksAllowPrivate bool
 }
 
 // The payment gateways.
@@ -88,45 +93,47 @@ func Load(getenv func(string) string) (Config, error) {
 	p := parser{getenv: getenv}
 	port := p.int("PORT", 5000, 1, 65535)
 	c := Config{
-		HTTPAddr:            p.str("HTTP_ADDR", ":"+strconv.Itoa(port)),
-		MongoURI:            p.str("MONGODB_URI", ""),
-		MongoDatabase:       p.str("MONGODB_DATABASE", "microtask"),
-		DataDir:             p.str("DATA_DIR", "./data"),
-		JWTSecret:           p.str("JWT_SECRET", ""),
-		JWTTTL:              p.duration("JWT_TTL", 24*time.Hour),
-		BcryptCost:          p.int("BCRYPT_COST", 10, 4, 16),
-		AdminEmail:          p.str("ADMIN_EMAIL", ""),
-		AdminPassword:       p.getenv("ADMIN_PASSWORD"), // not trimmed: spaces may be part of it
-		AdminName:           p.str("ADMIN_NAME", "Admin"),
-		CORSOrigins:         p.origins("CORS_ORIGINS", "http://localhost:5173,http://localhost:3000"),
-		LogLevel:            p.level("LOG_LEVEL", slog.LevelInfo),
-		AuthRateLimitPerMin: p.int("AUTH_RATE_LIMIT_PER_MIN", 20, 0, 1_000_000),
-		TrustedProxies:      p.int("TRUSTED_PROXIES", 0, 0, 10),
-		ShutdownTimeout:     p.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
-		DrainDelay:          p.durationOrZero("DRAIN_DELAY", 3*time.Second),
-		RecoveryInterval:    p.duration("LEDGER_RECOVERY_INTERVAL", 5*time.Second),
-		AutoApproveAfter:    p.duration("AUTO_APPROVE_AFTER", 72*time.Hour),
-		RevisionWindow:      p.duration("REVISION_WINDOW", 48*time.Hour),
-		JobsInterval:        p.duration("JOBS_INTERVAL", time.Minute),
-		DebugAddr:           p.str("DEBUG_ADDR", ""),
-		MetricsAddr:         p.str("METRICS_ADDR", ""),
-		StripeSecretKey:     p.str("STRIPE_SECRET_KEY", ""),
-		StripeWebhookSecret: p.str("STRIPE_WEBHOOK_SECRET", ""),
-		StripeAPIURL:        p.url("STRIPE_API_URL", "https://api.stripe.com"),
-		PaymentSuccessURL:   p.url("PAYMENT_SUCCESS_URL", "http://localhost:5173/dashboard/payment/success"),
-		PaymentCancelURL:    p.url("PAYMENT_CANCEL_URL", "http://localhost:5173/dashboard/purchase-coin"),
-		WithdrawalMethods:   p.names("WITHDRAWAL_METHODS", "stripe,bkash,rocket,nagad"),
-		OutboundTimeout:     p.duration("OUTBOUND_TIMEOUT", 10*time.Second),
-		ImgBBKey:            p.str("IMGBB_API_KEY", ""),
-		ImgBBURL:            p.url("IMGBB_URL", "https://api.imgbb.com/1/upload"),
-		UploadRateLimit:     p.int("UPLOAD_RATE_LIMIT_PER_MIN", 10, 0, 1_000_000),
-		DailyUploadLimit:    p.int("UPLOAD_DAILY_LIMIT", 100, 0, 1_000_000),
-		ReservationsPer:     p.int("RESERVATIONS_PER_WORKER", 3, 1, 100),
-		GoogleClientID:      p.str("GOOGLE_CLIENT_ID", ""),
-		MailFrom:            p.str("MAIL_FROM", "Microtask <no-reply@localhost>"),
-		AppURL:              strings.TrimRight(p.url("APP_URL", "http://localhost:5173"), "/"),
-		StreamsPerUser:      p.int("STREAMS_PER_USER", 5, 1, 1000),
-		StreamsMax:          p.int("STREAMS_MAX", 500, 1, 1_000_000),
+		HTTPAddr:             p.str("HTTP_ADDR", ":"+strconv.Itoa(port)),
+		MongoURI:             p.str("MONGODB_URI", ""),
+		MongoDatabase:        p.str("MONGODB_DATABASE", "microtask"),
+		DataDir:              p.str("DATA_DIR", "./data"),
+		JWTSecret:            p.str("JWT_SECRET", ""),
+		JWTTTL:               p.duration("JWT_TTL", 24*time.Hour),
+		BcryptCost:           p.int("BCRYPT_COST", 10, 4, 16),
+		AdminEmail:           p.str("ADMIN_EMAIL", ""),
+		AdminPassword:        p.getenv("ADMIN_PASSWORD"), // not trimmed: spaces may be part of it
+		AdminName:            p.str("ADMIN_NAME", "Admin"),
+		CORSOrigins:          p.origins("CORS_ORIGINS", "http://localhost:5173,http://localhost:3000"),
+		LogLevel:             p.level("LOG_LEVEL", slog.LevelInfo),
+		AuthRateLimitPerMin:  p.int("AUTH_RATE_LIMIT_PER_MIN", 20, 0, 1_000_000),
+		TrustedProxies:       p.int("TRUSTED_PROXIES", 0, 0, 10),
+		ShutdownTimeout:      p.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
+		DrainDelay:           p.durationOrZero("DRAIN_DELAY", 3*time.Second),
+		RecoveryInterval:     p.duration("LEDGER_RECOVERY_INTERVAL", 5*time.Second),
+		AutoApproveAfter:     p.duration("AUTO_APPROVE_AFTER", 72*time.Hour),
+		RevisionWindow:       p.duration("REVISION_WINDOW", 48*time.Hour),
+		JobsInterval:         p.duration("JOBS_INTERVAL", time.Minute),
+		DebugAddr:            p.str("DEBUG_ADDR", ""),
+		MetricsAddr:          p.str("METRICS_ADDR", ""),
+		StripeSecretKey:      p.str("STRIPE_SECRET_KEY", ""),
+		StripeWebhookSecret:  p.str("STRIPE_WEBHOOK_SECRET", ""),
+		StripeAPIURL:         p.url("STRIPE_API_URL", "https://api.stripe.com"),
+		PaymentSuccessURL:    p.url("PAYMENT_SUCCESS_URL", "http://localhost:5173/dashboard/payment/success"),
+		PaymentCancelURL:     p.url("PAYMENT_CANCEL_URL", "http://localhost:5173/dashboard/purchase-coin"),
+		WithdrawalMethods:    p.names("WITHDRAWAL_METHODS", "stripe,bkash,rocket,nagad"),
+		OutboundTimeout:      p.duration("OUTBOUND_TIMEOUT", 10*time.Second),
+		ImgBBKey:             p.str("IMGBB_API_KEY", ""),
+		ImgBBURL:             p.url("IMGBB_URL", "https://api.imgbb.com/1/upload"),
+		UploadRateLimit:      p.int("UPLOAD_RATE_LIMIT_PER_MIN", 10, 0, 1_000_000),
+		DailyUploadLimit:     p.int("UPLOAD_DAILY_LIMIT", 100, 0, 1_000_000),
+		ReservationsPer:      p.int("RESERVATIONS_PER_WORKER", 3, 1, 100),
+		GoogleClientID:       p.str("GOOGLE_CLIENT_ID", ""),
+		MailFrom:             p.str("MAIL_FROM", "Microtask <no-reply@localhost>"),
+		AppURL:               strings.TrimRight(p.url("APP_URL", "http://localhost:5173"), "/"),
+		StreamsPerUser:       p.int("STREAMS_PER_USER", 5, 1, 1000),
+		StreamsMax:           p.int("STREAMS_MAX", 500, 1, 1_000_000),
+		APIKeyRateLimit:      p.int("API_KEY_RATE_LIMIT_PER_MIN", 300, 0, 1_000_000),
+		WebhooksAllowPrivate: p.flag("WEBHOOKS_ALLOW_PRIVATE"),
 	}
 	if v := p.str("SMTP_URL", ""); v != "" {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
@@ -244,6 +251,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("app_url", c.AppURL),
 		slog.Int("streams_per_user", c.StreamsPerUser),
 		slog.Int("streams_max", c.StreamsMax),
+		slog.Int("api_key_rate_limit_per_min", c.APIKeyRateLimit),
+		slog.Bool("webhooks_allow_private", c.WebhooksAllowPrivate),
 	)
 }
 
@@ -304,6 +313,19 @@ func (p *parser) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// flag reads a switch: 1 or true turns it on, 0, false or unset off.
+func (p *parser) flag(name string) bool {
+	switch v := strings.ToLower(strings.TrimSpace(p.getenv(name))); v {
+	case "", "0", "false":
+		return false
+	case "1", "true":
+		return true
+	default:
+		p.fail(name, fmt.Sprintf("must be 1 or 0, got %q", v))
+		return false
+	}
 }
 
 func (p *parser) int(name string, def, lo, hi int) int {

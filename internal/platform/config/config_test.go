@@ -55,6 +55,7 @@ func TestLoadDefaults(t *testing.T) {
 		AppURL:              "http://localhost:5173",
 		StreamsPerUser:      5,
 		StreamsMax:          500,
+		APIKeyRateLimit:     300,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() defaults (-want +got):\n%s", diff)
@@ -115,6 +116,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"APP_URL":                     "https://app.example.com/",
 		"STREAMS_PER_USER":            "3",
 		"STREAMS_MAX":                 "100",
+		"API_KEY_RATE_LIMIT_PER_MIN":  "60",
+		"WEBHOOKS_ALLOW_PRIVATE":      "1",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -150,22 +153,24 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		WithdrawalMethods:   []string{"paypal", "bkash"},
 		Pricing: money.Pricing{WorkerBonus: 0, BuyerBonus: 25, CoinsPerDollar: 25, MinWithdrawal: 500,
 			Packages: []money.Package{{Coins: 10, Price: 99}, {Coins: 100, Price: 450}, {Coins: 1000, Price: 4000}}},
-		OutboundTimeout:  3 * time.Second,
-		PublicURL:        "https://api.example.com",
-		RouteBase:        "/app",
-		ImgBBKey:         "imgbb-key",
-		ImgBBURL:         "http://127.0.0.1:9999/1/upload",
-		UploadRateLimit:  30,
-		DailyUploadLimit: 7,
-		ReservationsPer:  5,
-		RevisionWindow:   24 * time.Hour,
-		GoogleClientID:   "123.apps.googleusercontent.com",
-		GoogleCertsURL:   "http://127.0.0.1:9998/certs",
-		SMTPURL:          "smtps://mailer:secret@smtp.example.com:465",
-		MailFrom:         "Microtask <no-reply@example.com>",
-		AppURL:           "https://app.example.com",
-		StreamsPerUser:   3,
-		StreamsMax:       100,
+		OutboundTimeout:      3 * time.Second,
+		PublicURL:            "https://api.example.com",
+		RouteBase:            "/app",
+		ImgBBKey:             "imgbb-key",
+		ImgBBURL:             "http://127.0.0.1:9999/1/upload",
+		UploadRateLimit:      30,
+		DailyUploadLimit:     7,
+		ReservationsPer:      5,
+		RevisionWindow:       24 * time.Hour,
+		GoogleClientID:       "123.apps.googleusercontent.com",
+		GoogleCertsURL:       "http://127.0.0.1:9998/certs",
+		SMTPURL:              "smtps://mailer:secret@smtp.example.com:465",
+		MailFrom:             "Microtask <no-reply@example.com>",
+		AppURL:               "https://app.example.com",
+		StreamsPerUser:       3,
+		StreamsMax:           100,
+		APIKeyRateLimit:      60,
+		WebhooksAllowPrivate: true,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() (-want +got):\n%s", diff)
@@ -183,6 +188,7 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		want []string
 	}{
 		{"port", map[string]string{"PORT": "99999"}, []string{"PORT must be a whole number from 1 to 65535"}},
+		{"flag", map[string]string{"WEBHOOKS_ALLOW_PRIVATE": "yes"}, []string{"WEBHOOKS_ALLOW_PRIVATE must be 1 or 0"}},
 		{"addr", map[string]string{"HTTP_ADDR": "localhost"}, []string{"HTTP_ADDR must be host:port"}},
 		{"uri scheme", map[string]string{"MONGODB_URI": "postgres://x", "JWT_SECRET": strings.Repeat("s", 32)}, []string{"MONGODB_URI must start with"}},
 		{"secret required", map[string]string{"MONGODB_URI": "mongodb://x"}, []string{"JWT_SECRET is required"}},
