@@ -27,6 +27,7 @@ import (
 	"microtask/internal/operation"
 	"microtask/internal/payment"
 	"microtask/internal/platform/metrics"
+	"microtask/internal/qualification"
 	"microtask/internal/report"
 	"microtask/internal/reputation"
 	"microtask/internal/reservation"
@@ -90,25 +91,26 @@ type Stores struct {
 
 // App is the services on one database.
 type App struct {
-	Ledger        *ledger.Ledger
-	Operations    *operation.Engine
-	Users         *user.Service
-	Notifications *notification.Service
-	Tasks         *task.Service
-	Submissions   *submission.Service
-	Reservations  *reservation.Service
-	Payments      *payment.Service
-	Withdrawals   *withdrawal.Service
-	Reports       *report.Service
-	Stats         *stats.Service
-	Keys          *idempotency.Keys
-	AdminLog      *adminlog.Log
-	Uploads       *upload.Service
-	Blocks        *block.Service
-	Records       *reputation.Service
-	Outbox        *mail.Outbox
-	APIKeys       *apikey.Service
-	Stores        Stores
+	Ledger         *ledger.Ledger
+	Operations     *operation.Engine
+	Users          *user.Service
+	Notifications  *notification.Service
+	Tasks          *task.Service
+	Submissions    *submission.Service
+	Reservations   *reservation.Service
+	Payments       *payment.Service
+	Withdrawals    *withdrawal.Service
+	Reports        *report.Service
+	Stats          *stats.Service
+	Keys           *idempotency.Keys
+	AdminLog       *adminlog.Log
+	Uploads        *upload.Service
+	Blocks         *block.Service
+	Records        *reputation.Service
+	Outbox         *mail.Outbox
+	APIKeys        *apikey.Service
+	Qualifications *qualification.Service
+	Stores         Stores
 
 	db     *docdb.DB
 	config Config
@@ -183,6 +185,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Admins: a.AdminLog, Log: c.Log, Now: now,
 	})
 	a.Stats = stats.NewService(storage.NewStatsStore(db), now)
+	a.Qualifications = qualification.NewService(storage.NewQualificationStore(db), a.Users, c.Log, now)
 	a.APIKeys = apikey.NewService(apikey.Deps{Store: storage.NewAPIKeyStore(db), Owners: a.Users, SoleWriter: c.SoleWriter, Log: c.Log, Now: now})
 	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)
 	// Profile photos and task pictures are the images in use.

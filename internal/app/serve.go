@@ -38,6 +38,7 @@ func (a *App) ServerOptions(cfg config.Config) httpapi.Options {
 		AuthRateLimitPerMin: cfg.AuthRateLimitPerMin,
 		APIKeys:             a.APIKeys,
 		APIKeyRateLimit:     cfg.APIKeyRateLimit,
+		Qualifications:      a.Qualifications,
 	}
 	if a.config.Metrics != nil { // a nil *metrics.Metrics is not a nil Observer
 		o.Metrics = a.config.Metrics

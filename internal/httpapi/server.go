@@ -24,6 +24,7 @@ import (
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
 	"microtask/internal/payment"
+	"microtask/internal/qualification"
 	"microtask/internal/report"
 	"microtask/internal/reputation"
 	"microtask/internal/reservation"
@@ -85,6 +86,7 @@ type Options struct {
 	AuthRateLimitPerMin int // per client IP on sign-up and login; 0 disables
 	APIKeys             *apikey.Service
 	APIKeyRateLimit     int // requests per API key per minute; 0 disables
+	Qualifications      *qualification.Service
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -114,6 +116,7 @@ type Server struct {
 	validator      *validator.Validate
 	authLimit      func(http.Handler) http.Handler // the per-IP limit for sign-up and login
 	apiKeys        *apikey.Service
+	qualifications *qualification.Service
 	keyLimit       func(http.Handler) http.Handler // the per-key limit of requests with an API key
 	handler        http.Handler
 	metrics        Observer
@@ -155,6 +158,7 @@ func NewServer(o Options) *Server {
 		validator:      newValidator(),
 		authLimit:      rateLimitByIP(o.AuthRateLimitPerMin),
 		apiKeys:        o.APIKeys,
+		qualifications: o.Qualifications,
 		keyLimit:       rateLimit(o.APIKeyRateLimit, func(r *http.Request) string { return principal(r).KeyID }),
 		closing:        make(chan struct{}),
 		metrics:        o.Metrics,
@@ -363,6 +367,20 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Post("/", s.handle(s.handleReportCreate))
 			r.Get("/my", s.handle(s.handleReportMine))
 			r.Get("/{id}", s.handle(s.handleReportGet)) // its reporter, or an admin
+		})
+
+		r.Route("/qualifications", func(r chi.Router) {
+			r.Use(s.authenticate, s.scoped(auth.ScopeQualifications))
+			r.Post("/", s.handle(s.handleQualificationCreate))
+			r.Get("/", s.handle(s.handleQualificationList))
+			r.Get("/my", s.handle(s.handleQualificationMine))
+			r.Get("/{id}", s.handle(s.handleQualificationGet))
+			r.Patch("/{id}", s.handle(s.handleQualificationUpdate))
+			r.Delete("/{id}", s.handle(s.handleQualificationDelete))
+			r.Post("/{id}/grants", s.handle(s.handleGrantSet))
+			r.Get("/{id}/grants", s.handle(s.handleGrantList))
+			r.Delete("/{id}/grants/{worker_id}", s.handle(s.handleGrantDelete))
+			r.Post("/{id}/attempts", s.handle(s.handleAttemptCreate))
 		})
 
 		// A key never manages keys: these routes take no scope (keyRefused).
