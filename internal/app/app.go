@@ -19,6 +19,7 @@ import (
 	"microtask/internal/auth"
 	"microtask/internal/block"
 	"microtask/internal/docdb"
+	"microtask/internal/httpapi"
 	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
 	"microtask/internal/mail"
@@ -31,12 +32,14 @@ import (
 	"microtask/internal/report"
 	"microtask/internal/reputation"
 	"microtask/internal/reservation"
+	"microtask/internal/safehttp"
 	"microtask/internal/stats"
 	"microtask/internal/storage"
 	"microtask/internal/submission"
 	"microtask/internal/task"
 	"microtask/internal/upload"
 	"microtask/internal/user"
+	"microtask/internal/webhook"
 	"microtask/internal/withdrawal"
 )
 
@@ -66,6 +69,9 @@ type Config struct {
 	StreamsMax        int                   // open notification streams in the process; 0: DefaultStreamsMax
 	Metrics           *metrics.Metrics      // nil: none
 	Google            user.IdentityVerifier // nil: Sign in with Google is not configured
+	// HookClient posts webhooks; nil: https to public addresses only
+	// (safehttp's defaults).
+	HookClient *safehttp.Client
 }
 
 // The default limits of live notification streams.
@@ -110,6 +116,7 @@ type App struct {
 	Outbox         *mail.Outbox
 	APIKeys        *apikey.Service
 	Qualifications *qualification.Service
+	Webhooks       *webhook.Service
 	Stores         Stores
 
 	db     *docdb.DB
@@ -154,9 +161,17 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		SoleWriter: c.SoleWriter, Log: c.Log, Now: now,
 	})
 	l.notifications = a.Notifications
+	hooks := c.HookClient
+	if hooks == nil {
+		hooks = safehttp.New(safehttp.Config{})
+	}
+	a.Webhooks = webhook.NewService(webhook.Deps{
+		Store: storage.NewWebhookStore(db), Sender: hookSender{hooks}, Encoder: httpapi.EventEncoder{}, Mailer: a.Outbox, Users: a.Users,
+		SoleWriter: c.SoleWriter, Log: c.Log, Now: now,
+	})
 	a.Tasks = task.NewService(task.Deps{
 		Store: st.Tasks, Ops: a.Operations, Notify: a.Notifications, Users: a.Users, Submissions: l, Reservations: l, Blocks: l,
-		Records: a.Records, Admins: a.AdminLog, AutoApproveAfter: c.AutoApproveAfter, Log: c.Log, Now: now,
+		Records: a.Records, Admins: a.AdminLog, Events: a.Webhooks, AutoApproveAfter: c.AutoApproveAfter, Log: c.Log, Now: now,
 	})
 	l.tasks = a.Tasks
 	a.Blocks = block.NewService(storage.NewBlockStore(db), a.Tasks, a.Users, c.Log, now)
@@ -168,13 +183,13 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	l.reservations = a.Reservations
 	a.Submissions = submission.NewService(submission.Deps{
 		Store: st.Submissions, Tasks: a.Tasks, Ops: a.Operations, Notify: a.Notifications, Users: a.Users,
-		Reservations: a.Reservations, Blocks: a.Blocks, Records: a.Records, Admins: a.AdminLog, RevisionWindow: c.RevisionWindow,
+		Reservations: a.Reservations, Blocks: a.Blocks, Records: a.Records, Admins: a.AdminLog, Events: a.Webhooks, RevisionWindow: c.RevisionWindow,
 		Log: c.Log, Now: now,
 	})
 	l.submissions = a.Submissions
 	a.Payments = payment.NewService(payment.Deps{
 		Store: st.Payments, Blocks: st.PurchaseBlocks, Gateway: c.Gateway, Webhooks: c.Webhooks, Ops: a.Operations, Balances: a.Ledger,
-		Notify: a.Notifications, Admins: a.Users, AdminLog: a.AdminLog, Pricing: c.Pricing, Log: c.Log, Now: now,
+		Notify: a.Notifications, Events: a.Webhooks, Admins: a.Users, AdminLog: a.AdminLog, Pricing: c.Pricing, Log: c.Log, Now: now,
 	})
 	a.Withdrawals = withdrawal.NewService(withdrawal.Deps{
 		Store: st.Withdrawals, Ops: a.Operations, Notify: a.Notifications, Users: a.Users, Earnings: st.Submissions,
@@ -203,6 +218,16 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// hookSender is the webhook service's view of safehttp.
+type hookSender struct{ c *safehttp.Client }
+
+func (h hookSender) Check(ctx context.Context, url string) error { return h.c.Check(ctx, url) }
+
+func (h hookSender) Post(ctx context.Context, url string, headers map[string]string, body []byte) (int, error) {
+	a, err := h.c.Post(ctx, url, headers, body)
+	return a.Status, err
 }
 
 // mailRecipients is the notification service's view of the users it may

@@ -39,6 +39,7 @@ func (a *App) ServerOptions(cfg config.Config) httpapi.Options {
 		APIKeys:             a.APIKeys,
 		APIKeyRateLimit:     cfg.APIKeyRateLimit,
 		Qualifications:      a.Qualifications,
+		Webhooks:            a.Webhooks,
 	}
 	if a.config.Metrics != nil { // a nil *metrics.Metrics is not a nil Observer
 		o.Metrics = a.config.Metrics
@@ -88,6 +89,11 @@ func (a *App) Jobs(cfg config.Config) []Job {
 		// it is sent, so none goes out twice. Retries are due at most
 		// every 30 s.
 		{Name: "deliver-mail", Interval: 30 * time.Second, Loop: a.Outbox.Run},
+		// And the webhooks' outbox, likewise claimed before each post. An
+		// event stored here wakes the loop at once; every 5 s it also picks
+		// up retries and what other instances stored.
+		{Name: "deliver-webhooks", Interval: 5 * time.Second, Loop: a.Webhooks.Run},
+		{Name: "forget-webhook-deliveries", Interval: time.Hour, Round: a.Webhooks.Forget, Did: "old webhook deliveries forgotten"},
 		{Name: "auto-approve", Interval: cfg.JobsInterval, Round: counted(a.Submissions.AutoApproveDue),
 			Did: "submissions approved automatically"},
 		{Name: "expire-tasks", Interval: cfg.JobsInterval, Round: counted(a.Tasks.ExpireDue), Did: "tasks expired"},

@@ -33,6 +33,7 @@ import (
 	"microtask/internal/task"
 	"microtask/internal/upload"
 	"microtask/internal/user"
+	"microtask/internal/webhook"
 	"microtask/internal/withdrawal"
 )
 
@@ -87,6 +88,7 @@ type Options struct {
 	APIKeys             *apikey.Service
 	APIKeyRateLimit     int // requests per API key per minute; 0 disables
 	Qualifications      *qualification.Service
+	Webhooks            *webhook.Service
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -117,6 +119,7 @@ type Server struct {
 	authLimit      func(http.Handler) http.Handler // the per-IP limit for sign-up and login
 	apiKeys        *apikey.Service
 	qualifications *qualification.Service
+	webhooks       *webhook.Service
 	keyLimit       func(http.Handler) http.Handler // the per-key limit of requests with an API key
 	handler        http.Handler
 	metrics        Observer
@@ -159,6 +162,7 @@ func NewServer(o Options) *Server {
 		authLimit:      rateLimitByIP(o.AuthRateLimitPerMin),
 		apiKeys:        o.APIKeys,
 		qualifications: o.Qualifications,
+		webhooks:       o.Webhooks,
 		keyLimit:       rateLimit(o.APIKeyRateLimit, func(r *http.Request) string { return principal(r).KeyID }),
 		closing:        make(chan struct{}),
 		metrics:        o.Metrics,
@@ -382,6 +386,18 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Delete("/{id}/grants/{worker_id}", s.handle(s.handleGrantDelete))
 			r.Post("/{id}/attempts", s.handle(s.handleAttemptCreate))
 		})
+
+		r.Route("/webhooks", func(r chi.Router) {
+			r.Use(s.authenticate, s.scoped(auth.ScopeWebhooks))
+			r.Post("/", s.handle(s.handleWebhookCreate))
+			r.Get("/", s.handle(s.handleWebhookList))
+			r.Get("/{id}", s.handle(s.handleWebhookGet))
+			r.Patch("/{id}", s.handle(s.handleWebhookUpdate))
+			r.Delete("/{id}", s.handle(s.handleWebhookDelete))
+			r.Post("/{id}/test", s.handle(s.handleWebhookTest))
+			r.Get("/{id}/deliveries", s.handle(s.handleWebhookDeliveries))
+		})
+		r.With(s.authenticate, s.scoped(auth.ScopeWebhooks)).Post("/webhook-deliveries/{id}/retry", s.handle(s.handleWebhookRetry))
 
 		// A key never manages keys: these routes take no scope (keyRefused).
 		r.Route("/api-keys", func(r chi.Router) {

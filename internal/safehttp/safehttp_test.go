@@ -123,7 +123,9 @@ func TestPostReadsLittleAndFollowsNoRedirect(t *testing.T) {
 		}
 		_, _ = w.Write([]byte(strings.Repeat("x", 1<<20)))
 	})
-	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/big", http.StatusTemporaryRedirect) })
+	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/big", http.StatusTemporaryRedirect)
+	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) { time.Sleep(time.Second) })
 	srv := httptest.NewServer(mux)
 	defer srv.Close()

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 	"time"
 
 	"microtask/internal/adminlog"
@@ -17,6 +19,7 @@ import (
 	"microtask/internal/page"
 	"microtask/internal/platform/idgen"
 	"microtask/internal/platform/job"
+	"microtask/internal/webhook"
 )
 
 // Service applies the task rules.
@@ -34,6 +37,7 @@ type Service struct {
 	admins      adminlog.Recorder
 	blocks      BlockLists
 	records     Records
+	events      Events
 
 	fund   operation.Kind[Task]
 	refund operation.Kind[refund]
@@ -69,6 +73,7 @@ type Deps struct {
 	Reservations Reservations
 	Blocks       BlockLists        // gives a new task its buyer's list of blocked workers
 	Records      Records           // counts new tasks in their buyers' track records
+	Events       Events            // tells buyers' webhooks of tasks filled, closed and expired
 	Admins       adminlog.Recorder // records admins' removals
 	// AutoApproveAfter is the default review delay of new tasks.
 	AutoApproveAfter time.Duration
@@ -83,7 +88,7 @@ func NewService(d Deps) *Service {
 		now = time.Now
 	}
 	s := &Service{store: d.Store, ops: d.Ops, notify: d.Notify, users: d.Users, cancel: d.Submissions, held: d.Reservations, log: d.Log,
-		now: now, newID: idgen.New, autoApprove: d.AutoApproveAfter, admins: d.Admins, blocks: d.Blocks, records: d.Records}
+		now: now, newID: idgen.New, autoApprove: d.AutoApproveAfter, admins: d.Admins, blocks: d.Blocks, records: d.Records, events: d.Events}
 	// task-fund:<task> moves a new task's cost from its buyer to its escrow,
 	// then records the task.
 	s.fund = operation.Kind[Task]{Name: "task-fund", Settle: s.settleFund}
@@ -451,6 +456,9 @@ func (s *Service) settleRefund(ctx context.Context, op operation.Op[refund]) err
 	if err := s.held.CancelHeld(ctx, op.Data.Task.Held, op.At); err != nil {
 		return fmt.Errorf("end reservations of task %s: %w", op.Data.Task.ID, err)
 	}
+	if err := s.emitEnd(ctx, op); err != nil {
+		return err
+	}
 	title, amount := op.Data.Task.Title, op.Data.Amount
 	var msg string
 	switch op.Data.Reason {
@@ -472,6 +480,56 @@ func (s *Service) settleRefund(ctx context.Context, op operation.Op[refund]) err
 	return s.notify.Send(ctx, notification.Notification{
 		ID: op.ID, UserID: op.Data.Task.Buyer.ID, Message: msg, Type: notification.TaskRefunded, Page: notification.MyTasks, CreatedAt: op.At,
 	})
+}
+
+// emitEnd tells the buyer's webhooks that a task closed or expired: the
+// refund that ended it, not one of a slot reopened later.
+func (s *Service) emitEnd(ctx context.Context, op operation.Op[refund]) error {
+	t := op.Data.Task
+	if t.Status != StatusOpen {
+		return nil
+	}
+	var typ webhook.EventType
+	switch op.Data.Reason {
+	case RefundClosed:
+		t.Status, typ = StatusClosed, webhook.TaskClosed
+	case RefundExpired:
+		t.Status, typ = StatusExpired, webhook.TaskExpired
+	default:
+		return nil
+	}
+	t.OpenSlots, t.Held = 0, nil
+	if err := s.events.Emit(ctx, t.Buyer.ID, typ, op.ID, op.At, t.EventData(op.At)); err != nil {
+		return fmt.Errorf("tell of task %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// NoteSlotTaken tells the buyer's webhooks that the task is full, if it
+// is now: called by the steps that take a slot (a submission, a
+// reservation). It reads the task only when the buyer wants to know. The
+// event's id derives from the slots' holders, so that the steps of two
+// submissions that both see the last slot gone tell it once, and the task
+// filled again later tells it again.
+func (s *Service) NoteSlotTaken(ctx context.Context, buyerID, taskID string) error {
+	if ok, err := s.events.Wants(ctx, buyerID, webhook.TaskFull); err != nil || !ok {
+		return err
+	}
+	t, err := s.store.ByID(ctx, taskID)
+	if err != nil {
+		return fmt.Errorf("read task %s: %w", taskID, err)
+	}
+	now := s.clock()
+	if t.StatusAt(now) != StatusFull {
+		return nil
+	}
+	holders := slices.Concat(t.PendingSubs, t.Held)
+	slices.Sort(holders)
+	key := idgen.Derive(append([]string{t.ID, strconv.Itoa(t.Refunds)}, holders...)...)
+	if err := s.events.Emit(ctx, t.Buyer.ID, webhook.TaskFull, key, now, t.EventData(now)); err != nil {
+		return fmt.Errorf("tell of task %s: %w", t.ID, err)
+	}
+	return nil
 }
 
 // ExpireDue refunds the open slots of tasks past their completion date and

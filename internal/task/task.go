@@ -16,6 +16,7 @@ import (
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/page"
+	"microtask/internal/webhook"
 )
 
 // Status is where a task is in its life.
@@ -407,6 +408,21 @@ type Reservations interface {
 	// CancelHeld ends as cancelled, at, the live reservations holding these
 	// slots. Safe to repeat.
 	CancelHeld(ctx context.Context, held []string, at time.Time) error
+}
+
+// Events stores webhook events for the endpoints of a task's buyer;
+// webhook.Service implements it. Emit is called from an operation's
+// step, and stores each event once however often the step runs.
+type Events interface {
+	Wants(ctx context.Context, userID string, t webhook.EventType) (bool, error)
+	Emit(ctx context.Context, userID string, t webhook.EventType, key string, at time.Time, data any) error
+}
+
+// EventData is the task as webhook events show it, in the status readers
+// are told at now.
+func (t Task) EventData(now time.Time) webhook.TaskData {
+	return webhook.TaskData{ID: t.ID, Title: t.Title, Status: string(t.StatusAt(now)), OpenSlots: t.OpenSlots,
+		Pending: len(t.PendingSubs), Pay: t.Pay, CompletionDate: t.CompletionDate}
 }
 
 // UserNames tells a user's name; user.Service implements it.
