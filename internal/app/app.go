@@ -17,6 +17,7 @@ import (
 	"microtask/internal/adminlog"
 	"microtask/internal/apikey"
 	"microtask/internal/auth"
+	"microtask/internal/batch"
 	"microtask/internal/block"
 	"microtask/internal/docdb"
 	"microtask/internal/httpapi"
@@ -117,6 +118,7 @@ type App struct {
 	APIKeys        *apikey.Service
 	Qualifications *qualification.Service
 	Webhooks       *webhook.Service
+	Batches        *batch.Service
 	Stores         Stores
 
 	db     *docdb.DB
@@ -199,6 +201,9 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Store: storage.NewReportStore(db), Tasks: a.Tasks, Submissions: a.Submissions, Users: a.Users, Notify: a.Notifications,
 		Admins: a.AdminLog, Log: c.Log, Now: now,
 	})
+	a.Batches = batch.NewService(batch.Deps{
+		Store: storage.NewBatchStore(db), Tasks: a.Tasks, Submissions: a.Submissions, Events: a.Webhooks, Ops: a.Operations, Log: c.Log, Now: now,
+	})
 	a.Stats = stats.NewService(storage.NewStatsStore(db), now)
 	a.Qualifications = qualification.NewService(storage.NewQualificationStore(db), a.Users, c.Log, now)
 	a.APIKeys = apikey.NewService(apikey.Deps{Store: storage.NewAPIKeyStore(db), Owners: a.Users, SoleWriter: c.SoleWriter, Log: c.Log, Now: now})
@@ -208,7 +213,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 
 	for _, defs := range [][]operation.Definition{
 		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(), a.Reservations.Operations(),
-		a.Payments.Operations(), a.Withdrawals.Operations(),
+		a.Payments.Operations(), a.Withdrawals.Operations(), a.Batches.Operations(),
 	} {
 		if err := a.Operations.Register(defs...); err != nil {
 			return nil, fmt.Errorf("register operations: %w", err)

@@ -40,6 +40,7 @@ func (a *App) ServerOptions(cfg config.Config) httpapi.Options {
 		APIKeyRateLimit:     cfg.APIKeyRateLimit,
 		Qualifications:      a.Qualifications,
 		Webhooks:            a.Webhooks,
+		Batches:             a.Batches,
 	}
 	if a.config.Metrics != nil { // a nil *metrics.Metrics is not a nil Observer
 		o.Metrics = a.config.Metrics
@@ -97,6 +98,7 @@ func (a *App) Jobs(cfg config.Config) []Job {
 		{Name: "auto-approve", Interval: cfg.JobsInterval, Round: counted(a.Submissions.AutoApproveDue),
 			Did: "submissions approved automatically"},
 		{Name: "expire-tasks", Interval: cfg.JobsInterval, Round: counted(a.Tasks.ExpireDue), Did: "tasks expired"},
+		{Name: "complete-batches", Interval: cfg.JobsInterval, Round: counted(a.Batches.CompleteDue), Did: "batches completed"},
 		{Name: "reject-overdue-revisions", Interval: cfg.JobsInterval, Round: counted(a.Submissions.RejectOverdue),
 			Did: "overdue revisions rejected"},
 		{Name: "expire-reservations", Interval: cfg.JobsInterval, Round: counted(a.Reservations.ExpireDue), Did: "reservations expired"},

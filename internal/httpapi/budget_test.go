@@ -144,6 +144,12 @@ func TestListQueryBudgets(t *testing.T) {
 		{"/api/notifications/unread/count", buyer.Token, map[string]int{"aggregate": 1}},
 		{"/api/tasks/" + "nope", "", map[string]int{"find": 1}},
 		{"/api/admin/purchase-blocks", admin.Token, oneFindOneCount},
+		// The requesters' tools (issue 24).
+		{"/api/api-keys", buyer.Token, oneFindOneCount},
+		{"/api/webhooks", buyer.Token, oneFindOneCount},
+		{"/api/batches", buyer.Token, oneFindOneCount},
+		{"/api/qualifications?owner=me", buyer.Token, oneFindOneCount},
+		{"/api/qualifications/my", worker.Token, oneFindOneCount},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -162,6 +163,9 @@ func limitBody(bodyLimit func(*http.Request) int64) func(http.Handler) http.Hand
 func bodyLimit(r *http.Request) int64 {
 	if r.Method == http.MethodPost && (r.URL.Path == "/api/uploads" || r.URL.Path == "/api/auth/register") && isMultipart(r) {
 		return MaxUploadBody
+	}
+	if r.Method == http.MethodPost && strings.TrimSuffix(r.URL.Path, "/") == "/api/batches" && isMultipart(r) {
+		return MaxBatchBody
 	}
 	return MaxBodyBytes
 }

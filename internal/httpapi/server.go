@@ -19,6 +19,7 @@ import (
 	"microtask/internal/apikey"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
+	"microtask/internal/batch"
 	"microtask/internal/block"
 	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
@@ -89,6 +90,7 @@ type Options struct {
 	APIKeyRateLimit     int // requests per API key per minute; 0 disables
 	Qualifications      *qualification.Service
 	Webhooks            *webhook.Service
+	Batches             *batch.Service
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -120,6 +122,7 @@ type Server struct {
 	apiKeys        *apikey.Service
 	qualifications *qualification.Service
 	webhooks       *webhook.Service
+	batches        *batch.Service
 	keyLimit       func(http.Handler) http.Handler // the per-key limit of requests with an API key
 	handler        http.Handler
 	metrics        Observer
@@ -163,6 +166,7 @@ func NewServer(o Options) *Server {
 		apiKeys:        o.APIKeys,
 		qualifications: o.Qualifications,
 		webhooks:       o.Webhooks,
+		batches:        o.Batches,
 		keyLimit:       rateLimit(o.APIKeyRateLimit, func(r *http.Request) string { return principal(r).KeyID }),
 		closing:        make(chan struct{}),
 		metrics:        o.Metrics,
@@ -385,6 +389,15 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Get("/{id}/grants", s.handle(s.handleGrantList))
 			r.Delete("/{id}/grants/{worker_id}", s.handle(s.handleGrantDelete))
 			r.Post("/{id}/attempts", s.handle(s.handleAttemptCreate))
+		})
+
+		r.Route("/batches", func(r chi.Router) {
+			r.Use(s.authenticate, s.requireRole(auth.RoleBuyer), s.scoped(auth.ScopeBatches))
+			r.With(s.idempotent).Post("/", s.handle(s.handleBatchCreate))
+			r.Get("/", s.handle(s.handleBatchList))
+			r.Get("/{id}", s.handle(s.handleBatchGet))
+			r.Post("/{id}/close", s.handle(s.handleBatchClose))
+			r.Get("/{id}/results.csv", s.handle(s.handleBatchResults))
 		})
 
 		r.Route("/webhooks", func(r chi.Router) {

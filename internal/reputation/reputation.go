@@ -153,6 +153,12 @@ func (s *Service) TaskPosted(ctx context.Context, op, buyerID string) error {
 	return s.add(ctx, op, buyerID, Change{TasksPosted: 1, ReviewBucket: -1})
 }
 
+// TasksPosted counts n new tasks of a buyer, posted together by operation
+// op (a batch), once.
+func (s *Service) TasksPosted(ctx context.Context, op, buyerID string, n int) error {
+	return s.add(ctx, op, buyerID, Change{TasksPosted: int64(n), ReviewBucket: -1})
+}
+
 // add counts c, by operation op, in the record of the user.
 func (s *Service) add(ctx context.Context, op, userID string, c Change) error {
 	if err := s.store.Add(ctx, op, userID, c); err != nil {

@@ -281,6 +281,16 @@ func (s *SubmissionStore) Count(ctx context.Context, f submission.Filter) (int64
 	return s.subs.Count(ctx, submissionFilter(f))
 }
 
+// EachOfTasks implements submission.Store, through the index on task_id.
+func (s *SubmissionStore) EachOfTasks(ctx context.Context, taskIDs []string, fn func(submission.Submission) error) error {
+	if len(taskIDs) == 0 {
+		return nil
+	}
+	return docdb.Each(ctx, s.subs, bson.D{{Key: "task_id", Value: bson.D{{Key: "$in", Value: taskIDs}}}},
+		docdb.Query{Sort: bson.D{{Key: "task_id", Value: 1}, {Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}},
+		func(d submissionDoc) error { return fn(submissionFromDoc(d)) })
+}
+
 // SumPay implements submission.Store.
 func (s *SubmissionStore) SumPay(ctx context.Context, f submission.Filter) (money.Coins, error) {
 	n, err := s.subs.Sum(ctx, submissionFilter(f), "payable_amount")

@@ -55,6 +55,8 @@ type taskDoc struct {
 	// (task.Task.EffectivePay): neither changes once the task exists.
 	EffectivePay float64   `bson:"effective_pay"`
 	CreatedAt    time.Time `bson:"created_at"`
+	BatchID      string    `bson:"batch_id,omitempty"`
+	BatchRow     int       `bson:"batch_row,omitempty"`
 }
 
 func taskFromDoc(d taskDoc) task.Task {
@@ -67,6 +69,7 @@ func taskFromDoc(d taskDoc) task.Task {
 		CompletionDate: d.CompletionDate, Buyer: task.Party{ID: d.BuyerID, Name: d.BuyerName}, Status: task.Status(d.Status),
 		AutoApproveAfter: time.Duration(d.AutoApproveAfter) * time.Second, Refunds: int(d.Refunds), Hidden: d.Hidden, Paused: d.Paused, CreatedAt: d.CreatedAt,
 		TimeAllotted: time.Duration(d.TimeAllotted) * time.Minute, Category: d.Category, Tags: nonNil(d.Tags),
+		BatchID: d.BatchID, BatchRow: d.BatchRow,
 	}
 	if t.TimeAllotted == 0 {
 		t.TimeAllotted = task.DefaultTimeAllotted
@@ -83,6 +86,7 @@ func taskToDoc(t task.Task) taskDoc {
 		BuyerID: t.Buyer.ID, BuyerName: t.Buyer.Name, Status: string(t.Status),
 		AutoApproveAfter: int64(t.AutoApproveAfter / time.Second), Refunds: int64(t.Refunds), Hidden: t.Hidden, Paused: t.Paused,
 		Ops: []string{}, CreatedAt: t.CreatedAt, Category: t.Category, Tags: nonNil(t.Tags), EffectivePay: t.EffectivePay(),
+		BatchID: t.BatchID, BatchRow: t.BatchRow,
 	}
 }
 
@@ -93,6 +97,32 @@ func (s *TaskStore) Insert(ctx context.Context, t task.Task) error {
 		return nil // inserted by an earlier attempt of the same operation
 	}
 	return err
+}
+
+// insertBatch bounds the tasks of one insert command, under the embedded
+// FerretDB's limit on the parts of a command.
+const insertBatch = 50
+
+// InsertBatch implements task.Store: unordered inserts of at most
+// insertBatch tasks each, a task inserted already left as it is.
+func (s *TaskStore) InsertBatch(ctx context.Context, tasks []task.Task) error {
+	for chunk := range slices.Chunk(tasks, insertBatch) {
+		docs := make([]any, len(chunk))
+		for i, t := range chunk {
+			docs[i] = taskToDoc(t)
+		}
+		if err := s.tasks.InsertMany(ctx, docs, false); err != nil && !docdb.IsDuplicate(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// EachOfBatch implements task.Store, through the index on batch_id and
+// batch_row.
+func (s *TaskStore) EachOfBatch(ctx context.Context, batchID string, fn func(task.Task) error) error {
+	return docdb.Each(ctx, s.tasks, bson.D{{Key: "batch_id", Value: batchID}},
+		docdb.Query{Sort: bson.D{{Key: "batch_row", Value: 1}}}, func(d taskDoc) error { return fn(taskFromDoc(d)) })
 }
 
 // InsertMany adds tasks in one command, each as it is given, with no

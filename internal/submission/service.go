@@ -757,6 +757,12 @@ func (s *Service) settleOverturn(ctx context.Context, op operation.Op[overturn])
 	})
 }
 
+// EachOfTasks calls fn for every submission to these tasks, by task,
+// oldest first: the results of a batch.
+func (s *Service) EachOfTasks(ctx context.Context, taskIDs []string, fn func(Submission) error) error {
+	return s.store.EachOfTasks(ctx, taskIDs, fn)
+}
+
 // Get returns a submission.
 func (s *Service) Get(ctx context.Context, id string) (Submission, error) {
 	return s.store.ByID(ctx, id)

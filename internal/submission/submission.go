@@ -147,6 +147,9 @@ type Store interface {
 	DueRevisions(ctx context.Context, now time.Time, limit int) ([]Submission, error)
 	// AddBonus records bonus op's coins on the submission, once.
 	AddBonus(ctx context.Context, id, op string, coins money.Coins) error
+	// EachOfTasks calls fn for every submission to these tasks, by task,
+	// oldest first.
+	EachOfTasks(ctx context.Context, taskIDs []string, fn func(Submission) error) error
 	// SumPay adds up the pay of the submissions matching f.
 	SumPay(ctx context.Context, f Filter) (money.Coins, error)
 	// SumBonus adds up the bonuses paid for the submissions matching f.

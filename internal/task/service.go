@@ -180,6 +180,88 @@ func (s *Service) settleFund(ctx context.Context, op operation.Op[Task]) error {
 	return s.blocks.SyncTask(ctx, op.Data.Buyer.ID, op.Data.ID)
 }
 
+// Batched is one task of a batch, as the batch makes it: checked by
+// NewTask's rules (NewTask.Check) first.
+type Batched struct {
+	NewTask
+	ID  string // derived from the batch and the row, so that a step run again makes the same task
+	Row int
+}
+
+// ForBatch returns the tasks of a batch of the buyer's as they are stored
+// once funded, open and with their whole escrow, as Create makes one.
+func (s *Service) ForBatch(ctx context.Context, buyerID, batchID string, rows []Batched, at time.Time) ([]Task, error) {
+	name, err := s.users.Name(ctx, buyerID)
+	if err != nil {
+		return nil, fmt.Errorf("name of buyer %s: %w", buyerID, err)
+	}
+	out := make([]Task, len(rows))
+	for i, in := range rows {
+		out[i] = Task{
+			ID: in.ID, Title: in.Title, Detail: in.Detail, SubmissionInfo: in.SubmissionInfo, ImageURL: in.ImageURL,
+			OpenSlots: in.Workers, Pay: in.Pay, CompletionDate: in.CompletionDate.UTC().Truncate(time.Millisecond),
+			Buyer: Party{ID: buyerID, Name: name}, Status: StatusOpen, AutoApproveAfter: s.autoApprove, TimeAllotted: in.TimeAllotted,
+			CreatedAt: at, Category: in.Category, Tags: in.Tags, BatchID: batchID, BatchRow: in.Row,
+		}
+	}
+	return out, nil
+}
+
+// InsertFunded records the tasks of a batch whose escrow operation op has
+// funded, from its Settle step: in bulk, once however often the step runs,
+// then counts them in the buyer's record and gives them the buyer's
+// blocked workers (as settleFund does for one).
+func (s *Service) InsertFunded(ctx context.Context, op, buyerID string, tasks []Task) error {
+	if err := s.store.InsertBatch(ctx, tasks); err != nil {
+		return fmt.Errorf("insert %d tasks of %s: %w", len(tasks), op, err)
+	}
+	if err := s.records.TasksPosted(ctx, op, buyerID, len(tasks)); err != nil {
+		return fmt.Errorf("record the tasks of %s: %w", op, err)
+	}
+	return s.blocks.SyncTask(ctx, buyerID, "") // every task of the buyer's, these included
+}
+
+// EachOfBatch calls fn for every task of a batch, in row order.
+func (s *Service) EachOfBatch(ctx context.Context, batchID string, fn func(Task) error) error {
+	return s.store.EachOfBatch(ctx, batchID, fn)
+}
+
+// CloseBatch closes every open task of a batch, as CloseEarly closes one
+// (each with its own refund operation), and returns what came back. Safe
+// to run again: a task closed already is left.
+func (s *Service) CloseBatch(ctx context.Context, batchID string) (money.Coins, error) {
+	var open []Task
+	if err := s.store.EachOfBatch(ctx, batchID, func(t Task) error {
+		if t.Status == StatusOpen {
+			open = append(open, t)
+		}
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("read tasks of batch %s: %w", batchID, err)
+	}
+	var refunded money.Coins
+	for _, t := range open {
+		for try := 0; ; try++ { // a slot may be taken or reopen between the read and the commit
+			amount, err := s.close(ctx, t, RefundClosed, "")
+			if err == nil {
+				refunded += amount
+				break
+			}
+			if !errors.Is(err, operation.ErrCancelled) || try == 3 {
+				return refunded, fmt.Errorf("close task %s of batch %s: %w", t.ID, batchID, err)
+			}
+			id := t.ID
+			if t, err = s.store.ByID(ctx, id); err != nil {
+				return refunded, fmt.Errorf("read task %s: %w", id, err)
+			}
+			if t.Status != StatusOpen {
+				break
+			}
+		}
+	}
+	return refunded, nil
+}
+
 // List returns one page of live tasks matching f.
 func (s *Service) List(ctx context.Context, f Filter, r page.Request) (page.Of[Task], error) {
 	f.BuyerID, f.All = "", false

@@ -72,6 +72,10 @@ type Task struct {
 	Category         string        // one of Categories
 	Tags             []string      // up to MaxTags, lower case, no repeats
 	CreatedAt        time.Time
+	// BatchID is the batch the task was made in, and BatchRow its row
+	// there (from 1); empty and 0 for a task posted on its own.
+	BatchID  string
+	BatchRow int
 }
 
 // EffectivePay is what the task pays per minute of its allotted time, the
@@ -326,6 +330,11 @@ type Store interface {
 	Due(ctx context.Context, now time.Time, limit int) ([]Task, error)
 	// Each calls fn for every task, for the audit.
 	Each(ctx context.Context, fn func(Task) error) error
+	// InsertBatch adds tasks, leaving those inserted already (by an
+	// earlier run of the same step) as they are.
+	InsertBatch(ctx context.Context, tasks []Task) error
+	// EachOfBatch calls fn for every task of a batch, in row order.
+	EachOfBatch(ctx context.Context, batchID string, fn func(Task) error) error
 	// EachImageURL calls fn with every task's image URL that is not empty.
 	EachImageURL(ctx context.Context, fn func(string) error) error
 
@@ -383,6 +392,7 @@ type Store interface {
 // is repeated.
 type Records interface {
 	TaskPosted(ctx context.Context, op, buyerID string) error
+	TasksPosted(ctx context.Context, op, buyerID string, n int) error
 }
 
 // BlockLists gives a new task its buyer's list of blocked workers;
@@ -422,7 +432,7 @@ type Events interface {
 // are told at now.
 func (t Task) EventData(now time.Time) webhook.TaskData {
 	return webhook.TaskData{ID: t.ID, Title: t.Title, Status: string(t.StatusAt(now)), OpenSlots: t.OpenSlots,
-		Pending: len(t.PendingSubs), Pay: t.Pay, CompletionDate: t.CompletionDate}
+		Pending: len(t.PendingSubs), Pay: t.Pay, CompletionDate: t.CompletionDate, BatchID: t.BatchID}
 }
 
 // UserNames tells a user's name; user.Service implements it.
