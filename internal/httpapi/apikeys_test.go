@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -195,5 +196,65 @@ func TestAPIKeysAreRateLimitedPerKey(t *testing.T) {
 	}
 	if rec := a.call(t, http.MethodGet, "/api/tasks/my", buyer.Token, nil); rec.Code != http.StatusOK {
 		t.Errorf("the session: status %d, want no key limit", rec.Code)
+	}
+}
+
+// keyRoutes are the routes an API key may call, given the scope: every
+// other route that takes a token refuses keys.
+var keyRoutes = map[string]bool{
+	"GET /api/auth/me": true,
+	"GET /api/tasks":   true, "GET /api/tasks/available": true, "GET /api/tasks/{id}": true, "GET /api/tasks/my": true,
+	"POST /api/tasks": true, "PUT /api/tasks/{id}": true, "PATCH /api/tasks/{id}": true, "DELETE /api/tasks/{id}": true,
+	"POST /api/tasks/{id}/slots": true, "PUT /api/tasks/{id}/completion-date": true, "POST /api/tasks/{id}/close": true,
+	"POST /api/tasks/{id}/pause": true, "POST /api/tasks/{id}/resume": true,
+	"GET /api/tasks/{id}/submissions": true, "GET /api/submissions/my": true, "GET /api/submissions/approved": true,
+	"GET /api/submissions/to-review": true, "GET /api/submissions/{id}": true,
+	"POST /api/submissions/reviews": true, "PUT /api/submissions/{id}/approve": true, "PUT /api/submissions/{id}/reject": true,
+	"PUT /api/submissions/{id}/request-revision": true, "POST /api/submissions/{id}/bonus": true,
+}
+
+// TestKeysReachOnlyWhatAScopeOpens walks the router: with a key holding
+// every scope, each route that wants a token answers 403
+// insufficient_scope unless a scope opens it, whatever the owner's role.
+func TestKeysReachOnlyWhatAScopeOpens(t *testing.T) {
+	a := newAPI(t)
+	buyer, worker := a.register(t, "buyer"), a.register(t, "worker")
+	all := []string{"tasks:read", "tasks:write", "submissions:read", "submissions:review", "batches", "qualifications", "webhooks"}
+	keys := []string{a.newKey(t, buyer.Token, all...).Key, a.newKey(t, worker.Token, all...).Key}
+	routes, err := a.srv.Routes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for _, r := range routes {
+		method, pattern, _ := strings.Cut(r, " ")
+		route := method + " " + chiPattern(pattern)
+		scoped := keyRoutes[route] || strings.HasPrefix(chiPattern(pattern), "/api/batches") ||
+			strings.HasPrefix(chiPattern(pattern), "/api/qualifications") || strings.HasPrefix(chiPattern(pattern), "/api/webhook")
+		path := strings.NewReplacer("{id}", "x", "{name}", "x", "{file}", "x", "{worker_id}", "x").Replace(chiPattern(pattern))
+		if method == http.MethodHead || a.call(t, method, path, "", `{}`).Code != http.StatusUnauthorized {
+			continue // takes no token
+		}
+		for _, key := range keys {
+			rec := a.call(t, method, path, key, `{}`)
+			var p problemBody
+			_ = json.Unmarshal(rec.Body.Bytes(), &p)
+			// Refused, before anything happens: for the key (insufficient
+			// scope), or for its owner's role (an admin's route, another
+			// role's), or (the notification stream, which reads tokens
+			// alone) as no token at all.
+			switch {
+			case scoped && p.Code == "insufficient_scope":
+				t.Errorf("%s refuses a key with every scope", route)
+			case !scoped && p.Code != "insufficient_scope" && p.Code != "wrong_role" && p.Code != "invalid_token":
+				t.Errorf("%s answered a key %d %s, want it refused", route, rec.Code, p.Code)
+			case !scoped && p.Code == "insufficient_scope":
+				refused++
+			}
+		}
+	}
+	t.Logf("%d refusals for the key, not the role", refused)
+	if refused < 40 {
+		t.Errorf("only %d refusals: the walk missed routes", refused)
 	}
 }
