@@ -89,7 +89,8 @@ func NewService(d Deps) *Service {
 
 // InjectFailures makes the delivery loop call f after every step
 // ("claimed", "sent"); an error from f stops the round there, as a crash
-// would. Tests use it. Call it before the loop runs.
+// would. Tests use it; f is called from the goroutines that post at once.
+// Call it before the loop runs.
 func (s *Service) InjectFailures(f func(step string) error) { s.failpoint = f }
 
 func (s *Service) step(name string) error {

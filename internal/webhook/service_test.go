@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,12 +171,10 @@ func TestACrashBetweenSendAndMark(t *testing.T) {
 		}
 	}
 	crash := errors.New("killed between send and mark")
-	sent := 0
+	var sent atomic.Int32
 	e.Webhooks.InjectFailures(func(step string) error {
-		if step == "sent" {
-			if sent++; sent == 2 {
-				return crash // the second post reached the receiver; its mark never happens
-			}
+		if step == "sent" && sent.Add(1) == 2 {
+			return crash // the second post reached the receiver; its mark never happens
 		}
 		return nil
 	})
