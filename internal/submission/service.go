@@ -284,8 +284,10 @@ func (s *Service) settleSubmit(ctx context.Context, op operation.Op[Submission])
 	if err := s.emit(ctx, op.ID, webhook.SubmissionCreated, op.At, sub); err != nil {
 		return err
 	}
-	if err := s.tasks.NoteSlotTaken(ctx, sub.Buyer.ID, sub.TaskID); err != nil {
-		return err
+	if sub.Held == "" { // a reserved slot was taken already: it filled nothing now
+		if err := s.tasks.NoteSlotTaken(ctx, sub.Buyer.ID, sub.TaskID); err != nil {
+			return err
+		}
 	}
 	return s.notify.Send(ctx, notification.Notification{
 		ID: op.ID, UserID: sub.Buyer.ID, Type: notification.SubmissionReceived, Page: notification.TaskToReview, CreatedAt: op.At,

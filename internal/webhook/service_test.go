@@ -368,3 +368,37 @@ func apperrFields(err error, fields ...string) bool {
 	}
 	return true
 }
+
+// TestTaskFullOncePerFilling: the last free slot reserved fills the task
+// (task.full); the worker then submitting into the slot they hold fills
+// nothing new; a slot given back and taken again fills it again.
+func TestTaskFullOncePerFilling(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, w1, w2 := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleWorker), e.User(t, auth.RoleWorker)
+	e.Give(t, buyer.UserID, 100)
+	r := apptest.NewReceiver(t, e.Clock.Now)
+	subscribe(t, e, buyer, r, webhook.TaskFull)
+	tk := newTask(t, e, buyer, 1)
+	if _, err := e.Reservations.Reserve(ctx, w1, tk.ID); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := e.Submissions.Submit(ctx, w1, tk.ID, "proof")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliverAll(t, e)
+	if n := len(r.Got()); n != 1 {
+		t.Fatalf("%d task.full events after reserving and submitting into the reserved slot, want 1", n)
+	}
+	if _, err := e.Submissions.Reject(ctx, buyer, sub.ID, "This is not the right page."); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Submissions.Submit(ctx, w2, tk.ID, "proof"); err != nil {
+		t.Fatal(err)
+	}
+	deliverAll(t, e)
+	if n := len(r.Got()); n != 2 {
+		t.Errorf("%d task.full events after the slot was taken again, want 2", n)
+	}
+}
