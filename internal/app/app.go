@@ -98,28 +98,30 @@ type Stores struct {
 
 // App is the services on one database.
 type App struct {
-	Ledger         *ledger.Ledger
-	Operations     *operation.Engine
-	Users          *user.Service
-	Notifications  *notification.Service
-	Tasks          *task.Service
-	Submissions    *submission.Service
-	Reservations   *reservation.Service
-	Payments       *payment.Service
-	Withdrawals    *withdrawal.Service
-	Reports        *report.Service
-	Stats          *stats.Service
-	Keys           *idempotency.Keys
-	AdminLog       *adminlog.Log
-	Uploads        *upload.Service
-	Blocks         *block.Service
-	Records        *reputation.Service
-	Outbox         *mail.Outbox
+	Ledger        *ledger.Ledger
+	Operations    *operation.Engine
+	Users         *user.Service
+	Notifications *notification.Service
+	Tasks         *task.Service
+	Submissions   *submission.Service
+	Reservations  *reservation.Service
+	Payments      *payment.Service
+	Withdrawals   *withdrawal.Service
+	Reports       *report.Service
+	Stats         *stats.Service
+	Keys          *idempotency.Keys
+	AdminLog      *adminlog.Log
+	Uploads       *upload.Service
+	Blocks        *block.Service
+	Records       *reputation.Service
+	Outbox        *mail.Outbox
+	Stores        Stores
+
+	// The requesters' tools.
 	APIKeys        *apikey.Service
 	Qualifications *qualification.Service
 	Webhooks       *webhook.Service
 	Batches        *batch.Service
-	Stores         Stores
 
 	db     *docdb.DB
 	config Config

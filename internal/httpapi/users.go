@@ -310,6 +310,21 @@ func (s *Server) scoped(scope auth.Scope) func(http.Handler) http.Handler {
 	}
 }
 
+// scopedBy is scoped with read for the requests that read (GET, HEAD)
+// and write for the others.
+func (s *Server) scopedBy(read, write auth.Scope) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		reads, writes := s.scoped(read)(next), s.scoped(write)(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				reads.ServeHTTP(w, r)
+				return
+			}
+			writes.ServeHTTP(w, r)
+		})
+	}
+}
+
 // keyRefused reports whether the request came with an API key and reached
 // a handler that no scope opened to keys (scoped): changing the account,
 // its password or its keys, and everything else not meant for automation.
