@@ -45,6 +45,7 @@ import (
 	"microtask/internal/platform/job"
 	"microtask/internal/platform/logging"
 	"microtask/internal/platform/metrics"
+	"microtask/internal/safehttp"
 	"microtask/internal/storage"
 	"microtask/internal/upload"
 )
@@ -163,6 +164,11 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, db *docdb.D
 		AppURL:            cfg.AppURL,
 		StreamsPerUser:    cfg.StreamsPerUser,
 		StreamsMax:        cfg.StreamsMax,
+		HookClient: safehttp.New(safehttp.Config{AllowPrivate: cfg.WebhooksAllowPrivate,
+			Wrap: func(rt http.RoundTripper) http.RoundTripper { return m.Transport("webhook", rt) }}),
+	}
+	if cfg.WebhooksAllowPrivate {
+		log.Warn("WEBHOOKS_ALLOW_PRIVATE is on: webhook endpoints may be plain http and reach private, loopback and link-local addresses")
 	}
 	if cfg.SMTPURL != "" {
 		sender, err := mail.NewSMTP(mail.SMTPConfig{URL: cfg.SMTPURL, From: cfg.MailFrom, Timeout: cfg.OutboundTimeout})

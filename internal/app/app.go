@@ -17,11 +17,14 @@ import (
 
 	"microtask/internal/adminlog"
 	"microtask/internal/announcement"
+	"microtask/internal/apikey"
 	"microtask/internal/auth"
+	"microtask/internal/batch"
 	"microtask/internal/block"
 	"microtask/internal/chat"
 	"microtask/internal/docdb"
 	"microtask/internal/friend"
+	"microtask/internal/httpapi"
 	"microtask/internal/idempotency"
 	"microtask/internal/ledger"
 	"microtask/internal/mail"
@@ -30,16 +33,19 @@ import (
 	"microtask/internal/operation"
 	"microtask/internal/payment"
 	"microtask/internal/platform/metrics"
+	"microtask/internal/qualification"
 	"microtask/internal/report"
 	"microtask/internal/reputation"
 	"microtask/internal/reservation"
 	"microtask/internal/review"
+	"microtask/internal/safehttp"
 	"microtask/internal/stats"
 	"microtask/internal/storage"
 	"microtask/internal/submission"
 	"microtask/internal/task"
 	"microtask/internal/upload"
 	"microtask/internal/user"
+	"microtask/internal/webhook"
 	"microtask/internal/withdrawal"
 )
 
@@ -69,6 +75,9 @@ type Config struct {
 	StreamsMax        int                   // open notification streams in the process; 0: DefaultStreamsMax
 	Metrics           *metrics.Metrics      // nil: none
 	Google            user.IdentityVerifier // nil: Sign in with Google is not configured
+	// HookClient posts webhooks; nil: https to public addresses only
+	// (safehttp's defaults).
+	HookClient *safehttp.Client
 }
 
 // The default limits of live notification streams.
@@ -118,6 +127,12 @@ type App struct {
 	Announcements *announcement.Service
 	Stores        Stores
 
+	// The requesters' tools.
+	APIKeys        *apikey.Service
+	Qualifications *qualification.Service
+	Webhooks       *webhook.Service
+	Batches        *batch.Service
+
 	db     *docdb.DB
 	config Config
 }
@@ -161,9 +176,18 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		SoleWriter: c.SoleWriter, Log: c.Log, Now: now,
 	})
 	l.notifications = a.Notifications
+	hooks := c.HookClient
+	if hooks == nil {
+		hooks = safehttp.New(safehttp.Config{})
+	}
+	a.Webhooks = webhook.NewService(webhook.Deps{
+		Store: storage.NewWebhookStore(db), Sender: hookSender{hooks}, Encoder: httpapi.EventEncoder{}, Mailer: a.Outbox, Users: a.Users,
+		SoleWriter: c.SoleWriter, Log: c.Log, Now: now,
+	})
 	a.Tasks = task.NewService(task.Deps{
 		Store: st.Tasks, Ops: a.Operations, Notify: a.Notifications, Users: a.Users, Submissions: l, Reservations: l, Blocks: l,
-		Records: a.Records, Workers: candidates{a.Users}, Admins: a.AdminLog, AutoApproveAfter: c.AutoApproveAfter, Log: c.Log, Now: now,
+		Records: a.Records, Workers: candidates{a.Users}, Admins: a.AdminLog, Events: a.Webhooks, AutoApproveAfter: c.AutoApproveAfter,
+		Log: c.Log, Now: now,
 	})
 	l.tasks = a.Tasks
 	a.Blocks = block.NewService(storage.NewBlockStore(db), a.Tasks, a.Users, c.Log, now)
@@ -176,12 +200,12 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	a.Submissions = submission.NewService(submission.Deps{
 		Store: st.Submissions, Tasks: a.Tasks, Ops: a.Operations, Notify: a.Notifications, Users: a.Users,
 		Reservations: a.Reservations, Blocks: a.Blocks, Records: a.Records, Workers: candidates{a.Users}, Admins: a.AdminLog,
-		RevisionWindow: c.RevisionWindow, Log: c.Log, Now: now,
+		Events: a.Webhooks, RevisionWindow: c.RevisionWindow, Log: c.Log, Now: now,
 	})
 	l.submissions = a.Submissions
 	a.Payments = payment.NewService(payment.Deps{
 		Store: st.Payments, Blocks: st.PurchaseBlocks, Gateway: c.Gateway, Webhooks: c.Webhooks, Ops: a.Operations, Balances: a.Ledger,
-		Notify: a.Notifications, Admins: a.Users, AdminLog: a.AdminLog, Pricing: c.Pricing, Log: c.Log, Now: now,
+		Notify: a.Notifications, Events: a.Webhooks, Admins: a.Users, AdminLog: a.AdminLog, Pricing: c.Pricing, Log: c.Log, Now: now,
 	})
 	a.Withdrawals = withdrawal.NewService(withdrawal.Deps{
 		Store: st.Withdrawals, Ops: a.Operations, Notify: a.Notifications, Users: a.Users, Earnings: st.Submissions,
@@ -208,7 +232,12 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Store: storage.NewReviewStore(db), Subjects: subjects{a.Submissions}, Ratings: a.Records, Users: a.Users, Admins: a.AdminLog,
 		Log: c.Log, Now: now,
 	})
+	a.Batches = batch.NewService(batch.Deps{
+		Store: storage.NewBatchStore(db), Tasks: a.Tasks, Submissions: a.Submissions, Events: a.Webhooks, Ops: a.Operations, Log: c.Log, Now: now,
+	})
 	a.Stats = stats.NewService(storage.NewStatsStore(db), now)
+	a.Qualifications = qualification.NewService(storage.NewQualificationStore(db), a.Users, c.Log, now)
+	a.APIKeys = apikey.NewService(apikey.Deps{Store: storage.NewAPIKeyStore(db), Owners: a.Users, SoleWriter: c.SoleWriter, Log: c.Log, Now: now})
 	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)
 	// Profile photos, task pictures and messages' attachments are the
 	// images in use.
@@ -217,7 +246,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 
 	for _, defs := range [][]operation.Definition{
 		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(), a.Reservations.Operations(),
-		a.Payments.Operations(), a.Withdrawals.Operations(),
+		a.Payments.Operations(), a.Withdrawals.Operations(), a.Batches.Operations(),
 	} {
 		if err := a.Operations.Register(defs...); err != nil {
 			return nil, fmt.Errorf("register operations: %w", err)
@@ -227,6 +256,16 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// hookSender is the webhook service's view of safehttp.
+type hookSender struct{ c *safehttp.Client }
+
+func (h hookSender) Check(ctx context.Context, url string) error { return h.c.Check(ctx, url) }
+
+func (h hookSender) Post(ctx context.Context, url string, headers map[string]string, body []byte) (int, error) {
+	a, err := h.c.Post(ctx, url, headers, body)
+	return a.Status, err
 }
 
 // mailRecipients is the notification service's view of the users it may

@@ -41,6 +41,11 @@ func (a *App) ServerOptions(cfg config.Config) httpapi.Options {
 		CORSOrigins:         cfg.CORSOrigins,
 		TrustedProxies:      cfg.TrustedProxies,
 		AuthRateLimitPerMin: cfg.AuthRateLimitPerMin,
+		APIKeys:             a.APIKeys,
+		APIKeyRateLimit:     cfg.APIKeyRateLimit,
+		Qualifications:      a.Qualifications,
+		Webhooks:            a.Webhooks,
+		Batches:             a.Batches,
 	}
 	if a.config.Metrics != nil { // a nil *metrics.Metrics is not a nil Observer
 		o.Metrics = a.config.Metrics
@@ -90,9 +95,15 @@ func (a *App) Jobs(cfg config.Config) []Job {
 		// it is sent, so none goes out twice. Retries are due at most
 		// every 30 s.
 		{Name: "deliver-mail", Interval: 30 * time.Second, Loop: a.Outbox.Run},
+		// And the webhooks' outbox, likewise claimed before each post. An
+		// event stored here wakes the loop at once; every 5 s it also picks
+		// up retries and what other instances stored.
+		{Name: "deliver-webhooks", Interval: 5 * time.Second, Loop: a.Webhooks.Run},
+		{Name: "forget-webhook-deliveries", Interval: time.Hour, Round: a.Webhooks.Forget, Did: "old webhook deliveries forgotten"},
 		{Name: "auto-approve", Interval: cfg.JobsInterval, Round: counted(a.Submissions.AutoApproveDue),
 			Did: "submissions approved automatically"},
 		{Name: "expire-tasks", Interval: cfg.JobsInterval, Round: counted(a.Tasks.ExpireDue), Did: "tasks expired"},
+		{Name: "complete-batches", Interval: cfg.JobsInterval, Round: counted(a.Batches.CompleteDue), Did: "batches completed"},
 		{Name: "reject-overdue-revisions", Interval: cfg.JobsInterval, Round: counted(a.Submissions.RejectOverdue),
 			Did: "overdue revisions rejected"},
 		{Name: "expire-reservations", Interval: cfg.JobsInterval, Round: counted(a.Reservations.ExpireDue), Did: "reservations expired"},

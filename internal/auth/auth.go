@@ -29,6 +29,10 @@ func (r Role) Valid() bool {
 type Principal struct {
 	UserID string
 	Role   Role
+	// KeyID is the API key the request came with, empty for a session
+	// token; a request with a key may do only what Scopes allow (Allows).
+	KeyID  string
+	Scopes ScopeSet
 }
 
 // Is reports whether the principal has one of the roles.

@@ -3,6 +3,7 @@ package crashtest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -622,7 +623,7 @@ var errCrash = errors.New("crash")
 // operation must end as if it had never been interrupted, with the ledger
 // audit (escrow invariant included) balanced.
 func TestOperationsSurviveACrashAtEveryStep(t *testing.T) {
-	for _, sc := range slices.Concat(scenarios, moneyScenarios, clawbackScenarios, adminScenarios, lifecycleScenarios) {
+	for _, sc := range slices.Concat(scenarios, moneyScenarios, clawbackScenarios, adminScenarios, lifecycleScenarios, webhookScenarios, batchScenarios) {
 		t.Run(sc.name, func(t *testing.T) {
 			// Every scenario has its own database, emptied before each of
 			// its runs; the scenarios run side by side.
@@ -699,8 +700,15 @@ func (sc scenario) run(t *testing.T, sdb *scenarioDB, crashAt string) []string {
 	if sc.before != nil {
 		sc.before(t, w)
 	}
+	// A step seen again (an operation run inside another's step, as a
+	// batch's close runs each task's refund) is named by its occurrence,
+	// so that each is interrupted in turn.
 	var steps []string
+	seen := map[string]int{}
 	w.Operations.InjectFailures(func(step string) error {
+		if seen[step]++; seen[step] > 1 {
+			step = fmt.Sprintf("%s#%d", step, seen[step])
+		}
 		steps = append(steps, step)
 		if step == crashAt {
 			return errCrash

@@ -172,6 +172,12 @@ func TestListQueryBudgets(t *testing.T) {
 		{"/api/reviews/" + "nope", "", map[string]int{"find": 1}},
 		// The top-rated: the users, their balances and their records.
 		{"/api/users/top-workers?by=rating", "", map[string]int{"find": 3}},
+		// The requesters' tools (issue 24).
+		{"/api/api-keys", buyer.Token, oneFindOneCount},
+		{"/api/webhooks", buyer.Token, oneFindOneCount},
+		{"/api/batches", buyer.Token, oneFindOneCount},
+		{"/api/qualifications?owner=me", buyer.Token, oneFindOneCount},
+		{"/api/qualifications/my", worker.Token, oneFindOneCount},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -6,7 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"hash"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"regexp"
 
@@ -92,8 +96,40 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 func fingerprint(r *http.Request, body []byte) string {
 	h := sha256.New()
 	h.Write([]byte(r.Method + " " + r.URL.Path + "\n"))
-	h.Write(body)
+	if !hashParts(h, r, body) {
+		h.Write(body)
+	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// hashParts hashes a multipart form by its parts (names, file names,
+// contents) rather than its bytes: a retry whose client drew another
+// boundary, as curl -F does each time, is the same request. False if the
+// body is not a multipart form it can read.
+func hashParts(h hash.Hash, r *http.Request, body []byte) bool {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return false
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	var parts bytes.Buffer
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return false
+		}
+		data, err := io.ReadAll(p)
+		if err != nil {
+			return false
+		}
+		fmt.Fprintf(&parts, "%q %q %d\n", p.FormName(), p.FileName(), len(data))
+		parts.Write(data)
+	}
+	h.Write(parts.Bytes())
+	return true
 }
 
 // readBody reads the whole request body, within the body limit.

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -47,8 +48,9 @@ func requestID(next http.Handler) http.Handler {
 // caller is who a request turned out to be from: authenticate fills it in
 // for the access log, which runs outside it.
 type caller struct {
-	userID  string
-	noRoute bool // no route matched: chi's pattern is then a mount's "/api/*"
+	userID     string
+	noRoute    bool // no route matched: chi's pattern is then a mount's "/api/*"
+	keyAllowed bool // the route takes the request's API key (scoped)
 }
 
 type callerKey struct{}
@@ -161,6 +163,9 @@ func limitBody(bodyLimit func(*http.Request) int64) func(http.Handler) http.Hand
 func bodyLimit(r *http.Request) int64 {
 	if r.Method == http.MethodPost && (r.URL.Path == "/api/uploads" || r.URL.Path == "/api/auth/register") && isMultipart(r) {
 		return MaxUploadBody
+	}
+	if r.Method == http.MethodPost && strings.TrimSuffix(r.URL.Path, "/") == "/api/batches" && isMultipart(r) {
+		return MaxBatchBody
 	}
 	return MaxBodyBytes
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"microtask/internal/apperr"
+	"microtask/internal/auth"
 	"microtask/internal/payment"
 	"microtask/internal/platform/logging"
 )
@@ -71,6 +72,10 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // handle adapts a handlerFunc: a returned error becomes a problem response.
 func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if keyRefused(r) { // every handler refuses keys, but where a scope allows them
+			s.writeError(w, r, auth.ErrInsufficientScope)
+			return
+		}
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}

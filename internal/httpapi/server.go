@@ -17,8 +17,10 @@ import (
 
 	"microtask/internal/adminlog"
 	"microtask/internal/announcement"
+	"microtask/internal/apikey"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
+	"microtask/internal/batch"
 	"microtask/internal/block"
 	"microtask/internal/chat"
 	"microtask/internal/friend"
@@ -26,6 +28,7 @@ import (
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
 	"microtask/internal/payment"
+	"microtask/internal/qualification"
 	"microtask/internal/report"
 	"microtask/internal/reputation"
 	"microtask/internal/reservation"
@@ -35,6 +38,7 @@ import (
 	"microtask/internal/task"
 	"microtask/internal/upload"
 	"microtask/internal/user"
+	"microtask/internal/webhook"
 	"microtask/internal/withdrawal"
 )
 
@@ -91,6 +95,11 @@ type Options struct {
 	Friends             *friend.Service
 	Announcements       *announcement.Service
 	MessageRateLimit    int // messages per user per minute; 0 disables
+	APIKeys             *apikey.Service
+	APIKeyRateLimit     int // requests per API key per minute; 0 disables
+	Qualifications      *qualification.Service
+	Webhooks            *webhook.Service
+	Batches             *batch.Service
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -120,6 +129,11 @@ type Server struct {
 	photoLimit     func(http.Handler) http.Handler // the upload limit per IP, for sign-ups with a photo
 	validator      *validator.Validate
 	authLimit      func(http.Handler) http.Handler // the per-IP limit for sign-up and login
+	apiKeys        *apikey.Service
+	qualifications *qualification.Service
+	webhooks       *webhook.Service
+	batches        *batch.Service
+	keyLimit       func(http.Handler) http.Handler // the per-key limit of requests with an API key
 	handler        http.Handler
 	metrics        Observer
 	chat           *chat.Service
@@ -167,6 +181,11 @@ func NewServer(o Options) *Server {
 		photoLimit:     forMultipart(rateLimitByIP(o.UploadRateLimit)),
 		validator:      newValidator(),
 		authLimit:      rateLimitByIP(o.AuthRateLimitPerMin),
+		apiKeys:        o.APIKeys,
+		qualifications: o.Qualifications,
+		webhooks:       o.Webhooks,
+		batches:        o.Batches,
+		keyLimit:       rateLimit(o.APIKeyRateLimit, func(r *http.Request) string { return principal(r).KeyID }),
 		closing:        make(chan struct{}),
 		metrics:        o.Metrics,
 		chat:           o.Chat,
@@ -232,7 +251,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.With(s.authLimit, s.photoLimit).Post("/register", s.handle(s.handleAuthRegister))
 			r.With(s.authLimit).Post("/login", s.handle(s.handleAuthLogin))
 			r.With(s.authLimit).Post("/google", s.handle(s.handleAuthGoogle))
-			r.With(s.authenticate).Get("/me", s.handle(s.handleAuthMe))
+			r.With(s.authenticate, s.scoped("")).Get("/me", s.handle(s.handleAuthMe)) // any key may ask whose it is
 			r.With(s.authLimit).Post("/verify-email", s.handle(s.handleVerifyEmail))
 			r.With(s.authLimit).Post("/password-reset", s.handle(s.handlePasswordReset))
 			r.With(s.authLimit).Post("/password-reset/confirm", s.handle(s.handlePasswordResetConfirm))
@@ -281,12 +300,14 @@ func (s *Server) routes(o Options) http.Handler {
 
 		r.Route("/tasks", func(r chi.Router) {
 			// Public; a signed-in worker also sees their own submissions.
-			r.With(s.identify).Get("/", s.handle(s.handleTaskList))
-			r.With(s.identify).Get("/available", s.handle(s.handleTaskAvailable))
-			r.With(s.identify).Get("/{id}", s.handle(s.handleTaskGet))
-			r.With(s.authenticate, s.requireRole(auth.RoleBuyer, auth.RoleAdmin)).Get("/{id}/submissions", s.handle(s.handleTaskSubmissions))
+			read := s.scoped(auth.ScopeTasksRead)
+			r.With(s.identify, read).Get("/", s.handle(s.handleTaskList))
+			r.With(s.identify, read).Get("/available", s.handle(s.handleTaskAvailable))
+			r.With(s.identify, read).Get("/{id}", s.handle(s.handleTaskGet))
+			r.With(s.authenticate, s.requireRole(auth.RoleBuyer, auth.RoleAdmin), s.scoped(auth.ScopeSubmissionsRead)).
+				Get("/{id}/submissions", s.handle(s.handleTaskSubmissions))
 			r.Group(func(r chi.Router) {
-				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
+				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer), s.scopedBy(auth.ScopeTasksRead, auth.ScopeTasksWrite))
 				r.Get("/my", s.handle(s.handleTaskMine))
 				r.With(s.idempotent).Post("/", s.handle(s.handleTaskCreate))
 				r.Put("/{id}", s.handle(s.handleTaskUpdate))
@@ -313,12 +334,12 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireRole(auth.RoleWorker))
 				r.Post("/", s.handle(s.handleSubmissionCreate))
-				r.Get("/my", s.handle(s.handleSubmissionMine))
-				r.Get("/approved", s.handle(s.handleSubmissionApproved))
+				r.With(s.scoped(auth.ScopeSubmissionsRead)).Get("/my", s.handle(s.handleSubmissionMine))
+				r.With(s.scoped(auth.ScopeSubmissionsRead)).Get("/approved", s.handle(s.handleSubmissionApproved))
 				r.Put("/{id}", s.handle(s.handleSubmissionResubmit))
 			})
 			r.Group(func(r chi.Router) {
-				r.Use(s.requireRole(auth.RoleBuyer))
+				r.Use(s.requireRole(auth.RoleBuyer), s.scopedBy(auth.ScopeSubmissionsRead, auth.ScopeSubmissionsReview))
 				r.Get("/to-review", s.handle(s.handleSubmissionToReview))
 				r.Post("/reviews", s.handle(s.handleSubmissionReviews))
 				r.Put("/{id}/approve", s.handle(s.handleSubmissionApprove))
@@ -326,7 +347,7 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Put("/{id}/request-revision", s.handle(s.handleSubmissionRequestRevision))
 				r.With(s.idempotent).Post("/{id}/bonus", s.handle(s.handleSubmissionBonus))
 			})
-			r.Get("/{id}", s.handle(s.handleSubmissionGet)) // its worker, its buyer or an admin
+			r.With(s.scoped(auth.ScopeSubmissionsRead)).Get("/{id}", s.handle(s.handleSubmissionGet)) // its worker, its buyer or an admin
 		})
 
 		r.Route("/reviews", func(r chi.Router) {
@@ -404,6 +425,50 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Post("/", s.handle(s.handleReportCreate))
 			r.Get("/my", s.handle(s.handleReportMine))
 			r.Get("/{id}", s.handle(s.handleReportGet)) // its reporter, or an admin
+		})
+
+		r.Route("/qualifications", func(r chi.Router) {
+			r.Use(s.authenticate, s.scoped(auth.ScopeQualifications))
+			r.Post("/", s.handle(s.handleQualificationCreate))
+			r.Get("/", s.handle(s.handleQualificationList))
+			r.Get("/my", s.handle(s.handleQualificationMine))
+			r.Get("/{id}", s.handle(s.handleQualificationGet))
+			r.Patch("/{id}", s.handle(s.handleQualificationUpdate))
+			r.Delete("/{id}", s.handle(s.handleQualificationDelete))
+			r.Post("/{id}/grants", s.handle(s.handleGrantSet))
+			r.Get("/{id}/grants", s.handle(s.handleGrantList))
+			r.Delete("/{id}/grants/{worker_id}", s.handle(s.handleGrantDelete))
+			r.Post("/{id}/attempts", s.handle(s.handleAttemptCreate))
+		})
+
+		r.Route("/batches", func(r chi.Router) {
+			r.Use(s.authenticate, s.requireRole(auth.RoleBuyer), s.scoped(auth.ScopeBatches))
+			r.With(s.idempotent).Post("/", s.handle(s.handleBatchCreate))
+			r.Get("/", s.handle(s.handleBatchList))
+			r.Get("/{id}", s.handle(s.handleBatchGet))
+			r.Post("/{id}/close", s.handle(s.handleBatchClose))
+			r.Get("/{id}/results.csv", s.handle(s.handleBatchResults))
+		})
+
+		r.Route("/webhooks", func(r chi.Router) {
+			r.Use(s.authenticate, s.scoped(auth.ScopeWebhooks))
+			r.Post("/", s.handle(s.handleWebhookCreate))
+			r.Get("/", s.handle(s.handleWebhookList))
+			r.Get("/{id}", s.handle(s.handleWebhookGet))
+			r.Patch("/{id}", s.handle(s.handleWebhookUpdate))
+			r.Delete("/{id}", s.handle(s.handleWebhookDelete))
+			r.Post("/{id}/test", s.handle(s.handleWebhookTest))
+			r.Get("/{id}/deliveries", s.handle(s.handleWebhookDeliveries))
+		})
+		r.With(s.authenticate, s.scoped(auth.ScopeWebhooks)).Post("/webhook-deliveries/{id}/retry", s.handle(s.handleWebhookRetry))
+
+		// A key never manages keys: these routes take no scope (keyRefused).
+		r.Route("/api-keys", func(r chi.Router) {
+			r.Use(s.authenticate)
+			r.Post("/", s.handle(s.handleAPIKeyCreate))
+			r.Get("/", s.handle(s.handleAPIKeyList))
+			r.Get("/{id}", s.handle(s.handleAPIKeyGet))
+			r.Delete("/{id}", s.handle(s.handleAPIKeyDelete))
 		})
 
 		r.Route("/admin", func(r chi.Router) {

@@ -28,8 +28,9 @@ type contract struct {
 
 // loadContract parses api/openapi.yaml once per test binary.
 var loadContract = sync.OnceValues(func() (*contract, error) {
-	// The reference page's files are text kin-openapi has no decoder for.
-	for _, ct := range []string{"text/html", "text/javascript", "text/css"} {
+	// The reference page's files, and batch results, are text kin-openapi
+	// has no decoder for.
+	for _, ct := range []string{"text/html", "text/javascript", "text/css", "text/csv"} {
 		openapi3filter.RegisterBodyDecoder(ct, textBody)
 	}
 	loader := openapi3.NewLoader()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"microtask/internal/apikey"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/user"
@@ -277,8 +278,10 @@ func bearerToken(r *http.Request) (token string, ok bool) {
 	return strings.TrimSpace(token), true
 }
 
-// authenticate verifies the bearer token and puts the caller's
-// auth.Principal in the request context.
+// authenticate verifies the bearer token, a session's JWT or an API key
+// (mt_live_…), and puts the caller's auth.Principal in the request context.
+// A request with a key goes no further than a route that allows it
+// (scoped): every other answers 403 insufficient_scope (Server.handle).
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearerToken(r)
@@ -286,7 +289,13 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, auth.ErrMissingToken)
 			return
 		}
-		p, err := s.users.Authenticate(r.Context(), token)
+		var p auth.Principal
+		var err error
+		if strings.HasPrefix(token, apikey.Prefix) {
+			p, err = s.apiKeys.Authenticate(r.Context(), token)
+		} else {
+			p, err = s.users.Authenticate(r.Context(), token)
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -324,6 +333,57 @@ func (s *Server) requireRole(roles ...auth.Role) func(http.Handler) http.Handler
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// scoped lets a request made with an API key go on if the key has scope
+// (any key, for the empty scope), within the key's rate limit; others pass
+// as they are. It must run after authenticate (or identify).
+func (s *Server) scoped(scope auth.Scope) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		limited := s.keyLimit(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p := principal(r)
+			if p.KeyID == "" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if scope != "" && !p.Allows(scope) {
+				s.writeError(w, r, auth.ErrInsufficientScope)
+				return
+			}
+			if c, ok := r.Context().Value(callerKey{}).(*caller); ok {
+				c.keyAllowed = true
+			}
+			limited.ServeHTTP(w, r)
+		})
+	}
+}
+
+// scopedBy is scoped with read for the requests that read (GET, HEAD)
+// and write for the others.
+func (s *Server) scopedBy(read, write auth.Scope) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		reads, writes := s.scoped(read)(next), s.scoped(write)(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				reads.ServeHTTP(w, r)
+				return
+			}
+			writes.ServeHTTP(w, r)
+		})
+	}
+}
+
+// keyRefused reports whether the request came with an API key and reached
+// a handler that no scope opened to keys (scoped): changing the account,
+// its password or its keys, and everything else not meant for automation.
+func keyRefused(r *http.Request) bool {
+	p, ok := auth.PrincipalFrom(r.Context())
+	if !ok || p.KeyID == "" {
+		return false
+	}
+	c, ok := r.Context().Value(callerKey{}).(*caller)
+	return !ok || !c.keyAllowed
 }
 
 // principal returns the caller; authenticate has put it there.

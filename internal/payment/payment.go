@@ -13,6 +13,7 @@ import (
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/page"
+	"microtask/internal/webhook"
 )
 
 // Package is a number of coins for a price; the packages on sale are the
@@ -292,4 +293,11 @@ type Admins interface {
 // Notifier sends notifications; notification.Service implements it.
 type Notifier interface {
 	Send(ctx context.Context, n notification.Notification) error
+}
+
+// Events stores webhook events for the buyer's endpoints; webhook.Service
+// implements it. Emit is called from an operation's step, and stores each
+// event once however often the step runs.
+type Events interface {
+	Emit(ctx context.Context, userID string, t webhook.EventType, key string, at time.Time, data any) error
 }

@@ -17,6 +17,7 @@ import (
 	"microtask/internal/operation"
 	"microtask/internal/page"
 	"microtask/internal/platform/idgen"
+	"microtask/internal/webhook"
 )
 
 // Service runs purchases.
@@ -28,6 +29,7 @@ type Service struct {
 	ops      operation.Runner
 	balances Balances
 	notify   Notifier
+	events   Events
 	admins   Admins
 	log      *slog.Logger
 	now      func() time.Time
@@ -75,6 +77,7 @@ type Deps struct {
 	Ops      operation.Runner
 	Balances Balances
 	Notify   Notifier
+	Events   Events // tells buyers' webhooks of completed payments
 	Admins   Admins
 	AdminLog adminlog.Recorder // records admins' clearing of blocks
 	Pricing  money.Pricing     // the packages on sale
@@ -89,7 +92,7 @@ func NewService(d Deps) *Service {
 		now = time.Now
 	}
 	s := &Service{store: d.Store, blocks: d.Blocks, gateway: d.Gateway, webhooks: d.Webhooks, ops: d.Ops, balances: d.Balances,
-		notify: d.Notify, admins: d.Admins, log: d.Log, now: now, newID: idgen.New, pricing: d.Pricing, adminLog: d.AdminLog}
+		notify: d.Notify, events: d.Events, admins: d.Admins, log: d.Log, now: now, newID: idgen.New, pricing: d.Pricing, adminLog: d.AdminLog}
 	// purchase:<checkout session> credits purchased coins, once per session.
 	s.purchase = operation.Kind[purchase]{Name: "purchase", Commit: s.commitPurchase, Settle: s.settlePurchase}
 	// clawback:<payment>:<refunded cents>[:disputed] takes coins back after
@@ -352,6 +355,11 @@ func (s *Service) commitPurchase(ctx context.Context, op operation.Op[purchase])
 }
 
 func (s *Service) settlePurchase(ctx context.Context, op operation.Op[purchase]) error {
+	d := op.Data
+	if err := s.events.Emit(ctx, d.UserID, webhook.PaymentCompleted, op.ID, op.At,
+		webhook.PaymentData{ID: d.PaymentID, Coins: d.Coins, Amount: d.Amount, PaidAt: op.At}); err != nil {
+		return fmt.Errorf("tell of payment %s: %w", d.PaymentID, err)
+	}
 	return s.notify.Send(ctx, notification.Notification{
 		ID: op.ID, UserID: op.Data.UserID, Type: notification.PaymentCompleted, Page: notification.PaymentHistory, CreatedAt: op.At,
 		Message: fmt.Sprintf("Your payment of %s went through: %d coins are yours.", op.Data.Amount, op.Data.Coins),

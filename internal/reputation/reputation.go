@@ -274,6 +274,12 @@ func (s *Service) Unrated(ctx context.Context, op, userID string, stars int) err
 	return s.add(ctx, op, userID, Change{Stars: -stars, ReviewBucket: -1})
 }
 
+// TasksPosted counts n new tasks of a buyer, posted together by operation
+// op (a batch), once.
+func (s *Service) TasksPosted(ctx context.Context, op, buyerID string, n int) error {
+	return s.add(ctx, op, buyerID, Change{TasksPosted: int64(n), ReviewBucket: -1})
+}
+
 // add counts c, by operation op, in the record of the user.
 func (s *Service) add(ctx context.Context, op, userID string, c Change) error {
 	if err := s.store.Add(ctx, op, userID, c); err != nil {

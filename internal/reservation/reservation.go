@@ -112,6 +112,9 @@ type Tasks interface {
 	ByID(ctx context.Context, id string) (task.Task, error) // deleted ones too
 	HoldSlot(ctx context.Context, taskID, held, workerID string, now time.Time) (bool, error)
 	ReleaseHeld(ctx context.Context, taskID, held, op string) (bool, error)
+	// NoteSlotTaken tells the buyer's webhooks that the task is full, if
+	// it is now.
+	NoteSlotTaken(ctx context.Context, buyerID, taskID string) error
 }
 
 // Blocks tells whether a buyer blocked a worker from their tasks;

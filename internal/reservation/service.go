@@ -199,7 +199,9 @@ func (s *Service) settleReserve(ctx context.Context, op operation.Op[Reservation
 		return fmt.Errorf("read task %s: %w", r.TaskID, err)
 	}
 	if t.Status == task.StatusOpen || slices.Contains(t.Held, r.HeldID()) {
-		return nil // held still, or used by the worker's submission, which ends it as used
+		// Held still, or used by the worker's submission, which ends it as
+		// used.
+		return s.tasks.NoteSlotTaken(ctx, t.Buyer.ID, t.ID)
 	}
 	_, err = s.store.End(ctx, r.ID, r.Seq, []Status{StatusLive}, StatusCancelled, op.At)
 	if err != nil {

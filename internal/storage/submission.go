@@ -140,16 +140,17 @@ func (s *SubmissionStore) RequestRevision(ctx context.Context, id, reason string
 }
 
 // Resubmit implements submission.Store.
-func (s *SubmissionStore) Resubmit(ctx context.Context, id, details string, autoApproveAt, now time.Time) (bool, error) {
-	n, err := s.subs.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: string(submission.StatusRevision)},
-			{Key: "revision_deadline", Value: bson.D{{Key: "$gt", Value: now}}}},
+func (s *SubmissionStore) Resubmit(ctx context.Context, op, id, details string, autoApproveAt, now time.Time) (bool, error) {
+	return docdb.CommitOnce(ctx, s.subs, id,
+		bson.D{{Key: "_id", Value: id}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}},
+			{Key: "status", Value: string(submission.StatusRevision)}, {Key: "revision_deadline", Value: bson.D{{Key: "$gt", Value: now}}}},
 		bson.D{
 			{Key: "$set", Value: bson.D{{Key: "status", Value: string(submission.StatusPending)},
 				{Key: "submission_details", Value: details}, {Key: "auto_approve_at", Value: autoApproveAt}}},
 			{Key: "$unset", Value: bson.D{{Key: "revision_deadline", Value: ""}}},
-		}, false)
-	return n == 1, err
+			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
+		},
+		func(d submissionDoc) bool { return slices.Contains(d.Ops, op) })
 }
 
 // DueRevisions implements submission.Store.
@@ -278,6 +279,16 @@ func (s *SubmissionStore) BuyersTold(ctx context.Context, ids []string) error {
 // Count implements submission.Store.
 func (s *SubmissionStore) Count(ctx context.Context, f submission.Filter) (int64, error) {
 	return s.subs.Count(ctx, submissionFilter(f))
+}
+
+// EachOfTasks implements submission.Store, through the index on task_id.
+func (s *SubmissionStore) EachOfTasks(ctx context.Context, taskIDs []string, fn func(submission.Submission) error) error {
+	if len(taskIDs) == 0 {
+		return nil
+	}
+	return docdb.Each(ctx, s.subs, bson.D{{Key: "task_id", Value: bson.D{{Key: "$in", Value: taskIDs}}}},
+		docdb.Query{Sort: bson.D{{Key: "task_id", Value: 1}, {Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}},
+		func(d submissionDoc) error { return fn(submissionFromDoc(d)) })
 }
 
 // SumPay implements submission.Store.

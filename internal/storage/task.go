@@ -59,6 +59,8 @@ type taskDoc struct {
 	// has them (migration 0025), for the filter of admits.
 	MinLevel  int64   `bson:"min_level"`
 	MinRating float64 `bson:"min_rating"`
+	BatchID   string  `bson:"batch_id,omitempty"`
+	BatchRow  int     `bson:"batch_row,omitempty"`
 }
 
 func taskFromDoc(d taskDoc) task.Task {
@@ -72,6 +74,7 @@ func taskFromDoc(d taskDoc) task.Task {
 		AutoApproveAfter: time.Duration(d.AutoApproveAfter) * time.Second, Refunds: int(d.Refunds), Hidden: d.Hidden, Paused: d.Paused, CreatedAt: d.CreatedAt,
 		TimeAllotted: time.Duration(d.TimeAllotted) * time.Minute, Category: d.Category, Tags: nonNil(d.Tags),
 		Requirements: task.Requirements{MinLevel: int(d.MinLevel), MinRating: d.MinRating},
+		BatchID:      d.BatchID, BatchRow: d.BatchRow,
 	}
 	if t.TimeAllotted == 0 {
 		t.TimeAllotted = task.DefaultTimeAllotted
@@ -89,6 +92,7 @@ func taskToDoc(t task.Task) taskDoc {
 		AutoApproveAfter: int64(t.AutoApproveAfter / time.Second), Refunds: int64(t.Refunds), Hidden: t.Hidden, Paused: t.Paused,
 		Ops: []string{}, CreatedAt: t.CreatedAt, Category: t.Category, Tags: nonNil(t.Tags), EffectivePay: t.EffectivePay(),
 		MinLevel: int64(t.Requirements.MinLevel), MinRating: t.Requirements.MinRating,
+		BatchID: t.BatchID, BatchRow: t.BatchRow,
 	}
 }
 
@@ -99,6 +103,32 @@ func (s *TaskStore) Insert(ctx context.Context, t task.Task) error {
 		return nil // inserted by an earlier attempt of the same operation
 	}
 	return err
+}
+
+// insertBatch bounds the tasks of one insert command, under the embedded
+// FerretDB's limit on the parts of a command.
+const insertBatch = 50
+
+// InsertBatch implements task.Store: unordered inserts of at most
+// insertBatch tasks each, a task inserted already left as it is.
+func (s *TaskStore) InsertBatch(ctx context.Context, tasks []task.Task) error {
+	for chunk := range slices.Chunk(tasks, insertBatch) {
+		docs := make([]any, len(chunk))
+		for i, t := range chunk {
+			docs[i] = taskToDoc(t)
+		}
+		if err := s.tasks.InsertMany(ctx, docs, false); err != nil && !docdb.IsDuplicate(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// EachOfBatch implements task.Store, through the index on batch_id and
+// batch_row.
+func (s *TaskStore) EachOfBatch(ctx context.Context, batchID string, fn func(task.Task) error) error {
+	return docdb.Each(ctx, s.tasks, bson.D{{Key: "batch_id", Value: batchID}},
+		docdb.Query{Sort: bson.D{{Key: "batch_row", Value: 1}}}, func(d taskDoc) error { return fn(taskFromDoc(d)) })
 }
 
 // InsertMany adds tasks in one command, each as it is given, with no

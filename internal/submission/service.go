@@ -21,6 +21,7 @@ import (
 	"microtask/internal/platform/idgen"
 	"microtask/internal/platform/job"
 	"microtask/internal/task"
+	"microtask/internal/webhook"
 )
 
 // Service applies the submission and review rules.
@@ -35,12 +36,14 @@ type Service struct {
 	blocks  Blocks
 	records Records
 	workers task.Candidates
+	events  Events
 	// revisionWindow is how long a worker has to revise.
 	revisionWindow time.Duration
 	log            *slog.Logger
 	now            func() time.Time
 
 	submit                  operation.Kind[Submission]
+	revise                  operation.Kind[revision]
 	approve, reject, cancel operation.Kind[review]
 	overturn                operation.Kind[overturn]
 	bonus                   operation.Kind[bonus]
@@ -74,6 +77,7 @@ type Deps struct {
 	Workers      task.Candidates   // refuses submissions of workers below the task's requirements
 	Records      Records           // counts reviews in the track records of workers and buyers
 	Admins       adminlog.Recorder // records admins' overturns
+	Events       Events            // tells buyers' webhooks of submissions made, revised and reviewed
 	// RevisionWindow is how long a worker has to revise; 0 (or less):
 	// DefaultRevisionWindow.
 	RevisionWindow time.Duration
@@ -88,7 +92,7 @@ func NewService(d Deps) *Service {
 		now = time.Now
 	}
 	s := &Service{store: d.Store, tasks: d.Tasks, ops: d.Ops, notify: d.Notify, users: d.Users, admins: d.Admins, held: d.Reservations,
-		blocks: d.Blocks, records: d.Records, workers: d.Workers, revisionWindow: d.RevisionWindow, log: d.Log, now: now}
+		blocks: d.Blocks, records: d.Records, workers: d.Workers, events: d.Events, revisionWindow: d.RevisionWindow, log: d.Log, now: now}
 	if s.revisionWindow <= 0 {
 		s.revisionWindow = DefaultRevisionWindow
 	}
@@ -98,6 +102,10 @@ func NewService(d Deps) *Service {
 	//
 	// submit takes a slot, then records the submission.
 	s.submit = operation.Kind[Submission]{Name: "submit", Commit: s.commitSubmit, Settle: s.settleSubmit}
+	// revise:<submission> makes a submission sent back for revision
+	// pending again with its new details, then tells its buyer: once, as a
+	// submission gets one revision.
+	s.revise = operation.Kind[revision]{Name: "revise", Commit: s.commitRevise, Settle: s.settleRevise}
 	// approve pays the worker from escrow, and the slot is used up.
 	s.approve = operation.Kind[review]{Name: "approve", Commit: s.commitReview(StatusApproved), Revert: s.revertReview, Settle: s.settleApprove}
 	// reject reopens the slot.
@@ -141,7 +149,7 @@ func (s *Service) Submitted(ctx context.Context, taskID, workerID string) (bool,
 // Operations returns the kinds of operation this service runs, for the
 // wiring to register.
 func (s *Service) Operations() []operation.Definition {
-	return []operation.Definition{s.submit.Define(), s.approve.Define(), s.reject.Define(), s.cancel.Define(), s.overturn.Define(),
+	return []operation.Definition{s.submit.Define(), s.revise.Define(), s.approve.Define(), s.reject.Define(), s.cancel.Define(), s.overturn.Define(),
 		s.bonus.Define()}
 }
 
@@ -282,6 +290,14 @@ func (s *Service) settleSubmit(ctx context.Context, op operation.Op[Submission])
 			return err
 		}
 	}
+	if err := s.emit(ctx, op.ID, webhook.SubmissionCreated, op.At, sub); err != nil {
+		return err
+	}
+	if sub.Held == "" { // a reserved slot was taken already: it filled nothing now
+		if err := s.tasks.NoteSlotTaken(ctx, sub.Buyer.ID, sub.TaskID); err != nil {
+			return err
+		}
+	}
 	return s.notify.Send(ctx, notification.Notification{
 		ID: op.ID, UserID: sub.Buyer.ID, Type: notification.SubmissionReceived, Page: notification.TaskToReview, CreatedAt: op.At,
 		Message: fmt.Sprintf("%s submitted work for your task “%s”.", sub.Worker.Name, sub.TaskTitle),
@@ -394,6 +410,9 @@ func (s *Service) settleApprove(ctx context.Context, op operation.Op[review]) er
 	if err := s.countReview(ctx, op, true); err != nil {
 		return err
 	}
+	if err := s.emitReview(ctx, op, StatusApproved); err != nil {
+		return err
+	}
 	how := "was approved"
 	if op.Data.Auto {
 		how = "was approved automatically, as the buyer did not review it in time"
@@ -402,6 +421,26 @@ func (s *Service) settleApprove(ctx context.Context, op operation.Op[review]) er
 		ID: op.ID, UserID: sub.Worker.ID, Type: notification.SubmissionApproved, Page: notification.MySubmissions, CreatedAt: op.At,
 		Message: fmt.Sprintf("Your submission for “%s” %s: %d coins are yours.", sub.TaskTitle, how, sub.Pay),
 	})
+}
+
+// emit tells the buyer's webhooks of a change to sub, named by key.
+func (s *Service) emit(ctx context.Context, key string, t webhook.EventType, at time.Time, sub Submission) error {
+	if err := s.events.Emit(ctx, sub.Buyer.ID, t, key, at, sub.EventData()); err != nil {
+		return fmt.Errorf("tell of submission %s: %w", sub.ID, err)
+	}
+	return nil
+}
+
+// emitReview tells the buyer's webhooks of a review: the submission as it
+// became.
+func (s *Service) emitReview(ctx context.Context, op operation.Op[review], to Status) error {
+	sub := op.Data.Submission
+	sub.Status, sub.Reason, sub.ReviewedAt = to, op.Data.Reason, op.At
+	t := webhook.SubmissionApproved
+	if to == StatusRejected {
+		t = webhook.SubmissionRejected
+	}
+	return s.emit(ctx, op.ID, t, op.At, sub)
 }
 
 // countReview counts a review in the records of the submission's worker
@@ -417,6 +456,9 @@ func (s *Service) settleReject(ctx context.Context, op operation.Op[review]) err
 		return fmt.Errorf("reopen slot of submission %s on task %s: %w", sub.ID, sub.TaskID, err)
 	}
 	if err := s.countReview(ctx, op, false); err != nil {
+		return err
+	}
+	if err := s.emitReview(ctx, op, StatusRejected); err != nil {
 		return err
 	}
 	msg := fmt.Sprintf("Your submission for “%s” was rejected.", sub.TaskTitle)
@@ -542,18 +584,38 @@ func (s *Service) Resubmit(ctx context.Context, p auth.Principal, id, details st
 	if err != nil {
 		return Submission{}, fmt.Errorf("read task %s: %w", sub.TaskID, err)
 	}
-	ok, err := s.store.Resubmit(ctx, id, details, now.Add(t.AutoApproveAfter), now)
+	sub.Details, sub.Status, sub.AutoApproveAt = details, StatusPending, now.Add(t.AutoApproveAfter)
+	res, err := s.revise.Run(ctx, s.ops, id, nil, revision{Submission: sub, At: now})
+	if errors.Is(err, operation.ErrCancelled) || (err == nil && res.Replayed) {
+		return Submission{}, ErrNotInRevision // not in revision, past its deadline, or revised already
+	}
 	if err != nil {
 		return Submission{}, fmt.Errorf("resubmit submission %s: %w", id, err)
 	}
-	if !ok {
-		return Submission{}, ErrNotInRevision
-	}
-	s.tell(ctx, notification.Notification{
-		ID: "revised:" + id, UserID: sub.Buyer.ID, Type: notification.SubmissionRevised, Page: notification.TaskToReview,
-		CreatedAt: now, Message: fmt.Sprintf("%s revised their submission for your task “%s”.", sub.Worker.Name, sub.TaskTitle),
-	})
 	return s.store.ByID(ctx, id)
+}
+
+// revision is the data of a revision: the submission as revised, and
+// when.
+type revision struct {
+	Submission Submission
+	At         time.Time
+}
+
+func (s *Service) commitRevise(ctx context.Context, op operation.Op[revision]) (bool, error) {
+	sub := op.Data.Submission
+	return s.store.Resubmit(ctx, op.ID, sub.ID, sub.Details, sub.AutoApproveAt, op.Data.At)
+}
+
+func (s *Service) settleRevise(ctx context.Context, op operation.Op[revision]) error {
+	sub := op.Data.Submission
+	if err := s.emit(ctx, op.ID, webhook.SubmissionRevised, op.At, sub); err != nil {
+		return err
+	}
+	return s.notify.Send(ctx, notification.Notification{
+		ID: "revised:" + sub.ID, UserID: sub.Buyer.ID, Type: notification.SubmissionRevised, Page: notification.TaskToReview,
+		CreatedAt: op.At, Message: fmt.Sprintf("%s revised their submission for your task “%s”.", sub.Worker.Name, sub.TaskTitle),
+	})
 }
 
 // tell sends a notification of a change already made, which its failure
@@ -684,6 +746,11 @@ func (s *Service) settleOverturn(ctx context.Context, op operation.Op[overturn])
 	if err := s.records.Overturned(ctx, op.ID, sub.Worker.ID, sub.Buyer.ID); err != nil {
 		return err
 	}
+	approved := sub
+	approved.Status, approved.Reason, approved.ReviewedAt = StatusApproved, "", op.At
+	if err := s.emit(ctx, op.ID, webhook.SubmissionApproved, op.At, approved); err != nil {
+		return err
+	}
 	if op.Data.By != "" { // operations from before actions were recorded name no admin
 		from := "the buyer's balance"
 		if op.Data.FromEscrow {
@@ -699,6 +766,12 @@ func (s *Service) settleOverturn(ctx context.Context, op operation.Op[overturn])
 		ID: op.ID, UserID: sub.Worker.ID, Type: notification.RejectionOverturned, Page: notification.MySubmissions, CreatedAt: op.At,
 		Message: fmt.Sprintf("An admin overturned the rejection of your submission for “%s”: %d coins are yours.", sub.TaskTitle, sub.Pay),
 	})
+}
+
+// EachOfTasks calls fn for every submission to these tasks, by task,
+// oldest first: the results of a batch.
+func (s *Service) EachOfTasks(ctx context.Context, taskIDs []string, fn func(Submission) error) error {
+	return s.store.EachOfTasks(ctx, taskIDs, fn)
 }
 
 // Get returns a submission.

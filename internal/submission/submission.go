@@ -14,6 +14,7 @@ import (
 	"microtask/internal/notification"
 	"microtask/internal/page"
 	"microtask/internal/task"
+	"microtask/internal/webhook"
 )
 
 // Status is where a submission is in its review.
@@ -138,13 +139,17 @@ type Store interface {
 	// revision_requested with reason and deadline. False if it is not so.
 	RequestRevision(ctx context.Context, id, reason string, deadline time.Time) (bool, error)
 	// Resubmit makes a submission in revision whose deadline is after now
-	// pending again with new details. False if it is not so.
-	Resubmit(ctx context.Context, id, details string, autoApproveAt, now time.Time) (bool, error)
+	// pending again with new details, recording op. True if it did now or
+	// had already; false if it is not so.
+	Resubmit(ctx context.Context, op, id, details string, autoApproveAt, now time.Time) (bool, error)
 	// DueRevisions returns up to limit submissions in revision whose
 	// deadline passed before now.
 	DueRevisions(ctx context.Context, now time.Time, limit int) ([]Submission, error)
 	// AddBonus records bonus op's coins on the submission, once.
 	AddBonus(ctx context.Context, id, op string, coins money.Coins) error
+	// EachOfTasks calls fn for every submission to these tasks, by task,
+	// oldest first.
+	EachOfTasks(ctx context.Context, taskIDs []string, fn func(Submission) error) error
 	// SumPay adds up the pay of the submissions matching f.
 	SumPay(ctx context.Context, f Filter) (money.Coins, error)
 	// SumBonus adds up the bonuses paid for the submissions matching f.
@@ -171,6 +176,9 @@ type Tasks interface {
 	// ConsumeSlot uses up one open slot of a task that is not deleted,
 	// recording op. True if it did now or had already.
 	ConsumeSlot(ctx context.Context, taskID, op string) (bool, error)
+	// NoteSlotTaken tells the buyer's webhooks that the task is full, if
+	// it is now.
+	NoteSlotTaken(ctx context.Context, buyerID, taskID string) error
 	// OpenSlots adds up the open slots of a buyer's live tasks.
 	OpenSlots(ctx context.Context, buyerID string) (int64, error)
 	// CountByBuyer counts a buyer's tasks that are not deleted.
@@ -202,6 +210,19 @@ type Records interface {
 	Reviewed(ctx context.Context, op, workerID, buyerID string, approved bool, took time.Duration) error
 	Overturned(ctx context.Context, op, workerID, buyerID string) error
 	RevisionRequested(ctx context.Context, op, workerID string) error
+}
+
+// Events stores webhook events for the endpoints of a submission's buyer;
+// webhook.Service implements it. Emit is called from an operation's step,
+// and stores each event once however often the step runs.
+type Events interface {
+	Emit(ctx context.Context, userID string, t webhook.EventType, key string, at time.Time, data any) error
+}
+
+// EventData is the submission as webhook events show it.
+func (s Submission) EventData() webhook.SubmissionData {
+	return webhook.SubmissionData{ID: s.ID, TaskID: s.TaskID, TaskTitle: s.TaskTitle, WorkerID: s.Worker.ID, Status: string(s.Status),
+		Details: s.Details, Reason: s.Reason, Pay: s.Pay, CreatedAt: s.CreatedAt, ReviewedAt: s.ReviewedAt}
 }
 
 // UserNames tells a user's name; user.Service implements it.

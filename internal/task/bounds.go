@@ -25,6 +25,9 @@ const (
 // MaxCompletionAhead is how far in the future a completion date may be.
 const MaxCompletionAhead = 366 * 24 * time.Hour
 
+// Check is check, for the batches, which make tasks by the same rules.
+func (in *NewTask) Check(now time.Time) error { return in.check(now) }
+
 // check trims a new task's text, fills in the defaults of its category and
 // allotted time, normalizes its tags (NormalizeTags), and checks every
 // field against the bounds, at now: an Invalid error lists every bad one.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 	"time"
 
 	"microtask/internal/adminlog"
@@ -17,6 +19,7 @@ import (
 	"microtask/internal/page"
 	"microtask/internal/platform/idgen"
 	"microtask/internal/platform/job"
+	"microtask/internal/webhook"
 )
 
 // Service applies the task rules.
@@ -35,6 +38,7 @@ type Service struct {
 	blocks      BlockLists
 	records     Records
 	workers     Candidates
+	events      Events
 
 	fund   operation.Kind[Task]
 	refund operation.Kind[refund]
@@ -71,6 +75,7 @@ type Deps struct {
 	Blocks       BlockLists        // gives a new task its buyer's list of blocked workers
 	Records      Records           // counts new tasks in their buyers' track records
 	Workers      Candidates        // what workers bring to requirements, for their available lists
+	Events       Events            // tells buyers' webhooks of tasks filled, closed and expired
 	Admins       adminlog.Recorder // records admins' removals
 	// AutoApproveAfter is the default review delay of new tasks.
 	AutoApproveAfter time.Duration
@@ -86,7 +91,7 @@ func NewService(d Deps) *Service {
 	}
 	s := &Service{store: d.Store, ops: d.Ops, notify: d.Notify, users: d.Users, cancel: d.Submissions, held: d.Reservations, log: d.Log,
 		now: now, newID: idgen.New, autoApprove: d.AutoApproveAfter, admins: d.Admins, blocks: d.Blocks, records: d.Records,
-		workers: d.Workers}
+		workers: d.Workers, events: d.Events}
 	// task-fund:<task> moves a new task's cost from its buyer to its escrow,
 	// then records the task.
 	s.fund = operation.Kind[Task]{Name: "task-fund", Settle: s.settleFund}
@@ -177,6 +182,88 @@ func (s *Service) settleFund(ctx context.Context, op operation.Op[Task]) error {
 		return fmt.Errorf("record task %s of buyer %s: %w", op.Data.ID, op.Data.Buyer.ID, err)
 	}
 	return s.blocks.SyncTask(ctx, op.Data.Buyer.ID, op.Data.ID)
+}
+
+// Batched is one task of a batch, as the batch makes it: checked by
+// NewTask's rules (NewTask.Check) first.
+type Batched struct {
+	NewTask
+	ID  string // derived from the batch and the row, so that a step run again makes the same task
+	Row int
+}
+
+// ForBatch returns the tasks of a batch of the buyer's as they are stored
+// once funded, open and with their whole escrow, as Create makes one.
+func (s *Service) ForBatch(ctx context.Context, buyerID, batchID string, rows []Batched, at time.Time) ([]Task, error) {
+	name, err := s.users.Name(ctx, buyerID)
+	if err != nil {
+		return nil, fmt.Errorf("name of buyer %s: %w", buyerID, err)
+	}
+	out := make([]Task, len(rows))
+	for i, in := range rows {
+		out[i] = Task{
+			ID: in.ID, Title: in.Title, Detail: in.Detail, SubmissionInfo: in.SubmissionInfo, ImageURL: in.ImageURL,
+			OpenSlots: in.Workers, Pay: in.Pay, CompletionDate: in.CompletionDate.UTC().Truncate(time.Millisecond),
+			Buyer: Party{ID: buyerID, Name: name}, Status: StatusOpen, AutoApproveAfter: s.autoApprove, TimeAllotted: in.TimeAllotted,
+			CreatedAt: at, Category: in.Category, Tags: in.Tags, BatchID: batchID, BatchRow: in.Row,
+		}
+	}
+	return out, nil
+}
+
+// InsertFunded records the tasks of a batch whose escrow operation op has
+// funded, from its Settle step: in bulk, once however often the step runs,
+// then counts them in the buyer's record and gives them the buyer's
+// blocked workers (as settleFund does for one).
+func (s *Service) InsertFunded(ctx context.Context, op, buyerID string, tasks []Task) error {
+	if err := s.store.InsertBatch(ctx, tasks); err != nil {
+		return fmt.Errorf("insert %d tasks of %s: %w", len(tasks), op, err)
+	}
+	if err := s.records.TasksPosted(ctx, op, buyerID, len(tasks)); err != nil {
+		return fmt.Errorf("record the tasks of %s: %w", op, err)
+	}
+	return s.blocks.SyncTask(ctx, buyerID, "") // every task of the buyer's, these included
+}
+
+// EachOfBatch calls fn for every task of a batch, in row order.
+func (s *Service) EachOfBatch(ctx context.Context, batchID string, fn func(Task) error) error {
+	return s.store.EachOfBatch(ctx, batchID, fn)
+}
+
+// CloseBatch closes every open task of a batch, as CloseEarly closes one
+// (each with its own refund operation), and returns what came back. Safe
+// to run again: a task closed already is left.
+func (s *Service) CloseBatch(ctx context.Context, batchID string) (money.Coins, error) {
+	var open []Task
+	if err := s.store.EachOfBatch(ctx, batchID, func(t Task) error {
+		if t.Status == StatusOpen {
+			open = append(open, t)
+		}
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("read tasks of batch %s: %w", batchID, err)
+	}
+	var refunded money.Coins
+	for _, t := range open {
+		for try := 0; ; try++ { // a slot may be taken or reopen between the read and the commit
+			amount, err := s.close(ctx, t, RefundClosed, "")
+			if err == nil {
+				refunded += amount
+				break
+			}
+			if !errors.Is(err, operation.ErrCancelled) || try == 3 {
+				return refunded, fmt.Errorf("close task %s of batch %s: %w", t.ID, batchID, err)
+			}
+			id := t.ID
+			if t, err = s.store.ByID(ctx, id); err != nil {
+				return refunded, fmt.Errorf("read task %s: %w", id, err)
+			}
+			if t.Status != StatusOpen {
+				break
+			}
+		}
+	}
+	return refunded, nil
 }
 
 // List returns one page of live tasks matching f. A worker's available
@@ -465,6 +552,9 @@ func (s *Service) settleRefund(ctx context.Context, op operation.Op[refund]) err
 	if err := s.held.CancelHeld(ctx, op.Data.Task.Held, op.At); err != nil {
 		return fmt.Errorf("end reservations of task %s: %w", op.Data.Task.ID, err)
 	}
+	if err := s.emitEnd(ctx, op); err != nil {
+		return err
+	}
 	title, amount := op.Data.Task.Title, op.Data.Amount
 	var msg string
 	switch op.Data.Reason {
@@ -486,6 +576,56 @@ func (s *Service) settleRefund(ctx context.Context, op operation.Op[refund]) err
 	return s.notify.Send(ctx, notification.Notification{
 		ID: op.ID, UserID: op.Data.Task.Buyer.ID, Message: msg, Type: notification.TaskRefunded, Page: notification.MyTasks, CreatedAt: op.At,
 	})
+}
+
+// emitEnd tells the buyer's webhooks that a task closed or expired: the
+// refund that ended it, not one of a slot reopened later.
+func (s *Service) emitEnd(ctx context.Context, op operation.Op[refund]) error {
+	t := op.Data.Task
+	if t.Status != StatusOpen {
+		return nil
+	}
+	var typ webhook.EventType
+	switch op.Data.Reason {
+	case RefundClosed:
+		t.Status, typ = StatusClosed, webhook.TaskClosed
+	case RefundExpired:
+		t.Status, typ = StatusExpired, webhook.TaskExpired
+	default:
+		return nil
+	}
+	t.OpenSlots, t.Held = 0, nil
+	if err := s.events.Emit(ctx, t.Buyer.ID, typ, op.ID, op.At, t.EventData(op.At)); err != nil {
+		return fmt.Errorf("tell of task %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// NoteSlotTaken tells the buyer's webhooks that the task is full, if it
+// is now: called by the steps that take a slot (a submission, a
+// reservation). It reads the task only when the buyer wants to know. The
+// event's id derives from the slots' holders, so that the steps of two
+// submissions that both see the last slot gone tell it once, and the task
+// filled again later tells it again.
+func (s *Service) NoteSlotTaken(ctx context.Context, buyerID, taskID string) error {
+	if ok, err := s.events.Wants(ctx, buyerID, webhook.TaskFull); err != nil || !ok {
+		return err
+	}
+	t, err := s.store.ByID(ctx, taskID)
+	if err != nil {
+		return fmt.Errorf("read task %s: %w", taskID, err)
+	}
+	now := s.clock()
+	if t.StatusAt(now) != StatusFull {
+		return nil
+	}
+	holders := slices.Concat(t.PendingSubs, t.Held)
+	slices.Sort(holders)
+	key := idgen.Derive(append([]string{t.ID, strconv.Itoa(t.Refunds)}, holders...)...)
+	if err := s.events.Emit(ctx, t.Buyer.ID, webhook.TaskFull, key, now, t.EventData(now)); err != nil {
+		return fmt.Errorf("tell of task %s: %w", t.ID, err)
+	}
+	return nil
 }
 
 // ExpireDue refunds the open slots of tasks past their completion date and

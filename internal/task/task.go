@@ -16,6 +16,7 @@ import (
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/page"
+	"microtask/internal/webhook"
 )
 
 // Status is where a task is in its life.
@@ -72,6 +73,10 @@ type Task struct {
 	Tags             []string      // up to MaxTags, lower case, no repeats
 	Requirements     Requirements  // what it asks of the workers who take it
 	CreatedAt        time.Time
+	// BatchID is the batch the task was made in, and BatchRow its row
+	// there (from 1); empty and 0 for a task posted on its own.
+	BatchID  string
+	BatchRow int
 }
 
 // EffectivePay is what the task pays per minute of its allotted time, the
@@ -331,6 +336,11 @@ type Store interface {
 	Due(ctx context.Context, now time.Time, limit int) ([]Task, error)
 	// Each calls fn for every task, for the audit.
 	Each(ctx context.Context, fn func(Task) error) error
+	// InsertBatch adds tasks, leaving those inserted already (by an
+	// earlier run of the same step) as they are.
+	InsertBatch(ctx context.Context, tasks []Task) error
+	// EachOfBatch calls fn for every task of a batch, in row order.
+	EachOfBatch(ctx context.Context, batchID string, fn func(Task) error) error
 	// EachImageURL calls fn with every task's image URL that is not empty.
 	EachImageURL(ctx context.Context, fn func(string) error) error
 
@@ -392,6 +402,7 @@ type Store interface {
 // is repeated.
 type Records interface {
 	TaskPosted(ctx context.Context, op, buyerID string) error
+	TasksPosted(ctx context.Context, op, buyerID string, n int) error
 }
 
 // BlockLists gives a new task its buyer's list of blocked workers;
@@ -417,6 +428,21 @@ type Reservations interface {
 	// CancelHeld ends as cancelled, at, the live reservations holding these
 	// slots. Safe to repeat.
 	CancelHeld(ctx context.Context, held []string, at time.Time) error
+}
+
+// Events stores webhook events for the endpoints of a task's buyer;
+// webhook.Service implements it. Emit is called from an operation's
+// step, and stores each event once however often the step runs.
+type Events interface {
+	Wants(ctx context.Context, userID string, t webhook.EventType) (bool, error)
+	Emit(ctx context.Context, userID string, t webhook.EventType, key string, at time.Time, data any) error
+}
+
+// EventData is the task as webhook events show it, in the status readers
+// are told at now.
+func (t Task) EventData(now time.Time) webhook.TaskData {
+	return webhook.TaskData{ID: t.ID, Title: t.Title, Status: string(t.StatusAt(now)), OpenSlots: t.OpenSlots,
+		Pending: len(t.PendingSubs), Pay: t.Pay, CompletionDate: t.CompletionDate, BatchID: t.BatchID}
 }
 
 // UserNames tells a user's name; user.Service implements it.

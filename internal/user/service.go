@@ -441,6 +441,23 @@ func (s *Service) Cached(ctx context.Context, id string) (User, error) {
 	return u, nil
 }
 
+// KeyOwner is the principal an API key of the user acts as: the user as
+// they are now, through the same cache as Authenticate, so that suspending
+// or deleting them stops their keys at once. ErrNotFound if the user is
+// deleted or missing, ErrSuspended if suspended.
+func (s *Service) KeyOwner(ctx context.Context, id string) (auth.Principal, error) {
+	u, err := s.account(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound) || (err == nil && u.Status == StatusDeleted):
+		return auth.Principal{}, ErrNotFound
+	case err != nil:
+		return auth.Principal{}, fmt.Errorf("look up key's owner %s: %w", id, err)
+	case u.Status == StatusSuspended:
+		return auth.Principal{}, ErrSuspended
+	}
+	return auth.Principal{UserID: u.ID, Role: u.Role}, nil
+}
+
 // Get returns a user with its coins. Deleted users are not found.
 func (s *Service) Get(ctx context.Context, id string) (User, error) {
 	u, err := s.store.ByID(ctx, id)

@@ -24,6 +24,7 @@ import (
 	"microtask/internal/payment"
 	"microtask/internal/platform/clocktest"
 	"microtask/internal/platform/logging"
+	"microtask/internal/safehttp"
 	"microtask/internal/storage/storagetest"
 	"microtask/internal/upload"
 	"microtask/internal/user"
@@ -70,6 +71,8 @@ func Build(t testing.TB, db *docdb.DB, clock *clocktest.Clock, configure ...func
 		AutoApproveAfter: 72 * time.Hour, Gateway: checkout.Dummy{SuccessURL: "http://localhost:5173/paid"},
 		WithdrawalMethods: []string{"stripe", "bkash", "rocket", "nagad"}, Pricing: money.DefaultPricing(),
 		ImageHost: upload.Dir{Path: t.TempDir()},
+		// Tests receive webhooks on httptest servers, on the loopback.
+		HookClient: safehttp.New(safehttp.Config{AllowPrivate: true}),
 	}
 	for _, f := range configure {
 		f(&c)

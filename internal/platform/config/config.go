@@ -66,6 +66,11 @@ type Config struct {
 	StreamsPerUser      int           // STREAMS_PER_USER: open notification streams per user
 	StreamsMax          int           // STREAMS_MAX: open notification streams on this instance
 	MessageRateLimit    int           // MESSAGE_RATE_LIMIT_PER_MIN: messages a user may send per minute; 0 disables
+	APIKeyRateLimit     int           // API_KEY_RATE_LIMIT_PER_MIN: requests per API key per minute; 0 disables
+	// WebhooksAllowPrivate (WEBHOOKS_ALLOW_PRIVATE=1) lets webhook endpoints
+	// be plain http and resolve to private, loopback or link-local
+	// addresses: for tests and private deployments.
+	WebhooksAllowPrivate bool
 }
 
 // The payment gateways.
@@ -129,7 +134,9 @@ func Load(getenv func(string) string) (Config, error) {
 		StreamsPerUser:      p.int("STREAMS_PER_USER", 5, 1, 1000),
 		StreamsMax:          p.int("STREAMS_MAX", 500, 1, 1_000_000),
 		MessageRateLimit:    p.int("MESSAGE_RATE_LIMIT_PER_MIN", 30, 0, 1_000_000),
+		APIKeyRateLimit:     p.int("API_KEY_RATE_LIMIT_PER_MIN", 300, 0, 1_000_000),
 	}
+	c.WebhooksAllowPrivate = p.flag("WEBHOOKS_ALLOW_PRIVATE")
 	if v := p.str("SMTP_URL", ""); v != "" {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
 			p.fail("SMTP_URL", "must be smtp://user:pass@host:587 or smtps://user:pass@host:465")
@@ -247,6 +254,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("streams_per_user", c.StreamsPerUser),
 		slog.Int("streams_max", c.StreamsMax),
 		slog.Int("message_rate_limit_per_min", c.MessageRateLimit),
+		slog.Int("api_key_rate_limit_per_min", c.APIKeyRateLimit),
+		slog.Bool("webhooks_allow_private", c.WebhooksAllowPrivate),
 	)
 }
 
@@ -307,6 +316,19 @@ func (p *parser) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// flag reads a switch: 1 or true turns it on, 0, false or unset off.
+func (p *parser) flag(name string) bool {
+	switch v := strings.ToLower(strings.TrimSpace(p.getenv(name))); v {
+	case "", "0", "false":
+		return false
+	case "1", "true":
+		return true
+	default:
+		p.fail(name, fmt.Sprintf("must be 1 or 0, got %q", v))
+		return false
+	}
 }
 
 func (p *parser) int(name string, def, lo, hi int) int {

@@ -56,6 +56,7 @@ func TestLoadDefaults(t *testing.T) {
 		StreamsPerUser:      5,
 		StreamsMax:          500,
 		MessageRateLimit:    30,
+		APIKeyRateLimit:     300,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() defaults (-want +got):\n%s", diff)
@@ -117,6 +118,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"STREAMS_PER_USER":            "3",
 		"STREAMS_MAX":                 "100",
 		"MESSAGE_RATE_LIMIT_PER_MIN":  "12",
+		"API_KEY_RATE_LIMIT_PER_MIN":  "60",
+		"WEBHOOKS_ALLOW_PRIVATE":      "1",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +172,9 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		StreamsPerUser:   3,
 		StreamsMax:       100,
 		MessageRateLimit: 12,
+		APIKeyRateLimit:  60,
 	}
+	want.WebhooksAllowPrivate = true
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() (-want +got):\n%s", diff)
 	}
@@ -186,6 +191,7 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		want []string
 	}{
 		{"port", map[string]string{"PORT": "99999"}, []string{"PORT must be a whole number from 1 to 65535"}},
+		{"flag", map[string]string{"WEBHOOKS_ALLOW_PRIVATE": "yes"}, []string{"WEBHOOKS_ALLOW_PRIVATE must be 1 or 0"}},
 		{"addr", map[string]string{"HTTP_ADDR": "localhost"}, []string{"HTTP_ADDR must be host:port"}},
 		{"uri scheme", map[string]string{"MONGODB_URI": "postgres://x", "JWT_SECRET": strings.Repeat("s", 32)}, []string{"MONGODB_URI must start with"}},
 		{"secret required", map[string]string{"MONGODB_URI": "mongodb://x"}, []string{"JWT_SECRET is required"}},

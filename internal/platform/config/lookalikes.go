@@ -39,6 +39,8 @@ var lookalikes = map[string]string{
 	"SMTP_URI":               "SMTP_URL",
 	"EMAIL_FROM":             "MAIL_FROM",
 	"FRONTEND_APP_URL":       "APP_URL",
+	"WEBHOOK_ALLOW_PRIVATE":  "WEBHOOKS_ALLOW_PRIVATE",
+	"API_KEYS_RATE_LIMIT":    "API_KEY_RATE_LIMIT_PER_MIN",
 }
 
 // Lookalikes returns a warning for every variable set in the environment
