@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ledongthuc/pdf"
@@ -260,5 +261,43 @@ func TestInvoiceContentNegotiation(t *testing.T) {
 				wantProblem(t, rec, http.StatusNotAcceptable, "not_acceptable")
 			}
 		})
+	}
+}
+
+// TestPurchasesInvoicedAtOnce: purchases confirmed at the same moment get
+// invoices numbered 1..n, one each.
+func TestPurchasesInvoicedAtOnce(t *testing.T) {
+	a := newAPI(t)
+	const n = 8
+	buyers := make([]sessionBody, n)
+	payments := make([]string, n)
+	for i := range buyers {
+		buyers[i] = a.register(t, "buyer")
+		payments[i] = decode[checkoutBody](t, a.buy(t, buyers[i].Token, 10, ""), http.StatusCreated).PaymentID
+	}
+	var wg sync.WaitGroup
+	for i := range buyers {
+		wg.Go(func() {
+			if rec := a.call(t, http.MethodPost, "/api/payments/"+payments[i]+"/confirm", buyers[i].Token, nil); rec.Code != http.StatusOK {
+				t.Errorf("confirm = %d %s", rec.Code, rec.Body)
+			}
+		})
+	}
+	wg.Wait()
+	var got []string
+	for _, b := range buyers {
+		mine := decode[pageOf[invoiceBody]](t, a.call(t, http.MethodGet, "/api/invoices", b.Token, nil), http.StatusOK)
+		if mine.Total != 1 {
+			t.Fatalf("buyer %s has %d invoices, want 1", b.User.ID, mine.Total)
+		}
+		got = append(got, mine.Items[0].Number)
+	}
+	slices.Sort(got)
+	var want []string
+	for i := range n {
+		want = append(want, invoice.FormatNumber(a.clock.Now().Year(), int64(i+1)))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("numbers = %v, want %v", got, want)
 	}
 }

@@ -123,6 +123,14 @@ type Subject struct {
 	ID   string
 }
 
+// The types of subjects projects will name: a contract's invoices are
+// listed by GET /api/contracts/{id}/invoices, a job's by
+// GET /api/jobs/{id}/invoice (ListBySubject).
+const (
+	SubjectContract = "contract"
+	SubjectJob      = "job"
+)
+
 // String is the subject as stores keep it: "<type>:<id>".
 func (s Subject) String() string { return s.Type + ":" + s.ID }
 

@@ -58,6 +58,18 @@ func IDOf(ref string) string { return idgen.Derive("invoice", ref) }
 // recovery may run again: a call interrupted anywhere left either nothing
 // or the whole invoice, and the next call finishes the job. A request that
 // breaks the rules is ErrBadRequest, a bug of the caller.
+//
+// A purchase names the Platform as seller and what the buyer Paid. A
+// payment between users (a released milestone, an approved timesheet)
+// names the worker as seller and the client as buyer, leaves Paid at zero
+// (its value is the coins at the payout rate) and names what it was for,
+// e.g. from a milestone's release:
+//
+//	invoices.Issue(ctx, invoice.Request{
+//		Ref: op.ID, SellerID: c.WorkerID, BuyerID: c.BuyerID, Date: op.At,
+//		Lines:    []invoice.Line{{Description: "Milestone: " + m.Title, Coins: m.Coins}},
+//		Subjects: []invoice.Subject{{Type: invoice.SubjectContract, ID: c.ID}, {Type: invoice.SubjectJob, ID: c.JobID}},
+//	})
 func (s *Service) Issue(ctx context.Context, r Request) (Invoice, error) {
 	id := IDOf(r.Ref)
 	if inv, err := s.store.ByID(ctx, id); err == nil {
