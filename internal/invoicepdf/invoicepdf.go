@@ -34,6 +34,8 @@ const (
 func Write(w io.Writer, inv invoice.Invoice) error {
 	pdf := fpdf.New("P", "mm", "A4", "")
 	tr := pdf.UnicodeTranslatorFromDescriptor("") // UTF-8 to Windows-1252
+	// The same bytes every time: fpdf orders its catalogs by map otherwise.
+	pdf.SetCatalogSort(true)
 	pdf.SetMargins(margin, margin, margin)
 	pdf.SetAutoPageBreak(true, margin)
 	pdf.SetTitle("Invoice "+inv.Number(), true)
