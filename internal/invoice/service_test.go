@@ -17,6 +17,7 @@ import (
 	"microtask/internal/invoice"
 	"microtask/internal/money"
 	"microtask/internal/page"
+	"microtask/internal/platform/clocktest"
 	"microtask/internal/platform/logging"
 	"microtask/internal/storage"
 	"microtask/internal/storage/storagetest"
@@ -25,6 +26,22 @@ import (
 func TestMain(m *testing.M) { storagetest.Main(m) }
 
 var firstPage = page.Request{Number: 1, Limit: page.MaxLimit}
+
+// onBoth runs test on the embedded database, which answers reads from its
+// copy in memory, and on one that sends every read to the server, as
+// MongoDB: the store's filters and sorts must mean the same on both.
+func onBoth(t *testing.T, test func(t *testing.T, e *apptest.Env)) {
+	t.Run("embedded", func(t *testing.T) {
+		t.Parallel()
+		test(t, apptest.New(t))
+	})
+	t.Run("server reads", func(t *testing.T) {
+		t.Parallel()
+		e := apptest.Build(t, storagetest.NewServerReadsDB(t), clocktest.New(apptest.Start))
+		t.Cleanup(func() { e.WantAudit(t) })
+		test(t, e)
+	})
+}
 
 // payment is a request for a payment of coins from buyer to seller.
 func payment(ref string, seller, buyer auth.Principal, coins money.Coins, at time.Time) invoice.Request {
@@ -152,48 +169,49 @@ func TestIssueAgainReturnsTheFirst(t *testing.T) {
 // per payment.
 func TestConcurrentIssuesNumberWithoutGaps(t *testing.T) {
 	t.Parallel()
-	e := apptest.New(t)
-	buyer := e.User(t, auth.RoleBuyer)
-	const instances, refs, callsPerRef = 3, 24, 2
-	services := []*invoice.Service{e.Invoices}
-	for range instances - 1 {
-		services = append(services, instance(e, storage.NewInvoiceStore(e.DB)))
-	}
-	var (
-		wg  sync.WaitGroup
-		mu  sync.Mutex
-		got = map[string][]invoice.Invoice{}
-	)
-	for i := range refs {
-		for c := range callsPerRef {
-			wg.Go(func() {
-				ref := fmt.Sprintf("purchase:cs_%d", i)
-				inv, err := services[(i+c)%instances].Issue(context.Background(), purchase(ref, buyer, 10, 100, apptest.Start))
-				if err != nil {
-					t.Errorf("Issue(%s) error = %v", ref, err)
-					return
-				}
-				mu.Lock()
-				got[ref] = append(got[ref], inv)
-				mu.Unlock()
-			})
+	onBoth(t, func(t *testing.T, e *apptest.Env) {
+		buyer := e.User(t, auth.RoleBuyer)
+		const instances, refs, callsPerRef = 3, 24, 2
+		services := []*invoice.Service{e.Invoices}
+		for range instances - 1 {
+			services = append(services, instance(e, storage.NewInvoiceStore(e.DB)))
 		}
-	}
-	wg.Wait()
-	var numbers []int64
-	for ref, invs := range got {
-		if len(invs) != callsPerRef || invs[0].Seq != invs[1].Seq || invs[0].ID != invs[1].ID {
-			t.Errorf("invoices of %s = %+v, want one, returned to each call", ref, invs)
+		var (
+			wg  sync.WaitGroup
+			mu  sync.Mutex
+			got = map[string][]invoice.Invoice{}
+		)
+		for i := range refs {
+			for c := range callsPerRef {
+				wg.Go(func() {
+					ref := fmt.Sprintf("purchase:cs_%d", i)
+					inv, err := services[(i+c)%instances].Issue(context.Background(), purchase(ref, buyer, 10, 100, apptest.Start))
+					if err != nil {
+						t.Errorf("Issue(%s) error = %v", ref, err)
+						return
+					}
+					mu.Lock()
+					got[ref] = append(got[ref], inv)
+					mu.Unlock()
+				})
+			}
 		}
-		numbers = append(numbers, invs[0].Seq)
-	}
-	slices.Sort(numbers)
-	if !slices.Equal(numbers, oneTo(refs)) {
-		t.Errorf("numbers returned = %v, want 1..%d", numbers, refs)
-	}
-	if stored := seqs(t, e, 2026); !slices.Equal(stored, oneTo(refs)) {
-		t.Errorf("numbers stored = %v, want 1..%d", stored, refs)
-	}
+		wg.Wait()
+		var numbers []int64
+		for ref, invs := range got {
+			if len(invs) != callsPerRef || invs[0].Seq != invs[1].Seq || invs[0].ID != invs[1].ID {
+				t.Errorf("invoices of %s = %+v, want one, returned to each call", ref, invs)
+			}
+			numbers = append(numbers, invs[0].Seq)
+		}
+		slices.Sort(numbers)
+		if !slices.Equal(numbers, oneTo(refs)) {
+			t.Errorf("numbers returned = %v, want 1..%d", numbers, refs)
+		}
+		if stored := seqs(t, e, 2026); !slices.Equal(stored, oneTo(refs)) {
+			t.Errorf("numbers stored = %v, want 1..%d", stored, refs)
+		}
+	})
 }
 
 // crashingStore is the real store, made to fail as a crash would: before
@@ -313,81 +331,83 @@ func TestIssueRefusesBadRequests(t *testing.T) {
 // a missing invoice. Lists show a user's invoices on both sides.
 func TestWhoSeesAnInvoice(t *testing.T) {
 	t.Parallel()
-	e := apptest.New(t)
-	buyer, worker, other := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleWorker), e.User(t, auth.RoleBuyer)
-	admin := e.User(t, auth.RoleAdmin)
-	bought := issue(t, e.Invoices, purchase("purchase:1", buyer, 150, 1000, apptest.Start))
-	paid := issue(t, e.Invoices, payment("pay:1", worker, buyer, 40, apptest.Start))
-	issue(t, e.Invoices, purchase("purchase:2", other, 150, 1000, apptest.Start))
+	onBoth(t, func(t *testing.T, e *apptest.Env) {
+		buyer, worker, other := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleWorker), e.User(t, auth.RoleBuyer)
+		admin := e.User(t, auth.RoleAdmin)
+		bought := issue(t, e.Invoices, purchase("purchase:1", buyer, 150, 1000, apptest.Start))
+		paid := issue(t, e.Invoices, payment("pay:1", worker, buyer, 40, apptest.Start))
+		issue(t, e.Invoices, purchase("purchase:2", other, 150, 1000, apptest.Start))
 
-	for _, tt := range []struct {
-		who  auth.Principal
-		id   string
-		want error
-	}{
-		{buyer, bought.ID, nil}, {buyer, paid.ID, nil}, {worker, paid.ID, nil}, {admin, paid.ID, nil},
-		{worker, bought.ID, invoice.ErrNotFound}, {other, paid.ID, invoice.ErrNotFound}, {buyer, "missing", invoice.ErrNotFound},
-	} {
-		if _, err := e.Invoices.Get(t.Context(), tt.who, tt.id); !errors.Is(err, tt.want) {
-			t.Errorf("Get(%s, %s) error = %v, want %v", tt.who.UserID, tt.id, err, tt.want)
+		for _, tt := range []struct {
+			who  auth.Principal
+			id   string
+			want error
+		}{
+			{buyer, bought.ID, nil}, {buyer, paid.ID, nil}, {worker, paid.ID, nil}, {admin, paid.ID, nil},
+			{worker, bought.ID, invoice.ErrNotFound}, {other, paid.ID, invoice.ErrNotFound}, {buyer, "missing", invoice.ErrNotFound},
+		} {
+			if _, err := e.Invoices.Get(t.Context(), tt.who, tt.id); !errors.Is(err, tt.want) {
+				t.Errorf("Get(%s, %s) error = %v, want %v", tt.who.UserID, tt.id, err, tt.want)
+			}
 		}
-	}
 
-	numbers := func(l page.Of[invoice.Invoice]) []int64 {
-		var out []int64
-		for _, inv := range l.Items {
-			out = append(out, inv.Seq)
+		numbers := func(l page.Of[invoice.Invoice]) []int64 {
+			var out []int64
+			for _, inv := range l.Items {
+				out = append(out, inv.Seq)
+			}
+			return out
 		}
-		return out
-	}
-	for _, tt := range []struct {
-		who    auth.Principal
-		userID string
-		want   []int64
-	}{
-		{buyer, "", []int64{2, 1}}, {buyer, buyer.UserID, []int64{2, 1}}, {worker, "", []int64{2}}, {other, "", []int64{3}},
-		{admin, "", []int64{3, 2, 1}}, {admin, worker.UserID, []int64{2}}, {admin, admin.UserID, nil},
-	} {
-		l, err := e.Invoices.List(t.Context(), tt.who, tt.userID, firstPage)
-		if err != nil || !slices.Equal(numbers(l), tt.want) || l.Total != int64(len(tt.want)) {
-			t.Errorf("List(%s, %q) = %v of %d, %v; want %v", tt.who.UserID, tt.userID, numbers(l), l.Total, err, tt.want)
+		for _, tt := range []struct {
+			who    auth.Principal
+			userID string
+			want   []int64
+		}{
+			{buyer, "", []int64{2, 1}}, {buyer, buyer.UserID, []int64{2, 1}}, {worker, "", []int64{2}}, {other, "", []int64{3}},
+			{admin, "", []int64{3, 2, 1}}, {admin, worker.UserID, []int64{2}}, {admin, admin.UserID, nil},
+		} {
+			l, err := e.Invoices.List(t.Context(), tt.who, tt.userID, firstPage)
+			if err != nil || !slices.Equal(numbers(l), tt.want) || l.Total != int64(len(tt.want)) {
+				t.Errorf("List(%s, %q) = %v of %d, %v; want %v", tt.who.UserID, tt.userID, numbers(l), l.Total, err, tt.want)
+			}
 		}
-	}
-	_, err := e.Invoices.List(t.Context(), buyer, worker.UserID, firstPage)
-	var ae *apperr.Error
-	if !errors.As(err, &ae) || ae.Kind != apperr.Forbidden {
-		t.Errorf("List(buyer, another user) error = %v, want Forbidden", err)
-	}
+		_, err := e.Invoices.List(t.Context(), buyer, worker.UserID, firstPage)
+		var ae *apperr.Error
+		if !errors.As(err, &ae) || ae.Kind != apperr.Forbidden {
+			t.Errorf("List(buyer, another user) error = %v, want Forbidden", err)
+		}
+	})
 }
 
 func TestListBySubjectAndByRefs(t *testing.T) {
 	t.Parallel()
-	e := apptest.New(t)
-	buyer, worker := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleWorker)
-	for i, contract := range []string{"c1", "c2", "c1"} {
-		r := payment(fmt.Sprintf("pay:%d", i), worker, buyer, 40, apptest.Start)
-		r.Subjects = []invoice.Subject{{Type: "contract", ID: contract}, {Type: "job", ID: "j-" + contract}}
-		issue(t, e.Invoices, r)
-	}
-	for _, tt := range []struct {
-		subject invoice.Subject
-		want    []string
-	}{
-		{invoice.Subject{Type: "contract", ID: "c1"}, []string{"pay:2", "pay:0"}},
-		{invoice.Subject{Type: "job", ID: "j-c2"}, []string{"pay:1"}},
-		{invoice.Subject{Type: "job", ID: "c1"}, nil},
-	} {
-		l, err := e.Invoices.ListBySubject(t.Context(), tt.subject, firstPage)
-		var got []string
-		for _, inv := range l.Items {
-			got = append(got, inv.Ref)
+	onBoth(t, func(t *testing.T, e *apptest.Env) {
+		buyer, worker := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleWorker)
+		for i, contract := range []string{"c1", "c2", "c1"} {
+			r := payment(fmt.Sprintf("pay:%d", i), worker, buyer, 40, apptest.Start)
+			r.Subjects = []invoice.Subject{{Type: "contract", ID: contract}, {Type: "job", ID: "j-" + contract}}
+			issue(t, e.Invoices, r)
 		}
-		if err != nil || !slices.Equal(got, tt.want) || l.Total != int64(len(tt.want)) {
-			t.Errorf("ListBySubject(%s) = %v of %d, %v; want %v", tt.subject, got, l.Total, err, tt.want)
+		for _, tt := range []struct {
+			subject invoice.Subject
+			want    []string
+		}{
+			{invoice.Subject{Type: "contract", ID: "c1"}, []string{"pay:2", "pay:0"}},
+			{invoice.Subject{Type: "job", ID: "j-c2"}, []string{"pay:1"}},
+			{invoice.Subject{Type: "job", ID: "c1"}, nil},
+		} {
+			l, err := e.Invoices.ListBySubject(t.Context(), tt.subject, firstPage)
+			var got []string
+			for _, inv := range l.Items {
+				got = append(got, inv.Ref)
+			}
+			if err != nil || !slices.Equal(got, tt.want) || l.Total != int64(len(tt.want)) {
+				t.Errorf("ListBySubject(%s) = %v of %d, %v; want %v", tt.subject, got, l.Total, err, tt.want)
+			}
 		}
-	}
-	byRef, err := e.Invoices.ByRefs(t.Context(), []string{"pay:1", "pay:9"})
-	if err != nil || len(byRef) != 1 || byRef["pay:1"].Ref != "pay:1" {
-		t.Errorf("ByRefs() = %v, %v; want pay:1 only", byRef, err)
-	}
+		byRef, err := e.Invoices.ByRefs(t.Context(), []string{"pay:1", "pay:9"})
+		if err != nil || len(byRef) != 1 || byRef["pay:1"].Ref != "pay:1" {
+			t.Errorf("ByRefs() = %v, %v; want pay:1 only", byRef, err)
+		}
+	})
 }
