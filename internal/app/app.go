@@ -26,6 +26,7 @@ import (
 	"microtask/internal/friend"
 	"microtask/internal/httpapi"
 	"microtask/internal/idempotency"
+	"microtask/internal/invoice"
 	"microtask/internal/ledger"
 	"microtask/internal/mail"
 	"microtask/internal/money"
@@ -100,6 +101,7 @@ type Stores struct {
 	Reservations   *storage.ReservationStore
 	Mail           *storage.MailStore
 	Chat           *storage.ChatStore
+	Invoices       *storage.InvoiceStore
 }
 
 // App is the services on one database.
@@ -125,6 +127,7 @@ type App struct {
 	Chat          *chat.Service
 	Friends       *friend.Service
 	Announcements *announcement.Service
+	Invoices      *invoice.Service
 	Stores        Stores
 
 	// The requesters' tools.
@@ -146,7 +149,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Notifications: storage.NewNotificationStore(db), Payments: storage.NewPaymentStore(db),
 		PurchaseBlocks: storage.NewPurchaseBlockStore(db), Withdrawals: storage.NewWithdrawalStore(db),
 		Uploads: storage.NewUploadStore(db), Reservations: storage.NewReservationStore(db), Mail: storage.NewMailStore(db),
-		Chat: storage.NewChatStore(db),
+		Chat: storage.NewChatStore(db), Invoices: storage.NewInvoiceStore(db),
 	}}
 	st := a.Stores
 	mailer := c.Mailer
@@ -203,9 +206,11 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Events: a.Webhooks, RevisionWindow: c.RevisionWindow, Log: c.Log, Now: now,
 	})
 	l.submissions = a.Submissions
+	a.Invoices = invoice.NewService(invoice.Deps{Store: st.Invoices, Users: a.Users, Pricing: c.Pricing, Log: c.Log})
 	a.Payments = payment.NewService(payment.Deps{
 		Store: st.Payments, Blocks: st.PurchaseBlocks, Gateway: c.Gateway, Webhooks: c.Webhooks, Ops: a.Operations, Balances: a.Ledger,
-		Notify: a.Notifications, Events: a.Webhooks, Admins: a.Users, AdminLog: a.AdminLog, Pricing: c.Pricing, Log: c.Log, Now: now,
+		Notify: a.Notifications, Events: a.Webhooks, Invoices: a.Invoices, Admins: a.Users, AdminLog: a.AdminLog, Pricing: c.Pricing,
+		Log: c.Log, Now: now,
 	})
 	a.Withdrawals = withdrawal.NewService(withdrawal.Deps{
 		Store: st.Withdrawals, Ops: a.Operations, Notify: a.Notifications, Users: a.Users, Earnings: st.Submissions,

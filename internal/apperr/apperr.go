@@ -17,6 +17,7 @@ const (
 	Unauthenticated             // no or bad credentials
 	Forbidden                   // authenticated but not allowed
 	NotFound                    // no such resource (or not visible to the caller)
+	NotAcceptable               // none of the media types the client accepts can be sent
 	Conflict                    // the resource's state does not allow the operation
 	TooLarge                    // the request body is too large
 	Invalid                     // well-formed, but some fields are not acceptable
@@ -27,7 +28,7 @@ const (
 )
 
 var kindNames = [...]string{"internal", "malformed", "unauthenticated", "forbidden", "not_found",
-	"conflict", "too_large", "invalid", "unsupported", "rate_limited", "unavailable", "not_implemented"}
+	"not_acceptable", "conflict", "too_large", "invalid", "unsupported", "rate_limited", "unavailable", "not_implemented"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

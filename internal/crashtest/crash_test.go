@@ -15,6 +15,7 @@ import (
 	"microtask/internal/app/apptest"
 	"microtask/internal/auth"
 	"microtask/internal/docdb"
+	"microtask/internal/invoice"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/operation"
@@ -379,6 +380,25 @@ var moneyScenarios = []scenario{
 			if w.notified(t, buyer.UserID) != 1 {
 				t.Errorf("buyer not notified once")
 			}
+			w.invoicedOnce(t, p)
+		},
+	},
+	{
+		// Stripe delivers the event again when the crash kept it from an
+		// answer.
+		name: "pay a purchase, told by Stripe", stripe: true, retry: true,
+		before: func(t *testing.T, w *world) {
+			if _, err := w.Payments.Create(context.Background(), buyer, 150, ""); err != nil {
+				t.Fatal(err)
+			}
+		},
+		action: deliver(apptest.Paid),
+		check: func(t *testing.T, w *world) {
+			p, err := w.Stores.Payments.ByID(context.Background(), w.onlyPayment())
+			if err != nil || p.Status != payment.StatusPaid || w.balance(t, ledger.UserAccount(buyer.UserID)) != 200 {
+				t.Errorf("payment %+v (%v), buyer %d", p, err, w.balance(t, ledger.UserAccount(buyer.UserID)))
+			}
+			w.invoicedOnce(t, p)
 		},
 	},
 	{
@@ -549,6 +569,21 @@ func withdrawalRequested(t *testing.T, w *world) {
 	workerCoins(300)(t, w)
 	if _, err := w.Withdrawals.Request(context.Background(), worker, withdrawal.Request{Coins: 200, System: "bkash", AccountNumber: "0170000"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// invoicedOnce fails unless the buyer has one invoice, the first of its
+// year, for the paid purchase p: the platform's sale at the price paid.
+func (w *world) invoicedOnce(t *testing.T, p payment.Payment) {
+	t.Helper()
+	got, err := w.Invoices.List(context.Background(), admin, "", page.Request{Number: 1, Limit: 10})
+	if err != nil || got.Total != 1 {
+		t.Fatalf("invoices = %+v (%v), want one", got.Items, err)
+	}
+	inv := got.Items[0]
+	if inv.Ref != "purchase:"+p.SessionID || inv.Seq != 1 || inv.Buyer.ID != buyer.UserID || inv.Seller.ID != invoice.Platform ||
+		inv.Coins != p.Coins || inv.Value != p.Amount {
+		t.Errorf("invoice %+v, want number 1 for payment %+v", inv, p)
 	}
 }
 

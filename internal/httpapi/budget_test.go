@@ -178,6 +178,11 @@ func TestListQueryBudgets(t *testing.T) {
 		{"/api/batches", buyer.Token, oneFindOneCount},
 		{"/api/qualifications?owner=me", buyer.Token, oneFindOneCount},
 		{"/api/qualifications/my", worker.Token, oneFindOneCount},
+		// Invoices (issue 22): a list is one find and one count, one is a
+		// find, for JSON and the PDF alike.
+		{"/api/invoices", buyer.Token, oneFindOneCount},
+		{"/api/invoices?user_id=" + buyer.User.ID, admin.Token, oneFindOneCount},
+		{"/api/invoices/" + "nope", buyer.Token, map[string]int{"find": 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -45,6 +45,8 @@ func statusOf(k apperr.Kind) int {
 		return http.StatusForbidden
 	case apperr.NotFound:
 		return http.StatusNotFound
+	case apperr.NotAcceptable:
+		return http.StatusNotAcceptable
 	case apperr.Conflict:
 		return http.StatusConflict
 	case apperr.TooLarge:

@@ -25,6 +25,7 @@ import (
 	"microtask/internal/chat"
 	"microtask/internal/friend"
 	"microtask/internal/idempotency"
+	"microtask/internal/invoice"
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
 	"microtask/internal/payment"
@@ -100,6 +101,7 @@ type Options struct {
 	Qualifications      *qualification.Service
 	Webhooks            *webhook.Service
 	Batches             *batch.Service
+	Invoices            *invoice.Service
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -133,6 +135,7 @@ type Server struct {
 	qualifications *qualification.Service
 	webhooks       *webhook.Service
 	batches        *batch.Service
+	invoices       *invoice.Service
 	keyLimit       func(http.Handler) http.Handler // the per-key limit of requests with an API key
 	handler        http.Handler
 	metrics        Observer
@@ -185,6 +188,7 @@ func NewServer(o Options) *Server {
 		qualifications: o.Qualifications,
 		webhooks:       o.Webhooks,
 		batches:        o.Batches,
+		invoices:       o.Invoices,
 		keyLimit:       rateLimit(o.APIKeyRateLimit, func(r *http.Request) string { return principal(r).KeyID }),
 		closing:        make(chan struct{}),
 		metrics:        o.Metrics,
@@ -395,6 +399,12 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Get("/history", s.handle(s.handlePaymentHistory))
 			})
 			r.With(s.authenticate).Get("/{id}", s.handle(s.handlePaymentGet)) // its buyer, or an admin
+		})
+
+		r.Route("/invoices", func(r chi.Router) {
+			r.Use(s.authenticate)
+			r.Get("/", s.handle(s.handleInvoiceList))
+			r.Get("/{id}", s.handle(s.handleInvoiceGet)) // its seller, its buyer, or an admin
 		})
 
 		r.Route("/withdrawals", func(r chi.Router) {

@@ -28,9 +28,9 @@ type contract struct {
 
 // loadContract parses api/openapi.yaml once per test binary.
 var loadContract = sync.OnceValues(func() (*contract, error) {
-	// The reference page's files, and batch results, are text kin-openapi
-	// has no decoder for.
-	for _, ct := range []string{"text/html", "text/javascript", "text/css", "text/csv"} {
+	// The reference page's files, batch results and invoices' PDF
+	// documents are bodies kin-openapi has no decoder for.
+	for _, ct := range []string{"text/html", "text/javascript", "text/css", "text/csv", "application/pdf"} {
 		openapi3filter.RegisterBodyDecoder(ct, textBody)
 	}
 	loader := openapi3.NewLoader()

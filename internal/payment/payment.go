@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"microtask/internal/apperr"
+	"microtask/internal/invoice"
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/page"
@@ -293,6 +294,13 @@ type Admins interface {
 // Notifier sends notifications; notification.Service implements it.
 type Notifier interface {
 	Send(ctx context.Context, n notification.Notification) error
+}
+
+// Invoices issues the invoice of each purchase; invoice.Service implements
+// it. Issue is called from the purchase's Settle step, and issues one
+// invoice per ref however often the step runs.
+type Invoices interface {
+	Issue(ctx context.Context, r invoice.Request) (invoice.Invoice, error)
 }
 
 // Events stores webhook events for the buyer's endpoints; webhook.Service

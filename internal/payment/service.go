@@ -11,6 +11,7 @@ import (
 
 	"microtask/internal/adminlog"
 	"microtask/internal/auth"
+	"microtask/internal/invoice"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/notification"
@@ -30,6 +31,7 @@ type Service struct {
 	balances Balances
 	notify   Notifier
 	events   Events
+	invoices Invoices
 	admins   Admins
 	log      *slog.Logger
 	now      func() time.Time
@@ -78,6 +80,7 @@ type Deps struct {
 	Balances Balances
 	Notify   Notifier
 	Events   Events // tells buyers' webhooks of completed payments
+	Invoices Invoices
 	Admins   Admins
 	AdminLog adminlog.Recorder // records admins' clearing of blocks
 	Pricing  money.Pricing     // the packages on sale
@@ -92,7 +95,7 @@ func NewService(d Deps) *Service {
 		now = time.Now
 	}
 	s := &Service{store: d.Store, blocks: d.Blocks, gateway: d.Gateway, webhooks: d.Webhooks, ops: d.Ops, balances: d.Balances,
-		notify: d.Notify, events: d.Events, admins: d.Admins, log: d.Log, now: now, newID: idgen.New, pricing: d.Pricing, adminLog: d.AdminLog}
+		notify: d.Notify, events: d.Events, invoices: d.Invoices, admins: d.Admins, log: d.Log, now: now, newID: idgen.New, pricing: d.Pricing, adminLog: d.AdminLog}
 	// purchase:<checkout session> credits purchased coins, once per session.
 	s.purchase = operation.Kind[purchase]{Name: "purchase", Commit: s.commitPurchase, Settle: s.settlePurchase}
 	// clawback:<payment>:<refunded cents>[:disputed] takes coins back after
@@ -359,6 +362,14 @@ func (s *Service) settlePurchase(ctx context.Context, op operation.Op[purchase])
 	if err := s.events.Emit(ctx, d.UserID, webhook.PaymentCompleted, op.ID, op.At,
 		webhook.PaymentData{ID: d.PaymentID, Coins: d.Coins, Amount: d.Amount, PaidAt: op.At}); err != nil {
 		return fmt.Errorf("tell of payment %s: %w", d.PaymentID, err)
+	}
+	// The platform sold the coins, at the price the buyer paid; the
+	// operation's id names the invoice, once.
+	if _, err := s.invoices.Issue(ctx, invoice.Request{
+		Ref: op.ID, SellerID: invoice.Platform, BuyerID: d.UserID, Date: op.At, Paid: d.Amount,
+		Lines: []invoice.Line{{Description: fmt.Sprintf("%d coins", d.Coins), Coins: d.Coins}},
+	}); err != nil {
+		return fmt.Errorf("invoice payment %s: %w", d.PaymentID, err)
 	}
 	return s.notify.Send(ctx, notification.Notification{
 		ID: op.ID, UserID: op.Data.UserID, Type: notification.PaymentCompleted, Page: notification.PaymentHistory, CreatedAt: op.At,

@@ -12,6 +12,7 @@ import (
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/checkout"
+	"microtask/internal/invoice"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
 	"microtask/internal/page"
@@ -278,6 +279,29 @@ func TestConfirmCreditsOnce(t *testing.T) {
 	}
 	if c := e.Coins(t, buyer.UserID); c != 500 {
 		t.Errorf("buyer's coins after a second Confirm() = %d, want 500", c)
+	}
+}
+
+// TestAPurchaseIsInvoicedOnce: the platform sells the coins at the price
+// the buyer paid, on one invoice however often the purchase is confirmed.
+func TestAPurchaseIsInvoicedOnce(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t)
+	buyer := e.User(t, auth.RoleBuyer)
+	pay := create(t, e, buyer, 500, "")
+	for range 2 {
+		if _, err := e.Payments.Confirm(t.Context(), buyer, pay.ID); err != nil {
+			t.Fatalf("Confirm() error = %v", err)
+		}
+	}
+	got, err := e.Invoices.List(t.Context(), buyer, "", page.Request{Number: 1, Limit: 10})
+	if err != nil || got.Total != 1 {
+		t.Fatalf("buyer's invoices = %+v, %v; want one", got, err)
+	}
+	inv := got.Items[0]
+	if inv.Ref != "purchase:"+pay.SessionID || inv.Seller.ID != invoice.Platform || inv.Buyer.ID != buyer.UserID ||
+		inv.Coins != 500 || inv.Value != pay.Amount || inv.Rate != invoice.RatePurchase || inv.Number() != "INV-2026-000001" {
+		t.Errorf("invoice = %+v, want the platform's sale of 500 coins for %s", inv, pay.Amount)
 	}
 }
 
