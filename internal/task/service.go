@@ -344,10 +344,20 @@ func (s *Service) RequiredByOpenTask(ctx context.Context, typeID string) (bool, 
 	return s.store.RequiresOpen(ctx, typeID)
 }
 
+// CheckQualifications is an Invalid error naming each qualification type
+// r requires that the buyer may not require, or nil; the batches check
+// their template with it.
+func (s *Service) CheckQualifications(ctx context.Context, buyerID string, r Requirements) error {
+	var errs apperr.Fields
+	if err := checkQualifications(ctx, s.quals, buyerID, r, &errs); err != nil {
+		return err
+	}
+	return errs.Err()
+}
+
 // CheckNew checks a buyer's new task at now as Create does, bounds and
 // requirements (the qualification types they name must be ones the buyer
 // may require), normalizing it: an Invalid error lists every bad field.
-// The batches check their template with it.
 func (s *Service) CheckNew(ctx context.Context, buyerID string, in *NewTask, now time.Time) error {
 	var errs apperr.Fields
 	errs.AddFrom(in.check(now))
