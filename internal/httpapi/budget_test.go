@@ -131,6 +131,14 @@ func TestListQueryBudgets(t *testing.T) {
 		a.submit(t, worker.Token, tk.ID)
 	}
 	a.standing(t, worker.User.ID, user.Standing{Rating: 4.5, Reviews: 3}) // on the top-rated board
+	// A worker with a country and scores, and a task requiring both.
+	qualified := a.register(t, "worker")
+	q := a.qualificationOf(t, buyer.Token, false)
+	a.call(t, http.MethodPatch, "/api/users/"+qualified.User.ID, qualified.Token, map[string]any{"country": "DE"})
+	a.call(t, http.MethodPost, "/api/qualifications/"+q+"/grants", buyer.Token, map[string]any{"worker_id": qualified.User.ID, "value": 70})
+	body := taskRequest(a, 2, 10)
+	body["countries"], body["requirements"] = []string{"DE"}, []map[string]any{{"qualification_id": q, "comparator": "gte", "value": 60}}
+	a.call(t, http.MethodPost, "/api/tasks", buyer.Token, body)
 	log := storagetest.Commands(t, a.db)
 	oneFindOneCount := map[string]int{"find": 1, "aggregate": 1}
 	// Tasks show their buyers' records, submissions to review their
@@ -148,6 +156,10 @@ func TestListQueryBudgets(t *testing.T) {
 		{"/api/tasks/available", worker.Token, oneFindOneCount},
 		// Category, tag and the effective-pay sort are fields of the same query.
 		{"/api/tasks/available?category=survey&tag=quick&sort=effective_pay", worker.Token, oneFindOneCount},
+		// Their country and scores too (copied onto their user, read
+		// through the cache): the page, which is not empty here, and its
+		// buyers' records.
+		{"/api/tasks/available", qualified.Token, withRecords},
 		// A worker's own submissions to a page of tasks: one more find.
 		{"/api/tasks", worker.Token, map[string]int{"find": 3, "aggregate": 1}},
 		{"/api/tasks/my", buyer.Token, withRecords},
