@@ -221,6 +221,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	a.Chat = chat.NewService(chat.Deps{
 		Store: st.Chat, Users: a.Users, Blocks: a.Blocks, Friends: a.Friends, Tasks: a.Tasks, Reservations: a.Reservations,
 		Submissions: a.Submissions, Images: l, Presence: a.Notifications, Mailer: a.Outbox, Recipients: messageRecipients{a.Users},
+		Events:      a.Webhooks,
 		MessagesURL: strings.TrimRight(c.AppURL, "/") + cmp.Or(c.RouteBase, notification.DefaultRouteBase) + string(notification.Messages),
 		Log:         c.Log, Now: now,
 	})

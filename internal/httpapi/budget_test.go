@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"microtask/internal/app/apptest"
 	"microtask/internal/auth"
 	"microtask/internal/money"
 	"microtask/internal/storage/storagetest"
@@ -280,12 +281,18 @@ func TestRecordsCostOneReadAPage(t *testing.T) {
 // of the conversation list, as MongoDB receives them: a message is at most
 // six (the recipient, the conversation, both users' blocks in one find, the
 // friendship for a first message to a friend, the message and the
-// conversation's update), the list at most three (a find, a count and the
-// other users' cards in one find).
+// conversation's update), and one more when the recipient's webhook
+// endpoints are not remembered (once a minute per recipient at most); to a
+// recipient whose endpoint takes message.received, two writes more (the
+// event's delivery, and the mark taken off the message). The list is at
+// most three (a find, a count and the other users' cards in one find).
 func TestMessageCommandBudgets(t *testing.T) {
 	a := buildAPI(t, harness{bcryptCost: bcrypt.MinCost, asOnMongoDB: true})
-	x, y := a.register(t, "worker"), a.register(t, "worker")
+	x, y, hooked := a.register(t, "worker"), a.register(t, "worker"), a.register(t, "buyer")
 	a.befriend(t, x, y)
+	a.befriend(t, x, hooked)
+	a.endpoint(t, hooked.Token, apptest.NewReceiver(t, a.clock.Now), "message.received")
+	a.sent(t, hooked.Token, x.User.ID, "hello")
 	for range 3 {
 		z := a.register(t, "worker")
 		a.befriend(t, x, z)
@@ -300,10 +307,13 @@ func TestMessageCommandBudgets(t *testing.T) {
 	}{
 		{"POST /chats/{user_id}, a first message to a friend", func() int {
 			return a.write(t, x.Token, y.User.ID, "first").Code
-		}, 6, http.StatusCreated},
+		}, 7, http.StatusCreated},
 		{"POST /chats/{user_id}, an answer", func() int {
 			return a.write(t, y.Token, x.User.ID, "answer").Code
 		}, 6, http.StatusCreated},
+		{"POST /chats/{user_id}, an answer to a user with a message.received endpoint", func() int {
+			return a.write(t, x.Token, hooked.User.ID, "answer").Code
+		}, 8, http.StatusCreated},
 		{"GET /chats", func() int {
 			return a.call(t, http.MethodGet, "/api/chats", x.Token, nil).Code
 		}, 3, http.StatusOK},
