@@ -601,6 +601,31 @@ func (s *TaskStore) ConsumeSlot(ctx context.Context, taskID, op string) (bool, e
 		func(d taskDoc) bool { return slices.Contains(d.Ops, op) })
 }
 
+// ReclaimSlot implements task.Store.
+func (s *TaskStore) ReclaimSlot(ctx context.Context, taskID, submissionID, op string) (bool, error) {
+	return docdb.CommitOnce(ctx, s.tasks, taskID,
+		bson.D{
+			{Key: "_id", Value: taskID},
+			{Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}},
+			{Key: "status", Value: notDeleted},
+			{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}},
+			{Key: "pending_subs", Value: bson.D{{Key: "$ne", Value: submissionID}}},
+		},
+		bson.D{
+			{Key: "$inc", Value: bson.D{{Key: "required_workers", Value: int64(-1)}}},
+			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}, {Key: "pending_subs", Value: submissionID}}},
+		},
+		func(d taskDoc) bool { return slices.Contains(d.Ops, op) })
+}
+
+// AddPending implements task.Store.
+func (s *TaskStore) AddPending(ctx context.Context, taskID, submissionID, op string) error {
+	_, err := s.tasks.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: taskID}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}}},
+		bson.D{{Key: "$push", Value: bson.D{{Key: "ops", Value: op}, {Key: "pending_subs", Value: submissionID}}}}, false)
+	return err
+}
+
 // Due implements task.Store.
 func (s *TaskStore) Due(ctx context.Context, now time.Time, limit int) ([]task.Task, error) {
 	return docdb.FindAll(ctx, s.tasks,

@@ -762,6 +762,19 @@ func (s *Service) ConsumeSlot(ctx context.Context, taskID, op string) (bool, err
 	return s.store.ConsumeSlot(ctx, taskID, op)
 }
 
+// ReclaimSlot moves one open slot of a task that is not deleted to the
+// submission's pending one, for operation op (a rejection sent back for
+// rework, paid from escrow). True if it did now or had already.
+func (s *Service) ReclaimSlot(ctx context.Context, taskID, submissionID, op string) (bool, error) {
+	return s.store.ReclaimSlot(ctx, taskID, submissionID, op)
+}
+
+// AddPending lists the submission as pending on the task for operation op
+// (a rework its buyer paid into the task's escrow), once.
+func (s *Service) AddPending(ctx context.Context, taskID, submissionID, op string) error {
+	return s.store.AddPending(ctx, taskID, submissionID, op)
+}
+
 // StatusNow is the status readers are told of t now (Task.StatusAt).
 func (s *Service) StatusNow(t Task) Status { return t.StatusAt(s.clock()) }
 

@@ -357,6 +357,15 @@ type Store interface {
 	// ConsumeSlot uses up one open slot of a task that is not deleted,
 	// recording op. True if it did now or had already.
 	ConsumeSlot(ctx context.Context, taskID, op string) (bool, error)
+	// ReclaimSlot moves one open slot of a task that is not deleted to the
+	// submission's pending one (a rejection an admin sent back for rework,
+	// paid by the escrow of the slot the rejection reopened), recording
+	// op. True if it did now or had already.
+	ReclaimSlot(ctx context.Context, taskID, submissionID, op string) (bool, error)
+	// AddPending lists the submission as pending on the task, whatever the
+	// task's state, recording op, once (a rework its buyer paid into the
+	// task's escrow).
+	AddPending(ctx context.Context, taskID, submissionID, op string) error
 	// BeginFunding marks the buyer's open task as being funded by op, for at
 	// most MaxSlots open slots after count more: no refund can close it
 	// meanwhile. True if it did now or had already.
