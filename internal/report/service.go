@@ -277,6 +277,15 @@ func (s *Service) act(ctx context.Context, p auth.Principal, r Report, action Ac
 		if errors.Is(err, submission.ErrAlreadyReviewed) {
 			return nil // sent back by a concurrent decision
 		}
+		if errors.Is(err, submission.ErrNotRejected) {
+			// Sent back since it was reported, by a decision of another
+			// report about it, and not reviewed again yet: what this
+			// report asked.
+			if sub, gerr := s.submissions.Get(ctx, r.TargetID); gerr == nil && sub.Reworks > 0 &&
+				(sub.Status == submission.StatusRevision || sub.Status == submission.StatusPending) {
+				return nil
+			}
+		}
 		return err
 	case ActionOverturnRejection:
 		if r.TargetType != TargetSubmission {

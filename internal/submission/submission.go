@@ -101,7 +101,7 @@ var (
 	// ErrBlockedByBuyer is the block package's: one code wherever a block
 	// refuses work.
 	ErrBlockedByBuyer = block.ErrBlocked
-	ErrNotRejected    = apperr.New(apperr.Conflict, "not_rejected", "only a rejected submission can be overturned")
+	ErrNotRejected    = apperr.New(apperr.Conflict, "not_rejected", "only a rejected submission can be overturned or sent back for rework")
 	ErrCannotPay      = apperr.New(apperr.Conflict, "cannot_pay",
 		"neither the task's escrow nor the buyer's balance can pay this submission")
 	ErrTaskDeleted = apperr.New(apperr.Conflict, "task_deleted",
