@@ -32,6 +32,7 @@ const (
 	WithdrawalApproved   Kind = "withdrawal.approved"
 	WithdrawalRejected   Kind = "withdrawal.rejected"
 	SubmissionOverturned Kind = "submission.overturned"
+	SubmissionReworked   Kind = "submission.reworked"
 	TaskRemoved          Kind = "task.removed"
 	ReportResolved       Kind = "report.resolved"
 	ReportDismissed      Kind = "report.dismissed"
@@ -40,7 +41,7 @@ const (
 
 // Kinds are every kind, for the list's filter.
 var Kinds = []Kind{UserSuspended, UserReinstated, UserDeleted, UserRoleChanged, PurchasesUnblocked, WithdrawalApproved, WithdrawalRejected,
-	SubmissionOverturned, TaskRemoved, ReportResolved, ReportDismissed, ReviewRemoved}
+	SubmissionOverturned, SubmissionReworked, TaskRemoved, ReportResolved, ReportDismissed, ReviewRemoved}
 
 // Entry is one action.
 type Entry struct {

@@ -187,10 +187,14 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Store: storage.NewWebhookStore(db), Sender: hookSender{hooks}, Encoder: httpapi.EventEncoder{}, Mailer: a.Outbox, Users: a.Users,
 		SoleWriter: c.SoleWriter, Log: c.Log, Now: now,
 	})
+	a.Qualifications = qualification.NewService(qualification.Deps{
+		Store: storage.NewQualificationStore(db), Users: a.Users, Holders: a.Users, Tasks: l, Log: c.Log, Now: now,
+	})
 	a.Tasks = task.NewService(task.Deps{
 		Store: st.Tasks, Ops: a.Operations, Notify: a.Notifications, Users: a.Users, Submissions: l, Reservations: l, Blocks: l,
-		Records: a.Records, Workers: candidates{a.Users}, Admins: a.AdminLog, Events: a.Webhooks, AutoApproveAfter: c.AutoApproveAfter,
-		Log: c.Log, Now: now,
+		Records: a.Records, Workers: candidates{a.Users}, Qualifications: a.Qualifications, Admins: a.AdminLog, Events: a.Webhooks,
+		AutoApproveAfter: c.AutoApproveAfter,
+		Log:              c.Log, Now: now,
 	})
 	l.tasks = a.Tasks
 	a.Blocks = block.NewService(storage.NewBlockStore(db), a.Tasks, a.Users, c.Log, now)
@@ -222,6 +226,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	a.Chat = chat.NewService(chat.Deps{
 		Store: st.Chat, Users: a.Users, Blocks: a.Blocks, Friends: a.Friends, Tasks: a.Tasks, Reservations: a.Reservations,
 		Submissions: a.Submissions, Images: l, Presence: a.Notifications, Mailer: a.Outbox, Recipients: messageRecipients{a.Users},
+		Events:      a.Webhooks,
 		MessagesURL: strings.TrimRight(c.AppURL, "/") + cmp.Or(c.RouteBase, notification.DefaultRouteBase) + string(notification.Messages),
 		Log:         c.Log, Now: now,
 	})
@@ -241,7 +246,6 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Store: storage.NewBatchStore(db), Tasks: a.Tasks, Submissions: a.Submissions, Events: a.Webhooks, Ops: a.Operations, Log: c.Log, Now: now,
 	})
 	a.Stats = stats.NewService(storage.NewStatsStore(db), now)
-	a.Qualifications = qualification.NewService(storage.NewQualificationStore(db), a.Users, c.Log, now)
 	a.APIKeys = apikey.NewService(apikey.Deps{Store: storage.NewAPIKeyStore(db), Owners: a.Users, SoleWriter: c.SoleWriter, Log: c.Log, Now: now})
 	a.Keys = idempotency.NewKeys(storage.NewIdempotencyStore(db), now)
 	// Profile photos, task pictures and messages' attachments are the
@@ -322,7 +326,7 @@ func (c candidates) Candidate(ctx context.Context, workerID string) (task.Candid
 	if err != nil {
 		return task.Candidate{}, err
 	}
-	return task.Candidate{Level: u.Standing.Level, Rating: u.Standing.Rating}, nil
+	return task.Candidate{Level: u.Standing.Level, Rating: u.Standing.Rating, Country: u.Country, Scores: u.Qualifications}, nil
 }
 
 // subjects is what reviews are about (review.Subjects): a submission, whose
@@ -401,6 +405,11 @@ type later struct {
 // Hosted implements user.Images.
 func (l *later) Hosted(ctx context.Context, url string) (bool, error) {
 	return l.uploads.Hosted(ctx, url)
+}
+
+// RequiredByOpenTask implements qualification.Tasks.
+func (l *later) RequiredByOpenTask(ctx context.Context, typeID string) (bool, error) {
+	return l.tasks.RequiredByOpenTask(ctx, typeID)
 }
 
 // Kept implements chat.Images.

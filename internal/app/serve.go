@@ -125,6 +125,10 @@ func (a *App) Jobs(cfg config.Config) []Job {
 		// Conversations left unread: each mailed once per state, under
 		// the conversation's and its last message's ids.
 		{Name: "mail-unread-messages", Interval: time.Minute, Round: counted(a.Chat.MailUnread), Did: "unread conversations mailed"},
+		// message.received events a message still owes (its sender's
+		// process died before storing it): each instance may run a
+		// round, since an event is stored once under its message's id.
+		{Name: "emit-message-events", Interval: cfg.JobsInterval, Round: counted(a.Chat.EmitPending), Did: "message events stored"},
 		// Announcements to everyone, in bounded batches; a round cut off
 		// (a restart) is gone on from by the next, which sends nothing twice.
 		{Name: "deliver-announcements", Interval: 5 * time.Second, Round: counted(a.Announcements.Deliver), Did: "users reached by announcements"},

@@ -42,6 +42,7 @@ type Template struct {
 	Category       string
 	Tags           []string
 	TimeAllotted   time.Duration
+	Requirements   task.Requirements // every task's, as POST /api/tasks takes them
 }
 
 // Batch is a buyer's batch of tasks.
@@ -137,6 +138,10 @@ type Tasks interface {
 	EachOfBatch(ctx context.Context, batchID string, fn func(task.Task) error) error
 	CloseBatch(ctx context.Context, batchID string) (money.Coins, error)
 	StatusNow(t task.Task) task.Status
+	// CheckQualifications is an Invalid error naming each qualification
+	// requirement of r the buyer may not make (task.Service.CheckNew's
+	// check of them).
+	CheckQualifications(ctx context.Context, buyerID string, r task.Requirements) error
 }
 
 // Submissions reads the work done on tasks; submission.Service implements

@@ -70,6 +70,7 @@ func (b Batch) task(r Row) task.Batched {
 			SubmissionInfo: strings.TrimSpace(render(t.SubmissionInfo, values)), ImageURL: t.ImageURL,
 		},
 		Workers: t.Workers, Pay: t.Pay, CompletionDate: t.CompletionDate, Category: t.Category, Tags: t.Tags, TimeAllotted: t.TimeAllotted,
+		Requirements: t.Requirements,
 	}}
 }
 
@@ -93,7 +94,10 @@ func (f *fields) full() bool { return len(f.Fields) > MaxErrors }
 // or an Invalid error naming each bad field of the template and each bad
 // row and column of the items ("items[3].city", rows counted from 1 after
 // the header).
-func prepare(in NewBatch, now time.Time) (Template, []string, []Row, error) {
+// qualErrs names the template's qualification requirements the buyer may
+// not make (Tasks.CheckQualifications), which prepare reports with the
+// rest.
+func prepare(in NewBatch, now time.Time, qualErrs error) (Template, []string, []Row, error) {
 	var errs fields
 	if utf8.RuneCountInString(in.Name) > MaxNameLen {
 		errs.add("name", "must be at most %d characters", MaxNameLen)
@@ -111,9 +115,14 @@ func prepare(in NewBatch, now time.Time) (Template, []string, []Row, error) {
 			}
 		}
 	}
+	if errors.As(qualErrs, &terr) {
+		for _, fe := range terr.Fields {
+			errs.add("template."+fe.Field, "%s", fe.Message)
+		}
+	}
 	tpl := Template{Title: in.Template.Title, Detail: in.Template.Detail, SubmissionInfo: in.Template.SubmissionInfo,
 		ImageURL: probe.ImageURL, Workers: probe.Workers, Pay: probe.Pay, CompletionDate: probe.CompletionDate,
-		Category: probe.Category, Tags: probe.Tags, TimeAllotted: probe.TimeAllotted}
+		Category: probe.Category, Tags: probe.Tags, TimeAllotted: probe.TimeAllotted, Requirements: probe.Requirements}
 
 	r := csv.NewReader(bytes.NewReader(in.Items))
 	r.FieldsPerRecord = -1 // a row of another length is reported, not a parse error

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
@@ -106,7 +107,11 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewBatch) (Ba
 	}
 	now := s.clock()
 	in.Name = strings.TrimSpace(in.Name)
-	tpl, columns, rows, err := prepare(in, now)
+	qualErrs := s.tasks.CheckQualifications(ctx, p.UserID, in.Template.Requirements)
+	if apperr.KindOf(qualErrs) != apperr.Invalid && qualErrs != nil {
+		return Batch{}, qualErrs
+	}
+	tpl, columns, rows, err := prepare(in, now, qualErrs)
 	if err != nil {
 		return Batch{}, err
 	}

@@ -18,6 +18,7 @@ import (
 	"microtask/internal/submission"
 	"microtask/internal/task"
 	"microtask/internal/user"
+	"microtask/internal/webhook"
 )
 
 // Card is what others see of a user beside a conversation or a friend: a
@@ -76,6 +77,11 @@ type Message struct {
 	AboutOwner  string
 	Attachments []string // image URLs
 	CreatedAt   time.Time
+	// EventPending marks a message whose recipient's webhooks take
+	// message.received, until the event is stored: written with the
+	// message, so that a crash between the two leaves the mark, and the
+	// round of EmitPending stores the event.
+	EventPending bool
 	// Subject is what About names as it is now, when the service looked it
 	// up (sending, reading the history or one message); not stored.
 	Subject Subject
@@ -179,8 +185,14 @@ var (
 type Store interface {
 	// Conversation returns a conversation. ErrNoConversation if none.
 	Conversation(ctx context.Context, id string) (Conversation, error)
-	// InsertMessage stores m.
+	// InsertMessage stores m, marked as owing its message.received event
+	// when m.EventPending.
 	InsertMessage(ctx context.Context, m Message) error
+	// EventStored takes the mark off a message whose event is stored.
+	EventStored(ctx context.Context, id string) error
+	// EventsPending returns up to limit messages created before t that
+	// are still marked as owing their event, oldest first.
+	EventsPending(ctx context.Context, before time.Time, limit int) ([]Message, error)
 	// Record brings m's conversation up to date with it: created if new
 	// (from c, the conversation as the sender read it), its last message
 	// (unless a later one is recorded already), one more unread for the
@@ -217,6 +229,15 @@ type Store interface {
 	SetNotify(ctx context.Context, id string, side int, was, next, mailedAt time.Time) error
 	// EachAttachment calls fn with every image URL messages carry.
 	EachAttachment(ctx context.Context, fn func(url string) error) error
+}
+
+// Events stores webhook events for the recipients' endpoints;
+// webhook.Service implements it. Wants costs no command (what it reads
+// is remembered); Emit stores an event once however often it is called
+// with the same key.
+type Events interface {
+	Wants(ctx context.Context, userID string, t webhook.EventType) (bool, error)
+	Emit(ctx context.Context, userID string, t webhook.EventType, key string, at time.Time, data any) error
 }
 
 // Users finds users. user.Service implements it.

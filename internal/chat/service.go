@@ -19,6 +19,7 @@ import (
 	"microtask/internal/submission"
 	"microtask/internal/task"
 	"microtask/internal/user"
+	"microtask/internal/webhook"
 )
 
 // Mail about unread conversations: a side left unread MailAfter after its
@@ -47,6 +48,7 @@ type Service struct {
 	presence     Presence
 	mailer       Mailer
 	recipients   Recipients
+	events       Events
 	messagesURL  string
 	hub          *Hub
 	log          *slog.Logger
@@ -73,6 +75,7 @@ type Deps struct {
 	Presence     Presence
 	Mailer       Mailer
 	Recipients   Recipients
+	Events       Events // message.received for the recipients' webhooks
 	// MessagesURL is the app's page of conversations, for the links in
 	// email; the other user's id is added.
 	MessagesURL string
@@ -88,7 +91,7 @@ func NewService(d Deps) *Service {
 	}
 	return &Service{store: d.Store, users: d.Users, blocks: d.Blocks, friends: d.Friends, tasks: d.Tasks,
 		reservations: d.Reservations, submissions: d.Submissions, images: d.Images, presence: d.Presence,
-		mailer: d.Mailer, recipients: d.Recipients, messagesURL: strings.TrimRight(d.MessagesURL, "/"),
+		mailer: d.Mailer, recipients: d.Recipients, events: d.Events, messagesURL: strings.TrimRight(d.MessagesURL, "/"),
 		hub: NewHub(), log: d.Log, now: now, typing: map[string]time.Time{}}
 }
 
@@ -164,9 +167,13 @@ func (s *Service) Send(ctx context.Context, p auth.Principal, to string, d Draft
 	if err != nil {
 		return Message{}, err
 	}
+	wants, err := s.events.Wants(ctx, to, webhook.MessageReceived)
+	if err != nil {
+		return Message{}, fmt.Errorf("read the webhooks of %s: %w", to, err)
+	}
 	now := s.clock()
 	m := Message{ID: s.newID(now), ConversationID: c.ID, From: p.UserID, To: to, Text: d.Text, About: d.About,
-		AboutOwner: owner, Attachments: d.Attachments, CreatedAt: now, Subject: subject}
+		AboutOwner: owner, Attachments: d.Attachments, CreatedAt: now, Subject: subject, EventPending: wants}
 	if err := s.store.InsertMessage(ctx, m); err != nil {
 		return Message{}, fmt.Errorf("store message %s: %w", m.ID, err)
 	}
@@ -177,8 +184,51 @@ func (s *Service) Send(ctx context.Context, p auth.Principal, to string, d Draft
 	if err := s.store.Record(ctx, c, m, notifyAt); err != nil {
 		return Message{}, fmt.Errorf("record message %s in conversation %s: %w", m.ID, c.ID, err)
 	}
+	if m.EventPending {
+		// The message is sent whatever happens here: a failure leaves the
+		// mark, and EmitPending stores the event later.
+		if err := s.emit(ctx, m); err != nil {
+			s.log.WarnContext(ctx, "store message.received, left to the next round", "message_id", m.ID, "err", err)
+		}
+	}
 	s.publish(m)
 	return m, nil
+}
+
+// emit stores the message.received event of m for its recipient's
+// webhooks, once however often it runs (its key is the message's id), then
+// takes the mark off the message.
+func (s *Service) emit(ctx context.Context, m Message) error {
+	data := webhook.MessageData{ID: m.ID, ConversationID: m.ConversationID, FromID: m.From, Text: m.Text,
+		AboutType: string(m.About.Type), AboutID: m.About.ID, Attachments: m.Attachments, CreatedAt: m.CreatedAt}
+	if err := s.events.Emit(ctx, m.To, webhook.MessageReceived, "message:"+m.ID, m.CreatedAt, data); err != nil {
+		return fmt.Errorf("emit message.received for %s: %w", m.ID, err)
+	}
+	if err := s.store.EventStored(ctx, m.ID); err != nil {
+		return fmt.Errorf("mark the event of message %s stored: %w", m.ID, err)
+	}
+	return nil
+}
+
+// EventGrace is how old a message still owing its event must be for
+// EmitPending to store it: Send stores it itself within moments.
+const EventGrace = time.Minute
+
+// EmitPending stores the message.received events that messages still owe
+// (Send failed to, or its process died between the message and the event),
+// up to 100 a round, and returns how many. Safe to run in every instance:
+// an event stored twice is stored once.
+func (s *Service) EmitPending(ctx context.Context) (int, error) {
+	ms, err := s.store.EventsPending(ctx, s.clock().Add(-EventGrace), 100)
+	if err != nil {
+		return 0, fmt.Errorf("read messages owing their event: %w", err)
+	}
+	for i, m := range ms {
+		if err := s.emit(ctx, m); err != nil {
+			return i, err
+		}
+	}
+	return len(ms), nil
 }
 
 // conversation reads the conversation of a and b, or the empty one.

@@ -338,6 +338,45 @@ var adminScenarios = []scenario{
 		},
 	},
 	{
+		name:   "rework a rejection from its reopened slot",
+		before: rejected,
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.Submissions.Rework(ctx, admin, w.onlySubmissionQuiet(), reworkDue)
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk, sub := w.onlyTask(t), w.onlySubmission(t)
+			if sub.Status != submission.StatusRevision || !sub.RevisionDeadline.Equal(reworkDue) || sub.Reworks != 1 || tk.OpenSlots != 1 ||
+				!slices.Contains(tk.PendingSubs, sub.ID) || w.balance(t, ledger.EscrowAccount(tk.ID)) != 20 ||
+				w.balance(t, ledger.UserAccount(buyer.UserID)) != 30 {
+				t.Errorf("task %+v, submission %+v, buyer %d", tk, sub, w.balance(t, ledger.UserAccount(buyer.UserID)))
+			}
+			w.logged(t, adminlog.SubmissionReworked)
+		},
+	},
+	{
+		name: "rework a rejection the buyer pays",
+		before: func(t *testing.T, w *world) {
+			rejected(t, w)
+			if _, err := w.Tasks.CloseEarly(context.Background(), buyer, w.onlyTaskQuiet()); err != nil {
+				t.Fatal(err)
+			}
+		},
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.Submissions.Rework(ctx, admin, w.onlySubmissionQuiet(), reworkDue)
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			tk, sub := w.onlyTaskAnyStatus(t), w.onlySubmission(t)
+			if sub.Status != submission.StatusRevision || sub.Reworks != 1 || tk.OpenSlots != 0 || tk.Status != task.StatusClosed ||
+				!slices.Equal(tk.PendingSubs, []string{sub.ID}) || w.balance(t, ledger.EscrowAccount(tk.ID)) != 10 ||
+				w.balance(t, ledger.UserAccount(buyer.UserID)) != 40 {
+				t.Errorf("task %+v, submission %+v, buyer %d", tk, sub, w.balance(t, ledger.UserAccount(buyer.UserID)))
+			}
+			w.logged(t, adminlog.SubmissionReworked)
+		},
+	},
+	{
 		name:   "remove a task",
 		retry:  true,
 		before: submitted,
@@ -623,6 +662,18 @@ func submitted(t *testing.T, w *world) {
 		t.Fatal(err)
 	}
 }
+
+// rejected is submitted, and the submission rejected: its slot reopened.
+func rejected(t *testing.T, w *world) {
+	submitted(t, w)
+	if _, err := w.Submissions.Reject(context.Background(), buyer, w.onlySubmissionQuiet(), "not the requested proof"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reworkDue is the deadline of the reworks of the scenarios: two days
+// after their clock's start.
+var reworkDue = time.Date(2026, 6, 3, 12, 0, 0, 0, time.UTC)
 
 // The quiet lookups serve actions, which cannot fail the test themselves.
 func (w *world) onlyTaskQuiet() string {

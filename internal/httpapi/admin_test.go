@@ -599,3 +599,76 @@ func TestSecondReportOfAnOverturnedSubmission(t *testing.T) {
 		t.Errorf("worker = %d coins, want 10 + one payment of 10", got)
 	}
 }
+
+// TestReworkSendsTheRejectionBack: an admin decides a dispute with rework
+// and a deadline: the worker's submission is in revision again, its pay
+// held from the reopened slot; the worker resubmits and the buyer approves.
+// Decided twice at once over two reports, it sends back once. The unhappy
+// paths: no deadline or one passed (422), a report about a task (422), a
+// submission no longer rejected (409), a deleted task (409), not an admin
+// (403).
+func TestReworkSendsTheRejectionBack(t *testing.T) {
+	a := newAPI(t)
+	buyer, worker, adm, tk, sub, rep := overturnSetup(t, a, 2)
+	rep2 := decode[reportBody](t, a.call(t, http.MethodPost, "/api/reports", buyer.Token, reportRequest("submission", sub.ID)), http.StatusCreated)
+	due := a.clock.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
+	rework := map[string]string{"status": "resolved", "action": "rework", "deadline": due, "note": "Crop the photo and send it again."}
+
+	for _, tt := range []struct {
+		name   string
+		token  string
+		body   map[string]string
+		status int
+		code   string
+	}{
+		{"a buyer", buyer.Token, rework, http.StatusForbidden, "wrong_role"},
+		{"no deadline", adm.Token, map[string]string{"status": "resolved", "action": "rework"}, http.StatusUnprocessableEntity, "invalid_fields"},
+		{"a deadline passed", adm.Token, map[string]string{"status": "resolved", "action": "rework", "deadline": "2020-01-01T00:00:00Z"},
+			http.StatusUnprocessableEntity, "invalid_fields"},
+		{"not a date", adm.Token, map[string]string{"status": "resolved", "action": "rework", "deadline": "tomorrow"},
+			http.StatusUnprocessableEntity, "invalid_fields"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := wantProblem(t, a.call(t, http.MethodPut, "/api/admin/reports/"+rep.ID, tt.token, tt.body), tt.status, tt.code)
+			if tt.status == http.StatusUnprocessableEntity {
+				wantFieldError(t, p, "deadline")
+			}
+		})
+	}
+	taskReport := decode[reportBody](t, a.call(t, http.MethodPost, "/api/reports", worker.Token, reportRequest("task", tk.ID)), http.StatusCreated)
+	wantFieldError(t, wantProblem(t, a.call(t, http.MethodPut, "/api/admin/reports/"+taskReport.ID, adm.Token, rework),
+		http.StatusUnprocessableEntity, "invalid_fields"), "action")
+
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i, id := range []string{rep.ID, rep2.ID} {
+		wg.Go(func() { codes[i] = a.call(t, http.MethodPut, "/api/admin/reports/"+id, adm.Token, rework).Code })
+	}
+	wg.Wait()
+	if countOf(codes, http.StatusOK) != 2 {
+		t.Fatalf("statuses = %v, want both reports decided (the second finds it sent back, what it asked)", codes)
+	}
+	got := decode[submissionBody](t, a.call(t, http.MethodGet, "/api/submissions/"+sub.ID, worker.Token, nil), http.StatusOK)
+	open := decode[taskBody](t, a.get(t, "/api/tasks/"+tk.ID), http.StatusOK)
+	if got.Status != "revision_requested" || open.RequiredWorkers != 1 || a.escrow(t, tk.ID) != 20 || a.coins(t, buyer.User.ID) != 30 {
+		t.Errorf("submission %s, open slots %d, escrow %d, buyer %d; want revision_requested, 1, 20, 30",
+			got.Status, open.RequiredWorkers, a.escrow(t, tk.ID), a.coins(t, buyer.User.ID))
+	}
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+sub.ID, worker.Token,
+		map[string]string{"submission_details": "https://prnt.sc/cropped"}), http.StatusOK)
+	decode[submissionBody](t, a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/approve", buyer.Token, nil), http.StatusOK)
+	if a.coins(t, worker.User.ID) != 20 || a.escrow(t, tk.ID) != 10 {
+		t.Errorf("worker %d, escrow %d; want 20 (paid once) and 10", a.coins(t, worker.User.ID), a.escrow(t, tk.ID))
+	}
+
+	// No longer rejected: 409 not_rejected.
+	rep3 := decode[reportBody](t, a.call(t, http.MethodPost, "/api/reports", worker.Token, reportRequest("submission", sub.ID)), http.StatusCreated)
+	wantProblem(t, a.call(t, http.MethodPut, "/api/admin/reports/"+rep3.ID, adm.Token, rework), http.StatusConflict, "not_rejected")
+
+	// A deleted task: 409 task_deleted.
+	buyer2, _, _, tk2, _, rep4 := overturnSetup(t, a, 1)
+	if rec := a.call(t, http.MethodDelete, "/api/tasks/"+tk2.ID, buyer2.Token, nil); rec.Code != http.StatusOK {
+		t.Fatalf("DELETE task = %d %s", rec.Code, rec.Body)
+	}
+	wantProblem(t, a.call(t, http.MethodPut, "/api/admin/reports/"+rep4.ID, adm.Token, rework), http.StatusConflict, "task_deleted")
+}

@@ -37,6 +37,11 @@ type batchTemplateRequest struct {
 	Category        string   `json:"category"`
 	Tags            []string `json:"tags"`
 	TimeAllotted    int      `json:"time_allotted_minutes"`
+	// Requirements, as POST /api/tasks takes them.
+	MinLevel     int                        `json:"min_level"`
+	MinRating    float64                    `json:"min_rating"`
+	Countries    []string                   `json:"countries"`
+	Requirements []qualificationRequirement `json:"requirements"`
 }
 
 // formPart reads a form field given as a value or as a file, at most max
@@ -114,6 +119,7 @@ func readBatch(r *http.Request) (batch.NewBatch, error) {
 			Text:    task.Text{Title: t.Title, Detail: t.Detail, SubmissionInfo: t.SubmissionInfo, ImageURL: strings.TrimSpace(t.ImageURL)},
 			Workers: t.RequiredWorkers, Pay: money.Coins(t.PayableAmount), Category: strings.TrimSpace(t.Category), Tags: t.Tags,
 			TimeAllotted: time.Duration(t.TimeAllotted) * time.Minute,
+			Requirements: requirements(t.MinLevel, t.MinRating, t.Countries, t.Requirements),
 		}
 		if in.Template.CompletionDate, err = time.Parse(time.RFC3339, strings.TrimSpace(t.CompletionDate)); err != nil {
 			bad.Add("template.completion_date", "must be an RFC 3339 date and time, e.g. 2026-12-31T23:59:00Z")
@@ -128,16 +134,20 @@ func readBatch(r *http.Request) (batch.NewBatch, error) {
 }
 
 type batchTemplateResponse struct {
-	Title           string    `json:"task_title"`
-	Detail          string    `json:"task_detail"`
-	SubmissionInfo  string    `json:"submission_info"`
-	ImageURL        string    `json:"task_image_url"`
-	RequiredWorkers int       `json:"required_workers"`
-	PayableAmount   int64     `json:"payable_amount"`
-	CompletionDate  time.Time `json:"completion_date"`
-	Category        string    `json:"category"`
-	Tags            []string  `json:"tags"`
-	TimeAllotted    int       `json:"time_allotted_minutes"`
+	Title           string                     `json:"task_title"`
+	Detail          string                     `json:"task_detail"`
+	SubmissionInfo  string                     `json:"submission_info"`
+	ImageURL        string                     `json:"task_image_url"`
+	RequiredWorkers int                        `json:"required_workers"`
+	PayableAmount   int64                      `json:"payable_amount"`
+	CompletionDate  time.Time                  `json:"completion_date"`
+	Category        string                     `json:"category"`
+	Tags            []string                   `json:"tags"`
+	TimeAllotted    int                        `json:"time_allotted_minutes"`
+	MinLevel        int                        `json:"min_level"`
+	MinRating       *float64                   `json:"min_rating"`
+	Countries       []string                   `json:"countries"`
+	Requirements    []qualificationRequirement `json:"requirements"`
 }
 
 type batchResponse struct {
@@ -157,7 +167,9 @@ func toBatchResponse(b batch.Batch) batchResponse {
 	res := batchResponse{ID: b.ID, Name: b.Name, Status: string(b.Status), Rows: b.Rows, Columns: b.Columns, CreatedAt: b.CreatedAt.UTC(),
 		Template: batchTemplateResponse{Title: t.Title, Detail: t.Detail, SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL,
 			RequiredWorkers: t.Workers, PayableAmount: int64(t.Pay), CompletionDate: t.CompletionDate.UTC(), Category: t.Category,
-			Tags: t.Tags, TimeAllotted: int(t.TimeAllotted / time.Minute)}}
+			Tags: t.Tags, TimeAllotted: int(t.TimeAllotted / time.Minute), MinLevel: t.Requirements.MinLevel,
+			MinRating: nonZero(t.Requirements.MinRating), Countries: nonNilStrings(t.Requirements.Countries),
+			Requirements: fromQualifications(t.Requirements.Qualifications)}}
 	if res.Template.Tags == nil {
 		res.Template.Tags = []string{}
 	}

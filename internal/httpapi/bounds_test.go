@@ -520,10 +520,17 @@ func TestReportBoundsAreTheService(t *testing.T) {
 		{"a note too long", map[string]any{"status": "dismissed", "note": long(1001)}, false},
 		{"an unknown action", map[string]any{"status": "resolved", "action": "ban"}, false},
 		{"an action with a dismissal", map[string]any{"status": "dismissed", "action": "delete_task"}, false},
+		{"a rework with its deadline", map[string]any{"status": "resolved", "action": "rework", "deadline": "2030-01-01T00:00:00Z"}, true},
+		{"a rework without a deadline", map[string]any{"status": "resolved", "action": "rework"}, false},
+		{"a deadline without a rework", map[string]any{"status": "resolved", "action": "suspend_user", "deadline": "2030-01-01T00:00:00Z"}, false},
 	} {
 		t.Run("decision: "+tt.name, func(t *testing.T) {
 			rec := a.call(t, http.MethodPut, "/api/admin/reports/"+none, admin.Token, tt.body)
-			_, err := a.env.Reports.Decide(ctx, ad, none, report.Status(str(tt.body, "status")), str(tt.body, "note"), report.Action(str(tt.body, "action")))
+			v := report.Verdict{Status: report.Status(str(tt.body, "status")), Note: str(tt.body, "note"), Action: report.Action(str(tt.body, "action"))}
+			if d := str(tt.body, "deadline"); d != "" {
+				v.Deadline, _ = time.Parse(time.RFC3339, d)
+			}
+			_, err := a.env.Reports.DecideWith(ctx, ad, none, v)
 			if tt.ok {
 				if rec.Code != http.StatusNotFound || apperr.KindOf(err) != apperr.NotFound {
 					t.Errorf("at the bounds: API %d %s, service %v; want both to find no report", rec.Code, rec.Body, err)

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"microtask/internal/app/apptest"
 	"microtask/internal/auth"
 	"microtask/internal/money"
 	"microtask/internal/storage/storagetest"
@@ -131,6 +132,14 @@ func TestListQueryBudgets(t *testing.T) {
 		a.submit(t, worker.Token, tk.ID)
 	}
 	a.standing(t, worker.User.ID, user.Standing{Rating: 4.5, Reviews: 3}) // on the top-rated board
+	// A worker with a country and scores, and a task requiring both.
+	qualified := a.register(t, "worker")
+	q := a.qualificationOf(t, buyer.Token, false)
+	a.call(t, http.MethodPatch, "/api/users/"+qualified.User.ID, qualified.Token, map[string]any{"country": "DE"})
+	a.call(t, http.MethodPost, "/api/qualifications/"+q+"/grants", buyer.Token, map[string]any{"worker_id": qualified.User.ID, "value": 70})
+	body := taskRequest(a, 2, 10)
+	body["countries"], body["requirements"] = []string{"DE"}, []map[string]any{{"qualification_id": q, "comparator": "gte", "value": 60}}
+	a.call(t, http.MethodPost, "/api/tasks", buyer.Token, body)
 	log := storagetest.Commands(t, a.db)
 	oneFindOneCount := map[string]int{"find": 1, "aggregate": 1}
 	// Tasks show their buyers' records, submissions to review their
@@ -148,6 +157,10 @@ func TestListQueryBudgets(t *testing.T) {
 		{"/api/tasks/available", worker.Token, oneFindOneCount},
 		// Category, tag and the effective-pay sort are fields of the same query.
 		{"/api/tasks/available?category=survey&tag=quick&sort=effective_pay", worker.Token, oneFindOneCount},
+		// Their country and scores too (copied onto their user, read
+		// through the cache): the page, which is not empty here, and its
+		// buyers' records.
+		{"/api/tasks/available", qualified.Token, withRecords},
 		// A worker's own submissions to a page of tasks: one more find.
 		{"/api/tasks", worker.Token, map[string]int{"find": 3, "aggregate": 1}},
 		{"/api/tasks/my", buyer.Token, withRecords},
@@ -273,12 +286,18 @@ func TestRecordsCostOneReadAPage(t *testing.T) {
 // of the conversation list, as MongoDB receives them: a message is at most
 // six (the recipient, the conversation, both users' blocks in one find, the
 // friendship for a first message to a friend, the message and the
-// conversation's update), the list at most three (a find, a count and the
-// other users' cards in one find).
+// conversation's update), and one more when the recipient's webhook
+// endpoints are not remembered (once a minute per recipient at most); to a
+// recipient whose endpoint takes message.received, two writes more (the
+// event's delivery, and the mark taken off the message). The list is at
+// most three (a find, a count and the other users' cards in one find).
 func TestMessageCommandBudgets(t *testing.T) {
 	a := buildAPI(t, harness{bcryptCost: bcrypt.MinCost, asOnMongoDB: true})
-	x, y := a.register(t, "worker"), a.register(t, "worker")
+	x, y, hooked := a.register(t, "worker"), a.register(t, "worker"), a.register(t, "buyer")
 	a.befriend(t, x, y)
+	a.befriend(t, x, hooked)
+	a.endpoint(t, hooked.Token, apptest.NewReceiver(t, a.clock.Now), "message.received")
+	a.sent(t, hooked.Token, x.User.ID, "hello")
 	for range 3 {
 		z := a.register(t, "worker")
 		a.befriend(t, x, z)
@@ -293,10 +312,13 @@ func TestMessageCommandBudgets(t *testing.T) {
 	}{
 		{"POST /chats/{user_id}, a first message to a friend", func() int {
 			return a.write(t, x.Token, y.User.ID, "first").Code
-		}, 6, http.StatusCreated},
+		}, 7, http.StatusCreated},
 		{"POST /chats/{user_id}, an answer", func() int {
 			return a.write(t, y.Token, x.User.ID, "answer").Code
 		}, 6, http.StatusCreated},
+		{"POST /chats/{user_id}, an answer to a user with a message.received endpoint", func() int {
+			return a.write(t, x.Token, hooked.User.ID, "answer").Code
+		}, 8, http.StatusCreated},
 		{"GET /chats", func() int {
 			return a.call(t, http.MethodGet, "/api/chats", x.Token, nil).Code
 		}, 3, http.StatusOK},

@@ -31,14 +31,16 @@ type taskBody struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"buyer"`
-	Status       string     `json:"status"`
-	Category     string     `json:"category"`
-	Tags         []string   `json:"tags"`
-	CreatedAt    string     `json:"created_at"`
-	TimeAllotted int        `json:"time_allotted_minutes"`
-	MinLevel     int        `json:"min_level"`
-	MinRating    *float64   `json:"min_rating"`
-	BuyerRating  ratingBody `json:"buyer_rating"`
+	Status       string            `json:"status"`
+	Category     string            `json:"category"`
+	Tags         []string          `json:"tags"`
+	CreatedAt    string            `json:"created_at"`
+	TimeAllotted int               `json:"time_allotted_minutes"`
+	MinLevel     int               `json:"min_level"`
+	MinRating    *float64          `json:"min_rating"`
+	Countries    []string          `json:"countries"`
+	Requirements []requirementBody `json:"requirements"`
+	BuyerRating  ratingBody        `json:"buyer_rating"`
 	MySubmission *struct {
 		ID     string `json:"id"`
 		Status string `json:"status"`

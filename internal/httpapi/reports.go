@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"microtask/internal/apperr"
 	"microtask/internal/chat"
 	"microtask/internal/page"
 	"microtask/internal/report"
@@ -27,7 +28,24 @@ func (r *createReportRequest) trim() {
 type decideReportRequest struct {
 	Status string `json:"status" validate:"required,oneof=resolved dismissed"`
 	Note   string `json:"note" validate:"max=1000"`
-	Action string `json:"action" validate:"omitempty,oneof=overturn_rejection suspend_user delete_task"`
+	Action string `json:"action" validate:"omitempty,oneof=overturn_rejection rework suspend_user delete_task"`
+	// Deadline is when the worker's revision is due, for the action
+	// rework only (the report service checks that).
+	Deadline string `json:"deadline"`
+}
+
+// verdict is the decision for the report service.
+func (r decideReportRequest) verdict() (report.Verdict, error) {
+	v := report.Verdict{Status: report.Status(r.Status), Note: r.Note, Action: report.Action(r.Action)}
+	if d := strings.TrimSpace(r.Deadline); d != "" {
+		at, err := time.Parse(time.RFC3339, d)
+		if err != nil {
+			return report.Verdict{}, apperr.InvalidFields(apperr.FieldError{Field: "deadline",
+				Message: "must be an RFC 3339 date and time, e.g. 2026-12-31T23:59:00Z"})
+		}
+		v.Deadline = at
+	}
+	return v, nil
 }
 
 type reportResponse struct {
@@ -167,7 +185,11 @@ func (s *Server) handleAdminReportDecide(w http.ResponseWriter, r *http.Request)
 	if err := s.readRequest(r, &req); err != nil {
 		return err
 	}
-	rp, err := s.reports.Decide(r.Context(), principal(r), param(r, "id"), report.Status(req.Status), req.Note, report.Action(req.Action))
+	v, err := req.verdict()
+	if err != nil {
+		return err
+	}
+	rp, err := s.reports.DecideWith(r.Context(), principal(r), param(r, "id"), v)
 	if err != nil {
 		return err
 	}

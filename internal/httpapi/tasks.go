@@ -29,6 +29,43 @@ type taskEditRequest struct {
 	// nothing.
 	MinLevel  optional[int]     `json:"min_level"`
 	MinRating optional[float64] `json:"min_rating"`
+	// Countries and requirements replace the task's; null or [] asks
+	// nothing.
+	Countries    optional[[]string]                   `json:"countries"`
+	Requirements optional[[]qualificationRequirement] `json:"requirements"`
+}
+
+// qualificationRequirement is one of a task's qualification requirements,
+// in requests and responses; the task service checks it.
+type qualificationRequirement struct {
+	QualificationID string `json:"qualification_id"`
+	Comparator      string `json:"comparator"`
+	Value           *int   `json:"value,omitempty"`
+}
+
+// toQualifications is the requirements of a request for the task service.
+func toQualifications(reqs []qualificationRequirement) []task.QualificationRequirement {
+	out := make([]task.QualificationRequirement, len(reqs))
+	for i, q := range reqs {
+		out[i] = task.QualificationRequirement{QualificationID: strings.TrimSpace(q.QualificationID),
+			Comparator: task.Comparator(q.Comparator), Value: q.Value}
+	}
+	return out
+}
+
+// fromQualifications is a task's qualification requirements as the API
+// shows them: [] for none.
+func fromQualifications(reqs []task.QualificationRequirement) []qualificationRequirement {
+	out := make([]qualificationRequirement, len(reqs))
+	for i, q := range reqs {
+		out[i] = qualificationRequirement{QualificationID: q.QualificationID, Comparator: string(q.Comparator), Value: q.Value}
+	}
+	return out
+}
+
+// requirements is what a request asks of workers, for the task service.
+func requirements(minLevel int, minRating float64, countries []string, reqs []qualificationRequirement) task.Requirements {
+	return task.Requirements{MinLevel: minLevel, MinRating: minRating, Countries: countries, Qualifications: toQualifications(reqs)}
 }
 
 func (r *taskEditRequest) trim() {
@@ -37,8 +74,13 @@ func (r *taskEditRequest) trim() {
 }
 
 func (r taskEditRequest) edit() task.TextEdit {
-	return task.TextEdit{Title: r.Title.ptr(), Detail: r.Detail.ptr(), SubmissionInfo: r.SubmissionInfo.ptr(), ImageURL: r.ImageURL.ptr(),
-		Category: r.Category.ptr(), Tags: r.Tags.ptr(), MinLevel: r.MinLevel.ptr(), MinRating: r.MinRating.ptr()}
+	e := task.TextEdit{Title: r.Title.ptr(), Detail: r.Detail.ptr(), SubmissionInfo: r.SubmissionInfo.ptr(), ImageURL: r.ImageURL.ptr(),
+		Category: r.Category.ptr(), Tags: r.Tags.ptr(), MinLevel: r.MinLevel.ptr(), MinRating: r.MinRating.ptr(), Countries: r.Countries.ptr()}
+	if r.Requirements.Set {
+		q := toQualifications(r.Requirements.Value)
+		e.Qualifications = &q
+	}
+	return e
 }
 
 // createTaskRequest is the body of POST /api/tasks. The bounds are the
@@ -59,8 +101,10 @@ type createTaskRequest struct {
 	Tags         []string `json:"tags"`
 	TimeAllotted int      `json:"time_allotted_minutes" validate:"omitempty,min=5,max=1440"` // for a reservation's work; 60 if left out
 	// Requirements, checked by the task service only; left out, none.
-	MinLevel  int     `json:"min_level"`
-	MinRating float64 `json:"min_rating"`
+	MinLevel     int                        `json:"min_level"`
+	MinRating    float64                    `json:"min_rating"`
+	Countries    []string                   `json:"countries"`
+	Requirements []qualificationRequirement `json:"requirements"`
 }
 
 func (r *createTaskRequest) trim() {
@@ -94,8 +138,10 @@ type taskResponse struct {
 	TimeAllotted    int           `json:"time_allotted_minutes"` // how long a reservation holds a slot
 	CreatedAt       time.Time     `json:"created_at"`
 	// What the task asks of its workers: 0 and null for nothing.
-	MinLevel  int      `json:"min_level"`
-	MinRating *float64 `json:"min_rating"`
+	MinLevel     int                        `json:"min_level"`
+	MinRating    *float64                   `json:"min_rating"`
+	Countries    []string                   `json:"countries"`    // [] for any
+	Requirements []qualificationRequirement `json:"requirements"` // [] for none
 	// BuyerRecord is the buyer's track record, and BuyerRating the stars
 	// workers gave them, read with it.
 	BuyerRecord *buyerRecordResponse `json:"buyer_record"`
@@ -125,6 +171,7 @@ func (s *Server) taskResponse(t task.Task, recs map[string]reputation.Record) ta
 		Buyer: partyResponse(t.Buyer), Status: string(s.tasks.StatusNow(t)), CreatedAt: t.CreatedAt.UTC(),
 		TimeAllotted: int(t.TimeAllotted / time.Minute), Category: t.Category, Tags: t.Tags, BuyerRecord: toBuyerRecord(recs[t.Buyer.ID]),
 		BuyerRating: toRating(recs[t.Buyer.ID]), MinLevel: t.Requirements.MinLevel, MinRating: nonZero(t.Requirements.MinRating),
+		Countries: nonNilStrings(t.Requirements.Countries), Requirements: fromQualifications(t.Requirements.Qualifications),
 	}
 }
 
@@ -151,7 +198,7 @@ func (s *Server) handleTaskCreate(w http.ResponseWriter, r *http.Request) error 
 		TimeAllotted: time.Duration(req.TimeAllotted) * time.Minute,
 		Key:          r.Header.Get("Idempotency-Key"), // checked by s.idempotent
 		Category:     req.Category, Tags: req.Tags,
-		Requirements: task.Requirements{MinLevel: req.MinLevel, MinRating: req.MinRating},
+		Requirements: requirements(req.MinLevel, req.MinRating, req.Countries, req.Requirements),
 	})
 	if err != nil {
 		return err

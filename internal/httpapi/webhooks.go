@@ -223,6 +223,21 @@ type paymentEventData struct {
 	PaidAt      time.Time `json:"paid_at"`
 }
 
+type messageEventData struct {
+	ID             string           `json:"id"`
+	ConversationID string           `json:"conversation_id"`
+	FromID         string           `json:"from_id"`
+	Text           string           `json:"text"`
+	About          *messageAboutRef `json:"about"`
+	Attachments    []string         `json:"attachments"`
+	CreatedAt      time.Time        `json:"created_at"`
+}
+
+type messageAboutRef struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
 type testEventData struct {
 	EndpointID string `json:"endpoint_id"`
 	Message    string `json:"message"`
@@ -252,6 +267,13 @@ func (EventEncoder) Encode(e webhook.Event) ([]byte, error) {
 			CoinsPaid: int64(d.Paid), CoinsRefunded: int64(d.Refunded), CompletedAt: d.CompletedAt.UTC()}
 	case webhook.PaymentData:
 		body.Data = paymentEventData{ID: d.ID, Coins: int64(d.Coins), AmountCents: int64(d.Amount), PaidAt: d.PaidAt.UTC()}
+	case webhook.MessageData:
+		data := messageEventData{ID: d.ID, ConversationID: d.ConversationID, FromID: d.FromID, Text: d.Text,
+			Attachments: nonNilStrings(d.Attachments), CreatedAt: d.CreatedAt.UTC()}
+		if d.AboutType != "" {
+			data.About = &messageAboutRef{Type: d.AboutType, ID: d.AboutID}
+		}
+		body.Data = data
 	case webhook.TestData:
 		body.Data = testEventData{EndpointID: d.EndpointID, Message: "A test event: your endpoint receives and verifies Microtask's webhooks."}
 	default:

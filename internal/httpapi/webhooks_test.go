@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"microtask/internal/app"
 	"microtask/internal/app/apptest"
+	"microtask/internal/chat"
 	"microtask/internal/safehttp"
 )
 
@@ -75,9 +77,10 @@ func TestWebhookEventsMatchTheContract(t *testing.T) {
 	a.grant(t, buyer.User.ID, 500)
 	r := apptest.NewReceiver(t, a.clock.Now)
 	ep := a.endpoint(t, buyer.Token, r, "submission.created", "submission.revised", "submission.approved", "submission.rejected",
-		"task.full", "task.closed", "task.expired", "batch.completed", "payment.completed")
+		"task.full", "task.closed", "task.expired", "batch.completed", "payment.completed", "message.received")
 	tk := a.postTask(t, buyer.Token, 1, 10)
 	sub := a.submit(t, worker.Token, tk.ID)
+	a.sent(t, worker.Token, buyer.User.ID, "Which page did you mean?")
 	a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/request-revision", buyer.Token, map[string]string{"reason": "Please crop the screenshot."})
 	a.call(t, http.MethodPut, "/api/submissions/"+sub.ID, worker.Token, map[string]string{"submission_details": "https://prnt.sc/cropped"})
 	a.call(t, http.MethodPut, "/api/submissions/"+sub.ID+"/reject", buyer.Token, map[string]string{"reason": "Still not the right page."})
@@ -99,7 +102,7 @@ func TestWebhookEventsMatchTheContract(t *testing.T) {
 		seen[g.Type] = true
 	}
 	for _, typ := range []string{"submission.created", "submission.revised", "submission.rejected", "task.full", "task.closed",
-		"payment.completed", "webhook.test"} {
+		"payment.completed", "message.received", "webhook.test"} {
 		if !seen[typ] {
 			t.Errorf("no %s event received (got %v)", typ, seen)
 		}
@@ -148,7 +151,7 @@ func TestWebhookEndpoints(t *testing.T) {
 	}{
 		{"an admin", http.MethodPost, "/api/webhooks", admin.Token, map[string]any{"url": r.URL, "events": []string{"task.full"}},
 			http.StatusForbidden, "wrong_role"},
-		{"bad fields", http.MethodPost, "/api/webhooks", buyer.Token, map[string]any{"url": "ftp://example.com/x", "events": []string{"message.received"}},
+		{"bad fields", http.MethodPost, "/api/webhooks", buyer.Token, map[string]any{"url": "ftp://example.com/x", "events": []string{"message.sent"}},
 			http.StatusUnprocessableEntity, "invalid_fields"},
 		{"no events", http.MethodPatch, "/api/webhooks/" + ep.ID, buyer.Token, map[string]any{"events": []string{}},
 			http.StatusUnprocessableEntity, "invalid_fields"},
@@ -219,5 +222,61 @@ func TestWebhookURLsAreSafeByDefault(t *testing.T) {
 		p := wantProblem(t, a.call(t, http.MethodPost, "/api/webhooks", buyer.Token, map[string]any{"url": url, "events": []string{"task.full"}}),
 			http.StatusUnprocessableEntity, "invalid_fields")
 		wantFieldError(t, p, "url")
+	}
+}
+
+// TestMessageReceivedEvent: a chat message to a user whose endpoint takes
+// message.received is delivered to it once, signed; the sender's own
+// endpoint gets nothing. A message whose process died after storing it and
+// before its event (the mark written with the message stays) gets its
+// event from the background round, once however often the round runs.
+func TestMessageReceivedEvent(t *testing.T) {
+	a := newAPI(t)
+	buyer, worker := a.register(t, "buyer"), a.register(t, "worker")
+	a.grant(t, buyer.User.ID, 100)
+	r, mine := apptest.NewReceiver(t, a.clock.Now), apptest.NewReceiver(t, a.clock.Now)
+	a.endpoint(t, buyer.Token, r, "message.received")
+	a.endpoint(t, worker.Token, mine, "message.received")
+	tk := a.postTask(t, buyer.Token, 1, 10)
+	a.submit(t, worker.Token, tk.ID)
+	m := a.sent(t, worker.Token, buyer.User.ID, "Which page did you mean?")
+	a.deliverWebhooks(t)
+	got := r.Got()
+	if len(got) != 1 || !got[0].Valid || got[0].Type != "message.received" || !strings.Contains(string(got[0].Body), m.ID) ||
+		!strings.Contains(string(got[0].Body), "Which page did you mean?") {
+		t.Fatalf("received %+v, want one signed message.received of %s", got, m.ID)
+	}
+	wantEventInContract(t, got[0].Body)
+	if n := len(mine.Got()); n != 0 {
+		t.Errorf("the sender's endpoint got %d events", n)
+	}
+
+	// The process died between the message and its event.
+	ctx := context.Background()
+	now := a.clock.Now().UTC().Truncate(time.Millisecond)
+	lost := chat.Message{ID: "0000000000000000000000aa", ConversationID: chat.PairID(buyer.User.ID, worker.User.ID), From: worker.User.ID,
+		To: buyer.User.ID, Text: "Sent before the crash", CreatedAt: now, EventPending: true}
+	if err := a.env.Stores.Chat.InsertMessage(ctx, lost); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.env.Chat.EmitPending(ctx); err != nil || n != 0 {
+		t.Fatalf("EmitPending() within the grace = %d, %v; want 0 (Send stores it itself)", n, err)
+	}
+	a.clock.Advance(chat.EventGrace + time.Second)
+	for _, want := range []int{1, 0} { // the round again finds nothing owed
+		if n, err := a.env.Chat.EmitPending(ctx); err != nil || n != want {
+			t.Fatalf("EmitPending() = %d, %v; want %d", n, err, want)
+		}
+	}
+	a.deliverWebhooks(t)
+	ids := map[string]int{}
+	for _, g := range r.Got() {
+		if !g.Valid {
+			t.Errorf("invalid signature on %s", g.Body)
+		}
+		ids[g.EventID]++
+	}
+	if len(r.Got()) != 2 || !strings.Contains(string(r.Got()[1].Body), lost.ID) {
+		t.Errorf("received %d events (%v), want the lost message's once more", len(r.Got()), ids)
 	}
 }

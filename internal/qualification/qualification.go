@@ -4,10 +4,10 @@
 // worker through the type's test (graded at once, answers never shown to
 // workers), or granted on request at a fixed value.
 //
-// Tasks do not require qualifications yet: the rule that decides whether a
-// worker meets a task's requirements (levels, ratings, countries,
-// qualifications) is being written in one place, and qualification
-// requirements join it there.
+// Tasks require scores (task.Requirements, the one rule of who may take a
+// task): the service keeps a copy of each worker's scores with the worker
+// (Holders), which that rule reads at no command, and refuses to delete a
+// type an open task requires.
 package qualification
 
 import (
@@ -104,6 +104,10 @@ var (
 		"this qualification type has no test and is not granted on request: only its owner grants it")
 	ErrRetryLater = apperr.New(apperr.RateLimited, "retry_later",
 		"you took this test recently; retry after the time in Retry-After")
+	ErrRequired = apperr.New(apperr.Conflict, "qualification_required",
+		"an open task requires this qualification type; close the task or change its requirements first")
+	ErrNotRequirable = apperr.New(apperr.NotFound, "qualification_not_found",
+		"no such qualification type, or another buyer's private one (granted by its owner only)")
 )
 
 // RetryLater is ErrRetryLater with the time left, which the API sends as
@@ -151,10 +155,29 @@ type Store interface {
 	// their count.
 	WorkerGrants(ctx context.Context, workerID string, p page.Request) ([]Grant, int64, error)
 
+	// Scores returns the worker's scores by type.
+	Scores(ctx context.Context, workerID string) (map[string]int, error)
+	// Holders returns the workers who hold a score of the type.
+	Holders(ctx context.Context, typeID string) ([]string, error)
+
 	// Attempt records an attempt by the worker at now, with its score,
 	// unless they made one after notBefore: then false and when that one
 	// was made.
 	Attempt(ctx context.Context, typeID, workerID string, score int, now, notBefore time.Time) (ok bool, last time.Time, err error)
+}
+
+// Holders keeps the copy of each worker's scores with the worker, for the
+// requirements of tasks; user.Service implements it.
+type Holders interface {
+	// SyncQualifications rewrites the worker's copy with what read returns.
+	SyncQualifications(ctx context.Context, workerID string, read func(context.Context) (map[string]int, error)) error
+}
+
+// Tasks tells whether tasks require a type; task.Service implements it.
+type Tasks interface {
+	// RequiredByOpenTask reports whether an open task (paused or full
+	// included) requires the type.
+	RequiredByOpenTask(ctx context.Context, typeID string) (bool, error)
 }
 
 // Users reads users; user.Service implements it.

@@ -16,19 +16,61 @@ import (
 
 // Service applies the qualification rules.
 type Service struct {
-	store Store
-	users Users
-	log   *slog.Logger
-	now   func() time.Time
+	store   Store
+	users   Users
+	holders Holders
+	tasks   Tasks
+	log     *slog.Logger
+	now     func() time.Time
 }
 
-// NewService returns a Service. now may be nil for time.Now.
-func NewService(store Store, users Users, log *slog.Logger, now func() time.Time) *Service {
+// Deps is what a Service is built with.
+type Deps struct {
+	Store   Store
+	Users   Users
+	Holders Holders // keeps the copy of each worker's scores with the worker
+	Tasks   Tasks   // tells whether an open task requires a type
+	Log     *slog.Logger
+	Now     func() time.Time // nil: time.Now
+}
+
+// NewService returns a Service.
+func NewService(d Deps) *Service {
+	now := d.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, users: users, log: log, now: now}
+	return &Service{store: d.Store, users: d.Users, holders: d.Holders, tasks: d.Tasks, log: d.Log, now: now}
 }
+
+// sync rewrites the copy of the worker's scores kept with them from their
+// grants, after a grant changed.
+func (s *Service) sync(ctx context.Context, workerID string) error {
+	return s.holders.SyncQualifications(ctx, workerID, func(ctx context.Context) (map[string]int, error) {
+		return s.store.Scores(ctx, workerID)
+	})
+}
+
+// Requirable is nil if the buyer may require the type in their tasks:
+// their own, or another buyer's public one, which workers can earn
+// themselves (it has a test or is granted on request). Another buyer's
+// private type (granted by its owner only: their own list of workers) is
+// not found, as a missing one. It implements task.QualificationTypes.
+func (s *Service) Requirable(ctx context.Context, buyerID, typeID string) error {
+	t, err := s.store.ByID(ctx, typeID)
+	switch {
+	case err != nil:
+		return err
+	case t.OwnerID == buyerID || t.Public():
+		return nil
+	}
+	return ErrNotRequirable
+}
+
+// Public reports whether workers can earn the type themselves: it has a
+// test, or is granted on request. Only public types of other buyers may
+// be required in a task.
+func (t Type) Public() bool { return t.Test != nil || t.AutoGrant != nil }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
 
@@ -190,14 +232,30 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, e Edi
 	return t, nil
 }
 
-// Delete deletes the owner's type with its grants. No task requires a
-// qualification yet; once tasks do, a type a task requires stays.
+// Delete deletes the owner's type with its grants, unless an open task
+// (anyone's) requires it: ErrRequired. The workers who held it lose it
+// from the copy of their scores too.
 func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error {
 	if _, err := s.own(ctx, p, id); err != nil {
 		return err
 	}
+	switch required, err := s.tasks.RequiredByOpenTask(ctx, id); {
+	case err != nil:
+		return fmt.Errorf("look for open tasks requiring %s: %w", id, err)
+	case required:
+		return ErrRequired
+	}
+	holders, err := s.store.Holders(ctx, id)
+	if err != nil {
+		return fmt.Errorf("read holders of %s: %w", id, err)
+	}
 	if err := s.store.Delete(ctx, id); err != nil {
 		return fmt.Errorf("delete qualification type %s: %w", id, err)
+	}
+	for _, w := range holders {
+		if err := s.sync(ctx, w); err != nil {
+			return fmt.Errorf("delete qualification type %s: %w", id, err)
+		}
 	}
 	s.log.InfoContext(ctx, "qualification type deleted", "qualification_id", id)
 	return nil
@@ -224,6 +282,9 @@ func (s *Service) Grant(ctx context.Context, p auth.Principal, id, workerID stri
 	if err := s.store.Grant(ctx, g); err != nil {
 		return Grant{}, fmt.Errorf("grant %s to %s: %w", t.ID, w.ID, err)
 	}
+	if err := s.sync(ctx, w.ID); err != nil {
+		return Grant{}, fmt.Errorf("grant %s to %s: %w", t.ID, w.ID, err)
+	}
 	return g, nil
 }
 
@@ -234,6 +295,9 @@ func (s *Service) Revoke(ctx context.Context, p auth.Principal, id, workerID str
 	}
 	ok, err := s.store.Revoke(ctx, id, workerID)
 	if err != nil {
+		return fmt.Errorf("revoke %s of %s: %w", id, workerID, err)
+	}
+	if err := s.sync(ctx, workerID); err != nil {
 		return fmt.Errorf("revoke %s of %s: %w", id, workerID, err)
 	}
 	if !ok {
@@ -327,6 +391,9 @@ func (s *Service) Take(ctx context.Context, p auth.Principal, id string, answers
 		g := Grant{TypeID: t.ID, TypeName: t.Name, OwnerID: t.OwnerID, WorkerID: p.UserID, WorkerName: name, Value: a.Score, Source: source,
 			GrantedAt: now}
 		if err := s.store.Grant(ctx, g); err != nil {
+			return Attempt{}, fmt.Errorf("grant %s to %s: %w", t.ID, p.UserID, err)
+		}
+		if err := s.sync(ctx, p.UserID); err != nil {
 			return Attempt{}, fmt.Errorf("grant %s to %s: %w", t.ID, p.UserID, err)
 		}
 		a.Granted = &g

@@ -14,6 +14,7 @@ import (
 	"microtask/internal/page"
 	"microtask/internal/qualification"
 	"microtask/internal/storage/storagetest"
+	"microtask/internal/task"
 )
 
 func TestMain(m *testing.M) { storagetest.Main(m) }
@@ -217,5 +218,103 @@ func TestUpdateChangesOnlyWhatItSays(t *testing.T) {
 	}
 	if stored, _ := e.Qualifications.Get(ctx, qt.ID); stored.Test != nil || *stored.AutoGrant != 10 {
 		t.Errorf("stored = %+v", stored)
+	}
+}
+
+// TestScoresAreCopiedOntoTheWorker: every change of a worker's scores (a
+// grant by the owner, one earned on request, a revocation, the type's
+// deletion) is copied onto their user, where the requirements of tasks
+// read it.
+func TestScoresAreCopiedOntoTheWorker(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, worker := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleWorker)
+	fifty := 50
+	hand, err := e.Qualifications.Create(ctx, buyer, qualification.Draft{Name: "Hand", Description: "D"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked, err := e.Qualifications.Create(ctx, buyer, qualification.Draft{Name: "Asked", Description: "D", AutoGrant: &fifty})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := func(want map[string]int) {
+		t.Helper()
+		u, err := e.Users.Cached(ctx, worker.UserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) == 0 && len(u.Qualifications) == 0 {
+			return
+		}
+		if diff := cmp.Diff(want, u.Qualifications); diff != "" {
+			t.Errorf("the copy with the worker (-want +got):\n%s", diff)
+		}
+	}
+	if _, err := e.Qualifications.Grant(ctx, buyer, hand.ID, worker.UserID, 70); err != nil {
+		t.Fatal(err)
+	}
+	copied(map[string]int{hand.ID: 70})
+	if _, err := e.Qualifications.Take(ctx, worker, asked.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	copied(map[string]int{hand.ID: 70, asked.ID: 50})
+	if _, err := e.Qualifications.Grant(ctx, buyer, hand.ID, worker.UserID, 10); err != nil {
+		t.Fatal(err)
+	}
+	copied(map[string]int{hand.ID: 10, asked.ID: 50})
+	if err := e.Qualifications.Revoke(ctx, buyer, hand.ID, worker.UserID); err != nil {
+		t.Fatal(err)
+	}
+	copied(map[string]int{asked.ID: 50})
+	if err := e.Qualifications.Delete(ctx, buyer, asked.ID); err != nil {
+		t.Fatal(err)
+	}
+	copied(nil)
+}
+
+// TestTypeRequiredByAnOpenTaskStays: a type an open task requires cannot
+// be deleted; once the task is closed it can. Another buyer's type may be
+// required if it is public, never if private.
+func TestTypeRequiredByAnOpenTaskStays(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, other := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleBuyer)
+	e.Give(t, buyer.UserID, 100)
+	fifty := 50
+	own, err := e.Qualifications.Create(ctx, buyer, qualification.Draft{Name: "Own", Description: "D"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	private, err := e.Qualifications.Create(ctx, other, qualification.Draft{Name: "Private", Description: "D"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	public, err := e.Qualifications.Create(ctx, other, qualification.Draft{Name: "Public", Description: "D", AutoGrant: &fifty})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		id   string
+		want error
+	}{{own.ID, nil}, {public.ID, nil}, {private.ID, qualification.ErrNotFound}, {"nope", qualification.ErrNotFound}} {
+		if err := e.Qualifications.Requirable(ctx, buyer.UserID, tt.id); !errors.Is(err, tt.want) {
+			t.Errorf("Requirable(%s) = %v, want %v", tt.id, err, tt.want)
+		}
+	}
+	tk, err := e.Tasks.Create(ctx, buyer, task.NewTask{Text: task.Text{Title: "T", Detail: "D", SubmissionInfo: "S"}, Workers: 1, Pay: 1,
+		CompletionDate: e.Clock.Now().Add(time.Hour), Requirements: task.Requirements{
+			Qualifications: []task.QualificationRequirement{{QualificationID: own.ID, Comparator: task.CompareExists}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Qualifications.Delete(ctx, buyer, own.ID); !errors.Is(err, qualification.ErrRequired) {
+		t.Fatalf("Delete() while an open task requires it = %v, want %v", err, qualification.ErrRequired)
+	}
+	if _, err := e.Tasks.CloseEarly(ctx, buyer, tk.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Qualifications.Delete(ctx, buyer, own.ID); err != nil {
+		t.Errorf("Delete() once the task is closed = %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"time"
 	"unicode/utf8"
 
 	"microtask/internal/apperr"
@@ -39,7 +40,7 @@ func checkReport(typ TargetType, reason string) error {
 
 // checkDecision checks a decision, its note trimmed: an action only
 // resolves.
-func checkDecision(st Status, note string, action Action) error {
+func checkDecision(st Status, note string, action Action, deadline time.Time) error {
 	var errs apperr.Fields
 	switch st {
 	case StatusResolved, StatusDismissed:
@@ -50,10 +51,17 @@ func checkDecision(st Status, note string, action Action) error {
 	}
 	errs.MaxText("note", note, MaxNoteLen)
 	switch {
-	case action != ActionNone && action != ActionOverturnRejection && action != ActionSuspendUser && action != ActionDeleteTask:
-		errs.Add("action", "must be one of: overturn_rejection, suspend_user, delete_task")
+	case action != ActionNone && action != ActionOverturnRejection && action != ActionSuspendUser && action != ActionDeleteTask &&
+		action != ActionRework:
+		errs.Add("action", "must be one of: overturn_rejection, rework, suspend_user, delete_task")
 	case action != ActionNone && st == StatusDismissed:
 		errs.Add("action", "an action resolves a report; a dismissal takes none")
+	}
+	switch {
+	case action == ActionRework && deadline.IsZero():
+		errs.Add("deadline", "is required for rework: when the worker's revision is due")
+	case action != ActionRework && !deadline.IsZero():
+		errs.Add("deadline", "goes with the action rework only")
 	}
 	return errs.Err()
 }

@@ -48,7 +48,19 @@ const (
 	ActionOverturnRejection Action = "overturn_rejection" // the reported (rejected) submission becomes approved and paid
 	ActionSuspendUser       Action = "suspend_user"       // the reported user, the task's buyer, or the submission's worker
 	ActionDeleteTask        Action = "delete_task"        // the reported task, or the submission's task
+	// ActionRework sends the reported (rejected) submission back to its
+	// worker, to revise by a deadline (Verdict.Deadline).
+	ActionRework Action = "rework"
 )
+
+// Verdict is an admin's decision of a report: its status, the note to the
+// reporter, and the action taken, with the action's deadline (rework).
+type Verdict struct {
+	Status   Status
+	Note     string
+	Action   Action
+	Deadline time.Time // ActionRework only
+}
 
 // Report is one report.
 type Report struct {
@@ -119,6 +131,7 @@ type Tasks interface {
 type Submissions interface {
 	Get(ctx context.Context, id string) (submission.Submission, error)
 	Overturn(ctx context.Context, p auth.Principal, id string) (submission.Submission, error)
+	Rework(ctx context.Context, p auth.Principal, id string, deadline time.Time) (submission.Submission, error)
 }
 
 // Users finds users and suspends them; user.Service implements it.

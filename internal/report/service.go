@@ -202,11 +202,18 @@ func found[T any](v T, err, notFound error) (*T, error) {
 // the action, if any: when the action fails (a rejection neither escrow nor
 // buyer can pay for) the report stays open. The reporter is told.
 func (s *Service) Decide(ctx context.Context, p auth.Principal, id string, st Status, note string, action Action) (Report, error) {
+	return s.DecideWith(ctx, p, id, Verdict{Status: st, Note: note, Action: action})
+}
+
+// DecideWith is Decide with the whole verdict: the rework action takes a
+// deadline.
+func (s *Service) DecideWith(ctx context.Context, p auth.Principal, id string, v Verdict) (Report, error) {
 	if !p.Is(auth.RoleAdmin) {
 		return Report{}, auth.ErrWrongRole
 	}
-	note = strings.TrimSpace(note)
-	if err := checkDecision(st, note, action); err != nil {
+	st, action := v.Status, v.Action
+	note := strings.TrimSpace(v.Note)
+	if err := checkDecision(st, note, action, v.Deadline); err != nil {
 		return Report{}, err
 	}
 	r, err := s.store.ByID(ctx, id)
@@ -216,7 +223,7 @@ func (s *Service) Decide(ctx context.Context, p auth.Principal, id string, st St
 	if r.Status != StatusOpen {
 		return Report{}, ErrClosed
 	}
-	if err := s.act(ctx, p, r, action); err != nil {
+	if err := s.act(ctx, p, r, action, v.Deadline); err != nil {
 		return Report{}, fmt.Errorf("take action %s on report %s: %w", action, id, err)
 	}
 	ok, err := s.store.Decide(ctx, Decision{ID: id, Status: st, Note: note, Action: action, At: s.clock()})
@@ -258,10 +265,28 @@ func errAction(msg string) error {
 
 // act takes a report's action. Each action is idempotent, so deciding the
 // same report twice at once acts once.
-func (s *Service) act(ctx context.Context, p auth.Principal, r Report, action Action) error {
+func (s *Service) act(ctx context.Context, p auth.Principal, r Report, action Action, deadline time.Time) error {
 	switch action {
 	case ActionNone:
 		return nil
+	case ActionRework:
+		if r.TargetType != TargetSubmission {
+			return errAction("rework needs a report about a submission")
+		}
+		_, err := s.submissions.Rework(ctx, p, r.TargetID, deadline)
+		if errors.Is(err, submission.ErrAlreadyReviewed) {
+			return nil // sent back by a concurrent decision
+		}
+		if errors.Is(err, submission.ErrNotRejected) {
+			// Sent back since it was reported, by a decision of another
+			// report about it, and not reviewed again yet: what this
+			// report asked.
+			if sub, gerr := s.submissions.Get(ctx, r.TargetID); gerr == nil && sub.Reworks > 0 &&
+				(sub.Status == submission.StatusRevision || sub.Status == submission.StatusPending) {
+				return nil
+			}
+		}
+		return err
 	case ActionOverturnRejection:
 		if r.TargetType != TargetSubmission {
 			return errAction("overturn_rejection needs a report about a submission")
@@ -303,7 +328,7 @@ func (s *Service) act(ctx context.Context, p auth.Principal, r Report, action Ac
 		}
 		return err
 	}
-	return errAction("must be one of: overturn_rejection, suspend_user, delete_task")
+	return errAction("must be one of: overturn_rejection, rework, suspend_user, delete_task")
 }
 
 // culprit is the user a report accuses: the reported user, the task's buyer

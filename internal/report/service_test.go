@@ -10,6 +10,7 @@ import (
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
+	"microtask/internal/money"
 	"microtask/internal/page"
 	"microtask/internal/report"
 	"microtask/internal/storage/storagetest"
@@ -517,5 +518,163 @@ func TestSuspendUserAfterTheTaskIsGone(t *testing.T) {
 	}
 	if got := m.userStatus(t, m.buyer.UserID); got != user.StatusSuspended {
 		t.Errorf("buyer status = %s, want suspended", got)
+	}
+}
+
+// rework decides a report about the market's submission with a rework due
+// in two days.
+func (m *market) rework(t *testing.T) (report.Report, error) {
+	t.Helper()
+	r := m.report(t, m.worker, report.TargetSubmission, m.sub.ID)
+	return m.e.Reports.DecideWith(t.Context(), m.admin, r.ID, report.Verdict{Status: report.StatusResolved, Action: report.ActionRework,
+		Deadline: m.e.Clock.Now().Add(48 * time.Hour)})
+}
+
+func (m *market) reject(t *testing.T) {
+	t.Helper()
+	if _, err := m.e.Submissions.Reject(t.Context(), m.buyer, m.sub.ID, "the photo is blurry"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantMoney checks the worker's, the buyer's and the task's escrow coins,
+// the task's open slots and the submission's status.
+func (m *market) wantMoney(t *testing.T, worker, buyer, escrow money.Coins, open int, status submission.Status) {
+	t.Helper()
+	tk, err := m.e.Tasks.ByID(t.Context(), m.task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := m.e.Submissions.Get(t.Context(), m.sub.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotW, gotB, gotE := m.e.Coins(t, m.worker.UserID), m.e.Coins(t, m.buyer.UserID), m.e.Balance(t, ledger.EscrowAccount(m.task.ID))
+	if gotW != worker || gotB != buyer || gotE != escrow || tk.OpenSlots != open || sub.Status != status {
+		t.Errorf("worker %d, buyer %d, escrow %d, open slots %d, submission %s; want %d, %d, %d, %d, %s",
+			gotW, gotB, gotE, tk.OpenSlots, sub.Status, worker, buyer, escrow, open, status)
+	}
+}
+
+// TestReworkFromTheReopenedSlot: a rejection an admin sends back takes the
+// slot the rejection reopened (its pay is still in escrow); the worker
+// revises, the buyer reviews again (a second rejection is a new review),
+// and a second rework whose deadline passes is rejected again, its slot
+// reopened for the buyer to close and be refunded.
+func TestReworkFromTheReopenedSlot(t *testing.T) {
+	t.Parallel()
+	m := newMarket(t)
+	ctx := t.Context()
+	m.reject(t)
+	m.wantMoney(t, 0, 80, 20, 2, submission.StatusRejected)
+	got, err := m.rework(t)
+	if err != nil || got.Action != report.ActionRework || got.Status != report.StatusResolved {
+		t.Fatalf("DecideWith(rework) = %+v, %v", got, err)
+	}
+	m.wantMoney(t, 0, 80, 20, 1, submission.StatusRevision)
+	if _, err := m.e.Submissions.Resubmit(ctx, m.worker, m.sub.ID, "a sharper photo"); err != nil {
+		t.Fatalf("Resubmit() = %v", err)
+	}
+	m.wantMoney(t, 0, 80, 20, 1, submission.StatusPending)
+	m.reject(t) // the buyer still disagrees: a review of the new round
+	m.wantMoney(t, 0, 80, 20, 2, submission.StatusRejected)
+
+	if _, err := m.rework(t); err != nil {
+		t.Fatalf("a second rework = %v", err)
+	}
+	m.e.Clock.Advance(49 * time.Hour)
+	if n, err := m.e.Submissions.RejectOverdue(ctx); err != nil || n != 1 {
+		t.Fatalf("RejectOverdue() = %d, %v; want the missed rework rejected", n, err)
+	}
+	m.wantMoney(t, 0, 80, 20, 2, submission.StatusRejected)
+	if refunded, err := m.e.Tasks.CloseEarly(ctx, m.buyer, m.task.ID); err != nil || refunded != 20 {
+		t.Fatalf("CloseEarly() = %d, %v; want 20 back", refunded, err)
+	}
+	m.wantMoney(t, 0, 100, 0, 0, submission.StatusRejected)
+}
+
+// TestReworkPaidByTheBuyer: once the reopened slot is gone (the task
+// closed and refunded), the buyer pays the slot back into escrow; the
+// revision approved pays the worker from it. A buyer who cannot pay leaves
+// the report open and the submission rejected; a deleted task cannot be
+// reworked.
+func TestReworkPaidByTheBuyer(t *testing.T) {
+	t.Parallel()
+	m := newMarket(t)
+	ctx := t.Context()
+	m.reject(t)
+	if _, err := m.e.Tasks.CloseEarly(ctx, m.buyer, m.task.ID); err != nil {
+		t.Fatal(err)
+	}
+	m.wantMoney(t, 0, 100, 0, 0, submission.StatusRejected)
+	if _, err := m.rework(t); err != nil {
+		t.Fatalf("DecideWith(rework) = %v", err)
+	}
+	m.wantMoney(t, 0, 90, 10, 0, submission.StatusRevision)
+	if _, err := m.e.Submissions.Resubmit(ctx, m.worker, m.sub.ID, "a sharper photo"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.e.Submissions.Approve(ctx, m.buyer, m.sub.ID); err != nil {
+		t.Fatalf("Approve() after the rework = %v", err)
+	}
+	m.wantMoney(t, 10, 90, 0, 0, submission.StatusApproved)
+
+	// A buyer without the coins: 409, nothing moves, the report stays open.
+	poor := newMarket(t)
+	poor.reject(t)
+	if _, err := poor.e.Tasks.CloseEarly(ctx, poor.buyer, poor.task.ID); err != nil {
+		t.Fatal(err)
+	}
+	poor.postTask(t, poor.buyer, 10) // spends the 100
+	r := poor.report(t, poor.worker, report.TargetSubmission, poor.sub.ID)
+	_, err := poor.e.Reports.DecideWith(ctx, poor.admin, r.ID, report.Verdict{Status: report.StatusResolved, Action: report.ActionRework,
+		Deadline: poor.e.Clock.Now().Add(time.Hour)})
+	if !errors.Is(err, submission.ErrCannotPay) || poor.get(t, r.ID).Status != report.StatusOpen {
+		t.Errorf("DecideWith() for a buyer without coins = %v, report %s; want %v and open", err, poor.get(t, r.ID).Status, submission.ErrCannotPay)
+	}
+	poor.wantMoney(t, 0, 0, 0, 0, submission.StatusRejected)
+
+	// A deleted task: its escrow is gone; overturn instead.
+	gone := newMarket(t)
+	gone.reject(t)
+	if _, err := gone.e.Tasks.Delete(ctx, gone.buyer, gone.task.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gone.rework(t); !errors.Is(err, submission.ErrTaskDeleted) {
+		t.Errorf("rework on a deleted task = %v, want %v", err, submission.ErrTaskDeleted)
+	}
+}
+
+// TestReworkRefusals: rework needs a report about a rejected submission
+// and a deadline ahead.
+func TestReworkRefusals(t *testing.T) {
+	t.Parallel()
+	m := newMarket(t)
+	ctx := t.Context()
+	now := m.e.Clock.Now()
+	onTask := m.report(t, m.worker, report.TargetTask, m.task.ID)
+	onSub := m.report(t, m.worker, report.TargetSubmission, m.sub.ID)
+	for _, tt := range []struct {
+		name     string
+		id       string
+		deadline time.Time
+		want     error
+	}{
+		{"a report about a task", onTask.ID, now.Add(time.Hour), apperr.InvalidFields()},
+		{"a deadline passed", onSub.ID, now.Add(-time.Minute), apperr.InvalidFields()},
+		{"a deadline too far", onSub.ID, now.Add(submission.MaxReworkAhead + time.Hour), apperr.InvalidFields()},
+		{"no deadline", onSub.ID, time.Time{}, apperr.InvalidFields()},
+		{"a submission not rejected", onSub.ID, now.Add(time.Hour), submission.ErrNotRejected},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := m.e.Reports.DecideWith(ctx, m.admin, tt.id, report.Verdict{Status: report.StatusResolved, Action: report.ActionRework,
+				Deadline: tt.deadline})
+			if !errors.Is(err, tt.want) {
+				t.Errorf("DecideWith() = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if _, err := m.e.Submissions.Rework(ctx, m.buyer, m.sub.ID, now.Add(time.Hour)); !errors.Is(err, auth.ErrWrongRole) {
+		t.Errorf("Rework() by the buyer = %v, want %v", err, auth.ErrWrongRole)
 	}
 }

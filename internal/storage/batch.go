@@ -13,6 +13,7 @@ import (
 	"microtask/internal/docdb"
 	"microtask/internal/money"
 	"microtask/internal/page"
+	"microtask/internal/task"
 )
 
 // BatchStore keeps batches (collection batches) and the rows of their CSV
@@ -31,33 +32,62 @@ func NewBatchStore(d *docdb.DB) *BatchStore {
 var _ batch.Store = (*BatchStore)(nil)
 
 type batchDoc struct {
-	ID             string     `bson:"_id"`
-	BuyerID        string     `bson:"buyer_id"`
-	Name           string     `bson:"name"`
-	Status         string     `bson:"status"`
-	Columns        []string   `bson:"columns"`
-	Rows           int        `bson:"rows"`
-	Title          string     `bson:"task_title"` // the template, placeholders and all
-	Detail         string     `bson:"task_detail"`
-	SubmissionInfo string     `bson:"submission_info"`
-	ImageURL       string     `bson:"task_image_url"`
-	Workers        int        `bson:"required_workers"`
-	Pay            int64      `bson:"payable_amount"`
-	CompletionDate time.Time  `bson:"completion_date"`
-	Category       string     `bson:"category"`
-	Tags           []string   `bson:"tags"`
-	TimeAllotted   int64      `bson:"time_allotted_minutes"`
-	Ops            []string   `bson:"ops"`
-	CreatedAt      time.Time  `bson:"created_at"`
-	ClosedAt       *time.Time `bson:"closed_at,omitempty"`
-	CompletedAt    *time.Time `bson:"completed_at,omitempty"`
+	ID             string    `bson:"_id"`
+	BuyerID        string    `bson:"buyer_id"`
+	Name           string    `bson:"name"`
+	Status         string    `bson:"status"`
+	Columns        []string  `bson:"columns"`
+	Rows           int       `bson:"rows"`
+	Title          string    `bson:"task_title"` // the template, placeholders and all
+	Detail         string    `bson:"task_detail"`
+	SubmissionInfo string    `bson:"submission_info"`
+	ImageURL       string    `bson:"task_image_url"`
+	Workers        int       `bson:"required_workers"`
+	Pay            int64     `bson:"payable_amount"`
+	CompletionDate time.Time `bson:"completion_date"`
+	Category       string    `bson:"category"`
+	Tags           []string  `bson:"tags"`
+	TimeAllotted   int64     `bson:"time_allotted_minutes"`
+	// The template's requirements (task.Requirements); the requirements
+	// are stored whole and never queried into.
+	MinLevel     int64                 `bson:"min_level,omitempty"`
+	MinRating    float64               `bson:"min_rating,omitempty"`
+	Countries    []string              `bson:"countries,omitempty"`
+	Requirements []batchRequirementDoc `bson:"requirements,omitempty"`
+	Ops          []string              `bson:"ops"`
+	CreatedAt    time.Time             `bson:"created_at"`
+	ClosedAt     *time.Time            `bson:"closed_at,omitempty"`
+	CompletedAt  *time.Time            `bson:"completed_at,omitempty"`
+}
+
+type batchRequirementDoc struct {
+	QualificationID string `bson:"qualification_id"`
+	Comparator      string `bson:"comparator"`
+	Value           *int   `bson:"value,omitempty"`
+}
+
+func batchRequirementsToDoc(r task.Requirements) (int64, float64, []string, []batchRequirementDoc) {
+	var qs []batchRequirementDoc
+	for _, q := range r.Qualifications {
+		qs = append(qs, batchRequirementDoc{QualificationID: q.QualificationID, Comparator: string(q.Comparator), Value: q.Value})
+	}
+	return int64(r.MinLevel), r.MinRating, noneIfEmpty(r.Countries), qs
+}
+
+func batchRequirementsFromDoc(d batchDoc) task.Requirements {
+	r := task.Requirements{MinLevel: int(d.MinLevel), MinRating: d.MinRating, Countries: d.Countries}
+	for _, q := range d.Requirements {
+		r.Qualifications = append(r.Qualifications, task.QualificationRequirement{QualificationID: q.QualificationID,
+			Comparator: task.Comparator(q.Comparator), Value: q.Value})
+	}
+	return r
 }
 
 func batchFromDoc(d batchDoc) batch.Batch {
 	b := batch.Batch{ID: d.ID, BuyerID: d.BuyerID, Name: d.Name, Status: batch.Status(d.Status), Columns: d.Columns, Rows: d.Rows,
 		CreatedAt: d.CreatedAt, Template: batch.Template{Title: d.Title, Detail: d.Detail, SubmissionInfo: d.SubmissionInfo,
 			ImageURL: d.ImageURL, Workers: d.Workers, Pay: money.Coins(d.Pay), CompletionDate: d.CompletionDate, Category: d.Category,
-			Tags: nonNil(d.Tags), TimeAllotted: time.Duration(d.TimeAllotted) * time.Minute}}
+			Tags: nonNil(d.Tags), TimeAllotted: time.Duration(d.TimeAllotted) * time.Minute, Requirements: batchRequirementsFromDoc(d)}}
 	if d.ClosedAt != nil {
 		b.ClosedAt = *d.ClosedAt
 	}
@@ -77,10 +107,12 @@ type batchRowDoc struct {
 // Insert implements batch.Store.
 func (s *BatchStore) Insert(ctx context.Context, b batch.Batch) error {
 	t := b.Template
-	err := s.batches.InsertOne(ctx, batchDoc{ID: b.ID, BuyerID: b.BuyerID, Name: b.Name, Status: string(b.Status), Columns: b.Columns,
+	d := batchDoc{ID: b.ID, BuyerID: b.BuyerID, Name: b.Name, Status: string(b.Status), Columns: b.Columns,
 		Rows: b.Rows, Title: t.Title, Detail: t.Detail, SubmissionInfo: t.SubmissionInfo, ImageURL: t.ImageURL, Workers: t.Workers,
 		Pay: int64(t.Pay), CompletionDate: t.CompletionDate, Category: t.Category, Tags: nonNil(t.Tags),
-		TimeAllotted: int64(t.TimeAllotted / time.Minute), Ops: []string{}, CreatedAt: b.CreatedAt})
+		TimeAllotted: int64(t.TimeAllotted / time.Minute), Ops: []string{}, CreatedAt: b.CreatedAt}
+	d.MinLevel, d.MinRating, d.Countries, d.Requirements = batchRequirementsToDoc(t.Requirements)
+	err := s.batches.InsertOne(ctx, d)
 	if docdb.IsDuplicate(err) {
 		return nil // the same request again
 	}

@@ -61,6 +61,9 @@ type messageDoc struct {
 	AboutOwner  string    `bson:"about_owner,omitempty"`
 	Attachments []string  `bson:"attachments,omitempty"`
 	CreatedAt   time.Time `bson:"created_at"`
+	// EventPending marks a message owing its message.received event
+	// (chat.Message.EventPending), until it is stored.
+	EventPending bool `bson:"event_pending,omitempty"`
 }
 
 // sideSuffix names a side's fields: side 0 is a, side 1 is b.
@@ -91,12 +94,12 @@ func conversationFromDoc(d conversationDoc) chat.Conversation {
 func messageFromDoc(d messageDoc) chat.Message {
 	return chat.Message{ID: d.ID, ConversationID: d.Conv, From: d.From, To: d.To, Text: d.Text,
 		About: chat.Ref{Type: chat.AboutType(d.AboutType), ID: d.AboutID}, AboutOwner: d.AboutOwner,
-		Attachments: d.Attachments, CreatedAt: d.CreatedAt}
+		Attachments: d.Attachments, CreatedAt: d.CreatedAt, EventPending: d.EventPending}
 }
 
 func messageToDoc(m chat.Message) messageDoc {
 	return messageDoc{ID: m.ID, Conv: m.ConversationID, From: m.From, To: m.To, Text: m.Text, AboutType: string(m.About.Type),
-		AboutID: m.About.ID, AboutOwner: m.AboutOwner, Attachments: m.Attachments, CreatedAt: m.CreatedAt}
+		AboutID: m.About.ID, AboutOwner: m.AboutOwner, Attachments: m.Attachments, CreatedAt: m.CreatedAt, EventPending: m.EventPending}
 }
 
 // lastTextLen is how much of the last message a conversation keeps.
@@ -118,6 +121,26 @@ func (s *ChatStore) Conversation(ctx context.Context, id string) (chat.Conversat
 // InsertMessage implements chat.Store.
 func (s *ChatStore) InsertMessage(ctx context.Context, m chat.Message) error {
 	return s.messages.InsertOne(ctx, messageToDoc(m))
+}
+
+// EventStored implements chat.Store.
+func (s *ChatStore) EventStored(ctx context.Context, id string) error {
+	_, err := s.messages.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "event_pending", Value: true}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "event_pending", Value: ""}}}}, false)
+	return err
+}
+
+// EventsPending implements chat.Store, through the index on
+// event_pending, which holds the few messages marked.
+func (s *ChatStore) EventsPending(ctx context.Context, before time.Time, limit int) ([]chat.Message, error) {
+	var out []chat.Message
+	err := docdb.Each(ctx, s.messages, bson.D{{Key: "event_pending", Value: true}, {Key: "created_at", Value: bson.D{{Key: "$lt", Value: before}}}},
+		docdb.Query{Sort: bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, Limit: int64(limit)},
+		func(d messageDoc) error {
+			out = append(out, messageFromDoc(d))
+			return nil
+		})
+	return out, err
 }
 
 // Record implements chat.Store: one write, two when the conversation is

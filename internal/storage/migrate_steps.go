@@ -37,6 +37,7 @@ func MigrationSteps(db *docdb.DB) map[string]docdb.Step {
 		"taskHeld":             m.taskHeld,
 		"markStandings":        m.markStandings,
 		"taskRequirements":     m.taskRequirements,
+		"taskQualifications":   m.taskQualifications,
 	}
 }
 
@@ -316,5 +317,15 @@ func (m migrator) markStandings(ctx context.Context) error {
 func (m migrator) taskRequirements(ctx context.Context) error {
 	_, err := m.d.Collection("tasks").UpdateMany(ctx, bson.D{{Key: "min_level", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "min_level", Value: int64(0)}, {Key: "min_rating", Value: 0.0}}}})
+	return err
+}
+
+// taskQualifications gives the tasks from before migration 0065 the
+// countries and qualification slots every task has since: none ([] and
+// empty slots), which the filter of a worker's available tasks compares
+// with what they bring. Safe to repeat.
+func (m migrator) taskQualifications(ctx context.Context) error {
+	_, err := m.d.Collection("tasks").UpdateMany(ctx, bson.D{{Key: "countries", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: requirementFields(task.Requirements{})}})
 	return err
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"github.com/google/go-cmp/cmp"
 	"slices"
 	"testing"
 	"time"
@@ -113,8 +114,9 @@ func TestTaskLabels(t *testing.T) {
 	}
 }
 
-// TestTaskRequirements runs migration 0025's step on a task of before it:
-// it asks nothing, and a worker who brings nothing finds it available.
+// TestTaskRequirements runs the steps of migrations 0025 and 0065 on a
+// task of before them: it asks nothing, and a worker who brings nothing
+// finds it available.
 func TestTaskRequirements(t *testing.T) {
 	db := newTestDB(t)
 	ctx := context.Background()
@@ -133,9 +135,12 @@ func TestTaskRequirements(t *testing.T) {
 		if err := (migrator{db}).taskRequirements(ctx); err != nil {
 			t.Fatal(err)
 		}
+		if err := (migrator{db}).taskQualifications(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	got, n, err := store.List(ctx, f, page.Request{Number: 1, Limit: 10})
-	if err != nil || n != 1 || got[0].Requirements != (task.Requirements{}) {
+	if err != nil || n != 1 || !cmp.Equal(got[0].Requirements, task.Requirements{}) {
 		t.Errorf("available after the step = %+v, %d, %v; want the task, asking nothing", got, n, err)
 	}
 }

@@ -187,6 +187,30 @@ func (s *QualificationStore) WorkerGrants(ctx context.Context, workerID string, 
 	return docdb.FindPage(ctx, s.grants, bson.D{{Key: "worker_id", Value: workerID}}, newestGranted, p, grantFromDoc)
 }
 
+// Scores implements qualification.Store: the worker's grants, through
+// the index on worker_id.
+func (s *QualificationStore) Scores(ctx context.Context, workerID string) (map[string]int, error) {
+	out := map[string]int{}
+	err := docdb.Each(ctx, s.grants, bson.D{{Key: "worker_id", Value: workerID}}, docdb.Query{Fields: []string{"type_id", "value"}},
+		func(d grantDoc) error {
+			out[d.TypeID] = d.Value
+			return nil
+		})
+	return out, err
+}
+
+// Holders implements qualification.Store: the type's grants, through the
+// index on type_id.
+func (s *QualificationStore) Holders(ctx context.Context, typeID string) ([]string, error) {
+	var out []string
+	err := docdb.Each(ctx, s.grants, bson.D{{Key: "type_id", Value: typeID}}, docdb.Query{Fields: []string{"worker_id"}},
+		func(d grantDoc) error {
+			out = append(out, d.WorkerID)
+			return nil
+		})
+	return out, err
+}
+
 type attemptDoc struct {
 	ID       string    `bson:"_id"` // type:worker
 	TypeID   string    `bson:"type_id"`

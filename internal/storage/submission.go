@@ -52,6 +52,9 @@ type submissionDoc struct {
 	// of yet (submission.Store.UntoldAutoApprovals).
 	BuyerUntold bool     `bson:"buyer_untold,omitempty"`
 	Ops         []string `bson:"ops"` // ledger operations committed on this submission
+	// Reworks counts the rejections an admin sent back to the worker
+	// (submission.Submission.Reworks).
+	Reworks int `bson:"reworks,omitempty"`
 }
 
 func submissionFromDoc(d submissionDoc) submission.Submission {
@@ -59,7 +62,7 @@ func submissionFromDoc(d submissionDoc) submission.Submission {
 		ID: d.ID, TaskID: d.TaskID, TaskTitle: d.TaskTitle, Pay: money.Coins(d.Pay),
 		Worker: task.Party{ID: d.WorkerID, Name: d.WorkerName}, Buyer: task.Party{ID: d.BuyerID, Name: d.BuyerName},
 		Details: d.Details, Status: submission.Status(d.Status), Reason: d.Reason, AutoApproveAt: d.AutoApproveAt,
-		CreatedAt: d.CreatedAt, Bonus: money.Coins(d.Bonus), RevisionReason: d.RevisionReason,
+		CreatedAt: d.CreatedAt, Bonus: money.Coins(d.Bonus), RevisionReason: d.RevisionReason, Reworks: d.Reworks,
 	}
 	if d.RevisionDeadline != nil {
 		s.RevisionDeadline = *d.RevisionDeadline
@@ -151,6 +154,34 @@ func (s *SubmissionStore) Resubmit(ctx context.Context, op, id, details string, 
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
 		},
 		func(d submissionDoc) bool { return slices.Contains(d.Ops, op) })
+}
+
+// Rework implements submission.Store.
+func (s *SubmissionStore) Rework(ctx context.Context, op, id, reason string, deadline time.Time) (bool, error) {
+	return docdb.CommitOnce(ctx, s.subs, id,
+		bson.D{{Key: "_id", Value: id}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}},
+			{Key: "status", Value: string(submission.StatusRejected)}},
+		bson.D{
+			{Key: "$set", Value: bson.D{{Key: "status", Value: string(submission.StatusRevision)}, {Key: "revision_reason", Value: reason},
+				{Key: "revision_deadline", Value: deadline}}},
+			{Key: "$inc", Value: bson.D{{Key: "reworks", Value: 1}}},
+			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
+		},
+		func(d submissionDoc) bool { return slices.Contains(d.Ops, op) })
+}
+
+// Unrework implements submission.Store.
+func (s *SubmissionStore) Unrework(ctx context.Context, op string, before submission.Submission) error {
+	set := bson.D{{Key: "status", Value: string(before.Status)}, {Key: "reworks", Value: before.Reworks}}
+	unset := bson.D{{Key: "revision_deadline", Value: ""}}
+	if before.RevisionReason != "" {
+		set = append(set, bson.E{Key: "revision_reason", Value: before.RevisionReason})
+	} else {
+		unset = append(unset, bson.E{Key: "revision_reason", Value: ""})
+	}
+	_, err := s.subs.UpdateOne(ctx, bson.D{{Key: "_id", Value: before.ID}, {Key: "ops", Value: op}},
+		bson.D{{Key: "$set", Value: set}, {Key: "$unset", Value: unset}, {Key: "$pull", Value: bson.D{{Key: "ops", Value: op}}}}, false)
+	return err
 }
 
 // DueRevisions implements submission.Store.

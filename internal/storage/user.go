@@ -3,8 +3,11 @@ package storage
 import (
 	"context"
 	"errors"
+	"maps"
 	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -73,6 +76,11 @@ type userDoc struct {
 	PortfolioSeq   int64          `bson:"portfolio_seq,omitempty"`
 	ProfileViews   int64          `bson:"profile_views,omitempty"`
 	ProfileViewsOn *time.Time     `bson:"profile_views_on,omitempty"`
+	// The copy of the worker's qualification scores (user.User.
+	// Qualifications), each "<type>=<score>", flat, under a count of its
+	// rewrites, which guards them.
+	Qualifications    []string `bson:"qualifications,omitempty"`
+	QualificationsSeq int64    `bson:"qualifications_seq,omitempty"`
 }
 
 type portfolioDoc struct {
@@ -100,6 +108,15 @@ func userFromDoc(d userDoc) user.User {
 		ProfileViews: d.ProfileViews}
 	if d.ProfileViewsOn != nil {
 		u.ProfileViewsOn = *d.ProfileViewsOn
+	}
+	for _, q := range d.Qualifications {
+		id, v, ok := strings.Cut(q, "=")
+		if n, err := strconv.Atoi(v); ok && err == nil {
+			if u.Qualifications == nil {
+				u.Qualifications = map[string]int{}
+			}
+			u.Qualifications[id] = n
+		}
 	}
 	for _, it := range d.Portfolio {
 		u.Portfolio = append(u.Portfolio, user.PortfolioItem{ID: it.ID, Title: it.Title, Description: it.Description,
@@ -454,6 +471,38 @@ func (s *UserStore) UpdatePortfolio(ctx context.Context, id string, change func(
 		}
 	}
 	return user.User{}, errors.New("update portfolio: the user keeps changing")
+}
+
+// SetQualifications implements user.Store.
+func (s *UserStore) SetQualifications(ctx context.Context, id string, read func(context.Context) (map[string]int, error)) error {
+	for range 5 {
+		d, err := s.one(ctx, bson.D{{Key: "_id", Value: id}})
+		if err != nil {
+			return err
+		}
+		scores, err := read(ctx) // after the count is read: a rewrite that wins read every change before it
+		if err != nil {
+			return err
+		}
+		list := make([]string, 0, len(scores))
+		for _, q := range slices.Sorted(maps.Keys(scores)) {
+			list = append(list, q+"="+strconv.Itoa(scores[q]))
+		}
+		var seq any = d.QualificationsSeq
+		if d.QualificationsSeq == 0 {
+			seq = bson.D{{Key: "$exists", Value: false}}
+		}
+		n, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "qualifications_seq", Value: seq}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "qualifications", Value: list}}},
+				{Key: "$inc", Value: bson.D{{Key: "qualifications_seq", Value: int64(1)}}}}, false)
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			return nil
+		}
+	}
+	return errors.New("set qualifications: the user keeps changing")
 }
 
 // SetProfileViews implements user.Store.

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"microtask/internal/adminlog"
+	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
@@ -46,6 +48,7 @@ type Service struct {
 	revise                  operation.Kind[revision]
 	approve, reject, cancel operation.Kind[review]
 	overturn                operation.Kind[overturn]
+	rework                  operation.Kind[rework]
 	bonus                   operation.Kind[bonus]
 }
 
@@ -61,6 +64,17 @@ type review struct {
 // pays, its task's escrow (using up an open slot) or its buyer.
 type overturn struct {
 	Submission Submission
+	FromEscrow bool
+	By         string // the admin who decided
+}
+
+// rework is the data of a rejection an admin sends back to its worker: the
+// submission as read (rejected), the deadline of the worker's revision,
+// and who pays the slot back into escrow, the open slot the rejection
+// reopened (its pay is in escrow still) or the buyer.
+type rework struct {
+	Submission Submission
+	Deadline   time.Time
 	FromEscrow bool
 	By         string // the admin who decided
 }
@@ -119,6 +133,12 @@ func NewService(d Deps) *Service {
 	// pays once.
 	s.overturn = operation.Kind[overturn]{Name: "overturn", Commit: s.commitOverturn, Revert: s.revertOverturn,
 		Settle: s.settleOverturn, Retry: true}
+	// rework:<submission>:<round> sends a rejected submission back to its
+	// worker on a dispute, holding its slot's pay in escrow again: the
+	// open slot the rejection reopened, or the buyer's coins. Like
+	// overturn, one that failed for lack of coins may be decided again.
+	s.rework = operation.Kind[rework]{Name: "rework", Commit: s.commitRework, Revert: s.revertRework, Settle: s.settleRework,
+		Retry: true}
 	// bonus:<submission>:<request> pays the worker a bonus from the
 	// buyer's balance, then records it on the submission and tells the
 	// worker.
@@ -150,6 +170,7 @@ func (s *Service) Submitted(ctx context.Context, taskID, workerID string) (bool,
 // wiring to register.
 func (s *Service) Operations() []operation.Definition {
 	return []operation.Definition{s.submit.Define(), s.revise.Define(), s.approve.Define(), s.reject.Define(), s.cancel.Define(), s.overturn.Define(),
+		s.rework.Define(),
 		s.bonus.Define()}
 }
 
@@ -379,7 +400,7 @@ func (s *Service) run(ctx context.Context, kind operation.Kind[review], sub Subm
 	if kind.Name == s.approve.Name {
 		postings = ledger.Move(ledger.EscrowAccount(sub.TaskID), ledger.UserAccount(sub.Worker.ID), sub.Pay)
 	}
-	res, err := kind.Run(ctx, s.ops, sub.ID, postings, review{Submission: sub, Reason: reason, Auto: auto})
+	res, err := kind.Run(ctx, s.ops, sub.OpKey(), postings, review{Submission: sub, Reason: reason, Auto: auto})
 	if errors.Is(err, operation.ErrCancelled) || (err == nil && res.Replayed) {
 		return ErrAlreadyReviewed // another review, or this same one by a concurrent call
 	}
@@ -585,7 +606,7 @@ func (s *Service) Resubmit(ctx context.Context, p auth.Principal, id, details st
 		return Submission{}, fmt.Errorf("read task %s: %w", sub.TaskID, err)
 	}
 	sub.Details, sub.Status, sub.AutoApproveAt = details, StatusPending, now.Add(t.AutoApproveAfter)
-	res, err := s.revise.Run(ctx, s.ops, id, nil, revision{Submission: sub, At: now})
+	res, err := s.revise.Run(ctx, s.ops, sub.OpKey(), nil, revision{Submission: sub, At: now})
 	if errors.Is(err, operation.ErrCancelled) || (err == nil && res.Replayed) {
 		return Submission{}, ErrNotInRevision // not in revision, past its deadline, or revised already
 	}
@@ -696,7 +717,7 @@ func (s *Service) Overturn(ctx context.Context, p auth.Principal, id string) (Su
 		return Submission{}, fmt.Errorf("read task %s: %w", sub.TaskID, err)
 	}
 	if t.Status != task.StatusDeleted && t.OpenSlots > 0 {
-		res, err := s.overturn.Run(ctx, s.ops, sub.ID, ledger.Move(ledger.EscrowAccount(sub.TaskID), ledger.UserAccount(sub.Worker.ID), sub.Pay),
+		res, err := s.overturn.Run(ctx, s.ops, sub.OpKey(), ledger.Move(ledger.EscrowAccount(sub.TaskID), ledger.UserAccount(sub.Worker.ID), sub.Pay),
 			overturn{Submission: sub, FromEscrow: true, By: p.UserID})
 		switch {
 		case err == nil && res.Replayed, errors.Is(err, operation.ErrReused):
@@ -707,7 +728,7 @@ func (s *Service) Overturn(ctx context.Context, p auth.Principal, id string) (Su
 			return Submission{}, err
 		}
 	}
-	res, err := s.overturn.Run(ctx, s.ops, sub.ID, ledger.Move(ledger.UserAccount(sub.Buyer.ID), ledger.UserAccount(sub.Worker.ID), sub.Pay),
+	res, err := s.overturn.Run(ctx, s.ops, sub.OpKey(), ledger.Move(ledger.UserAccount(sub.Buyer.ID), ledger.UserAccount(sub.Worker.ID), sub.Pay),
 		overturn{Submission: sub, By: p.UserID})
 	switch {
 	case errors.Is(err, ledger.ErrInsufficientCoins):
@@ -765,6 +786,122 @@ func (s *Service) settleOverturn(ctx context.Context, op operation.Op[overturn])
 	return s.notify.Send(ctx, notification.Notification{
 		ID: op.ID, UserID: sub.Worker.ID, Type: notification.RejectionOverturned, Page: notification.MySubmissions, CreatedAt: op.At,
 		Message: fmt.Sprintf("An admin overturned the rejection of your submission for “%s”: %d coins are yours.", sub.TaskTitle, sub.Pay),
+	})
+}
+
+// MaxReworkAhead is how far ahead a rework's deadline may be.
+const MaxReworkAhead = 30 * 24 * time.Hour
+
+// Rework sends a rejected submission back to its worker on a dispute
+// (admins only), to revise by deadline: it is in revision again, holding
+// its slot's pay in escrow, as when its buyer asks for a revision. The pay
+// comes from the open slot the rejection reopened, if the task still has
+// one, else from the buyer's balance (ErrCannotPay if they lack it). The
+// worker's revision is pending again for the buyer's review; a deadline
+// missed rejects it again (RejectOverdue), which reopens the slot as any
+// rejection does, for the buyer to close and have refunded (refunded by
+// itself on a closed or expired task). A task deleted since: ErrTaskDeleted.
+func (s *Service) Rework(ctx context.Context, p auth.Principal, id string, deadline time.Time) (Submission, error) {
+	if !p.Is(auth.RoleAdmin) {
+		return Submission{}, auth.ErrWrongRole
+	}
+	now := s.clock()
+	deadline = deadline.UTC().Truncate(time.Millisecond)
+	switch {
+	case !deadline.After(now):
+		return Submission{}, apperr.InvalidFields(apperr.FieldError{Field: "deadline", Message: "must be in the future"})
+	case deadline.After(now.Add(MaxReworkAhead)):
+		return Submission{}, apperr.InvalidFields(apperr.FieldError{Field: "deadline",
+			Message: fmt.Sprintf("must be within %d days", int(MaxReworkAhead/(24*time.Hour)))})
+	}
+	sub, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return Submission{}, fmt.Errorf("read submission %s: %w", id, err)
+	}
+	if sub.Status != StatusRejected {
+		return Submission{}, ErrNotRejected
+	}
+	t, err := s.tasks.ByID(ctx, sub.TaskID)
+	if err != nil {
+		return Submission{}, fmt.Errorf("read task %s: %w", sub.TaskID, err)
+	}
+	if t.Status == task.StatusDeleted {
+		return Submission{}, ErrTaskDeleted
+	}
+	// The round this rework opens names it, so that a later rejection
+	// may be sent back again.
+	key := sub.ID + ":" + strconv.Itoa(sub.Reworks+1)
+	data := rework{Submission: sub, Deadline: deadline, By: p.UserID}
+	if t.OpenSlots > 0 {
+		data.FromEscrow = true
+		res, err := s.rework.Run(ctx, s.ops, key, nil, data)
+		switch {
+		case err == nil && res.Replayed, errors.Is(err, operation.ErrReused):
+			return Submission{}, ErrAlreadyReviewed // sent back already, perhaps from the other source
+		case err == nil:
+			return s.store.ByID(ctx, id)
+		case !errors.Is(err, operation.ErrCancelled): // cancelled: the slot went meanwhile
+			return Submission{}, err
+		}
+		data.FromEscrow = false
+	}
+	res, err := s.rework.Run(ctx, s.ops, key, ledger.Move(ledger.UserAccount(sub.Buyer.ID), ledger.EscrowAccount(sub.TaskID), sub.Pay), data)
+	switch {
+	case errors.Is(err, ledger.ErrInsufficientCoins):
+		return Submission{}, ErrCannotPay
+	case errors.Is(err, operation.ErrCancelled), err == nil && res.Replayed, errors.Is(err, operation.ErrReused):
+		return Submission{}, ErrAlreadyReviewed
+	case err != nil:
+		return Submission{}, err
+	}
+	return s.store.ByID(ctx, id)
+}
+
+// reworkReason is what the worker of a reworked submission is told.
+const reworkReason = "an admin sent your rejected submission back to you on a dispute: revise it by the deadline"
+
+// commitRework takes the open slot back for the submission, or, when the
+// buyer pays, sends the submission back at once.
+func (s *Service) commitRework(ctx context.Context, op operation.Op[rework]) (bool, error) {
+	d := op.Data
+	if d.FromEscrow {
+		return s.tasks.ReclaimSlot(ctx, d.Submission.TaskID, d.Submission.ID, op.ID)
+	}
+	return s.store.Rework(ctx, op.ID, d.Submission.ID, reworkReason, d.Deadline)
+}
+
+// revertRework puts a rework the buyer could not pay back to rejected.
+func (s *Service) revertRework(ctx context.Context, op operation.Op[rework]) error {
+	return s.store.Unrework(ctx, op.ID, op.Data.Submission)
+}
+
+// settleRework finishes what the commit began (the submission sent back,
+// or its slot's pay, now in escrow, listed as pending on the task), then
+// records the admin's action and tells the worker.
+func (s *Service) settleRework(ctx context.Context, op operation.Op[rework]) error {
+	d := op.Data
+	sub := d.Submission
+	if d.FromEscrow {
+		if _, err := s.store.Rework(ctx, op.ID, sub.ID, reworkReason, d.Deadline); err != nil {
+			return fmt.Errorf("send submission %s back: %w", sub.ID, err)
+		}
+	} else if err := s.tasks.AddPending(ctx, sub.TaskID, sub.ID, op.ID); err != nil {
+		return fmt.Errorf("list submission %s as pending on task %s: %w", sub.ID, sub.TaskID, err)
+	}
+	from := "the buyer's balance"
+	if d.FromEscrow {
+		from = "the slot its rejection reopened"
+	}
+	if err := s.admins.Record(ctx, adminlog.Entry{ID: op.ID, AdminID: d.By, Kind: adminlog.SubmissionReworked,
+		TargetType: "submission", TargetID: sub.ID, At: op.At,
+		Summary: fmt.Sprintf("rejection sent back for rework by %s: %d coins held in escrow from %s",
+			d.Deadline.Format(time.RFC3339), sub.Pay, from)}); err != nil {
+		return err
+	}
+	return s.notify.Send(ctx, notification.Notification{
+		ID: op.ID, UserID: sub.Worker.ID, Type: notification.RevisionRequested, Page: notification.MySubmissions, CreatedAt: op.At,
+		Message: fmt.Sprintf("An admin sent your rejected submission for “%s” back to you: revise it by %s.", sub.TaskTitle,
+			d.Deadline.Format("2006-01-02 15:04 MST")),
 	})
 }
 

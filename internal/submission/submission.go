@@ -6,6 +6,7 @@ package submission
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"microtask/internal/apperr"
@@ -54,9 +55,24 @@ type Submission struct {
 	// deadline for the worker's revision (zero once revised).
 	RevisionReason   string
 	RevisionDeadline time.Time
+	// Reworks counts the times an admin sent the submission, rejected,
+	// back to its worker on a dispute (Service.Rework): each starts a new
+	// round of its review, whose operations are named by OpKey.
+	Reworks int
 	// Held is the reserved slot the submission takes, while it is being
 	// submitted; empty when it takes a free slot. Not stored.
 	Held string
+}
+
+// OpKey names the operations of the submission's current round of review
+// (approve, reject, cancel, revise, overturn): its ID, and after a rework
+// the round's number, so that a rejection after a rework is a new
+// operation, not the first one again.
+func (s Submission) OpKey() string {
+	if s.Reworks == 0 {
+		return s.ID
+	}
+	return s.ID + ":" + strconv.Itoa(s.Reworks)
 }
 
 // Filter selects submissions for a list.
@@ -85,9 +101,11 @@ var (
 	// ErrBlockedByBuyer is the block package's: one code wherever a block
 	// refuses work.
 	ErrBlockedByBuyer = block.ErrBlocked
-	ErrNotRejected    = apperr.New(apperr.Conflict, "not_rejected", "only a rejected submission can be overturned")
+	ErrNotRejected    = apperr.New(apperr.Conflict, "not_rejected", "only a rejected submission can be overturned or sent back for rework")
 	ErrCannotPay      = apperr.New(apperr.Conflict, "cannot_pay",
 		"neither the task's escrow nor the buyer's balance can pay this submission")
+	ErrTaskDeleted = apperr.New(apperr.Conflict, "task_deleted",
+		"the submission's task was deleted, its escrow refunded: send the worker's pay with overturn_rejection instead")
 )
 
 // Review is the commit of a review operation: the submission moves from
@@ -119,6 +137,13 @@ type Store interface {
 	// Review commits r. True if it did now or had already; false if the
 	// submission is no longer in r.From.
 	Review(ctx context.Context, r Review) (bool, error)
+	// Rework sends a rejected submission back to its worker, in revision
+	// until deadline with reason, one rework more, recording op. True if
+	// it did now or had already; false if it is no longer rejected.
+	Rework(ctx context.Context, op, id, reason string, deadline time.Time) (bool, error)
+	// Unrework undoes the rework recorded by op: the submission is as
+	// before again.
+	Unrework(ctx context.Context, op string, before Submission) error
 	// Unreview undoes the review recorded by op: the submission is as before
 	// again, in before's status with its reason and review time, and no
 	// buyer is to be told of it.
@@ -176,6 +201,13 @@ type Tasks interface {
 	// ConsumeSlot uses up one open slot of a task that is not deleted,
 	// recording op. True if it did now or had already.
 	ConsumeSlot(ctx context.Context, taskID, op string) (bool, error)
+	// ReclaimSlot moves one open slot of a task that is not deleted to the
+	// submission's pending one, recording op. True if it did now or had
+	// already.
+	ReclaimSlot(ctx context.Context, taskID, submissionID, op string) (bool, error)
+	// AddPending lists the submission as pending on the task, recording
+	// op, once.
+	AddPending(ctx context.Context, taskID, submissionID, op string) error
 	// NoteSlotTaken tells the buyer's webhooks that the task is full, if
 	// it is now.
 	NoteSlotTaken(ctx context.Context, buyerID, taskID string) error

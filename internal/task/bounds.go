@@ -120,7 +120,16 @@ func (e *TextEdit) check() error {
 	if e.MinRating != nil {
 		r.MinRating = *e.MinRating
 	}
+	if e.Countries != nil {
+		r.Countries = *e.Countries
+	}
+	if e.Qualifications != nil {
+		r.Qualifications = *e.Qualifications
+	}
 	r.check(&errs)
+	if e.Countries != nil {
+		e.Countries = &r.Countries // normalized
+	}
 	return errs.Err()
 }
 

@@ -7,10 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"microtask/internal/app/apptest"
 	"microtask/internal/auth"
 	"microtask/internal/money"
 	"microtask/internal/page"
+	"microtask/internal/qualification"
 	"microtask/internal/task"
 	"microtask/internal/user"
 )
@@ -25,19 +28,42 @@ import (
 func TestRequirementsAreOneRule(t *testing.T) {
 	e := apptest.New(t)
 	ctx := context.Background()
+	buyer := e.User(t, auth.RoleBuyer)
+	q1, q2 := mustQualification(t, e, buyer, "Q1"), mustQualification(t, e, buyer, "Q2")
+	need := func(id string, c task.Comparator, v ...int) task.QualificationRequirement {
+		q := task.QualificationRequirement{QualificationID: id, Comparator: c}
+		if len(v) > 0 {
+			q.Value = &v[0]
+		}
+		return q
+	}
+	type quals = []task.QualificationRequirement
 	requirements := []task.Requirements{
 		{}, {MinLevel: 1}, {MinLevel: 2}, {MinLevel: 3},
 		{MinRating: 1}, {MinRating: 3.5}, {MinRating: 4.5}, {MinRating: 5}, {MinLevel: 2, MinRating: 4},
+		{Countries: []string{"DE"}}, {Countries: []string{"DE", "FR"}},
+		{Qualifications: quals{need(q1, task.CompareExists)}}, {Qualifications: quals{need(q1, task.CompareNotExists)}},
+		{Qualifications: quals{need(q1, task.CompareGTE, 50)}}, {Qualifications: quals{need(q1, task.CompareLTE, 50)}},
+		{Qualifications: quals{need(q1, task.CompareEQ, 50)}},
+		{Qualifications: quals{need(q1, task.CompareGTE, 50), need(q2, task.CompareExists)}},
+		{Qualifications: quals{need(q1, task.CompareGTE, 30), need(q1, task.CompareLTE, 70)}},
+		{MinLevel: 1, Countries: []string{"FR"}, Qualifications: quals{need(q2, task.CompareNotExists)}},
 	}
+	countries := []string{"", "DE", "FR", "US"}
+	scores := []map[string]int{{}, {q1: 50}, {q1: 49}, {q1: 100, q2: 0}, {q2: 70}, {q1: 30}, {q1: 71, q2: 5}}
 	var candidates []task.Candidate
 	for level := range 4 {
 		for _, rating := range []float64{0, 3.5, 4.49, 5} {
-			candidates = append(candidates, task.Candidate{Level: level, Rating: rating})
+			n := len(candidates)
+			candidates = append(candidates, task.Candidate{Level: level, Rating: rating, Country: countries[n%len(countries)],
+				Scores: scores[n%len(scores)]})
 		}
+	}
+	for n := range len(scores) { // every score with every country
+		candidates = append(candidates, task.Candidate{Level: 3, Rating: 5, Country: countries[(n+1)%len(countries)], Scores: scores[n]})
 	}
 
 	admitted, refused := 0, 0
-	buyer := e.User(t, auth.RoleBuyer)
 	e.Give(t, buyer.UserID, money.Coins(len(requirements)*len(candidates)))
 	tasks := make([]task.Task, len(requirements))
 	for i, r := range requirements {
@@ -46,8 +72,8 @@ func TestRequirementsAreOneRule(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tk.Requirements != r {
-			t.Fatalf("task %d requires %+v, want %+v", i, tk.Requirements, r)
+		if diff := cmp.Diff(r, tk.Requirements); diff != "" {
+			t.Fatalf("task %d requires (-want +got):\n%s", i, diff)
 		}
 		tasks[i] = tk
 	}
@@ -55,6 +81,14 @@ func TestRequirementsAreOneRule(t *testing.T) {
 		worker := e.User(t, auth.RoleWorker)
 		if err := e.Users.SetStanding(ctx, worker.UserID, user.Standing{Level: c.Level, Rating: c.Rating, Reviews: 10}, int64(i+1)); err != nil {
 			t.Fatal(err)
+		}
+		if _, err := e.Users.UpdateProfile(ctx, worker, worker.UserID, user.Profile{Country: &c.Country}); err != nil {
+			t.Fatal(err)
+		}
+		for q, v := range c.Scores {
+			if _, err := e.Qualifications.Grant(ctx, buyer, q, worker.UserID, v); err != nil {
+				t.Fatal(err)
+			}
 		}
 		listed := map[string]bool{}
 		res, err := e.Tasks.List(ctx, task.Filter{Available: true, NotBy: worker.UserID}, page.Request{Number: 1, Limit: 100})
@@ -127,4 +161,14 @@ func TestRequirementsRaisedAfterReserving(t *testing.T) {
 	if _, err := e.Submissions.Submit(ctx, worker, tk.ID, "https://example.com/proof"); err != nil {
 		t.Errorf("Submit() once the requirement is gone = %v", err)
 	}
+}
+
+// mustQualification creates a qualification type of the buyer's.
+func mustQualification(t *testing.T, e *apptest.Env, buyer auth.Principal, name string) string {
+	t.Helper()
+	q, err := e.Qualifications.Create(context.Background(), buyer, qualification.Draft{Name: name, Description: "D"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q.ID
 }

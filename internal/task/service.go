@@ -38,6 +38,7 @@ type Service struct {
 	blocks      BlockLists
 	records     Records
 	workers     Candidates
+	quals       QualificationTypes
 	events      Events
 
 	fund   operation.Kind[Task]
@@ -70,13 +71,14 @@ type Deps struct {
 	// Submissions cancels a removed task's pending submissions;
 	// Reservations ends the reservations of the reserved slots a refund
 	// takes.
-	Submissions  PendingCanceller
-	Reservations Reservations
-	Blocks       BlockLists        // gives a new task its buyer's list of blocked workers
-	Records      Records           // counts new tasks in their buyers' track records
-	Workers      Candidates        // what workers bring to requirements, for their available lists
-	Events       Events            // tells buyers' webhooks of tasks filled, closed and expired
-	Admins       adminlog.Recorder // records admins' removals
+	Submissions    PendingCanceller
+	Reservations   Reservations
+	Blocks         BlockLists         // gives a new task its buyer's list of blocked workers
+	Records        Records            // counts new tasks in their buyers' track records
+	Workers        Candidates         // what workers bring to requirements, for their available lists
+	Qualifications QualificationTypes // which qualification types a buyer may require
+	Events         Events             // tells buyers' webhooks of tasks filled, closed and expired
+	Admins         adminlog.Recorder  // records admins' removals
 	// AutoApproveAfter is the default review delay of new tasks.
 	AutoApproveAfter time.Duration
 	Log              *slog.Logger
@@ -91,7 +93,7 @@ func NewService(d Deps) *Service {
 	}
 	s := &Service{store: d.Store, ops: d.Ops, notify: d.Notify, users: d.Users, cancel: d.Submissions, held: d.Reservations, log: d.Log,
 		now: now, newID: idgen.New, autoApprove: d.AutoApproveAfter, admins: d.Admins, blocks: d.Blocks, records: d.Records,
-		workers: d.Workers, events: d.Events}
+		workers: d.Workers, quals: d.Qualifications, events: d.Events}
 	// task-fund:<task> moves a new task's cost from its buyer to its escrow,
 	// then records the task.
 	s.fund = operation.Kind[Task]{Name: "task-fund", Settle: s.settleFund}
@@ -146,7 +148,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewTask) (Tas
 	// Dates are kept to the millisecond: round first, so that a date
 	// accepted as future is still future once stored.
 	in.CompletionDate = in.CompletionDate.UTC().Truncate(time.Millisecond)
-	if err := in.check(now); err != nil {
+	if err := s.CheckNew(ctx, p.UserID, &in, now); err != nil {
 		return Task{}, err
 	}
 	name, err := s.users.Name(ctx, p.UserID)
@@ -205,7 +207,7 @@ func (s *Service) ForBatch(ctx context.Context, buyerID, batchID string, rows []
 			ID: in.ID, Title: in.Title, Detail: in.Detail, SubmissionInfo: in.SubmissionInfo, ImageURL: in.ImageURL,
 			OpenSlots: in.Workers, Pay: in.Pay, CompletionDate: in.CompletionDate.UTC().Truncate(time.Millisecond),
 			Buyer: Party{ID: buyerID, Name: name}, Status: StatusOpen, AutoApproveAfter: s.autoApprove, TimeAllotted: in.TimeAllotted,
-			CreatedAt: at, Category: in.Category, Tags: in.Tags, BatchID: batchID, BatchRow: in.Row,
+			CreatedAt: at, Category: in.Category, Tags: in.Tags, Requirements: in.Requirements, BatchID: batchID, BatchRow: in.Row,
 		}
 	}
 	return out, nil
@@ -322,10 +324,47 @@ func (s *Service) UpdateText(ctx context.Context, p auth.Principal, id string, e
 	if t.Buyer.ID != p.UserID {
 		return Task{}, ErrNotFound // to anyone else, as if it did not exist: one answer for every resource
 	}
-	if err := e.check(); err != nil {
+	var errs apperr.Fields
+	errs.AddFrom(e.check())
+	if e.Qualifications != nil {
+		if err := checkQualifications(ctx, s.quals, p.UserID, Requirements{Qualifications: *e.Qualifications}, &errs); err != nil {
+			return Task{}, err
+		}
+	}
+	if err := errs.Err(); err != nil {
 		return Task{}, err
 	}
 	return s.store.SetText(ctx, id, e)
+}
+
+// RequiredByOpenTask reports whether an open task requires the
+// qualification type, which may then not be deleted. Tasks closed,
+// expired or deleted do not count: they take no more workers.
+func (s *Service) RequiredByOpenTask(ctx context.Context, typeID string) (bool, error) {
+	return s.store.RequiresOpen(ctx, typeID)
+}
+
+// CheckQualifications is an Invalid error naming each qualification type
+// r requires that the buyer may not require, or nil; the batches check
+// their template with it.
+func (s *Service) CheckQualifications(ctx context.Context, buyerID string, r Requirements) error {
+	var errs apperr.Fields
+	if err := checkQualifications(ctx, s.quals, buyerID, r, &errs); err != nil {
+		return err
+	}
+	return errs.Err()
+}
+
+// CheckNew checks a buyer's new task at now as Create does, bounds and
+// requirements (the qualification types they name must be ones the buyer
+// may require), normalizing it: an Invalid error lists every bad field.
+func (s *Service) CheckNew(ctx context.Context, buyerID string, in *NewTask, now time.Time) error {
+	var errs apperr.Fields
+	errs.AddFrom(in.check(now))
+	if err := checkQualifications(ctx, s.quals, buyerID, in.Requirements, &errs); err != nil {
+		return err
+	}
+	return errs.Err()
 }
 
 // Delete deletes a task (its buyer only) and refunds what its escrow holds
@@ -721,6 +760,19 @@ func (s *Service) ReleaseSlot(ctx context.Context, taskID, submissionID string, 
 // now or had already.
 func (s *Service) ConsumeSlot(ctx context.Context, taskID, op string) (bool, error) {
 	return s.store.ConsumeSlot(ctx, taskID, op)
+}
+
+// ReclaimSlot moves one open slot of a task that is not deleted to the
+// submission's pending one, for operation op (a rejection sent back for
+// rework, paid from escrow). True if it did now or had already.
+func (s *Service) ReclaimSlot(ctx context.Context, taskID, submissionID, op string) (bool, error) {
+	return s.store.ReclaimSlot(ctx, taskID, submissionID, op)
+}
+
+// AddPending lists the submission as pending on the task for operation op
+// (a rework its buyer paid into the task's escrow), once.
+func (s *Service) AddPending(ctx context.Context, taskID, submissionID, op string) error {
+	return s.store.AddPending(ctx, taskID, submissionID, op)
 }
 
 // StatusNow is the status readers are told of t now (Task.StatusAt).

@@ -120,7 +120,8 @@ type Text struct {
 
 // TextEdit changes some of a task's text, labels and requirements: a nil
 // field stays as it is, an empty ImageURL removes the image, an empty Tags
-// removes the tags and a zero requirement asks nothing.
+// removes the tags and a zero requirement (an empty list of countries or
+// qualifications) asks nothing.
 type TextEdit struct {
 	Title          *string
 	Detail         *string
@@ -130,6 +131,8 @@ type TextEdit struct {
 	Tags           *[]string
 	MinLevel       *int
 	MinRating      *float64
+	Countries      *[]string
+	Qualifications *[]QualificationRequirement
 }
 
 // The categories a task may be in: a fixed list, so that clients can offer
@@ -354,6 +357,15 @@ type Store interface {
 	// ConsumeSlot uses up one open slot of a task that is not deleted,
 	// recording op. True if it did now or had already.
 	ConsumeSlot(ctx context.Context, taskID, op string) (bool, error)
+	// ReclaimSlot moves one open slot of a task that is not deleted to the
+	// submission's pending one (a rejection an admin sent back for rework,
+	// paid by the escrow of the slot the rejection reopened), recording
+	// op. True if it did now or had already.
+	ReclaimSlot(ctx context.Context, taskID, submissionID, op string) (bool, error)
+	// AddPending lists the submission as pending on the task, whatever the
+	// task's state, recording op, once (a rework its buyer paid into the
+	// task's escrow).
+	AddPending(ctx context.Context, taskID, submissionID, op string) error
 	// BeginFunding marks the buyer's open task as being funded by op, for at
 	// most MaxSlots open slots after count more: no refund can close it
 	// meanwhile. True if it did now or had already.
@@ -385,6 +397,9 @@ type Store interface {
 	SetHidden(ctx context.Context, buyerID string, hidden bool) error
 	// OpenSlots adds up the open slots of a buyer's live tasks.
 	OpenSlots(ctx context.Context, buyerID string) (int64, error)
+	// RequiresOpen reports whether an open task (paused, full or hidden
+	// included) requires the qualification type. One read.
+	RequiresOpen(ctx context.Context, typeID string) (bool, error)
 	// CountByBuyer counts a buyer's tasks that are not deleted.
 	CountByBuyer(ctx context.Context, buyerID string) (int64, error)
 	// Acquainted reports whether a task of the buyer's has the worker

@@ -957,6 +957,19 @@ func (s *Service) Members(ctx context.Context, ids []string) ([]User, error) {
 	return users, nil
 }
 
+// SyncQualifications rewrites the copy of a worker's qualification scores
+// kept with the user from what read returns (package qualification reads
+// its grants), and forgets what the authentication cache holds of the
+// user. Safe to repeat; a later call mends an earlier one that failed.
+func (s *Service) SyncQualifications(ctx context.Context, id string, read func(context.Context) (map[string]int, error)) error {
+	err := s.store.SetQualifications(ctx, id, read)
+	s.cache.drop(id)
+	if err != nil {
+		return fmt.Errorf("set the qualifications of user %s: %w", id, err)
+	}
+	return nil
+}
+
 // SetStanding keeps the copy of a user's standing worked out at seq (by
 // package reputation), unless a later one is there, and forgets what the
 // authentication cache holds of the user: the available tasks of a worker

@@ -68,6 +68,11 @@ type User struct {
 	// sort on it: the available tasks of a worker (with the user read
 	// through the authentication cache, no command), and the worker search.
 	Standing Standing
+	// Qualifications are a copy of the worker's scores by qualification
+	// type, which package qualification keeps (SyncQualifications), kept
+	// here for the requirements of tasks: a worker's available tasks read
+	// them through the authentication cache, at no command.
+	Qualifications map[string]int
 }
 
 // Standing is a worker's level, rating and approved work, as package
@@ -204,6 +209,11 @@ type Store interface {
 	// SetStanding gives the user st, worked out at seq, unless the user
 	// has one worked out at seq or later.
 	SetStanding(ctx context.Context, id string, st Standing, seq int64) error
+	// SetQualifications rewrites the user's copy of their scores with what
+	// read returns, under a count of its rewrites: read is called again
+	// if another rewrite came between, so that the last rewrite read the
+	// scores after every change before it. ErrNotFound if no such user.
+	SetQualifications(ctx context.Context, id string, read func(context.Context) (map[string]int, error)) error
 }
 
 // TokenChange is a change that revokes a user's tokens.

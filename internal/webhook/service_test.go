@@ -322,7 +322,7 @@ func TestEndpointRules(t *testing.T) {
 	ctx := context.Background()
 	buyer, other := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleBuyer)
 	r := apptest.NewReceiver(t, e.Clock.Now)
-	_, err := e.Webhooks.Create(ctx, buyer, webhook.NewEndpoint{URL: "", Events: []webhook.EventType{"message.received"}})
+	_, err := e.Webhooks.Create(ctx, buyer, webhook.NewEndpoint{URL: "", Events: []webhook.EventType{"message.sent"}})
 	if !apperrFields(err, "url", "events") {
 		t.Errorf("bad endpoint: %v, want url and events named", err)
 	}

@@ -38,8 +38,8 @@ import (
 // EventType is a kind of event an endpoint may subscribe to.
 type EventType string
 
-// The events. message.received and contract.milestone_submitted join them
-// with the conversations and contracts that make them.
+// The events. contract.milestone_submitted joins them with the contracts
+// that make it.
 const (
 	SubmissionCreated  EventType = "submission.created"
 	SubmissionRevised  EventType = "submission.revised"
@@ -50,6 +50,7 @@ const (
 	TaskExpired        EventType = "task.expired"
 	BatchCompleted     EventType = "batch.completed"
 	PaymentCompleted   EventType = "payment.completed"
+	MessageReceived    EventType = "message.received"
 	// Test is the event POST /webhooks/{id}/test sends; no endpoint
 	// subscribes to it.
 	Test EventType = "webhook.test"
@@ -57,7 +58,7 @@ const (
 
 // Events lists the events endpoints may subscribe to.
 var Events = []EventType{SubmissionCreated, SubmissionRevised, SubmissionApproved, SubmissionRejected, TaskFull, TaskClosed, TaskExpired,
-	BatchCompleted, PaymentCompleted}
+	BatchCompleted, PaymentCompleted, MessageReceived}
 
 // Endpoint is a URL of a user's that events are posted to.
 type Endpoint struct {
@@ -169,6 +170,19 @@ type PaymentData struct {
 	Coins  money.Coins
 	Amount money.Cents
 	PaidAt time.Time
+}
+
+// MessageData is the data of message.received: a chat message to the
+// endpoint's owner.
+type MessageData struct {
+	ID             string
+	ConversationID string
+	FromID         string
+	Text           string
+	AboutType      string // "" when it is about nothing
+	AboutID        string
+	Attachments    []string
+	CreatedAt      time.Time
 }
 
 // TestData is the data of webhook.test.
