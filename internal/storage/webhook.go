@@ -129,6 +129,14 @@ func (s *WebhookStore) Enabled(ctx context.Context, userID string) ([]webhook.En
 		endpointFromDoc)
 }
 
+// Owners implements webhook.Store.
+func (s *WebhookStore) Owners(ctx context.Context) ([]string, error) {
+	ids, err := docdb.FindAll(ctx, s.endpoints, bson.D{{Key: "enabled", Value: true}}, docdb.Query{},
+		func(d endpointDoc) string { return d.UserID })
+	slices.Sort(ids)
+	return slices.Compact(ids), err
+}
+
 // CountEndpoints implements webhook.Store.
 func (s *WebhookStore) CountEndpoints(ctx context.Context, userID string) (int64, error) {
 	return s.endpoints.Count(ctx, bson.D{{Key: "user_id", Value: userID}})

@@ -24,7 +24,9 @@ import (
 // when other processes may change them (MongoDB): an endpoint made or
 // changed through another instance receives events from this one within
 // this long. Emit reads them for every event of every user, so that users
-// without endpoints cost the operations that emit nothing.
+// without endpoints cost the operations that emit nothing. Which users have
+// any endpoint at all is remembered as long, read in one find: most users
+// have none, and an event to them (a message to anyone) then costs no read.
 const CacheTTL = 5 * time.Second
 
 // soleWriterCacheTTL replaces CacheTTL when this process alone writes the
@@ -48,6 +50,11 @@ type Service struct {
 	mu      sync.Mutex
 	enabled map[string]cachedEndpoints // by user
 	gen     uint64
+	// owners are the users with an enabled endpoint, read at once until
+	// ownersUntil; a change in this process adds its user (see forget).
+	owners      map[string]bool
+	ownersUntil time.Time
+	ownersRead  sync.Mutex // one read of the owners at a time
 
 	wake      chan struct{}
 	failpoint func(step string) error // see InjectFailures
@@ -343,6 +350,10 @@ func (s *Service) endpointsOf(ctx context.Context, userID string) ([]Endpoint, e
 	if ok && now.Before(c.until) {
 		return c.endpoints, nil
 	}
+	owner, err := s.hasEndpoints(ctx, userID, now)
+	if err != nil || !owner {
+		return nil, err
+	}
 	eps, err := s.store.Enabled(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("read endpoints of %s: %w", userID, err)
@@ -362,10 +373,49 @@ func (s *Service) endpointsOf(ctx context.Context, userID string) ([]Endpoint, e
 	return eps, nil
 }
 
+// hasEndpoints reports whether userID may have an enabled endpoint, from
+// the owners read at most ttl ago. A user made an owner through another
+// instance since is missed for at most ttl, as with the endpoints.
+func (s *Service) hasEndpoints(ctx context.Context, userID string, now time.Time) (bool, error) {
+	s.mu.Lock()
+	if now.Before(s.ownersUntil) {
+		defer s.mu.Unlock()
+		return s.owners[userID], nil
+	}
+	s.mu.Unlock()
+
+	s.ownersRead.Lock()
+	defer s.ownersRead.Unlock()
+	s.mu.Lock()
+	if now.Before(s.ownersUntil) { // read meanwhile by another call
+		defer s.mu.Unlock()
+		return s.owners[userID], nil
+	}
+	gen := s.gen
+	s.mu.Unlock()
+	ids, err := s.store.Owners(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read the owners of endpoints: %w", err)
+	}
+	owners := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		owners[id] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen == gen { // no change since the read: it may be remembered
+		s.owners, s.ownersUntil = owners, now.Add(s.ttl)
+	}
+	return owners[userID], nil
+}
+
 func (s *Service) forget(userID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.enabled, userID)
+	if s.owners != nil {
+		s.owners[userID] = true // read again at its next event
+	}
 	s.gen++
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"microtask/internal/page"
 	"microtask/internal/safehttp"
 	"microtask/internal/storage"
+	"microtask/internal/submission"
 	"microtask/internal/storage/storagetest"
 	"microtask/internal/task"
 	"microtask/internal/webhook"
@@ -400,5 +402,37 @@ func TestTaskFullOncePerFilling(t *testing.T) {
 	deliverAll(t, e)
 	if n := len(r.Got()); n != 2 {
 		t.Errorf("%d task.full events after the slot was taken again, want 2", n)
+	}
+}
+
+// TestEndpointsMadeElsewhereAreSeenWithinTheTTL: where other processes
+// write (MongoDB), an instance remembers for CacheTTL which users have
+// endpoints, so that events to everyone else cost no read; an endpoint made
+// through another instance gets this one's events once that time is past.
+func TestEndpointsMadeElsewhereAreSeenWithinTheTTL(t *testing.T) {
+	shared := func(c *app.Config) { c.SoleWriter = false }
+	e := apptest.New(t, shared)
+	other := apptest.Build(t, e.DB, e.Clock, shared)
+	ctx := context.Background()
+	buyer, worker := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleWorker)
+	e.Give(t, buyer.UserID, 100)
+	submit := func() submission.Submission {
+		t.Helper()
+		sub, err := e.Submissions.Submit(ctx, worker, newTask(t, e, buyer, 1).ID, "proof")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sub
+	}
+	submit() // e learns that the buyer has no endpoint
+	r := apptest.NewReceiver(t, e.Clock.Now)
+	subscribe(t, other, buyer, r, webhook.SubmissionCreated)
+	e.Clock.Advance(webhook.CacheTTL + time.Millisecond)
+	sub := submit()
+	deliverAll(t, e)
+
+	got := r.Got()
+	if len(got) != 1 || !strings.Contains(string(got[0].Body), sub.ID) {
+		t.Fatalf("received %d events (%v), want the one of %s", len(got), types(got), sub.ID)
 	}
 }

@@ -287,6 +287,9 @@ type Store interface {
 	Endpoints(ctx context.Context, userID string, p page.Request) ([]Endpoint, int64, error)
 	// Enabled returns the user's enabled endpoints.
 	Enabled(ctx context.Context, userID string) ([]Endpoint, error)
+	// Owners returns the ids of the users with an enabled endpoint, each
+	// once.
+	Owners(ctx context.Context) ([]string, error)
 	CountEndpoints(ctx context.Context, userID string) (int64, error)
 	// UpdateEndpoint stores the URL, events and enabled state of e (with
 	// its failures and disabled fields). ErrNotFound if none.
