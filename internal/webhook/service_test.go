@@ -20,8 +20,8 @@ import (
 	"microtask/internal/page"
 	"microtask/internal/safehttp"
 	"microtask/internal/storage"
-	"microtask/internal/submission"
 	"microtask/internal/storage/storagetest"
+	"microtask/internal/submission"
 	"microtask/internal/task"
 	"microtask/internal/webhook"
 )
