@@ -26,6 +26,7 @@ import (
 	"microtask/internal/friend"
 	"microtask/internal/httpapi"
 	"microtask/internal/idempotency"
+	"microtask/internal/job"
 	"microtask/internal/ledger"
 	"microtask/internal/mail"
 	"microtask/internal/money"
@@ -133,6 +134,9 @@ type App struct {
 	Webhooks       *webhook.Service
 	Batches        *batch.Service
 
+	// Projects.
+	Projects *job.Service // jobs and their proposals (not Jobs: the background jobs are)
+
 	db     *docdb.DB
 	config Config
 }
@@ -235,6 +239,8 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	a.Batches = batch.NewService(batch.Deps{
 		Store: storage.NewBatchStore(db), Tasks: a.Tasks, Submissions: a.Submissions, Events: a.Webhooks, Ops: a.Operations, Log: c.Log, Now: now,
 	})
+	a.Projects = job.NewService(job.Deps{Store: storage.NewJobStore(db), Notify: a.Notifications, Users: a.Users,
+		Workers: candidates{a.Users}, Log: c.Log, Now: now})
 	a.Stats = stats.NewService(storage.NewStatsStore(db), now)
 	a.Qualifications = qualification.NewService(storage.NewQualificationStore(db), a.Users, c.Log, now)
 	a.APIKeys = apikey.NewService(apikey.Deps{Store: storage.NewAPIKeyStore(db), Owners: a.Users, SoleWriter: c.SoleWriter, Log: c.Log, Now: now})

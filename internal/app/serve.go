@@ -46,6 +46,7 @@ func (a *App) ServerOptions(cfg config.Config) httpapi.Options {
 		Qualifications:      a.Qualifications,
 		Webhooks:            a.Webhooks,
 		Batches:             a.Batches,
+		Jobs:                a.Projects,
 	}
 	if a.config.Metrics != nil { // a nil *metrics.Metrics is not a nil Observer
 		o.Metrics = a.config.Metrics

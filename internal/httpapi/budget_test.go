@@ -131,6 +131,8 @@ func TestListQueryBudgets(t *testing.T) {
 		a.submit(t, worker.Token, tk.ID)
 	}
 	a.standing(t, worker.User.ID, user.Standing{Rating: 4.5, Reviews: 3}) // on the top-rated board
+	jb := a.postJob(t, buyer.Token, fixedJob(100))
+	a.propose(t, worker.Token, jb.ID, bid(90))
 	log := storagetest.Commands(t, a.db)
 	oneFindOneCount := map[string]int{"find": 1, "aggregate": 1}
 	// Tasks show their buyers' records, submissions to review their
@@ -178,6 +180,17 @@ func TestListQueryBudgets(t *testing.T) {
 		{"/api/batches", buyer.Token, oneFindOneCount},
 		{"/api/qualifications?owner=me", buyer.Token, oneFindOneCount},
 		{"/api/qualifications/my", worker.Token, oneFindOneCount},
+		// Projects (issue 22): every filter and sort a field of the one query.
+		{"/api/jobs?q=page&skill=css&type=fixed&min_budget=1&max_budget=500&sort=budget", "", oneFindOneCount},
+		{"/api/jobs/my", buyer.Token, oneFindOneCount},
+		// A job alone: the job and the count of its proposals; a worker's
+		// own proposal one find more.
+		{"/api/jobs/" + jb.ID, "", map[string]int{"find": 1, "aggregate": 1}},
+		{"/api/jobs/" + jb.ID, worker.Token, map[string]int{"find": 2, "aggregate": 1}},
+		// Its proposals show their workers' cards: the job, then one find,
+		// one count and the records.
+		{"/api/jobs/" + jb.ID + "/proposals", buyer.Token, map[string]int{"find": 3, "aggregate": 1}},
+		{"/api/proposals/my", worker.Token, oneFindOneCount},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -25,6 +25,7 @@ import (
 	"microtask/internal/chat"
 	"microtask/internal/friend"
 	"microtask/internal/idempotency"
+	"microtask/internal/job"
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
 	"microtask/internal/payment"
@@ -100,6 +101,7 @@ type Options struct {
 	Qualifications      *qualification.Service
 	Webhooks            *webhook.Service
 	Batches             *batch.Service
+	Jobs                *job.Service
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -133,6 +135,7 @@ type Server struct {
 	qualifications *qualification.Service
 	webhooks       *webhook.Service
 	batches        *batch.Service
+	jobs           *job.Service
 	keyLimit       func(http.Handler) http.Handler // the per-key limit of requests with an API key
 	handler        http.Handler
 	metrics        Observer
@@ -185,6 +188,7 @@ func NewServer(o Options) *Server {
 		qualifications: o.Qualifications,
 		webhooks:       o.Webhooks,
 		batches:        o.Batches,
+		jobs:           o.Jobs,
 		keyLimit:       rateLimit(o.APIKeyRateLimit, func(r *http.Request) string { return principal(r).KeyID }),
 		closing:        make(chan struct{}),
 		metrics:        o.Metrics,
@@ -319,6 +323,32 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Post("/{id}/resume", s.handle(s.handleTaskPause(false)))
 				r.Delete("/{id}", s.handle(s.handleTaskDelete))
 			})
+		})
+
+		r.Route("/jobs", func(r chi.Router) {
+			// Public; a signed-in worker also sees their own proposal.
+			r.Get("/", s.handle(s.handleJobList))
+			r.With(s.identify).Get("/{id}", s.handle(s.handleJobGet))
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
+				r.Get("/my", s.handle(s.handleJobMine))
+				r.Post("/", s.handle(s.handleJobCreate))
+				r.Patch("/{id}", s.handle(s.handleJobUpdate))
+				r.Post("/{id}/close", s.handle(s.handleJobClose))
+				r.Get("/{id}/proposals", s.handle(s.handleJobProposals))
+			})
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate, s.requireRole(auth.RoleWorker))
+				r.Post("/{id}/proposals", s.handle(s.handleProposalCreate))
+				r.Post("/{id}/bid", s.handle(s.handleProposalCreate)) // the specification's path
+			})
+		})
+		r.Route("/proposals", func(r chi.Router) {
+			r.Use(s.authenticate)
+			r.With(s.requireRole(auth.RoleWorker)).Get("/my", s.handle(s.handleProposalMine))
+			r.Get("/{id}", s.handle(s.handleProposalGet)) // its worker or its job's buyer
+			r.With(s.requireRole(auth.RoleWorker)).Delete("/{id}", s.handle(s.handleProposalWithdraw))
+			r.With(s.requireRole(auth.RoleBuyer)).Put("/{id}/decline", s.handle(s.handleProposalDecline))
 		})
 
 		r.With(s.authenticate, s.requireRole(auth.RoleWorker)).Post("/tasks/{id}/reservations", s.handle(s.handleReservationCreate))

@@ -29,6 +29,8 @@ const (
 	Other                   Type = "other"               // notifications from before types
 	FriendRequest           Type = "friend_request"      // to the user asked: someone wants to be their friend
 	FriendAccepted          Type = "friend_accepted"     // to the user who asked: their request was accepted
+	ProposalReceived        Type = "proposal_received"   // to a job's buyer: a worker sent a proposal
+	ProposalDeclined        Type = "proposal_declined"   // to the worker: declined, another hired, or the job closed
 )
 
 // Kinds of email that are not notifications of one type: each user gets
@@ -73,6 +75,8 @@ const (
 	PurchaseBlocks Page = "/purchase-blocks"
 	Friends        Page = "/friends"
 	Messages       Page = "/messages"
+	MyJobs         Page = "/my-jobs"
+	MyProposals    Page = "/my-proposals"
 )
 
 // DefaultRouteBase is where the app's dashboard pages live.

@@ -47,6 +47,11 @@ func (r Requirements) Admits(c Candidate) error {
 	return nil
 }
 
+// Check checks the requirements against their bounds, adding a field
+// error per bad one: the bounds of tasks' requirements, which jobs share
+// (package job).
+func (r Requirements) Check(errs *apperr.Fields) { r.check(errs) }
+
 // check checks the requirements against their bounds.
 func (r Requirements) check(errs *apperr.Fields) {
 	if r.MinLevel < 0 || r.MinLevel > reputation.MaxLevel {
