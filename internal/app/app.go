@@ -22,6 +22,7 @@ import (
 	"microtask/internal/batch"
 	"microtask/internal/block"
 	"microtask/internal/chat"
+	"microtask/internal/contract"
 	"microtask/internal/docdb"
 	"microtask/internal/friend"
 	"microtask/internal/httpapi"
@@ -79,6 +80,10 @@ type Config struct {
 	// HookClient posts webhooks; nil: https to public addresses only
 	// (safehttp's defaults).
 	HookClient *safehttp.Client
+
+	// AutoRelease is how long a contract's submitted milestone waits for
+	// its buyer; 0: contract.DefaultAutoRelease.
+	AutoRelease time.Duration
 }
 
 // The default limits of live notification streams.
@@ -135,7 +140,8 @@ type App struct {
 	Batches        *batch.Service
 
 	// Projects.
-	Projects *job.Service // jobs and their proposals (not Jobs: the background jobs are)
+	Projects  *job.Service // jobs and their proposals (not Jobs: the background jobs are)
+	Contracts *contract.Service
 
 	db     *docdb.DB
 	config Config
@@ -241,6 +247,8 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	})
 	a.Projects = job.NewService(job.Deps{Store: storage.NewJobStore(db), Notify: a.Notifications, Users: a.Users,
 		Workers: candidates{a.Users}, Log: c.Log, Now: now})
+	a.Contracts = contract.NewService(contract.Deps{Store: storage.NewContractStore(db), Ops: a.Operations, Jobs: a.Projects,
+		Notify: a.Notifications, Events: a.Webhooks, Invoices: noInvoices{}, AutoRelease: c.AutoRelease, Log: c.Log, Now: now})
 	a.Stats = stats.NewService(storage.NewStatsStore(db), now)
 	a.Qualifications = qualification.NewService(storage.NewQualificationStore(db), a.Users, c.Log, now)
 	a.APIKeys = apikey.NewService(apikey.Deps{Store: storage.NewAPIKeyStore(db), Owners: a.Users, SoleWriter: c.SoleWriter, Log: c.Log, Now: now})
@@ -252,7 +260,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 
 	for _, defs := range [][]operation.Definition{
 		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(), a.Reservations.Operations(),
-		a.Payments.Operations(), a.Withdrawals.Operations(), a.Batches.Operations(),
+		a.Payments.Operations(), a.Withdrawals.Operations(), a.Batches.Operations(), a.Contracts.Operations(),
 	} {
 		if err := a.Operations.Register(defs...); err != nil {
 			return nil, fmt.Errorf("register operations: %w", err)
@@ -261,8 +269,17 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	if err := a.Ledger.AddCheck("escrow", a.Tasks.CheckEscrow); err != nil {
 		return nil, err
 	}
+	if err := a.Ledger.AddCheck("contract escrow", a.Contracts.CheckEscrow); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
+
+// noInvoices stands in for the invoices of released milestones
+// (contract.Invoices) until package invoice is wired here.
+type noInvoices struct{}
+
+func (noInvoices) Released(context.Context, contract.Payment) error { return nil }
 
 // hookSender is the webhook service's view of safehttp.
 type hookSender struct{ c *safehttp.Client }

@@ -133,6 +133,7 @@ func TestListQueryBudgets(t *testing.T) {
 	a.standing(t, worker.User.ID, user.Standing{Rating: 4.5, Reviews: 3}) // on the top-rated board
 	jb := a.postJob(t, buyer.Token, fixedJob(100))
 	a.propose(t, worker.Token, jb.ID, bid(90))
+	ct := a.contracted(t, buyer, worker)
 	log := storagetest.Commands(t, a.db)
 	oneFindOneCount := map[string]int{"find": 1, "aggregate": 1}
 	// Tasks show their buyers' records, submissions to review their
@@ -191,6 +192,9 @@ func TestListQueryBudgets(t *testing.T) {
 		// one count and the records.
 		{"/api/jobs/" + jb.ID + "/proposals", buyer.Token, map[string]int{"find": 3, "aggregate": 1}},
 		{"/api/proposals/my", worker.Token, oneFindOneCount},
+		{"/api/contracts/my?status=active", worker.Token, oneFindOneCount},
+		// A contract alone: the contract and its milestones.
+		{"/api/contracts/" + ct.ID, buyer.Token, map[string]int{"find": 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -223,6 +223,19 @@ type paymentEventData struct {
 	PaidAt      time.Time `json:"paid_at"`
 }
 
+type milestoneEventData struct {
+	ID          string    `json:"id"`
+	ContractID  string    `json:"contract_id"`
+	JobTitle    string    `json:"job_title"`
+	Title       string    `json:"title"`
+	Coins       int64     `json:"coins"`
+	Status      string    `json:"status"`
+	Message     string    `json:"message"`
+	Attachments []string  `json:"attachments"`
+	WorkerID    string    `json:"worker_id"`
+	SubmittedAt time.Time `json:"submitted_at"`
+}
+
 type testEventData struct {
 	EndpointID string `json:"endpoint_id"`
 	Message    string `json:"message"`
@@ -252,6 +265,9 @@ func (EventEncoder) Encode(e webhook.Event) ([]byte, error) {
 			CoinsPaid: int64(d.Paid), CoinsRefunded: int64(d.Refunded), CompletedAt: d.CompletedAt.UTC()}
 	case webhook.PaymentData:
 		body.Data = paymentEventData{ID: d.ID, Coins: int64(d.Coins), AmountCents: int64(d.Amount), PaidAt: d.PaidAt.UTC()}
+	case webhook.MilestoneData:
+		body.Data = milestoneEventData{ID: d.ID, ContractID: d.ContractID, JobTitle: d.JobTitle, Title: d.Title, Coins: int64(d.Coins),
+			Status: d.Status, Message: d.Message, Attachments: nonNilStrings(d.Attachments), WorkerID: d.WorkerID, SubmittedAt: d.SubmittedAt.UTC()}
 	case webhook.TestData:
 		body.Data = testEventData{EndpointID: d.EndpointID, Message: "A test event: your endpoint receives and verifies Microtask's webhooks."}
 	default:

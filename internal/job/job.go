@@ -202,6 +202,9 @@ type Store interface {
 	// SetStatus moves the buyer's open job to status (hired, with the
 	// contract, or closed). False if it is not open.
 	SetStatus(ctx context.Context, id, buyerID string, status Status, contractID string, at time.Time) (bool, error)
+	// Reopen moves a job hired for contractID back to open. Nothing if it
+	// is not so.
+	Reopen(ctx context.Context, id, contractID string) error
 
 	// InsertProposal adds a proposal; ErrAlreadyProposed if the worker has
 	// one for the job.

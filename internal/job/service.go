@@ -267,14 +267,14 @@ func (s *Service) MyProposals(ctx context.Context, p auth.Principal, r page.Requ
 	return page.Of[Proposal]{Items: items, Request: r, Total: total}, nil
 }
 
-// Proposal returns a proposal to its worker or its job's buyer
+// Proposal returns a proposal to its worker, its job's buyer and admins
 // (ErrProposalNotFound to anyone else).
 func (s *Service) Proposal(ctx context.Context, p auth.Principal, id string) (Proposal, error) {
 	pr, err := s.store.Proposal(ctx, id)
 	if err != nil {
 		return Proposal{}, err
 	}
-	if pr.Worker.ID != p.UserID && pr.BuyerID != p.UserID {
+	if pr.Worker.ID != p.UserID && pr.BuyerID != p.UserID && !p.Is(auth.RoleAdmin) {
 		return Proposal{}, ErrProposalNotFound
 	}
 	return pr, nil
@@ -365,4 +365,63 @@ func checkReason(reason *string) error {
 	*reason = strings.TrimSpace(*reason)
 	errs.MaxText("reason", *reason, MaxDeclineReasonLen)
 	return errs.Err()
+}
+
+// The hire is the contract package's: it asks the job service, which owns
+// jobs and proposals, through these methods.
+
+// ForHire returns the buyer's open job and its pending proposal, as a
+// hire reads them: ErrNotFound for a job that is not the buyer's,
+// ErrNotOpen for one hired or closed, ErrProposalNotFound for a proposal
+// of another job, ErrProposalNotPending for one withdrawn or declined.
+func (s *Service) ForHire(ctx context.Context, p auth.Principal, jobID, proposalID string) (Job, Proposal, error) {
+	j, err := s.own(ctx, p, jobID)
+	if err != nil {
+		return Job{}, Proposal{}, err
+	}
+	pr, err := s.store.Proposal(ctx, proposalID)
+	if err != nil {
+		return Job{}, Proposal{}, err
+	}
+	if pr.JobID != jobID {
+		return Job{}, Proposal{}, ErrProposalNotFound
+	}
+	if j.Status != StatusOpen {
+		return Job{}, Proposal{}, ErrNotOpen
+	}
+	if pr.Status != ProposalPending {
+		return Job{}, Proposal{}, ErrProposalNotPending
+	}
+	return j, pr, nil
+}
+
+// MarkHired moves the buyer's open job to hired with its contract: the
+// commit of a hire, which makes one hire per job however many are asked
+// at once. True if it did now or had for this contract already.
+func (s *Service) MarkHired(ctx context.Context, jobID, buyerID, contractID string, at time.Time) (bool, error) {
+	ok, err := s.store.SetStatus(ctx, jobID, buyerID, StatusHired, contractID, at)
+	if err != nil || ok {
+		return ok, err
+	}
+	j, err := s.store.ByID(ctx, jobID)
+	if err != nil {
+		return false, err
+	}
+	return j.Status == StatusHired && j.ContractID == contractID, nil
+}
+
+// Unhire opens again a job hired for contractID, whose hire failed (the
+// buyer was short of coins). Nothing if it is not so.
+func (s *Service) Unhire(ctx context.Context, jobID, contractID string) error {
+	return s.store.Reopen(ctx, jobID, contractID)
+}
+
+// SettleHire marks the hired proposal and declines the job's other
+// pending ones, each worker told: the follow-ups of a hire, safe to
+// repeat.
+func (s *Service) SettleHire(ctx context.Context, jobID, proposalID string, at time.Time) error {
+	if _, err := s.store.SetProposalStatus(ctx, proposalID, ProposalHired, "", at); err != nil {
+		return fmt.Errorf("mark proposal %s hired: %w", proposalID, err)
+	}
+	return s.DeclineOthers(ctx, jobID, proposalID, "The buyer hired someone else.")
 }

@@ -238,6 +238,16 @@ func (s *JobStore) SetStatus(ctx context.Context, id, buyerID string, status job
 	return n == 1, err
 }
 
+// Reopen implements job.Store.
+func (s *JobStore) Reopen(ctx context.Context, id, contractID string) error {
+	_, err := s.jobs.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "status", Value: string(job.StatusHired)},
+		{Key: "contract_id", Value: contractID}}, bson.D{
+		{Key: "$set", Value: bson.D{{Key: "status", Value: string(job.StatusOpen)}}},
+		{Key: "$unset", Value: bson.D{{Key: "contract_id", Value: ""}, {Key: "closed_at", Value: ""}}},
+	}, false)
+	return err
+}
+
 type proposalDoc struct {
 	ID            string     `bson:"_id"`
 	JobID         string     `bson:"job_id"`

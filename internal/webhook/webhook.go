@@ -38,8 +38,8 @@ import (
 // EventType is a kind of event an endpoint may subscribe to.
 type EventType string
 
-// The events. message.received and contract.milestone_submitted join them
-// with the conversations and contracts that make them.
+// The events. message.received joins them with the conversations that
+// make it.
 const (
 	SubmissionCreated  EventType = "submission.created"
 	SubmissionRevised  EventType = "submission.revised"
@@ -50,6 +50,9 @@ const (
 	TaskExpired        EventType = "task.expired"
 	BatchCompleted     EventType = "batch.completed"
 	PaymentCompleted   EventType = "payment.completed"
+	// MilestoneSubmitted tells a contract's buyer that its worker
+	// submitted a milestone for review.
+	MilestoneSubmitted EventType = "contract.milestone_submitted"
 	// Test is the event POST /webhooks/{id}/test sends; no endpoint
 	// subscribes to it.
 	Test EventType = "webhook.test"
@@ -57,7 +60,7 @@ const (
 
 // Events lists the events endpoints may subscribe to.
 var Events = []EventType{SubmissionCreated, SubmissionRevised, SubmissionApproved, SubmissionRejected, TaskFull, TaskClosed, TaskExpired,
-	BatchCompleted, PaymentCompleted}
+	BatchCompleted, PaymentCompleted, MilestoneSubmitted}
 
 // Endpoint is a URL of a user's that events are posted to.
 type Endpoint struct {
@@ -169,6 +172,20 @@ type PaymentData struct {
 	Coins  money.Coins
 	Amount money.Cents
 	PaidAt time.Time
+}
+
+// MilestoneData is the data of contract.milestone_submitted.
+type MilestoneData struct {
+	ID          string
+	ContractID  string
+	JobTitle    string
+	Title       string
+	Coins       money.Coins
+	Status      string
+	Message     string
+	Attachments []string
+	WorkerID    string
+	SubmittedAt time.Time
 }
 
 // TestData is the data of webhook.test.
