@@ -221,12 +221,16 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Store: st.Withdrawals, Ops: a.Operations, Notify: a.Notifications, Users: a.Users, Earnings: st.Submissions,
 		Purchases: st.Payments, Admins: a.AdminLog, Pricing: c.Pricing, Systems: c.WithdrawalMethods, Log: c.Log, Now: now,
 	})
+	a.Projects = job.NewService(job.Deps{Store: storage.NewJobStore(db), Notify: a.Notifications, Users: a.Users,
+		Workers: candidates{a.Users}, Log: c.Log, Now: now})
+	a.Contracts = contract.NewService(contract.Deps{Store: storage.NewContractStore(db), Ops: a.Operations, Jobs: a.Projects,
+		Notify: a.Notifications, Events: a.Webhooks, Invoices: noInvoices{}, AutoRelease: c.AutoRelease, Log: c.Log, Now: now})
 	a.Friends = friend.NewService(friend.Deps{
 		Store: storage.NewFriendStore(db), Users: a.Users, Blocks: a.Blocks, Notify: a.Notifications, Log: c.Log, Now: now,
 	})
 	a.Chat = chat.NewService(chat.Deps{
 		Store: st.Chat, Users: a.Users, Blocks: a.Blocks, Friends: a.Friends, Tasks: a.Tasks, Reservations: a.Reservations,
-		Submissions: a.Submissions, Images: l, Presence: a.Notifications, Mailer: a.Outbox, Recipients: messageRecipients{a.Users},
+		Submissions: a.Submissions, Projects: projects{a.Projects, a.Contracts}, Images: l, Presence: a.Notifications, Mailer: a.Outbox, Recipients: messageRecipients{a.Users},
 		MessagesURL: strings.TrimRight(c.AppURL, "/") + cmp.Or(c.RouteBase, notification.DefaultRouteBase) + string(notification.Messages),
 		Log:         c.Log, Now: now,
 	})
@@ -245,10 +249,6 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	a.Batches = batch.NewService(batch.Deps{
 		Store: storage.NewBatchStore(db), Tasks: a.Tasks, Submissions: a.Submissions, Events: a.Webhooks, Ops: a.Operations, Log: c.Log, Now: now,
 	})
-	a.Projects = job.NewService(job.Deps{Store: storage.NewJobStore(db), Notify: a.Notifications, Users: a.Users,
-		Workers: candidates{a.Users}, Log: c.Log, Now: now})
-	a.Contracts = contract.NewService(contract.Deps{Store: storage.NewContractStore(db), Ops: a.Operations, Jobs: a.Projects,
-		Notify: a.Notifications, Events: a.Webhooks, Invoices: noInvoices{}, AutoRelease: c.AutoRelease, Log: c.Log, Now: now})
 	a.Stats = stats.NewService(storage.NewStatsStore(db), now)
 	a.Qualifications = qualification.NewService(storage.NewQualificationStore(db), a.Users, c.Log, now)
 	a.APIKeys = apikey.NewService(apikey.Deps{Store: storage.NewAPIKeyStore(db), Owners: a.Users, SoleWriter: c.SoleWriter, Log: c.Log, Now: now})
@@ -327,6 +327,20 @@ func (m messageRecipients) MessageRecipients(ctx context.Context, ids []string) 
 		}
 	}
 	return out, nil
+}
+
+// projects is the chat's view of jobs and contracts (chat.Projects).
+type projects struct {
+	jobs      *job.Service
+	contracts *contract.Service
+}
+
+func (p projects) Proposed(ctx context.Context, buyerID, workerID string) (bool, error) {
+	return p.jobs.Proposed(ctx, buyerID, workerID)
+}
+
+func (p projects) Contracted(ctx context.Context, buyerID, workerID string) (bool, error) {
+	return p.contracts.Contracted(ctx, buyerID, workerID)
 }
 
 // candidates is what tasks, reservations and submissions read of a worker

@@ -208,6 +208,9 @@ type Store interface {
 	SetItem(ctx context.Context, i Item) error
 	// Due returns up to limit items submitted at or before before.
 	Due(ctx context.Context, before time.Time, limit int) ([]Item, error)
+	// Contracted reports whether the buyer and the worker have a
+	// contract.
+	Contracted(ctx context.Context, buyerID, workerID string) (bool, error)
 	// Each calls fn for every contract, for the audit.
 	Each(ctx context.Context, fn func(Contract) error) error
 }

@@ -721,3 +721,9 @@ func (s *Service) CheckEscrow(ctx context.Context, balances map[string]money.Coi
 	}
 	return problems, nil
 }
+
+// Contracted reports whether the buyer and the worker have a contract,
+// active or ended: who may write to whom (package chat). One read.
+func (s *Service) Contracted(ctx context.Context, buyerID, workerID string) (bool, error) {
+	return s.store.Contracted(ctx, buyerID, workerID)
+}

@@ -205,3 +205,25 @@ func (a *testAPI) escrowOf(t testing.TB, token, id string) int64 {
 	t.Helper()
 	return decode[contractBody](t, a.call(t, http.MethodGet, "/api/contracts/"+id, token, nil), http.StatusOK).Escrow
 }
+
+// TestProjectsOpenConversations: a job's buyer and a worker who proposed
+// for it may write to each other first, either way, and so may a
+// contract's parties after it ended; a worker who did not propose may not
+// write to the buyer first.
+func TestProjectsOpenConversations(t *testing.T) {
+	a := newAPI(t)
+	buyer, proposer, stranger := a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker")
+	j := a.postJob(t, buyer.Token, fixedJob(100))
+	a.propose(t, proposer.Token, j.ID, bid(90))
+	text := map[string]string{"text": "About the job."}
+	decode[map[string]any](t, a.call(t, http.MethodPost, "/api/chats/"+buyer.User.ID, proposer.Token, text), http.StatusCreated)
+	decode[map[string]any](t, a.call(t, http.MethodPost, "/api/chats/"+proposer.User.ID, buyer.Token, text), http.StatusCreated)
+	wantProblem(t, a.call(t, http.MethodPost, "/api/chats/"+buyer.User.ID, stranger.Token, text), http.StatusForbidden, "cannot_message")
+
+	// A contract's parties, once it ended (the proposal behind it is
+	// what the other case finds while the job lasts).
+	other, hired := a.register(t, "buyer"), a.register(t, "worker")
+	c := a.contracted(t, other, hired)
+	decode[contractBody](t, a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/end", other.Token, map[string]any{}), http.StatusOK)
+	decode[map[string]any](t, a.call(t, http.MethodPost, "/api/chats/"+other.User.ID, hired.Token, text), http.StatusCreated)
+}

@@ -222,6 +222,9 @@ type Store interface {
 	// SetProposalStatus moves a pending proposal to status. False if it is
 	// not pending.
 	SetProposalStatus(ctx context.Context, id string, status ProposalStatus, reason string, at time.Time) (bool, error)
+	// Proposed reports whether the worker has a proposal for one of the
+	// buyer's jobs.
+	Proposed(ctx context.Context, buyerID, workerID string) (bool, error)
 	// PendingProposals returns the ids and workers of a job's pending
 	// proposals but except.
 	PendingProposals(ctx context.Context, jobID, except string) ([]Proposal, error)

@@ -425,3 +425,10 @@ func (s *Service) SettleHire(ctx context.Context, jobID, proposalID string, at t
 	}
 	return s.DeclineOthers(ctx, jobID, proposalID, "The buyer hired someone else.")
 }
+
+// Proposed reports whether the worker sent a proposal for one of the
+// buyer's jobs, whatever became of it: who may write to whom (package
+// chat). One read.
+func (s *Service) Proposed(ctx context.Context, buyerID, workerID string) (bool, error) {
+	return s.store.Proposed(ctx, buyerID, workerID)
+}

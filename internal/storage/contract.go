@@ -247,3 +247,16 @@ func (s *ContractStore) Due(ctx context.Context, before time.Time, limit int) ([
 		})
 	return out, err
 }
+
+// Contracted implements contract.Store: one find, through the index on
+// buyer and worker.
+func (s *ContractStore) Contracted(ctx context.Context, buyerID, workerID string) (bool, error) {
+	var d struct {
+		ID string `bson:"_id"`
+	}
+	err := s.contracts.FindOne(ctx, bson.D{{Key: "buyer_id", Value: buyerID}, {Key: "worker_id", Value: workerID}}, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -339,3 +339,16 @@ func (s *JobStore) PendingProposals(ctx context.Context, jobID, except string) (
 	})
 	return out, err
 }
+
+// Proposed implements job.Store: one find of one field, through the index
+// on buyer and worker.
+func (s *JobStore) Proposed(ctx context.Context, buyerID, workerID string) (bool, error) {
+	var d struct {
+		ID string `bson:"_id"`
+	}
+	err := s.proposals.FindOne(ctx, bson.D{{Key: "buyer_id", Value: buyerID}, {Key: "worker_id", Value: workerID}}, &d)
+	if errors.Is(err, docdb.ErrNoDocument) {
+		return false, nil
+	}
+	return err == nil, err
+}
