@@ -243,7 +243,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Notify: a.Notifications, Admins: a.AdminLog, Log: c.Log, Now: now,
 	})
 	a.Reviews = review.NewService(review.Deps{
-		Store: storage.NewReviewStore(db), Subjects: subjects{a.Submissions}, Ratings: a.Records, Users: a.Users, Admins: a.AdminLog,
+		Store: storage.NewReviewStore(db), Subjects: subjects{a.Submissions, a.Contracts}, Ratings: a.Records, Users: a.Users, Admins: a.AdminLog,
 		Log: c.Log, Now: now,
 	})
 	a.Batches = batch.NewService(batch.Deps{
@@ -359,11 +359,24 @@ func (c candidates) Candidate(ctx context.Context, workerID string) (task.Candid
 
 // subjects is what reviews are about (review.Subjects): a submission, whose
 // parties are its task's buyer and its worker, decided once approved or
-// rejected. Contracts join here with projects.
-type subjects struct{ submissions *submission.Service }
+// rejected; or a contract, whose parties are its buyer and its worker,
+// decided once ended (by either).
+type subjects struct {
+	submissions *submission.Service
+	contracts   *contract.Service
+}
 
 func (s subjects) Subject(ctx context.Context, ref review.Ref, userID string) (review.Subject, error) {
-	if ref.Type != review.SubjectSubmission {
+	switch ref.Type {
+	case review.SubjectContract:
+		c, err := s.contracts.Of(ctx, userID, ref.ID)
+		if err != nil {
+			return review.Subject{}, err
+		}
+		return review.Subject{Ref: ref, Title: c.JobTitle, Buyer: review.Party(c.Buyer), Worker: review.Party(c.Worker),
+			Decided: c.Status == contract.StatusEnded, DecidedAt: c.EndedAt}, nil
+	case review.SubjectSubmission:
+	default:
 		return review.Subject{}, fmt.Errorf("reviews of %s: not a kind of work", ref.Type)
 	}
 	sub, err := s.submissions.Get(ctx, ref.ID)

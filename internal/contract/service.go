@@ -274,6 +274,19 @@ func (s *Service) detail(ctx context.Context, id string) (Detail, error) {
 	return Detail{Contract: c, Items: items}, err
 }
 
+// Of returns a contract to one of its parties: ErrNotFound to anyone
+// else, as for a missing one. One read: what reviews ask of a contract.
+func (s *Service) Of(ctx context.Context, userID, id string) (Contract, error) {
+	c, err := s.store.Contract(ctx, id)
+	if err != nil {
+		return Contract{}, err
+	}
+	if !c.HasParty(userID) {
+		return Contract{}, ErrNotFound
+	}
+	return c, nil
+}
+
 // Mine returns one page of the user's contracts, as buyer or worker, the
 // latest first; only those of status if it is not empty.
 func (s *Service) Mine(ctx context.Context, p auth.Principal, status Status, r page.Request) (page.Of[Contract], error) {

@@ -227,3 +227,32 @@ func TestProjectsOpenConversations(t *testing.T) {
 	decode[contractBody](t, a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/end", other.Token, map[string]any{}), http.StatusOK)
 	decode[map[string]any](t, a.call(t, http.MethodPost, "/api/chats/"+other.User.ID, hired.Token, text), http.StatusCreated)
 }
+
+// TestContractReviews: once a contract ended, its buyer and worker review
+// each other, double-blind as for submissions; before, 409 not_decided;
+// anyone else, 404 as for a missing contract.
+func TestContractReviews(t *testing.T) {
+	a := newAPI(t)
+	buyer, worker, stranger := a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker")
+	c := a.contracted(t, buyer, worker)
+	body := func(rating int) map[string]any { return map[string]any{"contract_id": c.ID, "rating": rating, "comment": "Good."} }
+	wantProblem(t, a.call(t, http.MethodPost, "/api/reviews", buyer.Token, body(5)), http.StatusConflict, "not_decided")
+	decode[contractBody](t, a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/end", buyer.Token, map[string]any{}), http.StatusOK)
+	wantProblem(t, a.call(t, http.MethodPost, "/api/reviews", stranger.Token, body(1)), http.StatusNotFound, "contract_not_found")
+	p := wantProblem(t, a.call(t, http.MethodPost, "/api/reviews", buyer.Token,
+		map[string]any{"contract_id": c.ID, "submission_id": "x", "rating": 5}), http.StatusUnprocessableEntity, "invalid_fields")
+	wantFieldError(t, p, "contract_id")
+
+	first := decode[reviewBody](t, a.call(t, http.MethodPost, "/api/reviews", buyer.Token, body(5)), http.StatusCreated)
+	if first.About.Type != "contract" || first.About.ID != c.ID || first.RevieweeID != worker.User.ID || first.Status != "pending_visibility" {
+		t.Errorf("the buyer's review = %+v", first)
+	}
+	second := decode[reviewBody](t, a.call(t, http.MethodPost, "/api/reviews", worker.Token, body(4)), http.StatusCreated)
+	if second.RevieweeID != buyer.User.ID || second.Status != "visible" {
+		t.Errorf("the worker's review = %+v", second)
+	}
+	wantProblem(t, a.call(t, http.MethodPost, "/api/reviews", buyer.Token, body(3)), http.StatusConflict, "already_reviewed")
+	if got := a.reviewsAbout(t, worker.User.ID, ""); len(got) != 1 || got[0].ID != first.ID {
+		t.Errorf("reviews about the worker = %+v", got)
+	}
+}
