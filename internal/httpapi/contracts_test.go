@@ -235,7 +235,9 @@ func TestContractReviews(t *testing.T) {
 	a := newAPI(t)
 	buyer, worker, stranger := a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker")
 	c := a.contracted(t, buyer, worker)
-	body := func(rating int) map[string]any { return map[string]any{"contract_id": c.ID, "rating": rating, "comment": "Good."} }
+	body := func(rating int) map[string]any {
+		return map[string]any{"contract_id": c.ID, "rating": rating, "comment": "Good."}
+	}
 	wantProblem(t, a.call(t, http.MethodPost, "/api/reviews", buyer.Token, body(5)), http.StatusConflict, "not_decided")
 	decode[contractBody](t, a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/end", buyer.Token, map[string]any{}), http.StatusOK)
 	wantProblem(t, a.call(t, http.MethodPost, "/api/reviews", stranger.Token, body(1)), http.StatusNotFound, "contract_not_found")
