@@ -84,6 +84,9 @@ type Config struct {
 	// AutoRelease is how long a contract's submitted milestone waits for
 	// its buyer; 0: contract.DefaultAutoRelease.
 	AutoRelease time.Duration
+	// Invoices makes the invoice of every released milestone; nil: none
+	// yet (package invoice is wired here when it comes).
+	Invoices contract.Invoices
 }
 
 // The default limits of live notification streams.
@@ -223,8 +226,12 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	})
 	a.Projects = job.NewService(job.Deps{Store: storage.NewJobStore(db), Notify: a.Notifications, Users: a.Users,
 		Workers: candidates{a.Users}, Log: c.Log, Now: now})
+	var invoices contract.Invoices = noInvoices{}
+	if c.Invoices != nil {
+		invoices = c.Invoices
+	}
 	a.Contracts = contract.NewService(contract.Deps{Store: storage.NewContractStore(db), Ops: a.Operations, Jobs: a.Projects,
-		Notify: a.Notifications, Events: a.Webhooks, Invoices: noInvoices{}, AutoRelease: c.AutoRelease, Log: c.Log, Now: now})
+		Notify: a.Notifications, Events: a.Webhooks, Invoices: invoices, AutoRelease: c.AutoRelease, Log: c.Log, Now: now})
 	a.Friends = friend.NewService(friend.Deps{
 		Store: storage.NewFriendStore(db), Users: a.Users, Blocks: a.Blocks, Notify: a.Notifications, Log: c.Log, Now: now,
 	})

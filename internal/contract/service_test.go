@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"microtask/internal/app"
 	"microtask/internal/app/apptest"
 	"microtask/internal/auth"
 	"microtask/internal/contract"
@@ -355,5 +356,45 @@ func TestReleaseDue(t *testing.T) {
 	}
 	if n, err := e.Contracts.ReleaseDue(ctx); err != nil || n != 0 {
 		t.Errorf("release again = %d, %v", n, err)
+	}
+}
+
+// invoices records the payments it is told of, by operation.
+type invoices struct {
+	mu   sync.Mutex
+	seen map[string]contract.Payment
+	n    int
+}
+
+func (iv *invoices) Released(_ context.Context, p contract.Payment) error {
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	iv.seen[p.OperationID] = p
+	iv.n++
+	return nil
+}
+
+// TestReleasesAreInvoiced: an approval and an automatic release each tell
+// the invoices of one payment, with the contract's parties, titles and
+// coins, keyed by the release's operation.
+func TestReleasesAreInvoiced(t *testing.T) {
+	iv := &invoices{seen: map[string]contract.Payment{}}
+	e := apptest.New(t, func(c *app.Config) { c.Invoices = iv })
+	ctx := context.Background()
+	buyer, worker, d := hired(t, e)
+	if _, err := e.Contracts.Submit(ctx, worker, d.ID, d.Items[0].ID, contract.Submission{Message: "Done."}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Contracts.Approve(ctx, buyer, d.ID, d.Items[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	p, ok := iv.seen["milestone-release:"+d.Items[0].ID]
+	if !ok || iv.n != 1 {
+		t.Fatalf("payments = %+v", iv.seen)
+	}
+	want := contract.Payment{OperationID: "milestone-release:" + d.Items[0].ID, ContractID: d.ID, JobTitle: "Landing page",
+		MilestoneTitle: "Design", Buyer: d.Buyer, Worker: d.Worker, Coins: 40, At: p.At}
+	if p != want || p.At.IsZero() || p.Buyer.ID != buyer.UserID {
+		t.Errorf("payment = %+v, want %+v", p, want)
 	}
 }
