@@ -43,6 +43,9 @@ func TestWriteCommandBudgets(t *testing.T) {
 		w := a.register(t, "worker")
 		subs = append(subs, a.submit(t, w.Token, task.ID))
 	}
+	hiring := a.postJob(t, buyer.Token, fixedJob(100))
+	offer := a.propose(t, worker.Token, hiring.ID, bid(90))
+	var c contractBody // made by the hire below, for the steps after it
 	log := storagetest.Commands(t, a.db)
 
 	tests := []struct {
@@ -99,6 +102,32 @@ func TestWriteCommandBudgets(t *testing.T) {
 		{"POST /reviews, the second of a pair", func() int {
 			return a.call(t, http.MethodPost, "/api/reviews", buyer.Token, map[string]any{"submission_id": subs[0].ID, "rating": 4}).Code
 		}, 6, 4, http.StatusCreated},
+		// Projects (issue 22). A hire: the job and the proposal read, the
+		// operation (record, the job's commit, two postings, the end, the
+		// clean-up), its settle (the items, the contract, the proposal
+		// hired, the others read, the notification) and the answer's reads.
+		{"POST /jobs/{id}/hire", func() int {
+			rec := a.call(t, http.MethodPost, "/api/jobs/"+hiring.ID+"/hire", buyer.Token, hireBody(offer.ID, 40, 50))
+			c = decode[contractBody](t, rec, http.StatusCreated)
+			return rec.Code
+		}, 15, 10, http.StatusCreated},
+		// A milestone's funding: the contract and the item read, the
+		// operation (record, commit, two postings, end, clean-up), the item
+		// and the notification, and the item read for the answer. Its
+		// approval costs the same; a submission moves no coins (no
+		// postings, no clean-up); the end also refunds the items.
+		{"POST /contracts/{id}/milestones/{mid}/fund", func() int {
+			return a.call(t, http.MethodPost, milestonePath(c, 1, "/fund"), buyer.Token, nil).Code
+		}, 11, 8, http.StatusOK},
+		{"POST /contracts/{id}/milestones/{mid}/submit", func() int {
+			return a.call(t, http.MethodPost, milestonePath(c, 0, "/submit"), worker.Token, map[string]any{"message": "Done."}).Code
+		}, 8, 5, http.StatusOK},
+		{"POST /contracts/{id}/milestones/{mid}/approve", func() int {
+			return a.call(t, http.MethodPost, milestonePath(c, 0, "/approve"), buyer.Token, nil).Code
+		}, 11, 8, http.StatusOK},
+		{"POST /contracts/{id}/end", func() int {
+			return a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/end", worker.Token, map[string]any{}).Code
+		}, 12, 9, http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
