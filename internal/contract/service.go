@@ -144,6 +144,7 @@ type endData struct {
 	By       string
 	Reason   string
 	Refund   money.Coins
+	Held     []string // the items the escrow held when the end was read: refunded
 }
 
 // NewMilestone is a milestone a buyer plans: at hire, or added later.
@@ -625,7 +626,7 @@ func (s *Service) End(ctx context.Context, p auth.Principal, contractID, reason 
 			postings = ledger.Move(ledger.ContractAccount(c.ID), ledger.UserAccount(c.Buyer.ID), c.Holding)
 		}
 		_, err = s.end.Run(ctx, s.ops, c.ID, postings,
-			endData{Contract: refOf(c), Next: next, Rev: c.Rev + 1, By: p.UserID, Reason: reason, Refund: c.Holding})
+			endData{Contract: refOf(c), Next: next, Rev: c.Rev + 1, By: p.UserID, Reason: reason, Refund: c.Holding, Held: c.Held})
 		if err != nil {
 			return Contract{}, fmt.Errorf("end contract %s: %w", c.ID, err)
 		}
@@ -648,11 +649,14 @@ func (s *Service) settleEnd(ctx context.Context, op operation.Op[endData]) error
 	if err != nil {
 		return fmt.Errorf("items of contract %s: %w", c.ID, err)
 	}
+	// What the escrow held, as the end read it, was refunded: an item's
+	// own document may not show its funding yet (that step may still be
+	// to run, and then finds the item ended).
 	for _, it := range items {
-		switch it.Status {
-		case ItemFunded:
+		switch {
+		case held(op.Data.Held, it.ID):
 			it.Status = ItemRefunded
-		case ItemUnfunded:
+		case it.Status == ItemUnfunded:
 			it.Status = ItemCancelled
 		default:
 			continue
