@@ -226,6 +226,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	})
 	a.Projects = job.NewService(job.Deps{Store: storage.NewJobStore(db), Notify: a.Notifications, Users: a.Users,
 		Workers: candidates{a.Users}, Log: c.Log, Now: now})
+	l.jobs = a.Projects
 	var invoices contract.Invoices = noInvoices{}
 	if c.Invoices != nil {
 		invoices = c.Invoices
@@ -425,8 +426,8 @@ func (m members) SetStanding(ctx context.Context, userID string, st reputation.S
 // through later before New returns. The cycles:
 //   - records and users: a standing is kept with its user; users rank
 //     workers by their records
-//   - users and tasks: a suspended buyer's tasks are hidden; a task names
-//     its buyer
+//   - users and tasks (and jobs): a suspended buyer's tasks and jobs are
+//     hidden; a task names its buyer
 //   - users and notifications: revoked tokens close their streams; a
 //     notification goes to a user who exists
 //   - users and uploads: a portfolio shows images of this server; the
@@ -443,6 +444,7 @@ func (m members) SetStanding(ctx context.Context, userID string, st reputation.S
 type later struct {
 	users         *user.Service
 	tasks         *task.Service
+	jobs          *job.Service
 	notifications *notification.Service
 	submissions   *submission.Service
 	reservations  *reservation.Service
@@ -458,9 +460,12 @@ func (l *later) Hosted(ctx context.Context, url string) (bool, error) {
 // Kept implements chat.Images.
 func (l *later) Kept(url string) bool { return l.uploads.Kept(url) }
 
-// SetHidden implements user.TaskHider.
+// SetHidden implements user.TaskHider: a buyer's tasks and jobs alike.
 func (l *later) SetHidden(ctx context.Context, buyerID string, hidden bool) error {
-	return l.tasks.SetHidden(ctx, buyerID, hidden)
+	if err := l.tasks.SetHidden(ctx, buyerID, hidden); err != nil {
+		return err
+	}
+	return l.jobs.SetHidden(ctx, buyerID, hidden)
 }
 
 // CloseStreams implements user.Streams.

@@ -66,9 +66,12 @@ type Job struct {
 	Requirements task.Requirements
 	Buyer        Party
 	Status       Status
-	ContractID   string // the contract its hire made, once hired
-	CreatedAt    time.Time
-	ClosedAt     time.Time // when it was hired or closed
+	// Hidden: its buyer is suspended, deleted or no longer a buyer: out
+	// of the public list, and it takes no proposals.
+	Hidden     bool
+	ContractID string // the contract its hire made, once hired
+	CreatedAt  time.Time
+	ClosedAt   time.Time // when it was hired or closed
 }
 
 // BudgetKey is what the job is worth for the budget filters and sort: a
@@ -202,6 +205,8 @@ type Store interface {
 	// SetStatus moves the buyer's open job to status (hired, with the
 	// contract, or closed). False if it is not open.
 	SetStatus(ctx context.Context, id, buyerID string, status Status, contractID string, at time.Time) (bool, error)
+	// SetHidden hides or shows every job of a buyer.
+	SetHidden(ctx context.Context, buyerID string, hidden bool) error
 	// Reopen moves a job hired for contractID back to open. Nothing if it
 	// is not so.
 	Reopen(ctx context.Context, id, contractID string) error

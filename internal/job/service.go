@@ -208,7 +208,7 @@ func (s *Service) Propose(ctx context.Context, p auth.Principal, jobID string, i
 	if err != nil {
 		return Proposal{}, err
 	}
-	if j.Status != StatusOpen {
+	if j.Status != StatusOpen || j.Hidden {
 		return Proposal{}, ErrNotOpen
 	}
 	c, err := s.workers.Candidate(ctx, p.UserID)
@@ -431,4 +431,12 @@ func (s *Service) SettleHire(ctx context.Context, jobID, proposalID string, at t
 // chat). One read.
 func (s *Service) Proposed(ctx context.Context, buyerID, workerID string) (bool, error) {
 	return s.store.Proposed(ctx, buyerID, workerID)
+}
+
+// SetHidden takes a buyer's jobs out of the public list (suspended,
+// deleted, or no longer a buyer), or shows them again: they take no
+// proposals meanwhile. Called from the account change's step, as the
+// tasks' SetHidden.
+func (s *Service) SetHidden(ctx context.Context, buyerID string, hidden bool) error {
+	return s.store.SetHidden(ctx, buyerID, hidden)
 }

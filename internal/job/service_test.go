@@ -118,3 +118,41 @@ func TestProposalRules(t *testing.T) {
 		t.Errorf("the novice's proposals = %d", got.Total)
 	}
 }
+
+// TestSuspendedBuyersJobsAreHidden: a suspended buyer's jobs leave the
+// public list and take no proposals; reinstated, they come back.
+func TestSuspendedBuyersJobsAreHidden(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, worker, admin := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleWorker), e.User(t, auth.RoleAdmin)
+	j, err := e.Projects.Create(ctx, buyer, job.NewJob{Title: "T", Description: "D", Type: job.TypeFixed, Budget: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := func() int64 {
+		got, err := e.Projects.List(ctx, job.Filter{}, firstPage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Total
+	}
+	if err := e.Users.SetStatus(ctx, admin, buyer.UserID, user.StatusSuspended, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := listed(); n != 0 {
+		t.Errorf("jobs listed while the buyer is suspended = %d", n)
+	}
+	in := job.NewProposal{CoverLetter: "Me.", Bid: 90, EstimatedDays: 2}
+	if _, err := e.Projects.Propose(ctx, worker, j.ID, in); !errors.Is(err, job.ErrNotOpen) {
+		t.Errorf("propose to a suspended buyer's job: %v", err)
+	}
+	if err := e.Users.SetStatus(ctx, admin, buyer.UserID, user.StatusActive, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := listed(); n != 1 {
+		t.Errorf("jobs listed once the buyer is active again = %d", n)
+	}
+	if _, err := e.Projects.Propose(ctx, worker, j.ID, in); err != nil {
+		t.Errorf("propose once the buyer is active again: %v", err)
+	}
+}

@@ -54,6 +54,7 @@ type jobDoc struct {
 	BuyerID         string     `bson:"buyer_id"`
 	BuyerName       string     `bson:"buyer_name"`
 	Status          string     `bson:"status"`
+	Hidden          bool       `bson:"hidden,omitempty"` // its buyer is suspended or deleted
 	ContractID      string     `bson:"contract_id,omitempty"`
 	CreatedAt       time.Time  `bson:"created_at"`
 	ClosedAt        *time.Time `bson:"closed_at,omitempty"`
@@ -64,7 +65,7 @@ func jobFromDoc(d jobDoc) job.Job {
 		Type: job.Type(d.Type), Budget: money.Coins(d.Budget), HourlyRate: money.Coins(d.HourlyRate),
 		WeeklyHourLimit: int(d.WeeklyHourLimit), Deadline: timeOf(d.Deadline),
 		Requirements: task.Requirements{MinLevel: int(d.MinLevel), MinRating: d.MinRating},
-		Buyer:        job.Party{ID: d.BuyerID, Name: d.BuyerName}, Status: job.Status(d.Status), ContractID: d.ContractID,
+		Buyer:        job.Party{ID: d.BuyerID, Name: d.BuyerName}, Status: job.Status(d.Status), Hidden: d.Hidden, ContractID: d.ContractID,
 		CreatedAt: d.CreatedAt, ClosedAt: timeOf(d.ClosedAt)}
 }
 
@@ -111,7 +112,7 @@ func jobFilter(f job.Filter) bson.D {
 	if f.BuyerID != "" {
 		q = bson.D{{Key: "buyer_id", Value: f.BuyerID}}
 	} else {
-		q = bson.D{{Key: "status", Value: string(job.StatusOpen)}}
+		q = bson.D{{Key: "status", Value: string(job.StatusOpen)}, {Key: "hidden", Value: bson.D{{Key: "$ne", Value: true}}}}
 	}
 	if f.Category != "" {
 		q = append(q, bson.E{Key: "category", Value: f.Category})
@@ -236,6 +237,13 @@ func (s *JobStore) SetStatus(ctx context.Context, id, buyerID string, status job
 	n, err := s.jobs.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "buyer_id", Value: buyerID},
 		{Key: "status", Value: string(job.StatusOpen)}}, bson.D{{Key: "$set", Value: set}}, false)
 	return n == 1, err
+}
+
+// SetHidden implements job.Store.
+func (s *JobStore) SetHidden(ctx context.Context, buyerID string, hidden bool) error {
+	_, err := s.jobs.UpdateMany(ctx, bson.D{{Key: "buyer_id", Value: buyerID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "hidden", Value: hidden}}}})
+	return err
 }
 
 // Reopen implements job.Store.
