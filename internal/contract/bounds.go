@@ -2,6 +2,7 @@ package contract
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -83,6 +84,7 @@ type Submission struct {
 
 func (sub *Submission) check() error {
 	var errs apperr.Fields
+	sub.Attachments = slices.Clone(sub.Attachments) // trimmed here, not through the caller's
 	sub.Message = strings.TrimSpace(sub.Message)
 	errs.Text("message", sub.Message, MaxMessageLen)
 	if len(sub.Attachments) > MaxAttachments {

@@ -176,6 +176,7 @@ func (s *Service) Hire(ctx context.Context, p auth.Principal, jobID, proposalID 
 	var items []Item
 	if j.Type == job.TypeFixed {
 		c.Price = pr.Bid
+		milestones = slices.Clone(milestones) // checked and trimmed here, not through the caller's
 		if err := checkMilestones(milestones, c.Price, now); err != nil {
 			return Detail{}, err
 		}
