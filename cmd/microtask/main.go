@@ -161,6 +161,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, db *docdb.D
 		Metrics:           m,
 		ReservationsPer:   cfg.ReservationsPer,
 		RevisionWindow:    cfg.RevisionWindow,
+		AutoRelease:       cfg.MilestoneAutoRelease,
 		AppURL:            cfg.AppURL,
 		StreamsPerUser:    cfg.StreamsPerUser,
 		StreamsMax:        cfg.StreamsMax,

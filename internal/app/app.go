@@ -22,11 +22,13 @@ import (
 	"microtask/internal/batch"
 	"microtask/internal/block"
 	"microtask/internal/chat"
+	"microtask/internal/contract"
 	"microtask/internal/docdb"
 	"microtask/internal/friend"
 	"microtask/internal/httpapi"
 	"microtask/internal/idempotency"
 	"microtask/internal/invoice"
+	"microtask/internal/job"
 	"microtask/internal/ledger"
 	"microtask/internal/mail"
 	"microtask/internal/money"
@@ -79,6 +81,13 @@ type Config struct {
 	// HookClient posts webhooks; nil: https to public addresses only
 	// (safehttp's defaults).
 	HookClient *safehttp.Client
+
+	// AutoRelease is how long a contract's submitted milestone waits for
+	// its buyer; 0: contract.DefaultAutoRelease.
+	AutoRelease time.Duration
+	// Invoices makes the invoice of every released milestone; nil: none
+	// yet (package invoice is wired here when it comes).
+	Invoices contract.Invoices
 }
 
 // The default limits of live notification streams.
@@ -135,6 +144,10 @@ type App struct {
 	Qualifications *qualification.Service
 	Webhooks       *webhook.Service
 	Batches        *batch.Service
+
+	// Projects.
+	Projects  *job.Service // jobs and their proposals (not Jobs: the background jobs are)
+	Contracts *contract.Service
 
 	db     *docdb.DB
 	config Config
@@ -220,12 +233,21 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Store: st.Withdrawals, Ops: a.Operations, Notify: a.Notifications, Users: a.Users, Earnings: st.Submissions,
 		Purchases: st.Payments, Admins: a.AdminLog, Pricing: c.Pricing, Systems: c.WithdrawalMethods, Log: c.Log, Now: now,
 	})
+	a.Projects = job.NewService(job.Deps{Store: storage.NewJobStore(db), Notify: a.Notifications, Users: a.Users,
+		Workers: candidates{a.Users}, Log: c.Log, Now: now})
+	l.jobs = a.Projects
+	var invoices contract.Invoices = noInvoices{}
+	if c.Invoices != nil {
+		invoices = c.Invoices
+	}
+	a.Contracts = contract.NewService(contract.Deps{Store: storage.NewContractStore(db), Ops: a.Operations, Jobs: a.Projects,
+		Notify: a.Notifications, Events: a.Webhooks, Invoices: invoices, AutoRelease: c.AutoRelease, Log: c.Log, Now: now})
 	a.Friends = friend.NewService(friend.Deps{
 		Store: storage.NewFriendStore(db), Users: a.Users, Blocks: a.Blocks, Notify: a.Notifications, Log: c.Log, Now: now,
 	})
 	a.Chat = chat.NewService(chat.Deps{
 		Store: st.Chat, Users: a.Users, Blocks: a.Blocks, Friends: a.Friends, Tasks: a.Tasks, Reservations: a.Reservations,
-		Submissions: a.Submissions, Images: l, Presence: a.Notifications, Mailer: a.Outbox, Recipients: messageRecipients{a.Users},
+		Submissions: a.Submissions, Projects: projects{a.Projects, a.Contracts}, Images: l, Presence: a.Notifications, Mailer: a.Outbox, Recipients: messageRecipients{a.Users},
 		Events:      a.Webhooks,
 		MessagesURL: strings.TrimRight(c.AppURL, "/") + cmp.Or(c.RouteBase, notification.DefaultRouteBase) + string(notification.Messages),
 		Log:         c.Log, Now: now,
@@ -239,7 +261,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Notify: a.Notifications, Admins: a.AdminLog, Log: c.Log, Now: now,
 	})
 	a.Reviews = review.NewService(review.Deps{
-		Store: storage.NewReviewStore(db), Subjects: subjects{a.Submissions}, Ratings: a.Records, Users: a.Users, Admins: a.AdminLog,
+		Store: storage.NewReviewStore(db), Subjects: subjects{a.Submissions, a.Contracts}, Ratings: a.Records, Users: a.Users, Admins: a.AdminLog,
 		Log: c.Log, Now: now,
 	})
 	a.Batches = batch.NewService(batch.Deps{
@@ -255,7 +277,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 
 	for _, defs := range [][]operation.Definition{
 		a.Users.Operations(), a.Tasks.Operations(), a.Submissions.Operations(), a.Reservations.Operations(),
-		a.Payments.Operations(), a.Withdrawals.Operations(), a.Batches.Operations(),
+		a.Payments.Operations(), a.Withdrawals.Operations(), a.Batches.Operations(), a.Contracts.Operations(),
 	} {
 		if err := a.Operations.Register(defs...); err != nil {
 			return nil, fmt.Errorf("register operations: %w", err)
@@ -264,8 +286,17 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	if err := a.Ledger.AddCheck("escrow", a.Tasks.CheckEscrow); err != nil {
 		return nil, err
 	}
+	if err := a.Ledger.AddCheck("contract escrow", a.Contracts.CheckEscrow); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
+
+// noInvoices stands in for the invoices of released milestones
+// (contract.Invoices) until package invoice is wired here.
+type noInvoices struct{}
+
+func (noInvoices) Released(context.Context, contract.Payment) error { return nil }
 
 // hookSender is the webhook service's view of safehttp.
 type hookSender struct{ c *safehttp.Client }
@@ -315,6 +346,20 @@ func (m messageRecipients) MessageRecipients(ctx context.Context, ids []string) 
 	return out, nil
 }
 
+// projects is the chat's view of jobs and contracts (chat.Projects).
+type projects struct {
+	jobs      *job.Service
+	contracts *contract.Service
+}
+
+func (p projects) Proposed(ctx context.Context, buyerID, workerID string) (bool, error) {
+	return p.jobs.Proposed(ctx, buyerID, workerID)
+}
+
+func (p projects) Contracted(ctx context.Context, buyerID, workerID string) (bool, error) {
+	return p.contracts.Contracted(ctx, buyerID, workerID)
+}
+
 // candidates is what tasks, reservations and submissions read of a worker
 // for the requirements of tasks (task.Candidates): the standing kept with
 // the user, read through the authentication cache, so that asking costs no
@@ -331,11 +376,24 @@ func (c candidates) Candidate(ctx context.Context, workerID string) (task.Candid
 
 // subjects is what reviews are about (review.Subjects): a submission, whose
 // parties are its task's buyer and its worker, decided once approved or
-// rejected. Contracts join here with projects.
-type subjects struct{ submissions *submission.Service }
+// rejected; or a contract, whose parties are its buyer and its worker,
+// decided once ended (by either).
+type subjects struct {
+	submissions *submission.Service
+	contracts   *contract.Service
+}
 
 func (s subjects) Subject(ctx context.Context, ref review.Ref, userID string) (review.Subject, error) {
-	if ref.Type != review.SubjectSubmission {
+	switch ref.Type {
+	case review.SubjectContract:
+		c, err := s.contracts.Of(ctx, userID, ref.ID)
+		if err != nil {
+			return review.Subject{}, err
+		}
+		return review.Subject{Ref: ref, Title: c.JobTitle, Buyer: review.Party(c.Buyer), Worker: review.Party(c.Worker),
+			Decided: c.Status == contract.StatusEnded, DecidedAt: c.EndedAt}, nil
+	case review.SubjectSubmission:
+	default:
 		return review.Subject{}, fmt.Errorf("reviews of %s: not a kind of work", ref.Type)
 	}
 	sub, err := s.submissions.Get(ctx, ref.ID)
@@ -377,8 +435,8 @@ func (m members) SetStanding(ctx context.Context, userID string, st reputation.S
 // through later before New returns. The cycles:
 //   - records and users: a standing is kept with its user; users rank
 //     workers by their records
-//   - users and tasks: a suspended buyer's tasks are hidden; a task names
-//     its buyer
+//   - users and tasks (and jobs): a suspended buyer's tasks and jobs are
+//     hidden; a task names its buyer
 //   - users and notifications: revoked tokens close their streams; a
 //     notification goes to a user who exists
 //   - users and uploads: a portfolio shows images of this server; the
@@ -395,6 +453,7 @@ func (m members) SetStanding(ctx context.Context, userID string, st reputation.S
 type later struct {
 	users         *user.Service
 	tasks         *task.Service
+	jobs          *job.Service
 	notifications *notification.Service
 	submissions   *submission.Service
 	reservations  *reservation.Service
@@ -415,9 +474,12 @@ func (l *later) RequiredByOpenTask(ctx context.Context, typeID string) (bool, er
 // Kept implements chat.Images.
 func (l *later) Kept(url string) bool { return l.uploads.Kept(url) }
 
-// SetHidden implements user.TaskHider.
+// SetHidden implements user.TaskHider: a buyer's tasks and jobs alike.
 func (l *later) SetHidden(ctx context.Context, buyerID string, hidden bool) error {
-	return l.tasks.SetHidden(ctx, buyerID, hidden)
+	if err := l.tasks.SetHidden(ctx, buyerID, hidden); err != nil {
+		return err
+	}
+	return l.jobs.SetHidden(ctx, buyerID, hidden)
 }
 
 // CloseStreams implements user.Streams.

@@ -47,6 +47,8 @@ func (a *App) ServerOptions(cfg config.Config) httpapi.Options {
 		Webhooks:            a.Webhooks,
 		Batches:             a.Batches,
 		Invoices:            a.Invoices,
+		Jobs:                a.Projects,
+		Contracts:           a.Contracts,
 	}
 	if a.config.Metrics != nil { // a nil *metrics.Metrics is not a nil Observer
 		o.Metrics = a.config.Metrics
@@ -103,6 +105,8 @@ func (a *App) Jobs(cfg config.Config) []Job {
 		{Name: "forget-webhook-deliveries", Interval: time.Hour, Round: a.Webhooks.Forget, Did: "old webhook deliveries forgotten"},
 		{Name: "auto-approve", Interval: cfg.JobsInterval, Round: counted(a.Submissions.AutoApproveDue),
 			Did: "submissions approved automatically"},
+		{Name: "release-milestones", Interval: cfg.JobsInterval, Round: counted(a.Contracts.ReleaseDue),
+			Did: "milestones released automatically"},
 		{Name: "expire-tasks", Interval: cfg.JobsInterval, Round: counted(a.Tasks.ExpireDue), Did: "tasks expired"},
 		{Name: "complete-batches", Interval: cfg.JobsInterval, Round: counted(a.Batches.CompleteDue), Did: "batches completed"},
 		{Name: "reject-overdue-revisions", Interval: cfg.JobsInterval, Round: counted(a.Submissions.RejectOverdue),

@@ -275,6 +275,17 @@ type Reservations interface {
 	ReservedTasks(ctx context.Context, workerID string) ([]string, error)
 }
 
+// Projects tells who work together on projects; the wiring implements it
+// over job.Service and contract.Service. Each answer is one read.
+type Projects interface {
+	// Proposed reports whether the worker sent a proposal for one of the
+	// buyer's jobs (whatever became of it).
+	Proposed(ctx context.Context, buyerID, workerID string) (bool, error)
+	// Contracted reports whether the buyer and the worker have a
+	// contract, active or ended.
+	Contracted(ctx context.Context, buyerID, workerID string) (bool, error)
+}
+
 // Submissions finds submissions. submission.Service implements it.
 type Submissions interface {
 	Get(ctx context.Context, id string) (submission.Submission, error)

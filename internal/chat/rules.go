@@ -10,8 +10,10 @@ import (
 // contact is one reason two users may write to each other. The rule of who
 // may write to whom is: an admin and anyone, either way; either side in a
 // conversation the other started; otherwise the first of these cases that
-// applies, cheapest first. Jobs, proposals and contracts (issue 22) add one
-// case each: a job's buyer and its proposers, a contract's parties.
+// applies, cheapest first. Jobs, proposals and contracts add one case
+// each: a contract's parties, and a job's buyer and its proposers. They
+// come after the tasks' cases, although each costs one read, so that a
+// message about a task (the common case) asks nothing more than it did.
 type contact struct {
 	name    string
 	applies func(ctx context.Context, from, to party) (bool, error)
@@ -22,6 +24,8 @@ func (s *Service) contacts() []contact {
 		{"friends", s.areFriends},
 		{"task", s.workOnTasks},
 		{"shared task", s.sharedTask},
+		{"contract", s.contracted},
+		{"job proposal", s.proposed},
 	}
 }
 
@@ -92,4 +96,24 @@ func (s *Service) sharedTask(ctx context.Context, from, to party) (bool, error) 
 		return false, nil
 	}
 	return s.store.Received(ctx, worker, buyer)
+}
+
+// contracted: a contract's buyer and worker, either way, while it runs and
+// after it ended (to settle what is left, to review).
+func (s *Service) contracted(ctx context.Context, from, to party) (bool, error) {
+	buyer, worker, ok := buyerAndWorker(from, to)
+	if !ok {
+		return false, nil
+	}
+	return s.projects.Contracted(ctx, buyer, worker)
+}
+
+// proposed: a job's buyer and a worker who sent a proposal for it, either
+// way (questions about the proposal, an interview before the hire).
+func (s *Service) proposed(ctx context.Context, from, to party) (bool, error) {
+	buyer, worker, ok := buyerAndWorker(from, to)
+	if !ok {
+		return false, nil
+	}
+	return s.projects.Proposed(ctx, buyer, worker)
 }

@@ -44,6 +44,7 @@ type Service struct {
 	tasks        Tasks
 	reservations Reservations
 	submissions  Submissions
+	projects     Projects
 	images       Images
 	presence     Presence
 	mailer       Mailer
@@ -71,6 +72,7 @@ type Deps struct {
 	Tasks        Tasks
 	Reservations Reservations
 	Submissions  Submissions
+	Projects     Projects // a job's buyer and its proposers, a contract's parties
 	Images       Images
 	Presence     Presence
 	Mailer       Mailer
@@ -90,7 +92,7 @@ func NewService(d Deps) *Service {
 		now = time.Now
 	}
 	return &Service{store: d.Store, users: d.Users, blocks: d.Blocks, friends: d.Friends, tasks: d.Tasks,
-		reservations: d.Reservations, submissions: d.Submissions, images: d.Images, presence: d.Presence,
+		reservations: d.Reservations, submissions: d.Submissions, projects: d.Projects, images: d.Images, presence: d.Presence,
 		mailer: d.Mailer, recipients: d.Recipients, events: d.Events, messagesURL: strings.TrimRight(d.MessagesURL, "/"),
 		hub: NewHub(), log: d.Log, now: now, typing: map[string]time.Time{}}
 }

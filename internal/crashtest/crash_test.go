@@ -709,7 +709,8 @@ var errCrash = errors.New("crash")
 // operation must end as if it had never been interrupted, with the ledger
 // audit (escrow invariant included) balanced.
 func TestOperationsSurviveACrashAtEveryStep(t *testing.T) {
-	for _, sc := range slices.Concat(scenarios, moneyScenarios, clawbackScenarios, adminScenarios, lifecycleScenarios, webhookScenarios, batchScenarios) {
+	for _, sc := range slices.Concat(scenarios, moneyScenarios, clawbackScenarios, adminScenarios, lifecycleScenarios, webhookScenarios, batchScenarios,
+		contractScenarios) {
 		t.Run(sc.name, func(t *testing.T) {
 			// Every scenario has its own database, emptied before each of
 			// its runs; the scenarios run side by side.

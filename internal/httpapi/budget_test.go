@@ -44,6 +44,9 @@ func TestWriteCommandBudgets(t *testing.T) {
 		w := a.register(t, "worker")
 		subs = append(subs, a.submit(t, w.Token, task.ID))
 	}
+	hiring := a.postJob(t, buyer.Token, fixedJob(100))
+	offer := a.propose(t, worker.Token, hiring.ID, bid(90))
+	var c contractBody // made by the hire below, for the steps after it
 	log := storagetest.Commands(t, a.db)
 
 	tests := []struct {
@@ -100,6 +103,32 @@ func TestWriteCommandBudgets(t *testing.T) {
 		{"POST /reviews, the second of a pair", func() int {
 			return a.call(t, http.MethodPost, "/api/reviews", buyer.Token, map[string]any{"submission_id": subs[0].ID, "rating": 4}).Code
 		}, 6, 4, http.StatusCreated},
+		// Projects (issue 22). A hire: the job and the proposal read, the
+		// operation (record, the job's commit, two postings, the end, the
+		// clean-up), its settle (the items, the contract, the proposal
+		// hired, the others read, the notification) and the answer's reads.
+		{"POST /jobs/{id}/hire", func() int {
+			rec := a.call(t, http.MethodPost, "/api/jobs/"+hiring.ID+"/hire", buyer.Token, hireBody(offer.ID, 40, 50))
+			c = decode[contractBody](t, rec, http.StatusCreated)
+			return rec.Code
+		}, 15, 10, http.StatusCreated},
+		// A milestone's funding: the contract and the item read, the
+		// operation (record, commit, two postings, end, clean-up), the item
+		// and the notification, and the item read for the answer. Its
+		// approval costs the same; a submission moves no coins (no
+		// postings, no clean-up); the end also refunds the items.
+		{"POST /contracts/{id}/milestones/{mid}/fund", func() int {
+			return a.call(t, http.MethodPost, milestonePath(c, 1, "/fund"), buyer.Token, nil).Code
+		}, 11, 8, http.StatusOK},
+		{"POST /contracts/{id}/milestones/{mid}/submit", func() int {
+			return a.call(t, http.MethodPost, milestonePath(c, 0, "/submit"), worker.Token, map[string]any{"message": "Done."}).Code
+		}, 8, 5, http.StatusOK},
+		{"POST /contracts/{id}/milestones/{mid}/approve", func() int {
+			return a.call(t, http.MethodPost, milestonePath(c, 0, "/approve"), buyer.Token, nil).Code
+		}, 11, 8, http.StatusOK},
+		{"POST /contracts/{id}/end", func() int {
+			return a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/end", worker.Token, map[string]any{}).Code
+		}, 12, 9, http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,6 +169,9 @@ func TestListQueryBudgets(t *testing.T) {
 	body := taskRequest(a, 2, 10)
 	body["countries"], body["requirements"] = []string{"DE"}, []map[string]any{{"qualification_id": q, "comparator": "gte", "value": 60}}
 	a.call(t, http.MethodPost, "/api/tasks", buyer.Token, body)
+	jb := a.postJob(t, buyer.Token, fixedJob(100))
+	a.propose(t, worker.Token, jb.ID, bid(90))
+	ct := a.contracted(t, buyer, worker)
 	log := storagetest.Commands(t, a.db)
 	oneFindOneCount := map[string]int{"find": 1, "aggregate": 1}
 	// Tasks show their buyers' records, submissions to review their
@@ -196,6 +228,20 @@ func TestListQueryBudgets(t *testing.T) {
 		{"/api/invoices", buyer.Token, oneFindOneCount},
 		{"/api/invoices?user_id=" + buyer.User.ID, admin.Token, oneFindOneCount},
 		{"/api/invoices/" + "nope", buyer.Token, map[string]int{"find": 1}},
+		// Projects (issue 22): every filter and sort a field of the one query.
+		{"/api/jobs?q=page&skill=css&type=fixed&min_budget=1&max_budget=500&sort=budget", "", oneFindOneCount},
+		{"/api/jobs/my", buyer.Token, oneFindOneCount},
+		// A job alone: the job and the count of its proposals; a worker's
+		// own proposal one find more.
+		{"/api/jobs/" + jb.ID, "", map[string]int{"find": 1, "aggregate": 1}},
+		{"/api/jobs/" + jb.ID, worker.Token, map[string]int{"find": 2, "aggregate": 1}},
+		// Its proposals show their workers' cards: the job, then one find,
+		// one count and the records.
+		{"/api/jobs/" + jb.ID + "/proposals", buyer.Token, map[string]int{"find": 3, "aggregate": 1}},
+		{"/api/proposals/my", worker.Token, oneFindOneCount},
+		{"/api/contracts/my?status=active", worker.Token, oneFindOneCount},
+		// A contract alone: the contract and its milestones.
+		{"/api/contracts/" + ct.ID, buyer.Token, map[string]int{"find": 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -119,6 +119,45 @@ var coinMovingPosts = []struct {
 			made: func() int64 { return a.total(t, buyer.Token, "/api/payments/history") }, wantMade: 1,
 		}
 	}},
+	{"hire", func(t *testing.T, a *testAPI) keyed {
+		buyer, worker := a.register(t, "buyer"), a.register(t, "worker") // 50 coins
+		j := a.postJob(t, buyer.Token, fixedJob(100))
+		p := a.propose(t, worker.Token, j.ID, bid(90))
+		return keyed{
+			token: buyer.Token, path: "/api/jobs/" + j.ID + "/hire", body: hireBody(p.ID, 40, 50), other: hireBody(p.ID, 30, 60),
+			moved: func() int64 { return 50 - a.coins(t, buyer.User.ID) }, want: 40, wantStatus: http.StatusCreated,
+			made: func() int64 { return a.total(t, buyer.Token, "/api/contracts/my") }, wantMade: 1,
+		}
+	}},
+	{"fund a milestone", func(t *testing.T, a *testAPI) keyed {
+		buyer, worker := a.register(t, "buyer"), a.register(t, "worker")
+		c := a.contracted(t, buyer, worker) // 50 + 200 - 40 coins left
+		return keyed{
+			token: buyer.Token, path: milestonePath(c, 1, "/fund"), body: nil, other: map[string]int{"coins": 1},
+			moved: func() int64 { return 210 - a.coins(t, buyer.User.ID) }, want: 50, wantStatus: http.StatusOK,
+			made: func() int64 { return a.escrowOf(t, buyer.Token, c.ID) }, wantMade: 90,
+		}
+	}},
+	{"approve a milestone", func(t *testing.T, a *testAPI) keyed {
+		buyer, worker := a.register(t, "buyer"), a.register(t, "worker") // the worker: 10 coins
+		c := a.contracted(t, buyer, worker)
+		decode[milestoneBody](t, a.call(t, http.MethodPost, milestonePath(c, 0, "/submit"), worker.Token, map[string]any{"message": "Done."}), http.StatusOK)
+		return keyed{
+			token: buyer.Token, path: milestonePath(c, 0, "/approve"), body: nil, other: map[string]int{"coins": 1},
+			moved: func() int64 { return 210 - a.coins(t, buyer.User.ID) }, want: 0, wantStatus: http.StatusOK,
+			made: func() int64 { return a.coins(t, worker.User.ID) - 10 }, wantMade: 40,
+		}
+	}},
+	{"end a contract", func(t *testing.T, a *testAPI) keyed {
+		buyer, worker := a.register(t, "buyer"), a.register(t, "worker")
+		c := a.contracted(t, buyer, worker)
+		return keyed{
+			token: buyer.Token, path: "/api/contracts/" + c.ID + "/end", body: map[string]string{"reason": "Done."},
+			other: map[string]string{"reason": "Other."},
+			moved: func() int64 { return 210 - a.coins(t, buyer.User.ID) }, want: -40, wantStatus: http.StatusOK,
+			made: func() int64 { return a.escrowOf(t, buyer.Token, c.ID) }, wantMade: 0,
+		}
+	}},
 	{"confirm a purchase", func(t *testing.T, a *testAPI) keyed {
 		buyer := a.register(t, "buyer")
 		co := decode[checkoutBody](t, a.buy(t, buyer.Token, 150, ""), http.StatusCreated)

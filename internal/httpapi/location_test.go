@@ -15,6 +15,9 @@ func TestCreatedResourcesAreWhereLocationSays(t *testing.T) {
 	adm, buyer, worker, other := a.admin(t), a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker")
 	a.grant(t, worker.User.ID, 300)
 	tk := a.postTask(t, buyer.Token, 2, 5)
+	jb := a.postJob(t, buyer.Token, fixedJob(100))
+	hiring := a.postJob(t, buyer.Token, fixedJob(100))
+	offer := a.propose(t, worker.Token, hiring.ID, bid(30))
 
 	tests := []struct {
 		name     string
@@ -30,6 +33,9 @@ func TestCreatedResourcesAreWhereLocationSays(t *testing.T) {
 		{"payment", buyer.Token, "/api/payments/create", map[string]int{"coins": 150}, other.Token, "payment_not_found"},
 		{"report", other.Token, "/api/reports", reportRequest("task", tk.ID), worker.Token, "report_not_found"},
 		{"announcement", adm.Token, "/api/notifications", map[string]string{"to_user_id": worker.User.ID, "message": "Hello"}, other.Token, "notification_not_found"},
+		{"job", buyer.Token, "/api/jobs", fixedJob(100), "", ""},
+		{"proposal", worker.Token, "/api/jobs/" + jb.ID + "/proposals", bid(90), other.Token, "proposal_not_found"},
+		{"contract", buyer.Token, "/api/jobs/" + hiring.ID + "/hire", hireBody(offer.ID, 10), other.Token, "contract_not_found"},
 		{"portfolio item", worker.Token, "/api/users/" + worker.User.ID + "/portfolio", map[string]string{"title": "Catalogue"}, "", ""},
 		// Before the other party reviews, a review is its author's (and
 		// admins') alone: the public is told it does not exist.

@@ -4,17 +4,32 @@ import (
 	"net/http"
 	"time"
 
+	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/page"
 	"microtask/internal/review"
 )
 
-// createReviewRequest is the body of POST /api/reviews. The review service
-// checks every field; contract_id joins submission_id with projects.
+// createReviewRequest is the body of POST /api/reviews: about a
+// submission or a contract, one of the two. The review service checks
+// every other field.
 type createReviewRequest struct {
 	SubmissionID string `json:"submission_id"`
+	ContractID   string `json:"contract_id"`
 	Rating       int    `json:"rating"`
 	Comment      string `json:"comment"`
+}
+
+// subject is what the review is about: a contract if contract_id is set,
+// and a submission otherwise (as before contracts); both is a 422.
+func (r createReviewRequest) subject() (review.Ref, error) {
+	switch {
+	case r.ContractID != "" && r.SubmissionID != "":
+		return review.Ref{}, apperr.InvalidFields(apperr.FieldError{Field: "contract_id", Message: "give submission_id or contract_id, not both"})
+	case r.ContractID != "":
+		return review.Ref{Type: review.SubjectContract, ID: r.ContractID}, nil
+	}
+	return review.Ref{Type: review.SubjectSubmission, ID: r.SubmissionID}, nil
 }
 
 type reviewSubjectResponse struct {
@@ -75,8 +90,11 @@ func (s *Server) handleReviewCreate(w http.ResponseWriter, r *http.Request) erro
 	if err := s.readRequest(r, &req); err != nil {
 		return err
 	}
-	rv, err := s.reviews.Post(r.Context(), principal(r), review.New{
-		Subject: review.Ref{Type: review.SubjectSubmission, ID: req.SubmissionID}, Rating: req.Rating, Comment: req.Comment})
+	ref, err := req.subject()
+	if err != nil {
+		return err
+	}
+	rv, err := s.reviews.Post(r.Context(), principal(r), review.New{Subject: ref, Rating: req.Rating, Comment: req.Comment})
 	if err != nil {
 		return err
 	}

@@ -23,9 +23,11 @@ import (
 	"microtask/internal/batch"
 	"microtask/internal/block"
 	"microtask/internal/chat"
+	"microtask/internal/contract"
 	"microtask/internal/friend"
 	"microtask/internal/idempotency"
 	"microtask/internal/invoice"
+	"microtask/internal/job"
 	"microtask/internal/ledger"
 	"microtask/internal/notification"
 	"microtask/internal/payment"
@@ -102,6 +104,8 @@ type Options struct {
 	Webhooks            *webhook.Service
 	Batches             *batch.Service
 	Invoices            *invoice.Service
+	Jobs                *job.Service
+	Contracts           *contract.Service
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -136,6 +140,8 @@ type Server struct {
 	webhooks       *webhook.Service
 	batches        *batch.Service
 	invoices       *invoice.Service
+	jobs           *job.Service
+	contracts      *contract.Service
 	keyLimit       func(http.Handler) http.Handler // the per-key limit of requests with an API key
 	handler        http.Handler
 	metrics        Observer
@@ -189,6 +195,8 @@ func NewServer(o Options) *Server {
 		webhooks:       o.Webhooks,
 		batches:        o.Batches,
 		invoices:       o.Invoices,
+		jobs:           o.Jobs,
+		contracts:      o.Contracts,
 		keyLimit:       rateLimit(o.APIKeyRateLimit, func(r *http.Request) string { return principal(r).KeyID }),
 		closing:        make(chan struct{}),
 		metrics:        o.Metrics,
@@ -323,6 +331,50 @@ func (s *Server) routes(o Options) http.Handler {
 				r.Post("/{id}/resume", s.handle(s.handleTaskPause(false)))
 				r.Delete("/{id}", s.handle(s.handleTaskDelete))
 			})
+		})
+
+		r.Route("/jobs", func(r chi.Router) {
+			// Public; a signed-in worker also sees their own proposal.
+			r.Get("/", s.handle(s.handleJobList))
+			r.With(s.identify).Get("/{id}", s.handle(s.handleJobGet))
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
+				r.Get("/my", s.handle(s.handleJobMine))
+				r.Post("/", s.handle(s.handleJobCreate))
+				r.Patch("/{id}", s.handle(s.handleJobUpdate))
+				r.Post("/{id}/close", s.handle(s.handleJobClose))
+				r.Get("/{id}/proposals", s.handle(s.handleJobProposals))
+				r.With(s.idempotent).Post("/{id}/hire", s.handle(s.handleHire))
+				r.With(s.idempotent).Put("/{id}/hire", s.handle(s.handleHire)) // the specification's method
+			})
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate, s.requireRole(auth.RoleWorker))
+				r.Post("/{id}/proposals", s.handle(s.handleProposalCreate))
+				r.Post("/{id}/bid", s.handle(s.handleProposalCreate)) // the specification's path
+			})
+		})
+		r.Route("/contracts", func(r chi.Router) {
+			r.Use(s.authenticate)
+			r.Get("/my", s.handle(s.handleContractMine))
+			r.Get("/{id}", s.handle(s.handleContractGet)) // its parties and admins
+			r.Get("/{id}/milestones/{mid}", s.handle(s.handleMilestoneGet))
+			r.With(s.idempotent).Post("/{id}/end", s.handle(s.handleContractEnd)) // either party
+			r.Group(func(r chi.Router) {
+				r.Use(s.requireRole(auth.RoleBuyer))
+				r.Post("/{id}/milestones", s.handle(s.handleMilestoneAdd))
+				r.With(s.idempotent).Post("/{id}/milestones/{mid}/fund", s.handle(s.handleMilestoneFund))
+				r.With(s.idempotent).Post("/{id}/payment", s.handle(s.handleContractPayment)) // the specification's path
+				r.With(s.idempotent).Post("/{id}/milestones/{mid}/approve", s.handle(s.handleMilestoneApprove))
+				r.Post("/{id}/milestones/{mid}/request-changes", s.handle(s.handleMilestoneChanges))
+			})
+			r.With(s.requireRole(auth.RoleWorker)).Post("/{id}/milestones/{mid}/submit", s.handle(s.handleMilestoneSubmit))
+		})
+		r.Route("/proposals", func(r chi.Router) {
+			r.Use(s.authenticate)
+			r.With(s.requireRole(auth.RoleWorker)).Get("/my", s.handle(s.handleProposalMine))
+			r.Get("/{id}", s.handle(s.handleProposalGet)) // its worker or its job's buyer
+			r.With(s.requireRole(auth.RoleWorker)).Delete("/{id}", s.handle(s.handleProposalWithdraw))
+			r.With(s.requireRole(auth.RoleBuyer)).Put("/{id}/decline", s.handle(s.handleProposalDecline))
 		})
 
 		r.With(s.authenticate, s.requireRole(auth.RoleWorker)).Post("/tasks/{id}/reservations", s.handle(s.handleReservationCreate))

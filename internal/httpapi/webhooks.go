@@ -238,6 +238,19 @@ type messageAboutRef struct {
 	ID   string `json:"id"`
 }
 
+type milestoneEventData struct {
+	ID          string    `json:"id"`
+	ContractID  string    `json:"contract_id"`
+	JobTitle    string    `json:"job_title"`
+	Title       string    `json:"title"`
+	Coins       int64     `json:"coins"`
+	Status      string    `json:"status"`
+	Message     string    `json:"message"`
+	Attachments []string  `json:"attachments"`
+	WorkerID    string    `json:"worker_id"`
+	SubmittedAt time.Time `json:"submitted_at"`
+}
+
 type testEventData struct {
 	EndpointID string `json:"endpoint_id"`
 	Message    string `json:"message"`
@@ -274,6 +287,9 @@ func (EventEncoder) Encode(e webhook.Event) ([]byte, error) {
 			data.About = &messageAboutRef{Type: d.AboutType, ID: d.AboutID}
 		}
 		body.Data = data
+	case webhook.MilestoneData:
+		body.Data = milestoneEventData{ID: d.ID, ContractID: d.ContractID, JobTitle: d.JobTitle, Title: d.Title, Coins: int64(d.Coins),
+			Status: d.Status, Message: d.Message, Attachments: nonNilStrings(d.Attachments), WorkerID: d.WorkerID, SubmittedAt: d.SubmittedAt.UTC()}
 	case webhook.TestData:
 		body.Data = testEventData{EndpointID: d.EndpointID, Message: "A test event: your endpoint receives and verifies Microtask's webhooks."}
 	default:

@@ -77,7 +77,7 @@ func TestWebhookEventsMatchTheContract(t *testing.T) {
 	a.grant(t, buyer.User.ID, 500)
 	r := apptest.NewReceiver(t, a.clock.Now)
 	ep := a.endpoint(t, buyer.Token, r, "submission.created", "submission.revised", "submission.approved", "submission.rejected",
-		"task.full", "task.closed", "task.expired", "batch.completed", "payment.completed", "message.received")
+		"task.full", "task.closed", "task.expired", "batch.completed", "payment.completed", "message.received", "contract.milestone_submitted")
 	tk := a.postTask(t, buyer.Token, 1, 10)
 	sub := a.submit(t, worker.Token, tk.ID)
 	a.sent(t, worker.Token, buyer.User.ID, "Which page did you mean?")
@@ -90,6 +90,9 @@ func TestWebhookEventsMatchTheContract(t *testing.T) {
 		PaymentID string `json:"payment_id"`
 	}](t, a.call(t, http.MethodPost, "/api/payments/create", buyer.Token, map[string]int{"coins": 150}), http.StatusCreated)
 	a.call(t, http.MethodPost, "/api/payments/"+pay.PaymentID+"/confirm", buyer.Token, nil)
+	c := a.contracted(t, buyer, worker)
+	decode[milestoneBody](t, a.call(t, http.MethodPost, milestonePath(c, 0, "/submit"), worker.Token,
+		map[string]any{"message": "Done.", "attachments": []string{"https://example.com/d.png"}}), http.StatusOK)
 	decode[deliveryBody](t, a.call(t, http.MethodPost, "/api/webhooks/"+ep.ID+"/test", buyer.Token, nil), http.StatusAccepted)
 	a.deliverWebhooks(t)
 
@@ -102,7 +105,7 @@ func TestWebhookEventsMatchTheContract(t *testing.T) {
 		seen[g.Type] = true
 	}
 	for _, typ := range []string{"submission.created", "submission.revised", "submission.rejected", "task.full", "task.closed",
-		"payment.completed", "message.received", "webhook.test"} {
+		"payment.completed", "message.received", "contract.milestone_submitted", "webhook.test"} {
 		if !seen[typ] {
 			t.Errorf("no %s event received (got %v)", typ, seen)
 		}

@@ -43,11 +43,15 @@ func UserAccount(userID string) string { return "user:" + userID }
 // EscrowAccount holds the coins a task reserves for its workers.
 func EscrowAccount(taskID string) string { return "escrow:" + taskID }
 
+// ContractAccount holds the coins a contract's escrow items hold (package
+// contract): funded milestones and weeks not yet released or refunded.
+func ContractAccount(contractID string) string { return "contract:" + contractID }
+
 // HoldAccount holds the coins of a pending withdrawal.
 func HoldAccount(withdrawalID string) string { return "hold:" + withdrawalID }
 
 // AccountKind is the part of an account name before the colon: user,
-// escrow, hold or world.
+// escrow, contract, hold or world.
 func AccountKind(account string) string {
 	kind, _, _ := strings.Cut(account, ":")
 	return kind
@@ -64,7 +68,7 @@ func AccountOwner(account string) string {
 // the mint may: every other account holds real coins.
 func mayGoNegative(account string) bool { return account == Mint }
 
-var accountKinds = []string{"user", "escrow", "hold", "world"}
+var accountKinds = []string{"user", "escrow", "hold", "world", "contract"}
 
 // Posting is one line of an operation's movement of coins.
 type Posting struct {

@@ -29,6 +29,14 @@ const (
 	Other                   Type = "other"               // notifications from before types
 	FriendRequest           Type = "friend_request"      // to the user asked: someone wants to be their friend
 	FriendAccepted          Type = "friend_accepted"     // to the user who asked: their request was accepted
+	ProposalReceived        Type = "proposal_received"   // to a job's buyer: a worker sent a proposal
+	ProposalDeclined        Type = "proposal_declined"   // to the worker: declined, another hired, or the job closed
+	ContractStarted         Type = "contract_started"    // to the worker: hired; the first milestone or week is in escrow
+	MilestoneFunded         Type = "milestone_funded"    // to the worker: a milestone's coins are in escrow
+	MilestoneSubmitted      Type = "milestone_submitted" // to the buyer: review it
+	MilestoneReleased       Type = "milestone_released"  // to the worker: paid (and to the buyer when released automatically)
+	ChangesRequested        Type = "changes_requested"   // to the worker: a milestone sent back, with the buyer's note
+	ContractEnded           Type = "contract_ended"      // to the other party
 )
 
 // Kinds of email that are not notifications of one type: each user gets
@@ -73,6 +81,9 @@ const (
 	PurchaseBlocks Page = "/purchase-blocks"
 	Friends        Page = "/friends"
 	Messages       Page = "/messages"
+	MyJobs         Page = "/my-jobs"
+	MyProposals    Page = "/my-proposals"
+	Contracts      Page = "/contracts"
 )
 
 // DefaultRouteBase is where the app's dashboard pages live.

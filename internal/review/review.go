@@ -18,9 +18,8 @@
 // after the rating's addition, which is itself made once per review
 // (reputation.Store.Add): a crash in between is finished by the job.
 //
-// What a review is about is a Subject: a submission today; a contract of a
-// project (issue 22) is another SubjectType, with the same documents, once
-// Subjects can find one.
+// What a review is about is a Subject: a submission of a task, or a
+// contract of a project (decided once it ended), with the same documents.
 package review
 
 import (
@@ -37,8 +36,11 @@ import (
 // SubjectType is the kind of work a review is about.
 type SubjectType string
 
-// The kinds of work reviewed. Contracts come with projects.
-const SubjectSubmission SubjectType = "submission"
+// The kinds of work reviewed.
+const (
+	SubjectSubmission SubjectType = "submission"
+	SubjectContract   SubjectType = "contract" // decided once ended, by either party
+)
 
 // Ref names a piece of work.
 type Ref struct {

@@ -165,6 +165,11 @@ func (r Requirements) QualificationIDs() []string {
 	return ids
 }
 
+// Check checks the requirements against their bounds, adding a field
+// error per bad one, and normalizes the countries: the bounds of tasks'
+// requirements, which jobs share (package job).
+func (r *Requirements) Check(errs *apperr.Fields) { r.check(errs) }
+
 // check checks the requirements against their bounds, and normalizes the
 // countries (upper case, no repeats).
 func (r *Requirements) check(errs *apperr.Fields) {

@@ -632,7 +632,7 @@ func (s *Service) commitAccount(ctx context.Context, op operation.Op[accountChan
 	})
 }
 
-// settleAccount shows or hides the user's tasks to match the new status and
+// settleAccount shows or hides the user's tasks and jobs to match the new status and
 // role (a buyer no longer active, or no longer a buyer, cannot run them),
 // puts the account on the board the user belongs on now, and records the
 // admin's action. The board is read from the user as it is, numbered by its
@@ -641,7 +641,7 @@ func (s *Service) commitAccount(ctx context.Context, op operation.Op[accountChan
 func (s *Service) settleAccount(ctx context.Context, op operation.Op[accountChange]) error {
 	s.cache.drop(op.Data.UserID)
 	if err := s.tasks.SetHidden(ctx, op.Data.UserID, op.Data.Status != StatusActive || op.Data.Role != auth.RoleBuyer); err != nil {
-		return fmt.Errorf("show or hide the tasks of user %s: %w", op.Data.UserID, err)
+		return fmt.Errorf("show or hide the tasks and jobs of user %s: %w", op.Data.UserID, err)
 	}
 	u, err := s.store.ByID(ctx, op.Data.UserID)
 	if err != nil {

@@ -303,7 +303,8 @@ type IdentityVerifier interface {
 	Verify(ctx context.Context, credential string) (ExternalIdentity, error)
 }
 
-// TaskHider shows and hides a buyer's tasks; task.Service implements it.
+// TaskHider shows and hides a buyer's tasks (and jobs); the wiring
+// implements it over task.Service and job.Service.
 type TaskHider interface {
 	SetHidden(ctx context.Context, buyerID string, hidden bool) error
 }

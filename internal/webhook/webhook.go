@@ -38,8 +38,8 @@ import (
 // EventType is a kind of event an endpoint may subscribe to.
 type EventType string
 
-// The events. contract.milestone_submitted joins them with the contracts
-// that make it.
+// The events. contract.milestone_submitted and message.received join them
+// with the contracts and the conversations that make them.
 const (
 	SubmissionCreated  EventType = "submission.created"
 	SubmissionRevised  EventType = "submission.revised"
@@ -51,6 +51,9 @@ const (
 	BatchCompleted     EventType = "batch.completed"
 	PaymentCompleted   EventType = "payment.completed"
 	MessageReceived    EventType = "message.received"
+	// MilestoneSubmitted tells a contract's buyer that its worker
+	// submitted a milestone for review.
+	MilestoneSubmitted EventType = "contract.milestone_submitted"
 	// Test is the event POST /webhooks/{id}/test sends; no endpoint
 	// subscribes to it.
 	Test EventType = "webhook.test"
@@ -58,7 +61,7 @@ const (
 
 // Events lists the events endpoints may subscribe to.
 var Events = []EventType{SubmissionCreated, SubmissionRevised, SubmissionApproved, SubmissionRejected, TaskFull, TaskClosed, TaskExpired,
-	BatchCompleted, PaymentCompleted, MessageReceived}
+	BatchCompleted, PaymentCompleted, MessageReceived, MilestoneSubmitted}
 
 // Endpoint is a URL of a user's that events are posted to.
 type Endpoint struct {
@@ -183,6 +186,20 @@ type MessageData struct {
 	AboutID        string
 	Attachments    []string
 	CreatedAt      time.Time
+}
+
+// MilestoneData is the data of contract.milestone_submitted.
+type MilestoneData struct {
+	ID          string
+	ContractID  string
+	JobTitle    string
+	Title       string
+	Coins       money.Coins
+	Status      string
+	Message     string
+	Attachments []string
+	WorkerID    string
+	SubmittedAt time.Time
 }
 
 // TestData is the data of webhook.test.

@@ -71,6 +71,9 @@ type Config struct {
 	// be plain http and resolve to private, loopback or link-local
 	// addresses: for tests and private deployments.
 	WebhooksAllowPrivate bool
+
+	// Projects (issue 22).
+	MilestoneAutoRelease time.Duration // MILESTONE_AUTO_RELEASE: how long a submitted milestone waits for its buyer
 }
 
 // The payment gateways.
@@ -137,6 +140,7 @@ func Load(getenv func(string) string) (Config, error) {
 		APIKeyRateLimit:     p.int("API_KEY_RATE_LIMIT_PER_MIN", 300, 0, 1_000_000),
 	}
 	c.WebhooksAllowPrivate = p.flag("WEBHOOKS_ALLOW_PRIVATE")
+	c.MilestoneAutoRelease = p.duration("MILESTONE_AUTO_RELEASE", 14*24*time.Hour)
 	if v := p.str("SMTP_URL", ""); v != "" {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
 			p.fail("SMTP_URL", "must be smtp://user:pass@host:587 or smtps://user:pass@host:465")
@@ -256,6 +260,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("message_rate_limit_per_min", c.MessageRateLimit),
 		slog.Int("api_key_rate_limit_per_min", c.APIKeyRateLimit),
 		slog.Bool("webhooks_allow_private", c.WebhooksAllowPrivate),
+		slog.String("milestone_auto_release", c.MilestoneAutoRelease.String()),
 	)
 }
 

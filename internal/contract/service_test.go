@@ -1,0 +1,400 @@
+package contract_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"microtask/internal/app"
+	"microtask/internal/app/apptest"
+	"microtask/internal/auth"
+	"microtask/internal/contract"
+	"microtask/internal/job"
+	"microtask/internal/ledger"
+	"microtask/internal/money"
+	"microtask/internal/page"
+	"microtask/internal/storage/storagetest"
+)
+
+func TestMain(m *testing.M) { storagetest.Main(m) }
+
+// setUp is a buyer with coins, a fixed job of theirs with a budget of 100
+// and a proposal of a worker's for it at 90.
+func setUp(t *testing.T, e *apptest.Env, coins money.Coins) (buyer, worker auth.Principal, j job.Job, p job.Proposal) {
+	t.Helper()
+	ctx := context.Background()
+	buyer, worker = e.User(t, auth.RoleBuyer), e.User(t, auth.RoleWorker)
+	if coins > 0 {
+		e.Give(t, buyer.UserID, coins)
+	}
+	j, err := e.Projects.Create(ctx, buyer, job.NewJob{Title: "Landing page", Description: "One page.", Type: job.TypeFixed, Budget: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = e.Projects.Propose(ctx, worker, j.ID, job.NewProposal{CoverLetter: "Me.", Bid: 90, EstimatedDays: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buyer, worker, j, p
+}
+
+var firstPage = page.Request{Number: 1, Limit: 10}
+
+var twoMilestones = []contract.NewMilestone{{Title: "Design", Coins: 40}, {Title: "Build", Coins: 50}}
+
+func hired(t *testing.T, e *apptest.Env) (buyer, worker auth.Principal, d contract.Detail) {
+	t.Helper()
+	buyer, worker, j, p := setUp(t, e, 200)
+	d, err := e.Contracts.Hire(context.Background(), buyer, j.ID, p.ID, twoMilestones)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buyer, worker, d
+}
+
+func wantErr(t *testing.T, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("err = %v, want %v", err, want)
+	}
+}
+
+// TestHire: a hire makes the contract with its milestones, funds the
+// first from the buyer, closes the job and settles the proposals; the
+// milestones add up to at most the bid.
+func TestHire(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, worker, j, p := setUp(t, e, 200)
+	other := e.User(t, auth.RoleWorker)
+	op, err := e.Projects.Propose(ctx, other, j.ID, job.NewProposal{CoverLetter: "Me too.", Bid: 80, EstimatedDays: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = e.Contracts.Hire(ctx, buyer, j.ID, p.ID, []contract.NewMilestone{{Title: "All", Coins: 91}}); err == nil {
+		t.Fatal("milestones over the bid were taken")
+	}
+	d, err := e.Contracts.Hire(ctx, buyer, j.ID, p.ID, twoMilestones)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != contract.StatusActive || d.Price != 90 || d.Holding != 40 || len(d.Items) != 2 ||
+		d.Items[0].Status != contract.ItemFunded || d.Items[1].Status != contract.ItemUnfunded || d.Worker.ID != worker.UserID {
+		t.Errorf("contract = %+v", d)
+	}
+	if got := e.Balance(t, ledger.ContractAccount(d.ID)); got != 40 {
+		t.Errorf("escrow = %d, want 40", got)
+	}
+	if got := e.Coins(t, buyer.UserID); got != 160 {
+		t.Errorf("buyer = %d, want 160", got)
+	}
+	if jj, _ := e.Projects.Get(ctx, j.ID); jj.Status != job.StatusHired || jj.ContractID != d.ID {
+		t.Errorf("job = %+v", jj)
+	}
+	if got, _ := e.Projects.Proposal(ctx, other, op.ID); got.Status != job.ProposalDeclined {
+		t.Errorf("the other proposal is %s, want declined", got.Status)
+	}
+	if got, _ := e.Projects.Proposal(ctx, worker, p.ID); got.Status != job.ProposalHired {
+		t.Errorf("the hired proposal is %s", got.Status)
+	}
+	_, err = e.Contracts.Hire(ctx, buyer, j.ID, op.ID, twoMilestones)
+	wantErr(t, err, job.ErrNotOpen)
+}
+
+// TestHireShortOfCoins: nothing is made, the job stays open, and the same
+// hire succeeds once the buyer has the coins.
+func TestHireShortOfCoins(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, _, j, p := setUp(t, e, 30)
+	_, err := e.Contracts.Hire(ctx, buyer, j.ID, p.ID, twoMilestones)
+	wantErr(t, err, ledger.ErrInsufficientCoins)
+	if jj, _ := e.Projects.Get(ctx, j.ID); jj.Status != job.StatusOpen || jj.ContractID != "" {
+		t.Errorf("job after a failed hire = %+v", jj)
+	}
+	if got, _ := e.Contracts.Mine(ctx, buyer, "", firstPage); got.Total != 0 {
+		t.Errorf("contracts = %d, want none", got.Total)
+	}
+	e.Give(t, buyer.UserID, 10)
+	if _, err := e.Contracts.Hire(ctx, buyer, j.ID, p.ID, twoMilestones); err != nil {
+		t.Fatalf("hire again: %v", err)
+	}
+	if got := e.Coins(t, buyer.UserID); got != 0 {
+		t.Errorf("buyer = %d, want 0", got)
+	}
+}
+
+// TestHourlyHire funds the first week: the proposal's rate × the job's
+// weekly hour limit.
+func TestHourlyHire(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, worker := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleWorker)
+	e.Give(t, buyer.UserID, 500)
+	j, err := e.Projects.Create(ctx, buyer, job.NewJob{Title: "Support", Description: "Mail.", Type: job.TypeHourly, HourlyRate: 20, WeeklyHourLimit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.Projects.Propose(ctx, worker, j.ID, job.NewProposal{CoverLetter: "Me.", HourlyRate: 18, EstimatedDays: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Contracts.Hire(ctx, buyer, j.ID, p.ID, twoMilestones); err == nil {
+		t.Fatal("an hourly hire took milestones")
+	}
+	d, err := e.Contracts.Hire(ctx, buyer, j.ID, p.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Rate != 18 || d.WeeklyHourLimit != 10 || d.Holding != 180 || len(d.Items) != 1 || d.Items[0].Kind != contract.KindWeek ||
+		d.Items[0].Status != contract.ItemFunded || d.Items[0].WeekStart.IsZero() {
+		t.Errorf("hourly contract = %+v", d)
+	}
+	_, err = e.Contracts.AddMilestone(ctx, buyer, d.ID, contract.NewMilestone{Title: "More", Coins: 5})
+	wantErr(t, err, contract.ErrNotMilestones)
+	ended, err := e.Contracts.End(ctx, worker, d.ID, "Done here.")
+	if err != nil || ended.Status != contract.StatusEnded || e.Coins(t, buyer.UserID) != 500 {
+		t.Errorf("end = %+v, %v; buyer %d", ended, err, e.Coins(t, buyer.UserID))
+	}
+}
+
+// TestTwoHiresAtOnce: of two hires of one job at once (two proposals),
+// one makes a contract and the other is refused; the escrow holds one
+// first milestone. Run several times over.
+func TestTwoHiresAtOnce(t *testing.T) {
+	for range 5 {
+		twoHiresAtOnce(t)
+	}
+}
+
+func twoHiresAtOnce(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, _, j, p := setUp(t, e, 200)
+	other := e.User(t, auth.RoleWorker)
+	p2, err := e.Projects.Propose(ctx, other, j.ID, job.NewProposal{CoverLetter: "Me too.", Bid: 90, EstimatedDays: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, pid := range []string{p.ID, p2.ID} {
+		wg.Go(func() { _, errs[i] = e.Contracts.Hire(ctx, buyer, j.ID, pid, twoMilestones) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, job.ErrNotOpen) && !errors.Is(err, job.ErrProposalNotPending):
+			// The loser is told the job was hired, or, read a moment
+			// later, that its proposal was declined with the hire.
+			t.Errorf("hire: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d hires succeeded, want 1: %v", ok, errs)
+	}
+	if got, _ := e.Contracts.Mine(ctx, buyer, "", firstPage); got.Total != 1 {
+		t.Errorf("contracts = %d, want 1", got.Total)
+	}
+	if got := e.Coins(t, buyer.UserID); got != 160 {
+		t.Errorf("buyer = %d, want 160", got)
+	}
+}
+
+// TestMilestones: fund, submit, ask for changes, submit again, approve;
+// the bid bounds what is funded; the roles and states are held.
+func TestMilestones(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, worker, d := hired(t, e)
+	first, second := d.Items[0].ID, d.Items[1].ID
+
+	_, err := e.Contracts.Submit(ctx, worker, d.ID, second, contract.Submission{Message: "Done."})
+	wantErr(t, err, contract.ErrNotFunded)
+	_, err = e.Contracts.AddMilestone(ctx, buyer, d.ID, contract.NewMilestone{Title: "Extra", Coins: 1})
+	wantErr(t, err, contract.ErrOverBid)
+
+	it, err := e.Contracts.Submit(ctx, worker, d.ID, first, contract.Submission{Message: "Here it is.", Attachments: []string{"https://example.com/d.png"}})
+	if err != nil || it.Status != contract.ItemSubmitted || it.SubmittedAt.IsZero() {
+		t.Fatalf("submit = %+v, %v", it, err)
+	}
+	_, err = e.Contracts.RequestChanges(ctx, buyer, d.ID, first, "short")
+	if err == nil {
+		t.Fatal("a note of 5 characters was taken")
+	}
+	it, err = e.Contracts.RequestChanges(ctx, buyer, d.ID, first, "Make the logo larger, please.")
+	if err != nil || it.Status != contract.ItemFunded || it.Changes != 1 {
+		t.Fatalf("request changes = %+v, %v", it, err)
+	}
+	_, err = e.Contracts.Approve(ctx, buyer, d.ID, first)
+	wantErr(t, err, contract.ErrNotSubmitted)
+	if _, err := e.Contracts.Submit(ctx, worker, d.ID, first, contract.Submission{Message: "Larger now."}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Contracts.Approve(ctx, worker, d.ID, first)
+	wantErr(t, err, contract.ErrNotFound)
+	it, err = e.Contracts.Approve(ctx, buyer, d.ID, first)
+	if err != nil || it.Status != contract.ItemReleased || it.AutoRelease {
+		t.Fatalf("approve = %+v, %v", it, err)
+	}
+	if e.Coins(t, worker.UserID) != 40 || e.Balance(t, ledger.ContractAccount(d.ID)) != 0 {
+		t.Errorf("worker %d, escrow %d", e.Coins(t, worker.UserID), e.Balance(t, ledger.ContractAccount(d.ID)))
+	}
+	it, err = e.Contracts.Fund(ctx, buyer, d.ID, second)
+	if err != nil || it.Status != contract.ItemFunded {
+		t.Fatalf("fund = %+v, %v", it, err)
+	}
+	_, err = e.Contracts.Fund(ctx, buyer, d.ID, second)
+	wantErr(t, err, contract.ErrFunded)
+	got, err := e.Contracts.Get(ctx, buyer, d.ID)
+	if err != nil || got.Holding != 50 || got.Paid != 40 {
+		t.Errorf("contract = %+v, %v", got.Contract, err)
+	}
+	if _, err := e.Contracts.Get(ctx, e.User(t, auth.RoleBuyer), d.ID); !errors.Is(err, contract.ErrNotFound) {
+		t.Errorf("a stranger reads the contract: %v", err)
+	}
+	if _, err := e.Contracts.Get(ctx, e.User(t, auth.RoleAdmin), d.ID); err != nil {
+		t.Errorf("an admin reads the contract: %v", err)
+	}
+}
+
+// TestEnd refunds funded milestones not submitted, cancels those never
+// funded, and waits for a submitted one to be decided.
+func TestEnd(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, worker, d := hired(t, e)
+	first := d.Items[0].ID
+	if _, err := e.Contracts.Submit(ctx, worker, d.ID, first, contract.Submission{Message: "Done."}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.Contracts.End(ctx, buyer, d.ID, "")
+	wantErr(t, err, contract.ErrInReview)
+	if _, err := e.Contracts.RequestChanges(ctx, buyer, d.ID, first, "Not what we asked for."); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.Contracts.End(ctx, buyer, d.ID, "We changed plans.")
+	if err != nil || c.Status != contract.StatusEnded || c.Refunded != 40 || c.EndedBy != buyer.UserID || c.EndReason != "We changed plans." {
+		t.Fatalf("end = %+v, %v", c, err)
+	}
+	if e.Coins(t, buyer.UserID) != 200 || e.Balance(t, ledger.ContractAccount(d.ID)) != 0 {
+		t.Errorf("buyer %d, escrow %d", e.Coins(t, buyer.UserID), e.Balance(t, ledger.ContractAccount(d.ID)))
+	}
+	got, _ := e.Contracts.Get(ctx, worker, d.ID)
+	if got.Items[0].Status != contract.ItemRefunded || got.Items[1].Status != contract.ItemCancelled {
+		t.Errorf("items after the end = %s, %s", got.Items[0].Status, got.Items[1].Status)
+	}
+	_, err = e.Contracts.End(ctx, worker, d.ID, "")
+	wantErr(t, err, contract.ErrEnded)
+	_, err = e.Contracts.Fund(ctx, buyer, d.ID, d.Items[1].ID)
+	wantErr(t, err, contract.ErrEnded)
+}
+
+// TestApproveRacesChangesAndEnd: an approval, a request for changes and
+// an end of one contract at once: exactly one of approval and changes
+// wins, the end only if the milestone left review first, and the escrow
+// matches whoever won.
+func TestApproveRacesChangesAndEnd(t *testing.T) {
+	for range 5 {
+		e := apptest.New(t)
+		ctx := context.Background()
+		buyer, worker, d := hired(t, e)
+		first := d.Items[0].ID
+		if _, err := e.Contracts.Submit(ctx, worker, d.ID, first, contract.Submission{Message: "Done."}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var approveErr, changesErr, endErr error
+		wg.Go(func() { _, approveErr = e.Contracts.Approve(ctx, buyer, d.ID, first) })
+		wg.Go(func() { _, changesErr = e.Contracts.RequestChanges(ctx, buyer, d.ID, first, "Please redo the header.") })
+		wg.Go(func() { _, endErr = e.Contracts.End(ctx, worker, d.ID, "") })
+		wg.Wait()
+		if (approveErr == nil) == (changesErr == nil) {
+			t.Fatalf("approve: %v, changes: %v; want exactly one", approveErr, changesErr)
+		}
+		if endErr != nil && !errors.Is(endErr, contract.ErrInReview) {
+			t.Fatalf("end: %v", endErr)
+		}
+		got, _ := e.Contracts.Get(ctx, buyer, d.ID)
+		switch {
+		case approveErr == nil && e.Coins(t, worker.UserID) != 40:
+			t.Errorf("approved, but the worker has %d", e.Coins(t, worker.UserID))
+		case changesErr == nil && endErr == nil && (got.Status != contract.StatusEnded || e.Coins(t, buyer.UserID) != 200):
+			t.Errorf("sent back and ended, but the contract is %s and the buyer has %d", got.Status, e.Coins(t, buyer.UserID))
+		}
+		if got.Holding != e.Balance(t, ledger.ContractAccount(d.ID)) {
+			t.Errorf("the contract says %d in escrow, the account %d", got.Holding, e.Balance(t, ledger.ContractAccount(d.ID)))
+		}
+	}
+}
+
+// TestReleaseDue releases a milestone its buyer left alone for the
+// auto-release delay, and leaves one still within it.
+func TestReleaseDue(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, worker, d := hired(t, e)
+	if _, err := e.Contracts.Submit(ctx, worker, d.ID, d.Items[0].ID, contract.Submission{Message: "Done."}); err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Advance(contract.DefaultAutoRelease - time.Minute)
+	if n, err := e.Contracts.ReleaseDue(ctx); err != nil || n != 0 {
+		t.Fatalf("release before the delay = %d, %v", n, err)
+	}
+	e.Clock.Advance(time.Minute)
+	if n, err := e.Contracts.ReleaseDue(ctx); err != nil || n != 1 {
+		t.Fatalf("release at the delay = %d, %v", n, err)
+	}
+	got, _ := e.Contracts.Get(ctx, buyer, d.ID)
+	if got.Items[0].Status != contract.ItemReleased || !got.Items[0].AutoRelease || e.Coins(t, worker.UserID) != 40 {
+		t.Errorf("item %+v, worker %d", got.Items[0], e.Coins(t, worker.UserID))
+	}
+	if n, err := e.Contracts.ReleaseDue(ctx); err != nil || n != 0 {
+		t.Errorf("release again = %d, %v", n, err)
+	}
+}
+
+// invoices records the payments it is told of, by operation.
+type invoices struct {
+	mu   sync.Mutex
+	seen map[string]contract.Payment
+	n    int
+}
+
+func (iv *invoices) Released(_ context.Context, p contract.Payment) error {
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	iv.seen[p.OperationID] = p
+	iv.n++
+	return nil
+}
+
+// TestReleasesAreInvoiced: an approval and an automatic release each tell
+// the invoices of one payment, with the contract's parties, titles and
+// coins, keyed by the release's operation.
+func TestReleasesAreInvoiced(t *testing.T) {
+	iv := &invoices{seen: map[string]contract.Payment{}}
+	e := apptest.New(t, func(c *app.Config) { c.Invoices = iv })
+	ctx := context.Background()
+	buyer, worker, d := hired(t, e)
+	if _, err := e.Contracts.Submit(ctx, worker, d.ID, d.Items[0].ID, contract.Submission{Message: "Done."}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Contracts.Approve(ctx, buyer, d.ID, d.Items[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	p, ok := iv.seen["milestone-release:"+d.Items[0].ID]
+	if !ok || iv.n != 1 {
+		t.Fatalf("payments = %+v", iv.seen)
+	}
+	want := contract.Payment{OperationID: "milestone-release:" + d.Items[0].ID, ContractID: d.ID, JobTitle: "Landing page",
+		MilestoneTitle: "Design", Buyer: d.Buyer, Worker: d.Worker, Coins: 40, At: p.At}
+	if p != want || p.At.IsZero() || p.Buyer.ID != buyer.UserID {
+		t.Errorf("payment = %+v, want %+v", p, want)
+	}
+}

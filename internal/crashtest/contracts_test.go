@@ -1,0 +1,218 @@
+package crashtest_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"microtask/internal/contract"
+	"microtask/internal/job"
+	"microtask/internal/ledger"
+)
+
+// proposed posts a fixed job of the buyer's (budget 40) and the worker's
+// proposal for it at 30.
+func proposed(t *testing.T, w *world) {
+	t.Helper()
+	ctx := context.Background()
+	j, err := w.Projects.Create(ctx, buyer, job.NewJob{Title: "Landing page", Description: "One page.", Type: job.TypeFixed, Budget: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Projects.Propose(ctx, worker, j.ID, job.NewProposal{CoverLetter: "Me.", Bid: 30, EstimatedDays: 3}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var contractMilestones = []contract.NewMilestone{{Title: "Design", Coins: 10}, {Title: "Build", Coins: 20}}
+
+// hire hires the worker of the only proposal (the first of two milestones
+// funded: 10 of the buyer's 50 coins).
+func (w *world) hire(ctx context.Context) error {
+	jobs, err := w.Projects.Mine(ctx, buyer, firstPage)
+	if err != nil || len(jobs.Items) == 0 {
+		return err
+	}
+	ps, err := w.Projects.Proposals(ctx, buyer, jobs.Items[0].ID, firstPage)
+	if err != nil || len(ps.Items) == 0 {
+		return err
+	}
+	_, err = w.Contracts.Hire(ctx, buyer, jobs.Items[0].ID, ps.Items[0].ID, contractMilestones)
+	return err
+}
+
+func hiredContract(t *testing.T, w *world) {
+	t.Helper()
+	proposed(t, w)
+	if err := w.hire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// onlyContract is the buyer's only contract, with its items.
+func (w *world) onlyContract(t *testing.T) contract.Detail {
+	t.Helper()
+	ctx := context.Background()
+	all, err := w.Contracts.Mine(ctx, buyer, "", firstPage)
+	if err != nil || len(all.Items) != 1 {
+		t.Fatalf("contracts = %+v, %v; want one", all, err)
+	}
+	d, err := w.Contracts.Get(ctx, buyer, all.Items[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// contractQuiet is the buyer's only contract for actions, or none.
+func (w *world) contractQuiet(ctx context.Context) contract.Detail {
+	all, err := w.Contracts.Mine(ctx, buyer, "", firstPage)
+	if err != nil || len(all.Items) == 0 {
+		return contract.Detail{}
+	}
+	d, _ := w.Contracts.Get(ctx, buyer, all.Items[0].ID)
+	return d
+}
+
+func submittedMilestone(t *testing.T, w *world) {
+	t.Helper()
+	hiredContract(t, w)
+	d := w.onlyContract(t)
+	if _, err := w.Contracts.Submit(context.Background(), worker, d.ID, d.Items[0].ID, contract.Submission{Message: "Done."}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantContract checks the only contract's escrow, its items' statuses and
+// the buyer's and worker's coins.
+func wantContract(t *testing.T, w *world, escrow, paid, buyerCoins, workerCoins int, items ...contract.ItemStatus) {
+	t.Helper()
+	d := w.onlyContract(t)
+	if int(d.Holding) != escrow || int(d.Paid) != paid || int(w.balance(t, ledger.ContractAccount(d.ID))) != escrow {
+		t.Errorf("contract %+v, account %d; want escrow %d, paid %d", d.Contract, w.balance(t, ledger.ContractAccount(d.ID)), escrow, paid)
+	}
+	if got := int(w.balance(t, ledger.UserAccount(buyer.UserID))); got != buyerCoins {
+		t.Errorf("buyer = %d, want %d", got, buyerCoins)
+	}
+	if got := int(w.balance(t, ledger.UserAccount(worker.UserID))); got != workerCoins {
+		t.Errorf("worker = %d, want %d", got, workerCoins)
+	}
+	for i, st := range items {
+		if d.Items[i].Status != st {
+			t.Errorf("item %d is %s, want %s", i, d.Items[i].Status, st)
+		}
+	}
+}
+
+// contractScenarios hire, fund, submit, release, send back and end.
+var contractScenarios = []scenario{
+	{
+		name:   "hire",
+		before: proposed,
+		action: func(ctx context.Context, w *world) error { return w.hire(ctx) },
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 10, 0, 40, 0, contract.ItemFunded, contract.ItemUnfunded)
+			js, err := w.Projects.Mine(context.Background(), buyer, firstPage)
+			if err != nil || js.Items[0].Status != job.StatusHired {
+				t.Errorf("job = %+v, %v", js.Items, err)
+			}
+			if w.notified(t, worker.UserID) != 1 {
+				t.Errorf("worker not notified once")
+			}
+		},
+	},
+	{
+		name:   "fund a milestone",
+		before: hiredContract,
+		action: func(ctx context.Context, w *world) error {
+			d := w.contractQuiet(ctx)
+			_, err := w.Contracts.Fund(ctx, buyer, d.ID, d.Items[1].ID)
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 30, 0, 20, 0, contract.ItemFunded, contract.ItemFunded)
+		},
+	},
+	{
+		name:   "submit a milestone",
+		before: hiredContract,
+		action: func(ctx context.Context, w *world) error {
+			d := w.contractQuiet(ctx)
+			_, err := w.Contracts.Submit(ctx, worker, d.ID, d.Items[0].ID, contract.Submission{Message: "Done."})
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 10, 0, 40, 0, contract.ItemSubmitted, contract.ItemUnfunded)
+			if w.notified(t, buyer.UserID) != 2 { // the proposal, the submission
+				t.Errorf("buyer notified %d times, want 2", w.notified(t, buyer.UserID))
+			}
+		},
+	},
+	{
+		name:   "approve a milestone",
+		before: submittedMilestone,
+		action: func(ctx context.Context, w *world) error {
+			d := w.contractQuiet(ctx)
+			_, err := w.Contracts.Approve(ctx, buyer, d.ID, d.Items[0].ID)
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 0, 10, 40, 10, contract.ItemReleased, contract.ItemUnfunded)
+			if w.notified(t, worker.UserID) != 2 { // hired, paid
+				t.Errorf("worker notified %d times, want 2", w.notified(t, worker.UserID))
+			}
+		},
+	},
+	{
+		name:   "send a milestone back",
+		before: submittedMilestone,
+		action: func(ctx context.Context, w *world) error {
+			d := w.contractQuiet(ctx)
+			_, err := w.Contracts.RequestChanges(ctx, buyer, d.ID, d.Items[0].ID, "Make the logo larger.")
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 10, 0, 40, 0, contract.ItemFunded, contract.ItemUnfunded)
+		},
+	},
+	{
+		name:  "release a milestone automatically",
+		retry: true,
+		before: func(t *testing.T, w *world) {
+			submittedMilestone(t, w)
+			w.Clock.Advance(contract.DefaultAutoRelease)
+		},
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.Contracts.ReleaseDue(ctx)
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 0, 10, 40, 10, contract.ItemReleased, contract.ItemUnfunded)
+			if !w.onlyContract(t).Items[0].AutoRelease {
+				t.Errorf("not marked as released automatically")
+			}
+		},
+	},
+	{
+		name: "end a contract",
+		before: func(t *testing.T, w *world) {
+			hiredContract(t, w)
+			d := w.onlyContract(t)
+			if _, err := w.Contracts.Fund(context.Background(), buyer, d.ID, d.Items[1].ID); err != nil {
+				t.Fatal(err)
+			}
+			w.Clock.Advance(time.Hour)
+		},
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.Contracts.End(ctx, worker, w.contractQuiet(ctx).ID, "Cannot go on.")
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 0, 0, 50, 0, contract.ItemRefunded, contract.ItemRefunded)
+			d := w.onlyContract(t)
+			if d.Status != contract.StatusEnded || d.Refunded != 30 || d.EndedBy != worker.UserID {
+				t.Errorf("contract = %+v", d.Contract)
+			}
+		},
+	},
+}
