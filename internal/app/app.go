@@ -85,9 +85,6 @@ type Config struct {
 	// AutoRelease is how long a contract's submitted milestone waits for
 	// its buyer; 0: contract.DefaultAutoRelease.
 	AutoRelease time.Duration
-	// Invoices makes the invoice of every released milestone; nil: none
-	// yet (package invoice is wired here when it comes).
-	Invoices contract.Invoices
 }
 
 // The default limits of live notification streams.
@@ -236,12 +233,8 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	a.Projects = job.NewService(job.Deps{Store: storage.NewJobStore(db), Notify: a.Notifications, Users: a.Users,
 		Workers: candidates{a.Users}, Log: c.Log, Now: now})
 	l.jobs = a.Projects
-	var invoices contract.Invoices = noInvoices{}
-	if c.Invoices != nil {
-		invoices = c.Invoices
-	}
 	a.Contracts = contract.NewService(contract.Deps{Store: storage.NewContractStore(db), Ops: a.Operations, Jobs: a.Projects,
-		Notify: a.Notifications, Events: a.Webhooks, Invoices: invoices, AutoRelease: c.AutoRelease, Log: c.Log, Now: now})
+		Notify: a.Notifications, Events: a.Webhooks, Invoices: contractInvoices{a.Invoices}, AutoRelease: c.AutoRelease, Log: c.Log, Now: now})
 	a.Friends = friend.NewService(friend.Deps{
 		Store: storage.NewFriendStore(db), Users: a.Users, Blocks: a.Blocks, Notify: a.Notifications, Log: c.Log, Now: now,
 	})
@@ -292,11 +285,18 @@ func New(db *docdb.DB, c Config) (*App, error) {
 	return a, nil
 }
 
-// noInvoices stands in for the invoices of released milestones
-// (contract.Invoices) until package invoice is wired here.
-type noInvoices struct{}
+// contractInvoices makes the invoice of a contract's payment
+// (contract.Invoices): the worker sells to the buyer, one line naming the
+// job and what was paid for, listed under the contract and the job.
+type contractInvoices struct{ s *invoice.Service }
 
-func (noInvoices) Released(context.Context, contract.Payment) error { return nil }
+func (iv contractInvoices) Released(ctx context.Context, p contract.Payment) error {
+	_, err := iv.s.Issue(ctx, invoice.Request{Ref: p.OperationID, Date: p.At,
+		SellerID: p.Worker.ID, SellerName: p.Worker.Name, BuyerID: p.Buyer.ID, BuyerName: p.Buyer.Name,
+		Lines:    []invoice.Line{{Description: invoice.Describe(p.JobTitle + ": " + p.MilestoneTitle), Coins: p.Coins}},
+		Subjects: []invoice.Subject{{Type: invoice.SubjectContract, ID: p.ContractID}, {Type: invoice.SubjectJob, ID: p.JobID}}})
+	return err
+}
 
 // hookSender is the webhook service's view of safehttp.
 type hookSender struct{ c *safehttp.Client }

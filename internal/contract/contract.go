@@ -241,6 +241,7 @@ type Events interface {
 type Payment struct {
 	OperationID    string // the release's operation: an invoice per operation, however often its step runs
 	ContractID     string
+	JobID          string
 	JobTitle       string
 	MilestoneTitle string // the item's title
 	Buyer          Party  // who pays
@@ -249,8 +250,8 @@ type Payment struct {
 	At             time.Time // when the release started
 }
 
-// Invoices makes the invoice of each payment; package invoice implements
-// it (the wiring connects it; until then a no-op). Released is called
+// Invoices makes the invoice of each payment (package invoice, through
+// the wiring). Released is called
 // from the release operation's Settle step, which may run more than once
 // after a crash: it must be idempotent by Payment.OperationID.
 type Invoices interface {

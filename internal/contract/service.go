@@ -110,13 +110,14 @@ func (s *Service) AutoRelease() time.Duration { return s.autoRelease }
 // ref is what an operation's steps need to tell of a contract.
 type ref struct {
 	ID       string
+	JobID    string
 	JobTitle string
 	Buyer    Party
 	Worker   Party
 }
 
 func refOf(c Contract) ref {
-	return ref{ID: c.ID, JobTitle: c.JobTitle, Buyer: c.Buyer, Worker: c.Worker}
+	return ref{ID: c.ID, JobID: c.JobID, JobTitle: c.JobTitle, Buyer: c.Buyer, Worker: c.Worker}
 }
 
 // hireData is the data of a hire: the contract and its items as they are
@@ -265,6 +266,19 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Detail,
 		return Detail{}, fmt.Errorf("items of contract %s: %w", id, err)
 	}
 	return Detail{Contract: c, Items: items}, nil
+}
+
+// Contract returns a contract without its items to its parties and
+// admins; ErrNotFound to anyone else, as for a missing one. One read.
+func (s *Service) Contract(ctx context.Context, p auth.Principal, id string) (Contract, error) {
+	c, err := s.store.Contract(ctx, id)
+	if err != nil {
+		return Contract{}, err
+	}
+	if !c.HasParty(p.UserID) && !p.Is(auth.RoleAdmin) {
+		return Contract{}, ErrNotFound
+	}
+	return c, nil
 }
 
 func (s *Service) detail(ctx context.Context, id string) (Detail, error) {
@@ -541,7 +555,7 @@ func (s *Service) settleRelease(ctx context.Context, op operation.Op[itemOp]) er
 	if err := s.store.SetItem(ctx, it); err != nil {
 		return fmt.Errorf("mark milestone %s released: %w", it.ID, err)
 	}
-	if err := s.invoices.Released(ctx, Payment{OperationID: op.ID, ContractID: c.ID, JobTitle: c.JobTitle, MilestoneTitle: it.Title,
+	if err := s.invoices.Released(ctx, Payment{OperationID: op.ID, ContractID: c.ID, JobID: c.JobID, JobTitle: c.JobTitle, MilestoneTitle: it.Title,
 		Buyer: c.Buyer, Worker: c.Worker, Coins: it.Coins, At: op.At}); err != nil {
 		return fmt.Errorf("invoice milestone %s: %w", it.ID, err)
 	}

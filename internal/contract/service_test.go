@@ -3,14 +3,15 @@ package contract_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"microtask/internal/app"
 	"microtask/internal/app/apptest"
 	"microtask/internal/auth"
 	"microtask/internal/contract"
+	"microtask/internal/invoice"
 	"microtask/internal/job"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
@@ -359,27 +360,11 @@ func TestReleaseDue(t *testing.T) {
 	}
 }
 
-// invoices records the payments it is told of, by operation.
-type invoices struct {
-	mu   sync.Mutex
-	seen map[string]contract.Payment
-	n    int
-}
-
-func (iv *invoices) Released(_ context.Context, p contract.Payment) error {
-	iv.mu.Lock()
-	defer iv.mu.Unlock()
-	iv.seen[p.OperationID] = p
-	iv.n++
-	return nil
-}
-
-// TestReleasesAreInvoiced: an approval and an automatic release each tell
-// the invoices of one payment, with the contract's parties, titles and
-// coins, keyed by the release's operation.
+// TestReleasesAreInvoiced: an approval makes one invoice, the worker's to
+// the buyer, for the milestone's coins, keyed by the release's operation
+// and listed under the contract and the job.
 func TestReleasesAreInvoiced(t *testing.T) {
-	iv := &invoices{seen: map[string]contract.Payment{}}
-	e := apptest.New(t, func(c *app.Config) { c.Invoices = iv })
+	e := apptest.New(t)
 	ctx := context.Background()
 	buyer, worker, d := hired(t, e)
 	if _, err := e.Contracts.Submit(ctx, worker, d.ID, d.Items[0].ID, contract.Submission{Message: "Done."}); err != nil {
@@ -388,13 +373,16 @@ func TestReleasesAreInvoiced(t *testing.T) {
 	if _, err := e.Contracts.Approve(ctx, buyer, d.ID, d.Items[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	p, ok := iv.seen["milestone-release:"+d.Items[0].ID]
-	if !ok || iv.n != 1 {
-		t.Fatalf("payments = %+v", iv.seen)
-	}
-	want := contract.Payment{OperationID: "milestone-release:" + d.Items[0].ID, ContractID: d.ID, JobTitle: "Landing page",
-		MilestoneTitle: "Design", Buyer: d.Buyer, Worker: d.Worker, Coins: 40, At: p.At}
-	if p != want || p.At.IsZero() || p.Buyer.ID != buyer.UserID {
-		t.Errorf("payment = %+v, want %+v", p, want)
+	for _, subject := range []invoice.Subject{{Type: invoice.SubjectContract, ID: d.ID}, {Type: invoice.SubjectJob, ID: d.JobID}} {
+		l, err := e.Invoices.ListBySubject(ctx, worker, subject, page.Request{Number: 1, Limit: 10})
+		if err != nil || len(l.Items) != 1 {
+			t.Fatalf("invoices of %s = %+v, %v; want one", subject, l.Items, err)
+		}
+		inv := l.Items[0]
+		want := []invoice.Line{{Description: "Landing page: Design", Coins: 40}}
+		if inv.Ref != "milestone-release:"+d.Items[0].ID || inv.Seller.ID != worker.UserID || inv.Buyer.ID != buyer.UserID ||
+			!slices.Equal(inv.Lines, want) || inv.Coins != 40 || inv.Rate != invoice.RatePayout {
+			t.Errorf("invoice = %+v", inv)
+		}
 	}
 }

@@ -104,6 +104,23 @@ func wantContract(t *testing.T, w *world, escrow, paid, buyerCoins, workerCoins 
 	}
 }
 
+// releaseInvoicedOnce fails unless the only contract's first milestone,
+// released, has one invoice, the first of the year, from its worker to its
+// buyer for its coins.
+func (w *world) releaseInvoicedOnce(t *testing.T) {
+	t.Helper()
+	d := w.onlyContract(t)
+	got, err := w.Invoices.List(context.Background(), admin, "", firstPage)
+	if err != nil || len(got.Items) != 1 {
+		t.Fatalf("invoices = %+v (%v), want one", got.Items, err)
+	}
+	inv := got.Items[0]
+	if inv.Ref != "milestone-release:"+d.Items[0].ID || inv.Seq != 1 || inv.Seller.ID != worker.UserID ||
+		inv.Buyer.ID != buyer.UserID || inv.Coins != d.Items[0].Coins {
+		t.Errorf("invoice %+v, want number 1 for the release of %+v", inv, d.Items[0])
+	}
+}
+
 // contractScenarios hire, fund, submit, release, send back and end.
 var contractScenarios = []scenario{
 	{
@@ -158,6 +175,7 @@ var contractScenarios = []scenario{
 		},
 		check: func(t *testing.T, w *world) {
 			wantContract(t, w, 0, 10, 40, 10, contract.ItemReleased, contract.ItemUnfunded)
+			w.releaseInvoicedOnce(t)
 			if w.notified(t, worker.UserID) != 2 { // hired, paid
 				t.Errorf("worker notified %d times, want 2", w.notified(t, worker.UserID))
 			}
@@ -188,6 +206,7 @@ var contractScenarios = []scenario{
 		},
 		check: func(t *testing.T, w *world) {
 			wantContract(t, w, 0, 10, 40, 10, contract.ItemReleased, contract.ItemUnfunded)
+			w.releaseInvoicedOnce(t)
 			if !w.onlyContract(t).Items[0].AutoRelease {
 				t.Errorf("not marked as released automatically")
 			}

@@ -115,8 +115,10 @@ func TestWriteCommandBudgets(t *testing.T) {
 		// A milestone's funding: the contract and the item read, the
 		// operation (record, commit, two postings, end, clean-up), the item
 		// and the notification, and the item read for the answer. Its
-		// approval costs the same; a submission moves no coins (no
-		// postings, no clean-up); the end also refunds the items.
+		// approval costs the same and its invoice: the insert, and the
+		// year's last number where this process has numbered none yet (as
+		// here); a submission moves no coins (no postings, no clean-up);
+		// the end also refunds the items.
 		{"POST /contracts/{id}/milestones/{mid}/fund", func() int {
 			return a.call(t, http.MethodPost, milestonePath(c, 1, "/fund"), buyer.Token, nil).Code
 		}, 11, 8, http.StatusOK},
@@ -125,7 +127,7 @@ func TestWriteCommandBudgets(t *testing.T) {
 		}, 8, 5, http.StatusOK},
 		{"POST /contracts/{id}/milestones/{mid}/approve", func() int {
 			return a.call(t, http.MethodPost, milestonePath(c, 0, "/approve"), buyer.Token, nil).Code
-		}, 11, 8, http.StatusOK},
+		}, 13, 9, http.StatusOK},
 		{"POST /contracts/{id}/end", func() int {
 			return a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/end", worker.Token, map[string]any{}).Code
 		}, 12, 9, http.StatusOK},

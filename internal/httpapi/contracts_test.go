@@ -258,3 +258,63 @@ func TestContractReviews(t *testing.T) {
 		t.Errorf("reviews about the worker = %+v", got)
 	}
 }
+
+// TestContractInvoices: an approved milestone has one invoice, from the
+// worker to the buyer, listed under its contract (its parties and admins;
+// 404 to anyone else) and its job (the parties' own, an admin's all, an
+// empty page to anyone else).
+func TestContractInvoices(t *testing.T) {
+	a := newAPI(t)
+	buyer, worker, other, admin := a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker"), a.admin(t)
+	c := a.contracted(t, buyer, worker)
+	decode[milestoneBody](t, a.call(t, http.MethodPost, milestonePath(c, 0, "/submit"), worker.Token, map[string]any{"message": "Done."}), http.StatusOK)
+	decode[milestoneBody](t, a.call(t, http.MethodPost, milestonePath(c, 0, "/approve"), buyer.Token, nil), http.StatusOK)
+
+	contractPath, jobPath := "/api/contracts/"+c.ID+"/invoices", "/api/jobs/"+c.JobID+"/invoice"
+	tests := []struct {
+		name, path, token string
+		want              int // invoices listed
+	}{
+		{"the buyer, the contract's", contractPath, buyer.Token, 1},
+		{"the worker, the contract's", contractPath, worker.Token, 1},
+		{"an admin, the contract's", contractPath, admin.Token, 1},
+		{"the buyer, the job's", jobPath, buyer.Token, 1},
+		{"the worker, the job's", jobPath, worker.Token, 1},
+		{"an admin, the job's", jobPath, admin.Token, 1},
+		{"another user, the job's", jobPath, other.Token, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := decode[pageOf[invoiceBody]](t, a.call(t, http.MethodGet, tt.path, tt.token, nil), http.StatusOK)
+			if len(l.Items) != tt.want || l.Total != int64(tt.want) {
+				t.Fatalf("%d invoices of %d, want %d", len(l.Items), l.Total, tt.want)
+			}
+			if tt.want == 0 {
+				return
+			}
+			inv := l.Items[0]
+			if inv.Seller.ID != worker.User.ID || inv.Buyer.ID != buyer.User.ID || inv.Coins != 40 || inv.Rate != "payout" ||
+				len(inv.Lines) != 1 || inv.Lines[0].Description != "Build a landing page: Part A" {
+				t.Errorf("invoice = %+v", inv)
+			}
+		})
+	}
+
+	refusals := []struct {
+		name, path, token string
+		status            int
+		code              string
+	}{
+		{"another user, the contract's", contractPath, other.Token, http.StatusNotFound, "contract_not_found"},
+		{"a missing contract", "/api/contracts/nope/invoices", buyer.Token, http.StatusNotFound, "contract_not_found"},
+		{"a missing job", "/api/jobs/nope/invoice", buyer.Token, http.StatusNotFound, "job_not_found"},
+		{"no token, the contract's", contractPath, "", http.StatusUnauthorized, "missing_token"},
+		{"no token, the job's", jobPath, "", http.StatusUnauthorized, "missing_token"},
+		{"a bad page", contractPath + "?page=0", buyer.Token, http.StatusUnprocessableEntity, "invalid_fields"},
+	}
+	for _, tt := range refusals {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, a.call(t, http.MethodGet, tt.path, tt.token, nil), tt.status, tt.code)
+		})
+	}
+}

@@ -72,6 +72,33 @@ func (s *Server) handleInvoiceList(w http.ResponseWriter, r *http.Request) error
 	}, toInvoiceResponse)
 }
 
+// handleContractInvoices handles GET /api/contracts/{id}/invoices: the
+// invoices of a contract's payments, to its parties and admins (anyone
+// else: 404, as for the contract).
+func (s *Server) handleContractInvoices(w http.ResponseWriter, r *http.Request) error {
+	return writePage(w, newQuery(r), func(p page.Request) (page.Of[invoice.Invoice], error) {
+		c, err := s.contracts.Contract(r.Context(), principal(r), param(r, "id"))
+		if err != nil {
+			return page.Of[invoice.Invoice]{}, err
+		}
+		return s.invoices.ListBySubject(r.Context(), principal(r), invoice.Subject{Type: invoice.SubjectContract, ID: c.ID}, p)
+	}, toInvoiceResponse)
+}
+
+// handleJobInvoices handles GET /api/jobs/{id}/invoice (the
+// specification's path): the invoices of the payments of a job's
+// contracts that the user is a party to (an admin: all of them). Jobs are
+// public, so anyone else gets an empty page rather than a 404.
+func (s *Server) handleJobInvoices(w http.ResponseWriter, r *http.Request) error {
+	return writePage(w, newQuery(r), func(p page.Request) (page.Of[invoice.Invoice], error) {
+		j, err := s.jobs.Get(r.Context(), param(r, "id"))
+		if err != nil {
+			return page.Of[invoice.Invoice]{}, err
+		}
+		return s.invoices.ListBySubject(r.Context(), principal(r), invoice.Subject{Type: invoice.SubjectJob, ID: j.ID}, p)
+	}, toInvoiceResponse)
+}
+
 // handleInvoiceGet handles GET /api/invoices/{id}: JSON, or the PDF
 // document when the client's Accept prefers it (see negotiate).
 func (s *Server) handleInvoiceGet(w http.ResponseWriter, r *http.Request) error {

@@ -337,6 +337,7 @@ func (s *Server) routes(o Options) http.Handler {
 			// Public; a signed-in worker also sees their own proposal.
 			r.Get("/", s.handle(s.handleJobList))
 			r.With(s.identify).Get("/{id}", s.handle(s.handleJobGet))
+			r.With(s.authenticate).Get("/{id}/invoice", s.handle(s.handleJobInvoices)) // the invoices of its contracts
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate, s.requireRole(auth.RoleBuyer))
 				r.Get("/my", s.handle(s.handleJobMine))
@@ -357,6 +358,7 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Use(s.authenticate)
 			r.Get("/my", s.handle(s.handleContractMine))
 			r.Get("/{id}", s.handle(s.handleContractGet)) // its parties and admins
+			r.Get("/{id}/invoices", s.handle(s.handleContractInvoices))
 			r.Get("/{id}/milestones/{mid}", s.handle(s.handleMilestoneGet))
 			r.With(s.idempotent).Post("/{id}/end", s.handle(s.handleContractEnd)) // either party
 			r.Group(func(r chi.Router) {

@@ -134,6 +134,17 @@ const (
 // String is the subject as stores keep it: "<type>:<id>".
 func (s Subject) String() string { return s.Type + ":" + s.ID }
 
+// Describe makes s a line's description: cut, with an ellipsis, to
+// MaxDescription characters (titles that make it are each allowed that
+// many).
+func Describe(s string) string {
+	r := []rune(s)
+	if len(r) <= MaxDescription {
+		return s
+	}
+	return string(r[:MaxDescription-1]) + "…"
+}
+
 // Number is the invoice's number, e.g. INV-2026-000123.
 func (inv Invoice) Number() string { return FormatNumber(inv.Year, inv.Seq) }
 
@@ -151,8 +162,11 @@ type Request struct {
 	// ref, however often it is asked for.
 	Ref               string
 	SellerID, BuyerID string // user ids; SellerID may be Platform
-	Lines             []Line
-	Date              time.Time // when the payment was made; its year numbers the invoice
+	// SellerName and BuyerName, when the caller knows them (a contract
+	// keeps its parties' names), spare reading them.
+	SellerName, BuyerName string
+	Lines                 []Line
+	Date                  time.Time // when the payment was made; its year numbers the invoice
 	// Paid is what the buyer paid, in cents, for coins the platform sold
 	// (a purchase): the invoice's value. Zero for a payment in coins,
 	// valued at the payout rate.
@@ -233,7 +247,8 @@ type Store interface {
 	List(ctx context.Context, userID string, p page.Request) ([]Invoice, int64, error)
 	// BySubject returns a page of the invoices about subject, the highest
 	// number first, and their count.
-	BySubject(ctx context.Context, subject Subject, p page.Request) ([]Invoice, int64, error)
+	// Only those userID is a party to, unless userID is empty.
+	BySubject(ctx context.Context, subject Subject, userID string, p page.Request) ([]Invoice, int64, error)
 	// ByIDs returns the invoices of these ids that exist, in no order.
 	ByIDs(ctx context.Context, ids []string) ([]Invoice, error)
 }

@@ -71,12 +71,10 @@ func IDOf(ref string) string { return idgen.Derive("invoice", ref) }
 //		Subjects: []invoice.Subject{{Type: invoice.SubjectContract, ID: c.ID}, {Type: invoice.SubjectJob, ID: c.JobID}},
 //	})
 func (s *Service) Issue(ctx context.Context, r Request) (Invoice, error) {
+	// No read first of whether the ref's invoice exists: the insert of a
+	// second one is refused by its _id (see number), which costs the rare
+	// call run again a read, and every first call none.
 	id := IDOf(r.Ref)
-	if inv, err := s.store.ByID(ctx, id); err == nil {
-		return inv, nil
-	} else if !errors.Is(err, ErrNotFound) {
-		return Invoice{}, fmt.Errorf("read invoice of %s: %w", r.Ref, err)
-	}
 	if err := r.check(); err != nil {
 		return Invoice{}, fmt.Errorf("issue invoice of %s: %w", r.Ref, err)
 	}
@@ -100,18 +98,22 @@ func (s *Service) draft(ctx context.Context, id string, r Request) (Invoice, err
 		inv.Rate, inv.Value, inv.CoinsPerDollar = RatePayout, s.pricing.PayoutCents(inv.Coins), s.pricing.CoinsPerDollar
 	}
 	var err error
-	if inv.Seller, err = s.party(ctx, r.SellerID); err != nil {
+	if inv.Seller, err = s.party(ctx, r.SellerID, r.SellerName); err != nil {
 		return Invoice{}, err
 	}
-	if inv.Buyer, err = s.party(ctx, r.BuyerID); err != nil {
+	if inv.Buyer, err = s.party(ctx, r.BuyerID, r.BuyerName); err != nil {
 		return Invoice{}, err
 	}
 	return inv, nil
 }
 
-func (s *Service) party(ctx context.Context, id string) (Party, error) {
-	if id == Platform {
+// party is the user id as a party, named name, or read when name is empty.
+func (s *Service) party(ctx context.Context, id, name string) (Party, error) {
+	switch {
+	case id == Platform:
 		return Party{ID: Platform, Name: PlatformName}, nil
+	case name != "":
+		return Party{ID: id, Name: name}, nil
 	}
 	name, err := s.users.Name(ctx, id)
 	if err != nil {
@@ -190,11 +192,15 @@ func (s *Service) List(ctx context.Context, p auth.Principal, userID string, r p
 }
 
 // ListBySubject returns a page of the invoices about subject (a contract's,
-// a job's), the highest number first. It checks no one's right to see
-// them: the caller has shown the subject to the principal first, and only
-// the subject's parties are parties to its invoices.
-func (s *Service) ListBySubject(ctx context.Context, subject Subject, r page.Request) (page.Of[Invoice], error) {
-	items, total, err := s.store.BySubject(ctx, subject, r)
+// a job's) that p is a party to (all of them to an admin), the highest
+// number first. Whether p may see the subject itself is the caller's to
+// check.
+func (s *Service) ListBySubject(ctx context.Context, p auth.Principal, subject Subject, r page.Request) (page.Of[Invoice], error) {
+	userID := p.UserID
+	if p.Is(auth.RoleAdmin) {
+		userID = ""
+	}
+	items, total, err := s.store.BySubject(ctx, subject, userID, r)
 	if err != nil {
 		return page.Of[Invoice]{}, fmt.Errorf("list invoices of %s: %w", subject, err)
 	}

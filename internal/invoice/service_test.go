@@ -383,20 +383,24 @@ func TestListBySubjectAndByRefs(t *testing.T) {
 	t.Parallel()
 	onBoth(t, func(t *testing.T, e *apptest.Env) {
 		buyer, worker := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleWorker)
+		admin, stranger := e.User(t, auth.RoleAdmin), e.User(t, auth.RoleBuyer)
 		for i, contract := range []string{"c1", "c2", "c1"} {
 			r := payment(fmt.Sprintf("pay:%d", i), worker, buyer, 40, apptest.Start)
 			r.Subjects = []invoice.Subject{{Type: "contract", ID: contract}, {Type: "job", ID: "j-" + contract}}
 			issue(t, e.Invoices, r)
 		}
 		for _, tt := range []struct {
+			who     auth.Principal
 			subject invoice.Subject
 			want    []string
 		}{
-			{invoice.Subject{Type: "contract", ID: "c1"}, []string{"pay:2", "pay:0"}},
-			{invoice.Subject{Type: "job", ID: "j-c2"}, []string{"pay:1"}},
-			{invoice.Subject{Type: "job", ID: "c1"}, nil},
+			{worker, invoice.Subject{Type: "contract", ID: "c1"}, []string{"pay:2", "pay:0"}},
+			{buyer, invoice.Subject{Type: "job", ID: "j-c2"}, []string{"pay:1"}},
+			{admin, invoice.Subject{Type: "contract", ID: "c1"}, []string{"pay:2", "pay:0"}},
+			{stranger, invoice.Subject{Type: "contract", ID: "c1"}, nil}, // not a party
+			{buyer, invoice.Subject{Type: "job", ID: "c1"}, nil},
 		} {
-			l, err := e.Invoices.ListBySubject(t.Context(), tt.subject, firstPage)
+			l, err := e.Invoices.ListBySubject(t.Context(), tt.who, tt.subject, firstPage)
 			var got []string
 			for _, inv := range l.Items {
 				got = append(got, inv.Ref)

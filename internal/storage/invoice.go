@@ -144,6 +144,10 @@ func (s *InvoiceStore) List(ctx context.Context, userID string, p page.Request) 
 }
 
 // BySubject implements invoice.Store: one find and one count.
-func (s *InvoiceStore) BySubject(ctx context.Context, subject invoice.Subject, p page.Request) ([]invoice.Invoice, int64, error) {
-	return docdb.FindPage(ctx, s.invoices, bson.D{{Key: "subjects", Value: subject.String()}}, byNumber, p, invoiceFromDoc)
+func (s *InvoiceStore) BySubject(ctx context.Context, subject invoice.Subject, userID string, p page.Request) ([]invoice.Invoice, int64, error) {
+	q := bson.D{{Key: "subjects", Value: subject.String()}}
+	if userID != "" {
+		q = append(q, bson.E{Key: "parties", Value: userID})
+	}
+	return docdb.FindPage(ctx, s.invoices, q, byNumber, p, invoiceFromDoc)
 }
