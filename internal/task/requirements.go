@@ -191,7 +191,7 @@ func (r *Requirements) check(errs *apperr.Fields) {
 	if r.MinRating != 0 && (r.MinRating < MinRequiredRating || r.MinRating > reputation.MaxStars) {
 		errs.Add("min_rating", "must be from %g to %d, or 0 for none", MinRequiredRating, reputation.MaxStars)
 	}
-	countries := make([]string, 0, len(r.Countries))
+	var countries []string // nil for none, as the store reads them back
 	for i, c := range r.Countries {
 		code, ok := user.NormalizeCountry(c)
 		if !ok {
