@@ -231,7 +231,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Purchases: st.Payments, Admins: a.AdminLog, Pricing: c.Pricing, Systems: c.WithdrawalMethods, Log: c.Log, Now: now,
 	})
 	a.Projects = job.NewService(job.Deps{Store: storage.NewJobStore(db), Notify: a.Notifications, Users: a.Users,
-		Workers: candidates{a.Users}, Log: c.Log, Now: now})
+		Workers: candidates{a.Users}, Qualifications: a.Qualifications, Log: c.Log, Now: now})
 	l.jobs = a.Projects
 	a.Contracts = contract.NewService(contract.Deps{Store: storage.NewContractStore(db), Ops: a.Operations, Jobs: a.Projects,
 		Notify: a.Notifications, Events: a.Webhooks, Invoices: contractInvoices{a.Invoices}, AutoRelease: c.AutoRelease, Log: c.Log, Now: now})
@@ -466,9 +466,13 @@ func (l *later) Hosted(ctx context.Context, url string) (bool, error) {
 	return l.uploads.Hosted(ctx, url)
 }
 
-// RequiredByOpenTask implements qualification.Tasks.
+// RequiredByOpenTask implements qualification.Tasks: an open task's
+// requirements and an open job's alike.
 func (l *later) RequiredByOpenTask(ctx context.Context, typeID string) (bool, error) {
-	return l.tasks.RequiredByOpenTask(ctx, typeID)
+	if required, err := l.tasks.RequiredByOpenTask(ctx, typeID); err != nil || required {
+		return required, err
+	}
+	return l.jobs.RequiredByOpenJob(ctx, typeID)
 }
 
 // Kept implements chat.Images.

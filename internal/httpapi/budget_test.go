@@ -174,6 +174,11 @@ func TestListQueryBudgets(t *testing.T) {
 	jb := a.postJob(t, buyer.Token, fixedJob(100))
 	a.propose(t, worker.Token, jb.ID, bid(90))
 	ct := a.contracted(t, buyer, worker)
+	// A job requiring the same, which the qualified worker's eligible
+	// list shows and the other's leaves out.
+	body = fixedJob(100)
+	body["countries"], body["requirements"] = []string{"DE"}, []map[string]any{{"qualification_id": q, "comparator": "gte", "value": 60}}
+	a.postJob(t, buyer.Token, body)
 	log := storagetest.Commands(t, a.db)
 	oneFindOneCount := map[string]int{"find": 1, "aggregate": 1}
 	// Tasks show their buyers' records, submissions to review their
@@ -233,6 +238,11 @@ func TestListQueryBudgets(t *testing.T) {
 		// Projects (issue 22): every filter and sort a field of the one query.
 		{"/api/jobs?q=page&skill=css&type=fixed&min_budget=1&max_budget=500&sort=budget", "", oneFindOneCount},
 		{"/api/jobs/my", buyer.Token, oneFindOneCount},
+		// The jobs a worker is eligible for: their level, rating, country
+		// and scores (read through the cache) are fields of the same
+		// query, as for their available tasks.
+		{"/api/jobs?eligible=true", qualified.Token, oneFindOneCount},
+		{"/api/jobs?eligible=true&q=page&type=fixed&sort=budget", worker.Token, oneFindOneCount},
 		// A job alone: the job and the count of its proposals; a worker's
 		// own proposal one find more.
 		{"/api/jobs/" + jb.ID, "", map[string]int{"find": 1, "aggregate": 1}},

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"microtask/internal/apperr"
+	"microtask/internal/auth"
 	"microtask/internal/job"
 	"microtask/internal/money"
 	"microtask/internal/page"
@@ -25,8 +26,12 @@ type createJobRequest struct {
 	HourlyRate      int64    `json:"hourly_rate_coins" validate:"omitempty,min=1,max=10000"`
 	WeeklyHourLimit int      `json:"weekly_hour_limit" validate:"omitempty,min=1,max=60"`
 	Deadline        string   `json:"deadline"` // RFC 3339; left out or "": none
-	MinLevel        int      `json:"min_level"`
-	MinRating       float64  `json:"min_rating"`
+	// Requirements, checked by the job service only (as a task's); left
+	// out, none.
+	MinLevel     int                        `json:"min_level"`
+	MinRating    float64                    `json:"min_rating"`
+	Countries    []string                   `json:"countries"`
+	Requirements []qualificationRequirement `json:"requirements"`
 }
 
 func (r *createJobRequest) trim() {
@@ -46,6 +51,10 @@ type editJobRequest struct {
 	Deadline        optional[string]   `json:"deadline"`
 	MinLevel        optional[int]      `json:"min_level"`
 	MinRating       optional[float64]  `json:"min_rating"`
+	// Countries and requirements replace the job's; null or [] asks
+	// nothing.
+	Countries    optional[[]string]                   `json:"countries"`
+	Requirements optional[[]qualificationRequirement] `json:"requirements"`
 }
 
 func (r *editJobRequest) trim() {
@@ -54,7 +63,11 @@ func (r *editJobRequest) trim() {
 
 func (r editJobRequest) edit() (job.Edit, error) {
 	e := job.Edit{Title: r.Title.ptr(), Description: r.Description.ptr(), Category: r.Category.ptr(), Skills: r.Skills.ptr(),
-		WeeklyHourLimit: r.WeeklyHourLimit.ptr(), MinLevel: r.MinLevel.ptr(), MinRating: r.MinRating.ptr()}
+		WeeklyHourLimit: r.WeeklyHourLimit.ptr(), MinLevel: r.MinLevel.ptr(), MinRating: r.MinRating.ptr(), Countries: r.Countries.ptr()}
+	if r.Requirements.Set {
+		q := toQualifications(r.Requirements.Value)
+		e.Qualifications = &q
+	}
 	coins := func(o optional[int64]) *money.Coins {
 		if !o.Set {
 			return nil
@@ -88,22 +101,24 @@ func parseDeadline(v string) (time.Time, error) {
 }
 
 type jobResponse struct {
-	ID              string        `json:"id"`
-	Title           string        `json:"title"`
-	Description     string        `json:"description"`
-	Category        string        `json:"category"`
-	Skills          []string      `json:"skills"`
-	Type            string        `json:"type"`
-	Budget          *int64        `json:"budget_coins"`      // fixed; null for hourly
-	HourlyRate      *int64        `json:"hourly_rate_coins"` // hourly; null for fixed
-	WeeklyHourLimit *int          `json:"weekly_hour_limit"` // hourly; null for fixed
-	Deadline        *time.Time    `json:"deadline"`
-	MinLevel        int           `json:"min_level"`
-	MinRating       *float64      `json:"min_rating"`
-	Buyer           partyResponse `json:"buyer"`
-	Status          string        `json:"status"`
-	ContractID      *string       `json:"contract_id"`
-	CreatedAt       time.Time     `json:"created_at"`
+	ID              string                     `json:"id"`
+	Title           string                     `json:"title"`
+	Description     string                     `json:"description"`
+	Category        string                     `json:"category"`
+	Skills          []string                   `json:"skills"`
+	Type            string                     `json:"type"`
+	Budget          *int64                     `json:"budget_coins"`      // fixed; null for hourly
+	HourlyRate      *int64                     `json:"hourly_rate_coins"` // hourly; null for fixed
+	WeeklyHourLimit *int                       `json:"weekly_hour_limit"` // hourly; null for fixed
+	Deadline        *time.Time                 `json:"deadline"`
+	MinLevel        int                        `json:"min_level"`
+	MinRating       *float64                   `json:"min_rating"`
+	Countries       []string                   `json:"countries"`    // [] for any
+	Requirements    []qualificationRequirement `json:"requirements"` // [] for none
+	Buyer           partyResponse              `json:"buyer"`
+	Status          string                     `json:"status"`
+	ContractID      *string                    `json:"contract_id"`
+	CreatedAt       time.Time                  `json:"created_at"`
 	// Only when the job is read alone.
 	ProposalCount *int64            `json:"proposal_count,omitempty"`
 	MyProposal    *proposalResponse `json:"my_proposal,omitempty"`
@@ -112,6 +127,7 @@ type jobResponse struct {
 func toJobResponse(j job.Job) jobResponse {
 	res := jobResponse{ID: j.ID, Title: j.Title, Description: j.Description, Category: j.Category, Skills: nonNilStrings(j.Skills),
 		Type: string(j.Type), MinLevel: j.Requirements.MinLevel, MinRating: nonZero(j.Requirements.MinRating),
+		Countries: nonNilStrings(j.Requirements.Countries), Requirements: fromQualifications(j.Requirements.Qualifications),
 		Buyer: partyResponse(j.Buyer), Status: string(j.Status), CreatedAt: j.CreatedAt.UTC()}
 	if j.Type == job.TypeHourly {
 		rate, limit := int64(j.HourlyRate), j.WeeklyHourLimit
@@ -143,7 +159,7 @@ func (s *Server) handleJobCreate(w http.ResponseWriter, r *http.Request) error {
 	j, err := s.jobs.Create(r.Context(), principal(r), job.NewJob{Title: req.Title, Description: req.Description,
 		Category: req.Category, Skills: req.Skills, Type: job.Type(req.Type), Budget: money.Coins(req.Budget),
 		HourlyRate: money.Coins(req.HourlyRate), WeeklyHourLimit: req.WeeklyHourLimit, Deadline: deadline,
-		MinLevel: req.MinLevel, MinRating: req.MinRating})
+		Requirements: requirements(req.MinLevel, req.MinRating, req.Countries, req.Requirements)})
 	if err != nil {
 		return err
 	}
@@ -151,9 +167,13 @@ func (s *Server) handleJobCreate(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, toJobResponse(j))
 }
 
-// handleJobList handles GET /api/jobs.
+// handleJobList handles GET /api/jobs. With eligible=true a signed-in
+// worker's list leaves out the jobs whose requirements they do not meet;
+// anyone else asking so is refused, rather than shown jobs as if they were
+// open to them.
 func (s *Server) handleJobList(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
+	eligible := q.oneOf("eligible", "false", "true", "false") == "true"
 	f := job.Filter{
 		Query:     q.text("q", 100),
 		Category:  q.oneOf("category", "", job.Categories...),
@@ -162,6 +182,16 @@ func (s *Server) handleJobList(w http.ResponseWriter, r *http.Request) error {
 		MinBudget: money.Coins(q.int("min_budget", 0, 0, 100_000_000)),
 		MaxBudget: money.Coins(q.int("max_budget", 0, 0, 100_000_000)),
 		Sort:      q.oneOf("sort", job.SortNewest, job.SortNewest, job.SortBudget, job.SortDeadline),
+	}
+	if eligible {
+		p, ok := auth.PrincipalFrom(r.Context())
+		switch {
+		case !ok:
+			return auth.ErrMissingToken
+		case !p.Is(auth.RoleWorker):
+			return auth.ErrWrongRole
+		}
+		f.EligibleFor = p.UserID
 	}
 	return writePage(w, q, func(p page.Request) (page.Of[job.Job], error) {
 		return s.jobs.List(r.Context(), f, p)

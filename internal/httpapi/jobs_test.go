@@ -10,18 +10,20 @@ import (
 )
 
 type jobBody struct {
-	ID              string     `json:"id"`
-	Title           string     `json:"title"`
-	Description     string     `json:"description"`
-	Category        string     `json:"category"`
-	Skills          []string   `json:"skills"`
-	Type            string     `json:"type"`
-	Budget          *int64     `json:"budget_coins"`
-	HourlyRate      *int64     `json:"hourly_rate_coins"`
-	WeeklyHourLimit *int       `json:"weekly_hour_limit"`
-	Deadline        *time.Time `json:"deadline"`
-	MinLevel        int        `json:"min_level"`
-	MinRating       *float64   `json:"min_rating"`
+	ID              string            `json:"id"`
+	Title           string            `json:"title"`
+	Description     string            `json:"description"`
+	Category        string            `json:"category"`
+	Skills          []string          `json:"skills"`
+	Type            string            `json:"type"`
+	Budget          *int64            `json:"budget_coins"`
+	HourlyRate      *int64            `json:"hourly_rate_coins"`
+	WeeklyHourLimit *int              `json:"weekly_hour_limit"`
+	Deadline        *time.Time        `json:"deadline"`
+	MinLevel        int               `json:"min_level"`
+	MinRating       *float64          `json:"min_rating"`
+	Countries       []string          `json:"countries"`
+	Requirements    []requirementBody `json:"requirements"`
 	Buyer           struct {
 		ID string `json:"id"`
 	} `json:"buyer"`

@@ -334,8 +334,9 @@ func (s *Server) routes(o Options) http.Handler {
 		})
 
 		r.Route("/jobs", func(r chi.Router) {
-			// Public; a signed-in worker also sees their own proposal.
-			r.Get("/", s.handle(s.handleJobList))
+			// Public; a signed-in worker also sees their own proposal, and
+			// may ask for the jobs open to them only.
+			r.With(s.identify).Get("/", s.handle(s.handleJobList))
 			r.With(s.identify).Get("/{id}", s.handle(s.handleJobGet))
 			r.With(s.authenticate).Get("/{id}/invoice", s.handle(s.handleJobInvoices)) // the invoices of its contracts
 			r.Group(func(r chi.Router) {

@@ -8,6 +8,7 @@ import (
 
 	"microtask/internal/apperr"
 	"microtask/internal/money"
+	"microtask/internal/task"
 )
 
 // Bounds of a job's and a proposal's fields. The service checks them; the
@@ -42,8 +43,9 @@ type NewJob struct {
 	HourlyRate      money.Coins // hourly
 	WeeklyHourLimit int         // hourly
 	Deadline        time.Time   // zero: none
-	MinLevel        int
-	MinRating       float64
+	// Requirements are what the job asks of the workers who propose, as
+	// a task of those who take it; none if zero.
+	Requirements task.Requirements
 }
 
 // check trims the new job's text, fills in its default category,
@@ -79,8 +81,7 @@ func (in *NewJob) check(now time.Time) error {
 		errs.Add("type", "must be one of: fixed, hourly")
 	}
 	checkDeadline(&errs, in.Deadline, now)
-	rq := in.requirements()
-	rq.Check(&errs)
+	in.Requirements.Check(&errs) // normalizes the countries
 	return errs.Err()
 }
 
@@ -173,15 +174,23 @@ func (e *Edit) check(t Type, now time.Time) error {
 	if e.Deadline != nil {
 		checkDeadline(&errs, *e.Deadline, now)
 	}
-	var r NewJob
+	var r task.Requirements
 	if e.MinLevel != nil {
 		r.MinLevel = *e.MinLevel
 	}
 	if e.MinRating != nil {
 		r.MinRating = *e.MinRating
 	}
-	rq := r.requirements()
-	rq.Check(&errs)
+	if e.Countries != nil {
+		r.Countries = *e.Countries
+	}
+	if e.Qualifications != nil {
+		r.Qualifications = *e.Qualifications
+	}
+	r.Check(&errs)
+	if e.Countries != nil {
+		e.Countries = &r.Countries // normalized
+	}
 	return errs.Err()
 }
 

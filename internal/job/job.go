@@ -120,6 +120,12 @@ type Filter struct {
 	MaxBudget money.Coins // 0: no bound
 	Sort      string
 	BuyerID   string // only this buyer's jobs, whatever their status; otherwise open jobs only
+	// EligibleFor leaves out the jobs whose requirements this worker does
+	// not meet, in the same query (task.Requirements.Admits as a filter).
+	EligibleFor string
+	// Candidate is what the worker EligibleFor brings to requirements;
+	// the service fills it in.
+	Candidate *task.Candidate
 }
 
 // Edit changes some of an open job's fields: a nil field stays as it is.
@@ -133,8 +139,12 @@ type Edit struct {
 	HourlyRate      *money.Coins
 	WeeklyHourLimit *int
 	Deadline        *time.Time // a zero time removes the deadline
-	MinLevel        *int
-	MinRating       *float64
+	// Requirements change as a task's (task.TextEdit): a nil one stays,
+	// 0 or an empty list asks nothing.
+	MinLevel       *int
+	MinRating      *float64
+	Countries      *[]string
+	Qualifications *[]task.QualificationRequirement
 }
 
 // ProposalStatus is where a proposal is in its life.
@@ -178,9 +188,10 @@ var (
 	ErrProposalNotPending = apperr.New(apperr.Conflict, "proposal_not_pending",
 		"the proposal was withdrawn, declined or hired already")
 	// ErrRequirementsNotMet is task.ErrRequirementsNotMet's code, worded
-	// for a job: the rule is the same.
+	// for a job: the rule is the same. Its message names the requirement
+	// missed (task.Requirements.Missed).
 	ErrRequirementsNotMet = apperr.New(apperr.Forbidden, "requirements_not_met",
-		"this job asks for a higher level or rating than yours")
+		"you do not meet this job's requirements")
 )
 
 // checkCategory returns a field error unless c is one of Categories.
@@ -210,6 +221,9 @@ type Store interface {
 	// Reopen moves a job hired for contractID back to open. Nothing if it
 	// is not so.
 	Reopen(ctx context.Context, id, contractID string) error
+	// RequiresOpen reports whether an open job (hidden included)
+	// requires the qualification type.
+	RequiresOpen(ctx context.Context, typeID string) (bool, error)
 
 	// InsertProposal adds a proposal; ErrAlreadyProposed if the worker has
 	// one for the job.

@@ -22,6 +22,7 @@ type Service struct {
 	notify  Notifier
 	users   UserNames
 	workers task.Candidates
+	quals   task.QualificationTypes
 	log     *slog.Logger
 	now     func() time.Time
 	newID   func() string
@@ -33,8 +34,11 @@ type Deps struct {
 	Notify  Notifier
 	Users   UserNames
 	Workers task.Candidates // what workers bring to a job's requirements, as to a task's
-	Log     *slog.Logger
-	Now     func() time.Time // nil: time.Now
+	// Qualifications tells which qualification types a buyer may require,
+	// as for tasks.
+	Qualifications task.QualificationTypes
+	Log            *slog.Logger
+	Now            func() time.Time // nil: time.Now
 }
 
 // NewService returns a Service.
@@ -43,24 +47,27 @@ func NewService(d Deps) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: d.Store, notify: d.Notify, users: d.Users, workers: d.Workers, log: d.Log, now: now, newID: idgen.New}
+	return &Service{store: d.Store, notify: d.Notify, users: d.Users, workers: d.Workers, quals: d.Qualifications, log: d.Log, now: now, newID: idgen.New}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
 
-func (in NewJob) requirements() task.Requirements {
-	return task.Requirements{MinLevel: in.MinLevel, MinRating: in.MinRating}
-}
-
 // Create posts a buyer's job: nothing is escrowed until a hire. A field
-// out of its bounds: an Invalid error listing every bad one.
+// out of its bounds, or a qualification type the buyer may not require
+// (their own, or another buyer's public one, as for tasks): an Invalid
+// error listing every bad one.
 func (s *Service) Create(ctx context.Context, p auth.Principal, in NewJob) (Job, error) {
 	if !p.Is(auth.RoleBuyer) {
 		return Job{}, auth.ErrWrongRole
 	}
 	now := s.clock()
 	in.Deadline = in.Deadline.UTC().Truncate(time.Millisecond)
-	if err := in.check(now); err != nil {
+	var errs apperr.Fields
+	errs.AddFrom(in.check(now))
+	if err := task.CheckRequirable(ctx, s.quals, p.UserID, in.Requirements, &errs); err != nil {
+		return Job{}, err
+	}
+	if err := errs.Err(); err != nil {
 		return Job{}, err
 	}
 	name, err := s.users.Name(ctx, p.UserID)
@@ -69,7 +76,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewJob) (Job,
 	}
 	j := Job{ID: s.newID(), Title: in.Title, Description: in.Description, Category: in.Category, Skills: in.Skills,
 		Type: in.Type, Budget: in.Budget, HourlyRate: in.HourlyRate, WeeklyHourLimit: in.WeeklyHourLimit,
-		Deadline: in.Deadline, Requirements: in.requirements(), Buyer: Party{ID: p.UserID, Name: name},
+		Deadline: in.Deadline, Requirements: in.Requirements, Buyer: Party{ID: p.UserID, Name: name},
 		Status: StatusOpen, CreatedAt: now}
 	if err := s.store.Insert(ctx, j); err != nil {
 		return Job{}, fmt.Errorf("insert job: %w", err)
@@ -117,8 +124,18 @@ func (s *Service) Detail(ctx context.Context, p auth.Principal, id string) (Deta
 }
 
 // List returns one page of open jobs matching f: one find and one count.
+// Those open to a worker (f.EligibleFor) leave out the jobs whose
+// requirements they do not meet, in the same query: what they bring is
+// read through the authentication cache.
 func (s *Service) List(ctx context.Context, f Filter, r page.Request) (page.Of[Job], error) {
-	f.BuyerID, f.Skill = "", SkillKey(f.Skill)
+	f.BuyerID, f.Skill, f.Candidate = "", SkillKey(f.Skill), nil
+	if f.EligibleFor != "" {
+		c, err := s.workers.Candidate(ctx, f.EligibleFor)
+		if err != nil {
+			return page.Of[Job]{}, fmt.Errorf("read what worker %s brings to requirements: %w", f.EligibleFor, err)
+		}
+		f.Candidate = &c
+	}
 	items, total, err := s.store.List(ctx, f, r)
 	if err != nil {
 		return page.Of[Job]{}, fmt.Errorf("list jobs: %w", err)
@@ -164,7 +181,14 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, e Edi
 		d := e.Deadline.UTC().Truncate(time.Millisecond)
 		e.Deadline = &d
 	}
-	if err := e.check(j.Type, s.clock()); err != nil {
+	var errs apperr.Fields
+	errs.AddFrom(e.check(j.Type, s.clock()))
+	if e.Qualifications != nil {
+		if err := task.CheckRequirable(ctx, s.quals, p.UserID, task.Requirements{Qualifications: *e.Qualifications}, &errs); err != nil {
+			return Job{}, err
+		}
+	}
+	if err := errs.Err(); err != nil {
 		return Job{}, err
 	}
 	return s.store.Edit(ctx, id, p.UserID, e)
@@ -215,8 +239,8 @@ func (s *Service) Propose(ctx context.Context, p auth.Principal, jobID string, i
 	if err != nil {
 		return Proposal{}, fmt.Errorf("read what worker %s brings to requirements: %w", p.UserID, err)
 	}
-	if err := j.Requirements.Admits(c); err != nil {
-		return Proposal{}, ErrRequirementsNotMet
+	if missed := j.Requirements.Missed(c); missed != "" {
+		return Proposal{}, ErrRequirementsNotMet.WithMessage("this job %s", missed)
 	}
 	name, err := s.users.Name(ctx, p.UserID)
 	if err != nil {
@@ -424,6 +448,13 @@ func (s *Service) SettleHire(ctx context.Context, jobID, proposalID string, at t
 		return fmt.Errorf("mark proposal %s hired: %w", proposalID, err)
 	}
 	return s.DeclineOthers(ctx, jobID, proposalID, "The buyer hired someone else.")
+}
+
+// RequiredByOpenJob reports whether an open job (hidden included: it may
+// show again) requires the qualification type, which may then not be
+// deleted. Jobs hired or closed take no more proposals and do not count.
+func (s *Service) RequiredByOpenJob(ctx context.Context, typeID string) (bool, error) {
+	return s.store.RequiresOpen(ctx, typeID)
 }
 
 // Proposed reports whether the worker sent a proposal for one of the

@@ -13,6 +13,7 @@ import (
 	"microtask/internal/job"
 	"microtask/internal/page"
 	"microtask/internal/storage/storagetest"
+	"microtask/internal/task"
 	"microtask/internal/user"
 )
 
@@ -51,7 +52,7 @@ func TestCreateChecksEveryField(t *testing.T) {
 		{"hourly too long", job.NewJob{Title: "T", Description: "D", Type: job.TypeHourly, HourlyRate: 1, WeeklyHourLimit: 61},
 			[]string{"weekly_hour_limit"}},
 		{"everything", job.NewJob{Type: job.TypeFixed, Budget: job.MaxBudget + 1, Category: "gardening", Deadline: e.Clock.Now().Add(-time.Hour),
-			Skills: []string{"", "Go"}, MinLevel: 4, MinRating: 0.5},
+			Skills: []string{"", "Go"}, Requirements: task.Requirements{MinLevel: 4, MinRating: 0.5}},
 			[]string{"title", "description", "category", "skills", "budget_coins", "deadline", "min_level", "min_rating"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,7 +77,7 @@ func TestProposalRules(t *testing.T) {
 	if err := e.Users.SetStanding(ctx, expert.UserID, user.Standing{Level: 2, Rating: 4.8, Reviews: 4}, 1); err != nil {
 		t.Fatal(err)
 	}
-	j, err := e.Projects.Create(ctx, buyer, job.NewJob{Title: "T", Description: "D", Type: job.TypeFixed, Budget: 100, MinLevel: 2, MinRating: 4.5})
+	j, err := e.Projects.Create(ctx, buyer, job.NewJob{Title: "T", Description: "D", Type: job.TypeFixed, Budget: 100, Requirements: task.Requirements{MinLevel: 2, MinRating: 4.5}})
 	if err != nil {
 		t.Fatal(err)
 	}

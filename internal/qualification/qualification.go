@@ -105,7 +105,7 @@ var (
 	ErrRetryLater = apperr.New(apperr.RateLimited, "retry_later",
 		"you took this test recently; retry after the time in Retry-After")
 	ErrRequired = apperr.New(apperr.Conflict, "qualification_required",
-		"an open task requires this qualification type; close the task or change its requirements first")
+		"an open task or job requires this qualification type; close it or change its requirements first")
 	ErrNotRequirable = apperr.New(apperr.NotFound, "qualification_not_found",
 		"no such qualification type, or another buyer's private one (granted by its owner only)")
 )
@@ -173,10 +173,11 @@ type Holders interface {
 	SyncQualifications(ctx context.Context, workerID string, read func(context.Context) (map[string]int, error)) error
 }
 
-// Tasks tells whether tasks require a type; task.Service implements it.
+// Tasks tells whether tasks or jobs require a type; the wiring implements
+// it over task.Service and job.Service.
 type Tasks interface {
 	// RequiredByOpenTask reports whether an open task (paused or full
-	// included) requires the type.
+	// included) or an open job requires the type.
 	RequiredByOpenTask(ctx context.Context, typeID string) (bool, error)
 }
 

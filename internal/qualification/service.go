@@ -29,7 +29,7 @@ type Deps struct {
 	Store   Store
 	Users   Users
 	Holders Holders // keeps the copy of each worker's scores with the worker
-	Tasks   Tasks   // tells whether an open task requires a type
+	Tasks   Tasks   // tells whether an open task or job requires a type
 	Log     *slog.Logger
 	Now     func() time.Time // nil: time.Now
 }
@@ -233,7 +233,7 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, e Edi
 }
 
 // Delete deletes the owner's type with its grants, unless an open task
-// (anyone's) requires it: ErrRequired. The workers who held it lose it
+// or job (anyone's) requires it: ErrRequired. The workers who held it lose it
 // from the copy of their scores too.
 func (s *Service) Delete(ctx context.Context, p auth.Principal, id string) error {
 	if _, err := s.own(ctx, p, id); err != nil {

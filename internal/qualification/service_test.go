@@ -11,6 +11,7 @@ import (
 	"microtask/internal/app/apptest"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
+	"microtask/internal/job"
 	"microtask/internal/page"
 	"microtask/internal/qualification"
 	"microtask/internal/storage/storagetest"
@@ -316,5 +317,42 @@ func TestTypeRequiredByAnOpenTaskStays(t *testing.T) {
 	}
 	if err := e.Qualifications.Delete(ctx, buyer, own.ID); err != nil {
 		t.Errorf("Delete() once the task is closed = %v", err)
+	}
+}
+
+// TestTypeRequiredByAnOpenJobStays: a type an open job requires cannot be
+// deleted, as for a task; once the job is closed, it can. A job may not
+// require another buyer's private type.
+func TestTypeRequiredByAnOpenJobStays(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, other := e.User(t, auth.RoleBuyer), e.User(t, auth.RoleBuyer)
+	own, err := e.Qualifications.Create(ctx, buyer, qualification.Draft{Name: "Own", Description: "D"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	private, err := e.Qualifications.Create(ctx, other, qualification.Draft{Name: "Private", Description: "D"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requiring := func(id string) job.NewJob {
+		return job.NewJob{Title: "T", Description: "D", Type: job.TypeFixed, Budget: 10, Requirements: task.Requirements{
+			Qualifications: []task.QualificationRequirement{{QualificationID: id, Comparator: task.CompareNotExists}}}}
+	}
+	if _, err := e.Projects.Create(ctx, buyer, requiring(private.ID)); apperr.KindOf(err) != apperr.Invalid {
+		t.Errorf("Create() requiring another buyer's private type = %v, want Invalid", err)
+	}
+	j, err := e.Projects.Create(ctx, buyer, requiring(own.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Qualifications.Delete(ctx, buyer, own.ID); !errors.Is(err, qualification.ErrRequired) {
+		t.Fatalf("Delete() while an open job requires it = %v, want %v", err, qualification.ErrRequired)
+	}
+	if _, err := e.Projects.Close(ctx, buyer, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Qualifications.Delete(ctx, buyer, own.ID); err != nil {
+		t.Errorf("Delete() once the job is closed = %v", err)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"microtask/internal/job"
 	"microtask/internal/money"
 	"microtask/internal/page"
-	"microtask/internal/task"
 )
 
 // JobStore keeps the jobs and proposals collections: one flat document
@@ -49,22 +48,23 @@ type jobDoc struct {
 	BudgetKey       int64      `bson:"budget_key"` // job.Job.BudgetKey, for the filters and the sort
 	Deadline        *time.Time `bson:"deadline,omitempty"`
 	DeadlineKey     time.Time  `bson:"deadline_key"` // the deadline, or noDeadline, for the sort
-	MinLevel        int64      `bson:"min_level"`
-	MinRating       float64    `bson:"min_rating"`
-	BuyerID         string     `bson:"buyer_id"`
-	BuyerName       string     `bson:"buyer_name"`
-	Status          string     `bson:"status"`
-	Hidden          bool       `bson:"hidden,omitempty"` // its buyer is suspended or deleted
-	ContractID      string     `bson:"contract_id,omitempty"`
-	CreatedAt       time.Time  `bson:"created_at"`
-	ClosedAt        *time.Time `bson:"closed_at,omitempty"`
+	// The job's requirements, kept as a task's (requirementsDoc), so
+	// that admits filters jobs too: every job has them (migration 0067).
+	Reqs       requirementsDoc `bson:",inline"`
+	BuyerID    string          `bson:"buyer_id"`
+	BuyerName  string          `bson:"buyer_name"`
+	Status     string          `bson:"status"`
+	Hidden     bool            `bson:"hidden,omitempty"` // its buyer is suspended or deleted
+	ContractID string          `bson:"contract_id,omitempty"`
+	CreatedAt  time.Time       `bson:"created_at"`
+	ClosedAt   *time.Time      `bson:"closed_at,omitempty"`
 }
 
 func jobFromDoc(d jobDoc) job.Job {
 	return job.Job{ID: d.ID, Title: d.Title, Description: d.Description, Category: d.Category, Skills: nonNil(d.Skills),
 		Type: job.Type(d.Type), Budget: money.Coins(d.Budget), HourlyRate: money.Coins(d.HourlyRate),
 		WeeklyHourLimit: int(d.WeeklyHourLimit), Deadline: timeOf(d.Deadline),
-		Requirements: task.Requirements{MinLevel: int(d.MinLevel), MinRating: d.MinRating},
+		Requirements: d.Reqs.requirements(),
 		Buyer:        job.Party{ID: d.BuyerID, Name: d.BuyerName}, Status: job.Status(d.Status), Hidden: d.Hidden, ContractID: d.ContractID,
 		CreatedAt: d.CreatedAt, ClosedAt: timeOf(d.ClosedAt)}
 }
@@ -90,7 +90,7 @@ func (s *JobStore) Insert(ctx context.Context, j job.Job) error {
 	return s.jobs.InsertOne(ctx, jobDoc{ID: j.ID, Title: j.Title, Description: j.Description, Category: j.Category,
 		Skills: nonNil(j.Skills), SkillKeys: skillKeys(j.Skills), Type: string(j.Type), Budget: int64(j.Budget),
 		HourlyRate: int64(j.HourlyRate), WeeklyHourLimit: int64(j.WeeklyHourLimit), BudgetKey: int64(j.BudgetKey()),
-		Deadline: deadline, DeadlineKey: key, MinLevel: int64(j.Requirements.MinLevel), MinRating: j.Requirements.MinRating,
+		Deadline: deadline, DeadlineKey: key, Reqs: requirementsToDoc(j.Requirements),
 		BuyerID: j.Buyer.ID, BuyerName: j.Buyer.Name, Status: string(j.Status), CreatedAt: j.CreatedAt})
 }
 
@@ -138,6 +138,9 @@ func jobFilter(f job.Filter) bson.D {
 		q = append(q, bson.E{Key: "$or", Value: bson.A{
 			bson.D{{Key: "title", Value: re}}, bson.D{{Key: "description", Value: re}},
 		}})
+	}
+	if f.Candidate != nil {
+		q = append(q, admits(*f.Candidate)...) // the tasks' filter: the same fields, the same rule
 	}
 	return q
 }
@@ -194,12 +197,7 @@ func (s *JobStore) Edit(ctx context.Context, id, buyerID string, e job.Edit) (jo
 			set = append(set, bson.E{Key: "deadline", Value: *deadline})
 		}
 	}
-	if e.MinLevel != nil {
-		set = append(set, bson.E{Key: "min_level", Value: int64(*e.MinLevel)})
-	}
-	if e.MinRating != nil {
-		set = append(set, bson.E{Key: "min_rating", Value: *e.MinRating})
-	}
+	set = append(set, requirementEdits(e.MinLevel, e.MinRating, e.Countries, e.Qualifications)...)
 	if cur.Status != job.StatusOpen {
 		return job.Job{}, job.ErrNotOpen
 	}
@@ -254,6 +252,13 @@ func (s *JobStore) Reopen(ctx context.Context, id, contractID string) error {
 		{Key: "$unset", Value: bson.D{{Key: "contract_id", Value: ""}, {Key: "closed_at", Value: ""}}},
 	}, false)
 	return err
+}
+
+// RequiresOpen implements job.Store: one count of at most one, through
+// the index on quals and status.
+func (s *JobStore) RequiresOpen(ctx context.Context, typeID string) (bool, error) {
+	n, err := s.jobs.Count(ctx, bson.D{{Key: "quals", Value: typeID}, {Key: "status", Value: string(job.StatusOpen)}})
+	return n > 0, err
 }
 
 type proposalDoc struct {

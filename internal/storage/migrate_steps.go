@@ -38,6 +38,7 @@ func MigrationSteps(db *docdb.DB) map[string]docdb.Step {
 		"markStandings":        m.markStandings,
 		"taskRequirements":     m.taskRequirements,
 		"taskQualifications":   m.taskQualifications,
+		"jobRequirements":      m.jobRequirements,
 	}
 }
 
@@ -326,6 +327,16 @@ func (m migrator) taskRequirements(ctx context.Context) error {
 // with what they bring. Safe to repeat.
 func (m migrator) taskQualifications(ctx context.Context) error {
 	_, err := m.d.Collection("tasks").UpdateMany(ctx, bson.D{{Key: "countries", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: requirementFields(task.Requirements{})}})
+	return err
+}
+
+// jobRequirements gives the jobs from before migration 0067 the countries
+// and qualification slots a task has (requirementsDoc): none ([] and empty
+// slots), which the filter of the jobs open to a worker compares with
+// what they bring. Safe to repeat.
+func (m migrator) jobRequirements(ctx context.Context) error {
+	_, err := m.d.Collection("jobs").UpdateMany(ctx, bson.D{{Key: "countries", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: requirementFields(task.Requirements{})}})
 	return err
 }

@@ -10,6 +10,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"microtask/internal/job"
 	"microtask/internal/page"
 	"microtask/internal/reputation"
 	"microtask/internal/submission"
@@ -143,6 +144,64 @@ func TestTaskRequirements(t *testing.T) {
 	if err != nil || n != 1 || !cmp.Equal(got[0].Requirements, task.Requirements{}) {
 		t.Errorf("available after the step = %+v, %d, %v; want the task, asking nothing", got, n, err)
 	}
+}
+
+// TestJobRequirements runs the step of migration 0067 on a job of before
+// it: it asks nothing, a worker who brings nothing is eligible for it, and
+// a job that has requirements keeps them.
+func TestJobRequirements(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := db.Collection("jobs").InsertOne(ctx, bson.D{{Key: "_id", Value: "old"}, {Key: "title", Value: "old"},
+		{Key: "type", Value: "fixed"}, {Key: "budget_coins", Value: int64(10)}, {Key: "budget_key", Value: int64(10)},
+		{Key: "skills", Value: bson.A{}}, {Key: "skill_keys", Value: bson.A{}}, {Key: "min_level", Value: int64(0)},
+		{Key: "min_rating", Value: 0.0}, {Key: "buyer_id", Value: "b"}, {Key: "status", Value: "open"}, {Key: "created_at", Value: now}}); err != nil {
+		t.Fatal(err)
+	}
+	store := NewJobStore(db)
+	dach := task.Requirements{Countries: []string{"DE", "AT"}}
+	if err := store.Insert(ctx, job.Job{ID: "new", Title: "new", Type: job.TypeFixed, Budget: 10, Requirements: dach,
+		Buyer: job.Party{ID: "b"}, Status: job.StatusOpen, CreatedAt: now.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	eligible := func(c task.Candidate) []string {
+		t.Helper()
+		got, _, err := store.List(ctx, job.Filter{Candidate: &c}, page.Request{Number: 1, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return jobIDsOf(got)
+	}
+	if got := eligible(task.Candidate{Country: "DE"}); !slices.Equal(got, []string{"new"}) {
+		t.Fatalf("eligible before the step = %v; want only the new job (the old has no requirements to compare)", got)
+	}
+	for range 2 { // safe to repeat
+		if err := (migrator{db}).jobRequirements(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		country string
+		want    []string
+	}{{"", []string{"old"}}, {"DE", []string{"new", "old"}}, {"FR", []string{"old"}}} {
+		if got := eligible(task.Candidate{Country: tt.country}); !slices.Equal(got, tt.want) {
+			t.Errorf("eligible after the step from %q = %v, want %v", tt.country, got, tt.want)
+		}
+	}
+	for id, want := range map[string]task.Requirements{"old": {}, "new": dach} {
+		if j, err := store.ByID(ctx, id); err != nil || !cmp.Equal(j.Requirements, want) {
+			t.Errorf("job %s requires %+v (%v), want %+v", id, j.Requirements, err, want)
+		}
+	}
+}
+
+func jobIDsOf(jobs []job.Job) []string {
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	return ids
 }
 
 // TestUserRecords runs migration 0020's step on tasks and submissions of

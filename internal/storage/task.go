@@ -3,10 +3,8 @@ package storage
 import (
 	"context"
 	"errors"
-	"maps"
 	"regexp"
 	"slices"
-	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -57,42 +55,12 @@ type taskDoc struct {
 	// (task.Task.EffectivePay): neither changes once the task exists.
 	EffectivePay float64   `bson:"effective_pay"`
 	CreatedAt    time.Time `bson:"created_at"`
-	// The task's requirements (task.Requirements), 0 for none: every task
-	// has them (migration 0025), for the filter of admits.
-	MinLevel  int64   `bson:"min_level"`
-	MinRating float64 `bson:"min_rating"`
-	// Countries are the countries a worker's profile must be in ([] for
-	// any), and the qualification requirements are kept one per slot
-	// (rq1 to rq5, in order; "" an empty slot), as top-level scalars:
-	// the copy in memory filters on top-level fields only. A slot holds
-	// the type, the comparator, and the range of scores it admits
-	// (task.QualificationRequirement.Range). Quals lists the types
-	// required, for the check that a type no open task requires may go.
-	// Every task has them (migration 0065).
-	Countries []string `bson:"countries"`
-	Quals     []string `bson:"quals"`
-	Rq1       string   `bson:"rq1"`
-	Rq1Cmp    string   `bson:"rq1_cmp"`
-	Rq1Lo     int64    `bson:"rq1_lo"`
-	Rq1Hi     int64    `bson:"rq1_hi"`
-	Rq2       string   `bson:"rq2"`
-	Rq2Cmp    string   `bson:"rq2_cmp"`
-	Rq2Lo     int64    `bson:"rq2_lo"`
-	Rq2Hi     int64    `bson:"rq2_hi"`
-	Rq3       string   `bson:"rq3"`
-	Rq3Cmp    string   `bson:"rq3_cmp"`
-	Rq3Lo     int64    `bson:"rq3_lo"`
-	Rq3Hi     int64    `bson:"rq3_hi"`
-	Rq4       string   `bson:"rq4"`
-	Rq4Cmp    string   `bson:"rq4_cmp"`
-	Rq4Lo     int64    `bson:"rq4_lo"`
-	Rq4Hi     int64    `bson:"rq4_hi"`
-	Rq5       string   `bson:"rq5"`
-	Rq5Cmp    string   `bson:"rq5_cmp"`
-	Rq5Lo     int64    `bson:"rq5_lo"`
-	Rq5Hi     int64    `bson:"rq5_hi"`
-	BatchID   string   `bson:"batch_id,omitempty"`
-	BatchRow  int      `bson:"batch_row,omitempty"`
+	// The task's requirements, as flat top-level fields (requirementsDoc):
+	// every task has them (migrations 0025 and 0065), for the filter of
+	// admits.
+	Reqs     requirementsDoc `bson:",inline"` // a named field: the codec skips an unexported embedded one
+	BatchID  string          `bson:"batch_id,omitempty"`
+	BatchRow int             `bson:"batch_row,omitempty"`
 }
 
 func taskFromDoc(d taskDoc) task.Task {
@@ -105,9 +73,8 @@ func taskFromDoc(d taskDoc) task.Task {
 		CompletionDate: d.CompletionDate, Buyer: task.Party{ID: d.BuyerID, Name: d.BuyerName}, Status: task.Status(d.Status),
 		AutoApproveAfter: time.Duration(d.AutoApproveAfter) * time.Second, Refunds: int(d.Refunds), Hidden: d.Hidden, Paused: d.Paused, CreatedAt: d.CreatedAt,
 		TimeAllotted: time.Duration(d.TimeAllotted) * time.Minute, Category: d.Category, Tags: nonNil(d.Tags),
-		Requirements: task.Requirements{MinLevel: int(d.MinLevel), MinRating: d.MinRating, Countries: noneIfEmpty(d.Countries),
-			Qualifications: d.qualifications()},
-		BatchID: d.BatchID, BatchRow: d.BatchRow,
+		Requirements: d.Reqs.requirements(),
+		BatchID:      d.BatchID, BatchRow: d.BatchRow,
 	}
 	if t.TimeAllotted == 0 {
 		t.TimeAllotted = task.DefaultTimeAllotted
@@ -124,87 +91,9 @@ func taskToDoc(t task.Task) taskDoc {
 		BuyerID: t.Buyer.ID, BuyerName: t.Buyer.Name, Status: string(t.Status),
 		AutoApproveAfter: int64(t.AutoApproveAfter / time.Second), Refunds: int64(t.Refunds), Hidden: t.Hidden, Paused: t.Paused,
 		Ops: []string{}, CreatedAt: t.CreatedAt, Category: t.Category, Tags: nonNil(t.Tags), EffectivePay: t.EffectivePay(),
-		MinLevel: int64(t.Requirements.MinLevel), MinRating: t.Requirements.MinRating,
-		BatchID: t.BatchID, BatchRow: t.BatchRow,
+		Reqs: requirementsToDoc(t.Requirements), BatchID: t.BatchID, BatchRow: t.BatchRow,
 	}
-	d.setQualifications(t.Requirements)
 	return d
-}
-
-// noneIfEmpty is nil for an empty list: a task's requirements read back
-// as nil when they ask nothing.
-func noneIfEmpty(s []string) []string {
-	if len(s) == 0 {
-		return nil
-	}
-	return s
-}
-
-// rqSlot is one qualification requirement as the task document keeps it.
-type rqSlot struct {
-	id, cmp *string
-	lo, hi  *int64
-}
-
-// slots are the document's qualification slots, in order.
-func (d *taskDoc) slots() [task.MaxQualificationRequirements]rqSlot {
-	return [...]rqSlot{
-		{&d.Rq1, &d.Rq1Cmp, &d.Rq1Lo, &d.Rq1Hi}, {&d.Rq2, &d.Rq2Cmp, &d.Rq2Lo, &d.Rq2Hi}, {&d.Rq3, &d.Rq3Cmp, &d.Rq3Lo, &d.Rq3Hi},
-		{&d.Rq4, &d.Rq4Cmp, &d.Rq4Lo, &d.Rq4Hi}, {&d.Rq5, &d.Rq5Cmp, &d.Rq5Lo, &d.Rq5Hi},
-	}
-}
-
-// setQualifications fills the slots, the types required and the
-// countries from r.
-func (d *taskDoc) setQualifications(r task.Requirements) {
-	d.Countries, d.Quals = nonNil(r.Countries), nonNil(r.QualificationIDs())
-	for i, sl := range d.slots() {
-		*sl.id, *sl.cmp, *sl.lo, *sl.hi = "", "", 0, 0
-		if i < len(r.Qualifications) {
-			q := r.Qualifications[i]
-			lo, hi := q.Range()
-			*sl.id, *sl.cmp, *sl.lo, *sl.hi = q.QualificationID, string(q.Comparator), int64(lo), int64(hi)
-		}
-	}
-}
-
-// qualifications reads the slots back.
-func (d *taskDoc) qualifications() []task.QualificationRequirement {
-	var out []task.QualificationRequirement // nil for none, as Countries
-	for _, sl := range d.slots() {
-		if *sl.id == "" {
-			continue
-		}
-		q := task.QualificationRequirement{QualificationID: *sl.id, Comparator: task.Comparator(*sl.cmp)}
-		var v int64
-		switch q.Comparator {
-		case task.CompareGTE, task.CompareEQ:
-			v = *sl.lo
-		case task.CompareLTE:
-			v = *sl.hi
-		default:
-			out = append(out, q)
-			continue
-		}
-		value := int(v)
-		q.Value = &value
-		out = append(out, q)
-	}
-	return out
-}
-
-// requirementFields are the fields of the document that keep r, for an
-// update.
-func requirementFields(r task.Requirements) bson.D {
-	var d taskDoc
-	d.setQualifications(r)
-	set := bson.D{{Key: "countries", Value: d.Countries}, {Key: "quals", Value: d.Quals}}
-	for i, sl := range d.slots() {
-		n := strconv.Itoa(i + 1)
-		set = append(set, bson.E{Key: "rq" + n, Value: *sl.id}, bson.E{Key: "rq" + n + "_cmp", Value: *sl.cmp},
-			bson.E{Key: "rq" + n + "_lo", Value: *sl.lo}, bson.E{Key: "rq" + n + "_hi", Value: *sl.hi})
-	}
-	return set
 }
 
 // Insert implements task.Store.
@@ -351,26 +240,7 @@ func (s *TaskStore) SetText(ctx context.Context, id string, e task.TextEdit) (ta
 	if e.Tags != nil {
 		set = append(set, bson.E{Key: "tags", Value: nonNil(*e.Tags)})
 	}
-	if e.MinLevel != nil {
-		set = append(set, bson.E{Key: "min_level", Value: int64(*e.MinLevel)})
-	}
-	if e.MinRating != nil {
-		set = append(set, bson.E{Key: "min_rating", Value: *e.MinRating})
-	}
-	if e.Countries != nil || e.Qualifications != nil {
-		var r task.Requirements
-		if e.Countries != nil {
-			r.Countries = *e.Countries
-		}
-		if e.Qualifications != nil {
-			r.Qualifications = *e.Qualifications
-		}
-		for _, f := range requirementFields(r) { // only those of what the edit sets
-			if f.Key == "countries" && e.Countries != nil || f.Key != "countries" && e.Qualifications != nil {
-				set = append(set, f)
-			}
-		}
-	}
+	set = append(set, requirementEdits(e.MinLevel, e.MinRating, e.Countries, e.Qualifications)...)
 	if len(set) == 0 {
 		t, err := s.ByID(ctx, id)
 		if err == nil && t.Status == task.StatusDeleted {
@@ -483,47 +353,6 @@ func pastDue(now time.Time) bson.E {
 // slot.
 func takesSubmissions(now time.Time) bson.D {
 	return append(takesWork(now), bson.E{Key: "required_workers", Value: bson.D{{Key: "$gt", Value: 0}}})
-}
-
-// admits is task.Requirements.Admits as a filter: the tasks whose
-// requirements the candidate meets. TestRequirementsAreOneRule runs every
-// combination through both, and through reservations and submissions.
-func admits(c task.Candidate) bson.D {
-	countries := bson.A{bson.D{{Key: "countries", Value: bson.D{{Key: "$size", Value: 0}}}}}
-	if c.Country != "" {
-		countries = append(countries, bson.D{{Key: "countries", Value: c.Country}})
-	}
-	all := bson.A{bson.D{{Key: "$or", Value: countries}}}
-	// The worker's scores grouped by value, so that a slot's clause grows
-	// with the distinct scores (at most 101), not with every grant.
-	held := bson.A{}
-	byScore := map[int]bson.A{}
-	for id, score := range c.Scores {
-		held = append(held, id)
-		byScore[score] = append(byScore[score], id)
-	}
-	scores := slices.Sorted(maps.Keys(byScore))
-	for i := range task.MaxQualificationRequirements {
-		n := "rq" + strconv.Itoa(i+1)
-		slot := bson.A{
-			bson.D{{Key: n, Value: ""}},
-			bson.D{{Key: n + "_cmp", Value: string(task.CompareNotExists)}, {Key: n, Value: bson.D{{Key: "$nin", Value: held}}}},
-		}
-		for _, score := range scores {
-			slot = append(slot, bson.D{
-				{Key: n + "_cmp", Value: bson.D{{Key: "$ne", Value: string(task.CompareNotExists)}}},
-				{Key: n, Value: bson.D{{Key: "$in", Value: byScore[score]}}},
-				{Key: n + "_lo", Value: bson.D{{Key: "$lte", Value: int64(score)}}},
-				{Key: n + "_hi", Value: bson.D{{Key: "$gte", Value: int64(score)}}},
-			})
-		}
-		all = append(all, bson.D{{Key: "$or", Value: slot}})
-	}
-	return bson.D{
-		{Key: "min_level", Value: bson.D{{Key: "$lte", Value: int64(c.Level)}}},
-		{Key: "min_rating", Value: bson.D{{Key: "$lte", Value: c.Rating}}},
-		{Key: "$and", Value: all},
-	}
 }
 
 // RequiresOpen implements task.Store: one count of at most one, through

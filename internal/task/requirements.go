@@ -12,8 +12,8 @@ import (
 	"microtask/internal/user"
 )
 
-// Requirements are what a task asks of the workers who take it: their
-// level and rating, the country of their profile, and their scores on
+// Requirements are what a task asks of the workers who take it (and a job
+// of those who propose, package job): their level and rating, the country of their profile, and their scores on
 // qualification types. A requirement the buyer sets nothing for asks
 // nothing; all that are set must hold.
 type Requirements struct {
@@ -130,27 +130,39 @@ var ErrRequirementsNotMet = apperr.New(apperr.Forbidden, "requirements_not_met",
 
 // Admits says whether the candidate meets the requirements: nil, or
 // ErrRequirementsNotMet saying the first one they miss. It is the one rule
-// of who may take a task, which reservations and submissions ask; the
-// store applies the same rule as a filter to a worker's list of available
-// tasks (Filter.NotBy), in the same query, and a test runs every
-// combination through the three and requires the same answer.
+// of who may take a task, which reservations and submissions ask, and of
+// who may propose for a job (package job, in its own words through
+// Missed); the store applies the same rule as a filter to a worker's list
+// of available tasks (Filter.NotBy) and of jobs open to them, in the same
+// query, and a test runs every combination through all of them and
+// requires the same answer.
 func (r Requirements) Admits(c Candidate) error {
+	if missed := r.Missed(c); missed != "" {
+		return ErrRequirementsNotMet.WithMessage("this task %s", missed)
+	}
+	return nil
+}
+
+// Missed says the first requirement the candidate misses, as the end of a
+// sentence about the work ("asks for a worker level of at least 2"), or ""
+// if they meet them all: Admits's rule, for a refusal worded for another
+// kind of work.
+func (r Requirements) Missed(c Candidate) string {
 	switch {
 	case c.Level < r.MinLevel:
-		return ErrRequirementsNotMet.WithMessage("this task asks for a worker level of at least %d", r.MinLevel)
+		return fmt.Sprintf("asks for a worker level of at least %d", r.MinLevel)
 	case c.Rating < r.MinRating:
-		return ErrRequirementsNotMet.WithMessage("this task asks for a rating of at least %g", r.MinRating)
+		return fmt.Sprintf("asks for a rating of at least %g", r.MinRating)
 	case len(r.Countries) > 0 && !slices.Contains(r.Countries, c.Country):
-		return ErrRequirementsNotMet.WithMessage("this task is open to workers whose profile is in %s only",
-			strings.Join(r.Countries, ", "))
+		return fmt.Sprintf("is open to workers whose profile is in %s only", strings.Join(r.Countries, ", "))
 	}
 	for _, q := range r.Qualifications {
 		score, held := c.Scores[q.QualificationID]
 		if !q.admits(score, held) {
-			return ErrRequirementsNotMet.WithMessage("this task asks for %s", q)
+			return fmt.Sprintf("asks for %s", q)
 		}
 	}
-	return nil
+	return ""
 }
 
 // QualificationIDs are the types the requirements name, each once, in
@@ -179,7 +191,7 @@ func (r *Requirements) check(errs *apperr.Fields) {
 	if r.MinRating != 0 && (r.MinRating < MinRequiredRating || r.MinRating > reputation.MaxStars) {
 		errs.Add("min_rating", "must be from %g to %d, or 0 for none", MinRequiredRating, reputation.MaxStars)
 	}
-	countries := make([]string, 0, len(r.Countries))
+	var countries []string // nil for none, as the store reads them back
 	for i, c := range r.Countries {
 		code, ok := user.NormalizeCountry(c)
 		if !ok {
@@ -235,10 +247,11 @@ type QualificationTypes interface {
 	Requirable(ctx context.Context, buyerID, typeID string) error
 }
 
-// checkQualifications adds a field error for each qualification type the
-// requirements name that the buyer may not require; other errors are
-// returned.
-func checkQualifications(ctx context.Context, types QualificationTypes, buyerID string, r Requirements, errs *apperr.Fields) error {
+// CheckRequirable adds a field error for each qualification type the
+// requirements name that the buyer may not require (types.Requirable);
+// other errors are returned. Tasks and jobs check their requirements with
+// it.
+func CheckRequirable(ctx context.Context, types QualificationTypes, buyerID string, r Requirements, errs *apperr.Fields) error {
 	for i, q := range r.Qualifications {
 		if strings.TrimSpace(q.QualificationID) == "" {
 			continue

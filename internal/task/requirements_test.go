@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"microtask/internal/app/apptest"
 	"microtask/internal/auth"
+	"microtask/internal/job"
 	"microtask/internal/money"
 	"microtask/internal/page"
 	"microtask/internal/qualification"
@@ -18,13 +20,15 @@ import (
 	"microtask/internal/user"
 )
 
-// TestRequirementsAreOneRule: who may take a task is one rule,
-// task.Requirements.Admits, which reservations and submissions ask, and
-// which the store applies as a filter to a worker's available tasks. Every
-// combination of requirements and of what a worker brings (at, under and
-// over each bound) goes through the rule, the available list, a
-// reservation and a submission, and all four must agree. A new kind of
-// requirement adds its dimension here.
+// TestRequirementsAreOneRule: who may take a task, and who may propose
+// for a job, is one rule, task.Requirements.Admits, which reservations,
+// submissions and proposals ask, and which the store applies as a filter
+// to a worker's available tasks and to the jobs they are eligible for.
+// Every combination of requirements and of what a worker brings (at,
+// under and over each bound) goes through the rule, the available list, a
+// reservation, a submission, the eligible jobs and a proposal, and all six
+// must agree; a refused proposal names the requirement a refused
+// reservation names. A new kind of requirement adds its dimension here.
 func TestRequirementsAreOneRule(t *testing.T) {
 	e := apptest.New(t)
 	ctx := context.Background()
@@ -77,6 +81,18 @@ func TestRequirementsAreOneRule(t *testing.T) {
 		}
 		tasks[i] = tk
 	}
+	jobs := make([]job.Job, len(requirements))
+	for i, r := range requirements {
+		j, err := e.Projects.Create(ctx, buyer, job.NewJob{Title: fmt.Sprintf("J%d", i), Description: "D", Type: job.TypeFixed,
+			Budget: 100, Requirements: r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(r, j.Requirements); diff != "" {
+			t.Fatalf("job %d requires (-want +got):\n%s", i, diff)
+		}
+		jobs[i] = j
+	}
 	for i, c := range candidates {
 		worker := e.User(t, auth.RoleWorker)
 		if err := e.Users.SetStanding(ctx, worker.UserID, user.Standing{Level: c.Level, Rating: c.Rating, Reviews: 10}, int64(i+1)); err != nil {
@@ -97,6 +113,13 @@ func TestRequirementsAreOneRule(t *testing.T) {
 		}
 		for _, tk := range res.Items {
 			listed[tk.ID] = true
+		}
+		eligible, err := e.Projects.List(ctx, job.Filter{EligibleFor: worker.UserID}, page.Request{Number: 1, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range eligible.Items {
+			listed[j.ID] = true
 		}
 		for j, tk := range tasks {
 			name := fmt.Sprintf("%+v for %+v", c, requirements[j])
@@ -123,6 +146,14 @@ func TestRequirementsAreOneRule(t *testing.T) {
 			}
 			if _, err := e.Submissions.Submit(ctx, worker, tk.ID, "https://example.com/proof"); !errors.Is(err, want) {
 				t.Errorf("%s: Submit() = %v, Admits() = %v", name, err, want)
+			}
+			j := jobs[j]
+			if listed[j.ID] != (want == nil) {
+				t.Errorf("%s: in the eligible jobs = %v, Admits() = %v", name, listed[j.ID], want)
+			}
+			_, err = e.Projects.Propose(ctx, worker, j.ID, job.NewProposal{CoverLetter: "C", Bid: 1, EstimatedDays: 1})
+			if !errors.Is(err, want) || want != nil && err.Error() != strings.Replace(want.Error(), "this task", "this job", 1) {
+				t.Errorf("%s: Propose() = %v, Admits() = %v", name, err, want)
 			}
 		}
 	}

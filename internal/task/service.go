@@ -327,7 +327,7 @@ func (s *Service) UpdateText(ctx context.Context, p auth.Principal, id string, e
 	var errs apperr.Fields
 	errs.AddFrom(e.check())
 	if e.Qualifications != nil {
-		if err := checkQualifications(ctx, s.quals, p.UserID, Requirements{Qualifications: *e.Qualifications}, &errs); err != nil {
+		if err := CheckRequirable(ctx, s.quals, p.UserID, Requirements{Qualifications: *e.Qualifications}, &errs); err != nil {
 			return Task{}, err
 		}
 	}
@@ -349,7 +349,7 @@ func (s *Service) RequiredByOpenTask(ctx context.Context, typeID string) (bool, 
 // their template with it.
 func (s *Service) CheckQualifications(ctx context.Context, buyerID string, r Requirements) error {
 	var errs apperr.Fields
-	if err := checkQualifications(ctx, s.quals, buyerID, r, &errs); err != nil {
+	if err := CheckRequirable(ctx, s.quals, buyerID, r, &errs); err != nil {
 		return err
 	}
 	return errs.Err()
@@ -361,7 +361,7 @@ func (s *Service) CheckQualifications(ctx context.Context, buyerID string, r Req
 func (s *Service) CheckNew(ctx context.Context, buyerID string, in *NewTask, now time.Time) error {
 	var errs apperr.Fields
 	errs.AddFrom(in.check(now))
-	if err := checkQualifications(ctx, s.quals, buyerID, in.Requirements, &errs); err != nil {
+	if err := CheckRequirable(ctx, s.quals, buyerID, in.Requirements, &errs); err != nil {
 		return err
 	}
 	return errs.Err()
