@@ -34,6 +34,7 @@ import (
 	"slices"
 	"time"
 
+	"microtask/internal/adminlog"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/job"
@@ -89,6 +90,7 @@ type Escrow struct {
 	Status    Status
 	Held      []string    // the ids of the items the escrow holds coins for: funded, in review (or disputed)
 	Submitted []string    // of those, the ones the worker submitted, in the buyer's review
+	Disputed  []string    // of those, the ones disputed: an admin decides what becomes of their coins
 	Holding   money.Coins // what contract:<id> holds: the coins of the Held items
 	Paid      money.Coins // released to the worker so far
 	Refunded  money.Coins // given back to the buyer so far
@@ -120,6 +122,8 @@ const (
 	ItemReleased  ItemStatus = "released"  // paid to the worker
 	ItemRefunded  ItemStatus = "refunded"  // given back to the buyer (the contract ended before it was submitted)
 	ItemCancelled ItemStatus = "cancelled" // never funded, and the contract ended
+	ItemDisputed  ItemStatus = "disputed"  // submitted, then disputed by a party: its coins stay in escrow until an admin decides
+	ItemSplit     ItemStatus = "split"     // an admin's decision of its dispute paid part to the worker, the rest back to the buyer
 )
 
 // Item is an escrow item: a milestone, or a week of an hourly contract.
@@ -142,12 +146,26 @@ type Item struct {
 	ChangeNote  string // the buyer's latest request for changes
 	ReleasedAt  time.Time
 	AutoRelease bool // released by the job, the buyer having left it alone
-	Rev         int64
-	CreatedAt   time.Time
+	// Disputes: how often it was disputed; DisputeID the latest dispute
+	// (its report in the admins' queue); Resolution the admin's decision
+	// of it, once decided; WorkerCoins what was paid to the worker
+	// (released: Coins; split: the admin's share).
+	Disputes    int
+	DisputeID   string
+	Resolution  Resolution
+	WorkerCoins money.Coins
+	// ReworkDeadline is when the work an admin sent back is due again:
+	// missed (not submitted by then), the buyer may have it refunded.
+	// Zero once it is submitted again.
+	ReworkDeadline time.Time
+	Rev            int64
+	CreatedAt      time.Time
 }
 
 // Holds reports whether the item's coins are in escrow.
-func (i Item) Holds() bool { return i.Status == ItemFunded || i.Status == ItemSubmitted }
+func (i Item) Holds() bool {
+	return i.Status == ItemFunded || i.Status == ItemSubmitted || i.Status == ItemDisputed
+}
 
 // Detail is a contract with its items, in their order.
 type Detail struct {
@@ -172,6 +190,12 @@ var (
 		"the milestones would add up to more than the accepted bid")
 	ErrNotMilestones = apperr.New(apperr.Conflict, "hourly_contract",
 		"an hourly contract is paid by the week: it has no milestones")
+	ErrDisputed = apperr.New(apperr.Conflict, "milestone_disputed",
+		"a milestone of the contract is disputed: an admin decides it first")
+	ErrNotDisputed = apperr.New(apperr.Conflict, "milestone_not_disputed",
+		"the milestone is not in dispute: it was decided already, or never disputed")
+	ErrReworkNotMissed = apperr.New(apperr.Conflict, "rework_not_missed",
+		"the milestone is not a rework whose deadline passed unsubmitted")
 	ErrBusy = apperr.New(apperr.Conflict, "contract_busy",
 		"the contract changed while this request ran; read it again and retry")
 )
@@ -255,6 +279,19 @@ type Payment struct {
 // after a crash: it must be idempotent by Payment.OperationID.
 type Invoices interface {
 	Released(ctx context.Context, p Payment) error
+}
+
+// Disputes files a dispute in the admins' queue of reports; the wiring
+// connects the reports' store. File is called from the dispute
+// operation's Settle step, which may run more than once after a crash: a
+// dispute filed already (by its ID) is left.
+type Disputes interface {
+	File(ctx context.Context, d Dispute) error
+}
+
+// AdminLog records admins' decisions; adminlog.Log implements it.
+type AdminLog interface {
+	Record(ctx context.Context, e adminlog.Entry) error
 }
 
 // held reports whether id is in ids.

@@ -32,6 +32,8 @@ type Service struct {
 	notify      Notifier
 	events      Events
 	invoices    Invoices
+	disputes    Disputes
+	admins      AdminLog
 	log         *slog.Logger
 	now         func() time.Time
 	newID       func() string
@@ -43,6 +45,10 @@ type Service struct {
 	release operation.Kind[itemOp]
 	changes operation.Kind[itemOp]
 	end     operation.Kind[endData]
+
+	disputeOp operation.Kind[disputeData]
+	decide    operation.Kind[decideData]
+	refund    operation.Kind[itemOp]
 }
 
 // Deps is what a Service is built with.
@@ -53,6 +59,8 @@ type Deps struct {
 	Notify   Notifier
 	Events   Events   // tells buyers' webhooks of submitted milestones
 	Invoices Invoices // makes an invoice of every release
+	Disputes Disputes // files disputes in the admins' queue
+	Admins   AdminLog // records admins' decisions of disputes
 	// AutoRelease is how long a submitted milestone waits for its buyer;
 	// 0: DefaultAutoRelease.
 	AutoRelease time.Duration
@@ -67,7 +75,7 @@ func NewService(d Deps) *Service {
 		now = time.Now
 	}
 	s := &Service{store: d.Store, ops: d.Ops, jobs: d.Jobs, notify: d.Notify, events: d.Events, invoices: d.Invoices,
-		log: d.Log, now: now, newID: idgen.New, autoRelease: d.AutoRelease}
+		disputes: d.Disputes, admins: d.Admins, log: d.Log, now: now, newID: idgen.New, autoRelease: d.AutoRelease}
 	if s.autoRelease <= 0 {
 		s.autoRelease = DefaultAutoRelease
 	}
@@ -92,6 +100,14 @@ func NewService(d Deps) *Service {
 	// contract-end:<contract> ends the contract and refunds what its
 	// escrow holds (nothing is in review).
 	s.end = operation.Kind[endData]{Name: "contract-end", Commit: s.commitEnd, Settle: s.settleEnd}
+	// milestone-dispute:<item>:<n> takes the submitted item out of the
+	// buyer's review into dispute, then files it for the admins.
+	s.disputeOp = operation.Kind[disputeData]{Name: "milestone-dispute", Commit: s.commitDispute, Settle: s.settleDispute}
+	// milestone-decide:<item>:<n>:<action> carries out an admin's
+	// decision of the item's nth dispute.
+	s.decide = operation.Kind[decideData]{Name: "milestone-decide", Commit: s.commitDecide, Settle: s.settleDecide}
+	// milestone-refund:<item>:<n> refunds a rework whose deadline passed.
+	s.refund = operation.Kind[itemOp]{Name: "milestone-refund", Commit: s.commit, Settle: s.settleRefund}
 	return s
 }
 
@@ -99,7 +115,7 @@ func NewService(d Deps) *Service {
 // wiring to register.
 func (s *Service) Operations() []operation.Definition {
 	return []operation.Definition{s.hire.Define(), s.fund.Define(), s.submit.Define(), s.release.Define(), s.changes.Define(),
-		s.end.Define()}
+		s.end.Define(), s.disputeOp.Define(), s.decide.Define(), s.refund.Define()}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -467,6 +483,7 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, contractID, item
 		next := c.Escrow
 		next.Submitted = append(slices.Clone(c.Submitted), it.ID)
 		it.Status, it.Rev, it.Message, it.Attachments = ItemSubmitted, c.Rev+1, sub.Message, sub.Attachments
+		it.ReworkDeadline = time.Time{} // met
 		it.Submissions++
 		_, err = s.submit.Run(ctx, s.ops, it.ID+":"+strconv.Itoa(it.Submissions), nil,
 			itemOp{Contract: refOf(c), Next: next, Rev: c.Rev + 1, Item: it})
@@ -600,7 +617,8 @@ func (s *Service) settleChanges(ctx context.Context, op operation.Op[itemOp]) er
 // holds goes back to the buyer (funded milestones not submitted; an
 // hourly contract's week, until timesheets settle the hours worked), and
 // milestones never funded are cancelled. A submitted milestone must be
-// approved or sent back first (ErrInReview). The other party is told;
+// approved or sent back first (ErrInReview), a disputed one decided
+// (ErrDisputed). The other party is told;
 // both may then review each other.
 func (s *Service) End(ctx context.Context, p auth.Principal, contractID, reason string) (Contract, error) {
 	reason, err := checkReason(reason)
@@ -618,10 +636,12 @@ func (s *Service) End(ctx context.Context, p auth.Principal, contractID, reason 
 		switch {
 		case c.Status != StatusActive:
 			return Contract{}, ErrEnded
+		case len(c.Disputed) > 0:
+			return Contract{}, ErrDisputed
 		case len(c.Submitted) > 0:
 			return Contract{}, ErrInReview
 		}
-		next := Escrow{Status: StatusEnded, Held: []string{}, Submitted: []string{}, Paid: c.Paid, Refunded: c.Refunded + c.Holding}
+		next := Escrow{Status: StatusEnded, Held: []string{}, Submitted: []string{}, Disputed: []string{}, Paid: c.Paid, Refunded: c.Refunded + c.Holding}
 		var postings []ledger.Posting
 		if c.Holding > 0 {
 			postings = ledger.Move(ledger.ContractAccount(c.ID), ledger.UserAccount(c.Buyer.ID), c.Holding)
@@ -685,8 +705,9 @@ const autoReleaseBatch = 50
 
 // ReleaseDue releases the submitted milestones their buyers left alone
 // for the auto-release delay, as an approval would: the job of
-// MILESTONE_AUTO_RELEASE. A milestone approved, sent back or (later)
-// disputed meanwhile is left: its commit no longer applies.
+// MILESTONE_AUTO_RELEASE. A milestone approved, sent back or disputed
+// meanwhile is left: its commit no longer applies (the contract's revision
+// moved on, and the item is no longer in Submitted).
 func (s *Service) ReleaseDue(ctx context.Context) (int, error) {
 	due, err := s.store.Due(ctx, s.clock().Add(-s.autoRelease), autoReleaseBatch)
 	if err != nil {

@@ -48,6 +48,7 @@ type contractDoc struct {
 	Status          string     `bson:"status"`
 	Held            []string   `bson:"held"`
 	Submitted       []string   `bson:"submitted"`
+	Disputed        []string   `bson:"disputed"`
 	Holding         int64      `bson:"escrow_coins"`
 	Paid            int64      `bson:"paid_coins"`
 	Refunded        int64      `bson:"refunded_coins"`
@@ -64,7 +65,7 @@ func contractFromDoc(d contractDoc) contract.Contract {
 		Buyer: contract.Party{ID: d.BuyerID, Name: d.BuyerName}, Worker: contract.Party{ID: d.WorkerID, Name: d.WorkerName},
 		Price: money.Coins(d.Price), Rate: money.Coins(d.Rate), WeeklyHourLimit: int(d.WeeklyHourLimit), Status: contract.Status(d.Status),
 		Escrow: contract.Escrow{Status: contract.Status(d.Status), Held: nonNil(d.Held), Submitted: nonNil(d.Submitted),
-			Holding: money.Coins(d.Holding), Paid: money.Coins(d.Paid), Refunded: money.Coins(d.Refunded)},
+			Disputed: nonNil(d.Disputed), Holding: money.Coins(d.Holding), Paid: money.Coins(d.Paid), Refunded: money.Coins(d.Refunded)},
 		Rev: d.Rev, Ops: d.Ops, CreatedAt: d.CreatedAt, EndedAt: timeOf(d.EndedAt), EndedBy: d.EndedBy, EndReason: d.EndReason}
 }
 
@@ -73,7 +74,7 @@ func (s *ContractStore) InsertContract(ctx context.Context, c contract.Contract)
 	err := s.contracts.InsertOne(ctx, contractDoc{ID: c.ID, JobID: c.JobID, JobTitle: c.JobTitle, ProposalID: c.ProposalID,
 		Type: string(c.Type), BuyerID: c.Buyer.ID, BuyerName: c.Buyer.Name, WorkerID: c.Worker.ID, WorkerName: c.Worker.Name,
 		Parties: []string{c.Buyer.ID, c.Worker.ID}, Price: int64(c.Price), Rate: int64(c.Rate), WeeklyHourLimit: int64(c.WeeklyHourLimit),
-		Status: string(c.Status), Held: nonNil(c.Held), Submitted: nonNil(c.Submitted), Holding: int64(c.Holding), Paid: int64(c.Paid),
+		Status: string(c.Status), Held: nonNil(c.Held), Submitted: nonNil(c.Submitted), Disputed: nonNil(c.Disputed), Holding: int64(c.Holding), Paid: int64(c.Paid),
 		Refunded: int64(c.Refunded), Rev: c.Rev, Ops: nonNil(c.Ops), CreatedAt: c.CreatedAt})
 	if docdb.IsDuplicate(err) {
 		return nil // inserted by an earlier run of the same step
@@ -107,7 +108,7 @@ func (s *ContractStore) Commit(ctx context.Context, contractID, op string, rev i
 		bson.D{{Key: "_id", Value: contractID}, {Key: "rev", Value: rev - 1}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}}},
 		bson.D{
 			{Key: "$set", Value: bson.D{{Key: "status", Value: string(e.Status)}, {Key: "held", Value: nonNil(e.Held)},
-				{Key: "submitted", Value: nonNil(e.Submitted)}, {Key: "escrow_coins", Value: int64(e.Holding)},
+				{Key: "submitted", Value: nonNil(e.Submitted)}, {Key: "disputed", Value: nonNil(e.Disputed)}, {Key: "escrow_coins", Value: int64(e.Holding)},
 				{Key: "paid_coins", Value: int64(e.Paid)}, {Key: "refunded_coins", Value: int64(e.Refunded)}, {Key: "rev", Value: rev}}},
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
 		},
@@ -154,8 +155,14 @@ type contractItemDoc struct {
 	ChangeNote  string     `bson:"change_note"`
 	ReleasedAt  *time.Time `bson:"released_at,omitempty"`
 	AutoRelease bool       `bson:"auto_release,omitempty"`
-	Rev         int64      `bson:"rev"`
-	CreatedAt   time.Time  `bson:"created_at"`
+	Disputes    int64      `bson:"disputes"`
+	DisputeID   string     `bson:"dispute_id"`
+	Resolution  string     `bson:"resolution"`
+	WorkerCoins int64      `bson:"worker_coins"`
+	// ReworkDeadline is null when none.
+	ReworkDeadline *time.Time `bson:"rework_deadline"`
+	Rev            int64      `bson:"rev"`
+	CreatedAt      time.Time  `bson:"created_at"`
 }
 
 func optTime(t time.Time) *time.Time {
@@ -170,15 +177,17 @@ func itemToDoc(i contract.Item) contractItemDoc {
 		DueDate: optTime(i.DueDate), WeekStart: optTime(i.WeekStart), Status: string(i.Status), Message: i.Message,
 		Attachments: nonNil(i.Attachments), SubmittedAt: optTime(i.SubmittedAt), Submissions: int64(i.Submissions),
 		Changes: int64(i.Changes), ChangeNote: i.ChangeNote, ReleasedAt: optTime(i.ReleasedAt), AutoRelease: i.AutoRelease,
-		Rev: i.Rev, CreatedAt: i.CreatedAt}
+		Disputes: int64(i.Disputes), DisputeID: i.DisputeID, Resolution: string(i.Resolution), WorkerCoins: int64(i.WorkerCoins),
+		ReworkDeadline: optTime(i.ReworkDeadline), Rev: i.Rev, CreatedAt: i.CreatedAt}
 }
 
 func itemFromDoc(d contractItemDoc) contract.Item {
 	return contract.Item{ID: d.ID, ContractID: d.ContractID, Kind: contract.ItemKind(d.Kind), Seq: int(d.Seq), Title: d.Title,
 		Coins: money.Coins(d.Coins), DueDate: timeOf(d.DueDate), WeekStart: timeOf(d.WeekStart), Status: contract.ItemStatus(d.Status),
 		Message: d.Message, Attachments: nonNil(d.Attachments), SubmittedAt: timeOf(d.SubmittedAt), Submissions: int(d.Submissions),
-		Changes: int(d.Changes), ChangeNote: d.ChangeNote, ReleasedAt: timeOf(d.ReleasedAt), AutoRelease: d.AutoRelease, Rev: d.Rev,
-		CreatedAt: d.CreatedAt}
+		Changes: int(d.Changes), ChangeNote: d.ChangeNote, ReleasedAt: timeOf(d.ReleasedAt), AutoRelease: d.AutoRelease,
+		Disputes: int(d.Disputes), DisputeID: d.DisputeID, Resolution: contract.Resolution(d.Resolution), WorkerCoins: money.Coins(d.WorkerCoins),
+		ReworkDeadline: timeOf(d.ReworkDeadline), Rev: d.Rev, CreatedAt: d.CreatedAt}
 }
 
 // InsertItems implements contract.Store: unordered, in commands of at
@@ -223,7 +232,9 @@ func (s *ContractStore) SetItem(ctx context.Context, i contract.Item) error {
 	d := itemToDoc(i)
 	set := bson.D{{Key: "status", Value: d.Status}, {Key: "message", Value: d.Message}, {Key: "attachments", Value: d.Attachments},
 		{Key: "submissions", Value: d.Submissions}, {Key: "changes", Value: d.Changes}, {Key: "change_note", Value: d.ChangeNote},
-		{Key: "auto_release", Value: d.AutoRelease}, {Key: "rev", Value: d.Rev}}
+		{Key: "auto_release", Value: d.AutoRelease}, {Key: "disputes", Value: d.Disputes}, {Key: "dispute_id", Value: d.DisputeID},
+		{Key: "resolution", Value: d.Resolution}, {Key: "worker_coins", Value: d.WorkerCoins}, {Key: "rework_deadline", Value: d.ReworkDeadline},
+		{Key: "rev", Value: d.Rev}}
 	if d.SubmittedAt != nil {
 		set = append(set, bson.E{Key: "submitted_at", Value: *d.SubmittedAt})
 	}
