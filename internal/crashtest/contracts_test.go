@@ -5,9 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"microtask/internal/adminlog"
 	"microtask/internal/contract"
 	"microtask/internal/job"
 	"microtask/internal/ledger"
+	"microtask/internal/report"
 )
 
 // proposed posts a fixed job of the buyer's (budget 40) and the worker's
@@ -213,6 +215,130 @@ var contractScenarios = []scenario{
 			if d.Status != contract.StatusEnded || d.Refunded != 30 || d.EndedBy != worker.UserID {
 				t.Errorf("contract = %+v", d.Contract)
 			}
+		},
+	},
+}
+
+// disputedMilestone is a submitted first milestone the buyer disputed.
+func disputedMilestone(t *testing.T, w *world) {
+	t.Helper()
+	submittedMilestone(t, w)
+	d := w.onlyContract(t)
+	if _, err := w.Contracts.Dispute(context.Background(), buyer, d.ID, d.Items[0].ID, "It does not load on phones."); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// onlyReport is the only report in the admins' queue.
+func (w *world) onlyReport(t *testing.T) report.Report {
+	t.Helper()
+	all, err := w.Reports.List(context.Background(), admin, "", firstPage)
+	if err != nil || all.Total != 1 {
+		t.Fatalf("reports = %+v, %v; want one", all.Items, err)
+	}
+	return all.Items[0]
+}
+
+// decideDispute decides the only report, a dispute, with the verdict,
+// resolving it.
+func decideDispute(v report.Verdict) func(ctx context.Context, w *world) error {
+	return func(ctx context.Context, w *world) error {
+		all, err := w.Reports.List(ctx, admin, report.StatusOpen, firstPage)
+		if err != nil || len(all.Items) == 0 {
+			return err // decided before the crash: asked again, nothing is open
+		}
+		v.Status = report.StatusResolved
+		_, err = w.Reports.DecideWith(ctx, admin, all.Items[0].ID, v)
+		return err
+	}
+}
+
+// wantDecided checks the only report resolved with the action, the
+// decision logged once, and both parties told of it once.
+func wantDecided(t *testing.T, w *world, action report.Action) {
+	t.Helper()
+	if rp := w.onlyReport(t); rp.Status != report.StatusResolved || rp.Action != action {
+		t.Errorf("report = %+v", rp)
+	}
+	w.logged(t, adminlog.DisputeDecided)
+	// Each told of the dispute and its decision; the buyer, who disputed,
+	// of the report's decision too.
+	if w.notified(t, buyer.UserID) != 5 || w.notified(t, worker.UserID) != 3 {
+		t.Errorf("buyer notified %d times, worker %d; want 5 and 3", w.notified(t, buyer.UserID), w.notified(t, worker.UserID))
+	}
+}
+
+// disputeScenarios dispute a milestone and decide the dispute every way;
+// the decisions are asked again after recovery, as an admin would whose
+// request failed: the report, left open by the crash, closes.
+var disputeScenarios = []scenario{
+	{
+		name:   "dispute a milestone",
+		before: submittedMilestone,
+		action: func(ctx context.Context, w *world) error {
+			d := w.contractQuiet(ctx)
+			_, err := w.Contracts.Dispute(ctx, worker, d.ID, d.Items[0].ID, "The buyer keeps changing the brief.")
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 10, 0, 40, 0, contract.ItemDisputed, contract.ItemUnfunded)
+			if rp := w.onlyReport(t); rp.Status != report.StatusOpen || rp.TargetType != report.TargetMilestone || rp.Reporter.ID != worker.UserID {
+				t.Errorf("report = %+v", rp)
+			}
+			if w.notified(t, buyer.UserID) != 3 || w.notified(t, worker.UserID) != 2 {
+				t.Errorf("buyer notified %d times, worker %d; want 3 and 2", w.notified(t, buyer.UserID), w.notified(t, worker.UserID))
+			}
+		},
+	},
+	{
+		name: "release a disputed milestone", retry: true, before: disputedMilestone,
+		action: decideDispute(report.Verdict{Action: report.ActionRelease}),
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 0, 10, 40, 10, contract.ItemReleased, contract.ItemUnfunded)
+			wantDecided(t, w, report.ActionRelease)
+		},
+	},
+	{
+		name: "refund a disputed milestone", retry: true, before: disputedMilestone,
+		action: decideDispute(report.Verdict{Action: report.ActionRefund}),
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 0, 0, 50, 0, contract.ItemRefunded, contract.ItemUnfunded)
+			wantDecided(t, w, report.ActionRefund)
+		},
+	},
+	{
+		name: "split a disputed milestone", retry: true, before: disputedMilestone,
+		action: decideDispute(report.Verdict{Action: report.ActionSplit, WorkerCoins: 4}),
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 0, 4, 46, 4, contract.ItemSplit, contract.ItemUnfunded)
+			wantDecided(t, w, report.ActionSplit)
+		},
+	},
+	{
+		name: "send a disputed milestone back", retry: true, before: disputedMilestone,
+		action: decideDispute(report.Verdict{Action: report.ActionRework, Deadline: time.Date(2026, 6, 10, 0, 0, 0, 0, time.UTC)}),
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 10, 0, 40, 0, contract.ItemFunded, contract.ItemUnfunded)
+			wantDecided(t, w, report.ActionRework)
+		},
+	},
+	{
+		name: "refund a missed rework",
+		before: func(t *testing.T, w *world) {
+			disputedMilestone(t, w)
+			if err := decideDispute(report.Verdict{Action: report.ActionRework, Deadline: time.Date(2026, 6, 3, 0, 0, 0, 0, time.UTC)})(
+				context.Background(), w); err != nil {
+				t.Fatal(err)
+			}
+			w.Clock.Advance(72 * time.Hour)
+		},
+		action: func(ctx context.Context, w *world) error {
+			d := w.contractQuiet(ctx)
+			_, err := w.Contracts.RefundMissed(ctx, buyer, d.ID, d.Items[0].ID)
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 0, 0, 50, 0, contract.ItemRefunded, contract.ItemUnfunded)
 		},
 	},
 }
