@@ -71,6 +71,28 @@ type paymentRequest struct {
 	MilestoneID string `json:"milestone_id" validate:"required,max=64"`
 }
 
+// disputeRequest is the body of POST /api/contracts/{id}/disputes; its
+// tags repeat the contract service's bounds (contract.MinDisputeReasonLen).
+type disputeRequest struct {
+	MilestoneID string `json:"milestone_id" validate:"required,max=64"`
+	Reason      string `json:"reason" validate:"required,min=10,max=1000"`
+}
+
+func (r *disputeRequest) trim() {
+	r.MilestoneID, r.Reason = strings.TrimSpace(r.MilestoneID), strings.TrimSpace(r.Reason)
+}
+
+// disputeResponse is a dispute filed: its id is the report's in the
+// admins' queue (GET /api/reports/{id} to the party who filed it).
+type disputeResponse struct {
+	ID          string        `json:"id"`
+	ContractID  string        `json:"contract_id"`
+	MilestoneID string        `json:"milestone_id"`
+	By          partyResponse `json:"by"`
+	Reason      string        `json:"reason"`
+	CreatedAt   time.Time     `json:"created_at"`
+}
+
 type milestoneResponse struct {
 	ID          string     `json:"id"`
 	ContractID  string     `json:"contract_id"`
@@ -90,7 +112,15 @@ type milestoneResponse struct {
 	ChangeNote  string     `json:"change_note"`
 	ReleasedAt  *time.Time `json:"released_at"`
 	ReleasedBy  *string    `json:"released_by"`
-	CreatedAt   time.Time  `json:"created_at"`
+	// Disputes: how often it was disputed; DisputeID the latest dispute
+	// (a report), Resolution the admin's decision of it ("" while
+	// undecided), WorkerCoins what the worker was paid of it.
+	Disputes       int        `json:"disputes"`
+	DisputeID      *string    `json:"dispute_id"`
+	Resolution     string     `json:"resolution"`
+	WorkerCoins    int64      `json:"worker_coins"`
+	ReworkDeadline *time.Time `json:"rework_deadline"`
+	CreatedAt      time.Time  `json:"created_at"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -106,14 +136,21 @@ func (s *Server) milestoneResponse(it contract.Item) milestoneResponse {
 		Coins: int64(it.Coins), DueDate: timePtr(it.DueDate), WeekStart: timePtr(it.WeekStart), Status: string(it.Status),
 		Message: it.Message, Attachments: nonNilStrings(it.Attachments), SubmittedAt: timePtr(it.SubmittedAt),
 		Submissions: it.Submissions, Changes: it.Changes, ChangeNote: it.ChangeNote, ReleasedAt: timePtr(it.ReleasedAt),
-		CreatedAt: it.CreatedAt.UTC()}
+		Disputes: it.Disputes, Resolution: string(it.Resolution), WorkerCoins: int64(it.WorkerCoins),
+		ReworkDeadline: timePtr(it.ReworkDeadline), CreatedAt: it.CreatedAt.UTC()}
+	if it.DisputeID != "" {
+		res.DisputeID = &it.DisputeID
+	}
 	if it.Status == contract.ItemSubmitted {
 		res.AutoRelease = timePtr(it.SubmittedAt.Add(s.contracts.AutoRelease()))
 	}
 	if it.Status == contract.ItemReleased {
 		by := "buyer"
-		if it.AutoRelease {
+		switch {
+		case it.AutoRelease:
 			by = "auto"
+		case it.Resolution == contract.ResolveRelease:
+			by = "admin"
 		}
 		res.ReleasedBy = &by
 	}
@@ -295,4 +332,26 @@ func (s *Server) handleContractEnd(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	return writeJSON(w, http.StatusOK, toContractResponse(c))
+}
+
+// handleDisputeCreate handles POST /api/contracts/{id}/disputes (either
+// party): 201 with the dispute, Location its report.
+func (s *Server) handleDisputeCreate(w http.ResponseWriter, r *http.Request) error {
+	var req disputeRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	d, err := s.contracts.Dispute(r.Context(), principal(r), param(r, "id"), req.MilestoneID, req.Reason)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/reports/"+d.ID)
+	return writeJSON(w, http.StatusCreated, disputeResponse{ID: d.ID, ContractID: d.ContractID, MilestoneID: d.ItemID,
+		By: partyResponse(d.By), Reason: d.Reason, CreatedAt: d.At.UTC()})
+}
+
+// handleMilestoneRefund handles POST /api/contracts/{id}/milestones/{mid}/refund:
+// the buyer's refund of a rework whose deadline passed.
+func (s *Server) handleMilestoneRefund(w http.ResponseWriter, r *http.Request) error {
+	return s.writeMilestone(w)(s.contracts.RefundMissed(r.Context(), principal(r), param(r, "id"), param(r, "mid")))
 }

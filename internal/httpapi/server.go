@@ -366,7 +366,9 @@ func (s *Server) routes(o Options) http.Handler {
 				r.With(s.idempotent).Post("/{id}/payment", s.handle(s.handleContractPayment)) // the specification's path
 				r.With(s.idempotent).Post("/{id}/milestones/{mid}/approve", s.handle(s.handleMilestoneApprove))
 				r.Post("/{id}/milestones/{mid}/request-changes", s.handle(s.handleMilestoneChanges))
+				r.With(s.idempotent).Post("/{id}/milestones/{mid}/refund", s.handle(s.handleMilestoneRefund)) // a missed rework
 			})
+			r.Post("/{id}/disputes", s.handle(s.handleDisputeCreate)) // either party
 			r.With(s.requireRole(auth.RoleWorker)).Post("/{id}/milestones/{mid}/submit", s.handle(s.handleMilestoneSubmit))
 		})
 		r.Route("/proposals", func(r chi.Router) {
