@@ -47,6 +47,8 @@ func TestWriteCommandBudgets(t *testing.T) {
 	hiring := a.postJob(t, buyer.Token, fixedJob(100))
 	offer := a.propose(t, worker.Token, hiring.ID, bid(90))
 	var c contractBody // made by the hire below, for the steps after it
+	var dispute disputeBody
+	admin := a.admin(t)
 	log := storagetest.Commands(t, a.db)
 
 	tests := []struct {
@@ -126,6 +128,29 @@ func TestWriteCommandBudgets(t *testing.T) {
 		{"POST /contracts/{id}/milestones/{mid}/approve", func() int {
 			return a.call(t, http.MethodPost, milestonePath(c, 0, "/approve"), buyer.Token, nil).Code
 		}, 11, 8, http.StatusOK},
+		// A dispute (of the second milestone, submitted first): the
+		// contract and the item read, the operation without postings
+		// (record, commit, end), the item, the report and a notification
+		// to each party.
+		{"POST /contracts/{id}/disputes", func() int {
+			a.call(t, http.MethodPost, milestonePath(c, 1, "/submit"), worker.Token, map[string]any{"message": "Done."})
+			log.Reset()
+			rec := a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/disputes", buyer.Token,
+				map[string]any{"milestone_id": c.Milestones[1].ID, "reason": "It does not load on phones."})
+			dispute = decode[disputeBody](t, rec, http.StatusCreated)
+			return rec.Code
+		}, 9, 7, http.StatusCreated},
+		// Its decision: the report, the item and the contract read, the
+		// operation (record, commit, three postings of a split, end,
+		// clean-up), its settle (the item, the admin log, a notification
+		// to each party), the item read, then the report's own decision,
+		// log entry, notification and read.
+		{"PUT /admin/reports/{id} split", func() int {
+			a.call(t, http.MethodGet, "/api/auth/me", admin.Token, nil)
+			log.Reset()
+			return a.call(t, http.MethodPut, "/api/admin/reports/"+dispute.ID, admin.Token,
+				map[string]any{"status": "resolved", "action": "split", "worker_coins": 20}).Code
+		}, 19, 14, http.StatusOK},
 		{"POST /contracts/{id}/end", func() int {
 			return a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/end", worker.Token, map[string]any{}).Code
 		}, 12, 9, http.StatusOK},
