@@ -94,6 +94,11 @@ type Escrow struct {
 	Holding   money.Coins // what contract:<id> holds: the coins of the Held items
 	Paid      money.Coins // released to the worker so far
 	Refunded  money.Coins // given back to the buyer so far
+	// An hourly contract's weeks: NextWeek is when the next week starts
+	// (the job funds it then); Paused is set when its buyer could not
+	// fund a week, until they resume it (POST /contracts/{id}/resume).
+	NextWeek time.Time
+	Paused   bool
 }
 
 // HasParty reports whether the user is the contract's buyer or worker.
@@ -135,7 +140,8 @@ type Item struct {
 	Title      string
 	Coins      money.Coins
 	DueDate    time.Time // zero: none
-	WeekStart  time.Time // a week's first day
+	WeekStart  time.Time // a week's first day: a Monday, 00:00 UTC
+	Hours      int       // a week's timesheet: the hours worked (Message is its memo)
 	Status     ItemStatus
 	// The worker's latest submission of it.
 	Message     string
@@ -196,7 +202,15 @@ var (
 		"the milestone is not in dispute: it was decided already, or never disputed")
 	ErrReworkNotMissed = apperr.New(apperr.Conflict, "rework_not_missed",
 		"the milestone is not a rework whose deadline passed unsubmitted")
-	ErrBusy = apperr.New(apperr.Conflict, "contract_busy",
+	ErrNotHourly = apperr.New(apperr.Conflict, "fixed_contract",
+		"a fixed contract is paid by milestones: it has no timesheets")
+	ErrWeekNotFunded = apperr.New(apperr.Conflict, "week_not_funded",
+		"that week of the contract is not funded: log the hours of a funded week that has started")
+	ErrTimesheetLogged = apperr.New(apperr.Conflict, "timesheet_logged",
+		"that week has a timesheet already: in the buyer's review, disputed, approved or refunded")
+	ErrTimesheetNotFound = apperr.New(apperr.NotFound, "timesheet_not_found", "no such timesheet")
+	ErrNotPaused         = apperr.New(apperr.Conflict, "contract_not_paused", "the contract is not paused")
+	ErrBusy              = apperr.New(apperr.Conflict, "contract_busy",
 		"the contract changed while this request ran; read it again and retry")
 )
 
@@ -230,8 +244,18 @@ type Store interface {
 	// SetItem stores the item's new state, if its revision is below
 	// i.Rev: a late step never undoes a later one.
 	SetItem(ctx context.Context, i Item) error
-	// Due returns up to limit items submitted at or before before.
-	Due(ctx context.Context, before time.Time, limit int) ([]Item, error)
+	// Due returns up to limit items of the kind submitted at or before
+	// before.
+	Due(ctx context.Context, kind ItemKind, before time.Time, limit int) ([]Item, error)
+	// Weeks returns a page of an hourly contract's weeks, the latest
+	// first, and their count.
+	Weeks(ctx context.Context, contractID string, p page.Request) ([]Item, int64, error)
+	// WeekDue returns up to limit active hourly contracts, not paused,
+	// whose next week starts at or before now.
+	WeekDue(ctx context.Context, now time.Time, limit int) ([]Contract, error)
+	// SetNextWeek sets when the contract's next week starts back to prev,
+	// if it is still at (what a reverted funding set).
+	SetNextWeek(ctx context.Context, contractID string, at, prev time.Time) error
 	// Contracted reports whether the buyer and the worker have a
 	// contract.
 	Contracted(ctx context.Context, buyerID, workerID string) (bool, error)

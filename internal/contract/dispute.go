@@ -256,7 +256,7 @@ func (s *Service) Decide(ctx context.Context, p auth.Principal, itemID string, r
 		var worker money.Coins
 		switch r.Action {
 		case ResolveRelease:
-			worker, it.Status = it.Coins, ItemReleased
+			worker, it.Status = payOf(c, it), ItemReleased // a week: its hours × rate
 		case ResolveRefund:
 			it.Status = ItemRefunded
 		case ResolveSplit:
@@ -272,15 +272,7 @@ func (s *Service) Decide(ctx context.Context, p auth.Principal, itemID string, r
 			next.Holding -= it.Coins
 			next.Paid += worker
 			next.Refunded += refund
-			// One posting per account: the escrow gives up the item's
-			// coins, the worker and the buyer take their parts.
-			postings = []ledger.Posting{{Account: ledger.ContractAccount(c.ID), Amount: -it.Coins}}
-			if worker > 0 {
-				postings = append(postings, ledger.Posting{Account: ledger.UserAccount(c.Worker.ID), Amount: worker})
-			}
-			if refund > 0 {
-				postings = append(postings, ledger.Posting{Account: ledger.UserAccount(c.Buyer.ID), Amount: refund})
-			}
+			postings = payout(c, it.Coins, worker)
 		}
 		it.Rev, it.Resolution, it.WorkerCoins = c.Rev+1, r.Action, worker
 		// One operation per dispute and decision: the same decision asked

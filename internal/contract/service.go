@@ -49,6 +49,8 @@ type Service struct {
 	disputeOp operation.Kind[disputeData]
 	decide    operation.Kind[decideData]
 	refund    operation.Kind[itemOp]
+	weekFund  operation.Kind[weekOp]
+	pauseOp   operation.Kind[weekOp]
 }
 
 // Deps is what a Service is built with.
@@ -108,6 +110,13 @@ func NewService(d Deps) *Service {
 	s.decide = operation.Kind[decideData]{Name: "milestone-decide", Commit: s.commitDecide, Settle: s.settleDecide}
 	// milestone-refund:<item>:<n> refunds a rework whose deadline passed.
 	s.refund = operation.Kind[itemOp]{Name: "milestone-refund", Commit: s.commit, Settle: s.settleRefund}
+	// week-fund:<week> escrows an hourly contract's week from the buyer
+	// and moves the next week on. Retry: a buyer short of coins resumes
+	// the contract later.
+	s.weekFund = operation.Kind[weekOp]{Name: "week-fund", Commit: s.commitWeek, Revert: s.revertWeek, Settle: s.settleWeek, Retry: true}
+	// contract-pause:<week> pauses a contract whose buyer could not fund
+	// the week.
+	s.pauseOp = operation.Kind[weekOp]{Name: "contract-pause", Commit: s.commitWeek, Settle: s.settlePause}
 	return s
 }
 
@@ -115,7 +124,8 @@ func NewService(d Deps) *Service {
 // wiring to register.
 func (s *Service) Operations() []operation.Definition {
 	return []operation.Definition{s.hire.Define(), s.fund.Define(), s.submit.Define(), s.release.Define(), s.changes.Define(),
-		s.end.Define(), s.disputeOp.Define(), s.decide.Define(), s.refund.Define()}
+		s.end.Define(), s.disputeOp.Define(), s.decide.Define(), s.refund.Define(),
+		s.weekFund.Define(), s.pauseOp.Define()}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -205,14 +215,14 @@ func (s *Service) Hire(ctx context.Context, p auth.Principal, jobID, proposalID 
 			return Detail{}, invalidMilestones("an hourly contract is paid by the week: leave milestones out")
 		}
 		c.Rate, c.WeeklyHourLimit = pr.Bid, j.WeeklyHourLimit
-		start := now.Truncate(24 * time.Hour)
-		items = []Item{{ID: idgen.Derive("item", id, "1"), ContractID: id, Kind: KindWeek, Seq: 1,
-			Title: "Week of " + start.Format("2006-01-02"), Coins: c.WeekCoins(), WeekStart: start, Status: ItemUnfunded, CreatedAt: now}}
+		start := Monday(now)
+		items = []Item{c.week(start, now)}
+		c.NextWeek = start.AddDate(0, 0, 7)
 	}
 	first := &items[0]
 	first.Status, first.Rev = ItemFunded, 1
 	c.Status = StatusActive
-	c.Escrow = Escrow{Status: StatusActive, Held: []string{first.ID}, Submitted: []string{}, Holding: first.Coins}
+	c.Escrow = Escrow{Status: StatusActive, Held: []string{first.ID}, Submitted: []string{}, Holding: first.Coins, NextWeek: c.NextWeek}
 	_, err = s.hire.Run(ctx, s.ops, id, ledger.Move(ledger.UserAccount(p.UserID), ledger.ContractAccount(id), first.Coins),
 		hireData{Contract: c, Items: items})
 	if errors.Is(err, operation.ErrCancelled) {
@@ -528,17 +538,22 @@ func (s *Service) Approve(ctx context.Context, p auth.Principal, contractID, ite
 	})
 }
 
+// releaseItem releases a submitted item: a milestone's coins to the
+// worker; a week's timesheet, hours × rate to the worker and the rest of
+// the week's escrow back to the buyer, in the one operation.
 func (s *Service) releaseItem(ctx context.Context, c Contract, it Item, auto bool) (Item, error) {
 	if !held(c.Submitted, it.ID) || it.Status != ItemSubmitted {
 		return Item{}, ErrNotSubmitted
 	}
+	pay := payOf(c, it)
 	next := c.Escrow
 	next.Held = without(c.Held, it.ID)
 	next.Submitted = without(c.Submitted, it.ID)
 	next.Holding -= it.Coins
-	next.Paid += it.Coins
-	it.Status, it.Rev, it.AutoRelease = ItemReleased, c.Rev+1, auto
-	_, err := s.release.Run(ctx, s.ops, it.ID, ledger.Move(ledger.ContractAccount(c.ID), ledger.UserAccount(c.Worker.ID), it.Coins),
+	next.Paid += pay
+	next.Refunded += it.Coins - pay
+	it.Status, it.Rev, it.AutoRelease, it.WorkerCoins = ItemReleased, c.Rev+1, auto, pay
+	_, err := s.release.Run(ctx, s.ops, it.ID, payout(c, it.Coins, pay),
 		itemOp{Contract: refOf(c), Next: next, Rev: c.Rev + 1, Item: it})
 	if err != nil {
 		return Item{}, fmt.Errorf("release milestone %s: %w", it.ID, err)
@@ -558,9 +573,15 @@ func (s *Service) settleRelease(ctx context.Context, op operation.Op[itemOp]) er
 	if err := s.store.SetItem(ctx, it); err != nil {
 		return fmt.Errorf("mark milestone %s released: %w", it.ID, err)
 	}
-	if err := s.invoices.Released(ctx, Payment{OperationID: op.ID, ContractID: c.ID, JobTitle: c.JobTitle, MilestoneTitle: it.Title,
-		Buyer: c.Buyer, Worker: c.Worker, Coins: it.Coins, At: op.At}); err != nil {
-		return fmt.Errorf("invoice milestone %s: %w", it.ID, err)
+	if it.WorkerCoins > 0 {
+		if err := s.invoices.Released(ctx, Payment{OperationID: op.ID, ContractID: c.ID, JobTitle: c.JobTitle, MilestoneTitle: it.Title,
+			Buyer: c.Buyer, Worker: c.Worker, Coins: it.WorkerCoins, At: op.At}); err != nil {
+			return fmt.Errorf("invoice milestone %s: %w", it.ID, err)
+		}
+	}
+	if it.Kind == KindWeek {
+		s.tellTimesheet(ctx, op.ID, c, it)
+		return nil
 	}
 	how := "approved"
 	if it.AutoRelease {
@@ -708,11 +729,19 @@ const autoReleaseBatch = 50
 // MILESTONE_AUTO_RELEASE. A milestone approved, sent back or disputed
 // meanwhile is left: its commit no longer applies (the contract's revision
 // moved on, and the item is no longer in Submitted).
+//
+// Timesheets the buyers left alone for TimesheetReview are approved the
+// same way, in the same round.
 func (s *Service) ReleaseDue(ctx context.Context) (int, error) {
-	due, err := s.store.Due(ctx, s.clock().Add(-s.autoRelease), autoReleaseBatch)
+	due, err := s.store.Due(ctx, KindMilestone, s.clock().Add(-s.autoRelease), autoReleaseBatch)
 	if err != nil {
 		return 0, fmt.Errorf("read milestones due for release: %w", err)
 	}
+	weeks, err := s.store.Due(ctx, KindWeek, s.clock().Add(-TimesheetReview), autoReleaseBatch)
+	if err != nil {
+		return 0, fmt.Errorf("read timesheets due for approval: %w", err)
+	}
+	due = append(due, weeks...)
 	n := 0
 	for _, it := range due {
 		c, err := s.store.Contract(ctx, it.ContractID)

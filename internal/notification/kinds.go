@@ -39,6 +39,7 @@ const (
 	ContractEnded           Type = "contract_ended"      // to the other party
 	MilestoneDisputed       Type = "milestone_disputed"  // to both parties: a submitted milestone is disputed; an admin decides
 	DisputeDecided          Type = "dispute_decided"     // to both parties: the admin's decision of a dispute
+	ContractPaused          Type = "contract_paused"     // to both parties: the buyer could not fund an hourly contract's week
 )
 
 // Kinds of email that are not notifications of one type: each user gets
