@@ -253,9 +253,10 @@ type Store interface {
 	// WeekDue returns up to limit active hourly contracts, not paused,
 	// whose next week starts at or before now.
 	WeekDue(ctx context.Context, now time.Time, limit int) ([]Contract, error)
-	// SetNextWeek sets when the contract's next week starts back to prev,
-	// if it is still at (what a reverted funding set).
-	SetNextWeek(ctx context.Context, contractID string, at, prev time.Time) error
+	// RestoreWeek sets when the contract's next week starts back to prev
+	// and whether it is paused back to paused, if its next week is still
+	// at (what a reverted funding set).
+	RestoreWeek(ctx context.Context, contractID string, at, prev time.Time, paused bool) error
 	// Contracted reports whether the buyer and the worker have a
 	// contract.
 	Contracted(ctx context.Context, buyerID, workerID string) (bool, error)

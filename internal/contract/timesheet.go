@@ -223,7 +223,8 @@ type weekOp struct {
 	Next     Escrow
 	Rev      int64
 	Item     Item
-	Prev     time.Time
+	Prev     time.Time // when the next week started before
+	Paused   bool      // whether the contract was paused before
 }
 
 // fundWeek funds the contract's week at start: the item is made unfunded
@@ -241,7 +242,7 @@ func (s *Service) fundWeek(ctx context.Context, c Contract, start time.Time) (It
 	next.NextWeek, next.Paused = start.AddDate(0, 0, 7), false
 	it.Status, it.Rev = ItemFunded, c.Rev+1
 	_, err := s.weekFund.Run(ctx, s.ops, it.ID, ledger.Move(ledger.UserAccount(c.Buyer.ID), ledger.ContractAccount(c.ID), it.Coins),
-		weekOp{Contract: refOf(c), Next: next, Rev: c.Rev + 1, Item: it, Prev: c.NextWeek})
+		weekOp{Contract: refOf(c), Next: next, Rev: c.Rev + 1, Item: it, Prev: c.NextWeek, Paused: c.Paused})
 	if err != nil {
 		return Item{}, fmt.Errorf("fund week %s: %w", it.ID, err)
 	}
@@ -253,13 +254,14 @@ func (s *Service) commitWeek(ctx context.Context, op operation.Op[weekOp]) (bool
 }
 
 // revertWeek undoes a week's funding whose coins fell short: the week
-// leaves the escrow, and the next week starts when it did before.
+// leaves the escrow, and the next week starts when it did before (a
+// resumed contract is paused again).
 func (s *Service) revertWeek(ctx context.Context, op operation.Op[weekOp]) error {
 	c, it := op.Data.Contract, op.Data.Item
 	if err := s.store.Unfund(ctx, c.ID, op.ID, it.ID, it.Coins); err != nil {
 		return err
 	}
-	return s.store.SetNextWeek(ctx, c.ID, op.Data.Next.NextWeek, op.Data.Prev)
+	return s.store.RestoreWeek(ctx, c.ID, op.Data.Next.NextWeek, op.Data.Prev, op.Data.Paused)
 }
 
 func (s *Service) settleWeek(ctx context.Context, op operation.Op[weekOp]) error {

@@ -296,9 +296,9 @@ func (s *ContractStore) WeekDue(ctx context.Context, now time.Time, limit int) (
 	return out, err
 }
 
-// SetNextWeek implements contract.Store.
-func (s *ContractStore) SetNextWeek(ctx context.Context, contractID string, at, prev time.Time) error {
+// RestoreWeek implements contract.Store.
+func (s *ContractStore) RestoreWeek(ctx context.Context, contractID string, at, prev time.Time, paused bool) error {
 	_, err := s.contracts.UpdateOne(ctx, bson.D{{Key: "_id", Value: contractID}, {Key: "next_week", Value: at}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "next_week", Value: prev}}}}, false)
+		bson.D{{Key: "$set", Value: bson.D{{Key: "next_week", Value: prev}, {Key: "paused", Value: paused}}}}, false)
 	return err
 }
