@@ -342,3 +342,121 @@ var disputeScenarios = []scenario{
 		},
 	},
 }
+
+// hourlyHired hires the worker at 2 coins an hour for up to 10 hours a
+// week: the first week (from Monday 1 June) escrows 20 of the buyer's 50.
+func hourlyHired(t *testing.T, w *world) {
+	t.Helper()
+	ctx := context.Background()
+	j, err := w.Projects.Create(ctx, buyer, job.NewJob{Title: "Support", Description: "Mail.", Type: job.TypeHourly, HourlyRate: 2, WeeklyHourLimit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := w.Projects.Propose(ctx, worker, j.ID, job.NewProposal{CoverLetter: "Me.", HourlyRate: 2, EstimatedDays: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Contracts.Hire(ctx, buyer, j.ID, p.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var firstWeek = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+
+// fundWeeks runs the job of the weeks.
+func fundWeeks(ctx context.Context, w *world) error {
+	_, err := w.Contracts.FundWeeks(ctx)
+	return err
+}
+
+// pausedContract is an hourly contract whose third week (15 June) the
+// buyer, 10 coins left, could not fund.
+func pausedContract(t *testing.T, w *world) {
+	t.Helper()
+	hourlyHired(t, w)
+	for _, days := range []int{7, 14} {
+		w.Clock.Advance(firstWeek.AddDate(0, 0, days).Sub(w.Clock.Now()))
+		if err := fundWeeks(context.Background(), w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := w.onlyContract(t); !d.Paused {
+		t.Fatalf("contract not paused: %+v", d.Contract)
+	}
+}
+
+// timesheetScenarios approve a timesheet, fund a week, pause a contract
+// whose buyer is short and resume it.
+var timesheetScenarios = []scenario{
+	{
+		name: "approve a timesheet",
+		before: func(t *testing.T, w *world) {
+			hourlyHired(t, w)
+			d := w.onlyContract(t)
+			if _, err := w.Contracts.LogTime(context.Background(), worker, d.ID, contract.Timesheet{WeekStart: firstWeek, Hours: 3}); err != nil {
+				t.Fatal(err)
+			}
+		},
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.Contracts.ApproveTimesheet(ctx, buyer, w.contractQuiet(ctx).Items[0].ID)
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 0, 6, 44, 6, contract.ItemReleased)
+			if d := w.onlyContract(t); d.Refunded != 14 || d.Items[0].WorkerCoins != 6 {
+				t.Errorf("contract %+v, week %+v", d.Contract, d.Items[0])
+			}
+		},
+	},
+	{
+		name:  "fund a week",
+		retry: true, // the job's next round
+		before: func(t *testing.T, w *world) {
+			hourlyHired(t, w)
+			w.Clock.Advance(firstWeek.AddDate(0, 0, 7).Sub(w.Clock.Now()))
+		},
+		action: fundWeeks,
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 40, 0, 10, 0, contract.ItemFunded, contract.ItemFunded)
+			if d := w.onlyContract(t); !d.NextWeek.Equal(firstWeek.AddDate(0, 0, 14)) || d.Paused {
+				t.Errorf("contract %+v", d.Contract)
+			}
+		},
+	},
+	{
+		name:  "pause a contract its buyer cannot fund",
+		retry: true,
+		before: func(t *testing.T, w *world) {
+			hourlyHired(t, w)
+			w.Clock.Advance(firstWeek.AddDate(0, 0, 7).Sub(w.Clock.Now()))
+			if err := fundWeeks(context.Background(), w); err != nil {
+				t.Fatal(err)
+			}
+			w.Clock.Advance(7 * 24 * time.Hour)
+		},
+		action: fundWeeks,
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 40, 0, 10, 0, contract.ItemFunded, contract.ItemFunded, contract.ItemUnfunded)
+			if d := w.onlyContract(t); !d.Paused || !d.NextWeek.Equal(firstWeek.AddDate(0, 0, 14)) {
+				t.Errorf("contract %+v", d.Contract)
+			}
+		},
+	},
+	{
+		name: "resume a paused contract",
+		before: func(t *testing.T, w *world) {
+			pausedContract(t, w)
+			w.Give(t, buyer.UserID, 30)
+		},
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.Contracts.Resume(ctx, buyer, w.contractQuiet(ctx).ID)
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 60, 0, 20, 0, contract.ItemFunded, contract.ItemFunded, contract.ItemFunded)
+			if d := w.onlyContract(t); d.Paused || !d.NextWeek.Equal(firstWeek.AddDate(0, 0, 21)) {
+				t.Errorf("contract %+v", d.Contract)
+			}
+		},
+	},
+}
