@@ -2,6 +2,7 @@ package contract
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -118,6 +119,12 @@ func checkDisputeReason(reason string) (string, error) {
 // queue of reports. A milestone not in review: ErrNotSubmitted; disputed
 // already: ErrDisputed.
 func (s *Service) Dispute(ctx context.Context, p auth.Principal, contractID, itemID, reason string) (Dispute, error) {
+	return s.dispute(ctx, p, contractID, itemID, "", reason)
+}
+
+// dispute is Dispute of an item of the kind (any if empty):
+// ErrItemNotFound for one of another kind.
+func (s *Service) dispute(ctx context.Context, p auth.Principal, contractID, itemID string, kind ItemKind, reason string) (Dispute, error) {
 	reason, err := checkDisputeReason(reason)
 	if err != nil {
 		return Dispute{}, err
@@ -130,6 +137,8 @@ func (s *Service) Dispute(ctx context.Context, p auth.Principal, contractID, ite
 		switch {
 		case !c.HasParty(p.UserID):
 			return Dispute{}, ErrNotFound
+		case kind != "" && it.Kind != kind:
+			return Dispute{}, ErrItemNotFound
 		case held(c.Disputed, it.ID):
 			return Dispute{}, ErrDisputed
 		case c.Status != StatusActive:
@@ -156,6 +165,34 @@ func (s *Service) Dispute(ctx context.Context, p auth.Principal, contractID, ite
 		s.log.InfoContext(ctx, "milestone disputed", "contract_id", c.ID, "item_id", it.ID, "dispute_id", d.ID)
 		return d, nil
 	})
+}
+
+// DisputeOf disputes a submitted milestone (milestoneID) or a timesheet
+// in review (timesheetID: its week's id) of the party's contract: exactly
+// one of the two (422, with the reason's bounds), naming an item of its
+// kind (a week named as a milestone: ErrItemNotFound; a milestone or a
+// missing item as a timesheet: ErrTimesheetNotFound). Otherwise as
+// Dispute.
+func (s *Service) DisputeOf(ctx context.Context, p auth.Principal, contractID, milestoneID, timesheetID, reason string) (Dispute, error) {
+	var errs apperr.Fields
+	if (milestoneID == "") == (timesheetID == "") {
+		errs.Add("milestone_id", "give either milestone_id or timesheet_id")
+		errs.Add("timesheet_id", "give either milestone_id or timesheet_id")
+	}
+	if _, err := checkDisputeReason(reason); err != nil {
+		errs.AddFrom(err)
+	}
+	if err := errs.Err(); err != nil {
+		return Dispute{}, err
+	}
+	if timesheetID != "" {
+		d, err := s.dispute(ctx, p, contractID, timesheetID, KindWeek, reason)
+		if errors.Is(err, ErrItemNotFound) {
+			return Dispute{}, ErrTimesheetNotFound
+		}
+		return d, err
+	}
+	return s.dispute(ctx, p, contractID, milestoneID, KindMilestone, reason)
 }
 
 func (s *Service) commitDispute(ctx context.Context, op operation.Op[disputeData]) (bool, error) {

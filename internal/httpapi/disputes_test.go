@@ -131,7 +131,7 @@ func TestDisputeRefusals(t *testing.T) {
 		{"a missing milestone", http.MethodPost, disputes, buyer.Token, map[string]any{"milestone_id": "nope", "reason": reason},
 			http.StatusNotFound, "milestone_not_found", nil},
 		{"no fields", http.MethodPost, disputes, buyer.Token, map[string]any{}, http.StatusUnprocessableEntity, "invalid_fields",
-			[]string{"milestone_id", "reason"}},
+			[]string{"milestone_id", "timesheet_id", "reason"}},
 		{"a short reason", http.MethodPost, disputes, worker.Token, map[string]any{"milestone_id": c.Milestones[0].ID, "reason": "no"},
 			http.StatusUnprocessableEntity, "invalid_fields", []string{"reason"}},
 		{"disputed again", http.MethodPost, disputes, worker.Token, map[string]any{"milestone_id": c.Milestones[0].ID, "reason": reason},
