@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"microtask/internal/auth"
@@ -515,8 +516,13 @@ func (s *Service) settleSubmit(ctx context.Context, op operation.Op[itemOp]) err
 	if err := s.events.Emit(ctx, c.Buyer.ID, webhook.MilestoneSubmitted, op.ID, op.At, milestoneEvent(c, it)); err != nil {
 		return fmt.Errorf("tell of milestone %s: %w", it.ID, err)
 	}
+	msg := fmt.Sprintf("%s submitted %q of %q: approve it or ask for changes.", c.Worker.Name, it.Title, c.JobTitle)
+	if it.Kind == KindWeek {
+		msg = fmt.Sprintf("%s logged %d hours for the %s of %q: approve the timesheet or dispute it within %d days, or it is approved.",
+			c.Worker.Name, it.Hours, strings.ToLower(it.Title[:1])+it.Title[1:], c.JobTitle, int(TimesheetReview.Hours()/24))
+	}
 	s.tell(ctx, notification.Notification{ID: op.ID, UserID: c.Buyer.ID, Type: notification.MilestoneSubmitted, Page: notification.Contracts,
-		Message: fmt.Sprintf("%s submitted %q of %q: approve it or ask for changes.", c.Worker.Name, it.Title, c.JobTitle)})
+		Message: msg})
 	return nil
 }
 
