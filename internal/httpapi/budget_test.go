@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/http"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -49,6 +50,9 @@ func TestWriteCommandBudgets(t *testing.T) {
 	var c contractBody // made by the hire below, for the steps after it
 	var dispute disputeBody
 	admin := a.admin(t)
+	hourlyWorker := a.register(t, "worker")
+	hc := a.hourlyContracted(t, buyer, hourlyWorker)
+	var week weekBody
 	log := storagetest.Commands(t, a.db)
 
 	tests := []struct {
@@ -153,6 +157,20 @@ func TestWriteCommandBudgets(t *testing.T) {
 		}, 19, 14, http.StatusOK},
 		{"POST /contracts/{id}/end", func() int {
 			return a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/end", worker.Token, map[string]any{}).Code
+		}, 12, 9, http.StatusOK},
+		// A timesheet costs what a submission does, its week read by id;
+		// its approval what a milestone's does, with a third posting (the
+		// refund of the hours not worked).
+		{"POST /contracts/{id}/timesheets", func() int {
+			a.call(t, http.MethodGet, "/api/auth/me", hourlyWorker.Token, nil)
+			log.Reset()
+			rec := a.call(t, http.MethodPost, "/api/contracts/"+hc.ID+"/timesheets", hourlyWorker.Token,
+				map[string]any{"week_start": hc.Weeks[0].WeekStart.Format(time.DateOnly), "hours": 3})
+			week = decode[weekBody](t, rec, http.StatusCreated)
+			return rec.Code
+		}, 8, 5, http.StatusCreated},
+		{"PUT /timesheets/{id}/approve", func() int {
+			return a.call(t, http.MethodPut, "/api/timesheets/"+week.ID+"/approve", buyer.Token, nil).Code
 		}, 12, 9, http.StatusOK},
 	}
 	for _, tt := range tests {
