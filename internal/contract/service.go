@@ -488,6 +488,8 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, contractID, item
 		switch {
 		case c.Status != StatusActive:
 			return Item{}, ErrEnded
+		case it.Kind == KindWeek:
+			return Item{}, ErrNotMilestones // a week is logged with its hours (LogTime)
 		case it.Status != ItemFunded || !held(c.Held, it.ID) || held(c.Submitted, it.ID):
 			return Item{}, ErrNotFunded
 		}

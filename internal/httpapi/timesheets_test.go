@@ -126,6 +126,8 @@ func TestTimesheetRefusals(t *testing.T) {
 		{"the worker resumes", http.MethodPost, "/api/contracts/" + c.ID + "/resume", worker.Token, nil, http.StatusForbidden, "wrong_role", nil},
 		{"another buyer resumes", http.MethodPost, "/api/contracts/" + c.ID + "/resume", otherBuyer.Token, nil, http.StatusNotFound, "contract_not_found", nil},
 		{"resume a fixed contract", http.MethodPost, "/api/contracts/" + fixed.ID + "/resume", otherBuyer.Token, nil, http.StatusConflict, "fixed_contract", nil},
+		{"submit a week as a milestone", http.MethodPost, "/api/contracts/" + c.ID + "/milestones/" + c.Weeks[0].ID + "/submit", worker.Token,
+			map[string]any{"message": "Done."}, http.StatusConflict, "hourly_contract", nil},
 		{"end with a timesheet in review", http.MethodPost, "/api/contracts/" + c.ID + "/end", worker.Token, map[string]any{}, http.StatusConflict,
 			"milestone_in_review", nil},
 	} {
