@@ -215,6 +215,7 @@ func TestListQueryBudgets(t *testing.T) {
 	jb := a.postJob(t, buyer.Token, fixedJob(100))
 	a.propose(t, worker.Token, jb.ID, bid(90))
 	ct := a.contracted(t, buyer, worker)
+	hc := a.hourlyContracted(t, buyer, a.register(t, "worker"))
 	log := storagetest.Commands(t, a.db)
 	oneFindOneCount := map[string]int{"find": 1, "aggregate": 1}
 	// Tasks show their buyers' records, submissions to review their
@@ -285,6 +286,9 @@ func TestListQueryBudgets(t *testing.T) {
 		{"/api/contracts/my?status=active", worker.Token, oneFindOneCount},
 		// A contract alone: the contract and its milestones.
 		{"/api/contracts/" + ct.ID, buyer.Token, map[string]int{"find": 2}},
+		// An hourly contract's weeks: the contract, then one find and one
+		// count.
+		{"/api/contracts/" + hc.ID + "/timesheets", buyer.Token, map[string]int{"find": 2, "aggregate": 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
