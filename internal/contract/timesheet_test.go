@@ -2,6 +2,7 @@ package contract_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -205,5 +206,56 @@ func TestTimesheetDisputed(t *testing.T) {
 	}
 	if e.Coins(t, worker.UserID) != 90 || e.Coins(t, buyer.UserID) != 500-90 {
 		t.Errorf("worker %d, buyer %d", e.Coins(t, worker.UserID), e.Coins(t, buyer.UserID))
+	}
+}
+
+// TestTimesheetApprovalRacesDispute: the buyer's approval of a timesheet
+// and the worker's dispute of it at once: exactly one wins, and the
+// escrow matches it.
+func TestTimesheetApprovalRacesDispute(t *testing.T) {
+	for range 5 {
+		e := apptest.New(t)
+		ctx := context.Background()
+		buyer, worker, d := hourly(t, e, 500)
+		it, err := e.Contracts.LogTime(ctx, worker, d.ID, contract.Timesheet{WeekStart: firstMonday, Hours: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var approveErr, disputeErr error
+		wg.Go(func() { _, approveErr = e.Contracts.ApproveTimesheet(ctx, buyer, it.ID) })
+		wg.Go(func() { _, disputeErr = e.Contracts.Dispute(ctx, worker, d.ID, it.ID, "Five hours, not four.") })
+		wg.Wait()
+		if (approveErr == nil) == (disputeErr == nil) {
+			t.Fatalf("approve: %v, dispute: %v; want exactly one", approveErr, disputeErr)
+		}
+		got, _ := e.Contracts.Get(ctx, buyer, d.ID)
+		if got.Holding != e.Balance(t, ledger.ContractAccount(d.ID)) || (approveErr == nil && e.Coins(t, worker.UserID) != 90) {
+			t.Errorf("contract %+v, account %d, worker %d", got.Contract, e.Balance(t, ledger.ContractAccount(d.ID)), e.Coins(t, worker.UserID))
+		}
+	}
+}
+
+// TestWeekFundingRacesEnd: the job funding a week and the contract's end
+// at once: whichever commits first, the end refunds every week its escrow
+// held, and the buyer ends with all but nothing spent.
+func TestWeekFundingRacesEnd(t *testing.T) {
+	for range 5 {
+		e := apptest.New(t)
+		ctx := context.Background()
+		buyer, worker, d := hourly(t, e, 500)
+		e.Clock.Advance(firstMonday.AddDate(0, 0, 7).Sub(e.Clock.Now()))
+		var wg sync.WaitGroup
+		var fundErr, endErr error
+		wg.Go(func() { _, fundErr = e.Contracts.FundWeeks(ctx) })
+		wg.Go(func() { _, endErr = e.Contracts.End(ctx, worker, d.ID, "") })
+		wg.Wait()
+		if fundErr != nil || endErr != nil {
+			t.Fatalf("fund: %v, end: %v", fundErr, endErr)
+		}
+		got, _ := e.Contracts.Get(ctx, buyer, d.ID)
+		if got.Status != contract.StatusEnded || got.Holding != 0 || e.Balance(t, ledger.ContractAccount(d.ID)) != 0 || e.Coins(t, buyer.UserID) != 500 {
+			t.Errorf("contract %+v, buyer %d", got.Contract, e.Coins(t, buyer.UserID))
+		}
 	}
 }
