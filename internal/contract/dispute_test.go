@@ -406,3 +406,41 @@ func fieldsOf(err error) []apperr.FieldError {
 	}
 	return nil
 }
+
+// TestDisputeAgainWhileAnOldReportIsOpen: a decision carried out whose
+// report a crash left open does not keep the same party from disputing
+// the milestone again; the old report, decided again the same way,
+// closes.
+func TestDisputeAgainWhileAnOldReportIsOpen(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, worker, d, dp := disputed(t, e)
+	admin := e.User(t, auth.RoleAdmin)
+	first := d.Items[0].ID
+	rework := contract.Ruling{DisputeID: dp.ID, Action: contract.ResolveRework, Deadline: apptest.Start.Add(48 * time.Hour)}
+	if _, err := e.Contracts.Decide(ctx, admin, first, rework); err != nil { // the report stays open, as after a crash
+		t.Fatal(err)
+	}
+	if _, err := e.Contracts.Submit(ctx, worker, d.ID, first, contract.Submission{Message: "Fixed."}); err != nil {
+		t.Fatal(err)
+	}
+	dp2, err := e.Contracts.Dispute(ctx, buyer, d.ID, first, "Still broken on phones.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue, err := e.Reports.List(ctx, admin, report.StatusOpen, firstPage)
+	if err != nil || queue.Total != 2 {
+		t.Fatalf("open reports = %+v, %v; want both rounds", queue.Items, err)
+	}
+	if _, err := e.Reports.DecideWith(ctx, admin, dp2.ID, report.Verdict{Status: report.StatusResolved, Action: report.ActionRefund}); err != nil {
+		t.Fatal(err)
+	}
+	if e.Coins(t, buyer.UserID) != 200 {
+		t.Errorf("buyer = %d, want 200", e.Coins(t, buyer.UserID))
+	}
+	// The first round's report, decided already, closes without an
+	// action; the second's no longer does.
+	if rp, err := e.Reports.DecideWith(ctx, admin, dp.ID, report.Verdict{Status: report.StatusDismissed}); err != nil || rp.Status != report.StatusDismissed {
+		t.Errorf("dismiss the old report = %+v, %v", rp, err)
+	}
+}

@@ -361,7 +361,8 @@ func (s *Service) act(ctx context.Context, p auth.Principal, r Report, v Verdict
 
 // settle decides a disputed milestone: its report resolves with one of
 // release, refund, split or rework, carried out by the contract (one
-// operation, which records itself in the admin log). The same decision of
+// operation, which records itself in the admin log); it closes without
+// one only once its dispute was decided. The same decision of
 // the same dispute, made twice at once or again after a crash kept the
 // report open, acts once; another decision of a dispute decided already
 // is contract.ErrNotDisputed.
@@ -370,6 +371,13 @@ func (s *Service) settle(ctx context.Context, p auth.Principal, r Report, v Verd
 	switch v.Action {
 	case ActionRelease, ActionRefund, ActionSplit, ActionRework:
 		res = contract.Resolution(v.Action)
+	case ActionNone:
+		// Only a report whose dispute was decided already (a crash
+		// left it open) closes without an action.
+		if _, it, err := s.contracts.Case(ctx, r.TargetID); err == nil && (it.DisputeID != r.ID || it.Resolution != "") {
+			return nil
+		}
+		return errAction("a dispute of a milestone is settled by one of: release, refund, split, rework")
 	default:
 		return errAction("a dispute of a milestone is settled by one of: release, refund, split, rework")
 	}
