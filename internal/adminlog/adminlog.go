@@ -37,18 +37,20 @@ const (
 	ReportResolved       Kind = "report.resolved"
 	ReportDismissed      Kind = "report.dismissed"
 	ReviewRemoved        Kind = "review.removed"
+	DisputeDecided       Kind = "contract.dispute_decided" // a disputed milestone released, refunded, split or sent back
 )
 
 // Kinds are every kind, for the list's filter.
 var Kinds = []Kind{UserSuspended, UserReinstated, UserDeleted, UserRoleChanged, PurchasesUnblocked, WithdrawalApproved, WithdrawalRejected,
-	SubmissionOverturned, SubmissionReworked, TaskRemoved, ReportResolved, ReportDismissed, ReviewRemoved}
+	SubmissionOverturned, SubmissionReworked, TaskRemoved, ReportResolved, ReportDismissed, ReviewRemoved,
+	DisputeDecided}
 
 // Entry is one action.
 type Entry struct {
 	ID         string // names the action, e.g. the operation that carried it out
 	AdminID    string
 	Kind       Kind
-	TargetType string // user, withdrawal, submission, task, report or review
+	TargetType string // user, withdrawal, submission, task, report, review or milestone
 	TargetID   string
 	Summary    string // what changed, in words: "role worker → buyer", "200 coins paid out"
 	Reason     string // why, as the admin gave it; may be empty

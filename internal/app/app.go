@@ -10,6 +10,7 @@ package app
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -234,7 +235,8 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Workers: candidates{a.Users}, Qualifications: a.Qualifications, Log: c.Log, Now: now})
 	l.jobs = a.Projects
 	a.Contracts = contract.NewService(contract.Deps{Store: storage.NewContractStore(db), Ops: a.Operations, Jobs: a.Projects,
-		Notify: a.Notifications, Events: a.Webhooks, Invoices: contractInvoices{a.Invoices}, AutoRelease: c.AutoRelease, Log: c.Log, Now: now})
+		Notify: a.Notifications, Events: a.Webhooks, Invoices: contractInvoices{a.Invoices}, Disputes: disputeReports{storage.NewReportStore(db)},
+		Admins: a.AdminLog, AutoRelease: c.AutoRelease, Log: c.Log, Now: now})
 	a.Friends = friend.NewService(friend.Deps{
 		Store: storage.NewFriendStore(db), Users: a.Users, Blocks: a.Blocks, Notify: a.Notifications, Log: c.Log, Now: now,
 	})
@@ -250,7 +252,7 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		Log: c.Log, Now: now,
 	})
 	a.Reports = report.NewService(report.Deps{
-		Store: storage.NewReportStore(db), Tasks: a.Tasks, Submissions: a.Submissions, Users: a.Users, Messages: a.Chat,
+		Store: storage.NewReportStore(db), Tasks: a.Tasks, Submissions: a.Submissions, Users: a.Users, Messages: a.Chat, Contracts: a.Contracts,
 		Notify: a.Notifications, Admins: a.AdminLog, Log: c.Log, Now: now,
 	})
 	a.Reviews = review.NewService(review.Deps{
@@ -283,6 +285,22 @@ func New(db *docdb.DB, c Config) (*App, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// disputeReports files the disputes of milestones in the admins' queue of
+// reports (contract.Disputes), as reports about the milestone by the party
+// who disputed it.
+type disputeReports struct{ store *storage.ReportStore }
+
+// File implements contract.Disputes: a dispute filed already (by an
+// earlier run of the same step: its ID is the report's) is left.
+func (d disputeReports) File(ctx context.Context, dp contract.Dispute) error {
+	err := d.store.Insert(ctx, report.Report{ID: dp.ID, Reporter: task.Party{ID: dp.By.ID, Name: dp.By.Name}, TargetType: report.TargetMilestone,
+		TargetID: dp.ItemID, Reason: dp.Reason, Status: report.StatusOpen, CreatedAt: dp.At})
+	if errors.Is(err, report.ErrAlreadyReported) {
+		return nil
+	}
+	return err
 }
 
 // contractInvoices makes the invoice of a contract's payment

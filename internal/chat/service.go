@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -628,4 +629,24 @@ func (s *Service) Evidence(ctx context.Context, id string) (Evidence, error) {
 // for the sweep of uploads.
 func (s *Service) EachImageURL(ctx context.Context, fn func(url string) error) error {
 	return s.store.EachAttachment(ctx, fn)
+}
+
+// Between returns the latest messages between two users, up to limit,
+// oldest first: the context of a dispute between a contract's parties,
+// for the admin deciding it (the report service checks the role). None
+// when they never wrote to each other.
+func (s *Service) Between(ctx context.Context, a, b string, limit int) ([]Message, error) {
+	c, err := s.store.Conversation(ctx, PairID(a, b))
+	if errors.Is(err, ErrNoConversation) || a == b {
+		return []Message{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read conversation %s: %w", PairID(a, b), err)
+	}
+	ms, err := s.store.Messages(ctx, c.ID, "", limit)
+	if err != nil {
+		return nil, fmt.Errorf("read messages of conversation %s: %w", c.ID, err)
+	}
+	slices.Reverse(ms)
+	return ms, nil
 }

@@ -34,6 +34,7 @@ import (
 	"slices"
 	"time"
 
+	"microtask/internal/adminlog"
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/job"
@@ -89,9 +90,15 @@ type Escrow struct {
 	Status    Status
 	Held      []string    // the ids of the items the escrow holds coins for: funded, in review (or disputed)
 	Submitted []string    // of those, the ones the worker submitted, in the buyer's review
+	Disputed  []string    // of those, the ones disputed: an admin decides what becomes of their coins
 	Holding   money.Coins // what contract:<id> holds: the coins of the Held items
 	Paid      money.Coins // released to the worker so far
 	Refunded  money.Coins // given back to the buyer so far
+	// An hourly contract's weeks: NextWeek is when the next week starts
+	// (the job funds it then); Paused is set when its buyer could not
+	// fund a week, until they resume it (POST /contracts/{id}/resume).
+	NextWeek time.Time
+	Paused   bool
 }
 
 // HasParty reports whether the user is the contract's buyer or worker.
@@ -120,6 +127,8 @@ const (
 	ItemReleased  ItemStatus = "released"  // paid to the worker
 	ItemRefunded  ItemStatus = "refunded"  // given back to the buyer (the contract ended before it was submitted)
 	ItemCancelled ItemStatus = "cancelled" // never funded, and the contract ended
+	ItemDisputed  ItemStatus = "disputed"  // submitted, then disputed by a party: its coins stay in escrow until an admin decides
+	ItemSplit     ItemStatus = "split"     // an admin's decision of its dispute paid part to the worker, the rest back to the buyer
 )
 
 // Item is an escrow item: a milestone, or a week of an hourly contract.
@@ -131,7 +140,8 @@ type Item struct {
 	Title      string
 	Coins      money.Coins
 	DueDate    time.Time // zero: none
-	WeekStart  time.Time // a week's first day
+	WeekStart  time.Time // a week's first day: a Monday, 00:00 UTC
+	Hours      int       // a week's timesheet: the hours worked (Message is its memo)
 	Status     ItemStatus
 	// The worker's latest submission of it.
 	Message     string
@@ -142,12 +152,26 @@ type Item struct {
 	ChangeNote  string // the buyer's latest request for changes
 	ReleasedAt  time.Time
 	AutoRelease bool // released by the job, the buyer having left it alone
-	Rev         int64
-	CreatedAt   time.Time
+	// Disputes: how often it was disputed; DisputeID the latest dispute
+	// (its report in the admins' queue); Resolution the admin's decision
+	// of it, once decided; WorkerCoins what was paid to the worker
+	// (released: Coins; split: the admin's share).
+	Disputes    int
+	DisputeID   string
+	Resolution  Resolution
+	WorkerCoins money.Coins
+	// ReworkDeadline is when the work an admin sent back is due again:
+	// missed (not submitted by then), the buyer may have it refunded.
+	// Zero once it is submitted again.
+	ReworkDeadline time.Time
+	Rev            int64
+	CreatedAt      time.Time
 }
 
 // Holds reports whether the item's coins are in escrow.
-func (i Item) Holds() bool { return i.Status == ItemFunded || i.Status == ItemSubmitted }
+func (i Item) Holds() bool {
+	return i.Status == ItemFunded || i.Status == ItemSubmitted || i.Status == ItemDisputed
+}
 
 // Detail is a contract with its items, in their order.
 type Detail struct {
@@ -172,7 +196,21 @@ var (
 		"the milestones would add up to more than the accepted bid")
 	ErrNotMilestones = apperr.New(apperr.Conflict, "hourly_contract",
 		"an hourly contract is paid by the week: it has no milestones")
-	ErrBusy = apperr.New(apperr.Conflict, "contract_busy",
+	ErrDisputed = apperr.New(apperr.Conflict, "milestone_disputed",
+		"a milestone of the contract is disputed: an admin decides it first")
+	ErrNotDisputed = apperr.New(apperr.Conflict, "milestone_not_disputed",
+		"the milestone is not in dispute: it was decided already, or never disputed")
+	ErrReworkNotMissed = apperr.New(apperr.Conflict, "rework_not_missed",
+		"the milestone is not a rework whose deadline passed unsubmitted")
+	ErrNotHourly = apperr.New(apperr.Conflict, "fixed_contract",
+		"a fixed contract is paid by milestones: it has no timesheets")
+	ErrWeekNotFunded = apperr.New(apperr.Conflict, "week_not_funded",
+		"that week of the contract is not funded: log the hours of a funded week that has started")
+	ErrTimesheetLogged = apperr.New(apperr.Conflict, "timesheet_logged",
+		"that week has a timesheet already: in the buyer's review, disputed, approved or refunded")
+	ErrTimesheetNotFound = apperr.New(apperr.NotFound, "timesheet_not_found", "no such timesheet")
+	ErrNotPaused         = apperr.New(apperr.Conflict, "contract_not_paused", "the contract is not paused")
+	ErrBusy              = apperr.New(apperr.Conflict, "contract_busy",
 		"the contract changed while this request ran; read it again and retry")
 )
 
@@ -206,8 +244,19 @@ type Store interface {
 	// SetItem stores the item's new state, if its revision is below
 	// i.Rev: a late step never undoes a later one.
 	SetItem(ctx context.Context, i Item) error
-	// Due returns up to limit items submitted at or before before.
-	Due(ctx context.Context, before time.Time, limit int) ([]Item, error)
+	// Due returns up to limit items of the kind submitted at or before
+	// before.
+	Due(ctx context.Context, kind ItemKind, before time.Time, limit int) ([]Item, error)
+	// Weeks returns a page of an hourly contract's weeks, the latest
+	// first, and their count.
+	Weeks(ctx context.Context, contractID string, p page.Request) ([]Item, int64, error)
+	// WeekDue returns up to limit active hourly contracts, not paused,
+	// whose next week starts at or before now.
+	WeekDue(ctx context.Context, now time.Time, limit int) ([]Contract, error)
+	// RestoreWeek sets when the contract's next week starts back to prev
+	// and whether it is paused back to paused, if its next week is still
+	// at (what a reverted funding set).
+	RestoreWeek(ctx context.Context, contractID string, at, prev time.Time, paused bool) error
 	// Contracted reports whether the buyer and the worker have a
 	// contract.
 	Contracted(ctx context.Context, buyerID, workerID string) (bool, error)
@@ -256,6 +305,19 @@ type Payment struct {
 // after a crash: it must be idempotent by Payment.OperationID.
 type Invoices interface {
 	Released(ctx context.Context, p Payment) error
+}
+
+// Disputes files a dispute in the admins' queue of reports; the wiring
+// connects the reports' store. File is called from the dispute
+// operation's Settle step, which may run more than once after a crash: a
+// dispute filed already (by its ID) is left.
+type Disputes interface {
+	File(ctx context.Context, d Dispute) error
+}
+
+// AdminLog records admins' decisions; adminlog.Log implements it.
+type AdminLog interface {
+	Record(ctx context.Context, e adminlog.Entry) error
 }
 
 // held reports whether id is in ids.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"microtask/internal/auth"
@@ -32,6 +33,8 @@ type Service struct {
 	notify      Notifier
 	events      Events
 	invoices    Invoices
+	disputes    Disputes
+	admins      AdminLog
 	log         *slog.Logger
 	now         func() time.Time
 	newID       func() string
@@ -43,6 +46,12 @@ type Service struct {
 	release operation.Kind[itemOp]
 	changes operation.Kind[itemOp]
 	end     operation.Kind[endData]
+
+	disputeOp operation.Kind[disputeData]
+	decide    operation.Kind[decideData]
+	refund    operation.Kind[itemOp]
+	weekFund  operation.Kind[weekOp]
+	pauseOp   operation.Kind[weekOp]
 }
 
 // Deps is what a Service is built with.
@@ -53,6 +62,8 @@ type Deps struct {
 	Notify   Notifier
 	Events   Events   // tells buyers' webhooks of submitted milestones
 	Invoices Invoices // makes an invoice of every release
+	Disputes Disputes // files disputes in the admins' queue
+	Admins   AdminLog // records admins' decisions of disputes
 	// AutoRelease is how long a submitted milestone waits for its buyer;
 	// 0: DefaultAutoRelease.
 	AutoRelease time.Duration
@@ -67,7 +78,7 @@ func NewService(d Deps) *Service {
 		now = time.Now
 	}
 	s := &Service{store: d.Store, ops: d.Ops, jobs: d.Jobs, notify: d.Notify, events: d.Events, invoices: d.Invoices,
-		log: d.Log, now: now, newID: idgen.New, autoRelease: d.AutoRelease}
+		disputes: d.Disputes, admins: d.Admins, log: d.Log, now: now, newID: idgen.New, autoRelease: d.AutoRelease}
 	if s.autoRelease <= 0 {
 		s.autoRelease = DefaultAutoRelease
 	}
@@ -92,6 +103,21 @@ func NewService(d Deps) *Service {
 	// contract-end:<contract> ends the contract and refunds what its
 	// escrow holds (nothing is in review).
 	s.end = operation.Kind[endData]{Name: "contract-end", Commit: s.commitEnd, Settle: s.settleEnd}
+	// milestone-dispute:<item>:<n> takes the submitted item out of the
+	// buyer's review into dispute, then files it for the admins.
+	s.disputeOp = operation.Kind[disputeData]{Name: "milestone-dispute", Commit: s.commitDispute, Settle: s.settleDispute}
+	// milestone-decide:<item>:<n>:<action> carries out an admin's
+	// decision of the item's nth dispute.
+	s.decide = operation.Kind[decideData]{Name: "milestone-decide", Commit: s.commitDecide, Settle: s.settleDecide}
+	// milestone-refund:<item>:<n> refunds a rework whose deadline passed.
+	s.refund = operation.Kind[itemOp]{Name: "milestone-refund", Commit: s.commit, Settle: s.settleRefund}
+	// week-fund:<week> escrows an hourly contract's week from the buyer
+	// and moves the next week on. Retry: a buyer short of coins resumes
+	// the contract later.
+	s.weekFund = operation.Kind[weekOp]{Name: "week-fund", Commit: s.commitWeek, Revert: s.revertWeek, Settle: s.settleWeek, Retry: true}
+	// contract-pause:<week> pauses a contract whose buyer could not fund
+	// the week.
+	s.pauseOp = operation.Kind[weekOp]{Name: "contract-pause", Commit: s.commitWeek, Settle: s.settlePause}
 	return s
 }
 
@@ -99,7 +125,8 @@ func NewService(d Deps) *Service {
 // wiring to register.
 func (s *Service) Operations() []operation.Definition {
 	return []operation.Definition{s.hire.Define(), s.fund.Define(), s.submit.Define(), s.release.Define(), s.changes.Define(),
-		s.end.Define()}
+		s.end.Define(), s.disputeOp.Define(), s.decide.Define(), s.refund.Define(),
+		s.weekFund.Define(), s.pauseOp.Define()}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -190,14 +217,14 @@ func (s *Service) Hire(ctx context.Context, p auth.Principal, jobID, proposalID 
 			return Detail{}, invalidMilestones("an hourly contract is paid by the week: leave milestones out")
 		}
 		c.Rate, c.WeeklyHourLimit = pr.Bid, j.WeeklyHourLimit
-		start := now.Truncate(24 * time.Hour)
-		items = []Item{{ID: idgen.Derive("item", id, "1"), ContractID: id, Kind: KindWeek, Seq: 1,
-			Title: "Week of " + start.Format("2006-01-02"), Coins: c.WeekCoins(), WeekStart: start, Status: ItemUnfunded, CreatedAt: now}}
+		start := Monday(now)
+		items = []Item{c.week(start, now)}
+		c.NextWeek = start.AddDate(0, 0, 7)
 	}
 	first := &items[0]
 	first.Status, first.Rev = ItemFunded, 1
 	c.Status = StatusActive
-	c.Escrow = Escrow{Status: StatusActive, Held: []string{first.ID}, Submitted: []string{}, Holding: first.Coins}
+	c.Escrow = Escrow{Status: StatusActive, Held: []string{first.ID}, Submitted: []string{}, Holding: first.Coins, NextWeek: c.NextWeek}
 	_, err = s.hire.Run(ctx, s.ops, id, ledger.Move(ledger.UserAccount(p.UserID), ledger.ContractAccount(id), first.Coins),
 		hireData{Contract: c, Items: items})
 	if errors.Is(err, operation.ErrCancelled) {
@@ -475,12 +502,15 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, contractID, item
 		switch {
 		case c.Status != StatusActive:
 			return Item{}, ErrEnded
+		case it.Kind == KindWeek:
+			return Item{}, ErrNotMilestones // a week is logged with its hours (LogTime)
 		case it.Status != ItemFunded || !held(c.Held, it.ID) || held(c.Submitted, it.ID):
 			return Item{}, ErrNotFunded
 		}
 		next := c.Escrow
 		next.Submitted = append(slices.Clone(c.Submitted), it.ID)
 		it.Status, it.Rev, it.Message, it.Attachments = ItemSubmitted, c.Rev+1, sub.Message, sub.Attachments
+		it.ReworkDeadline = time.Time{} // met
 		it.Submissions++
 		_, err = s.submit.Run(ctx, s.ops, it.ID+":"+strconv.Itoa(it.Submissions), nil,
 			itemOp{Contract: refOf(c), Next: next, Rev: c.Rev + 1, Item: it})
@@ -502,8 +532,13 @@ func (s *Service) settleSubmit(ctx context.Context, op operation.Op[itemOp]) err
 	if err := s.events.Emit(ctx, c.Buyer.ID, webhook.MilestoneSubmitted, op.ID, op.At, milestoneEvent(c, it)); err != nil {
 		return fmt.Errorf("tell of milestone %s: %w", it.ID, err)
 	}
+	msg := fmt.Sprintf("%s submitted %q of %q: approve it or ask for changes.", c.Worker.Name, it.Title, c.JobTitle)
+	if it.Kind == KindWeek {
+		msg = fmt.Sprintf("%s logged %d hours for the %s of %q: approve the timesheet or dispute it within %d days, or it is approved.",
+			c.Worker.Name, it.Hours, strings.ToLower(it.Title[:1])+it.Title[1:], c.JobTitle, int(TimesheetReview.Hours()/24))
+	}
 	s.tell(ctx, notification.Notification{ID: op.ID, UserID: c.Buyer.ID, Type: notification.MilestoneSubmitted, Page: notification.Contracts,
-		Message: fmt.Sprintf("%s submitted %q of %q: approve it or ask for changes.", c.Worker.Name, it.Title, c.JobTitle)})
+		Message: msg})
 	return nil
 }
 
@@ -525,17 +560,22 @@ func (s *Service) Approve(ctx context.Context, p auth.Principal, contractID, ite
 	})
 }
 
+// releaseItem releases a submitted item: a milestone's coins to the
+// worker; a week's timesheet, hours × rate to the worker and the rest of
+// the week's escrow back to the buyer, in the one operation.
 func (s *Service) releaseItem(ctx context.Context, c Contract, it Item, auto bool) (Item, error) {
 	if !held(c.Submitted, it.ID) || it.Status != ItemSubmitted {
 		return Item{}, ErrNotSubmitted
 	}
+	pay := payOf(c, it)
 	next := c.Escrow
 	next.Held = without(c.Held, it.ID)
 	next.Submitted = without(c.Submitted, it.ID)
 	next.Holding -= it.Coins
-	next.Paid += it.Coins
-	it.Status, it.Rev, it.AutoRelease = ItemReleased, c.Rev+1, auto
-	_, err := s.release.Run(ctx, s.ops, it.ID, ledger.Move(ledger.ContractAccount(c.ID), ledger.UserAccount(c.Worker.ID), it.Coins),
+	next.Paid += pay
+	next.Refunded += it.Coins - pay
+	it.Status, it.Rev, it.AutoRelease, it.WorkerCoins = ItemReleased, c.Rev+1, auto, pay
+	_, err := s.release.Run(ctx, s.ops, it.ID, payout(c, it.Coins, pay),
 		itemOp{Contract: refOf(c), Next: next, Rev: c.Rev + 1, Item: it})
 	if err != nil {
 		return Item{}, fmt.Errorf("release milestone %s: %w", it.ID, err)
@@ -555,9 +595,15 @@ func (s *Service) settleRelease(ctx context.Context, op operation.Op[itemOp]) er
 	if err := s.store.SetItem(ctx, it); err != nil {
 		return fmt.Errorf("mark milestone %s released: %w", it.ID, err)
 	}
-	if err := s.invoices.Released(ctx, Payment{OperationID: op.ID, ContractID: c.ID, JobID: c.JobID, JobTitle: c.JobTitle, MilestoneTitle: it.Title,
-		Buyer: c.Buyer, Worker: c.Worker, Coins: it.Coins, At: op.At}); err != nil {
-		return fmt.Errorf("invoice milestone %s: %w", it.ID, err)
+	if it.WorkerCoins > 0 {
+		if err := s.invoices.Released(ctx, Payment{OperationID: op.ID, ContractID: c.ID, JobID: c.JobID, JobTitle: c.JobTitle, MilestoneTitle: it.Title,
+			Buyer: c.Buyer, Worker: c.Worker, Coins: it.WorkerCoins, At: op.At}); err != nil {
+			return fmt.Errorf("invoice milestone %s: %w", it.ID, err)
+		}
+	}
+	if it.Kind == KindWeek {
+		s.tellTimesheet(ctx, op.ID, c, it)
+		return nil
 	}
 	how := "approved"
 	if it.AutoRelease {
@@ -614,7 +660,8 @@ func (s *Service) settleChanges(ctx context.Context, op operation.Op[itemOp]) er
 // holds goes back to the buyer (funded milestones not submitted; an
 // hourly contract's week, until timesheets settle the hours worked), and
 // milestones never funded are cancelled. A submitted milestone must be
-// approved or sent back first (ErrInReview). The other party is told;
+// approved or sent back first (ErrInReview), a disputed one decided
+// (ErrDisputed). The other party is told;
 // both may then review each other.
 func (s *Service) End(ctx context.Context, p auth.Principal, contractID, reason string) (Contract, error) {
 	reason, err := checkReason(reason)
@@ -632,10 +679,12 @@ func (s *Service) End(ctx context.Context, p auth.Principal, contractID, reason 
 		switch {
 		case c.Status != StatusActive:
 			return Contract{}, ErrEnded
+		case len(c.Disputed) > 0:
+			return Contract{}, ErrDisputed
 		case len(c.Submitted) > 0:
 			return Contract{}, ErrInReview
 		}
-		next := Escrow{Status: StatusEnded, Held: []string{}, Submitted: []string{}, Paid: c.Paid, Refunded: c.Refunded + c.Holding}
+		next := Escrow{Status: StatusEnded, Held: []string{}, Submitted: []string{}, Disputed: []string{}, Paid: c.Paid, Refunded: c.Refunded + c.Holding}
 		var postings []ledger.Posting
 		if c.Holding > 0 {
 			postings = ledger.Move(ledger.ContractAccount(c.ID), ledger.UserAccount(c.Buyer.ID), c.Holding)
@@ -699,13 +748,22 @@ const autoReleaseBatch = 50
 
 // ReleaseDue releases the submitted milestones their buyers left alone
 // for the auto-release delay, as an approval would: the job of
-// MILESTONE_AUTO_RELEASE. A milestone approved, sent back or (later)
-// disputed meanwhile is left: its commit no longer applies.
+// MILESTONE_AUTO_RELEASE. A milestone approved, sent back or disputed
+// meanwhile is left: its commit no longer applies (the contract's revision
+// moved on, and the item is no longer in Submitted).
+//
+// Timesheets the buyers left alone for TimesheetReview are approved the
+// same way, in the same round.
 func (s *Service) ReleaseDue(ctx context.Context) (int, error) {
-	due, err := s.store.Due(ctx, s.clock().Add(-s.autoRelease), autoReleaseBatch)
+	due, err := s.store.Due(ctx, KindMilestone, s.clock().Add(-s.autoRelease), autoReleaseBatch)
 	if err != nil {
 		return 0, fmt.Errorf("read milestones due for release: %w", err)
 	}
+	weeks, err := s.store.Due(ctx, KindWeek, s.clock().Add(-TimesheetReview), autoReleaseBatch)
+	if err != nil {
+		return 0, fmt.Errorf("read timesheets due for approval: %w", err)
+	}
+	due = append(due, weeks...)
 	n := 0
 	for _, it := range due {
 		c, err := s.store.Contract(ctx, it.ContractID)

@@ -360,6 +360,17 @@ func TestReleaseDue(t *testing.T) {
 	}
 }
 
+// invoicesOf returns the invoices of a contract's payments.
+func invoicesOf(t *testing.T, e *apptest.Env, contractID string) []invoice.Invoice {
+	t.Helper()
+	l, err := e.Invoices.ListBySubject(context.Background(), e.User(t, auth.RoleAdmin),
+		invoice.Subject{Type: invoice.SubjectContract, ID: contractID}, page.Request{Number: 1, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Items
+}
+
 // TestReleasesAreInvoiced: an approval makes one invoice, the worker's to
 // the buyer, for the milestone's coins, keyed by the release's operation
 // and listed under the contract and the job.

@@ -710,7 +710,7 @@ var errCrash = errors.New("crash")
 // audit (escrow invariant included) balanced.
 func TestOperationsSurviveACrashAtEveryStep(t *testing.T) {
 	for _, sc := range slices.Concat(scenarios, moneyScenarios, clawbackScenarios, adminScenarios, lifecycleScenarios, webhookScenarios, batchScenarios,
-		contractScenarios) {
+		contractScenarios, disputeScenarios, timesheetScenarios) {
 		t.Run(sc.name, func(t *testing.T) {
 			// Every scenario has its own database, emptied before each of
 			// its runs; the scenarios run side by side.

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/http"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -47,6 +48,11 @@ func TestWriteCommandBudgets(t *testing.T) {
 	hiring := a.postJob(t, buyer.Token, fixedJob(100))
 	offer := a.propose(t, worker.Token, hiring.ID, bid(90))
 	var c contractBody // made by the hire below, for the steps after it
+	var dispute disputeBody
+	admin := a.admin(t)
+	hourlyWorker := a.register(t, "worker")
+	hc := a.hourlyContracted(t, buyer, hourlyWorker)
+	var week weekBody
 	log := storagetest.Commands(t, a.db)
 
 	tests := []struct {
@@ -128,9 +134,47 @@ func TestWriteCommandBudgets(t *testing.T) {
 		{"POST /contracts/{id}/milestones/{mid}/approve", func() int {
 			return a.call(t, http.MethodPost, milestonePath(c, 0, "/approve"), buyer.Token, nil).Code
 		}, 13, 9, http.StatusOK},
+		// A dispute (of the second milestone, submitted first): the
+		// contract and the item read, the operation without postings
+		// (record, commit, end), the item, the report and a notification
+		// to each party.
+		{"POST /contracts/{id}/disputes", func() int {
+			a.call(t, http.MethodPost, milestonePath(c, 1, "/submit"), worker.Token, map[string]any{"message": "Done."})
+			log.Reset()
+			rec := a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/disputes", buyer.Token,
+				map[string]any{"milestone_id": c.Milestones[1].ID, "reason": "It does not load on phones."})
+			dispute = decode[disputeBody](t, rec, http.StatusCreated)
+			return rec.Code
+		}, 9, 7, http.StatusCreated},
+		// Its decision: the report, the item and the contract read, the
+		// operation (record, commit, three postings of a split, end,
+		// clean-up), its settle (the item, the worker's part's invoice,
+		// the admin log, a notification to each party), the item read,
+		// then the report's own decision, log entry, notification and read.
+		{"PUT /admin/reports/{id} split", func() int {
+			a.call(t, http.MethodGet, "/api/auth/me", admin.Token, nil)
+			log.Reset()
+			return a.call(t, http.MethodPut, "/api/admin/reports/"+dispute.ID, admin.Token,
+				map[string]any{"status": "resolved", "action": "split", "worker_coins": 20}).Code
+		}, 20, 15, http.StatusOK},
 		{"POST /contracts/{id}/end", func() int {
 			return a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/end", worker.Token, map[string]any{}).Code
 		}, 12, 9, http.StatusOK},
+		// A timesheet costs what a submission does, its week read by id;
+		// its approval what a milestone's does (its invoice included, the
+		// year's last number known by now), with a third posting (the
+		// refund of the hours not worked).
+		{"POST /contracts/{id}/timesheets", func() int {
+			a.call(t, http.MethodGet, "/api/auth/me", hourlyWorker.Token, nil)
+			log.Reset()
+			rec := a.call(t, http.MethodPost, "/api/contracts/"+hc.ID+"/timesheets", hourlyWorker.Token,
+				map[string]any{"week_start": hc.Weeks[0].WeekStart.Format(time.DateOnly), "hours": 3})
+			week = decode[weekBody](t, rec, http.StatusCreated)
+			return rec.Code
+		}, 8, 5, http.StatusCreated},
+		{"PUT /timesheets/{id}/approve", func() int {
+			return a.call(t, http.MethodPut, "/api/timesheets/"+week.ID+"/approve", buyer.Token, nil).Code
+		}, 13, 10, http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,6 +223,7 @@ func TestListQueryBudgets(t *testing.T) {
 	body = fixedJob(100)
 	body["countries"], body["requirements"] = []string{"DE"}, []map[string]any{{"qualification_id": q, "comparator": "gte", "value": 60}}
 	a.postJob(t, buyer.Token, body)
+	hc := a.hourlyContracted(t, buyer, a.register(t, "worker"))
 	log := storagetest.Commands(t, a.db)
 	oneFindOneCount := map[string]int{"find": 1, "aggregate": 1}
 	// Tasks show their buyers' records, submissions to review their
@@ -254,6 +299,9 @@ func TestListQueryBudgets(t *testing.T) {
 		{"/api/contracts/my?status=active", worker.Token, oneFindOneCount},
 		// A contract alone: the contract and its milestones.
 		{"/api/contracts/" + ct.ID, buyer.Token, map[string]int{"find": 2}},
+		// An hourly contract's weeks: the contract, then one find and one
+		// count.
+		{"/api/contracts/" + hc.ID + "/timesheets", buyer.Token, map[string]int{"find": 2, "aggregate": 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -71,6 +71,51 @@ type paymentRequest struct {
 	MilestoneID string `json:"milestone_id" validate:"required,max=64"`
 }
 
+// disputeRequest is the body of POST /api/contracts/{id}/disputes; its
+// tags repeat the contract service's bounds (contract.MinDisputeReasonLen).
+// Exactly one of milestone_id and timesheet_id: the service checks that.
+type disputeRequest struct {
+	MilestoneID string `json:"milestone_id" validate:"max=64"`
+	TimesheetID string `json:"timesheet_id" validate:"max=64"`
+	Reason      string `json:"reason" validate:"max=1000"` // required, 10 to 1,000: the service checks it with the ids, listing all
+}
+
+func (r *disputeRequest) trim() {
+	r.MilestoneID, r.TimesheetID, r.Reason = strings.TrimSpace(r.MilestoneID), strings.TrimSpace(r.TimesheetID), strings.TrimSpace(r.Reason)
+}
+
+// timesheetRequest is the body of POST /api/contracts/{id}/timesheets;
+// the service checks the hours against the contract's weekly limit.
+type timesheetRequest struct {
+	WeekStart string `json:"week_start" validate:"required"` // a Monday, YYYY-MM-DD
+	Hours     *int   `json:"hours" validate:"required,min=0,max=60"`
+	Memo      string `json:"memo" validate:"max=1000"`
+}
+
+func (r *timesheetRequest) trim() {
+	r.WeekStart, r.Memo = strings.TrimSpace(r.WeekStart), strings.TrimSpace(r.Memo)
+}
+
+func (r timesheetRequest) timesheet() (contract.Timesheet, error) {
+	start, err := time.Parse(time.DateOnly, r.WeekStart)
+	if err != nil {
+		return contract.Timesheet{}, apperr.InvalidFields(apperr.FieldError{Field: "week_start",
+			Message: "must be a date, YYYY-MM-DD: the week's Monday"})
+	}
+	return contract.Timesheet{WeekStart: start, Hours: *r.Hours, Memo: r.Memo}, nil
+}
+
+// disputeResponse is a dispute filed: its id is the report's in the
+// admins' queue (GET /api/reports/{id} to the party who filed it).
+type disputeResponse struct {
+	ID          string        `json:"id"`
+	ContractID  string        `json:"contract_id"`
+	MilestoneID string        `json:"milestone_id"`
+	By          partyResponse `json:"by"`
+	Reason      string        `json:"reason"`
+	CreatedAt   time.Time     `json:"created_at"`
+}
+
 type milestoneResponse struct {
 	ID          string     `json:"id"`
 	ContractID  string     `json:"contract_id"`
@@ -80,6 +125,7 @@ type milestoneResponse struct {
 	Coins       int64      `json:"coins"`
 	DueDate     *time.Time `json:"due_date"`
 	WeekStart   *time.Time `json:"week_start"`
+	Hours       *int       `json:"hours"` // a week's timesheet, once logged
 	Status      string     `json:"status"`
 	Message     string     `json:"message"`
 	Attachments []string   `json:"attachments"`
@@ -90,7 +136,15 @@ type milestoneResponse struct {
 	ChangeNote  string     `json:"change_note"`
 	ReleasedAt  *time.Time `json:"released_at"`
 	ReleasedBy  *string    `json:"released_by"`
-	CreatedAt   time.Time  `json:"created_at"`
+	// Disputes: how often it was disputed; DisputeID the latest dispute
+	// (a report), Resolution the admin's decision of it ("" while
+	// undecided), WorkerCoins what the worker was paid of it.
+	Disputes       int        `json:"disputes"`
+	DisputeID      *string    `json:"dispute_id"`
+	Resolution     string     `json:"resolution"`
+	WorkerCoins    int64      `json:"worker_coins"`
+	ReworkDeadline *time.Time `json:"rework_deadline"`
+	CreatedAt      time.Time  `json:"created_at"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -106,14 +160,24 @@ func (s *Server) milestoneResponse(it contract.Item) milestoneResponse {
 		Coins: int64(it.Coins), DueDate: timePtr(it.DueDate), WeekStart: timePtr(it.WeekStart), Status: string(it.Status),
 		Message: it.Message, Attachments: nonNilStrings(it.Attachments), SubmittedAt: timePtr(it.SubmittedAt),
 		Submissions: it.Submissions, Changes: it.Changes, ChangeNote: it.ChangeNote, ReleasedAt: timePtr(it.ReleasedAt),
-		CreatedAt: it.CreatedAt.UTC()}
+		Disputes: it.Disputes, Resolution: string(it.Resolution), WorkerCoins: int64(it.WorkerCoins),
+		ReworkDeadline: timePtr(it.ReworkDeadline), CreatedAt: it.CreatedAt.UTC()}
+	if it.DisputeID != "" {
+		res.DisputeID = &it.DisputeID
+	}
+	if it.Kind == contract.KindWeek && it.Submissions > 0 {
+		res.Hours = &it.Hours
+	}
 	if it.Status == contract.ItemSubmitted {
 		res.AutoRelease = timePtr(it.SubmittedAt.Add(s.contracts.AutoRelease()))
 	}
 	if it.Status == contract.ItemReleased {
 		by := "buyer"
-		if it.AutoRelease {
+		switch {
+		case it.AutoRelease:
 			by = "auto"
+		case it.Resolution == contract.ResolveRelease:
+			by = "admin"
 		}
 		res.ReleasedBy = &by
 	}
@@ -135,6 +199,8 @@ type contractResponse struct {
 	Escrow          int64               `json:"escrow_coins"`
 	Paid            int64               `json:"paid_coins"`
 	Refunded        int64               `json:"refunded_coins"`
+	NextWeek        *time.Time          `json:"next_week"` // an hourly contract's, while active
+	Paused          bool                `json:"paused"`
 	CreatedAt       time.Time           `json:"created_at"`
 	EndedAt         *time.Time          `json:"ended_at"`
 	EndedBy         *string             `json:"ended_by"`
@@ -146,7 +212,10 @@ func toContractResponse(c contract.Contract) contractResponse {
 	res := contractResponse{ID: c.ID, JobID: c.JobID, JobTitle: c.JobTitle, ProposalID: c.ProposalID, Type: string(c.Type),
 		Buyer: partyResponse(c.Buyer), Worker: partyResponse(c.Worker), Status: string(c.Status), Escrow: int64(c.Holding),
 		Paid: int64(c.Paid), Refunded: int64(c.Refunded), CreatedAt: c.CreatedAt.UTC(), EndedAt: timePtr(c.EndedAt),
-		EndReason: c.EndReason}
+		EndReason: c.EndReason, Paused: c.Paused}
+	if c.Type == job.TypeHourly && c.Status == contract.StatusActive {
+		res.NextWeek = timePtr(c.NextWeek)
+	}
 	if c.Type == job.TypeHourly {
 		rate, limit := int64(c.Rate), c.WeeklyHourLimit
 		res.Rate, res.WeeklyHourLimit = &rate, &limit
@@ -295,4 +364,69 @@ func (s *Server) handleContractEnd(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	return writeJSON(w, http.StatusOK, toContractResponse(c))
+}
+
+// handleDisputeCreate handles POST /api/contracts/{id}/disputes (either
+// party): 201 with the dispute, Location its report.
+func (s *Server) handleDisputeCreate(w http.ResponseWriter, r *http.Request) error {
+	var req disputeRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	d, err := s.contracts.DisputeOf(r.Context(), principal(r), param(r, "id"), req.MilestoneID, req.TimesheetID, req.Reason)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/reports/"+d.ID)
+	return writeJSON(w, http.StatusCreated, disputeResponse{ID: d.ID, ContractID: d.ContractID, MilestoneID: d.ItemID,
+		By: partyResponse(d.By), Reason: d.Reason, CreatedAt: d.At.UTC()})
+}
+
+// handleMilestoneRefund handles POST /api/contracts/{id}/milestones/{mid}/refund:
+// the buyer's refund of a rework whose deadline passed.
+func (s *Server) handleMilestoneRefund(w http.ResponseWriter, r *http.Request) error {
+	return s.writeMilestone(w)(s.contracts.RefundMissed(r.Context(), principal(r), param(r, "id"), param(r, "mid")))
+}
+
+// handleTimesheetCreate handles POST /api/contracts/{id}/timesheets (its
+// worker): 201 the week, submitted with its hours.
+func (s *Server) handleTimesheetCreate(w http.ResponseWriter, r *http.Request) error {
+	var req timesheetRequest
+	if err := s.readRequest(r, &req); err != nil {
+		return err
+	}
+	ts, err := req.timesheet()
+	if err != nil {
+		return err
+	}
+	it, err := s.contracts.LogTime(r.Context(), principal(r), param(r, "id"), ts)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/contracts/"+it.ContractID+"/milestones/"+it.ID)
+	return writeJSON(w, http.StatusCreated, s.milestoneResponse(it))
+}
+
+// handleTimesheets handles GET /api/contracts/{id}/timesheets: the weeks
+// of an hourly contract, the latest first, paged.
+func (s *Server) handleTimesheets(w http.ResponseWriter, r *http.Request) error {
+	return writePage(w, newQuery(r), func(p page.Request) (page.Of[contract.Item], error) {
+		return s.contracts.Timesheets(r.Context(), principal(r), param(r, "id"), p)
+	}, s.milestoneResponse)
+}
+
+// handleTimesheetApprove handles PUT /api/timesheets/{id}/approve (the
+// buyer).
+func (s *Server) handleTimesheetApprove(w http.ResponseWriter, r *http.Request) error {
+	return s.writeMilestone(w)(s.contracts.ApproveTimesheet(r.Context(), principal(r), param(r, "id")))
+}
+
+// handleContractResume handles POST /api/contracts/{id}/resume (the
+// buyer of a paused hourly contract): the week then current is funded.
+func (s *Server) handleContractResume(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.contracts.Resume(r.Context(), principal(r), param(r, "id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s.contractDetail(d))
 }

@@ -8,6 +8,7 @@ import (
 
 	"microtask/internal/apperr"
 	"microtask/internal/chat"
+	"microtask/internal/money"
 	"microtask/internal/page"
 	"microtask/internal/report"
 )
@@ -28,7 +29,10 @@ func (r *createReportRequest) trim() {
 type decideReportRequest struct {
 	Status string `json:"status" validate:"required,oneof=resolved dismissed"`
 	Note   string `json:"note" validate:"max=1000"`
-	Action string `json:"action" validate:"omitempty,oneof=overturn_rejection rework suspend_user delete_task"`
+	Action string `json:"action" validate:"omitempty,oneof=overturn_rejection rework suspend_user delete_task release refund split"`
+	// WorkerCoins is the worker's part of a disputed milestone, for the
+	// action split only (the services check that, and its bounds).
+	WorkerCoins int64 `json:"worker_coins"`
 	// Deadline is when the worker's revision is due, for the action
 	// rework only (the report service checks that).
 	Deadline string `json:"deadline"`
@@ -36,7 +40,7 @@ type decideReportRequest struct {
 
 // verdict is the decision for the report service.
 func (r decideReportRequest) verdict() (report.Verdict, error) {
-	v := report.Verdict{Status: report.Status(r.Status), Note: r.Note, Action: report.Action(r.Action)}
+	v := report.Verdict{Status: report.Status(r.Status), Note: r.Note, Action: report.Action(r.Action), WorkerCoins: money.Coins(r.WorkerCoins)}
 	if d := strings.TrimSpace(r.Deadline); d != "" {
 		at, err := time.Parse(time.RFC3339, d)
 		if err != nil {
@@ -79,10 +83,20 @@ type reportWithTargetResponse struct {
 
 // reportTargetResponse has the one field of the report's target type.
 type reportTargetResponse struct {
-	Task       *taskResponse       `json:"task,omitempty"`
-	Submission *submissionResponse `json:"submission,omitempty"`
-	User       *userResponse       `json:"user,omitempty"`
-	Message    *evidenceResponse   `json:"message,omitempty"`
+	Task       *taskResponse        `json:"task,omitempty"`
+	Submission *submissionResponse  `json:"submission,omitempty"`
+	User       *userResponse        `json:"user,omitempty"`
+	Message    *evidenceResponse    `json:"message,omitempty"`
+	Dispute    *disputeCaseResponse `json:"dispute,omitempty"`
+}
+
+// disputeCaseResponse is a disputed milestone as the admin deciding it
+// sees it: the contract, the milestone with the worker's latest
+// submission, and the parties' latest messages, oldest first.
+type disputeCaseResponse struct {
+	Contract     contractResponse  `json:"contract"`
+	Milestone    milestoneResponse `json:"milestone"`
+	Conversation []messageResponse `json:"conversation"`
 }
 
 // evidenceResponse is a reported message with its context: the messages
@@ -120,6 +134,13 @@ func (s *Server) reportWithTarget(ctx context.Context, rp report.Report, t repor
 		target.User = &res
 	case t.Message != nil:
 		target.Message = toEvidenceResponse(*t.Message)
+	case t.Contract != nil && t.Milestone != nil:
+		dc := &disputeCaseResponse{Contract: toContractResponse(*t.Contract), Milestone: s.milestoneResponse(*t.Milestone),
+			Conversation: make([]messageResponse, len(t.Conversation))}
+		for i, m := range t.Conversation {
+			dc.Conversation[i] = toMessageResponse(m)
+		}
+		target.Dispute = dc
 	default:
 		return reportWithTargetResponse{reportResponse: toReportResponse(rp)}, nil
 	}

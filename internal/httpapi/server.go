@@ -369,9 +369,15 @@ func (s *Server) routes(o Options) http.Handler {
 				r.With(s.idempotent).Post("/{id}/payment", s.handle(s.handleContractPayment)) // the specification's path
 				r.With(s.idempotent).Post("/{id}/milestones/{mid}/approve", s.handle(s.handleMilestoneApprove))
 				r.Post("/{id}/milestones/{mid}/request-changes", s.handle(s.handleMilestoneChanges))
+				r.With(s.idempotent).Post("/{id}/milestones/{mid}/refund", s.handle(s.handleMilestoneRefund)) // a missed rework
+				r.With(s.idempotent).Post("/{id}/resume", s.handle(s.handleContractResume))
 			})
+			r.With(s.requireRole(auth.RoleWorker)).Post("/{id}/timesheets", s.handle(s.handleTimesheetCreate))
+			r.Get("/{id}/timesheets", s.handle(s.handleTimesheets))   // its parties and admins
+			r.Post("/{id}/disputes", s.handle(s.handleDisputeCreate)) // either party
 			r.With(s.requireRole(auth.RoleWorker)).Post("/{id}/milestones/{mid}/submit", s.handle(s.handleMilestoneSubmit))
 		})
+		r.With(s.authenticate, s.requireRole(auth.RoleBuyer)).Put("/timesheets/{id}/approve", s.handle(s.handleTimesheetApprove))
 		r.Route("/proposals", func(r chi.Router) {
 			r.Use(s.authenticate)
 			r.With(s.requireRole(auth.RoleWorker)).Get("/my", s.handle(s.handleProposalMine))

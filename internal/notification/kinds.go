@@ -37,6 +37,9 @@ const (
 	MilestoneReleased       Type = "milestone_released"  // to the worker: paid (and to the buyer when released automatically)
 	ChangesRequested        Type = "changes_requested"   // to the worker: a milestone sent back, with the buyer's note
 	ContractEnded           Type = "contract_ended"      // to the other party
+	MilestoneDisputed       Type = "milestone_disputed"  // to both parties: a submitted milestone is disputed; an admin decides
+	DisputeDecided          Type = "dispute_decided"     // to both parties: the admin's decision of a dispute
+	ContractPaused          Type = "contract_paused"     // to both parties: the buyer could not fund an hourly contract's week
 )
 
 // Kinds of email that are not notifications of one type: each user gets

@@ -1,10 +1,12 @@
 package report
 
 import (
+	"slices"
 	"time"
 	"unicode/utf8"
 
 	"microtask/internal/apperr"
+	"microtask/internal/money"
 )
 
 // Bounds of a report and its decision, in characters. The service checks
@@ -38,9 +40,15 @@ func checkReport(typ TargetType, reason string) error {
 	return errs.Err()
 }
 
+// actions are the actions a decision may take (ActionNone: none).
+var actions = []Action{ActionNone, ActionOverturnRejection, ActionRework, ActionSuspendUser, ActionDeleteTask, ActionRelease,
+	ActionRefund, ActionSplit}
+
+const actionsMessage = "must be one of: overturn_rejection, rework, suspend_user, delete_task, release, refund, split"
+
 // checkDecision checks a decision, its note trimmed: an action only
 // resolves.
-func checkDecision(st Status, note string, action Action, deadline time.Time) error {
+func checkDecision(st Status, note string, action Action, deadline time.Time, workerCoins money.Coins) error {
 	var errs apperr.Fields
 	switch st {
 	case StatusResolved, StatusDismissed:
@@ -51,9 +59,8 @@ func checkDecision(st Status, note string, action Action, deadline time.Time) er
 	}
 	errs.MaxText("note", note, MaxNoteLen)
 	switch {
-	case action != ActionNone && action != ActionOverturnRejection && action != ActionSuspendUser && action != ActionDeleteTask &&
-		action != ActionRework:
-		errs.Add("action", "must be one of: overturn_rejection, rework, suspend_user, delete_task")
+	case !slices.Contains(actions, action):
+		errs.Add("action", actionsMessage)
 	case action != ActionNone && st == StatusDismissed:
 		errs.Add("action", "an action resolves a report; a dismissal takes none")
 	}
@@ -62,6 +69,12 @@ func checkDecision(st Status, note string, action Action, deadline time.Time) er
 		errs.Add("deadline", "is required for rework: when the worker's revision is due")
 	case action != ActionRework && !deadline.IsZero():
 		errs.Add("deadline", "goes with the action rework only")
+	}
+	switch {
+	case action == ActionSplit && workerCoins < 1:
+		errs.Add("worker_coins", "is required for split: the worker's part of the milestone's coins, at least 1")
+	case action != ActionSplit && workerCoins != 0:
+		errs.Add("worker_coins", "goes with the action split only")
 	}
 	return errs.Err()
 }

@@ -47,7 +47,7 @@ func TestBoundsAreTheService(t *testing.T) {
 			_, err := m.e.Reports.Decide(t.Context(), m.admin, open.ID, report.StatusResolved, long(report.MaxNoteLen+1), "ban")
 			return err
 		}, []apperr.FieldError{fe("note", "must be at most 1000 characters"),
-			fe("action", "must be one of: overturn_rejection, rework, suspend_user, delete_task")}},
+			fe("action", "must be one of: overturn_rejection, rework, suspend_user, delete_task, release, refund, split")}},
 		{"an action with a dismissal", func() error {
 			_, err := m.e.Reports.Decide(t.Context(), m.admin, open.ID, report.StatusDismissed, "", report.ActionDeleteTask)
 			return err

@@ -10,6 +10,7 @@ import (
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/chat"
+	"microtask/internal/contract"
 	"microtask/internal/money"
 	"microtask/internal/notification"
 	"microtask/internal/page"
@@ -27,6 +28,11 @@ const (
 	TargetSubmission TargetType = "submission"
 	TargetUser       TargetType = "user"
 	TargetMessage    TargetType = "message" // by its sender or its recipient
+	// TargetMilestone is a contract's disputed milestone: filed by a
+	// party through the contract (POST /contracts/{id}/disputes), never
+	// through POST /reports, and decided by one of the actions release,
+	// refund, split or rework.
+	TargetMilestone TargetType = "milestone"
 )
 
 // Status is where a report is.
@@ -51,15 +57,21 @@ const (
 	// ActionRework sends the reported (rejected) submission back to its
 	// worker, to revise by a deadline (Verdict.Deadline).
 	ActionRework Action = "rework"
+	// The decisions of a disputed milestone (with ActionRework, which
+	// sends it back to the worker by Verdict.Deadline).
+	ActionRelease Action = "release" // its coins to the worker
+	ActionRefund  Action = "refund"  // its coins back to the buyer
+	ActionSplit   Action = "split"   // Verdict.WorkerCoins to the worker, the rest to the buyer
 )
 
 // Verdict is an admin's decision of a report: its status, the note to the
 // reporter, and the action taken, with the action's deadline (rework).
 type Verdict struct {
-	Status   Status
-	Note     string
-	Action   Action
-	Deadline time.Time // ActionRework only
+	Status      Status
+	Note        string
+	Action      Action
+	Deadline    time.Time   // ActionRework only
+	WorkerCoins money.Coins // ActionSplit only
 }
 
 // Report is one report.
@@ -83,7 +95,17 @@ type Target struct {
 	Submission *submission.Submission
 	User       *user.User
 	Message    *chat.Evidence // the message with its conversation's context
+	// A disputed milestone: its contract, the milestone with the
+	// worker's latest submission, and the parties' latest messages to
+	// each other (up to ConversationContext, oldest first).
+	Contract     *contract.Contract
+	Milestone    *contract.Item
+	Conversation []chat.Message
 }
+
+// ConversationContext is how many of the parties' latest messages a
+// dispute is shown with.
+const ConversationContext = 20
 
 // Decision is an admin's closing of a report.
 type Decision struct {
@@ -149,6 +171,16 @@ type Messages interface {
 	Reportable(ctx context.Context, p auth.Principal, id string) (chat.Message, error)
 	// Evidence returns a message with its context, for admins.
 	Evidence(ctx context.Context, id string) (chat.Evidence, error)
+	// Between returns the latest messages (up to limit) between two
+	// users, oldest first, for admins.
+	Between(ctx context.Context, a, b string, limit int) ([]chat.Message, error)
+}
+
+// Contracts reads and decides disputed milestones; contract.Service
+// implements it.
+type Contracts interface {
+	Case(ctx context.Context, itemID string) (contract.Contract, contract.Item, error)
+	Decide(ctx context.Context, p auth.Principal, itemID string, r contract.Ruling) (contract.Item, error)
 }
 
 // Notifier sends notifications; notification.Service implements it.

@@ -12,6 +12,7 @@ import (
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/chat"
+	"microtask/internal/contract"
 	"microtask/internal/notification"
 	"microtask/internal/page"
 	"microtask/internal/platform/idgen"
@@ -27,6 +28,7 @@ type Service struct {
 	submissions Submissions
 	users       Users
 	messages    Messages
+	contracts   Contracts
 	notify      Notifier
 	log         *slog.Logger
 	now         func() time.Time
@@ -41,6 +43,7 @@ type Deps struct {
 	Submissions Submissions
 	Users       Users
 	Messages    Messages
+	Contracts   Contracts // disputed milestones
 	Notify      Notifier
 	Admins      adminlog.Recorder // records admins' decisions
 	Log         *slog.Logger
@@ -53,7 +56,7 @@ func NewService(d Deps) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: d.Store, tasks: d.Tasks, submissions: d.Submissions, users: d.Users, messages: d.Messages, notify: d.Notify, log: d.Log, now: now,
+	return &Service{store: d.Store, tasks: d.Tasks, submissions: d.Submissions, users: d.Users, messages: d.Messages, contracts: d.Contracts, notify: d.Notify, log: d.Log, now: now,
 		newID: idgen.New, admins: d.Admins}
 }
 
@@ -180,11 +183,30 @@ func (s *Service) WithTarget(ctx context.Context, p auth.Principal, id string) (
 	case TargetMessage:
 		ev, e := s.messages.Evidence(ctx, r.TargetID)
 		t.Message, err = found(ev, e, chat.ErrMessageNotFound)
+	case TargetMilestone:
+		t, err = s.dispute(ctx, r.TargetID)
 	}
 	if err != nil {
 		return r, t, fmt.Errorf("read the %s of report %s: %w", r.TargetType, id, err)
 	}
 	return r, t, nil
+}
+
+// dispute is a disputed milestone with its contract and the parties'
+// latest messages.
+func (s *Service) dispute(ctx context.Context, itemID string) (Target, error) {
+	c, it, err := s.contracts.Case(ctx, itemID)
+	if errors.Is(err, contract.ErrItemNotFound) {
+		return Target{}, nil
+	}
+	if err != nil {
+		return Target{}, err
+	}
+	ms, err := s.messages.Between(ctx, c.Buyer.ID, c.Worker.ID, ConversationContext)
+	if err != nil {
+		return Target{}, err
+	}
+	return Target{Contract: &c, Milestone: &it, Conversation: ms}, nil
 }
 
 // found turns a read into a pointer: nil, and no error, if it found nothing.
@@ -213,7 +235,7 @@ func (s *Service) DecideWith(ctx context.Context, p auth.Principal, id string, v
 	}
 	st, action := v.Status, v.Action
 	note := strings.TrimSpace(v.Note)
-	if err := checkDecision(st, note, action, v.Deadline); err != nil {
+	if err := checkDecision(st, note, action, v.Deadline, v.WorkerCoins); err != nil {
 		return Report{}, err
 	}
 	r, err := s.store.ByID(ctx, id)
@@ -223,7 +245,7 @@ func (s *Service) DecideWith(ctx context.Context, p auth.Principal, id string, v
 	if r.Status != StatusOpen {
 		return Report{}, ErrClosed
 	}
-	if err := s.act(ctx, p, r, action, v.Deadline); err != nil {
+	if err := s.act(ctx, p, r, v); err != nil {
 		return Report{}, fmt.Errorf("take action %s on report %s: %w", action, id, err)
 	}
 	ok, err := s.store.Decide(ctx, Decision{ID: id, Status: st, Note: note, Action: action, At: s.clock()})
@@ -265,10 +287,16 @@ func errAction(msg string) error {
 
 // act takes a report's action. Each action is idempotent, so deciding the
 // same report twice at once acts once.
-func (s *Service) act(ctx context.Context, p auth.Principal, r Report, action Action, deadline time.Time) error {
+func (s *Service) act(ctx context.Context, p auth.Principal, r Report, v Verdict) error {
+	action, deadline := v.Action, v.Deadline
+	if r.TargetType == TargetMilestone {
+		return s.settle(ctx, p, r, v)
+	}
 	switch action {
 	case ActionNone:
 		return nil
+	case ActionRelease, ActionRefund, ActionSplit:
+		return errAction(string(action) + " needs a dispute of a milestone")
 	case ActionRework:
 		if r.TargetType != TargetSubmission {
 			return errAction("rework needs a report about a submission")
@@ -329,6 +357,38 @@ func (s *Service) act(ctx context.Context, p auth.Principal, r Report, action Ac
 		return err
 	}
 	return errAction("must be one of: overturn_rejection, rework, suspend_user, delete_task")
+}
+
+// settle decides a disputed milestone: its report resolves with one of
+// release, refund, split or rework, carried out by the contract (one
+// operation, which records itself in the admin log); it closes without
+// one only once its dispute was decided. The same decision of
+// the same dispute, made twice at once or again after a crash kept the
+// report open, acts once; another decision of a dispute decided already
+// is contract.ErrNotDisputed.
+func (s *Service) settle(ctx context.Context, p auth.Principal, r Report, v Verdict) error {
+	var res contract.Resolution
+	switch v.Action {
+	case ActionRelease, ActionRefund, ActionSplit, ActionRework:
+		res = contract.Resolution(v.Action)
+	case ActionNone:
+		// Only a report whose dispute was decided already (a crash
+		// left it open) closes without an action.
+		if _, it, err := s.contracts.Case(ctx, r.TargetID); err == nil && (it.DisputeID != r.ID || it.Resolution != "") {
+			return nil
+		}
+		return errAction("a dispute of a milestone is settled by one of: release, refund, split, rework")
+	default:
+		return errAction("a dispute of a milestone is settled by one of: release, refund, split, rework")
+	}
+	_, err := s.contracts.Decide(ctx, p, r.TargetID, contract.Ruling{DisputeID: r.ID, Action: res, WorkerCoins: v.WorkerCoins,
+		Deadline: v.Deadline, Note: v.Note})
+	if errors.Is(err, contract.ErrNotDisputed) {
+		if _, it, gerr := s.contracts.Case(ctx, r.TargetID); gerr == nil && it.DisputeID == r.ID && it.Resolution == res {
+			return nil // decided so by a concurrent decision, or before a crash
+		}
+	}
+	return err
 }
 
 // culprit is the user a report accuses: the reported user, the task's buyer

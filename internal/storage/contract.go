@@ -48,9 +48,12 @@ type contractDoc struct {
 	Status          string     `bson:"status"`
 	Held            []string   `bson:"held"`
 	Submitted       []string   `bson:"submitted"`
+	Disputed        []string   `bson:"disputed"`
 	Holding         int64      `bson:"escrow_coins"`
 	Paid            int64      `bson:"paid_coins"`
 	Refunded        int64      `bson:"refunded_coins"`
+	NextWeek        *time.Time `bson:"next_week,omitempty"` // hourly contracts only
+	Paused          bool       `bson:"paused"`
 	Rev             int64      `bson:"rev"`
 	Ops             []string   `bson:"ops"`
 	CreatedAt       time.Time  `bson:"created_at"`
@@ -64,7 +67,8 @@ func contractFromDoc(d contractDoc) contract.Contract {
 		Buyer: contract.Party{ID: d.BuyerID, Name: d.BuyerName}, Worker: contract.Party{ID: d.WorkerID, Name: d.WorkerName},
 		Price: money.Coins(d.Price), Rate: money.Coins(d.Rate), WeeklyHourLimit: int(d.WeeklyHourLimit), Status: contract.Status(d.Status),
 		Escrow: contract.Escrow{Status: contract.Status(d.Status), Held: nonNil(d.Held), Submitted: nonNil(d.Submitted),
-			Holding: money.Coins(d.Holding), Paid: money.Coins(d.Paid), Refunded: money.Coins(d.Refunded)},
+			Disputed: nonNil(d.Disputed), Holding: money.Coins(d.Holding), Paid: money.Coins(d.Paid), Refunded: money.Coins(d.Refunded),
+			NextWeek: timeOf(d.NextWeek), Paused: d.Paused},
 		Rev: d.Rev, Ops: d.Ops, CreatedAt: d.CreatedAt, EndedAt: timeOf(d.EndedAt), EndedBy: d.EndedBy, EndReason: d.EndReason}
 }
 
@@ -73,8 +77,8 @@ func (s *ContractStore) InsertContract(ctx context.Context, c contract.Contract)
 	err := s.contracts.InsertOne(ctx, contractDoc{ID: c.ID, JobID: c.JobID, JobTitle: c.JobTitle, ProposalID: c.ProposalID,
 		Type: string(c.Type), BuyerID: c.Buyer.ID, BuyerName: c.Buyer.Name, WorkerID: c.Worker.ID, WorkerName: c.Worker.Name,
 		Parties: []string{c.Buyer.ID, c.Worker.ID}, Price: int64(c.Price), Rate: int64(c.Rate), WeeklyHourLimit: int64(c.WeeklyHourLimit),
-		Status: string(c.Status), Held: nonNil(c.Held), Submitted: nonNil(c.Submitted), Holding: int64(c.Holding), Paid: int64(c.Paid),
-		Refunded: int64(c.Refunded), Rev: c.Rev, Ops: nonNil(c.Ops), CreatedAt: c.CreatedAt})
+		Status: string(c.Status), Held: nonNil(c.Held), Submitted: nonNil(c.Submitted), Disputed: nonNil(c.Disputed), Holding: int64(c.Holding), Paid: int64(c.Paid),
+		Refunded: int64(c.Refunded), NextWeek: optTime(c.NextWeek), Paused: c.Paused, Rev: c.Rev, Ops: nonNil(c.Ops), CreatedAt: c.CreatedAt})
 	if docdb.IsDuplicate(err) {
 		return nil // inserted by an earlier run of the same step
 	}
@@ -107,8 +111,9 @@ func (s *ContractStore) Commit(ctx context.Context, contractID, op string, rev i
 		bson.D{{Key: "_id", Value: contractID}, {Key: "rev", Value: rev - 1}, {Key: "ops", Value: bson.D{{Key: "$ne", Value: op}}}},
 		bson.D{
 			{Key: "$set", Value: bson.D{{Key: "status", Value: string(e.Status)}, {Key: "held", Value: nonNil(e.Held)},
-				{Key: "submitted", Value: nonNil(e.Submitted)}, {Key: "escrow_coins", Value: int64(e.Holding)},
-				{Key: "paid_coins", Value: int64(e.Paid)}, {Key: "refunded_coins", Value: int64(e.Refunded)}, {Key: "rev", Value: rev}}},
+				{Key: "submitted", Value: nonNil(e.Submitted)}, {Key: "disputed", Value: nonNil(e.Disputed)}, {Key: "escrow_coins", Value: int64(e.Holding)},
+				{Key: "paid_coins", Value: int64(e.Paid)}, {Key: "refunded_coins", Value: int64(e.Refunded)}, {Key: "paused", Value: e.Paused},
+				{Key: "next_week", Value: optTime(e.NextWeek)}, {Key: "rev", Value: rev}}},
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
 		},
 		func(d contractDoc) bool { return slices.Contains(d.Ops, op) })
@@ -145,6 +150,7 @@ type contractItemDoc struct {
 	Coins       int64      `bson:"coins"`
 	DueDate     *time.Time `bson:"due_date,omitempty"`
 	WeekStart   *time.Time `bson:"week_start,omitempty"`
+	Hours       int64      `bson:"hours"`
 	Status      string     `bson:"status"`
 	Message     string     `bson:"message"`
 	Attachments []string   `bson:"attachments"`
@@ -154,8 +160,14 @@ type contractItemDoc struct {
 	ChangeNote  string     `bson:"change_note"`
 	ReleasedAt  *time.Time `bson:"released_at,omitempty"`
 	AutoRelease bool       `bson:"auto_release,omitempty"`
-	Rev         int64      `bson:"rev"`
-	CreatedAt   time.Time  `bson:"created_at"`
+	Disputes    int64      `bson:"disputes"`
+	DisputeID   string     `bson:"dispute_id"`
+	Resolution  string     `bson:"resolution"`
+	WorkerCoins int64      `bson:"worker_coins"`
+	// ReworkDeadline is null when none.
+	ReworkDeadline *time.Time `bson:"rework_deadline"`
+	Rev            int64      `bson:"rev"`
+	CreatedAt      time.Time  `bson:"created_at"`
 }
 
 func optTime(t time.Time) *time.Time {
@@ -167,18 +179,20 @@ func optTime(t time.Time) *time.Time {
 
 func itemToDoc(i contract.Item) contractItemDoc {
 	return contractItemDoc{ID: i.ID, ContractID: i.ContractID, Kind: string(i.Kind), Seq: int64(i.Seq), Title: i.Title, Coins: int64(i.Coins),
-		DueDate: optTime(i.DueDate), WeekStart: optTime(i.WeekStart), Status: string(i.Status), Message: i.Message,
+		DueDate: optTime(i.DueDate), WeekStart: optTime(i.WeekStart), Hours: int64(i.Hours), Status: string(i.Status), Message: i.Message,
 		Attachments: nonNil(i.Attachments), SubmittedAt: optTime(i.SubmittedAt), Submissions: int64(i.Submissions),
 		Changes: int64(i.Changes), ChangeNote: i.ChangeNote, ReleasedAt: optTime(i.ReleasedAt), AutoRelease: i.AutoRelease,
-		Rev: i.Rev, CreatedAt: i.CreatedAt}
+		Disputes: int64(i.Disputes), DisputeID: i.DisputeID, Resolution: string(i.Resolution), WorkerCoins: int64(i.WorkerCoins),
+		ReworkDeadline: optTime(i.ReworkDeadline), Rev: i.Rev, CreatedAt: i.CreatedAt}
 }
 
 func itemFromDoc(d contractItemDoc) contract.Item {
 	return contract.Item{ID: d.ID, ContractID: d.ContractID, Kind: contract.ItemKind(d.Kind), Seq: int(d.Seq), Title: d.Title,
-		Coins: money.Coins(d.Coins), DueDate: timeOf(d.DueDate), WeekStart: timeOf(d.WeekStart), Status: contract.ItemStatus(d.Status),
+		Coins: money.Coins(d.Coins), DueDate: timeOf(d.DueDate), WeekStart: timeOf(d.WeekStart), Hours: int(d.Hours), Status: contract.ItemStatus(d.Status),
 		Message: d.Message, Attachments: nonNil(d.Attachments), SubmittedAt: timeOf(d.SubmittedAt), Submissions: int(d.Submissions),
-		Changes: int(d.Changes), ChangeNote: d.ChangeNote, ReleasedAt: timeOf(d.ReleasedAt), AutoRelease: d.AutoRelease, Rev: d.Rev,
-		CreatedAt: d.CreatedAt}
+		Changes: int(d.Changes), ChangeNote: d.ChangeNote, ReleasedAt: timeOf(d.ReleasedAt), AutoRelease: d.AutoRelease,
+		Disputes: int(d.Disputes), DisputeID: d.DisputeID, Resolution: contract.Resolution(d.Resolution), WorkerCoins: money.Coins(d.WorkerCoins),
+		ReworkDeadline: timeOf(d.ReworkDeadline), Rev: d.Rev, CreatedAt: d.CreatedAt}
 }
 
 // InsertItems implements contract.Store: unordered, in commands of at
@@ -223,7 +237,9 @@ func (s *ContractStore) SetItem(ctx context.Context, i contract.Item) error {
 	d := itemToDoc(i)
 	set := bson.D{{Key: "status", Value: d.Status}, {Key: "message", Value: d.Message}, {Key: "attachments", Value: d.Attachments},
 		{Key: "submissions", Value: d.Submissions}, {Key: "changes", Value: d.Changes}, {Key: "change_note", Value: d.ChangeNote},
-		{Key: "auto_release", Value: d.AutoRelease}, {Key: "rev", Value: d.Rev}}
+		{Key: "hours", Value: d.Hours}, {Key: "auto_release", Value: d.AutoRelease}, {Key: "disputes", Value: d.Disputes}, {Key: "dispute_id", Value: d.DisputeID},
+		{Key: "resolution", Value: d.Resolution}, {Key: "worker_coins", Value: d.WorkerCoins}, {Key: "rework_deadline", Value: d.ReworkDeadline},
+		{Key: "rev", Value: d.Rev}}
 	if d.SubmittedAt != nil {
 		set = append(set, bson.E{Key: "submitted_at", Value: *d.SubmittedAt})
 	}
@@ -237,10 +253,10 @@ func (s *ContractStore) SetItem(ctx context.Context, i contract.Item) error {
 
 // Due implements contract.Store, through the index on status and
 // submitted_at.
-func (s *ContractStore) Due(ctx context.Context, before time.Time, limit int) ([]contract.Item, error) {
+func (s *ContractStore) Due(ctx context.Context, kind contract.ItemKind, before time.Time, limit int) ([]contract.Item, error) {
 	var out []contract.Item
 	err := docdb.Each(ctx, s.items, bson.D{{Key: "status", Value: string(contract.ItemSubmitted)},
-		{Key: "submitted_at", Value: bson.D{{Key: "$lte", Value: before}}}},
+		{Key: "submitted_at", Value: bson.D{{Key: "$lte", Value: before}}}, {Key: "kind", Value: string(kind)}},
 		docdb.Query{Sort: bson.D{{Key: "submitted_at", Value: 1}, {Key: "_id", Value: 1}}, Limit: int64(limit)}, func(d contractItemDoc) error {
 			out = append(out, itemFromDoc(d))
 			return nil
@@ -259,4 +275,30 @@ func (s *ContractStore) Contracted(ctx context.Context, buyerID, workerID string
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// Weeks implements contract.Store: one find and one count.
+func (s *ContractStore) Weeks(ctx context.Context, contractID string, p page.Request) ([]contract.Item, int64, error) {
+	return docdb.FindPage(ctx, s.items, bson.D{{Key: "contract_id", Value: contractID}, {Key: "kind", Value: string(contract.KindWeek)}},
+		bson.D{{Key: "seq", Value: -1}, {Key: "_id", Value: 1}}, p, itemFromDoc)
+}
+
+// WeekDue implements contract.Store, through the index on status and
+// next_week (migration 0053).
+func (s *ContractStore) WeekDue(ctx context.Context, now time.Time, limit int) ([]contract.Contract, error) {
+	var out []contract.Contract
+	err := docdb.Each(ctx, s.contracts, bson.D{{Key: "status", Value: string(contract.StatusActive)},
+		{Key: "next_week", Value: bson.D{{Key: "$lte", Value: now}}}, {Key: "paused", Value: false}},
+		docdb.Query{Sort: bson.D{{Key: "next_week", Value: 1}, {Key: "_id", Value: 1}}, Limit: int64(limit)}, func(d contractDoc) error {
+			out = append(out, contractFromDoc(d))
+			return nil
+		})
+	return out, err
+}
+
+// RestoreWeek implements contract.Store.
+func (s *ContractStore) RestoreWeek(ctx context.Context, contractID string, at, prev time.Time, paused bool) error {
+	_, err := s.contracts.UpdateOne(ctx, bson.D{{Key: "_id", Value: contractID}, {Key: "next_week", Value: at}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "next_week", Value: prev}, {Key: "paused", Value: paused}}}}, false)
+	return err
 }

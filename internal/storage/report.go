@@ -56,12 +56,20 @@ func reportFromDoc(d reportDoc) report.Report {
 	return r
 }
 
-// Insert implements report.Store.
+// Insert implements report.Store. A dispute of a contract's milestone is
+// keyed by its own ID: the contract allows one dispute of an item at a
+// time, and a later round's must be filed even if an earlier round's
+// report was left open (its decision carried out, a crash before the
+// report closed).
 func (s *ReportStore) Insert(ctx context.Context, r report.Report) error {
+	key := r.Reporter.ID + "|" + string(r.TargetType) + "|" + r.TargetID
+	if r.TargetType == report.TargetMilestone {
+		key = r.ID
+	}
 	err := s.reports.InsertOne(ctx, reportDoc{
 		ID: r.ID, ReporterID: r.Reporter.ID, ReporterName: r.Reporter.Name, TargetType: string(r.TargetType),
 		TargetID: r.TargetID, Reason: r.Reason, Status: string(r.Status), CreatedAt: r.CreatedAt,
-		OpenKey: r.Reporter.ID + "|" + string(r.TargetType) + "|" + r.TargetID,
+		OpenKey: key,
 	})
 	if docdb.IsDuplicate(err) {
 		return report.ErrAlreadyReported
