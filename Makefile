@@ -45,7 +45,7 @@ test: vet $(STRIPE_MOCK) ## go vet and gofmt, then every test once, packages in 
 # (writes serialized per document, every read a command); every one of them
 # checks the ledger audit at its end.
 PER_DOCUMENT      := ./internal/operation/ ./internal/crashtest/
-PER_DOCUMENT_RACE := -run 'Concurrent|Simultaneous|AtOnce|Races|ReservedOnce|ReservationLimit' ./internal/httpapi/ ./internal/submission/ ./internal/withdrawal/ ./internal/payment/ ./internal/qualification/ ./internal/invoice/
+PER_DOCUMENT_RACE := -run 'Concurrent|Simultaneous|AtOnce|Races|ReservedOnce|ReservationLimit' ./internal/httpapi/ ./internal/submission/ ./internal/withdrawal/ ./internal/payment/ ./internal/qualification/ ./internal/invoice/ ./internal/contract/
 
 test-race: $(STRIPE_MOCK) ## every test with the race detector, then the concurrent and crash ones again as on MongoDB
 	$(GOTEST) $(RACE) -count=1 -timeout 15m ./...
