@@ -63,11 +63,7 @@ func (r *editJobRequest) trim() {
 
 func (r editJobRequest) edit() (job.Edit, error) {
 	e := job.Edit{Title: r.Title.ptr(), Description: r.Description.ptr(), Category: r.Category.ptr(), Skills: r.Skills.ptr(),
-		WeeklyHourLimit: r.WeeklyHourLimit.ptr(), MinLevel: r.MinLevel.ptr(), MinRating: r.MinRating.ptr(), Countries: r.Countries.ptr()}
-	if r.Requirements.Set {
-		q := toQualifications(r.Requirements.Value)
-		e.Qualifications = &q
-	}
+		WeeklyHourLimit: r.WeeklyHourLimit.ptr(), RequirementsEdit: requirementsEdit(r.MinLevel, r.MinRating, r.Countries, r.Requirements)}
 	coins := func(o optional[int64]) *money.Coins {
 		if !o.Set {
 			return nil

@@ -75,9 +75,17 @@ func (r *taskEditRequest) trim() {
 
 func (r taskEditRequest) edit() task.TextEdit {
 	e := task.TextEdit{Title: r.Title.ptr(), Detail: r.Detail.ptr(), SubmissionInfo: r.SubmissionInfo.ptr(), ImageURL: r.ImageURL.ptr(),
-		Category: r.Category.ptr(), Tags: r.Tags.ptr(), MinLevel: r.MinLevel.ptr(), MinRating: r.MinRating.ptr(), Countries: r.Countries.ptr()}
-	if r.Requirements.Set {
-		q := toQualifications(r.Requirements.Value)
+		Category: r.Category.ptr(), Tags: r.Tags.ptr(), RequirementsEdit: requirementsEdit(r.MinLevel, r.MinRating, r.Countries, r.Requirements)}
+	return e
+}
+
+// requirementsEdit is the change of requirements a task's or a job's
+// PATCH asks for: what it leaves out stays.
+func requirementsEdit(minLevel optional[int], minRating optional[float64], countries optional[[]string],
+	reqs optional[[]qualificationRequirement]) task.RequirementsEdit {
+	e := task.RequirementsEdit{MinLevel: minLevel.ptr(), MinRating: minRating.ptr(), Countries: countries.ptr()}
+	if reqs.Set {
+		q := toQualifications(reqs.Value)
 		e.Qualifications = &q
 	}
 	return e

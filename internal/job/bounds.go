@@ -174,23 +174,7 @@ func (e *Edit) check(t Type, now time.Time) error {
 	if e.Deadline != nil {
 		checkDeadline(&errs, *e.Deadline, now)
 	}
-	var r task.Requirements
-	if e.MinLevel != nil {
-		r.MinLevel = *e.MinLevel
-	}
-	if e.MinRating != nil {
-		r.MinRating = *e.MinRating
-	}
-	if e.Countries != nil {
-		r.Countries = *e.Countries
-	}
-	if e.Qualifications != nil {
-		r.Qualifications = *e.Qualifications
-	}
-	r.Check(&errs)
-	if e.Countries != nil {
-		e.Countries = &r.Countries // normalized
-	}
+	e.RequirementsEdit.Check(&errs)
 	return errs.Err()
 }
 

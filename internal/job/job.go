@@ -139,12 +139,9 @@ type Edit struct {
 	HourlyRate      *money.Coins
 	WeeklyHourLimit *int
 	Deadline        *time.Time // a zero time removes the deadline
-	// Requirements change as a task's (task.TextEdit): a nil one stays,
-	// 0 or an empty list asks nothing.
-	MinLevel       *int
-	MinRating      *float64
-	Countries      *[]string
-	Qualifications *[]task.QualificationRequirement
+	// Requirements change as a task's: a nil one stays, 0 or an empty
+	// list asks nothing.
+	task.RequirementsEdit
 }
 
 // ProposalStatus is where a proposal is in its life.

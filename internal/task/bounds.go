@@ -113,6 +113,14 @@ func (e *TextEdit) check() error {
 			e.Tags = &tags
 		}
 	}
+	e.RequirementsEdit.Check(&errs)
+	return errs.Err()
+}
+
+// Check checks the requirements e changes against their bounds, adding a
+// field error per bad one, and normalizes the countries it sets: the
+// bounds of tasks' requirements, which jobs share.
+func (e *RequirementsEdit) Check(errs *apperr.Fields) {
 	var r Requirements
 	if e.MinLevel != nil {
 		r.MinLevel = *e.MinLevel
@@ -126,11 +134,10 @@ func (e *TextEdit) check() error {
 	if e.Qualifications != nil {
 		r.Qualifications = *e.Qualifications
 	}
-	r.check(&errs)
+	r.check(errs)
 	if e.Countries != nil {
 		e.Countries = &r.Countries // normalized
 	}
-	return errs.Err()
 }
 
 // checkSlots checks the count of slots to add to a task.

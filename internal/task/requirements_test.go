@@ -179,14 +179,14 @@ func TestRequirementsRaisedAfterReserving(t *testing.T) {
 		t.Fatal(err)
 	}
 	level := 1
-	if _, err := e.Tasks.UpdateText(ctx, buyer, tk.ID, task.TextEdit{MinLevel: &level}); err != nil {
+	if _, err := e.Tasks.UpdateText(ctx, buyer, tk.ID, task.TextEdit{RequirementsEdit: task.RequirementsEdit{MinLevel: &level}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Submissions.Submit(ctx, worker, tk.ID, "https://example.com/proof"); !errors.Is(err, task.ErrRequirementsNotMet) {
 		t.Errorf("Submit() = %v, want %v", err, task.ErrRequirementsNotMet)
 	}
 	level = 0
-	if _, err := e.Tasks.UpdateText(ctx, buyer, tk.ID, task.TextEdit{MinLevel: &level}); err != nil {
+	if _, err := e.Tasks.UpdateText(ctx, buyer, tk.ID, task.TextEdit{RequirementsEdit: task.RequirementsEdit{MinLevel: &level}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Submissions.Submit(ctx, worker, tk.ID, "https://example.com/proof"); err != nil {

@@ -129,6 +129,12 @@ type TextEdit struct {
 	ImageURL       *string
 	Category       *string
 	Tags           *[]string
+	RequirementsEdit
+}
+
+// RequirementsEdit changes some of the requirements of a task (or a job):
+// a nil field stays as it is, 0 or an empty list asks nothing.
+type RequirementsEdit struct {
 	MinLevel       *int
 	MinRating      *float64
 	Countries      *[]string
