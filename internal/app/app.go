@@ -378,6 +378,22 @@ func (p projects) Contracted(ctx context.Context, buyerID, workerID string) (boo
 	return p.contracts.Contracted(ctx, buyerID, workerID)
 }
 
+func (p projects) Job(ctx context.Context, id string) (chat.Project, error) {
+	j, err := p.jobs.Get(ctx, id)
+	if errors.Is(err, job.ErrNotFound) {
+		return chat.Project{}, chat.ErrNoProject
+	}
+	return chat.Project{Title: j.Title, Status: string(j.Status)}, err
+}
+
+func (p projects) Contract(ctx context.Context, userID, id string) (chat.Project, error) {
+	c, err := p.contracts.Of(ctx, userID, id)
+	if errors.Is(err, contract.ErrNotFound) {
+		return chat.Project{}, chat.ErrNoProject
+	}
+	return chat.Project{Title: c.JobTitle, Status: string(c.Status)}, err
+}
+
 // candidates is what tasks, reservations and submissions read of a worker
 // for the requirements of tasks (task.Candidates): the standing kept with
 // the user, read through the authentication cache, so that asking costs no

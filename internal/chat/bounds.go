@@ -44,12 +44,12 @@ func (d Draft) check(images Images) apperr.Fields {
 		}
 	}
 	switch d.About.Type {
-	case "", AboutTask, AboutSubmission, AboutUser:
+	case "", AboutTask, AboutSubmission, AboutUser, AboutJob, AboutContract:
 	default:
-		errs.Add("about", "must name one of: task_id, submission_id, user_id")
+		errs.Add("about", "must name one of: "+aboutNames)
 	}
 	if !d.About.IsZero() && d.About.ID == "" {
-		errs.Add("about", "must name one of: task_id, submission_id, user_id")
+		errs.Add("about", "must name one of: "+aboutNames)
 	}
 	return errs
 }

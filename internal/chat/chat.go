@@ -38,13 +38,17 @@ func CardOf(u user.User) Card {
 // AboutType is the kind of thing a message may be about.
 type AboutType string
 
-// The things a message may be about. Jobs and contracts come with them
-// (issue 22).
+// The things a message may be about.
 const (
 	AboutTask       AboutType = "task"
 	AboutSubmission AboutType = "submission"
 	AboutUser       AboutType = "user" // a user recommended
+	AboutJob        AboutType = "job"  // a job shared
+	AboutContract   AboutType = "contract"
 )
+
+// aboutNames are the request's names of what a message may be about.
+const aboutNames = "task_id, submission_id, job_id, contract_id, user_id"
 
 // Ref names what a message is about; the zero Ref is nothing.
 type Ref struct {
@@ -278,6 +282,11 @@ type Reservations interface {
 // Projects tells who work together on projects; the wiring implements it
 // over job.Service and contract.Service. Each answer is one read.
 type Projects interface {
+	// Job returns a job's title and status; ErrNoProject if none.
+	Job(ctx context.Context, id string) (Project, error)
+	// Contract returns a contract's title (its job's) and status if userID
+	// is one of its parties; ErrNoProject otherwise.
+	Contract(ctx context.Context, userID, id string) (Project, error)
 	// Proposed reports whether the worker sent a proposal for one of the
 	// buyer's jobs (whatever became of it).
 	Proposed(ctx context.Context, buyerID, workerID string) (bool, error)
@@ -285,6 +294,16 @@ type Projects interface {
 	// contract, active or ended.
 	Contracted(ctx context.Context, buyerID, workerID string) (bool, error)
 }
+
+// Project is a job or a contract as a message about it shows it.
+type Project struct {
+	Title  string
+	Status string
+}
+
+// ErrNoProject is a job that does not exist, or a contract that does not or
+// is not the user's, for Projects.
+var ErrNoProject = errors.New("no such job or contract")
 
 // Submissions finds submissions. submission.Service implements it.
 type Submissions interface {

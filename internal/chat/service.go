@@ -290,8 +290,33 @@ func (s *Service) checkAbout(ctx context.Context, p auth.Principal, ref Ref) (ow
 			return "", Subject{}, missing("user")
 		}
 		return "", Subject{Ref: ref, Title: us[0].Name, Status: string(us[0].Status)}, nil
+	case AboutJob, AboutContract:
+		pr, err := s.project(ctx, p.UserID, ref)
+		if errors.Is(err, ErrNoProject) {
+			return "", Subject{}, missing(string(ref.Type)) // a contract not the sender's: as a missing one
+		}
+		if err != nil {
+			return "", Subject{}, err
+		}
+		return "", Subject{Ref: ref, Title: pr.Title, Status: pr.Status}, nil
 	}
-	return "", Subject{}, apperr.InvalidFields(apperr.FieldError{Field: "about", Message: "must name one of: task_id, submission_id, user_id"})
+	return "", Subject{}, apperr.InvalidFields(apperr.FieldError{Field: "about", Message: "must name one of: " + aboutNames})
+}
+
+// project returns the job or the contract ref names; a contract only to
+// one of its parties, userID.
+func (s *Service) project(ctx context.Context, userID string, ref Ref) (Project, error) {
+	var pr Project
+	var err error
+	if ref.Type == AboutJob {
+		pr, err = s.projects.Job(ctx, ref.ID)
+	} else {
+		pr, err = s.projects.Contract(ctx, userID, ref.ID)
+	}
+	if err != nil && !errors.Is(err, ErrNoProject) {
+		return Project{}, fmt.Errorf("read %s %s: %w", ref.Type, ref.ID, err)
+	}
+	return pr, err
 }
 
 // Get returns one message to either of its users; to anyone else it does
@@ -443,6 +468,15 @@ func (s *Service) subjects(ctx context.Context, ms []Message) (map[Ref]Subject, 
 			}
 		case AboutUser:
 			userIDs = append(userIDs, ref.ID)
+		case AboutJob, AboutContract:
+			// A contract shows to whoever its sender, a party, wrote to.
+			pr, err := s.project(ctx, m.From, ref)
+			if err != nil && !errors.Is(err, ErrNoProject) {
+				return nil, err
+			}
+			if err == nil {
+				sub = Subject{Ref: ref, Title: pr.Title, Status: pr.Status}
+			}
 		}
 		out[ref] = sub
 	}

@@ -27,6 +27,8 @@ func toCardResponse(c chat.Card) cardResponse {
 type aboutRequest struct {
 	TaskID       string `json:"task_id" validate:"omitempty,max=64"`
 	SubmissionID string `json:"submission_id" validate:"omitempty,max=64"`
+	JobID        string `json:"job_id" validate:"omitempty,max=64"`
+	ContractID   string `json:"contract_id" validate:"omitempty,max=64"`
 	UserID       string `json:"user_id" validate:"omitempty,max=64"`
 }
 
@@ -49,13 +51,13 @@ func (r sendMessageRequest) draft() (chat.Draft, error) {
 	}
 	var refs []chat.Ref
 	for _, ref := range []chat.Ref{{Type: chat.AboutTask, ID: r.About.TaskID}, {Type: chat.AboutSubmission, ID: r.About.SubmissionID},
-		{Type: chat.AboutUser, ID: r.About.UserID}} {
+		{Type: chat.AboutJob, ID: r.About.JobID}, {Type: chat.AboutContract, ID: r.About.ContractID}, {Type: chat.AboutUser, ID: r.About.UserID}} {
 		if strings.TrimSpace(ref.ID) != "" {
 			refs = append(refs, ref)
 		}
 	}
 	if len(refs) != 1 {
-		return d, apperr.InvalidFields(apperr.FieldError{Field: "about", Message: "must name exactly one of: task_id, submission_id, user_id"})
+		return d, apperr.InvalidFields(apperr.FieldError{Field: "about", Message: "must name exactly one of: task_id, submission_id, job_id, contract_id, user_id"})
 	}
 	d.About = refs[0]
 	return d, nil

@@ -482,3 +482,49 @@ func TestMessagesCanBeReported(t *testing.T) {
 		map[string]string{"status": "resolved", "action": "suspend_user"}), http.StatusOK)
 	wantProblem(t, a.call(t, http.MethodGet, "/api/auth/me", x.Token, nil), http.StatusForbidden, "account_suspended")
 }
+
+// TestMessagesAboutProjects: a friend shares a job, and a contract's party
+// writes about the contract; each reads with the job's title and the live
+// status. A contract that is not the sender's is as missing as none.
+func TestMessagesAboutProjects(t *testing.T) {
+	a := newAPI(t)
+	buyer, worker, friend := a.register(t, "buyer"), a.register(t, "worker"), a.register(t, "worker")
+	a.befriend(t, worker, friend)
+	c := a.contracted(t, buyer, worker)
+	open := a.postJob(t, buyer.Token, fixedJob(50))
+
+	decode[messageBody](t, a.write(t, worker.Token, friend.User.ID, map[string]any{"text": "one for you", "about": map[string]string{"job_id": open.ID}}), http.StatusCreated)
+	sent := decode[messageBody](t, a.write(t, worker.Token, buyer.User.ID, map[string]any{"text": "about our work", "about": map[string]string{"contract_id": c.ID}}), http.StatusCreated)
+	if sent.About == nil || sent.About.Type != "contract" || *sent.About.Title != "Build a landing page" || *sent.About.Status != "active" {
+		t.Errorf("message about the contract = %+v", sent.About)
+	}
+	if got := a.thread(t, friend.Token, worker.User.ID, "").Items; len(got) != 1 || got[0].About == nil || got[0].About.Type != "job" ||
+		*got[0].About.Title != "Build a landing page" || *got[0].About.Status != "open" {
+		t.Errorf("shared job = %+v", got)
+	}
+	// Live: the contract's status as it is now.
+	decode[contractBody](t, a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/end", buyer.Token, map[string]any{"reason": "Done."}), http.StatusOK)
+	if got := a.thread(t, buyer.Token, worker.User.ID, "").Items; len(got) != 1 || *got[0].About.Status != "ended" {
+		t.Errorf("contract after its end = %+v", got[0].About)
+	}
+
+	refusals := []struct {
+		name  string
+		token string
+		to    string
+		about map[string]string
+	}{
+		{"a missing job", worker.Token, friend.User.ID, map[string]string{"job_id": "nope"}},
+		{"a missing contract", worker.Token, buyer.User.ID, map[string]string{"contract_id": "nope"}},
+		{"someone else's contract", friend.Token, worker.User.ID, map[string]string{"contract_id": c.ID}},
+		{"a job and a contract", worker.Token, buyer.User.ID, map[string]string{"job_id": open.ID, "contract_id": c.ID}},
+	}
+	for _, tt := range refusals {
+		t.Run(tt.name, func(t *testing.T) {
+			p := wantProblem(t, a.write(t, tt.token, tt.to, map[string]any{"text": "see", "about": tt.about}), http.StatusUnprocessableEntity, "invalid_fields")
+			if len(p.Errors) != 1 || p.Errors[0].Field != "about" {
+				t.Errorf("errors = %+v, want about", p.Errors)
+			}
+		})
+	}
+}
