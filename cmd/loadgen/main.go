@@ -7,6 +7,8 @@
 // unread count and reading the signed-in user. It prints requests per second
 // and p50/p99 latency per endpoint and the error count, stops the server and
 // runs its ledger audit. It exits 1 on any error or an unbalanced ledger.
+// -mix picks the workload; -mix projects drives jobs, proposals, hires,
+// milestones, contracts, invoices and messages instead (projects.go).
 //
 //	go run ./cmd/loadgen -duration 30s -concurrency 16
 //
