@@ -122,7 +122,7 @@ vet: ## go vet, a gofmt check, and no build output tracked by git (quick; make t
 lint: vet lint-spec ## vet, staticcheck and the spec's linter (make ci runs it)
 	$(GO) run $(STATICCHECK) ./...
 
-bench: build ## Go benchmarks, then the load generator's three mixes on a fresh embedded database and at scale (5,000 and 20,000 documents per collection)
+bench: build ## Go benchmarks, then the load generator's mixes (browse, mixed, writes, projects) on a fresh embedded database and at scale (5,000 and 20,000 documents per collection)
 	$(GO) test -run '^$$' -bench '^BenchmarkPost$$' -benchmem -benchtime 300x ./internal/operation/
 	$(GO) test -run '^$$' -bench '^BenchmarkLogin$$' -benchtime 30x ./internal/httpapi/
 	$(GO) test -run '^$$' -bench '^BenchmarkAuthenticate$$' -benchtime 30x ./internal/user/
@@ -136,6 +136,7 @@ bench: build ## Go benchmarks, then the load generator's three mixes on a fresh 
 	$(BIN)/loadgen -server $(BIN)/microtask -duration 30s -concurrency 16 -mix mixed -min-rps 3000 -write-p99 40ms -read-p99 40ms
 	$(BIN)/loadgen -server $(BIN)/microtask -duration 30s -concurrency 16 -mix mixed -min-rps 3000 -write-p99 40ms -read-p99 40ms -seed-docs 20000
 	$(BIN)/loadgen -server $(BIN)/microtask -duration 30s -concurrency 16 -mix writes -buyers 40 -tasks 10 -workers 600 -min-rps 1500 -write-p99 40ms
+	$(BIN)/loadgen -server $(BIN)/microtask -duration 30s -concurrency 16 -mix projects
 
 migrate: ## apply migrations to the configured database and exit
 	$(GO) run ./cmd/microtask migrate

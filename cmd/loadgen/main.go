@@ -7,6 +7,8 @@
 // unread count and reading the signed-in user. It prints requests per second
 // and p50/p99 latency per endpoint and the error count, stops the server and
 // runs its ledger audit. It exits 1 on any error or an unbalanced ledger.
+// -mix picks the workload; -mix projects drives jobs, proposals, hires,
+// milestones, contracts, invoices and messages instead (projects.go).
 //
 //	go run ./cmd/loadgen -duration 30s -concurrency 16
 //
@@ -69,10 +71,10 @@ func main() {
 	flag.Float64Var(&c.minRate, "min-rps", 500, "requests per second the run must reach")
 	flag.StringVar(&c.debugAddr, "debug-addr", "", "start the server with DEBUG_ADDR (pprof) at this address")
 	flag.IntVar(&c.seedDocs, "seed-docs", 0, "before starting the server, seed this many inert documents into each main collection through the stores")
-	flag.StringVar(&c.mix, "mix", "browse", "the workload: browse (mostly reads), mixed (a quarter writes) or writes (submissions and approvals only)")
+	flag.StringVar(&c.mix, "mix", "browse", "the workload: browse (mostly reads), mixed (a quarter writes), writes (submissions and approvals only) or projects (jobs, proposals, hires, milestones, contracts, invoices, messages; -tasks and -submissions unused)")
 	flag.Parse()
 	if _, ok := mixes[c.mix]; !ok {
-		fmt.Fprintf(os.Stderr, "loadgen: -mix %q: want browse, mixed or writes\n", c.mix)
+		fmt.Fprintf(os.Stderr, "loadgen: -mix %q: want browse, mixed, writes or projects\n", c.mix)
 		os.Exit(2)
 	}
 	if err := run(c); err != nil {
@@ -94,6 +96,10 @@ func run(c config) error {
 	}
 	api := &client{base: base, http: &http.Client{Timeout: 30 * time.Second}}
 
+	if c.mix == "projects" {
+		// Its buyers post jobs during the run.
+		c.tasksPerBuyer, c.preSubmitted = 0, 0
+	}
 	start := time.Now()
 	fx, err := seed(api, c)
 	if err != nil {
@@ -102,8 +108,12 @@ func run(c config) error {
 	fmt.Printf("seeded %d buyers, %d workers, %d tasks, %d pending submissions in %v\n\n",
 		len(fx.buyers), len(fx.workers), len(fx.tasks), len(fx.toReview), time.Since(start).Round(time.Millisecond))
 
-	res := attack(base, fx, c)
-	failed := report(res, c)
+	var failed bool
+	if c.mix == "projects" {
+		failed = report(attackProjects(base, fx, c), c, projectEndpoint)
+	} else {
+		failed = report(attack(base, fx, c), c, endpoint)
+	}
 	if srv != nil {
 		fmt.Printf("server memory after the run: %s\n", srv.memory())
 	}
@@ -152,7 +162,7 @@ func startServer(bin, debugAddr string, seedDocs int) (*server, error) {
 	ln.Close()
 	s := &server{bin: bin, dir: dir, base: "http://" + addr}
 	s.env = append(os.Environ(), "DATA_DIR="+dir, "HTTP_ADDR="+addr, "LOG_LEVEL=warn",
-		"AUTH_RATE_LIMIT_PER_MIN=0", "BCRYPT_COST=4", "MONGODB_URI=", "JWT_SECRET=", "DEBUG_ADDR="+debugAddr)
+		"AUTH_RATE_LIMIT_PER_MIN=0", "MESSAGE_RATE_LIMIT_PER_MIN=0", "BCRYPT_COST=4", "MONGODB_URI=", "JWT_SECRET=", "DEBUG_ADDR="+debugAddr)
 	s.cmd = exec.Command(bin, "serve")
 	s.cmd.Env = s.env
 	s.cmd.Stdout, s.cmd.Stderr = &s.logs, &s.logs
@@ -387,6 +397,9 @@ var mixes = map[string]mix{
 	"mixed": {[]part{{"browse", 30}, {"view", 20}, {"submit", 15}, {"review", 10}, {"unread", 15}, {"me", 10}}, 0},
 	// Writes only: submissions and approvals, half each.
 	"writes": {[]part{{"submit", 50}, {"review", 50}}, 0},
+	// Jobs, proposals, hires, milestones, contracts, invoices and
+	// messages (projects.go).
+	"projects": {projectParts, 0},
 }
 
 func (w *workload) next(t *vegeta.Target) error {
@@ -518,7 +531,7 @@ func isRead(name string) bool { return strings.HasPrefix(name, "GET ") }
 // report prints the figures per endpoint and reports whether anything
 // failed: an error, an endpoint over its p99 budget, or a run under its
 // rate.
-func report(results []*vegeta.Result, c config) bool {
+func report(results []*vegeta.Result, c config, endpoint func(*vegeta.Result) string) bool {
 	by := map[string]*vegeta.Metrics{}
 	all := &vegeta.Metrics{}
 	errorsSeen := map[string]int{}
