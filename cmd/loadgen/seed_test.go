@@ -22,9 +22,11 @@ func TestMain(m *testing.M) { storagetest.Main(m) }
 
 // TestSeedIsInert: the scale runs' seed, run twice on a database the API
 // already uses, goes through the stores and adds documents that only the
-// admins' lists show: its users cannot sign in and rank nowhere, its tasks
-// are listed to nobody, and no background job finds anything to do with
-// them. The ledger audit, escrow included, balances afterwards (apptest
+// admins' lists and their own users' lists show: its users cannot sign in
+// and rank nowhere, its tasks and jobs are listed to nobody, its contracts
+// ended holding nothing, its invoices take a past year's numbers 1..n
+// (the second seeding's after the first's) and leave this year's alone,
+// and no background job finds anything to do with them. The ledger audit, escrow included, balances afterwards (apptest
 // checks it when the test ends).
 func TestSeedIsInert(t *testing.T) {
 	e := apptest.New(t)
