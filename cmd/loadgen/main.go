@@ -70,11 +70,15 @@ func main() {
 	flag.DurationVar(&c.writeP99, "write-p99", 250*time.Millisecond, "p99 budget of each write endpoint")
 	flag.Float64Var(&c.minRate, "min-rps", 500, "requests per second the run must reach")
 	flag.StringVar(&c.debugAddr, "debug-addr", "", "start the server with DEBUG_ADDR (pprof) at this address")
-	flag.IntVar(&c.seedDocs, "seed-docs", 0, "before starting the server, seed this many inert documents into each main collection through the stores")
+	flag.IntVar(&c.seedDocs, "seed-docs", 0, "before starting the server, seed this many inert documents into each main collection through the stores (0 or at least 3; projects and conversations too)")
 	flag.StringVar(&c.mix, "mix", "browse", "the workload: browse (mostly reads), mixed (a quarter writes), writes (submissions and approvals only) or projects (jobs, proposals, hires, milestones, contracts, invoices, messages; -tasks and -submissions unused)")
 	flag.Parse()
 	if _, ok := mixes[c.mix]; !ok {
 		fmt.Fprintf(os.Stderr, "loadgen: -mix %q: want browse, mixed, writes or projects\n", c.mix)
+		os.Exit(2)
+	}
+	if c.seedDocs > 0 && c.seedDocs < 3 {
+		fmt.Fprintf(os.Stderr, "loadgen: -seed-docs %d: want 0 or at least 3 (the seeded users pair up in a ring)\n", c.seedDocs)
 		os.Exit(2)
 	}
 	if err := run(c); err != nil {

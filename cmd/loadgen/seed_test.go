@@ -8,6 +8,9 @@ import (
 
 	"microtask/internal/app/apptest"
 	"microtask/internal/auth"
+	contracts "microtask/internal/contract" // projects.go has types contract and job
+	"microtask/internal/invoice"
+	jobs "microtask/internal/job"
 	"microtask/internal/page"
 	"microtask/internal/storage/storagetest"
 	"microtask/internal/submission"
@@ -19,9 +22,11 @@ func TestMain(m *testing.M) { storagetest.Main(m) }
 
 // TestSeedIsInert: the scale runs' seed, run twice on a database the API
 // already uses, goes through the stores and adds documents that only the
-// admins' lists show: its users cannot sign in and rank nowhere, its tasks
-// are listed to nobody, and no background job finds anything to do with
-// them. The ledger audit, escrow included, balances afterwards (apptest
+// admins' lists and their own users' lists show: its users cannot sign in
+// and rank nowhere, its tasks and jobs are listed to nobody, its contracts
+// ended holding nothing, its invoices take a past year's numbers 1..n
+// (the second seeding's after the first's) and leave this year's alone,
+// and no background job finds anything to do with them. The ledger audit, escrow included, balances afterwards (apptest
 // checks it when the test ends).
 func TestSeedIsInert(t *testing.T) {
 	e := apptest.New(t)
@@ -43,7 +48,7 @@ func TestSeedIsInert(t *testing.T) {
 
 	const n = 1500 // more than a batch
 	for _, docs := range []int{n, 7} {
-		if err := seedInertDocs(ctx, e.DB, docs); err != nil {
+		if err := seedInertDocs(ctx, e.DB, docs, e.Clock.Now()); err != nil {
 			t.Fatalf("seedInertDocs(%d) error = %v", docs, err)
 		}
 	}
@@ -65,7 +70,51 @@ func TestSeedIsInert(t *testing.T) {
 		t.Errorf("audit after the seed = %+v, %v; want balanced, with %d more movements and accounts", r, err, n+7)
 	}
 
+	// Projects and conversations: the ones of their own users, and in no
+	// live list; a past year's invoices numbered 1..n without a gap,
+	// leaving this year's numbering untouched.
+	if open, err := e.Projects.List(ctx, jobs.Filter{}, all); err != nil || open.Total != 0 {
+		t.Errorf("public list of jobs: %d, %v; want none", open.Total, err)
+	}
+	year := e.Clock.Now().Year()
+	if last, err := e.Stores.Invoices.Last(ctx, year-1); err != nil || last != n+7 {
+		t.Errorf("last invoice number of %d = %d, %v; want %d", year-1, last, err, n+7)
+	}
+	invs, err := e.Invoices.List(ctx, admin, "", all)
+	if err != nil || invs.Total != n+7 {
+		t.Fatalf("admins' list of invoices: %d, %v; want %d", invs.Total, err, n+7)
+	}
+	for i, inv := range invs.Items { // the highest number first
+		if want := int64(n + 7 - i); inv.Year != year-1 || inv.Seq != want {
+			t.Fatalf("invoice %d of the list is %d-%d, want %d-%d", i, inv.Year, inv.Seq, year-1, want)
+		}
+	}
+	live, err := e.Invoices.Issue(ctx, invoice.Request{Ref: "live", SellerID: worker.UserID, BuyerID: buyer.UserID,
+		Lines: []invoice.Line{{Description: "Live", Coins: 1}}, Date: e.Clock.Now()})
+	if err != nil || live.Year != year || live.Seq != 1 {
+		t.Errorf("Issue() after the seed = %d-%d, %v; want %d-1", live.Year, live.Seq, err, year)
+	}
 	seeded := users.Items[0]
+	p := auth.Principal{UserID: seeded.ID, Role: auth.RoleWorker}
+	mine, err := e.Contracts.Mine(ctx, p, "", all)
+	if err != nil || mine.Total != 2 || mine.Items[0].Status != contracts.StatusEnded || mine.Items[0].Holding != 0 {
+		t.Errorf("a seeded user's contracts = %+v, %v; want two ended, holding nothing", mine, err)
+	}
+	if detail, err := e.Contracts.Get(ctx, p, mine.Items[0].ID); err != nil || len(detail.Items) != 1 || detail.Items[0].Status != contracts.ItemReleased {
+		t.Errorf("a seeded contract = %+v, %v; want one milestone, released", detail, err)
+	}
+	if mineInv, err := e.Invoices.List(ctx, p, "", all); err != nil || mineInv.Total != 2 {
+		t.Errorf("a seeded user's invoices: %d, %v; want 2 (one sold, one bought)", mineInv.Total, err)
+	}
+	if convs, err := e.Chat.List(ctx, p, all); err != nil || convs.Total != 2 {
+		t.Errorf("a seeded user's conversations: %d, %v; want 2", convs.Total, err)
+	}
+	if got, err := e.Chat.UnreadCount(ctx, p); err != nil || got != 0 {
+		t.Errorf("a seeded user's unread messages = %d, %v; want 0", got, err)
+	}
+	if err := seedInertDocs(ctx, e.DB, 2, e.Clock.Now()); err == nil {
+		t.Error("seedInertDocs(2) = nil, want an error: two users make one pair, not two")
+	}
 	if _, err := e.Users.Login(ctx, seeded.Email, "Passw0rd!"); !errors.Is(err, user.ErrInvalidCredentials) {
 		t.Errorf("Login() of a seeded user = %v, want %v", err, user.ErrInvalidCredentials)
 	}
@@ -88,6 +137,9 @@ func TestSeedIsInert(t *testing.T) {
 		"reservation expiry":    func() (int, error) { return e.Reservations.ExpireDue(ctx) },
 		"operation recovery":    func() (int, error) { return e.Operations.Recover(ctx) },
 		"notifications to mail": func() (int, error) { return e.Notifications.MailOptedIn(ctx) },
+		"milestone release":     func() (int, error) { return e.Contracts.ReleaseDue(ctx) },
+		"unread messages mail":  func() (int, error) { return e.Chat.MailUnread(ctx) },
+		"message events":        func() (int, error) { return e.Chat.EmitPending(ctx) },
 	} {
 		if got, err := job(); err != nil || got != 0 {
 			t.Errorf("%s found %d, %v; want nothing to do", name, got, err)

@@ -118,6 +118,39 @@ func (s *ChatStore) Conversation(ctx context.Context, id string) (chat.Conversat
 	return conversationFromDoc(d), nil
 }
 
+// InsertConversations adds conversations in one command, each as it is
+// given (both sides' unread counts, read marks and mail times included),
+// with no message recorded through Record: for the load generator's seed,
+// which inserts their messages with InsertMessages. A duplicate ID stops
+// it; those before it stay.
+func (s *ChatStore) InsertConversations(ctx context.Context, cs []chat.Conversation) error {
+	docs := make([]any, len(cs))
+	for i, c := range cs {
+		a, b := c.Sides[0], c.Sides[1]
+		text := []rune(c.LastText)
+		if len(text) > lastTextLen {
+			text = text[:lastTextLen]
+		}
+		docs[i] = conversationDoc{ID: c.ID, A: a.UserID, B: b.UserID, Users: []string{a.UserID, b.UserID},
+			LastID: c.LastID, LastFrom: c.LastFrom, LastText: string(text), LastAt: c.LastAt, CreatedAt: c.CreatedAt,
+			UnreadA: a.Unread, UnreadB: b.Unread, ReadA: a.ReadUpTo, ReadB: b.ReadUpTo, WroteA: a.Wrote, WroteB: b.Wrote,
+			NotifyA: optTime(a.NotifyAt), NotifyB: optTime(b.NotifyAt), MailedA: optTime(a.MailedAt), MailedB: optTime(b.MailedAt)}
+	}
+	return s.conversations.InsertMany(ctx, docs, true)
+}
+
+// InsertMessages adds messages in one command, each as it is given,
+// without touching their conversations: for the load generator's seed
+// (see InsertConversations). A duplicate ID stops it; those before it
+// stay.
+func (s *ChatStore) InsertMessages(ctx context.Context, ms []chat.Message) error {
+	docs := make([]any, len(ms))
+	for i, m := range ms {
+		docs[i] = messageToDoc(m)
+	}
+	return s.messages.InsertMany(ctx, docs, true)
+}
+
 // InsertMessage implements chat.Store.
 func (s *ChatStore) InsertMessage(ctx context.Context, m chat.Message) error {
 	return s.messages.InsertOne(ctx, messageToDoc(m))

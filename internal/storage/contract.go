@@ -72,17 +72,35 @@ func contractFromDoc(d contractDoc) contract.Contract {
 		Rev: d.Rev, Ops: d.Ops, CreatedAt: d.CreatedAt, EndedAt: timeOf(d.EndedAt), EndedBy: d.EndedBy, EndReason: d.EndReason}
 }
 
-// InsertContract implements contract.Store.
-func (s *ContractStore) InsertContract(ctx context.Context, c contract.Contract) error {
-	err := s.contracts.InsertOne(ctx, contractDoc{ID: c.ID, JobID: c.JobID, JobTitle: c.JobTitle, ProposalID: c.ProposalID,
+func contractToDoc(c contract.Contract) contractDoc {
+	return contractDoc{ID: c.ID, JobID: c.JobID, JobTitle: c.JobTitle, ProposalID: c.ProposalID,
 		Type: string(c.Type), BuyerID: c.Buyer.ID, BuyerName: c.Buyer.Name, WorkerID: c.Worker.ID, WorkerName: c.Worker.Name,
 		Parties: []string{c.Buyer.ID, c.Worker.ID}, Price: int64(c.Price), Rate: int64(c.Rate), WeeklyHourLimit: int64(c.WeeklyHourLimit),
 		Status: string(c.Status), Held: nonNil(c.Held), Submitted: nonNil(c.Submitted), Disputed: nonNil(c.Disputed), Holding: int64(c.Holding), Paid: int64(c.Paid),
-		Refunded: int64(c.Refunded), NextWeek: optTime(c.NextWeek), Paused: c.Paused, Rev: c.Rev, Ops: nonNil(c.Ops), CreatedAt: c.CreatedAt})
+		Refunded: int64(c.Refunded), NextWeek: optTime(c.NextWeek), Paused: c.Paused, Rev: c.Rev, Ops: nonNil(c.Ops), CreatedAt: c.CreatedAt,
+		EndedAt: optTime(c.EndedAt), EndedBy: c.EndedBy, EndReason: c.EndReason}
+}
+
+// InsertContract implements contract.Store.
+func (s *ContractStore) InsertContract(ctx context.Context, c contract.Contract) error {
+	err := s.contracts.InsertOne(ctx, contractToDoc(c))
 	if docdb.IsDuplicate(err) {
 		return nil // inserted by an earlier run of the same step
 	}
 	return err
+}
+
+// InsertContracts adds contracts in one command, each as it is given
+// (ended too), with no operation behind them: for the load generator's
+// seed, whose caller must have posted what each one's escrow holds
+// (Holding) for the audit to balance. A duplicate ID stops it; those
+// before it stay.
+func (s *ContractStore) InsertContracts(ctx context.Context, cs []contract.Contract) error {
+	docs := make([]any, len(cs))
+	for i, c := range cs {
+		docs[i] = contractToDoc(c)
+	}
+	return s.contracts.InsertMany(ctx, docs, true)
 }
 
 // Contract implements contract.Store.

@@ -98,6 +98,22 @@ func (s *InvoiceStore) Insert(ctx context.Context, inv invoice.Invoice) error {
 	return err
 }
 
+// InsertMany adds invoices in one command, each numbered as it is given:
+// for the load generator's seed, whose caller keeps each year's numbers
+// 1..n without a gap (it seeds a past year's, after its Last). A duplicate
+// ID or number stops it with invoice.ErrTaken; those before it stay.
+func (s *InvoiceStore) InsertMany(ctx context.Context, invs []invoice.Invoice) error {
+	docs := make([]any, len(invs))
+	for i, inv := range invs {
+		docs[i] = invoiceToDoc(inv)
+	}
+	err := s.invoices.InsertMany(ctx, docs, true)
+	if docdb.IsDuplicate(err) {
+		return invoice.ErrTaken
+	}
+	return err
+}
+
 // ByID implements invoice.Store.
 func (s *InvoiceStore) ByID(ctx context.Context, id string) (invoice.Invoice, error) {
 	var d invoiceDoc

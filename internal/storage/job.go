@@ -84,14 +84,30 @@ func deadlineOf(t time.Time) (*time.Time, time.Time) {
 	return &t, t
 }
 
-// Insert implements job.Store.
-func (s *JobStore) Insert(ctx context.Context, j job.Job) error {
+func jobToDoc(j job.Job) jobDoc {
 	deadline, key := deadlineOf(j.Deadline)
-	return s.jobs.InsertOne(ctx, jobDoc{ID: j.ID, Title: j.Title, Description: j.Description, Category: j.Category,
+	return jobDoc{ID: j.ID, Title: j.Title, Description: j.Description, Category: j.Category,
 		Skills: nonNil(j.Skills), SkillKeys: skillKeys(j.Skills), Type: string(j.Type), Budget: int64(j.Budget),
 		HourlyRate: int64(j.HourlyRate), WeeklyHourLimit: int64(j.WeeklyHourLimit), BudgetKey: int64(j.BudgetKey()),
 		Deadline: deadline, DeadlineKey: key, Reqs: requirementsToDoc(j.Requirements),
-		BuyerID: j.Buyer.ID, BuyerName: j.Buyer.Name, Status: string(j.Status), CreatedAt: j.CreatedAt})
+		BuyerID: j.Buyer.ID, BuyerName: j.Buyer.Name, Status: string(j.Status), Hidden: j.Hidden, ContractID: j.ContractID,
+		CreatedAt: j.CreatedAt, ClosedAt: optTime(j.ClosedAt)}
+}
+
+// Insert implements job.Store.
+func (s *JobStore) Insert(ctx context.Context, j job.Job) error {
+	return s.jobs.InsertOne(ctx, jobToDoc(j))
+}
+
+// InsertMany adds jobs in one command, each as it is given (closed or
+// hired too), with no service behind it: for the load generator's seed.
+// A duplicate ID stops it; those before it stay.
+func (s *JobStore) InsertMany(ctx context.Context, jobs []job.Job) error {
+	docs := make([]any, len(jobs))
+	for i, j := range jobs {
+		docs[i] = jobToDoc(j)
+	}
+	return s.jobs.InsertMany(ctx, docs, true)
 }
 
 // ByID implements job.Store.
@@ -285,11 +301,32 @@ func proposalFromDoc(d proposalDoc) job.Proposal {
 		CreatedAt: d.CreatedAt, DecidedAt: timeOf(d.DecidedAt)}
 }
 
+func proposalToDoc(p job.Proposal) proposalDoc {
+	return proposalDoc{ID: p.ID, JobID: p.JobID, JobTitle: p.JobTitle, JobType: string(p.JobType),
+		BuyerID: p.BuyerID, WorkerID: p.Worker.ID, WorkerName: p.Worker.Name, Bid: int64(p.Bid), CoverLetter: p.CoverLetter,
+		EstimatedDays: int64(p.EstimatedDays), Status: string(p.Status), DeclineReason: p.DeclineReason, CreatedAt: p.CreatedAt,
+		DecidedAt: optTime(p.DecidedAt)}
+}
+
 // InsertProposal implements job.Store.
 func (s *JobStore) InsertProposal(ctx context.Context, p job.Proposal) error {
-	err := s.proposals.InsertOne(ctx, proposalDoc{ID: p.ID, JobID: p.JobID, JobTitle: p.JobTitle, JobType: string(p.JobType),
-		BuyerID: p.BuyerID, WorkerID: p.Worker.ID, WorkerName: p.Worker.Name, Bid: int64(p.Bid), CoverLetter: p.CoverLetter,
-		EstimatedDays: int64(p.EstimatedDays), Status: string(p.Status), CreatedAt: p.CreatedAt})
+	err := s.proposals.InsertOne(ctx, proposalToDoc(p))
+	if docdb.IsDuplicate(err) {
+		return job.ErrAlreadyProposed
+	}
+	return err
+}
+
+// InsertProposals adds proposals in one command, each as it is given
+// (decided too), with no service behind it: for the load generator's
+// seed. The first duplicate (ID, or job and worker) stops it with
+// job.ErrAlreadyProposed; those before it stay.
+func (s *JobStore) InsertProposals(ctx context.Context, ps []job.Proposal) error {
+	docs := make([]any, len(ps))
+	for i, p := range ps {
+		docs[i] = proposalToDoc(p)
+	}
+	err := s.proposals.InsertMany(ctx, docs, true)
 	if docdb.IsDuplicate(err) {
 		return job.ErrAlreadyProposed
 	}
