@@ -268,8 +268,8 @@ type Store interface {
 // implements it.
 type Jobs interface {
 	ForHire(ctx context.Context, buyer auth.Principal, jobID, proposalID string) (job.Job, job.Proposal, error)
-	MarkHired(ctx context.Context, jobID, buyerID, contractID string, at time.Time) (bool, error)
-	Unhire(ctx context.Context, jobID, contractID string) error
+	MarkHired(ctx context.Context, jobID, buyerID, proposalID, contractID string, at time.Time) (bool, error)
+	Unhire(ctx context.Context, jobID, proposalID, contractID string, at time.Time) error
 	SettleHire(ctx context.Context, jobID, proposalID string, at time.Time) error
 }
 

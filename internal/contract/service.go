@@ -82,7 +82,8 @@ func NewService(d Deps) *Service {
 	if s.autoRelease <= 0 {
 		s.autoRelease = DefaultAutoRelease
 	}
-	// hire:<contract> closes the job to other hires (its commit), moves the
+	// hire:<contract> claims the proposal and closes the job to other
+	// hires (its commit, exclusive with a withdrawal), moves the
 	// first milestone's or week's coins from the buyer to the contract's
 	// escrow, then makes the contract and its items and declines the
 	// other proposals. Retry: a buyer short of coins may buy some and
@@ -188,7 +189,11 @@ type NewMilestone struct {
 // first funded at once; an hourly job takes none and funds its first week
 // (rate × weekly hour limit, at the proposal's rate). Short of coins:
 // ledger.ErrInsufficientCoins, and nothing is made. Two hires of one job
-// at once: one contract, the other job.ErrNotOpen.
+// at once: one contract, the other job.ErrNotOpen. A withdrawal (or a
+// decline) of the proposal at the moment of its hire: either the hire's
+// commit claims the proposal first and the withdrawal is refused
+// (job.ErrProposalNotPending), or the withdrawal comes first and the hire
+// is cancelled before any coin moves (job.ErrProposalNotPending).
 func (s *Service) Hire(ctx context.Context, p auth.Principal, jobID, proposalID string, milestones []NewMilestone) (Detail, error) {
 	if !p.Is(auth.RoleBuyer) {
 		return Detail{}, auth.ErrWrongRole
@@ -228,7 +233,12 @@ func (s *Service) Hire(ctx context.Context, p auth.Principal, jobID, proposalID 
 	_, err = s.hire.Run(ctx, s.ops, id, ledger.Move(ledger.UserAccount(p.UserID), ledger.ContractAccount(id), first.Coins),
 		hireData{Contract: c, Items: items})
 	if errors.Is(err, operation.ErrCancelled) {
-		return Detail{}, job.ErrNotOpen // another hire took the job
+		// The proposal was withdrawn or declined, or another hire took
+		// the job, first: read again, which it is.
+		if _, _, err := s.jobs.ForHire(ctx, p, jobID, proposalID); err != nil {
+			return Detail{}, err
+		}
+		return Detail{}, job.ErrNotOpen
 	}
 	if err != nil {
 		return Detail{}, fmt.Errorf("hire for job %s: %w", jobID, err)
@@ -239,16 +249,17 @@ func (s *Service) Hire(ctx context.Context, p auth.Principal, jobID, proposalID 
 
 func (s *Service) commitHire(ctx context.Context, op operation.Op[hireData]) (bool, error) {
 	c := op.Data.Contract
-	return s.jobs.MarkHired(ctx, c.JobID, c.Buyer.ID, c.ID, op.At)
+	return s.jobs.MarkHired(ctx, c.JobID, c.Buyer.ID, c.ProposalID, c.ID, op.At)
 }
 
 func (s *Service) revertHire(ctx context.Context, op operation.Op[hireData]) error {
-	return s.jobs.Unhire(ctx, op.Data.Contract.JobID, op.Data.Contract.ID)
+	c := op.Data.Contract
+	return s.jobs.Unhire(ctx, c.JobID, c.ProposalID, c.ID, op.At)
 }
 
 // settleHire makes the items, then the contract (whose escrow the audit
-// checks once the operation has ended), then marks the proposal hired and
-// declines the others, and tells the worker.
+// checks once the operation has ended), then declines the other
+// proposals (the commit marked this one hired), and tells the worker.
 func (s *Service) settleHire(ctx context.Context, op operation.Op[hireData]) error {
 	c := op.Data.Contract
 	c.Ops = []string{op.ID}

@@ -397,3 +397,75 @@ func TestReleasesAreInvoiced(t *testing.T) {
 		}
 	}
 }
+
+// TestWithdrawRacesHire: a worker withdrawing their proposal at the
+// moment the buyer hires it. Either the hire wins (a contract; the
+// withdrawal refused) or the withdrawal wins (the hire refused, no
+// contract, no coin moved, the job still open); never both. Run many
+// times over, the audit balanced after each.
+func TestWithdrawRacesHire(t *testing.T) {
+	wins := map[string]int{}
+	for range 20 {
+		e := apptest.New(t)
+		ctx := context.Background()
+		buyer, worker, j, p := setUp(t, e, 200)
+		var hireErr, withdrawErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { _, hireErr = e.Contracts.Hire(ctx, buyer, j.ID, p.ID, twoMilestones) })
+		wg.Go(func() { _, withdrawErr = e.Projects.Withdraw(ctx, worker, p.ID) })
+		wg.Wait()
+		got, _ := e.Projects.Proposal(ctx, worker, p.ID)
+		jj, _ := e.Projects.Get(ctx, j.ID)
+		contracts, _ := e.Contracts.Mine(ctx, buyer, "", firstPage)
+		switch {
+		case hireErr == nil:
+			wins["hire"]++
+			wantErr(t, withdrawErr, job.ErrProposalNotPending)
+			if got.Status != job.ProposalHired || jj.Status != job.StatusHired || contracts.Total != 1 || e.Coins(t, buyer.UserID) != 160 {
+				t.Errorf("hire won: proposal %s, job %s, %d contracts, buyer %d", got.Status, jj.Status, contracts.Total, e.Coins(t, buyer.UserID))
+			}
+		case withdrawErr == nil:
+			wins["withdrawal"]++
+			wantErr(t, hireErr, job.ErrProposalNotPending)
+			if got.Status != job.ProposalWithdrawn || jj.Status != job.StatusOpen || contracts.Total != 0 || e.Coins(t, buyer.UserID) != 200 {
+				t.Errorf("withdrawal won: proposal %s, job %s, %d contracts, buyer %d", got.Status, jj.Status, contracts.Total, e.Coins(t, buyer.UserID))
+			}
+		default:
+			t.Fatalf("both refused: hire %v, withdrawal %v", hireErr, withdrawErr)
+		}
+	}
+	t.Logf("wins: %v", wins)
+}
+
+// TestHireOfAWithdrawnProposal: a proposal withdrawn before the hire
+// is refused by it with nothing moved; one declined likewise.
+func TestHireOfAWithdrawnProposal(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, worker, j, p := setUp(t, e, 200)
+	if _, err := e.Projects.Withdraw(ctx, worker, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.Contracts.Hire(ctx, buyer, j.ID, p.ID, twoMilestones)
+	wantErr(t, err, job.ErrProposalNotPending)
+	if got := e.Coins(t, buyer.UserID); got != 200 {
+		t.Errorf("buyer = %d, want 200", got)
+	}
+}
+
+// TestHireShortOfCoinsGivesTheProposalBack: a hire whose coins fell
+// short leaves the proposal pending, so that the worker may still
+// withdraw it.
+func TestHireShortOfCoinsGivesTheProposalBack(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, worker, j, p := setUp(t, e, 30)
+	_, err := e.Contracts.Hire(ctx, buyer, j.ID, p.ID, twoMilestones)
+	wantErr(t, err, ledger.ErrInsufficientCoins)
+	if got, _ := e.Projects.Proposal(ctx, worker, p.ID); got.Status != job.ProposalPending {
+		t.Errorf("proposal after a failed hire = %s, want pending", got.Status)
+	}
+	if _, err := e.Projects.Withdraw(ctx, worker, p.ID); err != nil {
+		t.Errorf("withdraw after a failed hire: %v", err)
+	}
+}
