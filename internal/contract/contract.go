@@ -125,7 +125,7 @@ const (
 	ItemFunded    ItemStatus = "funded"    // its coins are in escrow; the worker works on it (again, after changes were asked)
 	ItemSubmitted ItemStatus = "submitted" // the worker submitted it: the buyer approves it or asks for changes
 	ItemReleased  ItemStatus = "released"  // paid to the worker
-	ItemRefunded  ItemStatus = "refunded"  // given back to the buyer (the contract ended before it was submitted)
+	ItemRefunded  ItemStatus = "refunded"  // given back to the buyer (the contract ended before it was submitted; a week never logged)
 	ItemCancelled ItemStatus = "cancelled" // never funded, and the contract ended
 	ItemDisputed  ItemStatus = "disputed"  // submitted, then disputed by a party: its coins stay in escrow until an admin decides
 	ItemSplit     ItemStatus = "split"     // an admin's decision of its dispute paid part to the worker, the rest back to the buyer
@@ -247,6 +247,9 @@ type Store interface {
 	// Due returns up to limit items of the kind submitted at or before
 	// before.
 	Due(ctx context.Context, kind ItemKind, before time.Time, limit int) ([]Item, error)
+	// Unlogged returns up to limit funded weeks never logged (no
+	// timesheet ever) that started before before, the earliest first.
+	Unlogged(ctx context.Context, before time.Time, limit int) ([]Item, error)
 	// Weeks returns a page of an hourly contract's weeks, the latest
 	// first, and their count.
 	Weeks(ctx context.Context, contractID string, p page.Request) ([]Item, int64, error)

@@ -52,6 +52,7 @@ type Service struct {
 	refund    operation.Kind[itemOp]
 	weekFund  operation.Kind[weekOp]
 	pauseOp   operation.Kind[weekOp]
+	weekBack  operation.Kind[itemOp]
 }
 
 // Deps is what a Service is built with.
@@ -119,6 +120,9 @@ func NewService(d Deps) *Service {
 	// contract-pause:<week> pauses a contract whose buyer could not fund
 	// the week.
 	s.pauseOp = operation.Kind[weekOp]{Name: "contract-pause", Commit: s.commitWeek, Settle: s.settlePause}
+	// week-refund:<week> gives a week never logged back to the buyer,
+	// UnloggedGrace after it ended.
+	s.weekBack = operation.Kind[itemOp]{Name: "week-refund", Commit: s.commit, Settle: s.settleWeekRefund}
 	return s
 }
 
@@ -127,7 +131,7 @@ func NewService(d Deps) *Service {
 func (s *Service) Operations() []operation.Definition {
 	return []operation.Definition{s.hire.Define(), s.fund.Define(), s.submit.Define(), s.release.Define(), s.changes.Define(),
 		s.end.Define(), s.disputeOp.Define(), s.decide.Define(), s.refund.Define(),
-		s.weekFund.Define(), s.pauseOp.Define()}
+		s.weekFund.Define(), s.pauseOp.Define(), s.weekBack.Define()}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }

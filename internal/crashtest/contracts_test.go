@@ -404,9 +404,28 @@ func pausedContract(t *testing.T, w *world) {
 	}
 }
 
-// timesheetScenarios approve a timesheet, fund a week, pause a contract
-// whose buyer is short and resume it.
+// timesheetScenarios refund a week never logged, approve a timesheet,
+// fund a week, pause a contract whose buyer is short and resume it.
 var timesheetScenarios = []scenario{
+	{
+		name:  "refund a week never logged",
+		retry: true, // the job's next round
+		before: func(t *testing.T, w *world) {
+			hourlyHired(t, w)
+			// The first week ended on 8 June; its grace on 15 June.
+			w.Clock.Advance(firstWeek.AddDate(0, 0, 14).Add(time.Hour).Sub(w.Clock.Now()))
+		},
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.Contracts.RefundUnlogged(ctx)
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 0, 0, 50, 0, contract.ItemRefunded)
+			if d := w.onlyContract(t); d.Refunded != 20 || d.Status != contract.StatusActive || len(d.Held) != 0 {
+				t.Errorf("contract %+v", d.Contract)
+			}
+		},
+	},
 	{
 		name: "approve a timesheet",
 		before: func(t *testing.T, w *world) {

@@ -40,6 +40,7 @@ const (
 	MilestoneDisputed       Type = "milestone_disputed"  // to both parties: a submitted milestone is disputed; an admin decides
 	DisputeDecided          Type = "dispute_decided"     // to both parties: the admin's decision of a dispute
 	ContractPaused          Type = "contract_paused"     // to both parties: the buyer could not fund an hourly contract's week
+	WeekRefunded            Type = "week_refunded"       // to both parties: a week never logged went back to the buyer after the grace
 )
 
 // Kinds of email that are not notifications of one type: each user gets

@@ -264,6 +264,19 @@ func (s *ContractStore) Due(ctx context.Context, kind contract.ItemKind, before 
 	return out, err
 }
 
+// Unlogged implements contract.Store: one find, through the index on
+// status, kind and week_start (migration 0054).
+func (s *ContractStore) Unlogged(ctx context.Context, before time.Time, limit int) ([]contract.Item, error) {
+	var out []contract.Item
+	err := docdb.Each(ctx, s.items, bson.D{{Key: "status", Value: string(contract.ItemFunded)}, {Key: "kind", Value: string(contract.KindWeek)},
+		{Key: "week_start", Value: bson.D{{Key: "$lt", Value: before}}}, {Key: "submissions", Value: 0}},
+		docdb.Query{Sort: bson.D{{Key: "week_start", Value: 1}, {Key: "_id", Value: 1}}, Limit: int64(limit)}, func(d contractItemDoc) error {
+			out = append(out, itemFromDoc(d))
+			return nil
+		})
+	return out, err
+}
+
 // Contracted implements contract.Store: one find, through the index on
 // buyer and worker.
 func (s *ContractStore) Contracted(ctx context.Context, buyerID, workerID string) (bool, error) {
