@@ -130,6 +130,13 @@ func TestContractRefusals(t *testing.T) {
 	poor := a.register(t, "buyer")
 	pj := a.postJob(t, poor.Token, fixedJob(1000))
 	pp := a.propose(t, worker.Token, pj.ID, bid(900))
+	// A proposal withdrawn: not hired, and a hired one not withdrawn.
+	wj := a.postJob(t, buyer.Token, fixedJob(100))
+	wp := a.propose(t, otherWorker.Token, wj.ID, bid(90))
+	decode[proposalBody](t, a.call(t, http.MethodDelete, "/api/proposals/"+wp.ID, otherWorker.Token, nil), http.StatusOK)
+	hj := a.postJob(t, buyer.Token, fixedJob(100))
+	hp := a.propose(t, otherWorker.Token, hj.ID, bid(80))
+	decode[contractBody](t, a.call(t, http.MethodPost, "/api/jobs/"+hj.ID+"/hire", buyer.Token, hireBody(hp.ID, 10)), http.StatusCreated)
 
 	for _, tt := range []struct {
 		name   string
@@ -148,6 +155,8 @@ func TestContractRefusals(t *testing.T) {
 		{"a bad milestone", http.MethodPost, "/api/jobs/" + j.ID + "/hire", buyer.Token,
 			map[string]any{"proposal_id": p.ID, "milestones": []map[string]any{{"title": "", "coins": 0, "due_date": "soon"}}}, http.StatusUnprocessableEntity, "invalid_fields"},
 		{"short of coins", http.MethodPost, "/api/jobs/" + pj.ID + "/hire", poor.Token, hireBody(pp.ID, 900), http.StatusConflict, "insufficient_coins"},
+		{"a withdrawn proposal", http.MethodPost, "/api/jobs/" + wj.ID + "/hire", buyer.Token, hireBody(wp.ID, 10), http.StatusConflict, "proposal_not_pending"},
+		{"withdraw a hired proposal", http.MethodDelete, "/api/proposals/" + hp.ID, otherWorker.Token, nil, http.StatusConflict, "proposal_not_pending"},
 		{"a hired job", http.MethodPost, "/api/jobs/" + c.JobID + "/hire", buyer.Token, hireBody(p.ID, 10), http.StatusNotFound, "proposal_not_found"},
 		{"a stranger reads", http.MethodGet, "/api/contracts/" + c.ID, otherWorker.Token, nil, http.StatusNotFound, "contract_not_found"},
 		{"a missing contract", http.MethodGet, "/api/contracts/nope", buyer.Token, nil, http.StatusNotFound, "contract_not_found"},
