@@ -53,6 +53,10 @@ type Service struct {
 	weekFund  operation.Kind[weekOp]
 	pauseOp   operation.Kind[weekOp]
 	weekBack  operation.Kind[itemOp]
+
+	propose operation.Kind[itemOp]
+	accept  operation.Kind[itemOp]
+	decline operation.Kind[itemOp]
 }
 
 // Deps is what a Service is built with.
@@ -123,6 +127,14 @@ func NewService(d Deps) *Service {
 	// week-refund:<week> gives a week never logged back to the buyer,
 	// UnloggedGrace after it ended.
 	s.weekBack = operation.Kind[itemOp]{Name: "week-refund", Commit: s.commit, Settle: s.settleWeekRefund}
+	// milestone-propose:<item> adds a milestone beyond the agreed price
+	// to the contract's changes awaiting the worker, then makes it.
+	s.propose = operation.Kind[itemOp]{Name: "milestone-propose", Commit: s.commit, Settle: s.settlePropose}
+	// milestone-accept:<item> raises the agreed price by a proposed
+	// milestone's coins, which may then be funded; milestone-decline:<item>
+	// drops it. Both commit on the contract, so one of the two wins.
+	s.accept = operation.Kind[itemOp]{Name: "milestone-accept", Commit: s.commit, Settle: s.settleAnswer}
+	s.decline = operation.Kind[itemOp]{Name: "milestone-decline", Commit: s.commit, Settle: s.settleAnswer}
 	return s
 }
 
@@ -131,7 +143,7 @@ func NewService(d Deps) *Service {
 func (s *Service) Operations() []operation.Definition {
 	return []operation.Definition{s.hire.Define(), s.fund.Define(), s.submit.Define(), s.release.Define(), s.changes.Define(),
 		s.end.Define(), s.disputeOp.Define(), s.decide.Define(), s.refund.Define(),
-		s.weekFund.Define(), s.pauseOp.Define(), s.weekBack.Define()}
+		s.weekFund.Define(), s.pauseOp.Define(), s.weekBack.Define(), s.propose.Define(), s.accept.Define(), s.decline.Define()}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -409,49 +421,143 @@ func retried[T any](try func() (T, error)) (T, error) {
 	}
 }
 
-// AddMilestone adds an unfunded milestone to the buyer's active fixed
-// contract; all its milestones (but those refunded or cancelled) add up
-// to at most the accepted bid (ErrOverBid).
+// AddMilestone adds a milestone to the buyer's active fixed contract.
+// One that fits in the agreed price (all its milestones but those
+// refunded, cancelled, proposed or declined adding up to at most
+// Contract.Agreed) is unfunded, the buyer's to fund. One that does not is
+// a change the worker answers: proposed (a milestone-propose operation
+// adding it to Escrow.Proposed, the worker told), to be accepted (Accept:
+// the agreed price grows by its coins) or declined (Decline); it cannot be
+// funded meanwhile (ErrProposed). At the hire, which the worker is not
+// asked about, the milestones stay within the bid: further work is
+// proposed this way.
 func (s *Service) AddMilestone(ctx context.Context, p auth.Principal, contractID string, m NewMilestone) (Item, error) {
-	c, _, err := s.party(ctx, p, auth.RoleBuyer, contractID, "")
-	if err != nil {
-		return Item{}, err
-	}
 	now := s.clock()
 	m.DueDate = m.DueDate.UTC().Truncate(time.Millisecond)
 	if err := m.check("", now); err != nil {
+		if _, _, perr := s.party(ctx, p, auth.RoleBuyer, contractID, ""); perr != nil {
+			return Item{}, perr
+		}
 		return Item{}, err
 	}
-	switch {
-	case c.Status != StatusActive:
-		return Item{}, ErrEnded
-	case c.Type != job.TypeFixed:
-		return Item{}, ErrNotMilestones
-	}
-	items, err := s.store.Items(ctx, c.ID)
-	if err != nil {
-		return Item{}, fmt.Errorf("items of contract %s: %w", c.ID, err)
-	}
-	if len(items) >= MaxMilestones {
-		return Item{}, invalidMilestones(fmt.Sprintf("a contract has at most %d milestones", MaxMilestones))
-	}
-	if planned(items)+m.Coins > c.Price {
-		return Item{}, ErrOverBid
-	}
-	it := Item{ID: s.newID(), ContractID: c.ID, Kind: KindMilestone, Seq: len(items) + 1, Title: m.Title, Coins: m.Coins,
-		DueDate: m.DueDate, Status: ItemUnfunded, CreatedAt: now}
+	id := s.newID()
+	return retried(func() (Item, error) {
+		c, _, err := s.party(ctx, p, auth.RoleBuyer, contractID, "")
+		if err != nil {
+			return Item{}, err
+		}
+		switch {
+		case c.Status != StatusActive:
+			return Item{}, ErrEnded
+		case c.Type != job.TypeFixed:
+			return Item{}, ErrNotMilestones
+		}
+		items, err := s.store.Items(ctx, c.ID)
+		if err != nil {
+			return Item{}, fmt.Errorf("items of contract %s: %w", c.ID, err)
+		}
+		if len(items) >= MaxMilestones {
+			return Item{}, invalidMilestones(fmt.Sprintf("a contract has at most %d milestones", MaxMilestones))
+		}
+		it := Item{ID: id, ContractID: c.ID, Kind: KindMilestone, Seq: len(items) + 1, Title: m.Title, Coins: m.Coins,
+			DueDate: m.DueDate, Status: ItemUnfunded, CreatedAt: now}
+		if planned(items)+m.Coins <= c.Agreed() {
+			if err := s.store.InsertItems(ctx, []Item{it}); err != nil {
+				return Item{}, fmt.Errorf("insert milestone of contract %s: %w", c.ID, err)
+			}
+			return it, nil
+		}
+		next := c.Escrow
+		next.Proposed = append(slices.Clone(c.Proposed), it.ID)
+		it.Status, it.Rev = ItemProposed, c.Rev+1
+		_, err = s.propose.Run(ctx, s.ops, it.ID, nil, itemOp{Contract: refOf(c), Next: next, Rev: c.Rev + 1, Item: it})
+		if err != nil {
+			return Item{}, fmt.Errorf("propose milestone %s: %w", it.ID, err)
+		}
+		return s.store.Item(ctx, it.ID)
+	})
+}
+
+// settlePropose makes the proposed milestone and tells the worker.
+func (s *Service) settlePropose(ctx context.Context, op operation.Op[itemOp]) error {
+	it, c := op.Data.Item, op.Data.Contract
 	if err := s.store.InsertItems(ctx, []Item{it}); err != nil {
-		return Item{}, fmt.Errorf("insert milestone of contract %s: %w", c.ID, err)
+		return fmt.Errorf("insert milestone %s: %w", it.ID, err)
 	}
-	return it, nil
+	s.tell(ctx, notification.Notification{ID: op.ID, UserID: c.Worker.ID, Type: notification.MilestoneProposed, Page: notification.Contracts,
+		Message: fmt.Sprintf("%s proposes %q (%d coins) beyond the agreed price of %q: accept it or decline it.",
+			c.Buyer.Name, it.Title, it.Coins, c.JobTitle)})
+	return nil
+}
+
+// Accept is the worker's yes to a proposed milestone: the agreed price
+// grows by its coins and it is unfunded, the buyer's to fund.
+func (s *Service) Accept(ctx context.Context, p auth.Principal, contractID, itemID string) (Item, error) {
+	return s.answer(ctx, p, contractID, itemID, true)
+}
+
+// Decline is the worker's no to a proposed milestone: it is declined and
+// never funded.
+func (s *Service) Decline(ctx context.Context, p auth.Principal, contractID, itemID string) (Item, error) {
+	return s.answer(ctx, p, contractID, itemID, false)
+}
+
+// answer accepts or declines a proposed milestone, as an operation on the
+// contract: of an acceptance and a decline at once (or two of either),
+// one commits and the other finds it answered (ErrNotProposed).
+func (s *Service) answer(ctx context.Context, p auth.Principal, contractID, itemID string, yes bool) (Item, error) {
+	return retried(func() (Item, error) {
+		c, it, err := s.party(ctx, p, auth.RoleWorker, contractID, itemID)
+		if err != nil {
+			return Item{}, err
+		}
+		switch {
+		case c.Status != StatusActive:
+			return Item{}, ErrEnded
+		case !held(c.Proposed, it.ID):
+			return Item{}, ErrNotProposed
+		}
+		next := c.Escrow
+		next.Proposed = without(c.Proposed, it.ID)
+		kind, status := s.decline, ItemDeclined
+		if yes {
+			kind, status = s.accept, ItemUnfunded
+			next.Raised += it.Coins
+		}
+		it.Status, it.Rev = status, c.Rev+1
+		_, err = kind.Run(ctx, s.ops, it.ID, nil, itemOp{Contract: refOf(c), Next: next, Rev: c.Rev + 1, Item: it})
+		if err != nil {
+			return Item{}, fmt.Errorf("answer milestone %s: %w", it.ID, err)
+		}
+		return s.store.Item(ctx, it.ID)
+	})
+}
+
+// settleAnswer stores the worker's answer on the milestone and tells the
+// buyer.
+func (s *Service) settleAnswer(ctx context.Context, op operation.Op[itemOp]) error {
+	it, c := op.Data.Item, op.Data.Contract
+	if err := s.store.SetItem(ctx, it); err != nil {
+		return fmt.Errorf("answer milestone %s: %w", it.ID, err)
+	}
+	typ, msg := notification.MilestoneAccepted, fmt.Sprintf("%s accepted %q (%d coins) of %q: the agreed price grew by it; fund it when work may start.",
+		c.Worker.Name, it.Title, it.Coins, c.JobTitle)
+	if it.Status == ItemDeclined {
+		typ, msg = notification.MilestoneDeclined, fmt.Sprintf("%s declined %q (%d coins) of %q.", c.Worker.Name, it.Title, it.Coins, c.JobTitle)
+	}
+	s.tell(ctx, notification.Notification{ID: op.ID, UserID: c.Buyer.ID, Type: typ, Page: notification.Contracts, Message: msg})
+	return nil
 }
 
 // planned adds up the coins of the items that are or may be paid: all but
-// those refunded or cancelled.
+// those refunded or cancelled, and changes not accepted (proposed or
+// declined).
 func planned(items []Item) money.Coins {
 	var sum money.Coins
 	for _, it := range items {
-		if it.Status != ItemRefunded && it.Status != ItemCancelled {
+		switch it.Status {
+		case ItemRefunded, ItemCancelled, ItemProposed, ItemDeclined:
+		default:
 			sum += it.Coins
 		}
 	}
@@ -460,8 +566,9 @@ func planned(items []Item) money.Coins {
 
 // Fund moves an unfunded milestone's coins from the buyer into the
 // contract's escrow. Short of coins: ledger.ErrInsufficientCoins, nothing
-// moved. What the escrow held and paid, with it, stays within the accepted
-// bid (ErrOverBid): the commit's revision makes that exact.
+// moved. What the escrow held and paid, with it, stays within the agreed
+// price (ErrOverBid): the commit's revision makes that exact. A proposed
+// milestone the worker has not accepted, or declined: ErrProposed.
 func (s *Service) Fund(ctx context.Context, p auth.Principal, contractID, itemID string) (Item, error) {
 	return retried(func() (Item, error) {
 		c, it, err := s.party(ctx, p, auth.RoleBuyer, contractID, itemID)
@@ -471,9 +578,11 @@ func (s *Service) Fund(ctx context.Context, p auth.Principal, contractID, itemID
 		switch {
 		case c.Status != StatusActive:
 			return Item{}, ErrEnded
+		case it.Status == ItemProposed || it.Status == ItemDeclined || held(c.Proposed, it.ID):
+			return Item{}, ErrProposed
 		case it.Status != ItemUnfunded || held(c.Held, it.ID):
 			return Item{}, ErrFunded
-		case c.Type == job.TypeFixed && c.Paid+c.Holding+it.Coins > c.Price:
+		case c.Type == job.TypeFixed && c.Paid+c.Holding+it.Coins > c.Agreed():
 			return Item{}, ErrOverBid
 		}
 		next := c.Escrow
@@ -699,7 +808,8 @@ func (s *Service) End(ctx context.Context, p auth.Principal, contractID, reason 
 		case len(c.Submitted) > 0:
 			return Contract{}, ErrInReview
 		}
-		next := Escrow{Status: StatusEnded, Held: []string{}, Submitted: []string{}, Disputed: []string{}, Paid: c.Paid, Refunded: c.Refunded + c.Holding}
+		next := Escrow{Status: StatusEnded, Held: []string{}, Submitted: []string{}, Disputed: []string{}, Paid: c.Paid, Refunded: c.Refunded + c.Holding,
+			Proposed: []string{}, Raised: c.Raised}
 		var postings []ledger.Posting
 		if c.Holding > 0 {
 			postings = ledger.Move(ledger.ContractAccount(c.ID), ledger.UserAccount(c.Buyer.ID), c.Holding)
@@ -735,7 +845,7 @@ func (s *Service) settleEnd(ctx context.Context, op operation.Op[endData]) error
 		switch {
 		case held(op.Data.Held, it.ID):
 			it.Status = ItemRefunded
-		case it.Status == ItemUnfunded:
+		case it.Status == ItemUnfunded || it.Status == ItemProposed:
 			it.Status = ItemCancelled
 		default:
 			continue
@@ -799,7 +909,8 @@ func (s *Service) ReleaseDue(ctx context.Context) (int, error) {
 }
 
 // CheckEscrow is the audit's invariant of contracts: each contract's
-// escrow account holds what the contract says its items hold, and no
+// escrow account holds what the contract says its items hold, a fixed
+// contract's escrow and payments stay within its agreed price, and no
 // escrow account of a contract holds coins without its contract.
 // Accounts that operations in flight post to are left out.
 func (s *Service) CheckEscrow(ctx context.Context, balances map[string]money.Coins, busy map[string]bool) ([]string, error) {
@@ -813,6 +924,11 @@ func (s *Service) CheckEscrow(ctx context.Context, balances map[string]money.Coi
 		}
 		if got := balances[acct]; got != c.Holding {
 			problems = append(problems, fmt.Sprintf("contract %s: escrow holds %d, want %d (items %v)", c.ID, got, c.Holding, c.Held))
+		}
+		// What a fixed contract has escrowed and paid stays within its
+		// agreed price: the bid and the changes its worker accepted.
+		if c.Type == job.TypeFixed && c.Paid+c.Holding > c.Agreed() {
+			problems = append(problems, fmt.Sprintf("contract %s: holds %d and paid %d, beyond its agreed price %d", c.ID, c.Holding, c.Paid, c.Agreed()))
 		}
 		return nil
 	})

@@ -15,6 +15,7 @@ import (
 	"microtask/internal/job"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
+	"microtask/internal/notification"
 	"microtask/internal/page"
 	"microtask/internal/storage/storagetest"
 )
@@ -217,8 +218,9 @@ func TestMilestones(t *testing.T) {
 
 	_, err := e.Contracts.Submit(ctx, worker, d.ID, second, contract.Submission{Message: "Done."})
 	wantErr(t, err, contract.ErrNotFunded)
-	_, err = e.Contracts.AddMilestone(ctx, buyer, d.ID, contract.NewMilestone{Title: "Extra", Coins: 1})
-	wantErr(t, err, contract.ErrOverBid)
+	if it, err := e.Contracts.AddMilestone(ctx, buyer, d.ID, contract.NewMilestone{Title: "Extra", Coins: 1}); err != nil || it.Status != contract.ItemProposed {
+		t.Fatalf("a milestone beyond the bid = %+v, %v; want proposed", it, err)
+	}
 
 	it, err := e.Contracts.Submit(ctx, worker, d.ID, first, contract.Submission{Message: "Here it is.", Attachments: []string{"https://example.com/d.png"}})
 	if err != nil || it.Status != contract.ItemSubmitted || it.SubmittedAt.IsZero() {
@@ -467,5 +469,124 @@ func TestHireShortOfCoinsGivesTheProposalBack(t *testing.T) {
 	}
 	if _, err := e.Projects.Withdraw(ctx, worker, p.ID); err != nil {
 		t.Errorf("withdraw after a failed hire: %v", err)
+	}
+}
+
+// TestProposedMilestones: a milestone beyond the agreed price is a change
+// the worker answers. Proposed, it cannot be funded; accepted, the
+// agreed price grows by it and it is funded; declined, never. Only the
+// contract's worker answers, only once; the end cancels one unanswered.
+func TestProposedMilestones(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, worker, d := hired(t, e) // bid 90: milestones of 40 and 50
+	within, err := e.Contracts.AddMilestone(ctx, buyer, d.ID, contract.NewMilestone{Title: "Nothing", Coins: 0})
+	if err == nil {
+		t.Fatalf("a milestone of 0 coins = %+v", within)
+	}
+	more, err := e.Contracts.AddMilestone(ctx, buyer, d.ID, contract.NewMilestone{Title: "More pages", Coins: 30})
+	if err != nil || more.Status != contract.ItemProposed {
+		t.Fatalf("propose = %+v, %v", more, err)
+	}
+	if n := notifiedOf(t, e, worker.UserID, notification.MilestoneProposed); n != 1 {
+		t.Errorf("the worker was told %d times", n)
+	}
+	_, err = e.Contracts.Fund(ctx, buyer, d.ID, more.ID)
+	wantErr(t, err, contract.ErrProposed)
+	_, err = e.Contracts.Accept(ctx, buyer, d.ID, more.ID)
+	wantErr(t, err, contract.ErrNotFound) // the buyer does not answer their own change
+	_, err = e.Contracts.Accept(ctx, e.User(t, auth.RoleWorker), d.ID, more.ID)
+	wantErr(t, err, contract.ErrNotFound)
+	_, err = e.Contracts.Accept(ctx, worker, d.ID, d.Items[1].ID)
+	wantErr(t, err, contract.ErrNotProposed)
+
+	got, err := e.Contracts.Accept(ctx, worker, d.ID, more.ID)
+	if err != nil || got.Status != contract.ItemUnfunded {
+		t.Fatalf("accept = %+v, %v", got, err)
+	}
+	_, err = e.Contracts.Decline(ctx, worker, d.ID, more.ID)
+	wantErr(t, err, contract.ErrNotProposed)
+	c, _ := e.Contracts.Get(ctx, buyer, d.ID)
+	if c.Raised != 30 || c.Agreed() != 120 || len(c.Proposed) != 0 {
+		t.Errorf("contract after the acceptance = %+v", c.Contract)
+	}
+	if n := notifiedOf(t, e, buyer.UserID, notification.MilestoneAccepted); n != 1 {
+		t.Errorf("the buyer was told %d times", n)
+	}
+	for _, id := range []string{d.Items[1].ID, more.ID} {
+		if _, err := e.Contracts.Fund(ctx, buyer, d.ID, id); err != nil {
+			t.Fatalf("fund %s: %v", id, err)
+		}
+	}
+	if got := e.Balance(t, ledger.ContractAccount(d.ID)); got != 120 {
+		t.Errorf("escrow = %d, want 120", got)
+	}
+
+	// Declined: never funded. Unanswered at the end: cancelled.
+	no, err := e.Contracts.AddMilestone(ctx, buyer, d.ID, contract.NewMilestone{Title: "Even more", Coins: 5})
+	if err != nil || no.Status != contract.ItemProposed {
+		t.Fatalf("propose = %+v, %v", no, err)
+	}
+	if got, err := e.Contracts.Decline(ctx, worker, d.ID, no.ID); err != nil || got.Status != contract.ItemDeclined {
+		t.Fatalf("decline = %+v, %v", got, err)
+	}
+	_, err = e.Contracts.Fund(ctx, buyer, d.ID, no.ID)
+	wantErr(t, err, contract.ErrProposed)
+	left, err := e.Contracts.AddMilestone(ctx, buyer, d.ID, contract.NewMilestone{Title: "Last", Coins: 5})
+	if err != nil || left.Status != contract.ItemProposed {
+		t.Fatalf("propose = %+v, %v", left, err)
+	}
+	for _, id := range []string{d.Items[0].ID, d.Items[1].ID, more.ID} {
+		if _, err := e.Contracts.Submit(ctx, worker, d.ID, id, contract.Submission{Message: "Done."}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Contracts.Approve(ctx, buyer, d.ID, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Contracts.End(ctx, buyer, d.ID, "Done."); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Contracts.Accept(ctx, worker, d.ID, left.ID)
+	wantErr(t, err, contract.ErrEnded)
+	c, _ = e.Contracts.Get(ctx, buyer, d.ID)
+	if c.Paid != 120 || c.Items[len(c.Items)-1].Status != contract.ItemCancelled || e.Coins(t, worker.UserID) != 120 {
+		t.Errorf("ended: %+v, last %+v", c.Contract, c.Items[len(c.Items)-1])
+	}
+}
+
+// TestAcceptRacesDecline: the worker's acceptance and decline of one
+// proposed milestone at once (two devices): one wins, the other is
+// refused, and the agreed price follows the winner.
+func TestAcceptRacesDecline(t *testing.T) {
+	for range 5 {
+		e := apptest.New(t)
+		ctx := context.Background()
+		buyer, worker, d := hired(t, e)
+		more, err := e.Contracts.AddMilestone(ctx, buyer, d.ID, contract.NewMilestone{Title: "More", Coins: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var acceptErr, declineErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { _, acceptErr = e.Contracts.Accept(ctx, worker, d.ID, more.ID) })
+		wg.Go(func() { _, declineErr = e.Contracts.Decline(ctx, worker, d.ID, more.ID) })
+		wg.Wait()
+		c, _ := e.Contracts.Get(ctx, buyer, d.ID)
+		it, _ := e.Contracts.Item(ctx, buyer, d.ID, more.ID)
+		switch {
+		case acceptErr == nil:
+			wantErr(t, declineErr, contract.ErrNotProposed)
+			if c.Raised != 30 || it.Status != contract.ItemUnfunded {
+				t.Errorf("accepted: raised %d, milestone %s", c.Raised, it.Status)
+			}
+		case declineErr == nil:
+			wantErr(t, acceptErr, contract.ErrNotProposed)
+			if c.Raised != 0 || it.Status != contract.ItemDeclined {
+				t.Errorf("declined: raised %d, milestone %s", c.Raised, it.Status)
+			}
+		default:
+			t.Fatalf("both refused: %v, %v", acceptErr, declineErr)
+		}
 	}
 }

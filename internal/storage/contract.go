@@ -54,6 +54,8 @@ type contractDoc struct {
 	Refunded        int64      `bson:"refunded_coins"`
 	NextWeek        *time.Time `bson:"next_week,omitempty"` // hourly contracts only
 	Paused          bool       `bson:"paused"`
+	Proposed        []string   `bson:"proposed"`     // milestones beyond the agreed price awaiting the worker (missing in older documents: none)
+	Raised          int64      `bson:"raised_coins"` // what the worker's accepted changes added to the price
 	Rev             int64      `bson:"rev"`
 	Ops             []string   `bson:"ops"`
 	CreatedAt       time.Time  `bson:"created_at"`
@@ -68,7 +70,7 @@ func contractFromDoc(d contractDoc) contract.Contract {
 		Price: money.Coins(d.Price), Rate: money.Coins(d.Rate), WeeklyHourLimit: int(d.WeeklyHourLimit), Status: contract.Status(d.Status),
 		Escrow: contract.Escrow{Status: contract.Status(d.Status), Held: nonNil(d.Held), Submitted: nonNil(d.Submitted),
 			Disputed: nonNil(d.Disputed), Holding: money.Coins(d.Holding), Paid: money.Coins(d.Paid), Refunded: money.Coins(d.Refunded),
-			NextWeek: timeOf(d.NextWeek), Paused: d.Paused},
+			NextWeek: timeOf(d.NextWeek), Paused: d.Paused, Proposed: nonNil(d.Proposed), Raised: money.Coins(d.Raised)},
 		Rev: d.Rev, Ops: d.Ops, CreatedAt: d.CreatedAt, EndedAt: timeOf(d.EndedAt), EndedBy: d.EndedBy, EndReason: d.EndReason}
 }
 
@@ -78,7 +80,7 @@ func (s *ContractStore) InsertContract(ctx context.Context, c contract.Contract)
 		Type: string(c.Type), BuyerID: c.Buyer.ID, BuyerName: c.Buyer.Name, WorkerID: c.Worker.ID, WorkerName: c.Worker.Name,
 		Parties: []string{c.Buyer.ID, c.Worker.ID}, Price: int64(c.Price), Rate: int64(c.Rate), WeeklyHourLimit: int64(c.WeeklyHourLimit),
 		Status: string(c.Status), Held: nonNil(c.Held), Submitted: nonNil(c.Submitted), Disputed: nonNil(c.Disputed), Holding: int64(c.Holding), Paid: int64(c.Paid),
-		Refunded: int64(c.Refunded), NextWeek: optTime(c.NextWeek), Paused: c.Paused, Rev: c.Rev, Ops: nonNil(c.Ops), CreatedAt: c.CreatedAt})
+		Refunded: int64(c.Refunded), NextWeek: optTime(c.NextWeek), Paused: c.Paused, Proposed: nonNil(c.Proposed), Raised: int64(c.Raised), Rev: c.Rev, Ops: nonNil(c.Ops), CreatedAt: c.CreatedAt})
 	if docdb.IsDuplicate(err) {
 		return nil // inserted by an earlier run of the same step
 	}
@@ -113,7 +115,8 @@ func (s *ContractStore) Commit(ctx context.Context, contractID, op string, rev i
 			{Key: "$set", Value: bson.D{{Key: "status", Value: string(e.Status)}, {Key: "held", Value: nonNil(e.Held)},
 				{Key: "submitted", Value: nonNil(e.Submitted)}, {Key: "disputed", Value: nonNil(e.Disputed)}, {Key: "escrow_coins", Value: int64(e.Holding)},
 				{Key: "paid_coins", Value: int64(e.Paid)}, {Key: "refunded_coins", Value: int64(e.Refunded)}, {Key: "paused", Value: e.Paused},
-				{Key: "next_week", Value: optTime(e.NextWeek)}, {Key: "rev", Value: rev}}},
+				{Key: "next_week", Value: optTime(e.NextWeek)}, {Key: "proposed", Value: nonNil(e.Proposed)}, {Key: "raised_coins", Value: int64(e.Raised)},
+				{Key: "rev", Value: rev}}},
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
 		},
 		func(d contractDoc) bool { return slices.Contains(d.Ops, op) })
