@@ -158,10 +158,11 @@ type ref struct {
 	JobTitle string
 	Buyer    Party
 	Worker   Party
+	Rate     money.Coins // an hourly contract's, for what a timesheet pays
 }
 
 func refOf(c Contract) ref {
-	return ref{ID: c.ID, JobID: c.JobID, JobTitle: c.JobTitle, Buyer: c.Buyer, Worker: c.Worker}
+	return ref{ID: c.ID, JobID: c.JobID, JobTitle: c.JobTitle, Buyer: c.Buyer, Worker: c.Worker, Rate: c.Rate}
 }
 
 // hireData is the data of a hire: the contract and its items as they are
@@ -646,14 +647,23 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, contractID, item
 }
 
 // settleSubmit marks the item submitted at the operation's start (the
-// auto-release counts from then), tells the buyer and their webhooks.
+// auto-release counts from then), tells the buyer and their webhooks: a
+// milestone as contract.milestone_submitted, a week's timesheet as
+// contract.timesheet_submitted (see webhook.TimesheetSubmitted for why
+// not the same event).
 func (s *Service) settleSubmit(ctx context.Context, op operation.Op[itemOp]) error {
 	it, c := op.Data.Item, op.Data.Contract
 	it.SubmittedAt = op.At
 	if err := s.store.SetItem(ctx, it); err != nil {
 		return fmt.Errorf("mark milestone %s submitted: %w", it.ID, err)
 	}
-	if err := s.events.Emit(ctx, c.Buyer.ID, webhook.MilestoneSubmitted, op.ID, op.At, milestoneEvent(c, it)); err != nil {
+	typ, data := webhook.MilestoneSubmitted, any(milestoneEvent(c, it))
+	if it.Kind == KindWeek {
+		typ, data = webhook.TimesheetSubmitted, webhook.TimesheetData{ID: it.ID, ContractID: c.ID, JobTitle: c.JobTitle, WeekStart: it.WeekStart,
+			Hours: it.Hours, Memo: it.Message, Pay: min(c.Rate*money.Coins(it.Hours), it.Coins), WeekCoins: it.Coins, WorkerID: c.Worker.ID,
+			SubmittedAt: it.SubmittedAt, ApproveAt: it.SubmittedAt.Add(TimesheetReview)}
+	}
+	if err := s.events.Emit(ctx, c.Buyer.ID, typ, op.ID, op.At, data); err != nil {
 		return fmt.Errorf("tell of milestone %s: %w", it.ID, err)
 	}
 	msg := fmt.Sprintf("%s submitted %q of %q: approve it or ask for changes.", c.Worker.Name, it.Title, c.JobTitle)
