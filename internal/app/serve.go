@@ -109,6 +109,8 @@ func (a *App) Jobs(cfg config.Config) []Job {
 			Did: "milestones released and timesheets approved automatically"},
 		{Name: "fund-weeks", Interval: cfg.JobsInterval, Round: counted(a.Contracts.FundWeeks),
 			Did: "weeks of hourly contracts funded"},
+		{Name: "refund-unlogged-weeks", Interval: cfg.JobsInterval, Round: counted(a.Contracts.RefundUnlogged),
+			Did: "weeks never logged refunded to their buyers"},
 		{Name: "expire-tasks", Interval: cfg.JobsInterval, Round: counted(a.Tasks.ExpireDue), Did: "tasks expired"},
 		{Name: "complete-batches", Interval: cfg.JobsInterval, Round: counted(a.Batches.CompleteDue), Did: "batches completed"},
 		{Name: "reject-overdue-revisions", Interval: cfg.JobsInterval, Round: counted(a.Submissions.RejectOverdue),

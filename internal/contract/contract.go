@@ -69,7 +69,8 @@ type Contract struct {
 	Buyer      Party
 	Worker     Party
 	// Price is a fixed contract's accepted bid: its milestones add up to
-	// at most this. Rate and WeeklyHourLimit are an hourly contract's; a
+	// at most this and what the worker's accepted changes raised it by
+	// (Escrow.Raised; Agreed). Rate and WeeklyHourLimit are an hourly contract's; a
 	// week's escrow is Rate × WeeklyHourLimit.
 	Price           money.Coins
 	Rate            money.Coins
@@ -99,10 +100,19 @@ type Escrow struct {
 	// fund a week, until they resume it (POST /contracts/{id}/resume).
 	NextWeek time.Time
 	Paused   bool
+	// A fixed contract's changes: Proposed are the milestones the buyer
+	// added beyond the agreed price, awaiting the worker's answer; Raised
+	// what the milestones the worker accepted added to the price.
+	Proposed []string
+	Raised   money.Coins
 }
 
 // HasParty reports whether the user is the contract's buyer or worker.
 func (c Contract) HasParty(userID string) bool { return c.Buyer.ID == userID || c.Worker.ID == userID }
+
+// Agreed is what a fixed contract's milestones may add up to: the
+// accepted bid, raised by the changes its worker accepted.
+func (c Contract) Agreed() money.Coins { return c.Price + c.Raised }
 
 // WeekCoins is what a week of an hourly contract holds in escrow.
 func (c Contract) WeekCoins() money.Coins { return c.Rate * money.Coins(c.WeeklyHourLimit) }
@@ -121,12 +131,14 @@ type ItemStatus string
 
 // The item statuses.
 const (
-	ItemUnfunded  ItemStatus = "unfunded"  // added; nothing escrowed yet
+	ItemProposed  ItemStatus = "proposed"  // added beyond the agreed price: the worker accepts it (unfunded) or declines it
+	ItemDeclined  ItemStatus = "declined"  // proposed, and declined by the worker: never funded
+	ItemUnfunded  ItemStatus = "unfunded"  // added (or accepted); nothing escrowed yet
 	ItemFunded    ItemStatus = "funded"    // its coins are in escrow; the worker works on it (again, after changes were asked)
 	ItemSubmitted ItemStatus = "submitted" // the worker submitted it: the buyer approves it or asks for changes
 	ItemReleased  ItemStatus = "released"  // paid to the worker
-	ItemRefunded  ItemStatus = "refunded"  // given back to the buyer (the contract ended before it was submitted)
-	ItemCancelled ItemStatus = "cancelled" // never funded, and the contract ended
+	ItemRefunded  ItemStatus = "refunded"  // given back to the buyer (the contract ended before it was submitted; a week never logged)
+	ItemCancelled ItemStatus = "cancelled" // never funded (or proposed), and the contract ended
 	ItemDisputed  ItemStatus = "disputed"  // submitted, then disputed by a party: its coins stay in escrow until an admin decides
 	ItemSplit     ItemStatus = "split"     // an admin's decision of its dispute paid part to the worker, the rest back to the buyer
 )
@@ -193,7 +205,11 @@ var (
 	ErrInReview = apperr.New(apperr.Conflict, "milestone_in_review",
 		"a submitted milestone awaits the buyer: approve it or send it back first")
 	ErrOverBid = apperr.New(apperr.Conflict, "milestones_over_bid",
-		"the milestones would add up to more than the accepted bid")
+		"the milestones funded would add up to more than the agreed price (the accepted bid and the changes the worker accepted)")
+	ErrProposed = apperr.New(apperr.Conflict, "milestone_proposed",
+		"the milestone goes beyond the agreed price: only once its worker accepts it may it be funded (a declined one never)")
+	ErrNotProposed = apperr.New(apperr.Conflict, "milestone_not_proposed",
+		"the milestone is not a proposed change awaiting the worker: accepted, declined, or within the agreed price")
 	ErrNotMilestones = apperr.New(apperr.Conflict, "hourly_contract",
 		"an hourly contract is paid by the week: it has no milestones")
 	ErrDisputed = apperr.New(apperr.Conflict, "milestone_disputed",
@@ -247,6 +263,9 @@ type Store interface {
 	// Due returns up to limit items of the kind submitted at or before
 	// before.
 	Due(ctx context.Context, kind ItemKind, before time.Time, limit int) ([]Item, error)
+	// Unlogged returns up to limit funded weeks never logged (no
+	// timesheet ever) that started before before, the earliest first.
+	Unlogged(ctx context.Context, before time.Time, limit int) ([]Item, error)
 	// Weeks returns a page of an hourly contract's weeks, the latest
 	// first, and their count.
 	Weeks(ctx context.Context, contractID string, p page.Request) ([]Item, int64, error)
@@ -268,8 +287,8 @@ type Store interface {
 // implements it.
 type Jobs interface {
 	ForHire(ctx context.Context, buyer auth.Principal, jobID, proposalID string) (job.Job, job.Proposal, error)
-	MarkHired(ctx context.Context, jobID, buyerID, contractID string, at time.Time) (bool, error)
-	Unhire(ctx context.Context, jobID, contractID string) error
+	MarkHired(ctx context.Context, jobID, buyerID, proposalID, contractID string, at time.Time) (bool, error)
+	Unhire(ctx context.Context, jobID, proposalID, contractID string, at time.Time) error
 	SettleHire(ctx context.Context, jobID, proposalID string, at time.Time) error
 }
 

@@ -52,6 +52,11 @@ type Service struct {
 	refund    operation.Kind[itemOp]
 	weekFund  operation.Kind[weekOp]
 	pauseOp   operation.Kind[weekOp]
+	weekBack  operation.Kind[itemOp]
+
+	propose operation.Kind[itemOp]
+	accept  operation.Kind[itemOp]
+	decline operation.Kind[itemOp]
 }
 
 // Deps is what a Service is built with.
@@ -82,7 +87,8 @@ func NewService(d Deps) *Service {
 	if s.autoRelease <= 0 {
 		s.autoRelease = DefaultAutoRelease
 	}
-	// hire:<contract> closes the job to other hires (its commit), moves the
+	// hire:<contract> claims the proposal and closes the job to other
+	// hires (its commit, exclusive with a withdrawal), moves the
 	// first milestone's or week's coins from the buyer to the contract's
 	// escrow, then makes the contract and its items and declines the
 	// other proposals. Retry: a buyer short of coins may buy some and
@@ -118,6 +124,17 @@ func NewService(d Deps) *Service {
 	// contract-pause:<week> pauses a contract whose buyer could not fund
 	// the week.
 	s.pauseOp = operation.Kind[weekOp]{Name: "contract-pause", Commit: s.commitWeek, Settle: s.settlePause}
+	// week-refund:<week> gives a week never logged back to the buyer,
+	// UnloggedGrace after it ended.
+	s.weekBack = operation.Kind[itemOp]{Name: "week-refund", Commit: s.commit, Settle: s.settleWeekRefund}
+	// milestone-propose:<item> adds a milestone beyond the agreed price
+	// to the contract's changes awaiting the worker, then makes it.
+	s.propose = operation.Kind[itemOp]{Name: "milestone-propose", Commit: s.commit, Settle: s.settlePropose}
+	// milestone-accept:<item> raises the agreed price by a proposed
+	// milestone's coins, which may then be funded; milestone-decline:<item>
+	// drops it. Both commit on the contract, so one of the two wins.
+	s.accept = operation.Kind[itemOp]{Name: "milestone-accept", Commit: s.commit, Settle: s.settleAnswer}
+	s.decline = operation.Kind[itemOp]{Name: "milestone-decline", Commit: s.commit, Settle: s.settleAnswer}
 	return s
 }
 
@@ -126,7 +143,7 @@ func NewService(d Deps) *Service {
 func (s *Service) Operations() []operation.Definition {
 	return []operation.Definition{s.hire.Define(), s.fund.Define(), s.submit.Define(), s.release.Define(), s.changes.Define(),
 		s.end.Define(), s.disputeOp.Define(), s.decide.Define(), s.refund.Define(),
-		s.weekFund.Define(), s.pauseOp.Define()}
+		s.weekFund.Define(), s.pauseOp.Define(), s.weekBack.Define(), s.propose.Define(), s.accept.Define(), s.decline.Define()}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -141,10 +158,11 @@ type ref struct {
 	JobTitle string
 	Buyer    Party
 	Worker   Party
+	Rate     money.Coins // an hourly contract's, for what a timesheet pays
 }
 
 func refOf(c Contract) ref {
-	return ref{ID: c.ID, JobID: c.JobID, JobTitle: c.JobTitle, Buyer: c.Buyer, Worker: c.Worker}
+	return ref{ID: c.ID, JobID: c.JobID, JobTitle: c.JobTitle, Buyer: c.Buyer, Worker: c.Worker, Rate: c.Rate}
 }
 
 // hireData is the data of a hire: the contract and its items as they are
@@ -188,7 +206,11 @@ type NewMilestone struct {
 // first funded at once; an hourly job takes none and funds its first week
 // (rate × weekly hour limit, at the proposal's rate). Short of coins:
 // ledger.ErrInsufficientCoins, and nothing is made. Two hires of one job
-// at once: one contract, the other job.ErrNotOpen.
+// at once: one contract, the other job.ErrNotOpen. A withdrawal (or a
+// decline) of the proposal at the moment of its hire: either the hire's
+// commit claims the proposal first and the withdrawal is refused
+// (job.ErrProposalNotPending), or the withdrawal comes first and the hire
+// is cancelled before any coin moves (job.ErrProposalNotPending).
 func (s *Service) Hire(ctx context.Context, p auth.Principal, jobID, proposalID string, milestones []NewMilestone) (Detail, error) {
 	if !p.Is(auth.RoleBuyer) {
 		return Detail{}, auth.ErrWrongRole
@@ -228,7 +250,12 @@ func (s *Service) Hire(ctx context.Context, p auth.Principal, jobID, proposalID 
 	_, err = s.hire.Run(ctx, s.ops, id, ledger.Move(ledger.UserAccount(p.UserID), ledger.ContractAccount(id), first.Coins),
 		hireData{Contract: c, Items: items})
 	if errors.Is(err, operation.ErrCancelled) {
-		return Detail{}, job.ErrNotOpen // another hire took the job
+		// The proposal was withdrawn or declined, or another hire took
+		// the job, first: read again, which it is.
+		if _, _, err := s.jobs.ForHire(ctx, p, jobID, proposalID); err != nil {
+			return Detail{}, err
+		}
+		return Detail{}, job.ErrNotOpen
 	}
 	if err != nil {
 		return Detail{}, fmt.Errorf("hire for job %s: %w", jobID, err)
@@ -239,16 +266,17 @@ func (s *Service) Hire(ctx context.Context, p auth.Principal, jobID, proposalID 
 
 func (s *Service) commitHire(ctx context.Context, op operation.Op[hireData]) (bool, error) {
 	c := op.Data.Contract
-	return s.jobs.MarkHired(ctx, c.JobID, c.Buyer.ID, c.ID, op.At)
+	return s.jobs.MarkHired(ctx, c.JobID, c.Buyer.ID, c.ProposalID, c.ID, op.At)
 }
 
 func (s *Service) revertHire(ctx context.Context, op operation.Op[hireData]) error {
-	return s.jobs.Unhire(ctx, op.Data.Contract.JobID, op.Data.Contract.ID)
+	c := op.Data.Contract
+	return s.jobs.Unhire(ctx, c.JobID, c.ProposalID, c.ID, op.At)
 }
 
 // settleHire makes the items, then the contract (whose escrow the audit
-// checks once the operation has ended), then marks the proposal hired and
-// declines the others, and tells the worker.
+// checks once the operation has ended), then declines the other
+// proposals (the commit marked this one hired), and tells the worker.
 func (s *Service) settleHire(ctx context.Context, op operation.Op[hireData]) error {
 	c := op.Data.Contract
 	c.Ops = []string{op.ID}
@@ -394,49 +422,143 @@ func retried[T any](try func() (T, error)) (T, error) {
 	}
 }
 
-// AddMilestone adds an unfunded milestone to the buyer's active fixed
-// contract; all its milestones (but those refunded or cancelled) add up
-// to at most the accepted bid (ErrOverBid).
+// AddMilestone adds a milestone to the buyer's active fixed contract.
+// One that fits in the agreed price (all its milestones but those
+// refunded, cancelled, proposed or declined adding up to at most
+// Contract.Agreed) is unfunded, the buyer's to fund. One that does not is
+// a change the worker answers: proposed (a milestone-propose operation
+// adding it to Escrow.Proposed, the worker told), to be accepted (Accept:
+// the agreed price grows by its coins) or declined (Decline); it cannot be
+// funded meanwhile (ErrProposed). At the hire, which the worker is not
+// asked about, the milestones stay within the bid: further work is
+// proposed this way.
 func (s *Service) AddMilestone(ctx context.Context, p auth.Principal, contractID string, m NewMilestone) (Item, error) {
-	c, _, err := s.party(ctx, p, auth.RoleBuyer, contractID, "")
-	if err != nil {
-		return Item{}, err
-	}
 	now := s.clock()
 	m.DueDate = m.DueDate.UTC().Truncate(time.Millisecond)
 	if err := m.check("", now); err != nil {
+		if _, _, perr := s.party(ctx, p, auth.RoleBuyer, contractID, ""); perr != nil {
+			return Item{}, perr
+		}
 		return Item{}, err
 	}
-	switch {
-	case c.Status != StatusActive:
-		return Item{}, ErrEnded
-	case c.Type != job.TypeFixed:
-		return Item{}, ErrNotMilestones
-	}
-	items, err := s.store.Items(ctx, c.ID)
-	if err != nil {
-		return Item{}, fmt.Errorf("items of contract %s: %w", c.ID, err)
-	}
-	if len(items) >= MaxMilestones {
-		return Item{}, invalidMilestones(fmt.Sprintf("a contract has at most %d milestones", MaxMilestones))
-	}
-	if planned(items)+m.Coins > c.Price {
-		return Item{}, ErrOverBid
-	}
-	it := Item{ID: s.newID(), ContractID: c.ID, Kind: KindMilestone, Seq: len(items) + 1, Title: m.Title, Coins: m.Coins,
-		DueDate: m.DueDate, Status: ItemUnfunded, CreatedAt: now}
+	id := s.newID()
+	return retried(func() (Item, error) {
+		c, _, err := s.party(ctx, p, auth.RoleBuyer, contractID, "")
+		if err != nil {
+			return Item{}, err
+		}
+		switch {
+		case c.Status != StatusActive:
+			return Item{}, ErrEnded
+		case c.Type != job.TypeFixed:
+			return Item{}, ErrNotMilestones
+		}
+		items, err := s.store.Items(ctx, c.ID)
+		if err != nil {
+			return Item{}, fmt.Errorf("items of contract %s: %w", c.ID, err)
+		}
+		if len(items) >= MaxMilestones {
+			return Item{}, invalidMilestones(fmt.Sprintf("a contract has at most %d milestones", MaxMilestones))
+		}
+		it := Item{ID: id, ContractID: c.ID, Kind: KindMilestone, Seq: len(items) + 1, Title: m.Title, Coins: m.Coins,
+			DueDate: m.DueDate, Status: ItemUnfunded, CreatedAt: now}
+		if planned(items)+m.Coins <= c.Agreed() {
+			if err := s.store.InsertItems(ctx, []Item{it}); err != nil {
+				return Item{}, fmt.Errorf("insert milestone of contract %s: %w", c.ID, err)
+			}
+			return it, nil
+		}
+		next := c.Escrow
+		next.Proposed = append(slices.Clone(c.Proposed), it.ID)
+		it.Status, it.Rev = ItemProposed, c.Rev+1
+		_, err = s.propose.Run(ctx, s.ops, it.ID, nil, itemOp{Contract: refOf(c), Next: next, Rev: c.Rev + 1, Item: it})
+		if err != nil {
+			return Item{}, fmt.Errorf("propose milestone %s: %w", it.ID, err)
+		}
+		return s.store.Item(ctx, it.ID)
+	})
+}
+
+// settlePropose makes the proposed milestone and tells the worker.
+func (s *Service) settlePropose(ctx context.Context, op operation.Op[itemOp]) error {
+	it, c := op.Data.Item, op.Data.Contract
 	if err := s.store.InsertItems(ctx, []Item{it}); err != nil {
-		return Item{}, fmt.Errorf("insert milestone of contract %s: %w", c.ID, err)
+		return fmt.Errorf("insert milestone %s: %w", it.ID, err)
 	}
-	return it, nil
+	s.tell(ctx, notification.Notification{ID: op.ID, UserID: c.Worker.ID, Type: notification.MilestoneProposed, Page: notification.Contracts,
+		Message: fmt.Sprintf("%s proposes %q (%d coins) beyond the agreed price of %q: accept it or decline it.",
+			c.Buyer.Name, it.Title, it.Coins, c.JobTitle)})
+	return nil
+}
+
+// Accept is the worker's yes to a proposed milestone: the agreed price
+// grows by its coins and it is unfunded, the buyer's to fund.
+func (s *Service) Accept(ctx context.Context, p auth.Principal, contractID, itemID string) (Item, error) {
+	return s.answer(ctx, p, contractID, itemID, true)
+}
+
+// Decline is the worker's no to a proposed milestone: it is declined and
+// never funded.
+func (s *Service) Decline(ctx context.Context, p auth.Principal, contractID, itemID string) (Item, error) {
+	return s.answer(ctx, p, contractID, itemID, false)
+}
+
+// answer accepts or declines a proposed milestone, as an operation on the
+// contract: of an acceptance and a decline at once (or two of either),
+// one commits and the other finds it answered (ErrNotProposed).
+func (s *Service) answer(ctx context.Context, p auth.Principal, contractID, itemID string, yes bool) (Item, error) {
+	return retried(func() (Item, error) {
+		c, it, err := s.party(ctx, p, auth.RoleWorker, contractID, itemID)
+		if err != nil {
+			return Item{}, err
+		}
+		switch {
+		case c.Status != StatusActive:
+			return Item{}, ErrEnded
+		case !held(c.Proposed, it.ID):
+			return Item{}, ErrNotProposed
+		}
+		next := c.Escrow
+		next.Proposed = without(c.Proposed, it.ID)
+		kind, status := s.decline, ItemDeclined
+		if yes {
+			kind, status = s.accept, ItemUnfunded
+			next.Raised += it.Coins
+		}
+		it.Status, it.Rev = status, c.Rev+1
+		_, err = kind.Run(ctx, s.ops, it.ID, nil, itemOp{Contract: refOf(c), Next: next, Rev: c.Rev + 1, Item: it})
+		if err != nil {
+			return Item{}, fmt.Errorf("answer milestone %s: %w", it.ID, err)
+		}
+		return s.store.Item(ctx, it.ID)
+	})
+}
+
+// settleAnswer stores the worker's answer on the milestone and tells the
+// buyer.
+func (s *Service) settleAnswer(ctx context.Context, op operation.Op[itemOp]) error {
+	it, c := op.Data.Item, op.Data.Contract
+	if err := s.store.SetItem(ctx, it); err != nil {
+		return fmt.Errorf("answer milestone %s: %w", it.ID, err)
+	}
+	typ, msg := notification.MilestoneAccepted, fmt.Sprintf("%s accepted %q (%d coins) of %q: the agreed price grew by it; fund it when work may start.",
+		c.Worker.Name, it.Title, it.Coins, c.JobTitle)
+	if it.Status == ItemDeclined {
+		typ, msg = notification.MilestoneDeclined, fmt.Sprintf("%s declined %q (%d coins) of %q.", c.Worker.Name, it.Title, it.Coins, c.JobTitle)
+	}
+	s.tell(ctx, notification.Notification{ID: op.ID, UserID: c.Buyer.ID, Type: typ, Page: notification.Contracts, Message: msg})
+	return nil
 }
 
 // planned adds up the coins of the items that are or may be paid: all but
-// those refunded or cancelled.
+// those refunded or cancelled, and changes not accepted (proposed or
+// declined).
 func planned(items []Item) money.Coins {
 	var sum money.Coins
 	for _, it := range items {
-		if it.Status != ItemRefunded && it.Status != ItemCancelled {
+		switch it.Status {
+		case ItemRefunded, ItemCancelled, ItemProposed, ItemDeclined:
+		default:
 			sum += it.Coins
 		}
 	}
@@ -445,8 +567,9 @@ func planned(items []Item) money.Coins {
 
 // Fund moves an unfunded milestone's coins from the buyer into the
 // contract's escrow. Short of coins: ledger.ErrInsufficientCoins, nothing
-// moved. What the escrow held and paid, with it, stays within the accepted
-// bid (ErrOverBid): the commit's revision makes that exact.
+// moved. What the escrow held and paid, with it, stays within the agreed
+// price (ErrOverBid): the commit's revision makes that exact. A proposed
+// milestone the worker has not accepted, or declined: ErrProposed.
 func (s *Service) Fund(ctx context.Context, p auth.Principal, contractID, itemID string) (Item, error) {
 	return retried(func() (Item, error) {
 		c, it, err := s.party(ctx, p, auth.RoleBuyer, contractID, itemID)
@@ -456,9 +579,11 @@ func (s *Service) Fund(ctx context.Context, p auth.Principal, contractID, itemID
 		switch {
 		case c.Status != StatusActive:
 			return Item{}, ErrEnded
+		case it.Status == ItemProposed || it.Status == ItemDeclined || held(c.Proposed, it.ID):
+			return Item{}, ErrProposed
 		case it.Status != ItemUnfunded || held(c.Held, it.ID):
 			return Item{}, ErrFunded
-		case c.Type == job.TypeFixed && c.Paid+c.Holding+it.Coins > c.Price:
+		case c.Type == job.TypeFixed && c.Paid+c.Holding+it.Coins > c.Agreed():
 			return Item{}, ErrOverBid
 		}
 		next := c.Escrow
@@ -522,14 +647,23 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, contractID, item
 }
 
 // settleSubmit marks the item submitted at the operation's start (the
-// auto-release counts from then), tells the buyer and their webhooks.
+// auto-release counts from then), tells the buyer and their webhooks: a
+// milestone as contract.milestone_submitted, a week's timesheet as
+// contract.timesheet_submitted (see webhook.TimesheetSubmitted for why
+// not the same event).
 func (s *Service) settleSubmit(ctx context.Context, op operation.Op[itemOp]) error {
 	it, c := op.Data.Item, op.Data.Contract
 	it.SubmittedAt = op.At
 	if err := s.store.SetItem(ctx, it); err != nil {
 		return fmt.Errorf("mark milestone %s submitted: %w", it.ID, err)
 	}
-	if err := s.events.Emit(ctx, c.Buyer.ID, webhook.MilestoneSubmitted, op.ID, op.At, milestoneEvent(c, it)); err != nil {
+	typ, data := webhook.MilestoneSubmitted, any(milestoneEvent(c, it))
+	if it.Kind == KindWeek {
+		typ, data = webhook.TimesheetSubmitted, webhook.TimesheetData{ID: it.ID, ContractID: c.ID, JobTitle: c.JobTitle, WeekStart: it.WeekStart,
+			Hours: it.Hours, Memo: it.Message, Pay: min(c.Rate*money.Coins(it.Hours), it.Coins), WeekCoins: it.Coins, WorkerID: c.Worker.ID,
+			SubmittedAt: it.SubmittedAt, ApproveAt: it.SubmittedAt.Add(TimesheetReview)}
+	}
+	if err := s.events.Emit(ctx, c.Buyer.ID, typ, op.ID, op.At, data); err != nil {
 		return fmt.Errorf("tell of milestone %s: %w", it.ID, err)
 	}
 	msg := fmt.Sprintf("%s submitted %q of %q: approve it or ask for changes.", c.Worker.Name, it.Title, c.JobTitle)
@@ -684,7 +818,8 @@ func (s *Service) End(ctx context.Context, p auth.Principal, contractID, reason 
 		case len(c.Submitted) > 0:
 			return Contract{}, ErrInReview
 		}
-		next := Escrow{Status: StatusEnded, Held: []string{}, Submitted: []string{}, Disputed: []string{}, Paid: c.Paid, Refunded: c.Refunded + c.Holding}
+		next := Escrow{Status: StatusEnded, Held: []string{}, Submitted: []string{}, Disputed: []string{}, Paid: c.Paid, Refunded: c.Refunded + c.Holding,
+			Proposed: []string{}, Raised: c.Raised}
 		var postings []ledger.Posting
 		if c.Holding > 0 {
 			postings = ledger.Move(ledger.ContractAccount(c.ID), ledger.UserAccount(c.Buyer.ID), c.Holding)
@@ -720,7 +855,7 @@ func (s *Service) settleEnd(ctx context.Context, op operation.Op[endData]) error
 		switch {
 		case held(op.Data.Held, it.ID):
 			it.Status = ItemRefunded
-		case it.Status == ItemUnfunded:
+		case it.Status == ItemUnfunded || it.Status == ItemProposed:
 			it.Status = ItemCancelled
 		default:
 			continue
@@ -784,7 +919,8 @@ func (s *Service) ReleaseDue(ctx context.Context) (int, error) {
 }
 
 // CheckEscrow is the audit's invariant of contracts: each contract's
-// escrow account holds what the contract says its items hold, and no
+// escrow account holds what the contract says its items hold, a fixed
+// contract's escrow and payments stay within its agreed price, and no
 // escrow account of a contract holds coins without its contract.
 // Accounts that operations in flight post to are left out.
 func (s *Service) CheckEscrow(ctx context.Context, balances map[string]money.Coins, busy map[string]bool) ([]string, error) {
@@ -798,6 +934,11 @@ func (s *Service) CheckEscrow(ctx context.Context, balances map[string]money.Coi
 		}
 		if got := balances[acct]; got != c.Holding {
 			problems = append(problems, fmt.Sprintf("contract %s: escrow holds %d, want %d (items %v)", c.ID, got, c.Holding, c.Held))
+		}
+		// What a fixed contract has escrowed and paid stays within its
+		// agreed price: the bid and the changes its worker accepted.
+		if c.Type == job.TypeFixed && c.Paid+c.Holding > c.Agreed() {
+			problems = append(problems, fmt.Sprintf("contract %s: holds %d and paid %d, beyond its agreed price %d", c.ID, c.Holding, c.Paid, c.Agreed()))
 		}
 		return nil
 	})

@@ -15,6 +15,7 @@ import (
 	"microtask/internal/job"
 	"microtask/internal/ledger"
 	"microtask/internal/money"
+	"microtask/internal/notification"
 	"microtask/internal/page"
 	"microtask/internal/storage/storagetest"
 )
@@ -217,8 +218,9 @@ func TestMilestones(t *testing.T) {
 
 	_, err := e.Contracts.Submit(ctx, worker, d.ID, second, contract.Submission{Message: "Done."})
 	wantErr(t, err, contract.ErrNotFunded)
-	_, err = e.Contracts.AddMilestone(ctx, buyer, d.ID, contract.NewMilestone{Title: "Extra", Coins: 1})
-	wantErr(t, err, contract.ErrOverBid)
+	if it, err := e.Contracts.AddMilestone(ctx, buyer, d.ID, contract.NewMilestone{Title: "Extra", Coins: 1}); err != nil || it.Status != contract.ItemProposed {
+		t.Fatalf("a milestone beyond the bid = %+v, %v; want proposed", it, err)
+	}
 
 	it, err := e.Contracts.Submit(ctx, worker, d.ID, first, contract.Submission{Message: "Here it is.", Attachments: []string{"https://example.com/d.png"}})
 	if err != nil || it.Status != contract.ItemSubmitted || it.SubmittedAt.IsZero() {
@@ -394,6 +396,197 @@ func TestReleasesAreInvoiced(t *testing.T) {
 		if inv.Ref != "milestone-release:"+d.Items[0].ID || inv.Seller.ID != worker.UserID || inv.Buyer.ID != buyer.UserID ||
 			!slices.Equal(inv.Lines, want) || inv.Coins != 40 || inv.Rate != invoice.RatePayout {
 			t.Errorf("invoice = %+v", inv)
+		}
+	}
+}
+
+// TestWithdrawRacesHire: a worker withdrawing their proposal at the
+// moment the buyer hires it. Either the hire wins (a contract; the
+// withdrawal refused) or the withdrawal wins (the hire refused, no
+// contract, no coin moved, the job still open); never both. Run many
+// times over, the audit balanced after each.
+func TestWithdrawRacesHire(t *testing.T) {
+	wins := map[string]int{}
+	for range 20 {
+		e := apptest.New(t)
+		ctx := context.Background()
+		buyer, worker, j, p := setUp(t, e, 200)
+		var hireErr, withdrawErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { _, hireErr = e.Contracts.Hire(ctx, buyer, j.ID, p.ID, twoMilestones) })
+		wg.Go(func() { _, withdrawErr = e.Projects.Withdraw(ctx, worker, p.ID) })
+		wg.Wait()
+		got, _ := e.Projects.Proposal(ctx, worker, p.ID)
+		jj, _ := e.Projects.Get(ctx, j.ID)
+		contracts, _ := e.Contracts.Mine(ctx, buyer, "", firstPage)
+		switch {
+		case hireErr == nil:
+			wins["hire"]++
+			wantErr(t, withdrawErr, job.ErrProposalNotPending)
+			if got.Status != job.ProposalHired || jj.Status != job.StatusHired || contracts.Total != 1 || e.Coins(t, buyer.UserID) != 160 {
+				t.Errorf("hire won: proposal %s, job %s, %d contracts, buyer %d", got.Status, jj.Status, contracts.Total, e.Coins(t, buyer.UserID))
+			}
+		case withdrawErr == nil:
+			wins["withdrawal"]++
+			wantErr(t, hireErr, job.ErrProposalNotPending)
+			if got.Status != job.ProposalWithdrawn || jj.Status != job.StatusOpen || contracts.Total != 0 || e.Coins(t, buyer.UserID) != 200 {
+				t.Errorf("withdrawal won: proposal %s, job %s, %d contracts, buyer %d", got.Status, jj.Status, contracts.Total, e.Coins(t, buyer.UserID))
+			}
+		default:
+			t.Fatalf("both refused: hire %v, withdrawal %v", hireErr, withdrawErr)
+		}
+	}
+	t.Logf("wins: %v", wins)
+}
+
+// TestHireOfAWithdrawnProposal: a proposal withdrawn before the hire
+// is refused by it with nothing moved; one declined likewise.
+func TestHireOfAWithdrawnProposal(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, worker, j, p := setUp(t, e, 200)
+	if _, err := e.Projects.Withdraw(ctx, worker, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.Contracts.Hire(ctx, buyer, j.ID, p.ID, twoMilestones)
+	wantErr(t, err, job.ErrProposalNotPending)
+	if got := e.Coins(t, buyer.UserID); got != 200 {
+		t.Errorf("buyer = %d, want 200", got)
+	}
+}
+
+// TestHireShortOfCoinsGivesTheProposalBack: a hire whose coins fell
+// short leaves the proposal pending, so that the worker may still
+// withdraw it.
+func TestHireShortOfCoinsGivesTheProposalBack(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, worker, j, p := setUp(t, e, 30)
+	_, err := e.Contracts.Hire(ctx, buyer, j.ID, p.ID, twoMilestones)
+	wantErr(t, err, ledger.ErrInsufficientCoins)
+	if got, _ := e.Projects.Proposal(ctx, worker, p.ID); got.Status != job.ProposalPending {
+		t.Errorf("proposal after a failed hire = %s, want pending", got.Status)
+	}
+	if _, err := e.Projects.Withdraw(ctx, worker, p.ID); err != nil {
+		t.Errorf("withdraw after a failed hire: %v", err)
+	}
+}
+
+// TestProposedMilestones: a milestone beyond the agreed price is a change
+// the worker answers. Proposed, it cannot be funded; accepted, the
+// agreed price grows by it and it is funded; declined, never. Only the
+// contract's worker answers, only once; the end cancels one unanswered.
+func TestProposedMilestones(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, worker, d := hired(t, e) // bid 90: milestones of 40 and 50
+	within, err := e.Contracts.AddMilestone(ctx, buyer, d.ID, contract.NewMilestone{Title: "Nothing", Coins: 0})
+	if err == nil {
+		t.Fatalf("a milestone of 0 coins = %+v", within)
+	}
+	more, err := e.Contracts.AddMilestone(ctx, buyer, d.ID, contract.NewMilestone{Title: "More pages", Coins: 30})
+	if err != nil || more.Status != contract.ItemProposed {
+		t.Fatalf("propose = %+v, %v", more, err)
+	}
+	if n := notifiedOf(t, e, worker.UserID, notification.MilestoneProposed); n != 1 {
+		t.Errorf("the worker was told %d times", n)
+	}
+	_, err = e.Contracts.Fund(ctx, buyer, d.ID, more.ID)
+	wantErr(t, err, contract.ErrProposed)
+	_, err = e.Contracts.Accept(ctx, buyer, d.ID, more.ID)
+	wantErr(t, err, contract.ErrNotFound) // the buyer does not answer their own change
+	_, err = e.Contracts.Accept(ctx, e.User(t, auth.RoleWorker), d.ID, more.ID)
+	wantErr(t, err, contract.ErrNotFound)
+	_, err = e.Contracts.Accept(ctx, worker, d.ID, d.Items[1].ID)
+	wantErr(t, err, contract.ErrNotProposed)
+
+	got, err := e.Contracts.Accept(ctx, worker, d.ID, more.ID)
+	if err != nil || got.Status != contract.ItemUnfunded {
+		t.Fatalf("accept = %+v, %v", got, err)
+	}
+	_, err = e.Contracts.Decline(ctx, worker, d.ID, more.ID)
+	wantErr(t, err, contract.ErrNotProposed)
+	c, _ := e.Contracts.Get(ctx, buyer, d.ID)
+	if c.Raised != 30 || c.Agreed() != 120 || len(c.Proposed) != 0 {
+		t.Errorf("contract after the acceptance = %+v", c.Contract)
+	}
+	if n := notifiedOf(t, e, buyer.UserID, notification.MilestoneAccepted); n != 1 {
+		t.Errorf("the buyer was told %d times", n)
+	}
+	for _, id := range []string{d.Items[1].ID, more.ID} {
+		if _, err := e.Contracts.Fund(ctx, buyer, d.ID, id); err != nil {
+			t.Fatalf("fund %s: %v", id, err)
+		}
+	}
+	if got := e.Balance(t, ledger.ContractAccount(d.ID)); got != 120 {
+		t.Errorf("escrow = %d, want 120", got)
+	}
+
+	// Declined: never funded. Unanswered at the end: cancelled.
+	no, err := e.Contracts.AddMilestone(ctx, buyer, d.ID, contract.NewMilestone{Title: "Even more", Coins: 5})
+	if err != nil || no.Status != contract.ItemProposed {
+		t.Fatalf("propose = %+v, %v", no, err)
+	}
+	if got, err := e.Contracts.Decline(ctx, worker, d.ID, no.ID); err != nil || got.Status != contract.ItemDeclined {
+		t.Fatalf("decline = %+v, %v", got, err)
+	}
+	_, err = e.Contracts.Fund(ctx, buyer, d.ID, no.ID)
+	wantErr(t, err, contract.ErrProposed)
+	left, err := e.Contracts.AddMilestone(ctx, buyer, d.ID, contract.NewMilestone{Title: "Last", Coins: 5})
+	if err != nil || left.Status != contract.ItemProposed {
+		t.Fatalf("propose = %+v, %v", left, err)
+	}
+	for _, id := range []string{d.Items[0].ID, d.Items[1].ID, more.ID} {
+		if _, err := e.Contracts.Submit(ctx, worker, d.ID, id, contract.Submission{Message: "Done."}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Contracts.Approve(ctx, buyer, d.ID, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Contracts.End(ctx, buyer, d.ID, "Done."); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Contracts.Accept(ctx, worker, d.ID, left.ID)
+	wantErr(t, err, contract.ErrEnded)
+	c, _ = e.Contracts.Get(ctx, buyer, d.ID)
+	if c.Paid != 120 || c.Items[len(c.Items)-1].Status != contract.ItemCancelled || e.Coins(t, worker.UserID) != 120 {
+		t.Errorf("ended: %+v, last %+v", c.Contract, c.Items[len(c.Items)-1])
+	}
+}
+
+// TestAcceptRacesDecline: the worker's acceptance and decline of one
+// proposed milestone at once (two devices): one wins, the other is
+// refused, and the agreed price follows the winner.
+func TestAcceptRacesDecline(t *testing.T) {
+	for range 5 {
+		e := apptest.New(t)
+		ctx := context.Background()
+		buyer, worker, d := hired(t, e)
+		more, err := e.Contracts.AddMilestone(ctx, buyer, d.ID, contract.NewMilestone{Title: "More", Coins: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var acceptErr, declineErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { _, acceptErr = e.Contracts.Accept(ctx, worker, d.ID, more.ID) })
+		wg.Go(func() { _, declineErr = e.Contracts.Decline(ctx, worker, d.ID, more.ID) })
+		wg.Wait()
+		c, _ := e.Contracts.Get(ctx, buyer, d.ID)
+		it, _ := e.Contracts.Item(ctx, buyer, d.ID, more.ID)
+		switch {
+		case acceptErr == nil:
+			wantErr(t, declineErr, contract.ErrNotProposed)
+			if c.Raised != 30 || it.Status != contract.ItemUnfunded {
+				t.Errorf("accepted: raised %d, milestone %s", c.Raised, it.Status)
+			}
+		case declineErr == nil:
+			wantErr(t, acceptErr, contract.ErrNotProposed)
+			if c.Raised != 0 || it.Status != contract.ItemDeclined {
+				t.Errorf("declined: raised %d, milestone %s", c.Raised, it.Status)
+			}
+		default:
+			t.Fatalf("both refused: %v, %v", acceptErr, declineErr)
 		}
 	}
 }

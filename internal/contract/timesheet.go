@@ -366,3 +366,87 @@ func (s *Service) Resume(ctx context.Context, p auth.Principal, contractID strin
 	}
 	return s.detail(ctx, contractID)
 }
+
+// UnloggedGrace is how long after a week ends its worker may still log
+// it: a funded week without a timesheet by then is refunded to the buyer
+// (RefundUnlogged). Seven days: the week's own review window (five days)
+// and a weekend more, so that a worker away for a week loses nothing, while
+// a buyer's coins are not held for a week nobody claims until the
+// contract ends. A timesheet logged before the job comes is still taken:
+// the week is the worker's until its refund commits.
+const UnloggedGrace = 7 * 24 * time.Hour
+
+// RefundUnlogged refunds to their buyers the funded weeks whose worker
+// never logged them within UnloggedGrace after they ended: the job of the
+// weeks, beside FundWeeks. Each is a week-refund operation whose commit
+// takes the week out of the contract's escrow, as the end's refund would,
+// guarded by the contract's revision: a timesheet logged at the same
+// moment either commits first (the week is in review and left) or is
+// refused (ErrTimesheetLogged). A week sent back by an admin's rework, or
+// logged once, is not this job's (its rework deadline is the buyer's to
+// act on). Both parties are told. It returns how many weeks it refunded.
+func (s *Service) RefundUnlogged(ctx context.Context) (int, error) {
+	due, err := s.store.Unlogged(ctx, s.clock().Add(-7*24*time.Hour-UnloggedGrace), fundWeeksBatch)
+	if err != nil {
+		return 0, fmt.Errorf("read weeks never logged: %w", err)
+	}
+	n := 0
+	for _, it := range due {
+		_, err := retried(func() (Item, error) {
+			c, err := s.store.Contract(ctx, it.ContractID)
+			if err != nil {
+				return Item{}, fmt.Errorf("read contract %s: %w", it.ContractID, err)
+			}
+			return s.refundWeek(ctx, c, it)
+		})
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, ErrTimesheetLogged), errors.Is(err, ErrEnded), errors.Is(err, operation.ErrCancelled):
+			// logged or ended meanwhile
+		default:
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// refundWeek refunds a funded week that has no timesheet: ErrEnded if the
+// contract ended (its end refunded the week), ErrTimesheetLogged if the
+// week is in review, disputed, or no longer held.
+func (s *Service) refundWeek(ctx context.Context, c Contract, it Item) (Item, error) {
+	switch {
+	case c.Status != StatusActive:
+		return Item{}, ErrEnded
+	case !held(c.Held, it.ID) || held(c.Submitted, it.ID) || held(c.Disputed, it.ID) || it.Submissions > 0:
+		return Item{}, ErrTimesheetLogged
+	}
+	next := c.Escrow
+	next.Held = without(c.Held, it.ID)
+	next.Holding -= it.Coins
+	next.Refunded += it.Coins
+	it.Status, it.Rev = ItemRefunded, c.Rev+1
+	_, err := s.weekBack.Run(ctx, s.ops, it.ID, ledger.Move(ledger.ContractAccount(c.ID), ledger.UserAccount(c.Buyer.ID), it.Coins),
+		itemOp{Contract: refOf(c), Next: next, Rev: c.Rev + 1, Item: it})
+	if err != nil {
+		return Item{}, fmt.Errorf("refund week %s: %w", it.ID, err)
+	}
+	return s.store.Item(ctx, it.ID)
+}
+
+// settleWeekRefund marks the week refunded and tells both parties.
+func (s *Service) settleWeekRefund(ctx context.Context, op operation.Op[itemOp]) error {
+	it, c := op.Data.Item, op.Data.Contract
+	if err := s.store.SetItem(ctx, it); err != nil {
+		return fmt.Errorf("mark week %s refunded: %w", it.ID, err)
+	}
+	week := strings.ToLower(it.Title[:1]) + it.Title[1:]
+	days := int(UnloggedGrace.Hours() / 24)
+	s.tell(ctx, notification.Notification{ID: op.ID + ":worker", UserID: c.Worker.ID, Type: notification.WeekRefunded, Page: notification.Contracts,
+		Message: fmt.Sprintf("You logged no hours for the %s of %q within %d days of its end: its %d coins went back to %s.",
+			week, c.JobTitle, days, it.Coins, c.Buyer.Name)})
+	s.tell(ctx, notification.Notification{ID: op.ID + ":buyer", UserID: c.Buyer.ID, Type: notification.WeekRefunded, Page: notification.Contracts,
+		Message: fmt.Sprintf("%s logged no hours for the %s of %q: its %d coins in escrow are back with you.",
+			c.Worker.Name, week, c.JobTitle, it.Coins)})
+	return nil
+}

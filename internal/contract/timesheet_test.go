@@ -257,3 +257,96 @@ func TestWeekFundingRacesEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestRefundUnlogged: a funded week never logged is refunded to its
+// buyer UnloggedGrace after it ended, not before, both parties told; a
+// week logged is left, and logging a refunded week is refused.
+func TestRefundUnlogged(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	buyer, worker, d := hourly(t, e, 500)
+	weekEnd := firstMonday.AddDate(0, 0, 7)
+	e.Clock.Advance(weekEnd.Add(contract.UnloggedGrace).Add(-time.Minute).Sub(e.Clock.Now()))
+	if n, err := e.Contracts.RefundUnlogged(ctx); err != nil || n != 0 {
+		t.Fatalf("refunded %d before the grace ended, %v", n, err)
+	}
+	e.Clock.Advance(2 * time.Minute)
+	if n, err := e.Contracts.RefundUnlogged(ctx); err != nil || n != 1 {
+		t.Fatalf("refunded %d, %v; want 1", n, err)
+	}
+	got, _ := e.Contracts.Get(ctx, buyer, d.ID)
+	if got.Status != contract.StatusActive || got.Holding != 0 || got.Refunded != 180 || got.Items[0].Status != contract.ItemRefunded ||
+		e.Coins(t, buyer.UserID) != 500 || e.Balance(t, ledger.ContractAccount(d.ID)) != 0 {
+		t.Errorf("contract %+v, week %+v, buyer %d", got.Contract, got.Items[0], e.Coins(t, buyer.UserID))
+	}
+	for _, u := range []auth.Principal{buyer, worker} {
+		if notifiedOf(t, e, u.UserID, notification.WeekRefunded) != 1 {
+			t.Errorf("%s not told", u.UserID)
+		}
+	}
+	_, err := e.Contracts.LogTime(ctx, worker, d.ID, contract.Timesheet{WeekStart: firstMonday, Hours: 3})
+	wantErr(t, err, contract.ErrTimesheetLogged)
+	if n, err := e.Contracts.RefundUnlogged(ctx); err != nil || n != 0 {
+		t.Errorf("refunded %d again, %v", n, err)
+	}
+}
+
+// TestRefundUnloggedLeavesLoggedWeeks: a week logged (in review) is not
+// the job's, however late.
+func TestRefundUnloggedLeavesLoggedWeeks(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	_, worker, d := hourly(t, e, 500)
+	if _, err := e.Contracts.LogTime(ctx, worker, d.ID, contract.Timesheet{WeekStart: firstMonday, Hours: 3}); err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Advance(30 * 24 * time.Hour)
+	if n, err := e.Contracts.RefundUnlogged(ctx); err != nil || n != 0 {
+		t.Errorf("refunded %d, %v; want none", n, err)
+	}
+}
+
+// TestRefundUnloggedRacesLateTimesheet: the job refunding a week and its
+// worker logging it late, at once: either the timesheet is in review
+// (the week's coins still in escrow) or the week is refunded and the
+// timesheet refused; never both. Audit balanced after each.
+func TestRefundUnloggedRacesLateTimesheet(t *testing.T) {
+	wins := map[string]int{}
+	for range 10 {
+		e := apptest.New(t)
+		ctx := context.Background()
+		buyer, worker, d := hourly(t, e, 500)
+		e.Clock.Advance(firstMonday.AddDate(0, 0, 7).Add(contract.UnloggedGrace).Add(time.Hour).Sub(e.Clock.Now()))
+		var n int
+		var refundErr, logErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { n, refundErr = e.Contracts.RefundUnlogged(ctx) })
+		wg.Go(func() {
+			_, logErr = e.Contracts.LogTime(ctx, worker, d.ID, contract.Timesheet{WeekStart: firstMonday, Hours: 3})
+		})
+		wg.Wait()
+		if refundErr != nil {
+			t.Fatalf("refund: %v", refundErr)
+		}
+		got, _ := e.Contracts.Get(ctx, buyer, d.ID)
+		switch {
+		case logErr == nil && n == 0:
+			wins["timesheet"]++
+			if got.Items[0].Status != contract.ItemSubmitted || got.Holding != 180 || e.Coins(t, buyer.UserID) != 320 {
+				t.Errorf("timesheet won: week %+v, contract %+v", got.Items[0], got.Contract)
+			}
+		case n == 1:
+			wins["refund"]++
+			wantErr(t, logErr, contract.ErrTimesheetLogged)
+			if got.Items[0].Status != contract.ItemRefunded || got.Holding != 0 || e.Coins(t, buyer.UserID) != 500 {
+				t.Errorf("refund won: week %+v, contract %+v", got.Items[0], got.Contract)
+			}
+		default:
+			t.Fatalf("refunded %d, log %v", n, logErr)
+		}
+		if got.Holding != e.Balance(t, ledger.ContractAccount(d.ID)) {
+			t.Errorf("escrow %d, account %d", got.Holding, e.Balance(t, ledger.ContractAccount(d.ID)))
+		}
+	}
+	t.Logf("wins: %v", wins)
+}

@@ -51,6 +51,18 @@ func hiredContract(t *testing.T, w *world) {
 	}
 }
 
+// proposedChange is a hired contract (bid 30, milestones of 10 and 20)
+// whose buyer added a third of 5 beyond the bid: proposed to the worker.
+func proposedChange(t *testing.T, w *world) {
+	t.Helper()
+	hiredContract(t, w)
+	ctx := context.Background()
+	it, err := w.Contracts.AddMilestone(ctx, buyer, w.contractQuiet(ctx).ID, contract.NewMilestone{Title: "More", Coins: 5})
+	if err != nil || it.Status != contract.ItemProposed {
+		t.Fatalf("propose = %+v, %v", it, err)
+	}
+}
+
 // onlyContract is the buyer's only contract, with its items.
 func (w *world) onlyContract(t *testing.T) contract.Detail {
 	t.Helper()
@@ -125,6 +137,54 @@ func (w *world) releaseInvoicedOnce(t *testing.T) {
 
 // contractScenarios hire, fund, submit, release, send back and end.
 var contractScenarios = []scenario{
+	{
+		name:   "propose a milestone beyond the bid",
+		before: hiredContract,
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.Contracts.AddMilestone(ctx, buyer, w.contractQuiet(ctx).ID, contract.NewMilestone{Title: "More", Coins: 5})
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 10, 0, 40, 0, contract.ItemFunded, contract.ItemUnfunded, contract.ItemProposed)
+			if d := w.onlyContract(t); len(d.Proposed) != 1 || d.Proposed[0] != d.Items[2].ID || d.Raised != 0 {
+				t.Errorf("contract %+v", d.Contract)
+			}
+		},
+	},
+	{
+		name:   "accept a milestone beyond the bid",
+		before: proposedChange,
+		action: func(ctx context.Context, w *world) error {
+			d := w.contractQuiet(ctx)
+			_, err := w.Contracts.Accept(ctx, worker, d.ID, d.Items[2].ID)
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 10, 0, 40, 0, contract.ItemFunded, contract.ItemUnfunded, contract.ItemUnfunded)
+			if d := w.onlyContract(t); d.Raised != 5 || len(d.Proposed) != 0 {
+				t.Errorf("contract %+v", d.Contract)
+			}
+		},
+	},
+	{
+		name: "fund a milestone accepted beyond the bid",
+		before: func(t *testing.T, w *world) {
+			proposedChange(t, w)
+			ctx := context.Background()
+			d := w.contractQuiet(ctx)
+			if _, err := w.Contracts.Accept(ctx, worker, d.ID, d.Items[2].ID); err != nil {
+				t.Fatal(err)
+			}
+		},
+		action: func(ctx context.Context, w *world) error {
+			d := w.contractQuiet(ctx)
+			_, err := w.Contracts.Fund(ctx, buyer, d.ID, d.Items[2].ID)
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 15, 0, 35, 0, contract.ItemFunded, contract.ItemUnfunded, contract.ItemFunded)
+		},
+	},
 	{
 		name:   "hire",
 		before: proposed,
@@ -404,9 +464,28 @@ func pausedContract(t *testing.T, w *world) {
 	}
 }
 
-// timesheetScenarios approve a timesheet, fund a week, pause a contract
-// whose buyer is short and resume it.
+// timesheetScenarios refund a week never logged, approve a timesheet,
+// fund a week, pause a contract whose buyer is short and resume it.
 var timesheetScenarios = []scenario{
+	{
+		name:  "refund a week never logged",
+		retry: true, // the job's next round
+		before: func(t *testing.T, w *world) {
+			hourlyHired(t, w)
+			// The first week ended on 8 June; its grace on 15 June.
+			w.Clock.Advance(firstWeek.AddDate(0, 0, 14).Add(time.Hour).Sub(w.Clock.Now()))
+		},
+		action: func(ctx context.Context, w *world) error {
+			_, err := w.Contracts.RefundUnlogged(ctx)
+			return err
+		},
+		check: func(t *testing.T, w *world) {
+			wantContract(t, w, 0, 0, 50, 0, contract.ItemRefunded)
+			if d := w.onlyContract(t); d.Refunded != 20 || d.Status != contract.StatusActive || len(d.Held) != 0 {
+				t.Errorf("contract %+v", d.Contract)
+			}
+		},
+	},
 	{
 		name: "approve a timesheet",
 		before: func(t *testing.T, w *world) {

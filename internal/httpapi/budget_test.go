@@ -49,6 +49,7 @@ func TestWriteCommandBudgets(t *testing.T) {
 	offer := a.propose(t, worker.Token, hiring.ID, bid(90))
 	var c contractBody // made by the hire below, for the steps after it
 	var dispute disputeBody
+	var proposed milestoneBody
 	admin := a.admin(t)
 	hourlyWorker := a.register(t, "worker")
 	hc := a.hourlyContracted(t, buyer, hourlyWorker)
@@ -110,9 +111,10 @@ func TestWriteCommandBudgets(t *testing.T) {
 			return a.call(t, http.MethodPost, "/api/reviews", buyer.Token, map[string]any{"submission_id": subs[0].ID, "rating": 4}).Code
 		}, 6, 4, http.StatusCreated},
 		// Projects (issue 22). A hire: the job and the proposal read, the
-		// operation (record, the job's commit, two postings, the end, the
-		// clean-up), its settle (the items, the contract, the proposal
-		// hired, the others read, the notification) and the answer's reads.
+		// operation (record, its commit: the proposal claimed, then the
+		// job, two postings, the end, the clean-up), its settle (the items,
+		// the contract, the others read, the notification) and the
+		// answer's reads.
 		{"POST /jobs/{id}/hire", func() int {
 			rec := a.call(t, http.MethodPost, "/api/jobs/"+hiring.ID+"/hire", buyer.Token, hireBody(offer.ID, 40, 50))
 			c = decode[contractBody](t, rec, http.StatusCreated)
@@ -134,6 +136,20 @@ func TestWriteCommandBudgets(t *testing.T) {
 		{"POST /contracts/{id}/milestones/{mid}/approve", func() int {
 			return a.call(t, http.MethodPost, milestonePath(c, 0, "/approve"), buyer.Token, nil).Code
 		}, 13, 9, http.StatusOK},
+		// A milestone beyond the bid (as a submission costs): the contract and its items read, the
+		// operation without postings (record, commit, end), its settle
+		// (the item made, the worker told) and the item read for the
+		// answer. The worker's decline: the contract and the item read,
+		// the operation (record, commit, end), the item and the buyer's
+		// notification, the item read.
+		{"POST /contracts/{id}/milestones (beyond the bid)", func() int {
+			rec := a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/milestones", buyer.Token, map[string]any{"title": "More", "coins": 5})
+			proposed = decode[milestoneBody](t, rec, http.StatusCreated)
+			return rec.Code
+		}, 8, 5, http.StatusCreated},
+		{"POST /contracts/{id}/milestones/{mid}/decline", func() int {
+			return a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/milestones/"+proposed.ID+"/decline", worker.Token, nil).Code
+		}, 8, 5, http.StatusOK},
 		// A dispute (of the second milestone, submitted first): the
 		// contract and the item read, the operation without postings
 		// (record, commit, end), the item, the report and a notification

@@ -193,6 +193,7 @@ type contractResponse struct {
 	Buyer           partyResponse       `json:"buyer"`
 	Worker          partyResponse       `json:"worker"`
 	Price           *int64              `json:"price_coins"`
+	Raised          *int64              `json:"raised_coins"` // a fixed contract's: what the worker's accepted changes added to the price
 	Rate            *int64              `json:"hourly_rate_coins"`
 	WeeklyHourLimit *int                `json:"weekly_hour_limit"`
 	Status          string              `json:"status"`
@@ -220,8 +221,8 @@ func toContractResponse(c contract.Contract) contractResponse {
 		rate, limit := int64(c.Rate), c.WeeklyHourLimit
 		res.Rate, res.WeeklyHourLimit = &rate, &limit
 	} else {
-		price := int64(c.Price)
-		res.Price = &price
+		price, raised := int64(c.Price), int64(c.Raised)
+		res.Price, res.Raised = &price, &raised
 	}
 	if c.EndedBy != "" {
 		res.EndedBy = &c.EndedBy
@@ -341,6 +342,17 @@ func (s *Server) handleMilestoneChanges(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	return s.writeMilestone(w)(s.contracts.RequestChanges(r.Context(), principal(r), param(r, "id"), param(r, "mid"), req.Reason))
+}
+
+// handleMilestoneAccept handles POST /api/contracts/{id}/milestones/{mid}/accept:
+// the worker accepts a milestone proposed beyond the agreed price.
+func (s *Server) handleMilestoneAccept(w http.ResponseWriter, r *http.Request) error {
+	return s.writeMilestone(w)(s.contracts.Accept(r.Context(), principal(r), param(r, "id"), param(r, "mid")))
+}
+
+// handleMilestoneDecline handles POST /api/contracts/{id}/milestones/{mid}/decline.
+func (s *Server) handleMilestoneDecline(w http.ResponseWriter, r *http.Request) error {
+	return s.writeMilestone(w)(s.contracts.Decline(r.Context(), principal(r), param(r, "id"), param(r, "mid")))
 }
 
 // writeMilestone answers with the milestone a service call returned.

@@ -23,6 +23,7 @@ type contractBody struct {
 	JobID      string          `json:"job_id"`
 	Type       string          `json:"type"`
 	Price      *int64          `json:"price_coins"`
+	Raised     *int64          `json:"raised_coins"`
 	Rate       *int64          `json:"hourly_rate_coins"`
 	Status     string          `json:"status"`
 	Escrow     int64           `json:"escrow_coins"`
@@ -130,6 +131,17 @@ func TestContractRefusals(t *testing.T) {
 	poor := a.register(t, "buyer")
 	pj := a.postJob(t, poor.Token, fixedJob(1000))
 	pp := a.propose(t, worker.Token, pj.ID, bid(900))
+	// A proposal withdrawn: not hired, and a hired one not withdrawn.
+	wj := a.postJob(t, buyer.Token, fixedJob(100))
+	wp := a.propose(t, otherWorker.Token, wj.ID, bid(90))
+	decode[proposalBody](t, a.call(t, http.MethodDelete, "/api/proposals/"+wp.ID, otherWorker.Token, nil), http.StatusOK)
+	// A milestone proposed beyond the bid, awaiting the worker.
+	pm := decode[milestoneBody](t, a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/milestones", buyer.Token,
+		map[string]any{"title": "More", "coins": 1}), http.StatusCreated)
+	pmPath := "/api/contracts/" + c.ID + "/milestones/" + pm.ID
+	hj := a.postJob(t, buyer.Token, fixedJob(100))
+	hp := a.propose(t, otherWorker.Token, hj.ID, bid(80))
+	decode[contractBody](t, a.call(t, http.MethodPost, "/api/jobs/"+hj.ID+"/hire", buyer.Token, hireBody(hp.ID, 10)), http.StatusCreated)
 
 	for _, tt := range []struct {
 		name   string
@@ -148,6 +160,8 @@ func TestContractRefusals(t *testing.T) {
 		{"a bad milestone", http.MethodPost, "/api/jobs/" + j.ID + "/hire", buyer.Token,
 			map[string]any{"proposal_id": p.ID, "milestones": []map[string]any{{"title": "", "coins": 0, "due_date": "soon"}}}, http.StatusUnprocessableEntity, "invalid_fields"},
 		{"short of coins", http.MethodPost, "/api/jobs/" + pj.ID + "/hire", poor.Token, hireBody(pp.ID, 900), http.StatusConflict, "insufficient_coins"},
+		{"a withdrawn proposal", http.MethodPost, "/api/jobs/" + wj.ID + "/hire", buyer.Token, hireBody(wp.ID, 10), http.StatusConflict, "proposal_not_pending"},
+		{"withdraw a hired proposal", http.MethodDelete, "/api/proposals/" + hp.ID, otherWorker.Token, nil, http.StatusConflict, "proposal_not_pending"},
 		{"a hired job", http.MethodPost, "/api/jobs/" + c.JobID + "/hire", buyer.Token, hireBody(p.ID, 10), http.StatusNotFound, "proposal_not_found"},
 		{"a stranger reads", http.MethodGet, "/api/contracts/" + c.ID, otherWorker.Token, nil, http.StatusNotFound, "contract_not_found"},
 		{"a missing contract", http.MethodGet, "/api/contracts/nope", buyer.Token, nil, http.StatusNotFound, "contract_not_found"},
@@ -164,7 +178,14 @@ func TestContractRefusals(t *testing.T) {
 		{"the worker approves", http.MethodPost, milestonePath(c, 0, "/approve"), worker.Token, nil, http.StatusForbidden, "wrong_role"},
 		{"changes to one not submitted", http.MethodPost, milestonePath(c, 0, "/request-changes"), buyer.Token, map[string]any{"reason": "Please redo it all."}, http.StatusConflict, "milestone_not_submitted"},
 		{"a short reason", http.MethodPost, milestonePath(c, 0, "/request-changes"), buyer.Token, map[string]any{"reason": "no"}, http.StatusUnprocessableEntity, "invalid_fields"},
-		{"add over the bid", http.MethodPost, "/api/contracts/" + c.ID + "/milestones", buyer.Token, map[string]any{"title": "More", "coins": 1}, http.StatusConflict, "milestones_over_bid"},
+		{"fund a proposed one", http.MethodPost, pmPath + "/fund", buyer.Token, nil, http.StatusConflict, "milestone_proposed"},
+		{"the buyer accepts", http.MethodPost, pmPath + "/accept", buyer.Token, nil, http.StatusForbidden, "wrong_role"},
+		{"another worker accepts", http.MethodPost, pmPath + "/accept", otherWorker.Token, nil, http.StatusNotFound, "contract_not_found"},
+		{"another worker declines", http.MethodPost, pmPath + "/decline", otherWorker.Token, nil, http.StatusNotFound, "contract_not_found"},
+		{"accept a missing one", http.MethodPost, "/api/contracts/" + c.ID + "/milestones/nope/accept", worker.Token, nil, http.StatusNotFound, "milestone_not_found"},
+		{"accept one not proposed", http.MethodPost, milestonePath(c, 0, "/accept"), worker.Token, nil, http.StatusConflict, "milestone_not_proposed"},
+		{"decline one not proposed", http.MethodPost, milestonePath(c, 1, "/decline"), worker.Token, nil, http.StatusConflict, "milestone_not_proposed"},
+		{"add a bad one", http.MethodPost, "/api/contracts/" + c.ID + "/milestones", buyer.Token, map[string]any{"title": "", "coins": 0}, http.StatusUnprocessableEntity, "invalid_fields"},
 		{"the worker adds", http.MethodPost, "/api/contracts/" + c.ID + "/milestones", worker.Token, map[string]any{"title": "More", "coins": 1}, http.StatusForbidden, "wrong_role"},
 		{"a stranger ends", http.MethodPost, "/api/contracts/" + c.ID + "/end", otherBuyer.Token, map[string]any{}, http.StatusNotFound, "contract_not_found"},
 		{"a bad status filter", http.MethodGet, "/api/contracts/my?status=open", buyer.Token, nil, http.StatusUnprocessableEntity, "invalid_fields"},
@@ -181,6 +202,47 @@ func TestContractRefusals(t *testing.T) {
 	decode[contractBody](t, a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/end", buyer.Token, map[string]any{}), http.StatusOK)
 	wantProblem(t, a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/end", worker.Token, map[string]any{}), http.StatusConflict, "contract_ended")
 	wantProblem(t, a.call(t, http.MethodPost, milestonePath(c, 1, "/fund"), buyer.Token, nil), http.StatusConflict, "contract_ended")
+}
+
+// TestProposedMilestone: a milestone beyond the bid is proposed; the
+// worker accepts it (the agreed price grows by it) and the buyer funds
+// it, or declines one, which then cannot be funded.
+func TestProposedMilestone(t *testing.T) {
+	a := newAPI(t)
+	buyer, worker := a.register(t, "buyer"), a.register(t, "worker")
+	c := a.contracted(t, buyer, worker) // bid 90: 40 and 50
+	if c.Raised == nil || *c.Raised != 0 {
+		t.Errorf("raised_coins = %v, want 0", c.Raised)
+	}
+	add := func(coins int64) milestoneBody {
+		return decode[milestoneBody](t, a.call(t, http.MethodPost, "/api/contracts/"+c.ID+"/milestones", buyer.Token,
+			map[string]any{"title": "More", "coins": coins}), http.StatusCreated)
+	}
+	yes, no := add(30), add(20)
+	if yes.Status != "proposed" || no.Status != "proposed" {
+		t.Fatalf("added = %s, %s; want proposed", yes.Status, no.Status)
+	}
+	path := "/api/contracts/" + c.ID + "/milestones/"
+	if got := decode[milestoneBody](t, a.call(t, http.MethodPost, path+yes.ID+"/accept", worker.Token, nil), http.StatusOK); got.Status != "unfunded" {
+		t.Errorf("accepted = %s", got.Status)
+	}
+	if got := decode[milestoneBody](t, a.call(t, http.MethodPost, path+no.ID+"/decline", worker.Token, nil), http.StatusOK); got.Status != "declined" {
+		t.Errorf("declined = %s", got.Status)
+	}
+	wantProblem(t, a.call(t, http.MethodPost, path+yes.ID+"/decline", worker.Token, nil), http.StatusConflict, "milestone_not_proposed")
+	wantProblem(t, a.call(t, http.MethodPost, path+no.ID+"/fund", buyer.Token, nil), http.StatusConflict, "milestone_proposed")
+	if got := decode[milestoneBody](t, a.call(t, http.MethodPost, path+yes.ID+"/fund", buyer.Token, nil), http.StatusOK); got.Status != "funded" {
+		t.Errorf("funded = %s", got.Status)
+	}
+	got := decode[contractBody](t, a.call(t, http.MethodGet, "/api/contracts/"+c.ID, buyer.Token, nil), http.StatusOK)
+	if got.Raised == nil || *got.Raised != 30 || got.Escrow != 70 {
+		t.Errorf("contract = raised %v, escrow %d; want 30, 70", got.Raised, got.Escrow)
+	}
+	// Within what is left of the agreed price (120 - 40 - 50 - 30 = 0):
+	// nothing; a milestone of 1 is proposed again.
+	if m := add(1); m.Status != "proposed" {
+		t.Errorf("a milestone beyond the raised price = %s", m.Status)
+	}
 }
 
 // TestHourlyContract: hiring an hourly job funds its first week.

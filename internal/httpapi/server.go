@@ -376,6 +376,8 @@ func (s *Server) routes(o Options) http.Handler {
 			r.Get("/{id}/timesheets", s.handle(s.handleTimesheets))   // its parties and admins
 			r.Post("/{id}/disputes", s.handle(s.handleDisputeCreate)) // either party
 			r.With(s.requireRole(auth.RoleWorker)).Post("/{id}/milestones/{mid}/submit", s.handle(s.handleMilestoneSubmit))
+			r.With(s.requireRole(auth.RoleWorker)).Post("/{id}/milestones/{mid}/accept", s.handle(s.handleMilestoneAccept))
+			r.With(s.requireRole(auth.RoleWorker)).Post("/{id}/milestones/{mid}/decline", s.handle(s.handleMilestoneDecline))
 		})
 		r.With(s.authenticate, s.requireRole(auth.RoleBuyer)).Put("/timesheets/{id}/approve", s.handle(s.handleTimesheetApprove))
 		r.Route("/proposals", func(r chi.Router) {

@@ -251,6 +251,20 @@ type milestoneEventData struct {
 	SubmittedAt time.Time `json:"submitted_at"`
 }
 
+type timesheetEventData struct {
+	ID          string    `json:"id"`
+	ContractID  string    `json:"contract_id"`
+	JobTitle    string    `json:"job_title"`
+	WeekStart   string    `json:"week_start"` // YYYY-MM-DD, as logged
+	Hours       int       `json:"hours"`
+	Memo        string    `json:"memo"`
+	PayCoins    int64     `json:"pay_coins"`
+	WeekCoins   int64     `json:"week_coins"`
+	WorkerID    string    `json:"worker_id"`
+	SubmittedAt time.Time `json:"submitted_at"`
+	ApproveAt   time.Time `json:"auto_approve_at"`
+}
+
 type testEventData struct {
 	EndpointID string `json:"endpoint_id"`
 	Message    string `json:"message"`
@@ -290,6 +304,10 @@ func (EventEncoder) Encode(e webhook.Event) ([]byte, error) {
 	case webhook.MilestoneData:
 		body.Data = milestoneEventData{ID: d.ID, ContractID: d.ContractID, JobTitle: d.JobTitle, Title: d.Title, Coins: int64(d.Coins),
 			Status: d.Status, Message: d.Message, Attachments: nonNilStrings(d.Attachments), WorkerID: d.WorkerID, SubmittedAt: d.SubmittedAt.UTC()}
+	case webhook.TimesheetData:
+		body.Data = timesheetEventData{ID: d.ID, ContractID: d.ContractID, JobTitle: d.JobTitle, WeekStart: d.WeekStart.UTC().Format(time.DateOnly),
+			Hours: d.Hours, Memo: d.Memo, PayCoins: int64(d.Pay), WeekCoins: int64(d.WeekCoins), WorkerID: d.WorkerID,
+			SubmittedAt: d.SubmittedAt.UTC(), ApproveAt: d.ApproveAt.UTC()}
 	case webhook.TestData:
 		body.Data = testEventData{EndpointID: d.EndpointID, Message: "A test event: your endpoint receives and verifies Microtask's webhooks."}
 	default:

@@ -77,7 +77,8 @@ func TestWebhookEventsMatchTheContract(t *testing.T) {
 	a.grant(t, buyer.User.ID, 500)
 	r := apptest.NewReceiver(t, a.clock.Now)
 	ep := a.endpoint(t, buyer.Token, r, "submission.created", "submission.revised", "submission.approved", "submission.rejected",
-		"task.full", "task.closed", "task.expired", "batch.completed", "payment.completed", "message.received", "contract.milestone_submitted")
+		"task.full", "task.closed", "task.expired", "batch.completed", "payment.completed", "message.received", "contract.milestone_submitted",
+		"contract.timesheet_submitted")
 	tk := a.postTask(t, buyer.Token, 1, 10)
 	sub := a.submit(t, worker.Token, tk.ID)
 	a.sent(t, worker.Token, buyer.User.ID, "Which page did you mean?")
@@ -93,6 +94,9 @@ func TestWebhookEventsMatchTheContract(t *testing.T) {
 	c := a.contracted(t, buyer, worker)
 	decode[milestoneBody](t, a.call(t, http.MethodPost, milestonePath(c, 0, "/submit"), worker.Token,
 		map[string]any{"message": "Done.", "attachments": []string{"https://example.com/d.png"}}), http.StatusOK)
+	hc := a.hourlyContracted(t, buyer, worker)
+	decode[weekBody](t, a.call(t, http.MethodPost, "/api/contracts/"+hc.ID+"/timesheets", worker.Token,
+		map[string]any{"week_start": hc.Weeks[0].WeekStart.Format(time.DateOnly), "hours": 4, "memo": "Mail."}), http.StatusCreated)
 	decode[deliveryBody](t, a.call(t, http.MethodPost, "/api/webhooks/"+ep.ID+"/test", buyer.Token, nil), http.StatusAccepted)
 	a.deliverWebhooks(t)
 
@@ -105,7 +109,7 @@ func TestWebhookEventsMatchTheContract(t *testing.T) {
 		seen[g.Type] = true
 	}
 	for _, typ := range []string{"submission.created", "submission.revised", "submission.rejected", "task.full", "task.closed",
-		"payment.completed", "message.received", "contract.milestone_submitted", "webhook.test"} {
+		"payment.completed", "message.received", "contract.milestone_submitted", "contract.timesheet_submitted", "webhook.test"} {
 		if !seen[typ] {
 			t.Errorf("no %s event received (got %v)", typ, seen)
 		}

@@ -238,6 +238,10 @@ type Store interface {
 	// SetProposalStatus moves a pending proposal to status. False if it is
 	// not pending.
 	SetProposalStatus(ctx context.Context, id string, status ProposalStatus, reason string, at time.Time) (bool, error)
+	// Unclaim moves a hired proposal to status (pending, or declined with
+	// reason): a hire that claimed it did not go through. Nothing if it is
+	// not hired.
+	Unclaim(ctx context.Context, id string, status ProposalStatus, reason string, at time.Time) error
 	// Proposed reports whether the worker has a proposal for one of the
 	// buyer's jobs.
 	Proposed(ctx context.Context, buyerID, workerID string) (bool, error)

@@ -419,11 +419,32 @@ func (s *Service) ForHire(ctx context.Context, p auth.Principal, jobID, proposal
 	return j, pr, nil
 }
 
-// MarkHired moves the buyer's open job to hired with its contract: the
-// commit of a hire, which makes one hire per job however many are asked
-// at once. True if it did now or had for this contract already.
-func (s *Service) MarkHired(ctx context.Context, jobID, buyerID, contractID string, at time.Time) (bool, error) {
-	ok, err := s.store.SetStatus(ctx, jobID, buyerID, StatusHired, contractID, at)
+// MarkHired is the commit of a hire: it claims the pending proposal
+// (pending to hired, conditional on its state, so that a withdrawal or a
+// decline at the same moment either comes first and cancels the hire, or
+// finds the proposal hired and is refused), then moves the buyer's open job
+// to hired with its contract, which makes one hire per job however many
+// are asked at once. True if it did now or had for this contract already:
+// a proposal found hired was claimed by this very hire (the contract's id
+// derives from the job and the proposal), whose commit runs again after a
+// crash. A job no longer open gives the proposal back (Unclaim): pending if
+// the job is open again, declined otherwise, as the other hire or the
+// close would have declined it.
+func (s *Service) MarkHired(ctx context.Context, jobID, buyerID, proposalID, contractID string, at time.Time) (bool, error) {
+	ok, err := s.store.SetProposalStatus(ctx, proposalID, ProposalHired, "", at)
+	if err != nil {
+		return false, fmt.Errorf("claim proposal %s: %w", proposalID, err)
+	}
+	if !ok {
+		pr, err := s.store.Proposal(ctx, proposalID)
+		if err != nil {
+			return false, err
+		}
+		if pr.Status != ProposalHired {
+			return false, nil // withdrawn or declined first
+		}
+	}
+	ok, err = s.store.SetStatus(ctx, jobID, buyerID, StatusHired, contractID, at)
 	if err != nil || ok {
 		return ok, err
 	}
@@ -431,22 +452,41 @@ func (s *Service) MarkHired(ctx context.Context, jobID, buyerID, contractID stri
 	if err != nil {
 		return false, err
 	}
-	return j.Status == StatusHired && j.ContractID == contractID, nil
+	if j.Status == StatusHired && j.ContractID == contractID {
+		return true, nil
+	}
+	status, reason := ProposalPending, ""
+	if j.Status != StatusOpen {
+		status, reason = ProposalDeclined, "The job is no longer open."
+	}
+	if err := s.store.Unclaim(ctx, proposalID, status, reason, at); err != nil {
+		return false, fmt.Errorf("give proposal %s back: %w", proposalID, err)
+	}
+	if status == ProposalDeclined {
+		if pr, err := s.store.Proposal(ctx, proposalID); err == nil {
+			s.tellDeclined(ctx, pr)
+		}
+	}
+	return false, nil
 }
 
 // Unhire opens again a job hired for contractID, whose hire failed (the
-// buyer was short of coins). Nothing if it is not so.
-func (s *Service) Unhire(ctx context.Context, jobID, contractID string) error {
-	return s.store.Reopen(ctx, jobID, contractID)
+// buyer was short of coins), and gives its proposal back to pending.
+// Nothing if it is not so. Safe to repeat (the hire's Revert step).
+func (s *Service) Unhire(ctx context.Context, jobID, proposalID, contractID string, at time.Time) error {
+	if err := s.store.Reopen(ctx, jobID, contractID); err != nil {
+		return fmt.Errorf("reopen job %s: %w", jobID, err)
+	}
+	if err := s.store.Unclaim(ctx, proposalID, ProposalPending, "", at); err != nil {
+		return fmt.Errorf("give proposal %s back: %w", proposalID, err)
+	}
+	return nil
 }
 
-// SettleHire marks the hired proposal and declines the job's other
-// pending ones, each worker told: the follow-ups of a hire, safe to
-// repeat.
-func (s *Service) SettleHire(ctx context.Context, jobID, proposalID string, at time.Time) error {
-	if _, err := s.store.SetProposalStatus(ctx, proposalID, ProposalHired, "", at); err != nil {
-		return fmt.Errorf("mark proposal %s hired: %w", proposalID, err)
-	}
+// SettleHire declines the job's other pending proposals, each worker
+// told: the follow-up of a hire (whose commit marked the proposal hired),
+// safe to repeat.
+func (s *Service) SettleHire(ctx context.Context, jobID, proposalID string, _ time.Time) error {
 	return s.DeclineOthers(ctx, jobID, proposalID, "The buyer hired someone else.")
 }
 

@@ -40,6 +40,10 @@ const (
 	MilestoneDisputed       Type = "milestone_disputed"  // to both parties: a submitted milestone is disputed; an admin decides
 	DisputeDecided          Type = "dispute_decided"     // to both parties: the admin's decision of a dispute
 	ContractPaused          Type = "contract_paused"     // to both parties: the buyer could not fund an hourly contract's week
+	MilestoneProposed       Type = "milestone_proposed"  // to the worker: a milestone beyond the agreed price awaits their answer
+	MilestoneAccepted       Type = "milestone_accepted"  // to the buyer: the worker accepted a proposed milestone
+	MilestoneDeclined       Type = "milestone_declined"  // to the buyer: the worker declined a proposed milestone
+	WeekRefunded            Type = "week_refunded"       // to both parties: a week never logged went back to the buyer after the grace
 )
 
 // Kinds of email that are not notifications of one type: each user gets

@@ -54,6 +54,8 @@ type contractDoc struct {
 	Refunded        int64      `bson:"refunded_coins"`
 	NextWeek        *time.Time `bson:"next_week,omitempty"` // hourly contracts only
 	Paused          bool       `bson:"paused"`
+	Proposed        []string   `bson:"proposed"`     // milestones beyond the agreed price awaiting the worker (missing in older documents: none)
+	Raised          int64      `bson:"raised_coins"` // what the worker's accepted changes added to the price
 	Rev             int64      `bson:"rev"`
 	Ops             []string   `bson:"ops"`
 	CreatedAt       time.Time  `bson:"created_at"`
@@ -68,7 +70,7 @@ func contractFromDoc(d contractDoc) contract.Contract {
 		Price: money.Coins(d.Price), Rate: money.Coins(d.Rate), WeeklyHourLimit: int(d.WeeklyHourLimit), Status: contract.Status(d.Status),
 		Escrow: contract.Escrow{Status: contract.Status(d.Status), Held: nonNil(d.Held), Submitted: nonNil(d.Submitted),
 			Disputed: nonNil(d.Disputed), Holding: money.Coins(d.Holding), Paid: money.Coins(d.Paid), Refunded: money.Coins(d.Refunded),
-			NextWeek: timeOf(d.NextWeek), Paused: d.Paused},
+			NextWeek: timeOf(d.NextWeek), Paused: d.Paused, Proposed: nonNil(d.Proposed), Raised: money.Coins(d.Raised)},
 		Rev: d.Rev, Ops: d.Ops, CreatedAt: d.CreatedAt, EndedAt: timeOf(d.EndedAt), EndedBy: d.EndedBy, EndReason: d.EndReason}
 }
 
@@ -77,8 +79,8 @@ func contractToDoc(c contract.Contract) contractDoc {
 		Type: string(c.Type), BuyerID: c.Buyer.ID, BuyerName: c.Buyer.Name, WorkerID: c.Worker.ID, WorkerName: c.Worker.Name,
 		Parties: []string{c.Buyer.ID, c.Worker.ID}, Price: int64(c.Price), Rate: int64(c.Rate), WeeklyHourLimit: int64(c.WeeklyHourLimit),
 		Status: string(c.Status), Held: nonNil(c.Held), Submitted: nonNil(c.Submitted), Disputed: nonNil(c.Disputed), Holding: int64(c.Holding), Paid: int64(c.Paid),
-		Refunded: int64(c.Refunded), NextWeek: optTime(c.NextWeek), Paused: c.Paused, Rev: c.Rev, Ops: nonNil(c.Ops), CreatedAt: c.CreatedAt,
-		EndedAt: optTime(c.EndedAt), EndedBy: c.EndedBy, EndReason: c.EndReason}
+		Refunded: int64(c.Refunded), NextWeek: optTime(c.NextWeek), Paused: c.Paused, Proposed: nonNil(c.Proposed), Raised: int64(c.Raised),
+		Rev: c.Rev, Ops: nonNil(c.Ops), CreatedAt: c.CreatedAt, EndedAt: optTime(c.EndedAt), EndedBy: c.EndedBy, EndReason: c.EndReason}
 }
 
 // InsertContract implements contract.Store.
@@ -131,7 +133,8 @@ func (s *ContractStore) Commit(ctx context.Context, contractID, op string, rev i
 			{Key: "$set", Value: bson.D{{Key: "status", Value: string(e.Status)}, {Key: "held", Value: nonNil(e.Held)},
 				{Key: "submitted", Value: nonNil(e.Submitted)}, {Key: "disputed", Value: nonNil(e.Disputed)}, {Key: "escrow_coins", Value: int64(e.Holding)},
 				{Key: "paid_coins", Value: int64(e.Paid)}, {Key: "refunded_coins", Value: int64(e.Refunded)}, {Key: "paused", Value: e.Paused},
-				{Key: "next_week", Value: optTime(e.NextWeek)}, {Key: "rev", Value: rev}}},
+				{Key: "next_week", Value: optTime(e.NextWeek)}, {Key: "proposed", Value: nonNil(e.Proposed)}, {Key: "raised_coins", Value: int64(e.Raised)},
+				{Key: "rev", Value: rev}}},
 			{Key: "$push", Value: bson.D{{Key: "ops", Value: op}}},
 		},
 		func(d contractDoc) bool { return slices.Contains(d.Ops, op) })
@@ -276,6 +279,19 @@ func (s *ContractStore) Due(ctx context.Context, kind contract.ItemKind, before 
 	err := docdb.Each(ctx, s.items, bson.D{{Key: "status", Value: string(contract.ItemSubmitted)},
 		{Key: "submitted_at", Value: bson.D{{Key: "$lte", Value: before}}}, {Key: "kind", Value: string(kind)}},
 		docdb.Query{Sort: bson.D{{Key: "submitted_at", Value: 1}, {Key: "_id", Value: 1}}, Limit: int64(limit)}, func(d contractItemDoc) error {
+			out = append(out, itemFromDoc(d))
+			return nil
+		})
+	return out, err
+}
+
+// Unlogged implements contract.Store: one find, through the index on
+// status, kind and week_start (migration 0054).
+func (s *ContractStore) Unlogged(ctx context.Context, before time.Time, limit int) ([]contract.Item, error) {
+	var out []contract.Item
+	err := docdb.Each(ctx, s.items, bson.D{{Key: "status", Value: string(contract.ItemFunded)}, {Key: "kind", Value: string(contract.KindWeek)},
+		{Key: "week_start", Value: bson.D{{Key: "$lt", Value: before}}}, {Key: "submissions", Value: 0}},
+		docdb.Query{Sort: bson.D{{Key: "week_start", Value: 1}, {Key: "_id", Value: 1}}, Limit: int64(limit)}, func(d contractItemDoc) error {
 			out = append(out, itemFromDoc(d))
 			return nil
 		})

@@ -379,6 +379,17 @@ func (s *JobStore) SetProposalStatus(ctx context.Context, id string, status job.
 	return n == 1, err
 }
 
+// Unclaim implements job.Store.
+func (s *JobStore) Unclaim(ctx context.Context, id string, status job.ProposalStatus, reason string, at time.Time) error {
+	set := bson.D{{Key: "status", Value: string(status)}, {Key: "decided_at", Value: at}}
+	if reason != "" {
+		set = append(set, bson.E{Key: "decline_reason", Value: reason})
+	}
+	_, err := s.proposals.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "status", Value: string(job.ProposalHired)}},
+		bson.D{{Key: "$set", Value: set}}, false)
+	return err
+}
+
 // PendingProposals implements job.Store.
 func (s *JobStore) PendingProposals(ctx context.Context, jobID, except string) ([]job.Proposal, error) {
 	var out []job.Proposal

@@ -67,7 +67,7 @@ func TestSeedInserts(t *testing.T) {
 	contracts := NewContractStore(db)
 	c := contract.Contract{ID: "c1", JobID: "j2", JobTitle: "Hired", ProposalID: "p2", Type: job.TypeFixed,
 		Buyer: contract.Party(buyer), Worker: contract.Party(worker), Price: 40, Status: contract.StatusEnded,
-		Escrow: contract.Escrow{Status: contract.StatusEnded, Held: []string{}, Submitted: []string{}, Disputed: []string{}, Paid: 40},
+		Escrow: contract.Escrow{Status: contract.StatusEnded, Held: []string{}, Submitted: []string{}, Disputed: []string{}, Proposed: []string{}, Paid: 40},
 		Ops:    []string{}, CreatedAt: at, EndedAt: at.Add(48 * time.Hour), EndedBy: buyer.ID, EndReason: "Done."}
 	if err := contracts.InsertContracts(ctx, []contract.Contract{c}); err != nil {
 		t.Fatalf("InsertContracts() error = %v", err)

@@ -54,6 +54,13 @@ const (
 	// MilestoneSubmitted tells a contract's buyer that its worker
 	// submitted a milestone for review.
 	MilestoneSubmitted EventType = "contract.milestone_submitted"
+	// TimesheetSubmitted tells an hourly contract's buyer that its worker
+	// logged a week's hours. Not contract.milestone_submitted: a
+	// timesheet carries hours, a week and what approving it pays, is
+	// approved elsewhere (PUT /timesheets/{id}/approve) and on another
+	// clock (5 days, not MILESTONE_AUTO_RELEASE); a consumer of milestones
+	// would read it wrong.
+	TimesheetSubmitted EventType = "contract.timesheet_submitted"
 	// Test is the event POST /webhooks/{id}/test sends; no endpoint
 	// subscribes to it.
 	Test EventType = "webhook.test"
@@ -61,7 +68,7 @@ const (
 
 // Events lists the events endpoints may subscribe to.
 var Events = []EventType{SubmissionCreated, SubmissionRevised, SubmissionApproved, SubmissionRejected, TaskFull, TaskClosed, TaskExpired,
-	BatchCompleted, PaymentCompleted, MessageReceived, MilestoneSubmitted}
+	BatchCompleted, PaymentCompleted, MessageReceived, MilestoneSubmitted, TimesheetSubmitted}
 
 // Endpoint is a URL of a user's that events are posted to.
 type Endpoint struct {
@@ -200,6 +207,22 @@ type MilestoneData struct {
 	Attachments []string
 	WorkerID    string
 	SubmittedAt time.Time
+}
+
+// TimesheetData is the data of contract.timesheet_submitted: a week's
+// timesheet in its buyer's review.
+type TimesheetData struct {
+	ID          string // the week's (PUT /timesheets/{id}/approve)
+	ContractID  string
+	JobTitle    string
+	WeekStart   time.Time
+	Hours       int
+	Memo        string
+	Pay         money.Coins // what approving it pays the worker: hours × rate
+	WeekCoins   money.Coins // what the week holds in escrow; the rest goes back to the buyer
+	WorkerID    string
+	SubmittedAt time.Time
+	ApproveAt   time.Time // when the job approves it if the buyer does nothing
 }
 
 // TestData is the data of webhook.test.
