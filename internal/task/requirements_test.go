@@ -203,3 +203,35 @@ func mustQualification(t *testing.T, e *apptest.Env, buyer auth.Principal, name 
 	}
 	return q.ID
 }
+
+// BenchmarkAvailableList reads a worker's first page of available tasks
+// among 1,000 open ones, of which one in ten asks a qualification: the
+// list's one find and one count filter every open task in memory, so the
+// requirements' clauses are paid per task.
+func BenchmarkAvailableList(b *testing.B) {
+	e := apptest.New(b)
+	ctx := context.Background()
+	buyer, worker := e.User(b, auth.RoleBuyer), e.User(b, auth.RoleWorker)
+	e.Give(b, buyer.UserID, 10_000)
+	q, err := e.Qualifications.Create(ctx, buyer, qualification.Draft{Name: "Careful", Description: "D"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 1000 {
+		in := task.NewTask{Text: task.Text{Title: fmt.Sprintf("T%d", i), Detail: "D", SubmissionInfo: "S"},
+			Workers: 1, Pay: 5, CompletionDate: e.Clock.Now().Add(72 * time.Hour)}
+		if i%10 == 0 {
+			in.Requirements.Qualifications = []task.QualificationRequirement{{QualificationID: q.ID, Comparator: task.CompareExists}}
+		}
+		if _, err := e.Tasks.Create(ctx, buyer, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	f := task.Filter{Available: true, NotBy: worker.UserID}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := e.Tasks.List(ctx, f, page.Request{Number: 1, Limit: 12}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
