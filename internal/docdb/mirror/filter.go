@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
 // ErrUnsupported is returned for a filter, sort or update this package does
@@ -20,12 +21,40 @@ func unsupported(format string, args ...any) error {
 }
 
 // Filter is a compiled query filter.
+//
+// A filter naming several fields reads them in one walk along the document
+// rather than a walk each (a field is found by reading the fields before
+// it), into a buffer of its own: a Filter is for one goroutine, as each
+// query compiles its own.
 type Filter struct {
 	conds []cond // all must hold
+	// slots numbers the fields the filter names, nested ones too (the
+	// top-level filter's only); vals is the buffer of their values.
+	slots map[string]int
+	vals  []bson.RawValue
+	m     matched // the document being matched, kept here so as not to allocate one per match
 }
 
+// walkFrom is how many fields a filter names from which one walk reading
+// them all beats a lookup each.
+const walkFrom = 3
+
 type cond interface {
-	match(doc bson.Raw) bool
+	match(d *matched) bool
+}
+
+// matched is the document being matched, with the values of the filter's
+// fields when they were read in one walk (vals not nil).
+type matched struct {
+	raw  bson.Raw
+	vals []bson.RawValue
+}
+
+func (m *matched) get(f *field) bson.RawValue {
+	if m.vals == nil {
+		return lookup(m.raw, f.name)
+	}
+	return m.vals[f.slot]
 }
 
 // Compile compiles a filter document: top-level fields compared with a
@@ -33,6 +62,19 @@ type cond interface {
 // $eq, $ne, $gt, $gte, $lt, $lte, $in, $nin, $exists, $size and $regex; and
 // $and, $or and $nor of such filters.
 func Compile(filter bson.Raw) (*Filter, error) {
+	slots := map[string]int{}
+	f, err := compile(filter, slots)
+	if err != nil {
+		return nil, err
+	}
+	if len(slots) >= walkFrom {
+		f.slots, f.vals = slots, make([]bson.RawValue, len(slots))
+	}
+	return f, nil
+}
+
+// compile compiles a filter whose fields are numbered in slots.
+func compile(filter bson.Raw, slots map[string]int) (*Filter, error) {
 	elems, err := filter.Elements()
 	if err != nil {
 		return nil, err
@@ -41,7 +83,7 @@ func Compile(filter bson.Raw) (*Filter, error) {
 	for _, e := range elems {
 		k, v := e.Key(), e.Value()
 		if strings.HasPrefix(k, "$") {
-			c, err := compileLogical(k, v)
+			c, err := compileLogical(k, v, slots)
 			if err != nil {
 				return nil, err
 			}
@@ -55,6 +97,10 @@ func Compile(filter bson.Raw) (*Filter, error) {
 		if err != nil {
 			return nil, err
 		}
+		if _, ok := slots[k]; !ok {
+			slots[k] = len(slots)
+		}
+		c.slot = slots[k]
 		f.conds = append(f.conds, c)
 	}
 	return f, nil
@@ -62,12 +108,43 @@ func Compile(filter bson.Raw) (*Filter, error) {
 
 // Match reports whether doc satisfies the filter.
 func (f *Filter) Match(doc bson.Raw) bool {
+	f.m = matched{raw: doc}
+	if f.vals != nil {
+		clear(f.vals)
+		readFields(doc, f.slots, f.vals)
+		f.m.vals = f.vals
+	}
+	return f.match(&f.m)
+}
+
+func (f *Filter) match(m *matched) bool {
 	for _, c := range f.conds {
-		if !c.match(doc) {
+		if !c.match(m) {
 			return false
 		}
 	}
 	return true
+}
+
+// readFields sets vals[slots[name]] to the value of each field of doc that
+// slots names, the first of a name, as a lookup would find it; a field
+// missing stays the zero value.
+func readFields(doc bson.Raw, slots map[string]int, vals []bson.RawValue) {
+	if len(doc) < 5 {
+		return
+	}
+	rest := bsoncore.Document(doc[4 : len(doc)-1])
+	for len(rest) > 0 {
+		e, more, ok := bsoncore.ReadElement(rest)
+		if !ok {
+			return
+		}
+		if i, named := slots[string(e.KeyBytes())]; named && vals[i].Type == 0 {
+			v := e.Value()
+			vals[i] = bson.RawValue{Type: bson.Type(v.Type), Value: v.Data}
+		}
+		rest = more
+	}
 }
 
 type logical struct {
@@ -75,7 +152,7 @@ type logical struct {
 	subs []*Filter
 }
 
-func compileLogical(op string, v bson.RawValue) (cond, error) {
+func compileLogical(op string, v bson.RawValue, slots map[string]int) (cond, error) {
 	switch op {
 	case "$and", "$or", "$nor":
 	default:
@@ -90,7 +167,7 @@ func compileLogical(op string, v bson.RawValue) (cond, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s entries must be documents", op)
 		}
-		f, err := Compile(d)
+		f, err := compile(d, slots)
 		if err != nil {
 			return nil, err
 		}
@@ -102,25 +179,25 @@ func compileLogical(op string, v bson.RawValue) (cond, error) {
 	return l, nil
 }
 
-func (l *logical) match(doc bson.Raw) bool {
+func (l *logical) match(m *matched) bool {
 	switch l.op {
 	case "$and":
 		for _, f := range l.subs {
-			if !f.Match(doc) {
+			if !f.match(m) {
 				return false
 			}
 		}
 		return true
 	case "$or":
 		for _, f := range l.subs {
-			if f.Match(doc) {
+			if f.match(m) {
 				return true
 			}
 		}
 		return false
 	default: // $nor
 		for _, f := range l.subs {
-			if f.Match(doc) {
+			if f.match(m) {
 				return false
 			}
 		}
@@ -131,6 +208,7 @@ func (l *logical) match(doc bson.Raw) bool {
 // field is the conditions on one top-level field.
 type field struct {
 	name string
+	slot int // its number among the filter's fields
 	ops  []fieldOp
 }
 
@@ -138,8 +216,8 @@ type fieldOp interface {
 	test(v bson.RawValue) bool // v has Type 0 when the field is missing
 }
 
-func (f *field) match(doc bson.Raw) bool {
-	v := lookup(doc, f.name)
+func (f *field) match(m *matched) bool {
+	v := m.get(f)
 	for _, op := range f.ops {
 		if !op.test(v) {
 			return false
@@ -174,7 +252,7 @@ func isOperatorDoc(v bson.RawValue) (bool, error) {
 	return false, fmt.Errorf("a condition mixes operators and fields: %s", d)
 }
 
-func compileField(name string, v bson.RawValue) (cond, error) {
+func compileField(name string, v bson.RawValue) (*field, error) {
 	f := &field{name: name}
 	isOps, err := isOperatorDoc(v)
 	if err != nil {
