@@ -215,3 +215,48 @@ func TestSum(t *testing.T) {
 		t.Errorf("Sum() = %d, %v; want 4", got, err)
 	}
 }
+
+// TestFieldsReadInOneWalk: a filter naming several fields (read in one
+// walk along the document) matches as one naming few (a lookup each):
+// nested in $or, $and and $nor, a field missing, a field named twice, and
+// a document holding a key twice, where the first counts.
+func TestFieldsReadInOneWalk(t *testing.T) {
+	doc := raw(t, bson.D{{Key: "a", Value: int64(1)}, {Key: "b", Value: "x"}, {Key: "c", Value: bson.A{"p", "q"}},
+		{Key: "a", Value: int64(9)}, {Key: "d", Value: true}})
+	tests := []struct {
+		name   string
+		filter bson.D
+		want   bool
+	}{
+		{"all hold", bson.D{{Key: "a", Value: int64(1)}, {Key: "b", Value: "x"}, {Key: "c", Value: "q"}}, true},
+		{"the first of a key twice", bson.D{{Key: "a", Value: int64(9)}, {Key: "b", Value: "x"}, {Key: "d", Value: true}}, false},
+		{"a field missing", bson.D{{Key: "a", Value: int64(1)}, {Key: "b", Value: "x"}, {Key: "e", Value: bson.D{{Key: "$exists", Value: false}}}}, true},
+		{"a field missing, asked for", bson.D{{Key: "a", Value: int64(1)}, {Key: "b", Value: "x"}, {Key: "e", Value: "y"}}, false},
+		{"in $or", bson.D{{Key: "$or", Value: bson.A{bson.D{{Key: "e", Value: 1}}, bson.D{{Key: "c", Value: bson.D{{Key: "$size", Value: 2}}}}}},
+			{Key: "d", Value: true}}, true},
+		{"in $and, a field named twice", bson.D{{Key: "$and", Value: bson.A{bson.D{{Key: "a", Value: bson.D{{Key: "$gte", Value: 1}}}},
+			bson.D{{Key: "a", Value: bson.D{{Key: "$lt", Value: 2}}}}, bson.D{{Key: "b", Value: "x"}}}}}, true},
+		{"in $nor", bson.D{{Key: "$nor", Value: bson.A{bson.D{{Key: "b", Value: "x"}}, bson.D{{Key: "c", Value: "z"}}}}, {Key: "d", Value: true}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Compile(raw(t, tt.filter))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.vals == nil {
+				t.Fatalf("filter of %d fields not read in one walk", len(f.slots))
+			}
+			for range 2 { // the buffer is reused
+				if got := f.Match(doc); got != tt.want {
+					t.Errorf("Match() = %v, want %v", got, tt.want)
+				}
+			}
+			// The same filter, each field looked up.
+			f.vals, f.slots = nil, nil
+			if got := f.Match(doc); got != tt.want {
+				t.Errorf("Match() by lookups = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
