@@ -235,7 +235,7 @@ func TestFieldsReadInOneWalk(t *testing.T) {
 		{"in $or", bson.D{{Key: "$or", Value: bson.A{bson.D{{Key: "e", Value: 1}}, bson.D{{Key: "c", Value: bson.D{{Key: "$size", Value: 2}}}}}},
 			{Key: "d", Value: true}}, true},
 		{"in $and, a field named twice", bson.D{{Key: "$and", Value: bson.A{bson.D{{Key: "a", Value: bson.D{{Key: "$gte", Value: 1}}}},
-			bson.D{{Key: "a", Value: bson.D{{Key: "$lt", Value: 2}}}}, bson.D{{Key: "b", Value: "x"}}}}}, true},
+			bson.D{{Key: "a", Value: bson.D{{Key: "$lt", Value: 2}}}}, bson.D{{Key: "b", Value: "x"}}}}, {Key: "d", Value: true}}, true},
 		{"in $nor", bson.D{{Key: "$nor", Value: bson.A{bson.D{{Key: "b", Value: "x"}}, bson.D{{Key: "c", Value: "z"}}}}, {Key: "d", Value: true}}, false},
 	}
 	for _, tt := range tests {
