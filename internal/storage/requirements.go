@@ -187,10 +187,6 @@ func admits(c task.Candidate) bson.D {
 		byScore[score] = append(byScore[score], id)
 	}
 	scores := slices.Sorted(maps.Keys(byScore))
-	// A document asking no qualification (quals empty: every slot empty)
-	// passes on that one field, read before the slots: most ask none, and
-	// in memory each field read is a walk along the document.
-	slots := bson.A{}
 	for i := range task.MaxQualificationRequirements {
 		n := "rq" + strconv.Itoa(i+1)
 		slot := bson.A{
@@ -205,12 +201,8 @@ func admits(c task.Candidate) bson.D {
 				{Key: n + "_hi", Value: bson.D{{Key: "$gte", Value: int64(score)}}},
 			})
 		}
-		slots = append(slots, bson.D{{Key: "$or", Value: slot}})
+		all = append(all, bson.D{{Key: "$or", Value: slot}})
 	}
-	all = append(all, bson.D{{Key: "$or", Value: bson.A{
-		bson.D{{Key: "quals", Value: bson.D{{Key: "$size", Value: 0}}}},
-		bson.D{{Key: "$and", Value: slots}},
-	}}})
 	return bson.D{
 		{Key: "min_level", Value: bson.D{{Key: "$lte", Value: int64(c.Level)}}},
 		{Key: "min_rating", Value: bson.D{{Key: "$lte", Value: c.Rating}}},
