@@ -17,6 +17,7 @@ import (
 	"microtask/internal/apperr"
 	"microtask/internal/auth"
 	"microtask/internal/page"
+	"microtask/internal/platform/tail"
 	"microtask/internal/submission"
 	"microtask/internal/task"
 	"microtask/internal/user"
@@ -585,35 +586,23 @@ func (s *Service) Subscribe(userID string) Subscription { return s.hub.Subscribe
 // instances store, reading those created since the last round every
 // interval. Only needed when several instances share a MongoDB.
 func (s *Service) Tail(ctx context.Context, interval time.Duration) {
-	since := s.now().Add(-interval)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		// A little behind the last seen time, as clocks and inserts are not
-		// ordered across instances; the hub drops repeats.
-		ms, err := s.store.Since(ctx, since.Add(-2*time.Second), 500)
+	tail.Every(ctx, interval, s.now().Add(-interval), s.log, "messages", func(ctx context.Context, since time.Time) (time.Time, error) {
+		ms, err := s.store.Since(ctx, since, 500)
 		if err != nil {
-			if ctx.Err() == nil {
-				s.log.ErrorContext(ctx, "tail messages", "err", err)
-			}
-			continue
+			return time.Time{}, err
 		}
 		if ms, err = s.withSubjects(ctx, ms); err != nil {
-			s.log.ErrorContext(ctx, "tail messages", "err", err)
-			continue
+			return time.Time{}, err
 		}
+		var newest time.Time
 		for _, m := range ms {
 			s.publish(m)
-			if m.CreatedAt.After(since) {
-				since = m.CreatedAt
+			if m.CreatedAt.After(newest) {
+				newest = m.CreatedAt
 			}
 		}
-	}
+		return newest, nil
+	})
 }
 
 // Reportable returns a message the caller may report: one they sent or

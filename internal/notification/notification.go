@@ -16,6 +16,7 @@ import (
 	"microtask/internal/auth"
 	"microtask/internal/page"
 	"microtask/internal/platform/idgen"
+	"microtask/internal/platform/tail"
 )
 
 // Notification is one message to one user.
@@ -354,31 +355,20 @@ func (s *Service) Missed(ctx context.Context, userID, lastID string) ([]Notifica
 // interval. Only needed when several instances share a MongoDB; the
 // embedded database is single-instance.
 func (s *Service) Tail(ctx context.Context, interval time.Duration) {
-	since := s.now().Add(-interval)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		// Read a little behind the last seen time: clocks and inserts are not
-		// perfectly ordered across instances. The hub drops repeats.
-		ns, err := s.store.Since(ctx, since.Add(-2*time.Second), 500)
+	tail.Every(ctx, interval, s.now().Add(-interval), s.log, "notifications", func(ctx context.Context, since time.Time) (time.Time, error) {
+		ns, err := s.store.Since(ctx, since, 500)
 		if err != nil {
-			if ctx.Err() == nil {
-				s.log.ErrorContext(ctx, "tail notifications", "err", err)
-			}
-			continue
+			return time.Time{}, err
 		}
+		var newest time.Time
 		for _, n := range ns {
 			s.hub.Publish(n)
-			if n.CreatedAt.After(since) {
-				since = n.CreatedAt
+			if n.CreatedAt.After(newest) {
+				newest = n.CreatedAt
 			}
 		}
-	}
+		return newest, nil
+	})
 }
 
 // mailSubjects are the subjects of the mailed kinds.
